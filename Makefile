@@ -1,0 +1,51 @@
+# Two commands do all the set-up: `make train` (the quick AlexNet run) and `make test`.
+# Environments: .venv holds PyTorch, TensorFlow and JAX (numpy 2); .venv-mxnet holds MXNet
+# (numpy 1.23, Python <= 3.11). Both are created on first use.
+
+PYTHON ?= python3
+VENV := .venv
+MXVENV := .venv-mxnet
+PY := $(VENV)/bin/python
+MXPY := $(MXVENV)/bin/python
+PIP_FLAGS := --quiet --disable-pip-version-check
+# MXNet needs Python <= 3.11: take the first such interpreter found.
+MXNET_PYTHON ?= $(shell for p in $(PYTHON) python3.11 python3.10; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info >= (3, 12))' \
+	2>/dev/null && { echo $$p; break; }; done)
+
+.PHONY: setup mxnet-env train test chapter clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints/ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -c constraints/ci.txt -e '.[torch,tensorflow,jax,test]'
+	touch $@
+
+mxnet-env: $(MXVENV)/.installed
+
+$(MXVENV)/.installed: pyproject.toml constraints/mxnet.txt
+	@if [ -z "$(MXNET_PYTHON)" ]; then \
+		echo "MXNet 1.9.1 needs Python 3.11 or older (numpy<1.24); none found: set MXNET_PYTHON=/path/to/python3.11"; \
+		exit 1; fi
+	$(MXNET_PYTHON) -m venv $(MXVENV)
+	$(MXPY) -m pip install $(PIP_FLAGS) -c constraints/mxnet.txt -e '.[mxnet,test]'
+	touch $@
+
+# The main job: a short, real training of the chapter's AlexNet (PyTorch) on Fashion-MNIST at
+# 224×224, a few minutes on 2 CPU cores. The full chapter run: see README.
+train: setup
+	$(PY) -m d2l_alexnet.train --backend pytorch --epochs 2 --batch-size 32 --limit-train 4096 --limit-val 1024 \
+		--precision bf16 --out runs/quick
+
+# The full chapter settings (10 epochs, all 60,000 images): hours on a CPU, minutes on a GPU.
+chapter: setup
+	$(PY) -m d2l_alexnet.train --backend pytorch --out runs/chapter
+
+# Every suite, each backend in its own process (frameworks clash in one process).
+test: setup
+	@if [ -n "$(MXNET_PYTHON)" ]; then $(MAKE) --no-print-directory mxnet-env; fi
+	$(PY) tools/run_tests.py --python $(PY) --mxnet-python "$(if $(MXNET_PYTHON),$(MXPY))"
+
+clean:
+	rm -rf $(VENV) $(MXVENV) runs .pytest_cache

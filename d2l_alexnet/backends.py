@@ -1,0 +1,67 @@
+"""The backend registry: names, and importing only the framework in use.
+
+Frameworks are imported lazily, one per process: they are heavy, may be missing, and PyTorch,
+TensorFlow and JAX in one process can clash over OpenMP and oneDNN runtimes.
+"""
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+
+
+class BackendError(Exception):
+    """The backend cannot be used here; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # the CLI's name
+    module: str  # our module implementing it
+    framework: str  # the top-level package it needs
+    extra: str  # the pip extra that installs it
+
+
+BACKENDS = {
+    "pytorch": Backend("pytorch", "d2l_alexnet.torch", "torch", "torch"),
+    "tensorflow": Backend("tensorflow", "d2l_alexnet.tensorflow", "tensorflow", "tensorflow"),
+    "jax": Backend("jax", "d2l_alexnet.jax", "flax", "jax"),
+    "mxnet": Backend("mxnet", "d2l_alexnet.mxnet", "mxnet", "mxnet"),
+}
+ALIASES = {"torch": "pytorch", "tf": "tensorflow", "flax": "jax", "gluon": "mxnet"}
+
+
+def canonical_name(name):
+    """``"torch"`` -> ``"pytorch"``; unknown names raise :class:`BackendError` listing the valid."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    return key
+
+
+def install_hint(name):
+    backend = BACKENDS[canonical_name(name)]
+    if backend.name == "mxnet":
+        if sys.version_info >= (3, 12):
+            return ("MXNet 1.9.1 needs Python 3.11 or older (numpy<1.24 has no wheels for "
+                    f"Python {sys.version_info[0]}.{sys.version_info[1]}); run it with a "
+                    "Python 3.11 environment: `make mxnet-env`, then "
+                    "`.venv-mxnet/bin/python -m d2l_alexnet.train --backend mxnet`")
+        return ("MXNet lives in its own environment (it needs numpy<1.24): run `make mxnet-env`, "
+                "then `.venv-mxnet/bin/python -m d2l_alexnet.train --backend mxnet`")
+    return (f"the {backend.name} backend needs {backend.framework}: "
+            f"pip install 'd2l-alexnet[{backend.extra}]' (or run `make setup`)")
+
+
+def load_backend(name):
+    """Import and return the backend module ``d2l_alexnet.<backend>``."""
+    backend = BACKENDS[canonical_name(name)]
+    if backend.name == "mxnet" and sys.version_info >= (3, 12):
+        raise BackendError(install_hint(name))
+    if importlib.util.find_spec(backend.framework) is None:
+        raise BackendError(install_hint(name))
+    try:
+        return importlib.import_module(backend.module)
+    except ImportError as error:
+        raise BackendError(f"{backend.framework} is installed but failed to import ({error}); "
+                           f"{install_hint(name)}") from error

@@ -1,0 +1,161 @@
+"""The chapter's AlexNet, written once (d2l, sec_alexnet; Krizhevsky, Sutskever & Hinton, 2012).
+
+Every backend builds its network from :data:`ALEXNET`, and the tests check every backend's layer
+shapes and parameter counts against :func:`layer_table`. The cost report (``cost.py``) reads the
+same table, so the chapter's first exercise is answered from the network that actually trains.
+
+Choice of the first convolution's padding: the book pads it by 1 in PyTorch and JAX and by 0 in
+TensorFlow and MXNet. Both give a 54×54 map from 224×224 (floor(215/4)+1 = floor(213/4)+1 = 54).
+We use 0 everywhere: every framework expresses it natively (Keras has no symmetric explicit
+padding without an extra ZeroPadding2D layer, which would change the printed summary), and the
+windows then cover pixels 0..222 instead of -1..221, so fewer real pixels are left unseen.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+FLOAT32_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One row of the architecture table.
+
+    ``kind`` is one of ``conv``, ``relu``, ``maxpool``, ``flatten``, ``dense``, ``dropout``.
+    ``units`` is the output channels of a convolution or the outputs of a dense layer; ``None``
+    for the last dense layer means "the number of classes".
+    """
+
+    kind: str
+    units: Optional[int] = None
+    kernel: int = 0
+    stride: int = 1
+    padding: int = 0
+    rate: float = 0.0
+
+
+ALEXNET: Tuple[Layer, ...] = (
+    Layer("conv", 96, kernel=11, stride=4, padding=0),
+    Layer("relu"),
+    Layer("maxpool", kernel=3, stride=2),
+    Layer("conv", 256, kernel=5, padding=2),
+    Layer("relu"),
+    Layer("maxpool", kernel=3, stride=2),
+    Layer("conv", 384, kernel=3, padding=1),
+    Layer("relu"),
+    Layer("conv", 384, kernel=3, padding=1),
+    Layer("relu"),
+    Layer("conv", 256, kernel=3, padding=1),
+    Layer("relu"),
+    Layer("maxpool", kernel=3, stride=2),
+    Layer("flatten"),
+    Layer("dense", 4096),
+    Layer("relu"),
+    Layer("dropout", rate=0.5),
+    Layer("dense", 4096),
+    Layer("relu"),
+    Layer("dropout", rate=0.5),
+    Layer("dense", None),
+)
+
+CHAPTER_RESIZE = 224
+IN_CHANNELS = 1  # Fashion-MNIST is greyscale
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """A layer with what it produces and costs for one image.
+
+    ``output_shape`` is channels-first, without the batch axis: ``(C, H, W)`` or ``(features,)``.
+    ``forward_flops`` counts a multiply-add as 2 FLOPs (convolutions and dense layers only; the
+    elementwise layers are negligible and counted as 0).
+    """
+
+    layer: Layer
+    output_shape: Tuple[int, ...]
+    parameters: int
+    forward_flops: int
+
+    @property
+    def activation_elements(self) -> int:
+        count = 1
+        for size in self.output_shape:
+            count *= size
+        return count
+
+
+def _window_output(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def layer_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
+                in_channels: int = IN_CHANNELS, layers=ALEXNET):
+    """Return a :class:`LayerInfo` per layer for a ``in_channels×resize×resize`` input.
+
+    Raises ``ValueError`` with the smallest workable size when an image is too small for the
+    network (every feature map must keep at least one pixel).
+    """
+    shape = (in_channels, resize, resize)
+    rows = []
+    for layer in layers:
+        parameters = flops = 0
+        if layer.kind in ("conv", "maxpool"):
+            channels, height, width = shape
+            out_h = _window_output(height, layer.kernel, layer.stride, layer.padding)
+            out_w = _window_output(width, layer.kernel, layer.stride, layer.padding)
+            if out_h < 1 or out_w < 1:
+                raise ValueError(
+                    f"images of {resize}×{resize} are too small for AlexNet: use a resize of at "
+                    f"least {minimum_resize(layers)} (the chapter uses {CHAPTER_RESIZE})")
+            if layer.kind == "conv":
+                weights = layer.units * channels * layer.kernel ** 2
+                parameters = weights + layer.units
+                flops = 2 * weights * out_h * out_w
+                shape = (layer.units, out_h, out_w)
+            else:
+                shape = (channels, out_h, out_w)
+        elif layer.kind == "flatten":
+            features = 1
+            for size in shape:
+                features *= size
+            shape = (features,)
+        elif layer.kind == "dense":
+            units = num_classes if layer.units is None else layer.units
+            weights = shape[0] * units
+            parameters = weights + units
+            flops = 2 * weights
+            shape = (units,)
+        elif layer.kind not in ("relu", "dropout"):
+            raise ValueError(f"unknown layer kind {layer.kind!r}")
+        rows.append(LayerInfo(layer, shape, parameters, flops))
+    return rows
+
+
+def minimum_resize(layers=ALEXNET) -> int:
+    """The smallest square input on which every feature map keeps at least one pixel."""
+    size = 1
+    for layer in reversed(layers):
+        if layer.kind in ("conv", "maxpool"):
+            size = (size - 1) * layer.stride + layer.kernel - 2 * layer.padding
+    return size
+
+
+def parameter_count(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
+    """Total trainable parameters: 46,764,746 for the chapter's 224×224 input and 10 classes."""
+    return sum(row.parameters for row in layer_table(resize, num_classes))
+
+
+def forward_flops(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
+    """Forward-pass FLOPs for one image."""
+    return sum(row.forward_flops for row in layer_table(resize, num_classes))
+
+
+def training_flops(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
+    """FLOPs of one training step per image: forward plus a backward pass about twice as costly
+    (gradients with respect to both inputs and weights): 5.63 GFLOP at 224×224."""
+    return 3 * forward_flops(resize, num_classes)
+
+
+def weight_layers(layers=ALEXNET):
+    """The layers that hold parameters, in order (five convolutions, three dense layers)."""
+    return [layer for layer in layers if layer.kind in ("conv", "dense")]

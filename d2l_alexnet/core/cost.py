@@ -1,0 +1,77 @@
+"""The chapter's first exercise, answered from the architecture table (d2l, sec_alexnet).
+
+Per layer: parameters, parameter memory, forward FLOPs and activation memory; then convolutions
+versus dense layers. Memory is fp32 (4 bytes per number); activation memory is for the batch.
+"""
+
+from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, layer_table
+
+_LAYER_NAMES = {"conv": "Conv", "relu": "ReLU", "maxpool": "MaxPool", "flatten": "Flatten",
+                "dense": "Dense", "dropout": "Dropout"}
+
+
+def cost_report(resize=CHAPTER_RESIZE, num_classes=10, batch_size=1):
+    """Return ``{"layers": [...], "totals": {...}, "conv": {...}, "dense": {...}}``.
+
+    Every number is an int (bytes, FLOPs or counts), so the report serializes to JSON as is.
+    """
+    layers = []
+    for index, row in enumerate(layer_table(resize, num_classes), start=1):
+        layers.append({
+            "index": index,
+            "layer": _LAYER_NAMES[row.layer.kind],
+            "output_shape": list(row.output_shape),
+            "parameters": row.parameters,
+            "parameter_bytes": row.parameters * FLOAT32_BYTES,
+            "forward_flops": row.forward_flops * batch_size,
+            "activation_bytes": row.activation_elements * FLOAT32_BYTES * batch_size,
+        })
+
+    def total(kinds):
+        chosen = [entry for entry in layers if kinds is None or entry["layer"] in kinds]
+        keys = ("parameters", "parameter_bytes", "forward_flops", "activation_bytes")
+        return {key: sum(entry[key] for entry in chosen) for key in keys}
+
+    return {
+        "resize": resize, "num_classes": num_classes, "batch_size": batch_size,
+        "layers": layers,
+        "conv": total({"Conv"}),
+        "dense": total({"Dense"}),
+        "totals": total(None),
+    }
+
+
+def _human_bytes(count):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.1f} {unit}" if unit != "B" else f"{count} B"
+        count /= 1024
+
+
+def format_cost_report(report):
+    """Render :func:`cost_report` as a fixed-width table with a closing comparison."""
+    header = (f"{'#':>2}  {'layer':<8} {'output shape':<16} {'params':>12} {'param mem':>11} "
+              f"{'fwd MFLOPs':>11} {'act mem':>11}")
+    lines = [f"AlexNet cost for {report['batch_size']} image(s) of 1×{report['resize']}×"
+             f"{report['resize']}, {report['num_classes']} classes (fp32)", header,
+             "-" * len(header)]
+    for entry in report["layers"]:
+        shape = "×".join(str(size) for size in entry["output_shape"])
+        lines.append(
+            f"{entry['index']:>2}  {entry['layer']:<8} {shape:<16} {entry['parameters']:>12,} "
+            f"{_human_bytes(entry['parameter_bytes']):>11} "
+            f"{entry['forward_flops'] / 1e6:>11,.1f} {_human_bytes(entry['activation_bytes']):>11}")
+    lines.append("-" * len(header))
+    totals = report["totals"]
+    for name in ("conv", "dense", "totals"):
+        part = report[name]
+        label = {"conv": "convolutions", "dense": "dense layers", "totals": "all layers"}[name]
+        lines.append(
+            f"{label:<13} params {part['parameters']:>12,} ({part['parameters'] / totals['parameters']:6.1%})"
+            f"   forward {part['forward_flops'] / 1e9:7.3f} GFLOP "
+            f"({part['forward_flops'] / totals['forward_flops']:6.1%})")
+    lines.append(
+        "Memory is dominated by the dense layers' weights; compute by the convolutions. "
+        f"A training step costs about 3× the forward pass: "
+        f"{3 * totals['forward_flops'] / 1e9 / report['batch_size']:.2f} GFLOP per image.")
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""Framework-free data modules (d2l, sec_oo-design and sec_fashion_mnist).
+
+The core hands out uint8 batches as numpy arrays; each backend's ``FashionMNIST`` only turns a
+batch into its framework's tensors and resizes it there (bilinear, pixels scaled to [0, 1]).
+Examples, not batches, are reshuffled every epoch, and the order is a pure function of
+``(seed, epoch)`` so a run can be repeated or resumed exactly.
+"""
+
+import numpy as np
+
+from .data import TEXT_LABELS, load_fashion_mnist
+from .hyperparameters import HyperParameters
+
+
+class DataModule(HyperParameters):
+    """Base data module: ``train_dataloader()`` and ``val_dataloader()`` as in the book."""
+
+    def get_dataloader(self, train):
+        raise NotImplementedError
+
+    def train_dataloader(self):
+        return self.get_dataloader(train=True)
+
+    def val_dataloader(self):
+        return self.get_dataloader(train=False)
+
+
+def epoch_order(num_examples, seed, epoch):
+    """The training order of one epoch: a permutation of all examples from ``(seed, epoch)``."""
+    return np.random.default_rng([seed, epoch]).permutation(num_examples)
+
+
+def as_size(resize):
+    """``224`` or ``(224, 224)`` -> ``(224, 224)``."""
+    if isinstance(resize, (int, np.integer)):
+        return int(resize), int(resize)
+    height, width = resize
+    return int(height), int(width)
+
+
+class BatchLoader:
+    """An iterable over one split with a length, like a framework's DataLoader.
+
+    Each pass over a training loader starts the next epoch's order, so iterating it again
+    reshuffles, as PyTorch's ``DataLoader(shuffle=True)`` does.
+    """
+
+    def __init__(self, data, train, convert):
+        self.data, self.train, self.convert = data, train, convert
+        self.epoch = 0
+
+    def __len__(self):
+        return self.data.num_batches(self.train)
+
+    def __iter__(self):
+        epoch = self.epoch
+        if self.train:
+            self.epoch += 1
+        for images, labels in self.data.raw_batches(self.train, epoch=epoch):
+            yield self.convert(images, labels)
+
+
+class FashionMNISTBase(DataModule):
+    """Fashion-MNIST as uint8 numpy batches, with the book's arguments and a few of our own.
+
+    ``data_dir``: use exactly this directory (see :func:`load_fashion_mnist` for the search order
+    otherwise); ``limit_train``/``limit_val``: keep only the first N examples of each split;
+    ``seed``: the shuffling seed.
+    """
+
+    def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None, seed=0,
+                 limit_train=None, limit_val=None, download=True, log=print):
+        self.save_hyperparameters(ignore=["log"])
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.resize = as_size(resize)
+        for name, limit in (("limit_train", limit_train), ("limit_val", limit_val)):
+            if limit is not None and limit < 1:
+                raise ValueError(f"{name} must be at least 1, got {limit}")
+        arrays = load_fashion_mnist(data_dir, download=download, log=log)
+        self.source, self.is_subset = arrays.source, arrays.is_subset
+        self.train_images = arrays.train_images[:limit_train]
+        self.train_labels = arrays.train_labels[:limit_train]
+        self.val_images = arrays.val_images[:limit_val]
+        self.val_labels = arrays.val_labels[:limit_val]
+
+    def num_examples(self, train):
+        return len(self.train_labels if train else self.val_labels)
+
+    def num_batches(self, train):
+        return -(-self.num_examples(train) // self.batch_size)
+
+    def raw_batches(self, train, epoch=0, start_batch=0):
+        """Yield ``(images uint8 (B, 28, 28), labels int64 (B,))``; the last batch may be short."""
+        images, labels = (self.train_images, self.train_labels) if train else (
+            self.val_images, self.val_labels)
+        order = epoch_order(len(labels), self.seed, epoch) if train else None
+        for start in range(start_batch * self.batch_size, len(labels), self.batch_size):
+            if order is None:
+                chosen = slice(start, start + self.batch_size)
+            else:
+                chosen = np.sort(order[start:start + self.batch_size])  # sorted: faster gather
+            yield images[chosen], labels[chosen]
+
+    def convert_batch(self, images, labels):
+        """Backends override this: uint8 numpy batch -> resized float tensors in [0, 1]."""
+        return images.astype(np.float32) / 255.0, labels
+
+    def get_dataloader(self, train):
+        return BatchLoader(self, train, self.convert_batch)
+
+    def text_labels(self, indices):
+        """Class names of label indices (the book's ``text_labels``)."""
+        return [TEXT_LABELS[int(index)] for index in indices]
+
+    def visualize(self, batch, nrows=1, ncols=8, labels=()):
+        """Show a batch of images with their labels as a grid; returns the matplotlib figure."""
+        images, classes = batch
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 4:  # (B, 1, H, W) or (B, H, W, 1): drop the channel axis
+            images = images.squeeze(1) if images.shape[1] == 1 else images.squeeze(-1)
+        titles = list(labels) or self.text_labels(np.asarray(classes))
+        return show_images(images[:nrows * ncols], nrows, ncols, titles=titles)
+
+
+def show_images(images, num_rows, num_cols, titles=None, scale=1.5):
+    """A grid of greyscale images (the book's ``show_images``); displayed inline in notebooks."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .progress import in_notebook
+
+    figure = Figure(figsize=(num_cols * scale, num_rows * scale + 0.3))
+    FigureCanvasAgg(figure)
+    for index, image in enumerate(images):
+        axes = figure.add_subplot(num_rows, num_cols, index + 1)
+        axes.imshow(np.asarray(image), cmap="gray")
+        axes.set_axis_off()
+        if titles is not None and index < len(titles):
+            axes.set_title(titles[index], fontsize=8)
+    figure.tight_layout()
+    if in_notebook():
+        from IPython.display import display
+
+        display(figure)
+    return figure

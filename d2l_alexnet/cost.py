@@ -1,0 +1,31 @@
+"""``python -m d2l_alexnet.cost``: the chapter's first exercise as a table (or JSON)."""
+
+import argparse
+import json
+import sys
+
+from .core.architecture import CHAPTER_RESIZE, minimum_resize
+from .core.cost import cost_report, format_cost_report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m d2l_alexnet.cost",
+        description="Parameters, memory and FLOPs of AlexNet, layer by layer.")
+    parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE, help="input side in pixels")
+    parser.add_argument("--num-classes", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.num_classes < 1 or args.batch_size < 1:
+        parser.exit(2, "error: --num-classes and --batch-size must be at least 1\n")
+    if args.resize < minimum_resize():
+        parser.exit(2, f"error: --resize must be at least {minimum_resize()} for AlexNet "
+                       f"(the chapter uses {CHAPTER_RESIZE})\n")
+    report = cost_report(args.resize, args.num_classes, args.batch_size)
+    print(json.dumps(report, indent=2) if args.json else format_cost_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""PyTorch-only checks: the book's skipped-init bug cannot come back, and bf16 runs."""
+
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from d2l_alexnet import torch as d2l  # noqa: E402
+
+
+def test_init_cnn_refuses_lazy_layers_instead_of_skipping_them():
+    with pytest.raises(ValueError, match="forward pass before init_cnn"):
+        torch.nn.LazyLinear(10).apply(d2l.init_cnn)
+
+
+def test_no_layer_is_lazy():
+    model = d2l.AlexNet()
+    assert not any(isinstance(p, torch.nn.parameter.UninitializedParameter)
+                   for p in model.parameters())
+
+
+def test_a_skipped_init_is_visible_in_the_statistics():
+    """What the book's lazy-layer bug leaves behind (PyTorch's default init) differs from
+    Xavier-uniform by far more than the contract suite's 5% tolerance, and has random biases."""
+    model = d2l.AlexNet(resize=67)
+    first = model.net[0]
+    xavier_std = first.weight.std().item()
+    first.reset_parameters()  # PyTorch's default, as when init_cnn is skipped
+    bound = math.sqrt(6.0 / (121 + 96 * 121))
+    assert xavier_std == pytest.approx(bound / math.sqrt(3), rel=0.05)
+    assert abs(first.weight.std().item() - xavier_std) > 0.5 * xavier_std
+    assert torch.count_nonzero(first.bias) > 0
+
+
+def test_bf16_step_matches_fp32_loss():
+    torch.manual_seed(0)
+    data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8)
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = d2l.AlexNet(lr=0.01, resize=67)
+        trainer = d2l.Trainer(max_epochs=1, precision=precision, progress=False, log=None)
+        losses[precision] = trainer.fit(model, data)[0]["val_loss"]
+    assert losses["bf16"] == pytest.approx(losses["fp32"], abs=0.05)
+
+
+def test_gradient_clipping_bounds_the_update():
+    torch.manual_seed(0)
+    data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8)
+    model = d2l.AlexNet(lr=1.0, resize=67)
+    before = [p.detach().clone() for p in model.parameters()]
+    d2l.Trainer(max_epochs=1, gradient_clip_val=0.01, progress=False, log=None).fit(model, data)
+    change = math.sqrt(sum(((p.detach() - b) ** 2).sum().item()
+                           for p, b in zip(model.parameters(), before)))
+    assert 0 < change <= 0.01 * 1.0 + 1e-6  # lr × clip bound
+
+
+def test_device_gpu_without_one_is_refused():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    trainer = d2l.Trainer(max_epochs=1, device="gpu", log=None)
+    with pytest.raises(RuntimeError, match="--device cpu"):
+        trainer.select_device("gpu")
+
+
+def test_resize_is_half_pixel_bilinear():
+    images = np.array([[[0, 255]]], dtype=np.uint8)  # one row, two pixels
+    out = d2l.resize_images(images, (1, 4)).numpy().reshape(-1)
+    # Output centres at 0.125, 0.375, 0.625, 0.875 of the row: clamped, 1/4, 3/4, clamped.
+    np.testing.assert_allclose(out, [0.0, 0.25, 0.75, 1.0], atol=1e-6)

@@ -1,0 +1,35 @@
+"""Shared test options: which backend the contract suite runs against.
+
+Each backend runs in its own pytest process (frameworks clash in one process):
+``pytest tests/contract --backend tensorflow``. Without ``--backend``, ``D2L_ALEXNET_BACKEND`` or
+``pytorch`` is used, and the suite skips when that framework is not installed; a backend named
+explicitly must be importable, so CI can never pass by skipping.
+"""
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", default=None,
+                     help="backend for the contract suite: pytorch, tensorflow, jax or mxnet")
+
+
+@pytest.fixture(scope="session")
+def backend_name(request):
+    return request.config.getoption("--backend") or os.environ.get("D2L_ALEXNET_BACKEND",
+                                                                     "pytorch")
+
+
+@pytest.fixture(scope="session")
+def d2l(request, backend_name):
+    """The backend module, e.g. ``d2l_alexnet.torch``."""
+    from d2l_alexnet.backends import BackendError, load_backend
+
+    try:
+        return load_backend(backend_name)
+    except BackendError as error:
+        if request.config.getoption("--backend"):
+            raise
+        pytest.skip(str(error))

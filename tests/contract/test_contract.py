@@ -1,0 +1,284 @@
+"""The contract every backend keeps, run once per backend (``pytest tests/contract --backend B``).
+
+Same public names, the book's printed summary, the chapter's parameter count, Xavier init really
+applied, learning on real images, and the CLI end to end with its refusals.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from d2l_alexnet.core.architecture import layer_table, parameter_count, weight_layers
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+PUBLIC_NAMES = ("Module", "Classifier", "AlexNet", "FashionMNIST", "Trainer", "set_seed",
+                "example_input_shape", "parameter_arrays", "resize_images", "to_numpy")
+
+# The book's printouts (sec_alexnet), literally: these are what readers compare against.
+EXPECTED_SUMMARY = {
+    "pytorch": [
+        "Conv2d output shape:\t torch.Size([1, 96, 54, 54])",
+        "ReLU output shape:\t torch.Size([1, 96, 54, 54])",
+        "MaxPool2d output shape:\t torch.Size([1, 96, 26, 26])",
+        "Conv2d output shape:\t torch.Size([1, 256, 26, 26])",
+        "ReLU output shape:\t torch.Size([1, 256, 26, 26])",
+        "MaxPool2d output shape:\t torch.Size([1, 256, 12, 12])",
+        "Conv2d output shape:\t torch.Size([1, 384, 12, 12])",
+        "ReLU output shape:\t torch.Size([1, 384, 12, 12])",
+        "Conv2d output shape:\t torch.Size([1, 384, 12, 12])",
+        "ReLU output shape:\t torch.Size([1, 384, 12, 12])",
+        "Conv2d output shape:\t torch.Size([1, 256, 12, 12])",
+        "ReLU output shape:\t torch.Size([1, 256, 12, 12])",
+        "MaxPool2d output shape:\t torch.Size([1, 256, 5, 5])",
+        "Flatten output shape:\t torch.Size([1, 6400])",
+        "Linear output shape:\t torch.Size([1, 4096])",
+        "ReLU output shape:\t torch.Size([1, 4096])",
+        "Dropout output shape:\t torch.Size([1, 4096])",
+        "Linear output shape:\t torch.Size([1, 4096])",
+        "ReLU output shape:\t torch.Size([1, 4096])",
+        "Dropout output shape:\t torch.Size([1, 4096])",
+        "Linear output shape:\t torch.Size([1, 10])",
+    ],
+    "tensorflow": [
+        "Conv2D output shape:\t (1, 54, 54, 96)",
+        "MaxPooling2D output shape:\t (1, 26, 26, 96)",
+        "Conv2D output shape:\t (1, 26, 26, 256)",
+        "MaxPooling2D output shape:\t (1, 12, 12, 256)",
+        "Conv2D output shape:\t (1, 12, 12, 384)",
+        "Conv2D output shape:\t (1, 12, 12, 384)",
+        "Conv2D output shape:\t (1, 12, 12, 256)",
+        "MaxPooling2D output shape:\t (1, 5, 5, 256)",
+        "Flatten output shape:\t (1, 6400)",
+        "Dense output shape:\t (1, 4096)",
+        "Dropout output shape:\t (1, 4096)",
+        "Dense output shape:\t (1, 4096)",
+        "Dropout output shape:\t (1, 4096)",
+        "Dense output shape:\t (1, 10)",
+    ],
+    "jax": [
+        "Conv output shape:\t (1, 54, 54, 96)",
+        "relu output shape:\t (1, 54, 54, 96)",
+        "max_pool output shape:\t (1, 26, 26, 96)",
+        "Conv output shape:\t (1, 26, 26, 256)",
+        "relu output shape:\t (1, 26, 26, 256)",
+        "max_pool output shape:\t (1, 12, 12, 256)",
+        "Conv output shape:\t (1, 12, 12, 384)",
+        "relu output shape:\t (1, 12, 12, 384)",
+        "Conv output shape:\t (1, 12, 12, 384)",
+        "relu output shape:\t (1, 12, 12, 384)",
+        "Conv output shape:\t (1, 12, 12, 256)",
+        "relu output shape:\t (1, 12, 12, 256)",
+        "max_pool output shape:\t (1, 5, 5, 256)",
+        "flatten output shape:\t (1, 6400)",
+        "Dense output shape:\t (1, 4096)",
+        "relu output shape:\t (1, 4096)",
+        "Dropout output shape:\t (1, 4096)",
+        "Dense output shape:\t (1, 4096)",
+        "relu output shape:\t (1, 4096)",
+        "Dropout output shape:\t (1, 4096)",
+        "Dense output shape:\t (1, 10)",
+    ],
+    "mxnet": [
+        "Conv2D output shape:\t (1, 96, 54, 54)",
+        "MaxPool2D output shape:\t (1, 96, 26, 26)",
+        "Conv2D output shape:\t (1, 256, 26, 26)",
+        "MaxPool2D output shape:\t (1, 256, 12, 12)",
+        "Conv2D output shape:\t (1, 384, 12, 12)",
+        "Conv2D output shape:\t (1, 384, 12, 12)",
+        "Conv2D output shape:\t (1, 256, 12, 12)",
+        "MaxPool2D output shape:\t (1, 256, 5, 5)",
+        "Dense output shape:\t (1, 4096)",
+        "Dropout output shape:\t (1, 4096)",
+        "Dense output shape:\t (1, 4096)",
+        "Dropout output shape:\t (1, 4096)",
+        "Dense output shape:\t (1, 10)",
+    ],
+}
+
+# The chapter's network has this many parameters for 10 classes (d2l, sec_alexnet).
+CHAPTER_PARAMETERS = 46_764_746
+SMALL = 67  # the smallest input AlexNet accepts: keeps the tests fast
+
+
+def make_model(d2l, **kwargs):
+    kwargs.setdefault("lr", 0.01)
+    return d2l.AlexNet(**kwargs)
+
+
+def test_public_names(d2l):
+    missing = [name for name in PUBLIC_NAMES if not hasattr(d2l, name)]
+    assert not missing, f"{d2l.__name__} lacks {missing}"
+
+
+def test_layer_summary_prints_the_books_lines(d2l, backend_name, capsys):
+    model = make_model(d2l)
+    model.layer_summary(d2l.example_input_shape(224))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == EXPECTED_SUMMARY[backend_name]
+
+
+def test_parameter_count_is_the_chapters(d2l):
+    arrays = d2l.parameter_arrays(make_model(d2l, num_classes=10))
+    assert sum(array.size for _, array in arrays) == CHAPTER_PARAMETERS == parameter_count()
+
+
+def test_parameters_follow_the_architecture_table(d2l):
+    """Each weight layer of the table is one kernel and one bias, of the table's sizes."""
+    arrays = d2l.parameter_arrays(make_model(d2l, num_classes=7, resize=SMALL))
+    rows = [row for row in layer_table(SMALL, num_classes=7) if row.layer.kind in ("conv", "dense")]
+    assert len(arrays) == 2 * len(rows) == 2 * len(weight_layers())
+    for row, (_, kernel), (_, bias) in zip(rows, arrays[0::2], arrays[1::2]):
+        assert kernel.size + bias.size == row.parameters
+        assert bias.shape == (row.output_shape[0],)
+
+
+def xavier_bound(kernel, row, in_shape):
+    if row.layer.kind == "conv":
+        receptive = row.layer.kernel ** 2
+        fan_in, fan_out = in_shape[0] * receptive, row.layer.units * receptive
+    else:
+        fan_in, fan_out = in_shape[0], row.output_shape[0]
+    assert kernel.size == row.parameters - row.output_shape[0]
+    return math.sqrt(6.0 / (fan_in + fan_out))
+
+
+def test_xavier_uniform_init_is_really_applied(d2l):
+    """Every kernel is Xavier-uniform (bound sqrt(6/(fan_in+fan_out)), std bound/sqrt(3)) and every
+    bias is zero: framework defaults (Kaiming-style bounds, random biases) fail this."""
+    arrays = d2l.parameter_arrays(make_model(d2l, resize=SMALL))
+    rows = layer_table(SMALL)
+    in_shapes = {}
+    previous = (1,)
+    for row in rows:
+        in_shapes[id(row)] = previous
+        previous = row.output_shape
+    weight_rows = [row for row in rows if row.layer.kind in ("conv", "dense")]
+    for row, (name, kernel), (_, bias) in zip(weight_rows, arrays[0::2], arrays[1::2]):
+        bound = xavier_bound(kernel, row, in_shapes[id(row)])
+        assert np.abs(kernel).max() <= bound * 1.0001, name
+        assert kernel.std() == pytest.approx(bound / math.sqrt(3), rel=0.05), name
+        assert abs(kernel.mean()) < 0.05 * bound, name
+        assert not np.any(bias), f"{name}: biases must start at zero"
+
+
+def test_same_seed_same_initial_weights(d2l):
+    d2l.set_seed(3)
+    first = d2l.parameter_arrays(make_model(d2l, resize=SMALL), seed=3)
+    d2l.set_seed(3)
+    second = d2l.parameter_arrays(make_model(d2l, resize=SMALL), seed=3)
+    d2l.set_seed(4)
+    other = d2l.parameter_arrays(make_model(d2l, resize=SMALL), seed=4)
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(first, second))
+    assert not np.array_equal(first[0][1], other[0][1])
+
+
+def test_resize_images_is_bilinear_to_unit_range(d2l):
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    images[:, :14] = 255
+    resized = d2l.to_numpy(d2l.resize_images(images, (SMALL, SMALL)))
+    assert resized.dtype == np.float32
+    assert sorted(resized.shape) == sorted((2, 1, SMALL, SMALL))
+    resized = resized.reshape(2, SMALL, SMALL)
+    assert resized.min() == 0.0 and resized.max() == 1.0
+    # Half-pixel-centre bilinear: a row is 1 at the top, 0 at the bottom, in between near the edge.
+    column = resized[0, :, 5]
+    assert column[0] == 1.0 and column[-1] == 0.0
+    assert np.all(np.diff(column) <= 1e-6)
+    assert 0.0 < column[SMALL // 2] < 1.0
+
+
+def test_dataloader_yields_resized_framework_batches(d2l):
+    data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=8)
+    loader = data.train_dataloader()
+    assert len(loader) == 3
+    X, y = next(iter(loader))
+    X, y = d2l.to_numpy(X), d2l.to_numpy(y)
+    assert sorted(X.shape) == sorted((8, 1, SMALL, SMALL))
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    assert y.shape == (8,) and set(np.unique(y)) <= set(range(10))
+    assert data.text_labels([0, 9]) == ["t-shirt", "ankle boot"]
+
+
+def test_training_on_real_images_lowers_the_loss(d2l):
+    """Ten full-batch steps on 16 real images: the evaluation-mode loss on those images (no
+    dropout, so no noise) falls at every epoch and by a clear margin."""
+    d2l.set_seed(0)
+    data = d2l.FashionMNIST(batch_size=16, resize=(SMALL, SMALL), limit_train=16, limit_val=16)
+    data.val_images, data.val_labels = data.train_images, data.train_labels  # memorize them
+    model = make_model(d2l, lr=0.1, resize=SMALL)
+    history = d2l.Trainer(max_epochs=10, progress=False, log=None).fit(model, data)
+    assert [record["epoch"] for record in history] == list(range(1, 11))
+    losses = [record["val_loss"] for record in history]
+    assert 2.0 < losses[0] < 2.4  # near chance, ln 10 = 2.303, after one step
+    assert all(later < earlier for earlier, later in zip(losses, losses[1:])), losses
+    assert losses[-1] < losses[0] - 0.1, losses
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    for record in history:
+        assert 0.0 <= record["val_acc"] <= 1.0 and record["images_per_sec"] > 0
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_trains_end_to_end(d2l, backend_name, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("--backend", backend_name, "--epochs", "2", "--batch-size", "8",
+                     "--limit-train", "16", "--limit-val", "8", "--resize", str(SMALL),
+                     "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "output shape:\t" in result.stdout
+    assert "epoch 2/2: train_loss" in result.stdout
+    assert f"wrote {out / 'metrics.json'}" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [record["epoch"] for record in metrics] == [1, 2]
+    for record in metrics:
+        assert set(record) == {"epoch", "train_loss", "val_loss", "val_acc", "seconds",
+                               "images_per_sec"}
+        assert all(math.isfinite(value) for value in record.values())
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+BAD_INPUTS = [
+    (["--backend", "caffe"], "unknown backend 'caffe'"),
+    (["--epochs", "0"], "--epochs must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--resize", "32"], "--resize 32 is too small for AlexNet: use at least 67"),
+    (["--limit-train", "-3"], "--limit-train must be at least 1"),
+    (["--lr", "0"], "--lr must be positive"),
+    (["--data-dir", "/nonexistent/fashion"], "--data-dir /nonexistent/fashion is not a readable"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", BAD_INPUTS, ids=[a[0] for a, _ in BAD_INPUTS])
+def test_cli_refuses_bad_input_with_exit_2(d2l, backend_name, tmp_path, arguments, message):
+    out = tmp_path / "run"
+    result = run_cli("--backend", backend_name, "--out", str(out), *arguments)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not out.exists(), "nothing may be written for bad input"
+
+
+def test_cli_refuses_a_corrupt_data_directory(d2l, backend_name, tmp_path):
+    data_dir = tmp_path / "fashion"
+    data_dir.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (data_dir / name).write_bytes(b"\x00\x00\x08\x03garbage")
+    result = run_cli("--backend", backend_name, "--data-dir", str(data_dir), "--out",
+                     str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "train-images-idx3-ubyte" in result.stderr

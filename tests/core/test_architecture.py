@@ -1,0 +1,45 @@
+import pytest
+
+from d2l_alexnet.core import architecture
+from d2l_alexnet.core.architecture import (ALEXNET, layer_table, minimum_resize, parameter_count,
+                                           training_flops)
+
+
+def test_chapter_shapes_at_224():
+    shapes = [row.output_shape for row in layer_table(224) if row.layer.kind != "relu"]
+    assert shapes == [
+        (96, 54, 54), (96, 26, 26), (256, 26, 26), (256, 12, 12), (384, 12, 12), (384, 12, 12),
+        (256, 12, 12), (256, 5, 5), (6400,), (4096,), (4096,), (4096,), (4096,), (10,)]
+
+
+def test_parameter_count_per_layer_and_total():
+    per_layer = [row.parameters for row in layer_table() if row.parameters]
+    assert per_layer == [11_712, 614_656, 885_120, 1_327_488, 884_992, 26_218_496, 16_781_312,
+                         40_970]
+    assert parameter_count() == 46_764_746
+    assert parameter_count(num_classes=1000) == 46_764_746 - 40_970 + 4097 * 1000
+
+
+def test_training_flops_per_image():
+    # 5.63 GFLOP per 224×224 training image: the figure the benchmark divides by.
+    assert training_flops() == 3 * 1_876_292_352
+    assert round(training_flops() / 1e9, 2) == 5.63
+
+
+def test_first_convolution_padding_choice():
+    first = ALEXNET[0]
+    assert (first.kind, first.units, first.kernel, first.stride, first.padding) == (
+        "conv", 96, 11, 4, 0)
+    assert "padding" in architecture.__doc__  # the choice and its reason are written down
+
+
+def test_minimum_resize_is_the_smallest_that_works():
+    assert minimum_resize() == 67
+    assert layer_table(67)[-9].output_shape == (256, 1, 1)
+    with pytest.raises(ValueError, match="at least 67"):
+        layer_table(66)
+
+
+def test_flatten_follows_the_input_size():
+    flatten = [row for row in layer_table(131) if row.layer.kind == "flatten"][0]
+    assert flatten.output_shape == (256 * 3 * 3,)

@@ -1,0 +1,42 @@
+import json
+import subprocess
+import sys
+
+from d2l_alexnet.core.cost import cost_report, format_cost_report
+from d2l_alexnet import cost as cost_cli
+
+
+def test_report_totals_and_split():
+    report = cost_report()
+    assert report["totals"]["parameters"] == 46_764_746
+    assert report["totals"]["parameter_bytes"] == 4 * 46_764_746
+    assert report["conv"]["parameters"] + report["dense"]["parameters"] == 46_764_746
+    # The chapter's point: dense layers hold the memory, convolutions do the work.
+    assert report["dense"]["parameter_bytes"] > 10 * report["conv"]["parameter_bytes"]
+    assert report["conv"]["forward_flops"] > 10 * report["dense"]["forward_flops"]
+    first = report["layers"][0]
+    assert first["layer"] == "Conv" and first["output_shape"] == [96, 54, 54]
+    assert first["forward_flops"] == 2 * 96 * 121 * 54 * 54
+    assert first["activation_bytes"] == 4 * 96 * 54 * 54
+
+
+def test_batch_scales_flops_and_activations_not_parameters():
+    one, many = cost_report(batch_size=1), cost_report(batch_size=8)
+    assert many["totals"]["forward_flops"] == 8 * one["totals"]["forward_flops"]
+    assert many["totals"]["activation_bytes"] == 8 * one["totals"]["activation_bytes"]
+    assert many["totals"]["parameters"] == one["totals"]["parameters"]
+
+
+def test_table_mentions_every_layer():
+    text = format_cost_report(cost_report())
+    assert text.count("\n") >= 21 + 5
+    assert "46,764,746" in text and "5.63 GFLOP per image" in text
+
+
+def test_cli_json_and_bad_input(capsys):
+    assert cost_cli.main(["--json", "--batch-size", "2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batch_size"] == 2
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.cost", "--resize", "20"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "at least 67" in result.stderr

@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from d2l_alexnet.core.datamodule import FashionMNISTBase, as_size, epoch_order
+
+
+@pytest.fixture(scope="module")
+def data():
+    return FashionMNISTBase(batch_size=64, limit_train=200, limit_val=100, seed=5, log=None)
+
+
+def test_limits_and_batch_counts(data):
+    assert data.num_examples(True) == 200 and data.num_examples(False) == 100
+    assert data.num_batches(True) == 4 and data.num_batches(False) == 2
+    sizes = [len(labels) for _, labels in data.raw_batches(True)]
+    assert sizes == [64, 64, 64, 8]
+    images, labels = next(data.raw_batches(True))
+    assert images.dtype == np.uint8 and images.shape == (64, 28, 28)
+    assert labels.dtype == np.int64
+
+
+def test_every_epoch_reshuffles_examples_not_batches(data):
+    first = np.concatenate([labels for _, labels in data.raw_batches(True, epoch=0)])
+    again = np.concatenate([labels for _, labels in data.raw_batches(True, epoch=0)])
+    second = np.concatenate([labels for _, labels in data.raw_batches(True, epoch=1)])
+    np.testing.assert_array_equal(first, again)  # a pure function of (seed, epoch)
+    assert not np.array_equal(first, second)
+    assert sorted(first) == sorted(second) == sorted(data.train_labels)
+    # Examples move between batches (a batch-level shuffle would keep each batch's set).
+    batch_sets = lambda epoch: {frozenset(np.flatnonzero(np.isin(epoch_order(200, 5, epoch),
+                                                                  chunk)))
+                                for chunk in np.array_split(np.arange(200), 4)}
+    assert batch_sets(0) != batch_sets(1)
+
+
+def test_epoch_order_is_a_permutation_and_seeded():
+    order = epoch_order(1000, seed=1, epoch=3)
+    assert sorted(order) == list(range(1000))
+    assert not np.array_equal(order, epoch_order(1000, seed=2, epoch=3))
+
+
+def test_validation_order_is_fixed(data):
+    labels = np.concatenate([labels for _, labels in data.raw_batches(False)])
+    np.testing.assert_array_equal(labels, data.val_labels)
+
+
+def test_resume_from_a_batch(data):
+    full = [labels for _, labels in data.raw_batches(True, epoch=2)]
+    tail = [labels for _, labels in data.raw_batches(True, epoch=2, start_batch=2)]
+    assert len(tail) == 2
+    for expected, got in zip(full[2:], tail):
+        np.testing.assert_array_equal(expected, got)
+
+
+def test_loader_iterates_like_a_dataloader(data):
+    loader = data.train_dataloader()
+    assert len(loader) == 4
+    first = np.concatenate([y for _, y in loader])
+    second = np.concatenate([y for _, y in loader])
+    assert not np.array_equal(first, second)  # a new epoch, a new order
+    X, y = next(iter(data.val_dataloader()))
+    assert X.dtype == np.float32 and 0.0 <= X.min() and X.max() <= 1.0
+
+
+def test_text_labels_and_visualize(data):
+    assert data.text_labels([0, 1, 9]) == ["t-shirt", "trouser", "ankle boot"]
+    images, labels = next(data.raw_batches(False))
+    figure = data.visualize((images / 255.0, labels), nrows=2, ncols=4)
+    axes = figure.get_axes()
+    assert len(axes) == 8
+    assert axes[0].get_title() == data.text_labels(labels[:1])[0]
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="batch_size"):
+        FashionMNISTBase(batch_size=0, log=None)
+    with pytest.raises(ValueError, match="limit_train"):
+        FashionMNISTBase(limit_train=0, log=None)
+    assert as_size(224) == (224, 224) and as_size((32, 48)) == (32, 48)

@@ -1,0 +1,128 @@
+"""The shared fit loop, driven by a tiny numpy backend (softmax regression)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from d2l_alexnet.core.datamodule import FashionMNISTBase
+from d2l_alexnet.core.progress import ProgressBoard
+from d2l_alexnet.core.trainer import TrainerBase, TrainingError, format_epoch
+
+
+class SoftmaxRegression:
+    def __init__(self, lr):
+        self.lr = lr
+        self.W = np.zeros((28 * 28, 10))
+
+
+class NumpyTrainer(TrainerBase):
+    def select_device(self, request):
+        if request == "gpu":
+            raise RuntimeError("no GPU here: use --device cpu")
+        return "cpu"
+
+    def prepare_model(self, model):
+        self.steps = 0
+
+    def prepare_batch(self, images, labels):
+        return images.reshape(len(images), -1) / 255.0, labels
+
+    def forward(self, X, y):
+        logits = X @ self.model.W
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return probs, -np.log(probs[np.arange(len(y)), y])
+
+    def train_step(self, batch):
+        X, y = batch
+        probs, losses = self.forward(X, y)
+        probs[np.arange(len(y)), y] -= 1
+        self.model.W -= self.model.lr * X.T @ probs / len(y)
+        self.steps += 1
+        return losses.mean()
+
+    def eval_step(self, batch):
+        X, y = batch
+        probs, losses = self.forward(X, y)
+        return losses.sum(), (probs.argmax(axis=1) == y).sum()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return FashionMNISTBase(batch_size=50, resize=224, limit_train=300, limit_val=200, log=None)
+
+
+def test_history_and_learning(data):
+    lines = []
+    trainer = NumpyTrainer(max_epochs=3, progress=False, log=lines.append)
+    history = trainer.fit(SoftmaxRegression(lr=0.05), data)
+    assert trainer.steps == 3 * 6
+    assert [record["epoch"] for record in history] == [1, 2, 3]
+    assert history[0]["train_loss"] < math.log(10) + 1e-6
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1]["val_acc"] > 0.5
+    assert lines[0].startswith("training on cpu (fp32): 300 images per epoch, batch 50")
+    assert lines[1] == format_epoch(history[0], 3)
+    assert set(trainer.board.series) == {"train_loss", "val_loss", "val_acc"}
+    assert len(trainer.board.series["train_loss"][0]) == 6  # two points per epoch
+    assert trainer.board.series["val_acc"][0] == [1.0, 2.0, 3.0]
+
+
+def test_validation_metrics_are_exact_averages(data):
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    model = SoftmaxRegression(lr=0.0)  # no learning: every prediction is class 0
+    record = trainer.fit(model, data)[0]
+    assert record["train_loss"] == pytest.approx(math.log(10))
+    assert record["val_loss"] == pytest.approx(math.log(10))
+    assert record["val_acc"] == pytest.approx(np.mean(data.val_labels == 0))
+
+
+def test_callbacks_see_every_epoch(data):
+    seen = []
+    trainer = NumpyTrainer(max_epochs=2, progress=False, log=None)
+    trainer.callbacks.append(lambda trainer, record: seen.append(record["epoch"]))
+    trainer.fit(SoftmaxRegression(lr=0.1), data)
+    assert seen == [1, 2]
+
+
+def test_nan_loss_stops_with_advice(data):
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    model = SoftmaxRegression(lr=0.1)
+    model.W[:] = np.nan
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        trainer.fit(model, data)
+
+
+def test_progress_bar_in_a_log(data, capsys):
+    NumpyTrainer(max_epochs=1, log=None).fit(SoftmaxRegression(lr=0.1), data)
+    err = capsys.readouterr().err
+    assert "epoch 1/1 [" in err and "img/s" in err and "ETA" in err
+    assert "300/300 img" in err
+
+
+def test_arguments_checked():
+    with pytest.raises(ValueError, match="max_epochs"):
+        NumpyTrainer(max_epochs=0)
+    with pytest.raises(ValueError, match="device"):
+        NumpyTrainer(max_epochs=1, device="tpu")
+    with pytest.raises(ValueError, match="precision"):
+        NumpyTrainer(max_epochs=1, precision="fp8")
+    assert NumpyTrainer(max_epochs=1, num_gpus=1).device_request == "auto"
+    assert NumpyTrainer(max_epochs=1).device_request == "cpu"
+
+
+def test_too_small_images_refused():
+    small = FashionMNISTBase(batch_size=10, resize=28, limit_train=10, limit_val=10, log=None)
+    with pytest.raises(ValueError, match="at least 67"):
+        NumpyTrainer(max_epochs=1, log=None).fit(SoftmaxRegression(0.1), small)
+
+
+def test_board_saves_a_png(tmp_path):
+    board = ProgressBoard(live=False)
+    for x in range(3):
+        board.draw(x, 1.0 / (x + 1), "loss")
+    path = tmp_path / "curves.png"
+    board.save(path)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]  # no temporary left

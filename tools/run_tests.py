@@ -1,0 +1,71 @@
+"""Run every test suite, each backend in its own pytest process, and print one total.
+
+PyTorch, TensorFlow and JAX share an environment but not a process (their OpenMP/oneDNN
+runtimes and thread pools can clash); MXNet runs from its own environment.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN_ENV_BACKENDS = ("pytorch",)
+MXNET_ENV_BACKENDS = ()
+BACKEND_TESTS = {"pytorch": "tests/backends/test_torch.py",
+                 "tensorflow": "tests/backends/test_tensorflow.py",
+                 "jax": "tests/backends/test_jax.py",
+                 "mxnet": "tests/backends/test_mxnet.py"}
+COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
+
+
+def suites(python, mxnet_python):
+    yield "core", python, ["tests/core"]
+    for backend in MAIN_ENV_BACKENDS:
+        yield backend, python, ["tests/contract", BACKEND_TESTS[backend], "--backend", backend]
+    if mxnet_python:
+        # The core again on numpy 1.23 (MXNet's environment), then the MXNet suites.
+        yield "core (numpy 1.23)", mxnet_python, ["tests/core"]
+        for backend in MXNET_ENV_BACKENDS:
+            yield backend, mxnet_python, ["tests/contract", BACKEND_TESTS[backend],
+                                          "--backend", backend]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--mxnet-python", default="")
+    parser.add_argument("pytest_args", nargs="*", help="extra arguments for every pytest run")
+    args = parser.parse_args()
+
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    failures = []
+    if not args.mxnet_python:
+        print("note: no Python <= 3.11 found, so the MXNet suite is not run (MXNet 1.9.1 needs "
+              "numpy<1.24)")
+    for name, python, targets in suites(args.python, args.mxnet_python):
+        print(f"\n===== {name}: {python} -m pytest {' '.join(targets)}", flush=True)
+        started = time.perf_counter()
+        process = subprocess.run([python, "-m", "pytest", "-q", *targets, *args.pytest_args],
+                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        sys.stdout.write(process.stdout)
+        last = process.stdout.strip().splitlines()[-1] if process.stdout.strip() else ""
+        for count, kind in COUNT.findall(last):
+            key = "failed" if kind.startswith("error") else kind
+            totals[key] += int(count)
+        if process.returncode != 0:
+            failures.append(name)
+        print(f"===== {name}: exit {process.returncode} in {time.perf_counter() - started:.0f} s",
+              flush=True)
+    print()
+    if failures:
+        print(f"failing suites: {', '.join(failures)}")
+    print(f"{totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
+    return 1 if failures or totals["passed"] == 0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
