@@ -12,7 +12,7 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MAIN_ENV_BACKENDS = ("pytorch",)
+MAIN_ENV_BACKENDS = ("pytorch", "jax")
 MXNET_ENV_BACKENDS = ()
 BACKEND_TESTS = {"pytorch": "tests/backends/test_torch.py",
                  "tensorflow": "tests/backends/test_tensorflow.py",

@@ -105,6 +105,7 @@ class ProgressBar:
         self.start = time.perf_counter()
         self.last_draw = float("-inf")
         self.done = 0
+        self.drawn = None  # the count shown by the last draw
 
     def due(self):
         """Whether enough time has passed since the last draw to draw again."""
@@ -112,9 +113,9 @@ class ProgressBar:
         return time.perf_counter() - self.last_draw >= interval
 
     def update(self, done, loss=None, force=False):
-        self.done = done
-        if not force and not self.due():
+        if (not force and not self.due()) or (force and done == self.drawn):
             return
+        self.done = self.drawn = done
         now = self.last_draw = time.perf_counter()
         elapsed = now - self.start
         rate = done / elapsed if elapsed > 0 else 0.0

@@ -83,6 +83,11 @@ class TrainerBase(HyperParameters):
         if min(data.resize) < smallest:
             raise ValueError(f"images of {data.resize[0]}×{data.resize[1]} are too small for "
                              f"AlexNet: use a resize of at least {smallest} (the chapter uses 224)")
+        model_resize = getattr(model, "resize", None)
+        if model_resize is not None and tuple(data.resize) != (model_resize, model_resize):
+            raise ValueError(f"the model was built for {model_resize}×{model_resize} images but "
+                             f"the data is resized to {data.resize[0]}×{data.resize[1]}: pass "
+                             f"the same resize to both")
         self.model, self.data = model, data
         self.device = self.select_device(self.device_request)
         self.prepare_model(model)

@@ -126,3 +126,15 @@ def test_board_saves_a_png(tmp_path):
     board.save(path)
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]  # no temporary left
+
+
+def test_model_and_data_sizes_must_agree(data):
+    model = SoftmaxRegression(lr=0.1)
+    model.resize = 100
+    with pytest.raises(ValueError, match="built for 100×100 images but the data is resized to 224"):
+        NumpyTrainer(max_epochs=1, log=None).fit(model, data)
+
+
+def test_final_progress_line_is_printed_once(data, capsys):
+    NumpyTrainer(max_epochs=1, log=None).fit(SoftmaxRegression(lr=0.1), data)
+    assert capsys.readouterr().err.count("300/300 img") == 1

@@ -1,0 +1,358 @@
+"""The chapter's AlexNet on JAX and Flax (d2l, sec_alexnet), on the shared core.
+
+``from d2l_alexnet import jax as d2l`` gives the book's names: ``Module``, ``Classifier``,
+``AlexNet``, ``FashionMNIST``, ``Trainer``. Images are NHWC. Flax modules are frozen dataclasses
+that hold no parameters: the ``Trainer`` keeps them, with the SGD state and the dropout key, in
+one functional :class:`TrainState` (``trainer.state.params`` after ``fit``).
+
+Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyArray``), this uses
+typed keys from ``jax.random.key`` and jit-compiles one step per batch shape.
+"""
+
+from functools import lru_cache, partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import linen as nn
+from flax.training import train_state
+
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS
+from .core.datamodule import FashionMNISTBase
+from .core.module import ModuleContract
+from .core.trainer import TrainerBase
+
+__all__ = ["AlexNet", "Classifier", "FashionMNIST", "Module", "TrainState", "Trainer", "cpu",
+           "example_input_shape", "gpu", "init_params", "matmul_benchmark", "num_gpus",
+           "parameter_arrays", "peak_memory_bytes", "resize_images", "set_seed", "to_numpy"]
+
+# JAX has no global RNG: the Trainer derives its init and dropout keys from this seed.
+_seed = 0
+
+
+def cpu():
+    return jax.devices("cpu")[0]
+
+
+def gpu(i=0):
+    return jax.devices("gpu")[i]
+
+
+def num_gpus():
+    try:
+        return len(jax.devices("gpu"))
+    except RuntimeError:  # no GPU backend in this jaxlib, or no device
+        return 0
+
+
+def set_seed(seed):
+    """Set the seed the ``Trainer`` derives its initialization and dropout keys from."""
+    global _seed
+    _seed = int(seed)
+
+
+class Module(nn.Module, ModuleContract):
+    """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer.
+
+    A Flax module is a dataclass, so its fields already are the hyperparameters
+    (``AlexNet(lr=0.01).lr == 0.01``); the methods below are pure functions of ``params`` and
+    run on the unbound module (hence ``nn.nowrap``).
+    """
+
+    plot_train_per_epoch = 2  # class constants, not fields: they would come first positionally
+    plot_valid_per_epoch = 1
+
+    @property
+    def hparams(self):  # what `save_hyperparameters` collects elsewhere: here, the fields
+        return {name: getattr(self, name) for name in self.__dataclass_fields__
+                if name not in ("parent", "name")}
+
+    @nn.nowrap
+    def loss(self, Y_hat, Y, averaged=True):
+        raise NotImplementedError
+
+    def __call__(self, X):
+        return self.net(X)
+
+    @nn.nowrap
+    def predict(self, params, X, dropout_key=None, dtype=None):
+        """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given. With
+        ``dtype=jnp.bfloat16`` parameters and inputs are cast, so the math runs in bf16 while
+        the gradients flow back to the fp32 master parameters."""
+        if dtype is not None:
+            params = jax.tree.map(lambda p: p.astype(dtype), params)
+            X = X.astype(dtype)
+        rngs = {} if dropout_key is None else {"dropout": dropout_key}
+        logits = _in_mode(self, training=bool(rngs)).apply({"params": params}, X, rngs=rngs)
+        return logits.astype(jnp.float32)
+
+    @nn.nowrap
+    def training_step(self, params, batch, dropout_key, dtype=None):
+        return self.loss(self.predict(params, batch[0], dropout_key, dtype), batch[-1])
+
+    @nn.nowrap
+    def validation_step(self, params, batch, dtype=None):
+        return self.loss(self.predict(params, batch[0], None, dtype), batch[-1])
+
+    @nn.nowrap
+    def configure_optimizers(self):
+        return optax.sgd(self.lr)
+
+    @nn.nowrap
+    def layer_outputs(self, X_shape):
+        # Evaluation mode, so no dropout key is needed and the lines match any `training`;
+        # shapes only (jax.eval_shape), so nothing is initialized or computed.
+        model, names = _in_mode(self, training=False), []
+
+        def forward(X):
+            bound = model.bind(model.init(jax.random.key(0), X))
+            outputs = []
+            for layer in bound.net.layers:
+                X = layer(X)
+                names.append(_layer_name(layer))
+                outputs.append(X)
+            return outputs
+
+        outputs = jax.eval_shape(forward, jax.ShapeDtypeStruct(tuple(X_shape), jnp.float32))
+        yield from zip(names, (output.shape for output in outputs))
+
+
+def _in_mode(model, training):
+    """``model`` with dropout on or off (a model without a ``training`` field as it is)."""
+    return model.clone(training=training) if "training" in model.hparams else model
+
+
+def _layer_name(layer):
+    """The class of a module (``Conv``), the name of a function (``relu``, ``max_pool``)."""
+    if isinstance(layer, nn.Module):
+        return type(layer).__name__
+    return getattr(layer, "func", layer).__name__  # unwrap functools.partial
+
+
+class Classifier(Module):
+    """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
+
+    @nn.nowrap
+    def validation_step(self, params, batch, dtype=None):
+        Y_hat = self.predict(params, batch[0], None, dtype)
+        return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
+
+    @nn.nowrap
+    def accuracy(self, Y_hat, Y, averaged=True):
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        compare = (Y_hat.argmax(axis=1) == Y.reshape(-1)).astype(jnp.float32)
+        return compare.mean() if averaged else compare
+
+    @nn.nowrap
+    def loss(self, Y_hat, Y, averaged=True):
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        losses = optax.softmax_cross_entropy_with_integer_labels(Y_hat, Y.reshape((-1,)))
+        return losses.mean() if averaged else losses
+
+
+def flatten(X):
+    return X.reshape((X.shape[0], -1))
+
+
+def build_network(num_classes=10, training=True, layers=ALEXNET):
+    """``nn.Sequential`` from the shared architecture table: Xavier-uniform kernels (HWIO, or
+    ``(in, out)``) and zero biases; dense input sizes are inferred at ``init``."""
+    init = dict(kernel_init=nn.initializers.xavier_uniform(), bias_init=nn.initializers.zeros)
+    modules = []
+    for layer in layers:
+        if layer.kind == "conv":
+            padding = [(layer.padding,) * 2] * 2 if layer.padding else "VALID"
+            modules.append(nn.Conv(layer.units, (layer.kernel,) * 2, layer.stride, padding,
+                                   **init))
+        elif layer.kind == "dense":
+            modules.append(nn.Dense(num_classes if layer.units is None else layer.units, **init))
+        elif layer.kind == "relu":
+            modules.append(nn.relu)
+        elif layer.kind == "maxpool":
+            modules.append(partial(nn.max_pool, window_shape=(layer.kernel,) * 2,
+                                   strides=(layer.stride,) * 2, padding="VALID"))
+        elif layer.kind == "flatten":
+            modules.append(flatten)
+        elif layer.kind == "dropout":
+            modules.append(nn.Dropout(layer.rate, deterministic=not training))
+        else:
+            raise ValueError(f"unknown layer kind {layer.kind!r}")
+    return nn.Sequential(modules)
+
+
+class AlexNet(Classifier):
+    """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet), NHWC.
+
+    ``resize`` is the input side the parameters are initialized for (224 in the chapter);
+    ``training`` switches dropout on (the Trainer clones the module in the mode it needs).
+    """
+
+    lr: float = 0.1
+    num_classes: int = 10
+    resize: int = CHAPTER_RESIZE
+    training: bool = True
+
+    def setup(self):
+        self.net = build_network(self.num_classes, self.training)
+
+
+@partial(jax.jit, static_argnums=1)
+def _resize(images, size):
+    X = images.astype(jnp.float32)[..., None] / 255.0
+    if X.shape[1:3] != tuple(size):
+        # antialias=False: plain bilinear with half-pixel centres, torch's align_corners=False.
+        X = jax.image.resize(X, (X.shape[0], *size, 1), "bilinear", antialias=False)
+    return X
+
+
+def resize_images(images, size):
+    """uint8 ``(B, H, W)`` -> float32 ``(B, *size, 1)`` in [0, 1], bilinear (half-pixel centres,
+    no antialiasing: the convention every backend shares). Takes a JAX or numpy array."""
+    return _resize(jnp.asarray(images), tuple(int(side) for side in size))
+
+
+class FashionMNIST(FashionMNISTBase):
+    """Fashion-MNIST as JAX arrays, NHWC (d2l, sec_fashion_mnist)."""
+
+    def convert_batch(self, images, labels):
+        return resize_images(images, self.resize), jnp.asarray(labels.astype(np.int32))
+
+
+class TrainState(train_state.TrainState):
+    """Parameters, SGD state, step and the dropout key: everything a step changes, one pytree."""
+
+    dropout_key: jax.Array
+
+
+def _keys(seed):
+    """The initialization key and the dropout key of ``seed``."""
+    return jax.random.split(jax.random.key(seed))
+
+
+@partial(jax.jit, static_argnums=0)
+def _init(model, key, X):
+    # Compiled: the first eager init compiles each of its many small ops on its own, slower.
+    return model.init(key, X)["params"]
+
+
+def init_params(model, seed=0):
+    """The parameters ``Trainer`` starts from for ``seed``, sized for ``model.resize``."""
+    X = jnp.zeros(example_input_shape(model.resize))
+    return _init(_in_mode(model, training=False), _keys(seed)[0], X)
+
+
+@lru_cache(maxsize=8)
+def _compiled_steps(model, precision, gradient_clip_val):
+    """The optimizer and the jitted steps of one configuration, cached: a new Trainer for an
+    equal model (Flax modules compare by their fields) reuses the compiled code."""
+    dtype = jnp.bfloat16 if precision == "bf16" else None
+    tx = model.configure_optimizers()
+    if gradient_clip_val > 0:
+        tx = optax.chain(optax.clip_by_global_norm(gradient_clip_val), tx)
+
+    def train_step(state, X, Y):
+        # A fresh dropout mask every step, a pure function of (seed, step).
+        dropout_key = jax.random.fold_in(state.dropout_key, state.step)
+        loss, grads = jax.value_and_grad(model.training_step)(state.params, (X, Y), dropout_key,
+                                                              dtype)
+        return state.apply_gradients(grads=grads), loss
+
+    def eval_step(params, X, Y):
+        Y_hat = model.predict(params, X, None, dtype)
+        return (model.loss(Y_hat, Y, averaged=False).sum(),
+                model.accuracy(Y_hat, Y, averaged=False).sum())
+
+    # The old state is dead after a step: donating it lets XLA update the parameters in place.
+    # `apply_fn` and `tx` are static parts of the state, compared by identity: hand out the same.
+    return model.apply, tx, jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
+
+
+class Trainer(TrainerBase):
+    """The shared fit loop with jit-compiled, functional JAX steps (d2l, sec_oo-design).
+
+    ``self.state`` (a :class:`TrainState`) holds the trained parameters after ``fit``.
+    """
+
+    def select_device(self, request):
+        if request == "cpu":
+            return cpu()
+        if num_gpus():
+            return gpu()
+        if request == "gpu":
+            raise RuntimeError("no GPU is visible to JAX (install jax[cuda12] for NVIDIA GPUs): "
+                               "use --device cpu or auto")
+        return cpu()
+
+    def device_name(self):
+        platform = self.device.platform
+        return "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
+
+    def prepare_model(self, model):
+        if tuple(self.data.resize) != (model.resize, model.resize):
+            raise ValueError(f"the model is built for {model.resize}×{model.resize} images but "
+                             f"the data are resized to {self.data.resize[0]}×"
+                             f"{self.data.resize[1]}: pass the same resize to AlexNet and "
+                             "FashionMNIST")
+        apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
+            model, self.precision, self.gradient_clip_val)
+        state = TrainState.create(apply_fn=apply_fn, params=init_params(model, _seed), tx=tx,
+                                  dropout_key=_keys(_seed)[1])
+        # Committed to the chosen device; the steps then run there. (device_put also turns the
+        # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
+        self.state = jax.device_put(state, self.device)
+
+    def prepare_batch(self, images, labels):
+        images = jax.device_put(np.ascontiguousarray(images), self.device)
+        labels = jax.device_put(labels.astype(np.int32), self.device)
+        return resize_images(images, self.data.resize), labels
+
+    def train_step(self, batch):
+        self.state, loss = self.jitted_train_step(self.state, *batch)
+        return loss
+
+    def eval_step(self, batch):
+        return self.jitted_eval_step(self.state.params, *batch)
+
+
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+    """The input layout of this backend (NHWC) for ``layer_summary``."""
+    return (batch_size, resize, resize, IN_CHANNELS)
+
+
+def parameter_arrays(model, seed=0):
+    """The parameters as ``[(name, numpy array), ...]`` in the architecture table's order (each
+    convolution and dense layer: kernel, then bias), in Flax's layout (HWIO kernels, ``(in, out)``
+    dense kernels). Flax modules hold no parameters, so this initializes them from ``seed``
+    exactly as ``Trainer`` does after ``set_seed(seed)``."""
+    layers = init_params(model, seed)["net"]
+    arrays = []
+    for layer in sorted(layers, key=lambda name: int(name.rsplit("_", 1)[1])):  # layers_10 > _9
+        for kind in ("kernel", "bias"):
+            arrays.append((f"net.{layer}.{kind}", to_numpy(layers[layer][kind])))
+    return arrays
+
+
+def to_numpy(array):
+    """An array as a numpy array (on the host)."""
+    return np.asarray(jax.device_get(array))
+
+
+def matmul_benchmark(precision, device, size=2048):
+    """A blocking ``size×size`` matmul in ``precision`` for the benchmark's peak; returns
+    ``(function, flops per call)``."""
+    dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
+    a, b = (jax.device_put(jax.random.normal(key, (size, size), dtype), device)
+            for key in jax.random.split(jax.random.key(0)))
+    matmul = jax.jit(jnp.matmul)
+
+    def run():
+        matmul(a, b).block_until_ready()
+
+    return run, 2 * size ** 3
+
+
+def peak_memory_bytes(device):
+    """Peak device memory for a GPU; ``None`` on the CPU (the benchmark reports max RSS)."""
+    stats = device.memory_stats() if device.platform != "cpu" else None
+    return stats.get("peak_bytes_in_use") if stats else None

@@ -1,0 +1,158 @@
+"""What only the JAX/Flax backend has to get right: dropout keys in a functional train state,
+determinism from ``set_seed``, compile-once steps, bf16, the resize convention, current APIs."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("flax")
+pytest.importorskip("optax")
+
+import jax  # noqa: E402
+
+from d2l_alexnet import jax as d2l  # noqa: E402
+
+SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping fast
+
+
+@pytest.fixture(scope="module")
+def data():
+    return d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=12, limit_val=8,
+                            log=None)
+
+
+@pytest.fixture(autouse=True)
+def default_seed():
+    yield
+    d2l.set_seed(0)  # the seed is module state: leave it as the next test expects
+
+
+def prepared_trainer(data, model=None, seed=0, **kwargs):
+    """A Trainer set up the way ``fit`` sets it up, plus the first 8 training images as a batch.
+
+    ``lr=0`` by default: the parameters never move, so only the dropout mask can change a loss.
+    """
+    d2l.set_seed(seed)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs)
+    trainer.data = data
+    trainer.device = trainer.select_device("cpu")
+    trainer.prepare_model(model if model is not None else d2l.AlexNet(lr=0.0, resize=SMALL))
+    return trainer, trainer.prepare_batch(data.train_images[:8], data.train_labels[:8])
+
+
+def test_each_training_step_draws_a_new_dropout_mask(data):
+    trainer, batch = prepared_trainer(data)
+    first, second = (float(trainer.train_step(batch)) for _ in range(2))
+    assert int(trainer.state.step) == 2
+    assert first != second, "the same dropout mask was used twice"
+    eval_loss = float(trainer.eval_step(batch)[0]) / 8
+    assert eval_loss not in (first, second), "dropout is not active in training steps"
+
+
+def test_evaluation_is_deterministic(data):
+    trainer, batch = prepared_trainer(data)
+    first, second = trainer.eval_step(batch), trainer.eval_step(batch)
+    assert [float(value) for value in first] == [float(value) for value in second]
+
+
+def test_same_seed_same_first_step_loss(data):
+    def first_loss(seed):
+        trainer, batch = prepared_trainer(data, seed=seed)
+        return float(trainer.train_step(batch))
+
+    losses = [first_loss(seed) for seed in (1, 1, 2)]
+    assert losses[0] == losses[1]
+    assert losses[0] != losses[2]
+
+
+def test_parameter_arrays_are_the_trainers_initial_parameters(data):
+    model = d2l.AlexNet(lr=0.0, resize=SMALL)
+    trainer, _ = prepared_trainer(data, model, seed=5)
+    start = trainer.state.params["net"]
+    for name, array in d2l.parameter_arrays(model, seed=5):
+        _, layer, kind = name.split(".")
+        np.testing.assert_array_equal(array, d2l.to_numpy(start[layer][kind]), err_msg=name)
+
+
+def test_steps_compile_once_per_batch_shape(data):
+    traces = []
+
+    class CountingAlexNet(d2l.AlexNet):
+        @d2l.nn.nowrap
+        def training_step(self, *args):
+            traces.append(args[1][0].shape)  # runs only while jax traces the step
+            return super().training_step(*args)
+
+    trainer, batch = prepared_trainer(data, CountingAlexNet(lr=0.0, resize=SMALL))
+    for _ in range(3):
+        trainer.train_step(batch)
+    assert len(traces) == 1
+    short = trainer.prepare_batch(data.train_images[8:], data.train_labels[8:])
+    trainer.train_step(short)
+    trainer.train_step(batch)
+    assert len(traces) == 2  # one more for the last, short batch of an epoch; then cached
+
+
+def test_bf16_computes_in_bf16_with_fp32_master_parameters(data):
+    full, batch = prepared_trainer(data)
+    mixed, _ = prepared_trainer(data, precision="bf16")
+    full_loss, mixed_loss = float(full.train_step(batch)), float(mixed.train_step(batch))
+    assert math.isfinite(mixed_loss)
+    assert mixed_loss != full_loss, "bf16 gave the fp32 result: nothing was cast"
+    assert mixed_loss == pytest.approx(full_loss, abs=0.05)
+    assert {leaf.dtype for leaf in jax.tree.leaves(mixed.state.params)} == {np.dtype("float32")}
+
+
+def test_gpu_request_without_a_gpu_says_how_to_fix_it():
+    if d2l.num_gpus():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="GPU") as error:
+        d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")
+    assert "--device cpu" in str(error.value)
+
+
+def test_model_and_data_sizes_must_agree(data):
+    with pytest.raises(ValueError, match="pass the same resize"):
+        prepared_trainer(data, d2l.AlexNet(lr=0.0, resize=224))
+
+
+def torch_bilinear_matrix(size_in, size_out):
+    """Weights of ``F.interpolate(mode='bilinear', align_corners=False)`` along one axis: source
+    = (target + 0.5) · in/out − 0.5, clamped at 0; the right neighbour clamped at the edge."""
+    source = np.maximum((np.arange(size_out) + 0.5) * size_in / size_out - 0.5, 0.0)
+    left = np.floor(source).astype(int)
+    right = np.minimum(left + 1, size_in - 1)
+    weights = np.zeros((size_out, size_in))
+    weights[np.arange(size_out), left] += 1 - (source - left)
+    weights[np.arange(size_out), right] += source - left
+    return weights
+
+
+def test_resize_is_torch_bilinear_by_hand():
+    # One row [0, 255] widened to 4: sources -0.25 (clamped to 0), 0.25, 0.75, 1.25 (right edge).
+    widened = d2l.to_numpy(d2l.resize_images(np.array([[[0, 255]]], np.uint8), (1, 4)))
+    assert widened.shape == (1, 1, 4, 1) and widened.dtype == np.float32
+    np.testing.assert_allclose(widened.ravel(), [0.0, 0.25, 0.75, 1.0], atol=1e-6)
+
+    images = np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8)
+    for size in (SMALL, 224, 20):  # up, up, and down (no antialiasing either way)
+        expected = np.einsum("hi,bij,wj->bhw", torch_bilinear_matrix(28, size),
+                             images / 255.0, torch_bilinear_matrix(28, size))
+        resized = d2l.to_numpy(d2l.resize_images(images, (size, size)))
+        assert resized.shape == (2, size, size, 1)
+        np.testing.assert_allclose(resized[..., 0], expected, atol=1e-5, err_msg=str(size))
+
+
+def test_training_uses_no_deprecated_api(data):
+    """A whole fit (init, compile, steps, evaluation) with deprecation warnings as errors. The
+    configuration (lr 0.05, gradient clipping) is used nowhere else, so it is traced afresh."""
+    model = d2l.AlexNet(lr=0.05, resize=SMALL)
+    with warnings.catch_warnings():
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+            warnings.simplefilter("error", category)
+        model.layer_summary(d2l.example_input_shape(SMALL))
+        history = d2l.Trainer(max_epochs=1, gradient_clip_val=1.0, progress=False,
+                              log=None).fit(model, data)
+    assert math.isfinite(history[0]["train_loss"])
