@@ -23,9 +23,12 @@ from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
 from .core.trainer import TrainerBase
 
-__all__ = ["AlexNet", "Classifier", "FashionMNIST", "Module", "TrainState", "Trainer", "cpu",
-           "example_input_shape", "gpu", "init_params", "matmul_benchmark", "num_gpus",
-           "parameter_arrays", "peak_memory_bytes", "resize_images", "set_seed", "to_numpy"]
+# Precisions this backend trains in (bf16: params and inputs cast inside the loss).
+PRECISIONS = ("fp32", "bf16")
+
+__all__ = ["PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
+           "gpu", "init_params", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
+           "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer", "TrainState"]
 
 # JAX has no global RNG: the Trainer derives its init and dropout keys from this seed.
 _seed = 0
@@ -289,11 +292,6 @@ class Trainer(TrainerBase):
         return "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
 
     def prepare_model(self, model):
-        if tuple(self.data.resize) != (model.resize, model.resize):
-            raise ValueError(f"the model is built for {model.resize}×{model.resize} images but "
-                             f"the data are resized to {self.data.resize[0]}×"
-                             f"{self.data.resize[1]}: pass the same resize to AlexNet and "
-                             "FashionMNIST")
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
             model, self.precision, self.gradient_clip_val)
         state = TrainState.create(apply_fn=apply_fn, params=init_params(model, _seed), tx=tx,

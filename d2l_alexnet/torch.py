@@ -14,9 +14,12 @@ from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
 from .core.trainer import TrainerBase
 
-__all__ = ["AlexNet", "Classifier", "FashionMNIST", "Module", "Trainer", "cpu",
-           "example_input_shape", "gpu", "init_cnn", "num_gpus", "parameter_arrays",
-           "resize_images", "set_seed", "to_numpy"]
+# Precisions this backend trains in (bf16: torch.autocast).
+PRECISIONS = ("fp32", "bf16")
+
+__all__ = ["PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
+           "gpu", "init_cnn", "Module", "num_gpus", "parameter_arrays", "resize_images",
+           "set_seed", "to_numpy", "Trainer"]
 
 
 def cpu():
@@ -219,3 +222,23 @@ def parameter_arrays(model, seed=0):
 def to_numpy(tensor):
     """A tensor as a numpy array (on the host)."""
     return tensor.detach().cpu().numpy()
+
+
+def matmul_benchmark(precision, device, size=2048):
+    """A blocking ``size×size`` matmul in ``precision`` for the benchmark's peak; returns
+    ``(function, flops per call)``."""
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+
+    def run():
+        (a @ b).sum().item()  # .item() waits for the device
+
+    return run, 2 * size ** 3
+
+
+def peak_memory_bytes(device):
+    """Peak device memory for a GPU; ``None`` on the CPU (the benchmark reports max RSS)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return None

@@ -76,6 +76,9 @@ def run(args):
         backend = load_backend(args.backend)
     except BackendError as error:
         raise UsageError(str(error)) from None
+    if args.precision not in backend.PRECISIONS:
+        raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
+                         f"backend: use {' or '.join(backend.PRECISIONS)}")
     try:
         check_writable_directory(args.out)
     except OSError as error:

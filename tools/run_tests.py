@@ -12,8 +12,8 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MAIN_ENV_BACKENDS = ("pytorch", "jax")
-MXNET_ENV_BACKENDS = ()
+MAIN_ENV_BACKENDS = ("pytorch", "tensorflow", "jax")
+MXNET_ENV_BACKENDS = ("mxnet",)
 BACKEND_TESTS = {"pytorch": "tests/backends/test_torch.py",
                  "tensorflow": "tests/backends/test_tensorflow.py",
                  "jax": "tests/backends/test_jax.py",

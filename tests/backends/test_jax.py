@@ -114,8 +114,9 @@ def test_gpu_request_without_a_gpu_says_how_to_fix_it():
 
 
 def test_model_and_data_sizes_must_agree(data):
-    with pytest.raises(ValueError, match="pass the same resize"):
-        prepared_trainer(data, d2l.AlexNet(lr=0.0, resize=224))
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    with pytest.raises(ValueError, match="pass the same resize to both"):
+        trainer.fit(d2l.AlexNet(lr=0.0, resize=224), data)
 
 
 def torch_bilinear_matrix(size_in, size_out):

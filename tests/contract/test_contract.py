@@ -18,7 +18,8 @@ from d2l_alexnet.core.architecture import layer_table, parameter_count, weight_l
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PUBLIC_NAMES = ("Module", "Classifier", "AlexNet", "FashionMNIST", "Trainer", "set_seed",
-                "example_input_shape", "parameter_arrays", "resize_images", "to_numpy")
+                "example_input_shape", "parameter_arrays", "resize_images", "to_numpy",
+                "PRECISIONS", "matmul_benchmark", "peak_memory_bytes")
 
 # The book's printouts (sec_alexnet), literally: these are what readers compare against.
 EXPECTED_SUMMARY = {
@@ -282,3 +283,26 @@ def test_cli_refuses_a_corrupt_data_directory(d2l, backend_name, tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "train-images-idx3-ubyte" in result.stderr
+
+
+def test_unsupported_precision_exits_2(d2l, backend_name, tmp_path):
+    assert "fp32" in d2l.PRECISIONS and set(d2l.PRECISIONS) <= {"fp32", "bf16"}
+    for precision in sorted({"fp32", "bf16"} - set(d2l.PRECISIONS)):
+        result = run_cli("--backend", backend_name, "--precision", precision, "--out",
+                         str(tmp_path / "run"))
+        assert result.returncode == 2 and "is not supported by the" in result.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_bench_measures_every_key(d2l, backend_name):
+    from d2l_alexnet.bench import measure
+
+    result = measure(backend_name, batch_size=4, steps=1, warmup=1, resize=SMALL, log=lambda m: 0)
+    for key in ("gemm_peak_gflops", "step_images_per_sec", "end_to_end_images_per_sec",
+                "inference_images_per_sec", "peak_of_gemm_ratio", "peak_memory_bytes"):
+        assert result[key] > 0, key
+    assert result["training_gflop_per_image"] == pytest.approx(
+        3 * sum(row.forward_flops for row in layer_table(SMALL)) / 1e9)
+    assert result["peak_of_gemm_ratio"] == pytest.approx(
+        result["step_images_per_sec"] * result["training_gflop_per_image"]
+        / result["gemm_peak_gflops"])

@@ -1,0 +1,252 @@
+"""The chapter's AlexNet on MXNet Gluon (d2l, sec_alexnet), on the shared core.
+
+``from d2l_alexnet import mxnet as d2l`` gives the book's names: ``Module``, ``Classifier``,
+``AlexNet``, ``FashionMNIST``, ``Trainer``. MXNet 1.9 is the last release and needs numpy<1.24,
+so it runs from its own environment (``make mxnet-env``). We use the classic ``mx.nd`` API rather
+than the book's ``npx.set_np()``, which would switch every array in the process to numpy mode.
+"""
+
+import numpy as np
+import mxnet as mx
+from mxnet import autograd, gluon, init
+from mxnet.gluon import nn
+
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table
+from .core.datamodule import FashionMNISTBase
+from .core.module import ModuleContract
+from .core.trainer import TrainerBase
+
+# Precisions this backend trains in: MXNet 1.9's bf16 AMP is process-wide and fails with
+# numpy 1.23, so fp32 only.
+PRECISIONS = ("fp32",)
+
+__all__ = ["PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
+           "FashionMNIST", "gpu", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
+           "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer"]
+
+
+def cpu():
+    return mx.cpu()
+
+
+def gpu(i=0):
+    return mx.gpu(i)
+
+
+def num_gpus():
+    return mx.context.num_gpus()
+
+
+def set_seed(seed):
+    """Seed every RNG the model and its dropout draw from (MXNet's, on every device)."""
+    mx.random.seed(seed)
+
+
+class Module(nn.Block, ModuleContract):
+    """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        self.save_hyperparameters()
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def forward(self, X):
+        return self.net(X)
+
+    def training_step(self, batch):
+        return self.loss(self(*batch[:-1]), batch[-1])
+
+    def validation_step(self, batch):
+        return self.loss(self(*batch[:-1]), batch[-1])
+
+    def configure_optimizers(self):
+        return gluon.Trainer(self.collect_params(), "sgd", {"learning_rate": self.lr})
+
+    def layer_outputs(self, X_shape):
+        ctx = next(iter(self.collect_params().values())).list_ctx()[0]
+        X = mx.nd.random.normal(shape=X_shape, ctx=ctx)
+        for layer in self.net:  # outside autograd.record: predict mode, dropout is off
+            X = layer(X)
+            yield type(layer).__name__, X.shape
+
+
+class Classifier(Module):
+    """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
+
+    def validation_step(self, batch):
+        Y_hat = self(*batch[:-1])
+        return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        preds = Y_hat.argmax(axis=1).astype(Y.dtype)
+        compare = (preds == Y.reshape((-1,))).astype("float32")
+        return compare.mean() if averaged else compare
+
+    def loss(self, Y_hat, Y, averaged=True):
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        losses = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, Y.reshape((-1,)))
+        return losses.mean() if averaged else losses
+
+
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
+    """``nn.HybridSequential`` from the shared architecture table, as the book writes it for Gluon.
+
+    A ReLU row right after a convolution or dense layer becomes that layer's ``activation``, and
+    the flatten row is dropped (Gluon's ``Dense`` flattens its input), so the summary prints the
+    book's MXNet lines. Input sizes come from the table, so no parameter's initialization is
+    deferred to a first forward pass.
+    """
+    net = nn.HybridSequential()
+    rows = layer_table(resize, num_classes, layers=layers)
+    in_shape = (IN_CHANNELS,)
+    for index, row in enumerate(rows):
+        layer = row.layer
+        fused = index + 1 < len(rows) and rows[index + 1].layer.kind == "relu"
+        activation = "relu" if fused else None
+        if layer.kind == "conv":
+            net.add(nn.Conv2D(layer.units, layer.kernel, layer.stride, layer.padding,
+                              activation=activation, in_channels=in_shape[0]))
+        elif layer.kind == "dense":
+            net.add(nn.Dense(row.output_shape[0], activation=activation, in_units=in_shape[0]))
+        elif layer.kind == "maxpool":
+            net.add(nn.MaxPool2D(layer.kernel, layer.stride))
+        elif layer.kind == "dropout":
+            net.add(nn.Dropout(layer.rate))
+        elif layer.kind == "relu" and rows[index - 1].layer.kind not in ("conv", "dense"):
+            net.add(nn.Activation("relu"))  # a ReLU with nothing to fold into
+        in_shape = row.output_shape
+    return net
+
+
+class AlexNet(Classifier):
+    """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
+
+    ``resize`` is the input side the dense layers are sized for (224 in the chapter). Weights are
+    Xavier-uniform (magnitude 3: bound sqrt(6/(fan_in+fan_out))) and biases zero from the start.
+    """
+
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE):
+        super().__init__()
+        self.save_hyperparameters()
+        with self.name_scope():
+            self.net = build_network(num_classes, resize)
+        self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
+        # One cached graph instead of op-by-op Python calls. static_alloc/static_shape measured
+        # no faster on 2 CPU cores (same wall time within noise, more CPU time per image).
+        self.net.hybridize()
+
+
+def resize_images(images, size, ctx=None):
+    """uint8 ``(B, H, W)`` -> float32 ``(B, 1, *size)`` in [0, 1], bilinear (half-pixel centres,
+    no antialiasing: the convention every backend shares). Takes an NDArray or a numpy array
+    (copied to ``ctx``, the CPU by default)."""
+    if isinstance(images, np.ndarray):
+        images = mx.nd.array(images, ctx=ctx or mx.cpu(), dtype=images.dtype)
+    X = (images.astype("float32") / 255.0).expand_dims(axis=1)
+    if tuple(X.shape[-2:]) != tuple(size):
+        # align_corners defaults to True in MXNet; False is torch's half-pixel convention.
+        X = mx.nd.contrib.BilinearResize2D(X, height=size[0], width=size[1],
+                                           align_corners=False)
+    return X
+
+
+class FashionMNIST(FashionMNISTBase):
+    """Fashion-MNIST as MXNet NDArrays (d2l, sec_fashion_mnist)."""
+
+    def convert_batch(self, images, labels):
+        return resize_images(images, self.resize), mx.nd.array(labels, dtype="int32")
+
+
+class Trainer(TrainerBase):
+    """The shared fit loop with MXNet Gluon steps (d2l, sec_oo-design)."""
+
+    def select_device(self, request):
+        if request == "cpu":
+            return mx.cpu()
+        if num_gpus() > 0:
+            return mx.gpu(0)
+        if request == "gpu":
+            raise RuntimeError("no GPU is visible to MXNet: use --device cpu or auto")
+        return mx.cpu()
+
+    def device_name(self):
+        return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
+
+    def prepare_model(self, model):
+        if self.precision != "fp32":
+            # MXNet 1.9's AMP must be on (amp.init) before a network is built, process-wide.
+            raise ValueError(f"precision {self.precision!r} is not supported on the MXNet "
+                             "backend (fp32 only): use --precision fp32")
+        model.collect_params().reset_ctx(self.device)
+        model.trainer = self
+        self.optim = model.configure_optimizers()
+        self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
+
+    def prepare_batch(self, images, labels):
+        images = mx.nd.array(images, ctx=self.device, dtype=images.dtype)  # uint8: 4x less to copy
+        labels = mx.nd.array(labels, ctx=self.device, dtype="int32")
+        return resize_images(images, self.data.resize), labels
+
+    def train_step(self, batch):
+        with autograd.record(train_mode=True):  # train_mode: dropout is active
+            loss = self.model.training_step(batch)  # the batch's mean loss...
+        loss.backward()
+        if self.gradient_clip_val > 0:
+            grads = [p.grad(self.device) for p in self.parameters]
+            # check_isfinite=False: no host sync; a NaN shows up in the loss anyway.
+            gluon.utils.clip_global_norm(grads, self.gradient_clip_val, check_isfinite=False)
+        self.optim.step(1)  # ...so step(1): Trainer.step(n) divides the gradients by n
+        return loss
+
+    def eval_step(self, batch):
+        Y_hat = self.model(*batch[:-1])  # outside autograd.record: predict mode, no dropout
+        return (self.model.loss(Y_hat, batch[-1], averaged=False).sum(),
+                self.model.accuracy(Y_hat, batch[-1], averaged=False).sum())
+
+    def to_float(self, value):
+        return float(value.asscalar())
+
+
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+    """The input layout of this backend (NCHW) for ``layer_summary``."""
+    return (batch_size, IN_CHANNELS, resize, resize)
+
+
+def parameter_arrays(model, seed=0):
+    """The model's parameters as ``[(name, numpy array), ...]`` in the architecture table's order
+    (each convolution and dense layer: kernel, then bias), in MXNet's own layout (OIHW kernels,
+    ``(out, in)`` dense weights). ``seed`` is unused: Gluon models hold their parameters."""
+    return [(name, to_numpy(param.data())) for name, param in model.collect_params().items()]
+
+
+def to_numpy(array):
+    """An NDArray as a numpy array (on the host)."""
+    return array.asnumpy() if isinstance(array, mx.nd.NDArray) else np.asarray(array)
+
+
+def matmul_benchmark(precision, device, size=2048):
+    """A blocking ``size×size`` matmul for the benchmark's peak; returns ``(function, flops per
+    call)``. fp32 only, like the rest of this backend."""
+    if precision != "fp32":
+        raise ValueError(f"precision {precision!r} is not supported on the MXNet backend "
+                         "(fp32 only): use --precision fp32")
+    a = mx.nd.random.normal(shape=(size, size), ctx=device)
+    b = mx.nd.random.normal(shape=(size, size), ctx=device)
+
+    def run():
+        # FullyConnected (a @ b.T) is what Dense runs: oneDNN, about 4x this wheel's BLAS nd.dot.
+        mx.nd.FullyConnected(a, b, no_bias=True, num_hidden=size).wait_to_read()
+
+    return run, 2 * size ** 3
+
+
+def peak_memory_bytes(device):
+    """GPU memory in use (MXNet's pool keeps what it once allocated, so this is about the peak,
+    plus the CUDA context); ``None`` on the CPU (the benchmark reports max RSS)."""
+    if device.device_type == "gpu":
+        free, total = mx.context.gpu_memory_info(device.device_id)
+        return total - free
+    return None

@@ -1,0 +1,323 @@
+"""The chapter's AlexNet on TensorFlow with Keras 3 (d2l, sec_alexnet), on the shared core.
+
+``from d2l_alexnet import tensorflow as d2l`` gives the book's names: ``Module``, ``Classifier``,
+``AlexNet``, ``init_cnn``, ``FashionMNIST``, ``Trainer``. Images are NHWC, as in the book's
+TensorFlow code. Unlike that code, dropout really is active while training: every call passes
+``training=True`` or ``training=False``.
+"""
+
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table
+from .core.datamodule import FashionMNISTBase
+from .core.module import ModuleContract
+from .core.trainer import TrainerBase
+
+
+def _import_tensorflow():
+    """Import TensorFlow without its start-up log lines unless ``TF_CPP_MIN_LOG_LEVEL=0``.
+
+    TF 2.21 writes its oneDNN notice through absl before it reads ``TF_CPP_MIN_LOG_LEVEL``, so
+    the variable alone does not silence it. Stderr goes to a temporary file for the import only;
+    if the import fails, what TF wrote is replayed before the error, so nothing useful is lost.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("", "0"):
+        import tensorflow
+        return tensorflow
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        try:
+            os.dup2(captured.fileno(), 2)
+            import tensorflow
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tensorflow
+
+
+tf = _import_tensorflow()
+keras = tf.keras
+if not keras.__version__.startswith("3."):  # variable paths, dtype policies per layer...
+    raise ImportError(f"the tensorflow backend needs Keras 3 (TensorFlow >= 2.16); found "
+                      f"TensorFlow {tf.__version__} with Keras {keras.__version__}")
+
+# Precisions this backend trains in (bf16: Keras mixed_bfloat16 on this model's layers).
+PRECISIONS = ("fp32", "bf16")
+
+__all__ = ["PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
+           "FashionMNIST", "gpu", "init_cnn", "matmul_benchmark", "Module", "num_gpus",
+           "parameter_arrays", "peak_memory_bytes", "resize_images", "set_seed", "to_numpy",
+           "Trainer"]
+
+
+def cpu():
+    return tf.device("/CPU:0")
+
+
+def gpu(i=0):
+    return tf.device(f"/GPU:{i}")
+
+
+def num_gpus():
+    return len(tf.config.list_physical_devices("GPU"))
+
+
+def set_seed(seed):
+    """Seed every RNG the model and its dropout draw from (Python's, which Keras initializers and
+    dropout layers take their seeds from, numpy's and TensorFlow's)."""
+    keras.utils.set_random_seed(int(seed))
+
+
+def init_cnn(layer):
+    """Xavier-uniform kernel and zero bias for a built ``Conv2D`` or ``Dense`` (d2l, sec_lenet).
+
+    :class:`AlexNet` already starts this way (its layers are built with these initializers);
+    this re-initializes a layer, and refuses one whose weights do not exist yet.
+    """
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+        if not layer.built:
+            raise ValueError(f"{layer.name} has no weights yet: build it before init_cnn")
+        layer.kernel.assign(keras.initializers.GlorotUniform()(layer.kernel.shape))
+        layer.bias.assign(tf.zeros(layer.bias.shape))
+
+
+class Module(keras.Model, ModuleContract):
+    """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        # Keras 3's Trainer.__init__ sets ``self.loss = None`` (compile()'s slot), which would hide
+        # the book's ``loss`` method; we never compile, so drop the instance attribute.
+        self.__dict__.pop("loss", None)
+        self.save_hyperparameters()
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def call(self, X, training=None):
+        return self.net(X, training=training)
+
+    def training_step(self, batch):
+        return self.loss(self(*batch[:-1], training=True), batch[-1])
+
+    def validation_step(self, batch):
+        return self.loss(self(*batch[:-1], training=False), batch[-1])
+
+    def configure_optimizers(self):
+        return keras.optimizers.SGD(learning_rate=self.lr)
+
+    def layer_outputs(self, X_shape):
+        X = tf.random.normal(X_shape)
+        for layer in self.net.layers:
+            X = layer(X, training=False)
+            yield type(layer).__name__, tuple(X.shape)
+
+
+class Classifier(Module):
+    """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
+
+    def validation_step(self, batch):
+        Y_hat = self(*batch[:-1], training=False)
+        return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
+        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
+        return tf.reduce_mean(compare) if averaged else compare
+
+    def loss(self, Y_hat, Y, averaged=True):
+        # Logits in fp32 even under bf16: the softmax's log-sum-exp needs the range.
+        Y_hat = tf.cast(tf.reshape(Y_hat, (-1, Y_hat.shape[-1])), tf.float32)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.reshape(Y, (-1,)), Y_hat)
+        return tf.reduce_mean(losses) if averaged else losses
+
+
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
+    """``keras.Sequential`` from the shared architecture table, built for ``resize``×``resize``.
+
+    As in the book's TensorFlow code, a ReLU row after a convolution or dense layer becomes that
+    layer's ``activation``, so the printed summary has the book's 14 lines.
+    """
+    rows = layer_table(resize, num_classes, layers=layers)
+    init = dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")  # Xavier (sec_lenet)
+    modules = []
+    for index, row in enumerate(rows):
+        layer = row.layer
+        follows_relu = index + 1 < len(rows) and rows[index + 1].layer.kind == "relu"
+        activation = "relu" if follows_relu else None
+        if layer.kind == "conv":
+            if layer.padding == 0:
+                padding = "valid"
+            elif layer.stride == 1 and 2 * layer.padding == layer.kernel - 1:
+                padding = "same"
+            else:  # Keras pads only 'valid' or 'same'
+                raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
+                                 f"stride-{layer.stride} convolution has no Keras equivalent")
+            modules.append(keras.layers.Conv2D(layer.units, layer.kernel, layer.stride, padding,
+                                               activation=activation, **init))
+        elif layer.kind == "dense":
+            modules.append(keras.layers.Dense(row.output_shape[0], activation=activation, **init))
+        elif layer.kind == "relu":
+            if index == 0 or rows[index - 1].layer.kind not in ("conv", "dense"):
+                modules.append(keras.layers.ReLU())  # nothing to fold it into
+        elif layer.kind == "maxpool":
+            modules.append(keras.layers.MaxPooling2D(layer.kernel, layer.stride))
+        elif layer.kind == "flatten":
+            modules.append(keras.layers.Flatten())
+        elif layer.kind == "dropout":
+            modules.append(keras.layers.Dropout(layer.rate))
+    net = keras.Sequential(modules)
+    # Built now, from the known input size, so the weights exist (and are Xavier) at once.
+    net.build((None, *example_input_shape(resize)[1:]))
+    return net
+
+
+class AlexNet(Classifier):
+    """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
+
+    ``resize`` is the input side the dense layers are sized for (224 in the chapter).
+    """
+
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = build_network(num_classes, resize)
+        self.built = True  # self.net is built; nothing else holds weights
+
+
+def resize_images(images, size):
+    """uint8 ``(B, H, W)`` -> float32 ``(B, *size, 1)`` in [0, 1], bilinear (half-pixel centres,
+    no antialiasing: the convention every backend shares). Takes a tensor or a numpy array."""
+    X = tf.cast(tf.convert_to_tensor(images), tf.float32)[..., tf.newaxis] / 255.0
+    if tuple(X.shape[1:3]) != tuple(size):
+        X = tf.image.resize(X, size, method="bilinear", antialias=False)
+    return X
+
+
+class FashionMNIST(FashionMNISTBase):
+    """Fashion-MNIST as TensorFlow tensors, NHWC (d2l, sec_fashion_mnist)."""
+
+    def convert_batch(self, images, labels):
+        return resize_images(images, self.resize), tf.convert_to_tensor(labels.astype(np.int32))
+
+
+class Trainer(TrainerBase):
+    """The shared fit loop with TensorFlow steps (d2l, sec_oo-design).
+
+    ``precision="bf16"`` switches this model's layers to Keras' ``mixed_bfloat16`` policy
+    (fp32 weights, bf16 compute; the last layer stays fp32 so the logits are fp32).
+    """
+
+    def select_device(self, request):
+        # Steps run under tf.device(this). The weights stay where TF put them at construction
+        # (the GPU when there is one), so --device cpu on a GPU machine reads them from the GPU.
+        if request == "cpu":
+            return "/CPU:0"
+        if tf.config.list_physical_devices("GPU"):
+            return "/GPU:0"
+        if request == "gpu":
+            raise RuntimeError("no GPU is visible to TensorFlow: use --device cpu or auto")
+        return "/CPU:0"
+
+    def device_name(self):
+        return self.device.strip("/").lower()
+
+    def prepare_model(self, model):
+        # Per layer, not keras.config.set_dtype_policy: a global policy would leak into every
+        # model built later. Set both ways, so the last fit's precision is the model's.
+        policy = "mixed_bfloat16" if self.precision == "bf16" else "float32"
+        for layer in model.net.layers[:-1]:
+            layer.dtype_policy = policy
+        model.trainer = self
+        self.optim = model.configure_optimizers()
+        self.optim.build(model.trainable_variables)
+        # One trace for every batch size (the last batch may be short). No XLA: at batch 32,
+        # 224², on 2 CPU cores it ran 11-12 img/s against 15-31 without (fp32), and 11 against
+        # 41-48 in bf16, after 5-10 s of compiling.
+        spec = (tf.TensorSpec((None, *self.data.resize, IN_CHANNELS), tf.float32),
+                tf.TensorSpec((None,), tf.int32))
+        self.compiled_train_step = tf.function(self._train_step, input_signature=spec,
+                                               autograph=False)
+        self.compiled_eval_step = tf.function(self._eval_step, input_signature=spec,
+                                              autograph=False)
+
+    def prepare_batch(self, images, labels):
+        with tf.device(self.device):
+            return (resize_images(tf.constant(images), self.data.resize),
+                    tf.constant(labels.astype(np.int32)))
+
+    def _train_step(self, X, y):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.model.training_step((X, y))
+        grads = tape.gradient(loss, variables)
+        if self.gradient_clip_val > 0:
+            grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
+        self.optim.apply_gradients(zip(grads, variables))
+        return loss
+
+    def _eval_step(self, X, y):
+        Y_hat = self.model(X, training=False)
+        return (tf.reduce_sum(self.model.loss(Y_hat, y, averaged=False)),
+                tf.reduce_sum(self.model.accuracy(Y_hat, y, averaged=False)))
+
+    def train_step(self, batch):
+        with tf.device(self.device):
+            return self.compiled_train_step(*batch)
+
+    def eval_step(self, batch):
+        with tf.device(self.device):
+            return self.compiled_eval_step(*batch)
+
+    def to_float(self, value):
+        return float(value)
+
+
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+    """The input layout of this backend (NHWC) for ``layer_summary``."""
+    return (batch_size, resize, resize, IN_CHANNELS)
+
+
+def parameter_arrays(model, seed=0):
+    """The model's parameters as ``[(name, numpy array), ...]`` in the architecture table's order
+    (each convolution and dense layer: kernel, then bias), in Keras' own layout (HWIO kernels,
+    ``(in, out)`` dense weights). ``seed`` is unused: Keras models hold their parameters."""
+    return [(variable.path, to_numpy(variable)) for variable in model.net.weights]
+
+
+def to_numpy(tensor):
+    """A tensor or variable as a numpy array (on the host)."""
+    return tensor.numpy() if hasattr(tensor, "numpy") else np.asarray(tensor)
+
+
+def matmul_benchmark(precision, device, size=2048):
+    """A blocking ``size×size`` matmul in ``precision`` for the benchmark's peak; returns
+    ``(function, flops per call)``."""
+    dtype = tf.bfloat16 if precision == "bf16" else tf.float32
+    with tf.device(device):
+        a, b = (tf.cast(tf.random.normal((size, size), seed=seed), dtype) for seed in (1, 2))
+
+    def run():
+        with tf.device(device):
+            tf.reduce_sum(tf.matmul(a, b)).numpy()  # .numpy() waits for the device
+
+    return run, 2 * size ** 3
+
+
+def peak_memory_bytes(device):
+    """Peak device memory for a GPU; ``None`` on the CPU (the benchmark reports max RSS)."""
+    if "GPU" in device.upper():
+        return tf.config.experimental.get_memory_info(device.strip("/"))["peak"]
+    return None

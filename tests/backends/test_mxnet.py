@@ -1,0 +1,141 @@
+"""What only the MXNet backend can get wrong: dropout modes under autograd, MXNet's bilinear resize
+(whose ``align_corners`` defaults to True), hybridization, and the scale of ``Trainer.step``.
+
+Run from the MXNet environment: ``pytest tests/backends/test_mxnet.py``.
+"""
+
+import numpy as np
+import pytest
+
+mx = pytest.importorskip("mxnet")
+from mxnet import autograd  # noqa: E402
+
+from d2l_alexnet import mxnet as d2l  # noqa: E402
+
+SMALL = 67  # the smallest input AlexNet accepts
+
+
+@pytest.fixture(scope="module")
+def model():
+    d2l.set_seed(0)
+    return d2l.AlexNet(lr=0.1, resize=SMALL)
+
+
+def images(batch_size, seed=0):
+    rng = np.random.default_rng(seed)
+    return mx.nd.array(rng.random((batch_size, 1, SMALL, SMALL), dtype=np.float32))
+
+
+def test_dropout_is_active_in_training_and_off_in_evaluation(model):
+    X = images(4)
+    with autograd.record(train_mode=True):
+        first, second = model(X).asnumpy(), model(X).asnumpy()
+    evaluated, again = model(X).asnumpy(), model(X).asnumpy()
+    assert not np.allclose(first, second), "training-mode outputs must vary (dropout on)"
+    np.testing.assert_array_equal(evaluated, again)  # predict mode: no dropout
+    assert not np.allclose(first, evaluated)
+
+
+def test_dropout_layers_drop_half_and_rescale(model):
+    dropouts = [layer for layer in model.net if type(layer).__name__ == "Dropout"]
+    assert len(dropouts) == 2
+    ones = mx.nd.ones((1, 100_000))
+    with autograd.train_mode():
+        kept = dropouts[0](ones).asnumpy()
+    assert set(np.unique(kept)) == {0.0, 2.0}  # inverted dropout at rate 0.5
+    assert (kept == 0).mean() == pytest.approx(0.5, abs=0.01)
+    np.testing.assert_array_equal(dropouts[0](ones).asnumpy(), ones.asnumpy())
+
+
+def test_resize_matches_hand_computed_bilinear_values():
+    """2×2 -> 4×4 with half-pixel centres: output pixel (i, j) samples the input at
+    ((i + 0.5) / 2 - 0.5, (j + 0.5) / 2 - 0.5), clamped to the image."""
+    image = np.array([[[0, 100], [200, 255]]], dtype=np.uint8)
+    out = d2l.to_numpy(d2l.resize_images(image, (4, 4)))
+    assert out.shape == (1, 1, 4, 4) and out.dtype == np.float32
+    out = out[0, 0] * 255
+    assert out[0, 0] == pytest.approx(0.0, abs=1e-4)  # (-0.25, -0.25) clamps to pixel (0, 0)
+    assert out[0, 1] == pytest.approx(0.25 * 100, abs=1e-3)  # (0, 0.25)
+    # (0.25, 0.25): 0.75·0.75·0 + 0.75·0.25·100 + 0.25·0.75·200 + 0.25·0.25·255
+    assert out[1, 1] == pytest.approx(18.75 + 37.5 + 15.9375, abs=1e-3)
+    # (0.25, 0.75): 0.75·0.25·0 + 0.75·0.75·100 + 0.25·0.25·200 + 0.25·0.75·255
+    assert out[1, 2] == pytest.approx(56.25 + 12.5 + 47.8125, abs=1e-3)
+    assert out[3, 3] == pytest.approx(255.0, abs=1e-3)  # (1.25, 1.25) clamps to pixel (1, 1)
+    # MXNet's default, align_corners=True, would put 100·1/3 at (0, 1) instead.
+
+
+def test_resize_does_not_antialias_when_shrinking():
+    """4 -> 2 samples at 0.5 and 2.5, so each output averages just two neighbours; an
+    antialiasing filter would also weigh in the farther pixels (28.6 instead of 20)."""
+    row = mx.nd.array(np.array([[[0, 40, 80, 255]]]), dtype="uint8")  # an NDArray input
+    out = d2l.to_numpy(d2l.resize_images(row, (1, 2))).ravel() * 255
+    np.testing.assert_allclose(out, [20.0, 167.5], atol=1e-3)
+
+
+def test_hybridized_network_matches_the_imperative_one():
+    d2l.set_seed(1)
+    model = d2l.AlexNet(resize=SMALL)
+    batches = [images(3, seed=1), images(5, seed=2)]  # a second shape re-traces the graph
+    hybridized = [model(X).asnumpy() for X in batches]
+    assert model.net._active, "AlexNet must be hybridized"
+    model.net.hybridize(active=False)
+    imperative = [model(X).asnumpy() for X in batches]
+    for fast, slow in zip(hybridized, imperative):
+        np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+
+
+def make_trainer(model, **kwargs):
+    data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=8, limit_val=8,
+                            log=None)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs)
+    trainer.model, trainer.data = model, data
+    trainer.device = trainer.select_device("cpu")
+    trainer.prepare_model(model)
+    images, labels = next(data.raw_batches(train=True))
+    return trainer, trainer.prepare_batch(images, labels)
+
+
+def test_a_step_is_sgd_on_the_mean_loss():
+    """The last bias moves by -lr × mean(softmax - one-hot): Trainer.step(1) on a mean loss, not
+    a gradient scaled by the batch size (or by its inverse) twice."""
+    d2l.set_seed(2)
+    model = d2l.AlexNet(lr=0.1, resize=SMALL)
+    trainer, (X, y) = make_trainer(model)
+    bias = list(model.collect_params().values())[-1]
+    before = bias.data().asnumpy()
+    d2l.set_seed(7)  # the same dropout masks as the step below
+    with autograd.record(train_mode=True):
+        logits = model(X).asnumpy()
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    expected_grad = (probabilities - np.eye(10)[y.asnumpy()]).mean(axis=0)
+    d2l.set_seed(7)
+    trainer.train_step((X, y))
+    np.testing.assert_allclose(bias.data().asnumpy(), before - 0.1 * expected_grad, atol=1e-6)
+
+
+def test_gradient_clipping_bounds_the_global_norm():
+    d2l.set_seed(3)
+    model = d2l.AlexNet(lr=0.1, resize=SMALL)
+    trainer, batch = make_trainer(model, gradient_clip_val=1e-3)
+    trainer.train_step(batch)
+    norm = np.sqrt(sum((p.grad().asnumpy() ** 2).sum() for p in trainer.parameters))
+    assert norm == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_configure_optimizers_is_gluon_sgd_at_lr(model):
+    optimizer = model.configure_optimizers()
+    assert isinstance(optimizer, mx.gluon.Trainer)
+    assert optimizer.learning_rate == 0.1
+    assert type(optimizer.optimizer).__name__ == "SGD"
+
+
+def test_bf16_is_refused_with_a_clear_message(model):
+    with pytest.raises(ValueError, match="not supported on the MXNet backend .fp32 only."):
+        make_trainer(model, precision="bf16")
+
+
+@pytest.mark.skipif(d2l.num_gpus() > 0, reason="a GPU is present")
+def test_gpu_without_one_says_how_to_fix_it():
+    with pytest.raises(RuntimeError, match="GPU.*--device cpu"):
+        d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")

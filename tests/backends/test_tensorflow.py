@@ -1,0 +1,181 @@
+"""What only the TensorFlow backend has to get right (the contract suite covers the rest).
+
+Dropout really active in training (the book's TF code never passes ``training=``), ReLU folded
+into the layers as the book prints them, Keras' layouts, resizing that matches PyTorch's, one
+trace for every batch size, gradient clipping, bf16 kept to the model, and a quiet import.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from d2l_alexnet import tensorflow as d2l  # noqa: E402
+
+tf, keras = d2l.tf, d2l.keras
+SMALL = 67  # the smallest input AlexNet accepts
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def model():
+    d2l.set_seed(0)
+    return d2l.AlexNet(lr=0.1, resize=SMALL)
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    return d2l.resize_images(images, (SMALL, SMALL)), tf.constant([0, 3, 7, 9], tf.int32)
+
+
+def make_trainer(model, **kwargs):
+    """A Trainer ready to step, without running fit."""
+    data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=8,
+                            log=None)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs)
+    trainer.model, trainer.data = model, data
+    trainer.device = trainer.select_device("cpu")
+    trainer.prepare_model(model)
+    return trainer
+
+
+def test_dropout_is_active_in_training_and_off_in_evaluation(model, batch):
+    X, _ = batch
+    assert not np.array_equal(model(X, training=True), model(X, training=True))
+    np.testing.assert_array_equal(model(X, training=False), model(X, training=False))
+
+
+def test_a_training_step_uses_dropout(model, batch):
+    """Two steps from the same weights on the same batch move the weights differently: each
+    draws its own dropout mask. A step run with ``training=False`` would move them identically."""
+    trainer = make_trainer(model)
+    start = [variable.numpy() for variable in model.trainable_variables]
+    trainer.train_step(batch)
+    first = [variable.numpy() for variable in model.trainable_variables]
+    for variable, value in zip(model.trainable_variables, start):
+        variable.assign(value)
+    trainer.train_step(batch)
+    second = [variable.numpy() for variable in model.trainable_variables]
+    assert not np.array_equal(first[0], start[0])
+    assert not np.array_equal(first[-2], second[-2])  # the last dense kernel sees the mask
+    loss_sums = [float(trainer.eval_step(batch)[0]) for _ in range(2)]
+    assert loss_sums[0] == loss_sums[1]
+
+
+def test_same_seed_same_dropout(batch):
+    outputs = []
+    for _ in range(2):
+        d2l.set_seed(5)
+        outputs.append(d2l.AlexNet(resize=SMALL)(batch[0], training=True).numpy())
+    np.testing.assert_array_equal(*outputs)
+
+
+def test_relu_is_folded_into_the_layers_as_the_book_does(model):
+    layers = model.net.layers
+    assert not any(isinstance(layer, keras.layers.ReLU) for layer in layers)
+    weighted = [layer for layer in layers if isinstance(layer, (keras.layers.Conv2D,
+                                                                keras.layers.Dense))]
+    assert [layer.activation.__name__ for layer in weighted] == ["relu"] * 7 + ["linear"]
+    first = weighted[0]
+    assert (first.padding, first.strides, first.kernel_size) == ("valid", (4, 4), (11, 11))
+    assert [layer.padding for layer in weighted[1:5]] == ["same"] * 4
+
+
+def test_parameters_are_in_keras_layout():
+    arrays = d2l.parameter_arrays(d2l.AlexNet())
+    shapes = [array.shape for _, array in arrays]
+    assert shapes[0] == (11, 11, 1, 96) and shapes[1] == (96,)  # HWIO
+    assert shapes[10] == (6400, 4096) and shapes[-2:] == [(4096, 10), (10,)]  # (in, out)
+    assert [name.rsplit("/", 1)[-1] for name, _ in arrays] == ["kernel", "bias"] * 8
+
+
+def reference_bilinear(images, size):
+    """Half-pixel-centre bilinear without antialiasing, as torch's F.interpolate
+    (align_corners=False): one interpolation matrix per axis."""
+    def matrix(n_in, n_out):
+        source = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0)
+        low = np.minimum(np.floor(source).astype(int), n_in - 1)
+        high = np.minimum(low + 1, n_in - 1)
+        weight = source - low
+        result = np.zeros((n_out, n_in))
+        result[np.arange(n_out), low] += 1 - weight
+        result[np.arange(n_out), high] += weight
+        return result
+
+    rows, cols = matrix(images.shape[1], size[0]), matrix(images.shape[2], size[1])
+    return np.einsum("hi,bij,wj->bhw", rows, images.astype(np.float64) / 255.0, cols)
+
+
+@pytest.mark.parametrize("size", [(SMALL, SMALL), (224, 224), (20, 41)])
+def test_resize_matches_pytorchs_bilinear(size):
+    images = np.random.default_rng(1).integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
+    resized = d2l.resize_images(tf.constant(images), size).numpy()
+    assert resized.shape == (3, *size, 1) and resized.dtype == np.float32
+    np.testing.assert_allclose(resized[..., 0], reference_bilinear(images, size), atol=1e-5)
+
+
+def test_one_trace_for_every_batch_size(model):
+    data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=12,
+                            log=None)  # batches of 8, 8, 4: the last one is short
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+    trainer.fit(model, data)
+    assert trainer.compiled_train_step.experimental_get_tracing_count() == 1
+    assert trainer.compiled_eval_step.experimental_get_tracing_count() == 1
+
+
+def test_gradient_clipping_bounds_the_update(model, batch):
+    """With SGD the update is lr × the clipped gradient, so its global norm is lr × clip."""
+    trainer = make_trainer(model, gradient_clip_val=1e-3)
+    start = [variable.numpy() for variable in model.trainable_variables]
+    trainer.train_step(batch)
+    steps = [variable.numpy() - value for variable, value in zip(model.trainable_variables, start)]
+    norm = np.sqrt(sum(float(np.sum(step.astype(np.float64) ** 2)) for step in steps))
+    assert norm == pytest.approx(0.1 * 1e-3, rel=1e-3)
+
+
+def test_bf16_computes_in_bfloat16_with_fp32_weights_and_logits(model, batch):
+    trainer = make_trainer(model, precision="bf16")
+    assert all(variable.dtype == "float32" for variable in model.weights)
+    X = batch[0]
+    for layer in model.net.layers[:-1]:
+        X = layer(X, training=False)
+        assert X.dtype == tf.bfloat16, layer.name
+    assert model(batch[0], training=False).dtype == tf.float32
+    assert np.isfinite(float(trainer.train_step(batch)))
+    # Kept to this model: the global policy and a new model stay fp32.
+    assert keras.config.dtype_policy().name == "float32"
+    assert d2l.AlexNet(resize=SMALL)(batch[0]).dtype == tf.float32
+    make_trainer(model, precision="fp32")  # the next fit's precision wins
+    assert model.net.layers[0](batch[0]).dtype == tf.float32
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="a GPU is present")
+def test_asking_for_a_missing_gpu_says_how_to_fix_it():
+    with pytest.raises(RuntimeError, match="GPU.*--device cpu"):
+        d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")
+
+
+def test_init_cnn_reinitializes_built_layers_and_refuses_unbuilt_ones(model):
+    dense = model.net.layers[-1]
+    dense.bias.assign(tf.ones(dense.bias.shape))
+    before = dense.kernel.numpy()
+    d2l.init_cnn(dense)
+    assert not np.array_equal(dense.kernel.numpy(), before)
+    assert not np.any(dense.bias.numpy())
+    assert np.abs(dense.kernel.numpy()).max() <= np.sqrt(6 / sum(before.shape))
+    with pytest.raises(ValueError, match="no weights yet"):
+        d2l.init_cnn(keras.layers.Dense(3))
+
+
+def test_importing_the_backend_is_quiet():
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env["PYTHONPATH"] = REPO
+    result = subprocess.run([sys.executable, "-c", "import d2l_alexnet.tensorflow"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stderr == ""
