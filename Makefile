@@ -13,7 +13,7 @@ MXNET_PYTHON ?= $(shell for p in $(PYTHON) python3.11 python3.10; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info >= (3, 12))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: setup mxnet-env train test chapter clean
+.PHONY: setup mxnet-env train test chapter notebooks notebooks-generate clean
 
 setup: $(VENV)/.installed
 
@@ -46,6 +46,16 @@ chapter: setup
 test: setup
 	@if [ -n "$(MXNET_PYTHON)" ]; then $(MAKE) --no-print-directory mxnet-env; fi
 	$(PY) tools/run_tests.py --python $(PY) --mxnet-python "$(if $(MXNET_PYTHON),$(MXPY))"
+
+# Execute every chapter notebook in quick mode (outputs are never written into notebooks/).
+notebooks: setup
+	$(PY) tools/run_notebooks.py --backend pytorch tensorflow jax
+	@if [ -n "$(MXNET_PYTHON)" ]; then $(MAKE) --no-print-directory mxnet-env && \
+		$(MXPY) tools/run_notebooks.py --python $(MXPY) --backend mxnet; fi
+
+# Regenerate the eight notebooks from their one source.
+notebooks-generate: setup
+	$(PY) tools/make_notebooks.py
 
 clean:
 	rm -rf $(VENV) $(MXVENV) runs .pytest_cache

@@ -26,6 +26,7 @@ import numpy as np
 from .backends import BACKENDS, BackendError, canonical_name, load_backend
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.files import atomic_write_bytes, atomic_write_json
+from .core.progress import figure_png
 from .core.trainer import DEVICES, PRECISIONS
 
 NUM_CLASSES = 10
@@ -171,11 +172,7 @@ def plot_sweep(results, path):
     first = results[0]
     figure.suptitle(f"AlexNet {first['backend']}, {first['precision']}, {first['device']}")
     figure.tight_layout()
-    import io
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, figure_png(figure))
 
 
 def main(argv=None):

@@ -1,7 +1,10 @@
-"""Run every test suite, each backend in its own pytest process, and print one total.
+"""Run every test suite, each backend in its own pytest process, then execute the chapter
+notebooks in quick mode (each in its backend's environment), and print one total.
 
 PyTorch, TensorFlow and JAX share an environment but not a process (their OpenMP/oneDNN
-runtimes and thread pools can clash); MXNet runs from its own environment.
+runtimes and thread pools can clash); MXNet runs from its own environment. The cross-backend
+parity test crosses them through a directory named in ``D2L_ALEXNET_PARITY_DIR``: the pytorch
+suite, which runs first, writes the reference there and every later suite checks against it.
 """
 
 import argparse
@@ -9,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,36 +25,56 @@ BACKEND_TESTS = {"pytorch": "tests/backends/test_torch.py",
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
 
 
-def suites(python, mxnet_python):
-    yield "core", python, ["tests/core"]
+def pytest(python, *targets):
+    return [python, "-m", "pytest", "-q", *targets]
+
+
+def notebooks(python, backends):
+    return [python, "tools/run_notebooks.py", "--python", python, "--backend", *backends]
+
+
+def suites(python, mxnet_python, with_notebooks=True):
+    """``(name, command, takes pytest arguments)`` for every suite, in order."""
+    yield "core", pytest(python, "tests/core"), True
     for backend in MAIN_ENV_BACKENDS:
-        yield backend, python, ["tests/contract", BACKEND_TESTS[backend], "--backend", backend]
+        yield backend, pytest(python, "tests/contract", BACKEND_TESTS[backend],
+                              "--backend", backend), True
+    if with_notebooks:
+        yield "notebooks", notebooks(python, MAIN_ENV_BACKENDS), False
     if mxnet_python:
         # The core again on numpy 1.23 (MXNet's environment), then the MXNet suites.
-        yield "core (numpy 1.23)", mxnet_python, ["tests/core"]
+        yield "core (numpy 1.23)", pytest(mxnet_python, "tests/core"), True
         for backend in MXNET_ENV_BACKENDS:
-            yield backend, mxnet_python, ["tests/contract", BACKEND_TESTS[backend],
-                                          "--backend", backend]
+            yield backend, pytest(mxnet_python, "tests/contract", BACKEND_TESTS[backend],
+                                  "--backend", backend), True
+        if with_notebooks:
+            yield "notebooks (mxnet)", notebooks(mxnet_python, MXNET_ENV_BACKENDS), False
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--mxnet-python", default="")
+    parser.add_argument("--no-notebooks", dest="notebooks", action="store_false",
+                        help="skip executing the chapter notebooks")
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for every pytest run")
     args = parser.parse_args()
 
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     failures = []
+    parity = tempfile.TemporaryDirectory(prefix="d2l_alexnet_parity_")  # for this run only
+    env = dict(os.environ, D2L_ALEXNET_PARITY_DIR=parity.name)
     if not args.mxnet_python:
         print("note: no Python <= 3.11 found, so the MXNet suite is not run (MXNet 1.9.1 needs "
               "numpy<1.24)")
-    for name, python, targets in suites(args.python, args.mxnet_python):
-        print(f"\n===== {name}: {python} -m pytest {' '.join(targets)}", flush=True)
+    for name, command, takes_pytest_args in suites(args.python, args.mxnet_python,
+                                                   args.notebooks):
+        if takes_pytest_args:
+            command = [*command, *args.pytest_args]
+        print(f"\n===== {name}: {' '.join(command)}", flush=True)
         started = time.perf_counter()
-        process = subprocess.run([python, "-m", "pytest", "-q", *targets, *args.pytest_args],
-                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 text=True)
+        process = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, env=env)
         sys.stdout.write(process.stdout)
         last = process.stdout.strip().splitlines()[-1] if process.stdout.strip() else ""
         for count, kind in COUNT.findall(last):
@@ -60,6 +84,7 @@ def main():
             failures.append(name)
         print(f"===== {name}: exit {process.returncode} in {time.perf_counter() - started:.0f} s",
               flush=True)
+    parity.cleanup()
     print()
     if failures:
         print(f"failing suites: {', '.join(failures)}")

@@ -128,7 +128,7 @@ def show_images(images, num_rows, num_cols, titles=None, scale=1.5):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .progress import in_notebook
+    from .progress import show_figure
 
     figure = Figure(figsize=(num_cols * scale, num_rows * scale + 0.3))
     FigureCanvasAgg(figure)
@@ -139,8 +139,5 @@ def show_images(images, num_rows, num_cols, titles=None, scale=1.5):
         if titles is not None and index < len(titles):
             axes.set_title(titles[index], fontsize=8)
     figure.tight_layout()
-    if in_notebook():
-        from IPython.display import display
-
-        display(figure)
+    show_figure(figure)
     return figure

@@ -17,6 +17,22 @@ def in_notebook():
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
+def figure_png(figure, dpi=110):
+    """A matplotlib figure as PNG bytes: what notebooks display and files store, with no
+    dependence on the notebook's matplotlib backend."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def show_figure(figure):
+    """Display ``figure`` inline when running inside a notebook."""
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(data=figure_png(figure)))
+
+
 class ProgressBoard:
     """Plot of metrics against epochs (d2l, sec_oo-design's ``ProgressBoard``).
 
@@ -65,9 +81,7 @@ class ProgressBoard:
         return figure
 
     def png_bytes(self):
-        buffer = io.BytesIO()
-        self.figure().savefig(buffer, format="png", dpi=110)
-        return buffer.getvalue()
+        return figure_png(self.figure())
 
     def show(self):
         from IPython.display import Image, display

@@ -10,7 +10,7 @@ def test_core_imports_no_framework():
     code = (
         "import sys, d2l_alexnet, d2l_alexnet.backends, d2l_alexnet.train, d2l_alexnet.cost\n"
         "from d2l_alexnet.core import architecture, cost, data, datamodule, files, module, "
-        "progress, trainer\n"
+        "progress, trainer, notebook\n"
         f"print(sorted(name for name in {FRAMEWORKS!r} if name in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

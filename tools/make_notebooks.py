@@ -1,0 +1,615 @@
+#!/usr/bin/env python3
+"""Generate the chapter's eight notebooks (d2l, sec_alexnet) from this one script.
+
+Four backends (PyTorch, TensorFlow, JAX, MXNet) times two languages (English in ``notebooks/``,
+Indonesian in ``notebooks/id/``). The prose of both languages and the few lines of code that
+differ between backends live here, so the eight never drift apart: every notebook has the same
+cells in the same order, and a notebook's two editions share every code cell. The notebooks
+teach; the package computes (models, data, training and the cost report are imported from
+``d2l_alexnet``, and the model's code is shown with ``inspect.getsource``).
+
+The files are written without outputs, in nbformat 4.5's on-disk layout (what ``nbformat.write``
+produces), so opening and saving one in Jupyter changes nothing but what Jupyter adds.
+``tests/core/test_notebooks.py`` checks that the committed files equal what this script makes.
+
+Usage::
+
+    python tools/make_notebooks.py            # (re)write notebooks/*.ipynb and notebooks/id/*.ipynb
+    python tools/make_notebooks.py --check    # exit 1 and name the stale files, writing nothing
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+LANGUAGES = {"en": NOTEBOOK_DIR, "id": NOTEBOOK_DIR / "id"}
+
+# ---- the code that differs between backends ----------------------------------------------------
+
+# `%matplotlib inline` first, as in the book's notebooks: it makes Jupyter render the matplotlib
+# figures that `data.visualize` displays as images rather than as their text description.
+_IMPORTS = {
+    "pytorch": '''%matplotlib inline
+import inspect
+
+import torch
+from IPython.display import Markdown
+
+from d2l_alexnet import torch as d2l
+from d2l_alexnet.core.cost import cost_report, format_cost_report
+from d2l_alexnet.core.notebook import comparison_table, resolve_quick
+
+gpu_available = torch.cuda.is_available()''',
+    "tensorflow": '''%matplotlib inline
+import inspect
+
+from IPython.display import Markdown
+
+from d2l_alexnet import tensorflow as d2l  # before TensorFlow itself: it imports TF quietly
+from d2l_alexnet.core.cost import cost_report, format_cost_report
+from d2l_alexnet.core.notebook import comparison_table, resolve_quick
+import tensorflow as tf
+
+gpu_available = bool(tf.config.list_physical_devices("GPU"))''',
+    "jax": '''%matplotlib inline
+import inspect
+
+import jax
+from IPython.display import Markdown
+
+from d2l_alexnet import jax as d2l
+from d2l_alexnet.core.cost import cost_report, format_cost_report
+from d2l_alexnet.core.notebook import comparison_table, resolve_quick
+
+gpu_available = any(device.platform == "gpu" for device in jax.devices())''',
+    "mxnet": '''%matplotlib inline
+import inspect
+
+import mxnet as mx
+from IPython.display import Markdown
+
+from d2l_alexnet import mxnet as d2l
+from d2l_alexnet.core.cost import cost_report, format_cost_report
+from d2l_alexnet.core.notebook import comparison_table, resolve_quick
+
+gpu_available = mx.context.num_gpus() > 0''',
+}
+
+_QUICK_PRECISION = {
+    "pytorch": '"bf16"  # bf16 compute, fp32 weights: faster on recent CPUs',
+    "tensorflow": '"bf16"  # bf16 compute, fp32 weights: faster on recent CPUs',
+    "jax": '"fp32"  # XLA runs bf16 convolutions slower than fp32 on a CPU',
+    "mxnet": '"fp32"  # the only precision the MXNet backend trains in',
+}
+
+_INPUT_SHAPE = {"pytorch": "(1, 1, 224, 224)", "tensorflow": "(1, 224, 224, 1)",
+                "jax": "(1, 224, 224, 1)", "mxnet": "(1, 1, 224, 224)"}
+
+_PREDICT = {
+    "pytorch": '''model.eval()  # dropout off
+with torch.no_grad():
+    preds = model(X.to(trainer.device)).argmax(dim=1)''',
+    "tensorflow": '''preds = tf.argmax(model(X, training=False), axis=1)  # dropout off''',
+    "jax": '''params = trainer.state.params  # the trained weights: a Flax module holds none
+preds = model.predict(params, X).argmax(axis=1)  # no dropout key: evaluation mode''',
+    "mxnet": '''preds = model(X.as_in_context(trainer.device)).argmax(axis=1)  # predict mode: no dropout''',
+}
+
+BACKENDS = {
+    "pytorch": {"framework": "PyTorch", "file": "alexnet-pytorch.ipynb",
+                "build_call": "d2l.build_network(num_classes=10, resize=28, layers=rows)"},
+    "tensorflow": {"framework": "TensorFlow", "file": "alexnet-tensorflow.ipynb",
+                   "build_call": "d2l.build_network(num_classes=10, resize=28, layers=rows)"},
+    "jax": {"framework": "JAX", "file": "alexnet-jax.ipynb",
+            "build_call": "d2l.build_network(num_classes=10, layers=rows)"},
+    "mxnet": {"framework": "MXNet", "file": "alexnet-mxnet.ipynb",
+              "build_call": "d2l.build_network(num_classes=10, resize=28, layers=rows)"},
+}
+
+
+def code(backend, key):
+    """The source of code cell ``key`` for ``backend`` (the same in both languages)."""
+    if key == "parameters":
+        return ("# None: the chapter's full run with a GPU, the quick run without one.\n"
+                "# True: the quick run; False: the full run. D2L_ALEXNET_QUICK=1/0 overrides.\n"
+                "QUICK = None")
+    if key == "imports":
+        return _IMPORTS[backend]
+    if key == "settings":
+        return f'''QUICK, reason = resolve_quick(QUICK, gpu_available)
+if QUICK:  # a small subset: every step runs, on a CPU, within minutes
+    max_epochs, batch_size, limit_train, limit_val = 1, 32, 512, 256
+    precision = {_QUICK_PRECISION[backend]}
+else:  # the chapter's run: all 60,000 training images, 10 epochs
+    max_epochs, batch_size, limit_train, limit_val = 10, 128, None, None
+    precision = "fp32"
+lr, resize = 0.01, 224
+print(f"{{'quick' if QUICK else 'full chapter'}} run ({{reason}}): {{max_epochs}} epoch(s), "
+      f"batch {{batch_size}}, lr {{lr}}, {{resize}}×{{resize}}, {{precision}}, training images: "
+      f"{{limit_train or 'all'}}, validation images: {{limit_val or 'all'}}")'''
+    if key == "comparison":
+        return "Markdown(comparison_table(resize=224, num_classes=10))"
+    if key == "source-builder":
+        return 'Markdown(f"```python\\n{inspect.getsource(d2l.build_network)}```")'
+    if key == "source-alexnet":
+        return 'Markdown(f"```python\\n{inspect.getsource(d2l.AlexNet)}```")'
+    if key == "summary":
+        return f'''d2l.set_seed(0)
+model = d2l.AlexNet(lr=lr)
+model.layer_summary({_INPUT_SHAPE[backend]})'''
+    if key == "cost":
+        return "print(format_cost_report(cost_report(resize=224, num_classes=10)))"
+    if key == "data-batch":
+        return '''data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize),
+                        limit_train=limit_train, limit_val=limit_val)
+X, y = next(iter(data.val_dataloader()))
+print(f"{data.num_examples(train=True):,} training and {data.num_examples(train=False):,} "
+      f"validation images; a batch: images {tuple(X.shape)}, labels {tuple(y.shape)}")
+data.visualize((d2l.to_numpy(X), d2l.to_numpy(y)), nrows=2, ncols=8);'''
+    if key == "train":
+        return '''trainer = d2l.Trainer(max_epochs=max_epochs, num_gpus=1, precision=precision)
+history = trainer.fit(model, data)'''
+    if key == "predict":
+        return "X, y = next(iter(data.val_dataloader()))\n" + _PREDICT[backend] + '''
+true_labels = data.text_labels(d2l.to_numpy(y))
+predicted = data.text_labels(d2l.to_numpy(preds))
+titles = [f"{true}\\n{guess}" for true, guess in zip(true_labels, predicted)]
+data.visualize((d2l.to_numpy(X), d2l.to_numpy(y)), nrows=2, ncols=8, labels=titles);
+correct = sum(true == guess for true, guess in zip(true_labels, predicted))
+print(f"{correct} of {len(true_labels)} images of this batch classified correctly")'''
+    if key == "dense-cost":
+        return '''report = cost_report(resize=224, num_classes=10)
+hidden = [layer for layer in report["layers"] if layer["layer"] == "Dense"][:2]
+print(f"the two hidden dense layers: {sum(layer['parameters'] for layer in hidden):,} "
+      f"parameters, {sum(layer['parameter_bytes'] for layer in hidden) / 2**20:.0f} MiB of fp32 "
+      f"weights, {sum(layer['forward_flops'] for layer in hidden) / 1e6:.0f} MFLOPs per image")
+last = history[-1]
+print(f"after epoch {last['epoch']}: train_loss {last['train_loss']:.3f}, "
+      f"val_loss {last['val_loss']:.3f}, val_acc {last['val_acc']:.3f}")'''
+    raise KeyError(f"no code cell {key!r}")
+
+
+# ---- the prose, in both languages --------------------------------------------------------------
+
+# Sentences that differ between backends; the prose below fills them in by name.
+NOTES = {
+    "en": {
+        "env": {
+            "default": "**Setting up.** {framework} lives in the project's main environment: "
+                       "`make setup` creates `.venv`, `.venv/bin/python -m pip install -e "
+                       "'.[notebooks]'` adds Jupyter, and `.venv/bin/jupyter lab` opens the "
+                       "notebooks.",
+            "mxnet": "**Setting up.** MXNet 1.9 needs a numpy older than 1.24, so it has an "
+                     "environment of its own: `make mxnet-env` creates `.venv-mxnet`, "
+                     "`.venv-mxnet/bin/python -m pip install -e '.[notebooks]'` adds Jupyter, and "
+                     "`.venv-mxnet/bin/jupyter lab` opens this notebook with a kernel that can "
+                     "import MXNet. In the commands below, `python` means "
+                     "`.venv-mxnet/bin/python`.",
+        },
+        "quick_precision": {
+            "default": "It computes in bfloat16 while keeping the weights in fp32 (mixed "
+                       "precision), which recent CPUs run faster.",
+            "jax": "It stays in fp32: on a CPU, XLA runs AlexNet's bfloat16 convolutions more "
+                   "slowly than fp32 ones.",
+            "mxnet": "It stays in fp32, the only precision this backend trains in (MXNet 1.9's "
+                     "mixed precision would have to be switched on for the whole process before "
+                     "any network is built).",
+        },
+        "model": {
+            "pytorch": "Every size comes from the table, so no layer is lazy and the Xavier "
+                       "initialization (`init_cnn`) really reaches every weight; the book's "
+                       "version silently skips lazy layers.",
+            "tensorflow": "As in the book's TensorFlow code, a ReLU row right after a convolution "
+                          "or a dense layer becomes that layer's `activation`. The network is "
+                          "built at once for 224×224 inputs, so its Xavier-initialized weights "
+                          "exist before the first batch.",
+            "jax": "A Flax module is a frozen dataclass: `AlexNet` keeps its hyperparameters as "
+                   "fields and holds no weights at all. The `Trainer` creates the weights and "
+                   "keeps them in its state, as we will see when we make predictions.",
+            "mxnet": "As in the book's MXNet code, a ReLU row right after a convolution or a "
+                     "dense layer becomes that layer's `activation`, and the flatten row "
+                     "disappears because Gluon's `Dense` flattens its input. `hybridize()` "
+                     "compiles the network into one cached graph.",
+        },
+        "layout": {
+            "nchw": "{framework} keeps images channels-first (NCHW: batch, channels, height, "
+                    "width), so the input shape is `(1, 1, 224, 224)`.",
+            "nhwc": "{framework} keeps images channels-last (NHWC: batch, height, width, "
+                    "channels), so the input shape is `(1, 224, 224, 1)`.",
+        },
+        "predict": {
+            "pytorch": "`model.eval()` switches dropout off, and the images go to the device "
+                       "the trainer trained on.",
+            "tensorflow": "Calling the model with `training=False` switches dropout off.",
+            "jax": "A Flax module holds no weights, so the trained ones are not in `model`: they "
+                   "are in `trainer.state.params`, the trainer's functional state. "
+                   "`model.predict(params, X)` applies the network with them; without a dropout "
+                   "key it runs in evaluation mode, with dropout off.",
+            "mxnet": "Outside `autograd.record`, Gluon runs in prediction mode, so dropout is "
+                     "off; the images are copied to the device the trainer trained on.",
+        },
+    },
+    "id": {
+        "env": {
+            "default": "**Persiapan.** {framework} terpasang di lingkungan utama proyek: "
+                       "`make setup` membuat `.venv`, `.venv/bin/python -m pip install -e "
+                       "'.[notebooks]'` menambahkan Jupyter, lalu `.venv/bin/jupyter lab` membuka "
+                       "notebook-notebook ini.",
+            "mxnet": "**Persiapan.** MXNet 1.9 membutuhkan numpy versi di bawah 1.24, sehingga "
+                     "ia punya lingkungan sendiri: `make mxnet-env` membuat `.venv-mxnet`, "
+                     "`.venv-mxnet/bin/python -m pip install -e '.[notebooks]'` menambahkan "
+                     "Jupyter, dan `.venv-mxnet/bin/jupyter lab` membuka notebook ini dengan "
+                     "kernel yang dapat mengimpor MXNet. Pada perintah-perintah di bawah, "
+                     "`python` berarti `.venv-mxnet/bin/python`.",
+        },
+        "quick_precision": {
+            "default": "Perhitungannya memakai bfloat16 sementara bobotnya tetap fp32 (presisi "
+                       "campuran), yang berjalan lebih cepat di CPU modern.",
+            "jax": "Perhitungannya tetap fp32: di CPU, XLA menjalankan konvolusi bfloat16 "
+                   "AlexNet lebih lambat daripada konvolusi fp32.",
+            "mxnet": "Perhitungannya tetap fp32, satu-satunya presisi yang didukung backend ini "
+                     "untuk pelatihan (presisi campuran MXNet 1.9 harus diaktifkan untuk seluruh "
+                     "proses sebelum jaringan apa pun dibuat).",
+        },
+        "model": {
+            "pytorch": "Setiap ukuran diambil dari tabel, sehingga tidak ada lapisan lazy dan "
+                       "inisialisasi Xavier (`init_cnn`) benar-benar mengenai setiap bobot; "
+                       "versi di buku diam-diam melewatkan lapisan lazy.",
+            "tensorflow": "Seperti kode TensorFlow di buku, baris ReLU yang tepat mengikuti "
+                          "konvolusi atau lapisan padat menjadi `activation` lapisan tersebut. "
+                          "Jaringan langsung dibangun untuk masukan 224×224, sehingga bobotnya, "
+                          "yang diinisialisasi dengan Xavier, sudah ada sebelum batch pertama.",
+            "jax": "Modul Flax adalah dataclass beku (frozen): `AlexNet` menyimpan "
+                   "hiperparameternya sebagai field dan sama sekali tidak menyimpan bobot. "
+                   "`Trainer`-lah yang membuat bobot dan menyimpannya di dalam state-nya, seperti "
+                   "yang akan kita lihat saat membuat prediksi.",
+            "mxnet": "Seperti kode MXNet di buku, baris ReLU yang tepat mengikuti konvolusi atau "
+                     "lapisan padat menjadi `activation` lapisan tersebut, dan baris flatten "
+                     "hilang karena `Dense` milik Gluon meratakan masukannya sendiri. "
+                     "`hybridize()` mengompilasi jaringan menjadi satu graf yang disimpan "
+                     "(di-cache).",
+        },
+        "layout": {
+            "nchw": "{framework} menyimpan gambar dengan kanal di depan (NCHW: batch, kanal, "
+                    "tinggi, lebar), sehingga bentuk masukannya `(1, 1, 224, 224)`.",
+            "nhwc": "{framework} menyimpan gambar dengan kanal di belakang (NHWC: batch, tinggi, "
+                    "lebar, kanal), sehingga bentuk masukannya `(1, 224, 224, 1)`.",
+        },
+        "predict": {
+            "pytorch": "`model.eval()` mematikan dropout, dan gambar dikirim ke perangkat yang "
+                       "dipakai trainer untuk melatih.",
+            "tensorflow": "Memanggil model dengan `training=False` mematikan dropout.",
+            "jax": "Modul Flax tidak menyimpan bobot, jadi bobot hasil pelatihan tidak ada di "
+                   "`model`: bobot itu ada di `trainer.state.params`, yaitu state fungsional "
+                   "milik trainer. `model.predict(params, X)` menerapkan jaringan dengan bobot "
+                   "tersebut; tanpa kunci dropout, jaringan berjalan dalam mode evaluasi dengan "
+                   "dropout mati.",
+            "mxnet": "Di luar `autograd.record`, Gluon berjalan dalam mode prediksi sehingga "
+                     "dropout mati; gambar disalin ke perangkat yang dipakai trainer untuk "
+                     "melatih.",
+        },
+    },
+}
+
+PROSE = {
+    "en": {
+        "title": """# AlexNet: deep convolutional neural networks, with {framework}
+
+This notebook walks through the AlexNet chapter of *Dive into Deep Learning* (section `sec_alexnet`) and runs it with {framework}. The explanations are here; the computing is done by the `d2l_alexnet` package. The model, the data, the training loop and the cost figures all come from the package, and where the notebook shows the model's code it prints the package's own source, so the code you read is the code that trains.
+
+The notebook exists for PyTorch, TensorFlow, JAX and MXNet, each in English (`notebooks/`) and in Indonesian (`notebooks/id/`). All eight are generated by `tools/make_notebooks.py`: to change them, edit that script rather than the notebooks.
+
+{env}""",
+        "run-modes": """## How much to train
+
+Training AlexNet the way the chapter does (ten passes over 60,000 images enlarged to 224×224) takes minutes on a GPU and hours on a CPU. The next cell holds the notebook's only parameter, `QUICK`; the cell is tagged `parameters`, so tools such as papermill can set it.
+
+- `None`, the default, decides from the hardware: the chapter's run if {framework} finds a GPU, the quick run if it does not.
+- `True` is the quick run: one epoch over the first 512 training images, checked on 256 validation images, with batch size 32. It takes a few minutes on an ordinary CPU, enough to watch every step work and far too little for the network to learn much. {quick_precision}
+- `False` is the chapter's run: 10 epochs, batch size 128, learning rate 0.01, 224×224 inputs, all the data.
+
+The environment variable `D2L_ALEXNET_QUICK=1` (or `0`) overrides the cell; that is how the project's tests run every notebook quickly. The two cells after it load the library and print which run was chosen, and why.""",
+        "why-2012": """## Why 2012?
+
+In the 1990s LeNet had shown that a convolutional network could read handwritten digits, yet the approach did not take over computer vision at once. For roughly fifteen years the best systems were built as a pipeline: collect a dataset, turn each image into hand-designed features (SIFT, SURF, HOG, bags of visual words), and give those features to a linear model or a kernel method such as an SVM. Only the last step learned anything; progress in the field mostly meant inventing better features. On the benchmarks of the day, neural networks were often beaten by kernel methods, ensembles and structured estimation.
+
+A small group of researchers, among them Yann LeCun, Geoffrey Hinton, Yoshua Bengio, Andrew Ng, Shun-ichi Amari and Jürgen Schmidhuber, kept arguing the opposite: the features themselves should be learned, layer upon layer. The lowest layers of a deep network end up detecting edges, colours and textures (AlexNet's first-layer filters do look much like the hand-made ones); the layers above combine those into parts of objects; and the last hidden layer yields a compact representation in which the classes are easy to tell apart.
+
+The ideas existed long before 2012. Two ingredients were missing.""",
+        "data-story": """### The first missing ingredient: data
+
+A deep network has many parameters, and it needs many labelled examples to fit them. Datasets of the 1990s and 2000s were small, often a few hundred to a few thousand examples in the style of the UCI repository, and images were expensive to make: in 1994 a consumer digital camera, Apple's QuickTake 100, stored eight pictures of 0.3 megapixels and cost about a thousand US dollars. ImageNet, released in 2009, changed the scale: a million images of about 224×224 pixels, a thousand for each of 1,000 categories named after WordNet nouns, gathered with image search engines and checked by workers on Amazon Mechanical Turk. Its yearly competition, ILSVRC, became the benchmark on which AlexNet made its name. For comparison, CIFAR-100 has 60,000 images and TinyImages 80 million small 32×32 ones; today's datasets, such as LAION-5B, hold billions of images.""",
+        "hardware-story": """### The second missing ingredient: hardware
+
+Training repeats the same simple arithmetic, mostly matrix products and convolutions, an enormous number of times, and that is precisely the work graphics processors are built for. A CPU core is big and clever (branch prediction, deep pipelines, large caches), runs at a high clock rate and is expensive to replicate. A GPU instead packs thousands of small, simple cores (an NVIDIA Ampere chip has 6,912 CUDA cores, scheduled in groups called warps), each running at about 1 GHz, which together get through far more regular work. Power explains the trade: it grows roughly with the square of the clock rate, so the energy of one CPU core running four times faster would feed 16 GPU cores at a quarter of the speed, which do four times the work. GPU memory buses are also at least ten times wider. The gap today is vast: the GeForce 256 of 1999 reached at most 480 MFLOPs, an NVIDIA A100 exceeds 300 TFLOPs on bfloat16 matrix products (about 20 TFLOPs in plain fp32), and the newest accelerators pass 1,000 TFLOPs, while CPUs rarely exceed 1 TFLOPs (AWS's Graviton 3 reaches 2 TFLOPs in fp16, about as much as the GPU of Apple's M1).
+
+In 2012 Alex Krizhevsky and Ilya Sutskever wrote fast convolutions for GPUs (the cuda-convnet library) and trained their network on two NVIDIA GTX 580 cards, each with 3 GB of memory and about 1.5 TFLOPs. With Geoffrey Hinton they won ILSVRC 2012 by a wide margin.""",
+        "architecture": """## AlexNet next to LeNet
+
+AlexNet keeps LeNet's overall plan, convolutions and pooling first and dense layers at the end, and changes almost everything else:
+
+- **Deeper and wider.** Eight layers with weights (five convolutional layers, two hidden dense layers and a dense output layer) instead of five, and about ten times as many channels.
+- **Big windows first.** ImageNet images are about eight times taller and wider than MNIST digits, so the first convolution looks at 11×11 pixels at a time, with stride 4; later windows shrink to 5×5 and then 3×3. Max-pooling over 3×3 windows with stride 2 follows the first, the second and the fifth convolution.
+- **ReLU instead of sigmoid.** ReLU needs no exponential, and its gradient is exactly 1 for every positive input, whereas a sigmoid's gradient almost vanishes once its output nears 0 or 1. Training therefore depends much less on a lucky initialization.
+- **Capacity control.** The two dense layers with 4,096 outputs hold most of the parameters (in the original they needed almost 1 GB of GPU memory, one reason the network was split across two GPUs). AlexNet regularizes them with dropout, where LeNet relied on weight decay alone, and multiplies its training data by augmentation: flipped, cropped and recoloured copies of every image. (Albumentations, by Buslaev et al., 2020, is a modern library for such preprocessing.)
+
+As in the book, the network here is the single-GPU simplification: one stream of layers, no split. The table below is computed when the cell runs, from the same layer description (`d2l_alexnet.core.architecture.ALEXNET`) that the {framework} model is built from; LeNet's column comes from `d2l_alexnet.core.notebook.LENET`. Shapes are channels × height × width for one image. Both networks take one grey channel here, and the output layer has 10 classes (the original AlexNet took 3 colour channels and had 1,000 classes).""",
+        "model-code": """## The model in code
+
+The model lives in the package, not in this notebook. The next two cells print the package's own source with `inspect.getsource`, so what you see cannot drift from what trains. `build_network` turns the shared layer table into {framework} layers, row by row; `AlexNet` is a `Classifier` (cross-entropy loss, accuracy, plain SGD) that builds this network. Its default learning rate is the book's 0.1; we will train with 0.01. {model}""",
+        "layer-summary": """## Layer by layer
+
+`layer_summary` sends one random single-channel 224×224 image through the network and prints the shape that comes out of every layer. {layout} Watch the image shrink: 54×54 after the first convolution, 26×26 and 12×12 after the first two poolings, and 5×5 before the dense layers, where 256 channels of 5×5 become a vector of 6,400 numbers.""",
+        "cost-intro": """## What it costs (exercise 1)
+
+The chapter's first exercise asks where AlexNet spends its memory and its arithmetic. The package answers from the layer table: for every layer, the number of parameters and the memory they take in fp32 (4 bytes each), the forward-pass FLOPs for one image (a multiply-add counts as 2), and the memory of the layer's output. The same report is available on the command line: `python -m d2l_alexnet.cost` (try `--batch-size 128` or `--json`).""",
+        "cost-reading": """Read the closing lines. The dense layers hold about 92% of the parameters but do less than 5% of the arithmetic; the convolutions do the reverse. A network's memory and its compute can sit in very different places, which will matter again in the discussion.""",
+        "data-intro": """## The data: Fashion-MNIST at 224×224
+
+Training on ImageNet would take hours or days, so, like the book, we train on Fashion-MNIST: 70,000 greyscale 28×28 pictures of ten kinds of clothing and shoes (60,000 for training, 10,000 for validation). To keep the architecture exactly as designed, every image is enlarged to 224×224 (`resize=(224, 224)`, bilinear). That is not a clever thing to do in general, since the network processes 64 times as many pixels and gains no information, but it lets the 11×11 windows and the 4,096-wide layers work as intended.
+
+The package finds the data by itself: a local copy first, then a download, and when offline a small subset shipped inside the package (it prints a line when it falls back to the subset). Below is a batch from the validation set with the names of the classes.""",
+        "training": """## Training
+
+We train with minibatch SGD and a learning rate of 0.01, lower than LeNet's. Every training step costs about 5.6 GFLOPs per image (the backward pass costs roughly twice the forward one), which is why this is much slower than training LeNet. The `ProgressBoard` below is redrawn while training runs: the training loss twice per epoch, the validation loss and accuracy after each epoch. The trainer also prints a progress line with images per second and the time left, and a line per epoch. `num_gpus=1` asks for a GPU, as in the book, and quietly uses the CPU when there is none.
+
+In a quick run a single epoch over 512 images is far too short: expect losses that barely move from 2.30 (that is ln 10, the loss of a uniform guess among ten classes) and an accuracy only a little above 0.1. The chapter's full run reaches about 0.88 in every framework.""",
+        "predictions": """## Predictions
+
+Now the trained network labels a batch of validation images. Above each image, the first line is the true class and the second is the network's guess. {predict}""",
+        "discussion": """## Discussion
+
+Dropout is what lets AlexNet generalize, and ReLU is what makes it easy to train. Work that took Krizhevsky and Sutskever months of GPU programming in 2012 is now a few lines in any framework, and the frameworks themselves (DistBelief and Caffe, Theano, then TensorFlow, PyTorch, JAX and MXNet) are a large part of why deep learning spread so quickly.
+
+AlexNet is also wasteful. Its two hidden dense layers alone hold about 43 million parameters: 164 MiB of fp32 weights that must be read from memory for every batch, in return for comparatively little arithmetic. The next cell computes both figures from the cost report. That imbalance is one reason later architectures dropped such huge dense layers.
+
+Those tens of millions of parameters far outnumber the 60,000 training images, yet in the full run the training and validation losses stay close together: dropout keeps the network from simply memorizing its training set. (A quick run is too short to show this.)""",
+        "exercises": """## Exercises
+
+1. Analyse what it costs to run AlexNet. (a) How much memory do the convolutional layers need, and how much the dense layers; which dominates? (b) The same question for the computation. (c) How do memory bandwidth, latency and memory size affect the computation? Do training and inference differ? *The cost report above answers (a) and (b); it is also `python -m d2l_alexnet.cost`, and `--batch-size 128` shows how the activation memory grows with the batch.*
+2. You are designing a chip. How would you trade arithmetic units against memory bandwidth? Think about power, chip area and the number of pins.
+3. Why do hardware and software engineers no longer report benchmarks on AlexNet?
+4. Train for more epochs. How does AlexNet behave compared with LeNet, and why? *Set `QUICK = False` and raise `max_epochs` in the settings cell, or run `python -m d2l_alexnet.train --backend {backend} --epochs 30`.*
+5. AlexNet is probably more than Fashion-MNIST needs. (a) Simplify it so that it trains faster without a significant loss of accuracy. (b) Design a better network that works directly on 28×28 images. *The network is a table of rows in `d2l_alexnet/core/architecture.py`: `layer_table(resize, layers=rows)` gives the shapes and parameter counts of a variant before you train it, and `d2l.build_network(layers=rows)` builds it in {framework}.*
+6. Change the batch size. How do throughput (images per second), accuracy and GPU memory change? *`python -m d2l_alexnet.bench --backend {backend} --batch-sizes 16 32 64 128 256` measures throughput and peak memory for each size in a fresh process and plots them; for accuracy, train again with `--batch-size`.*
+7. Add dropout and ReLU to LeNet-5. Does it improve? Can you improve it further with preprocessing that exploits the invariances of images, such as small shifts and flips? *LeNet-5's rows are `d2l_alexnet.core.notebook.LENET`: replace its `sigmoid` rows with `relu`, its `avgpool` rows with `maxpool`, add `dropout` rows, and `{build_call}` builds the result.*
+8. Can you make AlexNet overfit? Which feature would you need to remove or change to break its training? *Try a small training set with many epochs, for example `python -m d2l_alexnet.train --backend {backend} --limit-train 1000 --epochs 20`, and a table without the `dropout` rows.*""",
+    },
+    "id": {
+        "title": """# AlexNet: jaringan saraf konvolusional dalam, dengan {framework}
+
+Notebook ini menelusuri bab AlexNet dari buku *Dive into Deep Learning* (bagian `sec_alexnet`) dan menjalankannya dengan {framework}. Penjelasannya ada di sini; perhitungannya dikerjakan oleh paket `d2l_alexnet`. Model, data, loop pelatihan, dan angka-angka biaya komputasi semuanya berasal dari paket itu. Ketika notebook menampilkan kode model, yang dicetak adalah kode sumber paket itu sendiri, jadi kode yang Anda baca adalah kode yang benar-benar dilatih.
+
+Notebook ini tersedia untuk PyTorch, TensorFlow, JAX, dan MXNet, masing-masing dalam bahasa Inggris (`notebooks/`) dan bahasa Indonesia (`notebooks/id/`). Kedelapannya dihasilkan oleh `tools/make_notebooks.py`: jika ingin mengubah isinya, ubahlah skrip itu, bukan notebook-nya.
+
+{env}""",
+        "run-modes": """## Seberapa lama pelatihan dijalankan
+
+Melatih AlexNet seperti di dalam bab (sepuluh putaran atau epoch atas 60.000 gambar yang diperbesar menjadi 224×224) memakan waktu beberapa menit di GPU dan berjam-jam di CPU. Sel berikut memuat satu-satunya parameter notebook ini, `QUICK`; sel itu diberi tag `parameters`, sehingga alat seperti papermill dapat mengisinya.
+
+- `None`, nilai bawaan, memutuskan menurut perangkat keras: pelatihan penuh seperti di bab jika {framework} menemukan GPU, pelatihan cepat jika tidak.
+- `True` berarti pelatihan cepat: satu epoch atas 512 gambar latih pertama, diperiksa pada 256 gambar validasi, dengan ukuran batch 32. Di CPU biasa pelatihan ini selesai dalam beberapa menit, cukup untuk melihat setiap langkah berjalan, tetapi terlalu singkat bagi jaringan untuk belajar banyak. {quick_precision}
+- `False` berarti pelatihan penuh seperti di bab: 10 epoch, ukuran batch 128, laju pembelajaran (learning rate) 0,01, masukan 224×224, dan seluruh data.
+
+Variabel lingkungan `D2L_ALEXNET_QUICK=1` (atau `0`) mengesampingkan sel tersebut; dengan cara itulah pengujian proyek menjalankan setiap notebook secara cepat. Dua sel sesudahnya memuat pustaka dan mencetak pelatihan mana yang dipilih beserta alasannya.""",
+        "why-2012": """## Mengapa baru tahun 2012?
+
+Pada tahun 1990-an LeNet sudah membuktikan bahwa jaringan konvolusional mampu membaca angka tulisan tangan, tetapi pendekatan ini tidak langsung menguasai bidang visi komputer. Selama kira-kira lima belas tahun berikutnya, sistem terbaik umumnya dibangun sebagai sebuah alur kerja (pipeline): kumpulkan dataset, ubah setiap gambar menjadi fitur yang dirancang secara manual (SIFT, SURF, HOG, bag of visual words), lalu berikan fitur itu kepada model linear atau metode kernel seperti SVM. Hanya langkah terakhir itulah yang belajar; kemajuan di bidang ini sebagian besar berarti menemukan fitur yang lebih baik. Pada tolok ukur masa itu, jaringan saraf sering dikalahkan oleh metode kernel, metode ensemble, dan estimasi terstruktur.
+
+Sekelompok kecil peneliti, di antaranya Yann LeCun, Geoffrey Hinton, Yoshua Bengio, Andrew Ng, Shun-ichi Amari, dan Jürgen Schmidhuber, terus berpendapat sebaliknya: fitur itu sendiri sebaiknya dipelajari, lapis demi lapis. Lapisan terbawah sebuah jaringan dalam pada akhirnya mendeteksi tepi, warna, dan tekstur (filter lapisan pertama AlexNet memang sangat mirip dengan filter yang dulu dirancang manual); lapisan di atasnya menggabungkan pola-pola itu menjadi bagian-bagian objek; dan lapisan tersembunyi terakhir menghasilkan representasi ringkas yang membuat kelas-kelas mudah dibedakan.
+
+Gagasan-gagasan ini sudah ada jauh sebelum 2012. Yang belum tersedia adalah dua bahan berikut.""",
+        "data-story": """### Bahan pertama yang belum ada: data
+
+Jaringan dalam memiliki banyak parameter, dan untuk mencocokkannya dibutuhkan banyak contoh berlabel. Dataset pada tahun 1990-an dan 2000-an berukuran kecil, sering hanya ratusan hingga beberapa ribu contoh seperti dataset di repositori UCI, dan gambar mahal untuk dibuat: pada tahun 1994 kamera digital konsumen Apple QuickTake 100 hanya dapat menyimpan delapan foto beresolusi 0,3 megapiksel, dengan harga sekitar seribu dolar AS. ImageNet, yang dirilis pada tahun 2009, mengubah skala itu: satu juta gambar berukuran sekitar 224×224 piksel, seribu gambar untuk masing-masing dari 1.000 kategori yang dinamai menurut kata benda di WordNet, dikumpulkan lewat mesin pencari gambar dan diperiksa oleh para pekerja Amazon Mechanical Turk. Kompetisi tahunannya, ILSVRC, menjadi tolok ukur tempat AlexNet membuat namanya dikenal. Sebagai perbandingan, CIFAR-100 berisi 60.000 gambar dan TinyImages 80 juta gambar kecil berukuran 32×32; dataset masa kini seperti LAION-5B mencapai miliaran gambar.""",
+        "hardware-story": """### Bahan kedua yang belum ada: perangkat keras
+
+Pelatihan mengulang aritmetika sederhana yang sama, sebagian besar perkalian matriks dan konvolusi, dalam jumlah yang luar biasa banyak, dan justru untuk pekerjaan semacam itulah prosesor grafis (GPU) dibuat. Satu inti CPU berukuran besar dan cerdas (prediksi percabangan, pipeline yang dalam, cache yang besar), berjalan pada frekuensi tinggi, dan mahal untuk diperbanyak. Sebaliknya, GPU memuat ribuan inti kecil yang sederhana (sebuah chip NVIDIA Ampere memiliki 6.912 inti CUDA yang dijadwalkan dalam kelompok bernama warp); masing-masing hanya berjalan sekitar 1 GHz, tetapi bersama-sama menyelesaikan jauh lebih banyak pekerjaan yang teratur. Alasannya adalah daya listrik: daya naik kira-kira sebanding dengan kuadrat frekuensi, sehingga energi untuk satu inti CPU yang empat kali lebih cepat cukup untuk menghidupkan 16 inti GPU berkecepatan seperempatnya, yang bersama-sama mengerjakan empat kali lipat pekerjaan. Bus memori GPU juga setidaknya sepuluh kali lebih lebar. Kini selisihnya sangat besar: GeForce 256 tahun 1999 paling banyak mencapai 480 MFLOPs, NVIDIA A100 melampaui 300 TFLOPs untuk perkalian matriks bfloat16 (sekitar 20 TFLOPs dalam fp32 biasa), dan akselerator terbaru melewati 1.000 TFLOPs, sedangkan CPU jarang melampaui 1 TFLOPs (Graviton 3 dari AWS mencapai 2 TFLOPs dalam fp16, kira-kira setara dengan GPU pada Apple M1).
+
+Pada tahun 2012 Alex Krizhevsky dan Ilya Sutskever menulis implementasi konvolusi yang cepat untuk GPU (pustaka cuda-convnet) dan melatih jaringan mereka pada dua kartu NVIDIA GTX 580, masing-masing dengan memori 3 GB dan kemampuan sekitar 1,5 TFLOPs. Bersama Geoffrey Hinton, mereka memenangi ILSVRC 2012 dengan selisih yang jauh.""",
+        "architecture": """## AlexNet berdampingan dengan LeNet
+
+AlexNet mempertahankan rancangan umum LeNet, yaitu konvolusi dan pooling lebih dulu lalu lapisan padat (dense) di bagian akhir, tetapi mengubah hampir semua hal lainnya:
+
+- **Lebih dalam dan lebih lebar.** Delapan lapisan berbobot (lima lapisan konvolusi, dua lapisan padat tersembunyi, dan satu lapisan padat keluaran) alih-alih lima, dan kira-kira sepuluh kali lebih banyak kanal.
+- **Jendela besar di awal.** Gambar ImageNet kira-kira delapan kali lebih tinggi dan lebih lebar daripada gambar angka MNIST, sehingga konvolusi pertama melihat 11×11 piksel sekaligus dengan langkah (stride) 4; jendela berikutnya mengecil menjadi 5×5, lalu 3×3. Max-pooling dengan jendela 3×3 dan stride 2 mengikuti konvolusi pertama, kedua, dan kelima.
+- **ReLU, bukan sigmoid.** ReLU tidak memerlukan fungsi eksponensial, dan gradiennya tepat 1 untuk setiap masukan positif, sedangkan gradien sigmoid hampir lenyap ketika keluarannya mendekati 0 atau 1. Karena itu, berhasil tidaknya pelatihan jauh lebih sedikit bergantung pada inisialisasi yang kebetulan baik.
+- **Pengendalian kapasitas.** Dua lapisan padat dengan 4.096 keluaran menyimpan sebagian besar parameter (pada versi aslinya keduanya membutuhkan hampir 1 GB memori GPU, salah satu alasan jaringan itu dibagi ke dua GPU). AlexNet meregularisasi keduanya dengan dropout, sementara LeNet hanya mengandalkan peluruhan bobot (weight decay), dan memperbanyak data latihnya dengan augmentasi: salinan setiap gambar yang dicerminkan, dipotong, dan diubah warnanya. (Albumentations, karya Buslaev dkk., 2020, adalah pustaka modern untuk praproses semacam ini.)
+
+Seperti di buku, jaringan di sini adalah versi sederhana untuk satu GPU: satu aliran lapisan, tanpa pembagian. Tabel di bawah dihitung ketika selnya dijalankan, dari deskripsi lapisan yang sama (`d2l_alexnet.core.architecture.ALEXNET`) yang dipakai untuk membangun model {framework}; kolom LeNet berasal dari `d2l_alexnet.core.notebook.LENET`. Bentuk (shape) ditulis sebagai kanal × tinggi × lebar untuk satu gambar. Di sini kedua jaringan menerima satu kanal abu-abu, dan lapisan keluarannya memiliki 10 kelas (AlexNet asli menerima 3 kanal warna dan memiliki 1.000 kelas).""",
+        "model-code": """## Model dalam kode
+
+Model ini berada di dalam paket, bukan di notebook ini. Dua sel berikut mencetak kode sumber paket itu sendiri dengan `inspect.getsource`, sehingga apa yang Anda lihat tidak mungkin menyimpang dari apa yang dilatih. `build_network` mengubah tabel lapisan bersama menjadi lapisan-lapisan {framework}, baris demi baris; `AlexNet` adalah sebuah `Classifier` (loss entropi silang, akurasi, SGD biasa) yang membangun jaringan ini. Laju pembelajaran bawaannya 0,1 seperti di buku; kita akan melatih dengan 0,01. {model}""",
+        "layer-summary": """## Lapis demi lapis
+
+`layer_summary` mengirimkan satu gambar acak berkanal tunggal berukuran 224×224 melalui jaringan dan mencetak bentuk keluaran setiap lapisan. {layout} Perhatikan bagaimana gambar menyusut: 54×54 setelah konvolusi pertama, 26×26 dan 12×12 setelah dua pooling pertama, dan 5×5 sebelum lapisan padat, tempat 256 kanal berukuran 5×5 menjadi sebuah vektor berisi 6.400 angka.""",
+        "cost-intro": """## Berapa biayanya (latihan 1)
+
+Latihan pertama dalam bab ini menanyakan ke mana AlexNet menghabiskan memori dan aritmetikanya. Paket ini menjawabnya dari tabel lapisan: untuk setiap lapisan, jumlah parameter dan memori yang dipakainya dalam fp32 (4 byte per angka), jumlah FLOP lintasan maju (forward pass) untuk satu gambar (satu perkalian-tambah dihitung 2), serta memori keluaran lapisan itu. Laporan yang sama tersedia di baris perintah: `python -m d2l_alexnet.cost` (coba `--batch-size 128` atau `--json`).""",
+        "cost-reading": """Perhatikan baris-baris penutupnya. Lapisan padat menyimpan sekitar 92% parameter tetapi mengerjakan kurang dari 5% aritmetika; konvolusi justru sebaliknya. Memori dan komputasi sebuah jaringan bisa berada di tempat yang sangat berbeda, dan hal ini akan muncul lagi di bagian diskusi.""",
+        "data-intro": """## Data: Fashion-MNIST pada 224×224
+
+Melatih dengan ImageNet akan memakan waktu berjam-jam hingga berhari-hari, jadi, seperti di buku, kita melatih dengan Fashion-MNIST: 70.000 gambar abu-abu berukuran 28×28 yang memuat sepuluh jenis pakaian dan sepatu (60.000 untuk pelatihan, 10.000 untuk validasi). Agar arsitekturnya tetap persis seperti rancangannya, setiap gambar diperbesar menjadi 224×224 (`resize=(224, 224)`, bilinear). Secara umum ini bukan langkah yang cerdas, karena jaringan harus mengolah 64 kali lebih banyak piksel tanpa mendapat informasi baru, tetapi dengan begitu jendela 11×11 dan lapisan selebar 4.096 dapat bekerja sebagaimana mestinya.
+
+Paket ini mencari datanya sendiri: salinan lokal lebih dulu, lalu unduhan, dan ketika luring (offline) sebuah subset kecil yang disertakan di dalam paket (paket mencetak satu baris pemberitahuan jika memakai subset itu). Di bawah ini satu batch dari data validasi beserta nama kelasnya.""",
+        "training": """## Pelatihan
+
+Kita melatih dengan SGD minibatch dan laju pembelajaran 0,01, lebih kecil daripada untuk LeNet. Setiap langkah pelatihan membutuhkan sekitar 5,6 GFLOP per gambar (lintasan mundur kira-kira dua kali lebih mahal daripada lintasan maju), itulah sebabnya pelatihan ini jauh lebih lambat daripada melatih LeNet. `ProgressBoard` di bawah digambar ulang selama pelatihan berjalan: loss pelatihan dua kali per epoch, serta loss dan akurasi validasi di akhir setiap epoch. Trainer juga mencetak baris kemajuan berisi jumlah gambar per detik dan sisa waktu, serta satu baris untuk setiap epoch. `num_gpus=1` meminta GPU seperti di buku, dan otomatis memakai CPU jika GPU tidak tersedia.
+
+Dalam pelatihan cepat, satu epoch atas 512 gambar jauh terlalu singkat: loss hampir tidak bergerak dari 2,30 (yaitu ln 10, loss tebakan seragam di antara sepuluh kelas) dan akurasinya hanya sedikit di atas 0,1. Pelatihan penuh seperti di bab mencapai akurasi sekitar 0,88 di setiap framework.""",
+        "predictions": """## Prediksi
+
+Sekarang jaringan yang telah dilatih memberi label pada satu batch gambar validasi. Di atas setiap gambar, baris pertama adalah kelas yang sebenarnya dan baris kedua adalah tebakan jaringan. {predict}""",
+        "discussion": """## Diskusi
+
+Dropout-lah yang membuat AlexNet mampu melakukan generalisasi, dan ReLU-lah yang membuatnya mudah dilatih. Pekerjaan yang dulu menghabiskan berbulan-bulan pemrograman GPU bagi Krizhevsky dan Sutskever pada tahun 2012 kini cukup ditulis dalam beberapa baris di framework mana pun, dan framework itu sendiri (DistBelief dan Caffe, Theano, lalu TensorFlow, PyTorch, JAX, dan MXNet) merupakan bagian besar dari alasan pembelajaran mendalam menyebar begitu cepat.
+
+Namun AlexNet juga boros. Dua lapisan padat tersembunyinya saja menyimpan sekitar 43 juta parameter: 164 MiB bobot fp32 yang harus dibaca dari memori untuk setiap batch, sebagai imbalan atas aritmetika yang relatif sedikit. Sel berikut menghitung kedua angka itu dari laporan biaya. Ketidakseimbangan inilah salah satu alasan arsitektur-arsitektur sesudahnya meninggalkan lapisan padat yang sebesar itu.
+
+Puluhan juta parameter itu jauh melampaui jumlah gambar latih yang hanya 60.000, tetapi dalam pelatihan penuh loss pelatihan dan loss validasi tetap berdekatan: dropout mencegah jaringan sekadar menghafal data latihnya. (Pelatihan cepat terlalu singkat untuk memperlihatkan hal ini.)""",
+        "exercises": """## Latihan
+
+1. Analisislah biaya menjalankan AlexNet. (a) Berapa banyak memori yang dibutuhkan lapisan konvolusi, dan berapa banyak yang dibutuhkan lapisan padat; mana yang mendominasi? (b) Pertanyaan yang sama untuk komputasinya. (c) Bagaimana lebar pita (bandwidth) memori, latensi, dan ukuran memori memengaruhi komputasi? Apakah pelatihan dan inferensi berbeda dalam hal ini? *Laporan biaya di atas menjawab (a) dan (b); laporan itu juga tersedia sebagai `python -m d2l_alexnet.cost`, dan `--batch-size 128` memperlihatkan bagaimana memori aktivasi bertambah seiring ukuran batch.*
+2. Anda sedang merancang sebuah chip. Bagaimana Anda menyeimbangkan unit aritmetika dengan bandwidth memori? Pertimbangkan daya listrik, luas chip, dan jumlah pin.
+3. Mengapa para insinyur perangkat keras dan perangkat lunak tidak lagi melaporkan tolok ukur pada AlexNet?
+4. Latihlah dengan lebih banyak epoch. Bagaimana perilaku AlexNet dibandingkan LeNet, dan mengapa? *Setel `QUICK = False` dan naikkan `max_epochs` di sel pengaturan, atau jalankan `python -m d2l_alexnet.train --backend {backend} --epochs 30`.*
+5. AlexNet kemungkinan lebih besar daripada yang dibutuhkan Fashion-MNIST. (a) Sederhanakan jaringannya agar pelatihan lebih cepat tanpa penurunan akurasi yang berarti. (b) Rancanglah jaringan yang lebih baik yang bekerja langsung pada gambar 28×28. *Jaringan ini didefinisikan sebagai tabel baris-baris di `d2l_alexnet/core/architecture.py`: `layer_table(resize, layers=rows)` memberikan bentuk dan jumlah parameter sebuah varian sebelum Anda melatihnya, dan `d2l.build_network(layers=rows)` membangunnya di {framework}.*
+6. Ubahlah ukuran batch. Bagaimana throughput (gambar per detik), akurasi, dan memori GPU berubah? *`python -m d2l_alexnet.bench --backend {backend} --batch-sizes 16 32 64 128 256` mengukur throughput dan memori puncak untuk setiap ukuran dalam proses tersendiri lalu menggambar grafiknya; untuk akurasi, latih ulang dengan `--batch-size`.*
+7. Tambahkan dropout dan ReLU ke LeNet-5. Apakah hasilnya membaik? Dapatkah Anda memperbaikinya lagi dengan praproses yang memanfaatkan invariansi gambar, misalnya pergeseran kecil dan pencerminan? *Baris-baris LeNet-5 ada di `d2l_alexnet.core.notebook.LENET`: ganti baris `sigmoid` dengan `relu` dan baris `avgpool` dengan `maxpool`, tambahkan baris `dropout`, lalu `{build_call}` membangun hasilnya.*
+8. Dapatkah Anda membuat AlexNet mengalami overfitting? Fitur mana yang perlu dihapus atau diubah agar pelatihannya gagal? *Cobalah set latih yang kecil dengan banyak epoch, misalnya `python -m d2l_alexnet.train --backend {backend} --limit-train 1000 --epochs 20`, dan tabel tanpa baris `dropout`.*""",
+    },
+}
+
+# The notebook, in order: (cell type, key). The key is also the cell's id, so it is unique, and
+# the same in all eight notebooks.
+CELLS = (
+    ("markdown", "title"),
+    ("markdown", "run-modes"),
+    ("code", "parameters"),
+    ("code", "imports"),
+    ("code", "settings"),
+    ("markdown", "why-2012"),
+    ("markdown", "data-story"),
+    ("markdown", "hardware-story"),
+    ("markdown", "architecture"),
+    ("code", "comparison"),
+    ("markdown", "model-code"),
+    ("code", "source-builder"),
+    ("code", "source-alexnet"),
+    ("markdown", "layer-summary"),
+    ("code", "summary"),
+    ("markdown", "cost-intro"),
+    ("code", "cost"),
+    ("markdown", "cost-reading"),
+    ("markdown", "data-intro"),
+    ("code", "data-batch"),
+    ("markdown", "training"),
+    ("code", "train"),
+    ("markdown", "predictions"),
+    ("code", "predict"),
+    ("markdown", "discussion"),
+    ("code", "dense-cost"),
+    ("markdown", "exercises"),
+)
+
+
+def _note(language, kind, backend):
+    table = NOTES[language][kind]
+    return table.get(backend, table.get("default"))
+
+
+def prose(backend, language, key):
+    """The Markdown of prose cell ``key`` for ``backend`` in ``language``."""
+    framework = BACKENDS[backend]["framework"]
+    layout = "nhwc" if backend in ("tensorflow", "jax") else "nchw"
+    fields = {
+        "framework": framework,
+        "backend": backend,
+        "build_call": BACKENDS[backend]["build_call"],
+        "env": _note(language, "env", backend).format(framework=framework),
+        "quick_precision": _note(language, "quick_precision", backend),
+        "model": _note(language, "model", backend),
+        "layout": NOTES[language]["layout"][layout].format(framework=framework),
+        "predict": _note(language, "predict", backend),
+    }
+    return PROSE[language][key].format(**fields)
+
+
+def _cell(cell_type, key, source):
+    cell = {"cell_type": cell_type, "id": key, "metadata": {}, "source": source}
+    if cell_type == "code":
+        cell.update(execution_count=None, outputs=[])
+        if key == "parameters":
+            cell["metadata"] = {"tags": ["parameters"]}
+    return cell
+
+
+def build_notebook(backend, language):
+    """The notebook of ``backend`` in ``language`` as an nbformat 4.5 dict, without outputs."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}")
+    cells = [_cell(kind, key, code(backend, key) if kind == "code"
+                   else prose(backend, language, key)) for kind, key in CELLS]
+    if len({cell["id"] for cell in cells}) != len(cells):
+        raise ValueError("two cells share an id: every key in CELLS must be unique")
+    return {
+        "cells": cells,
+        "metadata": {
+            "d2l_alexnet": {"backend": backend, "language": language},
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                           "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+def render(notebook):
+    """The file text of a notebook, exactly as ``nbformat.write`` lays it out: sources split
+    into lines, keys sorted, one-space indent, non-ASCII kept, a final newline."""
+    notebook = json.loads(json.dumps(notebook))  # a copy
+    for cell in notebook["cells"]:
+        if isinstance(cell["source"], str):
+            cell["source"] = cell["source"].splitlines(True)
+    return json.dumps(notebook, sort_keys=True, indent=1, separators=(",", ": "),
+                      ensure_ascii=False) + "\n"
+
+
+def notebook_path(backend, language):
+    return LANGUAGES[language] / BACKENDS[backend]["file"]
+
+
+def generate():
+    """``{path: file text}`` for all eight notebooks."""
+    return {notebook_path(backend, language): render(build_notebook(backend, language))
+            for language in LANGUAGES for backend in BACKENDS}
+
+
+def validate(texts):
+    """Check every notebook against the nbformat schema (needs ``nbformat``)."""
+    import nbformat
+
+    for path, text in texts.items():
+        try:
+            nbformat.validate(nbformat.reads(text, as_version=4))
+        except nbformat.ValidationError as error:
+            raise SystemExit(f"error: {path.relative_to(ROOT)} is not a valid notebook: "
+                             f"{error.message}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a committed notebook differs")
+    args = parser.parse_args(argv)
+    texts = generate()
+    stale = [path for path, text in texts.items()
+             if not path.exists() or path.read_text(encoding="utf-8") != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is stale: run python tools/make_notebooks.py")
+        return 1 if stale else 0
+    try:
+        validate(texts)
+    except ImportError:
+        print("error: nbformat is needed to validate the notebooks: pip install nbformat "
+              "(or pip install -e '.[notebooks]')", file=sys.stderr)
+        return 2
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".ipynb.tmp")
+        temporary.write_text(texts[path], encoding="utf-8")
+        temporary.replace(path)  # atomic: never a half-written notebook
+        print(f"wrote {path.relative_to(ROOT)}")
+    print(f"{len(texts)} notebooks, {len(stale)} updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
