@@ -10,6 +10,7 @@ typed keys from ``jax.random.key`` and jit-compiles one step per batch shape.
 """
 
 from functools import lru_cache, partial
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
@@ -18,15 +19,19 @@ import optax
 from flax import linen as nn
 from flax.training import train_state
 
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS
+from .core import weights
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
 from .core.trainer import TrainerBase
 
 # Precisions this backend trains in (bf16: params and inputs cast inside the loss).
 PRECISIONS = ("fp32", "bf16")
+# Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
+LAYOUT = "NHWC"
 
-__all__ = ["PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
+__all__ = ["LAYOUT", "assign_parameter_arrays",
+           "PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
            "gpu", "init_params", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
            "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer", "TrainState"]
 
@@ -188,16 +193,37 @@ class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet), NHWC.
 
     ``resize`` is the input side the parameters are initialized for (224 in the chapter);
-    ``training`` switches dropout on (the Trainer clones the module in the mode it needs).
+    ``training`` switches dropout on (the Trainer clones the module in the mode it needs);
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
+
+    The module holds no parameters, so weights files are functional too:
+    ``model.save_weights(path, params)`` and ``params = model.load_weights(path)``, e.g.
+    ``model.save_weights(path, trainer.state.params)`` after ``fit``, and
+    ``Trainer(..., init_params=model.load_weights(path))`` to train on from a file.
     """
 
     lr: float = 0.1
     num_classes: int = 10
     resize: int = CHAPTER_RESIZE
     training: bool = True
+    dropout: Optional[float] = None
 
     def setup(self):
-        self.net = build_network(self.num_classes, self.training)
+        self.net = build_network(self.num_classes, self.training, with_dropout(self.dropout))
+
+    @nn.nowrap
+    def save_weights(self, path, params):
+        """Write ``params`` to ``path`` as the canonical safetensors file every backend reads
+        (``core/weights.py``)."""
+        weights.save_weights(path, _param_arrays(params), LAYOUT, self.resize, self.num_classes,
+                             backend="jax")
+
+    @nn.nowrap
+    def load_weights(self, path):
+        """The parameters of a canonical weights file (saved by any backend), for this model; a
+        file for another input size or number of classes raises ``WeightsError``."""
+        return assign_parameter_arrays(self, weights.load_weights(path, LAYOUT, self.resize,
+                                                                  self.num_classes))
 
 
 @partial(jax.jit, static_argnums=1)
@@ -275,7 +301,14 @@ class Trainer(TrainerBase):
     """The shared fit loop with jit-compiled, functional JAX steps (d2l, sec_oo-design).
 
     ``self.state`` (a :class:`TrainState`) holds the trained parameters after ``fit``.
+    ``init_params``: the parameters to start from (``model.load_weights(path)``) instead of
+    fresh ones from the seed (:func:`init_params`); the dropout key still comes from the seed.
     """
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, init_params=None,
+                 **kwargs):
+        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
+        self.init_params = init_params
 
     def select_device(self, request):
         if request == "cpu":
@@ -294,7 +327,12 @@ class Trainer(TrainerBase):
     def prepare_model(self, model):
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
             model, self.precision, self.gradient_clip_val)
-        state = TrainState.create(apply_fn=apply_fn, params=init_params(model, _seed), tx=tx,
+        if self.init_params is None:
+            params = init_params(model, _seed)
+        else:  # copied: the steps donate their state, which must not delete the caller's arrays
+            _check_params(model, self.init_params)
+            params = jax.tree.map(jnp.array, dict(self.init_params))
+        state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx,
                                   dropout_key=_keys(_seed)[1])
         # Committed to the chosen device; the steps then run there. (device_put also turns the
         # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
@@ -312,6 +350,38 @@ class Trainer(TrainerBase):
     def eval_step(self, batch):
         return self.jitted_eval_step(self.state.params, *batch)
 
+    def state_arrays(self):
+        """Parameters, the optimizer state, the step and the dropout key (as raw key data):
+        the whole :class:`TrainState`."""
+        arrays = {}
+        for prefix, tree in (("params", self.state.params), ("optimizer", self.state.opt_state)):
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+                arrays[f"{prefix}.{_path_name(path)}"] = to_numpy(leaf)
+        arrays["step"] = to_numpy(self.state.step)
+        arrays["rng.dropout_key"] = to_numpy(jax.random.key_data(self.state.dropout_key))
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        def rebuild(tree, prefix):
+            leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+            return jax.tree_util.tree_unflatten(treedef, [
+                jnp.asarray(arrays[f"{prefix}.{_path_name(path)}"], dtype=leaf.dtype)
+                for path, leaf in leaves])
+
+        state = self.state.replace(params=rebuild(self.state.params, "params"),
+                                   opt_state=rebuild(self.state.opt_state, "optimizer"),
+                                   step=jnp.asarray(arrays["step"], dtype=self.state.step.dtype))
+        if "rng.dropout_key" in arrays:
+            state = state.replace(dropout_key=jax.random.wrap_key_data(
+                jnp.asarray(arrays["rng.dropout_key"])))
+        self.state = jax.device_put(state, self.device)
+
+
+def _path_name(path):
+    """``net.layers_0.kernel`` for a pytree path."""
+    return ".".join(str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key))))
+                    for key in path)
+
 
 def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
     """The input layout of this backend (NHWC) for ``layer_summary``."""
@@ -323,12 +393,41 @@ def parameter_arrays(model, seed=0):
     convolution and dense layer: kernel, then bias), in Flax's layout (HWIO kernels, ``(in, out)``
     dense kernels). Flax modules hold no parameters, so this initializes them from ``seed``
     exactly as ``Trainer`` does after ``set_seed(seed)``."""
-    layers = init_params(model, seed)["net"]
-    arrays = []
-    for layer in sorted(layers, key=lambda name: int(name.rsplit("_", 1)[1])):  # layers_10 > _9
-        for kind in ("kernel", "bias"):
-            arrays.append((f"net.{layer}.{kind}", to_numpy(layers[layer][kind])))
-    return arrays
+    return _param_arrays(init_params(model, seed))
+
+
+def _layer_names(params):
+    """The weight layers' names in the table's order (``layers_10`` after ``layers_9``)."""
+    return sorted(params["net"], key=lambda name: int(name.rsplit("_", 1)[1]))
+
+
+def _param_arrays(params):
+    """A params pytree as ``[(name, numpy array), ...]``, kernel then bias per layer."""
+    return [(f"net.{layer}.{kind}", to_numpy(params["net"][layer][kind]))
+            for layer in _layer_names(params) for kind in ("kernel", "bias")]
+
+
+def assign_parameter_arrays(model, arrays):
+    """The params pytree of ``model`` made from ``[(name, array), ...]`` in Flax's layout and the
+    table's order (what :func:`parameter_arrays` returns). Flax modules hold no parameters, so
+    this returns them rather than setting them. Every shape is checked (``WeightsError``)."""
+    expected = jax.eval_shape(lambda: init_params(model))  # shapes only: nothing is computed
+    targets = [(f"net.{layer}.{kind}", expected["net"][layer][kind].shape)
+               for layer in _layer_names(expected) for kind in ("kernel", "bias")]
+    arrays = iter(weights.match_arrays(arrays, targets))
+    return {"net": {layer: {kind: jnp.asarray(next(arrays)) for kind in ("kernel", "bias")}
+                    for layer in _layer_names(expected)}}
+
+
+def _check_params(model, params):
+    """Refuse parameters that do not fit ``model`` before anything is compiled with them."""
+    def shapes(tree):
+        return jax.tree.map(lambda leaf: tuple(getattr(leaf, "shape", ())), dict(tree))
+
+    if shapes(params) != shapes(jax.eval_shape(lambda: init_params(model))):
+        raise ValueError(f"init_params do not fit this AlexNet ({model.resize}×{model.resize} "
+                         f"inputs, {model.num_classes} classes): make them with "
+                         "model.load_weights(path) or init_params(model)")
 
 
 def to_numpy(array):

@@ -11,7 +11,8 @@ import mxnet as mx
 from mxnet import autograd, gluon, init
 from mxnet.gluon import nn
 
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table
+from .core import weights
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
 from .core.trainer import TrainerBase
@@ -19,8 +20,11 @@ from .core.trainer import TrainerBase
 # Precisions this backend trains in: MXNet 1.9's bf16 AMP is process-wide and fails with
 # numpy 1.23, so fp32 only.
 PRECISIONS = ("fp32",)
+# Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
+LAYOUT = "NCHW"
 
-__all__ = ["PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
+__all__ = ["LAYOUT", "assign_parameter_arrays",
+           "PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
            "FashionMNIST", "gpu", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
            "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer"]
 
@@ -39,7 +43,21 @@ def num_gpus():
 
 def set_seed(seed):
     """Seed every RNG the model and its dropout draw from (MXNet's, on every device)."""
+    global _seed
+    _seed = int(seed)
     mx.random.seed(seed)
+
+
+# The Trainer reseeds dropout from this and the step number (see _step_seed).
+_seed = 0
+
+
+def _step_seed(seed, step):
+    """MXNet's RNG state can be neither read nor set, so a checkpoint could not carry it:
+    instead, after each training step, the RNG is reseeded from ``(seed, next step)``. Step 0
+    draws from ``set_seed`` as ever; every later step's dropout masks are a pure function of the
+    seed and the step (as JAX's ``fold_in(key, step)``), so a resumed run draws the same."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 class Module(nn.Block, ModuleContract):
@@ -126,17 +144,31 @@ class AlexNet(Classifier):
 
     ``resize`` is the input side the dense layers are sized for (224 in the chapter). Weights are
     Xavier-uniform (magnitude 3: bound sqrt(6/(fan_in+fan_out))) and biases zero from the start.
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE):
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, dropout=None):
         super().__init__()
         self.save_hyperparameters()
         with self.name_scope():
-            self.net = build_network(num_classes, resize)
+            self.net = build_network(num_classes, resize, with_dropout(dropout))
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
         # One cached graph instead of op-by-op Python calls. static_alloc/static_shape measured
         # no faster on 2 CPU cores (same wall time within noise, more CPU time per image).
         self.net.hybridize()
+
+    def save_weights(self, path):
+        """Write the parameters to ``path`` as the canonical safetensors file every backend
+        reads (``core/weights.py``)."""
+        weights.save_weights(path, parameter_arrays(self), LAYOUT, self.resize, self.num_classes,
+                             backend="mxnet")
+
+    def load_weights(self, path):
+        """Set the parameters from a canonical weights file (saved by any backend); a file for
+        another input size or number of classes raises ``WeightsError``. Returns the model."""
+        assign_parameter_arrays(self, weights.load_weights(path, LAYOUT, self.resize,
+                                                           self.num_classes))
+        return self
 
 
 def resize_images(images, size, ctx=None):
@@ -199,6 +231,7 @@ class Trainer(TrainerBase):
             # check_isfinite=False: no host sync; a NaN shows up in the loss anyway.
             gluon.utils.clip_global_norm(grads, self.gradient_clip_val, check_isfinite=False)
         self.optim.step(1)  # ...so step(1): Trainer.step(n) divides the gradients by n
+        mx.random.seed(_step_seed(_seed, self.step + 1), ctx=self.device)  # see _step_seed
         return loss
 
     def eval_step(self, batch):
@@ -208,6 +241,43 @@ class Trainer(TrainerBase):
 
     def to_float(self, value):
         return float(value.asscalar())
+
+    def state_arrays(self):
+        """Parameters (by position: Gluon's names carry per-process counters) and the SGD
+        state: its update count and any per-parameter slots (none without momentum). No RNG
+        state beyond the step its dropout seed derives from (:func:`_step_seed`)."""
+        arrays = {f"params.{index:02d}.{name.rsplit('_', 1)[-1]}": to_numpy(param.data())
+                  for index, (name, param) in enumerate(self.model.collect_params().items())}
+        optimizer = self.optim._optimizer
+        arrays["optimizer.num_update"] = np.array([optimizer.num_update], dtype=np.int64)
+        for index, slot in sorted(self.optim._updaters[0].states.items()):
+            if slot is not None:
+                if not isinstance(slot, mx.nd.NDArray):
+                    raise TypeError(f"cannot checkpoint optimizer state of type {type(slot)}")
+                arrays[f"optimizer.state.{index}"] = to_numpy(slot)
+        arrays["rng.step"] = np.array([self.step], dtype=np.int64)
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        for index, (name, param) in enumerate(self.model.collect_params().items()):
+            array = arrays[f"params.{index:02d}.{name.rsplit('_', 1)[-1]}"]
+            param.set_data(mx.nd.array(array, ctx=self.device, dtype=array.dtype))
+        optimizer = self.optim._optimizer
+        if "optimizer.num_update" in arrays:
+            count = int(arrays["optimizer.num_update"][0])
+            optimizer.num_update = count
+            if count:  # per parameter index, kept per device (the updater switches to it)
+                counts = optimizer._all_index_update_counts.setdefault(self.device.device_id, {})
+                counts.update(dict.fromkeys(range(len(self.optim._params)), count))
+        updater = self.optim._updaters[0]
+        for name, array in arrays.items():
+            if name.startswith("optimizer.state."):
+                index = int(name.rsplit(".", 1)[1])
+                updater.states[index] = mx.nd.array(array, ctx=self.device, dtype=array.dtype)
+                updater.states_synced[index] = True
+        step = int(arrays["rng.step"][0]) if "rng.step" in arrays else 0
+        if step:  # at step 0 the RNG is as set_seed and the model's initialization left it
+            mx.random.seed(_step_seed(_seed, step), ctx=self.device)
 
 
 def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
@@ -220,6 +290,16 @@ def parameter_arrays(model, seed=0):
     (each convolution and dense layer: kernel, then bias), in MXNet's own layout (OIHW kernels,
     ``(out, in)`` dense weights). ``seed`` is unused: Gluon models hold their parameters."""
     return [(name, to_numpy(param.data())) for name, param in model.collect_params().items()]
+
+
+def assign_parameter_arrays(model, arrays):
+    """Set the model's parameters from ``[(name, array), ...]`` in MXNet's layout and the
+    table's order (what :func:`parameter_arrays` returns), on every device they live on. Every
+    shape is checked first, so a ``WeightsError`` leaves the model unchanged."""
+    parameters = list(model.collect_params().values())
+    arrays = weights.match_arrays(arrays, [(param.name, param.shape) for param in parameters])
+    for param, array in zip(parameters, arrays):
+        param.set_data(mx.nd.array(array, dtype="float32"))
 
 
 def to_numpy(array):

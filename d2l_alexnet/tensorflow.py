@@ -12,7 +12,8 @@ import tempfile
 
 import numpy as np
 
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table
+from .core import weights
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
 from .core.trainer import TrainerBase
@@ -54,8 +55,11 @@ if not keras.__version__.startswith("3."):  # variable paths, dtype policies per
 
 # Precisions this backend trains in (bf16: Keras mixed_bfloat16 on this model's layers).
 PRECISIONS = ("fp32", "bf16")
+# Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
+LAYOUT = "NHWC"
 
-__all__ = ["PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
+__all__ = ["LAYOUT", "assign_parameter_arrays",
+           "PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
            "FashionMNIST", "gpu", "init_cnn", "matmul_benchmark", "Module", "num_gpus",
            "parameter_arrays", "peak_memory_bytes", "resize_images", "set_seed", "to_numpy",
            "Trainer"]
@@ -187,14 +191,37 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
 class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
 
-    ``resize`` is the input side the dense layers are sized for (224 in the chapter).
+    ``resize`` is the input side the dense layers are sized for (224 in the chapter);
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
+
+    :meth:`save_weights`/:meth:`load_weights` override Keras' own: they write and read the
+    canonical safetensors file every backend shares. Paths ending in ``.weights.h5`` still go to
+    Keras' format.
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE):
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, dropout=None):
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_network(num_classes, resize)
+        self.net = build_network(num_classes, resize, with_dropout(dropout))
         self.built = True  # self.net is built; nothing else holds weights
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """Write the parameters to ``filepath`` as the canonical safetensors file every backend
+        reads (``core/weights.py``); ``*.weights.h5``: Keras' own format."""
+        if str(filepath).endswith(".weights.h5"):
+            return super().save_weights(filepath, *args, **kwargs)
+        weights.save_weights(filepath, parameter_arrays(self), LAYOUT, self.resize,
+                             self.num_classes, backend="tensorflow")
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Set the parameters from a canonical weights file (saved by any backend); a file for
+        another input size or number of classes raises ``WeightsError``. Returns the model.
+        ``*.weights.h5``: Keras' own format."""
+        if str(filepath).endswith(".weights.h5"):
+            return super().load_weights(filepath, *args, **kwargs)
+        assign_parameter_arrays(self, weights.load_weights(filepath, LAYOUT, self.resize,
+                                                           self.num_classes))
+        return self
 
 
 def resize_images(images, size):
@@ -284,6 +311,34 @@ class Trainer(TrainerBase):
     def to_float(self, value):
         return float(value)
 
+    def state_arrays(self):
+        """Weights, the SGD state (its step count) and the dropout layers' seed-generator
+        states, by position (Keras' variable paths carry per-process counters)."""
+        arrays = {f"params.{index:02d}.{variable.name}": to_numpy(variable)
+                  for index, variable in enumerate(self.model.trainable_variables)}
+        for index, variable in enumerate(self._optimizer_state()):
+            arrays[f"optimizer.{index:02d}.{variable.name}"] = to_numpy(variable)
+        for index, variable in enumerate(self._dropout_states()):
+            arrays[f"rng.dropout.{index}"] = to_numpy(variable)
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        for prefix, variables in (("params", self.model.trainable_variables),
+                                  ("optimizer", self._optimizer_state())):
+            for index, variable in enumerate(variables):
+                variable.assign(arrays[f"{prefix}.{index:02d}.{variable.name}"])
+        for index, variable in enumerate(self._dropout_states()):
+            if f"rng.dropout.{index}" in arrays:
+                variable.assign(arrays[f"rng.dropout.{index}"])
+
+    def _optimizer_state(self):
+        # The learning rate is a setting, not state: a resumed run may lower it (--lr).
+        return [variable for variable in self.optim.variables if variable.name != "learning_rate"]
+
+    def _dropout_states(self):
+        return [layer.seed_generator.state for layer in self.model.net.layers
+                if isinstance(layer, keras.layers.Dropout)]
+
 
 def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
     """The input layout of this backend (NHWC) for ``layer_summary``."""
@@ -295,6 +350,17 @@ def parameter_arrays(model, seed=0):
     (each convolution and dense layer: kernel, then bias), in Keras' own layout (HWIO kernels,
     ``(in, out)`` dense weights). ``seed`` is unused: Keras models hold their parameters."""
     return [(variable.path, to_numpy(variable)) for variable in model.net.weights]
+
+
+def assign_parameter_arrays(model, arrays):
+    """Set the model's parameters from ``[(name, array), ...]`` in Keras' layout and the
+    table's order (what :func:`parameter_arrays` returns). Every shape is checked first, so a
+    ``WeightsError`` leaves the model unchanged."""
+    variables = model.net.weights
+    arrays = weights.match_arrays(arrays, [(variable.path, tuple(variable.shape))
+                                           for variable in variables])
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)
 
 
 def to_numpy(tensor):

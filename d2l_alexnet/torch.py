@@ -9,15 +9,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table
+from .core import weights
+from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
 from .core.trainer import TrainerBase
 
 # Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
+# Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
+LAYOUT = "NCHW"
 
-__all__ = ["PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
+__all__ = ["LAYOUT", "assign_parameter_arrays",
+           "PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
            "gpu", "init_cnn", "Module", "num_gpus", "parameter_arrays", "resize_images",
            "set_seed", "to_numpy", "Trainer"]
 
@@ -132,14 +136,28 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
 class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
 
-    ``resize`` is the input side the dense layers are sized for (224 in the chapter).
+    ``resize`` is the input side the dense layers are sized for (224 in the chapter);
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE):
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, dropout=None):
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_network(num_classes, resize)
+        self.net = build_network(num_classes, resize, with_dropout(dropout))
         self.net.apply(init_cnn)
+
+    def save_weights(self, path):
+        """Write the parameters to ``path`` as the canonical safetensors file every backend
+        reads (``core/weights.py``)."""
+        weights.save_weights(path, parameter_arrays(self), LAYOUT, self.resize, self.num_classes,
+                             backend="pytorch")
+
+    def load_weights(self, path):
+        """Set the parameters from a canonical weights file (saved by any backend); a file for
+        another input size or number of classes raises ``WeightsError``. Returns the model."""
+        assign_parameter_arrays(self, weights.load_weights(path, LAYOUT, self.resize,
+                                                           self.num_classes))
+        return self
 
 
 def resize_images(images, size):
@@ -174,7 +192,9 @@ class Trainer(TrainerBase):
         return torch.device("cpu")
 
     def prepare_model(self, model):
-        model.to(self.device)
+        # Channels-last (NHWC in memory) lets oneDNN and cuDNN pick their fastest convolutions:
+        # measured here at batch 64, 224×224: fp32 42 -> 47 img/s, bf16 109 -> 148 img/s.
+        model.to(self.device, memory_format=torch.channels_last)
         model.trainer = self
         self.optim = model.configure_optimizers()
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
@@ -183,7 +203,8 @@ class Trainer(TrainerBase):
     def prepare_batch(self, images, labels):
         images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device, non_blocking=True)
         labels = torch.from_numpy(labels.astype(np.int64)).to(self.device, non_blocking=True)
-        return resize_images(images, self.data.resize), labels
+        X = resize_images(images, self.data.resize).contiguous(memory_format=torch.channels_last)
+        return X, labels
 
     def train_step(self, batch):
         self.model.train()
@@ -206,6 +227,40 @@ class Trainer(TrainerBase):
     def to_float(self, value):
         return float(value.item())
 
+    def state_arrays(self):
+        """Parameters, SGD's per-parameter state (none without momentum) and the RNG dropout
+        draws from (the CPU generator, and the GPU's when training on one). Arrays may share
+        memory with the tensors: use them before the next step."""
+        arrays = {f"params.{name}": to_numpy(tensor)
+                  for name, tensor in self.model.named_parameters()}
+        for index, slots in self.optim.state_dict()["state"].items():
+            for key, value in slots.items():
+                if torch.is_tensor(value):
+                    arrays[f"optimizer.{index}.{key}"] = to_numpy(value)
+        arrays["rng.torch_cpu"] = torch.get_rng_state().numpy()
+        if self.device.type == "cuda":
+            arrays["rng.torch_cuda"] = torch.cuda.get_rng_state(self.device).numpy()
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        with torch.no_grad():
+            for name, tensor in self.model.named_parameters():
+                tensor.copy_(torch.from_numpy(np.array(arrays[f"params.{name}"])))
+        slots = {}
+        for name, array in arrays.items():
+            if name.startswith("optimizer."):
+                _, index, key = name.split(".", 2)
+                slots.setdefault(int(index), {})[key] = torch.from_numpy(np.array(array))
+        if slots:
+            # param_groups (the learning rate) stay this run's: --lr may change on resume.
+            self.optim.load_state_dict({"state": slots,
+                                        "param_groups": self.optim.state_dict()["param_groups"]})
+        if "rng.torch_cpu" in arrays:
+            torch.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cpu"])))
+        if "rng.torch_cuda" in arrays and self.device.type == "cuda":
+            torch.cuda.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cuda"])),
+                                     self.device)
+
 
 def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
     """The input layout of this backend (NCHW) for ``layer_summary``."""
@@ -217,6 +272,18 @@ def parameter_arrays(model, seed=0):
     (each convolution and dense layer: kernel, then bias), in PyTorch's own layout (OIHW kernels,
     ``(out, in)`` dense weights). ``seed`` is unused: PyTorch models hold their parameters."""
     return [(name, to_numpy(tensor)) for name, tensor in model.named_parameters()]
+
+
+def assign_parameter_arrays(model, arrays):
+    """Set the model's parameters from ``[(name, array), ...]`` in PyTorch's layout and the
+    table's order (what :func:`parameter_arrays` returns). Every shape is checked first, so a
+    ``WeightsError`` leaves the model unchanged."""
+    parameters = list(model.parameters())
+    arrays = weights.match_arrays(arrays, [(name, tuple(tensor.shape))
+                                           for name, tensor in model.named_parameters()])
+    with torch.no_grad():
+        for parameter, array in zip(parameters, arrays):
+            parameter.copy_(torch.from_numpy(array))
 
 
 def to_numpy(tensor):

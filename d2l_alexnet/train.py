@@ -5,14 +5,25 @@ with status 2 and one line that says what to change; nothing is written before t
 """
 
 import argparse
+import errno
 import os
+import random
+import shlex
+import signal
 import sys
+import threading
+
+import numpy as np
 
 from .backends import BACKENDS, ALIASES, BackendError, canonical_name, load_backend
 from .core.architecture import CHAPTER_RESIZE, minimum_resize
 from .core.data import DataError
 from .core.files import atomic_write_json, check_writable_directory
-from .core.trainer import DEVICES, PRECISIONS, TrainingError
+from .core.checkpoint import (ARCHITECTURE, Checkpointer, CheckpointError,
+                              CheckpointWriteError, check_compatible, check_directory,
+                              estimated_bytes, latest_checkpoint, list_checkpoints)
+from .core.trainer import DEVICES, PRECISIONS, TrainingError, TrainingInterrupted
+from .core.weights import WeightsError, from_canonical, read_weights
 
 NUM_CLASSES = 10
 
@@ -44,7 +55,17 @@ def build_parser():
     parser.add_argument("--limit-val", type=int, default=None, metavar="N",
                         help="use only the first N validation images")
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="where metrics.json and curves.png go (default runs/<backend>)")
+                        help="where metrics.json, curves.png and weights.safetensors go "
+                             "(default runs/<backend>)")
+    parser.add_argument("--init-from", default=None, metavar="PATH",
+                        help="start from this weights file (a weights.safetensors saved by any "
+                             "backend) instead of fresh Xavier weights")
+    parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                        help="save a checkpoint here at every epoch end (the last two are kept)")
+    parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                        help="also save one every N training steps")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue exactly from the newest good checkpoint in --checkpoint-dir")
     return parser
 
 
@@ -68,6 +89,55 @@ def validate(args):
         raise UsageError(str(error)) from None
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
+    args.init_tensors = None
+    if args.init_from is not None:
+        try:  # read and checked once, here, before any framework is imported
+            args.init_tensors = read_weights(args.init_from, args.resize, NUM_CLASSES)
+        except WeightsError as error:
+            raise UsageError(f"--init-from: {error}") from None
+    validate_checkpoint_flags(args)
+
+
+def validate_checkpoint_flags(args):
+    """Check --checkpoint-dir/--checkpoint-every/--resume, and read and verify the checkpoint to
+    resume from, before any framework is imported; writes nothing but the renaming of a
+    damaged checkpoint to ``<name>.corrupt``."""
+    args.resume_from = None
+    if args.checkpoint_every is not None and args.checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every must be at least 1, got {args.checkpoint_every}")
+    if args.checkpoint_dir is None:
+        for flag, used in (("--resume", args.resume),
+                           ("--checkpoint-every", args.checkpoint_every is not None)):
+            if used:
+                raise UsageError(f"{flag} needs --checkpoint-dir DIR, the directory that holds "
+                                 "the checkpoints")
+        return
+    if os.path.exists(args.checkpoint_dir) and not os.path.isdir(args.checkpoint_dir):
+        raise UsageError(f"--checkpoint-dir {args.checkpoint_dir} is a file: choose a directory")
+    if not args.resume:
+        found = list_checkpoints(args.checkpoint_dir)
+        if found:
+            raise UsageError(f"--checkpoint-dir {args.checkpoint_dir} already holds checkpoints "
+                             f"(newest {os.path.basename(found[0][1])}): add --resume to "
+                             "continue that run, or choose an empty directory")
+        return
+    if args.init_from is not None:
+        raise UsageError("--init-from and --resume do not mix: a resumed run continues from "
+                         "its checkpoint's weights")
+    try:
+        args.resume_from = latest_checkpoint(args.checkpoint_dir, log=warn)
+        if args.resume_from is not None:
+            check_compatible(args.resume_from, {
+                "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
+                "num_classes": NUM_CLASSES, "batch_size": args.batch_size, "seed": args.seed})
+    except CheckpointError as error:
+        raise UsageError(str(error)) from None
+    if args.resume_from is None:
+        print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
+
+
+def warn(message):
+    print(message, file=sys.stderr, flush=True)
 
 
 def run(args):
@@ -84,51 +154,218 @@ def run(args):
     except OSError as error:
         raise UsageError(f"cannot write to --out {args.out} ({error.strerror or error}): "
                          "choose a writable directory") from None
+    if args.checkpoint_dir is not None:
+        try:
+            check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES))
+        except OSError as error:
+            reason = error.strerror or str(error)
+            fix = ("free some space or choose another directory" if error.errno == errno.ENOSPC
+                   else "choose a writable directory")
+            raise UsageError(f"cannot write checkpoints to --checkpoint-dir "
+                             f"{args.checkpoint_dir} ({reason}): {fix}") from None
 
     backend.set_seed(args.seed)
+    # Python's and numpy's global RNGs too: checkpoints carry them, so they must be reproducible.
+    random.seed(args.seed)
+    np.random.seed(args.seed)
     try:
         data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
                                     data_dir=args.data_dir, seed=args.seed,
                                     limit_train=args.limit_train, limit_val=args.limit_val)
     except DataError as error:
         raise UsageError(str(error)) from None
+    if args.resume_from is not None:
+        try:  # the data order depends on the training set too
+            check_compatible(args.resume_from, {"train_examples": data.num_examples(True)})
+        except CheckpointError as error:
+            raise UsageError(str(error)) from None
     model = backend.AlexNet(lr=args.lr, num_classes=NUM_CLASSES, resize=args.resize)
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
           f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}), "
           f"resized to {args.resize}×{args.resize}")
     model.layer_summary(backend.example_input_shape(args.resize))
 
+    trainer_options = {}
+    if args.init_tensors is not None:
+        arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, NUM_CLASSES)
+        loaded = backend.assign_parameter_arrays(model, arrays)
+        if args.backend == "jax":  # Flax modules hold no parameters: the Trainer starts from them
+            trainer_options["init_params"] = loaded
+        print(f"starting from the weights in {args.init_from}")
     trainer = backend.Trainer(max_epochs=args.epochs, device=args.device,
-                              precision=args.precision)
+                              precision=args.precision, **trainer_options)
+    checkpointer = None
+    if args.checkpoint_dir is not None:
+        checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
+        checkpointer.attach(trainer)
+        if args.resume_from is not None:
+            checkpointer.last_path = args.resume_from.path
+            if args.resume_from.metadata["epoch"] >= args.epochs:
+                print(f"{args.resume_from.name} has finished {args.resume_from.metadata['epoch']} "
+                      f"epoch(s), --epochs is {args.epochs}: nothing left to train")
+    args.stop_signals.trainer = trainer if checkpointer is not None else None
     try:
-        history = trainer.fit(model, data)
-    except RuntimeError as error:
-        if isinstance(error, TrainingError) or "GPU" not in str(error):
+        history = trainer.fit(model, data, resume=args.resume_from)
+    except TrainingInterrupted as interrupt:  # a signal, at a step boundary
+        if checkpointer is None:
             raise
+        path = checkpointer.save(trainer)
+        raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)}); "
+                          f"resume with: {resume_command(args)}") from None
+    except TrainingError as error:
+        if checkpointer is not None and checkpointer.last_path is not None:
+            raise TrainingError(f"{error}; the last good checkpoint is {checkpointer.last_path}: "
+                                "resume from it with a lower --lr and --resume") from None
+        raise
+    except RuntimeError as error:
+        if "GPU" not in str(error) or out_of_memory_message(error, args.batch_size):
+            raise  # out of memory on a GPU: main's one line
         raise UsageError(str(error)) from None
+    finally:
+        args.stop_signals.trainer = None
 
     metrics_path = os.path.join(args.out, "metrics.json")
     curves_path = os.path.join(args.out, "curves.png")
+    weights_path = os.path.join(args.out, "weights.safetensors")
     atomic_write_json(metrics_path, history)
     trainer.board.save(curves_path)
-    print(f"wrote {metrics_path} and {curves_path}")
+    if args.backend == "jax":  # Flax modules hold no parameters: the trainer's state does
+        model.save_weights(weights_path, trainer.state.params)
+    else:
+        model.save_weights(weights_path)
+    print(f"wrote {metrics_path}, {curves_path} and {weights_path}")
     return 0
+
+
+class Interrupted(Exception):
+    """A signal stopped the run; ``message`` says what was saved and how to resume."""
+
+    def __init__(self, signal_name, message):
+        super().__init__(message)
+        self.signal_name, self.message = signal_name, message
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM while the CLI runs.
+
+    While a checkpointed ``fit`` runs (``trainer`` set), the first signal asks it to stop at the
+    next step boundary, where the state is consistent and a checkpoint is saved. Otherwise, or
+    on a second signal, the run stops at once (every file is written atomically, so nothing is
+    left half-written).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.trainer, self.previous = None, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self.handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def handle(self, signum, frame):
+        name = signal.Signals(signum).name
+        if self.trainer is not None and self.trainer.stop_requested is None:
+            self.trainer.stop_requested = name
+            warn(f"\n{name}: stopping after this step to save a checkpoint ({name} again stops "
+                 "at once)")
+            return
+        raise TrainingInterrupted(name)
+
+
+def exit_status(signal_name):
+    """130 for SIGINT, 143 for SIGTERM: the shell's 128 + signal number."""
+    return 128 + int(getattr(signal, signal_name))
+
+
+def describe_position(trainer):
+    state = trainer.epoch_progress
+    epoch = len(trainer.history) if state is None else trainer.epoch
+    batch = 0 if state is None else state.batch
+    return f"epoch {epoch + 1}, batch {batch}, step {trainer.step}"
+
+
+def resume_command(args):
+    """The exact command line that continues this run."""
+    argv = list(args.argv)
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return shlex.join([sys.executable, "-m", "d2l_alexnet.train", *argv])
+
+
+def stopped_at_once_message(args):
+    """What to say when a signal stopped the run without a checkpoint of the moment."""
+    if args.checkpoint_dir is None:
+        return ("no checkpoint to resume from: run with --checkpoint-dir DIR (and "
+                "--checkpoint-every N for checkpoints within an epoch) to be able to resume")
+    found = list_checkpoints(args.checkpoint_dir)
+    if not found:
+        return f"no checkpoint was saved in {args.checkpoint_dir} yet"
+    return (f"the last checkpoint is {found[0][1]}; resume with: {resume_command(args)}")
+
+
+# What each framework's out-of-memory error says, lowercased: PyTorch ("CUDA out of memory",
+# "DefaultCPUAllocator: can't allocate memory"), TensorFlow ("ResourceExhaustedError: OOM when
+# allocating tensor"), JAX/XLA ("RESOURCE_EXHAUSTED: Out of memory while trying to allocate"),
+# MXNet ("cudaMalloc retry failed: out of memory"), cuDNN/cuBLAS ("..._STATUS_ALLOC_FAILED").
+OUT_OF_MEMORY_MARKERS = ("out of memory", "outofmemory", "resource_exhausted",
+                         "resourceexhausted", "oom when allocating", "can't allocate memory",
+                         "cudamalloc", "status_alloc_failed", "cudaerrormemoryallocation")
+
+
+def out_of_memory_message(error, batch_size):
+    """The CLI's one line for a framework's out-of-memory error, or ``None`` for other errors."""
+    text = f"{type(error).__name__}: {error}".lower()
+    if not (isinstance(error, MemoryError) or any(marker in text
+                                                  for marker in OUT_OF_MEMORY_MARKERS)):
+        return None
+    if batch_size > 1:
+        return (f"out of memory at batch size {batch_size}: use a smaller --batch-size "
+                f"(try {max(1, batch_size // 2)})")
+    return ("out of memory even at batch size 1: use a smaller --resize, or --device cpu if "
+            "the GPU is the one out of memory")
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return run(args)
+        with StopSignals() as args.stop_signals:
+            return run(args)
     except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except CheckpointWriteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except CheckpointError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except TrainingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Interrupted as stop:
+        print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)
+        return exit_status(stop.signal_name)
+    except TrainingInterrupted as stop:
+        print(f"interrupted by {stop.reason}: {stopped_at_once_message(args)}", file=sys.stderr)
+        return exit_status(stop.reason)
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print(f"interrupted: {stopped_at_once_message(args)}", file=sys.stderr)
         return 130
+    except Exception as error:
+        message = out_of_memory_message(error, args.batch_size)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ padding without an extra ZeroPadding2D layer, which would change the printed sum
 windows then cover pixels 0..222 instead of -1..221, so fewer real pixels are left unseen.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
 FLOAT32_BYTES = 4
@@ -159,3 +159,14 @@ def training_flops(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
 def weight_layers(layers=ALEXNET):
     """The layers that hold parameters, in order (five convolutions, three dense layers)."""
     return [layer for layer in layers if layer.kind in ("conv", "dense")]
+
+
+def with_dropout(rate, layers=ALEXNET):
+    """The table with every dropout layer's rate set to ``rate`` (``None``: as it is). A rate of
+    0 turns dropout off: the cross-backend parity test compares one SGD step that way."""
+    if rate is None:
+        return layers
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"a dropout rate must be in [0, 1), got {rate}")
+    return tuple(replace(layer, rate=rate) if layer.kind == "dropout" else layer
+                 for layer in layers)

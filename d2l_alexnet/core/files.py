@@ -5,8 +5,11 @@ import os
 import tempfile
 
 
-def atomic_write_bytes(path, payload):
-    """Write ``payload`` to a temporary file beside ``path``, fsync it, then rename it into place."""
+def atomic_write_bytes(path, payload, before_rename=None):
+    """Write ``payload`` to a temporary file beside ``path``, fsync it, then rename it into place.
+
+    ``before_rename(temporary path)`` runs between the fsync and the rename (a test hook: the
+    checkpoint tests kill the process there)."""
     directory = os.path.dirname(os.path.abspath(path))
     handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                          dir=directory)
@@ -15,6 +18,8 @@ def atomic_write_bytes(path, payload):
             stream.write(payload)
             stream.flush()
             os.fsync(stream.fileno())
+        if before_rename is not None:
+            before_rename(temporary)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -4,12 +4,21 @@ A backend's ``Trainer`` supplies only the framework steps: :meth:`TrainerBase.se
 :meth:`prepare_model`, :meth:`prepare_batch`, :meth:`train_step`, :meth:`eval_step` and
 :meth:`to_float`. Everything a person sees (progress bar, one line per epoch, the ProgressBoard,
 the metrics history) and the bookkeeping behind it lives here.
+
+For checkpoints a backend also supplies :meth:`TrainerBase.state_arrays` and
+:meth:`TrainerBase.load_state_arrays`; :meth:`TrainerBase.checkpoint_state` adds the position,
+the history and the host RNGs, and ``fit(model, data, resume=checkpoint)`` continues exactly.
 """
 
 import math
+import random
 import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from .architecture import minimum_resize
+from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
 from .hyperparameters import HyperParameters
 from .progress import ProgressBar, ProgressBoard
 
@@ -19,6 +28,36 @@ PRECISIONS = ("fp32", "bf16")
 
 class TrainingError(RuntimeError):
     """Training cannot go on (a NaN loss, say); the message says what to change."""
+
+
+class TrainingInterrupted(Exception):
+    """``trainer.stop_requested`` was set (by a signal handler, say), so ``fit`` stopped between
+    two steps: the trainer's state is consistent and :meth:`TrainerBase.checkpoint_state` can
+    save it. ``reason`` is what was set (``"SIGINT"``...)."""
+
+    def __init__(self, reason):
+        super().__init__(f"training stopped ({reason})")
+        self.reason = reason
+
+
+@dataclass
+class EpochProgress:
+    """The running sums of the epoch in progress: a mid-epoch checkpoint carries them, so the
+    resumed epoch's ``train_loss`` and plot points equal an uninterrupted run's."""
+
+    batch: int = 0  # the next training batch of the epoch
+    seen: int = 0
+    loss_sum: float = 0.0
+    segment_sum: float = 0.0  # since the last train_loss point on the board
+    segment_seen: int = 0
+    next_point: float = 0.0  # images seen at which the next train_loss point is drawn
+    seen_at_start: int = 0  # images seen when this process took over (for images_per_sec)
+    pending: list = field(default_factory=list, repr=False)  # losses not yet on the host
+
+    def as_dict(self):
+        state = asdict(self)
+        del state["pending"], state["seen_at_start"]
+        return state
 
 
 class TrainerBase(HyperParameters):
@@ -47,6 +86,10 @@ class TrainerBase(HyperParameters):
         self.board = board if board is not None else ProgressBoard(xlabel="epoch")
         self.history = []
         self.callbacks = []  # called as callback(trainer, record) after every epoch
+        self.step_callbacks = []  # called as callback(trainer) after every training step
+        self.stop_requested = None  # set it (a signal handler does) to stop at the next step
+        self.step = 0  # training steps done, over all epochs
+        self.epoch_progress = None  # an EpochProgress while an epoch is under way
 
     # ---- framework steps, supplied by each backend -------------------------------------------
     def select_device(self, request):
@@ -76,29 +119,42 @@ class TrainerBase(HyperParameters):
     def to_float(self, value):
         return float(value)
 
+    def state_arrays(self):
+        """Everything a step changes, as ``{name: numpy array}``: parameters, optimizer state,
+        the framework's RNG states (dropout generators or keys). Names and shapes must be the
+        same for every trainer of the same configuration."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save checkpoints")
+
+    def load_state_arrays(self, arrays):
+        """Put ``arrays`` (from :meth:`state_arrays`, names and shapes already checked) back
+        into the prepared model, optimizer and RNGs."""
+        raise NotImplementedError(f"{type(self).__name__} cannot load checkpoints")
+
     # ---- the loop -----------------------------------------------------------------------------
-    def fit(self, model, data):
-        """Train ``model`` on ``data`` for ``max_epochs``; returns the metrics history."""
-        smallest = minimum_resize()
-        if min(data.resize) < smallest:
-            raise ValueError(f"images of {data.resize[0]}×{data.resize[1]} are too small for "
-                             f"AlexNet: use a resize of at least {smallest} (the chapter uses 224)")
-        model_resize = getattr(model, "resize", None)
-        if model_resize is not None and tuple(data.resize) != (model_resize, model_resize):
-            raise ValueError(f"the model was built for {model_resize}×{model_resize} images but "
-                             f"the data is resized to {data.resize[0]}×{data.resize[1]}: pass "
-                             f"the same resize to both")
+    def fit(self, model, data, resume=None):
+        """Train ``model`` on ``data`` for ``max_epochs``; returns the metrics history.
+
+        ``resume``: a :class:`~d2l_alexnet.core.checkpoint.Checkpoint` of the same
+        configuration to continue from exactly where it was saved (a ``CheckpointError`` says
+        what differs otherwise); its history counts towards ``max_epochs``.
+        """
+        check_sizes(model, data)
         self.model, self.data = model, data
         self.device = self.select_device(self.device_request)
         self.prepare_model(model)
+        self.history, self.step, self.epoch_progress = [], 0, None
+        if resume is not None:
+            self.restore(resume)
         if self.log is not None:
             self.log(f"training on {self.device_name()} ({self.precision}): "
                      f"{data.num_examples(True):,} images per epoch, batch {data.batch_size}, "
                      f"{self.max_epochs} epoch(s)")
-        self.history = []
-        for self.epoch in range(self.max_epochs):
+            if resume is not None:
+                self.log(f"resuming from {resume.path}: {resume.describe()}")
+        for self.epoch in range(len(self.history), self.max_epochs):
             record = self.fit_epoch()
             self.history.append(record)
+            self.epoch_progress = None
             if self.log is not None:
                 self.log(format_epoch(record, self.max_epochs))
             for callback in self.callbacks:
@@ -112,63 +168,227 @@ class TrainerBase(HyperParameters):
         bar = ProgressBar(total, f"epoch {epoch + 1}/{self.max_epochs}") if self.progress else None
         # Losses stay on the device until a bar update or a board point needs them: a host sync
         # every step would stall an accelerator's queue.
-        pending, seen, loss_sum = [], 0, 0.0
-        segment_sum, segment_seen = 0.0, 0
         points_per_epoch = 2  # the book's plot_train_per_epoch
-        next_point = total / points_per_epoch
-
-        def flush():
-            nonlocal pending, loss_sum, segment_sum
-            for loss, count in pending:
-                value = self.to_float(loss)
-                if not math.isfinite(value):
-                    raise TrainingError(
-                        f"the training loss became {value} in epoch {epoch + 1}: lower the "
-                        f"learning rate (--lr, now {getattr(self.model, 'lr', '?')})")
-                loss_sum += value * count
-                segment_sum += value * count
-            pending = []
-
-        for images, labels in data.raw_batches(train=True, epoch=epoch):
+        if self.epoch_progress is None:
+            self.epoch_progress = EpochProgress(next_point=total / points_per_epoch)
+        state = self.epoch_progress  # a resumed epoch starts from the checkpoint's sums
+        state.seen_at_start = state.seen
+        for images, labels in data.raw_batches(train=True, epoch=epoch, start_batch=state.batch):
+            self.check_stop()
             loss = self.train_step(self.prepare_batch(images, labels))
-            pending.append((loss, len(labels)))
-            seen += len(labels)
-            segment_seen += len(labels)
-            if seen >= next_point or seen == total:
-                flush()
-                self.board.draw(epoch + seen / total, segment_sum / segment_seen, "train_loss")
-                segment_sum, segment_seen = 0.0, 0
-                next_point += total / points_per_epoch
+            state.pending.append((loss, len(labels)))
+            state.batch += 1
+            self.step += 1
+            state.seen += len(labels)
+            state.segment_seen += len(labels)
+            if state.seen >= state.next_point or state.seen == total:
+                self.flush_losses()
+                self.board.draw(epoch + state.seen / total,
+                                state.segment_sum / state.segment_seen, "train_loss")
+                state.segment_sum, state.segment_seen = 0.0, 0
+                state.next_point += total / points_per_epoch
             if bar is not None and bar.due():
-                flush()
-                bar.update(seen, loss=loss_sum / seen)
-        flush()
+                self.flush_losses()
+                bar.update(state.seen, loss=state.loss_sum / state.seen)
+            for callback in self.step_callbacks:
+                callback(self)
+        self.flush_losses()
+        seen, loss_sum = state.seen, state.loss_sum
         train_seconds = time.perf_counter() - started
         if bar is not None:
             bar.update(seen, loss=loss_sum / max(seen, 1), force=True)
             bar.close()
 
+        validation = self.validate()
+        seconds = time.perf_counter() - started
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / max(seen, 1),
+            "val_loss": validation["val_loss"],
+            "val_acc": validation["val_acc"],
+            "seconds": seconds,
+            "images_per_sec": ((seen - state.seen_at_start) / train_seconds
+                               if train_seconds > 0 else 0.0),
+        }
+        self.board.draw(epoch + 1, record["val_loss"], "val_loss")
+        self.board.draw(epoch + 1, record["val_acc"], "val_acc")
+        return record
+
+    def flush_losses(self):
+        """Bring the epoch's pending losses to the host and add them up; a non-finite one stops
+        training with :class:`TrainingError`."""
+        state = self.epoch_progress
+        for loss, count in state.pending:
+            value = self.to_float(loss)
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"the training loss became {value} in epoch {self.epoch + 1}: lower the "
+                    f"learning rate (--lr, now {getattr(self.model, 'lr', '?')})")
+            state.loss_sum += value * count
+            state.segment_sum += value * count
+        state.pending = []
+
+    def check_stop(self):
+        """Between two steps: raise :class:`TrainingInterrupted` if a stop was requested."""
+        if self.stop_requested is not None:
+            raise TrainingInterrupted(self.stop_requested)
+
+    def at_epoch_end(self):
+        """Whether the last training step was the last batch of its epoch."""
+        state = self.epoch_progress
+        return state is not None and state.batch >= self.data.num_batches(train=True)
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    @property
+    def backend(self):
+        """The backend's CLI name, from the module that defines this trainer."""
+        module = type(self).__module__.rsplit(".", 1)[-1]
+        return {"torch": "pytorch"}.get(module, module)
+
+    def run_identity(self):
+        """What a resumed run must share with its checkpoint: the backend, the network, and
+        everything that fixes the data order."""
+        height, width = self.data.resize
+        return {"backend": self.backend, "architecture": ARCHITECTURE,
+                "resize": int(height) if height == width else [int(height), int(width)],
+                "num_classes": getattr(self.model, "num_classes", None),
+                "batch_size": self.data.batch_size, "seed": getattr(self.data, "seed", None),
+                "train_examples": self.data.num_examples(train=True)}
+
+    def checkpoint_state(self):
+        """``(metadata, arrays)``: where training stands, for a checkpoint.
+
+        Pending losses are brought to the host first and every float array is checked, so a
+        NaN or infinite loss or weight raises :class:`TrainingError` instead of being saved.
+        """
+        state = self.epoch_progress
+        if state is not None:
+            self.flush_losses()
+        arrays = dict(self.state_arrays())
+        for name, array in arrays.items():
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise TrainingError(
+                    f"{name} is no longer finite after step {self.step}: lower the learning "
+                    f"rate (--lr, now {getattr(self.model, 'lr', '?')}); it was not saved")
+        arrays.update(host_rng_arrays())
+        metadata = dict(self.run_identity())
+        metadata.update({
+            "lr": getattr(self.model, "lr", None), "precision": self.precision,
+            "max_epochs": self.max_epochs,
+            "epoch": len(self.history) if state is None else self.epoch,
+            "batch": 0 if state is None else state.batch,
+            "step": self.step,
+            "epoch_progress": None if state is None else state.as_dict(),
+            "history": self.history,
+            "board": {label: [xs, ys] for label, (xs, ys) in self.board.series.items()},
+        })
+        return metadata, arrays
+
+    def restore(self, checkpoint):
+        """Load ``checkpoint`` into the prepared model: arrays, host RNGs, position, history."""
+        check_compatible(checkpoint, self.run_identity())
+        saved = {name: array for name, array in checkpoint.arrays.items()
+                 if not name.startswith(HOST_RNG)}
+        current = self.state_arrays()
+        # Optimizer slots appear at the first step, a GPU's RNG only on a GPU: those may be
+        # absent on either side; everything else must be there with the same shape.
+        optional = ("optimizer.", "rng.")
+        missing = sorted(name for name in set(current) - set(saved)
+                         if not name.startswith(optional))
+        unexpected = sorted(name for name in set(saved) - set(current)
+                            if not name.startswith(optional))
+        if missing or unexpected:
+            raise CheckpointError(f"{checkpoint.name} does not fit this model: missing "
+                                  f"{missing[:3] or 'nothing'}, unexpected "
+                                  f"{unexpected[:3] or 'nothing'}")
+        for name, array in current.items():
+            if name not in saved:
+                continue
+            if saved[name].shape != array.shape or saved[name].dtype.kind != array.dtype.kind:
+                raise CheckpointError(f"{checkpoint.name}: {name} is {saved[name].dtype} "
+                                      f"{saved[name].shape}, this model's is {array.dtype} "
+                                      f"{array.shape}")
+        metadata = checkpoint.metadata
+        if metadata["epoch"] != len(metadata["history"]):
+            raise CheckpointError(f"{checkpoint.name} is inconsistent: epoch "
+                                  f"{metadata['epoch']} with {len(metadata['history'])} "
+                                  "epochs of history")
+        self.load_state_arrays(saved)
+        set_host_rng(checkpoint.arrays)
+        self.history = [dict(record) for record in metadata["history"]]
+        self.step = metadata["step"]
+        progress = metadata.get("epoch_progress")
+        self.epoch_progress = EpochProgress(**progress) if progress else None
+        self.board.series = {label: (list(xs), list(ys))
+                             for label, (xs, ys) in metadata.get("board", {}).items()}
+
+    def validate(self):
+        """The one validation loop: ``{"val_loss", "val_acc"}`` of the prepared model over the
+        data's validation split, in evaluation mode (no dropout, no update)."""
         val_loss_sum = val_correct = 0.0
         val_seen = 0
-        results = []
-        for images, labels in data.raw_batches(train=False):
+        results = []  # read back after the loop: one host sync per batch would stall a GPU
+        for images, labels in self.data.raw_batches(train=False):
+            self.check_stop()
             results.append(self.eval_step(self.prepare_batch(images, labels)))
             val_seen += len(labels)
         for loss_total, correct in results:
             val_loss_sum += self.to_float(loss_total)
             val_correct += self.to_float(correct)
-        seconds = time.perf_counter() - started
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / max(seen, 1),
-            "val_loss": val_loss_sum / max(val_seen, 1),
-            "val_acc": val_correct / max(val_seen, 1),
-            "seconds": seconds,
-            "images_per_sec": seen / train_seconds if train_seconds > 0 else 0.0,
-        }
-        self.board.draw(epoch + 1, record["val_loss"], "val_loss")
-        self.board.draw(epoch + 1, record["val_acc"], "val_acc")
-        return record
+        return {"val_loss": val_loss_sum / max(val_seen, 1),
+                "val_acc": val_correct / max(val_seen, 1)}
+
+    def evaluate(self, model, data):
+        """Validation loss and accuracy of ``model`` as it is, without training:
+        ``{"val_loss", "val_acc"}`` over ``data``'s validation split (what ``fit`` reports after
+        each epoch, by the same loop)."""
+        check_sizes(model, data)
+        self.model, self.data = model, data
+        self.device = self.select_device(self.device_request)
+        self.prepare_model(model)
+        return self.validate()
+
+
+HOST_RNG = "host."
+
+
+def host_rng_arrays():
+    """numpy's and Python's global RNG states as arrays (a framework may draw from them)."""
+    _, keys, position, has_gauss, cached = np.random.get_state()
+    version, words, gauss_next = random.getstate()
+    return {"host.numpy_random.keys": np.asarray(keys, dtype=np.uint32),
+            "host.numpy_random.position": np.array([position, has_gauss], dtype=np.int64),
+            "host.numpy_random.cached_gaussian": np.array([cached], dtype=np.float64),
+            "host.python_random.version": np.array([version], dtype=np.int64),
+            "host.python_random.words": np.asarray(words, dtype=np.uint64),
+            "host.python_random.gauss_next": np.array(
+                [gauss_next is not None, gauss_next or 0.0], dtype=np.float64)}
+
+
+def set_host_rng(arrays):
+    """Undo :func:`host_rng_arrays`; a checkpoint without them leaves the RNGs as they are."""
+    if "host.numpy_random.keys" in arrays:
+        position, has_gauss = (int(value) for value in arrays["host.numpy_random.position"])
+        np.random.set_state(("MT19937", np.array(arrays["host.numpy_random.keys"]), position,
+                             has_gauss, float(arrays["host.numpy_random.cached_gaussian"][0])))
+    if "host.python_random.words" in arrays:
+        has_next, gauss_next = arrays["host.python_random.gauss_next"]
+        random.setstate((int(arrays["host.python_random.version"][0]),
+                         tuple(int(word) for word in arrays["host.python_random.words"]),
+                         float(gauss_next) if has_next else None))
+
+
+def check_sizes(model, data):
+    """Refuse images too small for AlexNet, or a model built for another size than the data's."""
+    smallest = minimum_resize()
+    if min(data.resize) < smallest:
+        raise ValueError(f"images of {data.resize[0]}×{data.resize[1]} are too small for "
+                         f"AlexNet: use a resize of at least {smallest} (the chapter uses 224)")
+    model_resize = getattr(model, "resize", None)
+    if model_resize is not None and tuple(data.resize) != (model_resize, model_resize):
+        raise ValueError(f"the model was built for {model_resize}×{model_resize} images but "
+                         f"the data is resized to {data.resize[0]}×{data.resize[1]}: pass "
+                         f"the same resize to both")
 
 
 def format_epoch(record, max_epochs):

@@ -157,3 +157,20 @@ def test_training_uses_no_deprecated_api(data):
         history = d2l.Trainer(max_epochs=1, gradient_clip_val=1.0, progress=False,
                               log=None).fit(model, data)
     assert math.isfinite(history[0]["train_loss"])
+
+
+def test_trainer_starts_from_init_params_and_leaves_them_usable(data, tmp_path):
+    model = d2l.AlexNet(lr=0.0, resize=SMALL)
+    params = d2l.init_params(model, seed=9)
+    model.save_weights(tmp_path / "weights.safetensors", params)
+    loaded = model.load_weights(tmp_path / "weights.safetensors")
+    trainer, _ = prepared_trainer(data, model, seed=0, init_params=loaded)
+    for name, array in d2l.parameter_arrays(model, seed=9):
+        _, layer, kind = name.split(".")
+        np.testing.assert_array_equal(d2l.to_numpy(trainer.state.params["net"][layer][kind]),
+                                      array, err_msg=name)
+    trainer.train_step(trainer.prepare_batch(data.train_images[:8], data.train_labels[:8]))
+    assert not jax.tree.leaves(loaded)[0].is_deleted(), "the donated step consumed the caller's"
+    with pytest.raises(ValueError, match="init_params do not fit this AlexNet"):
+        prepared_trainer(data, d2l.AlexNet(lr=0.0, resize=SMALL, num_classes=7),
+                         init_params=loaded)

@@ -306,3 +306,267 @@ def test_bench_measures_every_key(d2l, backend_name):
     assert result["peak_of_gemm_ratio"] == pytest.approx(
         result["step_images_per_sec"] * result["training_gflop_per_image"]
         / result["gemm_peak_gflops"])
+
+
+# ---- checkpoints: exact resume, faults survived ----------------------------------------------
+# Two steps per epoch: steps 1 and 3 are mid-epoch, 2 and 4 end an epoch; a checkpoint at every
+# step (the epoch's last one is the epoch-end checkpoint).
+CHECKPOINT_RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "--limit-val",
+                  "8", "--resize", str(SMALL), "--checkpoint-every", "1")
+TIMING_KEYS = ("seconds", "images_per_sec")  # differ between any two runs
+
+
+def run_train(argv, **test_hooks):
+    """``python -m d2l_alexnet.train`` with the checkpoint test hooks in the environment."""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               **test_hooks)
+    return subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *argv], capture_output=True,
+                          text=True, env=env, timeout=600)
+
+
+def without_timing(history):
+    return [{key: value for key, value in record.items() if key not in TIMING_KEYS}
+            for record in history]
+
+
+def test_interrupted_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(
+        d2l, backend_name, tmp_path):
+    """Ctrl-C mid-epoch, SIGKILL mid-checkpoint-write, a truncated checkpoint, SIGKILL mid-epoch:
+    resumed each time, the run ends with the same weights, optimizer and RNG states, metrics
+    history and plot as one that ran straight through (bit for bit: each backend is
+    deterministic on the CPU)."""
+    import shlex
+
+    from d2l_alexnet.core.checkpoint import read_checkpoint
+
+    common = ["--backend", backend_name, *CHECKPOINT_RUN]
+    straight = tmp_path / "straight"
+    result = run_train(common + ["--out", str(straight), "--checkpoint-dir",
+                                 str(straight / "ckpt")])
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(straight / "ckpt")) == ["checkpoint-3.ckpt", "checkpoint-4.ckpt"]
+
+    resumed = tmp_path / "resumed"
+    ckpt = resumed / "ckpt"
+    argv = common + ["--out", str(resumed), "--checkpoint-dir", str(ckpt)]
+    # 1. Ctrl-C after step 1: a checkpoint of that moment, exit 130, the command that resumes.
+    result = run_train(argv, D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP="1:SIGINT")
+    assert result.returncode == 130, result.stderr
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"interrupted by SIGINT: saved {ckpt / 'checkpoint-1.ckpt'} "
+                                "(epoch 1, batch 1, step 1); resume with: ")
+    command = shlex.split(last_line.split("resume with: ", 1)[1])
+    assert command == [sys.executable, "-m", "d2l_alexnet.train", *argv, "--resume"]
+
+    # 2. That command, killed between writing step 3's checkpoint and renaming it into place.
+    result = run_train(command[3:], D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE="3")
+    assert result.returncode == -9, result.stderr
+    assert f"resuming from {ckpt / 'checkpoint-1.ckpt'}: epoch 1, batch 1 (step 1)" in result.stdout
+    names = sorted(os.listdir(ckpt))
+    assert names[0].startswith(".checkpoint-3.ckpt.") and names[0].endswith(".tmp"), names
+    assert names[1:] == ["checkpoint-1.ckpt", "checkpoint-2.ckpt"]
+    read_checkpoint(ckpt / "checkpoint-2.ckpt")  # intact
+
+    # 3. A damaged newest checkpoint (a disk error, say) is named and skipped; killed after step 3.
+    with open(ckpt / "checkpoint-2.ckpt", "r+b") as stream:
+        stream.truncate(os.path.getsize(ckpt / "checkpoint-2.ckpt") // 2)
+    result = run_train(command[3:], D2L_ALEXNET_TEST_KILL_AFTER_STEP="3")
+    assert result.returncode == -9, result.stderr
+    assert f"removed {names[0]}" in result.stderr
+    assert ("checkpoint-2.ckpt is truncated" in result.stderr
+            and "falling back to the previous good checkpoint, checkpoint-1.ckpt" in result.stderr)
+    assert f"resuming from {ckpt / 'checkpoint-1.ckpt'}" in result.stdout
+    assert sorted(os.listdir(ckpt)) == ["checkpoint-2.ckpt", "checkpoint-2.ckpt.corrupt",
+                                        "checkpoint-3.ckpt"]
+
+    # 4. Resumed mid-epoch to the end.
+    result = run_train(command[3:])
+    assert result.returncode == 0, result.stderr
+    assert f"resuming from {ckpt / 'checkpoint-3.ckpt'}: epoch 2, batch 1 (step 3)" in result.stdout
+
+    expected = read_checkpoint(straight / "ckpt" / "checkpoint-4.ckpt")
+    got = read_checkpoint(ckpt / "checkpoint-4.ckpt")
+    assert set(got.arrays) == set(expected.arrays)
+    assert any(name.startswith("params.") for name in got.arrays)
+    differing = [name for name in expected.arrays
+                 if not np.array_equal(got.arrays[name], expected.arrays[name])]
+    assert not differing, f"not bit-exact: {differing}"
+    assert without_timing(got.metadata["history"]) == without_timing(
+        expected.metadata["history"])
+    assert got.metadata["board"] == expected.metadata["board"]
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in (straight, resumed)]
+    assert len(metrics[0]) == 2 and without_timing(metrics[0]) == without_timing(metrics[1])
+
+
+def test_cli_stops_at_a_nan_loss_without_saving_nan_weights(d2l, backend_name, tmp_path):
+    from d2l_alexnet.core.checkpoint import list_checkpoints, read_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    result = run_train(["--backend", backend_name, *CHECKPOINT_RUN, "--lr", "1e12",
+                        "--out", str(tmp_path / "run"), "--checkpoint-dir", str(ckpt)])
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: ") and "lower the learning rate (--lr, now " in message
+    saved = list_checkpoints(ckpt)
+    if saved:  # the step-1 weights may still be finite; then they are the last good checkpoint
+        assert f"the last good checkpoint is {saved[0][1]}" in message
+    for _, path in saved:
+        for name, array in read_checkpoint(path).arrays.items():
+            assert array.dtype.kind != "f" or np.isfinite(array).all(), (path, name)
+
+
+# ---- portable weights: one safetensors file for every backend --------------------------------
+
+def weights_cli(module, *args):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def canonical_weights(tmp_path_factory):
+    """A canonical weights file for SMALL inputs written without a framework (any backend must
+    load what another wrote), random but scaled like Xavier."""
+    from d2l_alexnet.core import weights
+
+    rng = np.random.default_rng(0)
+    shapes, _ = weights.canonical_shapes(SMALL, 10)
+    tensors = {name: (rng.standard_normal(shape) / math.sqrt(np.prod(shape[1:]) if
+                      len(shape) > 1 else 10)).astype(np.float32) for name, shape in shapes.items()}
+    path = tmp_path_factory.mktemp("canonical") / "weights.safetensors"
+    weights.save_weights(path, weights.from_canonical(tensors, "NCHW", SMALL, 10), "NCHW", SMALL,
+                         10, backend="test")
+    return path
+
+
+def test_saved_and_loaded_weights_give_identical_logits(d2l, backend_name, tmp_path):
+    from parity_fixture import load, predict
+
+    from d2l_alexnet.core.weights import saved_architecture
+
+    assert d2l.LAYOUT == ("NCHW" if backend_name in ("pytorch", "mxnet") else "NHWC")
+    path = tmp_path / "weights.safetensors"
+    d2l.set_seed(1)
+    model = make_model(d2l, resize=SMALL)
+    if backend_name == "jax":  # functional: the parameters are passed, and returned
+        params = d2l.init_params(model, seed=1)
+        model.save_weights(path, params)
+        saved = {"init_params": params}
+    else:
+        model.save_weights(path)
+        saved = {}
+    assert saved_architecture(path) == (SMALL, 10)
+    d2l.set_seed(2)
+    other = make_model(d2l, resize=SMALL)
+    images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    before = predict(d2l, backend_name, other, {"init_params": d2l.init_params(other, seed=2)}
+                     if backend_name == "jax" else {}, images)
+    loaded = load(backend_name, other, path)
+    logits = predict(d2l, backend_name, other, loaded, images)
+    np.testing.assert_array_equal(logits, predict(d2l, backend_name, model, saved, images))
+    assert not np.array_equal(logits, before), "the second model started with the same weights"
+
+
+def test_loading_weights_for_another_network_names_the_mismatch(d2l, backend_name,
+                                                                canonical_weights):
+    from d2l_alexnet.core.weights import WeightsError
+
+    model = make_model(d2l, num_classes=7, resize=SMALL)
+    with pytest.raises(WeightsError, match=r"10 classes \(the model: 7\)"):
+        model.load_weights(canonical_weights)
+    model = make_model(d2l, resize=SMALL + 4)
+    with pytest.raises(WeightsError, match=r"67×67 inputs \(the model: 71×71\)"):
+        model.load_weights(canonical_weights)
+    arrays = d2l.parameter_arrays(make_model(d2l, resize=SMALL))
+    with pytest.raises(WeightsError, match="expected 16 arrays"):
+        d2l.assign_parameter_arrays(model, arrays[:-2])
+
+
+def test_cli_writes_weights_that_evaluate_and_init_from_read(d2l, backend_name, tmp_path):
+    """Train → weights.safetensors → evaluate prints the run's last validation numbers →
+    --init-from starts a new run from exactly those weights."""
+    common = ["--backend", backend_name, "--batch-size", "8", "--limit-train", "16",
+              "--limit-val", "8", "--resize", str(SMALL)]
+    first = tmp_path / "first"
+    result = weights_cli("d2l_alexnet.train", *common, "--epochs", "1", "--out", str(first))
+    assert result.returncode == 0, result.stderr
+    assert f"and {first / 'weights.safetensors'}" in result.stdout
+    trained = json.loads((first / "metrics.json").read_text())[-1]
+
+    result = weights_cli("d2l_alexnet.evaluate", "--backend", backend_name, "--weights",
+                         str(first / "weights.safetensors"), "--limit-val", "8",
+                         "--batch-size", "8")
+    assert result.returncode == 0, result.stderr
+    assert (f"val_loss {trained['val_loss']:.4f}  val_acc {trained['val_acc']:.4f}"
+            in result.stdout.splitlines()[-1]), result.stdout
+
+    # lr 1e-30 leaves every nonzero weight as it was: the second run's weights are the first's.
+    second = tmp_path / "second"
+    result = weights_cli("d2l_alexnet.train", *common, "--epochs", "1", "--lr", "1e-30",
+                         "--init-from", str(first / "weights.safetensors"), "--out", str(second))
+    assert result.returncode == 0, result.stderr
+    assert f"starting from the weights in {first / 'weights.safetensors'}" in result.stdout
+    from d2l_alexnet.core.weights import load_safetensors
+
+    before, _ = load_safetensors(first / "weights.safetensors")
+    after, metadata = load_safetensors(second / "weights.safetensors")
+    assert metadata["saved_by"] == backend_name
+    for name, array in before.items():
+        np.testing.assert_allclose(after[name], array, rtol=1e-6, atol=1e-20, err_msg=name)
+    resumed = json.loads((second / "metrics.json").read_text())[-1]
+    assert resumed["val_loss"] == pytest.approx(trained["val_loss"], rel=1e-5)
+
+
+def weights_file_cases(tmp_path, canonical_weights):
+    """``(description, path, extra arguments, message)`` for files the CLIs must refuse."""
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(canonical_weights.read_bytes()[:1000])
+    return [
+        ("missing", tmp_path / "missing.safetensors", [], "cannot read weights file"),
+        ("corrupt", garbage, [], "is not a valid safetensors weights file"),
+        ("truncated", truncated, [], "it may be truncated or corrupt"),
+        ("another size", canonical_weights, ["--resize", "71"],
+         "67×67 inputs (the model: 71×71)"),
+    ]
+
+
+def assert_refused(result, message, out=None):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr, result.stderr
+    assert out is None or not out.exists(), "nothing may be written for bad input"
+
+
+def test_cli_init_from_refuses_bad_weights_with_exit_2(d2l, backend_name, tmp_path,
+                                                       canonical_weights):
+    for _, path, extra, message in weights_file_cases(tmp_path, canonical_weights):
+        out = tmp_path / "run"
+        result = weights_cli("d2l_alexnet.train", "--backend", backend_name, "--resize",
+                             str(SMALL), *extra, "--init-from", str(path), "--out", str(out))
+        assert_refused(result, message, out)
+        assert result.stderr.startswith("error: --init-from: "), result.stderr
+
+
+def test_evaluate_cli_refuses_bad_input_with_exit_2(d2l, backend_name, tmp_path,
+                                                    canonical_weights):
+    cases = [(["--weights", str(path), *extra], message)
+             for _, path, extra, message in weights_file_cases(tmp_path, canonical_weights)]
+    cases += [([], "--weights PATH is required"),
+              (["--weights", str(canonical_weights), "--limit-val", "0"],
+               "--limit-val must be at least 1"),
+              (["--weights", str(canonical_weights), "--batch-size", "0"],
+               "--batch-size must be at least 1"),
+              (["--weights", str(canonical_weights), "--resize", "32"],
+               "--resize 32 is too small for AlexNet"),
+              (["--weights", str(canonical_weights), "--data-dir", "/nonexistent/fashion"],
+               "--data-dir /nonexistent/fashion is not a readable directory")]
+    for arguments, message in cases:
+        result = weights_cli("d2l_alexnet.evaluate", "--backend", backend_name, *arguments)
+        assert_refused(result, message)
+    result = weights_cli("d2l_alexnet.evaluate", "--backend", "caffe", "--weights",
+                         str(canonical_weights))
+    assert_refused(result, "unknown backend 'caffe'")

@@ -43,3 +43,16 @@ def test_minimum_resize_is_the_smallest_that_works():
 def test_flatten_follows_the_input_size():
     flatten = [row for row in layer_table(131) if row.layer.kind == "flatten"][0]
     assert flatten.output_shape == (256 * 3 * 3,)
+
+
+def test_with_dropout_changes_only_the_dropout_rates():
+    from d2l_alexnet.core.architecture import with_dropout
+
+    assert with_dropout(None) is ALEXNET
+    off = with_dropout(0.0)
+    assert [layer.rate for layer in off if layer.kind == "dropout"] == [0.0, 0.0]
+    assert [layer for layer in off if layer.kind != "dropout"] == [
+        layer for layer in ALEXNET if layer.kind != "dropout"]
+    assert [layer.rate for layer in ALEXNET if layer.kind == "dropout"] == [0.5, 0.5]
+    with pytest.raises(ValueError, match=r"in \[0, 1\)"):
+        with_dropout(1.0)

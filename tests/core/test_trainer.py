@@ -138,3 +138,18 @@ def test_model_and_data_sizes_must_agree(data):
 def test_final_progress_line_is_printed_once(data, capsys):
     NumpyTrainer(max_epochs=1, log=None).fit(SoftmaxRegression(lr=0.1), data)
     assert capsys.readouterr().err.count("300/300 img") == 1
+
+
+def test_evaluate_runs_the_validation_loop_of_fit_without_training(data):
+    trainer = NumpyTrainer(max_epochs=2, progress=False, log=None)
+    model = SoftmaxRegression(lr=0.05)
+    history = trainer.fit(model, data)
+    weights = model.W.copy()
+    evaluator = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    result = evaluator.evaluate(model, data)
+    assert result == {"val_loss": history[-1]["val_loss"], "val_acc": history[-1]["val_acc"]}
+    assert np.array_equal(model.W, weights) and evaluator.steps == 0
+    assert evaluator.evaluate(SoftmaxRegression(lr=0.05), data)["val_acc"] < result["val_acc"]
+    model.resize = 100
+    with pytest.raises(ValueError, match="built for 100×100 images"):
+        evaluator.evaluate(model, data)

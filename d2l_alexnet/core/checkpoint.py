@@ -1,0 +1,374 @@
+"""Checkpoints: everything a run needs to continue exactly, in one verified file per save.
+
+A training run of the chapter takes hours on a CPU, so it gets interrupted and machines die.
+:class:`Checkpointer` saves, at every epoch end and every ``every`` steps, what
+``TrainerBase.checkpoint_state`` gathers: the model, the optimizer state, every RNG state, the
+data position (epoch, batch; the order itself is a pure function of ``(seed, epoch)``), the
+step, the metrics history and the running sums of the epoch in progress.
+
+The file format (``checkpoint-<step>.ckpt``), framework-free and without pickle::
+
+    16 bytes  MAGIC
+     8 bytes  header length H, little-endian unsigned
+    32 bytes  SHA-256 of everything after these 56 bytes (header and payload)
+     H bytes  JSON header: {"format", "version", "metadata", "arrays": {name: {dtype, shape,
+              offset, nbytes}}, "payload_bytes"}
+    payload   the arrays' bytes, little-endian, each at an 8-byte-aligned offset
+
+A file is written to a temporary name, fsynced and renamed (``files.atomic_write_bytes``), so a
+crash mid-write leaves the previous checkpoint intact; the checksum catches what a disk or a copy
+damages later, and :func:`latest_checkpoint` then falls back to the previous good file. The
+newest ``keep`` (2) checkpoints are kept.
+
+Test hooks (environment variables, for the fault tests; never set them otherwise):
+``D2L_ALEXNET_TEST_KILL_AFTER_STEP=N`` SIGKILLs the process right after step N (and its
+checkpoint, if one was due); ``D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE=N`` SIGKILLs it
+while step N's checkpoint is written, after the temporary file is complete, before the rename;
+``D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP=N:SIGINT`` (or ``:SIGTERM``) sends the process that signal
+right after step N, as a person pressing Ctrl-C would.
+"""
+
+import errno
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .architecture import parameter_count
+from .files import atomic_write_bytes
+
+MAGIC = b"d2l_alexnet ckpt"
+FORMAT = "d2l_alexnet-checkpoint"
+VERSION = 1
+ARCHITECTURE = "alexnet-d2l"
+PREFIX_BYTES = len(MAGIC) + 8 + 32
+NAME = re.compile(r"^checkpoint-(\d+)\.ckpt$")
+TEMPORARY = re.compile(r"^\.checkpoint-\d+\.ckpt\..*\.tmp$")
+_MAX_HEADER = 1 << 26
+_ALIGN = 8
+
+KILL_AFTER_STEP = "D2L_ALEXNET_TEST_KILL_AFTER_STEP"
+KILL_DURING_WRITE = "D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE"
+SIGNAL_AFTER_STEP = "D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP"
+
+# What a resumed run must share with the checkpoint, and the flag that sets each. Anything else
+# (--lr, --epochs, --precision, --limit-val) may change on resume: lowering --lr after a NaN is
+# the point of keeping the last good checkpoint.
+MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--resize"),
+              ("num_classes", None), ("batch_size", "--batch-size"), ("seed", "--seed"),
+              ("train_examples", "--limit-train"))
+
+
+class CheckpointError(Exception):
+    """A checkpoint is unreadable, corrupt or does not fit this run; the message names the file
+    and says what to do."""
+
+
+class CheckpointWriteError(CheckpointError):
+    """A checkpoint could not be written (a full disk, say): training stops, the previous
+    checkpoints are intact."""
+
+
+def checkpoint_name(step):
+    return f"checkpoint-{int(step)}.ckpt"
+
+
+def encode(metadata, arrays):
+    """``(metadata dict, {name: numpy array})`` -> the bytes of a checkpoint file."""
+    entries, chunks, offset = {}, [], 0
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.dtype.kind not in "biuf" or array.dtype.itemsize == 0:
+            raise TypeError(f"checkpoint array {name} has dtype {array.dtype}: only numbers")
+        little = array.dtype.newbyteorder("<")
+        data = np.ascontiguousarray(array, dtype=little).tobytes()
+        entries[name] = {"dtype": little.str, "shape": list(array.shape), "offset": offset,
+                         "nbytes": len(data)}
+        padding = -len(data) % _ALIGN
+        chunks.append(data + b"\0" * padding)
+        offset += len(data) + padding
+    header = json.dumps({"format": FORMAT, "version": VERSION, "metadata": metadata,
+                         "arrays": entries, "payload_bytes": offset},
+                        separators=(",", ":")).encode("utf-8")
+    header += b" " * (-len(header) % _ALIGN)
+    body = header + b"".join(chunks)
+    return MAGIC + struct.pack("<Q", len(header)) + hashlib.sha256(body).digest() + body
+
+
+def write_checkpoint(path, metadata, arrays, before_rename=None):
+    """Write a checkpoint atomically (temporary file, fsync, rename)."""
+    atomic_write_bytes(path, encode(metadata, arrays), before_rename=before_rename)
+
+
+@dataclass
+class Checkpoint:
+    """A verified checkpoint: ``metadata`` (position, history, hyperparameters) and ``arrays``."""
+
+    path: str
+    metadata: dict
+    arrays: dict = field(repr=False)
+
+    @property
+    def name(self):
+        return os.path.basename(self.path)
+
+    @property
+    def step(self):
+        return self.metadata["step"]
+
+    def describe(self):
+        """``epoch 2, batch 1 (step 5)``: where training continues from this checkpoint."""
+        return (f"epoch {self.metadata['epoch'] + 1}, batch {self.metadata['batch']} "
+                f"(step {self.step})")
+
+
+def read_checkpoint(path):
+    """Read and verify one checkpoint; :class:`CheckpointError` names the file and the damage."""
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            raw = bytearray(size)
+            got = stream.readinto(raw)
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    view = memoryview(raw)[:got]
+    if len(view) < len(MAGIC) or bytes(view[:len(MAGIC)]) != MAGIC:
+        raise CheckpointError(f"{name} is not a d2l_alexnet checkpoint (wrong magic bytes)")
+    if len(view) < PREFIX_BYTES:
+        raise CheckpointError(f"{name} is truncated ({len(view)} bytes, not even a header)")
+    (length,) = struct.unpack("<Q", view[len(MAGIC):len(MAGIC) + 8])
+    digest = bytes(view[len(MAGIC) + 8:PREFIX_BYTES])
+    header = _parse_header(view, length)
+    if hashlib.sha256(view[PREFIX_BYTES:]).digest() != digest:
+        expected = None if header is None else PREFIX_BYTES + length + header["payload_bytes"]
+        if expected is not None and len(view) < expected:
+            raise CheckpointError(f"{name} is truncated ({len(view):,} of {expected:,} bytes)")
+        raise CheckpointError(f"{name} is corrupt (SHA-256 checksum mismatch)")
+    if header is None:
+        raise CheckpointError(f"{name} is corrupt (unreadable header)")
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{name} is not a d2l_alexnet checkpoint")
+    if header.get("version") != VERSION:
+        raise CheckpointError(f"{name} has format version {header.get('version')}; this "
+                              f"d2l_alexnet reads version {VERSION}: resume it with the version "
+                              "that wrote it")
+    payload = view[PREFIX_BYTES + length:]
+    arrays = {}
+    try:
+        for array_name, entry in header["arrays"].items():
+            start, count = entry["offset"], entry["nbytes"]
+            if start + count > len(payload):
+                raise ValueError(f"{array_name} lies beyond the end of the file")
+            arrays[array_name] = np.frombuffer(payload[start:start + count],
+                                               dtype=np.dtype(entry["dtype"])
+                                               ).reshape(entry["shape"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{name} is corrupt ({error})") from None
+    return Checkpoint(path, header["metadata"], arrays)
+
+
+def _parse_header(view, length):
+    """The JSON header, or ``None`` when it cannot be read (the caller says why)."""
+    if not 0 < length <= min(_MAX_HEADER, len(view) - PREFIX_BYTES):
+        return None
+    try:
+        header = json.loads(bytes(view[PREFIX_BYTES:PREFIX_BYTES + length]).decode("utf-8"))
+        int(header["payload_bytes"])
+        return header if isinstance(header.get("metadata"), dict) else None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+
+
+def list_checkpoints(directory):
+    """``[(step, path)]`` of the checkpoint files in ``directory``, newest first."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = [(int(match.group(1)), os.path.join(directory, name))
+             for name in names for match in [NAME.match(name)] if match]
+    return sorted(found, reverse=True)
+
+
+def latest_checkpoint(directory, log=print):
+    """The newest checkpoint in ``directory`` that verifies, or ``None`` when there is none.
+
+    A damaged newer file is renamed to ``<name>.corrupt`` (kept for a post-mortem, out of the
+    way of the next saves) and named in one line; if every file is damaged,
+    :class:`CheckpointError` lists them.
+    """
+    damaged = []
+    for _, path in list_checkpoints(directory):
+        try:
+            checkpoint = read_checkpoint(path)
+        except CheckpointError as error:
+            damaged.append((path, str(error)))
+            continue
+        for bad_path, reason in damaged:
+            os.replace(bad_path, bad_path + ".corrupt")
+            if log is not None:
+                log(f"warning: {reason}; kept it as {os.path.basename(bad_path)}.corrupt and "
+                    f"falling back to the previous good checkpoint, {checkpoint.name}")
+        return checkpoint
+    if damaged:
+        raise CheckpointError(f"no usable checkpoint in {directory}: "
+                              + "; ".join(reason for _, reason in damaged)
+                              + ": start a new run with an empty --checkpoint-dir")
+    return None
+
+
+def mismatches(metadata, expected):
+    """``[(key, saved, wanted, flag)]`` for each value a resumed run must share with the file."""
+    found = []
+    for key, flag in MUST_MATCH:
+        if key in expected and metadata.get(key) != expected[key]:
+            found.append((key, metadata.get(key), expected[key], flag))
+    return found
+
+
+def check_compatible(checkpoint, expected):
+    """Raise :class:`CheckpointError` naming the first value that differs from ``expected``."""
+    for key, saved, wanted, flag in mismatches(checkpoint.metadata, expected):
+        if key == "backend":
+            fix = f"resume with --backend {saved}"
+        elif key == "train_examples":
+            fix = f"resume with the same data and --limit-train (it had {saved:,} images)"
+        elif flag is not None:
+            fix = f"resume with {flag} {saved}"
+        else:
+            fix = "resume with the settings it was made with"
+        what = key.replace("_", " ")
+        raise CheckpointError(
+            f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved with "
+            f"{what} {saved!r}, this run has {wanted!r}: {fix}, or choose another "
+            "--checkpoint-dir")
+
+
+def estimated_bytes(resize, num_classes):
+    """About how large one checkpoint of AlexNet is (fp32 weights; SGD keeps no slots)."""
+    return 4 * parameter_count(resize, num_classes) + (1 << 20)
+
+
+def check_directory(directory, needed_bytes, keep=2):
+    """Create ``directory`` if needed, prove it writable and roomy enough for ``keep`` + 1
+    checkpoints (the newest is written before the oldest goes); ``OSError`` otherwise."""
+    os.makedirs(directory, exist_ok=True)
+    probe = os.path.join(directory, ".write-test")
+    atomic_write_bytes(probe, b"ok")
+    os.remove(probe)
+    existing = sum(os.path.getsize(path) for _, path in list_checkpoints(directory))
+    free = shutil.disk_usage(directory).free
+    wanted = (keep + 1) * needed_bytes - existing
+    if free < wanted:
+        raise OSError(errno.ENOSPC, f"{free / 1e6:,.0f} MB free, checkpoints need about "
+                                    f"{wanted / 1e6:,.0f} MB")
+
+
+def _env_step(name):
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+class Checkpointer:
+    """Saves ``trainer.checkpoint_state()`` at every epoch end and every ``every`` steps.
+
+    ``attach(trainer)`` hooks it into the fit loop. A step checkpoint is skipped at an epoch's
+    last batch: the epoch-end checkpoint follows right after validation.
+    """
+
+    def __init__(self, directory, every=None, keep=2, log=print):
+        if every is not None and every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        if keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.directory, self.every, self.keep, self.log = directory, every, keep, log
+        self.last_path = None  # the newest checkpoint known good (written or resumed from)
+        os.makedirs(directory, exist_ok=True)
+        self.kill_after = _env_step(KILL_AFTER_STEP)
+        self.kill_during_write = _env_step(KILL_DURING_WRITE)
+        signal_hook = os.environ.get(SIGNAL_AFTER_STEP)
+        self.signal_after = None
+        if signal_hook:
+            step, name = signal_hook.split(":")
+            self.signal_after = (int(step), getattr(signal, name))
+        self.remove_unfinished_writes()
+
+    def attach(self, trainer):
+        trainer.step_callbacks.append(self.on_step)
+        trainer.callbacks.append(self.on_epoch)
+        return self
+
+    def remove_unfinished_writes(self):
+        """Temporary files left by a crash mid-write are garbage: the rename never happened."""
+        for name in os.listdir(self.directory):
+            if TEMPORARY.match(name):
+                os.remove(os.path.join(self.directory, name))
+                if self.log is not None:
+                    self.log(f"removed {name} in {self.directory}: a checkpoint write that "
+                             "never finished (the checkpoints before it are intact)")
+
+    def on_step(self, trainer):
+        if (self.every is not None and trainer.step % self.every == 0
+                and not trainer.at_epoch_end()):
+            self.save(trainer)
+        if self.kill_after is not None and trainer.step == self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook: a machine dying mid-epoch
+        if self.signal_after is not None and trainer.step == self.signal_after[0]:
+            os.kill(os.getpid(), self.signal_after[1])  # test hook: a person pressing Ctrl-C
+
+    def on_epoch(self, trainer, record):
+        self.save(trainer)
+
+    def save(self, trainer):
+        """Write a checkpoint of where ``trainer`` stands now; returns its path.
+
+        ``checkpoint_state`` raises ``TrainingError`` before anything is written when a loss or
+        a weight is not finite, so a NaN never reaches a checkpoint.
+        """
+        metadata, arrays = trainer.checkpoint_state()
+        path = os.path.join(self.directory, checkpoint_name(metadata["step"]))
+        before_rename = None
+        if self.kill_during_write is not None and metadata["step"] == self.kill_during_write:
+            def before_rename(temporary):  # test hook: dying between the write and the rename
+                os.kill(os.getpid(), signal.SIGKILL)
+        try:
+            write_checkpoint(path, metadata, arrays, before_rename=before_rename)
+            _fsync_directory(self.directory)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            if error.errno == errno.ENOSPC:
+                reason = "the disk is full"
+            then = (f"the last good checkpoint is {self.last_path}: free some space, then "
+                    "resume with --resume" if self.last_path else
+                    "no checkpoint was saved yet: free some space and start again")
+            raise CheckpointWriteError(f"cannot write checkpoint {path} ({reason}); {then}"
+                                       ) from None
+        self.last_path = path
+        self.prune()
+        return path
+
+    def prune(self):
+        """Keep the newest ``keep`` checkpoints."""
+        for _, path in list_checkpoints(self.directory)[self.keep:]:
+            os.remove(path)
+
+
+def _fsync_directory(directory):
+    """Make the rename itself durable (a power cut must not undo it)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the data file itself is synced
+    finally:
+        os.close(handle)

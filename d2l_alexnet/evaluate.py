@@ -1,0 +1,112 @@
+"""``python -m d2l_alexnet.evaluate --backend jax --weights runs/pytorch/weights.safetensors``.
+
+The validation loss and accuracy of a weights file, in any backend, whichever backend saved it
+(the file is in the canonical layout of ``core/weights.py``). It runs the Trainer's own
+validation loop (``TrainerBase.evaluate``), so the numbers are the ones ``fit`` would report.
+Bad input exits with status 2 and one line that says what to change.
+"""
+
+import argparse
+import os
+import sys
+
+from .backends import BACKENDS, ALIASES, BackendError, canonical_name, load_backend
+from .core.architecture import CHAPTER_RESIZE, minimum_resize
+from .core.data import DataError
+from .core.trainer import DEVICES
+from .core.weights import WeightsError, from_canonical, read_weights, saved_architecture
+from .train import NUM_CLASSES, UsageError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m d2l_alexnet.evaluate",
+        description="Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST.")
+    parser.add_argument("--backend", default="pytorch",
+                        help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
+    parser.add_argument("--weights", default=None, metavar="PATH",
+                        help="a weights.safetensors written by training in any backend")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
+    parser.add_argument("--resize", type=int, default=None,
+                        help="image side (default: the one the weights were saved for)")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto: a GPU when there is one")
+    parser.add_argument("--data-dir", default=None,
+                        help="directory with the four Fashion-MNIST IDX files (.gz or raw)")
+    parser.add_argument("--limit-val", type=int, default=None, metavar="N",
+                        help="use only the first N validation images")
+    return parser
+
+
+def validate(args):
+    """Check the numbers and read the weights file before any framework is imported."""
+    if args.weights is None:
+        raise UsageError("--weights PATH is required: the weights.safetensors a training run "
+                         "wrote in its --out directory")
+    for flag, value in (("--batch-size", args.batch_size), ("--limit-val", args.limit_val)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}")
+    if args.data_dir is not None and not os.path.isdir(args.data_dir):
+        raise UsageError(f"--data-dir {args.data_dir} is not a readable directory: point it at "
+                         "the folder holding the four Fashion-MNIST files")
+    try:
+        args.backend = canonical_name(args.backend)
+    except BackendError as error:
+        raise UsageError(str(error)) from None
+    try:
+        if args.resize is None:
+            saved_resize, _ = saved_architecture(args.weights)
+            args.resize = saved_resize or CHAPTER_RESIZE
+        if args.resize < minimum_resize():
+            raise UsageError(f"--resize {args.resize} is too small for AlexNet: use at least "
+                             f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
+        args.tensors = read_weights(args.weights, args.resize, NUM_CLASSES)
+    except WeightsError as error:
+        raise UsageError(f"--weights: {error}") from None
+
+
+def run(args):
+    validate(args)
+    try:
+        backend = load_backend(args.backend)
+    except BackendError as error:
+        raise UsageError(str(error)) from None
+    try:
+        data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
+                                    data_dir=args.data_dir, limit_val=args.limit_val)
+    except DataError as error:
+        raise UsageError(str(error)) from None
+    model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize)
+    arrays = from_canonical(args.tensors, backend.LAYOUT, args.resize, NUM_CLASSES)
+    loaded = backend.assign_parameter_arrays(model, arrays)
+    # Flax modules hold no parameters: the Trainer takes them.
+    options = {"init_params": loaded} if args.backend == "jax" else {}
+    trainer = backend.Trainer(max_epochs=1, device=args.device, progress=False, log=None,
+                              **options)
+    try:
+        result = trainer.evaluate(model, data)
+    except RuntimeError as error:
+        if "GPU" not in str(error):
+            raise
+        raise UsageError(str(error)) from None
+    print(f"AlexNet ({args.backend}, {trainer.device_name()}) with {args.weights}, on "
+          f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}) at "
+          f"{args.resize}×{args.resize}")
+    print(f"val_loss {result['val_loss']:.4f}  val_acc {result['val_acc']:.4f}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The cross-backend parity fixture, written by the PyTorch backend (the reference).
+
+``test_parity.py`` checks every backend against it. Backends run in separate processes, and MXNet
+in its own environment, so the fixture is a directory of files rather than objects in memory:
+
+- ``trained.safetensors``: AlexNet trained briefly in PyTorch (canonical weights);
+- ``stepped.safetensors``: those weights after one SGD step on the fixed batch, dropout off;
+- ``arrays.npz``: the fixed batch (uint8 images, labels), PyTorch's evaluation-mode logits of
+  the trained weights on it, and the validation images and labels the accuracy is measured on;
+- ``manifest.json`` (written last, so its presence means the rest is complete): the settings and
+  PyTorch's validation loss and accuracy.
+
+``tools/run_tests.py`` names the directory in ``D2L_ALEXNET_PARITY_DIR`` and runs the pytorch
+suite first. Run as a script (``python parity_fixture.py DIR``) it writes the fixture into DIR:
+that is how a plain ``pytest --backend jax`` makes one without importing two frameworks into one
+process. At the end: the few lines where loading and predicting differ between backends, shared
+by the contract and parity tests.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+ENV = "D2L_ALEXNET_PARITY_DIR"
+MANIFEST = "manifest.json"
+RESIZE = 67  # the smallest input AlexNet accepts: the whole fixture takes seconds on a CPU
+TRAIN_IMAGES, TRAIN_BATCH, TRAIN_LR = 1024, 32, 0.1  # one epoch: about 0.3 accuracy
+VAL_IMAGES = 200
+BATCH = 16  # the fixed batch: logits and the one SGD step
+STEP_LR = 0.1
+
+
+def write(directory):
+    """Train, step and record with the PyTorch backend; files go into ``directory``."""
+    import torch
+
+    from d2l_alexnet import torch as d2l
+    from d2l_alexnet.core.files import atomic_write_json
+
+    os.makedirs(directory, exist_ok=True)
+    manifest = os.path.join(directory, MANIFEST)
+    if os.path.exists(manifest):
+        os.remove(manifest)  # a half-rewritten fixture must never look complete
+    d2l.set_seed(0)
+    data = d2l.FashionMNIST(batch_size=TRAIN_BATCH, resize=(RESIZE, RESIZE),
+                            limit_train=TRAIN_IMAGES, limit_val=VAL_IMAGES, log=None)
+    model = d2l.AlexNet(lr=TRAIN_LR, resize=RESIZE)
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    trained = os.path.join(directory, "trained.safetensors")
+    model.save_weights(trained)
+
+    images, labels = data.val_images[:BATCH], data.val_labels[:BATCH]
+    model.eval()
+    with torch.no_grad():
+        logits = model(d2l.resize_images(images, (RESIZE, RESIZE))).numpy()
+
+    # One SGD step with dropout off (rate 0), so every backend computes the same update.
+    stepper = d2l.AlexNet(lr=STEP_LR, resize=RESIZE, dropout=0.0).load_weights(trained)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(stepper, one_batch(d2l, images,
+                                                                               labels))
+    stepper.save_weights(os.path.join(directory, "stepped.safetensors"))
+
+    np.savez(os.path.join(directory, "arrays.npz"), images=images, labels=labels, logits=logits,
+             val_images=data.val_images, val_labels=data.val_labels)
+    atomic_write_json(manifest, {"resize": RESIZE, "step_lr": STEP_LR,
+                                 "val_loss": history[-1]["val_loss"],
+                                 "val_acc": history[-1]["val_acc"],
+                                 "num_val": int(len(data.val_labels)),
+                                 "torch": torch.__version__})
+
+
+def one_batch(d2l, images, labels):
+    """A ``d2l.FashionMNIST`` of one training batch of exactly ``images`` (so one epoch is one
+    step, in the same order everywhere), validated on the same images."""
+    return with_split(d2l, images, labels, train=True)
+
+
+def with_split(d2l, images, labels, train=False):
+    """A ``d2l.FashionMNIST`` whose validation split (and training split when ``train``) is
+    exactly ``images``, in one batch."""
+    data = d2l.FashionMNIST(batch_size=len(labels), resize=(RESIZE, RESIZE), limit_train=1,
+                            limit_val=1, log=None)
+    data.val_images, data.val_labels = images, labels
+    if train:
+        data.train_images, data.train_labels = images, labels
+    return data
+
+
+# ---- the few places where the backends differ (used by the contract and parity tests) ---------
+
+def load(backend_name, model, path):
+    """Load ``path`` into ``model``; returns the Trainer options that start from it (a Flax
+    module holds no parameters: the Trainer takes them)."""
+    if backend_name == "jax":
+        return {"init_params": model.load_weights(path)}
+    model.load_weights(path)
+    return {}
+
+
+def predict(d2l, backend_name, model, options, images):
+    """Evaluation-mode (no dropout) fp32 logits of uint8 ``images`` as a numpy array, on the
+    CPU (GPUs may compute fp32 convolutions in TF32, which the parity tolerance does not allow)."""
+    X = d2l.resize_images(images, (RESIZE, RESIZE))
+    if backend_name == "pytorch":
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            return model.cpu()(X).numpy()
+    if backend_name == "tensorflow":
+        with d2l.cpu():
+            return model(X, training=False).numpy()
+    if backend_name == "jax":
+        import jax
+
+        params, X = jax.device_put((options["init_params"], X), d2l.cpu())
+        return np.asarray(model.predict(params, X))
+    return model(X).asnumpy()  # MXNet (CPU unless moved): outside autograd.record, predict mode
+
+
+def canonical_after_fit(backend_name, model, trainer, path):
+    """The model's parameters after ``fit``, as canonical tensors (via the weights file)."""
+    from d2l_alexnet.core.weights import load_safetensors
+
+    if backend_name == "jax":
+        model.save_weights(path, trainer.state.params)
+    else:
+        model.save_weights(path)
+    return load_safetensors(path)[0]
+
+
+if __name__ == "__main__":
+    write(sys.argv[1])

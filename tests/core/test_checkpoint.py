@@ -1,0 +1,571 @@
+"""Checkpoints without a framework: the file format and its damage, the fit loop's exact resume,
+NaN guards, and the CLI's checkpoint flags, signals, refusals and out-of-memory message, driven
+by a tiny numpy backend (softmax regression with a dropout-like random mask).
+
+The same faults with every real backend: ``tests/contract/test_contract.py`` (its last tests).
+"""
+
+import errno
+import json
+import os
+import shlex
+import signal
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from d2l_alexnet import train
+from d2l_alexnet.core import checkpoint as ckpt
+from d2l_alexnet.core import weights
+from d2l_alexnet.core.checkpoint import (Checkpointer, CheckpointError, CheckpointWriteError,
+                                         encode, latest_checkpoint, list_checkpoints,
+                                         read_checkpoint, write_checkpoint)
+from d2l_alexnet.core.datamodule import FashionMNISTBase
+from d2l_alexnet.core.progress import ProgressBoard
+from d2l_alexnet.core.trainer import TrainerBase, TrainingError, TrainingInterrupted
+
+RESIZE = 67
+
+
+# ---- a tiny numpy backend ----------------------------------------------------------------------
+
+class SoftmaxRegression:
+    """Softmax regression on the 28×28 pixels; ``resize`` only names the data it expects."""
+
+    def __init__(self, lr=0.1, num_classes=10, resize=RESIZE):
+        self.lr, self.num_classes, self.resize = lr, num_classes, resize
+        self.W = np.zeros((28 * 28, num_classes))
+
+    def layer_summary(self, shape):
+        pass
+
+    def save_weights(self, path):
+        with open(path, "wb") as stream:
+            stream.write(self.W.tobytes())
+
+
+class NumpyTrainer(TrainerBase):
+    backend = "pytorch"  # the CLI runs it in place of that backend (see fake_backend)
+    signal_at_step = None  # (step, signal): send it from inside that step, as a person might
+
+    def select_device(self, request):
+        return "cpu"
+
+    def prepare_model(self, model):
+        self.rng = np.random.Generator(np.random.MT19937(fake_backend.seed))
+
+    def prepare_batch(self, images, labels):
+        return images.reshape(len(images), -1) / 255.0, labels
+
+    def forward(self, X, y):
+        with np.errstate(all="ignore"):  # a huge --lr makes NaNs on purpose
+            logits = X @ self.model.W
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+            return probs, -np.log(probs[np.arange(len(y)), y])
+
+    def train_step(self, batch):
+        X, y = batch
+        X = X * (self.rng.random(X.shape) < 0.5) * 2  # dropout on the input: the RNG matters
+        probs, losses = self.forward(X, y)
+        probs[np.arange(len(y)), y] -= 1
+        self.model.W -= self.model.lr * X.T @ probs / len(y)
+        if self.signal_at_step is not None and self.step + 1 == self.signal_at_step[0]:
+            os.kill(os.getpid(), self.signal_at_step[1])
+        return losses.mean()
+
+    def eval_step(self, batch):
+        X, y = batch
+        probs, losses = self.forward(X, y)
+        return losses.sum(), (probs.argmax(axis=1) == y).sum()
+
+    def state_arrays(self):
+        state = self.rng.bit_generator.state["state"]
+        return {"params.W": self.model.W, "rng.mt19937.key": state["key"],
+                "rng.mt19937.pos": np.array([state["pos"]], dtype=np.int64)}
+
+    def load_state_arrays(self, arrays):
+        self.model.W[...] = arrays["params.W"]
+        self.rng.bit_generator.state = {"bit_generator": "MT19937", "state": {
+            "key": np.array(arrays["rng.mt19937.key"]), "pos": int(arrays["rng.mt19937.pos"][0])}}
+
+
+class FashionMNIST(FashionMNISTBase):
+    pass
+
+
+def set_seed(seed):
+    fake_backend.seed = seed
+
+
+fake_backend = types.SimpleNamespace(
+    AlexNet=SoftmaxRegression, FashionMNIST=FashionMNIST, Trainer=NumpyTrainer, seed=0,
+    set_seed=set_seed, PRECISIONS=("fp32",), example_input_shape=lambda resize: (1, resize))
+
+
+@pytest.fixture
+def cli(monkeypatch, tmp_path):
+    """``run(*argv)`` -> ``(exit status, stdout, stderr)`` of the CLI on the numpy backend."""
+    monkeypatch.setattr(train, "load_backend", lambda name: fake_backend)
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
+
+    def run(*argv):
+        return train.main(["--resize", str(RESIZE), "--batch-size", "10", "--limit-train", "30",
+                           "--limit-val", "20", "--epochs", "2", "--lr", "0.5", *argv])
+    return run
+
+
+@pytest.fixture(scope="module")
+def data():
+    return FashionMNIST(batch_size=10, resize=RESIZE, limit_train=30, limit_val=20, log=None)
+
+
+def make_trainer(epochs=2, checkpointer=None, stop_at=None):
+    """A trainer; ``stop_at`` requests a stop after that step (as a signal handler would)."""
+    set_seed(0)
+    trainer = NumpyTrainer(max_epochs=epochs, progress=False, log=None,
+                           board=ProgressBoard(live=False))
+    if checkpointer is not None:
+        checkpointer.attach(trainer)
+    if stop_at is not None:
+        trainer.step_callbacks.append(
+            lambda trainer: setattr(trainer, "stop_requested", "test")
+            if trainer.step == stop_at else None)
+    return trainer
+
+
+def fit(data, epochs=2, checkpointer=None, resume=None):
+    """Train a fresh model: ``(trainer, model, history)``."""
+    trainer = make_trainer(epochs, checkpointer)
+    model = SoftmaxRegression(lr=0.5)
+    return trainer, model, trainer.fit(model, data, resume=resume)
+
+
+def without_timing(history):
+    return [{key: value for key, value in record.items()
+             if key not in ("seconds", "images_per_sec")} for record in history]
+
+
+# ---- the file format ---------------------------------------------------------------------------
+
+ARRAYS = {"params.w": np.arange(12, dtype=np.float32).reshape(3, 4),
+          "step": np.array(7, dtype=np.int32), "rng.key": np.array([1, 2**32 - 1], np.uint32),
+          "bytes": np.array([0, 255], np.uint8), "big": np.array([-(2**40)], np.int64),
+          "empty": np.zeros((0, 3), np.float64)}
+METADATA = {"step": 7, "epoch": 1, "batch": 2, "history": [{"train_loss": 0.1 + 0.2}]}
+
+
+def test_round_trip_keeps_every_array_and_the_metadata(tmp_path):
+    path = tmp_path / "checkpoint-7.ckpt"
+    write_checkpoint(path, METADATA, ARRAYS)
+    loaded = read_checkpoint(path)
+    assert loaded.metadata == METADATA  # floats round-trip exactly through the JSON header
+    assert list(loaded.arrays) == list(ARRAYS)
+    for name, array in ARRAYS.items():
+        assert loaded.arrays[name].dtype == array.dtype and np.array_equal(loaded.arrays[name],
+                                                                           array), name
+    assert loaded.arrays["params.w"].flags.writeable  # a framework may wrap it without a copy
+    assert os.listdir(tmp_path) == ["checkpoint-7.ckpt"]  # no temporary left
+
+
+def test_refuses_what_it_cannot_store():
+    with pytest.raises(TypeError, match="only numbers"):
+        encode({}, {"names": np.array(["a"])})
+
+
+def damage(path, how):
+    payload = bytearray(path.read_bytes())
+    if how == "flip a weight bit":
+        payload[-3] ^= 0x01
+    elif how == "flip a header byte":
+        payload[ckpt.PREFIX_BYTES + 2] ^= 0x20
+    elif how == "truncate":
+        payload = payload[:len(payload) - 10]
+    elif how == "truncate to a few bytes":
+        payload = payload[:20]
+    elif how == "wrong magic":
+        payload[:4] = b"\x89PNG"
+    path.write_bytes(bytes(payload))
+
+
+@pytest.mark.parametrize("how, message", [
+    ("flip a weight bit", "is corrupt (SHA-256 checksum mismatch)"),
+    ("flip a header byte", "is corrupt (SHA-256 checksum mismatch)"),
+    ("truncate", "is truncated ("),
+    ("truncate to a few bytes", "is truncated (20 bytes, not even a header)"),
+    ("wrong magic", "is not a d2l_alexnet checkpoint"),
+])
+def test_damage_is_detected_and_named(tmp_path, how, message):
+    path = tmp_path / "checkpoint-7.ckpt"
+    write_checkpoint(path, METADATA, ARRAYS)
+    damage(path, how)
+    with pytest.raises(CheckpointError) as raised:
+        read_checkpoint(path)
+    assert str(raised.value).startswith("checkpoint-7.ckpt " + message)
+
+
+def test_another_format_version_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt, "VERSION", 99)
+    write_checkpoint(tmp_path / "checkpoint-1.ckpt", METADATA, ARRAYS)
+    monkeypatch.setattr(ckpt, "VERSION", 1)
+    with pytest.raises(CheckpointError, match="format version 99; this d2l_alexnet reads "
+                                              "version 1"):
+        read_checkpoint(tmp_path / "checkpoint-1.ckpt")
+
+
+def test_latest_falls_back_past_damaged_files_in_one_line_each(tmp_path):
+    for step in (3, 5, 8):
+        write_checkpoint(tmp_path / f"checkpoint-{step}.ckpt", dict(METADATA, step=step), ARRAYS)
+    damage(tmp_path / "checkpoint-8.ckpt", "truncate")
+    lines = []
+    found = latest_checkpoint(tmp_path, log=lines.append)
+    assert found.step == 5 and found.name == "checkpoint-5.ckpt"
+    assert len(lines) == 1 and "checkpoint-8.ckpt is truncated" in lines[0]
+    assert "falling back to the previous good checkpoint, checkpoint-5.ckpt" in lines[0]
+    # Out of the way of the next saves, kept for a post-mortem.
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-3.ckpt", "checkpoint-5.ckpt",
+                                            "checkpoint-8.ckpt.corrupt"]
+
+
+def test_latest_with_only_damaged_files_names_them(tmp_path):
+    write_checkpoint(tmp_path / "checkpoint-2.ckpt", METADATA, ARRAYS)
+    damage(tmp_path / "checkpoint-2.ckpt", "flip a weight bit")
+    with pytest.raises(CheckpointError, match="no usable checkpoint in .*checkpoint-2.ckpt is "
+                                              "corrupt"):
+        latest_checkpoint(tmp_path)
+    assert latest_checkpoint(tmp_path / "empty") is None
+
+
+def test_newest_two_are_kept_and_named_by_step(data, tmp_path):
+    checkpointer = Checkpointer(tmp_path, every=2, log=None)
+    fit(data, epochs=2, checkpointer=checkpointer)
+    # 3 steps per epoch: step 2 (every 2), step 3 (epoch end), step 4 (every 2), step 6 (end;
+    # step 6's own every-2 checkpoint is skipped: the epoch-end one follows at once).
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-4.ckpt", "checkpoint-6.ckpt"]
+    assert [step for step, _ in list_checkpoints(tmp_path)] == [6, 4]
+
+
+def test_a_full_disk_mid_run_stops_with_the_last_good_checkpoint_intact(data, tmp_path,
+                                                                       monkeypatch):
+    checkpointer = Checkpointer(tmp_path, every=1, log=None)
+    real_fsync = os.fsync
+    saves = []
+
+    def fsync(fd):  # the third checkpoint finds the disk full
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".tmp"):
+            if len(saves) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            saves.append(fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(CheckpointWriteError) as raised:
+        fit(data, checkpointer=checkpointer)
+    assert str(raised.value) == (
+        f"cannot write checkpoint {tmp_path / 'checkpoint-3.ckpt'} (the disk is full); the last "
+        f"good checkpoint is {tmp_path / 'checkpoint-2.ckpt'}: free some space, then resume with "
+        "--resume")
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-1.ckpt", "checkpoint-2.ckpt"]
+    read_checkpoint(tmp_path / "checkpoint-2.ckpt")
+
+
+# ---- exact resume in the fit loop -------------------------------------------------------------
+
+@pytest.mark.parametrize("stop_at", [1, 3, 4])  # mid-epoch, an epoch end, the next epoch's start
+def test_resume_ends_exactly_like_an_uninterrupted_run(data, tmp_path, stop_at):
+    _, straight_model, straight = fit(data, epochs=2)
+    checkpointer = Checkpointer(tmp_path, log=None)
+    interrupted = make_trainer(checkpointer=checkpointer, stop_at=stop_at)
+    with pytest.raises(TrainingInterrupted):
+        interrupted.fit(SoftmaxRegression(lr=0.5), data)
+    saved = read_checkpoint(checkpointer.save(interrupted))  # what the CLI does on a signal
+    assert saved.step == stop_at
+    trainer, model, history = fit(data, resume=saved)
+    assert np.array_equal(model.W, straight_model.W)
+    assert without_timing(history) == without_timing(straight)  # train_loss too, bit for bit
+
+
+def test_resume_restores_the_plot_and_host_rngs(data, tmp_path):
+    straight_trainer, _, _ = fit(data)
+    np.random.seed(5)
+    expected_draw = np.random.random()
+    np.random.seed(5)
+    checkpointer = Checkpointer(tmp_path, every=1, log=None)
+    with pytest.raises(TrainingInterrupted):
+        make_trainer(checkpointer=checkpointer, stop_at=4).fit(SoftmaxRegression(lr=0.5), data)
+    np.random.seed(99)  # a resumed process starts with other host RNG states
+    trainer, _, _ = fit(data, resume=latest_checkpoint(tmp_path))
+    assert trainer.board.series == straight_trainer.board.series
+    assert np.random.random() == expected_draw  # nothing drew from it: restored as saved
+
+
+def test_resume_refuses_another_configuration(data, tmp_path):
+    fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))
+    other = FashionMNIST(batch_size=5, resize=RESIZE, limit_train=30, limit_val=20, log=None)
+    with pytest.raises(CheckpointError, match="was saved with batch size 10, this run has 5: "
+                                              "resume with --batch-size 10"):
+        fit(other, resume=latest_checkpoint(tmp_path))
+
+
+# ---- NaN and infinity never reach a checkpoint -----------------------------------------------
+
+def test_a_nan_loss_stops_training_and_is_not_saved(data, tmp_path):
+    checkpointer = Checkpointer(tmp_path, every=1, log=None)
+    set_seed(0)
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    checkpointer.attach(trainer)
+    trainer.step_callbacks.insert(0, lambda trainer: trainer.model.W.fill(np.nan)
+                                  if trainer.step == 2 else None)
+    with pytest.raises(TrainingError, match="lower the learning rate"):
+        trainer.fit(SoftmaxRegression(lr=0.1), data)
+    assert os.listdir(tmp_path) == ["checkpoint-1.ckpt"]  # the last good one
+    assert np.isfinite(read_checkpoint(tmp_path / "checkpoint-1.ckpt").arrays["params.W"]).all()
+
+
+def test_nan_weights_with_a_finite_loss_are_not_saved(data, tmp_path):
+    checkpointer = Checkpointer(tmp_path, log=None)
+    set_seed(0)
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    model = SoftmaxRegression(lr=0.1)
+    trainer.fit(model, data)
+    model.W[0, 0] = np.inf  # a pixel that is always 0: the loss stays finite
+    with pytest.raises(TrainingError, match=r"params.W is no longer finite after step 3: lower "
+                                            r"the learning rate \(--lr, now 0.1\)"):
+        checkpointer.save(trainer)
+    assert os.listdir(tmp_path) == []
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def test_cli_interrupted_and_resumed_with_the_printed_command(cli, tmp_path, capsys,
+                                                              monkeypatch):
+    handler = signal.getsignal(signal.SIGINT)
+    assert cli("--out", str(tmp_path / "a"), "--checkpoint-dir", str(tmp_path / "a-ckpt")) == 0
+    straight = read_checkpoint(list_checkpoints(tmp_path / "a-ckpt")[0][1])
+    capsys.readouterr()
+
+    argv = ["--out", str(tmp_path / "b"), "--checkpoint-dir", str(tmp_path / "b-ckpt")]
+    monkeypatch.setenv(ckpt.SIGNAL_AFTER_STEP, "2:SIGINT")
+    assert cli(*argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"interrupted by SIGINT: saved {tmp_path / 'b-ckpt'}/"
+                              "checkpoint-2.ckpt (epoch 1, batch 2, step 2); resume with: ")
+    command = shlex.split(err[-1].split("resume with: ")[1])
+    assert command[:3] == [sys.executable, "-m", "d2l_alexnet.train"]
+    assert command[-1] == "--resume"
+    assert signal.getsignal(signal.SIGINT) is handler  # the CLI put the handler back
+
+    monkeypatch.delenv(ckpt.SIGNAL_AFTER_STEP)
+    assert train.main(command[3:]) == 0
+    out = capsys.readouterr().out
+    assert "resuming from" in out and "epoch 1, batch 2 (step 2)" in out
+    resumed = read_checkpoint(list_checkpoints(tmp_path / "b-ckpt")[0][1])
+    assert all(np.array_equal(resumed.arrays[name], straight.arrays[name])
+               for name in straight.arrays)
+    metrics = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in "ab"]
+    assert without_timing(metrics[0]) == without_timing(metrics[1])
+
+
+def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(ckpt.SIGNAL_AFTER_STEP, "4:SIGTERM")
+    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
+    assert code == 143
+    assert "interrupted by SIGTERM: saved" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_cli_without_checkpoints_still_exits_cleanly_on_a_signal(cli, tmp_path, capsys,
+                                                                 monkeypatch, signum, status):
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (2, signum))
+    assert cli("--out", str(tmp_path / "run")) == status
+    err = capsys.readouterr().err.strip().splitlines()  # the progress bar, then the message
+    assert err[-1] == (f"interrupted by {signal.Signals(signum).name}: no checkpoint to resume "
+                       "from: run with --checkpoint-dir DIR (and --checkpoint-every N for "
+                       "checkpoints within an epoch) to be able to resume")
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_cli_stops_on_nan_naming_the_last_good_checkpoint(cli, tmp_path, capsys):
+    code = cli("--lr", "1e300", "--out", str(tmp_path / "run"), "--checkpoint-dir",
+               str(tmp_path / "ckpt"), "--checkpoint-every", "1")
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
+    assert err.startswith("error: ") and "lower the learning rate (--lr, now 1e+300)" in err
+    saved = list_checkpoints(tmp_path / "ckpt")
+    assert saved and f"the last good checkpoint is {saved[0][1]}: resume from it" in err
+    for _, path in saved:
+        assert np.isfinite(read_checkpoint(path).arrays["params.W"]).all()
+
+
+def fake_checkpoint(directory, **changes):
+    metadata = {"backend": "pytorch", "architecture": "alexnet-d2l", "resize": RESIZE,
+                "num_classes": 10, "batch_size": 10, "seed": 0, "train_examples": 30,
+                "epoch": 0, "batch": 0, "step": 3, "history": []}
+    metadata.update(changes)
+    os.makedirs(directory, exist_ok=True)
+    write_checkpoint(os.path.join(directory, "checkpoint-3.ckpt"), metadata,
+                     {"params.W": np.zeros((784, 10))})
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"backend": "jax"}, "was saved with backend 'jax', this run has 'pytorch': resume with "
+                         "--backend jax, or choose another --checkpoint-dir"),
+    ({"resize": 224}, "was saved with resize 224, this run has 67: resume with --resize 224"),
+    ({"num_classes": 100}, "was saved with num classes 100, this run has 10"),
+    ({"batch_size": 128}, "was saved with batch size 128, this run has 10: resume with "
+                          "--batch-size 128"),
+    ({"seed": 4}, "was saved with seed 4, this run has 0: resume with --seed 4"),
+    ({"train_examples": 60000}, "was saved with train examples 60000, this run has 30: resume "
+                                "with the same data and --limit-train"),
+])
+def test_cli_refuses_a_checkpoint_of_another_run_with_exit_2(cli, tmp_path, capsys, changes,
+                                                              message):
+    fake_checkpoint(tmp_path / "ckpt", **changes)
+    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+               "--resume")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: checkpoint-3.ckpt in ")
+    assert message in err[0]
+
+
+def test_cli_refuses_a_corrupt_only_checkpoint_with_exit_2(cli, tmp_path, capsys):
+    fake_checkpoint(tmp_path / "ckpt")
+    damage(tmp_path / "ckpt" / "checkpoint-3.ckpt", "flip a weight bit")
+    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+               "--resume")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "checkpoint-3.ckpt is corrupt (SHA-256 checksum mismatch)" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--resume"], "--resume needs --checkpoint-dir DIR"),
+    (["--checkpoint-every", "5"], "--checkpoint-every needs --checkpoint-dir DIR"),
+    (["--checkpoint-dir", "{tmp}/c", "--checkpoint-every", "0"],
+     "--checkpoint-every must be at least 1, got 0"),
+    (["--checkpoint-dir", "{tmp}/c", "--resume", "--init-from", "{tmp}/weights"],
+     "--init-from and --resume do not mix"),
+    (["--checkpoint-dir", "{tmp}/file"], "--checkpoint-dir {tmp}/file is a file"),
+])
+def test_cli_refuses_bad_checkpoint_flags_with_exit_2(cli, tmp_path, capsys, argv, message):
+    (tmp_path / "file").write_text("x")
+    shapes, _ = weights.canonical_shapes(RESIZE, 10)
+    weights.save_safetensors(tmp_path / "weights", {name: np.zeros(shape, np.float32)
+                                                    for name, shape in shapes.items()})
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
+    assert cli("--out", str(tmp_path / "run"), *argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.replace("{tmp}", str(tmp_path)) in err[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_will_not_mix_a_new_run_into_old_checkpoints(cli, tmp_path, capsys):
+    fake_checkpoint(tmp_path / "ckpt")
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 2
+    assert ("already holds checkpoints (newest checkpoint-3.ckpt): add --resume"
+            in capsys.readouterr().err)
+
+
+def test_cli_resume_without_checkpoints_starts_over_and_says_so(cli, tmp_path, capsys):
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+               "--resume", "--epochs", "1") == 0
+    assert f"no checkpoint in {tmp_path / 'ckpt'} yet: starting from the beginning" in (
+        capsys.readouterr().out)
+
+
+def test_cli_unwritable_checkpoint_dir_exits_2(cli, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir",
+               str(tmp_path / "file" / "ckpt")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: cannot write checkpoints to --checkpoint-dir {tmp_path / 'file' / 'ckpt'} (")
+
+
+def test_cli_full_checkpoint_dir_exits_2_and_leaves_nothing(cli, tmp_path, capsys, monkeypatch):
+    real_fsync = os.fsync
+
+    def fsync(fd):  # the disk holding the checkpoint directory is full
+        if "/ckpt/" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: cannot write checkpoints to --checkpoint-dir {tmp_path / 'ckpt'} "
+                   "(No space left on device): free some space or choose another directory"]
+    assert os.listdir(tmp_path / "ckpt") == []  # no partial file
+
+
+def test_cli_full_out_dir_exits_2_and_leaves_nothing(cli, tmp_path, capsys, monkeypatch):
+    real_fsync = os.fsync
+
+    def fsync(fd):  # the disk holding --out is full
+        if "/run/" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    assert cli("--out", str(tmp_path / "run")) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: cannot write to --out {tmp_path / 'run'} (No space left on device): choose a "
+        "writable directory"]
+    assert os.listdir(tmp_path / "run") == []
+
+
+def test_cli_too_little_free_space_for_checkpoints_exits_2(cli, tmp_path, capsys, monkeypatch):
+    usage = types.SimpleNamespace(total=10**9, used=10**9 - 5 * 10**6, free=5 * 10**6)
+    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda path: usage)
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "(5 MB free, checkpoints need about " in err and "free some space" in err
+
+
+@pytest.mark.parametrize("error", [
+    RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total)"),
+    RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
+                 "memory: you tried to allocate 123456 bytes."),
+    type("OutOfMemoryError", (RuntimeError,), {})("CUDA error"),
+    type("ResourceExhaustedError", (Exception,), {})(
+        "{{function_node __wrapped__Conv2D}} OOM when allocating tensor with shape[128,96,54,54]"),
+    type("XlaRuntimeError", (RuntimeError,), {})(
+        "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1234567 bytes."),
+    type("MXNetError", (Exception,), {})(
+        "[12:00:00] src/storage/./pooled_storage_manager.h:161: cudaMalloc retry failed: out of "
+        "memory"),
+    RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"),
+    MemoryError(),
+])
+def test_out_of_memory_errors_suggest_a_smaller_batch(error):
+    assert train.out_of_memory_message(error, 128) == (
+        "out of memory at batch size 128: use a smaller --batch-size (try 64)")
+    assert "smaller --resize" in train.out_of_memory_message(error, 1)
+
+
+def test_other_errors_are_not_called_out_of_memory():
+    assert train.out_of_memory_message(RuntimeError("shape mismatch"), 128) is None
+    assert train.out_of_memory_message(ValueError("memory layout NHWC"), 128) is None
+
+
+def test_cli_maps_out_of_memory_to_one_line(cli, tmp_path, capsys, monkeypatch):
+    def fail(self, batch):  # "GPU" in it: not to be taken for a missing GPU
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 79 GiB "
+                           "total capacity)")
+
+    monkeypatch.setattr(NumpyTrainer, "train_step", fail)
+    assert cli("--out", str(tmp_path / "run")) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: out of memory at batch size 10: use a smaller --batch-size (try 5)"]
+
+
+def test_cli_device_gpu_without_one_exits_2(cli, tmp_path, capsys, monkeypatch):
+    def select_device(self, request):  # what every backend raises (tests/backends/test_*.py)
+        raise RuntimeError("no CUDA GPU is visible to PyTorch: use --device cpu or auto")
+
+    monkeypatch.setattr(NumpyTrainer, "select_device", select_device)
+    assert cli("--out", str(tmp_path / "run"), "--device", "gpu") == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: no CUDA GPU is visible to PyTorch: use --device cpu or auto"]

@@ -1,0 +1,288 @@
+"""The canonical weights file: safetensors read and written with numpy alone, the NCHW <-> NHWC
+conversion proven numerically, and every malformed or mismatched file refused in words."""
+
+import json
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from d2l_alexnet.core import weights
+from d2l_alexnet.core.architecture import ALEXNET, layer_table, parameter_count
+from d2l_alexnet.core.weights import WeightsError
+
+SMALL = 67  # the smallest input AlexNet accepts: 256 features reach the first dense layer
+
+
+def random_canonical(resize=SMALL, num_classes=10, seed=0):
+    """Canonical tensors of the right shapes, scaled like Xavier so activations stay moderate."""
+    rng = np.random.default_rng(seed)
+    shapes, _ = weights.canonical_shapes(resize, num_classes)
+    tensors = {}
+    for name, shape in shapes.items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        scale = 1.0 / np.sqrt(fan_in) if name.endswith(".weight") else 0.1
+        tensors[name] = (rng.standard_normal(shape) * scale).astype(np.float32)
+    return tensors
+
+
+@pytest.fixture(scope="module")
+def canonical():
+    return random_canonical()
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, canonical):
+    path = tmp_path_factory.mktemp("weights") / "weights.safetensors"
+    arrays = weights.from_canonical(canonical, "NCHW", SMALL, 10)
+    weights.save_weights(path, arrays, "NCHW", SMALL, 10, backend="test")
+    return path
+
+
+def test_canonical_shapes_are_the_chapters():
+    shapes, flatten_from = weights.canonical_shapes(224, 10)
+    assert list(shapes) == [f"{kind}{i}.{part}" for kind, count in (("conv", 5), ("dense", 3))
+                            for i in range(1, count + 1) for part in ("weight", "bias")]
+    assert shapes["conv1.weight"] == (96, 1, 11, 11) and shapes["conv2.weight"] == (256, 96, 5, 5)
+    assert shapes["dense1.weight"] == (4096, 6400) and shapes["dense3.weight"] == (10, 4096)
+    assert flatten_from == (256, 5, 5)
+    assert sum(int(np.prod(shape)) for shape in shapes.values()) == parameter_count(224, 10)
+
+
+def test_round_trip_keeps_every_value_and_records_the_architecture(saved, canonical):
+    tensors, metadata = weights.load_safetensors(saved)
+    assert list(tensors) == list(canonical)
+    for name, array in canonical.items():
+        assert tensors[name].dtype == np.float32
+        np.testing.assert_array_equal(tensors[name], array, err_msg=name)
+    assert metadata["format"] == "d2l_alexnet" and metadata["saved_by"] == "test"
+    assert (metadata["resize"], metadata["num_classes"]) == (str(SMALL), "10")
+    assert weights.saved_architecture(saved) == (SMALL, 10)
+    loaded = weights.load_weights(saved, "NCHW", SMALL, 10)
+    assert [name for name, _ in loaded] == list(canonical)
+    assert all(array.flags.writeable for _, array in loaded)  # frameworks may take them as is
+
+
+def test_nhwc_round_trip_is_exact(canonical):
+    native = weights.from_canonical(canonical, "NHWC", SMALL, 10)
+    assert native[0][1].shape == (11, 11, 1, 96)  # HWIO
+    assert native[10][1].shape == (256, 4096)  # (in, out)
+    back = weights.to_canonical(native, "NHWC", SMALL, 10)
+    for name, array in canonical.items():
+        np.testing.assert_array_equal(back[name], array, err_msg=name)
+
+
+# ---- the layout conversion, proven on numbers -----------------------------------------------
+
+def conv(X, kernel, bias, stride, padding, layout):
+    """Cross-correlation as every framework computes it, in numpy; one image, no batch axis."""
+    if layout == "NHWC":  # (H, W, C) with an HWIO kernel: compute in CHW/OIHW and come back
+        return conv(X.transpose(2, 0, 1), kernel.transpose(3, 2, 0, 1), bias, stride, padding,
+                    "NCHW").transpose(1, 2, 0)
+    X = np.pad(X, ((0, 0), (padding, padding), (padding, padding)))
+    out, _, kh, kw = kernel.shape
+    windows = np.lib.stride_tricks.sliding_window_view(X, (kh, kw), axis=(1, 2))
+    windows = windows[:, ::stride, ::stride]  # (C, H', W', kh, kw)
+    return np.einsum("chwij,ocij->ohw", windows, kernel, optimize=True) + bias[:, None, None]
+
+
+def maxpool(X, size, stride, layout):
+    axes = (1, 2) if layout == "NCHW" else (0, 1)
+    windows = np.lib.stride_tricks.sliding_window_view(X, (size, size), axis=axes)
+    if layout == "NCHW":
+        return windows[:, ::stride, ::stride].max(axis=(-2, -1))
+    return windows[::stride, ::stride].max(axis=(-2, -1))
+
+
+def forward(image, arrays, layout):
+    """The table's network in plain numpy, in ``layout`` (weights as that layout stores them)."""
+    X = image[None] if layout == "NCHW" else image[..., None]
+    params = iter(array for _, array in arrays)
+    for layer in ALEXNET:
+        if layer.kind == "conv":
+            X = conv(X, next(params), next(params), layer.stride, layer.padding, layout)
+        elif layer.kind == "maxpool":
+            X = maxpool(X, layer.kernel, layer.stride, layout)
+        elif layer.kind == "relu":
+            X = np.maximum(X, 0)
+        elif layer.kind == "flatten":
+            X = X.reshape(-1)  # C×H×W order for NCHW, H×W×C for NHWC
+        elif layer.kind == "dense":
+            kernel, bias = next(params), next(params)
+            X = (kernel @ X if layout == "NCHW" else X @ kernel) + bias
+    return X
+
+
+def test_dense_on_a_chw_flatten_equals_converted_dense_on_an_hwc_flatten(canonical):
+    """The permutation of dense1's columns is the whole trick: flattening a channels-first map
+    and a channels-last map orders the same numbers differently."""
+    rng = np.random.default_rng(1)
+    shapes = {"resize": 131, "num_classes": 10}  # a 3×3 map: the order of H and W matters too
+    tensors = random_canonical(**shapes)
+    _, (c, h, w) = weights.canonical_shapes(**shapes)
+    assert (h, w) == (3, 3)
+    feature_map = rng.standard_normal((c, h, w)).astype(np.float32)
+    weight = tensors["dense1.weight"]
+    nhwc = dict(weights.from_canonical(tensors, "NHWC", **shapes))["dense1.weight"]
+    channels_first = weight @ feature_map.reshape(-1)
+    channels_last = feature_map.transpose(1, 2, 0).reshape(-1) @ nhwc
+    np.testing.assert_allclose(channels_last, channels_first, rtol=1e-5, atol=1e-5)
+    # Without the permutation (a plain transpose) the answer is wrong: the test can fail.
+    assert not np.allclose(feature_map.transpose(1, 2, 0).reshape(-1) @ weight.T, channels_first,
+                           rtol=1e-3, atol=1e-3)
+
+
+def test_whole_network_gives_the_same_logits_in_both_layouts():
+    resize = 131  # the last map is 3×3, so the flatten order is really exercised
+    tensors = random_canonical(resize)
+    image = np.random.default_rng(2).random((resize, resize), dtype=np.float32)
+    nchw = forward(image, weights.from_canonical(tensors, "NCHW", resize, 10), "NCHW")
+    nhwc = forward(image, weights.from_canonical(tensors, "NHWC", resize, 10), "NHWC")
+    assert nchw.shape == (10,) and np.abs(nchw).max() > 1e-3
+    np.testing.assert_allclose(nhwc, nchw, rtol=1e-4, atol=1e-5 * np.abs(nchw).max())
+
+
+# ---- malformed and mismatched files ----------------------------------------------------------
+
+def write_raw(path, header, data=b"", length=None):
+    encoded = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(encoded) if length is None else length) + encoded
+                     + data)
+    return path
+
+
+GOOD_HEADER = {"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
+MALFORMED = {
+    "empty": (None, b""),
+    "short length": (None, b"\x10\x00"),
+    "length past the end": ({"length": 1 << 40}, None),
+    "not json": (None, struct.pack("<Q", 5) + b"{nope"),
+    "not an object": ([1, 2], b""),
+    "not utf-8": (None, struct.pack("<Q", 2) + b"\xff\xfe"),
+    "missing offsets": ({"a": {"dtype": "F32", "shape": [2]}}, b"\x00" * 8),
+    "float16": ({"a": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}, b"\x00" * 4),
+    "truncated data": (GOOD_HEADER, b"\x00" * 5),
+    "trailing bytes": (GOOD_HEADER, b"\x00" * 12),
+    "overlapping": ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                     "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, b"\x00" * 8),
+    "bad shape": ({"a": {"dtype": "F32", "shape": "xy", "data_offsets": [0, 8]}}, b"\x00" * 8),
+    "metadata not an object": ({"__metadata__": [1]}, b""),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_files_are_refused_in_one_sentence(tmp_path, case):
+    header, data = MALFORMED[case]
+    path = tmp_path / "bad.safetensors"
+    if header is None:
+        path.write_bytes(data)
+    elif isinstance(header, dict) and "length" in header:
+        write_raw(path, GOOD_HEADER, b"\x00" * 8, length=header["length"])
+    else:
+        write_raw(path, header, data)
+    with pytest.raises(WeightsError, match="not a valid safetensors weights file") as caught:
+        weights.load_safetensors(path)
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_truncated_real_file_is_refused_at_every_cut(tmp_path, saved):
+    payload = saved.read_bytes()
+    for cut in (0, 7, 8, 100, len(payload) // 2, len(payload) - 1):
+        path = tmp_path / f"cut{cut}.safetensors"
+        path.write_bytes(payload[:cut])
+        with pytest.raises(WeightsError, match="truncated or corrupt"):
+            weights.load_weights(path, "NCHW", SMALL, 10)
+    # A flipped byte in the header's JSON is caught too.
+    corrupt = bytearray(payload)
+    corrupt[9] ^= 0xFF
+    (tmp_path / "flipped.safetensors").write_bytes(bytes(corrupt))
+    with pytest.raises(WeightsError):
+        weights.load_weights(tmp_path / "flipped.safetensors", "NCHW", SMALL, 10)
+
+
+def test_unreadable_paths_are_refused(tmp_path):
+    with pytest.raises(WeightsError, match="cannot read weights file .*missing"):
+        weights.load_safetensors(tmp_path / "missing.safetensors")
+    with pytest.raises(WeightsError, match="cannot read weights file"):
+        weights.load_safetensors(tmp_path)  # a directory
+    with pytest.raises(WeightsError, match="cannot read weights file"):
+        weights.saved_architecture(tmp_path / "missing.safetensors")
+
+
+def test_a_file_for_another_input_size_or_class_count_names_the_mismatch(saved):
+    with pytest.raises(WeightsError, match="67×67 inputs \\(the model: 224×224\\)"):
+        weights.load_weights(saved, "NCHW", 224, 10)
+    with pytest.raises(WeightsError, match="10 classes \\(the model: 7\\)"):
+        weights.load_weights(saved, "NHWC", SMALL, 7)
+
+
+def test_foreign_files_are_checked_by_names_and_shapes(tmp_path, canonical):
+    path = tmp_path / "foreign.safetensors"
+    weights.save_safetensors(path, canonical)  # no metadata: shapes decide
+    loaded = dict(weights.load_weights(path, "NCHW", SMALL, 10))
+    np.testing.assert_array_equal(loaded["dense3.bias"], canonical["dense3.bias"])
+    with pytest.raises(WeightsError, match="dense3.weight has shape \\(10, 4096\\).*\\(7, 4096\\)"):
+        weights.load_weights(path, "NCHW", SMALL, 7)
+    renamed = {name.replace("conv1", "features.0"): array for name, array in canonical.items()}
+    weights.save_safetensors(path, renamed)
+    with pytest.raises(WeightsError, match="missing \\['conv1.weight', 'conv1.bias'\\]"):
+        weights.load_weights(path, "NCHW", SMALL, 10)
+    weights.save_safetensors(path, canonical, {"format": "keras"})
+    with pytest.raises(WeightsError, match="not written by d2l_alexnet"):
+        weights.load_weights(path, "NCHW", SMALL, 10)
+
+
+def test_arrays_of_the_wrong_shape_or_count_are_refused(canonical):
+    native = weights.from_canonical(canonical, "NHWC", SMALL, 10)
+    with pytest.raises(WeightsError, match="expected 16 arrays"):
+        weights.to_canonical(native[:-1], "NHWC", SMALL, 10)
+    with pytest.raises(WeightsError, match="conv1.weight.*needs \\(11, 11, 1, 96\\)"):
+        weights.to_canonical(weights.from_canonical(canonical, "NCHW", SMALL, 10), "NHWC",
+                             SMALL, 10)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        weights.to_canonical(native, "CHWN", SMALL, 10)
+
+
+def test_a_failed_save_leaves_no_file(tmp_path, canonical):
+    path = tmp_path / "weights.safetensors"
+    with pytest.raises(WeightsError):
+        weights.save_weights(path, list(canonical.items())[:3], "NCHW", SMALL, 10, "test")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---- the real safetensors library reads our files and we read its ----------------------------
+
+def test_the_safetensors_library_reads_our_file(saved, canonical):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    tensors = safetensors_numpy.load_file(str(saved))
+    assert set(tensors) == set(canonical)
+    for name, array in canonical.items():
+        np.testing.assert_array_equal(tensors[name], array, err_msg=name)
+
+
+def test_we_read_a_file_written_by_the_safetensors_library(tmp_path, canonical):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy")
+    path = tmp_path / "theirs.safetensors"
+    safetensors_numpy.save_file(canonical, str(path), metadata={"resize": str(SMALL)})
+    loaded = dict(weights.load_weights(path, "NHWC", SMALL, 10))
+    np.testing.assert_array_equal(loaded["conv2.weight"],
+                                  canonical["conv2.weight"].transpose(2, 3, 1, 0))
+    assert weights.saved_architecture(path) == (SMALL, None)
+
+
+def test_layer_table_and_canonical_names_agree():
+    rows = [row for row in layer_table(SMALL) if row.layer.kind in ("conv", "dense")]
+    shapes, _ = weights.canonical_shapes(SMALL, 10)
+    sizes = [int(np.prod(shape)) for shape in shapes.values()]
+    assert [w + b for w, b in zip(sizes[0::2], sizes[1::2])] == [row.parameters for row in rows]
+
+
+def test_weights_and_the_evaluate_cli_import_no_framework():
+    code = ("import sys, d2l_alexnet.evaluate, d2l_alexnet.core.weights\n"
+            "print(sorted(name for name in ('torch', 'tensorflow', 'jax', 'flax', 'mxnet', "
+            "'keras', 'safetensors') if name in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
