@@ -67,17 +67,8 @@ class Module(nn.Block, ModuleContract):
         super().__init__()
         self.save_hyperparameters()
 
-    def loss(self, y_hat, y):
-        raise NotImplementedError
-
     def forward(self, X):
         return self.net(X)
-
-    def training_step(self, batch):
-        return self.loss(self(*batch[:-1]), batch[-1])
-
-    def validation_step(self, batch):
-        return self.loss(self(*batch[:-1]), batch[-1])
 
     def configure_optimizers(self):
         return gluon.Trainer(self.collect_params(), "sgd", {"learning_rate": self.lr})

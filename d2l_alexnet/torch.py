@@ -63,17 +63,8 @@ class Module(nn.Module, ModuleContract):
         super().__init__()
         self.save_hyperparameters()
 
-    def loss(self, y_hat, y):
-        raise NotImplementedError
-
     def forward(self, X):
         return self.net(X)
-
-    def training_step(self, batch):
-        return self.loss(self(*batch[:-1]), batch[-1])
-
-    def validation_step(self, batch):
-        return self.loss(self(*batch[:-1]), batch[-1])
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr)

@@ -9,7 +9,21 @@ from .hyperparameters import HyperParameters
 
 
 class ModuleContract(HyperParameters):
-    """Framework-free half of ``Module``: the printed summary and the description of the net."""
+    """Framework-free half of ``Module``: the book's steps, written once, and the summary.
+
+    ``training_step``/``validation_step`` call the model on a batch ``(inputs..., labels)`` and
+    score it with ``loss``; backends whose calls need more (a ``training=`` flag, parameters)
+    override them.
+    """
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    def training_step(self, batch):
+        return self.loss(self(*batch[:-1]), batch[-1])
+
+    def validation_step(self, batch):
+        return self.loss(self(*batch[:-1]), batch[-1])
 
     def layer_outputs(self, X_shape):
         """Yield ``(layer name, printable output shape)`` for a random input of ``X_shape``."""
