@@ -62,3 +62,27 @@ def test_cli_refuses_fewer_than_one_device(d2l, backend_name, tmp_path):
     assert result.returncode == 2, result.stderr
     assert "--devices must be at least 1" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_trains_on_two_replicas_and_the_first_writes(d2l, backend_name, tmp_path):
+    if backend_name == "tensorflow":
+        pytest.skip("TensorFlow's CPU splits into logical devices only inside the process "
+                    "(test_two_replicas_follow_one_devices_loss_trajectory covers it)")
+    out = tmp_path / "run"
+    arguments = ["-m", "d2l_alexnet.train", "--backend", backend_name, "--epochs", "1",
+                 "--batch-size", "8", "--limit-train", "16", "--limit-val", "8", "--resize",
+                 "67", "--device", "cpu", "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    if backend_name == "pytorch":
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                   "--nproc-per-node=2", *arguments]
+    else:
+        command = [sys.executable, *arguments, "--devices", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "training on 2 " in result.stdout, result.stdout
+    assert result.stdout.count("epoch 1/1: train_loss") == 1  # the first replica speaks
+    history = json.loads((out / "metrics.json").read_text())
+    assert len(history) == 1 and history[0]["train_loss"] > 0
+    assert (out / "weights.safetensors").exists() and (out / "curves.png").exists()
