@@ -9,6 +9,7 @@ Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyA
 typed keys from ``jax.random.key`` and jit-compiles one step per batch shape.
 """
 
+import os
 from functools import lru_cache, partial
 from typing import Optional
 
@@ -18,12 +19,13 @@ import numpy as np
 import optax
 from flax import linen as nn
 from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from .core import weights
 from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
-from .core.trainer import TrainerBase
+from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
 
 # Precisions this backend trains in (bf16: params and inputs cast inside the loss).
 PRECISIONS = ("fp32", "bf16")
@@ -52,6 +54,16 @@ def num_gpus():
         return len(jax.devices("gpu"))
     except RuntimeError:  # no GPU backend in this jaxlib, or no device
         return 0
+
+
+def initialize_distributed():
+    """Join the other hosts of a multi-host run when ``JAX_COORDINATOR_ADDRESS`` (with
+    ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``) is set, through ``jax.distributed.initialize``;
+    must run before anything else touches JAX (the CLI calls it first). Does nothing otherwise."""
+    address = os.environ.get("JAX_COORDINATOR_ADDRESS")
+    if address and not jax.distributed.is_initialized():
+        jax.distributed.initialize(address, int(os.environ["JAX_NUM_PROCESSES"]),
+                                   int(os.environ["JAX_PROCESS_ID"]))
 
 
 def set_seed(seed):
@@ -309,20 +321,45 @@ class Trainer(TrainerBase):
                  **kwargs):
         super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
         self.init_params = init_params
+        self.num_replicas = replica_count(num_gpus)
+        self.mesh = None
 
     def select_device(self, request):
         if request == "cpu":
-            return cpu()
-        if num_gpus():
-            return gpu()
-        if request == "gpu":
+            platform = "cpu"
+        elif num_gpus():
+            platform = "gpu"
+        elif request == "gpu":
             raise RuntimeError("no GPU is visible to JAX (install jax[cuda12] for NVIDIA GPUs): "
                                "use --device cpu or auto")
-        return cpu()
+        else:
+            platform = "cpu"
+        devices = jax.devices(platform)  # every host's, after jax.distributed.initialize
+        if self.num_replicas > 1:
+            if len(devices) < self.num_replicas:
+                hint = ("set XLA_FLAGS=--xla_force_host_platform_device_count="
+                        f"{self.num_replicas} before starting" if platform == "cpu" else
+                        f"use --devices {len(devices)} or fewer")
+                raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
+                                   f"{platform} devices but JAX sees {len(devices)}: {hint}")
+            # One mesh axis, "batch": batches are split along it, the state is replicated.
+            self.mesh = Mesh(np.array(devices[:self.num_replicas]), ("batch",))
+            self.replica_rank = jax.process_index()
+            if not self.is_first_replica:
+                self.progress, self.log = False, None  # the first host speaks for all
+        return devices[0]
 
     def device_name(self):
         platform = self.device.platform
-        return "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
+        name = "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
+        return name if self.num_replicas == 1 else f"{self.num_replicas} × {platform}"
+
+    def placement(self, spec=None):
+        """Where arrays go: the device, or on a mesh, sharded along ``spec`` (replicated when
+        ``None``)."""
+        if self.mesh is None:
+            return self.device
+        return NamedSharding(self.mesh, PartitionSpec() if spec is None else spec)
 
     def prepare_model(self, model):
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
@@ -334,14 +371,29 @@ class Trainer(TrainerBase):
             params = jax.tree.map(jnp.array, dict(self.init_params))
         state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx,
                                   dropout_key=_keys(_seed)[1])
-        # Committed to the chosen device; the steps then run there. (device_put also turns the
+        # Committed to the chosen device (replicated over the mesh); the steps then run there,
+        # and on a mesh XLA inserts the gradient all-reduce itself. (device_put also turns the
         # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
-        self.state = jax.device_put(state, self.device)
+        self.state = jax.device_put(state, self.placement())
 
     def prepare_batch(self, images, labels):
-        images = jax.device_put(np.ascontiguousarray(images), self.device)
-        labels = jax.device_put(labels.astype(np.int32), self.device)
+        labels = labels.astype(np.int32)
+        if self.mesh is None:
+            images = jax.device_put(np.ascontiguousarray(images), self.device)
+            labels = jax.device_put(labels, self.device)
+        else:
+            images, labels = (self.global_array(array) for array in (images, labels))
         return resize_images(images, self.data.resize), labels
+
+    def global_array(self, array):
+        """One global batch over the mesh, split along the batch axis; each host gives its
+        part. A batch that does not split evenly (a short last one) runs replicated."""
+        if len(array) % self.num_replicas:
+            return jax.make_array_from_process_local_data(self.placement(), array, array.shape)
+        mine = replica_slices(len(array), jax.process_count())[jax.process_index()]
+        return jax.make_array_from_process_local_data(
+            self.placement(PartitionSpec("batch")), np.ascontiguousarray(array[mine]),
+            array.shape)
 
     def train_step(self, batch):
         self.state, loss = self.jitted_train_step(self.state, *batch)
@@ -374,7 +426,7 @@ class Trainer(TrainerBase):
         if "rng.dropout_key" in arrays:
             state = state.replace(dropout_key=jax.random.wrap_key_data(
                 jnp.asarray(arrays["rng.dropout_key"])))
-        self.state = jax.device_put(state, self.device)
+        self.state = jax.device_put(state, self.placement())
 
 
 def _path_name(path):

@@ -15,7 +15,7 @@ from .core import weights
 from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
-from .core.trainer import TrainerBase
+from .core.trainer import ReplicaError, TrainerBase, replica_count
 
 # Precisions this backend trains in: MXNet 1.9's bf16 AMP is process-wide and fails with
 # numpy 1.23, so fp32 only.
@@ -184,36 +184,64 @@ class FashionMNIST(FashionMNISTBase):
 
 
 class Trainer(TrainerBase):
-    """The shared fit loop with MXNet Gluon steps (d2l, sec_oo-design)."""
+    """The shared fit loop with MXNet Gluon steps (d2l, sec_oo-design).
+
+    ``num_gpus=N > 1``: the parameters live on N contexts (``gpu(0)``..., or ``cpu(0)``... with
+    ``device="cpu"``), each global batch is split over them by ``gluon.utils.split_and_load``,
+    and the Gluon trainer's ``device`` kvstore sums the gradients before every update.
+    """
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, **kwargs):
+        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
+        self.num_replicas = replica_count(num_gpus)
 
     def select_device(self, request):
         if request == "cpu":
-            return mx.cpu()
-        if num_gpus() > 0:
-            return mx.gpu(0)
-        if request == "gpu":
+            kind = mx.cpu
+        elif num_gpus() > 0:
+            kind = mx.gpu
+        elif request == "gpu":
             raise RuntimeError("no GPU is visible to MXNet: use --device cpu or auto")
-        return mx.cpu()
+        else:
+            kind = mx.cpu
+        if kind is mx.gpu and num_gpus() < self.num_replicas:
+            raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} GPUs but "
+                               f"MXNet sees {num_gpus()}: use --devices {num_gpus()} or fewer")
+        self.contexts = [kind(index) for index in range(self.num_replicas)]
+        return self.contexts[0]
 
     def device_name(self):
-        return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
+        name = "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
+        return name if self.num_replicas == 1 else f"{self.num_replicas} × {name.split(':')[0]}"
 
     def prepare_model(self, model):
         if self.precision != "fp32":
             # MXNet 1.9's AMP must be on (amp.init) before a network is built, process-wide.
             raise ValueError(f"precision {self.precision!r} is not supported on the MXNet "
                              "backend (fp32 only): use --precision fp32")
-        model.collect_params().reset_ctx(self.device)
+        if self.num_replicas > 1 and self.gradient_clip_val > 0:
+            raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "
+                               "train on one, or without clipping")
+        model.collect_params().reset_ctx(self.contexts if self.num_replicas > 1 else self.device)
         model.trainer = self
-        self.optim = model.configure_optimizers()
+        self.optim = model.configure_optimizers()  # Gluon's default kvstore: "device"
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
 
     def prepare_batch(self, images, labels):
         images = mx.nd.array(images, ctx=self.device, dtype=images.dtype)  # uint8: 4x less to copy
         labels = mx.nd.array(labels, ctx=self.device, dtype="int32")
-        return resize_images(images, self.data.resize), labels
+        if self.num_replicas == 1:
+            return resize_images(images, self.data.resize), labels
+        # A short last batch may have fewer images than there are contexts: it uses fewer.
+        contexts = self.contexts[:min(self.num_replicas, len(labels))]
+        parts = (gluon.utils.split_and_load(array, contexts, even_split=False)
+                 for array in (images, labels))
+        images, labels = parts
+        return ([resize_images(part, self.data.resize) for part in images], labels, len(labels))
 
     def train_step(self, batch):
+        if self.num_replicas > 1:
+            return self._replica_train_step(*batch)
         with autograd.record(train_mode=True):  # train_mode: dropout is active
             loss = self.model.training_step(batch)  # the batch's mean loss...
         loss.backward()
@@ -225,10 +253,30 @@ class Trainer(TrainerBase):
         mx.random.seed(_step_seed(_seed, self.step + 1), ctx=self.device)  # see _step_seed
         return loss
 
+    def _replica_train_step(self, images, labels, _):
+        total = sum(len(part) for part in labels)
+        with autograd.record(train_mode=True):
+            # Each context's share of the global batch's mean loss: the kvstore sums the
+            # contexts' gradients, which is then the mean's gradient (so step(1), as above).
+            losses = [self.model.loss(self.model(X), y, averaged=False).sum() / total
+                      for X, y in zip(images, labels)]
+        autograd.backward(losses)
+        self.optim.step(1)
+        for context in self.contexts:
+            mx.random.seed(_step_seed(_seed, self.step + 1), ctx=context)
+        return mx.nd.add_n(*(loss.as_in_context(self.device) for loss in losses))
+
     def eval_step(self, batch):
-        Y_hat = self.model(*batch[:-1])  # outside autograd.record: predict mode, no dropout
-        return (self.model.loss(Y_hat, batch[-1], averaged=False).sum(),
-                self.model.accuracy(Y_hat, batch[-1], averaged=False).sum())
+        if self.num_replicas > 1:
+            sums = [self._eval_sums(X, y) for X, y in zip(*batch[:2])]
+            return tuple(mx.nd.add_n(*(part[index].as_in_context(self.device) for part in sums))
+                         for index in range(2))
+        return self._eval_sums(*batch)
+
+    def _eval_sums(self, X, y):
+        Y_hat = self.model(X)  # outside autograd.record: predict mode, no dropout
+        return (self.model.loss(Y_hat, y, averaged=False).sum(),
+                self.model.accuracy(Y_hat, y, averaged=False).sum())
 
     def to_float(self, value):
         return float(value.asscalar())
@@ -237,7 +285,7 @@ class Trainer(TrainerBase):
         """Parameters (by position: Gluon's names carry per-process counters) and the SGD
         state: its update count and any per-parameter slots (none without momentum). No RNG
         state beyond the step its dropout seed derives from (:func:`_step_seed`)."""
-        arrays = {f"params.{index:02d}.{name.rsplit('_', 1)[-1]}": to_numpy(param.data())
+        arrays = {f"params.{index:02d}.{name.rsplit('_', 1)[-1]}": to_numpy(param.data(self.device))
                   for index, (name, param) in enumerate(self.model.collect_params().items())}
         optimizer = self.optim._optimizer
         arrays["optimizer.num_update"] = np.array([optimizer.num_update], dtype=np.int64)
@@ -252,7 +300,7 @@ class Trainer(TrainerBase):
     def load_state_arrays(self, arrays):
         for index, (name, param) in enumerate(self.model.collect_params().items()):
             array = arrays[f"params.{index:02d}.{name.rsplit('_', 1)[-1]}"]
-            param.set_data(mx.nd.array(array, ctx=self.device, dtype=array.dtype))
+            param.set_data(mx.nd.array(array, ctx=self.device, dtype=array.dtype))  # every context
         optimizer = self.optim._optimizer
         if "optimizer.num_update" in arrays:
             count = int(arrays["optimizer.num_update"][0])
@@ -280,7 +328,8 @@ def parameter_arrays(model, seed=0):
     """The model's parameters as ``[(name, numpy array), ...]`` in the architecture table's order
     (each convolution and dense layer: kernel, then bias), in MXNet's own layout (OIHW kernels,
     ``(out, in)`` dense weights). ``seed`` is unused: Gluon models hold their parameters."""
-    return [(name, to_numpy(param.data())) for name, param in model.collect_params().items()]
+    return [(name, to_numpy(param.data(param.list_ctx()[0])))
+            for name, param in model.collect_params().items()]
 
 
 def assign_parameter_arrays(model, arrays):

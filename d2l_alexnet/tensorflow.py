@@ -16,7 +16,7 @@ from .core import weights
 from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
 from .core.datamodule import FashionMNISTBase
 from .core.module import ModuleContract
-from .core.trainer import TrainerBase
+from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
 
 
 def _import_tensorflow():
@@ -245,29 +245,79 @@ class Trainer(TrainerBase):
 
     ``precision="bf16"`` switches this model's layers to Keras' ``mixed_bfloat16`` policy
     (fp32 weights, bf16 compute; the last layer stays fp32 so the logits are fp32).
+
+    ``num_gpus=N > 1``: ``tf.distribute.MirroredStrategy`` over N local devices, or
+    ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes several machines (N is then
+    the number of replicas over all of them). The model's network is rebuilt under the
+    strategy's scope (mirrored variables) with the same weights.
     """
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, **kwargs):
+        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
+        self.num_replicas = replica_count(num_gpus)
+        self.strategy = None
 
     def select_device(self, request):
         # Steps run under tf.device(this). The weights stay where TF put them at construction
         # (the GPU when there is one), so --device cpu on a GPU machine reads them from the GPU.
         if request == "cpu":
-            return "/CPU:0"
-        if tf.config.list_physical_devices("GPU"):
-            return "/GPU:0"
-        if request == "gpu":
+            device = "/CPU:0"
+        elif tf.config.list_physical_devices("GPU"):
+            device = "/GPU:0"
+        elif request == "gpu":
             raise RuntimeError("no GPU is visible to TensorFlow: use --device cpu or auto")
-        return "/CPU:0"
+        else:
+            device = "/CPU:0"
+        if self.num_replicas > 1 and self.strategy is None:
+            self.strategy = self._make_strategy(device.strip("/").split(":")[0])
+        return device
+
+    def _make_strategy(self, kind):
+        if "TF_CONFIG" in os.environ:  # several machines: each worker's own devices
+            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            self.replica_rank = strategy.cluster_resolver.task_id
+        else:
+            devices = [device.name for device in tf.config.list_logical_devices(kind)]
+            if len(devices) < self.num_replicas:
+                hint = ("split the CPU into logical devices with "
+                        "tf.config.set_logical_device_configuration before any op"
+                        if kind == "CPU" else f"use --devices {len(devices)} or fewer")
+                raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
+                                   f"{kind} devices but TensorFlow sees {len(devices)}: {hint}")
+            strategy = tf.distribute.MirroredStrategy(devices[:self.num_replicas])
+        if strategy.num_replicas_in_sync != self.num_replicas:
+            raise ReplicaError(f"asked for {self.num_replicas} replicas, the cluster in TF_CONFIG "
+                               f"has {strategy.num_replicas_in_sync}")
+        if not self.is_first_replica:
+            self.progress, self.log = False, None  # the first worker speaks for all
+        return strategy
 
     def device_name(self):
-        return self.device.strip("/").lower()
+        name = self.device.strip("/").lower()
+        return name if self.strategy is None else f"{self.num_replicas} × {name.split(':')[0]}"
 
     def prepare_model(self, model):
+        if self.strategy is not None and not _is_mirrored(model.net):
+            with self.strategy.scope():  # mirrored variables, with the model's current weights
+                net = build_network(model.num_classes, model.resize, with_dropout(model.dropout))
+                net.set_weights(model.net.get_weights())
+            # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
+            # model.trainable_variables (and checkpoints).
+            model._layers.remove(model.net)
+            model.net = net
         # Per layer, not keras.config.set_dtype_policy: a global policy would leak into every
         # model built later. Set both ways, so the last fit's precision is the model's.
         policy = "mixed_bfloat16" if self.precision == "bf16" else "float32"
         for layer in model.net.layers[:-1]:
             layer.dtype_policy = policy
         model.trainer = self
+        if self.strategy is not None:
+            with self.strategy.scope():
+                self.optim = model.configure_optimizers()
+                self.optim.build(model.trainable_variables)
+            self.compiled_train_step = tf.function(self._distributed_train_step, autograph=False)
+            self.compiled_eval_step = tf.function(self._distributed_eval_step, autograph=False)
+            return
         self.optim = model.configure_optimizers()
         self.optim.build(model.trainable_variables)
         # One trace for every batch size (the last batch may be short). No XLA: at batch 32,
@@ -281,9 +331,27 @@ class Trainer(TrainerBase):
                                               autograph=False)
 
     def prepare_batch(self, images, labels):
+        if self.strategy is not None:
+            return self._distribute(images, labels)
         with tf.device(self.device):
             return (resize_images(tf.constant(images), self.data.resize),
                     tf.constant(labels.astype(np.int32)))
+
+    def _distribute(self, images, labels):
+        """Each replica's slice of the global batch (by its global replica id, so every worker
+        of a multi-worker run, holding the same global batch, takes its own)."""
+        slices = replica_slices(len(labels), self.num_replicas)
+
+        def replica_value(context):
+            mine = slices[context.replica_id_in_sync_group]
+            return (resize_images(tf.constant(images[mine]), self.data.resize),
+                    tf.constant(labels[mine].astype(np.int32)))
+
+        X, y = self.strategy.experimental_distribute_values_from_function(
+            lambda context: replica_value(context)[0]), \
+            self.strategy.experimental_distribute_values_from_function(
+                lambda context: replica_value(context)[1])
+        return X, y, tf.constant(float(len(labels)))
 
     def _train_step(self, X, y):
         variables = self.model.trainable_variables
@@ -295,10 +363,35 @@ class Trainer(TrainerBase):
         self.optim.apply_gradients(zip(grads, variables))
         return loss
 
+    def _replica_train_step(self, X, y, total):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            # Scaled by the global batch: the optimizer sums the replicas' gradients, which is
+            # then the gradient of the global batch's mean loss.
+            loss = tf.reduce_sum(self.model.loss(self.model(X, training=True), y,
+                                                 averaged=False)) / total
+        grads = tape.gradient(loss, variables)
+        if self.gradient_clip_val > 0:
+            context = tf.distribute.get_replica_context()
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+            grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
+            grads = [grad / self.num_replicas for grad in grads]  # summed again when applied
+        self.optim.apply_gradients(zip(grads, variables))
+        return loss
+
+    def _distributed_train_step(self, X, y, total):
+        losses = self.strategy.run(self._replica_train_step, args=(X, y, total))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
     def _eval_step(self, X, y):
         Y_hat = self.model(X, training=False)
         return (tf.reduce_sum(self.model.loss(Y_hat, y, averaged=False)),
                 tf.reduce_sum(self.model.accuracy(Y_hat, y, averaged=False)))
+
+    def _distributed_eval_step(self, X, y, total):
+        sums = self.strategy.run(self._eval_step, args=(X, y))
+        return tuple(self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                     for value in sums)
 
     def train_step(self, batch):
         with tf.device(self.device):
@@ -338,6 +431,12 @@ class Trainer(TrainerBase):
     def _dropout_states(self):
         return [layer.seed_generator.state for layer in self.model.net.layers
                 if isinstance(layer, keras.layers.Dropout)]
+
+
+def _is_mirrored(net):
+    """Whether ``net``'s weights were made under a ``tf.distribute`` strategy's scope."""
+    return any(isinstance(getattr(variable, "value", variable), tf.distribute.DistributedValues)
+               for variable in net.weights[:1])
 
 
 def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):

@@ -22,7 +22,8 @@ from .core.files import atomic_write_json, check_writable_directory
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, CheckpointError,
                               CheckpointWriteError, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
-from .core.trainer import DEVICES, PRECISIONS, TrainingError, TrainingInterrupted
+from .core.trainer import (DEVICES, PRECISIONS, ReplicaError, TrainingError,
+                           TrainingInterrupted)
 from .core.weights import WeightsError, from_canonical, read_weights
 
 NUM_CLASSES = 10
@@ -45,6 +46,9 @@ def build_parser():
                         help="side the 28×28 images are resized to (bilinear)")
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: a GPU when there is one")
+    parser.add_argument("--devices", type=int, default=1, metavar="N",
+                        help="train data-parallel on N devices (the batch size stays the "
+                             "global batch; PyTorch: launch with torchrun, see Scaling out)")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: mixed precision where the backend supports it")
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
@@ -72,6 +76,7 @@ def build_parser():
 def validate(args):
     """Check every number before anything heavy is imported or written."""
     for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                        ("--devices", args.devices),
                         ("--limit-train", args.limit_train), ("--limit-val", args.limit_val)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
@@ -146,6 +151,8 @@ def run(args):
         backend = load_backend(args.backend)
     except BackendError as error:
         raise UsageError(str(error)) from None
+    if hasattr(backend, "initialize_distributed"):  # JAX: join the other hosts, if any, first
+        backend.initialize_distributed()
     if args.precision not in backend.PRECISIONS:
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")
@@ -192,10 +199,14 @@ def run(args):
         if args.backend == "jax":  # Flax modules hold no parameters: the Trainer starts from them
             trainer_options["init_params"] = loaded
         print(f"starting from the weights in {args.init_from}")
-    trainer = backend.Trainer(max_epochs=args.epochs, device=args.device,
-                              precision=args.precision, **trainer_options)
+    try:
+        trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
+                                  device=args.device, precision=args.precision,
+                                  **trainer_options)
+    except ReplicaError as error:  # --devices the backend cannot give
+        raise UsageError(str(error)) from None
     checkpointer = None
-    if args.checkpoint_dir is not None:
+    if args.checkpoint_dir is not None and trainer.is_first_replica:
         checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
         checkpointer.attach(trainer)
         if args.resume_from is not None:
@@ -212,6 +223,8 @@ def run(args):
         path = checkpointer.save(trainer)
         raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)}); "
                           f"resume with: {resume_command(args)}") from None
+    except ReplicaError as error:
+        raise UsageError(str(error)) from None
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
             raise TrainingError(f"{error}; the last good checkpoint is {checkpointer.last_path}: "
@@ -223,7 +236,10 @@ def run(args):
         raise UsageError(str(error)) from None
     finally:
         args.stop_signals.trainer = None
+        getattr(trainer, "close", lambda: None)()
 
+    if not trainer.is_first_replica:  # the first replica writes for all
+        return 0
     metrics_path = os.path.join(args.out, "metrics.json")
     curves_path = os.path.join(args.out, "curves.png")
     weights_path = os.path.join(args.out, "weights.safetensors")

@@ -30,6 +30,11 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a NaN loss, say); the message says what to change."""
 
 
+class ReplicaError(ValueError):
+    """The replicas asked for cannot be had (more devices than there are, say); the message
+    says what to do instead (the CLI exits 2)."""
+
+
 class TrainingInterrupted(Exception):
     """``trainer.stop_requested`` was set (by a signal handler, say), so ``fit`` stopped between
     two steps: the trainer's state is consistent and :meth:`TrainerBase.checkpoint_state` can
@@ -69,7 +74,16 @@ class TrainerBase(HyperParameters):
     ``precision``: ``"fp32"`` or ``"bf16"`` (mixed precision where the backend offers it).
     ``progress``: show the terminal bar; ``log``: where the per-epoch lines go (``None``: nowhere).
     ``board``: a :class:`ProgressBoard` (one is made when left ``None``).
+
+    ``num_gpus=N`` with ``N > 1`` trains data-parallel on N replicas, each backend on its own
+    framework's engine (on ``device="cpu"`` the replicas are CPU devices). The batch size stays
+    the global batch (each replica takes its slice, :func:`replica_slices`), the learning rate
+    is unchanged, ``train_step`` and ``eval_step`` return values already reduced over the
+    replicas, and only the first replica (:attr:`is_first_replica`) should write files.
     """
+
+    num_replicas = 1  # a backend sets these in prepare_model when it trains on several devices
+    replica_rank = 0
 
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, device=None,
                  precision="fp32", progress=True, log=print, board=None):
@@ -80,6 +94,7 @@ class TrainerBase(HyperParameters):
             device = "auto" if num_gpus > 0 else "cpu"
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        replica_count(num_gpus)  # refuses a negative count
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device_request = device
@@ -100,6 +115,11 @@ class TrainerBase(HyperParameters):
     def device_name(self):
         """A short human name of the device in use (``"cpu"``, ``"cuda:0"``...)."""
         return str(self.device)
+
+    @property
+    def is_first_replica(self):
+        """Whether this process writes metrics, plots and checkpoints (always, on one device)."""
+        return self.replica_rank == 0
 
     def prepare_model(self, model):
         raise NotImplementedError
@@ -376,6 +396,29 @@ def set_host_rng(arrays):
         random.setstate((int(arrays["host.python_random.version"][0]),
                          tuple(int(word) for word in arrays["host.python_random.words"]),
                          float(gauss_next) if has_next else None))
+
+
+def replica_slices(batch_size, num_replicas):
+    """Each replica's contiguous ``slice`` of a global batch of ``batch_size`` examples, in
+    rank order, as even as can be (the first ones take one more): the replicas together see
+    exactly the core's batch, so the global data order stays the ``(seed, epoch)`` order."""
+    if num_replicas < 1:
+        raise ValueError(f"num_replicas must be at least 1, got {num_replicas}")
+    base, extra = divmod(batch_size, num_replicas)
+    slices, start = [], 0
+    for rank in range(num_replicas):
+        stop = start + base + (rank < extra)
+        slices.append(slice(start, stop))
+        start = stop
+    return slices
+
+
+def replica_count(num_gpus):
+    """How many data-parallel replicas ``Trainer(num_gpus=...)`` asks for (the book's 0 and 1
+    both mean one)."""
+    if num_gpus < 0:
+        raise ValueError(f"num_gpus must be at least 0, got {num_gpus}")
+    return max(1, int(num_gpus))
 
 
 def check_sizes(model, data):

@@ -1,0 +1,44 @@
+"""One small data-parallel training run for ``test_distributed.py``, in a process of its own
+(each framework must learn about its devices before it is imported):
+
+    python distributed_worker.py BACKEND REPLICAS OUT.json
+
+2 epochs of 16 images at global batch 8, dropout off, on ``REPLICAS`` CPU replicas: two
+host devices for JAX, two logical CPUs for TensorFlow, ``cpu(0)``/``cpu(1)`` for MXNet, and
+for PyTorch one Gloo process per replica (this script run by ``torchrun``). The first replica
+writes the history to ``OUT.json``.
+"""
+
+import json
+import os
+import sys
+
+EPOCHS, BATCH, TRAIN, VAL, SIZE = 2, 8, 16, 8, 67
+
+
+def main(backend, replicas, out):
+    if backend == "jax":  # before jax is imported
+        os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    if backend == "tensorflow":  # before any TensorFlow op
+        import tensorflow as tf
+
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from d2l_alexnet.backends import load_backend
+
+    d2l = load_backend(backend)
+    d2l.set_seed(0)
+    data = d2l.FashionMNIST(batch_size=BATCH, resize=(SIZE, SIZE), limit_train=TRAIN,
+                            limit_val=VAL)
+    model = d2l.AlexNet(lr=0.05, num_classes=10, resize=SIZE, dropout=0)
+    trainer = d2l.Trainer(max_epochs=EPOCHS, num_gpus=replicas, device="cpu", progress=False,
+                          log=None)
+    history = trainer.fit(model, data)
+    if trainer.is_first_replica:
+        with open(out, "w") as file:
+            json.dump({"history": history, "num_replicas": trainer.num_replicas}, file)
+    getattr(trainer, "close", lambda: None)()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
