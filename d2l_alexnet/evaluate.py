@@ -7,15 +7,15 @@ Bad input exits with status 2 and one line that says what to change.
 """
 
 import argparse
-import os
 import sys
 
-from .backends import BACKENDS, ALIASES, BackendError, canonical_name, load_backend
-from .core.architecture import CHAPTER_RESIZE, minimum_resize
+from .backends import ALIASES, BACKENDS
+from .core.architecture import CHAPTER_RESIZE
 from .core.data import DataError
 from .core.trainer import DEVICES
 from .core.weights import WeightsError, from_canonical, read_weights, saved_architecture
-from .train import NUM_CLASSES, UsageError
+from .train import (NUM_CLASSES, UsageError, backend_name, check_counts, check_data_dir,
+                    check_resize, import_backend)
 
 
 def build_parser():
@@ -43,23 +43,14 @@ def validate(args):
     if args.weights is None:
         raise UsageError("--weights PATH is required: the weights.safetensors a training run "
                          "wrote in its --out directory")
-    for flag, value in (("--batch-size", args.batch_size), ("--limit-val", args.limit_val)):
-        if value is not None and value < 1:
-            raise UsageError(f"{flag} must be at least 1, got {value}")
-    if args.data_dir is not None and not os.path.isdir(args.data_dir):
-        raise UsageError(f"--data-dir {args.data_dir} is not a readable directory: point it at "
-                         "the folder holding the four Fashion-MNIST files")
-    try:
-        args.backend = canonical_name(args.backend)
-    except BackendError as error:
-        raise UsageError(str(error)) from None
+    check_counts(("--batch-size", args.batch_size), ("--limit-val", args.limit_val))
+    check_data_dir(args.data_dir)
+    args.backend = backend_name(args.backend)
     try:
         if args.resize is None:
             saved_resize, _ = saved_architecture(args.weights)
             args.resize = saved_resize or CHAPTER_RESIZE
-        if args.resize < minimum_resize():
-            raise UsageError(f"--resize {args.resize} is too small for AlexNet: use at least "
-                             f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
+        check_resize(args.resize)
         args.tensors = read_weights(args.weights, args.resize, NUM_CLASSES)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
@@ -67,10 +58,7 @@ def validate(args):
 
 def run(args):
     validate(args)
-    try:
-        backend = load_backend(args.backend)
-    except BackendError as error:
-        raise UsageError(str(error)) from None
+    backend = import_backend(args.backend)
     try:
         data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
                                     data_dir=args.data_dir, limit_val=args.limit_val)

@@ -73,25 +73,51 @@ def build_parser():
     return parser
 
 
-def validate(args):
-    """Check every number before anything heavy is imported or written."""
-    for flag, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
-                        ("--devices", args.devices),
-                        ("--limit-train", args.limit_train), ("--limit-val", args.limit_val)):
+def check_counts(*flags_and_values):
+    """Each ``(flag, value)`` must be at least 1 (``None``: not given)."""
+    for flag, value in flags_and_values:
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
-    if not args.lr > 0:
-        raise UsageError(f"--lr must be positive, got {args.lr} (the chapter uses 0.01)")
-    if args.resize < minimum_resize():
-        raise UsageError(f"--resize {args.resize} is too small for AlexNet: use at least "
+
+
+def check_resize(resize):
+    if resize < minimum_resize():
+        raise UsageError(f"--resize {resize} is too small for AlexNet: use at least "
                          f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
-    if args.data_dir is not None and not os.path.isdir(args.data_dir):
-        raise UsageError(f"--data-dir {args.data_dir} is not a readable directory: point it at "
+
+
+def check_data_dir(data_dir):
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
                          "the folder holding the four Fashion-MNIST files")
+
+
+def backend_name(name):
+    """The canonical backend name, or a UsageError listing the valid ones."""
     try:
-        args.backend = canonical_name(args.backend)
+        return canonical_name(name)
     except BackendError as error:
         raise UsageError(str(error)) from None
+
+
+def import_backend(name):
+    """The backend module, or a UsageError saying how to install its framework."""
+    try:
+        return load_backend(name)
+    except BackendError as error:
+        raise UsageError(str(error)) from None
+
+
+def validate(args):
+    """Check every number before anything heavy is imported or written."""
+    check_counts(("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                 ("--devices", args.devices), ("--limit-train", args.limit_train),
+                 ("--limit-val", args.limit_val))
+    if not args.lr > 0:
+        raise UsageError(f"--lr must be positive, got {args.lr} (the chapter uses 0.01)")
+    check_resize(args.resize)
+    check_data_dir(args.data_dir)
+    args.backend = backend_name(args.backend)
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
     args.init_tensors = None
@@ -147,10 +173,7 @@ def warn(message):
 
 def run(args):
     validate(args)
-    try:
-        backend = load_backend(args.backend)
-    except BackendError as error:
-        raise UsageError(str(error)) from None
+    backend = import_backend(args.backend)
     if hasattr(backend, "initialize_distributed"):  # JAX: join the other hosts, if any, first
         backend.initialize_distributed()
     if args.precision not in backend.PRECISIONS:
