@@ -378,18 +378,12 @@ def main(argv=None):
     try:
         with StopSignals() as args.stop_signals:
             return run(args)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except CheckpointWriteError as error:
+    except (CheckpointWriteError, TrainingError) as error:  # the run failed: exit 1
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except CheckpointError as error:
+    except (UsageError, CheckpointError) as error:  # bad input (an unusable checkpoint too): 2
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except TrainingError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)
         return exit_status(stop.signal_name)
