@@ -4,6 +4,10 @@
 Run from the MXNet environment: ``pytest tests/backends/test_mxnet.py``.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -139,3 +143,18 @@ def test_bf16_is_refused_with_a_clear_message(model):
 def test_gpu_without_one_says_how_to_fix_it():
     with pytest.raises(RuntimeError, match="GPU.*--device cpu"):
         d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")
+
+
+def run_import(environment):
+    """``OMP_NUM_THREADS`` as a fresh process sees it after importing the backend."""
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env.update(environment)
+    code = "import os, d2l_alexnet.mxnet; print(os.environ['OMP_NUM_THREADS'])"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_operators_get_every_usable_core_unless_the_user_chose():
+    # MXNet alone would keep cores back for its engine: half the speed on two cores.
+    assert run_import({}) == str(len(os.sched_getaffinity(0)))
+    assert run_import({"OMP_NUM_THREADS": "1"}) == "1"
