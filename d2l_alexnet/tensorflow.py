@@ -23,7 +23,8 @@ def _import_tensorflow():
     """Import TensorFlow without its start-up log lines unless ``TF_CPP_MIN_LOG_LEVEL=0``.
 
     TF 2.21 writes its oneDNN notice through absl before it reads ``TF_CPP_MIN_LOG_LEVEL``, so
-    the variable alone does not silence it. Stderr goes to a temporary file for the import only;
+    the variable alone does not silence it; and its CUDA build logs a "failed call to cuInit"
+    error the first time it looks for devices on a machine without a GPU, so it looks here. Stderr goes to a temporary file for the import only;
     if the import fails, what TF wrote is replayed before the error, so nothing useful is lost.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -36,6 +37,7 @@ def _import_tensorflow():
         try:
             os.dup2(captured.fileno(), 2)
             import tensorflow
+            tensorflow.config.list_physical_devices()
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)

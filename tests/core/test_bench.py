@@ -31,3 +31,16 @@ def test_sweep_plot_is_a_png(tmp_path):
     path = tmp_path / "sweep.png"
     bench.plot_sweep(results, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_peak_is_the_fastest_call_and_an_average_is_the_mean(monkeypatch):
+    # Calls that take 3, 1 and 2 seconds (after one warm-up of 10) on a fake clock.
+    durations, clock = iter([10, 3, 1, 2]), [0.0]
+
+    def call():
+        clock[0] += next(durations)
+
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    assert bench.fastest_call(call, repeats=3, warmup=1) == 1
+    durations, clock[0] = iter([10, 3, 1, 2]), 0.0
+    assert bench.time_calls(call, repeats=3, warmup=1) == 2
