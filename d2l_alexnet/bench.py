@@ -176,12 +176,14 @@ def plot_sweep(results, path):
     left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     left.plot(sizes, [r["step_images_per_sec"] for r in results], "o-", label="training step")
     left.plot(sizes, [r["inference_images_per_sec"] for r in results], "s--", label="inference")
-    left.set(xscale="log", xlabel="batch size", ylabel="images/s")
-    left.set_xticks(sizes, [str(size) for size in sizes])
     left.legend()
     right.plot(sizes, [r["peak_memory_bytes"] / 2**20 for r in results], "o-")
-    right.set(xscale="log", xlabel="batch size", ylabel="peak memory (MiB)")
-    right.set_xticks(sizes, [str(size) for size in sizes])
+    left.set(ylabel="images/s")
+    right.set(ylabel="peak memory (MiB)")
+    for axes in (left, right):
+        axes.set(xscale="log", xlabel="batch size")
+        axes.set_xticks(sizes, [str(size) for size in sizes])
+        axes.minorticks_off()  # the log axis' own labels (2×10¹...) would print over ours
     first = results[0]
     figure.suptitle(f"AlexNet {first['backend']}, {first['precision']}, {first['device']}")
     figure.tight_layout()

@@ -51,10 +51,11 @@ def test_dropout_is_active_in_training_and_off_in_evaluation(model, batch):
     np.testing.assert_array_equal(model(X, training=False), model(X, training=False))
 
 
-def test_a_training_step_uses_dropout(model, batch):
+@pytest.mark.parametrize("precision", ["bf16", "fp32"])  # fp32 last: the model keeps it
+def test_a_training_step_uses_dropout(model, batch, precision):
     """Two steps from the same weights on the same batch move the weights differently: each
     draws its own dropout mask. A step run with ``training=False`` would move them identically."""
-    trainer = make_trainer(model)
+    trainer = make_trainer(model, precision=precision)
     start = [variable.numpy() for variable in model.trainable_variables]
     trainer.train_step(batch)
     first = [variable.numpy() for variable in model.trainable_variables]
