@@ -13,7 +13,8 @@ import numpy as np
 # MXNet keeps cores back for its engine's worker threads and so runs each operator on fewer
 # OpenMP threads than there are cores (one of two here: half the speed). Its operators are the
 # work, so give them every core this process may use, unless the user chose a number.
-_usable_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+_usable_cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count())
 os.environ.setdefault("OMP_NUM_THREADS", str(_usable_cores))
 import mxnet as mx  # noqa: E402  (reads OMP_NUM_THREADS when it loads)
 from mxnet import autograd, gluon, init

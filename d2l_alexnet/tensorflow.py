@@ -24,8 +24,9 @@ def _import_tensorflow():
 
     TF 2.21 writes its oneDNN notice through absl before it reads ``TF_CPP_MIN_LOG_LEVEL``, so
     the variable alone does not silence it; and its CUDA build logs a "failed call to cuInit"
-    error the first time it looks for devices on a machine without a GPU, so it looks here. Stderr goes to a temporary file for the import only;
-    if the import fails, what TF wrote is replayed before the error, so nothing useful is lost.
+    error the first time it looks for devices on a machine without a GPU, so it looks here.
+    Stderr goes to a temporary file for the import only; if the import fails, what TF wrote is
+    replayed before the error, so nothing useful is lost.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("", "0"):
