@@ -26,17 +26,11 @@ import numpy as np
 from .backends import BACKENDS, BackendError, canonical_name, load_backend
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.files import atomic_write_bytes, atomic_write_json
+from .core.images import ArrayData
 from .core.progress import figure_png
 from .core.trainer import DEVICES, PRECISIONS
 
 NUM_CLASSES = 10
-
-
-class SyntheticData:
-    """Just enough of a data module for a Trainer's ``prepare_batch``."""
-
-    def __init__(self, batch_size, resize):
-        self.batch_size, self.resize = batch_size, (resize, resize)
 
 
 def time_calls(function, repeats, warmup):
@@ -71,17 +65,13 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     """Run every measurement for one configuration; returns a JSON-ready dict."""
     d2l = load_backend(backend_name)
     d2l.set_seed(seed)
-    trainer = d2l.Trainer(max_epochs=1, device=device, precision=precision, progress=False,
-                          log=None)
-    trainer.device = trainer.select_device(device)
-    trainer.data = SyntheticData(batch_size, resize)
-    model = d2l.AlexNet(lr=0.01, num_classes=NUM_CLASSES, resize=resize)
-    trainer.model = model
-    trainer.prepare_model(model)
-
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(batch_size, 28, 28), dtype=np.uint8)
     labels = rng.integers(0, NUM_CLASSES, size=batch_size).astype(np.int64)
+    synthetic = ArrayData((images, labels), (images, labels), batch_size, resize=resize)
+    model = d2l.AlexNet(lr=0.01, num_classes=NUM_CLASSES, resize=resize)
+    trainer = d2l.Trainer(max_epochs=1, device=device, precision=precision, progress=False,
+                          log=None).setup(model, synthetic)
     batch = trainer.prepare_batch(images, labels)
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")

@@ -65,12 +65,9 @@ def run(args):
     except DataError as error:
         raise UsageError(str(error)) from None
     model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize)
-    arrays = from_canonical(args.tensors, backend.LAYOUT, args.resize, NUM_CLASSES)
-    loaded = backend.assign_parameter_arrays(model, arrays)
-    # Flax modules hold no parameters: the Trainer takes them.
-    options = {"init_params": loaded} if args.backend == "jax" else {}
-    trainer = backend.Trainer(max_epochs=1, device=args.device, progress=False, log=None,
-                              **options)
+    backend.assign_parameter_arrays(model, from_canonical(args.tensors, backend.LAYOUT,
+                                                          args.resize, NUM_CLASSES))
+    trainer = backend.Trainer(max_epochs=1, device=args.device, progress=False, log=None)
     try:
         result = trainer.evaluate(model, data)
     except RuntimeError as error:

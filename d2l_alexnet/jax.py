@@ -1,9 +1,14 @@
 """The chapter's AlexNet on JAX and Flax (d2l, sec_alexnet), on the shared core.
 
 ``from d2l_alexnet import jax as d2l`` gives the book's names: ``Module``, ``Classifier``,
-``AlexNet``, ``FashionMNIST``, ``Trainer``. Images are NHWC. Flax modules are frozen dataclasses
-that hold no parameters: the ``Trainer`` keeps them, with the SGD state and the dropout key, in
-one functional :class:`TrainState` (``trainer.state.params`` after ``fit``).
+``AlexNet``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons ``ArrayData`` and
+``ImageFolder``. Images are NHWC. While training, the ``Trainer`` keeps the parameters, the SGD
+state and the dropout key in one functional :class:`TrainState` (``trainer.state``). Flax
+modules are frozen dataclasses that hold no parameters; our ``AlexNet`` still carries a set
+beside its fields (initialized from the seed at construction, replaced by ``load_weights`` and at
+the end of every ``fit``), so ``predict``, ``features``, ``save_weights`` and ``load_weights``
+take the same arguments as in every other backend. ``model.apply({"params": params}, X)`` is
+evaluation (no dropout) unless a ``"dropout"`` RNG is passed.
 
 Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyArray``), this uses
 typed keys from ``jax.random.key`` and jit-compiles one step per batch shape.
@@ -21,9 +26,11 @@ from flax import linen as nn
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from .core import images as core_images
 from .core import weights
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, with_dropout
-from .core.datamodule import FashionMNISTBase
+from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size, layer_table,
+                                with_dropout)
+from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
 from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
 
@@ -33,8 +40,9 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NHWC"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
-           "gpu", "init_params", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
+           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "DataModule", "Dropout", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder",
+           "init_params", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
            "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer", "TrainState"]
 
 # JAX has no global RNG: the Trainer derives its init and dropout keys from this seed.
@@ -82,6 +90,7 @@ class Module(nn.Module, ModuleContract):
 
     plot_train_per_epoch = 2  # class constants, not fields: they would come first positionally
     plot_valid_per_epoch = 1
+    LAYOUT, BACKEND = LAYOUT, "jax"
 
     @property
     def hparams(self):  # what `save_hyperparameters` collects elsewhere: here, the fields
@@ -92,11 +101,16 @@ class Module(nn.Module, ModuleContract):
     def loss(self, Y_hat, Y, averaged=True):
         raise NotImplementedError
 
-    def __call__(self, X):
-        return self.net(X)
+    def __call__(self, X, features=False):
+        """The network's output; with ``features``, the penultimate activations instead (every
+        layer but the last)."""
+        self.check_input_shape(X.shape)  # static shapes: checked when traced
+        for layer in self.net.layers[:-1] if features else self.net.layers:
+            X = layer(X)
+        return X
 
     @nn.nowrap
-    def predict(self, params, X, dropout_key=None, dtype=None):
+    def logits(self, params, X, dropout_key=None, dtype=None):
         """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given. With
         ``dtype=jnp.bfloat16`` parameters and inputs are cast, so the math runs in bf16 while
         the gradients flow back to the fp32 master parameters."""
@@ -109,15 +123,31 @@ class Module(nn.Module, ModuleContract):
 
     @nn.nowrap
     def training_step(self, params, batch, dropout_key, dtype=None):
-        return self.loss(self.predict(params, batch[0], dropout_key, dtype), batch[-1])
+        return self.loss(self.logits(params, batch[0], dropout_key, dtype), batch[-1])
 
     @nn.nowrap
     def validation_step(self, params, batch, dtype=None):
-        return self.loss(self.predict(params, batch[0], None, dtype), batch[-1])
+        return self.loss(self.logits(params, batch[0], None, dtype), batch[-1])
 
     @nn.nowrap
     def configure_optimizers(self):
         return optax.sgd(self.lr)
+
+    @nn.nowrap
+    def weight_arrays(self):
+        return _param_arrays(self.params)
+
+    @nn.nowrap
+    def assign_weight_arrays(self, arrays, skip_head=False):
+        assign_parameter_arrays(self, arrays, skip_head)
+
+    @nn.nowrap
+    def images_to_input(self, images):
+        return resize_images(images, self.input_size)
+
+    @nn.nowrap
+    def evaluate_batch(self, X, features):
+        return to_numpy(_evaluation(_bare(self), features)(self.params, jnp.asarray(X)))
 
     @nn.nowrap
     def layer_outputs(self, X_shape):
@@ -150,12 +180,25 @@ def _layer_name(layer):
     return getattr(layer, "func", layer).__name__  # unwrap functools.partial
 
 
+@lru_cache(maxsize=16)
+def _evaluation(model, features):
+    """The jitted evaluation-mode forward pass (logits, or the features) of one configuration."""
+    model = _in_mode(model, training=False)
+    return jax.jit(lambda params, X: model.apply({"params": params}, X, features=features))
+
+
+def _bare(model):
+    """``model`` without the parameters it carries: a key for the compile caches, which would
+    otherwise keep every model's parameters alive."""
+    return model.clone()
+
+
 class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
     @nn.nowrap
     def validation_step(self, params, batch, dtype=None):
-        Y_hat = self.predict(params, batch[0], None, dtype)
+        Y_hat = self.logits(params, batch[0], None, dtype)
         return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
 
     @nn.nowrap
@@ -175,9 +218,20 @@ def flatten(X):
     return X.reshape((X.shape[0], -1))
 
 
-def build_network(num_classes=10, training=True, layers=ALEXNET):
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` that, left undecided (``deterministic=None``), is active exactly when the
+    call has a ``"dropout"`` RNG: applying a model without one is evaluation."""
+
+    def __call__(self, inputs, deterministic=None, rng=None):
+        if deterministic is None and self.deterministic is None:
+            deterministic = not self.has_rng("dropout")
+        return super().__call__(inputs, deterministic, rng)
+
+
+def build_network(num_classes=10, training=None, layers=ALEXNET):
     """``nn.Sequential`` from the shared architecture table: Xavier-uniform kernels (HWIO, or
-    ``(in, out)``) and zero biases; dense input sizes are inferred at ``init``."""
+    ``(in, out)``) and zero biases; input sizes are inferred at ``init``. ``training``: dropout
+    on (True), off (False), or when the call has a ``"dropout"`` RNG (None)."""
     init = dict(kernel_init=nn.initializers.xavier_uniform(), bias_init=nn.initializers.zeros)
     modules = []
     for layer in layers:
@@ -195,7 +249,8 @@ def build_network(num_classes=10, training=True, layers=ALEXNET):
         elif layer.kind == "flatten":
             modules.append(flatten)
         elif layer.kind == "dropout":
-            modules.append(nn.Dropout(layer.rate, deterministic=not training))
+            modules.append(Dropout(layer.rate,
+                                   deterministic=None if training is None else not training))
         else:
             raise ValueError(f"unknown layer kind {layer.kind!r}")
     return nn.Sequential(modules)
@@ -204,60 +259,104 @@ def build_network(num_classes=10, training=True, layers=ALEXNET):
 class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet), NHWC.
 
-    ``resize`` is the input side the parameters are initialized for (224 in the chapter);
-    ``training`` switches dropout on (the Trainer clones the module in the mode it needs);
-    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
+    ``resize``: the input's side, or its ``(height, width)`` (a tuple: fields must hash), that
+    the parameters are initialized for (224 in the chapter); ``in_channels``: 1 for greyscale
+    (Fashion-MNIST), 3 for RGB; ``dropout`` overrides the table's rate (0.5) when given (0 turns
+    dropout off); ``training``: dropout always on (True), off (False), or, by default (None),
+    on exactly when the call has a ``"dropout"`` RNG.
 
-    The module holds no parameters, so weights files are functional too:
-    ``model.save_weights(path, params)`` and ``params = model.load_weights(path)``, e.g.
-    ``model.save_weights(path, trainer.state.params)`` after ``fit``, and
-    ``Trainer(..., init_params=model.load_weights(path))`` to train on from a file.
+    The module carries one set of parameters beside its fields (:attr:`params`): from
+    :func:`init_params` with the seed of the moment it was made, replaced by
+    :meth:`load_weights`, :meth:`set_params` and at the end of each ``Trainer.fit``.
     """
 
     lr: float = 0.1
     num_classes: int = 10
     resize: int = CHAPTER_RESIZE
-    training: bool = True
+    in_channels: int = IN_CHANNELS
     dropout: Optional[float] = None
+    training: Optional[bool] = None
+
+    def __post_init__(self):
+        if isinstance(self.resize, list):  # a list would not hash (fields are cache keys)
+            object.__setattr__(self, "resize", tuple(self.resize))
+        layer_table(self.resize, self.num_classes, self.in_channels)  # refuses bad sizes now
+        super().__post_init__()
+        # Not fields: they must not take part in comparing, hashing or cloning the module.
+        object.__setattr__(self, "_carried", {"seed": _seed, "params": None})
 
     def setup(self):
         self.net = build_network(self.num_classes, self.training, with_dropout(self.dropout))
 
-    @nn.nowrap
-    def save_weights(self, path, params):
-        """Write ``params`` to ``path`` as the canonical safetensors file every backend reads
-        (``core/weights.py``)."""
-        weights.save_weights(path, _param_arrays(params), LAYOUT, self.resize, self.num_classes,
-                             backend="jax")
+    @property
+    def params(self):
+        """The parameters this model carries (made from its seed on first use)."""
+        carried = self._carried
+        if carried["params"] is None:
+            carried["params"] = init_params(self, carried["seed"])
+        return carried["params"]
 
     @nn.nowrap
-    def load_weights(self, path):
-        """The parameters of a canonical weights file (saved by any backend), for this model; a
-        file for another input size or number of classes raises ``WeightsError``."""
-        return assign_parameter_arrays(self, weights.load_weights(path, LAYOUT, self.resize,
-                                                                  self.num_classes))
+    def set_params(self, params):
+        """Carry ``params`` from now on (checked against this model's shapes first)."""
+        _check_params(self, params)
+        self._carried["params"] = params
+        return self
+
+    @nn.nowrap
+    def save_weights(self, path, params=None):
+        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``)
+        of the parameters the model carries, or of ``params``."""
+        if params is None:
+            return ModuleContract.save_weights(self, path)
+        weights.save_weights(path, _param_arrays(params), LAYOUT, self.resize, self.num_classes,
+                             backend=self.BACKEND, in_channels=self.in_channels)
+
+
+# uint8 -> float32 in [0, 1] by table: XLA's division on a CPU is not correctly rounded (126 of
+# the 256 values of x / 255 came out one rounding off numpy's), and every backend, like a lesson
+# that scales its own images, must give the network the same numbers.
+_UNIT_SCALE = (np.arange(256) / 255.0).astype(np.float32)
 
 
 @partial(jax.jit, static_argnums=1)
-def _resize(images, size):
-    X = images.astype(jnp.float32)[..., None] / 255.0
+def _resize(images, size, unit_scale):
+    if images.dtype == jnp.uint8:
+        X = unit_scale[images]
+    else:
+        X = images.astype(jnp.float32)
+    if X.ndim == 3:
+        X = X[..., None]
     if X.shape[1:3] != tuple(size):
         # antialias=False: plain bilinear with half-pixel centres, torch's align_corners=False.
-        X = jax.image.resize(X, (X.shape[0], *size, 1), "bilinear", antialias=False)
+        X = jax.image.resize(X, (X.shape[0], *size, X.shape[3]), "bilinear", antialias=False)
     return X
 
 
 def resize_images(images, size):
-    """uint8 ``(B, H, W)`` -> float32 ``(B, *size, 1)`` in [0, 1], bilinear (half-pixel centres,
-    no antialiasing: the convention every backend shares). Takes a JAX or numpy array."""
-    return _resize(jnp.asarray(images), tuple(int(side) for side in size))
+    """numpy or JAX images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, *size, C)``: uint8
+    scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no antialiasing:
+    the convention every backend shares)."""
+    return _resize(jnp.asarray(images), tuple(int(side) for side in size), _UNIT_SCALE)
 
 
-class FashionMNIST(FashionMNISTBase):
-    """Fashion-MNIST as JAX arrays, NHWC (d2l, sec_fashion_mnist)."""
+class JaxBatches(InMemoryData):
+    """``train_dataloader()`` batches as JAX arrays: images ``(B, H, W, C)``."""
 
     def convert_batch(self, images, labels):
         return resize_images(images, self.resize), jnp.asarray(labels.astype(np.int32))
+
+
+class FashionMNIST(JaxBatches, FashionMNISTBase):
+    """Fashion-MNIST as JAX arrays, NHWC (d2l, sec_fashion_mnist)."""
+
+
+class ArrayData(JaxBatches, core_images.ArrayData):
+    __doc__ = core_images.ArrayData.__doc__
+
+
+class ImageFolder(JaxBatches, core_images.ImageFolder):
+    __doc__ = core_images.ImageFolder.__doc__
 
 
 class TrainState(train_state.TrainState):
@@ -278,8 +377,9 @@ def _init(model, key, X):
 
 
 def init_params(model, seed=0):
-    """The parameters ``Trainer`` starts from for ``seed``, sized for ``model.resize``."""
-    X = jnp.zeros(example_input_shape(model.resize))
+    """Fresh parameters for ``model`` from ``seed`` (what an ``AlexNet`` made after
+    ``set_seed(seed)`` carries), sized for its input."""
+    X = jnp.zeros(model.input_batch_shape())
     return _init(_in_mode(model, training=False), _keys(seed)[0], X)
 
 
@@ -300,7 +400,7 @@ def _compiled_steps(model, precision, gradient_clip_val):
         return state.apply_gradients(grads=grads), loss
 
     def eval_step(params, X, Y):
-        Y_hat = model.predict(params, X, None, dtype)
+        Y_hat = model.logits(params, X, None, dtype)
         return (model.loss(Y_hat, Y, averaged=False).sum(),
                 model.accuracy(Y_hat, Y, averaged=False).sum())
 
@@ -312,9 +412,9 @@ def _compiled_steps(model, precision, gradient_clip_val):
 class Trainer(TrainerBase):
     """The shared fit loop with jit-compiled, functional JAX steps (d2l, sec_oo-design).
 
-    ``self.state`` (a :class:`TrainState`) holds the trained parameters after ``fit``.
-    ``init_params``: the parameters to start from (``model.load_weights(path)``) instead of
-    fresh ones from the seed (:func:`init_params`); the dropout key still comes from the seed.
+    ``self.state`` (a :class:`TrainState`) holds the parameters while training; ``fit`` ends by
+    handing them to the model (``model.params``). Training starts from the parameters the model
+    carries, or from ``init_params`` when given; the dropout key comes from the seed.
     """
 
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, init_params=None,
@@ -363,12 +463,11 @@ class Trainer(TrainerBase):
 
     def prepare_model(self, model):
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
-            model, self.precision, self.gradient_clip_val)
-        if self.init_params is None:
-            params = init_params(model, _seed)
-        else:  # copied: the steps donate their state, which must not delete the caller's arrays
-            _check_params(model, self.init_params)
-            params = jax.tree.map(jnp.array, dict(self.init_params))
+            _bare(model), self.precision, self.gradient_clip_val)
+        start = model.params if self.init_params is None else self.init_params
+        _check_params(model, start)
+        # Copied: the steps donate their state, which must not delete the caller's arrays.
+        params = jax.tree.map(jnp.array, dict(start))
         state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx,
                                   dropout_key=_keys(_seed)[1])
         # Committed to the chosen device (replicated over the mesh); the steps then run there,
@@ -383,7 +482,7 @@ class Trainer(TrainerBase):
             labels = jax.device_put(labels, self.device)
         else:
             images, labels = (self.global_array(array) for array in (images, labels))
-        return resize_images(images, self.data.resize), labels
+        return resize_images(images, self.input_size or images.shape[1:3]), labels
 
     def global_array(self, array):
         """One global batch over the mesh, split along the batch axis; each host gives its
@@ -398,6 +497,11 @@ class Trainer(TrainerBase):
     def train_step(self, batch):
         self.state, loss = self.jitted_train_step(self.state, *batch)
         return loss
+
+    def fit_finished(self):
+        """The model carries what training reached (a later fit copies before donating)."""
+        if hasattr(self.model, "set_params"):
+            self.model.set_params(self.state.params)
 
     def eval_step(self, batch):
         return self.jitted_eval_step(self.state.params, *batch)
@@ -435,17 +539,16 @@ def _path_name(path):
                     for key in path)
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
     """The input layout of this backend (NHWC) for ``layer_summary``."""
-    return (batch_size, resize, resize, IN_CHANNELS)
+    return (batch_size, *as_size(resize), in_channels)
 
 
-def parameter_arrays(model, seed=0):
+def parameter_arrays(model, seed=None):
     """The parameters as ``[(name, numpy array), ...]`` in the architecture table's order (each
     convolution and dense layer: kernel, then bias), in Flax's layout (HWIO kernels, ``(in, out)``
-    dense kernels). Flax modules hold no parameters, so this initializes them from ``seed``
-    exactly as ``Trainer`` does after ``set_seed(seed)``."""
-    return _param_arrays(init_params(model, seed))
+    dense kernels): those the model carries, or with ``seed``, fresh ones from that seed."""
+    return _param_arrays(model.params if seed is None else init_params(model, seed))
 
 
 def _layer_names(params):
@@ -459,27 +562,41 @@ def _param_arrays(params):
             for layer in _layer_names(params) for kind in ("kernel", "bias")]
 
 
-def assign_parameter_arrays(model, arrays):
-    """The params pytree of ``model`` made from ``[(name, array), ...]`` in Flax's layout and the
-    table's order (what :func:`parameter_arrays` returns). Flax modules hold no parameters, so
-    this returns them rather than setting them. Every shape is checked (``WeightsError``)."""
+def assign_parameter_arrays(model, arrays, skip_head=False):
+    """Set the model's parameters from ``[(name, array), ...]`` in Flax's layout and the table's
+    order (what :func:`parameter_arrays` returns; all but the last layer's two with
+    ``skip_head``, which keeps the model's own last layer); returns the params pytree. Every
+    shape is checked first (``WeightsError``), so a refusal leaves the model unchanged."""
     expected = jax.eval_shape(lambda: init_params(model))  # shapes only: nothing is computed
     targets = [(f"net.{layer}.{kind}", expected["net"][layer][kind].shape)
                for layer in _layer_names(expected) for kind in ("kernel", "bias")]
-    arrays = iter(weights.match_arrays(arrays, targets))
-    return {"net": {layer: {kind: jnp.asarray(next(arrays)) for kind in ("kernel", "bias")}
-                    for layer in _layer_names(expected)}}
+    arrays = iter(weights.match_arrays(arrays, targets, skip_head))
+    head = _layer_names(expected)[-1]
+    params = {"net": {layer: {kind: (model.params["net"][layer][kind]
+                                     if skip_head and layer == head else jnp.asarray(next(arrays)))
+                              for kind in ("kernel", "bias")}
+                      for layer in _layer_names(expected)}}
+    if hasattr(model, "set_params"):
+        model.set_params(params)
+    return params
 
 
 def _check_params(model, params):
-    """Refuse parameters that do not fit ``model`` before anything is compiled with them."""
+    """Refuse parameters that do not fit ``model`` before anything is compiled with them,
+    naming the first leaf that differs."""
     def shapes(tree):
-        return jax.tree.map(lambda leaf: tuple(getattr(leaf, "shape", ())), dict(tree))
+        return {_path_name(path): tuple(getattr(leaf, "shape", ()))
+                for path, leaf in jax.tree_util.tree_flatten_with_path(dict(tree))[0]}
 
-    if shapes(params) != shapes(jax.eval_shape(lambda: init_params(model))):
-        raise ValueError(f"init_params do not fit this AlexNet ({model.resize}×{model.resize} "
-                         f"inputs, {model.num_classes} classes): make them with "
-                         "model.load_weights(path) or init_params(model)")
+    got, wanted = shapes(params), shapes(jax.eval_shape(lambda: init_params(model)))
+    if got != wanted:
+        name = next((key for key in wanted if got.get(key) != wanted[key]),
+                    next(iter(set(got) - set(wanted)), "?"))
+        raise ValueError(f"these parameters do not fit this AlexNet ({model.describe_input()}, "
+                         f"{model.num_classes} classes): {name} is {got.get(name, 'missing')}, "
+                         f"the model's is {wanted.get(name, 'absent')}; make them with "
+                         "model.load_weights(path) (which can adapt the channels and skip the "
+                         "head) or init_params(model)")
 
 
 def to_numpy(array):

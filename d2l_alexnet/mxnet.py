@@ -1,7 +1,8 @@
 """The chapter's AlexNet on MXNet Gluon (d2l, sec_alexnet), on the shared core.
 
 ``from d2l_alexnet import mxnet as d2l`` gives the book's names: ``Module``, ``Classifier``,
-``AlexNet``, ``FashionMNIST``, ``Trainer``. MXNet 1.9 is the last release and needs numpy<1.24,
+``AlexNet``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons ``ArrayData`` and
+``ImageFolder``. MXNet 1.9 is the last release and needs numpy<1.24,
 so it runs from its own environment (``make mxnet-env``). We use the classic ``mx.nd`` API rather
 than the book's ``npx.set_np()``, which would switch every array in the process to numpy mode.
 """
@@ -20,9 +21,11 @@ import mxnet as mx  # noqa: E402  (reads OMP_NUM_THREADS when it loads)
 from mxnet import autograd, gluon, init
 from mxnet.gluon import nn
 
+from .core import images as core_images
 from .core import weights
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
-from .core.datamodule import FashionMNISTBase
+from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+                                check_in_channels, layer_table, with_dropout)
+from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
 from .core.trainer import ReplicaError, TrainerBase, replica_count
 
@@ -33,9 +36,10 @@ PRECISIONS = ("fp32",)
 LAYOUT = "NCHW"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
-           "FashionMNIST", "gpu", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
-           "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer"]
+           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "DataModule", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder",
+           "matmul_benchmark", "Module", "num_gpus", "parameter_arrays", "peak_memory_bytes",
+           "resize_images", "set_seed", "to_numpy", "Trainer"]
 
 
 def cpu():
@@ -72,12 +76,37 @@ def _step_seed(seed, step):
 class Module(nn.Block, ModuleContract):
     """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
 
+    LAYOUT, BACKEND = LAYOUT, "mxnet"
+
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
         self.save_hyperparameters()
 
+    def weight_arrays(self):
+        return parameter_arrays(self)
+
+    def assign_weight_arrays(self, arrays, skip_head=False):
+        assign_parameter_arrays(self, arrays, skip_head)
+
     def forward(self, X):
+        self.check_input_shape(X.shape)
         return self.net(X)
+
+    def parameter_context(self):
+        """Where the (first copy of the) parameters live: the model's inputs go there."""
+        return next(iter(self.collect_params().values())).list_ctx()[0]
+
+    def images_to_input(self, images):
+        return resize_images(images, self.input_size, ctx=self.parameter_context())
+
+    def evaluate_batch(self, X, features):
+        if not isinstance(X, mx.nd.NDArray):
+            X = mx.nd.array(to_numpy(X), ctx=self.parameter_context())
+        X = X.as_in_context(self.parameter_context())
+        layers = list(self.net)[:-1] if features else [self.net]
+        for layer in layers:  # outside autograd.record: predict mode, dropout is off
+            X = layer(X)
+        return X.astype("float32").asnumpy()
 
     def configure_optimizers(self):
         return gluon.Trainer(self.collect_params(), "sgd", {"learning_rate": self.lr})
@@ -109,7 +138,8 @@ class Classifier(Module):
         return losses.mean() if averaged else losses
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
+                  in_channels=IN_CHANNELS):
     """``nn.HybridSequential`` from the shared architecture table, as the book writes it for Gluon.
 
     A ReLU row right after a convolution or dense layer becomes that layer's ``activation``, and
@@ -118,8 +148,8 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
     deferred to a first forward pass.
     """
     net = nn.HybridSequential()
-    rows = layer_table(resize, num_classes, layers=layers)
-    in_shape = (IN_CHANNELS,)
+    rows = layer_table(resize, num_classes, in_channels, layers=layers)
+    in_shape = (in_channels,)
     for index, row in enumerate(rows):
         layer = row.layer
         fused = index + 1 < len(rows) and rows[index + 1].layer.kind == "relu"
@@ -142,42 +172,38 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
 class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
 
-    ``resize`` is the input side the dense layers are sized for (224 in the chapter). Weights are
-    Xavier-uniform (magnitude 3: bound sqrt(6/(fan_in+fan_out))) and biases zero from the start.
-    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
+    ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
+    for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB.
+    Weights are Xavier-uniform (magnitude 3: bound sqrt(6/(fan_in+fan_out))) and biases zero
+    from the start. ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout
+    off).
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, dropout=None):
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
+                 dropout=None):
         super().__init__()
         self.save_hyperparameters()
+        check_in_channels(in_channels)
         with self.name_scope():
-            self.net = build_network(num_classes, resize, with_dropout(dropout))
+            self.net = build_network(num_classes, resize, with_dropout(dropout), in_channels)
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
         # One cached graph instead of op-by-op Python calls. static_alloc/static_shape measured
         # no faster on 2 CPU cores (same wall time within noise, more CPU time per image).
         self.net.hybridize()
 
-    def save_weights(self, path):
-        """Write the parameters to ``path`` as the canonical safetensors file every backend
-        reads (``core/weights.py``)."""
-        weights.save_weights(path, parameter_arrays(self), LAYOUT, self.resize, self.num_classes,
-                             backend="mxnet")
-
-    def load_weights(self, path):
-        """Set the parameters from a canonical weights file (saved by any backend); a file for
-        another input size or number of classes raises ``WeightsError``. Returns the model."""
-        assign_parameter_arrays(self, weights.load_weights(path, LAYOUT, self.resize,
-                                                           self.num_classes))
-        return self
 
 
 def resize_images(images, size, ctx=None):
-    """uint8 ``(B, H, W)`` -> float32 ``(B, 1, *size)`` in [0, 1], bilinear (half-pixel centres,
-    no antialiasing: the convention every backend shares). Takes an NDArray or a numpy array
-    (copied to ``ctx``, the CPU by default)."""
+    """numpy or NDArray images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, C, *size)``:
+    uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
+    antialiasing: the convention every backend shares). numpy arrays are copied to ``ctx`` (the
+    CPU by default)."""
     if isinstance(images, np.ndarray):
         images = mx.nd.array(images, ctx=ctx or mx.cpu(), dtype=images.dtype)
-    X = (images.astype("float32") / 255.0).expand_dims(axis=1)
+    X = images.astype("float32")
+    if images.dtype == np.uint8:
+        X = X / 255.0
+    X = X.expand_dims(axis=1) if X.ndim == 3 else X.transpose((0, 3, 1, 2))
     if tuple(X.shape[-2:]) != tuple(size):
         # align_corners defaults to True in MXNet; False is torch's half-pixel convention.
         X = mx.nd.contrib.BilinearResize2D(X, height=size[0], width=size[1],
@@ -185,11 +211,23 @@ def resize_images(images, size, ctx=None):
     return X
 
 
-class FashionMNIST(FashionMNISTBase):
-    """Fashion-MNIST as MXNet NDArrays (d2l, sec_fashion_mnist)."""
+class NDArrayBatches(InMemoryData):
+    """``train_dataloader()`` batches as MXNet NDArrays: images ``(B, C, H, W)``."""
 
     def convert_batch(self, images, labels):
         return resize_images(images, self.resize), mx.nd.array(labels, dtype="int32")
+
+
+class FashionMNIST(NDArrayBatches, FashionMNISTBase):
+    """Fashion-MNIST as MXNet NDArrays (d2l, sec_fashion_mnist)."""
+
+
+class ArrayData(NDArrayBatches, core_images.ArrayData):
+    __doc__ = core_images.ArrayData.__doc__
+
+
+class ImageFolder(NDArrayBatches, core_images.ImageFolder):
+    __doc__ = core_images.ImageFolder.__doc__
 
 
 class Trainer(TrainerBase):
@@ -239,14 +277,15 @@ class Trainer(TrainerBase):
     def prepare_batch(self, images, labels):
         images = mx.nd.array(images, ctx=self.device, dtype=images.dtype)  # uint8: 4x less to copy
         labels = mx.nd.array(labels, ctx=self.device, dtype="int32")
+        size = self.input_size or images.shape[1:3]
         if self.num_replicas == 1:
-            return resize_images(images, self.data.resize), labels
+            return resize_images(images, size), labels
         # A short last batch may have fewer images than there are contexts: it uses fewer.
         contexts = self.contexts[:min(self.num_replicas, len(labels))]
         parts = (gluon.utils.split_and_load(array, contexts, even_split=False)
                  for array in (images, labels))
         images, labels = parts
-        return ([resize_images(part, self.data.resize) for part in images], labels, len(labels))
+        return ([resize_images(part, size) for part in images], labels, len(labels))
 
     def train_step(self, batch):
         if self.num_replicas > 1:
@@ -328,9 +367,9 @@ class Trainer(TrainerBase):
             mx.random.seed(_step_seed(_seed, step), ctx=self.device)
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
     """The input layout of this backend (NCHW) for ``layer_summary``."""
-    return (batch_size, IN_CHANNELS, resize, resize)
+    return (batch_size, in_channels, *as_size(resize))
 
 
 def parameter_arrays(model, seed=0):
@@ -341,12 +380,14 @@ def parameter_arrays(model, seed=0):
             for name, param in model.collect_params().items()]
 
 
-def assign_parameter_arrays(model, arrays):
+def assign_parameter_arrays(model, arrays, skip_head=False):
     """Set the model's parameters from ``[(name, array), ...]`` in MXNet's layout and the
-    table's order (what :func:`parameter_arrays` returns), on every device they live on. Every
-    shape is checked first, so a ``WeightsError`` leaves the model unchanged."""
+    table's order (what :func:`parameter_arrays` returns; all but the last layer's two with
+    ``skip_head``), on every device they live on. Every shape is checked first, so a
+    ``WeightsError`` leaves the model unchanged."""
     parameters = list(model.collect_params().values())
-    arrays = weights.match_arrays(arrays, [(param.name, param.shape) for param in parameters])
+    arrays = weights.match_arrays(arrays, [(param.name, param.shape) for param in parameters],
+                                  skip_head)
     for param, array in zip(parameters, arrays):
         param.set_data(mx.nd.array(array, dtype="float32"))
 

@@ -1,7 +1,8 @@
 """The chapter's AlexNet on TensorFlow with Keras 3 (d2l, sec_alexnet), on the shared core.
 
 ``from d2l_alexnet import tensorflow as d2l`` gives the book's names: ``Module``, ``Classifier``,
-``AlexNet``, ``init_cnn``, ``FashionMNIST``, ``Trainer``. Images are NHWC, as in the book's
+``AlexNet``, ``init_cnn``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons
+``ArrayData`` and ``ImageFolder``. Images are NHWC, as in the book's
 TensorFlow code. Unlike that code, dropout really is active while training: every call passes
 ``training=True`` or ``training=False``.
 """
@@ -12,9 +13,11 @@ import tempfile
 
 import numpy as np
 
+from .core import images as core_images
 from .core import weights
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
-from .core.datamodule import FashionMNISTBase
+from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+                                check_in_channels, layer_table, with_dropout)
+from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
 from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
 
@@ -62,10 +65,10 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NHWC"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "build_network", "Classifier", "cpu", "example_input_shape",
-           "FashionMNIST", "gpu", "init_cnn", "matmul_benchmark", "Module", "num_gpus",
-           "parameter_arrays", "peak_memory_bytes", "resize_images", "set_seed", "to_numpy",
-           "Trainer"]
+           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "DataModule", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder", "init_cnn",
+           "matmul_benchmark", "Module", "num_gpus", "parameter_arrays", "peak_memory_bytes",
+           "resize_images", "set_seed", "to_numpy", "Trainer"]
 
 
 def cpu():
@@ -109,11 +112,33 @@ class Module(keras.Model, ModuleContract):
         self.__dict__.pop("loss", None)
         self.save_hyperparameters()
 
+    LAYOUT, BACKEND = LAYOUT, "tensorflow"
+
     def loss(self, y_hat, y):
         raise NotImplementedError
 
+    def weight_arrays(self):
+        return parameter_arrays(self)
+
+    def assign_weight_arrays(self, arrays, skip_head=False):
+        assign_parameter_arrays(self, arrays, skip_head)
+
     def call(self, X, training=None):
+        self.check_input_shape(tuple(X.shape))  # static shapes: checked when traced
         return self.net(X, training=training)
+
+    # Class indices, as in every backend, not Keras' outputs (those are model(X, training=False)).
+    predict = ModuleContract.predict
+
+    def images_to_input(self, images):
+        return resize_images(images, self.input_size)
+
+    def evaluate_batch(self, X, features):
+        layers = self.net.layers[:-1] if features else self.net.layers
+        X = tf.convert_to_tensor(X)
+        for layer in layers:  # training=False: dropout off
+            X = layer(X, training=False)
+        return tf.cast(X, tf.float32).numpy()
 
     def training_step(self, batch):
         return self.loss(self(*batch[:-1], training=True), batch[-1])
@@ -151,13 +176,15 @@ class Classifier(Module):
         return tf.reduce_mean(losses) if averaged else losses
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
-    """``keras.Sequential`` from the shared architecture table, built for ``resize``×``resize``.
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
+                  in_channels=IN_CHANNELS):
+    """``keras.Sequential`` from the shared architecture table, built for ``in_channels`` ×
+    ``resize`` inputs (a side or ``(height, width)``).
 
     As in the book's TensorFlow code, a ReLU row after a convolution or dense layer becomes that
     layer's ``activation``, so the printed summary has the book's 14 lines.
     """
-    rows = layer_table(resize, num_classes, layers=layers)
+    rows = layer_table(resize, num_classes, in_channels, layers=layers)
     init = dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")  # Xavier (sec_lenet)
     modules = []
     for index, row in enumerate(rows):
@@ -187,14 +214,15 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
             modules.append(keras.layers.Dropout(layer.rate))
     net = keras.Sequential(modules)
     # Built now, from the known input size, so the weights exist (and are Xavier) at once.
-    net.build((None, *example_input_shape(resize)[1:]))
+    net.build((None, *example_input_shape(resize, in_channels=in_channels)[1:]))
     return net
 
 
 class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
 
-    ``resize`` is the input side the dense layers are sized for (224 in the chapter);
+    ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
+    for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
     ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
 
     :meth:`save_weights`/:meth:`load_weights` override Keras' own: they write and read the
@@ -202,45 +230,61 @@ class AlexNet(Classifier):
     Keras' format.
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, dropout=None):
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
+                 dropout=None):
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_network(num_classes, resize, with_dropout(dropout))
+        check_in_channels(in_channels)
+        self.net = build_network(num_classes, resize, with_dropout(dropout), in_channels)
         self.built = True  # self.net is built; nothing else holds weights
 
     def save_weights(self, filepath, *args, **kwargs):
-        """Write the parameters to ``filepath`` as the canonical safetensors file every backend
-        reads (``core/weights.py``); ``*.weights.h5``: Keras' own format."""
-        if str(filepath).endswith(".weights.h5"):
-            return super().save_weights(filepath, *args, **kwargs)
-        weights.save_weights(filepath, parameter_arrays(self), LAYOUT, self.resize,
-                             self.num_classes, backend="tensorflow")
-
-    def load_weights(self, filepath, *args, **kwargs):
-        """Set the parameters from a canonical weights file (saved by any backend); a file for
-        another input size or number of classes raises ``WeightsError``. Returns the model.
+        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``);
         ``*.weights.h5``: Keras' own format."""
         if str(filepath).endswith(".weights.h5"):
+            return super().save_weights(filepath, *args, **kwargs)
+        return ModuleContract.save_weights(self, filepath)
+
+    def load_weights(self, filepath, *args, skip_head=False, log=print, **kwargs):
+        """From a canonical weights file (``ModuleContract.load_weights``: ``skip_head``, the
+        channel rule); returns the model. ``*.weights.h5``: Keras' own format."""
+        if str(filepath).endswith(".weights.h5"):
             return super().load_weights(filepath, *args, **kwargs)
-        assign_parameter_arrays(self, weights.load_weights(filepath, LAYOUT, self.resize,
-                                                           self.num_classes))
-        return self
+        return ModuleContract.load_weights(self, filepath, skip_head, log)
 
 
 def resize_images(images, size):
-    """uint8 ``(B, H, W)`` -> float32 ``(B, *size, 1)`` in [0, 1], bilinear (half-pixel centres,
-    no antialiasing: the convention every backend shares). Takes a tensor or a numpy array."""
-    X = tf.cast(tf.convert_to_tensor(images), tf.float32)[..., tf.newaxis] / 255.0
+    """numpy or tensor images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, *size, C)``:
+    uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
+    antialiasing: the convention every backend shares)."""
+    images = tf.convert_to_tensor(images)
+    X = tf.cast(images, tf.float32)
+    if images.dtype == tf.uint8:
+        X = X / 255.0
+    if X.shape.rank == 3:
+        X = X[..., tf.newaxis]
     if tuple(X.shape[1:3]) != tuple(size):
         X = tf.image.resize(X, size, method="bilinear", antialias=False)
     return X
 
 
-class FashionMNIST(FashionMNISTBase):
-    """Fashion-MNIST as TensorFlow tensors, NHWC (d2l, sec_fashion_mnist)."""
+class TensorBatches(InMemoryData):
+    """``train_dataloader()`` batches as TensorFlow tensors: images ``(B, H, W, C)``."""
 
     def convert_batch(self, images, labels):
         return resize_images(images, self.resize), tf.convert_to_tensor(labels.astype(np.int32))
+
+
+class FashionMNIST(TensorBatches, FashionMNISTBase):
+    """Fashion-MNIST as TensorFlow tensors, NHWC (d2l, sec_fashion_mnist)."""
+
+
+class ArrayData(TensorBatches, core_images.ArrayData):
+    __doc__ = core_images.ArrayData.__doc__
+
+
+class ImageFolder(TensorBatches, core_images.ImageFolder):
+    __doc__ = core_images.ImageFolder.__doc__
 
 
 class Trainer(TrainerBase):
@@ -302,7 +346,8 @@ class Trainer(TrainerBase):
     def prepare_model(self, model):
         if self.strategy is not None and not _is_mirrored(model.net):
             with self.strategy.scope():  # mirrored variables, with the model's current weights
-                net = build_network(model.num_classes, model.resize, with_dropout(model.dropout))
+                net = build_network(model.num_classes, model.resize, with_dropout(model.dropout),
+                                    model.in_channels)
                 net.set_weights(model.net.get_weights())
             # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
             # model.trainable_variables (and checkpoints).
@@ -326,7 +371,7 @@ class Trainer(TrainerBase):
         # One trace for every batch size (the last batch may be short). No XLA: at batch 32,
         # 224², on 2 CPU cores it ran 11-12 img/s against 15-31 without (fp32), and 11 against
         # 41-48 in bf16, after 5-10 s of compiling.
-        spec = (tf.TensorSpec((None, *self.data.resize, IN_CHANNELS), tf.float32),
+        spec = (tf.TensorSpec(model.input_batch_shape(None), tf.float32),
                 tf.TensorSpec((None,), tf.int32))
         self.compiled_train_step = tf.function(self._train_step, input_signature=spec,
                                                autograph=False)
@@ -337,7 +382,7 @@ class Trainer(TrainerBase):
         if self.strategy is not None:
             return self._distribute(images, labels)
         with tf.device(self.device):
-            return (resize_images(tf.constant(images), self.data.resize),
+            return (resize_images(tf.constant(images), self.input_size or images.shape[1:3]),
                     tf.constant(labels.astype(np.int32)))
 
     def _distribute(self, images, labels):
@@ -347,7 +392,7 @@ class Trainer(TrainerBase):
 
         def replica_value(context):
             mine = slices[context.replica_id_in_sync_group]
-            return (resize_images(tf.constant(images[mine]), self.data.resize),
+            return (resize_images(tf.constant(images[mine]), self.input_size),
                     tf.constant(labels[mine].astype(np.int32)))
 
         X, y = self.strategy.experimental_distribute_values_from_function(
@@ -442,9 +487,9 @@ def _is_mirrored(net):
                for variable in net.weights[:1])
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
     """The input layout of this backend (NHWC) for ``layer_summary``."""
-    return (batch_size, resize, resize, IN_CHANNELS)
+    return (batch_size, *as_size(resize), in_channels)
 
 
 def parameter_arrays(model, seed=0):
@@ -454,13 +499,14 @@ def parameter_arrays(model, seed=0):
     return [(variable.path, to_numpy(variable)) for variable in model.net.weights]
 
 
-def assign_parameter_arrays(model, arrays):
+def assign_parameter_arrays(model, arrays, skip_head=False):
     """Set the model's parameters from ``[(name, array), ...]`` in Keras' layout and the
-    table's order (what :func:`parameter_arrays` returns). Every shape is checked first, so a
-    ``WeightsError`` leaves the model unchanged."""
+    table's order (what :func:`parameter_arrays` returns; all but the last layer's two with
+    ``skip_head``). Every shape is checked first, so a ``WeightsError`` leaves the model
+    unchanged."""
     variables = model.net.weights
     arrays = weights.match_arrays(arrays, [(variable.path, tuple(variable.shape))
-                                           for variable in variables])
+                                           for variable in variables], skip_head)
     for variable, array in zip(variables, arrays):
         variable.assign(array)
 

@@ -1,7 +1,8 @@
 """The chapter's AlexNet on PyTorch (d2l, sec_alexnet), on the shared core.
 
 ``from d2l_alexnet import torch as d2l`` gives the book's names: ``Module``, ``Classifier``,
-``AlexNet``, ``init_cnn``, ``FashionMNIST``, ``Trainer``.
+``AlexNet``, ``init_cnn``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons
+``ArrayData`` and ``ImageFolder``.
 """
 
 import os
@@ -12,11 +13,13 @@ from torch import distributed as dist
 from torch import nn
 from torch.nn import functional as F
 
+from .core import images as core_images
 from .core import weights
-from .core.architecture import ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, layer_table, with_dropout
-from .core.datamodule import FashionMNISTBase
+from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+                                check_in_channels, layer_table, with_dropout)
+from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
-from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
+from .core.trainer import ReplicaError, TrainerBase, host_array, replica_count, replica_slices
 
 # Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
@@ -24,9 +27,10 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NCHW"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "Classifier", "cpu", "example_input_shape", "FashionMNIST",
-           "gpu", "init_cnn", "Module", "num_gpus", "parameter_arrays", "resize_images",
-           "set_seed", "to_numpy", "Trainer"]
+           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "DataModule", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder",
+           "init_cnn", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
+           "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer"]
 
 
 def cpu():
@@ -62,12 +66,39 @@ def init_cnn(module):
 class Module(nn.Module, ModuleContract):
     """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
 
+    LAYOUT, BACKEND = LAYOUT, "pytorch"
+
     def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
         super().__init__()
         self.save_hyperparameters()
 
+    def weight_arrays(self):
+        return parameter_arrays(self)
+
+    def assign_weight_arrays(self, arrays, skip_head=False):
+        assign_parameter_arrays(self, arrays, skip_head)
+
     def forward(self, X):
+        self.check_input_shape(X.shape)
         return self.net(X)
+
+    def parameter_device(self):
+        """Where the parameters live (the model's inputs go there)."""
+        return next(self.parameters()).device
+
+    def images_to_input(self, images):
+        X = torch.from_numpy(np.ascontiguousarray(images)).to(self.parameter_device())
+        return resize_images(X, self.input_size)
+
+    def evaluate_batch(self, X, features):
+        was_training = self.training
+        self.eval()  # dropout off
+        try:
+            with torch.no_grad():
+                X = torch.as_tensor(X).to(self.parameter_device())
+                return to_numpy((self.net[:-1] if features else self.net)(X).float())
+        finally:
+            self.train(was_training)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
@@ -103,12 +134,13 @@ class Classifier(Module):
         return F.cross_entropy(Y_hat, Y.reshape((-1,)), reduction="mean" if averaged else "none")
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
+                  in_channels=IN_CHANNELS):
     """``nn.Sequential`` from the shared architecture table; sizes come from the table, so no
     layer is lazy and every initialization really happens."""
     modules = []
-    in_shape = (IN_CHANNELS,)
-    for row in layer_table(resize, num_classes, layers=layers):
+    in_shape = (in_channels,)
+    for row in layer_table(resize, num_classes, in_channels, layers=layers):
         layer = row.layer
         if layer.kind == "conv":
             modules.append(nn.Conv2d(in_shape[0], layer.units, layer.kernel, layer.stride,
@@ -132,47 +164,54 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET):
 class AlexNet(Classifier):
     """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
 
-    ``resize`` is the input side the dense layers are sized for (224 in the chapter);
+    ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
+    for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
     ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, dropout=None):
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
+                 dropout=None):
         super().__init__()
         self.save_hyperparameters()
-        self.net = build_network(num_classes, resize, with_dropout(dropout))
+        check_in_channels(in_channels)
+        self.net = build_network(num_classes, resize, with_dropout(dropout), in_channels)
         self.net.apply(init_cnn)
 
-    def save_weights(self, path):
-        """Write the parameters to ``path`` as the canonical safetensors file every backend
-        reads (``core/weights.py``)."""
-        weights.save_weights(path, parameter_arrays(self), LAYOUT, self.resize, self.num_classes,
-                             backend="pytorch")
-
-    def load_weights(self, path):
-        """Set the parameters from a canonical weights file (saved by any backend); a file for
-        another input size or number of classes raises ``WeightsError``. Returns the model."""
-        assign_parameter_arrays(self, weights.load_weights(path, LAYOUT, self.resize,
-                                                           self.num_classes))
-        return self
 
 
 def resize_images(images, size):
-    """uint8 ``(B, H, W)`` -> float32 ``(B, 1, *size)`` in [0, 1], bilinear (half-pixel centres,
-    no antialiasing: the convention every backend shares). Takes a tensor or a numpy array."""
+    """numpy or tensor images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, C, *size)``:
+    uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
+    antialiasing: the convention every backend shares)."""
     if isinstance(images, np.ndarray):
         images = torch.from_numpy(np.ascontiguousarray(images))
-    X = images.to(torch.float32).div_(255.0).unsqueeze(1)
+    X = images.to(torch.float32)
+    if images.dtype == torch.uint8:
+        X = X.div_(255.0)
+    X = X.unsqueeze(1) if X.dim() == 3 else X.permute(0, 3, 1, 2)
     if tuple(X.shape[-2:]) != tuple(size):
         X = F.interpolate(X, size=tuple(size), mode="bilinear", align_corners=False)
     return X
 
 
-class FashionMNIST(FashionMNISTBase):
-    """Fashion-MNIST as PyTorch tensors (d2l, sec_fashion_mnist)."""
+class TensorBatches(InMemoryData):
+    """``train_dataloader()`` batches as PyTorch tensors: images ``(B, C, H, W)``."""
 
     def convert_batch(self, images, labels):
         return (resize_images(images, self.resize),
                 torch.from_numpy(labels.astype(np.int64)))
+
+
+class FashionMNIST(TensorBatches, FashionMNISTBase):
+    """Fashion-MNIST as PyTorch tensors (d2l, sec_fashion_mnist)."""
+
+
+class ArrayData(TensorBatches, core_images.ArrayData):
+    __doc__ = core_images.ArrayData.__doc__
+
+
+class ImageFolder(TensorBatches, core_images.ImageFolder):
+    __doc__ = core_images.ImageFolder.__doc__
 
 
 class Trainer(TrainerBase):
@@ -200,11 +239,19 @@ class Trainer(TrainerBase):
             self.progress, self.log = False, None  # the first replica speaks for all
 
     def select_device(self, request):
+        """CUDA, then Apple's MPS (fp32 only: bf16 autocast there is not tested by us), then
+        the CPU; ``"gpu"`` insists on one of the first two."""
         if request == "cpu":
             device = torch.device("cpu")
         elif torch.cuda.is_available():
             device = torch.device(f"cuda:{self.local_rank if self.num_replicas > 1 else 0}")
+        elif mps_available() and self.precision == "fp32" and self.num_replicas == 1:
+            device = torch.device("mps")
         elif request == "gpu":
+            if mps_available():
+                raise RuntimeError("PyTorch sees Apple's MPS GPU, which trains here in fp32 on "
+                                   "one device only: use --precision fp32 without --devices, "
+                                   "or --device cpu")
             raise RuntimeError("no CUDA GPU is visible to PyTorch: use --device cpu or auto")
         else:
             device = torch.device("cpu")
@@ -240,7 +287,8 @@ class Trainer(TrainerBase):
             images, labels = images[mine], labels[mine]
         images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device, non_blocking=True)
         labels = torch.from_numpy(labels.astype(np.int64)).to(self.device, non_blocking=True)
-        X = resize_images(images, self.data.resize).contiguous(memory_format=torch.channels_last)
+        X = resize_images(images, self.input_size or images.shape[1:3])
+        X = X.contiguous(memory_format=torch.channels_last)
         return (X, labels) if self.num_replicas == 1 else (X, labels, total)
 
     def train_step(self, batch):
@@ -285,9 +333,19 @@ class Trainer(TrainerBase):
     def to_float(self, value):
         return float(value.item())
 
-    def close(self):
-        """Leave the process group this trainer joined (torchrun's processes then exit)."""
+    def host_array(self, value):
+        return to_numpy(value)  # a loader's tensors may be on a GPU, or need a detach
+
+    def close(self, failed=False):
+        """Leave the process group this trainer joined (torchrun's processes then exit).
+
+        After a run that went well, every rank first waits for the others: a rank that tore
+        down its Gloo connections while a peer was still finishing was seen to abort the peer
+        ("terminate called without an active exception"). After a failure, no waiting: the
+        others may never arrive."""
         if self.num_replicas > 1 and dist.is_initialized():
+            if not failed:
+                dist.barrier()
             dist.destroy_process_group()
 
     def state_arrays(self):
@@ -325,9 +383,15 @@ class Trainer(TrainerBase):
                                      self.device)
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1):
+def mps_available():
+    """Whether Apple's Metal GPU backend is usable (never on the machines that test this)."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
     """The input layout of this backend (NCHW) for ``layer_summary``."""
-    return (batch_size, IN_CHANNELS, resize, resize)
+    return (batch_size, in_channels, *as_size(resize))
 
 
 def parameter_arrays(model, seed=0):
@@ -337,21 +401,25 @@ def parameter_arrays(model, seed=0):
     return [(name, to_numpy(tensor)) for name, tensor in model.named_parameters()]
 
 
-def assign_parameter_arrays(model, arrays):
+def assign_parameter_arrays(model, arrays, skip_head=False):
     """Set the model's parameters from ``[(name, array), ...]`` in PyTorch's layout and the
-    table's order (what :func:`parameter_arrays` returns). Every shape is checked first, so a
-    ``WeightsError`` leaves the model unchanged."""
+    table's order (what :func:`parameter_arrays` returns; all but the last layer's two with
+    ``skip_head``). Every shape is checked first, so a ``WeightsError`` leaves the model
+    unchanged."""
     parameters = list(model.parameters())
     arrays = weights.match_arrays(arrays, [(name, tuple(tensor.shape))
-                                           for name, tensor in model.named_parameters()])
+                                           for name, tensor in model.named_parameters()],
+                                  skip_head)
     with torch.no_grad():
         for parameter, array in zip(parameters, arrays):
             parameter.copy_(torch.from_numpy(array))
 
 
 def to_numpy(tensor):
-    """A tensor as a numpy array (on the host)."""
-    return tensor.detach().cpu().numpy()
+    """A tensor (or anything array-like) as a numpy array (on the host)."""
+    if torch.is_tensor(tensor):
+        return tensor.detach().cpu().numpy()
+    return host_array(tensor)
 
 
 def matmul_benchmark(precision, device, size=2048):

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .backends import BACKENDS, ALIASES, BackendError, canonical_name, load_backend
-from .core.architecture import CHAPTER_RESIZE, minimum_resize
+from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
 from .core.data import DataError
 from .core.files import atomic_write_json, check_writable_directory
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, CheckpointError,
@@ -64,6 +64,9 @@ def build_parser():
     parser.add_argument("--init-from", default=None, metavar="PATH",
                         help="start from this weights file (a weights.safetensors saved by any "
                              "backend) instead of fresh Xavier weights")
+    parser.add_argument("--new-head", action="store_true",
+                        help="with --init-from: load all but the last layer, which starts "
+                             "fresh (fine-tuning from a file for other classes)")
     parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                         help="save a checkpoint here at every epoch end (the last two are kept)")
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
@@ -81,7 +84,8 @@ def check_counts(*flags_and_values):
 
 
 def check_resize(resize):
-    if resize < minimum_resize():
+    """``resize``: the flag's side, or the (height, width) a weights file was saved for."""
+    if min(as_size(resize)) < minimum_resize():
         raise UsageError(f"--resize {resize} is too small for AlexNet: use at least "
                          f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
 
@@ -121,9 +125,13 @@ def validate(args):
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
     args.init_tensors = None
+    if args.new_head and args.init_from is None:
+        raise UsageError("--new-head needs --init-from PATH, the weights file whose layers "
+                         "(all but the last) the run starts from")
     if args.init_from is not None:
         try:  # read and checked once, here, before any framework is imported
-            args.init_tensors = read_weights(args.init_from, args.resize, NUM_CLASSES)
+            args.init_tensors = read_weights(args.init_from, args.resize, NUM_CLASSES,
+                                             skip_head=args.new_head)
         except WeightsError as error:
             raise UsageError(f"--init-from: {error}") from None
     validate_checkpoint_flags(args)
@@ -215,17 +223,15 @@ def run(args):
           f"resized to {args.resize}×{args.resize}")
     model.layer_summary(backend.example_input_shape(args.resize))
 
-    trainer_options = {}
     if args.init_tensors is not None:
-        arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, NUM_CLASSES)
-        loaded = backend.assign_parameter_arrays(model, arrays)
-        if args.backend == "jax":  # Flax modules hold no parameters: the Trainer starts from them
-            trainer_options["init_params"] = loaded
-        print(f"starting from the weights in {args.init_from}")
+        arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, NUM_CLASSES,
+                                skip_head=args.new_head)
+        backend.assign_parameter_arrays(model, arrays, skip_head=args.new_head)
+        print(f"starting from the weights in {args.init_from}"
+              + (" (all but the last layer, which starts fresh)" if args.new_head else ""))
     try:
         trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
-                                  device=args.device, precision=args.precision,
-                                  **trainer_options)
+                                  device=args.device, precision=args.precision)
     except ReplicaError as error:  # --devices the backend cannot give
         raise UsageError(str(error)) from None
     checkpointer = None
@@ -238,8 +244,10 @@ def run(args):
                 print(f"{args.resume_from.name} has finished {args.resume_from.metadata['epoch']} "
                       f"epoch(s), --epochs is {args.epochs}: nothing left to train")
     args.stop_signals.trainer = trainer if checkpointer is not None else None
+    failed = True
     try:
         history = trainer.fit(model, data, resume=args.resume_from)
+        failed = False
     except TrainingInterrupted as interrupt:  # a signal, at a step boundary
         if checkpointer is None:
             raise
@@ -259,7 +267,8 @@ def run(args):
         raise UsageError(str(error)) from None
     finally:
         args.stop_signals.trainer = None
-        getattr(trainer, "close", lambda: None)()
+        if hasattr(trainer, "close"):  # PyTorch under torchrun: leave the process group
+            trainer.close(failed=failed)
 
     if not trainer.is_first_replica:  # the first replica writes for all
         return 0
@@ -268,10 +277,7 @@ def run(args):
     weights_path = os.path.join(args.out, "weights.safetensors")
     atomic_write_json(metrics_path, history)
     trainer.board.save(curves_path)
-    if args.backend == "jax":  # Flax modules hold no parameters: the trainer's state does
-        model.save_weights(weights_path, trainer.state.params)
-    else:
-        model.save_weights(weights_path)
+    model.save_weights(weights_path)
     print(f"wrote {metrics_path}, {curves_path} and {weights_path}")
     return 0
 

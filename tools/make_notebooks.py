@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Generate the chapter's eight notebooks (d2l, sec_alexnet) from this one script.
+"""Generate the chapter's eight notebooks (d2l, sec_alexnet) from this one script, and the two
+editions of ``alexnet-in-another-lesson.ipynb`` (the chapter's AlexNet reused in another lesson).
 
 Four backends (PyTorch, TensorFlow, JAX, MXNet) times two languages (English in ``notebooks/``,
 Indonesian in ``notebooks/id/``). The prose of both languages and the few lines of code that
@@ -93,8 +94,7 @@ _PREDICT = {
 with torch.no_grad():
     preds = model(X.to(trainer.device)).argmax(dim=1)''',
     "tensorflow": '''preds = tf.argmax(model(X, training=False), axis=1)  # dropout off''',
-    "jax": '''params = trainer.state.params  # the trained weights: a Flax module holds none
-preds = model.predict(params, X).argmax(axis=1)  # no dropout key: evaluation mode''',
+    "jax": '''preds = model.predict(X)  # with the weights fit handed back; evaluation mode''',
     "mxnet": '''preds = model(X.as_in_context(trainer.device)).argmax(axis=1)  # predict mode: no dropout''',
 }
 
@@ -224,10 +224,11 @@ NOTES = {
             "pytorch": "`model.eval()` switches dropout off, and the images go to the device "
                        "the trainer trained on.",
             "tensorflow": "Calling the model with `training=False` switches dropout off.",
-            "jax": "A Flax module holds no weights, so the trained ones are not in `model`: they "
-                   "are in `trainer.state.params`, the trainer's functional state. "
-                   "`model.predict(params, X)` applies the network with them; without a dropout "
-                   "key it runs in evaluation mode, with dropout off.",
+            "jax": "While it trains, the trainer keeps the weights in its functional state "
+                   "(`trainer.state.params`); `fit` ends by handing them back to the model "
+                   "(`model.params`). `model.predict(X)` applies the network with them, without "
+                   "a dropout key, so in evaluation mode with dropout off, and returns the "
+                   "class indices.",
             "mxnet": "Outside `autograd.record`, Gluon runs in prediction mode, so dropout is "
                      "off; the images are copied to the device the trainer trained on.",
         },
@@ -282,11 +283,11 @@ NOTES = {
             "pytorch": "`model.eval()` mematikan dropout, dan gambar dikirim ke perangkat yang "
                        "dipakai trainer untuk melatih.",
             "tensorflow": "Memanggil model dengan `training=False` mematikan dropout.",
-            "jax": "Modul Flax tidak menyimpan bobot, jadi bobot hasil pelatihan tidak ada di "
-                   "`model`: bobot itu ada di `trainer.state.params`, yaitu state fungsional "
-                   "milik trainer. `model.predict(params, X)` menerapkan jaringan dengan bobot "
-                   "tersebut; tanpa kunci dropout, jaringan berjalan dalam mode evaluasi dengan "
-                   "dropout mati.",
+            "jax": "Selama pelatihan, trainer menyimpan bobot di state fungsionalnya "
+                   "(`trainer.state.params`); `fit` diakhiri dengan menyerahkan bobot itu "
+                   "kembali ke model (`model.params`). `model.predict(X)` menerapkan jaringan "
+                   "dengan bobot tersebut tanpa kunci dropout, jadi dalam mode evaluasi dengan "
+                   "dropout mati, dan mengembalikan indeks kelas.",
             "mxnet": "Di luar `autograd.record`, Gluon berjalan dalam mode prediksi sehingga "
                      "dropout mati; gambar disalin ke perangkat yang dipakai trainer untuk "
                      "melatih.",
@@ -496,6 +497,222 @@ CELLS = (
 )
 
 
+# ---- the lesson notebook: AlexNet in another lesson (one file per language, any backend) -------
+
+LESSON_FILE = "alexnet-in-another-lesson.ipynb"
+
+LESSON_CODE = {
+    "parameters": """# Any backend: "pytorch", "tensorflow", "jax"; "mxnet" from .venv-mxnet.
+BACKEND = "pytorch\"""",
+    "imports": """%matplotlib inline
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from d2l_alexnet.backends import load_backend
+from d2l_alexnet.core.datamodule import show_images
+
+d2l = load_backend(BACKEND)  # the same as `from d2l_alexnet import torch as d2l`, for any backend
+SIZE = 67  # the smallest input AlexNet takes: every cell here runs in seconds on a CPU""",
+    "make-folder": """def write_lesson_folder(root, per_class=40, seed=0):
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(("red", "green", "blue")):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            pixels = rng.integers(0, 60, (48, 48, 3)).astype(np.uint8)
+            picture = Image.fromarray(pixels)
+            colour = [int(value) for value in rng.integers(0, 60, 3)]
+            colour[label] = int(rng.integers(190, 256))
+            x, y = (int(value) for value in rng.integers(20, 28, 2))
+            radius = int(rng.integers(14, 21))
+            ImageDraw.Draw(picture).ellipse((x - radius, y - radius, x + radius, y + radius),
+                                            fill=tuple(colour))
+            picture.save(root / name / f"{index:03d}.png")
+    return root
+
+
+root = write_lesson_folder(Path(tempfile.mkdtemp()) / "shapes")
+print(sorted(path.name for path in root.iterdir()), len(list(root.rglob("*.png"))), "files")""",
+    "load-folder": """data = d2l.ImageFolder(root, batch_size=16, resize=SIZE, validation_split=0.25,
+                      seed=0)
+images, labels = next(data.raw_batches(train=False))
+show_images(images[:8], 1, 8, titles=data.text_labels(labels[:8]));""",
+    "model": """d2l.set_seed(0)
+model = d2l.AlexNet(lr=0.05, num_classes=data.num_classes, resize=SIZE,
+                    in_channels=data.in_channels)
+model.layer_summary(model.input_batch_shape())""",
+    "train": """trainer = d2l.Trainer(max_epochs=5)
+history = trainer.fit(model, data)""",
+    "predict": """val_images, val_labels = data.val_images, data.val_labels
+predicted = model.predict(val_images)
+print(f"{np.mean(predicted == val_labels):.2f} of {len(val_labels)} validation images right")
+show_images(val_images[:8], 1, 8, titles=[f"{true}\\n{guess}" for true, guess in zip(
+    data.text_labels(val_labels[:8]), data.text_labels(predicted[:8]))]);""",
+    "features": """features = model.features(val_images)
+unit = features / np.linalg.norm(features, axis=1, keepdims=True)
+similarity = unit @ unit.T
+same = val_labels[:, None] == val_labels[None, :]
+print(f"features {features.shape}; mean cosine similarity: same class "
+      f"{similarity[same].mean():.3f}, other classes {similarity[~same].mean():.3f}")""",
+    "fashion": """fashion_data = d2l.FashionMNIST(batch_size=32, resize=(SIZE, SIZE),
+                               limit_train=1024, limit_val=256)
+d2l.set_seed(1)
+fashion = d2l.AlexNet(lr=0.1, num_classes=10, resize=SIZE)
+d2l.Trainer(max_epochs=1, progress=False).fit(fashion, fashion_data)
+weights_path = Path(tempfile.mkdtemp()) / "fashion.safetensors"
+fashion.save_weights(weights_path)""",
+    "fine-tune": """d2l.set_seed(2)
+tuned = d2l.AlexNet(lr=0.05, num_classes=data.num_classes, resize=SIZE, in_channels=3)
+tuned.load_weights(weights_path, skip_head=True)
+history = d2l.Trainer(max_epochs=1, progress=False).fit(tuned, data)""",
+    "own-module": """class LessonData(d2l.DataModule):
+    def __init__(self, train, val, batch_size=16):
+        super().__init__()
+        self.train, self.val, self.batch_size = train, val, batch_size
+
+    def get_dataloader(self, train):
+        images, labels = self.train if train else self.val
+        order = np.random.default_rng().permutation(len(labels)) if train else range(len(labels))
+        for start in range(0, len(labels), self.batch_size):
+            part = np.sort(order[start:start + self.batch_size])
+            yield d2l.resize_images(images[part], (SIZE, SIZE)), labels[part]
+
+
+own = LessonData((data.train_images, data.train_labels), (val_images, val_labels))
+history = d2l.Trainer(max_epochs=1, progress=False).fit(tuned, own)""",
+    "refusals": """for attempt in (lambda: model.predict(np.zeros((2, SIZE, SIZE), np.uint8)),
+                lambda: d2l.ArrayData((val_images * 1.0, val_labels), (val_images, val_labels)),
+                lambda: d2l.AlexNet(num_classes=10, resize=SIZE).load_weights(weights_path.parent
+                                                                          / "missing")):
+    try:
+        attempt()
+    except Exception as error:
+        print(f"{type(error).__name__}: {error}")""",
+}
+
+LESSON_CELLS = (
+    ("markdown", "title"),
+    ("code", "parameters"),
+    ("code", "imports"),
+    ("markdown", "folder"),
+    ("code", "make-folder"),
+    ("code", "load-folder"),
+    ("markdown", "model"),
+    ("code", "model"),
+    ("markdown", "train"),
+    ("code", "train"),
+    ("markdown", "predict"),
+    ("code", "predict"),
+    ("markdown", "features"),
+    ("code", "features"),
+    ("markdown", "fine-tune"),
+    ("code", "fashion"),
+    ("code", "fine-tune"),
+    ("markdown", "own-module"),
+    ("code", "own-module"),
+    ("markdown", "refusals"),
+    ("code", "refusals"),
+    ("markdown", "summary"),
+)
+
+LESSON_PROSE = {
+    "en": {
+        "title": """# AlexNet in another lesson
+
+The chapter trains AlexNet on Fashion-MNIST; other lessons bring their own images: colour photographs, a folder of classes, a dataset of their own, or weights trained somewhere else. This notebook takes the chapter's network into such a lesson. The code is the same in every backend: set `BACKEND` below (MXNet runs from its own environment, `.venv-mxnet`).""",
+        "folder": """## A folder of images, one subfolder per class
+
+Lessons often keep their data the way torchvision's `ImageFolder` and Keras' `image_dataset_from_directory` read it: a folder per class, named after it. We write a small one here (colour discs on noise, three classes by their colour), then read it with `d2l.ImageFolder`: classes come from the sorted folder names, every file is decoded once with Pillow and resized to `resize`, and a seeded split per class keeps a quarter of each for validation. A file Pillow cannot read stops it with one line naming the file.""",
+        "model": """## The network, for three colour channels
+
+`in_channels=3` gives the first convolution three input channels; `num_classes` sizes the last layer. The rest is the chapter's network; at 67×67 the maps shrink to a single pixel before the dense layers.""",
+        "train": """## Training
+
+The Trainer is the chapter's: it reads our data module's batches (uint8 pixels, scaled by 1/255 once, on the device) and resizes them there.""",
+        "predict": """## Predictions
+
+`model.predict` takes numpy images in any layout the data modules take and returns class indices, in evaluation mode (no dropout). Above each image: the true class, then the prediction.""",
+        "features": """## Features
+
+`model.features` returns the 4,096 activations of the second dense layer, the representation the last layer classifies. Images of one class should lie closer together there than images of different classes.""",
+        "fine-tune": """## Fine-tuning from the chapter's weights
+
+A lesson may start from weights trained elsewhere. Here a greyscale, ten-class AlexNet trains briefly on Fashion-MNIST and saves its weights; a three-class RGB AlexNet then loads them with `skip_head=True` (every layer but the last, which stays freshly initialized). The file has one input channel and the model three, so the first convolution's kernel is repeated over the channels and divided by three, and the loader says so in one line: a grey image given in all three channels then gets the response the greyscale network gave it.""",
+        "own-module": """## The lesson's own data module
+
+Any data module in the book's style trains too: a `d2l.DataModule` whose `get_dataloader(train)` yields `(X, y)` batches in the model's layout. Here it yields tensors of the backend (`d2l.resize_images` turns uint8 numpy images into them); a PyTorch `DataLoader`, a `tf.data.Dataset` or a Gluon `DataLoader` works the same way.""",
+        "refusals": """## When something does not fit
+
+A batch of the wrong channel count, float images still in 0..255, a missing weights file: each stops with one line that says what is wrong and what to change.""",
+        "summary": """## Summary
+
+* `AlexNet(num_classes=..., resize=..., in_channels=...)` builds the chapter's network for any number of classes, any input size (non-square too) and any channel count.
+* `ImageFolder` and `ArrayData` turn a folder of images or numpy arrays into a data module; any book-style module with its own loaders trains as well.
+* `predict` and `features` give class indices and the 4,096-dimensional representation, in evaluation mode.
+* `load_weights(path, skip_head=True)` starts a new task from trained weights, adapting the first convolution to another channel count.""",
+    },
+    "id": {
+        "title": """# AlexNet di pelajaran lain
+
+Bab ini melatih AlexNet pada Fashion-MNIST; pelajaran lain membawa gambarnya sendiri: foto berwarna, folder berisi kelas-kelas, dataset buatan sendiri, atau parameter yang dilatih di tempat lain. Notebook ini membawa jaringan dari bab tersebut ke pelajaran semacam itu. Kodenya sama di setiap backend: atur `BACKEND` di bawah (MXNet dijalankan dari lingkungannya sendiri, `.venv-mxnet`).""",
+        "folder": """## Folder gambar, satu subfolder per kelas
+
+Pelajaran sering menyimpan data seperti cara `ImageFolder` dari torchvision dan `image_dataset_from_directory` dari Keras membacanya: satu folder per kelas, diberi nama kelas itu. Di sini kita membuat folder kecil (cakram berwarna di atas derau, tiga kelas yang dibedakan oleh warnanya), lalu membacanya dengan `d2l.ImageFolder`: kelas diambil dari nama folder yang diurutkan, setiap berkas didekode sekali dengan Pillow dan diubah ukurannya ke `resize`, dan pembagian acak dengan seed per kelas menyisihkan seperempat dari setiap kelas untuk validasi. Berkas yang tidak dapat dibaca Pillow menghentikan proses dengan satu baris yang menyebut nama berkas itu.""",
+        "model": """## Jaringan untuk tiga saluran warna
+
+`in_channels=3` memberi lapisan konvolusi pertama tiga saluran input; `num_classes` menentukan ukuran lapisan terakhir. Selebihnya adalah jaringan dari bab ini; pada 67×67, peta fitur menyusut hingga satu piksel sebelum lapisan *fully connected*.""",
+        "train": """## Pelatihan
+
+Trainer-nya sama dengan yang dipakai di bab ini: ia membaca batch dari modul data kita (piksel uint8, diskalakan dengan 1/255 satu kali saja, di perangkat) dan mengubah ukurannya di sana.""",
+        "predict": """## Prediksi
+
+`model.predict` menerima gambar numpy dalam tata letak apa pun yang diterima modul data, dan mengembalikan indeks kelas dalam mode evaluasi (tanpa dropout). Di atas setiap gambar: kelas yang benar, lalu hasil prediksi.""",
+        "features": """## Fitur
+
+`model.features` mengembalikan 4.096 aktivasi dari lapisan *fully connected* kedua, yaitu representasi yang diklasifikasikan oleh lapisan terakhir. Gambar-gambar dari satu kelas semestinya saling berdekatan di sana dibandingkan gambar-gambar dari kelas yang berbeda.""",
+        "fine-tune": """## *Fine-tuning* dari parameter bab ini
+
+Sebuah pelajaran dapat dimulai dari parameter yang dilatih di tempat lain. Di sini AlexNet skala abu-abu dengan sepuluh kelas dilatih sebentar pada Fashion-MNIST lalu menyimpan parameternya; AlexNet RGB dengan tiga kelas kemudian memuatnya dengan `skip_head=True` (semua lapisan kecuali yang terakhir, yang tetap berisi inisialisasi baru). Berkas itu punya satu saluran input sedangkan model punya tiga, sehingga kernel konvolusi pertama diulang di setiap saluran lalu dibagi tiga, dan pemuatnya memberi tahu hal itu dalam satu baris: gambar abu-abu yang diberikan di ketiga saluran lalu mendapat respons yang sama seperti dari jaringan skala abu-abu.""",
+        "own-module": """## Modul data milik pelajaran sendiri
+
+Modul data apa pun yang mengikuti gaya buku juga dapat dilatih: sebuah `d2l.DataModule` yang `get_dataloader(train)`-nya menghasilkan batch `(X, y)` dalam tata letak model. Di sini ia menghasilkan tensor dari backend (`d2l.resize_images` mengubah gambar numpy uint8 menjadi tensor itu); `DataLoader` dari PyTorch, `tf.data.Dataset`, atau `DataLoader` dari Gluon bekerja dengan cara yang sama.""",
+        "refusals": """## Ketika sesuatu tidak cocok
+
+Batch dengan jumlah saluran yang salah, gambar float yang masih bernilai 0..255, berkas parameter yang tidak ada: masing-masing berhenti dengan satu baris yang menjelaskan apa yang salah dan apa yang perlu diubah.""",
+        "summary": """## Ringkasan
+
+* `AlexNet(num_classes=..., resize=..., in_channels=...)` membangun jaringan dari bab ini untuk berapa pun jumlah kelas, ukuran input apa pun (juga yang tidak persegi), dan berapa pun jumlah saluran.
+* `ImageFolder` dan `ArrayData` mengubah folder gambar atau array numpy menjadi modul data; modul apa pun bergaya buku dengan pemuatnya sendiri juga dapat dilatih.
+* `predict` dan `features` memberikan indeks kelas dan representasi berdimensi 4.096, dalam mode evaluasi.
+* `load_weights(path, skip_head=True)` memulai tugas baru dari parameter yang sudah dilatih, dan menyesuaikan konvolusi pertama dengan jumlah saluran yang berbeda.""",
+    },
+}
+
+
+def build_lesson_notebook(language):
+    """The lesson notebook in ``language`` as an nbformat 4.5 dict, without outputs."""
+    cells = [_cell(kind, key, LESSON_CODE[key] if kind == "code" else LESSON_PROSE[language][key])
+             for kind, key in LESSON_CELLS]
+    ids = [cell["id"] for cell in cells]
+    # A prose cell and a code cell may share a key: their ids must not.
+    for index, cell in enumerate(cells):
+        if ids.count(cell["id"]) > 1 and cell["cell_type"] == "markdown":
+            cell["id"] = f"{cell['id']}-text"
+    return {
+        "cells": cells,
+        "metadata": {
+            "d2l_alexnet": {"lesson": "another-lesson", "language": language},
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python",
+                           "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
 def _note(language, kind, backend):
     table = NOTES[language][kind]
     return table.get(backend, table.get("default"))
@@ -566,9 +783,12 @@ def notebook_path(backend, language):
 
 
 def generate():
-    """``{path: file text}`` for all eight notebooks."""
-    return {notebook_path(backend, language): render(build_notebook(backend, language))
-            for language in LANGUAGES for backend in BACKENDS}
+    """``{path: file text}`` for all ten notebooks: the chapter's eight and the lesson's two."""
+    texts = {notebook_path(backend, language): render(build_notebook(backend, language))
+             for language in LANGUAGES for backend in BACKENDS}
+    texts.update({LANGUAGES[language] / LESSON_FILE: render(build_lesson_notebook(language))
+                  for language in LANGUAGES})
+    return texts
 
 
 def validate(texts):

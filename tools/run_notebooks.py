@@ -39,14 +39,19 @@ BACKENDS = ("pytorch", "tensorflow", "jax", "mxnet")
 LANGUAGE_DIRS = {"en": NOTEBOOK_DIR, "id": NOTEBOOK_DIR / "id"}
 MODES = {"quick": "1", "full": "0", "auto": None}  # -> D2L_ALEXNET_QUICK
 KERNEL_NAME = "d2l-alexnet-run"
+LESSON_FILE = "alexnet-in-another-lesson.ipynb"  # BACKEND = "pytorch" in its parameters cell
 
 
 def select_notebooks(paths, backends, languages):
-    """The notebooks to run: the paths given, else each backend's notebook in each language."""
+    """The notebooks to run: the paths given, else each backend's notebook in each language,
+    and with PyTorch (its default backend) the lesson notebook in each language."""
     if paths:
         return [Path(path).resolve() for path in paths]
-    return [LANGUAGE_DIRS[language] / f"alexnet-{backend}.ipynb"
-            for backend in backends for language in languages]
+    chosen = [LANGUAGE_DIRS[language] / f"alexnet-{backend}.ipynb"
+              for backend in backends for language in languages]
+    if "pytorch" in backends:
+        chosen += [LANGUAGE_DIRS[language] / LESSON_FILE for language in languages]
+    return chosen
 
 
 def write_kernel_spec(directory, python, mode):

@@ -11,6 +11,7 @@ padding without an extra ZeroPadding2D layer, which would change the printed sum
 windows then cover pixels 0..222 instead of -1..221, so fewer real pixels are left unseen.
 """
 
+import numbers
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple
 
@@ -62,6 +63,39 @@ CHAPTER_RESIZE = 224
 IN_CHANNELS = 1  # Fashion-MNIST is greyscale
 
 
+def as_size(resize):
+    """``224`` or ``(224, 224)`` -> ``(224, 224)``: an input's ``(height, width)``. Refuses
+    anything else with a one-line ``ValueError``."""
+    if isinstance(resize, bool):
+        raise ValueError(f"resize must be an int or a (height, width) pair, got {resize!r}")
+    if isinstance(resize, numbers.Integral):
+        return int(resize), int(resize)
+    try:
+        height, width = resize
+        if not all(isinstance(side, numbers.Integral) and not isinstance(side, bool)
+                   for side in (height, width)):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise ValueError(f"resize must be an int or a (height, width) pair of ints, got "
+                         f"{resize!r}") from None
+    return int(height), int(width)
+
+
+def format_size(resize):
+    """``224`` -> ``"224×224"``, ``(96, 128)`` -> ``"96×128"``."""
+    height, width = as_size(resize)
+    return f"{height}×{width}"
+
+
+def check_in_channels(in_channels):
+    """Refuse a channel count that is not a positive int."""
+    if (isinstance(in_channels, bool) or not isinstance(in_channels, numbers.Integral)
+            or in_channels < 1):
+        raise ValueError(f"in_channels must be a positive int (1 for greyscale, 3 for RGB), "
+                         f"got {in_channels!r}")
+    return int(in_channels)
+
+
 @dataclass(frozen=True)
 class LayerInfo:
     """A layer with what it produces and costs for one image.
@@ -88,14 +122,15 @@ def _window_output(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def layer_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
-                in_channels: int = IN_CHANNELS, layers=ALEXNET):
-    """Return a :class:`LayerInfo` per layer for a ``in_channels×resize×resize`` input.
+def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int = IN_CHANNELS,
+                layers=ALEXNET):
+    """Return a :class:`LayerInfo` per layer for an ``in_channels``×height×width input, where
+    ``resize`` is the side of a square input or its ``(height, width)``.
 
     Raises ``ValueError`` with the smallest workable size when an image is too small for the
     network (every feature map must keep at least one pixel).
     """
-    shape = (in_channels, resize, resize)
+    shape = (check_in_channels(in_channels), *as_size(resize))
     rows = []
     for layer in layers:
         parameters = flops = 0
@@ -105,8 +140,9 @@ def layer_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
             out_w = _window_output(width, layer.kernel, layer.stride, layer.padding)
             if out_h < 1 or out_w < 1:
                 raise ValueError(
-                    f"images of {resize}×{resize} are too small for AlexNet: use a resize of at "
-                    f"least {minimum_resize(layers)} (the chapter uses {CHAPTER_RESIZE})")
+                    f"images of {format_size(resize)} are too small for this network: use a "
+                    f"resize of at least {minimum_resize(layers)} (the chapter uses "
+                    f"{CHAPTER_RESIZE})")
             if layer.kind == "conv":
                 weights = layer.units * channels * layer.kernel ** 2
                 parameters = weights + layer.units
@@ -140,20 +176,23 @@ def minimum_resize(layers=ALEXNET) -> int:
     return size
 
 
-def parameter_count(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
+def parameter_count(resize=CHAPTER_RESIZE, num_classes: int = 10,
+                    in_channels: int = IN_CHANNELS) -> int:
     """Total trainable parameters: 46,764,746 for the chapter's 224×224 input and 10 classes."""
-    return sum(row.parameters for row in layer_table(resize, num_classes))
+    return sum(row.parameters for row in layer_table(resize, num_classes, in_channels))
 
 
-def forward_flops(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
+def forward_flops(resize=CHAPTER_RESIZE, num_classes: int = 10,
+                  in_channels: int = IN_CHANNELS) -> int:
     """Forward-pass FLOPs for one image."""
-    return sum(row.forward_flops for row in layer_table(resize, num_classes))
+    return sum(row.forward_flops for row in layer_table(resize, num_classes, in_channels))
 
 
-def training_flops(resize: int = CHAPTER_RESIZE, num_classes: int = 10) -> int:
+def training_flops(resize=CHAPTER_RESIZE, num_classes: int = 10,
+                   in_channels: int = IN_CHANNELS) -> int:
     """FLOPs of one training step per image: forward plus a backward pass about twice as costly
     (gradients with respect to both inputs and weights): 5.63 GFLOP at 224×224."""
-    return 3 * forward_flops(resize, num_classes)
+    return 3 * forward_flops(resize, num_classes, in_channels)
 
 
 def weight_layers(layers=ALEXNET):

@@ -61,8 +61,10 @@ SIGNAL_AFTER_STEP = "D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP"
 # (--lr, --epochs, --precision, --limit-val) may change on resume: lowering --lr after a NaN is
 # the point of keeping the last good checkpoint.
 MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--resize"),
-              ("num_classes", None), ("batch_size", "--batch-size"), ("seed", "--seed"),
-              ("train_examples", "--limit-train"))
+              ("num_classes", None), ("in_channels", None), ("batch_size", "--batch-size"),
+              ("seed", "--seed"), ("train_examples", "--limit-train"))
+# Written before the key existed: checkpoints of greyscale AlexNets.
+MISSING_MEANS = {"in_channels": 1}
 
 
 class CheckpointError(Exception):
@@ -228,8 +230,9 @@ def mismatches(metadata, expected):
     """``[(key, saved, wanted, flag)]`` for each value a resumed run must share with the file."""
     found = []
     for key, flag in MUST_MATCH:
-        if key in expected and metadata.get(key) != expected[key]:
-            found.append((key, metadata.get(key), expected[key], flag))
+        saved = metadata.get(key, MISSING_MEANS.get(key))
+        if key in expected and saved != expected[key]:
+            found.append((key, saved, expected[key], flag))
     return found
 
 

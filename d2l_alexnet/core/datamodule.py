@@ -8,12 +8,24 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 
 import numpy as np
 
+from .architecture import as_size
 from .data import TEXT_LABELS, load_fashion_mnist
 from .hyperparameters import HyperParameters
 
+__all__ = ["DataModule", "BatchLoader", "InMemoryData", "FashionMNISTBase", "as_size",
+           "epoch_order", "show_images"]
+
 
 class DataModule(HyperParameters):
-    """Base data module: ``train_dataloader()`` and ``val_dataloader()`` as in the book."""
+    """Base data module: ``train_dataloader()`` and ``val_dataloader()`` as in the book.
+
+    A lesson's own module subclasses it and writes ``get_dataloader(train)``, returning anything
+    that yields ``(X, y)`` batches; every backend's ``Trainer`` trains on it (the README's "The
+    data contract").
+    """
+
+    def __init__(self, root="../data", num_workers=4):
+        self.save_hyperparameters()
 
     def get_dataloader(self, train):
         raise NotImplementedError
@@ -28,14 +40,6 @@ class DataModule(HyperParameters):
 def epoch_order(num_examples, seed, epoch):
     """The training order of one epoch: a permutation of all examples from ``(seed, epoch)``."""
     return np.random.default_rng([seed, epoch]).permutation(num_examples)
-
-
-def as_size(resize):
-    """``224`` or ``(224, 224)`` -> ``(224, 224)``."""
-    if isinstance(resize, (int, np.integer)):
-        return int(resize), int(resize)
-    height, width = resize
-    return int(height), int(width)
 
 
 class BatchLoader:
@@ -60,13 +64,51 @@ class BatchLoader:
             yield self.convert(images, labels)
 
 
-class FashionMNISTBase(DataModule):
+class InMemoryData:
+    """The position-aware interface of a module whose splits are numpy arrays in memory
+    (``train_images``/``train_labels``, ``val_images``/``val_labels``; ``batch_size``, ``seed``),
+    and ``get_dataloader`` as a :class:`BatchLoader` through the backend's ``convert_batch``."""
+
+    def num_examples(self, train):
+        return len(self.train_labels if train else self.val_labels)
+
+    def num_batches(self, train):
+        return -(-self.num_examples(train) // self.batch_size)
+
+    def raw_batches(self, train, epoch=0, start_batch=0):
+        """Yield ``(images, labels int64 (B,))`` numpy batches, images as stored (``(B, H, W)``
+        or ``(B, H, W, C)``, uint8 or float32 in [0, 1]). Training batches follow
+        :func:`epoch_order` of ``(seed, epoch)``, validation batches are in order; ``start_batch``
+        skips that many (a resumed epoch); the last batch may be short."""
+        images, labels = (self.train_images, self.train_labels) if train else (
+            self.val_images, self.val_labels)
+        order = epoch_order(len(labels), self.seed, epoch) if train else None
+        for start in range(start_batch * self.batch_size, len(labels), self.batch_size):
+            if order is None:
+                chosen = slice(start, start + self.batch_size)
+            else:
+                chosen = np.sort(order[start:start + self.batch_size])  # sorted: faster gather
+            yield images[chosen], labels[chosen]
+
+    def convert_batch(self, images, labels):
+        """Without a framework: float32 numpy images in [0, 1] (backends give tensors)."""
+        scale = 255.0 if images.dtype == np.uint8 else 1.0
+        return images.astype(np.float32) / scale, labels
+
+    def get_dataloader(self, train):
+        return BatchLoader(self, train, self.convert_batch)
+
+
+class FashionMNISTBase(InMemoryData, DataModule):
     """Fashion-MNIST as uint8 numpy batches, with the book's arguments and a few of our own.
 
     ``data_dir``: use exactly this directory (see :func:`load_fashion_mnist` for the search order
     otherwise); ``limit_train``/``limit_val``: keep only the first N examples of each split;
     ``seed``: the shuffling seed.
     """
+
+    in_channels = 1  # greyscale
+    num_classes = len(TEXT_LABELS)
 
     def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None, seed=0,
                  limit_train=None, limit_val=None, download=True, log=print):
@@ -83,31 +125,6 @@ class FashionMNISTBase(DataModule):
         self.train_labels = arrays.train_labels[:limit_train]
         self.val_images = arrays.val_images[:limit_val]
         self.val_labels = arrays.val_labels[:limit_val]
-
-    def num_examples(self, train):
-        return len(self.train_labels if train else self.val_labels)
-
-    def num_batches(self, train):
-        return -(-self.num_examples(train) // self.batch_size)
-
-    def raw_batches(self, train, epoch=0, start_batch=0):
-        """Yield ``(images uint8 (B, 28, 28), labels int64 (B,))``; the last batch may be short."""
-        images, labels = (self.train_images, self.train_labels) if train else (
-            self.val_images, self.val_labels)
-        order = epoch_order(len(labels), self.seed, epoch) if train else None
-        for start in range(start_batch * self.batch_size, len(labels), self.batch_size):
-            if order is None:
-                chosen = slice(start, start + self.batch_size)
-            else:
-                chosen = np.sort(order[start:start + self.batch_size])  # sorted: faster gather
-            yield images[chosen], labels[chosen]
-
-    def convert_batch(self, images, labels):
-        """Backends override this: uint8 numpy batch -> resized float tensors in [0, 1]."""
-        return images.astype(np.float32) / 255.0, labels
-
-    def get_dataloader(self, train):
-        return BatchLoader(self, train, self.convert_batch)
 
     def text_labels(self, indices):
         """Class names of label indices (the book's ``text_labels``)."""

@@ -2,10 +2,46 @@
 
 Each backend's ``Classifier`` implements ``loss``, ``accuracy``, ``training_step``,
 ``validation_step``, ``configure_optimizers`` and ``layer_outputs``; this mixin turns the last
-into the book's ``layer_summary`` printout, so all four print the same way.
+into the book's ``layer_summary`` printout, so all four print the same way. It also holds the
+parts of reuse that are the same everywhere: the input-shape check with its one-line message,
+and ``predict``/``features`` batching over numpy images or framework tensors.
 """
 
+import numpy as np
+
+from . import weights
+from .architecture import IN_CHANNELS, as_size, format_size
 from .hyperparameters import HyperParameters
+from .images import channels_last
+
+
+class InputShapeError(ValueError):
+    """A batch does not fit the model's input; the message names the shape the model expects
+    and the argument that changes it."""
+
+
+def input_shape_problem(shape, layout, in_channels, size, model_name="AlexNet"):
+    """The one-line message for a batch of ``shape`` (in ``layout``) that does not fit a model
+    of ``in_channels``×``size`` inputs, or ``None`` when it fits."""
+    height, width = size
+    expected = f"{in_channels}×{height}×{width} (channels×height×width)"
+    shape = tuple(int(side) if side is not None else None for side in shape)
+    if len(shape) != 4:
+        return (f"{model_name} takes 4-d batches ({layout}) of {expected}, got a batch of shape "
+                f"{shape}: add the batch axis (and the channel axis for greyscale images)")
+    channels, got_h, got_w = ((shape[1], shape[2], shape[3]) if layout == "NCHW"
+                              else (shape[3], shape[1], shape[2]))
+    fixes = []
+    if channels is not None and channels != in_channels:
+        fixes.append(f"build the model with in_channels={channels}")
+    if (got_h, got_w) != (height, width) and None not in (got_h, got_w):
+        argument = got_h if got_h == got_w else (got_h, got_w)
+        fixes.append(f"resize the images to {height}×{width} (the data module's resize=) or "
+                     f"build the model with resize={argument!r}")
+    if not fixes:
+        return None
+    return (f"{model_name} was built for inputs of {expected}, but this batch of shape {shape} "
+            f"({layout}) holds {channels}×{got_h}×{got_w}: {'; or '.join(fixes)}")
 
 
 class ModuleContract(HyperParameters):
@@ -15,6 +51,9 @@ class ModuleContract(HyperParameters):
     score it with ``loss``; backends whose calls need more (a ``training=`` flag, parameters)
     override them.
     """
+
+    LAYOUT = None  # "NCHW" or "NHWC": set by each backend
+    BACKEND = None  # the CLI's name of the backend, recorded in the weights files it writes
 
     def loss(self, y_hat, y):
         raise NotImplementedError
@@ -37,3 +76,102 @@ class ModuleContract(HyperParameters):
         """Print each layer's output shape for an input of ``X_shape`` (d2l, sec_lenet)."""
         for line in self.summary_lines(X_shape):
             print(line)
+
+    # ---- inputs ----------------------------------------------------------------------------
+    @property
+    def input_size(self):
+        """``(height, width)`` of the inputs the model is built for, or ``None`` if it says not
+        (a model of another lesson, say)."""
+        resize = getattr(self, "resize", None)
+        return None if resize is None else as_size(resize)
+
+    @property
+    def input_channels(self):
+        return getattr(self, "in_channels", IN_CHANNELS)
+
+    def input_batch_shape(self, batch_size=1):
+        """The shape of a batch this model takes, in its backend's layout."""
+        height, width = self.input_size
+        if self.LAYOUT == "NCHW":
+            return (batch_size, self.input_channels, height, width)
+        return (batch_size, height, width, self.input_channels)
+
+    def check_input_shape(self, shape):
+        """Raise :class:`InputShapeError` (one line: the expected shape and the argument that
+        changes it) unless a batch of ``shape`` fits this model."""
+        if self.input_size is None:
+            return
+        problem = input_shape_problem(shape, self.LAYOUT, self.input_channels, self.input_size,
+                                      type(self).__name__)
+        if problem is not None:
+            raise InputShapeError(problem)
+
+    def describe_input(self):
+        """``"3×96×128 (in_channels=3, resize=(96, 128))"``, for messages."""
+        return (f"{self.input_channels}×{format_size(self.input_size)} "
+                f"(in_channels={self.input_channels}, resize={self.hparams.get('resize')!r})")
+
+    # ---- weights files ---------------------------------------------------------------------
+    def weight_arrays(self):
+        """Backends: the parameters as ``[(name, numpy array), ...]`` in their own layout."""
+        raise NotImplementedError
+
+    def assign_weight_arrays(self, arrays, skip_head=False):
+        """Backends: set the parameters from :meth:`weight_arrays`-like arrays."""
+        raise NotImplementedError
+
+    def save_weights(self, path):
+        """Write the parameters to ``path`` as the canonical safetensors file every backend
+        reads (``core/weights.py``)."""
+        weights.save_weights(path, self.weight_arrays(), self.LAYOUT, self.resize,
+                             self.num_classes, backend=self.BACKEND,
+                             in_channels=self.input_channels)
+
+    def load_weights(self, path, skip_head=False, log=print):
+        """Set the parameters from a canonical weights file (saved by any backend). A file for
+        another input size or number of classes raises ``WeightsError``, unless ``skip_head``:
+        then everything but the last layer is loaded (fine-tuning to other classes). A file for
+        another channel count adapts the first convolution (``core/weights.py``), said through
+        ``log``. Returns the model."""
+        self.assign_weight_arrays(weights.load_weights(
+            path, self.LAYOUT, self.resize, self.num_classes, self.input_channels, skip_head,
+            log), skip_head=skip_head)
+        return self
+
+    # ---- inference ---------------------------------------------------------------------------
+    def predict(self, X, batch_size=256):
+        """Class indices (numpy int64, ``(N,)``) of the images ``X``, in evaluation mode (no
+        dropout), ``batch_size`` images at a time. ``X``: numpy images in any form the data
+        modules take (``(N, H, W)``, ``(N, C, H, W)``, ``(N, H, W, C)``; uint8 or floats in
+        [0, 1]; resized to the model's input as the data modules do), or a framework tensor that
+        already is the model's input."""
+        return np.concatenate([logits.argmax(axis=-1) for logits in
+                               self._evaluate(X, batch_size, features=False)]).astype(np.int64)
+
+    def features(self, X, batch_size=256):
+        """The penultimate activations (numpy float32, ``(N, 4096)`` for AlexNet: the second
+        dense layer after its ReLU), in evaluation mode; ``X`` as for :meth:`predict`. What a
+        lesson feeds to another classifier, or compares between images."""
+        return np.concatenate(list(self._evaluate(X, batch_size, features=True)))
+
+    def _evaluate(self, X, batch_size, features):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        host = isinstance(X, (np.ndarray, list, tuple))
+        if host:
+            X = channels_last(X, owner=f"{type(self).__name__}.predict")
+        for start in range(0, len(X), batch_size):
+            part = X[start:start + batch_size]
+            batch = self.images_to_input(part) if host else part
+            self.check_input_shape(tuple(batch.shape))
+            yield np.asarray(self.evaluate_batch(batch, features), dtype=np.float32)
+
+    def images_to_input(self, images):
+        """Backends: channels-last numpy images -> the model's input on its device (scaled once
+        if uint8, in the backend's layout, resized to :attr:`input_size`)."""
+        raise NotImplementedError
+
+    def evaluate_batch(self, X, features):
+        """Backends: evaluation-mode logits (or the penultimate features) of the input ``X``, as
+        a numpy array."""
+        raise NotImplementedError

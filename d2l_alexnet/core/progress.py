@@ -112,6 +112,7 @@ class ProgressBar:
     """
 
     def __init__(self, total, description="", stream=None, width=24, log_interval=15.0):
+        """``total``: images in the epoch, or ``None`` when unknown (a loader without a length)."""
         self.total, self.description, self.width = total, description, width
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = getattr(self.stream, "isatty", lambda: False)()
@@ -133,11 +134,14 @@ class ProgressBar:
         now = self.last_draw = time.perf_counter()
         elapsed = now - self.start
         rate = done / elapsed if elapsed > 0 else 0.0
-        remaining = (self.total - done) / rate if rate > 0 else 0.0
-        filled = int(self.width * done / self.total) if self.total else self.width
-        bar = "#" * filled + "." * (self.width - filled)
-        text = (f"{self.description} [{bar}] {done}/{self.total} img  {rate:,.1f} img/s  "
-                f"ETA {format_duration(remaining)}")
+        if self.total is None:  # a loader of unknown length: no bar, no ETA
+            text = f"{self.description} {done} img  {rate:,.1f} img/s"
+        else:
+            remaining = (self.total - done) / rate if rate > 0 else 0.0
+            filled = int(self.width * done / self.total) if self.total else self.width
+            bar = "#" * filled + "." * (self.width - filled)
+            text = (f"{self.description} [{bar}] {done}/{self.total} img  {rate:,.1f} img/s  "
+                    f"ETA {format_duration(remaining)}")
         if loss is not None:
             text += f"  loss {loss:.4f}"
         if self.interactive:

@@ -5,6 +5,20 @@ A backend's ``Trainer`` supplies only the framework steps: :meth:`TrainerBase.se
 :meth:`to_float`. Everything a person sees (progress bar, one line per epoch, the ProgressBoard,
 the metrics history) and the bookkeeping behind it lives here.
 
+Two kinds of data module feed it (the README's "The data contract" says the same for users):
+
+- **any book-style module**: ``train_dataloader()``/``val_dataloader()`` yield ``(X, y)``
+  batches (the lesson's own ``get_dataloader``, a ``torch.utils.data.DataLoader``, a
+  ``tf.data.Dataset``, a list of numpy pairs). ``X`` is the model's input in the backend's
+  layout, or ``(B, H, W)`` greyscale; uint8 is scaled by 1/255 once, floats are taken as they
+  are. A mid-epoch checkpoint resumes by skipping the batches already trained on, which is
+  exact only when the loader yields the same batches again.
+- **position-aware modules** (ours: ``FashionMNIST``, ``ArrayData``, ``ImageFolder``) also offer
+  ``batch_size``, ``resize``, ``num_examples(train)``, ``num_batches(train)`` and
+  ``raw_batches(train, epoch, start_batch)``, which yields numpy ``(images, labels)`` with images
+  ``(B, H, W)`` or ``(B, H, W, C)``, uint8 or float32 in [0, 1], in an order that is a pure
+  function of ``(seed, epoch)``. The Trainer then resizes on the device and resumes exactly.
+
 For checkpoints a backend also supplies :meth:`TrainerBase.state_arrays` and
 :meth:`TrainerBase.load_state_arrays`; :meth:`TrainerBase.checkpoint_state` adds the position,
 the history and the host RNGs, and ``fit(model, data, resume=checkpoint)`` continues exactly.
@@ -17,9 +31,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .architecture import minimum_resize
+from .architecture import as_size, format_size
 from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
 from .hyperparameters import HyperParameters
+from .module import InputShapeError, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -125,8 +140,14 @@ class TrainerBase(HyperParameters):
         raise NotImplementedError
 
     def prepare_batch(self, images, labels):
-        """uint8 numpy batch -> what ``train_step``/``eval_step`` take (on the device, resized)."""
+        """numpy batch -> what ``train_step``/``eval_step`` take: images ``(B, H, W)`` or
+        ``(B, H, W, C)``, uint8 (scaled by 1/255) or float32 (as they are), on the device,
+        resized to :attr:`input_size`, in the backend's layout; labels integers."""
         raise NotImplementedError
+
+    def host_array(self, value):
+        """A framework tensor (or anything array-like) as a numpy array, for loader batches."""
+        return host_array(value)
 
     def train_step(self, batch):
         """One optimizer step; returns the mean loss of the batch (may stay on the device)."""
@@ -158,49 +179,130 @@ class TrainerBase(HyperParameters):
         configuration to continue from exactly where it was saved (a ``CheckpointError`` says
         what differs otherwise); its history counts towards ``max_epochs``.
         """
-        check_sizes(model, data)
-        self.model, self.data = model, data
-        self.device = self.select_device(self.device_request)
-        self.prepare_model(model)
+        self.setup(model, data)
         self.history, self.step, self.epoch_progress = [], 0, None
         if resume is not None:
             self.restore(resume)
         if self.log is not None:
-            self.log(f"training on {self.device_name()} ({self.precision}): "
-                     f"{data.num_examples(True):,} images per epoch, batch {data.batch_size}, "
+            size = self.epoch_examples(train=True)
+            per_epoch = (f"{size:,} images per epoch, batch {data.batch_size}"
+                         if self.position_aware else
+                         f"the batches of {type(data).__name__}.train_dataloader()")
+            self.log(f"training on {self.device_name()} ({self.precision}): {per_epoch}, "
                      f"{self.max_epochs} epoch(s)")
             if resume is not None:
                 self.log(f"resuming from {resume.path}: {resume.describe()}")
-        for self.epoch in range(len(self.history), self.max_epochs):
-            record = self.fit_epoch()
-            self.history.append(record)
-            self.epoch_progress = None
-            if self.log is not None:
-                self.log(format_epoch(record, self.max_epochs))
-            for callback in self.callbacks:
-                callback(self, record)
+        try:
+            for self.epoch in range(len(self.history), self.max_epochs):
+                record = self.fit_epoch()
+                self.history.append(record)
+                self.epoch_progress = None
+                if self.log is not None:
+                    self.log(format_epoch(record, self.max_epochs))
+                for callback in self.callbacks:
+                    callback(self, record)
+        except TrainingInterrupted:  # stopped between two steps: the state is consistent
+            self.fit_finished()
+            raise
+        self.fit_finished()
         return self.history
 
+    def setup(self, model, data):
+        """What ``fit`` and ``evaluate`` do before the first step: check that ``data`` fits
+        ``model``, choose the device and prepare the model (for a benchmark or a test that
+        drives ``train_step`` itself). Returns the trainer."""
+        self.attach_data(model, data)
+        self.device = self.select_device(self.device_request)
+        self.prepare_model(model)
+        return self
+
+    def fit_finished(self):
+        """After ``fit``: a backend whose trainer holds the parameters outside the model (JAX)
+        hands them back to it here."""
+
+    # ---- data ---------------------------------------------------------------------------------
+    def attach_data(self, model, data):
+        """Check that ``data`` fits ``model`` and note how to read it (see the module's
+        docstring): a position-aware module, or any book-style one."""
+        check_sizes(model, data)
+        self.model, self.data = model, data
+        self.position_aware = is_position_aware(data)
+        size = next((value for value in (getattr(model, "input_size", None),
+                                         getattr(model, "resize", None),
+                                         getattr(data, "resize", None)) if value is not None),
+                    None)
+        self.input_size = None if size is None else as_size(size)  # None: batches as they come
+        self.loader_sizes = {}  # examples per split of a book-style module, once counted
+
+    def epoch_examples(self, train):
+        """Examples in one pass over a split; ``None`` while a loader's length is unknown."""
+        if self.position_aware:
+            return self.data.num_examples(train)
+        return self.loader_sizes.get(train)
+
+    def batches(self, train, epoch=0, start_batch=0):
+        """``(prepared batch, number of examples)`` for one pass over a split."""
+        if self.position_aware:
+            for images, labels in self.data.raw_batches(train, epoch=epoch,
+                                                        start_batch=start_batch):
+                yield self.prepare_batch(images, labels), len(labels)
+            return
+        loader = self.data.train_dataloader() if train else self.data.val_dataloader()
+        for owner in (loader, getattr(loader, "sampler", None)):
+            if train and callable(getattr(owner, "set_epoch", None)):
+                owner.set_epoch(epoch)  # a DistributedSampler's shuffle follows the epoch
+                break
+        seen = 0
+        for index, batch in enumerate(loader):
+            X, y = batch[0], batch[-1]
+            labels = self.host_array(y).astype(np.int64).reshape(-1)
+            seen += len(labels)
+            if index < start_batch:  # resuming mid-epoch: these were trained on already
+                continue
+            yield self.prepare_batch(self.loader_images(X), labels), len(labels)
+        self.loader_sizes[train] = seen
+
+    def loader_images(self, X):
+        """A loader's input batch (the backend's layout, or ``(B, H, W)``) as channels-last
+        numpy images, refused in one line when it does not fit the model."""
+        images = self.host_array(X)
+        layout = getattr(self.model, "LAYOUT", None) or "NHWC"
+        greyscale = images.ndim == 3
+        if greyscale:  # (B, H, W): one channel, in the model's layout
+            images = images[:, np.newaxis] if layout == "NCHW" else images[..., np.newaxis]
+        channels = getattr(self.model, "in_channels", None)
+        if channels is not None and self.input_size is not None:
+            problem = input_shape_problem(images.shape, layout, channels, self.input_size,
+                                          type(self.model).__name__)
+            if problem is not None:
+                raise InputShapeError(problem)
+        if images.ndim == 4 and layout == "NCHW":
+            images = images.transpose(0, 2, 3, 1)
+        if images.dtype != np.uint8:
+            images = images.astype(np.float32, copy=False)
+        return images
+
     def fit_epoch(self):
-        data, epoch = self.data, self.epoch
+        epoch = self.epoch
         started = time.perf_counter()
-        total = data.num_examples(train=True)
+        total = self.epoch_examples(train=True)  # None: a loader of unknown length, first pass
         bar = ProgressBar(total, f"epoch {epoch + 1}/{self.max_epochs}") if self.progress else None
         # Losses stay on the device until a bar update or a board point needs them: a host sync
         # every step would stall an accelerator's queue.
         points_per_epoch = 2  # the book's plot_train_per_epoch
         if self.epoch_progress is None:
-            self.epoch_progress = EpochProgress(next_point=total / points_per_epoch)
+            self.epoch_progress = EpochProgress(
+                next_point=math.inf if total is None else total / points_per_epoch)
         state = self.epoch_progress  # a resumed epoch starts from the checkpoint's sums
         state.seen_at_start = state.seen
-        for images, labels in data.raw_batches(train=True, epoch=epoch, start_batch=state.batch):
+        for batch, count in self.batches(True, epoch=epoch, start_batch=state.batch):
             self.check_stop()
-            loss = self.train_step(self.prepare_batch(images, labels))
-            state.pending.append((loss, len(labels)))
+            loss = self.train_step(batch)
+            state.pending.append((loss, count))
             state.batch += 1
             self.step += 1
-            state.seen += len(labels)
-            state.segment_seen += len(labels)
+            state.seen += count
+            state.segment_seen += count
             if state.seen >= state.next_point or state.seen == total:
                 self.flush_losses()
                 self.board.draw(epoch + state.seen / total,
@@ -213,6 +315,9 @@ class TrainerBase(HyperParameters):
             for callback in self.step_callbacks:
                 callback(self)
         self.flush_losses()
+        if total is None and state.segment_seen:  # the loader's length was unknown: one point
+            self.board.draw(epoch + 1, state.segment_sum / state.segment_seen, "train_loss")
+            state.segment_sum, state.segment_seen = 0.0, 0
         seen, loss_sum = state.seen, state.loss_sum
         train_seconds = time.perf_counter() - started
         if bar is not None:
@@ -256,7 +361,12 @@ class TrainerBase(HyperParameters):
     def at_epoch_end(self):
         """Whether the last training step was the last batch of its epoch."""
         state = self.epoch_progress
-        return state is not None and state.batch >= self.data.num_batches(train=True)
+        if state is None:
+            return False
+        if self.position_aware:
+            return state.batch >= self.data.num_batches(train=True)
+        total = self.epoch_examples(train=True)
+        return total is not None and state.seen >= total
 
     # ---- checkpoints --------------------------------------------------------------------------
     @property
@@ -268,12 +378,14 @@ class TrainerBase(HyperParameters):
     def run_identity(self):
         """What a resumed run must share with its checkpoint: the backend, the network, and
         everything that fixes the data order."""
-        height, width = self.data.resize
+        height, width = self.input_size or (None, None)
         return {"backend": self.backend, "architecture": ARCHITECTURE,
-                "resize": int(height) if height == width else [int(height), int(width)],
+                "resize": height if height == width else [height, width],
                 "num_classes": getattr(self.model, "num_classes", None),
-                "batch_size": self.data.batch_size, "seed": getattr(self.data, "seed", None),
-                "train_examples": self.data.num_examples(train=True)}
+                "in_channels": getattr(self.model, "in_channels", None),
+                "batch_size": getattr(self.data, "batch_size", None),
+                "seed": getattr(self.data, "seed", None),
+                "train_examples": self.epoch_examples(train=True)}
 
     def checkpoint_state(self):
         """``(metadata, arrays)``: where training stands, for a checkpoint.
@@ -306,7 +418,9 @@ class TrainerBase(HyperParameters):
 
     def restore(self, checkpoint):
         """Load ``checkpoint`` into the prepared model: arrays, host RNGs, position, history."""
-        check_compatible(checkpoint, self.run_identity())
+        # Unknown here (a loader's length before its first pass) is not a mismatch.
+        check_compatible(checkpoint, {key: value for key, value in self.run_identity().items()
+                                      if value is not None})
         saved = {name: array for name, array in checkpoint.arrays.items()
                  if not name.startswith(HOST_RNG)}
         current = self.state_arrays()
@@ -335,6 +449,8 @@ class TrainerBase(HyperParameters):
                                   "epochs of history")
         self.load_state_arrays(saved)
         set_host_rng(checkpoint.arrays)
+        if not self.position_aware and metadata.get("train_examples") is not None:
+            self.loader_sizes[True] = metadata["train_examples"]  # counted by the saved run
         self.history = [dict(record) for record in metadata["history"]]
         self.step = metadata["step"]
         progress = metadata.get("epoch_progress")
@@ -348,10 +464,10 @@ class TrainerBase(HyperParameters):
         val_loss_sum = val_correct = 0.0
         val_seen = 0
         results = []  # read back after the loop: one host sync per batch would stall a GPU
-        for images, labels in self.data.raw_batches(train=False):
+        for batch, count in self.batches(False):
             self.check_stop()
-            results.append(self.eval_step(self.prepare_batch(images, labels)))
-            val_seen += len(labels)
+            results.append(self.eval_step(batch))
+            val_seen += count
         for loss_total, correct in results:
             val_loss_sum += self.to_float(loss_total)
             val_correct += self.to_float(correct)
@@ -362,10 +478,7 @@ class TrainerBase(HyperParameters):
         """Validation loss and accuracy of ``model`` as it is, without training:
         ``{"val_loss", "val_acc"}`` over ``data``'s validation split (what ``fit`` reports after
         each epoch, by the same loop)."""
-        check_sizes(model, data)
-        self.model, self.data = model, data
-        self.device = self.select_device(self.device_request)
-        self.prepare_model(model)
+        self.setup(model, data)
         return self.validate()
 
 
@@ -421,17 +534,47 @@ def replica_count(num_gpus):
     return max(1, int(num_gpus))
 
 
+def host_array(value):
+    """Any framework's CPU tensor, or anything array-like, as a numpy array."""
+    for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
+        if hasattr(value, method) and not isinstance(value, np.ndarray):
+            return np.asarray(getattr(value, method)())
+    return np.asarray(value)
+
+
+def is_position_aware(data):
+    """Whether ``data`` offers the position-aware interface (``raw_batches`` and its companions)
+    rather than only the book's ``train_dataloader()``/``val_dataloader()``."""
+    return all(callable(getattr(data, name, None))
+               for name in ("raw_batches", "num_examples", "num_batches"))
+
+
 def check_sizes(model, data):
-    """Refuse images too small for AlexNet, or a model built for another size than the data's."""
-    smallest = minimum_resize()
-    if min(data.resize) < smallest:
-        raise ValueError(f"images of {data.resize[0]}×{data.resize[1]} are too small for "
-                         f"AlexNet: use a resize of at least {smallest} (the chapter uses 224)")
-    model_resize = getattr(model, "resize", None)
-    if model_resize is not None and tuple(data.resize) != (model_resize, model_resize):
-        raise ValueError(f"the model was built for {model_resize}×{model_resize} images but "
-                         f"the data is resized to {data.resize[0]}×{data.resize[1]}: pass "
-                         f"the same resize to both")
+    """Refuse what cannot work before anything is built: a data module that offers no batches,
+    or data of another size or channel count than the model's."""
+    if not is_position_aware(data) and not (callable(getattr(data, "train_dataloader", None))
+                                            and callable(getattr(data, "val_dataloader", None))):
+        raise TypeError(f"{type(data).__name__} is not a data module: give it "
+                        "train_dataloader() and val_dataloader() that yield (X, y) batches "
+                        "(the book's DataModule), see the README's 'The data contract'")
+    data_size = getattr(data, "resize", None)
+    if data_size is None:
+        return  # a book-style loader: each batch is checked against the model as it comes
+    data_size = as_size(data_size)
+    model_size = getattr(model, "input_size", None)
+    if model_size is None and getattr(model, "resize", None) is not None:
+        model_size = as_size(model.resize)
+    # (A size too small for AlexNet is refused when the AlexNet is built, by its table.)
+    if model_size is not None and data_size != tuple(model_size):
+        raise ValueError(f"the model was built for {format_size(model_size)} images but the "
+                         f"data is resized to {format_size(data_size)}: pass the same resize "
+                         f"to both (AlexNet(resize=...) and the data module's resize=)")
+    model_channels = getattr(model, "in_channels", None)
+    data_channels = getattr(data, "in_channels", None)
+    if None not in (model_channels, data_channels) and model_channels != data_channels:
+        raise ValueError(f"the model takes {model_channels}-channel images but the data has "
+                         f"{data_channels}: build it with AlexNet(in_channels={data_channels}, "
+                         "...)")
 
 
 def format_epoch(record, max_epochs):

@@ -12,10 +12,19 @@ The canonical layout (PyTorch's and MXNet's own):
 TensorFlow and JAX work channels-last: kernels HWIO, dense kernels ``(in, out)``, and flatten
 order H×W×C, so :func:`to_canonical`/:func:`from_canonical` transpose and permute for them.
 
-The header's ``__metadata__`` records ``format``, ``architecture``, ``resize``, ``num_classes``,
-``layout`` and ``saved_by`` (the backend), so loading names a mismatch in words rather than in
-shapes. Files without it (written by another tool in the canonical layout) load when every tensor
-has the right name and shape.
+The header's ``__metadata__`` records ``format``, ``architecture``, ``resize`` (``"224"``, or
+``"96x128"`` for a non-square input), ``num_classes``, ``in_channels``, ``layout`` and
+``saved_by`` (the backend), so loading names a mismatch in words rather than in shapes. Files
+without it (written by another tool in the canonical layout) load when every tensor has the
+right name and shape; files written before ``in_channels`` was recorded are greyscale.
+
+Fine-tuning (:func:`read_weights`): ``skip_head=True`` loads everything but the last dense layer,
+so a 10-class file starts a model of any number of classes; and a file for another channel
+count adapts the first convolution by one rule, reported in one line: to one channel (RGB ->
+grey) the kernel is summed over its input channels, which is the response of the original
+kernel to a grey image repeated in every channel; from one channel (grey -> RGB) it is repeated
+over the channels and divided by their number, which gives an RGB image with equal channels the
+response the grey kernel gave that grey image.
 """
 
 import json
@@ -24,7 +33,7 @@ import struct
 
 import numpy as np
 
-from .architecture import layer_table
+from .architecture import IN_CHANNELS, as_size, format_size, layer_table
 from .files import atomic_write_bytes
 
 FORMAT = "d2l_alexnet"  # the metadata's "format": files of this library
@@ -38,12 +47,12 @@ class WeightsError(Exception):
     """A weights file is unreadable or does not fit the network; the message says which."""
 
 
-def canonical_shapes(resize, num_classes):
-    """``({name: shape}, (C, H, W) before flatten)`` in the table's order for a
-    ``resize``×``resize`` input."""
-    shapes, in_shape, flatten_from = {}, (1,), None
+def canonical_shapes(resize, num_classes, in_channels=IN_CHANNELS):
+    """``({name: shape}, (C, H, W) before flatten)`` in the table's order for an
+    ``in_channels``×``resize`` input (``resize``: a side or ``(height, width)``)."""
+    shapes, in_shape, flatten_from = {}, (in_channels,), None
     counters = {"conv": 0, "dense": 0}
-    for row in layer_table(resize, num_classes):
+    for row in layer_table(resize, num_classes, in_channels):
         kind = row.layer.kind
         if kind in counters:
             counters[kind] += 1
@@ -70,12 +79,18 @@ def _native_shape(name, shape, layout):
     return (shape[1], shape[0])  # (in, out); dense1's rows are the H×W×C flatten order
 
 
-def to_canonical(arrays, layout, resize, num_classes):
+def head_names(resize=224, num_classes=10, in_channels=IN_CHANNELS):
+    """The canonical names of the last dense layer (the classifier "head"): what
+    ``skip_head=True`` leaves out."""
+    return tuple(canonical_shapes(resize, num_classes, in_channels)[0])[-2:]
+
+
+def to_canonical(arrays, layout, resize, num_classes, in_channels=IN_CHANNELS):
     """A backend's ``parameter_arrays`` (its own layout, the table's order) ->
     ``{canonical name: float32 array}``."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    shapes, (channels, height, width) = canonical_shapes(resize, num_classes)
+    shapes, (channels, height, width) = canonical_shapes(resize, num_classes, in_channels)
     arrays = list(arrays)
     if len(arrays) != len(shapes):
         raise WeightsError(f"expected {len(shapes)} arrays (a kernel and a bias per layer), "
@@ -100,13 +115,17 @@ def to_canonical(arrays, layout, resize, num_classes):
     return tensors
 
 
-def from_canonical(tensors, layout, resize, num_classes):
+def from_canonical(tensors, layout, resize, num_classes, in_channels=IN_CHANNELS,
+                   skip_head=False):
     """``{canonical name: array}`` -> ``[(name, array), ...]`` in a backend's own layout and the
-    table's order (what its ``assign_parameter_arrays`` takes)."""
+    table's order (what its ``assign_parameter_arrays`` takes); without the last dense layer's
+    two arrays when ``skip_head``."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    check_shapes(tensors, resize, num_classes)
-    shapes, (channels, height, width) = canonical_shapes(resize, num_classes)
+    check_shapes(tensors, resize, num_classes, in_channels, skip_head)
+    shapes, (channels, height, width) = canonical_shapes(resize, num_classes, in_channels)
+    if skip_head:
+        shapes = dict(list(shapes.items())[:-2])
     arrays = []
     for name, shape in shapes.items():
         array = np.asarray(tensors[name], dtype=np.float32)
@@ -123,11 +142,14 @@ def from_canonical(tensors, layout, resize, num_classes):
     return arrays
 
 
-def match_arrays(arrays, targets):
-    """Pair ``[(name, array), ...]`` with a model's ``[(parameter name, shape), ...]`` in order;
-    returns the arrays as contiguous float32, or raises :class:`WeightsError` (before anything
-    is assigned) when the count or a shape differs."""
+def match_arrays(arrays, targets, skip_head=False):
+    """Pair ``[(name, array), ...]`` with a model's ``[(parameter name, shape), ...]`` in order
+    (all but the last layer's two when ``skip_head``); returns the arrays as contiguous float32,
+    or raises :class:`WeightsError` (before anything is assigned) when the count or a shape
+    differs."""
     arrays, targets = list(arrays), list(targets)
+    if skip_head:
+        targets = targets[:-2]
     if len(arrays) != len(targets):
         raise WeightsError(f"expected {len(targets)} arrays (a kernel and a bias per layer), "
                            f"got {len(arrays)}")
@@ -141,20 +163,34 @@ def match_arrays(arrays, targets):
     return matched
 
 
-def check_shapes(tensors, resize, num_classes):
+def check_shapes(tensors, resize, num_classes, in_channels=IN_CHANNELS, skip_head=False):
     """Raise :class:`WeightsError` unless ``tensors`` are exactly the canonical tensors of the
-    network for ``resize``×``resize`` inputs and ``num_classes`` classes."""
-    shapes, _ = canonical_shapes(resize, num_classes)
+    network for ``in_channels``×``resize`` inputs and ``num_classes`` classes (with
+    ``skip_head``, the last dense layer may be anything or absent)."""
+    shapes, _ = canonical_shapes(resize, num_classes, in_channels)
+    head = tuple(shapes)[-2:]
+    if skip_head:
+        shapes = {name: shape for name, shape in shapes.items() if name not in head}
     missing = [name for name in shapes if name not in tensors]
-    extra = [name for name in tensors if name not in shapes]
+    extra = [name for name in tensors if name not in shapes and not (skip_head and name in head)]
     if missing or extra:
         raise WeightsError(f"not AlexNet weights of this library: missing {missing or 'none'}, "
                            f"unexpected {extra or 'none'}")
     for name, shape in shapes.items():
         if tuple(tensors[name].shape) != shape:
-            raise WeightsError(
-                f"{name} has shape {tuple(tensors[name].shape)}, the network needs {shape}: "
-                f"the file was made for another input size or number of classes")
+            raise WeightsError(f"{name} is {tuple(tensors[name].shape)} in the file, the "
+                               f"model's is {shape}: {_shape_fix(name, head)}")
+
+
+def _shape_fix(name, head):
+    """The option that would make a layer of another shape fit."""
+    if name.startswith("conv1."):
+        return "build the model with the file's in_channels"
+    if name in head:
+        return "pass skip_head=True (the CLI's --new-head) to start a new last layer"
+    if name.startswith("dense1."):
+        return "build the model with the resize the file was saved for"
+    return "the file holds another network"
 
 
 def save_safetensors(path, tensors, metadata=None):
@@ -233,18 +269,35 @@ def load_safetensors(path):
     return tensors, metadata
 
 
-def save_weights(path, arrays, layout, resize, num_classes, backend):
+def encode_resize(resize):
+    """The metadata's ``resize``: ``"224"`` for a square input, ``"96x128"`` otherwise."""
+    height, width = as_size(resize)
+    return str(height) if height == width else f"{height}x{width}"
+
+
+def decode_resize(text):
+    """Undo :func:`encode_resize`: an int for a square input, ``(height, width)`` otherwise."""
+    parts = [int(part) for part in str(text).lower().split("x")]
+    if len(parts) == 1 or (len(parts) == 2 and parts[0] == parts[1]):
+        return parts[0]
+    if len(parts) != 2:
+        raise ValueError(f"resize {text!r}")
+    return tuple(parts)
+
+
+def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS):
     """Save a backend's ``parameter_arrays`` (its own layout) in the canonical layout, with the
     architecture in the metadata so that loading can name a mismatch."""
-    tensors = to_canonical(arrays, layout, resize, num_classes)
+    tensors = to_canonical(arrays, layout, resize, num_classes, in_channels)
     save_safetensors(path, tensors, {"format": FORMAT, "architecture": ARCHITECTURE,
-                                     "resize": resize, "num_classes": num_classes,
-                                     "layout": CANONICAL_LAYOUT, "saved_by": backend})
+                                     "resize": encode_resize(resize), "num_classes": num_classes,
+                                     "in_channels": in_channels, "layout": CANONICAL_LAYOUT,
+                                     "saved_by": backend})
 
 
 def _saved_for(path, metadata):
-    """``(resize, num_classes)`` a file was saved for, from its metadata (``None`` where absent,
-    as in a file written by another tool)."""
+    """``(resize, num_classes, in_channels)`` a file was saved for, from its metadata (``None``
+    where absent, as in a file written by another tool)."""
     if metadata.get("format") not in (None, FORMAT):
         raise WeightsError(f"{path} was not written by d2l_alexnet (format "
                            f"{metadata.get('format')!r})")
@@ -252,44 +305,82 @@ def _saved_for(path, metadata):
         raise WeightsError(f"{path} holds a {metadata['architecture']!r} network, not this "
                            f"library's AlexNet ({ARCHITECTURE!r})")
     try:
-        return tuple(int(metadata[key]) if key in metadata else None
-                     for key in ("resize", "num_classes"))
+        resize = decode_resize(metadata["resize"]) if "resize" in metadata else None
+        counts = tuple(int(metadata[key]) if key in metadata else None
+                       for key in ("num_classes", "in_channels"))
     except (ValueError, TypeError):
         raise WeightsError(f"{path} has unreadable metadata (resize "
                            f"{metadata.get('resize')!r}, num_classes "
-                           f"{metadata.get('num_classes')!r})") from None
+                           f"{metadata.get('num_classes')!r}, in_channels "
+                           f"{metadata.get('in_channels')!r})") from None
+    return (resize, *counts)
 
 
-def read_weights(path, resize, num_classes):
-    """Read and check a weights file for the network of ``resize``×``resize`` inputs and
-    ``num_classes`` classes; returns the canonical tensors. A mismatch raises
-    :class:`WeightsError` naming what the file was saved for."""
+def adapt_channels(kernel, in_channels):
+    """The first convolution's OIHW ``kernel`` for ``in_channels`` input channels, by the
+    module's rule; returns ``(kernel, description)``, or raises :class:`WeightsError`."""
+    saved = kernel.shape[1]
+    if saved == in_channels:
+        return kernel, None
+    if in_channels == 1:
+        return (kernel.sum(axis=1, keepdims=True, dtype=np.float32),
+                f"summed over its {saved} input channels")
+    if saved == 1:
+        return (np.repeat(kernel, in_channels, axis=1) / np.float32(in_channels),
+                f"repeated over {in_channels} input channels and divided by {in_channels}")
+    raise WeightsError(f"conv1.weight is {tuple(kernel.shape)} in the file, the model's has "
+                       f"{in_channels} input channels: no rule maps {saved} channels to "
+                       f"{in_channels} (only to or from 1); build the model with "
+                       f"in_channels={saved}")
+
+
+def read_weights(path, resize, num_classes, in_channels=IN_CHANNELS, skip_head=False,
+                 log=print):
+    """Read and check a weights file for the network of ``in_channels``×``resize`` inputs and
+    ``num_classes`` classes; returns the canonical tensors (without the last dense layer when
+    ``skip_head``; with the first convolution adapted, and one line through ``log``, when the
+    file has another channel count). A mismatch raises :class:`WeightsError` naming what the
+    file was saved for and the option that would help."""
     tensors, metadata = load_safetensors(path)
-    saved_resize, saved_classes = _saved_for(path, metadata)
-    mismatches = []
-    if saved_resize is not None and saved_resize != resize:
-        mismatches.append(f"{saved_resize}×{saved_resize} inputs (the model: {resize}×{resize})")
-    if saved_classes is not None and saved_classes != num_classes:
-        mismatches.append(f"{saved_classes} classes (the model: {num_classes})")
-    if mismatches:
-        raise WeightsError(f"{path} holds weights for {' and '.join(mismatches)}: use the "
-                           "resize and number of classes it was saved with")
+    saved_resize, saved_classes, _ = _saved_for(path, metadata)
+    if saved_resize is not None and as_size(saved_resize) != as_size(resize):
+        raise WeightsError(f"{path} holds weights for {format_size(saved_resize)} inputs (the "
+                           f"model: {format_size(resize)}): build the model with "
+                           f"resize={saved_resize!r}, the size the file was saved for")
+    if saved_classes is not None and saved_classes != num_classes and not skip_head:
+        raise WeightsError(f"{path} holds weights for {saved_classes} classes (the model: "
+                           f"{num_classes}): build the model with num_classes={saved_classes}, "
+                           "or pass skip_head=True (the CLI's --new-head) to load all but the "
+                           "last layer")
+    tensors = dict(tensors)
+    if "conv1.weight" in tensors and tensors["conv1.weight"].ndim == 4:
+        saved_channels = tensors["conv1.weight"].shape[1]
+        tensors["conv1.weight"], rule = adapt_channels(tensors["conv1.weight"], in_channels)
+        if rule is not None and log is not None:
+            log(f"{path}: conv1 was saved for {saved_channels} input channel(s), the model has "
+                f"{in_channels}: its kernel was {rule}")
+    if skip_head:
+        for name in head_names(resize, num_classes, in_channels):
+            tensors.pop(name, None)
     try:
-        check_shapes(tensors, resize, num_classes)
+        check_shapes(tensors, resize, num_classes, in_channels, skip_head)
     except WeightsError as error:
         raise WeightsError(f"{path}: {error}") from None
     return tensors
 
 
-def load_weights(path, layout, resize, num_classes):
-    """Read and check a weights file; returns ``[(name, array), ...]`` in ``layout`` and the
-    table's order, for a backend's ``assign_parameter_arrays``."""
-    return from_canonical(read_weights(path, resize, num_classes), layout, resize, num_classes)
+def load_weights(path, layout, resize, num_classes, in_channels=IN_CHANNELS, skip_head=False,
+                 log=print):
+    """Read and check a weights file (:func:`read_weights`); returns ``[(name, array), ...]``
+    in ``layout`` and the table's order (the head left out when ``skip_head``), for a backend's
+    ``assign_parameter_arrays``."""
+    tensors = read_weights(path, resize, num_classes, in_channels, skip_head, log)
+    return from_canonical(tensors, layout, resize, num_classes, in_channels, skip_head)
 
 
-def saved_architecture(path):
-    """``(resize, num_classes)`` recorded in a weights file's header (``None`` where absent).
-    Reads only the header, so it is cheap on any file size."""
+def saved_metadata(path):
+    """``{"resize", "num_classes", "in_channels"}`` recorded in a weights file's header
+    (``None`` where absent). Reads only the header, so it is cheap on any file size."""
     try:
         with open(path, "rb") as handle:
             _, metadata, _ = _read_header(handle, os.fstat(handle.fileno()).st_size)
@@ -297,4 +388,10 @@ def saved_architecture(path):
         raise WeightsError(f"cannot read weights file {path}: {error.strerror or error}") from None
     except (ValueError, struct.error) as error:
         raise _invalid(path, error) from None
-    return _saved_for(path, metadata)
+    return dict(zip(("resize", "num_classes", "in_channels"), _saved_for(path, metadata)))
+
+
+def saved_architecture(path):
+    """``(resize, num_classes)`` recorded in a weights file's header (``None`` where absent)."""
+    found = saved_metadata(path)
+    return found["resize"], found["num_classes"]

@@ -35,10 +35,8 @@ def prepared_trainer(data, model=None, seed=0, **kwargs):
     ``lr=0`` by default: the parameters never move, so only the dropout mask can change a loss.
     """
     d2l.set_seed(seed)
-    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs)
-    trainer.data = data
-    trainer.device = trainer.select_device("cpu")
-    trainer.prepare_model(model if model is not None else d2l.AlexNet(lr=0.0, resize=SMALL))
+    model = model if model is not None else d2l.AlexNet(lr=0.0, resize=SMALL)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs).setup(model, data)
     return trainer, trainer.prepare_batch(data.train_images[:8], data.train_labels[:8])
 
 
@@ -67,13 +65,18 @@ def test_same_seed_same_first_step_loss(data):
     assert losses[0] != losses[2]
 
 
-def test_parameter_arrays_are_the_trainers_initial_parameters(data):
+def test_the_model_carries_its_parameters_from_the_seed_it_was_made_with(data):
+    d2l.set_seed(5)
     model = d2l.AlexNet(lr=0.0, resize=SMALL)
-    trainer, _ = prepared_trainer(data, model, seed=5)
+    trainer, _ = prepared_trainer(data, model, seed=6)  # a later seed moves only dropout keys
     start = trainer.state.params["net"]
-    for name, array in d2l.parameter_arrays(model, seed=5):
+    for name, array in d2l.parameter_arrays(model):
         _, layer, kind = name.split(".")
         np.testing.assert_array_equal(array, d2l.to_numpy(start[layer][kind]), err_msg=name)
+    fresh = dict(d2l.parameter_arrays(model, seed=5))
+    assert all(np.array_equal(fresh[name], array) for name, array in d2l.parameter_arrays(model))
+    assert not np.array_equal(dict(d2l.parameter_arrays(model, seed=6))["net.layers_0.kernel"],
+                              fresh["net.layers_0.kernel"])
 
 
 def test_steps_compile_once_per_batch_shape(data):
@@ -159,18 +162,42 @@ def test_training_uses_no_deprecated_api(data):
     assert math.isfinite(history[0]["train_loss"])
 
 
-def test_trainer_starts_from_init_params_and_leaves_them_usable(data, tmp_path):
+def test_trainer_starts_from_loaded_weights_and_leaves_them_usable(data, tmp_path):
     model = d2l.AlexNet(lr=0.0, resize=SMALL)
     params = d2l.init_params(model, seed=9)
     model.save_weights(tmp_path / "weights.safetensors", params)
-    loaded = model.load_weights(tmp_path / "weights.safetensors")
-    trainer, _ = prepared_trainer(data, model, seed=0, init_params=loaded)
+    assert model.load_weights(tmp_path / "weights.safetensors") is model
+    loaded = model.params
+    trainer, _ = prepared_trainer(data, model, seed=0)
     for name, array in d2l.parameter_arrays(model, seed=9):
         _, layer, kind = name.split(".")
         np.testing.assert_array_equal(d2l.to_numpy(trainer.state.params["net"][layer][kind]),
                                       array, err_msg=name)
     trainer.train_step(trainer.prepare_batch(data.train_images[:8], data.train_labels[:8]))
-    assert not jax.tree.leaves(loaded)[0].is_deleted(), "the donated step consumed the caller's"
-    with pytest.raises(ValueError, match="init_params do not fit this AlexNet"):
+    assert not jax.tree.leaves(loaded)[0].is_deleted(), "the donated step consumed the model's"
+    with pytest.raises(ValueError, match=r"do not fit this AlexNet .*: net.layers_20.bias is "
+                                         r"\(10,\), the model's is \(7,\)"):
         prepared_trainer(data, d2l.AlexNet(lr=0.0, resize=SMALL, num_classes=7),
                          init_params=loaded)
+
+
+def test_fit_hands_the_trained_parameters_to_the_model(data):
+    model = d2l.AlexNet(lr=0.05, resize=SMALL)
+    before = d2l.to_numpy(model.params["net"]["layers_0"]["kernel"])
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    trainer.fit(model, data)
+    after = model.params["net"]["layers_0"]["kernel"]
+    np.testing.assert_array_equal(d2l.to_numpy(after),
+                                  d2l.to_numpy(trainer.state.params["net"]["layers_0"]["kernel"]))
+    assert not np.array_equal(before, d2l.to_numpy(after))
+
+
+def test_applying_without_a_dropout_key_is_evaluation():
+    model = d2l.AlexNet(resize=SMALL)
+    X = jax.numpy.ones((2, SMALL, SMALL, 1))
+    first = model.apply({"params": model.params}, X)
+    np.testing.assert_array_equal(first, model.apply({"params": model.params}, X))
+    dropped = model.apply({"params": model.params}, X, rngs={"dropout": jax.random.key(1)})
+    assert not np.array_equal(first, dropped)
+    with pytest.raises(Exception, match="dropout"):  # dropout forced on needs its key
+        d2l.AlexNet(resize=SMALL, training=True).apply({"params": model.params}, X)

@@ -91,10 +91,7 @@ def test_hybridized_network_matches_the_imperative_one():
 def make_trainer(model, **kwargs):
     data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=8, limit_val=8,
                             log=None)
-    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs)
-    trainer.model, trainer.data = model, data
-    trainer.device = trainer.select_device("cpu")
-    trainer.prepare_model(model)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs).setup(model, data)
     images, labels = next(data.raw_batches(train=True))
     return trainer, trainer.prepare_batch(images, labels)
 

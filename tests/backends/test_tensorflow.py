@@ -38,11 +38,7 @@ def make_trainer(model, **kwargs):
     """A Trainer ready to step, without running fit."""
     data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=8,
                             log=None)
-    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs)
-    trainer.model, trainer.data = model, data
-    trainer.device = trainer.select_device("cpu")
-    trainer.prepare_model(model)
-    return trainer
+    return d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs).setup(model, data)
 
 
 def test_dropout_is_active_in_training_and_off_in_evaluation(model, batch):

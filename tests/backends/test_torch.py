@@ -65,6 +65,36 @@ def test_device_gpu_without_one_is_refused():
         trainer.select_device("gpu")
 
 
+@pytest.mark.parametrize("cuda, mps, precision, request_, expected", [
+    (True, True, "fp32", "auto", "cuda:0"),   # CUDA first
+    (False, True, "fp32", "auto", "mps"),     # then Apple's MPS, in fp32
+    (False, True, "bf16", "auto", "cpu"),     # bf16 is not run on MPS: the CPU
+    (False, True, "fp32", "gpu", "mps"),
+    (False, False, "fp32", "auto", "cpu"),
+    (True, True, "fp32", "cpu", "cpu"),       # asked for: the CPU
+])
+def test_device_choice_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, precision, request_,
+                                              expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(d2l, "mps_available", lambda: mps)
+    trainer = d2l.Trainer(max_epochs=1, device=request_, precision=precision, log=None)
+    assert str(trainer.select_device(request_)) == expected
+
+
+def test_device_gpu_with_only_mps_and_bf16_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(d2l, "mps_available", lambda: True)
+    trainer = d2l.Trainer(max_epochs=1, device="gpu", precision="bf16", log=None)
+    with pytest.raises(RuntimeError, match="MPS GPU, which trains here in fp32 on one device"):
+        trainer.select_device("gpu")
+
+
+def test_loader_tensors_that_need_a_detach_are_taken():
+    trainer = d2l.Trainer(max_epochs=1, log=None)
+    tensor = torch.ones(2, 3, requires_grad=True) * 2
+    np.testing.assert_array_equal(trainer.host_array(tensor), np.full((2, 3), 2.0))
+
+
 def test_resize_is_half_pixel_bilinear():
     images = np.array([[[0, 255]]], dtype=np.uint8)  # one row, two pixels
     out = d2l.resize_images(images, (1, 4)).numpy().reshape(-1)

@@ -89,16 +89,7 @@ def with_split(d2l, images, labels, train=False):
 
 # ---- the few places where the backends differ (used by the contract and parity tests) ---------
 
-def load(backend_name, model, path):
-    """Load ``path`` into ``model``; returns the Trainer options that start from it (a Flax
-    module holds no parameters: the Trainer takes them)."""
-    if backend_name == "jax":
-        return {"init_params": model.load_weights(path)}
-    model.load_weights(path)
-    return {}
-
-
-def predict(d2l, backend_name, model, options, images):
+def logits(d2l, backend_name, model, images):
     """Evaluation-mode (no dropout) fp32 logits of uint8 ``images`` as a numpy array, on the
     CPU (GPUs may compute fp32 convolutions in TF32, which the parity tolerance does not allow)."""
     X = d2l.resize_images(images, (RESIZE, RESIZE))
@@ -114,19 +105,16 @@ def predict(d2l, backend_name, model, options, images):
     if backend_name == "jax":
         import jax
 
-        params, X = jax.device_put((options["init_params"], X), d2l.cpu())
-        return np.asarray(model.predict(params, X))
+        params, X = jax.device_put((model.params, X), d2l.cpu())
+        return np.asarray(model.logits(params, X))  # no dropout key: evaluation mode
     return model(X).asnumpy()  # MXNet (CPU unless moved): outside autograd.record, predict mode
 
 
-def canonical_after_fit(backend_name, model, trainer, path):
-    """The model's parameters after ``fit``, as canonical tensors (via the weights file)."""
+def canonical_after_fit(model, path):
+    """The model's parameters (after ``fit``, say), as canonical tensors, via the weights file."""
     from d2l_alexnet.core.weights import load_safetensors
 
-    if backend_name == "jax":
-        model.save_weights(path, trainer.state.params)
-    else:
-        model.save_weights(path)
+    model.save_weights(path)
     return load_safetensors(path)[0]
 
 

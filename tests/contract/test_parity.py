@@ -27,8 +27,9 @@ import numpy as np
 import pytest
 
 import parity_fixture
-from parity_fixture import (ENV, MANIFEST, RESIZE, canonical_after_fit, load, one_batch,
-                            predict, with_split)
+from parity_fixture import (ENV, MANIFEST, RESIZE, canonical_after_fit, one_batch,
+                            with_split)
+from parity_fixture import logits as parity_logits
 from d2l_alexnet.core.weights import load_safetensors
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,9 +72,8 @@ def relative_difference(value, reference):
 
 def test_logits_of_the_same_weights_agree(d2l, backend_name, parity):
     reference = parity.arrays["logits"]
-    model = d2l.AlexNet(resize=RESIZE)
-    options = load(backend_name, model, parity.trained)
-    logits = predict(d2l, backend_name, model, options, parity.arrays["images"])
+    model = d2l.AlexNet(resize=RESIZE).load_weights(parity.trained)
+    logits = parity_logits(d2l, backend_name, model, parity.arrays["images"])
     assert logits.shape == reference.shape == (parity_fixture.BATCH, 10)
     assert np.abs(reference).max() > 0.01, "the reference logits are too small to compare"
     difference = relative_difference(logits, reference)
@@ -85,11 +85,10 @@ def test_one_sgd_step_without_dropout_updates_alike(d2l, backend_name, parity, t
     trained, _ = load_safetensors(parity.trained)
     stepped, _ = load_safetensors(parity.stepped)
     model = d2l.AlexNet(lr=parity.manifest["step_lr"], resize=RESIZE, dropout=0.0)
-    options = load(backend_name, model, parity.trained)
+    model.load_weights(parity.trained)
     data = one_batch(d2l, parity.arrays["images"], parity.arrays["labels"])
-    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **options)
-    trainer.fit(model, data)
-    ours = canonical_after_fit(backend_name, model, trainer, tmp_path / "stepped.safetensors")
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    ours = canonical_after_fit(model, tmp_path / "stepped.safetensors")
     worst = 0.0
     for name, start in trained.items():
         reference_update = stepped[name] - start
@@ -103,10 +102,9 @@ def test_one_sgd_step_without_dropout_updates_alike(d2l, backend_name, parity, t
 def test_trained_weights_reach_the_same_accuracy(d2l, backend_name, parity):
     manifest = parity.manifest
     assert manifest["val_acc"] >= 0.2, "the reference model learned too little to compare"
-    model = d2l.AlexNet(resize=RESIZE)
-    options = load(backend_name, model, parity.trained)
+    model = d2l.AlexNet(resize=RESIZE).load_weights(parity.trained)
     data = with_split(d2l, parity.arrays["val_images"], parity.arrays["val_labels"])
-    result = d2l.Trainer(max_epochs=1, progress=False, log=None, **options).evaluate(model, data)
+    result = d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(model, data)
     correct = round(result["val_acc"] * manifest["num_val"])
     reference = round(manifest["val_acc"] * manifest["num_val"])
     print(f"{backend_name}: {correct} correct, PyTorch {reference}, of {manifest['num_val']}")

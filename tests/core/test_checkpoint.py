@@ -287,6 +287,39 @@ def test_resume_ends_exactly_like_an_uninterrupted_run(data, tmp_path, stop_at):
     assert without_timing(history) == without_timing(straight)  # train_loss too, bit for bit
 
 
+class BookStyleData:
+    """The same examples through the book's loaders only (no position-aware interface), in the
+    same order on every pass: the case in which a loader-only resume is exact."""
+
+    def __init__(self, data):
+        self.batch_size = data.batch_size
+        self.train = list(data.raw_batches(True, epoch=0))
+        self.val = list(data.raw_batches(False))
+
+    def train_dataloader(self):
+        return iter(self.train)
+
+    def val_dataloader(self):
+        return iter(self.val)
+
+
+@pytest.mark.parametrize("stop_at", [1, 3, 4])
+def test_a_loader_only_module_resumes_exactly_when_its_loader_repeats(data, tmp_path, stop_at):
+    loaders = BookStyleData(data)
+    straight_trainer, straight_model, straight = fit(loaders, epochs=2)
+    assert straight_trainer.epoch_examples(train=True) == 30  # counted on the first pass
+    assert len(straight_trainer.board.series["train_loss"][0]) == 1 + 2  # unknown, then known
+    checkpointer = Checkpointer(tmp_path, log=None)
+    interrupted = make_trainer(checkpointer=checkpointer, stop_at=stop_at)
+    with pytest.raises(TrainingInterrupted):
+        interrupted.fit(SoftmaxRegression(lr=0.5), loaders)
+    saved = read_checkpoint(checkpointer.save(interrupted))
+    trainer, model, history = fit(loaders, resume=saved)
+    assert np.array_equal(model.W, straight_model.W)
+    assert without_timing(history) == without_timing(straight)
+    assert trainer.board.series == straight_trainer.board.series
+
+
 def test_resume_restores_the_plot_and_host_rngs(data, tmp_path):
     straight_trainer, _, _ = fit(data)
     np.random.seed(5)

@@ -63,7 +63,7 @@ ALL = [(backend, language) for backend in BACKENDS for language in ("en", "id")]
 
 def test_committed_notebooks_are_what_the_script_generates(generator):
     generated = generator.generate()
-    assert len(generated) == 8
+    assert len(generated) == 10
     for path, text in generated.items():
         assert path.is_file(), f"{path} is missing: run python tools/make_notebooks.py"
         assert path.read_text(encoding="utf-8") == text, (
@@ -217,3 +217,35 @@ def test_the_notebook_helpers_import_no_framework():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def lesson(language):
+    path = NOTEBOOKS / ("" if language == "en" else language) / "alexnet-in-another-lesson.ipynb"
+    assert path.is_file(), f"{path} is missing: run python tools/make_notebooks.py"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_the_lesson_notebook_runs_any_backend_and_has_both_editions():
+    english, indonesian = lesson("en"), lesson("id")
+    for notebook in (english, indonesian):
+        for cell in code_cells(notebook):
+            assert cell["outputs"] == [] and cell["execution_count"] is None, cell["id"]
+            ast.parse(as_python(cell))
+        first = code_cells(notebook)[0]
+        assert first["metadata"] == {"tags": ["parameters"]}
+        assert as_python(first).strip().endswith('BACKEND = "pytorch"')
+    assert [cell["id"] for cell in english["cells"]] == [cell["id"] for cell in indonesian["cells"]]
+    assert code_cells(english) == code_cells(indonesian)
+    for ours, theirs in zip(english["cells"], indonesian["cells"]):
+        if ours["cell_type"] == "markdown":
+            assert source(ours) != source(theirs), f"prose cell {ours['id']} is not translated"
+    code = "\n".join(source(cell) for cell in code_cells(english))
+    for call in ("d2l.ImageFolder(", "in_channels=", ".predict(", ".features(",
+                 "skip_head=True", "d2l.DataModule"):
+        assert call in code, call
+    prose = " ".join(source(cell) for cell in indonesian["cells"]
+                     if cell["cell_type"] == "markdown")
+    for term in ("saluran", "jaringan", "fully connected", "input"):  # the chapter's own terms
+        assert term in prose, term
+    for avoided in ("kanal", "masukan", "keluaran", "lapisan padat", "jaringan saraf"):
+        assert avoided not in prose, avoided

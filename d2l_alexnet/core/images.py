@@ -1,0 +1,455 @@
+"""A lesson author's own images as data modules (d2l, sec_alexnet, trained on other data).
+
+:class:`ArrayData` wraps numpy arrays already in memory; :class:`ImageFolder` reads a folder of
+class subfolders, the layout torchvision's ``ImageFolder`` and Keras'
+``image_dataset_from_directory`` read. Both follow the data contract of ``FashionMNISTBase``
+(sec_fashion_mnist) that the core Trainer relies on: ``raw_batches(train, epoch, start_batch)``
+yields channels-last numpy batches, and the training order is a pure function of
+``(seed, epoch)``, so a run can be repeated, or resumed in the middle of an epoch, exactly.
+
+Neither class resizes batches or scales pixels: the backends do both on the device. uint8
+pixels are scaled by 1/255 there, once; float pixels must already lie in [0, 1] and are never
+scaled again (a second division by 255 would silently train on near-black images).
+"""
+
+import numbers
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .architecture import as_size
+from .data import DataError
+from .datamodule import DataModule, InMemoryData
+
+__all__ = ["ArrayData", "ImageFolder", "IMAGE_EXTENSIONS", "channels_last"]
+
+# What ImageFolder reads, compared case-insensitively (Pillow decodes each of these).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+LAYOUTS = ("NCHW", "NHWC")
+CHANNEL_COUNTS = (1, 3, 4)  # greyscale, RGB, RGBA: what a layout guess may take as channels
+COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}  # Keras' names -> Pillow mode, C
+SHOWN_PATHS = 5  # unreadable files named in one message; the rest are counted
+
+
+def _is_whole(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _check_batch_size(owner, batch_size):
+    if not _is_whole(batch_size) or batch_size < 1:
+        raise DataError(f"{owner}: batch_size must be a whole number of at least 1, got "
+                        f"{batch_size!r}; pass e.g. batch_size=64")
+    return int(batch_size)
+
+
+def _check_seed(owner, seed):
+    if not _is_whole(seed) or seed < 0:  # numpy's seed sequences take no negative entries
+        raise DataError(f"{owner}: seed must be a whole number of at least 0, got {seed!r}; "
+                        f"pass e.g. seed=0")
+    return int(seed)
+
+
+def _as_size(owner, resize):
+    """``224`` or ``(224, 224)`` -> ``(224, 224)``, refusing anything else in one line."""
+    try:
+        height, width = as_size(resize)
+    except ValueError:
+        height = width = 0
+    if height < 1 or width < 1:
+        raise DataError(f"{owner}: resize must be a positive int or a (height, width) pair of "
+                        f"them, got {resize!r}; pass e.g. resize=224 or resize=(224, 224)")
+    return height, width
+
+
+def _guess_layout(owner, split, shape):
+    first, last = shape[1] in CHANNEL_COUNTS, shape[-1] in CHANNEL_COUNTS
+    if first and not last:
+        return "NCHW"
+    if last and not first:
+        return "NHWC"
+    raise DataError(f"{owner}: cannot tell which axis of the {split} images of shape {shape} "
+                    f"holds the channels; pass layout=\"NCHW\" or layout=\"NHWC\"")
+
+
+def _channels_last(owner, split, images, layout):
+    """``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)`` -> an ``(N, H, W, C)`` view."""
+    shape = images.shape
+    if images.ndim == 3:
+        if layout is not None:
+            raise DataError(f"{owner}: layout={layout!r} is for 4-d images, but the {split} "
+                            f"images have shape {shape}; leave layout out for greyscale "
+                            f"(N, H, W) arrays")
+        images = images[..., np.newaxis]
+    elif images.ndim == 4:
+        if layout is None:
+            layout = _guess_layout(owner, split, shape)
+        if layout == "NCHW":
+            images = images.transpose(0, 2, 3, 1)
+    else:
+        raise DataError(f"{owner}: {split} images have shape {shape} ({images.ndim}-d); pass "
+                        f"an (N, H, W), (N, C, H, W) or (N, H, W, C) array")
+    if shape[0] == 0:
+        raise DataError(f"{owner}: the {split} split is empty (0 images); pass at least one "
+                        f"image")
+    if 0 in images.shape[1:]:
+        raise DataError(f"{owner}: {split} images have shape {shape}, with an empty axis; "
+                        f"every image needs at least one pixel and one channel")
+    return images
+
+
+def _check_pixels(owner, split, images):
+    """uint8 stays uint8; floats in [0, 1] become float32; anything else is refused."""
+    if images.dtype == np.uint8:
+        return np.ascontiguousarray(images)
+    if not np.issubdtype(images.dtype, np.floating):
+        raise DataError(f"{owner}: {split} images have dtype {images.dtype}; pass uint8 images "
+                        f"with values 0..255 or floats in [0, 1]")
+    if not np.isfinite(images).all():
+        raise DataError(f"{owner}: {split} images contain NaN or infinite values; replace them "
+                        f"so that every pixel is a float in [0, 1]")
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > 1:
+        fix = "divide by 255" if low >= 0 and high <= 255 else "scale them into [0, 1]"
+        raise DataError(f"{owner}: {split} images are float with values in [{low}, {high}]; "
+                        f"floats must lie in [0, 1]: {fix}, or pass uint8 images")
+    return np.ascontiguousarray(images, dtype=np.float32)
+
+
+def _check_labels(owner, split, labels, num_images):
+    if labels.ndim != 1:
+        raise DataError(f"{owner}: {split} labels have shape {labels.shape}; pass one class "
+                        f"index per image as a 1-d array (one-hot labels: "
+                        f"labels.argmax(axis=1))")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{owner}: {split} labels have dtype {labels.dtype}; pass integer class "
+                        f"indices 0, 1, ... (e.g. labels.astype(np.int64) if they are whole "
+                        f"numbers)")
+    if len(labels) != num_images:
+        raise DataError(f"{owner}: {split} has {num_images} images but {len(labels)} labels; "
+                        f"pass one label per image")
+    if labels.min() < 0:
+        raise DataError(f"{owner}: {split} labels include {labels.min()}; class indices must "
+                        f"be 0 or more")
+    return labels.astype(np.int64)
+
+
+def channels_last(images, layout=None, owner="predict", split="input"):
+    """Images in any form :class:`ArrayData` takes -> checked channels-last ``(N, H, W, C)``,
+    uint8 or float32 in [0, 1] (what ``predict``/``features`` do with numpy images)."""
+    return _check_pixels(owner, split, _channels_last(owner, split, np.asarray(images), layout))
+
+
+def _split_arrays(owner, split, pair, layout):
+    """One ``(images, labels)`` pair, checked -> ``(images (N, H, W, C), labels int64 (N,))``."""
+    try:
+        images, labels = pair
+    except (TypeError, ValueError):
+        raise DataError(f"{owner}: {split} must be an (images, labels) pair of arrays, got "
+                        f"{type(pair).__name__}") from None
+    arrays = []
+    for what, array in (("images", images), ("labels", labels)):
+        try:
+            arrays.append(np.asarray(array))
+        except ValueError as error:  # ragged nested lists
+            raise DataError(f"{owner}: {split} {what} are not one rectangular array "
+                            f"({_one_line(error)}); give every image the same shape") from None
+    images = _check_pixels(owner, split, _channels_last(owner, split, arrays[0], layout))
+    return images, _check_labels(owner, split, arrays[1], len(images))
+
+
+class ArrayData(InMemoryData, DataModule):
+    """Images and labels already in numpy arrays, as a data module for the Trainer.
+
+    ``train`` and ``val`` are ``(images, labels)`` pairs. Images are ``(N, H, W)`` (greyscale),
+    ``(N, C, H, W)`` or ``(N, H, W, C)``; the channel axis is guessed when ``layout`` is None
+    (1, 3 or 4 channels at exactly one end), else ``layout`` is ``"NCHW"`` or ``"NHWC"``. They
+    are held channels-last, ``(N, H, W, C)``, without a copy where they already are. uint8
+    pixels are kept as they are (the backends scale them by 1/255 on the device); float pixels
+    must lie in [0, 1] and are held as float32, never scaled again. Labels are class indices
+    0, 1, ...; ``classes`` optionally names them.
+
+    ``resize``: the size the backends resize each batch to on the device, an int or
+    ``(height, width)``; None keeps the training images' own size. ``seed`` fixes the training
+    order of every epoch. Any problem raises :class:`DataError` in one line saying what to fix.
+    """
+
+    def __init__(self, train, val, batch_size=64, resize=None, *, layout=None, seed=0,
+                 classes=None):
+        self.save_hyperparameters(ignore=["train", "val"])  # never copy the arrays into hparams
+        self._set_arrays(train, val, layout=layout, classes=classes)
+
+    def _set_arrays(self, train, val, *, layout, classes):
+        """Check and store both splits; uses ``self.batch_size``, ``resize`` and ``seed``."""
+        owner = type(self).__name__
+        self.batch_size = _check_batch_size(owner, self.batch_size)
+        self.seed = _check_seed(owner, self.seed)
+        if layout is not None and layout not in LAYOUTS:
+            raise DataError(f"{owner}: layout must be None (guess), \"NCHW\" or \"NHWC\", got "
+                            f"{layout!r}")
+        if isinstance(classes, str):
+            raise DataError(f"{owner}: classes must be a list of names, got the single string "
+                            f"{classes!r}; pass e.g. classes=[\"cat\", \"dog\"]")
+        self.train_images, self.train_labels = _split_arrays(owner, "train", train, layout)
+        self.val_images, self.val_labels = _split_arrays(owner, "val", val, layout)
+        train_channels, val_channels = self.train_images.shape[-1], self.val_images.shape[-1]
+        if train_channels != val_channels:
+            raise DataError(f"{owner}: train images have {train_channels} channel(s) but val "
+                            f"images have {val_channels}; give both splits the same channels "
+                            f"(both RGB or both greyscale)")
+        self.in_channels = int(train_channels)
+        height, width = self.train_images.shape[1:3]
+        self.resize = (int(height), int(width)) if self.resize is None else _as_size(
+            owner, self.resize)
+        self.classes = None if classes is None else list(classes)
+        if self.classes is None:
+            self.num_classes = int(max(self.train_labels.max(), self.val_labels.max())) + 1
+        else:
+            for split, labels in (("train", self.train_labels), ("val", self.val_labels)):
+                if labels.max() >= len(self.classes):
+                    raise DataError(f"{owner}: {split} labels go up to {labels.max()} but "
+                                    f"classes names only {len(self.classes)}; give a name for "
+                                    f"every label 0..{labels.max()}, or fix the labels")
+            self.num_classes = len(self.classes)
+
+    @property
+    def image_shape(self):
+        """``(H, W, C)`` of the stored training images (before the backends resize them)."""
+        return tuple(int(size) for size in self.train_images.shape[1:])
+
+    def text_labels(self, indices):
+        """Class names of label indices (the book's ``text_labels``); ``"3"`` without names."""
+        if self.classes is None:
+            return [str(int(index)) for index in indices]
+        return [self.classes[int(index)] for index in indices]
+
+
+def _pillow_image():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise DataError("ImageFolder needs Pillow to read image files: pip install Pillow") \
+            from None
+    return Image
+
+
+def _image_files(folder, name):
+    """Image files under ``folder/name``, recursively, as sorted paths relative to ``folder``."""
+    found = []
+    # Hidden folders (.ipynb_checkpoints, .git) are not part of a class.
+    for directory, subfolders, file_names in os.walk(folder / name):
+        subfolders[:] = [sub for sub in subfolders if not sub.startswith(".")]
+        for file_name in file_names:
+            if (not file_name.startswith(".")
+                    and os.path.splitext(file_name)[1].lower() in IMAGE_EXTENSIONS):
+                found.append(Path(directory, file_name).relative_to(folder).as_posix())
+    return sorted(found)
+
+
+def _list_classes(owner, folder, what):
+    """``(sorted class names, {name: sorted relative image paths})`` of one folder."""
+    if not folder.exists():
+        raise DataError(f"{owner}: {what} {folder} does not exist; pass the folder that holds "
+                        f"one subfolder of images per class")
+    if not folder.is_dir():
+        raise DataError(f"{owner}: {what} {folder} is not a directory; pass the folder that "
+                        f"holds one subfolder of images per class")
+    try:
+        classes = sorted(entry.name for entry in folder.iterdir()
+                         if entry.is_dir() and not entry.name.startswith("."))
+        files = {name: _image_files(folder, name) for name in classes}
+    except OSError as error:
+        raise DataError(f"{owner}: cannot list {what} {folder} ({_one_line(error)})") from None
+    if not classes:
+        raise DataError(f"{owner}: {what} {folder} has no class subfolders; put each class's "
+                        f"images in a subfolder named after the class, e.g. "
+                        f"{(folder / 'cat' / '1.png').as_posix()}")
+    return classes, files
+
+
+def _refuse_empty_classes(owner, folder, what, classes, files):
+    empty = [name for name in classes if not files[name]]
+    if empty:
+        raise DataError(f"{owner}: class folder(s) with no images in {what} {folder}: "
+                        f"{', '.join(empty)}; add images ({' '.join(IMAGE_EXTENSIONS)}) or "
+                        f"remove the folder(s)")
+
+
+def _stratified_split(classes, files, validation_split, seed):
+    """``(train, val)`` lists of ``(path, label)``: per class, a seeded share to validation.
+
+    Each class keeps at least one image for training and gives at least one to validation when
+    it has two or more; within a split, each class's files stay in sorted order.
+    """
+    train, val = [], []
+    for label, name in enumerate(classes):
+        paths = files[name]
+        count = len(paths)
+        num_val = 0
+        if count >= 2 and validation_split > 0:
+            num_val = min(max(round(count * validation_split), 1), count - 1)
+        to_val = set(np.random.default_rng([seed, label]).permutation(count)[:num_val].tolist())
+        for index, path in enumerate(paths):
+            (val if index in to_val else train).append((path, label))
+    return train, val
+
+
+def _read_images(folder, entries, mode, channels, size):
+    """Decode ``entries`` (``(path, label)``) -> ``(images uint8 (N, H, W, C), labels, paths,
+    failures)``, where ``failures`` lists ``(path, error)`` of the files Pillow cannot read."""
+    image_module = _pillow_image()
+    height, width = size
+    images = np.empty((len(entries), height, width, channels), dtype=np.uint8)
+    labels, paths, failures = [], [], []
+    for path, label in entries:
+        try:
+            with image_module.open(folder / path) as source:
+                image = source.convert(mode)  # decodes the whole file, inside the `with`
+            if image.size != (width, height):
+                image = image.resize((width, height), image_module.BILINEAR)
+            pixels = np.asarray(image, dtype=np.uint8)
+        # Pillow's decoders raise many types for a bad file (OSError, SyntaxError, ValueError,
+        # EOFError, struct.error, DecompressionBombError...): all mean "this file is unreadable".
+        except Exception as error:  # noqa: BLE001
+            failures.append((path, error))
+            continue
+        images[len(paths)] = pixels.reshape(height, width, channels)
+        labels.append(label)
+        paths.append(path)
+    if len(paths) < len(entries):
+        images = images[:len(paths)].copy()  # don't keep the unused rows' memory alive
+    return images, np.array(labels, dtype=np.int64), paths, failures
+
+
+def _name_paths(names):
+    shown = ", ".join(names[:SHOWN_PATHS])
+    return shown + (f" and {len(names) - SHOWN_PATHS} more" if len(names) > SHOWN_PATHS else "")
+
+
+def _in_memory(num_bytes):
+    for unit in ("bytes", "KiB", "MiB"):
+        if num_bytes < 1024:
+            return f"{num_bytes:.0f} {unit}" if unit == "bytes" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1024
+    return f"{num_bytes:.1f} GiB"
+
+
+class ImageFolder(ArrayData):
+    """A folder of class subfolders of image files, as an :class:`ArrayData`.
+
+    The layout torchvision's ``ImageFolder`` and Keras' ``image_dataset_from_directory`` read:
+    classes are the sorted names of ``root``'s subfolders (label i = the i-th name); each
+    class's images are the files found under its folder, recursively, with the extensions in
+    :data:`IMAGE_EXTENSIONS` (any case). Hidden files and folders, other files, and files
+    directly in ``root`` are ignored.
+
+    Every image is decoded once with Pillow, converted to RGB (``color_mode="rgb"``) or
+    greyscale (``"grayscale"``), resized bilinearly to ``resize`` (an int or ``(height,
+    width)``) and held in memory as uint8: N×H×W×C bytes in all. For data larger than memory,
+    use a framework loader through the book's ``train_dataloader()`` contract instead.
+
+    Validation images come from ``val_root`` (a folder with the same class subfolders) or,
+    without it, from a stratified split: in class i, a permutation from
+    ``np.random.default_rng([seed, i])`` sends ``round(n * validation_split)`` of its n images
+    to validation (at least one when n >= 2, and never all of them). ``validation_split`` is
+    ignored when ``val_root`` is given.
+
+    Files Pillow cannot read are refused all together in one :class:`DataError`, or, with
+    ``skip_unreadable=True``, skipped with one ``log`` line naming them (``self.skipped`` lists
+    them too). ``files(train)`` gives the relative path of each stored image, in order.
+    """
+
+    def __init__(self, root, batch_size=32, resize=224, *, val_root=None, validation_split=0.2,
+                 seed=0, color_mode="rgb", skip_unreadable=False, log=print):
+        self.save_hyperparameters(ignore=["log"])
+        owner = type(self).__name__
+        # The cheap checks first: a typo should not wait for thousands of images to decode.
+        if color_mode not in COLOR_MODES:
+            raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
+                            f"{color_mode!r}")
+        mode, channels = COLOR_MODES[color_mode]
+        _check_batch_size(owner, batch_size)
+        _check_seed(owner, seed)
+        size = _as_size(owner, resize)
+        if (isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real)
+                or not 0 <= validation_split < 1):
+            raise DataError(f"{owner}: validation_split must be a number in [0, 1), got "
+                            f"{validation_split!r}; e.g. 0.2 keeps a fifth of each class for "
+                            f"validation")
+        if val_root is None and validation_split == 0:
+            raise DataError(f"{owner}: validation_split=0 and no val_root leaves no validation "
+                            f"images; pass val_root=FOLDER or a validation_split above 0 "
+                            f"(e.g. 0.2)")
+
+        self.root = Path(root)
+        self.val_root = None if val_root is None else Path(val_root)
+        classes, files = _list_classes(owner, self.root, "root")
+        if self.val_root is None:
+            _refuse_empty_classes(owner, self.root, "root", classes, files)
+            train_entries, val_entries = _stratified_split(classes, files, validation_split,
+                                                           seed)
+            val_folder = self.root
+        else:
+            val_classes, val_files = _list_classes(owner, self.val_root, "val_root")
+            if val_classes != classes:
+                missing = sorted(set(classes) - set(val_classes))
+                extra = sorted(set(val_classes) - set(classes))
+                difference = "; ".join(
+                    f"{label} {', '.join(names)}"
+                    for label, names in (("missing", missing), ("extra", extra)) if names)
+                raise DataError(f"{owner}: val_root {self.val_root} has other classes than root "
+                                f"{self.root}: {difference}; give both folders the same class "
+                                f"subfolders")
+            _refuse_empty_classes(owner, self.root, "root", classes, files)
+            _refuse_empty_classes(owner, self.val_root, "val_root", classes, val_files)
+            train_entries = [(path, label) for label, name in enumerate(classes)
+                             for path in files[name]]
+            val_entries = [(path, label) for label, name in enumerate(classes)
+                           for path in val_files[name]]
+            val_folder = self.val_root
+
+        train_images, train_labels, self.train_files, train_failures = _read_images(
+            self.root, train_entries, mode, channels, size)
+        val_images, val_labels, self.val_files, val_failures = _read_images(
+            val_folder, val_entries, mode, channels, size)
+        # Named relative to root; a separate val_root's files by their full path.
+        failures = [(path, error) for path, error in train_failures] + [
+            (path if self.val_root is None else (self.val_root / path).as_posix(), error)
+            for path, error in val_failures]
+        failures.sort(key=lambda failure: failure[0])
+        self.skipped = [path for path, _ in failures]
+        if failures:
+            count = f"{len(failures)} unreadable image file{'s' if len(failures) > 1 else ''}"
+            if not skip_unreadable:
+                first_path, first_error = failures[0]
+                raise DataError(f"{owner} {self.root}: {count}: {_name_paths(self.skipped)} "
+                                f"({first_path}: {type(first_error).__name__}: "
+                                f"{_one_line(first_error)}); remove or repair them, or pass "
+                                f"skip_unreadable=True")
+            if log is not None:
+                log(f"{owner} {self.root}: skipped {count}: {_name_paths(self.skipped)}")
+        after_skipping = f" after skipping {len(failures)} unreadable" if failures else ""
+        if not len(train_labels):
+            raise DataError(f"{owner} {self.root}: no training images left{after_skipping}; "
+                            f"add images to the class folders")
+        if not len(val_labels):
+            raise DataError(f"{owner} {self.root}: no validation images left{after_skipping}; "
+                            f"pass val_root=FOLDER, or add images (a class needs 2 to give one "
+                            f"to validation)")
+
+        self._set_arrays((train_images, train_labels), (val_images, val_labels),
+                         layout="NHWC", classes=classes)
+        if log is not None:
+            log(f"{owner} {self.root}: {len(classes)} classes, {len(train_labels)} training "
+                f"and {len(val_labels)} validation images, {channels}×{size[0]}×{size[1]} "
+                f"({_in_memory(train_images.nbytes + val_images.nbytes)} in memory)")
+
+    def files(self, train):
+        """The path of each stored image of a split, in order: relative to ``root``, or to
+        ``val_root`` for its validation images."""
+        return list(self.train_files if train else self.val_files)

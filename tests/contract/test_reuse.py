@@ -1,0 +1,388 @@
+"""AlexNet in another lesson, the same in every backend (``pytest tests/contract --backend B``).
+
+RGB or any channel count, any input size (non-square too), the lesson's own data (numpy arrays,
+a folder of image files, or a book-style data module whose loaders yield ``(X, y)``), inference
+and features, fine-tuning from a file of another channel count and number of classes, and a one-
+line refusal, naming the argument that fixes it, for everything that does not fit.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from d2l_alexnet.core.data import DataError
+from d2l_alexnet.core.module import InputShapeError
+from d2l_alexnet.core.weights import WeightsError, load_safetensors
+
+SMALL = 67  # the smallest input AlexNet accepts: keeps every test here to seconds
+CLASSES = 3
+
+
+def colour_images(count, seed=0, size=(SMALL, SMALL)):
+    """A synthetic, learnable RGB task: class c is the image whose channel c is bright, with
+    pixel noise everywhere. uint8 ``(N, H, W, 3)`` and int64 labels, classes balanced."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % CLASSES
+    images = rng.integers(20, 110, size=(count, *size, 3))
+    images[np.arange(count), :, :, labels] += 120
+    return images.astype(np.uint8), labels.astype(np.int64)
+
+
+def one_line(error):
+    text = str(error.value)
+    assert "\n" not in text, text
+    return text
+
+
+@pytest.fixture
+def rgb_model(d2l):
+    d2l.set_seed(0)
+    return d2l.AlexNet(lr=0.02, num_classes=CLASSES, in_channels=3, resize=SMALL)
+
+
+# ---- training on the lesson's own data ------------------------------------------------------
+
+def test_an_rgb_three_class_task_trains_clearly_above_chance(d2l, rgb_model):
+    train = colour_images(96, seed=0)
+    val = colour_images(48, seed=1)
+    data = d2l.ArrayData(train, val, batch_size=16)
+    assert (data.in_channels, data.num_classes, data.resize) == (3, 3, (SMALL, SMALL))
+    history = d2l.Trainer(max_epochs=4, progress=False, log=None).fit(rgb_model, data)
+    assert history[-1]["val_acc"] >= 0.8, history  # chance is 1/3
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    predictions = rgb_model.predict(val[0])
+    assert np.mean(predictions == val[1]) == pytest.approx(history[-1]["val_acc"], abs=1e-6)
+
+
+def test_a_non_square_model_trains_on_non_square_data(d2l):
+    model = d2l.AlexNet(lr=0.01, num_classes=CLASSES, in_channels=3, resize=(SMALL, 80))
+    images, labels = colour_images(16, size=(40, 48))
+    data = d2l.ArrayData((images, labels), (images, labels), batch_size=8, resize=(SMALL, 80))
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[0]["train_loss"])
+    assert model.predict(images).shape == (16,)
+
+
+def write_image_folder(root, per_class=6):
+    """Three class folders of real PNG and JPEG files of different sizes, greyscale among them."""
+    from PIL import Image
+
+    images, labels = colour_images(CLASSES * per_class, seed=3, size=(40, 40))
+    for index, (image, label) in enumerate(zip(images, labels)):
+        folder = root / ("red", "green", "blue")[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        picture = Image.fromarray(image)
+        if index % 3 == 0:
+            picture.resize((30, 44)).save(folder / f"{index}.png")
+        elif index % 3 == 1:
+            picture.save(folder / f"{index}.jpg", quality=95)
+        else:
+            picture.save(folder / f"{index}.png")
+    Image.fromarray(images[0, :, :, 0]).save(root / "red" / "grey.png")  # an "L" image
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_an_image_folder_of_real_files_trains_one_epoch(d2l, rgb_model, tmp_path):
+    root = write_image_folder(tmp_path / "images")
+    lines = []
+    data = d2l.ImageFolder(root, batch_size=8, resize=SMALL, validation_split=0.25,
+                           log=lines.append)
+    assert data.classes == ["blue", "green", "red"] and data.in_channels == 3
+    assert data.num_examples(True) + data.num_examples(False) == 19
+    assert len(lines) == 1 and "3 classes" in lines[0]
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(rgb_model, data)
+    assert np.isfinite(history[0]["train_loss"]) and 0.0 <= history[0]["val_acc"] <= 1.0
+    X, y = next(iter(data.train_dataloader()))
+    assert tuple(X.shape) == rgb_model.input_batch_shape(len(y))  # the backend's own layout
+    assert data.text_labels([0, 2]) == ["blue", "red"]
+
+
+def test_an_unreadable_image_file_is_named(d2l, tmp_path):
+    root = write_image_folder(tmp_path / "images", per_class=2)
+    (root / "green" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(DataError) as error:
+        d2l.ImageFolder(root, batch_size=4, resize=SMALL, log=None)
+    assert "green/broken.png" in one_line(error) and "skip_unreadable=True" in str(error.value)
+
+
+def native_loader_module(d2l, backend_name, images, labels, batch_size=8):
+    """A lesson's own book-style data module: ``get_dataloader`` returns the framework's loader
+    of float images already in the model's layout (the book's way), or numpy pairs for JAX."""
+    X = images.astype(np.float32) / 255.0
+    if backend_name in ("pytorch", "mxnet"):
+        X = X.transpose(0, 3, 1, 2)
+
+    class LessonData(d2l.DataModule):
+        def __init__(self):
+            super().__init__()
+            self.batch_size = batch_size
+
+        def get_dataloader(self, train):
+            if backend_name == "pytorch":
+                import torch
+
+                dataset = torch.utils.data.TensorDataset(torch.from_numpy(X),
+                                                         torch.from_numpy(labels))
+                return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=train)
+            if backend_name == "tensorflow":
+                import tensorflow as tf
+
+                dataset = tf.data.Dataset.from_tensor_slices((X, labels))
+                return (dataset.shuffle(len(labels), seed=0) if train else dataset).batch(
+                    batch_size)
+            if backend_name == "mxnet":
+                from mxnet import gluon
+
+                return gluon.data.DataLoader(gluon.data.ArrayDataset(X, labels),
+                                             batch_size=batch_size, shuffle=train)
+            return [(X[start:start + batch_size], labels[start:start + batch_size])
+                    for start in range(0, len(labels), batch_size)]
+
+    return LessonData()
+
+
+def test_a_book_style_data_module_with_its_own_loaders_trains(d2l, backend_name, rgb_model):
+    images, labels = colour_images(24)
+    data = native_loader_module(d2l, backend_name, images, labels)
+    assert not hasattr(data, "raw_batches")
+    lines = []
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=lines.append)
+    history = trainer.fit(rgb_model, data)
+    assert "the batches of LessonData.train_dataloader()" in lines[0]
+    assert len(history) == 2 and all(np.isfinite(record["train_loss"]) for record in history)
+    assert trainer.epoch_examples(train=True) == 24  # counted on the first pass
+    # Evaluated the way fit evaluates, on the lesson's own validation loader.
+    assert trainer.evaluate(rgb_model, data)["val_acc"] == pytest.approx(history[-1]["val_acc"])
+
+
+def test_greyscale_loader_batches_take_a_channel_axis(d2l, backend_name):
+    model = d2l.AlexNet(lr=0.01, resize=SMALL)
+    images = np.random.default_rng(0).integers(0, 256, (8, SMALL, SMALL), dtype=np.uint8)
+    labels = np.arange(8) % 10
+
+    class Greyscale(d2l.DataModule):
+        batch_size = 4
+
+        def get_dataloader(self, train):
+            return [(images[:4], labels[:4]), (images[4:], labels[4:])]
+
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, Greyscale())
+    assert np.isfinite(history[0]["train_loss"])
+
+
+# ---- what reaches the network ------------------------------------------------------------------
+
+def test_uint8_and_float_images_reach_the_network_identical(d2l, rgb_model):
+    images, labels = colour_images(8, size=(40, 40))
+    as_float = images / 255.0  # what a lesson that scales its own images holds
+    batches = []
+    for pixels in (images, as_float):
+        data = d2l.ArrayData((pixels, labels), (pixels, labels), batch_size=8, resize=SMALL)
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(rgb_model, data)
+        batch_images, batch_labels = next(data.raw_batches(train=False))
+        batches.append(d2l.to_numpy(trainer.prepare_batch(batch_images, batch_labels)[0]))
+    np.testing.assert_array_equal(batches[0], batches[1])
+    assert 0.3 < batches[1].max() <= 1.0, "floats in [0, 1] must not be divided by 255 again"
+    np.testing.assert_array_equal(rgb_model.features(images), rgb_model.features(as_float))
+
+
+def test_predict_and_features_are_deterministic_and_batched(d2l, rgb_model):
+    images, _ = colour_images(10)
+    predictions = rgb_model.predict(images, batch_size=4)
+    assert predictions.shape == (10,) and predictions.dtype == np.int64
+    assert set(predictions) <= set(range(CLASSES))
+    features = rgb_model.features(images, batch_size=4)
+    assert features.shape == (10, 4096) and features.dtype == np.float32
+    assert (features >= 0).all(), "the features are taken after the ReLU"
+    np.testing.assert_array_equal(features, rgb_model.features(images, batch_size=4))
+    np.testing.assert_allclose(features, rgb_model.features(images, batch_size=10), rtol=1e-4,
+                               atol=1e-5)
+    np.testing.assert_array_equal(predictions, rgb_model.predict(images))
+    # The model's own input, as a tensor of its backend, is taken as it is.
+    X = rgb_model.images_to_input(images[:3])
+    np.testing.assert_allclose(rgb_model.features(X), features[:3], rtol=1e-4, atol=1e-5)
+
+
+# ---- fine-tuning ----------------------------------------------------------------------------
+
+def test_a_greyscale_ten_class_file_starts_an_rgb_three_class_model(d2l, tmp_path):
+    d2l.set_seed(4)
+    source = d2l.AlexNet(lr=0.01, num_classes=10, resize=SMALL)
+    path = tmp_path / "fashion.safetensors"
+    source.save_weights(path)
+    saved, metadata = load_safetensors(path)
+    assert metadata["in_channels"] == "1" and metadata["num_classes"] == "10"
+
+    d2l.set_seed(5)
+    model = d2l.AlexNet(lr=0.02, num_classes=CLASSES, in_channels=3, resize=SMALL)
+    before = tmp_path / "before.safetensors"
+    model.save_weights(before)
+    with pytest.raises(WeightsError) as error:
+        model.load_weights(path)
+    assert "10 classes (the model: 3)" in one_line(error) and "skip_head=True" in str(error.value)
+    lines = []
+    assert model.load_weights(path, skip_head=True, log=lines.append) is model
+    assert len(lines) == 1 and "repeated over 3 input channels and divided by 3" in lines[0]
+
+    after = tmp_path / "after.safetensors"
+    model.save_weights(after)
+    tuned, _ = load_safetensors(after)
+    fresh, _ = load_safetensors(before)
+    np.testing.assert_allclose(tuned["conv1.weight"], np.repeat(saved["conv1.weight"], 3, 1) / 3,
+                               rtol=1e-6)
+    for name in ("conv2.weight", "conv5.bias", "dense1.weight", "dense2.bias"):
+        np.testing.assert_array_equal(tuned[name], saved[name], err_msg=name)
+    for name in ("dense3.weight", "dense3.bias"):  # the new head is the model's own
+        np.testing.assert_array_equal(tuned[name], fresh[name], err_msg=name)
+        assert tuned[name].shape[0] == CLASSES
+
+    # The rule keeps the response: a grey image in all three channels gives the RGB model the
+    # features the greyscale model gives the grey image.
+    grey = np.random.default_rng(0).integers(0, 256, (2, SMALL, SMALL), dtype=np.uint8)
+    np.testing.assert_allclose(model.features(np.stack([grey] * 3, axis=-1)),
+                               source.features(grey), rtol=1e-4, atol=1e-4)
+    data = d2l.ArrayData(colour_images(16), colour_images(8, seed=1), batch_size=8)
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[0]["train_loss"])
+
+
+def test_an_rgb_file_starts_a_greyscale_model_by_summing_the_channels(d2l, rgb_model, tmp_path):
+    path = tmp_path / "rgb.safetensors"
+    rgb_model.save_weights(path)
+    lines = []
+    grey = d2l.AlexNet(num_classes=CLASSES, resize=SMALL).load_weights(path, log=lines.append)
+    assert "summed over its 3 input channels" in lines[0]
+    image = np.random.default_rng(1).integers(0, 256, (2, SMALL, SMALL), dtype=np.uint8)
+    np.testing.assert_allclose(grey.features(image),
+                               rgb_model.features(np.stack([image] * 3, axis=-1)), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_weights_that_still_do_not_fit_are_refused_naming_the_option(d2l, rgb_model, tmp_path):
+    path = tmp_path / "rgb.safetensors"
+    rgb_model.save_weights(path)
+    cases = [
+        (d2l.AlexNet(num_classes=CLASSES, in_channels=4, resize=SMALL),
+         ["no rule maps 3 channels to 4", "in_channels=3"]),
+        (d2l.AlexNet(num_classes=CLASSES, in_channels=3, resize=71),
+         ["67×67 inputs (the model: 71×71)", "resize=67"]),
+    ]
+    for model, phrases in cases:
+        with pytest.raises(WeightsError) as error:
+            model.load_weights(path, skip_head=True)
+        message = one_line(error)
+        assert all(phrase in message for phrase in phrases), message
+
+
+# ---- refusals ---------------------------------------------------------------------------------
+
+def test_the_model_refuses_bad_arguments_in_one_line(d2l):
+    for kwargs, phrase in (({"in_channels": 0}, "in_channels must be a positive int"),
+                           ({"in_channels": 2.5}, "in_channels must be a positive int"),
+                           ({"resize": (96,)}, "resize must be an int or a (height, width)"),
+                           ({"resize": 32}, "use a resize of at least 67")):
+        with pytest.raises(ValueError) as error:
+            d2l.AlexNet(**kwargs)
+        assert phrase in one_line(error), str(error.value)
+
+
+def test_a_batch_of_the_wrong_size_or_channels_names_the_argument(d2l, rgb_model):
+    wrong_size = colour_images(2, size=(80, 80))[0]
+    wrong_channels = wrong_size[..., 0]
+    for images, phrases in ((wrong_size, ["3×67×67", "resize=80"]),
+                            (wrong_channels, ["3×67×67", "in_channels=1"])):
+        # As the model's own input (a tensor of the backend), it must fit exactly.
+        data = d2l.ArrayData((images, np.zeros(2, int)), (images, np.zeros(2, int)),
+                             batch_size=2, layout="NHWC" if images.ndim == 4 else None)
+        X = data.convert_batch(*next(data.raw_batches(False)))[0]
+        with pytest.raises(InputShapeError) as error:
+            rgb_model.features(X)
+        message = one_line(error)
+        assert all(phrase in message for phrase in phrases), message
+
+
+def test_data_that_does_not_fit_the_model_is_refused_before_training(d2l, rgb_model):
+    images, labels = colour_images(8)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    other_size = d2l.ArrayData((images, labels), (images, labels), batch_size=4, resize=96)
+    with pytest.raises(ValueError) as error:
+        trainer.fit(rgb_model, other_size)
+    assert "built for 67×67 images but the data is resized to 96×96" in one_line(error)
+    grey = d2l.ArrayData((images[..., 0], labels), (images[..., 0], labels), batch_size=4)
+    with pytest.raises(ValueError) as error:
+        trainer.fit(rgb_model, grey)
+    assert "AlexNet(in_channels=1" in one_line(error)
+    with pytest.raises(TypeError) as error:
+        trainer.fit(rgb_model, object())
+    assert "train_dataloader() and val_dataloader()" in one_line(error)
+
+    class WrongSize(d2l.DataModule):
+        batch_size = 2
+
+        def get_dataloader(self, train):
+            return [(d2l.resize_images(images[:2], (80, 80)), labels[:2])]
+
+    with pytest.raises(InputShapeError) as error:
+        trainer.fit(rgb_model, WrongSize())
+    assert "resize=80" in one_line(error)
+
+
+def test_images_that_would_be_scaled_twice_are_refused(d2l):
+    images, labels = colour_images(4)
+    with pytest.raises(DataError) as error:
+        d2l.ArrayData((images.astype(np.float32), labels), (images, labels), batch_size=2)
+    assert "divide by 255" in one_line(error)
+
+
+def run_train(*arguments):
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *arguments],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_cli_init_from_new_head_fine_tunes_from_an_rgb_three_class_file(d2l, backend_name,
+                                                                       rgb_model, tmp_path):
+    path = tmp_path / "rgb.safetensors"
+    rgb_model.save_weights(path)
+    common = ["--backend", backend_name, "--epochs", "1", "--batch-size", "8", "--limit-train",
+              "8", "--limit-val", "8", "--resize", str(SMALL), "--init-from", str(path)]
+    result = run_train(*common, "--out", str(tmp_path / "refused"))
+    assert result.returncode == 2 and "3 classes (the model: 10)" in result.stderr
+    assert "--new-head" in result.stderr and not (tmp_path / "refused").exists()
+    result = run_train(*common, "--new-head", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "its kernel was summed over its 3 input channels" in result.stdout
+    assert "(all but the last layer, which starts fresh)" in result.stdout
+    tuned, metadata = load_safetensors(tmp_path / "run" / "weights.safetensors")
+    assert metadata["num_classes"] == "10" and tuned["conv1.weight"].shape[1] == 1
+    result = run_train("--backend", backend_name, "--new-head", "--out", str(tmp_path / "bare"))
+    assert result.returncode == 2 and "--new-head needs --init-from" in result.stderr
+    assert not (tmp_path / "bare").exists()
+
+
+def test_an_rgb_non_square_network_is_the_tables(d2l, capsys):
+    from d2l_alexnet.core.architecture import layer_table
+
+    model = d2l.AlexNet(num_classes=5, in_channels=3, resize=(SMALL, 99))
+    rows = [row for row in layer_table((SMALL, 99), 5, in_channels=3)
+            if row.layer.kind in ("conv", "dense")]
+    arrays = d2l.parameter_arrays(model)
+    assert sum(array.size for _, array in arrays) == sum(row.parameters for row in rows)
+    for row, (_, kernel), (_, bias) in zip(rows, arrays[0::2], arrays[1::2]):
+        assert kernel.size + bias.size == row.parameters
+    model.layer_summary(model.input_batch_shape())
+    printed = capsys.readouterr().out
+    channels, height, width = [row for row in layer_table((SMALL, 99), 5, 3)
+                               if row.layer.kind == "maxpool"][-1].output_shape
+    assert (height, width) == (1, 2)  # a 67×99 input: the last map is 1×2
+    last_map = (f"{channels}, {height}, {width}" if d2l.LAYOUT == "NCHW"
+                else f"{height}, {width}, {channels}")
+    assert last_map in printed, printed
+    assert model.input_batch_shape(2) == ((2, 3, SMALL, 99) if d2l.LAYOUT == "NCHW"
+                                          else (2, SMALL, 99, 3))

@@ -1,0 +1,68 @@
+"""The package works without the repository: ``pip wheel .``, installed into a fresh virtual
+environment, carries the embedded Fashion-MNIST subset and trains AlexNet for two steps.
+
+The wheel and its own dependencies (numpy, matplotlib, Pillow, pinned by the test constraints)
+are really installed; the framework is borrowed from the suite's environment through a path
+entry, which spares a second 700 MB PyTorch install and cannot bring the repository's
+``d2l_alexnet`` along (the test checks where it was imported from). Built and installed once, in
+the PyTorch suite.
+"""
+
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONSTRAINTS = os.path.join(REPO, "constraints", "ci.txt")
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)
+    assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def test_the_wheel_installs_into_a_fresh_environment_and_trains(d2l, backend_name, tmp_path):
+    if backend_name != "pytorch":
+        pytest.skip("the wheel is built and installed once, in the PyTorch suite")
+    wheels = tmp_path / "wheels"
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         str(wheels), REPO])
+    (wheel,) = wheels.glob("d2l_alexnet-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("d2l_alexnet/core/images.py", "d2l_alexnet/torch.py",
+                 "d2l_alexnet/data/fashion_mnist_subset/manifest.json",
+                 "d2l_alexnet/data/fashion_mnist_subset/train-images-idx3-ubyte.gz",
+                 "d2l_alexnet/data/fashion_mnist_subset/t10k-labels-idx1-ubyte.gz"):
+        assert name in names, f"the wheel lacks {name}"
+    assert not any(name.startswith(("tests/", "tools/", "notebooks/")) for name in names)
+
+    env_dir = tmp_path / "env"
+    run([sys.executable, "-m", "venv", str(env_dir)])
+    python = str(env_dir / "bin" / "python")
+    run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c",
+         CONSTRAINTS, str(wheel)])
+    site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+               ).stdout.strip()
+    with open(os.path.join(site, "borrowed-framework.pth"), "w") as stream:
+        stream.write(sysconfig.get_paths()["purelib"] + "\n")  # appended after the env's own
+
+    work = tmp_path / "elsewhere"  # not the repository: nothing of it on the path
+    work.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    found = run([python, "-c", "import d2l_alexnet; from d2l_alexnet.core.data import "
+                 "load_embedded_subset as subset; "
+                 "print(d2l_alexnet.__file__, len(subset().train_labels))"],
+                cwd=work, env=env).stdout.split()
+    assert found[0].startswith(str(env_dir)), f"imported {found[0]}, not the installed wheel"
+    assert found[1] == "3000"  # the embedded subset came with the wheel
+    result = run([python, "-m", "d2l_alexnet.train", "--backend", "pytorch", "--epochs", "1",
+                  "--batch-size", "8", "--limit-train", "16", "--limit-val", "8", "--resize",
+                  "67", "--out", str(work / "run")], cwd=work, env=env)
+    assert "epoch 1/1: train_loss" in result.stdout
+    assert (work / "run" / "weights.safetensors").exists()

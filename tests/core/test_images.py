@@ -1,0 +1,403 @@
+"""ArrayData and ImageFolder: a lesson author's own images as data modules."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from d2l_alexnet.core.data import DataError
+from d2l_alexnet.core.datamodule import epoch_order
+from d2l_alexnet.core.images import ArrayData, ImageFolder
+
+RNG = np.random.default_rng(0)
+
+
+def pixels(shape, dtype=np.uint8):
+    return RNG.integers(0, 256, size=shape).astype(dtype)
+
+
+def split(num_images=6, shape=(5, 7, 3), num_classes=3):
+    return pixels((num_images, *shape)), np.arange(num_images) % num_classes
+
+
+def refusal(function, *args, **kwargs):
+    """The one-line message of the DataError that ``function(*args, **kwargs)`` raises."""
+    with pytest.raises(DataError) as caught:
+        function(*args, **kwargs)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# ---- ArrayData: layouts and dtypes ------------------------------------------------------------
+
+def test_every_layout_gives_the_same_channels_last_arrays():
+    channels_last = pixels((4, 5, 7, 3))
+    labels = np.arange(4)
+    for images in (channels_last, channels_last.transpose(0, 3, 1, 2)):
+        data = ArrayData((images, labels), (images, labels))
+        np.testing.assert_array_equal(data.train_images, channels_last)
+        assert data.train_images.flags.c_contiguous
+        assert data.in_channels == 3 and data.image_shape == (5, 7, 3)
+
+    grey = channels_last[..., 0]
+    for images in (grey, grey[..., np.newaxis], grey[:, np.newaxis]):
+        data = ArrayData((images, labels), (images, labels))
+        np.testing.assert_array_equal(data.val_images, grey[..., np.newaxis])
+        assert data.in_channels == 1 and data.image_shape == (5, 7, 1)
+
+
+def test_an_explicit_layout_resolves_an_ambiguous_shape():
+    images, labels = pixels((4, 3, 3, 3)), np.arange(4)
+    message = refusal(ArrayData, (images, labels), (images, labels))
+    assert 'layout="NCHW"' in message and 'layout="NHWC"' in message and "(4, 3, 3, 3)" in message
+    first = ArrayData((images, labels), (images, labels), layout="NCHW")
+    last = ArrayData((images, labels), (images, labels), layout="NHWC")
+    np.testing.assert_array_equal(first.train_images, images.transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(last.train_images, images)
+
+    five = pixels((2, 5, 8, 8))  # five channels: only with a layout
+    assert "layout=" in refusal(ArrayData, (five, [0, 1]), (five, [0, 1]))
+    data = ArrayData((five, [0, 1]), (five, [0, 1]), layout="NCHW")
+    assert data.in_channels == 5 and data.image_shape == (8, 8, 5)
+
+
+def test_uint8_stays_uint8_and_floats_are_never_scaled_again():
+    images, labels = split()
+    data = ArrayData((images, labels), (images, labels), batch_size=6)
+    batch, _ = next(data.raw_batches(True))
+    assert batch.dtype == np.uint8 and batch.max() > 1
+
+    floats = images / 255.0  # float64, max exactly 1.0 somewhere
+    floats[0, 0, 0, 0] = 1.0
+    data = ArrayData((floats, labels), (floats.astype(np.float16), labels), batch_size=6)
+    for train in (True, False):
+        batch, _ = next(data.raw_batches(train))
+        assert batch.dtype == np.float32 and batch.max() == 1.0
+
+
+def test_uint8_and_float_batches_agree_after_one_scaling():
+    # Every uint8 value appears, so a single-scaling mismatch at any value would show.
+    uint8 = (np.arange(4 * 8 * 8 * 3) % 256).astype(np.uint8).reshape(4, 8, 8, 3)
+    labels = np.array([0, 1, 0, 1])
+    as_uint8 = ArrayData((uint8, labels), (uint8, labels), batch_size=3, seed=2)
+    as_float = ArrayData((uint8 / 255.0, labels), (uint8 / 255.0, labels), batch_size=3, seed=2)
+    for train in (True, False):
+        pairs = zip(as_uint8.raw_batches(train, epoch=1), as_float.raw_batches(train, epoch=1))
+        for (scaled, labels_u), (floats, labels_f) in pairs:
+            np.testing.assert_array_equal(scaled.astype(np.float32) / 255, floats)
+            np.testing.assert_array_equal(labels_u, labels_f)
+
+
+# ---- ArrayData: refusals ----------------------------------------------------------------------
+
+def good():
+    return split(), split(num_images=3)
+
+
+def with_train(images=None, labels=None):
+    (train_images, train_labels), val = good()
+    return ((train_images if images is None else images,
+             train_labels if labels is None else labels), val)
+
+
+REFUSALS = {
+    "rank 2 images": (with_train(images=pixels((6, 10))), {}, ["(6, 10)", "(N, H, W)"]),
+    "rank 5 images": (with_train(images=pixels((6, 2, 5, 7, 3))), {}, ["5-d", "(N, C, H, W)"]),
+    "int32 images": (with_train(images=pixels((6, 5, 7, 3), np.int32)), {},
+                     ["int32", "uint8", "[0, 1]"]),
+    "floats 0..255": (with_train(images=pixels((6, 5, 7, 3), np.float32)), {},
+                      ["train", "divide by 255", "[0.0, 255.0]"]),
+    "floats -1..1": (with_train(images=np.linspace(-1, 1, 6 * 5 * 7 * 3).reshape(6, 5, 7, 3)),
+                     {}, ["[-1.0, 1.0]", "scale them into [0, 1]"]),
+    "NaN": (with_train(images=np.full((6, 5, 7, 3), np.nan)), {}, ["NaN", "[0, 1]"]),
+    "labels length": (with_train(labels=np.arange(5)), {}, ["6 images", "5 labels"]),
+    "float labels": (with_train(labels=np.zeros(6)), {}, ["float64", "integer"]),
+    "negative labels": (with_train(labels=np.array([0, 1, -1, 0, 1, 0])), {}, ["-1", "0 or more"]),
+    "2-d labels": (with_train(labels=np.zeros((6, 3), np.int64)), {}, ["(6, 3)", "argmax"]),
+    "label beyond classes": (good(), {"classes": ["a", "b"]}, ["up to 2", "2", "classes"]),
+    "channel mismatch": ((split(), split(shape=(5, 7, 1))), {}, ["3 channel", "have 1"]),
+    "batch_size 0": (good(), {"batch_size": 0}, ["batch_size", "0"]),
+    "empty split": ((split(), split(num_images=0)), {}, ["val", "empty"]),
+    "unknown layout": (good(), {"layout": "CHW"}, ["'CHW'", "NCHW", "NHWC"]),
+    "layout for 3-d": ((split(shape=(5, 7)), split(shape=(5, 7))), {"layout": "NHWC"},
+                       ["4-d", "(6, 5, 7)"]),
+    "resize 0": (good(), {"resize": 0}, ["resize", "0"]),
+    "negative seed": (good(), {"seed": -1}, ["seed", "-1"]),
+    "one string of classes": (good(), {"classes": "abc"}, ["list of names", "'abc'"]),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_bad_input_is_refused_in_one_line(case):
+    (train, val), kwargs, key_words = REFUSALS[case]
+    message = refusal(ArrayData, train, val, **kwargs)
+    assert message.startswith("ArrayData: ")
+    for words in key_words:
+        assert words in message, (words, message)
+
+
+# ---- ArrayData: the batch contract ------------------------------------------------------------
+
+@pytest.fixture
+def indexed():
+    """Ten images whose pixels and labels both equal their index."""
+    images = np.broadcast_to(np.arange(10, dtype=np.uint8)[:, None, None, None],
+                             (10, 5, 6, 3)).copy()
+    return ArrayData((images, np.arange(10)), (images[:7], np.arange(7)), batch_size=4, seed=3)
+
+
+def test_training_order_is_the_epoch_order_sorted_per_batch(indexed):
+    epochs = []
+    for epoch in (0, 1):
+        batches = list(indexed.raw_batches(True, epoch=epoch))
+        order = epoch_order(10, seed=3, epoch=epoch)
+        assert [len(labels) for _, labels in batches] == [4, 4, 2]
+        for number, (images, labels) in enumerate(batches):
+            np.testing.assert_array_equal(labels, np.sort(order[number * 4:number * 4 + 4]))
+            np.testing.assert_array_equal(images[:, 0, 0, 0], labels)  # images follow labels
+            assert labels.dtype == np.int64 and images.shape[1:] == (5, 6, 3)
+        epochs.append(np.concatenate([labels for _, labels in batches]))
+    assert not np.array_equal(epochs[0], epochs[1])
+    assert sorted(epochs[0]) == sorted(epochs[1]) == list(range(10))
+
+
+def test_start_batch_continues_the_epoch_exactly(indexed):
+    full = [labels for _, labels in indexed.raw_batches(True, epoch=4)]
+    tail = [labels for _, labels in indexed.raw_batches(True, epoch=4, start_batch=1)]
+    assert len(tail) == 2
+    for expected, got in zip(full[1:], tail):
+        np.testing.assert_array_equal(expected, got)
+    assert list(indexed.raw_batches(True, start_batch=3)) == []
+
+
+def test_validation_is_in_order_with_a_short_last_batch(indexed):
+    batches = [labels for _, labels in indexed.raw_batches(False, epoch=5)]
+    assert [len(labels) for labels in batches] == [4, 3]
+    np.testing.assert_array_equal(np.concatenate(batches), np.arange(7))
+
+
+def test_counts(indexed):
+    assert indexed.num_examples(True) == 10 and indexed.num_examples(False) == 7
+    assert indexed.num_batches(True) == 3 and indexed.num_batches(False) == 2
+    assert indexed.batch_size == 4 and indexed.seed == 3
+
+
+@pytest.mark.parametrize("resize, expected", [(None, (5, 7)), (8, (8, 8)), ((8, 12), (8, 12)),
+                                              (np.int64(9), (9, 9))])
+def test_resize_is_kept_as_a_pair_and_images_are_not_resized(resize, expected):
+    train, val = good()
+    data = ArrayData(train, val, resize=resize)
+    assert data.resize == expected and isinstance(data.resize, tuple)
+    assert all(type(size) is int for size in data.resize)
+    assert data.image_shape == (5, 7, 3)  # resizing is the backends' job, per batch
+
+
+def test_num_classes_from_labels_and_from_names():
+    train = (pixels((3, 4, 4)), np.array([0, 2, 1]))
+    val = (pixels((2, 4, 4)), np.array([4, 0]))
+    data = ArrayData(train, val)
+    assert data.num_classes == 5 and data.classes is None  # the highest label of both splits
+    assert data.text_labels(np.array([4, 0])) == ["4", "0"]
+    named = ArrayData(train, val, classes=("a", "b", "c", "d", "e", "f"))
+    assert named.num_classes == 6 and named.classes == ["a", "b", "c", "d", "e", "f"]
+    assert named.text_labels([4, 0]) == ["e", "a"]
+
+
+def test_hyperparameters_hold_no_arrays():
+    train, val = good()
+    data = ArrayData(train, val, batch_size=2, resize=8, seed=4)
+    assert set(data.hparams) == {"batch_size", "resize", "layout", "seed", "classes"}
+    assert data.hparams["batch_size"] == 2 and data.hparams["seed"] == 4
+
+
+# ---- ImageFolder on real files ----------------------------------------------------------------
+
+DARK, LIGHT = 20, 230
+# Per class: PNG and JPEG, RGB and greyscale sources, 30×20 and 40×40, one nested, one upper-case.
+SOURCES = {"a.png": ("RGB", (30, 20)), "b.jpg": ("RGB", (40, 40)), "c.png": ("L", (40, 40)),
+           "d.jpeg": ("L", (30, 20)), "sub/e.png": ("RGB", (40, 40)), "F.PNG": ("RGB", (30, 20))}
+FILES_PER_CLASS = sorted(SOURCES)  # "F.PNG" sorts first
+
+
+def save(path, value, mode="RGB", size=(30, 20)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, value if mode == "L" else (value,) * 3).save(path)
+
+
+def make_tree(root, classes=(("dark", DARK), ("light", LIGHT))):
+    """Two visually distinct classes, plus files and folders that must be ignored."""
+    for name, value in classes:
+        for file_name, (mode, size) in SOURCES.items():
+            save(root / name / file_name, value, mode, size)
+        (root / name / "README.txt").write_text("not an image")
+        save(root / name / ".hidden.png", 128)
+        save(root / name / ".ipynb_checkpoints" / "copy.png", 128)
+        Image.new("L", (4, 4), 128).save(root / name / "old.png.bak", format="PNG")
+    save(root / "loose.png", 128)  # directly in root: no class
+    save(root / ".cache" / "x.png", 128)  # a hidden folder is no class
+    (root / "README.txt").write_text("a tree of images")
+    return root
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    return make_tree(tmp_path_factory.mktemp("images") / "root")
+
+
+def class_means(data, train):
+    images = data.train_images if train else data.val_images
+    labels = data.train_labels if train else data.val_labels
+    return {data.classes[label]: images[labels == label].reshape(-1, images.shape[-1]
+                                                                ).mean(axis=0)
+            for label in np.unique(labels)}
+
+
+def test_classes_labels_and_pixels_come_from_the_folders(tree):
+    lines = []
+    data = ImageFolder(tree, batch_size=4, resize=(16, 16), validation_split=0.34, log=lines.append)
+    assert data.classes == ["dark", "light"] and data.num_classes == 2
+    assert data.in_channels == 3 and data.resize == (16, 16) and data.image_shape == (16, 16, 3)
+    assert data.text_labels([1, 0]) == ["light", "dark"]
+    for train in (True, False):
+        images = data.train_images if train else data.val_images
+        assert images.dtype == np.uint8 and images.shape[1:] == (16, 16, 3)
+        means = class_means(data, train)
+        assert abs(means["dark"] - DARK).max() < 3 and abs(means["light"] - LIGHT).max() < 3
+        # each image on its own, too (JPEG is lossy: loosely)
+        for image, label in zip(images, data.train_labels if train else data.val_labels):
+            assert abs(image.mean() - (DARK, LIGHT)[label]) < 3
+    every = sorted(data.files(True) + data.files(False))
+    assert every == [f"{name}/{file}" for name in ("dark", "light") for file in FILES_PER_CLASS]
+    assert len(lines) == 1 and "2 classes" in lines[0] and "8 training and 4 validation" in lines[0]
+    assert set(data.hparams) >= {"root", "batch_size", "resize", "seed", "color_mode"}
+    assert all(not isinstance(value, np.ndarray) for value in data.hparams.values())
+    images, labels = next(data.raw_batches(True))
+    assert images.shape == (4, 16, 16, 3) and labels.dtype == np.int64
+
+
+def test_files_are_listed_with_their_labels(tree):
+    data = ImageFolder(tree, resize=16, log=None)
+    for train in (True, False):
+        labels = data.train_labels if train else data.val_labels
+        assert len(data.files(train)) == len(labels)
+        for path, label in zip(data.files(train), labels):
+            assert path.split("/")[0] == data.classes[label]
+            with Image.open(tree / path) as image:  # the file really is that class's colour
+                assert abs(np.asarray(image.convert("L"), float).mean()
+                           - (DARK, LIGHT)[label]) < 3
+
+
+def test_grayscale_and_a_rectangular_resize(tree):
+    data = ImageFolder(tree, resize=(12, 20), color_mode="grayscale", log=None)
+    assert data.in_channels == 1 and data.train_images.shape[1:] == (12, 20, 1)
+    assert data.resize == (12, 20)
+    means = class_means(data, True)
+    assert abs(means["dark"] - DARK).max() < 3 and abs(means["light"] - LIGHT).max() < 3
+
+
+def test_the_split_is_stratified_and_seeded(tree):
+    def split_of(seed):
+        data = ImageFolder(tree, resize=8, validation_split=0.34, seed=seed, log=None)
+        assert not set(data.files(True)) & set(data.files(False))
+        assert sorted(np.unique(data.val_labels)) == [0, 1]  # every class in validation
+        assert np.bincount(data.val_labels).tolist() == [2, 2]  # round(6 * 0.34) each
+        return data.files(False)
+
+    assert split_of(0) == split_of(0)
+    assert split_of(0) != split_of(1)
+
+
+def test_a_small_class_still_gives_one_image_to_validation(tmp_path):
+    save(tmp_path / "a" / "1.png", DARK)
+    save(tmp_path / "a" / "2.png", DARK)
+    for index in range(3):
+        save(tmp_path / "b" / f"{index}.png", LIGHT)
+    data = ImageFolder(tmp_path, resize=8, validation_split=0.1, log=None)
+    assert np.bincount(data.val_labels).tolist() == [1, 1]
+    assert np.bincount(data.train_labels).tolist() == [1, 2]
+
+
+def test_a_separate_validation_folder(tree, tmp_path):
+    val_root = tmp_path / "val"
+    save(val_root / "dark" / "v.png", DARK, size=(16, 16))
+    save(val_root / "light" / "w.jpg", LIGHT)
+    save(val_root / "light" / "nested" / "x.png", LIGHT, "L")
+    data = ImageFolder(tree, resize=16, val_root=val_root, log=None)
+    assert data.files(False) == ["dark/v.png", "light/nested/x.png", "light/w.jpg"]
+    np.testing.assert_array_equal(data.val_labels, [0, 1, 1])
+    assert len(data.files(True)) == 12  # all of root is for training
+    means = class_means(data, False)
+    assert abs(means["dark"] - DARK).max() < 3 and abs(means["light"] - LIGHT).max() < 3
+
+    other = tmp_path / "other"
+    save(other / "dark" / "v.png", DARK)
+    save(other / "medium" / "v.png", 128)
+    message = refusal(ImageFolder, tree, resize=16, val_root=other, log=None)
+    assert "missing light" in message and "extra medium" in message
+
+
+def write_unreadable(folder):
+    """A text file named .png and a PNG cut in half (noise: the cut falls in its pixel data)."""
+    (folder / "dark" / "bad.png").write_text("this is text, not a PNG")
+    noise = np.random.default_rng(1).integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(folder / "light" / "cut.png")
+    whole = (folder / "light" / "cut.png").read_bytes()
+    (folder / "light" / "cut.png").write_bytes(whole[:len(whole) // 2])
+
+
+def test_unreadable_files_are_named_in_one_line(tmp_path):
+    root = tmp_path / "root"
+    write_unreadable(make_tree(root))
+    message = refusal(ImageFolder, root, resize=16, log=None)
+    assert "2 unreadable" in message and "dark/bad.png" in message and "light/cut.png" in message
+    assert "skip_unreadable=True" in message
+
+
+def test_skipping_unreadable_files_says_so_once_and_loads_the_rest(tmp_path):
+    root = tmp_path / "root"
+    write_unreadable(make_tree(root))
+    lines = []
+    data = ImageFolder(root, resize=16, skip_unreadable=True, log=lines.append)
+    about_skipping = [line for line in lines if "skipped" in line]
+    assert len(about_skipping) == 1 and "\n" not in about_skipping[0]
+    assert "2 unreadable" in about_skipping[0] and "dark/bad.png" in about_skipping[0]
+    assert "light/cut.png" in about_skipping[0]
+    assert data.skipped == ["dark/bad.png", "light/cut.png"]
+    assert data.num_examples(True) + data.num_examples(False) == 12
+    assert "dark/bad.png" not in data.files(True) + data.files(False)
+
+
+def test_an_empty_class_folder_is_refused(tmp_path):
+    make_tree(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "README.txt").write_text("no images here")
+    message = refusal(ImageFolder, tmp_path, resize=16, log=None)
+    assert "empty" in message and "no images" in message
+
+
+@pytest.mark.parametrize("problem", ["missing", "a file", "no classes"])
+def test_a_root_without_class_folders_is_refused(tmp_path, problem):
+    root = tmp_path / "root"
+    if problem == "a file":
+        root.write_text("not a folder")
+    elif problem == "no classes":
+        save(root / "loose.png", DARK)
+    message = refusal(ImageFolder, root, log=None)
+    assert str(root) in message
+    assert {"missing": "does not exist", "a file": "not a directory",
+            "no classes": "no class subfolders"}[problem] in message
+
+
+@pytest.mark.parametrize("kwargs, key_words", [
+    ({"color_mode": "rgba"}, ["color_mode", "'rgba'"]),
+    ({"validation_split": 0}, ["val_root=", "validation_split"]),
+    ({"validation_split": 1.0}, ["[0, 1)", "1.0"]),
+    ({"batch_size": 0}, ["batch_size"]),
+    ({"resize": (16,)}, ["resize", "(16,)"]),
+])
+def test_bad_arguments_are_refused_before_reading(tmp_path, kwargs, key_words):
+    # The root does not exist: a refusal about the arguments shows they are checked first.
+    message = refusal(ImageFolder, tmp_path / "nowhere", **kwargs, log=None)
+    assert message.startswith("ImageFolder: ")
+    for words in key_words:
+        assert words in message, (words, message)
