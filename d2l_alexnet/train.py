@@ -11,14 +11,16 @@ import random
 import shlex
 import signal
 import sys
+import tempfile
 import threading
 
 import numpy as np
 
 from .backends import BACKENDS, ALIASES, BackendError, canonical_name, load_backend
-from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
+from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize, parameter_count
 from .core.data import DataError
-from .core.files import atomic_write_json, check_writable_directory
+from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
+                         remove_directories)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, CheckpointError,
                               CheckpointWriteError, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
@@ -180,6 +182,9 @@ def warn(message):
 
 
 def run(args):
+    """The run, in the order that writes nothing before every check has passed: the flags, the
+    framework, the device and replicas, the data, the model; then the output directories (by
+    the first replica only), training, and the outputs."""
     validate(args)
     backend = import_backend(args.backend)
     if hasattr(backend, "initialize_distributed"):  # JAX: join the other hosts, if any, first
@@ -187,20 +192,7 @@ def run(args):
     if args.precision not in backend.PRECISIONS:
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")
-    try:
-        check_writable_directory(args.out)
-    except OSError as error:
-        raise UsageError(f"cannot write to --out {args.out} ({error.strerror or error}): "
-                         "choose a writable directory") from None
-    if args.checkpoint_dir is not None:
-        try:
-            check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES))
-        except OSError as error:
-            reason = error.strerror or str(error)
-            fix = ("free some space or choose another directory" if error.errno == errno.ENOSPC
-                   else "choose a writable directory")
-            raise UsageError(f"cannot write checkpoints to --checkpoint-dir "
-                             f"{args.checkpoint_dir} ({reason}): {fix}") from None
+    trainer = make_trainer(backend, args)
 
     backend.set_seed(args.seed)
     # Python's and numpy's global RNGs too: checkpoints carry them, so they must be reproducible.
@@ -222,33 +214,31 @@ def run(args):
           f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}), "
           f"resized to {args.resize}×{args.resize}")
     model.layer_summary(backend.example_input_shape(args.resize))
-
     if args.init_tensors is not None:
         arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, NUM_CLASSES,
                                 skip_head=args.new_head)
         backend.assign_parameter_arrays(model, arrays, skip_head=args.new_head)
         print(f"starting from the weights in {args.init_from}"
               + (" (all but the last layer, which starts fresh)" if args.new_head else ""))
-    try:
-        trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
-                                  device=args.device, precision=args.precision)
-    except ReplicaError as error:  # --devices the backend cannot give
-        raise UsageError(str(error)) from None
+
     checkpointer = None
-    if args.checkpoint_dir is not None and trainer.is_first_replica:
-        checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
-        checkpointer.attach(trainer)
-        if args.resume_from is not None:
-            checkpointer.last_path = args.resume_from.path
-            if args.resume_from.metadata["epoch"] >= args.epochs:
-                print(f"{args.resume_from.name} has finished {args.resume_from.metadata['epoch']} "
-                      f"epoch(s), --epochs is {args.epochs}: nothing left to train")
+    if trainer.is_first_replica:  # the first replica writes for all: nobody else touches disk
+        prepare_directories(args)
+        if args.checkpoint_dir is not None:
+            checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every,
+                                        log=warn)
+            checkpointer.attach(trainer)
+            if args.resume_from is not None:
+                checkpointer.last_path = args.resume_from.path
+    if args.resume_from is not None and args.resume_from.metadata["epoch"] >= args.epochs:
+        print(f"{args.resume_from.name} has finished {args.resume_from.metadata['epoch']} "
+              f"epoch(s), --epochs is {args.epochs}: nothing left to train")
     args.stop_signals.trainer = trainer if checkpointer is not None else None
     failed = True
     try:
         history = trainer.fit(model, data, resume=args.resume_from)
         failed = False
-    except TrainingInterrupted as interrupt:  # a signal, at a step boundary
+    except TrainingInterrupted as interrupt:  # a first signal, at a step boundary
         if checkpointer is None:
             raise
         path = checkpointer.save(trainer)
@@ -261,25 +251,129 @@ def run(args):
             raise TrainingError(f"{error}; the last good checkpoint is {checkpointer.last_path}: "
                                 "resume from it with a lower --lr and --resume") from None
         raise
-    except RuntimeError as error:
-        if "GPU" not in str(error) or out_of_memory_message(error, args.batch_size):
-            raise  # out of memory on a GPU: main's one line
-        raise UsageError(str(error)) from None
     finally:
         args.stop_signals.trainer = None
         if hasattr(trainer, "close"):  # PyTorch under torchrun: leave the process group
             trainer.close(failed=failed)
-
-    if not trainer.is_first_replica:  # the first replica writes for all
-        return 0
-    metrics_path = os.path.join(args.out, "metrics.json")
-    curves_path = os.path.join(args.out, "curves.png")
-    weights_path = os.path.join(args.out, "weights.safetensors")
-    atomic_write_json(metrics_path, history)
-    trainer.board.save(curves_path)
-    model.save_weights(weights_path)
-    print(f"wrote {metrics_path}, {curves_path} and {weights_path}")
+    if trainer.is_first_replica:
+        write_outputs(args, model, trainer.board, history, checkpointer)
     return 0
+
+
+def make_trainer(backend, args):
+    """The Trainer, with its device and replicas chosen (a TensorFlow strategy made, the
+    replica rank known) before any variable, directory or checkpointer exists; a device or a
+    replica count that cannot be had exits 2 here."""
+    try:
+        trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
+                                  device=args.device, precision=args.precision)
+        trainer.device = trainer.select_device(args.device)
+    except ReplicaError as error:  # --devices the backend cannot give
+        raise UsageError(str(error)) from None
+    except RuntimeError as error:
+        if "GPU" not in str(error) or out_of_memory_message(error, args.batch_size):
+            raise
+        raise UsageError(str(error)) from None  # --device gpu without one
+    return trainer
+
+
+OUTPUT_MARGIN_BYTES = 4 << 20  # metrics.json, curves.png and the safetensors header, with room
+
+
+def output_bytes(resize):
+    """About how much a run writes into --out: the fp32 weights, the metrics and the plot."""
+    return 4 * parameter_count(resize, NUM_CLASSES) + OUTPUT_MARGIN_BYTES
+
+
+def prepare_directories(args):
+    """Prove --out (and --checkpoint-dir) roomy enough for what the run writes there (both
+    together when they share a disk), then create them and prove them writable; exit 2
+    otherwise, leaving no folder it made."""
+    needed = output_bytes(args.resize)
+    shared = args.checkpoint_dir is not None and same_disk(args.out, args.checkpoint_dir)
+    free = free_bytes(args.out)
+    if free < needed:
+        raise UsageError(f"--out {args.out} has {free / 1e6:,.0f} MB free, the run writes about "
+                         f"{needed / 1e6:,.0f} MB there (weights, metrics, plot): free some "
+                         "space or choose another --out")
+    try:
+        created = check_writable_directory(args.out)
+    except OSError as error:
+        raise UsageError(f"cannot write to --out {args.out} ({error.strerror or error}): "
+                         "choose a writable directory") from None
+    if args.checkpoint_dir is None:
+        return
+    try:
+        check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES),
+                        also_needed=needed if shared else 0)
+    except OSError as error:
+        remove_directories(created)  # --out too: a refused run leaves nothing
+        reason = error.strerror or str(error)
+        fix = ("free some space or choose another directory" if error.errno == errno.ENOSPC
+               else "choose a writable directory")
+        raise UsageError(f"cannot write checkpoints to --checkpoint-dir "
+                         f"{args.checkpoint_dir} ({reason}): {fix}") from None
+
+
+def same_disk(first, second):
+    """Whether two paths (or, for one not made yet, its nearest existing folder) share a disk."""
+    def device(path):
+        path = os.path.abspath(path)
+        while not os.path.exists(path):
+            path = os.path.dirname(path)
+        return os.stat(path).st_dev
+
+    return device(first) == device(second)
+
+
+class OutputWriteError(Exception):
+    """Training finished but its outputs could not all be written (a full disk, say); the
+    message says what was written and where the trained weights are. The CLI exits 1."""
+
+
+def write_outputs(args, model, board, history, checkpointer):
+    """weights.safetensors first (the hours of training), then metrics.json and curves.png,
+    each atomically. A failure raises :class:`OutputWriteError` saying what was and was not
+    written and where the weights are: the newest checkpoint, or else a temporary file."""
+    weights_path = os.path.join(args.out, "weights.safetensors")
+    outputs = [(weights_path, lambda: model.save_weights(weights_path)),
+               (os.path.join(args.out, "metrics.json"),
+                lambda: atomic_write_json(os.path.join(args.out, "metrics.json"), history)),
+               (os.path.join(args.out, "curves.png"),
+                lambda: board.save(os.path.join(args.out, "curves.png")))]
+    written = []
+    for path, write in outputs:
+        try:
+            write()
+        except OSError as error:
+            reason = "the disk is full" if error.errno == errno.ENOSPC else (
+                error.strerror or str(error))
+            missing = ", ".join(os.path.basename(other) for other, _ in outputs
+                                if other not in written)
+            done = (f"wrote {', '.join(os.path.basename(other) for other in written)}, not "
+                    f"{missing}" if written else f"wrote none of {missing}")
+            raise OutputWriteError(f"cannot write {path} ({reason}): {done}; "
+                                   f"{where_the_weights_are(model, written, checkpointer, args)}"
+                                   ) from None
+        written.append(path)
+    print(f"wrote {', '.join(written[1:])} and {written[0]}")
+
+
+def where_the_weights_are(model, written, checkpointer, args):
+    """The end of the message of a failed final write: where the trained weights survive."""
+    if written:
+        return "the trained weights are safe in weights.safetensors"
+    if checkpointer is not None and checkpointer.last_path is not None:
+        return (f"the trained weights are in the last checkpoint, {checkpointer.last_path}: "
+                f"free some space, then {resume_command(args)} writes the outputs")
+    fallback = os.path.join(tempfile.gettempdir(), f"d2l_alexnet-weights-{os.getpid()}"
+                                                   ".safetensors")
+    try:
+        model.save_weights(fallback)
+    except OSError:
+        return ("the trained weights could not be saved anywhere: free some space and train "
+                "again with --checkpoint-dir, which keeps them safe")
+    return f"the trained weights were saved to {fallback} instead"
 
 
 class Interrupted(Exception):
@@ -321,7 +415,19 @@ class StopSignals:
             warn(f"\n{name}: stopping after this step to save a checkpoint ({name} again stops "
                  "at once)")
             return
+        if self.trainer is not None:  # the second: mid-step, no consistent state to save
+            raise StoppedAtOnce(name)
         raise TrainingInterrupted(name)
+
+
+class StoppedAtOnce(BaseException):
+    """A second signal: stop wherever the run is, saving nothing of that moment (it may be the
+    middle of a step). A BaseException, like KeyboardInterrupt, so that no handler for errors
+    (nor the first signal's checkpoint save) takes it for something it can finish."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def exit_status(signal_name):
@@ -384,7 +490,7 @@ def main(argv=None):
     try:
         with StopSignals() as args.stop_signals:
             return run(args)
-    except (CheckpointWriteError, TrainingError) as error:  # the run failed: exit 1
+    except (CheckpointWriteError, TrainingError, OutputWriteError) as error:  # the run failed
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (UsageError, CheckpointError) as error:  # bad input (an unusable checkpoint too): 2
@@ -393,7 +499,7 @@ def main(argv=None):
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)
         return exit_status(stop.signal_name)
-    except TrainingInterrupted as stop:
+    except (TrainingInterrupted, StoppedAtOnce) as stop:
         print(f"interrupted by {stop.reason}: {stopped_at_once_message(args)}", file=sys.stderr)
         return exit_status(stop.reason)
     except KeyboardInterrupt:

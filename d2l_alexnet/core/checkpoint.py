@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import struct
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .architecture import parameter_count
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, check_writable_directory, free_bytes
 
 MAGIC = b"d2l_alexnet ckpt"
 FORMAT = "d2l_alexnet-checkpoint"
@@ -259,19 +258,19 @@ def estimated_bytes(resize, num_classes):
     return 4 * parameter_count(resize, num_classes) + (1 << 20)
 
 
-def check_directory(directory, needed_bytes, keep=2):
-    """Create ``directory`` if needed, prove it writable and roomy enough for ``keep`` + 1
-    checkpoints (the newest is written before the oldest goes); ``OSError`` otherwise."""
-    os.makedirs(directory, exist_ok=True)
-    probe = os.path.join(directory, ".write-test")
-    atomic_write_bytes(probe, b"ok")
-    os.remove(probe)
+def check_directory(directory, needed_bytes, keep=2, also_needed=0):
+    """Prove ``directory`` roomy enough for ``keep`` + 1 checkpoints (the newest is written
+    before the oldest goes) plus ``also_needed`` bytes of other files on the same disk, then
+    create it if needed and prove it writable; returns the folders it created. ``OSError``
+    otherwise, leaving nothing it created behind."""
     existing = sum(os.path.getsize(path) for _, path in list_checkpoints(directory))
-    free = shutil.disk_usage(directory).free
-    wanted = (keep + 1) * needed_bytes - existing
+    free = free_bytes(directory)
+    wanted = (keep + 1) * needed_bytes - existing + also_needed
     if free < wanted:
-        raise OSError(errno.ENOSPC, f"{free / 1e6:,.0f} MB free, checkpoints need about "
+        what = "checkpoints need" if not also_needed else "checkpoints and outputs need"
+        raise OSError(errno.ENOSPC, f"{free / 1e6:,.0f} MB free, {what} about "
                                     f"{wanted / 1e6:,.0f} MB")
+    return check_writable_directory(directory)
 
 
 def _env_step(name):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import tempfile
 
 
@@ -31,8 +32,43 @@ def atomic_write_json(path, value):
     atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
-def check_writable_directory(path):
-    """Create ``path`` if needed and prove a file can be written there; ``OSError`` otherwise."""
+def make_directories(path):
+    """``os.makedirs(path, exist_ok=True)``, returning the folders it created, outermost first
+    (what :func:`remove_directories` takes back when a later check refuses the run)."""
+    missing, folder = [], os.path.abspath(path)
+    while not os.path.exists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
     os.makedirs(path, exist_ok=True)
-    atomic_write_bytes(os.path.join(path, ".write-test"), b"ok")
-    os.remove(os.path.join(path, ".write-test"))
+    return missing[::-1]
+
+
+def remove_directories(folders):
+    """Remove folders :func:`make_directories` created, innermost first, if still empty."""
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass  # not empty, or gone: leave it
+
+
+def check_writable_directory(path, probe=".write-test"):
+    """Create ``path`` if needed and prove a file can be written there; returns the folders it
+    created. On ``OSError`` nothing it created is left behind."""
+    created = make_directories(path)
+    try:
+        atomic_write_bytes(os.path.join(path, probe), b"ok")
+        os.remove(os.path.join(path, probe))
+    except OSError:
+        remove_directories(created)
+        raise
+    return created
+
+
+def free_bytes(path):
+    """Free space on the disk that holds ``path``, or would hold it (its nearest existing
+    folder)."""
+    folder = os.path.abspath(path)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return shutil.disk_usage(folder).free

@@ -120,6 +120,7 @@ class TrainerBase(HyperParameters):
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
         self.step = 0  # training steps done, over all epochs
         self.epoch_progress = None  # an EpochProgress while an epoch is under way
+        self.device = None  # chosen by select_device, once (setup, or the CLI before it)
 
     # ---- framework steps, supplied by each backend -------------------------------------------
     def select_device(self, request):
@@ -212,7 +213,8 @@ class TrainerBase(HyperParameters):
         ``model``, choose the device and prepare the model (for a benchmark or a test that
         drives ``train_step`` itself). Returns the trainer."""
         self.attach_data(model, data)
-        self.device = self.select_device(self.device_request)
+        if self.device is None:
+            self.device = self.select_device(self.device_request)
         self.prepare_model(model)
         return self
 

@@ -18,7 +18,7 @@ import pytest
 
 from d2l_alexnet import train
 from d2l_alexnet.core import checkpoint as ckpt
-from d2l_alexnet.core import weights
+from d2l_alexnet.core import files, weights
 from d2l_alexnet.core.checkpoint import (Checkpointer, CheckpointError, CheckpointWriteError,
                                          encode, latest_checkpoint, list_checkpoints,
                                          read_checkpoint, write_checkpoint)
@@ -48,7 +48,7 @@ class SoftmaxRegression:
 
 class NumpyTrainer(TrainerBase):
     backend = "pytorch"  # the CLI runs it in place of that backend (see fake_backend)
-    signal_at_step = None  # (step, signal): send it from inside that step, as a person might
+    signal_at_step = None  # (step, signal[, times]): sent from inside that step, as by a person
 
     def select_device(self, request):
         return "cpu"
@@ -73,7 +73,9 @@ class NumpyTrainer(TrainerBase):
         probs[np.arange(len(y)), y] -= 1
         self.model.W -= self.model.lr * X.T @ probs / len(y)
         if self.signal_at_step is not None and self.step + 1 == self.signal_at_step[0]:
-            os.kill(os.getpid(), self.signal_at_step[1])
+            # After the update, before the step is counted: the middle of a step.
+            for _ in range(self.signal_at_step[2] if len(self.signal_at_step) > 2 else 1):
+                os.kill(os.getpid(), self.signal_at_step[1])
         return losses.mean()
 
     def eval_step(self, batch):
@@ -401,6 +403,29 @@ def test_cli_interrupted_and_resumed_with_the_printed_command(cli, tmp_path, cap
     assert without_timing(metrics[0]) == without_timing(metrics[1])
 
 
+def test_a_second_signal_stops_at_once_and_saves_nothing_of_that_moment(cli, tmp_path, capsys,
+                                                                       monkeypatch):
+    assert cli("--out", str(tmp_path / "a"), "--checkpoint-dir", str(tmp_path / "a-ckpt")) == 0
+    straight = read_checkpoint(list_checkpoints(tmp_path / "a-ckpt")[0][1])
+    capsys.readouterr()
+    argv = ["--out", str(tmp_path / "b"), "--checkpoint-dir", str(tmp_path / "b-ckpt"),
+            "--checkpoint-every", "1"]
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (3, signal.SIGINT, 2))  # Ctrl-C twice
+    assert cli(*argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    ckpt_dir = tmp_path / "b-ckpt"
+    assert err[-1].startswith(f"interrupted by SIGINT: the last checkpoint is {ckpt_dir}/"
+                              "checkpoint-2.ckpt; resume with: ")  # not the half-done step 3
+    assert sorted(os.listdir(ckpt_dir)) == ["checkpoint-1.ckpt", "checkpoint-2.ckpt"]
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
+    assert train.main(shlex.split(err[-1].split("resume with: ")[1])[3:]) == 0
+    resumed = read_checkpoint(list_checkpoints(ckpt_dir)[0][1])
+    assert all(np.array_equal(resumed.arrays[name], straight.arrays[name])
+               for name in straight.arrays)
+    assert without_timing(resumed.metadata["history"]) == without_timing(
+        straight.metadata["history"])
+
+
 def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(ckpt.SIGNAL_AFTER_STEP, "4:SIGTERM")
     code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
@@ -530,7 +555,7 @@ def test_cli_full_checkpoint_dir_exits_2_and_leaves_nothing(cli, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: cannot write checkpoints to --checkpoint-dir {tmp_path / 'ckpt'} "
                    "(No space left on device): free some space or choose another directory"]
-    assert os.listdir(tmp_path / "ckpt") == []  # no partial file
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "run").exists()  # nothing
 
 
 def test_cli_full_out_dir_exits_2_and_leaves_nothing(cli, tmp_path, capsys, monkeypatch):
@@ -546,15 +571,92 @@ def test_cli_full_out_dir_exits_2_and_leaves_nothing(cli, tmp_path, capsys, monk
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: cannot write to --out {tmp_path / 'run'} (No space left on device): choose a "
         "writable directory"]
-    assert os.listdir(tmp_path / "run") == []
+    assert not (tmp_path / "run").exists()  # not even the folder it made
+
+
+def small_disk(monkeypatch, where, free):
+    """Make the disk of the folders whose path contains ``where`` look ``free`` bytes big."""
+    real = files.shutil.disk_usage
+    usage = types.SimpleNamespace(total=10**9, used=10**9 - free, free=free)
+    monkeypatch.setattr(files.shutil, "disk_usage",
+                        lambda path: usage if where in str(path) else real(path))
 
 
 def test_cli_too_little_free_space_for_checkpoints_exits_2(cli, tmp_path, capsys, monkeypatch):
-    usage = types.SimpleNamespace(total=10**9, used=10**9 - 5 * 10**6, free=5 * 10**6)
-    monkeypatch.setattr(ckpt.shutil, "disk_usage", lambda path: usage)
+    (tmp_path / "ckpt").mkdir()
+    small_disk(monkeypatch, "ckpt", 5 * 10**6)
     assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 2
     err = capsys.readouterr().err.strip()
-    assert "(5 MB free, checkpoints need about " in err and "free some space" in err
+    assert "(5 MB free, checkpoints and outputs need about " in err and "free some space" in err
+    assert not (tmp_path / "run").exists(), "a refused run leaves no --out behind"
+
+
+def test_cli_too_little_free_space_for_the_outputs_exits_2(cli, tmp_path, capsys, monkeypatch):
+    (tmp_path / "disk").mkdir()
+    small_disk(monkeypatch, "disk", 10**5)  # the weights alone are larger
+    assert cli("--out", str(tmp_path / "disk" / "run")) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --out {tmp_path / 'disk' / 'run'} has 0 MB free, the run writes about 91 MB "
+        "there (weights, metrics, plot): free some space or choose another --out"]
+    assert os.listdir(tmp_path / "disk") == []
+
+
+def fail_writing(monkeypatch, name):
+    """Make the atomic write of the file called ``name`` find the disk full."""
+    real = files.atomic_write_bytes
+
+    def write(path, payload, before_rename=None):
+        if os.path.basename(path) == name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, payload, before_rename)
+
+    monkeypatch.setattr(files, "atomic_write_bytes", write)
+    monkeypatch.setattr(train, "atomic_write_json",
+                        lambda path, value: files.atomic_write_json(path, value))
+
+
+def test_a_full_disk_at_the_end_keeps_the_weights_in_the_last_checkpoint(cli, tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.setattr(SoftmaxRegression, "save_weights", lambda self, path: (
+        files.atomic_write_bytes(path, self.W.tobytes())))
+    with monkeypatch.context() as patch:
+        fail_writing(patch, "weights.safetensors")
+        argv = ["--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")]
+        assert cli(*argv) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("epoch ")]  # the progress bar's lines
+    assert len(err) == 1, err
+    assert err[0].startswith(f"error: cannot write {tmp_path / 'run' / 'weights.safetensors'} "
+                             "(the disk is full): wrote none of weights.safetensors, "
+                             "metrics.json, curves.png; the trained weights are in the last "
+                             f"checkpoint, {tmp_path / 'ckpt' / 'checkpoint-6.ckpt'}: free some "
+                             "space, then ")
+    assert err[0].endswith("--resume writes the outputs")
+    assert os.listdir(tmp_path / "run") == []  # no partial file
+    assert cli(*argv, "--resume") == 0  # the disk has room again: nothing to train, outputs
+    assert sorted(os.listdir(tmp_path / "run")) == ["curves.png", "metrics.json",
+                                                    "weights.safetensors"]
+
+
+def test_a_full_disk_at_the_end_without_checkpoints_saves_the_weights_elsewhere(
+        cli, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(SoftmaxRegression, "save_weights", lambda self, path: (
+        files.atomic_write_bytes(path, self.W.tobytes())))
+    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere").mkdir()
+    with monkeypatch.context() as patch:
+        fail_writing(patch, "weights.safetensors")
+        assert cli("--out", str(tmp_path / "run")) == 1
+    (saved,) = os.listdir(tmp_path / "elsewhere")
+    assert capsys.readouterr().err.strip().endswith(
+        f"the trained weights were saved to {tmp_path / 'elsewhere' / saved} instead")
+    with monkeypatch.context() as patch:
+        fail_writing(patch, "metrics.json")
+        assert cli("--out", str(tmp_path / "again")) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "wrote weights.safetensors, not metrics.json, curves.png; the trained weights are safe "
+        "in weights.safetensors")
+    assert os.listdir(tmp_path / "again") == ["weights.safetensors"]
 
 
 @pytest.mark.parametrize("error", [

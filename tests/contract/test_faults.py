@@ -1,0 +1,181 @@
+"""Faults at the edges of a real run, in every backend: a disk that fills while training, Ctrl-C
+pressed twice (in a step, and in validation), and bad input, which must leave no folder behind.
+
+The disk test mounts a small tmpfs (root only; elsewhere it is skipped, and
+``tests/core/test_checkpoint.py`` injects the same full disk without a framework).
+"""
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from d2l_alexnet.core.checkpoint import list_checkpoints, read_checkpoint
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL = 67
+RUN = ("--batch-size", "8", "--limit-train", "32", "--resize", str(SMALL))
+
+
+def environment(**extra):
+    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                PYTHONUNBUFFERED="1", **extra)
+
+
+def start(arguments, **extra):
+    """The CLI in a process of its own, stdout and stderr merged, line by line."""
+    return subprocess.Popen([sys.executable, "-m", "d2l_alexnet.train", *arguments],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=environment(**extra))
+
+
+def wait_for(process, marker, timeout=300):
+    """Read the process's lines until one contains ``marker``; returns the lines read."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    process.kill()
+    raise AssertionError(f"never saw {marker!r}: {lines[-20:]}")
+
+
+def finish(process, lines=()):
+    rest, _ = process.communicate(timeout=600)
+    return process.returncode, [*lines, *rest.splitlines()]
+
+
+def final_arrays(directory):
+    return read_checkpoint(list_checkpoints(directory)[0][1]).arrays
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 100 MB tmpfs: room for the outputs of a 67×67 AlexNet (about 91 MB), and no more."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100m", "tmpfs",
+                              str(mount_point)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_disk_that_fills_during_the_run_keeps_the_trained_weights(d2l, backend_name, tmp_path,
+                                                                     small_disk):
+    out, ckpt = small_disk / "run", tmp_path / "ckpt"
+    arguments = ["--backend", backend_name, *RUN, "--epochs", "6", "--limit-val", "8",
+                 "--out", str(out), "--checkpoint-dir", str(ckpt)]
+    process = start(arguments)
+    lines = wait_for(process, "training on")  # the start-up checks have passed
+    filler = small_disk / "filler"
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    with open(filler, "wb") as stream:  # another program fills the disk meanwhile
+        stream.write(b"\0" * (free - (1 << 20)))
+    status, lines = finish(process, lines)
+    assert status == 1, lines[-5:]
+    message = lines[-1]
+    assert message.startswith(f"error: cannot write {out / 'weights.safetensors'} (the disk is "
+                              "full): wrote none of weights.safetensors, metrics.json, "
+                              "curves.png; the trained weights are in the last checkpoint, "
+                              f"{ckpt / 'checkpoint-24.ckpt'}: free some space, then "), message
+    assert "Traceback" not in "\n".join(lines)
+    assert sorted(os.listdir(small_disk)) == ["filler", "run"] and os.listdir(out) == []
+    os.remove(filler)
+    command = shlex.split(message.split("free some space, then ", 1)[1].rsplit(" writes", 1)[0])
+    result = subprocess.run(command, capture_output=True, text=True, env=environment(),
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "nothing left to train" in result.stdout
+    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "weights.safetensors"]
+
+
+CTRL_C_RUN = ("--epochs", "2", "--checkpoint-every", "2")
+
+
+@pytest.fixture(scope="module")
+def straight(backend_name, tmp_path_factory):
+    """The final checkpoint's arrays of an uninterrupted run (validation changes none of them,
+    so one run serves both cases below)."""
+    directory = tmp_path_factory.mktemp("straight")
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend",
+                             backend_name, *RUN, *CTRL_C_RUN, "--limit-val", "8", "--out",
+                             str(directory / "run"), "--checkpoint-dir", str(directory / "ckpt")],
+                            capture_output=True, text=True, env=environment(), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return final_arrays(directory / "ckpt")
+
+
+def wait_for_checkpoints(process, directory, count, timeout=300):
+    """Until ``directory`` holds ``count`` checkpoints (a few steps are done) or the process
+    ends."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list_checkpoints(directory)) >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"no {count} checkpoints in {directory}")
+
+
+@pytest.mark.parametrize("moment", ["training", "validation"])
+def test_ctrl_c_twice_stops_at_once_and_the_resume_is_still_exact(d2l, backend_name, tmp_path,
+                                                                  straight, moment):
+    ckpt = tmp_path / "ckpt"
+    arguments = ["--backend", backend_name, *RUN, *CTRL_C_RUN, "--out", str(tmp_path / "run"),
+                 "--checkpoint-dir", str(ckpt),
+                 # Validation of 800 images lasts long enough to be interrupted in.
+                 "--limit-val", "800" if moment == "validation" else "8"]
+    process = start(arguments)
+    if moment == "training":
+        wait_for_checkpoints(process, ckpt, 1)  # steps are under way
+        lines = []
+    else:  # the epoch's last progress line comes right before validation
+        lines = wait_for(process, "epoch 1/2 [########################] 32/32 img")
+    process.send_signal(signal.SIGINT)  # twice at once, as an impatient person does
+    process.send_signal(signal.SIGINT)
+    status, lines = finish(process, lines)
+    assert status == 130, lines[-5:]
+    assert lines[-1].startswith("interrupted by SIGINT: "), lines[-3:]
+    assert "Traceback" not in "\n".join(lines)
+    assert not [name for name in os.listdir(ckpt) if name.endswith(".tmp")]
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *arguments, "--resume"],
+                            capture_output=True, text=True, env=environment(), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = final_arrays(ckpt)
+    assert set(got) == set(straight)
+    differing = [name for name in straight if not np.array_equal(got[name], straight[name])]
+    assert not differing, f"not bit-exact after the double Ctrl-C: {differing}"
+
+
+def test_refused_runs_create_no_folder(d2l, backend_name, tmp_path):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        (corrupt / name).write_bytes(b"\x00\x00\x08\x03garbage")
+    cases = [(["--data-dir", str(corrupt)], "train-images-idx3-ubyte"),
+             (["--epochs", "0"], "--epochs must be at least 1")]
+    if not d2l.num_gpus():
+        cases.append((["--device", "gpu"], "--device cpu"))
+    if backend_name == "pytorch":  # several devices need torchrun
+        cases.append((["--devices", "2"], "torchrun --nproc-per-node 2"))
+    for arguments, phrase in cases:
+        out, ckpt = tmp_path / "deep" / "run", tmp_path / "deep" / "ckpt"
+        result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend",
+                                 backend_name, *RUN, *arguments, "--out", str(out),
+                                 "--checkpoint-dir", str(ckpt)],
+                                capture_output=True, text=True, env=environment(), timeout=600)
+        assert result.returncode == 2, (arguments, result.stderr[-2000:])
+        assert phrase in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert not (tmp_path / "deep").exists(), f"{arguments} left {tmp_path / 'deep'} behind"
