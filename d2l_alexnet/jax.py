@@ -70,6 +70,9 @@ def initialize_distributed():
     must run before anything else touches JAX (the CLI calls it first). Does nothing otherwise."""
     address = os.environ.get("JAX_COORDINATOR_ADDRESS")
     if address and not jax.distributed.is_initialized():
+        # CPU devices of several processes talk through Gloo (without it, XLA:CPU has no
+        # collectives across processes); GPUs use NCCL whatever this says.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(address, int(os.environ["JAX_NUM_PROCESSES"]),
                                    int(os.environ["JAX_PROCESS_ID"]))
 
@@ -473,7 +476,21 @@ class Trainer(TrainerBase):
         # Committed to the chosen device (replicated over the mesh); the steps then run there,
         # and on a mesh XLA inserts the gradient all-reduce itself. (device_put also turns the
         # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
-        self.state = jax.device_put(state, self.placement())
+        self.state = self.replicate(state)
+
+    def replicate(self, tree):
+        """``tree`` on the device, or replicated over the mesh. With several processes each
+        gives its own (equal) copy: ``device_put`` cannot place onto other hosts' devices."""
+        if self.mesh is None or jax.process_count() == 1:
+            return jax.device_put(tree, self.placement())
+        sharding = self.placement()
+
+        def leaf_to_global(leaf):
+            if jax.dtypes.issubdtype(getattr(leaf, "dtype", np.float32), jax.dtypes.prng_key):
+                return jax.random.wrap_key_data(leaf_to_global(jax.random.key_data(leaf)))
+            return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+
+        return jax.tree.map(leaf_to_global, tree)
 
     def prepare_batch(self, images, labels):
         labels = labels.astype(np.int32)
@@ -497,6 +514,9 @@ class Trainer(TrainerBase):
     def train_step(self, batch):
         self.state, loss = self.jitted_train_step(self.state, *batch)
         return loss
+
+    def to_float(self, value):
+        return float(to_numpy(value))
 
     def fit_finished(self):
         """The model carries what training reached (a later fit copies before donating)."""
@@ -530,7 +550,7 @@ class Trainer(TrainerBase):
         if "rng.dropout_key" in arrays:
             state = state.replace(dropout_key=jax.random.wrap_key_data(
                 jnp.asarray(arrays["rng.dropout_key"])))
-        self.state = jax.device_put(state, self.placement())
+        self.state = self.replicate(state)
 
 
 def _path_name(path):
@@ -600,7 +620,10 @@ def _check_params(model, params):
 
 
 def to_numpy(array):
-    """An array as a numpy array (on the host)."""
+    """An array as a numpy array (on the host). A replicated array of a multi-host run is read
+    from this host's copy."""
+    if isinstance(array, jax.Array) and not array.is_fully_addressable:
+        array = array.addressable_shards[0].data
     return np.asarray(jax.device_get(array))
 
 

@@ -59,6 +59,12 @@ if not keras.__version__.startswith("3."):  # variable paths, dtype policies per
     raise ImportError(f"the tensorflow backend needs Keras 3 (TensorFlow >= 2.16); found "
                       f"TensorFlow {tf.__version__} with Keras {keras.__version__}")
 
+# Several machines (TF_CONFIG names the cluster): TensorFlow configures the collectives only
+# before its first op ("Collective ops must be configured at program startup"), so the strategy
+# is made here, on import, before any model, in the CLI and in Python alike.
+CLUSTER_STRATEGY = tf.distribute.MultiWorkerMirroredStrategy() if "TF_CONFIG" in os.environ \
+    else None
+
 # Precisions this backend trains in (bf16: Keras mixed_bfloat16 on this model's layers).
 PRECISIONS = ("fp32", "bf16")
 # Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
@@ -320,8 +326,8 @@ class Trainer(TrainerBase):
         return device
 
     def _make_strategy(self, kind):
-        if "TF_CONFIG" in os.environ:  # several machines: each worker's own devices
-            strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        if CLUSTER_STRATEGY is not None:  # several machines: each worker's own devices
+            strategy = CLUSTER_STRATEGY
             self.replica_rank = strategy.cluster_resolver.task_id
         else:
             devices = [device.name for device in tf.config.list_logical_devices(kind)]

@@ -5,8 +5,9 @@
 
 2 epochs of 16 images at global batch 8, dropout off, on ``REPLICAS`` CPU replicas: two
 host devices for JAX, two logical CPUs for TensorFlow, ``cpu(0)``/``cpu(1)`` for MXNet, and
-for PyTorch one Gloo process per replica (this script run by ``torchrun``). The first replica
-writes the history to ``OUT.json``.
+for PyTorch one Gloo process per replica (this script run by ``torchrun``); or one process per
+replica for JAX (``JAX_COORDINATOR_ADDRESS``...) and TensorFlow (``TF_CONFIG``), as on several
+machines. The first replica writes the history to ``OUT.json``.
 """
 
 import json
@@ -17,9 +18,12 @@ EPOCHS, BATCH, TRAIN, VAL, SIZE = 2, 8, 16, 8, 67
 
 
 def main(backend, replicas, out):
-    if backend == "jax":  # before jax is imported
+    # Several processes (a JAX coordinator or a TensorFlow cluster in the environment): one
+    # device each. One process: two devices of its CPU.
+    several_processes = "JAX_COORDINATOR_ADDRESS" in os.environ or "TF_CONFIG" in os.environ
+    if backend == "jax" and not several_processes:  # before jax is imported
         os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-    if backend == "tensorflow":  # before any TensorFlow op
+    if backend == "tensorflow" and not several_processes:  # before any TensorFlow op
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -27,6 +31,8 @@ def main(backend, replicas, out):
     from d2l_alexnet.backends import load_backend
 
     d2l = load_backend(backend)
+    if hasattr(d2l, "initialize_distributed"):
+        d2l.initialize_distributed()
     d2l.set_seed(0)
     data = d2l.FashionMNIST(batch_size=BATCH, resize=(SIZE, SIZE), limit_train=TRAIN,
                             limit_val=VAL)

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from d2l_alexnet.core.trainer import replica_count, replica_slices
+from d2l_alexnet.core.trainer import ReplicaError, replica_count, replica_slices
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -64,10 +64,114 @@ def test_cli_refuses_fewer_than_one_device(d2l, backend_name, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_refuses_replicas_it_cannot_make(d2l, backend_name, tmp_path):
+    """The refusals the README documents for several devices, each in one line with exit 2."""
+    if backend_name == "mxnet":  # in Python: clipping is refused on several contexts
+        model = d2l.AlexNet(lr=0.01, resize=67)
+        data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8)
+        trainer = d2l.Trainer(max_epochs=1, num_gpus=2, device="cpu", gradient_clip_val=1.0,
+                              progress=False, log=None)
+        with pytest.raises(ReplicaError, match="gradient_clip_val is not supported on several "
+                                               "MXNet contexts"):
+            trainer.fit(model, data)
+        return
+    if backend_name == "jax":
+        arguments, message = ["--devices", "2", "--device", "cpu"], (
+            "2 replicas need 2 cpu devices but JAX sees 1: set XLA_FLAGS=")
+    elif backend_name == "tensorflow":
+        arguments, message = ["--devices", "2", "--device", "cpu"], (
+            "2 replicas need 2 CPU devices but TensorFlow sees 1: split the CPU into logical "
+            "devices")
+    else:
+        arguments, message = ["--devices", "2"], "launch with torchrun --nproc-per-node 2"
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("XLA_FLAGS", None)
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend",
+                             backend_name, *arguments, "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "run").exists()
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cluster_environments(backend_name):
+    """The environment of each of two processes on this machine, as on two hosts."""
+    if backend_name == "jax":
+        address = f"127.0.0.1:{free_port()}"
+        return [{"JAX_COORDINATOR_ADDRESS": address, "JAX_NUM_PROCESSES": "2",
+                 "JAX_PROCESS_ID": str(index)} for index in range(2)]
+    workers = [f"localhost:{free_port()}" for _ in range(2)]
+    return [{"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                      "task": {"type": "worker", "index": index}})}
+            for index in range(2)]
+
+
+def run_together(commands, environments):
+    """Start one process per command at once; wait for all; returns their results."""
+    base = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                OMP_NUM_THREADS="1")
+    base.pop("XLA_FLAGS", None)
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=dict(base, **environment))
+                 for command, environment in zip(commands, environments)]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=600)
+        results.append((process.returncode, out, err))
+    return results
+
+
+def test_two_processes_train_as_one_device_and_only_the_first_writes(d2l, backend_name,
+                                                                     tmp_path):
+    """Several hosts, on one machine: two processes that find each other (JAX through
+    jax.distributed.initialize, TensorFlow through TF_CONFIG) take the same steps as one device
+    and write their outputs and checkpoints once, from the first."""
+    if backend_name == "pytorch":
+        pytest.skip("torchrun's processes: test_cli_trains_on_two_replicas_and_the_first_writes")
+    if backend_name == "mxnet":
+        pytest.skip("MXNet trains on one machine only (README, Scaling out)")
+    one = train(backend_name, 1, tmp_path)
+    out = tmp_path / "two.json"
+    results = run_together([[sys.executable, WORKER, backend_name, "2", str(out)]] * 2,
+                           cluster_environments(backend_name))
+    for status, stdout, stderr in results:
+        assert status == 0, stdout[-2000:] + stderr[-3000:]
+    run = json.loads(out.read_text())
+    assert run["num_replicas"] == 2
+    for single, parallel in zip(one, run["history"]):
+        for key in ("train_loss", "val_loss"):
+            assert parallel[key] == pytest.approx(single[key], rel=RELATIVE_TOLERANCE), key
+
+    shared_out, shared_ckpt = tmp_path / "run", tmp_path / "ckpt"  # as on a shared disk
+    command = [sys.executable, "-m", "d2l_alexnet.train", "--backend", backend_name,
+               "--devices", "2", "--device", "cpu", "--epochs", "1", "--batch-size", "8",
+               "--limit-train", "16", "--limit-val", "8", "--resize", "67", "--out",
+               str(shared_out), "--checkpoint-dir", str(shared_ckpt)]
+    results = run_together([command] * 2, cluster_environments(backend_name))
+    for status, stdout, stderr in results:
+        assert status == 0, stdout[-2000:] + stderr[-3000:]
+    first, second = (stdout for _, stdout, _ in results)
+    assert "training on 2 " in first and first.count("epoch 1/1: train_loss") == 1
+    assert "epoch 1/1" not in second and "wrote" not in second
+    assert sorted(os.listdir(shared_out)) == ["curves.png", "metrics.json",
+                                              "weights.safetensors"]
+    assert os.listdir(shared_ckpt) == ["checkpoint-2.ckpt"]
+
+
 def test_cli_trains_on_two_replicas_and_the_first_writes(d2l, backend_name, tmp_path):
     if backend_name == "tensorflow":
-        pytest.skip("TensorFlow's CPU splits into logical devices only inside the process "
-                    "(test_two_replicas_follow_one_devices_loss_trajectory covers it)")
+        pytest.skip("TensorFlow's CPU splits into logical devices only inside the process: "
+                    "test_two_processes_train_as_one_device_and_only_the_first_writes and "
+                    "test_cli_refuses_replicas_it_cannot_make cover it")
     out = tmp_path / "run"
     arguments = ["-m", "d2l_alexnet.train", "--backend", backend_name, "--epochs", "1",
                  "--batch-size", "8", "--limit-train", "16", "--limit-val", "8", "--resize",
