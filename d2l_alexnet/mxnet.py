@@ -123,8 +123,7 @@ class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
     def validation_step(self, batch):
-        Y_hat = self(*batch[:-1])
-        return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
+        return self.score_validation(self(*batch[:-1]), batch[-1])
 
     def accuracy(self, Y_hat, Y, averaged=True):
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))

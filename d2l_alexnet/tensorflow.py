@@ -147,10 +147,14 @@ class Module(keras.Model, ModuleContract):
         return tf.cast(X, tf.float32).numpy()
 
     def training_step(self, batch):
-        return self.loss(self(*batch[:-1], training=True), batch[-1])
+        loss = self.loss(self(*batch[:-1], training=True), batch[-1])
+        self.plot("loss", loss, train=True)
+        return loss
 
     def validation_step(self, batch):
-        return self.loss(self(*batch[:-1], training=False), batch[-1])
+        loss = self.loss(self(*batch[:-1], training=False), batch[-1])
+        self.plot("loss", loss, train=False)
+        return loss
 
     def configure_optimizers(self):
         return keras.optimizers.SGD(learning_rate=self.lr)
@@ -166,8 +170,7 @@ class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
     def validation_step(self, batch):
-        Y_hat = self(*batch[:-1], training=False)
-        return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
+        return self.score_validation(self(*batch[:-1], training=False), batch[-1])
 
     def accuracy(self, Y_hat, Y, averaged=True):
         Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))

@@ -18,8 +18,8 @@ from .core import weights
 from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
                                 check_in_channels, layer_table, with_dropout)
 from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
-from .core.module import ModuleContract
-from .core.trainer import ReplicaError, TrainerBase, host_array, replica_count, replica_slices
+from .core.module import ModuleContract, host_array
+from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
 
 # Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
@@ -82,6 +82,9 @@ class Module(nn.Module, ModuleContract):
         self.check_input_shape(X.shape)
         return self.net(X)
 
+    def to_host(self, value):
+        return to_numpy(value)
+
     def parameter_device(self):
         """Where the parameters live (the model's inputs go there)."""
         return next(self.parameters()).device
@@ -121,8 +124,7 @@ class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
     def validation_step(self, batch):
-        Y_hat = self(*batch[:-1])
-        return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
+        return self.score_validation(self(*batch[:-1]), batch[-1])
 
     def accuracy(self, Y_hat, Y, averaged=True):
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
@@ -267,6 +269,11 @@ class Trainer(TrainerBase):
         return name if self.num_replicas == 1 else f"{self.num_replicas} replicas ({name}, ...)"
 
     def prepare_model(self, model):
+        if any(isinstance(parameter, nn.parameter.UninitializedParameter)
+               for parameter in model.parameters()):
+            raise ValueError(f"{type(model).__name__} has parameters that do not exist yet "
+                             "(lazy layers): run model.apply_init([X], d2l.init_cnn) with a "
+                             "batch X first, as the book does")
         # Channels-last (NHWC in memory) lets oneDNN and cuDNN pick their fastest convolutions:
         # measured here at batch 64, 224×224: fp32 42 -> 47 img/s, bf16 109 -> 148 img/s.
         model.to(self.device, memory_format=torch.channels_last)

@@ -13,6 +13,15 @@ from . import weights
 from .architecture import IN_CHANNELS, as_size, format_size
 from .hyperparameters import HyperParameters
 from .images import channels_last
+from .progress import ProgressBoard
+
+
+def host_array(value):
+    """Any framework's CPU tensor, or anything array-like, as a numpy array."""
+    for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
+        if hasattr(value, method) and not isinstance(value, np.ndarray):
+            return np.asarray(getattr(value, method)())
+    return np.asarray(value)
 
 
 class InputShapeError(ValueError):
@@ -59,10 +68,55 @@ class ModuleContract(HyperParameters):
         raise NotImplementedError
 
     def training_step(self, batch):
-        return self.loss(self(*batch[:-1]), batch[-1])
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot("loss", loss, train=True)
+        return loss
 
     def validation_step(self, batch):
-        return self.loss(self(*batch[:-1]), batch[-1])
+        loss = self.loss(self(*batch[:-1]), batch[-1])
+        self.plot("loss", loss, train=False)
+        return loss
+
+    def score_validation(self, Y_hat, Y):
+        """A classifier's ``validation_step`` after its forward pass: loss and accuracy, each
+        plotted as the book's are, and returned."""
+        loss, accuracy = self.loss(Y_hat, Y), self.accuracy(Y_hat, Y)
+        self.plot("loss", loss, train=False)
+        self.plot("acc", accuracy, train=False)
+        return loss, accuracy
+
+    # ---- the book's board, for the book's Trainer ----------------------------------------------
+    @property
+    def board(self):
+        """The book's ``Module.board``: the ProgressBoard the book's ``Trainer`` sets up and
+        :meth:`plot` draws on. (Our ``Trainer`` draws on its own board.)"""
+        board = self.__dict__.get("_book_board")
+        if board is None:
+            board = ProgressBoard(xlabel="epoch")
+            object.__setattr__(self, "_book_board", board)  # not a tracked layer or field
+        return board
+
+    def plot(self, key, value, train):
+        """The book's ``Module.plot`` (sec_oo-design): a point of ``key`` on :attr:`board`,
+        placed by the book's trainer's batch counters and averaged over a half epoch (training)
+        or an epoch (validation). Under our ``Trainer`` it does nothing: that one draws its own
+        points and reads the loss from the device only when it must."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or getattr(trainer, "draws_its_own_board", False):
+            return
+        self.board.xlabel = "epoch"
+        if train:
+            x = trainer.train_batch_idx / trainer.num_train_batches
+            every = trainer.num_train_batches / self.plot_train_per_epoch
+        else:
+            x = trainer.epoch + 1
+            every = trainer.num_val_batches / self.plot_valid_per_epoch
+        self.board.draw(x, float(self.to_host(value)), ("train_" if train else "val_") + key,
+                        every_n=max(1, int(every)))
+
+    def to_host(self, value):
+        """A framework scalar or array as numpy (backends whose tensors need more override)."""
+        return host_array(value)
 
     def layer_outputs(self, X_shape):
         """Yield ``(layer name, printable output shape)`` for a random input of ``X_shape``."""

@@ -46,10 +46,20 @@ class ProgressBoard:
         self.figsize = figsize
         self.live = in_notebook() if live is None else live
         self.series = {}  # label -> ([x], [y])
+        self._waiting = {}  # label -> points not yet averaged into one (draw's every_n)
         self._display_handle = None
 
-    def draw(self, x, y, label):
-        """Add the point ``(x, y)`` to the curve ``label``; redraw when live."""
+    def draw(self, x, y, label, every_n=1):
+        """Add the point ``(x, y)`` to the curve ``label``; redraw when live. With ``every_n``
+        (the book's argument), points are gathered and their mean is drawn once ``every_n`` of
+        them have come."""
+        if every_n > 1:
+            waiting = self._waiting.setdefault(label, [])
+            waiting.append((float(x), float(y)))
+            if len(waiting) < every_n:
+                return
+            x, y = (sum(values) / len(waiting) for values in zip(*waiting))
+            waiting.clear()
         xs, ys = self.series.setdefault(label, ([], []))
         xs.append(float(x))
         ys.append(float(y))

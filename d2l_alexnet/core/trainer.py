@@ -24,6 +24,7 @@ For checkpoints a backend also supplies :meth:`TrainerBase.state_arrays` and
 the history and the host RNGs, and ``fit(model, data, resume=checkpoint)`` continues exactly.
 """
 
+import inspect
 import math
 import random
 import time
@@ -34,7 +35,7 @@ import numpy as np
 from .architecture import as_size, format_size
 from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
 from .hyperparameters import HyperParameters
-from .module import InputShapeError, input_shape_problem
+from .module import InputShapeError, host_array, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -99,6 +100,28 @@ class TrainerBase(HyperParameters):
 
     num_replicas = 1  # a backend sets these in prepare_model when it trains on several devices
     replica_rank = 0
+    draws_its_own_board = True  # so our models' plot() leaves the drawing to this trainer
+    model_methods = ("configure_optimizers", "training_step", "loss", "accuracy")  # it calls
+    val_batch_idx = 0  # the book's counters, for a model written for the book's Trainer
+
+    @property
+    def train_batch_idx(self):
+        return self.step
+
+    @property
+    def num_train_batches(self):
+        return self.split_batches(train=True)
+
+    @property
+    def num_val_batches(self):
+        return self.split_batches(train=False)
+
+    def split_batches(self, train):
+        """Batches in one pass over a split (1 while a loader's length is still unknown)."""
+        if self.position_aware:
+            return self.data.num_batches(train)
+        examples, batch_size = self.epoch_examples(train), getattr(self.data, "batch_size", None)
+        return max(1, -(-examples // batch_size)) if examples and batch_size else 1
 
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, device=None,
                  precision="fp32", progress=True, log=print, board=None):
@@ -212,9 +235,13 @@ class TrainerBase(HyperParameters):
         """What ``fit`` and ``evaluate`` do before the first step: check that ``data`` fits
         ``model``, choose the device and prepare the model (for a benchmark or a test that
         drives ``train_step`` itself). Returns the trainer."""
+        check_model(model, self.model_methods)
         self.attach_data(model, data)
         if self.device is None:
             self.device = self.select_device(self.device_request)
+        book_board = getattr(model, "board", None)
+        if getattr(book_board, "display", False):  # the book's own board: ours draws instead
+            book_board.display = False
         self.prepare_model(model)
         return self
 
@@ -470,6 +497,7 @@ class TrainerBase(HyperParameters):
             self.check_stop()
             results.append(self.eval_step(batch))
             val_seen += count
+            self.val_batch_idx += 1
         for loss_total, correct in results:
             val_loss_sum += self.to_float(loss_total)
             val_correct += self.to_float(correct)
@@ -536,19 +564,24 @@ def replica_count(num_gpus):
     return max(1, int(num_gpus))
 
 
-def host_array(value):
-    """Any framework's CPU tensor, or anything array-like, as a numpy array."""
-    for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
-        if hasattr(value, method) and not isinstance(value, np.ndarray):
-            return np.asarray(getattr(value, method)())
-    return np.asarray(value)
-
-
 def is_position_aware(data):
     """Whether ``data`` offers the position-aware interface (``raw_batches`` and its companions)
     rather than only the book's ``train_dataloader()``/``val_dataloader()``."""
     return all(callable(getattr(data, name, None))
                for name in ("raw_batches", "num_examples", "num_batches"))
+
+
+def check_model(model, methods):
+    """Refuse, in one line, a model without the ``methods`` a trainer's steps call: the book's
+    Classifier methods, ``loss`` and ``accuracy`` taking ``averaged=`` (sec_classification)."""
+    missing = [name for name in methods if not callable(getattr(model, name, None))]
+    if not missing:
+        missing = [f"{name}(..., averaged=False)" for name in ("loss", "accuracy")
+                   if name in methods
+                   and "averaged" not in inspect.signature(getattr(model, name)).parameters]
+    if missing:
+        raise TypeError(f"{type(model).__name__} lacks {', '.join(missing)}: the Trainer fits "
+                        "models written as the book's d2l.Classifier (sec_classification)")
 
 
 def check_sizes(model, data):

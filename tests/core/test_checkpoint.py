@@ -47,6 +47,7 @@ class SoftmaxRegression:
 
 
 class NumpyTrainer(TrainerBase):
+    model_methods = ()  # its steps compute with the model's weights directly
     backend = "pytorch"  # the CLI runs it in place of that backend (see fake_backend)
     signal_at_step = None  # (step, signal[, times]): sent from inside that step, as by a person
 

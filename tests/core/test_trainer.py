@@ -17,6 +17,7 @@ class SoftmaxRegression:
 
 
 class NumpyTrainer(TrainerBase):
+    model_methods = ()  # its steps compute with the model's weights directly
     def select_device(self, request):
         if request == "gpu":
             raise RuntimeError("no GPU here: use --device cpu")
