@@ -244,11 +244,13 @@ def build_network(num_classes=10, training=None, layers=ALEXNET):
                                    **init))
         elif layer.kind == "dense":
             modules.append(nn.Dense(num_classes if layer.units is None else layer.units, **init))
-        elif layer.kind == "relu":
-            modules.append(nn.relu)
-        elif layer.kind == "maxpool":
-            modules.append(partial(nn.max_pool, window_shape=(layer.kernel,) * 2,
-                                   strides=(layer.stride,) * 2, padding="VALID"))
+        elif layer.kind in ("relu", "sigmoid"):
+            modules.append(nn.relu if layer.kind == "relu" else nn.sigmoid)
+        elif layer.kind in ("maxpool", "avgpool"):
+            pool = nn.max_pool if layer.kind == "maxpool" else nn.avg_pool
+            padding = [(layer.padding,) * 2] * 2 if layer.padding else "VALID"
+            modules.append(partial(pool, window_shape=(layer.kernel,) * 2,
+                                   strides=(layer.stride,) * 2, padding=padding))
         elif layer.kind == "flatten":
             modules.append(flatten)
         elif layer.kind == "dropout":
@@ -265,7 +267,8 @@ class AlexNet(Classifier):
     ``resize``: the input's side, or its ``(height, width)`` (a tuple: fields must hash), that
     the parameters are initialized for (224 in the chapter); ``in_channels``: 1 for greyscale
     (Fashion-MNIST), 3 for RGB; ``dropout`` overrides the table's rate (0.5) when given (0 turns
-    dropout off); ``training``: dropout always on (True), off (False), or, by default (None),
+    dropout off); ``layers``: another table of rows (a tuple of ``core.architecture.Layer``) to
+    build instead of the chapter's; ``training``: dropout always on (True), off (False), or, by default (None),
     on exactly when the call has a ``"dropout"`` RNG.
 
     The module carries one set of parameters beside its fields (:attr:`params`): from
@@ -278,18 +281,21 @@ class AlexNet(Classifier):
     resize: int = CHAPTER_RESIZE
     in_channels: int = IN_CHANNELS
     dropout: Optional[float] = None
+    layers: Optional[tuple] = None
     training: Optional[bool] = None
 
     def __post_init__(self):
-        if isinstance(self.resize, list):  # a list would not hash (fields are cache keys)
-            object.__setattr__(self, "resize", tuple(self.resize))
-        layer_table(self.resize, self.num_classes, self.in_channels)  # refuses bad sizes now
+        for name in ("resize", "layers"):  # a list would not hash (fields are cache keys)
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        layer_table(self.resize, self.num_classes, self.in_channels, self.table)  # refuses now
         super().__post_init__()
         # Not fields: they must not take part in comparing, hashing or cloning the module.
         object.__setattr__(self, "_carried", {"seed": _seed, "params": None})
 
     def setup(self):
-        self.net = build_network(self.num_classes, self.training, with_dropout(self.dropout))
+        self.net = build_network(self.num_classes, self.training,
+                                 with_dropout(self.dropout, self.table))
 
     @property
     def params(self):

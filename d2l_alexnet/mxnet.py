@@ -151,19 +151,21 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
     in_shape = (in_channels,)
     for index, row in enumerate(rows):
         layer = row.layer
-        fused = index + 1 < len(rows) and rows[index + 1].layer.kind == "relu"
-        activation = "relu" if fused else None
+        following = rows[index + 1].layer.kind if index + 1 < len(rows) else None
+        activation = following if following in ("relu", "sigmoid") else None
         if layer.kind == "conv":
             net.add(nn.Conv2D(layer.units, layer.kernel, layer.stride, layer.padding,
                               activation=activation, in_channels=in_shape[0]))
         elif layer.kind == "dense":
             net.add(nn.Dense(row.output_shape[0], activation=activation, in_units=in_shape[0]))
-        elif layer.kind == "maxpool":
-            net.add(nn.MaxPool2D(layer.kernel, layer.stride))
+        elif layer.kind in ("maxpool", "avgpool"):
+            pool = nn.MaxPool2D if layer.kind == "maxpool" else nn.AvgPool2D
+            net.add(pool(layer.kernel, layer.stride, layer.padding))
         elif layer.kind == "dropout":
             net.add(nn.Dropout(layer.rate))
-        elif layer.kind == "relu" and rows[index - 1].layer.kind not in ("conv", "dense"):
-            net.add(nn.Activation("relu"))  # a ReLU with nothing to fold into
+        elif (layer.kind in ("relu", "sigmoid")
+              and (index == 0 or rows[index - 1].layer.kind not in ("conv", "dense"))):
+            net.add(nn.Activation(layer.kind))  # an activation with nothing to fold into
         in_shape = row.output_shape
     return net
 
@@ -175,16 +177,17 @@ class AlexNet(Classifier):
     for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB.
     Weights are Xavier-uniform (magnitude 3: bound sqrt(6/(fan_in+fan_out))) and biases zero
     from the start. ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout
-    off).
+    off); ``layers``: another table of rows (``core/architecture.py``) to build instead.
     """
 
     def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None):
+                 dropout=None, layers=None):
         super().__init__()
         self.save_hyperparameters()
         check_in_channels(in_channels)
         with self.name_scope():
-            self.net = build_network(num_classes, resize, with_dropout(dropout), in_channels)
+            self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
+                                     in_channels)
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
         # One cached graph instead of op-by-op Python calls. static_alloc/static_shape measured
         # no faster on 2 CPU cores (same wall time within noise, more CPU time per image).

@@ -185,6 +185,19 @@ class Classifier(Module):
         return tf.reduce_mean(losses) if averaged else losses
 
 
+ACTIVATIONS = ("relu", "sigmoid")  # rows folded into the layer before them, as the book writes
+
+
+def _keras_padding(layer):
+    """Keras pads only "valid" (none) or "same" (kernel - 1 in all, at stride 1)."""
+    if layer.padding == 0:
+        return "valid"
+    if layer.stride == 1 and 2 * layer.padding == layer.kernel - 1:
+        return "same"
+    raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
+                     f"stride-{layer.stride} {layer.kind} has no Keras equivalent")
+
+
 def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
                   in_channels=IN_CHANNELS):
     """``keras.Sequential`` from the shared architecture table, built for ``in_channels`` ×
@@ -198,25 +211,21 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
     modules = []
     for index, row in enumerate(rows):
         layer = row.layer
-        follows_relu = index + 1 < len(rows) and rows[index + 1].layer.kind == "relu"
-        activation = "relu" if follows_relu else None
+        following = rows[index + 1].layer.kind if index + 1 < len(rows) else None
+        activation = following if following in ACTIVATIONS else None
         if layer.kind == "conv":
-            if layer.padding == 0:
-                padding = "valid"
-            elif layer.stride == 1 and 2 * layer.padding == layer.kernel - 1:
-                padding = "same"
-            else:  # Keras pads only 'valid' or 'same'
-                raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
-                                 f"stride-{layer.stride} convolution has no Keras equivalent")
-            modules.append(keras.layers.Conv2D(layer.units, layer.kernel, layer.stride, padding,
-                                               activation=activation, **init))
+            modules.append(keras.layers.Conv2D(layer.units, layer.kernel, layer.stride,
+                                               _keras_padding(layer), activation=activation,
+                                               **init))
         elif layer.kind == "dense":
             modules.append(keras.layers.Dense(row.output_shape[0], activation=activation, **init))
-        elif layer.kind == "relu":
+        elif layer.kind in ACTIVATIONS:
             if index == 0 or rows[index - 1].layer.kind not in ("conv", "dense"):
-                modules.append(keras.layers.ReLU())  # nothing to fold it into
-        elif layer.kind == "maxpool":
-            modules.append(keras.layers.MaxPooling2D(layer.kernel, layer.stride))
+                modules.append(keras.layers.Activation(layer.kind))  # nothing to fold it into
+        elif layer.kind in ("maxpool", "avgpool"):
+            pool = (keras.layers.MaxPooling2D if layer.kind == "maxpool"
+                    else keras.layers.AveragePooling2D)
+            modules.append(pool(layer.kernel, layer.stride, _keras_padding(layer)))
         elif layer.kind == "flatten":
             modules.append(keras.layers.Flatten())
         elif layer.kind == "dropout":
@@ -232,7 +241,8 @@ class AlexNet(Classifier):
 
     ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
     for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
-    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off); ``layers``:
+    another table of rows (``core/architecture.py``) to build instead of the chapter's.
 
     :meth:`save_weights`/:meth:`load_weights` override Keras' own: they write and read the
     canonical safetensors file every backend shares. Paths ending in ``.weights.h5`` still go to
@@ -240,11 +250,13 @@ class AlexNet(Classifier):
     """
 
     def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None):
+                 dropout=None, layers=None):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["layers"])  # Keras reserves the attribute `layers`
+        self.hparams["layers"] = layers
         check_in_channels(in_channels)
-        self.net = build_network(num_classes, resize, with_dropout(dropout), in_channels)
+        self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
+                                 in_channels)
         self.built = True  # self.net is built; nothing else holds weights
 
     def save_weights(self, filepath, *args, **kwargs):
@@ -355,8 +367,8 @@ class Trainer(TrainerBase):
     def prepare_model(self, model):
         if self.strategy is not None and not _is_mirrored(model.net):
             with self.strategy.scope():  # mirrored variables, with the model's current weights
-                net = build_network(model.num_classes, model.resize, with_dropout(model.dropout),
-                                    model.in_channels)
+                net = build_network(model.num_classes, model.resize,
+                                    with_dropout(model.dropout, model.table), model.in_channels)
                 net.set_weights(model.net.get_weights())
             # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
             # model.trainable_variables (and checkpoints).

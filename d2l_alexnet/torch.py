@@ -153,8 +153,12 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
             # Not in place: ReLU(inplace=True) measured 42.2 -> 43.4 img/s (within the noise) and
             # aborts the second DistributedDataParallel rank on Gloo ("terminate called").
             modules.append(nn.ReLU())
+        elif layer.kind == "sigmoid":
+            modules.append(nn.Sigmoid())
         elif layer.kind == "maxpool":
-            modules.append(nn.MaxPool2d(layer.kernel, layer.stride))
+            modules.append(nn.MaxPool2d(layer.kernel, layer.stride, layer.padding))
+        elif layer.kind == "avgpool":
+            modules.append(nn.AvgPool2d(layer.kernel, layer.stride, layer.padding))
         elif layer.kind == "flatten":
             modules.append(nn.Flatten())
         elif layer.kind == "dropout":
@@ -168,15 +172,17 @@ class AlexNet(Classifier):
 
     ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
     for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
-    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off).
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off); ``layers``:
+    another table of rows (``core/architecture.py``) to build instead of the chapter's.
     """
 
     def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None):
+                 dropout=None, layers=None):
         super().__init__()
         self.save_hyperparameters()
         check_in_channels(in_channels)
-        self.net = build_network(num_classes, resize, with_dropout(dropout), in_channels)
+        self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
+                                 in_channels)
         self.net.apply(init_cnn)
 
 

@@ -22,7 +22,8 @@ FLOAT32_BYTES = 4
 class Layer:
     """One row of the architecture table.
 
-    ``kind`` is one of ``conv``, ``relu``, ``maxpool``, ``flatten``, ``dense``, ``dropout``.
+    ``kind`` is one of ``conv``, ``relu``, ``sigmoid``, ``maxpool``, ``avgpool``, ``flatten``,
+    ``dense``, ``dropout`` (sigmoid and average pooling for LeNet, sec_lenet, and the exercises).
     ``units`` is the output channels of a convolution or the outputs of a dense layer; ``None``
     for the last dense layer means "the number of classes".
     """
@@ -58,6 +59,10 @@ ALEXNET: Tuple[Layer, ...] = (
     Layer("dropout", rate=0.5),
     Layer("dense", None),
 )
+
+WINDOWED = ("conv", "maxpool", "avgpool")  # kinds that slide a window over the map
+ELEMENTWISE = ("relu", "sigmoid", "dropout")  # kinds that keep the shape
+KINDS = (*WINDOWED, *ELEMENTWISE, "flatten", "dense")
 
 CHAPTER_RESIZE = 224
 IN_CHANNELS = 1  # Fashion-MNIST is greyscale
@@ -134,7 +139,7 @@ def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int =
     rows = []
     for layer in layers:
         parameters = flops = 0
-        if layer.kind in ("conv", "maxpool"):
+        if layer.kind in WINDOWED:
             channels, height, width = shape
             out_h = _window_output(height, layer.kernel, layer.stride, layer.padding)
             out_w = _window_output(width, layer.kernel, layer.stride, layer.padding)
@@ -161,8 +166,9 @@ def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int =
             parameters = weights + units
             flops = 2 * weights
             shape = (units,)
-        elif layer.kind not in ("relu", "dropout"):
-            raise ValueError(f"unknown layer kind {layer.kind!r}")
+        elif layer.kind not in ELEMENTWISE:
+            raise ValueError(f"unknown layer kind {layer.kind!r}: choose one of "
+                             f"{', '.join(KINDS)}")
         rows.append(LayerInfo(layer, shape, parameters, flops))
     return rows
 
@@ -171,7 +177,7 @@ def minimum_resize(layers=ALEXNET) -> int:
     """The smallest square input on which every feature map keeps at least one pixel."""
     size = 1
     for layer in reversed(layers):
-        if layer.kind in ("conv", "maxpool"):
+        if layer.kind in WINDOWED:
             size = (size - 1) * layer.stride + layer.kernel - 2 * layer.padding
     return size
 

@@ -10,7 +10,7 @@ and ``predict``/``features`` batching over numpy images or framework tensors.
 import numpy as np
 
 from . import weights
-from .architecture import IN_CHANNELS, as_size, format_size
+from .architecture import ALEXNET, IN_CHANNELS, as_size, format_size
 from .hyperparameters import HyperParameters
 from .images import channels_last
 from .progress import ProgressBoard
@@ -140,6 +140,12 @@ class ModuleContract(HyperParameters):
         return None if resize is None else as_size(resize)
 
     @property
+    def table(self):
+        """The architecture table this model is built from: its ``layers``, or the chapter's."""
+        layers = self.hparams.get("layers")  # not self.layers: Keras reserves that name
+        return ALEXNET if layers is None else tuple(layers)
+
+    @property
     def input_channels(self):
         return getattr(self, "in_channels", IN_CHANNELS)
 
@@ -177,6 +183,7 @@ class ModuleContract(HyperParameters):
     def save_weights(self, path):
         """Write the parameters to ``path`` as the canonical safetensors file every backend
         reads (``core/weights.py``)."""
+        self.check_chapter_table()
         weights.save_weights(path, self.weight_arrays(), self.LAYOUT, self.resize,
                              self.num_classes, backend=self.BACKEND,
                              in_channels=self.input_channels)
@@ -187,10 +194,19 @@ class ModuleContract(HyperParameters):
         then everything but the last layer is loaded (fine-tuning to other classes). A file for
         another channel count adapts the first convolution (``core/weights.py``), said through
         ``log``. Returns the model."""
+        self.check_chapter_table()
         self.assign_weight_arrays(weights.load_weights(
             path, self.LAYOUT, self.resize, self.num_classes, self.input_channels, skip_head,
             log), skip_head=skip_head)
         return self
+
+    def check_chapter_table(self):
+        """Weights files name the chapter's layers (conv1...dense3): refuse another table."""
+        if self.table != ALEXNET:
+            raise weights.WeightsError(
+                f"{type(self).__name__} is built from its own layers=: weights files hold the "
+                "chapter's AlexNet only; keep this model's parameters with "
+                "parameter_arrays(model) (or a checkpoint) instead")
 
     # ---- inference ---------------------------------------------------------------------------
     def predict(self, X, batch_size=256):

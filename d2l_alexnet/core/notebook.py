@@ -8,7 +8,6 @@
 """
 
 import os
-from dataclasses import replace
 
 from .architecture import ALEXNET, CHAPTER_RESIZE, Layer, layer_table
 
@@ -31,19 +30,14 @@ LENET = (
 )
 LENET_RESIZE = 28
 
-# Shape and parameter arithmetic is the same for a sigmoid as for a ReLU, and for an average pool
-# as for a max pool, so LeNet is measured by the very function that measures AlexNet.
-_SAME_SHAPES_AS = {"sigmoid": "relu", "avgpool": "maxpool"}
 _ACTIVATIONS = {"relu": "ReLU", "sigmoid": "sigmoid"}
 
 
 def describe_table(layers, resize, num_classes=10):
-    """``layer_table`` for any description, including LeNet's sigmoid and average-pool rows:
-    returns ``[(layer, output_shape, parameters), ...]`` with the rows as given."""
-    measured = [replace(layer, kind=_SAME_SHAPES_AS.get(layer.kind, layer.kind))
-                for layer in layers]
-    return [(layer, row.output_shape, row.parameters)
-            for layer, row in zip(layers, layer_table(resize, num_classes, layers=measured))]
+    """``[(layer, output_shape, parameters), ...]`` of any table, LeNet's sigmoid and average-
+    pool rows included: the very function that measures AlexNet measures it."""
+    return [(row.layer, row.output_shape, row.parameters)
+            for row in layer_table(resize, num_classes, layers=layers)]
 
 
 def _describe(layer, output_shape):

@@ -386,3 +386,25 @@ def test_an_rgb_non_square_network_is_the_tables(d2l, capsys):
     assert last_map in printed, printed
     assert model.input_batch_shape(2) == ((2, 3, SMALL, 99) if d2l.LAYOUT == "NCHW"
                                           else (2, SMALL, 99, 3))
+
+
+def test_another_table_trains_at_its_own_size(d2l, tmp_path):
+    """Exercises 5 and 7: AlexNet(layers=rows) builds any table (LeNet's sigmoid and average
+    pools included) at any size, and trains as the chapter's network does."""
+    from d2l_alexnet.core.architecture import layer_table
+    from d2l_alexnet.core.notebook import LENET
+
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.5, num_classes=10, resize=28, layers=LENET)
+    assert sum(a.size for _, a in d2l.parameter_arrays(model)) == 61_706 == sum(
+        row.parameters for row in layer_table(28, layers=LENET))
+    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=64, limit_val=32,
+                            log=None)
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[0]["train_loss"])
+    assert model.predict(data.val_images).shape == (32,)
+    with pytest.raises(WeightsError) as error:
+        model.save_weights(tmp_path / "lenet.safetensors")
+    assert "weights files hold the chapter's AlexNet only" in one_line(error)
+    with pytest.raises(ValueError, match="use a resize of at least 12"):
+        d2l.AlexNet(resize=8, layers=LENET)

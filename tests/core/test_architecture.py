@@ -56,3 +56,16 @@ def test_with_dropout_changes_only_the_dropout_rates():
     assert [layer.rate for layer in ALEXNET if layer.kind == "dropout"] == [0.5, 0.5]
     with pytest.raises(ValueError, match=r"in \[0, 1\)"):
         with_dropout(1.0)
+
+
+def test_the_table_takes_lenets_rows_as_they_are():
+    """Exercise 7 compares LeNet with AlexNet: sigmoid and average-pool rows are table rows."""
+    from d2l_alexnet.core.notebook import LENET
+
+    rows = layer_table(28, layers=LENET)
+    assert [row.layer.kind for row in rows][:3] == ["conv", "sigmoid", "avgpool"]
+    assert rows[2].output_shape == (6, 14, 14) and rows[6].output_shape == (400,)
+    assert sum(row.parameters for row in rows) == 61_706
+    assert minimum_resize(LENET) == 12
+    with pytest.raises(ValueError, match="unknown layer kind 'tanh': choose one of conv"):
+        layer_table(28, layers=(architecture.Layer("tanh"),))
