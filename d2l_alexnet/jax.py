@@ -40,7 +40,7 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NHWC"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "PRECISIONS", "AlexNet", "ArrayData", "BookAlexNet", "build_network", "Classifier", "cpu",
            "DataModule", "Dropout", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder",
            "init_params", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
            "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer", "TrainState"]
@@ -326,6 +326,36 @@ class AlexNet(Classifier):
 # the 256 values of x / 255 came out one rounding off numpy's), and every backend, like a lesson
 # that scales its own images, must give the network the same numbers.
 _UNIT_SCALE = (np.arange(256) / 255.0).astype(np.float32)
+
+
+class BookAlexNet(Classifier):
+    """The chapter's AlexNet written the way the book writes it for JAX (sec_alexnet): a Flax
+    module whose ``setup`` makes one ``nn.Sequential``, pooling and flattening as lambdas, the
+    first convolution padded by 1 and the others Flax's ``"SAME"``. Shapes and parameters are
+    :class:`AlexNet`'s; the padding shifts the first windows by a pixel. Flax's defaults start
+    it (LeCun-normal kernels, not the Xavier-uniform of the chapter's ``init_cnn``); ours
+    initializes as the chapter does."""
+
+    lr: float = 0.1
+    num_classes: int = 10
+    training: bool = True
+
+    def setup(self):
+        self.net = nn.Sequential([
+            nn.Conv(features=96, kernel_size=(11, 11), strides=4, padding=1), nn.relu,
+            lambda x: nn.max_pool(x, window_shape=(3, 3), strides=(2, 2)),
+            nn.Conv(features=256, kernel_size=(5, 5)), nn.relu,
+            lambda x: nn.max_pool(x, window_shape=(3, 3), strides=(2, 2)),
+            nn.Conv(features=384, kernel_size=(3, 3)), nn.relu,
+            nn.Conv(features=384, kernel_size=(3, 3)), nn.relu,
+            nn.Conv(features=256, kernel_size=(3, 3)), nn.relu,
+            lambda x: nn.max_pool(x, window_shape=(3, 3), strides=(2, 2)),
+            lambda x: x.reshape((x.shape[0], -1)),  # flatten
+            nn.Dense(features=4096), nn.relu,
+            nn.Dropout(0.5, deterministic=not self.training),
+            nn.Dense(features=4096), nn.relu,
+            nn.Dropout(0.5, deterministic=not self.training),
+            nn.Dense(features=self.num_classes)])
 
 
 @partial(jax.jit, static_argnums=1)

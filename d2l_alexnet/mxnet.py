@@ -36,7 +36,7 @@ PRECISIONS = ("fp32",)
 LAYOUT = "NCHW"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "PRECISIONS", "AlexNet", "ArrayData", "BookAlexNet", "build_network", "Classifier", "cpu",
            "DataModule", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder",
            "matmul_benchmark", "Module", "num_gpus", "parameter_arrays", "peak_memory_bytes",
            "resize_images", "set_seed", "to_numpy", "Trainer"]
@@ -193,6 +193,34 @@ class AlexNet(Classifier):
         # no faster on 2 CPU cores (same wall time within noise, more CPU time per image).
         self.net.hybridize()
 
+
+
+class BookAlexNet(Classifier):
+    """The chapter's AlexNet written the way the book writes it for MXNet (sec_alexnet): one
+    Gluon ``nn.Sequential``, the ReLUs as the layers' activations, no flatten (Gluon's ``Dense``
+    flattens), input sizes inferred at the first forward pass, the first convolution unpadded.
+    It computes exactly :class:`AlexNet`'s function; ours states every input size, so no
+    initialization waits for a first batch, and is hybridized into one graph."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        with self.name_scope():
+            self.net = nn.Sequential()
+            self.net.add(
+                nn.Conv2D(96, kernel_size=11, strides=4, activation="relu"),
+                nn.MaxPool2D(pool_size=3, strides=2),
+                nn.Conv2D(256, kernel_size=5, padding=2, activation="relu"),
+                nn.MaxPool2D(pool_size=3, strides=2),
+                nn.Conv2D(384, kernel_size=3, padding=1, activation="relu"),
+                nn.Conv2D(384, kernel_size=3, padding=1, activation="relu"),
+                nn.Conv2D(256, kernel_size=3, padding=1, activation="relu"),
+                nn.MaxPool2D(pool_size=3, strides=2),
+                nn.Dense(4096, activation="relu"), nn.Dropout(0.5),
+                nn.Dense(4096, activation="relu"), nn.Dropout(0.5),
+                nn.Dense(num_classes))
+        self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
+        self.net(mx.nd.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
 
 
 def resize_images(images, size, ctx=None):

@@ -71,7 +71,7 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NHWC"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "PRECISIONS", "AlexNet", "ArrayData", "BookAlexNet", "build_network", "Classifier", "cpu",
            "DataModule", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder", "init_cnn",
            "matmul_benchmark", "Module", "num_gpus", "parameter_arrays", "peak_memory_bytes",
            "resize_images", "set_seed", "to_numpy", "Trainer"]
@@ -272,6 +272,34 @@ class AlexNet(Classifier):
         if str(filepath).endswith(".weights.h5"):
             return super().load_weights(filepath, *args, **kwargs)
         return ModuleContract.load_weights(self, filepath, skip_head, log)
+
+
+class BookAlexNet(Classifier):
+    """The chapter's AlexNet written the way the book writes it for TensorFlow (sec_alexnet):
+    one ``keras.Sequential``, the ReLUs as the layers' activations, the first convolution
+    unpadded. It computes exactly :class:`AlexNet`'s function; what differs is around it: the
+    book's Keras layers start from Keras' defaults (Glorot-uniform kernels, as Xavier here,
+    and zero biases), and the book never passes ``training=``, so its dropout never acts in
+    training; ours always says which."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = keras.Sequential([
+            keras.layers.Conv2D(filters=96, kernel_size=11, strides=4, activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=2),
+            keras.layers.Conv2D(filters=256, kernel_size=5, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=2),
+            keras.layers.Conv2D(filters=384, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.Conv2D(filters=384, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.Conv2D(filters=256, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4096, activation="relu"), keras.layers.Dropout(0.5),
+            keras.layers.Dense(4096, activation="relu"), keras.layers.Dropout(0.5),
+            keras.layers.Dense(num_classes)])
+        self.net.build((None, CHAPTER_RESIZE, CHAPTER_RESIZE, IN_CHANNELS))
+        self.built = True
 
 
 def resize_images(images, size):

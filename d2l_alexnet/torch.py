@@ -27,7 +27,7 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NCHW"
 
 __all__ = ["LAYOUT", "assign_parameter_arrays",
-           "PRECISIONS", "AlexNet", "ArrayData", "build_network", "Classifier", "cpu",
+           "PRECISIONS", "AlexNet", "ArrayData", "BookAlexNet", "build_network", "Classifier", "cpu",
            "DataModule", "example_input_shape", "FashionMNIST", "gpu", "ImageFolder",
            "init_cnn", "matmul_benchmark", "Module", "num_gpus", "parameter_arrays",
            "peak_memory_bytes", "resize_images", "set_seed", "to_numpy", "Trainer"]
@@ -185,6 +185,31 @@ class AlexNet(Classifier):
                                  in_channels)
         self.net.apply(init_cnn)
 
+
+
+class BookAlexNet(Classifier):
+    """The chapter's AlexNet written the way the book writes it for PyTorch (sec_alexnet): one
+    ``nn.Sequential`` of lazy layers, the first convolution padded by 1. Shapes and parameters
+    are :class:`AlexNet`'s; the padding shifts the first windows by a pixel. One fix: the book
+    applies ``init_cnn`` to layers that do not exist yet, which does nothing, so here one forward
+    pass at 224×224 makes them first and Xavier initialization really happens."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(
+            nn.LazyConv2d(96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.LazyConv2d(256, kernel_size=5, padding=2), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.LazyConv2d(384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.LazyConv2d(384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.LazyConv2d(256, kernel_size=3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten(),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.LazyLinear(num_classes))
+        self.apply_init([torch.zeros(1, 1, CHAPTER_RESIZE, CHAPTER_RESIZE)], init_cnn)
 
 
 def resize_images(images, size):

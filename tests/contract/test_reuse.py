@@ -408,3 +408,55 @@ def test_another_table_trains_at_its_own_size(d2l, tmp_path):
     assert "weights files hold the chapter's AlexNet only" in one_line(error)
     with pytest.raises(ValueError, match="use a resize of at least 12"):
         d2l.AlexNet(resize=8, layers=LENET)
+
+
+# ---- the book's own AlexNet, beside ours ------------------------------------------------------
+
+BOOK_FIRST_PADDING = {"pytorch": 1, "jax": 1, "tensorflow": 0, "mxnet": 0}  # as the book pads
+
+
+def test_the_books_alexnet_matches_ours(d2l, backend_name, capsys, tmp_path):
+    """``BookAlexNet`` (the book's own code for this framework) prints the same summary, has
+    the same parameters, and given the same weights file computes the same logits as our
+    table-built AlexNet with the book's first padding (224×224: the book sizes its dense
+    layers for the chapter's input)."""
+    from dataclasses import replace
+
+    from d2l_alexnet.core import weights
+    from d2l_alexnet.core.architecture import ALEXNET
+    from test_contract import CHAPTER_PARAMETERS, EXPECTED_SUMMARY
+
+    book = d2l.BookAlexNet(lr=0.01, num_classes=10, **(
+        {"training": False} if backend_name == "jax" else {}))
+    book.layer_summary(d2l.example_input_shape(224))
+    printed = capsys.readouterr().out.splitlines()
+    if backend_name == "jax":  # the book pools and flattens with lambdas: "<lambda> output..."
+        assert [line.split("\t")[1] for line in printed] == [
+            line.split("\t")[1] for line in EXPECTED_SUMMARY["jax"]]
+        assert sum(line.startswith("<lambda> output") for line in printed) == 4
+    else:
+        assert printed == EXPECTED_SUMMARY[backend_name]
+
+    d2l.set_seed(3)
+    path = tmp_path / "weights.safetensors"
+    d2l.AlexNet().save_weights(path)  # the chapter's network, one file for both
+    arrays = weights.load_weights(path, d2l.LAYOUT, 224, 10)
+    padding = BOOK_FIRST_PADDING[backend_name]
+    ours = d2l.AlexNet(layers=(replace(ALEXNET[0], padding=padding), *ALEXNET[1:]))
+    d2l.assign_parameter_arrays(ours, arrays)
+    images = np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8)
+    X = d2l.resize_images(images, (224, 224))
+    expected = ours.evaluate_batch(X, features=False)
+    if backend_name == "jax":  # the parameter names match ours (net.layers_N): one pytree
+        import jax
+
+        got = np.asarray(book.apply({"params": ours.params}, X))
+        book_parameters = sum(leaf.size for leaf in jax.tree.leaves(
+            jax.eval_shape(book.init, jax.random.key(0), X)))
+    else:
+        d2l.assign_parameter_arrays(book, arrays)
+        book_parameters = sum(array.size for _, array in d2l.parameter_arrays(book))
+        got = book.evaluate_batch(X, features=False)
+    assert book_parameters == CHAPTER_PARAMETERS
+    assert np.abs(expected).max() > 0.01
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
