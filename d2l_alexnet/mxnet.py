@@ -189,8 +189,7 @@ class AlexNet(Classifier):
             self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
                                      in_channels)
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
-        # One cached graph instead of op-by-op Python calls. static_alloc/static_shape measured
-        # no faster on 2 CPU cores (same wall time within noise, more CPU time per image).
+        # One cached graph instead of op-by-op Python calls.
         self.net.hybridize()
 
 

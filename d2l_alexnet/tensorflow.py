@@ -417,9 +417,8 @@ class Trainer(TrainerBase):
             return
         self.optim = model.configure_optimizers()
         self.optim.build(model.trainable_variables)
-        # One trace for every batch size (the last batch may be short). No XLA: at batch 32,
-        # 224², on 2 CPU cores it ran 11-12 img/s against 15-31 without (fp32), and 11 against
-        # 41-48 in bf16, after 5-10 s of compiling.
+        # One trace for every batch size (the last batch may be short). No XLA: slower on a CPU,
+        # after seconds of compiling (BENCHMARKS.md).
         spec = (tf.TensorSpec(model.input_batch_shape(None), tf.float32),
                 tf.TensorSpec((None,), tf.int32))
         self.compiled_train_step = tf.function(self._train_step, input_signature=spec,

@@ -150,8 +150,7 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
         elif layer.kind == "dense":
             modules.append(nn.Linear(in_shape[0], row.output_shape[0]))
         elif layer.kind == "relu":
-            # Not in place: ReLU(inplace=True) measured 42.2 -> 43.4 img/s (within the noise) and
-            # aborts the second DistributedDataParallel rank on Gloo ("terminate called").
+            # Not in place: no faster here, and it breaks DDP on Gloo (BENCHMARKS.md).
             modules.append(nn.ReLU())
         elif layer.kind == "sigmoid":
             modules.append(nn.Sigmoid())
@@ -305,8 +304,8 @@ class Trainer(TrainerBase):
             raise ValueError(f"{type(model).__name__} has parameters that do not exist yet "
                              "(lazy layers): run model.apply_init([X], d2l.init_cnn) with a "
                              "batch X first, as the book does")
-        # Channels-last (NHWC in memory) lets oneDNN and cuDNN pick their fastest convolutions:
-        # measured here at batch 64, 224×224: fp32 42 -> 47 img/s, bf16 109 -> 148 img/s.
+        # Channels-last (NHWC in memory) lets oneDNN and cuDNN pick their fastest convolutions
+        # (the figures: BENCHMARKS.md).
         model.to(self.device, memory_format=torch.channels_last)
         model.trainer = self
         self.network = model
