@@ -34,43 +34,18 @@ def book(backend_name):
     return importlib.import_module(f"d2l.{ {'pytorch': 'torch'}.get(backend_name, backend_name) }")
 
 
-def lesson_data(book, backend_name, images, labels, batch_size=8):
-    """A book-style DataModule with the framework's own loader, as a lesson writes one."""
-    X = images.astype(np.float32)
-
-    class LessonData(book.DataModule):
-        def __init__(self):
-            super().__init__()
-            self.batch_size = batch_size
-
-        def get_dataloader(self, train):
-            if backend_name == "pytorch":
-                import torch
-
-                dataset = torch.utils.data.TensorDataset(torch.from_numpy(X),
-                                                         torch.from_numpy(labels))
-                return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=train)
-            if backend_name == "tensorflow":
-                import tensorflow as tf
-
-                return tf.data.Dataset.from_tensor_slices((X, labels)).batch(batch_size)
-            from mxnet import gluon
-
-            return gluon.data.DataLoader(gluon.data.ArrayDataset(X, labels.astype(np.float32)),
-                                         batch_size=batch_size, shuffle=train)
-
-    return LessonData()
-
-
 def test_the_books_trainer_fits_our_alexnet_and_plots_as_the_books_models_do(d2l, backend_name,
                                                                              book):
+    from test_reuse import native_loader_module
+
     rng = np.random.default_rng(0)
-    shape = (32, SMALL, SMALL, 1) if d2l.LAYOUT == "NHWC" else (32, 1, SMALL, SMALL)
-    images, labels = rng.random(shape), (np.arange(32) % 10).astype(np.int64)
+    images = rng.integers(0, 256, (32, SMALL, SMALL, 1), dtype=np.uint8)
+    labels = (np.arange(32) % 10).astype(np.int64)
     d2l.set_seed(0)
     model = d2l.AlexNet(lr=0.01, resize=SMALL)
     before = d2l.parameter_arrays(model)[0][1].copy()
-    book.Trainer(max_epochs=2).fit(model, lesson_data(book, backend_name, images, labels))
+    data = native_loader_module(d2l, backend_name, images, labels, base=book.DataModule)
+    book.Trainer(max_epochs=2).fit(model, data)
     assert model.board.xlim == [0, 2]
     series = model.board.series
     # Four batches an epoch, so two points an epoch of training loss, each the mean of two

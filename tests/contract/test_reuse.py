@@ -107,14 +107,15 @@ def test_an_unreadable_image_file_is_named(d2l, tmp_path):
     assert "green/broken.png" in one_line(error) and "skip_unreadable=True" in str(error.value)
 
 
-def native_loader_module(d2l, backend_name, images, labels, batch_size=8):
-    """A lesson's own book-style data module: ``get_dataloader`` returns the framework's loader
-    of float images already in the model's layout (the book's way), or numpy pairs for JAX."""
+def native_loader_module(d2l, backend_name, images, labels, batch_size=8, base=None):
+    """A lesson's own book-style data module (a subclass of ``base``, ours by default):
+    ``get_dataloader`` returns the framework's loader of float images already in the model's
+    layout (the book's way), or numpy pairs for JAX. ``images``: uint8, channels-last."""
     X = images.astype(np.float32) / 255.0
     if backend_name in ("pytorch", "mxnet"):
         X = X.transpose(0, 3, 1, 2)
 
-    class LessonData(d2l.DataModule):
+    class LessonData(base or d2l.DataModule):
         def __init__(self):
             super().__init__()
             self.batch_size = batch_size
