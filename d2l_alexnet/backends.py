@@ -49,8 +49,12 @@ def install_hint(name):
                     "`.venv-mxnet/bin/python -m d2l_alexnet.train --backend mxnet`")
         return ("MXNet lives in its own environment (it needs numpy<1.24): run `make mxnet-env`, "
                 "then `.venv-mxnet/bin/python -m d2l_alexnet.train --backend mxnet`")
-    return (f"the {backend.name} backend needs {backend.framework}: "
-            f"pip install 'd2l-alexnet[{backend.extra}]' (or run `make setup`)")
+    # From a clone (the usual case) the extra is installed with -e '.[extra]'; the package's
+    # name works only where d2l-alexnet itself is already installed (from a wheel, say).
+    return (f"the {backend.name} backend needs {backend.framework}: in a clone of d2l_alexnet, "
+            f"pip install -e '.[{backend.extra}]' (or `make setup`, which installs PyTorch, "
+            f"TensorFlow and JAX); where d2l-alexnet is installed, "
+            f"pip install 'd2l-alexnet[{backend.extra}]'")
 
 
 def load_backend(name):

@@ -464,10 +464,12 @@ def stopped_at_once_message(args):
 # What each framework's out-of-memory error says, lowercased: PyTorch ("CUDA out of memory",
 # "DefaultCPUAllocator: can't allocate memory"), TensorFlow ("ResourceExhaustedError: OOM when
 # allocating tensor"), JAX/XLA ("RESOURCE_EXHAUSTED: Out of memory while trying to allocate"),
-# MXNet ("cudaMalloc retry failed: out of memory"), cuDNN/cuBLAS ("..._STATUS_ALLOC_FAILED").
+# MXNet ("cudaMalloc retry failed: out of memory", and on the host "Failed to allocate CPU
+# Memory"), cuDNN/cuBLAS ("..._STATUS_ALLOC_FAILED"). Each backend's tests provoke a real one.
 OUT_OF_MEMORY_MARKERS = ("out of memory", "outofmemory", "resource_exhausted",
                          "resourceexhausted", "oom when allocating", "can't allocate memory",
-                         "cudamalloc", "status_alloc_failed", "cudaerrormemoryallocation")
+                         "failed to allocate cpu memory", "cudamalloc", "status_alloc_failed",
+                         "cudaerrormemoryallocation")
 
 
 def out_of_memory_message(error, batch_size):

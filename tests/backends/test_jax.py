@@ -13,6 +13,7 @@ pytest.importorskip("optax")
 import jax  # noqa: E402
 
 from d2l_alexnet import jax as d2l  # noqa: E402
+from d2l_alexnet.train import out_of_memory_message  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping fast
 
@@ -106,6 +107,18 @@ def test_bf16_computes_in_bf16_with_fp32_master_parameters(data):
     assert mixed_loss != full_loss, "bf16 gave the fp32 result: nothing was cast"
     assert mixed_loss == pytest.approx(full_loss, abs=0.05)
     assert {leaf.dtype for leaf in jax.tree.leaves(mixed.state.params)} == {np.dtype("float32")}
+
+
+def test_a_real_allocation_failure_is_called_out_of_memory():
+    """4 EiB is beyond any machine's address space, so XLA refuses at once and nothing is
+    touched; the message is the one the CLI turns into its one line."""
+    import jax.numpy as jnp
+
+    with pytest.raises(RuntimeError) as failure:
+        jnp.zeros(2**62, jnp.uint8).block_until_ready()
+    assert out_of_memory_message(failure.value, 128) == (
+        "out of memory at batch size 128: use a smaller --batch-size (try 64)"), failure.value
+    assert int(jnp.ones(4).sum()) == 4  # and the process carries on
 
 
 def test_gpu_request_without_a_gpu_says_how_to_fix_it():

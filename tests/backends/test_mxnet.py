@@ -1,5 +1,6 @@
 """What only the MXNet backend can get wrong: dropout modes under autograd, MXNet's bilinear resize
-(whose ``align_corners`` defaults to True), hybridization, and the scale of ``Trainer.step``.
+(whose ``align_corners`` defaults to True), hybridization, the scale of ``Trainer.step``, and
+its host allocator's message read as out of memory.
 
 Run from the MXNet environment: ``pytest tests/backends/test_mxnet.py``.
 """
@@ -15,6 +16,7 @@ mx = pytest.importorskip("mxnet")
 from mxnet import autograd  # noqa: E402
 
 from d2l_alexnet import mxnet as d2l  # noqa: E402
+from d2l_alexnet.train import out_of_memory_message  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts
 
@@ -134,6 +136,32 @@ def test_configure_optimizers_is_gluon_sgd_at_lr(model):
 def test_bf16_is_refused_with_a_clear_message(model):
     with pytest.raises(ValueError, match="not supported on the MXNet backend .fp32 only."):
         make_trainer(model, precision="bf16")
+
+
+def address_space_bytes():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux's RLIMIT_AS")
+def test_a_real_allocation_failure_is_called_out_of_memory():
+    """MXNet counts elements in 32 bits, so no array it can make (< 2**31 elements, 16 GiB at
+    most) is beyond every machine's memory; so the process's address space is capped, for this
+    one allocation, at 2 GiB above what it uses. The 8 GiB asked for then fails at once in
+    MXNet's own allocator, nothing is touched, and the cap is lifted again."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (address_space_bytes() + 2**31, hard))
+    try:
+        with pytest.raises(mx.base.MXNetError) as failure:
+            mx.nd.zeros((2**30,), ctx=mx.cpu(), dtype="float64").wait_to_read()
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert "Failed to allocate CPU Memory" in str(failure.value)
+    assert out_of_memory_message(failure.value, 128) == (
+        "out of memory at batch size 128: use a smaller --batch-size (try 64)"), failure.value
+    assert mx.nd.ones(4).sum().asscalar() == 4  # and the process carries on
 
 
 @pytest.mark.skipif(d2l.num_gpus() > 0, reason="a GPU is present")

@@ -2,7 +2,8 @@
 
 Dropout really active in training (the book's TF code never passes ``training=``), ReLU folded
 into the layers as the book prints them, Keras' layouts, resizing that matches PyTorch's, one
-trace for every batch size, gradient clipping, bf16 kept to the model, and a quiet import.
+trace for every batch size, gradient clipping, bf16 kept to the model, a real allocation
+failure read as out of memory, and a quiet import.
 """
 
 import os
@@ -15,6 +16,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from d2l_alexnet import tensorflow as d2l  # noqa: E402
+from d2l_alexnet.train import out_of_memory_message  # noqa: E402
 
 tf, keras = d2l.tf, d2l.keras
 SMALL = 67  # the smallest input AlexNet accepts
@@ -150,6 +152,17 @@ def test_bf16_computes_in_bfloat16_with_fp32_weights_and_logits(model, batch):
     assert d2l.AlexNet(resize=SMALL)(batch[0]).dtype == tf.float32
     make_trainer(model, precision="fp32")  # the next fit's precision wins
     assert model.net.layers[0](batch[0]).dtype == tf.float32
+
+
+def test_a_real_allocation_failure_is_called_out_of_memory():
+    """4 EiB (2**31 × 2**31 bytes) is beyond any machine's address space, so the allocator
+    refuses and nothing is touched; the message is the one the CLI turns into its one line.
+    (TensorFlow's allocator waits 10 s for memory to be freed before it gives up.)"""
+    with d2l.cpu(), pytest.raises(tf.errors.ResourceExhaustedError) as failure:
+        tf.zeros((2**31, 2**31), tf.uint8)
+    assert out_of_memory_message(failure.value, 128) == (
+        "out of memory at batch size 128: use a smaller --batch-size (try 64)"), failure.value
+    assert int(tf.reduce_sum(tf.ones(4))) == 4  # and the process carries on
 
 
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="a GPU is present")

@@ -1,4 +1,5 @@
-"""PyTorch-only checks: the book's skipped-init bug cannot come back, and bf16 runs."""
+"""PyTorch-only checks: the book's skipped-init bug cannot come back, bf16 really computes in
+bfloat16, and a real allocation failure reads as out of memory."""
 
 import math
 
@@ -8,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from d2l_alexnet import torch as d2l  # noqa: E402
+from d2l_alexnet.train import out_of_memory_message  # noqa: E402
 
 
 def test_init_cnn_refuses_lazy_layers_instead_of_skipping_them():
@@ -34,15 +36,29 @@ def test_a_skipped_init_is_visible_in_the_statistics():
     assert torch.count_nonzero(first.bias) > 0
 
 
-def test_bf16_step_matches_fp32_loss():
-    torch.manual_seed(0)
-    data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8)
-    losses = {}
+def test_bf16_step_computes_in_bfloat16_with_fp32_weights():
+    """One training step from the same weights and dropout mask in each precision: under bf16
+    the convolutions and dense layers really run in bfloat16 (seen by hooks on the layers), so
+    the loss differs from fp32's while staying close, and the weights stay float32."""
+    data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8, log=None)
+    losses, dtypes = {}, {}
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
         model = d2l.AlexNet(lr=0.01, resize=67)
-        trainer = d2l.Trainer(max_epochs=1, precision=precision, progress=False, log=None)
-        losses[precision] = trainer.fit(model, data)[0]["val_loss"]
+        trainer = d2l.Trainer(max_epochs=1, precision=precision, progress=False,
+                              log=None).setup(model, data)
+        batch = trainer.prepare_batch(data.train_images, data.train_labels)
+        seen = dtypes[precision] = []
+        hooks = [layer.register_forward_hook(lambda layer, inputs, output: seen.append(
+            output.dtype)) for layer in (model.net[0], model.net[-1])]
+        torch.manual_seed(1)  # the same dropout mask in both
+        losses[precision] = trainer.train_step(batch).item()
+        for hook in hooks:
+            hook.remove()
+        assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
+    assert dtypes == {"fp32": [torch.float32] * 2, "bf16": [torch.bfloat16] * 2}
+    assert math.isfinite(losses["bf16"])
+    assert losses["bf16"] != losses["fp32"], "bf16 gave the fp32 result: nothing was cast"
     assert losses["bf16"] == pytest.approx(losses["fp32"], abs=0.05)
 
 
@@ -55,6 +71,16 @@ def test_gradient_clipping_bounds_the_update():
     change = math.sqrt(sum(((p.detach() - b) ** 2).sum().item()
                            for p, b in zip(model.parameters(), before)))
     assert 0 < change <= 0.01 * 1.0 + 1e-6  # lr × clip bound
+
+
+def test_a_real_allocation_failure_is_called_out_of_memory():
+    """4 EiB is beyond any machine's address space, so the allocator refuses at once and
+    nothing is touched; the message is the one the CLI turns into its one line."""
+    with pytest.raises(RuntimeError) as failure:
+        torch.empty(2**62, dtype=torch.uint8)
+    assert out_of_memory_message(failure.value, 128) == (
+        "out of memory at batch size 128: use a smaller --batch-size (try 64)"), failure.value
+    assert torch.ones(4).sum().item() == 4  # and the process carries on
 
 
 def test_device_gpu_without_one_is_refused():

@@ -1,7 +1,9 @@
 """One network, four frameworks: the same canonical weights give the same numbers everywhere.
 
-PyTorch is the reference: it writes a fixture (``parity_fixture.py``) that every backend's suite
-checks against, each in its own process and MXNet in its own environment:
+PyTorch is the reference: it writes a fixture (``parity_fixture.py``) that every other backend's
+suite checks against, each in its own process and MXNet in its own environment (in the pytorch
+suite the comparisons skip, since PyTorch would agree with itself, and only the reference is
+checked):
 
 - the evaluation-mode logits of the same weights on the same batch agree within 1e-4 (relative to
   the largest logit), in fp32;
@@ -68,9 +70,33 @@ def relative_difference(value, reference):
     return float(np.abs(value - reference).max() / np.abs(reference).max())
 
 
+def skip_the_reference_itself(backend_name):
+    """PyTorch computed the fixture: checked against it, PyTorch would agree with itself."""
+    if backend_name == "pytorch":
+        pytest.skip("PyTorch wrote the reference, so it would be compared with itself; its "
+                    "suite checks the reference instead (test_the_reference_is_complete_and_"
+                    "worth_comparing_against)")
+
+
 # ---- the checks --------------------------------------------------------------------------------
 
+def test_the_reference_is_complete_and_worth_comparing_against(parity):
+    """What every backend's comparison relies on: a model that learned something, logits
+    large enough to compare, a step that moved every tensor, and the arrays it names."""
+    manifest, arrays = parity.manifest, parity.arrays
+    assert manifest["resize"] == RESIZE and manifest["step_lr"] > 0
+    assert manifest["val_acc"] >= 0.2, "the reference model learned too little to compare"
+    assert manifest["num_val"] == len(arrays["val_labels"]) == len(arrays["val_images"]) > 0
+    assert arrays["logits"].shape == (parity_fixture.BATCH, 10) == (len(arrays["labels"]), 10)
+    assert np.abs(arrays["logits"]).max() > 0.01, "the reference logits are too small to compare"
+    trained, _ = load_safetensors(parity.trained)
+    stepped, _ = load_safetensors(parity.stepped)
+    assert set(trained) == set(stepped) and len(trained) == 16
+    assert not [name for name in trained if not np.abs(stepped[name] - trained[name]).max() > 0]
+
+
 def test_logits_of_the_same_weights_agree(d2l, backend_name, parity):
+    skip_the_reference_itself(backend_name)
     reference = parity.arrays["logits"]
     model = d2l.AlexNet(resize=RESIZE).load_weights(parity.trained)
     logits = parity_logits(d2l, backend_name, model, parity.arrays["images"])
@@ -82,6 +108,7 @@ def test_logits_of_the_same_weights_agree(d2l, backend_name, parity):
 
 
 def test_one_sgd_step_without_dropout_updates_alike(d2l, backend_name, parity, tmp_path):
+    skip_the_reference_itself(backend_name)
     trained, _ = load_safetensors(parity.trained)
     stepped, _ = load_safetensors(parity.stepped)
     model = d2l.AlexNet(lr=parity.manifest["step_lr"], resize=RESIZE, dropout=0.0)
@@ -100,6 +127,7 @@ def test_one_sgd_step_without_dropout_updates_alike(d2l, backend_name, parity, t
 
 
 def test_trained_weights_reach_the_same_accuracy(d2l, backend_name, parity):
+    skip_the_reference_itself(backend_name)
     manifest = parity.manifest
     assert manifest["val_acc"] >= 0.2, "the reference model learned too little to compare"
     model = d2l.AlexNet(resize=RESIZE).load_weights(parity.trained)

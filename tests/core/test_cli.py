@@ -1,11 +1,16 @@
-"""Command-line refusals that need no framework."""
+"""Command-line refusals that need no framework, and the test runner's MXNet requirement."""
 
 import importlib.util
+import os
+import subprocess
+import types
 
 import pytest
 
 from d2l_alexnet import backends, train
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_names_and_aliases():
@@ -14,10 +19,12 @@ def test_names_and_aliases():
         canonical_name("caffe")
 
 
-@pytest.mark.parametrize("name, hint", [("pytorch", "d2l-alexnet[torch]"),
-                                        ("jax", "d2l-alexnet[jax]"),
-                                        ("mxnet", "make mxnet-env")])
-def test_missing_framework_exits_2_with_the_fix(monkeypatch, capsys, tmp_path, name, hint):
+@pytest.mark.parametrize("name, hints", [
+    ("pytorch", ["pip install -e '.[torch]'", "pip install 'd2l-alexnet[torch]'"]),
+    ("tensorflow", ["pip install -e '.[tensorflow]'", "pip install 'd2l-alexnet[tensorflow]'"]),
+    ("jax", ["pip install -e '.[jax]'", "pip install 'd2l-alexnet[jax]'"]),
+    ("mxnet", ["make mxnet-env"])])
+def test_missing_framework_exits_2_with_the_fix(monkeypatch, capsys, tmp_path, name, hints):
     real = importlib.util.find_spec
     missing = backends.BACKENDS[name].framework
     monkeypatch.setattr(importlib.util, "find_spec",
@@ -25,7 +32,8 @@ def test_missing_framework_exits_2_with_the_fix(monkeypatch, capsys, tmp_path, n
     out = tmp_path / "run"
     assert train.main(["--backend", name, "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert hint in err and len(err.strip().splitlines()) == 1
+    assert all(hint in err for hint in hints), err
+    assert len(err.strip().splitlines()) == 1
     assert not out.exists()
 
 
@@ -35,10 +43,91 @@ def test_mxnet_on_new_python_says_which_python(monkeypatch):
         load_backend("mxnet")
 
 
-def test_unwritable_out_exits_2(capsys, tmp_path):
+def stub_backend():
+    """Just enough of a backend for the CLI to reach its --out check, which comes after the
+    framework, the data and the model are set up; training itself must never start."""
+    class Trainer:
+        is_first_replica = True
+
+        def __init__(self, **kwargs):
+            pass
+
+        def select_device(self, request):
+            return "cpu"
+
+        def fit(self, *args, **kwargs):
+            raise AssertionError("training started although --out is unwritable")
+
+    class FashionMNIST:
+        source = "a stub"
+
+        def __init__(self, **kwargs):
+            pass
+
+        def num_examples(self, train):
+            return 8
+
+    class AlexNet:
+        def __init__(self, **kwargs):
+            pass
+
+        def layer_summary(self, shape):
+            pass
+
+    return types.SimpleNamespace(PRECISIONS=("fp32",), Trainer=Trainer,
+                                 FashionMNIST=FashionMNIST, AlexNet=AlexNet,
+                                 set_seed=lambda seed: None,
+                                 example_input_shape=lambda resize: (1, resize))
+
+
+def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
+    # The stub stands in for every backend, so no framework's absence can answer first.
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    # pytorch may be absent from this environment: then the framework message comes first.
-    code = train.main(["--backend", "pytorch", "--out", str(blocker / "run")])
+    out = blocker / "run"
+    code = train.main(["--backend", "pytorch", "--out", str(out)])
     assert code == 2
-    assert "error:" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"error: cannot write to --out {out} (Not a directory): "
+                                       "choose a writable directory\n")
+    assert os.listdir(tmp_path) == ["file"] and blocker.read_text() == "not a directory"
+
+
+# ---- tools/run_tests.py without a Python for MXNet -------------------------------------------
+
+def load_run_tests():
+    spec = importlib.util.spec_from_file_location("run_tests",
+                                                  os.path.join(ROOT, "tools", "run_tests.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_run_tests_without_mxnet_fails_only_when_mxnet_is_required(monkeypatch, capsys,
+                                                                   required):
+    run_tests = load_run_tests()
+    commands = []
+
+    def fake_run(command, **kwargs):  # every suite "passes" at once
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="1 passed in 0.01s\n")
+
+    monkeypatch.setattr(run_tests.subprocess, "run", fake_run)
+    monkeypatch.setattr(run_tests.sys, "argv", ["run_tests.py", "--python", "python",
+                                                "--mxnet-python", ""])
+    if required:
+        monkeypatch.setenv("D2L_ALEXNET_REQUIRE_MXNET", "1")
+    else:
+        monkeypatch.delenv("D2L_ALEXNET_REQUIRE_MXNET", raising=False)
+    code = run_tests.main()
+    captured = capsys.readouterr()
+    if required:
+        assert code == 1 and commands == [], "no suite may run when MXNet's are required"
+        assert captured.err.startswith("error: D2L_ALEXNET_REQUIRE_MXNET=1, but no Python <= "
+                                       "3.11 was found, so the MXNet suites"), captured.err
+        assert len(captured.err.strip().splitlines()) == 1
+    else:
+        assert code == 0 and commands, captured.out
+        assert not any("mxnet" in " ".join(command) for command in commands)
+        assert "note: no Python <= 3.11 found, so the MXNet suites are not run" in captured.out

@@ -1,6 +1,7 @@
 """The canonical weights file: safetensors read and written with numpy alone, the NCHW <-> NHWC
 conversion proven numerically, and every malformed or mismatched file refused in words."""
 
+import errno
 import json
 import struct
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from d2l_alexnet.core import weights
+from d2l_alexnet.core import files, weights
 from d2l_alexnet.core.architecture import ALEXNET, layer_table, parameter_count
 from d2l_alexnet.core.weights import WeightsError
 
@@ -246,10 +247,25 @@ def test_arrays_of_the_wrong_shape_or_count_are_refused(canonical):
         weights.to_canonical(native, "CHWN", SMALL, 10)
 
 
-def test_a_failed_save_leaves_no_file(tmp_path, canonical):
+def test_a_failed_save_leaves_no_file(tmp_path, canonical, monkeypatch):
     path = tmp_path / "weights.safetensors"
-    with pytest.raises(WeightsError):
+    with pytest.raises(WeightsError):  # refused before any file is opened
         weights.save_weights(path, list(canonical.items())[:3], "NCHW", SMALL, 10, "test")
+    assert list(tmp_path.iterdir()) == []
+
+    # A disk that fills mid-write: the temporary file exists and holds the data when the fsync
+    # fails; it must be gone afterwards, and no weights file may appear.
+    temporaries = []
+
+    def full_disk(descriptor):
+        temporaries.extend(tmp_path.glob(".weights.safetensors.*.tmp"))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    arrays = weights.from_canonical(canonical, "NCHW", SMALL, 10)
+    with pytest.raises(OSError, match="No space left on device"):
+        weights.save_weights(path, arrays, "NCHW", SMALL, 10, "test")
+    assert len(temporaries) == 1, "the write failed before its temporary file existed"
     assert list(tmp_path.iterdir()) == []
 
 
