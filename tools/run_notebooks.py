@@ -6,7 +6,9 @@ MXNet notebooks run in ``.venv-mxnet`` and the others in ``.venv``) through a ke
 to a temporary directory: nothing is registered with Jupyter, and no kernel installed elsewhere
 on the machine can be picked up by mistake. The kernel imports ``d2l_alexnet`` from this working
 tree (``PYTHONPATH``) and runs with ``D2L_ALEXNET_QUICK=1`` unless ``--mode`` says otherwise, so
-every notebook trains its quick run. The committed notebooks are never written to: outputs stay in
+every notebook trains its quick run
+(``--mode smoke``: the shortest run, which only shows that every cell works; ``--min-val-acc``
+holds the chapter notebooks to an accuracy). The committed notebooks are never written to: outputs stay in
 memory unless ``--executed-dir`` names a directory outside ``notebooks/`` for executed copies.
 
 Needs ``nbclient`` and ``nbformat`` here, and ``ipykernel`` in the kernel's Python
@@ -26,6 +28,7 @@ import argparse
 import atexit
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 BACKENDS = ("pytorch", "tensorflow", "jax", "mxnet")
 LANGUAGE_DIRS = {"en": NOTEBOOK_DIR, "id": NOTEBOOK_DIR / "id"}
-MODES = {"quick": "1", "full": "0", "auto": None}  # -> D2L_ALEXNET_QUICK
+MODES = {"quick": "1", "full": "0", "smoke": "smoke", "auto": None}  # -> D2L_ALEXNET_QUICK
+# What a chapter notebook's trainer prints at the end of each epoch, e.g. "val_acc 0.7139".
+VAL_ACC = re.compile(r"\bval_acc (\d+\.\d+)")
 KERNEL_NAME = "d2l-alexnet-run"
 LESSON_FILE = "alexnet-in-another-lesson.ipynb"  # BACKEND = "pytorch" in its parameters cell
 
@@ -84,8 +89,17 @@ def text_outputs(cell):
     return "".join(parts)
 
 
-def run_notebook(path, spec_dir, timeout, show_output, executed_dir):
-    """Execute one notebook; returns ``(passed, seconds)``."""
+def last_val_acc(notebook):
+    """The validation accuracy the last epoch printed in the notebook's outputs, or None."""
+    found = [float(value) for cell in notebook.cells if cell.cell_type == "code"
+             for value in VAL_ACC.findall(text_outputs(cell))]
+    return found[-1] if found else None
+
+
+def run_notebook(path, spec_dir, timeout, show_output, executed_dir, min_val_acc=None):
+    """Execute one notebook; returns ``(passed, seconds)``. With ``min_val_acc``, a notebook
+    that trains must also end at least that accurate (the lesson notebook trains its own data
+    and is not held to it)."""
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
@@ -136,6 +150,14 @@ def run_notebook(path, spec_dir, timeout, show_output, executed_dir):
         if kernel_manager.has_kernel:
             kernel_manager.shutdown_kernel(now=True)
     seconds = time.perf_counter() - began
+    if passed and min_val_acc is not None and path.name != LESSON_FILE:
+        accuracy = last_val_acc(notebook)
+        if accuracy is None or accuracy < min_val_acc:
+            passed = False
+            print(f"  error: the last epoch's val_acc is {accuracy}, below --min-val-acc "
+                  f"{min_val_acc}: the run did not learn", flush=True)
+        else:
+            print(f"  val_acc {accuracy:.4f} (at least {min_val_acc})", flush=True)
     if executed_dir is not None:
         inside = NOTEBOOK_DIR in path.parents
         target = executed_dir / (path.relative_to(NOTEBOOK_DIR) if inside else path.name)
@@ -156,10 +178,13 @@ def main(argv=None):
     parser.add_argument("--python", default=sys.executable,
                         help="the Python the kernel runs (default: this one)")
     parser.add_argument("--mode", choices=tuple(MODES), default="quick",
-                        help="quick (default) or full: D2L_ALEXNET_QUICK=1 or 0; auto: unset "
+                        help="quick (default), full or smoke: D2L_ALEXNET_QUICK=1, 0 or smoke "
+                             "(every cell once, too short to learn); auto: unset "
                              "(the notebook decides from the GPU)")
     parser.add_argument("--timeout", type=int, default=1200,
                         help="seconds any one cell may run (default 1200)")
+    parser.add_argument("--min-val-acc", type=float, default=None, metavar="ACC",
+                        help="fail a chapter notebook whose last epoch printed a lower val_acc")
     parser.add_argument("--show-output", action="store_true",
                         help="print each cell's text output as it finishes")
     parser.add_argument("--executed-dir", type=Path, default=None,
@@ -207,7 +232,7 @@ def main(argv=None):
             name = path.relative_to(ROOT) if ROOT in path.parents else path
             print(f"=== {name} ({args.mode} run, kernel {python})", flush=True)
             passed, seconds = run_notebook(path, spec_root, args.timeout, args.show_output,
-                                           executed_dir)
+                                           executed_dir, args.min_val_acc)
             print(f"=== {name}: {'passed' if passed else 'FAILED'} in {seconds:.0f} s",
                   flush=True)
             results.append((name, passed, seconds))

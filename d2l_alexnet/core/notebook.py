@@ -4,7 +4,8 @@
   rows as :data:`~d2l_alexnet.core.architecture.ALEXNET`, so the two can be compared shape by
   shape; :func:`comparison_table` renders that comparison as a Markdown table, computed from the
   same table every backend builds its AlexNet from.
-- :func:`resolve_quick` decides whether a notebook trains the chapter's full run or a quick one.
+- :func:`resolve_mode` decides whether a notebook trains the chapter's full run, a quick one, or
+  the tests' shortest one.
 """
 
 import os
@@ -12,6 +13,8 @@ import os
 from .architecture import ALEXNET, CHAPTER_RESIZE, Layer, layer_table
 
 QUICK_ENV = "D2L_ALEXNET_QUICK"
+MODES = ("quick", "full", "smoke")
+_FORCED = {"1": "quick", "0": "full", "smoke": "smoke"}
 
 # LeNet-5 as in sec_lenet: sigmoid activations and average pooling on 28×28 inputs.
 LENET = (
@@ -128,21 +131,24 @@ def comparison_table(resize=CHAPTER_RESIZE, num_classes=10):
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
-def resolve_quick(quick, gpu_available, environ=None):
-    """Whether a notebook trains quickly, and why: returns ``(quick, reason)``.
+def resolve_mode(quick, gpu_available, environ=None):
+    """How long a notebook trains, and why: returns ``(mode, reason)``, ``mode`` being one of
+    :data:`MODES`.
 
-    ``D2L_ALEXNET_QUICK=1`` (or ``0``) in the environment wins, so CI can force the quick run
-    without papermill; otherwise ``quick=True``/``False`` is obeyed, and ``quick=None`` means the
-    chapter's full run when the framework sees a GPU and the quick run when it does not.
+    ``D2L_ALEXNET_QUICK`` in the environment wins: ``1`` the quick run, ``0`` the chapter's full
+    run, ``smoke`` the project's own test run (every cell once, too briefly to learn), so tests
+    need no papermill. Otherwise ``quick=True``/``False`` is obeyed, and ``quick=None`` means
+    the full run when the framework sees a GPU and the quick run when it does not.
     """
     environ = os.environ if environ is None else environ
     forced = environ.get(QUICK_ENV, "").strip()
     if forced:
-        if forced not in ("0", "1"):
-            raise ValueError(f"{QUICK_ENV} must be 1 (quick run) or 0 (full run), got {forced!r}")
-        return forced == "1", f"{QUICK_ENV}={forced}"
+        if forced not in _FORCED:
+            raise ValueError(f"{QUICK_ENV} must be 1 (quick run), 0 (full run) or smoke (the "
+                             f"tests' run), got {forced!r}")
+        return _FORCED[forced], f"{QUICK_ENV}={forced}"
     if quick is None:
-        return (not gpu_available), ("a GPU is available" if gpu_available else "no GPU found")
+        return ("full", "a GPU is available") if gpu_available else ("quick", "no GPU found")
     if not isinstance(quick, bool):
         raise ValueError(f"QUICK must be None, True or False, got {quick!r}")
-    return quick, f"QUICK = {quick}"
+    return ("quick" if quick else "full"), f"QUICK = {quick}"
