@@ -183,22 +183,25 @@ def minimum_resize(layers=ALEXNET) -> int:
 
 
 def parameter_count(resize=CHAPTER_RESIZE, num_classes: int = 10,
-                    in_channels: int = IN_CHANNELS) -> int:
-    """Total trainable parameters: 46,764,746 for the chapter's 224×224 input and 10 classes."""
-    return sum(row.parameters for row in layer_table(resize, num_classes, in_channels))
+                    in_channels: int = IN_CHANNELS, layers=ALEXNET) -> int:
+    """Total trainable parameters: 46,764,746 for the chapter's 224×224 input and 10 classes
+    (``layers``: another table, such as LeNet's or the exercises')."""
+    return sum(row.parameters
+               for row in layer_table(resize, num_classes, in_channels, layers=layers))
 
 
 def forward_flops(resize=CHAPTER_RESIZE, num_classes: int = 10,
-                  in_channels: int = IN_CHANNELS) -> int:
-    """Forward-pass FLOPs for one image."""
-    return sum(row.forward_flops for row in layer_table(resize, num_classes, in_channels))
+                  in_channels: int = IN_CHANNELS, layers=ALEXNET) -> int:
+    """Forward-pass FLOPs for one image of the table ``layers``."""
+    return sum(row.forward_flops
+               for row in layer_table(resize, num_classes, in_channels, layers=layers))
 
 
 def training_flops(resize=CHAPTER_RESIZE, num_classes: int = 10,
-                   in_channels: int = IN_CHANNELS) -> int:
+                   in_channels: int = IN_CHANNELS, layers=ALEXNET) -> int:
     """FLOPs of one training step per image: forward plus a backward pass about twice as costly
     (gradients with respect to both inputs and weights): 5.63 GFLOP at 224×224."""
-    return 3 * forward_flops(resize, num_classes, in_channels)
+    return 3 * forward_flops(resize, num_classes, in_channels, layers=layers)
 
 
 def weight_layers(layers=ALEXNET):
