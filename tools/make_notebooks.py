@@ -31,17 +31,8 @@ LANGUAGES = {"en": NOTEBOOK_DIR, "id": NOTEBOOK_DIR / "id"}
 
 # ---- the code that differs between backends ----------------------------------------------------
 
-# Quick-run precision per backend, with its comment in each language.
-_QUICK_PRECISION = {
-    "en": {"pytorch": '"bf16"  # bf16 compute, fp32 weights: faster on recent CPUs',
-           "tensorflow": '"bf16"  # bf16 compute, fp32 weights: faster on recent CPUs',
-           "jax": '"fp32"  # XLA runs bf16 convolutions slower than fp32 on a CPU',
-           "mxnet": '"fp32"  # the only precision the MXNet backend trains in'},
-    "id": {"pytorch": '"bf16"  # hitungan bf16, parameter fp32: lebih cepat di CPU baru',
-           "tensorflow": '"bf16"  # hitungan bf16, parameter fp32: lebih cepat di CPU baru',
-           "jax": '"fp32"  # di CPU, XLA menjalankan konvolusi bf16 lebih lambat daripada fp32',
-           "mxnet": '"fp32"  # satu-satunya presisi yang dilatih backend MXNet'},
-}
+# The quick run's precision per backend; WORDS holds the comment that says why, per language.
+_QUICK_PRECISION = {"pytorch": "bf16", "tensorflow": "bf16", "jax": "fp32", "mxnet": "fp32"}
 
 _INPUT_SHAPE = {"pytorch": "(1, 1, 224, 224)", "tensorflow": "(1, 224, 224, 1)",
                 "jax": "(1, 224, 224, 1)", "mxnet": "(1, 1, 224, 224)"}
@@ -83,6 +74,10 @@ WORDS = {
         "mib": "MiB in fp32",
         "mflops": "MFLOPs per image",
         "after": "after epoch",
+        "precision": {"pytorch": "bf16 compute, fp32 weights: faster on recent CPUs",
+                      "tensorflow": "bf16 compute, fp32 weights: faster on recent CPUs",
+                      "jax": "XLA runs bf16 convolutions slower than fp32 on a CPU",
+                      "mxnet": "the only precision the MXNet backend trains in"},
     },
     "id": {
         "parameters": "# None: pelatihan penuh seperti di bab jika ada GPU, pelatihan cepat "
@@ -110,6 +105,10 @@ WORDS = {
         "mib": "MiB dalam fp32",
         "mflops": "MFLOP per gambar",
         "after": "setelah epoch",
+        "precision": {"pytorch": "hitungan bf16, parameter fp32: lebih cepat di CPU baru",
+                      "tensorflow": "hitungan bf16, parameter fp32: lebih cepat di CPU baru",
+                      "jax": "di CPU, XLA menjalankan konvolusi bf16 lebih lambat daripada fp32",
+                      "mxnet": "satu-satunya presisi yang dilatih backend MXNet"},
     },
 }
 
@@ -167,15 +166,15 @@ def _imports(backend, words):
             f"gpu_available = {_GPU_CHECK[backend]}")
 
 
-def _settings(backend, language, words):
-    precision = _QUICK_PRECISION[language][backend]
+def _settings(backend, words):
+    precision = f'"{_QUICK_PRECISION[backend]}"'
     return f'''mode, reason = resolve_mode(QUICK, gpu_available)
 if mode == "quick":  # {words['quick']}
     {RUNS['quick']}
-    precision = {precision}
+    precision = {precision}  # {words['precision'][backend]}
 elif mode == "smoke":  # {words['smoke']}
     {RUNS['smoke']}
-    precision = {precision.split("  #")[0]}
+    precision = {precision}
 else:  # {words['full']}
     {RUNS['full']}
     precision = "fp32"
@@ -194,7 +193,7 @@ def code(backend, key, language="en"):
     if key == "imports":
         return _imports(backend, words)
     if key == "settings":
-        return _settings(backend, language, words)
+        return _settings(backend, words)
     if key == "comparison":
         return "Markdown(comparison_table(resize=224, num_classes=10))"
     if key in SOURCES:

@@ -13,8 +13,8 @@ import os
 from .architecture import ALEXNET, CHAPTER_RESIZE, Layer, layer_table
 
 QUICK_ENV = "D2L_ALEXNET_QUICK"
-MODES = ("quick", "full", "smoke")
-_FORCED = {"1": "quick", "0": "full", "smoke": "smoke"}
+_FORCED = {"1": "quick", "0": "full", "smoke": "smoke"}  # D2L_ALEXNET_QUICK -> mode
+MODES = tuple(_FORCED.values())  # what resolve_mode returns
 
 # LeNet-5 as in sec_lenet: sigmoid activations and average pooling on 28×28 inputs.
 LENET = (
