@@ -332,3 +332,30 @@ def test_ci_holds_the_english_notebooks_to_the_quick_run_and_smokes_the_others()
     assert indonesian[indonesian.index("--mode") + 1] == "smoke"
     assert "--min-val-acc" not in indonesian
     assert commands["notebooks (mxnet)"][-2:] == english[-2:]
+
+
+def final_metrics(model):
+    path = ROOT / "results" / "slim-28" / model / "metrics.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("language", ["en", "id"])
+def test_the_exercise_hints_quote_the_measured_exercise_runs(language):
+    """Exercises 4, 5 and 7 quote learning rates and accuracies from ``results/slim-28/``:
+    they must be the ones its metrics hold and the ones ``RECIPES`` trains with."""
+    from d2l_alexnet.core.exercises import RECIPES
+
+    def number(value, digits):
+        text = f"{value:,.{digits}f}" if digits else f"{value:,}"
+        return text if language == "en" else text.replace(",", "_").replace(".", ",") \
+            .replace("_", ".")
+
+    hints = next(source(cell) for cell in committed("pytorch", language)["cells"]
+                 if cell["id"] == "exercises")
+    for model in ("lenet", "lenet-relu-dropout", "slim-28"):
+        metrics = final_metrics(model)
+        assert metrics["lr"] == RECIPES[model].lr
+        assert f"lr={RECIPES[model].lr}" in hints, model
+        assert number(metrics["history"][-1]["val_acc"], 4) in hints, model
+    assert number(final_metrics("slim-28")["parameters"], 0) in hints
+    assert "layers=SLIM_28, resize=28, lr=0.5" in hints
