@@ -12,23 +12,18 @@ and machine) and prints one table at the end.
 """
 
 import argparse
-import importlib.metadata
 import os
-import platform
 import sys
 
-from d2l_alexnet import __version__
 from d2l_alexnet.backends import BACKENDS, BackendError, canonical_name, load_backend
 from d2l_alexnet.core.architecture import forward_flops, layer_table, parameter_count
 from d2l_alexnet.core.data import DataError
 from d2l_alexnet.core.exercises import EXERCISE_RESIZE, RECIPES
 from d2l_alexnet.core.files import atomic_write_json
+from d2l_alexnet.bench import machine, versions
 from d2l_alexnet.core.trainer import PRECISIONS
 
 NUM_CLASSES = 10
-# The distributions whose versions decide the numbers, per backend.
-FRAMEWORK_PACKAGES = {"pytorch": ("torch",), "tensorflow": ("tensorflow", "keras"),
-                      "jax": ("jax", "jaxlib", "flax"), "mxnet": ("mxnet",)}
 
 
 class UsageError(Exception):
@@ -77,23 +72,6 @@ def validate(args):
         args.backend = canonical_name(args.backend)
     except BackendError as error:
         raise UsageError(str(error)) from None
-
-
-def versions(backend):
-    found = {"python": platform.python_version(), "d2l_alexnet": __version__}
-    for package in ("numpy", *FRAMEWORK_PACKAGES[backend]):
-        try:
-            found[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            found[package] = None
-    return found
-
-
-def machine():
-    # OMP_NUM_THREADS is recorded because on a shared CPU it decides the seconds per epoch
-    # more than the network does (results/slim-28/README.md).
-    return {"platform": platform.platform(), "processor": platform.processor() or None,
-            "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 def train_one(d2l, name, args):

@@ -10,12 +10,24 @@ One run measures, for one backend, batch size, precision and device:
   from the architecture table.
 ``--batch-sizes`` sweeps, each size in its own process (so peak memory is that size's own), and
 draws throughput and memory against batch size.
+
+``--time-to-accuracy 0.88`` measures training speed the way the field does (DAWNBench, MLPerf
+Training): it trains the chapter's network on the full Fashion-MNIST with the given recipe
+(``--recipe``, or its flags), evaluates on the full validation set every ``--eval-every`` epochs,
+stops at the first evaluation at or above the target, and reports the wall-clock seconds from
+the start of the command (framework import, data loading, compilation and the evaluations
+included; only a dataset download would not be), the images seen and the epochs, with the curve
+(``time-to-accuracy.json`` and ``time-to-accuracy.png`` in ``--out``).
 """
 
 import argparse
+import importlib.metadata
 import json
 import os
+import platform
+import random
 import resource
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -23,12 +35,14 @@ import time
 
 import numpy as np
 
+from . import __version__
 from .backends import BACKENDS, BackendError, canonical_name, load_backend
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.files import atomic_write_bytes, atomic_write_json
 from .core.images import ArrayData
 from .core.progress import figure_png
-from .core.trainer import DEVICES, PRECISIONS
+from .core.trainer import DEVICES, PRECISIONS, TrainingError, TrainingInterrupted
+from .train import UsageError, add_recipe_arguments, resolve_recipe
 
 NUM_CLASSES = 10
 
@@ -114,6 +128,162 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     return result
 
 
+# The distributions whose versions decide the numbers, per backend.
+FRAMEWORK_PACKAGES = {"pytorch": ("torch",), "tensorflow": ("tensorflow", "keras"),
+                      "jax": ("jax", "jaxlib", "flax", "optax"), "mxnet": ("mxnet",)}
+
+
+def versions(backend):
+    """Python's, numpy's, this package's and the backend's frameworks' versions."""
+    found = {"python": platform.python_version(), "d2l_alexnet": __version__}
+    for package in ("numpy", *FRAMEWORK_PACKAGES[backend]):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def machine():
+    """What ran it. OMP_NUM_THREADS is there because on a shared CPU it decides the seconds per
+    epoch more than the network does."""
+    return {"platform": platform.platform(), "processor": platform.processor() or None,
+            "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+
+
+class TargetReached(TrainingInterrupted):
+    """Stops ``fit`` at the evaluation that reached the target (between two steps)."""
+
+
+def evaluation_steps(steps_per_epoch, epochs, every):
+    """The global steps after which the run is evaluated: every ``every`` epochs (rounded to
+    a step), the end of each epoch included."""
+    points, count = set(), 1
+    while count * every <= epochs + 1e-9:
+        points.add(max(1, round(count * every * steps_per_epoch)))
+        count += 1
+    points.update(epoch * steps_per_epoch for epoch in range(1, epochs + 1))
+    return points
+
+
+def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, precision="fp32",
+                     device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
+                     limit_train=None, limit_val=None, data_dir=None, log=print):
+    """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
+    a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
+    seconds, images and epochs it took. The clock starts here, before the framework loads."""
+    started = time.perf_counter()
+    d2l = load_backend(backend_name)
+    problem = precision_problem(d2l, backend_name, precision)
+    if problem is not None:
+        raise UsageError(problem)
+    d2l.set_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
+                            data_dir=data_dir, limit_train=limit_train, limit_val=limit_val,
+                            log=None)
+    model = d2l.AlexNet(num_classes=NUM_CLASSES, resize=resize, **recipe.as_dict())
+    trainer = d2l.Trainer(max_epochs=epochs, device=device, precision=precision,
+                          progress=False, log=None)
+    steps_per_epoch = data.num_batches(train=True)
+    due = evaluation_steps(steps_per_epoch, epochs, eval_every)
+    train_examples = data.num_examples(train=True)
+    curve, evaluating = [], [0.0]  # seconds spent in evaluations, in a list for the closures
+
+    def record(trainer, val_loss, val_acc, seconds_in_eval):
+        evaluating[0] += seconds_in_eval
+        in_epoch = trainer.epoch_progress.seen if trainer.epoch_progress is not None else 0
+        images = len(trainer.history) * train_examples + in_epoch
+        point = {"step": trainer.step, "images": images,
+                 "epochs": images / train_examples,
+                 "seconds": time.perf_counter() - started, "eval_seconds": evaluating[0],
+                 "val_loss": val_loss, "val_acc": val_acc,
+                 "learning_rate": trainer.learning_rate()}
+        curve.append(point)
+        log(f"  {point['epochs']:5.2f} epochs  {point['images']:>9,} images  "
+            f"{point['seconds']:8.1f} s  val_acc {val_acc:.4f}  val_loss {val_loss:.4f}")
+        if val_acc >= target:
+            raise TargetReached(f"reached {target}")
+
+    def mid_epoch(trainer):
+        if trainer.step in due and not trainer.at_epoch_end():
+            began = time.perf_counter()
+            result = trainer.validate()
+            record(trainer, result["val_loss"], result["val_acc"], time.perf_counter() - began)
+
+    def epoch_end(trainer, epoch_record):  # fit has just evaluated: no second evaluation
+        record(trainer, epoch_record["val_loss"], epoch_record["val_acc"],
+               epoch_record["val_seconds"])
+
+    trainer.step_callbacks.append(mid_epoch)
+    trainer.callbacks.append(epoch_end)
+    log(f"{backend_name} {precision}: until val_acc >= {target} or {epochs} epoch(s) of "
+        f"{train_examples:,} images, evaluating on {data.num_examples(train=False):,} every "
+        f"{eval_every:g} epoch(s); {recipe.describe()}")
+    reached = False
+    try:
+        trainer.fit(model, data)
+    except TargetReached:
+        reached = True
+    result = {"backend": backend_name, "device": trainer.device_name(), "precision": precision,
+              "target": target, "reached": reached, "recipe": recipe.as_dict(),
+              "recipe_description": recipe.describe(), "max_epochs": epochs,
+              "batch_size": batch_size, "resize": resize, "seed": seed,
+              "train_examples": train_examples,
+              "val_examples": data.num_examples(train=False), "eval_every": eval_every,
+              "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
+              "seconds_total": time.perf_counter() - started,
+              "versions": versions(backend_name), "machine": machine()}
+    if reached:
+        last = curve[-1]
+        result.update(seconds_to_target=last["seconds"], images_to_target=last["images"],
+                      epochs_to_target=last["epochs"])
+    return result
+
+
+def precision_problem(backend, name, precision):
+    """The one line refusing a precision the backend does not train in (``None``: it does)."""
+    if precision in backend.PRECISIONS:
+        return None
+    return (f"--precision {precision} is not supported by the {name} backend: "
+            f"use {' or '.join(backend.PRECISIONS)}")
+
+
+def describe_time_to_accuracy(result):
+    """The one line that says how it went."""
+    if result["reached"]:
+        return (f"reached val_acc {result['curve'][-1]['val_acc']:.4f} >= {result['target']} "
+                f"after {result['seconds_to_target']:,.0f} s "
+                f"({result['seconds_to_target'] / 60:.1f} min), "
+                f"{result['images_to_target']:,} images, {result['epochs_to_target']:.2f} epochs")
+    best = max(result["curve"], key=lambda point: point["val_acc"])
+    return (f"did not reach {result['target']} in {result['max_epochs']} epoch(s): best "
+            f"val_acc {best['val_acc']:.4f} after {best['epochs']:.2f} epochs "
+            f"({best['seconds']:,.0f} s)")
+
+
+def plot_time_to_accuracy(result, path):
+    """Validation accuracy against minutes and against epochs, with the target."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3.2))
+    FigureCanvasAgg(figure)
+    curve = result["curve"]
+    for index, (key, label, scale) in enumerate((("seconds", "minutes", 60.0),
+                                                 ("epochs", "epochs", 1.0))):
+        axes = figure.add_subplot(1, 2, index + 1)
+        axes.plot([point[key] / scale for point in curve],
+                  [point["val_acc"] for point in curve], "o-")
+        axes.axhline(result["target"], linestyle="--", color="grey")
+        axes.set(xlabel=label, ylabel="validation accuracy")
+    figure.suptitle(f"AlexNet {result['backend']} {result['precision']}: "
+                    f"{result['recipe_description']}", fontsize=9)
+    figure.tight_layout()
+    atomic_write_bytes(path, figure_png(figure))
+
+
 ROWS = [("gemm_peak_gflops", "matmul peak", "GFLOP/s", "{:,.0f}"),
         ("step_images_per_sec", "training step", "img/s", "{:,.1f}"),
         ("end_to_end_images_per_sec", "end to end", "img/s", "{:,.1f}"),
@@ -197,7 +367,26 @@ def main(argv=None):
                         "bench-<backend>-<precision>.png)")
     parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
                         help="skip the real-data measurement")
+    accuracy = parser.add_argument_group("time to accuracy")
+    accuracy.add_argument("--time-to-accuracy", type=float, default=None, metavar="ACC",
+                          help="train until the validation accuracy reaches ACC (0.88: the "
+                               "chapter's) and report the time, images and epochs it took")
+    accuracy.add_argument("--epochs", type=int, default=None,
+                          help="at most this many (default: the --recipe's, 10 for the "
+                               "chapter's); a schedule is planned over them")
+    accuracy.add_argument("--eval-every", type=float, default=0.5, metavar="E",
+                          help="evaluate every E epochs (default 0.5)")
+    accuracy.add_argument("--seed", type=int, default=0)
+    accuracy.add_argument("--data-dir", default=None)
+    accuracy.add_argument("--limit-train", type=int, default=None, metavar="N",
+                          help="only the first N training images (a quick check, not a result)")
+    accuracy.add_argument("--limit-val", type=int, default=None, metavar="N")
+    accuracy.add_argument("--out", default=None, metavar="DIR",
+                          help="where time-to-accuracy.json and .png go (default "
+                               "bench-time-to-accuracy/<backend>-<precision>-<recipe>)")
+    add_recipe_arguments(parser)
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
 
     def fail(message):
         print(f"error: {message}", file=sys.stderr)
@@ -210,12 +399,16 @@ def main(argv=None):
         return fail(f"--resize must be at least {minimum_resize()} for AlexNet")
     try:
         args.backend = canonical_name(args.backend)
+        if args.time_to_accuracy is not None:  # its clock starts before the import
+            return run_time_to_accuracy(args, fail)
+        if args.recipe is not None or args.epochs is not None:
+            return fail("--recipe and --epochs go with --time-to-accuracy ACC")
         backend = load_backend(args.backend)
     except BackendError as error:
         return fail(str(error))
-    if args.precision not in backend.PRECISIONS:
-        return fail(f"--precision {args.precision} is not supported by the {args.backend} "
-                    f"backend: use {' or '.join(backend.PRECISIONS)}")
+    check = precision_problem(backend, args.backend, args.precision)
+    if check is not None:
+        return fail(check)
 
     if args.batch_sizes:
         results = sweep(args)
@@ -238,6 +431,49 @@ def main(argv=None):
     if args.json:
         atomic_write_json(args.json, output)
         print(f"wrote {args.json}")
+    return 0
+
+
+def run_time_to_accuracy(args, fail):
+    """``--time-to-accuracy``: check the flags, measure, print the line, write JSON and PNG."""
+    if not 0 < args.time_to_accuracy <= 1:
+        return fail(f"--time-to-accuracy is a validation accuracy between 0 and 1, got "
+                    f"{args.time_to_accuracy} (the chapter's is 0.88)")
+    if not args.eval_every > 0:
+        return fail(f"--eval-every must be positive, got {args.eval_every}")
+    for flag, value in (("--limit-train", args.limit_train), ("--limit-val", args.limit_val)):
+        if value is not None and value < 1:
+            return fail(f"{flag} must be at least 1, got {value}")
+    try:
+        resolve_recipe(args)
+    except UsageError as error:
+        return fail(str(error))
+    out = args.out or os.path.join("bench-time-to-accuracy",
+                                   f"{args.backend}-{args.precision}-{args.recipe_name}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        return fail(f"--out {out} is a file: name a directory")
+    try:
+        result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
+                                  args.epochs, args.batch_size, args.precision, args.device,
+                                  args.resize, args.eval_every, args.seed, args.limit_train,
+                                  args.limit_val, args.data_dir,
+                                  log=lambda message: print(message, flush=True))
+    except UsageError as error:
+        return fail(str(error))
+    except TrainingError as error:  # the recipe diverged: a result too, but no measurement
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except RuntimeError as error:
+        if "GPU" in str(error):
+            return fail(str(error))
+        raise
+    result["recipe_name"] = args.recipe_name
+    result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
+    print(describe_time_to_accuracy(result))
+    os.makedirs(out, exist_ok=True)
+    atomic_write_json(os.path.join(out, "time-to-accuracy.json"), result)
+    plot_time_to_accuracy(result, os.path.join(out, "time-to-accuracy.png"))
+    print(f"wrote {os.path.join(out, 'time-to-accuracy.json')} and time-to-accuracy.png")
     return 0
 
 

@@ -133,8 +133,16 @@ class Module(nn.Module, ModuleContract):
         return self.loss(self.logits(params, batch[0], None, dtype), batch[-1])
 
     @nn.nowrap
-    def configure_optimizers(self):
-        return optax.sgd(self.lr)
+    def configure_optimizers(self, plan=None):
+        """optax's SGD with the model's recipe; ``plan``, the trainer's schedule over its run
+        (handed in: a Flax module is frozen and cannot point at its trainer), becomes an optax
+        schedule of the step. Weight decay is optax's ``add_decayed_weights`` before SGD."""
+        recipe = self.recipe
+        tx = optax.sgd(recipe.lr if plan is None else optax_schedule(plan),
+                       momentum=recipe.momentum or None, nesterov=recipe.nesterov)
+        if recipe.weight_decay:
+            tx = optax.chain(optax.add_decayed_weights(recipe.weight_decay), tx)
+        return tx
 
     @nn.nowrap
     def weight_arrays(self):
@@ -213,8 +221,28 @@ class Classifier(Module):
     @nn.nowrap
     def loss(self, Y_hat, Y, averaged=True):
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        losses = optax.softmax_cross_entropy_with_integer_labels(Y_hat, Y.reshape((-1,)))
+        smoothing = self.smoothing()
+        if smoothing:
+            targets = optax.smooth_labels(jax.nn.one_hot(Y.reshape((-1,)), Y_hat.shape[-1]),
+                                          smoothing)
+            losses = optax.softmax_cross_entropy(Y_hat, targets)
+        else:
+            losses = optax.softmax_cross_entropy_with_integer_labels(Y_hat, Y.reshape((-1,)))
         return losses.mean() if averaged else losses
+
+
+def optax_schedule(plan):
+    """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as optax's schedules: the linear
+    warmup joined to what follows it (constant, linear to 0, or a half cosine to 0)."""
+    decay_steps = plan.total_steps - plan.warmup_steps
+    after = {"constant": lambda: optax.constant_schedule(plan.peak_lr),
+             "onecycle": lambda: optax.linear_schedule(plan.peak_lr, 0.0, decay_steps),
+             "cosine": lambda: optax.cosine_decay_schedule(plan.peak_lr, decay_steps)}
+    after = after[plan.schedule]()
+    if plan.warmup_steps == 0:
+        return after
+    warmup = optax.linear_schedule(plan.lr, plan.peak_lr, plan.warmup_steps)
+    return optax.join_schedules([warmup, after], [plan.warmup_steps])
 
 
 def flatten(X):
@@ -269,7 +297,10 @@ class AlexNet(Classifier):
     (Fashion-MNIST), 3 for RGB; ``dropout`` overrides the table's rate (0.5) when given (0 turns
     dropout off); ``layers``: another table of rows (a tuple of ``core.architecture.Layer``) to
     build instead of the chapter's; ``training``: dropout always on (True), off (False), or, by default (None),
-    on exactly when the call has a ``"dropout"`` RNG.
+    on exactly when the call has a ``"dropout"`` RNG. ``momentum``, ``nesterov``,
+    ``weight_decay``, ``label_smoothing``, ``schedule``, ``warmup_epochs`` and ``max_lr`` are the
+    training recipe (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with
+    ``lr=0.01``, are the chapter's plain SGD.
 
     The module carries one set of parameters beside its fields (:attr:`params`): from
     :func:`init_params` with the seed of the moment it was made, replaced by
@@ -283,12 +314,20 @@ class AlexNet(Classifier):
     dropout: Optional[float] = None
     layers: Optional[tuple] = None
     training: Optional[bool] = None
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: Optional[float] = None
+    max_lr: Optional[float] = None
 
     def __post_init__(self):
         for name in ("resize", "layers"):  # a list would not hash (fields are cache keys)
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         layer_table(self.resize, self.num_classes, self.in_channels, self.table)  # refuses now
+        self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         super().__post_init__()
         # Not fields: they must not take part in comparing, hashing or cloning the module.
         object.__setattr__(self, "_carried", {"seed": _seed, "params": None})
@@ -423,11 +462,12 @@ def init_params(model, seed=0):
 
 
 @lru_cache(maxsize=8)
-def _compiled_steps(model, precision, gradient_clip_val):
+def _compiled_steps(model, precision, gradient_clip_val, plan=None):
     """The optimizer and the jitted steps of one configuration, cached: a new Trainer for an
-    equal model (Flax modules compare by their fields) reuses the compiled code."""
+    equal model (Flax modules compare by their fields) and plan reuses the compiled code."""
     dtype = jnp.bfloat16 if precision == "bf16" else None
-    tx = model.configure_optimizers()
+    # A model of another lesson takes no plan (it has no recipe, so the plan is None).
+    tx = model.configure_optimizers() if plan is None else model.configure_optimizers(plan)
     if gradient_clip_val > 0:
         tx = optax.chain(optax.clip_by_global_norm(gradient_clip_val), tx)
 
@@ -502,7 +542,10 @@ class Trainer(TrainerBase):
 
     def prepare_model(self, model):
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
-            _bare(model), self.precision, self.gradient_clip_val)
+            _bare(model), self.precision, self.gradient_clip_val, self.lr_plan)
+        self.learning_rates = (optax_schedule(self.lr_plan) if self.lr_plan is not None
+                               else optax.constant_schedule(model.recipe.lr)
+                               if hasattr(model, "recipe") else None)
         start = model.params if self.init_params is None else self.init_params
         _check_params(model, start)
         # Copied: the steps donate their state, which must not delete the caller's arrays.
@@ -553,6 +596,14 @@ class Trainer(TrainerBase):
 
     def to_float(self, value):
         return float(to_numpy(value))
+
+    def learning_rate(self):
+        """The rate the next step applies: the optax schedule the optimizer was built with, at
+        the step count that it and the train state share."""
+        if self.learning_rates is None:
+            raise NotImplementedError(f"{type(self.model).__name__} has no recipe: its "
+                                      "optimizer's rate is its own")
+        return float(self.learning_rates(to_numpy(self.state.step)))
 
     def fit_finished(self):
         """The model carries what training reached (a later fit copies before donating)."""

@@ -109,7 +109,17 @@ class Module(nn.Block, ModuleContract):
         return X.astype("float32").asnumpy()
 
     def configure_optimizers(self):
-        return gluon.Trainer(self.collect_params(), "sgd", {"learning_rate": self.lr})
+        """A Gluon Trainer with the model's recipe: ``sgd``, or ``nag`` for Nesterov's momentum,
+        with ``wd`` (coupled L2, as MXNet applies it); with a schedule (the trainer's plan over
+        its run), an ``mxnet.lr_scheduler`` of the update count."""
+        recipe = self.recipe
+        settings = {"learning_rate": recipe.lr, "momentum": recipe.momentum,
+                    "wd": recipe.weight_decay}
+        plan = getattr(getattr(self, "trainer", None), "lr_plan", None)
+        if plan is not None:
+            settings["lr_scheduler"] = PlannedSchedule(plan)
+        return gluon.Trainer(self.collect_params(), "nag" if recipe.nesterov else "sgd",
+                             settings)
 
     def layer_outputs(self, X_shape):
         ctx = next(iter(self.collect_params().values())).list_ctx()[0]
@@ -134,7 +144,23 @@ class Classifier(Module):
     def loss(self, Y_hat, Y, averaged=True):
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         losses = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, Y.reshape((-1,)))
+        smoothing = self.smoothing()
+        if smoothing:  # the targets' share ε spread evenly: ε × the mean of -log p over classes
+            losses = ((1 - smoothing) * losses
+                      - smoothing * mx.nd.log_softmax(Y_hat, axis=-1).mean(axis=-1))
         return losses.mean() if averaged else losses
+
+
+class PlannedSchedule(mx.lr_scheduler.LRScheduler):
+    """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as an MXNet scheduler. MXNet counts
+    updates from 1 (the first update asks for ``num_update`` 1), the plan steps from 0."""
+
+    def __init__(self, plan):
+        super().__init__(base_lr=plan.lr)
+        self.plan = plan
+
+    def __call__(self, num_update):
+        return self.plan(max(0, num_update - 1))
 
 
 def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
@@ -178,13 +204,20 @@ class AlexNet(Classifier):
     Weights are Xavier-uniform (magnitude 3: bound sqrt(6/(fan_in+fan_out))) and biases zero
     from the start. ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout
     off); ``layers``: another table of rows (``core/architecture.py``) to build instead.
+
+    The keyword arguments ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
+    ``schedule``, ``warmup_epochs`` and ``max_lr`` are the training recipe
+    (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with ``lr=0.01``, are
+    the chapter's plain SGD.
     """
 
     def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None, layers=None):
+                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
         super().__init__()
         self.save_hyperparameters()
         check_in_channels(in_channels)
+        self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         with self.name_scope():
             self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
                                      in_channels)
@@ -357,6 +390,13 @@ class Trainer(TrainerBase):
 
     def to_float(self, value):
         return float(value.asscalar())
+
+    def learning_rate(self):
+        """The rate the next update applies: the scheduler at the next update count."""
+        optimizer = self.optim._optimizer
+        if optimizer.lr_scheduler is None:
+            return float(optimizer.lr)
+        return float(optimizer.lr_scheduler(optimizer.num_update + 1))
 
     def state_arrays(self):
         """Parameters (by position: Gluon's names carry per-process counters) and the SGD

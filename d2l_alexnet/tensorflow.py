@@ -7,6 +7,7 @@ TensorFlow code. Unlike that code, dropout really is active while training: ever
 ``training=True`` or ``training=False``.
 """
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -157,7 +158,15 @@ class Module(keras.Model, ModuleContract):
         return loss
 
     def configure_optimizers(self):
-        return keras.optimizers.SGD(learning_rate=self.lr)
+        """Keras' SGD with the model's recipe; with a schedule (the trainer's plan over its
+        run), its learning rate is a ``keras.optimizers.schedules`` schedule of the step.
+        (Weight decay is not Keras' decoupled ``weight_decay``: the trainer adds the coupled L2
+        term to the gradients, as the other backends' SGD does.)"""
+        recipe = self.recipe
+        plan = getattr(getattr(self, "trainer", None), "lr_plan", None)
+        return keras.optimizers.SGD(
+            learning_rate=recipe.lr if plan is None else PlannedSchedule(plan),
+            momentum=recipe.momentum, nesterov=recipe.nesterov)
 
     def layer_outputs(self, X_shape):
         X = tf.random.normal(X_shape)
@@ -182,7 +191,33 @@ class Classifier(Module):
         # Logits in fp32 even under bf16: the softmax's log-sum-exp needs the range.
         Y_hat = tf.cast(tf.reshape(Y_hat, (-1, Y_hat.shape[-1])), tf.float32)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.reshape(Y, (-1,)), Y_hat)
+        smoothing = self.smoothing()
+        if smoothing:  # the targets' share ε spread evenly: ε × the mean of -log p over classes
+            losses = ((1 - smoothing) * losses
+                      - smoothing * tf.reduce_mean(tf.nn.log_softmax(Y_hat), axis=-1))
         return tf.reduce_mean(losses) if averaged else losses
+
+
+class PlannedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as a Keras schedule: the same
+    rates, in TensorFlow ops on the optimizer's step (so a compiled step reads it each time)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+
+    def __call__(self, step):
+        plan = self.plan
+        step = tf.cast(step, tf.float32)
+        warmup = plan.lr + (plan.peak_lr - plan.lr) * step / max(plan.warmup_steps, 1)
+        progress = tf.clip_by_value((step - plan.warmup_steps)
+                                    / (plan.total_steps - plan.warmup_steps), 0.0, 1.0)
+        after = {"constant": plan.peak_lr + 0.0 * progress,
+                 "onecycle": plan.peak_lr * (1.0 - progress),
+                 "cosine": plan.peak_lr * 0.5 * (1.0 + tf.cos(np.pi * progress))}[plan.schedule]
+        return tf.where(step < plan.warmup_steps, warmup, after)
+
+    def get_config(self):
+        return dataclasses.asdict(self.plan)
 
 
 ACTIVATIONS = ("relu", "sigmoid")  # rows folded into the layer before them, as the book writes
@@ -244,17 +279,24 @@ class AlexNet(Classifier):
     ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off); ``layers``:
     another table of rows (``core/architecture.py``) to build instead of the chapter's.
 
+    The keyword arguments ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
+    ``schedule``, ``warmup_epochs`` and ``max_lr`` are the training recipe
+    (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with ``lr=0.01``, are
+    the chapter's plain SGD.
+
     :meth:`save_weights`/:meth:`load_weights` override Keras' own: they write and read the
     canonical safetensors file every backend shares. Paths ending in ``.weights.h5`` still go to
     Keras' format.
     """
 
     def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None, layers=None):
+                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
         super().__init__()
         self.save_hyperparameters(ignore=["layers"])  # Keras reserves the attribute `layers`
         self.hparams["layers"] = layers
         check_in_channels(in_channels)
+        self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
                                  in_channels)
         self.built = True  # self.net is built; nothing else holds weights
@@ -408,6 +450,8 @@ class Trainer(TrainerBase):
         for layer in model.net.layers[:-1]:
             layer.dtype_policy = policy
         model.trainer = self
+        recipe = getattr(model, "recipe", None)
+        self.weight_decay = recipe.weight_decay if recipe is not None else 0.0
         if self.strategy is not None:
             with self.strategy.scope():
                 self.optim = model.configure_optimizers()
@@ -453,11 +497,19 @@ class Trainer(TrainerBase):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             loss = self.model.training_step((X, y))
-        grads = tape.gradient(loss, variables)
+        grads = self.with_weight_decay(tape.gradient(loss, variables), variables)
         if self.gradient_clip_val > 0:
             grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
         self.optim.apply_gradients(zip(grads, variables))
         return loss
+
+    def with_weight_decay(self, grads, variables, share=1.0):
+        """The coupled L2 term ``weight_decay × w`` added to each gradient (``share`` of it on
+        each replica, whose gradients the optimizer sums)."""
+        if not self.weight_decay:
+            return grads
+        return [grad + (share * self.weight_decay) * variable
+                for grad, variable in zip(grads, variables)]
 
     def _replica_train_step(self, X, y, total):
         variables = self.model.trainable_variables
@@ -466,7 +518,8 @@ class Trainer(TrainerBase):
             # then the gradient of the global batch's mean loss.
             loss = tf.reduce_sum(self.model.loss(self.model(X, training=True), y,
                                                  averaged=False)) / total
-        grads = tape.gradient(loss, variables)
+        grads = self.with_weight_decay(tape.gradient(loss, variables), variables,
+                                       share=1.0 / self.num_replicas)
         if self.gradient_clip_val > 0:
             context = tf.distribute.get_replica_context()
             grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
@@ -499,6 +552,10 @@ class Trainer(TrainerBase):
 
     def to_float(self, value):
         return float(value)
+
+    def learning_rate(self):
+        """The rate the next step applies (Keras evaluates its schedule at the step count)."""
+        return float(self.optim.learning_rate)
 
     def state_arrays(self):
         """Weights, the SGD state (its step count) and the dropout layers' seed-generator

@@ -104,7 +104,17 @@ class Module(nn.Module, ModuleContract):
             self.train(was_training)
 
     def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.lr)
+        """SGD with the model's recipe; with a schedule (the trainer's plan over its run), also
+        a ``LambdaLR`` that the trainer steps after every optimizer step."""
+        recipe = self.recipe
+        optimizer = torch.optim.SGD(self.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                    nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+        plan = getattr(getattr(self, "trainer", None), "lr_plan", None)
+        if plan is None:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                      lambda step: plan(step) / recipe.lr)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def apply_init(self, inputs, init=None):
         """Run a forward pass (materializing lazy layers), then apply ``init`` (the book's)."""
@@ -133,7 +143,8 @@ class Classifier(Module):
 
     def loss(self, Y_hat, Y, averaged=True):
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
-        return F.cross_entropy(Y_hat, Y.reshape((-1,)), reduction="mean" if averaged else "none")
+        return F.cross_entropy(Y_hat, Y.reshape((-1,)), reduction="mean" if averaged else "none",
+                               label_smoothing=self.smoothing())
 
 
 def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
@@ -173,13 +184,20 @@ class AlexNet(Classifier):
     for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
     ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off); ``layers``:
     another table of rows (``core/architecture.py``) to build instead of the chapter's.
+
+    The keyword arguments ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
+    ``schedule``, ``warmup_epochs`` and ``max_lr`` are the training recipe
+    (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with ``lr=0.01``, are
+    the chapter's plain SGD.
     """
 
     def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None, layers=None):
+                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
         super().__init__()
         self.save_hyperparameters()
         check_in_channels(in_channels)
+        self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
                                  in_channels)
         self.net.apply(init_cnn)
@@ -313,7 +331,7 @@ class Trainer(TrainerBase):
             # DDP broadcasts rank 0's weights and averages the gradients in backward().
             self.network = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        self.optim = model.configure_optimizers()
+        self.optim, self.scheduler = optimizer_and_scheduler(model.configure_optimizers())
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
                                        enabled=self.precision == "bf16")
 
@@ -338,7 +356,7 @@ class Trainer(TrainerBase):
         loss.backward()
         if self.gradient_clip_val > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
-        self.optim.step()
+        self.optimizer_step()
         return loss.detach()
 
     def _replica_train_step(self, X, labels, total):
@@ -351,10 +369,15 @@ class Trainer(TrainerBase):
         (loss_sum * (self.num_replicas / total)).backward()
         if self.gradient_clip_val > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
-        self.optim.step()
+        self.optimizer_step()
         loss_sum = loss_sum.detach().float()
         dist.all_reduce(loss_sum)
         return loss_sum / total
+
+    def optimizer_step(self):
+        self.optim.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
 
     def eval_step(self, batch):
         self.model.eval()
@@ -369,6 +392,10 @@ class Trainer(TrainerBase):
 
     def to_float(self, value):
         return float(value.item())
+
+    def learning_rate(self):
+        """The rate the next step applies (the scheduler has set it on the optimizer)."""
+        return float(self.optim.param_groups[0]["lr"])
 
     def host_array(self, value):
         return to_numpy(value)  # a loader's tensors may be on a GPU, or need a detach
@@ -413,11 +440,23 @@ class Trainer(TrainerBase):
             # param_groups (the learning rate) stay this run's: --lr may change on resume.
             self.optim.load_state_dict({"state": slots,
                                         "param_groups": self.optim.state_dict()["param_groups"]})
+        if self.scheduler is not None:  # the schedule continues at the checkpoint's step
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optim, self.scheduler.lr_lambdas, last_epoch=self.step - 1)
         if "rng.torch_cpu" in arrays:
             torch.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cpu"])))
         if "rng.torch_cuda" in arrays and self.device.type == "cuda":
             torch.cuda.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cuda"])),
                                      self.device)
+
+
+def optimizer_and_scheduler(configured):
+    """``configure_optimizers()``'s result as ``(optimizer, scheduler or None)``: an optimizer
+    (the book's models), or Lightning's ``{"optimizer": ..., "lr_scheduler": ...}``, the
+    scheduler stepped after every optimizer step."""
+    if isinstance(configured, dict):
+        return configured["optimizer"], configured.get("lr_scheduler")
+    return configured, None
 
 
 def mps_available():

@@ -24,8 +24,9 @@ from .core.files import (atomic_write_json, check_writable_directory, free_bytes
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, CheckpointError,
                               CheckpointWriteError, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
+from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import (DEVICES, PRECISIONS, ReplicaError, TrainingError,
-                           TrainingInterrupted)
+                           TrainingInterrupted, check_resumed_recipe)
 from .core.weights import WeightsError, from_canonical, read_weights
 
 NUM_CLASSES = 10
@@ -41,9 +42,10 @@ def build_parser():
         description="Train the chapter's AlexNet on Fashion-MNIST (d2l, sec_alexnet).")
     parser.add_argument("--backend", default="pytorch",
                         help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
-    parser.add_argument("--epochs", type=int, default=10, help="passes over the training set")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="passes over the training set (default 10, or the --recipe's)")
     parser.add_argument("--batch-size", type=int, default=128, help="images per step")
-    parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate")
+    add_recipe_arguments(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE,
                         help="side the 28×28 images are resized to (bilinear)")
     parser.add_argument("--device", choices=DEVICES, default="auto",
@@ -76,6 +78,59 @@ def build_parser():
     parser.add_argument("--resume", action="store_true",
                         help="continue exactly from the newest good checkpoint in --checkpoint-dir")
     return parser
+
+
+def add_recipe_arguments(parser):
+    """The training recipe's flags (``core/recipe.py``); each left unset takes the value of
+    ``--recipe`` (the chapter's by default)."""
+    group = parser.add_argument_group("training recipe (defaults: the chapter's plain SGD)")
+    group.add_argument("--recipe", choices=sorted(NAMED_RECIPES), default=None,
+                       help="a named bundle of the settings below and --epochs: chapter (SGD "
+                            "lr 0.01, 10 epochs) or fast (BENCHMARKS.md, 'Time to accuracy'); "
+                            "flags given as well override it")
+    group.add_argument("--lr", type=float, default=None, help="SGD learning rate (of the first "
+                       "step, when a schedule changes it; the chapter's 0.01)")
+    group.add_argument("--momentum", type=float, default=None, help="SGD momentum (0: none)")
+    group.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None,
+                       help="Nesterov's momentum instead of the heavy ball")
+    group.add_argument("--weight-decay", type=float, default=None, metavar="WD",
+                       help="L2 weight decay, added to the gradient (0: none)")
+    group.add_argument("--schedule", choices=SCHEDULES, default=None,
+                       help="learning rate over the run: constant (the chapter's), onecycle "
+                            "(up from --lr to --max-lr, then down to 0) or cosine (down to 0)")
+    group.add_argument("--warmup-epochs", type=float, default=None, metavar="E",
+                       help="epochs of linear rise from --lr to --max-lr (onecycle: 30%% of "
+                            "the run by default)")
+    group.add_argument("--max-lr", type=float, default=None,
+                       help="the peak learning rate a schedule rises to")
+    group.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
+                       help="share of each target spread over all classes (0: none)")
+
+
+RECIPE_FLAGS = ("lr", "momentum", "nesterov", "weight_decay", "schedule", "warmup_epochs",
+                "max_lr", "label_smoothing")  # each the TrainingRecipe field of its name
+
+
+def resolve_recipe(args):
+    """Replace ``args.recipe`` (a bundle's name or ``None``) by a :class:`TrainingRecipe`: the
+    bundle with the flags given on top (its name, ``custom``, or ``fast-custom`` for a bundle
+    with flags on top, in ``args.recipe_name``), and
+    fill ``args.epochs`` from the bundle when not given; bad values exit 2."""
+    base, epochs = NAMED_RECIPES[args.recipe or "chapter"]
+    changed = any(getattr(args, flag) is not None for flag in RECIPE_FLAGS)
+    if args.recipe is None:
+        args.recipe_name = "custom" if changed else "chapter"
+    else:
+        args.recipe_name = f"{args.recipe}-custom" if changed else args.recipe
+    args.recipe = base.updated(**{flag: getattr(args, flag) for flag in RECIPE_FLAGS
+                                  if getattr(args, flag) is not None})
+    if args.epochs is None:
+        args.epochs = epochs
+    check_counts(("--epochs", args.epochs))
+    problems = args.recipe.problems(args.epochs)
+    if problems:
+        raise UsageError(problems[0])
+    args.lr = args.recipe.lr
 
 
 def check_counts(*flags_and_values):
@@ -116,11 +171,9 @@ def import_backend(name):
 
 def validate(args):
     """Check every number before anything heavy is imported or written."""
-    check_counts(("--epochs", args.epochs), ("--batch-size", args.batch_size),
-                 ("--devices", args.devices), ("--limit-train", args.limit_train),
-                 ("--limit-val", args.limit_val))
-    if not args.lr > 0:
-        raise UsageError(f"--lr must be positive, got {args.lr} (the chapter uses 0.01)")
+    resolve_recipe(args)
+    check_counts(("--batch-size", args.batch_size), ("--devices", args.devices),
+                 ("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
     check_resize(args.resize)
     check_data_dir(args.data_dir)
     args.backend = backend_name(args.backend)
@@ -171,6 +224,7 @@ def validate_checkpoint_flags(args):
             check_compatible(args.resume_from, {
                 "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
                 "num_classes": NUM_CLASSES, "batch_size": args.batch_size, "seed": args.seed})
+            check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
     except CheckpointError as error:
         raise UsageError(str(error)) from None
     if args.resume_from is None:
@@ -209,10 +263,12 @@ def run(args):
             check_compatible(args.resume_from, {"train_examples": data.num_examples(True)})
         except CheckpointError as error:
             raise UsageError(str(error)) from None
-    model = backend.AlexNet(lr=args.lr, num_classes=NUM_CLASSES, resize=args.resize)
+    model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize,
+                            **args.recipe.as_dict())
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
           f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}), "
           f"resized to {args.resize}×{args.resize}")
+    print(f"recipe ({args.recipe_name}): {args.recipe.describe()}, {args.epochs} epoch(s)")
     model.layer_summary(backend.example_input_shape(args.resize))
     if args.init_tensors is not None:
         arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, NUM_CLASSES,

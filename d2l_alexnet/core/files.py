@@ -15,6 +15,9 @@ def atomic_write_bytes(path, payload, before_rename=None):
     handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
                                          dir=directory)
     try:
+        # mkstemp makes the file private (0600); a finished output gets what the umask allows,
+        # as open() would give it, so others can read the weights and metrics a run wrote.
+        os.fchmod(handle, 0o666 & ~current_umask())
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()
@@ -26,6 +29,12 @@ def atomic_write_bytes(path, payload, before_rename=None):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def current_umask():
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_json(path, value):

@@ -14,6 +14,7 @@ from .architecture import ALEXNET, IN_CHANNELS, as_size, format_size
 from .hyperparameters import HyperParameters
 from .images import channels_last
 from .progress import ProgressBoard
+from .recipe import TrainingRecipe
 
 
 def host_array(value):
@@ -130,6 +131,17 @@ class ModuleContract(HyperParameters):
         """Print each layer's output shape for an input of ``X_shape`` (d2l, sec_lenet)."""
         for line in self.summary_lines(X_shape):
             print(line)
+
+    # ---- how it trains ---------------------------------------------------------------------
+    @property
+    def recipe(self):
+        """The :class:`~d2l_alexnet.core.recipe.TrainingRecipe` of this model's hyperparameters
+        (``lr``, ``momentum``, ``schedule``...; the chapter's for those it does not have)."""
+        return TrainingRecipe.from_values(self.hparams)
+
+    def smoothing(self):
+        """The label smoothing ``loss`` applies (0: plain cross-entropy)."""
+        return self.hparams.get("label_smoothing") or 0.0
 
     # ---- inputs ----------------------------------------------------------------------------
     @property

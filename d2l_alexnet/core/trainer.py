@@ -37,6 +37,7 @@ from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
 from .hyperparameters import HyperParameters
 from .module import InputShapeError, host_array, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
+from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
@@ -144,6 +145,7 @@ class TrainerBase(HyperParameters):
         self.step = 0  # training steps done, over all epochs
         self.epoch_progress = None  # an EpochProgress while an epoch is under way
         self.device = None  # chosen by select_device, once (setup, or the CLI before it)
+        self.lr_plan = None  # the model's learning-rate schedule over this run (setup)
 
     # ---- framework steps, supplied by each backend -------------------------------------------
     def select_device(self, request):
@@ -183,6 +185,11 @@ class TrainerBase(HyperParameters):
 
     def to_float(self, value):
         return float(value)
+
+    def learning_rate(self):
+        """The learning rate the next training step applies, as the framework's optimizer and
+        schedule hold it (the tests compare it with :attr:`lr_plan`)."""
+        raise NotImplementedError
 
     def state_arrays(self):
         """Everything a step changes, as ``{name: numpy array}``: parameters, optimizer state,
@@ -237,6 +244,7 @@ class TrainerBase(HyperParameters):
         drives ``train_step`` itself). Returns the trainer."""
         check_model(model, self.model_methods)
         self.attach_data(model, data)
+        self.lr_plan = self.plan_learning_rate(model)
         if self.device is None:
             self.device = self.select_device(self.device_request)
         book_board = getattr(model, "board", None)
@@ -244,6 +252,29 @@ class TrainerBase(HyperParameters):
             book_board.display = False
         self.prepare_model(model)
         return self
+
+    def plan_learning_rate(self, model):
+        """The :class:`~d2l_alexnet.core.recipe.LearningRatePlan` of ``model``'s recipe over this
+        run, which its ``configure_optimizers`` turns into the framework's schedule; ``None``
+        for a constant rate (the chapter's) or a model without a recipe (another lesson's)."""
+        recipe = getattr(model, "recipe", None)
+        if not isinstance(recipe, TrainingRecipe):
+            return None
+        recipe.check(self.max_epochs)
+        if recipe.schedule == "constant" and recipe.peak_lr == recipe.lr:
+            return None
+        return recipe.plan(self.steps_per_epoch(), self.max_epochs)
+
+    def steps_per_epoch(self):
+        """Training steps in one epoch, which a schedule is planned over."""
+        if self.position_aware:
+            return self.data.num_batches(train=True)
+        try:
+            return len(self.data.train_dataloader())
+        except TypeError:
+            raise RecipeError(f"{type(self.data).__name__}.train_dataloader() has no len(), "
+                              "and a learning-rate schedule is planned over the steps of an "
+                              "epoch: give the loader a length, or use a constant rate") from None
 
     def fit_finished(self):
         """After ``fit``: a backend whose trainer holds the parameters outside the model (JAX)
@@ -353,6 +384,7 @@ class TrainerBase(HyperParameters):
             bar.update(seen, loss=loss_sum / max(seen, 1), force=True)
             bar.close()
 
+        validation_started = time.perf_counter()
         validation = self.validate()
         seconds = time.perf_counter() - started
         record = {
@@ -361,6 +393,7 @@ class TrainerBase(HyperParameters):
             "val_loss": validation["val_loss"],
             "val_acc": validation["val_acc"],
             "seconds": seconds,
+            "val_seconds": seconds - (validation_started - started),
             "images_per_sec": ((seen - state.seen_at_start) / train_seconds
                                if train_seconds > 0 else 0.0),
         }
@@ -376,11 +409,18 @@ class TrainerBase(HyperParameters):
             value = self.to_float(loss)
             if not math.isfinite(value):
                 raise TrainingError(
-                    f"the training loss became {value} in epoch {self.epoch + 1}: lower the "
-                    f"learning rate (--lr, now {getattr(self.model, 'lr', '?')})")
+                    f"the training loss became {value} in epoch {self.epoch + 1}: "
+                    f"{self.lower_rate_advice()}")
             state.loss_sum += value * count
             state.segment_sum += value * count
         state.pending = []
+
+    def lower_rate_advice(self):
+        """What to lower after a diverged step: the schedule's peak when it has one."""
+        recipe = getattr(self.model, "recipe", None)
+        if isinstance(recipe, TrainingRecipe) and recipe.max_lr is not None:
+            return f"lower the peak learning rate (--max-lr, now {recipe.max_lr})"
+        return f"lower the learning rate (--lr, now {getattr(self.model, 'lr', '?')})"
 
     def check_stop(self):
         """Between two steps: raise :class:`TrainingInterrupted` if a stop was requested."""
@@ -429,12 +469,15 @@ class TrainerBase(HyperParameters):
         for name, array in arrays.items():
             if array.dtype.kind == "f" and not np.isfinite(array).all():
                 raise TrainingError(
-                    f"{name} is no longer finite after step {self.step}: lower the learning "
-                    f"rate (--lr, now {getattr(self.model, 'lr', '?')}); it was not saved")
+                    f"{name} is no longer finite after step {self.step}: "
+                    f"{self.lower_rate_advice()}; it was not saved")
         arrays.update(host_rng_arrays())
         metadata = dict(self.run_identity())
+        recipe = getattr(self.model, "recipe", None)
         metadata.update({
             "lr": getattr(self.model, "lr", None), "precision": self.precision,
+            "recipe": recipe.as_dict() if isinstance(recipe, TrainingRecipe) else None,
+            "lr_plan": None if self.lr_plan is None else asdict(self.lr_plan),
             "max_epochs": self.max_epochs,
             "epoch": len(self.history) if state is None else self.epoch,
             "batch": 0 if state is None else state.batch,
@@ -472,20 +515,28 @@ class TrainerBase(HyperParameters):
                                       f"{saved[name].shape}, this model's is {array.dtype} "
                                       f"{array.shape}")
         metadata = checkpoint.metadata
+        self.check_recipe(checkpoint)
         if metadata["epoch"] != len(metadata["history"]):
             raise CheckpointError(f"{checkpoint.name} is inconsistent: epoch "
                                   f"{metadata['epoch']} with {len(metadata['history'])} "
                                   "epochs of history")
+        self.step = metadata["step"]  # first: a backend's schedule resumes at it
         self.load_state_arrays(saved)
         set_host_rng(checkpoint.arrays)
         if not self.position_aware and metadata.get("train_examples") is not None:
             self.loader_sizes[True] = metadata["train_examples"]  # counted by the saved run
         self.history = [dict(record) for record in metadata["history"]]
-        self.step = metadata["step"]
         progress = metadata.get("epoch_progress")
         self.epoch_progress = EpochProgress(**progress) if progress else None
         self.board.series = {label: (list(xs), list(ys))
                              for label, (xs, ys) in metadata.get("board", {}).items()}
+
+    def check_recipe(self, checkpoint):
+        """Refuse to resume ``checkpoint`` with another recipe or another schedule: the steps
+        still to come would differ."""
+        recipe = getattr(self.model, "recipe", None)
+        if isinstance(recipe, TrainingRecipe):
+            check_resumed_recipe(checkpoint, recipe, self.max_epochs, self.lr_plan)
 
     def validate(self):
         """The one validation loop: ``{"val_loss", "val_acc"}`` of the prepared model over the
@@ -539,6 +590,42 @@ def set_host_rng(arrays):
         random.setstate((int(arrays["host.python_random.version"][0]),
                          tuple(int(word) for word in arrays["host.python_random.words"]),
                          float(gauss_next) if has_next else None))
+
+
+def saved_recipe(metadata):
+    """The :class:`~d2l_alexnet.core.recipe.TrainingRecipe` a checkpoint was trained with
+    (checkpoints from before recipes existed: the chapter's plain SGD at their ``lr``)."""
+    saved = metadata.get("recipe")
+    if saved is not None:
+        return TrainingRecipe.from_values(saved)
+    return CHAPTER.updated(lr=metadata.get("lr") or CHAPTER.lr)
+
+
+def check_resumed_recipe(checkpoint, recipe, max_epochs, lr_plan=None):
+    """Raise ``CheckpointError`` unless a run of ``recipe`` over ``max_epochs`` continues
+    ``checkpoint`` exactly: the same recipe (a constant rate may change) and, for a schedule,
+    the same plan (``lr_plan``, when known: the steps per epoch count too)."""
+    metadata = checkpoint.metadata
+    saved = saved_recipe(metadata)
+    problem = resume_problem(saved, recipe)
+    if problem is not None:
+        raise CheckpointError(f"{checkpoint.name}: {problem}")
+    if saved.schedule == "constant" and saved.peak_lr == saved.lr:
+        return  # no schedule: the run may be extended with more --epochs
+    saved_plan = metadata.get("lr_plan")
+    saved_plan = None if saved_plan is None else LearningRatePlan(**saved_plan)
+    if metadata.get("max_epochs") == max_epochs and lr_plan is not None \
+            and saved_plan != lr_plan:
+        raise CheckpointError(
+            f"{checkpoint.name}: its {saved.schedule} schedule was planned over "
+            f"{saved_plan and saved_plan.total_steps} steps, this run's over "
+            f"{lr_plan.total_steps}: the batches per epoch differ (--batch-size, --limit-train)")
+    if metadata.get("max_epochs") != max_epochs:
+        raise CheckpointError(
+            f"{checkpoint.name}: its {saved.schedule} schedule was planned over "
+            f"{metadata.get('max_epochs')} epochs ({saved_plan and saved_plan.total_steps} "
+            f"steps), this run's over {max_epochs}: resume with --epochs "
+            f"{metadata.get('max_epochs')}")
 
 
 def replica_slices(batch_size, num_replicas):

@@ -24,6 +24,7 @@ from d2l_alexnet.core.checkpoint import (Checkpointer, CheckpointError, Checkpoi
                                          read_checkpoint, write_checkpoint)
 from d2l_alexnet.core.datamodule import FashionMNISTBase
 from d2l_alexnet.core.progress import ProgressBoard
+from d2l_alexnet.core.recipe import TrainingRecipe
 from d2l_alexnet.core.trainer import TrainerBase, TrainingError, TrainingInterrupted
 
 RESIZE = 67
@@ -34,8 +35,9 @@ RESIZE = 67
 class SoftmaxRegression:
     """Softmax regression on the 28×28 pixels; ``resize`` only names the data it expects."""
 
-    def __init__(self, lr=0.1, num_classes=10, resize=RESIZE):
+    def __init__(self, lr=0.1, num_classes=10, resize=RESIZE, **recipe):
         self.lr, self.num_classes, self.resize = lr, num_classes, resize
+        self.recipe = TrainingRecipe(lr=lr, **recipe)  # checkpointed; these steps use only lr
         self.W = np.zeros((28 * 28, num_classes))
 
     def layer_summary(self, shape):
@@ -148,7 +150,7 @@ def fit(data, epochs=2, checkpointer=None, resume=None):
 
 def without_timing(history):
     return [{key: value for key, value in record.items()
-             if key not in ("seconds", "images_per_sec")} for record in history]
+             if key not in ("seconds", "val_seconds", "images_per_sec")} for record in history]
 
 
 # ---- the file format ---------------------------------------------------------------------------

@@ -1,0 +1,192 @@
+"""Training recipes: SGD's settings, the learning-rate schedule and label smoothing, written once.
+
+The chapter trains with plain SGD at a constant learning rate of 0.01 (:data:`CHAPTER`), and that
+stays every default. A :class:`TrainingRecipe` adds what the field uses to train faster:
+momentum (optionally Nesterov's), L2 weight decay, label smoothing, and a schedule:
+
+- ``constant``: ``lr`` throughout (after the warmup, ``max_lr``);
+- ``onecycle``: rises linearly from ``lr`` to ``max_lr`` over the warmup (30% of the run unless
+  ``warmup_epochs`` says otherwise), then falls linearly to 0 at the end of the run;
+- ``cosine``: rises linearly from ``lr`` to ``max_lr`` over the warmup (none unless asked), then
+  falls along a half cosine to 0 at the end of the run.
+
+So ``lr`` is always the rate of the first step and ``max_lr`` (``lr`` when not given) the peak.
+:meth:`TrainingRecipe.plan` turns a recipe into a :class:`LearningRatePlan`, the rate of every
+step as a pure function of the step: each backend builds its framework's own schedule
+(``torch.optim.lr_scheduler``, ``keras.optimizers.schedules``, optax, ``mxnet.lr_scheduler``)
+from the plan, the tests hold every one to the plan's values, and since it depends on the step
+alone a resumed run continues it exactly.
+
+Weight decay is the coupled L2 form (``weight_decay × w`` added to the gradient before momentum),
+as PyTorch's, optax's and MXNet's SGD apply it; the Keras backend adds it to the gradients itself.
+"""
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Optional
+
+SCHEDULES = ("constant", "onecycle", "cosine")
+ONECYCLE_WARMUP_FRACTION = 0.3  # of the run, when --warmup-epochs is not given (as OneCycleLR)
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot train (a negative momentum, say); the message names the flag."""
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How to train: each field is the ``AlexNet`` argument and the CLI flag of the same name
+    (``max_lr`` is ``--max-lr``). The defaults are the chapter's."""
+
+    lr: float = 0.01
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: Optional[float] = None
+    max_lr: Optional[float] = None
+
+    @classmethod
+    def from_values(cls, values):
+        """A recipe from a mapping that may hold other keys too (a model's ``hparams``)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+    def as_dict(self):
+        return asdict(self)
+
+    def updated(self, **changes):
+        return replace(self, **changes)
+
+    @property
+    def peak_lr(self):
+        return self.lr if self.max_lr is None else self.max_lr
+
+    def warmup(self, max_epochs):
+        """The warmup's length in epochs for a run of ``max_epochs``."""
+        if self.warmup_epochs is not None:
+            return self.warmup_epochs
+        return ONECYCLE_WARMUP_FRACTION * max_epochs if self.schedule == "onecycle" else 0.0
+
+    def problems(self, max_epochs=None):
+        """What is wrong with the recipe, one line per flag (empty when it can train)."""
+        found = []
+        if not self.lr > 0:
+            found.append(f"--lr must be positive, got {self.lr} (the chapter uses 0.01)")
+        if not 0 <= self.momentum < 1:
+            found.append(f"--momentum must be at least 0 and below 1, got {self.momentum} "
+                         "(0.9 is usual)")
+        if self.nesterov and self.momentum == 0:
+            found.append("--nesterov needs --momentum above 0 (Nesterov's method is a kind of "
+                         "momentum)")
+        if not self.weight_decay >= 0:
+            found.append(f"--weight-decay must be at least 0, got {self.weight_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            found.append(f"--label-smoothing must be at least 0 and below 1, got "
+                         f"{self.label_smoothing} (0.1 is usual)")
+        if self.schedule not in SCHEDULES:
+            found.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got "
+                         f"{self.schedule!r}")
+        if self.max_lr is not None and not self.max_lr >= self.lr:
+            found.append(f"--max-lr ({self.max_lr}) must be at least --lr ({self.lr}): the "
+                         "schedule rises from --lr to --max-lr")
+        if self.schedule == "onecycle" and self.max_lr is None:
+            found.append("--schedule onecycle needs --max-lr, the peak it rises to from --lr")
+        if self.warmup_epochs is not None:
+            if not self.warmup_epochs >= 0:
+                found.append(f"--warmup-epochs must be at least 0, got {self.warmup_epochs}")
+            elif self.warmup_epochs > 0 and self.peak_lr == self.lr:
+                found.append("--warmup-epochs needs --max-lr above --lr: the warmup rises from "
+                             "--lr to --max-lr")
+        if max_epochs is not None and self.schedule != "constant" \
+                and self.warmup(max_epochs) >= max_epochs:
+            found.append(f"--warmup-epochs ({self.warmup(max_epochs):g}) must be shorter than "
+                         f"--epochs ({max_epochs}): the {self.schedule} schedule falls after it")
+        elif max_epochs is not None and self.warmup(max_epochs) > max_epochs:
+            found.append(f"--warmup-epochs ({self.warmup(max_epochs):g}) is longer than "
+                         f"--epochs ({max_epochs})")
+        return found
+
+    def check(self, max_epochs=None):
+        """Raise :class:`RecipeError` with the first problem, if any; returns the recipe."""
+        found = self.problems(max_epochs)
+        if found:
+            raise RecipeError(found[0])
+        return self
+
+    def plan(self, steps_per_epoch, max_epochs):
+        """The learning rate of every step of a run of ``max_epochs`` epochs."""
+        self.check(max_epochs)
+        if steps_per_epoch < 1:
+            raise RecipeError(f"a schedule needs the number of steps per epoch, got "
+                              f"{steps_per_epoch}")
+        return LearningRatePlan(
+            schedule=self.schedule, lr=self.lr, peak_lr=self.peak_lr,
+            warmup_steps=round(self.warmup(max_epochs) * steps_per_epoch),
+            total_steps=max_epochs * steps_per_epoch)
+
+    def describe(self):
+        """A short human summary, for the log line and the benchmark's table."""
+        parts = [f"SGD lr {self.lr:g}"]
+        if self.momentum:
+            parts.append(f"{'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}")
+        if self.weight_decay:
+            parts.append(f"weight decay {self.weight_decay:g}")
+        if self.schedule != "constant" or self.max_lr is not None:
+            parts.append(f"{self.schedule} to {self.peak_lr:g}")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class LearningRatePlan:
+    """The learning rate of step ``step`` (0 for the first update) of a planned run."""
+
+    schedule: str
+    lr: float
+    peak_lr: float
+    warmup_steps: int
+    total_steps: int
+
+    @property
+    def is_constant(self):
+        return self.schedule == "constant" and self.warmup_steps == 0
+
+    def __call__(self, step):
+        if step < self.warmup_steps:
+            return self.lr + (self.peak_lr - self.lr) * step / self.warmup_steps
+        if self.schedule == "constant":
+            return self.peak_lr
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        if self.schedule == "onecycle":
+            return self.peak_lr * (1.0 - progress)
+        return self.peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def resume_problem(saved, current):
+    """Why a run of recipe ``current`` cannot continue a checkpoint of recipe ``saved`` exactly
+    (``None`` when it can). Only a constant rate may change on resume, as ``--lr`` always could
+    (a lower one after a diverged run); every other setting shapes the steps still to come."""
+    constant = all(recipe.schedule == "constant" and recipe.peak_lr == recipe.lr
+                   for recipe in (saved, current))
+    ignored = {"lr", "max_lr"} if constant else set()
+    differing = [name for name, value in saved.as_dict().items()
+                 if name not in ignored and value != current.as_dict()[name]]
+    if not differing:
+        return None
+    return (f"the checkpoint was trained with {saved.describe()}, this run asks for "
+            f"{current.describe()} ({', '.join(differing)} differ): resume with the run's own "
+            "recipe flags")
+
+
+CHAPTER = TrainingRecipe()
+
+# The bundle ``--recipe fast`` stands for: the combination that reached 0.88 soonest in the
+# search recorded in BENCHMARKS.md ("Time to accuracy"); ``epochs`` is the run it was planned
+# for (the schedule ends there: a 2-epoch plan got there sooner than a 3-epoch one).
+NAMED_RECIPES = {
+    "chapter": (CHAPTER, 10),
+    "fast": (TrainingRecipe(lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4,
+                            label_smoothing=0.1, schedule="onecycle", max_lr=0.05), 2),
+}

@@ -1,0 +1,171 @@
+"""Training recipes in every backend (``pytest tests/contract --backend B``): each framework's own
+schedule gives the core plan's rate at every step, label smoothing and weight decay compute
+what the recipe says, a run stopped mid-schedule resumes exactly, and
+``bench --time-to-accuracy`` stops at the target and says when it never got there."""
+
+import json
+import shlex
+import sys
+
+import numpy as np
+import pytest
+
+from d2l_alexnet import bench
+from d2l_alexnet.core.checkpoint import read_checkpoint
+
+from test_contract import SMALL, TIMING_KEYS, run_train, without_timing  # noqa: E402
+
+SCHEDULES = {
+    "onecycle": {"schedule": "onecycle", "max_lr": 0.05},
+    "cosine": {"schedule": "cosine", "max_lr": 0.03, "warmup_epochs": 0.5},
+    "warmup": {"max_lr": 0.02, "warmup_epochs": 1},
+}
+
+
+def tiny_data(d2l, examples=32, batch_size=8):
+    return d2l.FashionMNIST(batch_size=batch_size, resize=(SMALL, SMALL), limit_train=examples,
+                            limit_val=8, log=None)
+
+
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_the_frameworks_schedule_gives_the_plans_rate_at_every_step(d2l, name):
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.01, resize=SMALL, momentum=0.9, nesterov=True,
+                        weight_decay=5e-4, label_smoothing=0.1, **SCHEDULES[name])
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+    rates = []
+    trainer.step_callbacks.append(lambda trainer: rates.append(trainer.learning_rate()))
+    trainer.setup(model, tiny_data(d2l))
+    rates.insert(0, trainer.learning_rate())  # before the first step
+    trainer.fit(model, tiny_data(d2l))
+    plan = trainer.lr_plan
+    assert plan.total_steps == 8 and len(rates) == 9
+    expected = [plan(step) for step in range(9)]
+    np.testing.assert_allclose(rates, expected, rtol=1e-6, atol=1e-9)
+    assert len(set(np.round(rates, 6))) > 3  # it really changes
+
+
+def test_a_constant_recipe_keeps_the_chapters_rate(d2l):
+    model = d2l.AlexNet(lr=0.02, resize=SMALL)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, tiny_data(d2l))
+    assert trainer.lr_plan is None and trainer.learning_rate() == pytest.approx(0.02)
+
+
+def test_label_smoothing_is_the_smoothed_cross_entropy(d2l):
+    """The loss on a batch equals (1 - ε) × cross-entropy + ε × the mean over classes of
+    -log p, computed here in numpy from the model's own logits (the output layer's weights
+    scaled up and each label the least likely class, so that the two terms differ)."""
+    data = tiny_data(d2l, examples=8)
+    images, labels = data.train_images[:8], data.train_labels[:8]
+    smoothing = 0.2
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.01, resize=SMALL, label_smoothing=smoothing)
+    arrays = d2l.parameter_arrays(model)
+    name, kernel = arrays[-2]
+    arrays[-2] = (name, kernel * 300)
+    d2l.assign_parameter_arrays(model, arrays)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, data)
+    logits = model.evaluate_batch(trainer.prepare_batch(images, labels)[0],
+                                  features=False).astype(np.float64)
+    labels = logits.argmin(axis=1)  # the least likely class: far from the classes' mean
+    measured = trainer.to_float(trainer.eval_step(trainer.prepare_batch(images, labels))[0])
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    nll = -log_p[np.arange(8), labels]
+    assert measured == pytest.approx(((1 - smoothing) * nll - smoothing * log_p.mean(axis=1))
+                                     .sum(), rel=1e-4)
+    assert measured != pytest.approx(nll.sum(), rel=1e-2)  # not the plain cross-entropy
+
+
+def test_weight_decay_adds_the_coupled_l2_term_to_the_gradient(d2l):
+    """One plain SGD step (no momentum, no dropout) with and without weight decay: the
+    difference of the two updates is -lr × wd × w for every weight, in every backend."""
+    data = tiny_data(d2l, examples=8)
+    lr, decay = 0.01, 0.1
+    start, after = None, {}
+    for weight_decay in (0.0, decay):
+        d2l.set_seed(0)
+        model = d2l.AlexNet(lr=lr, resize=SMALL, dropout=0, weight_decay=weight_decay)
+        if start is None:
+            start = [array.copy() for _, array in d2l.parameter_arrays(model)]
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+        after[weight_decay] = [array for _, array in d2l.parameter_arrays(model)]
+    for index, weights in enumerate(start):
+        difference = after[decay][index] - after[0.0][index]
+        np.testing.assert_allclose(difference, -lr * decay * weights, rtol=2e-2,
+                                   atol=2e-6 * np.abs(weights).max(), err_msg=str(index))
+
+
+RECIPE_RUN = ("--momentum", "0.9", "--nesterov", "--weight-decay", "5e-4", "--label-smoothing",
+              "0.1", "--schedule", "onecycle", "--max-lr", "0.03", "--epochs", "2",
+              "--batch-size", "8", "--limit-train", "16", "--limit-val", "8", "--resize",
+              str(SMALL), "--checkpoint-every", "1")
+
+
+def test_a_run_stopped_mid_schedule_resumes_exactly(d2l, backend_name, tmp_path):
+    common = ["--backend", backend_name, *RECIPE_RUN]
+    straight = tmp_path / "straight"
+    result = run_train(common + ["--out", str(straight), "--checkpoint-dir",
+                                 str(straight / "ckpt")])
+    assert result.returncode == 0, result.stderr
+    assert ("recipe (custom): SGD lr 0.01, Nesterov momentum 0.9, weight decay 0.0005, "
+            "onecycle to 0.03, label smoothing 0.1, 2 epoch(s)") in result.stdout
+
+    resumed = tmp_path / "resumed"
+    argv = common + ["--out", str(resumed), "--checkpoint-dir", str(resumed / "ckpt")]
+    result = run_train(argv, D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP="1:SIGINT")
+    assert result.returncode == 130, result.stderr
+    command = shlex.split(result.stderr.strip().splitlines()[-1].split("resume with: ", 1)[1])
+    assert command[:3] == [sys.executable, "-m", "d2l_alexnet.train"]
+
+    # Another recipe, or the same schedule over other epochs, would not continue it: exit 2.
+    other = run_train([flag if flag != "0.03" else "0.04" for flag in command[3:]])
+    assert other.returncode == 2 and "max_lr differ" in other.stderr, other.stderr
+    longer = run_train(command[3:] + ["--epochs", "3"])
+    assert longer.returncode == 2 and "resume with --epochs 2" in longer.stderr, longer.stderr
+
+    result = run_train(command[3:])
+    assert result.returncode == 0, result.stderr
+    expected = read_checkpoint(straight / "ckpt" / "checkpoint-4.ckpt")
+    got = read_checkpoint(resumed / "ckpt" / "checkpoint-4.ckpt")
+    assert got.metadata["lr_plan"] == expected.metadata["lr_plan"] is not None
+    assert got.metadata["recipe"]["schedule"] == "onecycle"
+    differing = [name for name in expected.arrays
+                 if not np.array_equal(got.arrays[name], expected.arrays[name])]
+    assert not differing, f"not bit-exact: {differing}"
+    assert any(name.startswith("optimizer.") for name in got.arrays)  # momentum was saved
+    assert without_timing(got.metadata["history"]) == without_timing(
+        expected.metadata["history"])
+    assert set(TIMING_KEYS) <= set(got.metadata["history"][0])
+
+
+def time_to_accuracy(backend_name, tmp_path, target):
+    out = tmp_path / f"tta-{target}"
+    status = bench.main(["--backend", backend_name, "--time-to-accuracy", str(target),
+                         "--resize", str(SMALL), "--batch-size", "8", "--limit-train", "32",
+                         "--limit-val", "32", "--epochs", "1", "--eval-every", "0.25",
+                         "--out", str(out)])
+    assert status == 0
+    assert (out / "time-to-accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return json.loads((out / "time-to-accuracy.json").read_text())
+
+
+def test_time_to_accuracy_stops_at_the_target_and_says_when_it_never_gets_there(
+        backend_name, tmp_path, capsys):
+    missed = time_to_accuracy(backend_name, tmp_path, 1.0)
+    assert not missed["reached"] and "seconds_to_target" not in missed
+    curve = missed["curve"]
+    assert [point["images"] for point in curve] == [8, 16, 24, 32]
+    assert [point["epochs"] for point in curve] == [0.25, 0.5, 0.75, 1.0]
+    assert "did not reach 1.0 in 1 epoch(s): best val_acc" in capsys.readouterr().out
+    assert missed["versions"]["d2l_alexnet"] and missed["command"].startswith("python -m")
+
+    # The same run (same seed) with the best accuracy it saw as the target stops there.
+    target = max(point["val_acc"] for point in curve)
+    assert target > 0
+    first = next(index for index, point in enumerate(curve) if point["val_acc"] >= target)
+    reached = time_to_accuracy(backend_name, tmp_path, target)
+    assert reached["reached"] and len(reached["curve"]) == first + 1
+    assert reached["images_to_target"] == curve[first]["images"]
+    assert reached["seconds_to_target"] == reached["curve"][-1]["seconds"] > 0
+    assert "reached val_acc" in capsys.readouterr().out

@@ -1,0 +1,200 @@
+"""Training recipes without a framework: the schedules' values at known steps, the refusals
+with the flag to change, resuming rules, and the CLI flags that exit 2 before any import."""
+
+import math
+
+import pytest
+
+from d2l_alexnet import bench, train
+from d2l_alexnet.core.checkpoint import CheckpointError
+from d2l_alexnet.core.recipe import (CHAPTER, NAMED_RECIPES, LearningRatePlan, RecipeError,
+                                     TrainingRecipe, resume_problem)
+from d2l_alexnet.core.trainer import check_resumed_recipe, saved_recipe
+
+
+def test_the_chapter_recipe_is_plain_sgd_at_a_constant_rate():
+    assert CHAPTER == TrainingRecipe(lr=0.01)
+    assert CHAPTER.describe() == "SGD lr 0.01"
+    plan = CHAPTER.plan(steps_per_epoch=10, max_epochs=2)
+    assert plan.is_constant and [plan(step) for step in (0, 7, 19)] == [0.01] * 3
+
+
+def test_onecycle_rises_from_lr_to_max_lr_then_falls_linearly_to_zero():
+    plan = TrainingRecipe(lr=0.01, schedule="onecycle", max_lr=0.05).plan(10, 2)
+    assert (plan.warmup_steps, plan.total_steps) == (6, 20)  # 30% of the run by default
+    assert plan(0) == 0.01
+    assert plan(3) == pytest.approx(0.03)
+    assert plan(6) == pytest.approx(0.05)
+    assert plan(13) == pytest.approx(0.025)
+    assert plan(19) == pytest.approx(0.05 / 14)
+    assert plan(20) == 0.0  # the end of the run, never reached by a step
+
+
+def test_cosine_falls_along_a_half_cosine_after_its_warmup():
+    plan = TrainingRecipe(lr=0.01, schedule="cosine", max_lr=0.03, warmup_epochs=0.5).plan(10, 3)
+    assert plan.warmup_steps == 5 and plan(5) == pytest.approx(0.03)
+    assert plan(2) == pytest.approx(0.01 + 0.02 * 2 / 5)
+    assert plan(5 + 25 // 2) == pytest.approx(0.03 * 0.5 * (1 + math.cos(math.pi * 12 / 25)))
+    no_warmup = TrainingRecipe(lr=0.02, schedule="cosine").plan(10, 1)
+    assert no_warmup(0) == 0.02 and no_warmup(5) == pytest.approx(0.01)
+
+
+def test_a_constant_rate_may_have_a_warmup():
+    plan = TrainingRecipe(lr=0.001, max_lr=0.01, warmup_epochs=1).plan(4, 2)
+    assert [round(plan(step), 6) for step in range(6)] == [0.001, 0.00325, 0.0055, 0.00775,
+                                                            0.01, 0.01]
+    assert not plan.is_constant
+
+
+@pytest.mark.parametrize("changes, flag", [
+    ({"lr": 0}, "--lr must be positive"),
+    ({"momentum": 1.0}, "--momentum must be at least 0 and below 1"),
+    ({"momentum": -0.1}, "--momentum"),
+    ({"nesterov": True}, "--nesterov needs --momentum above 0"),
+    ({"weight_decay": -1e-4}, "--weight-decay must be at least 0"),
+    ({"label_smoothing": 1.0}, "--label-smoothing must be at least 0 and below 1"),
+    ({"schedule": "step"}, "--schedule must be one of constant, onecycle, cosine"),
+    ({"schedule": "onecycle"}, "--schedule onecycle needs --max-lr"),
+    ({"max_lr": 0.001}, "--max-lr (0.001) must be at least --lr (0.01)"),
+    ({"warmup_epochs": 1}, "--warmup-epochs needs --max-lr above --lr"),
+    ({"warmup_epochs": -1, "max_lr": 0.1}, "--warmup-epochs must be at least 0"),
+])
+def test_a_recipe_that_cannot_train_is_refused_naming_the_flag(changes, flag):
+    with pytest.raises(RecipeError) as refusal:
+        CHAPTER.updated(**changes).check()
+    assert flag in str(refusal.value)
+
+
+def test_a_warmup_must_leave_room_for_the_fall():
+    recipe = TrainingRecipe(schedule="cosine", max_lr=0.1, warmup_epochs=2)
+    assert recipe.problems(max_epochs=3) == []
+    assert "must be shorter than --epochs (2)" in recipe.problems(max_epochs=2)[0]
+    assert "needs the number of steps" in str(pytest.raises(
+        RecipeError, recipe.plan, 0, 3).value)
+
+
+def test_the_named_recipes_can_train_over_their_own_epochs():
+    for name, (recipe, epochs) in NAMED_RECIPES.items():
+        assert recipe.problems(epochs) == [], name
+    assert NAMED_RECIPES["chapter"] == (CHAPTER, 10)
+
+
+def test_only_a_constant_rate_may_change_on_resume():
+    assert resume_problem(CHAPTER, CHAPTER.updated(lr=0.001)) is None
+    assert "momentum differ" in resume_problem(CHAPTER, CHAPTER.updated(momentum=0.9))
+    onecycle = TrainingRecipe(schedule="onecycle", max_lr=0.1)
+    assert "lr differ" in resume_problem(onecycle, onecycle.updated(lr=0.02))
+
+
+class Saved:
+    """A checkpoint as ``check_resumed_recipe`` reads it."""
+
+    def __init__(self, **metadata):
+        self.name, self.metadata = "checkpoint-3.ckpt", metadata
+
+
+def test_a_schedule_resumes_only_over_the_epochs_it_was_planned_for():
+    onecycle = TrainingRecipe(schedule="onecycle", max_lr=0.1)
+    plan = onecycle.plan(10, 3)
+    saved = Saved(recipe=onecycle.as_dict(), max_epochs=3,
+                  lr_plan={"schedule": "onecycle", "lr": 0.01, "peak_lr": 0.1,
+                           "warmup_steps": plan.warmup_steps, "total_steps": 30})
+    check_resumed_recipe(saved, onecycle, 3, plan)
+    with pytest.raises(CheckpointError, match="planned over 3 epochs .30 steps.*--epochs 3"):
+        check_resumed_recipe(saved, onecycle, 4)
+    with pytest.raises(CheckpointError, match="over 30 steps, this run's over 36: the batches"):
+        check_resumed_recipe(saved, onecycle, 3, onecycle.plan(12, 3))
+    with pytest.raises(CheckpointError, match="resume with the run's own recipe flags"):
+        check_resumed_recipe(saved, onecycle.updated(label_smoothing=0.1), 3)
+    # Without a schedule more epochs are fine (the chapter's run, extended).
+    check_resumed_recipe(Saved(recipe=CHAPTER.as_dict(), max_epochs=3), CHAPTER, 5)
+
+
+def test_a_checkpoint_from_before_recipes_is_the_chapters_sgd():
+    assert saved_recipe({"lr": 0.02}) == CHAPTER.updated(lr=0.02)
+    with pytest.raises(CheckpointError, match="momentum differ"):
+        check_resumed_recipe(Saved(lr=0.01, max_epochs=2), CHAPTER.updated(momentum=0.9), 2)
+
+
+def test_the_plan_is_saved_as_plain_values():
+    plan = LearningRatePlan("cosine", 0.01, 0.1, 5, 50)
+    assert LearningRatePlan(**{key: getattr(plan, key) for key in
+                               ("schedule", "lr", "peak_lr", "warmup_steps",
+                                "total_steps")}) == plan
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--momentum", "1.5"], "--momentum must be at least 0 and below 1, got 1.5"),
+    (["--nesterov"], "--nesterov needs --momentum above 0"),
+    (["--schedule", "onecycle"], "--schedule onecycle needs --max-lr"),
+    (["--schedule", "cosine", "--max-lr", "0.1", "--warmup-epochs", "2", "--epochs", "2"],
+     "must be shorter than --epochs (2)"),
+    (["--label-smoothing", "-0.1"], "--label-smoothing must be at least 0"),
+    (["--weight-decay", "-1"], "--weight-decay must be at least 0"),
+    (["--lr", "0"], "--lr must be positive"),
+    (["--recipe", "fast", "--epochs", "0"], "--epochs must be at least 1"),
+])
+def test_the_cli_refuses_a_bad_recipe_with_exit_2_before_importing_a_framework(
+        arguments, message, capsys, tmp_path):
+    assert train.main(["--backend", "caffe2-not-checked-yet", "--out", str(tmp_path / "out"),
+                       *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_recipe_fast_fills_in_what_is_not_given():
+    args = train.build_parser().parse_args(["--recipe", "fast", "--momentum", "0.8",
+                                            "--no-nesterov"])
+    train.resolve_recipe(args)
+    fast, epochs = NAMED_RECIPES["fast"]
+    assert args.recipe == fast.updated(momentum=0.8, nesterov=False) and args.epochs == epochs
+    assert args.recipe_name == "fast-custom" and args.lr == fast.lr
+    args = train.build_parser().parse_args(["--recipe", "fast"])
+    train.resolve_recipe(args)
+    assert (args.recipe, args.recipe_name) == (fast, "fast")
+    args = train.build_parser().parse_args(["--momentum", "0.9"])
+    train.resolve_recipe(args)
+    assert args.recipe_name == "custom" and args.epochs == 10
+
+
+def test_evaluations_fall_every_half_epoch_and_at_every_epoch_end():
+    assert sorted(bench.evaluation_steps(10, 2, 0.5)) == [5, 10, 15, 20]
+    assert sorted(bench.evaluation_steps(7, 1, 0.5)) == [4, 7]  # 3.5 rounds to 4
+    assert sorted(bench.evaluation_steps(10, 2, 1.5)) == [10, 15, 20]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--time-to-accuracy", "88"], "between 0 and 1, got 88.0"),
+    (["--time-to-accuracy", "0.88", "--eval-every", "0"], "--eval-every must be positive"),
+    (["--time-to-accuracy", "0.88", "--schedule", "onecycle"], "needs --max-lr"),
+    (["--time-to-accuracy", "0.88", "--limit-train", "0"], "--limit-train must be at least 1"),
+    (["--recipe", "fast"], "--recipe and --epochs go with --time-to-accuracy"),
+])
+def test_time_to_accuracy_refuses_bad_flags_with_exit_2(arguments, message, capsys):
+    assert bench.main(arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_time_to_accuracy_line_says_whether_the_target_was_reached():
+    curve = [{"val_acc": 0.81, "epochs": 0.5, "seconds": 300.0},
+             {"val_acc": 0.885, "epochs": 1.0, "seconds": 600.0}]
+    reached = {"reached": True, "target": 0.88, "curve": curve, "seconds_to_target": 600.0,
+               "images_to_target": 60000, "epochs_to_target": 1.0, "max_epochs": 3}
+    assert bench.describe_time_to_accuracy(reached) == (
+        "reached val_acc 0.8850 >= 0.88 after 600 s (10.0 min), 60,000 images, 1.00 epochs")
+    missed = dict(reached, reached=False, target=0.9)
+    assert bench.describe_time_to_accuracy(missed) == (
+        "did not reach 0.9 in 3 epoch(s): best val_acc 0.8850 after 1.00 epochs (600 s)")
+
+
+def test_a_diverged_schedule_points_at_its_peak():
+    from d2l_alexnet.core.trainer import TrainerBase
+
+    class Model:
+        lr, recipe = 0.01, TrainingRecipe(schedule="onecycle", max_lr=0.2)
+
+    trainer = TrainerBase(max_epochs=1, progress=False, log=None)
+    trainer.model = Model()
+    assert trainer.lower_rate_advice() == "lower the peak learning rate (--max-lr, now 0.2)"
+    Model.recipe = CHAPTER
+    assert trainer.lower_rate_advice() == "lower the learning rate (--lr, now 0.01)"
