@@ -6,14 +6,13 @@ A training run of the chapter takes hours on a CPU, so it gets interrupted and m
 data position (epoch, batch; the order itself is a pure function of ``(seed, epoch)``), the
 step, the metrics history and the running sums of the epoch in progress.
 
-The file format (``checkpoint-<step>.ckpt``), framework-free and without pickle::
-
-    16 bytes  MAGIC
-     8 bytes  header length H, little-endian unsigned
-    32 bytes  SHA-256 of everything after these 56 bytes (header and payload)
-     H bytes  JSON header: {"format", "version", "metadata", "arrays": {name: {dtype, shape,
-              offset, nbytes}}, "payload_bytes"}
-    payload   the arrays' bytes, little-endian, each at an 8-byte-aligned offset
+The file (``checkpoint-<step>.ckpt``) is a safetensors file, so any safetensors tool opens it
+and nothing in it can run code: the arrays are its tensors; its ``__metadata__`` holds
+``format``, ``version``, ``names`` (the arrays in the order they were given), ``metadata``
+(position, history, hyperparameters, as JSON) and ``sha256``, a SHA-256 of the metadata and
+of every array's name, dtype, shape and bytes. The safetensors library checks the layout (a
+short file fails there); the hash checks the contents. Files of the first format (version 1,
+before safetensors) still read.
 
 A file is written to a temporary name, fsynced and renamed (``files.atomic_write_bytes``), so a
 crash mid-write leaves the previous checkpoint intact; the checksum catches what a disk or a copy
@@ -38,19 +37,18 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+import safetensors
+import safetensors.numpy
 
 from .architecture import parameter_count
 from .files import atomic_write_bytes, check_writable_directory, free_bytes
 
-MAGIC = b"d2l_alexnet ckpt"
 FORMAT = "d2l_alexnet-checkpoint"
-VERSION = 1
+VERSION = 2  # 1: the format before safetensors, still read (see _read_version_1)
+VERSION_1_MAGIC = b"d2l_alexnet ckpt"
 ARCHITECTURE = "alexnet-d2l"
-PREFIX_BYTES = len(MAGIC) + 8 + 32
 NAME = re.compile(r"^checkpoint-(\d+)\.ckpt$")
 TEMPORARY = re.compile(r"^\.checkpoint-\d+\.ckpt\..*\.tmp$")
-_MAX_HEADER = 1 << 26
-_ALIGN = 8
 
 KILL_AFTER_STEP = "D2L_ALEXNET_TEST_KILL_AFTER_STEP"
 KILL_DURING_WRITE = "D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE"
@@ -80,26 +78,32 @@ def checkpoint_name(step):
     return f"checkpoint-{int(step)}.ckpt"
 
 
+def _digest(metadata_json, names, arrays):
+    """SHA-256 of the metadata and of each array's name, dtype, shape and bytes, in order."""
+    digest = hashlib.sha256(metadata_json.encode("utf-8"))
+    for name in names:
+        array = arrays[name]
+        digest.update(json.dumps([name, array.dtype.str, list(array.shape)]).encode("utf-8"))
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def encode(metadata, arrays):
-    """``(metadata dict, {name: numpy array})`` -> the bytes of a checkpoint file."""
-    entries, chunks, offset = {}, [], 0
+    """``(metadata dict, {name: numpy array})`` -> the bytes of a checkpoint file: a safetensors
+    file whose ``__metadata__`` holds the format, the version, the array names in order, the
+    metadata as JSON and the SHA-256 of it all."""
+    little = {}
     for name, array in arrays.items():
         array = np.asarray(array)
         if array.dtype.kind not in "biuf" or array.dtype.itemsize == 0:
             raise TypeError(f"checkpoint array {name} has dtype {array.dtype}: only numbers")
-        little = array.dtype.newbyteorder("<")
-        data = np.ascontiguousarray(array, dtype=little).tobytes()
-        entries[name] = {"dtype": little.str, "shape": list(array.shape), "offset": offset,
-                         "nbytes": len(data)}
-        padding = -len(data) % _ALIGN
-        chunks.append(data + b"\0" * padding)
-        offset += len(data) + padding
-    header = json.dumps({"format": FORMAT, "version": VERSION, "metadata": metadata,
-                         "arrays": entries, "payload_bytes": offset},
-                        separators=(",", ":")).encode("utf-8")
-    header += b" " * (-len(header) % _ALIGN)
-    body = header + b"".join(chunks)
-    return MAGIC + struct.pack("<Q", len(header)) + hashlib.sha256(body).digest() + body
+        # copy=False keeps 0-d arrays 0-d (np.ascontiguousarray makes them 1-d).
+        little[name] = array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
+    names = list(little)
+    metadata_json = json.dumps(metadata, separators=(",", ":"))
+    return safetensors.numpy.save(little, metadata={
+        "format": FORMAT, "version": str(VERSION), "names": json.dumps(names),
+        "metadata": metadata_json, "sha256": _digest(metadata_json, names, little)})
 
 
 def write_checkpoint(path, metadata, arrays, before_rename=None):
@@ -134,57 +138,66 @@ def read_checkpoint(path):
     name = os.path.basename(path)
     try:
         with open(path, "rb") as stream:
+            start = stream.read(len(VERSION_1_MAGIC))
             size = os.fstat(stream.fileno()).st_size
-            raw = bytearray(size)
-            got = stream.readinto(raw)
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
-    view = memoryview(raw)[:got]
-    if len(view) < len(MAGIC) or bytes(view[:len(MAGIC)]) != MAGIC:
-        raise CheckpointError(f"{name} is not a d2l_alexnet checkpoint (wrong magic bytes)")
-    if len(view) < PREFIX_BYTES:
-        raise CheckpointError(f"{name} is truncated ({len(view)} bytes, not even a header)")
-    (length,) = struct.unpack("<Q", view[len(MAGIC):len(MAGIC) + 8])
-    digest = bytes(view[len(MAGIC) + 8:PREFIX_BYTES])
-    header = _parse_header(view, length)
-    if hashlib.sha256(view[PREFIX_BYTES:]).digest() != digest:
-        expected = None if header is None else PREFIX_BYTES + length + header["payload_bytes"]
-        if expected is not None and len(view) < expected:
-            raise CheckpointError(f"{name} is truncated ({len(view):,} of {expected:,} bytes)")
-        raise CheckpointError(f"{name} is corrupt (SHA-256 checksum mismatch)")
-    if header is None:
-        raise CheckpointError(f"{name} is corrupt (unreadable header)")
-    if header.get("format") != FORMAT:
-        raise CheckpointError(f"{name} is not a d2l_alexnet checkpoint")
-    if header.get("version") != VERSION:
-        raise CheckpointError(f"{name} has format version {header.get('version')}; this "
-                              f"d2l_alexnet reads version {VERSION}: resume it with the version "
-                              "that wrote it")
-    payload = view[PREFIX_BYTES + length:]
-    arrays = {}
+    if start == VERSION_1_MAGIC:
+        return _read_version_1(path, name)
     try:
-        for array_name, entry in header["arrays"].items():
-            start, count = entry["offset"], entry["nbytes"]
-            if start + count > len(payload):
-                raise ValueError(f"{array_name} lies beyond the end of the file")
-            arrays[array_name] = np.frombuffer(payload[start:start + count],
-                                               dtype=np.dtype(entry["dtype"])
-                                               ).reshape(entry["shape"])
+        with safetensors.safe_open(os.fspath(path), framework="numpy") as handle:
+            header = handle.metadata() or {}
+            arrays = {key: handle.get_tensor(key) for key in handle.keys()}
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    except Exception as error:  # SafetensorError: the header or the data does not add up
+        raise CheckpointError(f"{name} is truncated or corrupt ({size:,} bytes; safetensors: "
+                              f"{error})") from None
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{name} is not a d2l_alexnet checkpoint (a safetensors file "
+                              "without its metadata)")
+    if header.get("version") != str(VERSION):
+        raise CheckpointError(f"{name} has format version {header.get('version')}; this "
+                              f"d2l_alexnet reads versions 1 and {VERSION}: resume it with the "
+                              "version that wrote it")
+    try:
+        names = json.loads(header["names"])
+        metadata = json.loads(header["metadata"])
+        if sorted(names) != sorted(arrays) or not isinstance(metadata, dict):
+            raise ValueError("its list of arrays does not match the file")
+        if _digest(header["metadata"], names, arrays) != header["sha256"]:
+            raise ValueError("SHA-256 checksum mismatch")
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{name} is corrupt ({error})") from None
-    return Checkpoint(path, header["metadata"], arrays)
+    return Checkpoint(path, metadata, {key: arrays[key] for key in names})
 
 
-def _parse_header(view, length):
-    """The JSON header, or ``None`` when it cannot be read (the caller says why)."""
-    if not 0 < length <= min(_MAX_HEADER, len(view) - PREFIX_BYTES):
-        return None
+def _read_version_1(path, name):
+    """A checkpoint of the first format (before safetensors): 16 bytes of magic, the header
+    length, a SHA-256 of the rest, a JSON header, the arrays' raw bytes. Read only: such runs
+    resume, and their next checkpoints are written in the current format."""
     try:
-        header = json.loads(bytes(view[PREFIX_BYTES:PREFIX_BYTES + length]).decode("utf-8"))
-        int(header["payload_bytes"])
-        return header if isinstance(header.get("metadata"), dict) else None
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        return None
+        with open(path, "rb") as stream:
+            raw = stream.read()
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
+    prefix = len(VERSION_1_MAGIC) + 8 + 32
+    if len(raw) < prefix:
+        raise CheckpointError(f"{name} is truncated or corrupt ({len(raw)} bytes, not even a "
+                              "header)")
+    (length,) = struct.unpack("<Q", raw[len(VERSION_1_MAGIC):len(VERSION_1_MAGIC) + 8])
+    if hashlib.sha256(raw[prefix:]).digest() != raw[len(VERSION_1_MAGIC) + 8:prefix]:
+        raise CheckpointError(f"{name} is truncated or corrupt (SHA-256 checksum mismatch)")
+    try:
+        header = json.loads(raw[prefix:prefix + length].decode("utf-8"))
+        payload = memoryview(bytearray(raw[prefix + length:]))  # writable arrays
+        arrays = {key: np.frombuffer(payload[entry["offset"]:entry["offset"] + entry["nbytes"]],
+                                     dtype=np.dtype(entry["dtype"])).reshape(entry["shape"])
+                  for key, entry in header["arrays"].items()}
+        metadata = header["metadata"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{name} is corrupt ({error})") from None
+    return Checkpoint(path, metadata, arrays)
 
 
 def list_checkpoints(directory):

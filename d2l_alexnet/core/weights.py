@@ -2,8 +2,9 @@
 
 Why safetensors rather than ``.npz``: it is the ecosystem's standard for weights (readable by the
 ``safetensors`` library in any framework, and by Rust or C++ tools), it cannot carry pickled code,
-its header is plain JSON with room for metadata (architecture, input size, classes), and it is
-simple enough to write and read here with numpy alone, so the core needs no new dependency.
+and its header is plain JSON with room for metadata (architecture, input size, classes). The
+files are read and written by the ``safetensors`` library itself (its numpy API, so no framework
+is imported); only the atomic write around it is ours.
 
 The canonical layout (PyTorch's and MXNet's own):
 - names ``conv1`` … ``conv5``, ``dense1`` … ``dense3``, each with ``.weight`` and ``.bias``;
@@ -27,11 +28,11 @@ over the channels and divided by their number, which gives an RGB image with equ
 response the grey kernel gave that grey image.
 """
 
-import json
 import os
-import struct
 
 import numpy as np
+import safetensors
+import safetensors.numpy
 
 from .architecture import IN_CHANNELS, as_size, format_size, layer_table
 from .files import atomic_write_bytes
@@ -40,7 +41,6 @@ FORMAT = "d2l_alexnet"  # the metadata's "format": files of this library
 ARCHITECTURE = "alexnet-d2l"  # the chapter's network, first convolution unpadded
 CANONICAL_LAYOUT = "conv OIHW, dense (out, in), flatten CHW"
 LAYOUTS = ("NCHW", "NHWC")
-_MAX_HEADER = 1 << 20  # our headers are about 1 KB; a larger one is not ours
 
 
 class WeightsError(Exception):
@@ -194,39 +194,26 @@ def _shape_fix(name, head):
 
 
 def save_safetensors(path, tensors, metadata=None):
-    """Write ``tensors`` (a dict of arrays, stored as float32) as a safetensors file, atomically:
-    an 8-byte little-endian header length, the JSON header, then the raw little-endian data."""
-    header, offset, chunks = {}, 0, []
-    for name, array in tensors.items():
-        array = np.asarray(array)
-        data = np.ascontiguousarray(array, dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(array.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        chunks.append(data)
-    if metadata:
-        header["__metadata__"] = {str(key): str(value) for key, value in metadata.items()}
-    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    encoded += b" " * (-len(encoded) % 8)  # the format aligns the data to 8 bytes
-    atomic_write_bytes(path, struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+    """Write ``tensors`` (a dict of arrays, stored as float32) as a safetensors file, atomically
+    (temporary file, fsync, rename); ``metadata`` values are stored as strings."""
+    tensors = {name: np.ascontiguousarray(array, dtype=np.float32)
+               for name, array in tensors.items()}
+    strings = {str(key): str(value) for key, value in (metadata or {}).items()} or None
+    atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=strings))
 
 
-def _read_header(handle, size):
-    """``(tensor entries, metadata, header length)`` from an open safetensors file of ``size``
-    bytes; raises ``ValueError`` on anything malformed."""
-    prefix = handle.read(8)
-    if len(prefix) < 8:
-        raise ValueError(f"{len(prefix)} bytes, shorter than the 8-byte header length")
-    (length,) = struct.unpack("<Q", prefix)
-    if not 0 < length <= min(_MAX_HEADER, size - 8):
-        raise ValueError(f"header length {length} out of range")
-    header = json.loads(handle.read(length).decode("utf-8"))  # errors are ValueErrors
-    if not isinstance(header, dict):
-        raise ValueError("the header is not a JSON object")
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict):
-        raise ValueError("__metadata__ is not a JSON object")
-    return header, metadata, length
+def _open(path):
+    """``safe_open`` on ``path`` with every failure as a :class:`WeightsError` in one sentence."""
+    if os.path.isdir(path):
+        raise WeightsError(f"cannot read weights file {path}: it is a directory")
+    try:
+        return safetensors.safe_open(os.fspath(path), framework="numpy")
+    except FileNotFoundError:
+        raise WeightsError(f"cannot read weights file {path}: no such file") from None
+    except OSError as error:
+        raise WeightsError(f"cannot read weights file {path}: {error.strerror or error}") from None
+    except Exception as error:  # SafetensorError: a malformed header or a short file
+        raise _invalid(path, error) from None
 
 
 def _invalid(path, error):
@@ -235,37 +222,20 @@ def _invalid(path, error):
 
 
 def load_safetensors(path):
-    """Read a safetensors file of float32 tensors; returns ``(tensors, metadata)``. Anything
-    truncated, corrupt or not float32 raises :class:`WeightsError`."""
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+    """Read a safetensors file; returns ``(tensors, metadata)``, the tensors as writable float32
+    arrays (a file in another floating type, float16 say, is widened or narrowed to it).
+    Anything truncated, corrupt or not floating point raises :class:`WeightsError`."""
+    with _open(path) as handle:
+        metadata = handle.metadata() or {}
+        tensors = {}
+        for name in handle.keys():
             try:
-                header, metadata, length = _read_header(handle, size)
-            except (ValueError, struct.error) as error:
+                array = handle.get_tensor(name)
+            except Exception as error:  # the header promised bytes the file does not hold
                 raise _invalid(path, error) from None
-            data = bytearray(size - 8 - length)  # writable, so the arrays below are too
-            received = handle.readinto(data)
-    except OSError as error:
-        raise WeightsError(f"cannot read weights file {path}: {error.strerror or error}") from None
-    try:
-        if received != len(data):
-            raise ValueError("the file changed while it was read")
-        tensors, end = {}, 0
-        for name, entry in sorted(header.items(), key=lambda item: item[1]["data_offsets"][0]):
-            start, stop = entry["data_offsets"]
-            if entry["dtype"] != "F32":
-                raise ValueError(f"{name} is {entry['dtype']}, only F32 is supported")
-            count = int(np.prod(entry["shape"], dtype=np.int64))
-            if start != end or stop - start != 4 * count or stop > len(data):
-                raise ValueError(f"{name}: data offsets {start}..{stop} are inconsistent")
-            tensors[name] = (np.frombuffer(data, dtype="<f4", count=count, offset=start)
-                             .reshape(entry["shape"]))
-            end = stop
-        if end != len(data):
-            raise ValueError(f"{len(data) - end} bytes after the last tensor")
-    except (ValueError, KeyError, TypeError, IndexError) as error:
-        raise _invalid(path, error) from None
+            if not np.issubdtype(array.dtype, np.floating):
+                raise _invalid(path, f"{name} is {array.dtype}, not floating point")
+            tensors[name] = np.array(array, dtype=np.float32)  # a copy: writable, ours
     return tensors, metadata
 
 
@@ -381,13 +351,8 @@ def load_weights(path, layout, resize, num_classes, in_channels=IN_CHANNELS, ski
 def saved_metadata(path):
     """``{"resize", "num_classes", "in_channels"}`` recorded in a weights file's header
     (``None`` where absent). Reads only the header, so it is cheap on any file size."""
-    try:
-        with open(path, "rb") as handle:
-            _, metadata, _ = _read_header(handle, os.fstat(handle.fileno()).st_size)
-    except OSError as error:
-        raise WeightsError(f"cannot read weights file {path}: {error.strerror or error}") from None
-    except (ValueError, struct.error) as error:
-        raise _invalid(path, error) from None
+    with _open(path) as handle:
+        metadata = handle.metadata() or {}
     return dict(zip(("resize", "num_classes", "in_channels"), _saved_for(path, metadata)))
 
 

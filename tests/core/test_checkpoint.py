@@ -15,6 +15,8 @@ import types
 
 import numpy as np
 import pytest
+import safetensors
+import safetensors.numpy
 
 from d2l_alexnet import train
 from d2l_alexnet.core import checkpoint as ckpt
@@ -184,23 +186,29 @@ def damage(path, how):
     payload = bytearray(path.read_bytes())
     if how == "flip a weight bit":
         payload[-3] ^= 0x01
-    elif how == "flip a header byte":
-        payload[ckpt.PREFIX_BYTES + 2] ^= 0x20
+    elif how == "flip a metadata byte":
+        at = payload.index(b"train_loss")
+        payload[at] ^= 0x20  # "Train_loss": still JSON, another history
     elif how == "truncate":
         payload = payload[:len(payload) - 10]
     elif how == "truncate to a few bytes":
         payload = payload[:20]
-    elif how == "wrong magic":
+    elif how == "overwrite the start":
         payload[:4] = b"\x89PNG"
+    elif how == "strip our metadata":
+        loaded = read_checkpoint(path)
+        payload = safetensors.numpy.save(dict(loaded.arrays))
     path.write_bytes(bytes(payload))
 
 
 @pytest.mark.parametrize("how, message", [
     ("flip a weight bit", "is corrupt (SHA-256 checksum mismatch)"),
-    ("flip a header byte", "is corrupt (SHA-256 checksum mismatch)"),
-    ("truncate", "is truncated ("),
-    ("truncate to a few bytes", "is truncated (20 bytes, not even a header)"),
-    ("wrong magic", "is not a d2l_alexnet checkpoint"),
+    ("flip a metadata byte", "is corrupt (SHA-256 checksum mismatch)"),
+    ("truncate", "is truncated or corrupt ("),
+    ("truncate to a few bytes", "is truncated or corrupt (20 bytes; safetensors: "),
+    ("overwrite the start", "is truncated or corrupt ("),
+    ("strip our metadata", "is not a d2l_alexnet checkpoint (a safetensors file without its "
+                           "metadata)"),
 ])
 def test_damage_is_detected_and_named(tmp_path, how, message):
     path = tmp_path / "checkpoint-7.ckpt"
@@ -208,16 +216,46 @@ def test_damage_is_detected_and_named(tmp_path, how, message):
     damage(path, how)
     with pytest.raises(CheckpointError) as raised:
         read_checkpoint(path)
-    assert str(raised.value).startswith("checkpoint-7.ckpt " + message)
+    assert str(raised.value).startswith("checkpoint-7.ckpt " + message), raised.value
+    assert "\n" not in str(raised.value)
 
 
 def test_another_format_version_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt, "VERSION", 99)
     write_checkpoint(tmp_path / "checkpoint-1.ckpt", METADATA, ARRAYS)
-    monkeypatch.setattr(ckpt, "VERSION", 1)
+    monkeypatch.undo()
     with pytest.raises(CheckpointError, match="format version 99; this d2l_alexnet reads "
-                                              "version 1"):
+                                              "versions 1 and 2"):
         read_checkpoint(tmp_path / "checkpoint-1.ckpt")
+
+
+def test_the_file_is_a_safetensors_file_any_tool_can_open(tmp_path):
+    path = tmp_path / "checkpoint-7.ckpt"
+    write_checkpoint(path, METADATA, ARRAYS)
+    with safetensors.safe_open(str(path), framework="numpy") as handle:
+        assert sorted(handle.keys()) == sorted(ARRAYS)
+        np.testing.assert_array_equal(handle.get_tensor("rng.key"), ARRAYS["rng.key"])
+        header = handle.metadata()
+    assert header["format"] == "d2l_alexnet-checkpoint" and header["version"] == "2"
+    assert json.loads(header["metadata"]) == METADATA and len(header["sha256"]) == 64
+
+
+def test_a_version_1_checkpoint_written_before_safetensors_still_reads(tmp_path):
+    """``fixtures/checkpoint-7-version-1.ckpt`` was written by the first format's encoder from
+    this module's METADATA and ARRAYS; damaged, it is refused like any other."""
+    fixture = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoint-7-version-1.ckpt")
+    loaded = read_checkpoint(fixture)
+    assert loaded.metadata == METADATA and list(loaded.arrays) == list(ARRAYS)
+    for name, array in ARRAYS.items():
+        assert loaded.arrays[name].dtype == array.dtype and np.array_equal(loaded.arrays[name],
+                                                                           array), name
+    assert loaded.arrays["params.w"].flags.writeable
+    payload = bytearray(open(fixture, "rb").read())
+    payload[-3] ^= 0x01
+    (tmp_path / "checkpoint-7.ckpt").write_bytes(bytes(payload))
+    with pytest.raises(CheckpointError, match="checkpoint-7.ckpt is truncated or corrupt "
+                                              r"\(SHA-256 checksum mismatch\)"):
+        read_checkpoint(tmp_path / "checkpoint-7.ckpt")
 
 
 def test_latest_falls_back_past_damaged_files_in_one_line_each(tmp_path):
