@@ -1,4 +1,5 @@
-"""What a person watches while AlexNet trains: the book's ProgressBoard and a terminal bar."""
+"""What a person watches while AlexNet trains: the book's ProgressBoard and an epoch bar
+(tqdm)."""
 
 import io
 import sys
@@ -107,60 +108,77 @@ class ProgressBoard:
         atomic_write_bytes(path, self.png_bytes())
 
 
-def format_duration(seconds):
-    seconds = int(round(max(seconds, 0)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+class _OneLinePerUpdate:
+    """A stream for tqdm in a log (CI, a pipe): each redraw becomes one line, not a ``\r``
+    overwrite that a log keeps as one endless line; a repeat of the last line is dropped."""
+
+    def __init__(self, stream):
+        self.stream, self.last = stream, None
+
+    def write(self, text):
+        for line in text.replace("\r", "\n").split("\n"):
+            line = line.rstrip()
+            if line and line != self.last:
+                self.stream.write(line + "\n")
+                self.last = line
+
+    def flush(self):
+        self.stream.flush()
+
+
+def _bar_class():
+    """tqdm's notebook widget inside Jupyter when ipywidgets is there (``tqdm.auto`` would warn
+    without it), its text bar everywhere else."""
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm
+            return tqdm
+        except ImportError:
+            pass
+    from tqdm.std import tqdm
+    return tqdm
 
 
 class ProgressBar:
-    """One-line bar with images/s and ETA.
+    """An epoch's bar (tqdm): images done of the epoch's, img/s, ETA and the running loss.
 
-    On a terminal it redraws in place; in a log (CI, a pipe) it writes a line at most every
-    ``log_interval`` seconds so logs stay short.
+    On a terminal or in a notebook it redraws in place at most every 0.2 s; in a log it writes
+    a line at most every ``log_interval`` seconds, so logs stay short. Either way the epoch's
+    own line follows it. The trainer asks :meth:`due` before it brings a
+    loss to the host, so the bar never costs a device sync of its own.
     """
 
-    def __init__(self, total, description="", stream=None, width=24, log_interval=15.0):
-        """``total``: images in the epoch, or ``None`` when unknown (a loader without a length)."""
-        self.total, self.description, self.width = total, description, width
-        self.stream = stream if stream is not None else sys.stderr
-        self.interactive = getattr(self.stream, "isatty", lambda: False)()
-        self.log_interval = log_interval
-        self.start = time.perf_counter()
-        self.last_draw = float("-inf")
-        self.done = 0
-        self.drawn = None  # the count shown by the last draw
+    def __init__(self, total, description="", stream=None, log_interval=15.0, initial=0):
+        """``total``: images in the epoch, or ``None`` when unknown (a loader without a length);
+        ``initial``: images already done (a resumed epoch)."""
+        stream = stream if stream is not None else sys.stderr
+        self.interactive = in_notebook() or getattr(stream, "isatty", lambda: False)()
+        self.interval = 0.2 if self.interactive else log_interval
+        self.last_update, self.drawn = time.perf_counter(), None
+        # The interval is kept here, where the trainer can ask before a sync, so tqdm draws
+        # only when told (and not at the start: `delay`); smoothing 0: the epoch's mean rate.
+        self.bar = _bar_class()(total=total, initial=initial, desc=description, unit="img",
+                                delay=self.interval, leave=False, smoothing=0,
+                                file=stream if self.interactive else _OneLinePerUpdate(stream),
+                                dynamic_ncols=self.interactive)
 
     def due(self):
-        """Whether enough time has passed since the last draw to draw again."""
-        interval = 0.2 if self.interactive else self.log_interval
-        return time.perf_counter() - self.last_draw >= interval
+        """Whether enough time has passed since the last update to draw again."""
+        return time.perf_counter() - self.last_update >= self.interval
 
     def update(self, done, loss=None, force=False):
-        if (not force and not self.due()) or (force and done == self.drawn):
+        """Show ``done`` images (of the epoch) and the running ``loss``; at most once per
+        interval unless ``force``."""
+        if not force and not self.due():
             return
-        self.done = self.drawn = done
-        now = self.last_draw = time.perf_counter()
-        elapsed = now - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        if self.total is None:  # a loader of unknown length: no bar, no ETA
-            text = f"{self.description} {done} img  {rate:,.1f} img/s"
-        else:
-            remaining = (self.total - done) / rate if rate > 0 else 0.0
-            filled = int(self.width * done / self.total) if self.total else self.width
-            bar = "#" * filled + "." * (self.width - filled)
-            text = (f"{self.description} [{bar}] {done}/{self.total} img  {rate:,.1f} img/s  "
-                    f"ETA {format_duration(remaining)}")
+        if force and done == self.drawn:  # the last step's update drew it already
+            return
+        self.last_update, self.drawn = time.perf_counter(), done
         if loss is not None:
-            text += f"  loss {loss:.4f}"
-        if self.interactive:
-            self.stream.write("\r" + text + "\033[K")
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+            self.bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+        self.bar.n = done
+        self.bar.refresh()
 
     def close(self):
-        if self.interactive:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+        self.bar.close()

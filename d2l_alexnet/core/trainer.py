@@ -346,7 +346,6 @@ class TrainerBase(HyperParameters):
         epoch = self.epoch
         started = time.perf_counter()
         total = self.epoch_examples(train=True)  # None: a loader of unknown length, first pass
-        bar = ProgressBar(total, f"epoch {epoch + 1}/{self.max_epochs}") if self.progress else None
         # Losses stay on the device until a bar update or a board point needs them: a host sync
         # every step would stall an accelerator's queue.
         points_per_epoch = 2  # the book's plot_train_per_epoch
@@ -355,6 +354,8 @@ class TrainerBase(HyperParameters):
                 next_point=math.inf if total is None else total / points_per_epoch)
         state = self.epoch_progress  # a resumed epoch starts from the checkpoint's sums
         state.seen_at_start = state.seen
+        bar = (ProgressBar(total, f"epoch {epoch + 1}/{self.max_epochs}", initial=state.seen)
+               if self.progress else None)
         for batch, count in self.batches(True, epoch=epoch, start_batch=state.batch):
             self.check_stop()
             loss = self.train_step(batch)
