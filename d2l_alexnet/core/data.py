@@ -1,4 +1,4 @@
-"""Fashion-MNIST loading, framework-free (stdlib + numpy only).
+"""Fashion-MNIST loading, framework-free (numpy; downloads by pooch).
 
 This is the data half of d2l's "Image Classification Dataset" section
 (``sec_fashion_mnist``), which the AlexNet chapter reuses: the book calls
@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
-import tempfile
-import time
-import urllib.error
-import urllib.request
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
+import pooch
 
 __all__ = [
     "DataError",
@@ -379,107 +378,103 @@ def load_embedded_subset() -> FashionMNISTArrays:
 # Download
 # ---------------------------------------------------------------------------
 
-class _Retryable(Exception):
-    """A network failure worth another attempt on the same mirror."""
+class _Permanent(Exception):
+    """A download failure another attempt on the same mirror would repeat (a 404, a name that
+    does not resolve): raised past pooch's retries."""
 
 
-def _fetch_to(url: str, out, timeout: float, limit: int) -> None:
-    """Stream ``url`` into the open binary file ``out``; raise on short reads."""
-    request = urllib.request.Request(url, headers={"User-Agent": "d2l-alexnet"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        length = response.headers.get("Content-Length")
-        length = int(length) if length and length.isdigit() else None
-        if length is not None and length > limit:
-            raise DataError(f"server announces {length} bytes, "
-                            f"more than the {limit} expected")
-        received = 0
-        while True:
-            chunk = response.read(1 << 20)
-            if not chunk:
-                break
-            received += len(chunk)
-            if received > limit:
-                raise DataError(f"server sent more than the {limit} bytes expected")
-            out.write(chunk)
-    # http.client returns a short body silently when the connection drops, so
-    # the length is checked here (the hash would catch it too, but later).
-    if length is not None and received != length:
-        raise _Retryable(f"connection closed after {received} of {length} bytes")
+class _VerifyingDownloader:
+    """pooch's :class:`~pooch.HTTPDownloader` (requests, with ``timeout``), then the check of
+    the decompressed content on pooch's temporary file: pooch moves only a verified file into
+    place and removes the temporary one on any failure, Ctrl-C included."""
+
+    def __init__(self, name: str, timeout: float, progressbar: bool):
+        self.name, self.array, self.temporary_key = name, None, None
+        self.http = pooch.HTTPDownloader(timeout=timeout, progressbar=progressbar)
+
+    def __call__(self, url, output_file, fetcher):
+        import requests
+
+        try:
+            self.http(url, output_file, fetcher)
+        except requests.HTTPError as e:
+            status = e.response.status_code if e.response is not None else 0
+            if status < 500 and status != 429:  # 404 and the like
+                raise _Permanent(f"HTTP {status} {e.response.reason}") from None
+            raise
+        except requests.ConnectionError as e:
+            if _host_unknown(e):  # offline, say: retrying will not help
+                raise _Permanent(f"cannot resolve the host of {url}") from None
+            raise
+        sha, size = FULL_SET_HASHES[self.name]
+        # A DataError is not one of the errors pooch retries: wrong content stays wrong.
+        self.array = _load_verified(Path(output_file), sha, size, label="downloaded data")
+        self.temporary_key = _cache_key(Path(output_file), sha)
 
 
-def _download_attempt(url: str, cache: Path, name: str, *, timeout: float) -> Path:
-    """One try: fetch ``url`` to a temporary file in ``cache``, verify, rename.
-
-    The temporary file is removed on any failure (BaseException included, so
-    Ctrl-C too): nothing partial or unverified is ever left behind, and a
-    verified file appears under its final name atomically (``os.replace``).
-    """
-    sha, size = FULL_SET_HASHES[name]
-    limit = size + (1 << 20)  # gzip never grows these files; raw is exactly `size`
-    fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    tmp_key = None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _fetch_to(url, out, timeout, limit)
-        array = _load_verified(tmp, sha, size, label="downloaded data")
-        tmp_key = _cache_key(tmp, sha)
-        with open(tmp, "rb") as f:
-            is_gz = f.read(2) == _GZIP_MAGIC
-        final = cache / (name + ".gz" if is_gz else name)
-        os.replace(tmp, final)
-        # Drop the other spelling so a stale copy cannot shadow this one.
-        other = cache / (name if is_gz else name + ".gz")
-        if other.exists():
-            other.unlink()
-        # Re-key the verified array under the final name: the load that follows
-        # neither reads the file again nor keeps a second copy.
-        _CACHE[_cache_key(final, sha)] = array
-        return final
-    finally:
-        if tmp_key is not None:
-            _CACHE.pop(tmp_key, None)
-        if tmp.exists():
-            tmp.unlink()
+def _host_unknown(error: BaseException) -> bool:
+    """Whether a requests error comes from a failed name lookup (urllib3 keeps the
+    ``socket.gaierror`` as the cause of its ``reason``)."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    seen = 0
+    while reason is not None and seen < 8:
+        if isinstance(reason, socket.gaierror):
+            return True
+        reason, seen = reason.__cause__ or reason.__context__, seen + 1
+    return False
 
 
 def _download_one(name: str, cache: Path, mirrors: list, dead: set, *,
-                  timeout: float, retries: int, backoff: float, log) -> Path | None:
+                  timeout: float, retries: int, log) -> Path | None:
     """Download ``name`` into ``cache`` from the first mirror that works, else None."""
-    tries = max(1, retries)
+    import requests
+
     for base in mirrors:
         if base in dead:
             continue
         url = base.rstrip("/") + "/" + name + ".gz"
-        for attempt in range(tries):
-            if attempt and backoff > 0:
-                time.sleep(backoff * 2 ** (attempt - 1))
-            log(f"Downloading {url}")
-            try:
-                return _download_attempt(url, cache, name, timeout=timeout)
-            except DataError as e:
-                # Wrong content: another try on this mirror would get the same.
-                log(f"Warning: rejected {url}: {e}")
-                break
-            except urllib.error.HTTPError as e:
-                if e.code < 500 and e.code != 429:  # 404 and the like: permanent
-                    log(f"Warning: {url}: HTTP {e.code} {e.reason}")
-                    break
-                reason = f"HTTP {e.code} {e.reason}"
-            except ValueError as e:  # a malformed mirror URL
-                log(f"Warning: {url}: {e}")
-                break
-            except (urllib.error.URLError, OSError, _Retryable) as e:
-                reason = getattr(e, "reason", e)
-                if isinstance(reason, socket.gaierror):
-                    # Name resolution failed: offline, and retrying will not help.
-                    log(f"Warning: {url}: {reason}")
-                    break
-            log(f"Warning: {url}: {reason} (attempt {attempt + 1} of {tries})")
-        # One failed mirror is skipped for the remaining files: offline, this
-        # keeps the fallback to the subset quick.
+        downloader = _VerifyingDownloader(name, timeout, progressbar=_stderr_is_a_terminal())
+        fetcher = pooch.create(path=cache, base_url=base.rstrip("/") + "/",
+                               registry={name + ".gz": None},
+                               retry_if_failed=max(1, retries) - 1)
+        log(f"Downloading {url}")
+        # pooch logs each download at INFO on its own handler: said once here, in our log.
+        pooch_log = pooch.get_logger()
+        level = pooch_log.level
+        pooch_log.setLevel(logging.WARNING)
+        try:
+            final = Path(fetcher.fetch(name + ".gz", downloader=downloader))
+        except DataError as e:
+            log(f"Warning: rejected {url}: {e}")
+        except _Permanent as e:
+            log(f"Warning: {url}: {e}")
+        except (requests.RequestException, ValueError, OSError) as e:
+            log(f"Warning: {url}: {_why(e)} (after {max(1, retries)} attempt(s))")
+        else:
+            # The verified array, under the final name: the load that follows neither reads
+            # the file again nor keeps a second copy. A stale other spelling is dropped.
+            _CACHE[_cache_key(final, FULL_SET_HASHES[name][0])] = downloader.array
+            if (cache / name).exists():
+                (cache / name).unlink()
+            return final
+        finally:
+            pooch_log.setLevel(level)
+            _CACHE.pop(downloader.temporary_key, None)  # that file was moved or removed
+        # One failed mirror is skipped for the remaining files: offline, this keeps the
+        # fallback to the subset quick.
         dead.add(base)
     return None
+
+
+def _why(error: BaseException) -> str:
+    """A requests error in a few words: its message, or the reason urllib3 gave up."""
+    first = error.args[0] if error.args else error
+    return str(getattr(first, "reason", first))
+
+
+def _stderr_is_a_terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _resolve_mirrors(mirrors) -> list:
@@ -534,7 +529,7 @@ def describe_sources(data_dir=None, *, download=True, mirrors=None, cache_dir=No
 def load_fashion_mnist(data_dir=None, *, download: bool = True,
                        mirrors: Sequence[str] | str | None = None,
                        cache_dir=None, system_dirs: Iterable | None = None,
-                       timeout: float = 30, retries: int = 3, backoff: float = 1.0,
+                       timeout: float = 30, retries: int = 3,
                        log: Callable[[str], object] | None = print) -> FashionMNISTArrays:
     """Load Fashion-MNIST (d2l "Image Classification Dataset", sec_fashion_mnist).
 
@@ -547,8 +542,9 @@ def load_fashion_mnist(data_dir=None, *, download: bool = True,
     3. ``system_dirs``, else ``/usr/share/datasets/fashion-mnist``;
     4. if ``download``: each missing file fetched into the user cache from
        ``mirrors`` (else ``$D2L_ALEXNET_MIRRORS``, whitespace-separated, else
-       the official mirrors), ``retries`` attempts per mirror with ``timeout``
-       seconds per request and ``backoff``, 2*``backoff``, ... seconds between;
+       the official mirrors) by pooch, ``retries`` attempts per mirror with
+       ``timeout`` seconds per request (pooch waits 1 s, 2 s, ... between them;
+       a 404 or an unknown host is not retried);
     5. the embedded subset, announced by one ``log`` line.
 
     A directory in 2-3 without the files is skipped quietly; one with
@@ -603,8 +599,7 @@ def load_fashion_mnist(data_dir=None, *, download: bool = True,
 
     if download:
         urls = _resolve_mirrors(mirrors)
-        failed = _download_missing(cache, urls, timeout=timeout, retries=retries,
-                                   backoff=backoff, log=log)
+        failed = _download_missing(cache, urls, timeout=timeout, retries=retries, log=log)
         if failed is None:
             result = try_dir(cache, "user cache")
             if result is not None:
@@ -629,7 +624,7 @@ def load_fashion_mnist(data_dir=None, *, download: bool = True,
     return subset
 
 
-def _download_missing(cache: Path, urls: list, *, timeout, retries, backoff, log) -> str | None:
+def _download_missing(cache: Path, urls: list, *, timeout, retries, log) -> str | None:
     """Fetch each file the cache lacks (or holds corrupt); None on success, else why not."""
     if not urls:
         return "no mirrors configured"
@@ -646,9 +641,11 @@ def _download_missing(cache: Path, urls: list, *, timeout, retries, backoff, log
                 _load_verified(existing, *FULL_SET_HASHES[name])
                 continue  # already good, e.g. left by an earlier partial download
             except DataError:
-                pass
+                existing.unlink()  # corrupt: pooch would take it for the file and keep it
+                if (cache / (name + ".gz")).exists():
+                    (cache / (name + ".gz")).unlink()
         if _download_one(name, cache, urls, dead, timeout=timeout, retries=retries,
-                         backoff=backoff, log=log) is None:
+                         log=log) is None:
             log(f"Warning: could not download {name}.gz from any mirror")
             return f"could not download {name}.gz"
     return None

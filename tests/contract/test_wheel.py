@@ -1,11 +1,11 @@
 """The package works without the repository: ``pip wheel .``, installed into a fresh virtual
 environment, carries the embedded Fashion-MNIST subset and trains AlexNet for two steps.
 
-The wheel and its own dependencies (numpy, matplotlib, Pillow, pinned by the test constraints)
-are really installed; the framework is borrowed from the suite's environment through a path
-entry, which spares a second 700 MB PyTorch install and cannot bring the repository's
-``d2l_alexnet`` along (the test checks where it was imported from). Built and installed once, in
-the PyTorch suite.
+The wheel and its own dependencies (numpy, matplotlib, Pillow, safetensors, tqdm and pooch,
+pinned by the test constraints) are really installed; the framework is borrowed from the
+suite's environment through a path entry, which spares a second 700 MB PyTorch install and
+cannot bring the repository's ``d2l_alexnet`` along (the test checks where it was imported
+from). Built and installed once, in the PyTorch suite.
 """
 
 import os
