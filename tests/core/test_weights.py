@@ -202,6 +202,35 @@ def test_half_and_double_precision_files_load_as_float32(tmp_path, canonical):
                                       canonical["conv3.weight"].astype(dtype).astype(np.float32))
 
 
+def write_like_the_first_writer(path, tensors, metadata):
+    """The layout our own writer produced before the safetensors library wrote the files: the
+    tensors in the order given, float32 little-endian, the JSON header padded with spaces to 8
+    bytes, metadata values as strings."""
+    header, chunks, offset = {}, [], 0
+    for name, array in tensors.items():
+        data = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    header["__metadata__"] = {key: str(value) for key, value in metadata.items()}
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + b"".join(chunks))
+
+
+def test_a_file_written_before_the_safetensors_library_still_loads(tmp_path, canonical):
+    path = tmp_path / "first-writer.safetensors"
+    write_like_the_first_writer(path, canonical, {"format": weights.FORMAT,
+                                                  "architecture": weights.ARCHITECTURE,
+                                                  "resize": SMALL, "num_classes": 10,
+                                                  "in_channels": 1})
+    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1}
+    loaded = dict(weights.load_weights(path, "NCHW", SMALL, 10))
+    for name, array in canonical.items():
+        np.testing.assert_array_equal(loaded[name], array, err_msg=name)
+
+
 def test_a_truncated_real_file_is_refused_at_every_cut(tmp_path, saved):
     payload = saved.read_bytes()
     for cut in (0, 7, 8, 100, len(payload) // 2, len(payload) - 1):
