@@ -9,8 +9,10 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 
+from .core.errors import D2LAlexNetError
 
-class BackendError(Exception):
+
+class BackendError(D2LAlexNetError):
     """The backend cannot be used here; the message says how to fix it."""
 
 

@@ -36,13 +36,15 @@ import time
 import numpy as np
 
 from . import __version__
-from .backends import BACKENDS, BackendError, canonical_name, load_backend
+from .backends import canonical_name, load_backend
+from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
+                  add_device_argument, add_precision_argument, check_counts, report)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.files import atomic_write_bytes, atomic_write_json
 from .core.images import ArrayData
 from .core.progress import figure_png
-from .core.trainer import DEVICES, PRECISIONS, TrainingError, TrainingInterrupted
-from .train import UsageError, add_recipe_arguments, resolve_recipe
+from .core.trainer import TrainingInterrupted
+from .train import add_recipe_arguments, resolve_recipe
 
 NUM_CLASSES = 10
 
@@ -353,12 +355,12 @@ def plot_sweep(results, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m d2l_alexnet.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", default="pytorch", help=", ".join(BACKENDS))
-    parser.add_argument("--batch-size", type=int, default=128)
+    add_backend_argument(parser)
+    add_batch_size_argument(parser)
     parser.add_argument("--steps", type=int, default=10, help="timed steps after warm-up")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    parser.add_argument("--device", choices=DEVICES, default="auto")
+    add_precision_argument(parser)
+    add_device_argument(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE)
     parser.add_argument("--batch-sizes", type=int, nargs="+", metavar="B",
                         help="sweep these batch sizes (each in its own process)")
@@ -377,38 +379,38 @@ def main(argv=None):
     accuracy.add_argument("--eval-every", type=float, default=0.5, metavar="E",
                           help="evaluate every E epochs (default 0.5)")
     accuracy.add_argument("--seed", type=int, default=0)
-    accuracy.add_argument("--data-dir", default=None)
-    accuracy.add_argument("--limit-train", type=int, default=None, metavar="N",
-                          help="only the first N training images (a quick check, not a result)")
-    accuracy.add_argument("--limit-val", type=int, default=None, metavar="N")
+    add_data_arguments(accuracy)
     accuracy.add_argument("--out", default=None, metavar="DIR",
                           help="where time-to-accuracy.json and .png go (default "
                                "bench-time-to-accuracy/<backend>-<precision>-<recipe>)")
     add_recipe_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return run(args)
+    except Exception as error:  # ours, or out of memory: one line (cli.py); a bug: its traceback
+        status = report(error, args.batch_size)
+        if status is None:
+            raise
+        return status
 
-    def fail(message):
-        print(f"error: {message}", file=sys.stderr)
-        return 2
 
+def run(args):
+    """The measurement the flags ask for: one batch size, a sweep, or the time to accuracy."""
     sizes = [args.batch_size, args.steps] + list(args.batch_sizes or [])
     if min(sizes) < 1 or args.warmup < 0:
-        return fail("--batch-size, --steps and --batch-sizes must be at least 1")
+        raise UsageError("--batch-size, --steps and --batch-sizes must be at least 1")
     if args.resize < minimum_resize():
-        return fail(f"--resize must be at least {minimum_resize()} for AlexNet")
-    try:
-        args.backend = canonical_name(args.backend)
-        if args.time_to_accuracy is not None:  # its clock starts before the import
-            return run_time_to_accuracy(args, fail)
-        if args.recipe is not None or args.epochs is not None:
-            return fail("--recipe and --epochs go with --time-to-accuracy ACC")
-        backend = load_backend(args.backend)
-    except BackendError as error:
-        return fail(str(error))
+        raise UsageError(f"--resize must be at least {minimum_resize()} for AlexNet")
+    args.backend = canonical_name(args.backend)
+    if args.time_to_accuracy is not None:  # its clock starts before the import
+        return run_time_to_accuracy(args)
+    if args.recipe is not None or args.epochs is not None:
+        raise UsageError("--recipe and --epochs go with --time-to-accuracy ACC")
+    backend = load_backend(args.backend)
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
-        return fail(check)
+        raise UsageError(check)
 
     if args.batch_sizes:
         results = sweep(args)
@@ -419,14 +421,9 @@ def main(argv=None):
         print(f"wrote {plot_path}")
         output = results
     else:
-        try:
-            output = measure(args.backend, args.batch_size, args.steps, args.precision,
-                             args.device, args.resize, args.warmup, args.end_to_end,
-                             log=lambda message: print(message, file=sys.stderr))
-        except RuntimeError as error:
-            if "GPU" in str(error):
-                return fail(str(error))
-            raise
+        output = measure(args.backend, args.batch_size, args.steps, args.precision,
+                         args.device, args.resize, args.warmup, args.end_to_end,
+                         log=lambda message: print(message, file=sys.stderr))
         print(format_result(output))
     if args.json:
         atomic_write_json(args.json, output)
@@ -434,39 +431,25 @@ def main(argv=None):
     return 0
 
 
-def run_time_to_accuracy(args, fail):
-    """``--time-to-accuracy``: check the flags, measure, print the line, write JSON and PNG."""
+def run_time_to_accuracy(args):
+    """``--time-to-accuracy``: check the flags, measure, print the line, write JSON and PNG. A
+    recipe that diverges ends in a ``TrainingError`` (exit 1): no measurement."""
     if not 0 < args.time_to_accuracy <= 1:
-        return fail(f"--time-to-accuracy is a validation accuracy between 0 and 1, got "
-                    f"{args.time_to_accuracy} (the chapter's is 0.88)")
+        raise UsageError(f"--time-to-accuracy is a validation accuracy between 0 and 1, got "
+                         f"{args.time_to_accuracy} (the chapter's is 0.88)")
     if not args.eval_every > 0:
-        return fail(f"--eval-every must be positive, got {args.eval_every}")
-    for flag, value in (("--limit-train", args.limit_train), ("--limit-val", args.limit_val)):
-        if value is not None and value < 1:
-            return fail(f"{flag} must be at least 1, got {value}")
-    try:
-        resolve_recipe(args)
-    except UsageError as error:
-        return fail(str(error))
+        raise UsageError(f"--eval-every must be positive, got {args.eval_every}")
+    check_counts(("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
+    resolve_recipe(args)
     out = args.out or os.path.join("bench-time-to-accuracy",
                                    f"{args.backend}-{args.precision}-{args.recipe_name}")
     if os.path.exists(out) and not os.path.isdir(out):
-        return fail(f"--out {out} is a file: name a directory")
-    try:
-        result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
-                                  args.epochs, args.batch_size, args.precision, args.device,
-                                  args.resize, args.eval_every, args.seed, args.limit_train,
-                                  args.limit_val, args.data_dir,
-                                  log=lambda message: print(message, flush=True))
-    except UsageError as error:
-        return fail(str(error))
-    except TrainingError as error:  # the recipe diverged: a result too, but no measurement
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except RuntimeError as error:
-        if "GPU" in str(error):
-            return fail(str(error))
-        raise
+        raise UsageError(f"--out {out} is a file: name a directory")
+    result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
+                              args.epochs, args.batch_size, args.precision, args.device,
+                              args.resize, args.eval_every, args.seed, args.limit_train,
+                              args.limit_val, args.data_dir,
+                              log=lambda message: print(message, flush=True))
     result["recipe_name"] = args.recipe_name
     result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
     print(describe_time_to_accuracy(result))

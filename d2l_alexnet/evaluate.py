@@ -3,38 +3,33 @@
 The validation loss and accuracy of a weights file, in any backend, whichever backend saved it
 (the file is in the canonical layout of ``core/weights.py``). It runs the Trainer's own
 validation loop (``TrainerBase.evaluate``), so the numbers are the ones ``fit`` would report.
-Bad input exits with status 2 and one line that says what to change.
+Bad input exits with status 2 and one line that says what to change; running out of memory
+exits 1 with the batch size to try (``cli.py``).
 """
 
 import argparse
 import sys
 
-from .backends import ALIASES, BACKENDS
+from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
+                  add_device_argument, backend_name, check_counts, check_data_dir, check_resize,
+                  import_backend, report)
 from .core.architecture import CHAPTER_RESIZE
-from .core.data import DataError
-from .core.trainer import DEVICES
 from .core.weights import WeightsError, from_canonical, read_weights, saved_architecture
-from .train import (NUM_CLASSES, UsageError, backend_name, check_counts, check_data_dir,
-                    check_resize, import_backend)
+from .train import NUM_CLASSES
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m d2l_alexnet.evaluate",
         description="Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST.")
-    parser.add_argument("--backend", default="pytorch",
-                        help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
+    add_backend_argument(parser)
     parser.add_argument("--weights", default=None, metavar="PATH",
                         help="a weights.safetensors written by training in any backend")
-    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
+    add_batch_size_argument(parser)
     parser.add_argument("--resize", type=int, default=None,
                         help="image side (default: the one the weights were saved for)")
-    parser.add_argument("--device", choices=DEVICES, default="auto",
-                        help="auto: a GPU when there is one")
-    parser.add_argument("--data-dir", default=None,
-                        help="directory with the four Fashion-MNIST IDX files (.gz or raw)")
-    parser.add_argument("--limit-val", type=int, default=None, metavar="N",
-                        help="use only the first N validation images")
+    add_device_argument(parser)
+    add_data_arguments(parser, limit_train=False)
     return parser
 
 
@@ -59,21 +54,13 @@ def validate(args):
 def run(args):
     validate(args)
     backend = import_backend(args.backend)
-    try:
-        data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
-                                    data_dir=args.data_dir, limit_val=args.limit_val)
-    except DataError as error:
-        raise UsageError(str(error)) from None
+    data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
+                                data_dir=args.data_dir, limit_val=args.limit_val)
     model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize)
     backend.assign_parameter_arrays(model, from_canonical(args.tensors, backend.LAYOUT,
                                                           args.resize, NUM_CLASSES))
     trainer = backend.Trainer(max_epochs=1, device=args.device, progress=False, log=None)
-    try:
-        result = trainer.evaluate(model, data)
-    except RuntimeError as error:
-        if "GPU" not in str(error):
-            raise
-        raise UsageError(str(error)) from None
+    result = trainer.evaluate(model, data)
     print(f"AlexNet ({args.backend}, {trainer.device_name()}) with {args.weights}, on "
           f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}) at "
           f"{args.resize}×{args.resize}")
@@ -85,12 +72,14 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # ours, or out of memory: one line (cli.py); a bug: its traceback
+        status = report(error, args.batch_size)
+        if status is None:
+            raise
+        return status
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size, l
                                 with_dropout)
 from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
-from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
+from .core.trainer import ReplicaError, TrainerBase, replica_slices
 
 # Precisions this backend trains in (bf16: params and inputs cast inside the loss).
 PRECISIONS = ("fp32", "bf16")
@@ -500,19 +500,18 @@ class Trainer(TrainerBase):
                  **kwargs):
         super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
         self.init_params = init_params
-        self.num_replicas = replica_count(num_gpus)
         self.mesh = None
 
-    def select_device(self, request):
-        if request == "cpu":
-            platform = "cpu"
-        elif num_gpus():
-            platform = "gpu"
-        elif request == "gpu":
-            raise RuntimeError("no GPU is visible to JAX (install jax[cuda12] for NVIDIA GPUs): "
-                               "use --device cpu or auto")
-        else:
-            platform = "cpu"
+    backend, framework = "jax", "JAX"
+
+    def gpu_available(self):
+        return num_gpus() > 0
+
+    def no_gpu_message(self):
+        return ("no GPU is visible to JAX (install jax[cuda12] for NVIDIA GPUs): use --device "
+                "cpu or auto")
+
+    def open_device(self, platform):
         devices = jax.devices(platform)  # every host's, after jax.distributed.initialize
         if self.num_replicas > 1:
             if len(devices) < self.num_replicas:
@@ -524,14 +523,11 @@ class Trainer(TrainerBase):
             # One mesh axis, "batch": batches are split along it, the state is replicated.
             self.mesh = Mesh(np.array(devices[:self.num_replicas]), ("batch",))
             self.replica_rank = jax.process_index()
-            if not self.is_first_replica:
-                self.progress, self.log = False, None  # the first host speaks for all
         return devices[0]
 
-    def device_name(self):
+    def describe_device(self):
         platform = self.device.platform
-        name = "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
-        return name if self.num_replicas == 1 else f"{self.num_replicas} × {platform}"
+        return "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
 
     def placement(self, spec=None):
         """Where arrays go: the device, or on a mesh, sharded along ``spec`` (replicated when
@@ -594,8 +590,8 @@ class Trainer(TrainerBase):
         self.state, loss = self.jitted_train_step(self.state, *batch)
         return loss
 
-    def to_float(self, value):
-        return float(to_numpy(value))
+    def host_array(self, value):
+        return to_numpy(value)  # a multi-host run's replicated arrays: this host's copy
 
     def learning_rate(self):
         """The rate the next step applies: the optax schedule the optimizer was built with, at

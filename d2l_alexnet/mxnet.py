@@ -34,7 +34,7 @@ from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
                                 check_in_channels, layer_table, with_dropout)
 from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
-from .core.trainer import ReplicaError, TrainerBase, replica_count
+from .core.trainer import ReplicaError, TrainerBase
 
 
 def _start_engine_without_its_log_line():
@@ -331,28 +331,21 @@ class Trainer(TrainerBase):
     and the Gluon trainer's ``device`` kvstore sums the gradients before every update.
     """
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, **kwargs):
-        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
-        self.num_replicas = replica_count(num_gpus)
+    backend, framework = "mxnet", "MXNet"
 
-    def select_device(self, request):
-        if request == "cpu":
-            kind = mx.cpu
-        elif num_gpus() > 0:
-            kind = mx.gpu
-        elif request == "gpu":
-            raise RuntimeError("no GPU is visible to MXNet: use --device cpu or auto")
-        else:
-            kind = mx.cpu
+    def gpu_available(self):
+        return num_gpus() > 0
+
+    def open_device(self, kind):
+        kind = mx.gpu if kind == "gpu" else mx.cpu
         if kind is mx.gpu and num_gpus() < self.num_replicas:
             raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} GPUs but "
                                f"MXNet sees {num_gpus()}: use --devices {num_gpus()} or fewer")
         self.contexts = [kind(index) for index in range(self.num_replicas)]
         return self.contexts[0]
 
-    def device_name(self):
-        name = "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
-        return name if self.num_replicas == 1 else f"{self.num_replicas} × {name.split(':')[0]}"
+    def describe_device(self):
+        return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
 
     def prepare_model(self, model):
         if self.precision != "fp32":
@@ -418,9 +411,6 @@ class Trainer(TrainerBase):
         Y_hat = self.model(X)  # outside autograd.record: predict mode, no dropout
         return (self.model.loss(Y_hat, y, averaged=False).sum(),
                 self.model.accuracy(Y_hat, y, averaged=False).sum())
-
-    def to_float(self, value):
-        return float(value.asscalar())
 
     def learning_rate(self):
         """The rate the next update applies: the scheduler at the next update count."""

@@ -20,7 +20,7 @@ from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
                                 check_in_channels, layer_table, with_dropout)
 from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract
-from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
+from .core.trainer import ReplicaError, TrainerBase, replica_slices
 
 
 def _import_tensorflow():
@@ -390,22 +390,16 @@ class Trainer(TrainerBase):
     strategy's scope (mirrored variables) with the same weights.
     """
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, **kwargs):
-        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
-        self.num_replicas = replica_count(num_gpus)
-        self.strategy = None
+    backend, framework = "tensorflow", "TensorFlow"
+    strategy = None  # a tf.distribute strategy, for several replicas
 
-    def select_device(self, request):
+    def gpu_available(self):
+        return bool(tf.config.list_physical_devices("GPU"))
+
+    def open_device(self, kind):
         # Steps run under tf.device(this). The weights stay where TF put them at construction
         # (the GPU when there is one), so --device cpu on a GPU machine reads them from the GPU.
-        if request == "cpu":
-            device = "/CPU:0"
-        elif tf.config.list_physical_devices("GPU"):
-            device = "/GPU:0"
-        elif request == "gpu":
-            raise RuntimeError("no GPU is visible to TensorFlow: use --device cpu or auto")
-        else:
-            device = "/CPU:0"
+        device = "/GPU:0" if kind == "gpu" else "/CPU:0"
         if self.num_replicas > 1 and self.strategy is None:
             self.strategy = self._make_strategy(device.strip("/").split(":")[0])
         return device
@@ -426,13 +420,10 @@ class Trainer(TrainerBase):
         if strategy.num_replicas_in_sync != self.num_replicas:
             raise ReplicaError(f"asked for {self.num_replicas} replicas, the cluster in TF_CONFIG "
                                f"has {strategy.num_replicas_in_sync}")
-        if not self.is_first_replica:
-            self.progress, self.log = False, None  # the first worker speaks for all
         return strategy
 
-    def device_name(self):
-        name = self.device.strip("/").lower()
-        return name if self.strategy is None else f"{self.num_replicas} × {name.split(':')[0]}"
+    def describe_device(self):
+        return self.device.strip("/").lower()
 
     def prepare_model(self, model):
         if self.strategy is not None and not _is_mirrored(model.net):
@@ -549,9 +540,6 @@ class Trainer(TrainerBase):
     def eval_step(self, batch):
         with tf.device(self.device):
             return self.compiled_eval_step(*batch)
-
-    def to_float(self, value):
-        return float(value)
 
     def learning_rate(self):
         """The rate the next step applies (Keras evaluates its schedule at the step count)."""

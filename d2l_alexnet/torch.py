@@ -19,7 +19,7 @@ from .core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
                                 check_in_channels, layer_table, with_dropout)
 from .core.datamodule import DataModule, FashionMNISTBase, InMemoryData
 from .core.module import ModuleContract, host_array
-from .core.trainer import ReplicaError, TrainerBase, replica_count, replica_slices
+from .core.trainer import ReplicaError, TrainerBase, replica_slices
 
 # Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
@@ -274,47 +274,44 @@ class Trainer(TrainerBase):
     ``num_gpus``, when above 1, must then equal ``WORLD_SIZE``.
     """
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, **kwargs):
-        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
+    backend, framework = "pytorch", "PyTorch"
+
+    def replicas(self, requested):
+        """One process per replica: torchrun's ``WORLD_SIZE`` and ``RANK`` say how many and
+        which; ``num_gpus`` above 1 must agree."""
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        requested = replica_count(num_gpus)
         if requested > 1 and requested != world_size:
             raise ReplicaError(f"PyTorch trains on {requested} devices as {requested} processes: "
-                             f"launch with torchrun --nproc-per-node {requested} (WORLD_SIZE "
-                             f"is {world_size})")
-        self.num_replicas = world_size
-        self.replica_rank = int(os.environ.get("RANK", "0"))
+                               f"launch with torchrun --nproc-per-node {requested} (WORLD_SIZE "
+                               f"is {world_size})")
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if self.num_replicas > 1 and not self.is_first_replica:
-            self.progress, self.log = False, None  # the first replica speaks for all
+        return world_size, int(os.environ.get("RANK", "0"))
 
-    def select_device(self, request):
-        """CUDA, then Apple's MPS (fp32 only: bf16 autocast there is not tested by us), then
-        the CPU; ``"gpu"`` insists on one of the first two."""
-        if request == "cpu":
+    def gpu_available(self):
+        """CUDA, or Apple's MPS (fp32 on one device only: bf16 autocast and several processes
+        there are not tested by us)."""
+        return torch.cuda.is_available() or (mps_available() and self.precision == "fp32"
+                                             and self.num_replicas == 1)
+
+    def no_gpu_message(self):
+        if mps_available():
+            return ("PyTorch sees Apple's MPS GPU, which trains here in fp32 on one device "
+                    "only: use --precision fp32 without --devices, or --device cpu")
+        return "no CUDA GPU is visible to PyTorch: use --device cpu or auto"
+
+    def open_device(self, kind):
+        if kind == "cpu":
             device = torch.device("cpu")
         elif torch.cuda.is_available():
             device = torch.device(f"cuda:{self.local_rank if self.num_replicas > 1 else 0}")
-        elif mps_available() and self.precision == "fp32" and self.num_replicas == 1:
-            device = torch.device("mps")
-        elif request == "gpu":
-            if mps_available():
-                raise RuntimeError("PyTorch sees Apple's MPS GPU, which trains here in fp32 on "
-                                   "one device only: use --precision fp32 without --devices, "
-                                   "or --device cpu")
-            raise RuntimeError("no CUDA GPU is visible to PyTorch: use --device cpu or auto")
         else:
-            device = torch.device("cpu")
+            device = torch.device("mps")
         if self.num_replicas > 1 and not dist.is_initialized():
             if device.type == "cuda":
                 torch.cuda.set_device(device)
             # env:// rendezvous: torchrun sets MASTER_ADDR/MASTER_PORT, RANK and WORLD_SIZE.
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         return device
-
-    def device_name(self):
-        name = str(self.device)
-        return name if self.num_replicas == 1 else f"{self.num_replicas} replicas ({name}, ...)"
 
     def prepare_model(self, model):
         if any(isinstance(parameter, nn.parameter.UninitializedParameter)
@@ -389,9 +386,6 @@ class Trainer(TrainerBase):
             sums = torch.stack(sums)
             dist.all_reduce(sums)
         return sums
-
-    def to_float(self, value):
-        return float(value.item())
 
     def learning_rate(self):
         """The rate the next step applies (the scheduler has set it on the optimizer)."""

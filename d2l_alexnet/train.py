@@ -16,52 +16,40 @@ import threading
 
 import numpy as np
 
-from .backends import BACKENDS, ALIASES, BackendError, canonical_name, load_backend
-from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize, parameter_count
-from .core.data import DataError
+from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
+                  add_device_argument, add_precision_argument, backend_name, check_counts,
+                  check_data_dir, check_resize, import_backend, report)
+from .core.architecture import CHAPTER_RESIZE, parameter_count
+from .core.errors import RunFailed
 from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
                          remove_directories)
-from .core.checkpoint import (ARCHITECTURE, Checkpointer, CheckpointError,
-                              CheckpointWriteError, check_compatible, check_directory,
+from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
-from .core.trainer import (DEVICES, PRECISIONS, ReplicaError, TrainingError,
-                           TrainingInterrupted, check_resumed_recipe)
+from .core.trainer import TrainingError, TrainingInterrupted, check_resumed_recipe
 from .core.weights import WeightsError, from_canonical, read_weights
 
 NUM_CLASSES = 10
-
-
-class UsageError(Exception):
-    """Bad command-line input: the message names the fix; the CLI exits 2."""
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m d2l_alexnet.train",
         description="Train the chapter's AlexNet on Fashion-MNIST (d2l, sec_alexnet).")
-    parser.add_argument("--backend", default="pytorch",
-                        help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
+    add_backend_argument(parser)
     parser.add_argument("--epochs", type=int, default=None,
                         help="passes over the training set (default 10, or the --recipe's)")
-    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
+    add_batch_size_argument(parser)
     add_recipe_arguments(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE,
                         help="side the 28×28 images are resized to (bilinear)")
-    parser.add_argument("--device", choices=DEVICES, default="auto",
-                        help="auto: a GPU when there is one")
+    add_device_argument(parser)
     parser.add_argument("--devices", type=int, default=1, metavar="N",
                         help="train data-parallel on N devices (the batch size stays the "
                              "global batch; PyTorch: launch with torchrun, see Scaling out)")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16: mixed precision where the backend supports it")
+    add_precision_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
-    parser.add_argument("--data-dir", default=None,
-                        help="directory with the four Fashion-MNIST IDX files (.gz or raw)")
-    parser.add_argument("--limit-train", type=int, default=None, metavar="N",
-                        help="use only the first N training images")
-    parser.add_argument("--limit-val", type=int, default=None, metavar="N",
-                        help="use only the first N validation images")
+    add_data_arguments(parser)
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="where metrics.json, curves.png and weights.safetensors go "
                              "(default runs/<backend>)")
@@ -133,42 +121,6 @@ def resolve_recipe(args):
     args.lr = args.recipe.lr
 
 
-def check_counts(*flags_and_values):
-    """Each ``(flag, value)`` must be at least 1 (``None``: not given)."""
-    for flag, value in flags_and_values:
-        if value is not None and value < 1:
-            raise UsageError(f"{flag} must be at least 1, got {value}")
-
-
-def check_resize(resize):
-    """``resize``: the flag's side, or the (height, width) a weights file was saved for."""
-    if min(as_size(resize)) < minimum_resize():
-        raise UsageError(f"--resize {resize} is too small for AlexNet: use at least "
-                         f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
-
-
-def check_data_dir(data_dir):
-    if data_dir is not None and not os.path.isdir(data_dir):
-        raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
-                         "the folder holding the four Fashion-MNIST files")
-
-
-def backend_name(name):
-    """The canonical backend name, or a UsageError listing the valid ones."""
-    try:
-        return canonical_name(name)
-    except BackendError as error:
-        raise UsageError(str(error)) from None
-
-
-def import_backend(name):
-    """The backend module, or a UsageError saying how to install its framework."""
-    try:
-        return load_backend(name)
-    except BackendError as error:
-        raise UsageError(str(error)) from None
-
-
 def validate(args):
     """Check every number before anything heavy is imported or written."""
     resolve_recipe(args)
@@ -218,15 +170,12 @@ def validate_checkpoint_flags(args):
     if args.init_from is not None:
         raise UsageError("--init-from and --resume do not mix: a resumed run continues from "
                          "its checkpoint's weights")
-    try:
-        args.resume_from = latest_checkpoint(args.checkpoint_dir, log=warn)
-        if args.resume_from is not None:
-            check_compatible(args.resume_from, {
-                "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
-                "num_classes": NUM_CLASSES, "batch_size": args.batch_size, "seed": args.seed})
-            check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
-    except CheckpointError as error:
-        raise UsageError(str(error)) from None
+    args.resume_from = latest_checkpoint(args.checkpoint_dir, log=warn)
+    if args.resume_from is not None:
+        check_compatible(args.resume_from, {
+            "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
+            "num_classes": NUM_CLASSES, "batch_size": args.batch_size, "seed": args.seed})
+        check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
     if args.resume_from is None:
         print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
 
@@ -252,17 +201,11 @@ def run(args):
     # Python's and numpy's global RNGs too: checkpoints carry them, so they must be reproducible.
     random.seed(args.seed)
     np.random.seed(args.seed)
-    try:
-        data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
-                                    data_dir=args.data_dir, seed=args.seed,
-                                    limit_train=args.limit_train, limit_val=args.limit_val)
-    except DataError as error:
-        raise UsageError(str(error)) from None
-    if args.resume_from is not None:
-        try:  # the data order depends on the training set too
-            check_compatible(args.resume_from, {"train_examples": data.num_examples(True)})
-        except CheckpointError as error:
-            raise UsageError(str(error)) from None
+    data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
+                                data_dir=args.data_dir, seed=args.seed,
+                                limit_train=args.limit_train, limit_val=args.limit_val)
+    if args.resume_from is not None:  # the data order depends on the training set too
+        check_compatible(args.resume_from, {"train_examples": data.num_examples(True)})
     model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize,
                             **args.recipe.as_dict())
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
@@ -300,8 +243,6 @@ def run(args):
         path = checkpointer.save(trainer)
         raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)}); "
                           f"resume with: {resume_command(args)}") from None
-    except ReplicaError as error:
-        raise UsageError(str(error)) from None
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
             raise TrainingError(f"{error}; the last good checkpoint is {checkpointer.last_path}: "
@@ -319,17 +260,10 @@ def run(args):
 def make_trainer(backend, args):
     """The Trainer, with its device and replicas chosen (a TensorFlow strategy made, the
     replica rank known) before any variable, directory or checkpointer exists; a device or a
-    replica count that cannot be had exits 2 here."""
-    try:
-        trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
-                                  device=args.device, precision=args.precision)
-        trainer.device = trainer.select_device(args.device)
-    except ReplicaError as error:  # --devices the backend cannot give
-        raise UsageError(str(error)) from None
-    except RuntimeError as error:
-        if "GPU" not in str(error) or out_of_memory_message(error, args.batch_size):
-            raise
-        raise UsageError(str(error)) from None  # --device gpu without one
+    replica count that cannot be had exits 2 here (a ``DeviceError``, a ``ReplicaError``)."""
+    trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
+                              device=args.device, precision=args.precision)
+    trainer.device = trainer.select_device(args.device)
     return trainer
 
 
@@ -382,7 +316,7 @@ def same_disk(first, second):
     return device(first) == device(second)
 
 
-class OutputWriteError(Exception):
+class OutputWriteError(RunFailed):
     """Training finished but its outputs could not all be written (a full disk, say); the
     message says what was written and where the trained weights are. The CLI exits 1."""
 
@@ -522,25 +456,6 @@ def stopped_at_once_message(args):
 # allocating tensor"), JAX/XLA ("RESOURCE_EXHAUSTED: Out of memory while trying to allocate"),
 # MXNet ("cudaMalloc retry failed: out of memory", and on the host "Failed to allocate CPU
 # Memory"), cuDNN/cuBLAS ("..._STATUS_ALLOC_FAILED"). Each backend's tests provoke a real one.
-OUT_OF_MEMORY_MARKERS = ("out of memory", "outofmemory", "resource_exhausted",
-                         "resourceexhausted", "oom when allocating", "can't allocate memory",
-                         "failed to allocate cpu memory", "cudamalloc", "status_alloc_failed",
-                         "cudaerrormemoryallocation")
-
-
-def out_of_memory_message(error, batch_size):
-    """The CLI's one line for a framework's out-of-memory error, or ``None`` for other errors."""
-    text = f"{type(error).__name__}: {error}".lower()
-    if not (isinstance(error, MemoryError) or any(marker in text
-                                                  for marker in OUT_OF_MEMORY_MARKERS)):
-        return None
-    if batch_size > 1:
-        return (f"out of memory at batch size {batch_size}: use a smaller --batch-size "
-                f"(try {max(1, batch_size // 2)})")
-    return ("out of memory even at batch size 1: use a smaller --resize, or --device cpu if "
-            "the GPU is the one out of memory")
-
-
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -548,12 +463,6 @@ def main(argv=None):
     try:
         with StopSignals() as args.stop_signals:
             return run(args)
-    except (CheckpointWriteError, TrainingError, OutputWriteError) as error:  # the run failed
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (UsageError, CheckpointError) as error:  # bad input (an unusable checkpoint too): 2
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)
         return exit_status(stop.signal_name)
@@ -563,12 +472,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"interrupted: {stopped_at_once_message(args)}", file=sys.stderr)
         return 130
-    except Exception as error:
-        message = out_of_memory_message(error, args.batch_size)
-        if message is None:
+    except Exception as error:  # ours: 2 for input to change, 1 for a failed run (cli.py)
+        status = report(error, args.batch_size)
+        if status is None:
             raise
-        print(f"error: {message}", file=sys.stderr)
-        return 1
+        return status
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import safetensors
 import safetensors.numpy
 
 from .architecture import parameter_count
+from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes, check_writable_directory, free_bytes
 
 FORMAT = "d2l_alexnet-checkpoint"
@@ -64,14 +65,14 @@ MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--re
 MISSING_MEANS = {"in_channels": 1}
 
 
-class CheckpointError(Exception):
+class CheckpointError(D2LAlexNetError):
     """A checkpoint is unreadable, corrupt or does not fit this run; the message names the file
     and says what to do."""
 
 
-class CheckpointWriteError(CheckpointError):
+class CheckpointWriteError(CheckpointError, RunFailed):
     """A checkpoint could not be written (a full disk, say): training stops, the previous
-    checkpoints are intact."""
+    checkpoints are intact. The run failed rather than its input: exit 1."""
 
 
 def checkpoint_name(step):

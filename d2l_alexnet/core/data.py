@@ -38,6 +38,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pooch
 
+from .errors import D2LAlexNetError
+
 __all__ = [
     "DataError",
     "TEXT_LABELS",
@@ -50,7 +52,7 @@ __all__ = [
 ]
 
 
-class DataError(Exception):
+class DataError(D2LAlexNetError):
     """The data could not be found, read or verified.
 
     The message names the file or place and says how to fix it; the CLI maps

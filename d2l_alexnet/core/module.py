@@ -11,6 +11,7 @@ import numpy as np
 
 from . import weights
 from .architecture import ALEXNET, IN_CHANNELS, as_size, format_size
+from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
 from .images import channels_last
 from .progress import ProgressBoard
@@ -25,7 +26,7 @@ def host_array(value):
     return np.asarray(value)
 
 
-class InputShapeError(ValueError):
+class InputShapeError(D2LAlexNetError, ValueError):
     """A batch does not fit the model's input; the message names the shape the model expects
     and the argument that changes it."""
 

@@ -25,11 +25,13 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Optional
 
+from .errors import D2LAlexNetError
+
 SCHEDULES = ("constant", "onecycle", "cosine")
 ONECYCLE_WARMUP_FRACTION = 0.3  # of the run, when --warmup-epochs is not given (as OneCycleLR)
 
 
-class RecipeError(ValueError):
+class RecipeError(D2LAlexNetError, ValueError):
     """A recipe that cannot train (a negative momentum, say); the message names the flag."""
 
 

@@ -1,8 +1,8 @@
 """The fit loop, written once for all backends (d2l, sec_oo-design's ``Trainer``).
 
-A backend's ``Trainer`` supplies only the framework steps: :meth:`TrainerBase.select_device`,
-:meth:`prepare_model`, :meth:`prepare_batch`, :meth:`train_step`, :meth:`eval_step` and
-:meth:`to_float`. Everything a person sees (progress bar, one line per epoch, the ProgressBoard,
+A backend's ``Trainer`` supplies only the framework steps: its devices
+(:meth:`TrainerBase.gpu_available`, :meth:`TrainerBase.open_device`), :meth:`prepare_model`,
+:meth:`prepare_batch`, :meth:`train_step` and :meth:`eval_step`. Everything a person sees (progress bar, one line per epoch, the ProgressBoard,
 the metrics history) and the bookkeeping behind it lives here.
 
 Two kinds of data module feed it (the README's "The data contract" says the same for users):
@@ -34,6 +34,7 @@ import numpy as np
 
 from .architecture import as_size, format_size
 from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
+from .errors import D2LAlexNetError, DeviceError, RunFailed
 from .hyperparameters import HyperParameters
 from .module import InputShapeError, host_array, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
@@ -43,11 +44,11 @@ DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (a NaN loss, say); the message says what to change."""
+class TrainingError(RunFailed, RuntimeError):
+    """Training cannot go on (a NaN loss, say); the message says what to change (exit 1)."""
 
 
-class ReplicaError(ValueError):
+class ReplicaError(D2LAlexNetError, ValueError):
     """The replicas asked for cannot be had (more devices than there are, say); the message
     says what to do instead (the CLI exits 2)."""
 
@@ -99,8 +100,8 @@ class TrainerBase(HyperParameters):
     replicas, and only the first replica (:attr:`is_first_replica`) should write files.
     """
 
-    num_replicas = 1  # a backend sets these in prepare_model when it trains on several devices
-    replica_rank = 0
+    backend = None  # the CLI's name of the backend (``"pytorch"``...), set by each Trainer
+    framework = None  # the framework's own name, for messages (``"PyTorch"``...)
     draws_its_own_board = True  # so our models' plot() leaves the drawing to this trainer
     model_methods = ("configure_optimizers", "training_step", "loss", "accuracy")  # it calls
     val_batch_idx = 0  # the book's counters, for a model written for the book's Trainer
@@ -133,7 +134,8 @@ class TrainerBase(HyperParameters):
             device = "auto" if num_gpus > 0 else "cpu"
         if device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-        replica_count(num_gpus)  # refuses a negative count
+        self.num_replicas, self.replica_rank = self.replicas(replica_count(num_gpus))
+        self.speak_only_as_first_replica()
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device_request = device
@@ -147,14 +149,58 @@ class TrainerBase(HyperParameters):
         self.device = None  # chosen by select_device, once (setup, or the CLI before it)
         self.lr_plan = None  # the model's learning-rate schedule over this run (setup)
 
-    # ---- framework steps, supplied by each backend -------------------------------------------
+    # ---- devices and replicas: the choice written once, the devices each backend's ----------
     def select_device(self, request):
-        """Return a framework device for ``"auto"``/``"cpu"``/``"gpu"``; ``"gpu"`` without one
-        raises ``RuntimeError`` with a hint."""
+        """The framework device for ``"auto"``/``"cpu"``/``"gpu"``, chosen alike in every
+        backend: ``"cpu"`` is the CPU, ``"auto"`` a GPU when the backend has one, else the CPU,
+        and ``"gpu"`` a GPU or a :class:`DeviceError` saying what to do. The backend then opens
+        it (:meth:`open_device`), with its replicas when there are several."""
+        if request not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {request!r}")
+        if request == "cpu":
+            kind = "cpu"
+        elif self.gpu_available():
+            kind = "gpu"
+        elif request == "gpu":
+            raise DeviceError(self.no_gpu_message())
+        else:
+            kind = "cpu"
+        device = self.open_device(kind)
+        self.speak_only_as_first_replica()  # a cluster's rank may be known only now
+        return device
+
+    def replicas(self, requested):
+        """``(number of replicas, this process's rank)`` for ``num_gpus=requested``: one
+        process drives them all, unless the backend runs one process per replica (PyTorch)."""
+        return requested, 0
+
+    def gpu_available(self):
+        """Whether ``device="auto"`` would train on a GPU here."""
         raise NotImplementedError
 
+    def no_gpu_message(self):
+        """Why ``device="gpu"`` cannot be had, and what to use instead."""
+        return f"no GPU is visible to {self.framework}: use --device cpu or auto"
+
+    def open_device(self, kind):
+        """The framework's device for ``kind`` (``"cpu"`` or ``"gpu"``), with whatever several
+        replicas need (a strategy, a mesh, a process group); a ``ReplicaError`` when they
+        cannot be had."""
+        raise NotImplementedError
+
+    def speak_only_as_first_replica(self):
+        """The first replica speaks for all: the others show no bar and log nothing."""
+        if not self.is_first_replica:
+            self.progress, self.log = False, None
+
     def device_name(self):
-        """A short human name of the device in use (``"cpu"``, ``"cuda:0"``...)."""
+        """A short human name of the device in use: ``"cpu"``, ``"cuda:0"``, or
+        ``"2 × cpu"`` for replicas."""
+        name = self.describe_device()
+        return name if self.num_replicas == 1 else f"{self.num_replicas} × {name.split(':')[0]}"
+
+    def describe_device(self):
+        """The device's own short name (``"cpu"``, ``"gpu:0"``)."""
         return str(self.device)
 
     @property
@@ -184,7 +230,8 @@ class TrainerBase(HyperParameters):
         raise NotImplementedError
 
     def to_float(self, value):
-        return float(value)
+        """A scalar the steps returned (on the device, maybe) as a Python float."""
+        return float(np.asarray(self.host_array(value)).item())
 
     def learning_rate(self):
         """The learning rate the next training step applies, as the framework's optimizer and
@@ -439,12 +486,6 @@ class TrainerBase(HyperParameters):
         return total is not None and state.seen >= total
 
     # ---- checkpoints --------------------------------------------------------------------------
-    @property
-    def backend(self):
-        """The backend's CLI name, from the module that defines this trainer."""
-        module = type(self).__module__.rsplit(".", 1)[-1]
-        return {"torch": "pytorch"}.get(module, module)
-
     def run_identity(self):
         """What a resumed run must share with its checkpoint: the backend, the network, and
         everything that fixes the data order."""

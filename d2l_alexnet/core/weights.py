@@ -35,6 +35,7 @@ import safetensors
 import safetensors.numpy
 
 from .architecture import IN_CHANNELS, as_size, format_size, layer_table
+from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
 
 FORMAT = "d2l_alexnet"  # the metadata's "format": files of this library
@@ -43,7 +44,7 @@ CANONICAL_LAYOUT = "conv OIHW, dense (out, in), flatten CHW"
 LAYOUTS = ("NCHW", "NHWC")
 
 
-class WeightsError(Exception):
+class WeightsError(D2LAlexNetError):
     """A weights file is unreadable or does not fit the network; the message says which."""
 
 

@@ -14,7 +14,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from d2l_alexnet import jax as d2l  # noqa: E402
-from d2l_alexnet.train import out_of_memory_message  # noqa: E402
+from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping fast
 
@@ -125,7 +126,7 @@ def test_a_real_allocation_failure_is_called_out_of_memory():
 def test_gpu_request_without_a_gpu_says_how_to_fix_it():
     if d2l.num_gpus():
         pytest.skip("this machine has a GPU")
-    with pytest.raises(RuntimeError, match="GPU") as error:
+    with pytest.raises(DeviceError, match="GPU") as error:
         d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")
     assert "--device cpu" in str(error.value)
 

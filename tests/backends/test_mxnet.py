@@ -16,7 +16,8 @@ mx = pytest.importorskip("mxnet")
 from mxnet import autograd  # noqa: E402
 
 from d2l_alexnet import mxnet as d2l  # noqa: E402
-from d2l_alexnet.train import out_of_memory_message  # noqa: E402
+from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts
 
@@ -166,7 +167,7 @@ def test_a_real_allocation_failure_is_called_out_of_memory():
 
 @pytest.mark.skipif(d2l.num_gpus() > 0, reason="a GPU is present")
 def test_gpu_without_one_says_how_to_fix_it():
-    with pytest.raises(RuntimeError, match="GPU.*--device cpu"):
+    with pytest.raises(DeviceError, match="GPU.*--device cpu"):
         d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")
 
 

@@ -16,7 +16,8 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from d2l_alexnet import tensorflow as d2l  # noqa: E402
-from d2l_alexnet.train import out_of_memory_message  # noqa: E402
+from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 
 tf, keras = d2l.tf, d2l.keras
 SMALL = 67  # the smallest input AlexNet accepts
@@ -167,7 +168,7 @@ def test_a_real_allocation_failure_is_called_out_of_memory():
 
 @pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="a GPU is present")
 def test_asking_for_a_missing_gpu_says_how_to_fix_it():
-    with pytest.raises(RuntimeError, match="GPU.*--device cpu"):
+    with pytest.raises(DeviceError, match="GPU.*--device cpu"):
         d2l.Trainer(max_epochs=1, device="gpu").select_device("gpu")
 
 

@@ -9,7 +9,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from d2l_alexnet import torch as d2l  # noqa: E402
-from d2l_alexnet.train import out_of_memory_message  # noqa: E402
+from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 
 
 def test_init_cnn_refuses_lazy_layers_instead_of_skipping_them():
@@ -87,7 +88,7 @@ def test_device_gpu_without_one_is_refused():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     trainer = d2l.Trainer(max_epochs=1, device="gpu", log=None)
-    with pytest.raises(RuntimeError, match="--device cpu"):
+    with pytest.raises(DeviceError, match="--device cpu"):
         trainer.select_device("gpu")
 
 
@@ -111,7 +112,7 @@ def test_device_gpu_with_only_mps_and_bf16_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(d2l, "mps_available", lambda: True)
     trainer = d2l.Trainer(max_epochs=1, device="gpu", precision="bf16", log=None)
-    with pytest.raises(RuntimeError, match="MPS GPU, which trains here in fp32 on one device"):
+    with pytest.raises(DeviceError, match="MPS GPU, which trains here in fp32 on one device"):
         trainer.select_device("gpu")
 
 

@@ -19,103 +19,26 @@ import safetensors
 import safetensors.numpy
 
 from d2l_alexnet import train
+from d2l_alexnet.cli import out_of_memory_message
 from d2l_alexnet.core import checkpoint as ckpt
 from d2l_alexnet.core import files, weights
 from d2l_alexnet.core.checkpoint import (Checkpointer, CheckpointError, CheckpointWriteError,
                                          encode, latest_checkpoint, list_checkpoints,
                                          read_checkpoint, write_checkpoint)
-from d2l_alexnet.core.datamodule import FashionMNISTBase
 from d2l_alexnet.core.progress import ProgressBoard
-from d2l_alexnet.core.recipe import TrainingRecipe
-from d2l_alexnet.core.trainer import TrainerBase, TrainingError, TrainingInterrupted
+from d2l_alexnet.core.trainer import TrainingError, TrainingInterrupted
+
+# The shared numpy backend (tests/core/numpy_backend.py; pytest puts this folder on the path).
+import numpy_backend as fake_backend  # noqa: E402
+from numpy_backend import FashionMNIST, NumpyTrainer, SoftmaxRegression, set_seed  # noqa: E402
 
 RESIZE = 67
-
-
-# ---- a tiny numpy backend ----------------------------------------------------------------------
-
-class SoftmaxRegression:
-    """Softmax regression on the 28×28 pixels; ``resize`` only names the data it expects."""
-
-    def __init__(self, lr=0.1, num_classes=10, resize=RESIZE, **recipe):
-        self.lr, self.num_classes, self.resize = lr, num_classes, resize
-        self.recipe = TrainingRecipe(lr=lr, **recipe)  # checkpointed; these steps use only lr
-        self.W = np.zeros((28 * 28, num_classes))
-
-    def layer_summary(self, shape):
-        pass
-
-    def save_weights(self, path):
-        with open(path, "wb") as stream:
-            stream.write(self.W.tobytes())
-
-
-class NumpyTrainer(TrainerBase):
-    model_methods = ()  # its steps compute with the model's weights directly
-    backend = "pytorch"  # the CLI runs it in place of that backend (see fake_backend)
-    signal_at_step = None  # (step, signal[, times]): sent from inside that step, as by a person
-
-    def select_device(self, request):
-        return "cpu"
-
-    def prepare_model(self, model):
-        self.rng = np.random.Generator(np.random.MT19937(fake_backend.seed))
-
-    def prepare_batch(self, images, labels):
-        return images.reshape(len(images), -1) / 255.0, labels
-
-    def forward(self, X, y):
-        with np.errstate(all="ignore"):  # a huge --lr makes NaNs on purpose
-            logits = X @ self.model.W
-            logits -= logits.max(axis=1, keepdims=True)
-            probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-            return probs, -np.log(probs[np.arange(len(y)), y])
-
-    def train_step(self, batch):
-        X, y = batch
-        X = X * (self.rng.random(X.shape) < 0.5) * 2  # dropout on the input: the RNG matters
-        probs, losses = self.forward(X, y)
-        probs[np.arange(len(y)), y] -= 1
-        self.model.W -= self.model.lr * X.T @ probs / len(y)
-        if self.signal_at_step is not None and self.step + 1 == self.signal_at_step[0]:
-            # After the update, before the step is counted: the middle of a step.
-            for _ in range(self.signal_at_step[2] if len(self.signal_at_step) > 2 else 1):
-                os.kill(os.getpid(), self.signal_at_step[1])
-        return losses.mean()
-
-    def eval_step(self, batch):
-        X, y = batch
-        probs, losses = self.forward(X, y)
-        return losses.sum(), (probs.argmax(axis=1) == y).sum()
-
-    def state_arrays(self):
-        state = self.rng.bit_generator.state["state"]
-        return {"params.W": self.model.W, "rng.mt19937.key": state["key"],
-                "rng.mt19937.pos": np.array([state["pos"]], dtype=np.int64)}
-
-    def load_state_arrays(self, arrays):
-        self.model.W[...] = arrays["params.W"]
-        self.rng.bit_generator.state = {"bit_generator": "MT19937", "state": {
-            "key": np.array(arrays["rng.mt19937.key"]), "pos": int(arrays["rng.mt19937.pos"][0])}}
-
-
-class FashionMNIST(FashionMNISTBase):
-    pass
-
-
-def set_seed(seed):
-    fake_backend.seed = seed
-
-
-fake_backend = types.SimpleNamespace(
-    AlexNet=SoftmaxRegression, FashionMNIST=FashionMNIST, Trainer=NumpyTrainer, seed=0,
-    set_seed=set_seed, PRECISIONS=("fp32",), example_input_shape=lambda resize: (1, resize))
 
 
 @pytest.fixture
 def cli(monkeypatch, tmp_path):
     """``run(*argv)`` -> ``(exit status, stdout, stderr)`` of the CLI on the numpy backend."""
-    monkeypatch.setattr(train, "load_backend", lambda name: fake_backend)
+    monkeypatch.setattr(train, "import_backend", lambda name: fake_backend)
     monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
 
     def run(*argv):
@@ -716,14 +639,14 @@ def test_a_full_disk_at_the_end_without_checkpoints_saves_the_weights_elsewhere(
     MemoryError(),
 ])
 def test_out_of_memory_errors_suggest_a_smaller_batch(error):
-    assert train.out_of_memory_message(error, 128) == (
+    assert out_of_memory_message(error, 128) == (
         "out of memory at batch size 128: use a smaller --batch-size (try 64)")
-    assert "smaller --resize" in train.out_of_memory_message(error, 1)
+    assert "smaller --resize" in out_of_memory_message(error, 1)
 
 
 def test_other_errors_are_not_called_out_of_memory():
-    assert train.out_of_memory_message(RuntimeError("shape mismatch"), 128) is None
-    assert train.out_of_memory_message(ValueError("memory layout NHWC"), 128) is None
+    assert out_of_memory_message(RuntimeError("shape mismatch"), 128) is None
+    assert out_of_memory_message(ValueError("memory layout NHWC"), 128) is None
 
 
 def test_cli_maps_out_of_memory_to_one_line(cli, tmp_path, capsys, monkeypatch):
@@ -737,11 +660,10 @@ def test_cli_maps_out_of_memory_to_one_line(cli, tmp_path, capsys, monkeypatch):
         "error: out of memory at batch size 10: use a smaller --batch-size (try 5)"]
 
 
-def test_cli_device_gpu_without_one_exits_2(cli, tmp_path, capsys, monkeypatch):
-    def select_device(self, request):  # what every backend raises (tests/backends/test_*.py)
-        raise RuntimeError("no CUDA GPU is visible to PyTorch: use --device cpu or auto")
-
-    monkeypatch.setattr(NumpyTrainer, "select_device", select_device)
+def test_cli_device_gpu_without_one_exits_2(cli, tmp_path, capsys):
+    # The trainer has no GPU: TrainerBase.select_device raises the DeviceError every backend's
+    # device choice ends in (tests/backends/test_*.py check each one's message).
     assert cli("--out", str(tmp_path / "run"), "--device", "gpu") == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        "error: no CUDA GPU is visible to PyTorch: use --device cpu or auto"]
+        "error: no GPU is visible to numpy: use --device cpu or auto"]
+    assert not (tmp_path / "run").exists()

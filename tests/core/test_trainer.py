@@ -1,4 +1,5 @@
-"""The shared fit loop, driven by a tiny numpy backend (softmax regression)."""
+"""The shared fit loop, driven by the tiny numpy backend (softmax regression,
+``numpy_backend.py``)."""
 
 import io
 import math
@@ -8,46 +9,9 @@ import pytest
 
 from d2l_alexnet.core.datamodule import FashionMNISTBase
 from d2l_alexnet.core.progress import ProgressBar, ProgressBoard
-from d2l_alexnet.core.trainer import TrainerBase, TrainingError, format_epoch
-
-
-class SoftmaxRegression:
-    def __init__(self, lr):
-        self.lr = lr
-        self.W = np.zeros((28 * 28, 10))
-
-
-class NumpyTrainer(TrainerBase):
-    model_methods = ()  # its steps compute with the model's weights directly
-    def select_device(self, request):
-        if request == "gpu":
-            raise RuntimeError("no GPU here: use --device cpu")
-        return "cpu"
-
-    def prepare_model(self, model):
-        self.steps = 0
-
-    def prepare_batch(self, images, labels):
-        return images.reshape(len(images), -1) / 255.0, labels
-
-    def forward(self, X, y):
-        logits = X @ self.model.W
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        return probs, -np.log(probs[np.arange(len(y)), y])
-
-    def train_step(self, batch):
-        X, y = batch
-        probs, losses = self.forward(X, y)
-        probs[np.arange(len(y)), y] -= 1
-        self.model.W -= self.model.lr * X.T @ probs / len(y)
-        self.steps += 1
-        return losses.mean()
-
-    def eval_step(self, batch):
-        X, y = batch
-        probs, losses = self.forward(X, y)
-        return losses.sum(), (probs.argmax(axis=1) == y).sum()
+from d2l_alexnet.core.errors import D2LAlexNetError, DeviceError
+from d2l_alexnet.core.trainer import ReplicaError, TrainingError, format_epoch
+from numpy_backend import NumpyTrainer, SoftmaxRegression
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +23,7 @@ def test_history_and_learning(data):
     lines = []
     trainer = NumpyTrainer(max_epochs=3, progress=False, log=lines.append)
     history = trainer.fit(SoftmaxRegression(lr=0.05), data)
-    assert trainer.steps == 3 * 6
+    assert trainer.step == 3 * 6
     assert [record["epoch"] for record in history] == [1, 2, 3]
     assert history[0]["train_loss"] < math.log(10) + 1e-6
     assert history[-1]["val_loss"] < history[0]["val_loss"]
@@ -74,6 +38,7 @@ def test_history_and_learning(data):
 def test_validation_metrics_are_exact_averages(data):
     trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
     model = SoftmaxRegression(lr=0.0)  # no learning: every prediction is class 0
+    model.recipe = None  # a recipe refuses a zero rate; a model of another lesson has none
     record = trainer.fit(model, data)[0]
     assert record["train_loss"] == pytest.approx(math.log(10))
     assert record["val_loss"] == pytest.approx(math.log(10))
@@ -162,8 +127,64 @@ def test_evaluate_runs_the_validation_loop_of_fit_without_training(data):
     evaluator = NumpyTrainer(max_epochs=1, progress=False, log=None)
     result = evaluator.evaluate(model, data)
     assert result == {"val_loss": history[-1]["val_loss"], "val_acc": history[-1]["val_acc"]}
-    assert np.array_equal(model.W, weights) and evaluator.steps == 0
+    assert np.array_equal(model.W, weights) and evaluator.step == 0
     assert evaluator.evaluate(SoftmaxRegression(lr=0.05), data)["val_acc"] < result["val_acc"]
     model.resize = 100
     with pytest.raises(ValueError, match="built for 100×100 images"):
         evaluator.evaluate(model, data)
+
+
+class GpuTrainer(NumpyTrainer):
+    """A trainer whose backend sees a GPU, and opens one replica per device asked for."""
+
+    def gpu_available(self):
+        return True
+
+    def open_device(self, kind):
+        if self.num_replicas > 2:
+            raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
+                               f"{kind} devices but numpy sees 2: use --devices 2 or fewer")
+        return "cpu" if kind == "cpu" else "gpu:0"
+
+
+@pytest.mark.parametrize("trainer_class, request_, expected", [
+    (NumpyTrainer, "cpu", "cpu"), (NumpyTrainer, "auto", "cpu"),
+    (GpuTrainer, "cpu", "cpu"), (GpuTrainer, "auto", "gpu:0"), (GpuTrainer, "gpu", "gpu:0")])
+def test_device_choice_is_written_once(trainer_class, request_, expected):
+    assert trainer_class(max_epochs=1).select_device(request_) == expected
+
+
+def test_gpu_without_one_is_a_device_error_with_the_fix():
+    with pytest.raises(DeviceError, match="no GPU is visible to numpy: use --device cpu") as error:
+        NumpyTrainer(max_epochs=1).select_device("gpu")
+    assert isinstance(error.value, RuntimeError) and error.value.exit_status == 2
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, gpu"):
+        NumpyTrainer(max_epochs=1).select_device("tpu")
+
+
+def test_replicas_are_counted_once_and_named_in_the_device():
+    trainer = GpuTrainer(max_epochs=1, num_gpus=2, device="gpu")
+    assert (trainer.num_replicas, trainer.replica_rank) == (2, 0)
+    trainer.device = trainer.select_device("gpu")
+    assert trainer.device_name() == "2 × gpu"
+    with pytest.raises(ReplicaError, match="use --devices 2 or fewer") as error:
+        GpuTrainer(max_epochs=1, num_gpus=3).select_device("gpu")
+    assert isinstance(error.value, D2LAlexNetError)
+    with pytest.raises(ValueError, match="num_gpus"):
+        NumpyTrainer(max_epochs=1, num_gpus=-1)
+
+
+def test_only_the_first_replica_speaks():
+    class SecondReplica(NumpyTrainer):
+        def replicas(self, requested):
+            return 2, 1
+
+    trainer = SecondReplica(max_epochs=1, progress=True, log=print)
+    assert not trainer.is_first_replica
+    assert (trainer.progress, trainer.log) == (False, None)
+
+
+def test_to_float_reads_any_scalar_the_steps_return():
+    trainer = NumpyTrainer(max_epochs=1)
+    assert trainer.to_float(np.float32(0.25)) == 0.25
+    assert trainer.to_float(np.array([1.5])) == 1.5  # MXNet's scalars have shape (1,)

@@ -1,0 +1,124 @@
+"""What the three commands (``train``, ``evaluate``, ``bench``) share: the flags they have in
+common, the checks of their values, and how an error becomes one line and an exit status.
+
+Exit statuses, the same in every command:
+
+====  ===================================================================================
+0     done
+1     the run failed on its way (:class:`~d2l_alexnet.core.errors.RunFailed`: a diverged
+      loss, a disk that filled up) or ran out of memory (one line naming a smaller batch)
+2     input to change (any other :class:`~d2l_alexnet.core.errors.D2LAlexNetError`: a flag,
+      a data, weights or checkpoint file, a device that is not there); nothing is written
+130   interrupted by Ctrl-C (SIGINT); 143 by SIGTERM (``train`` saves a checkpoint first)
+====  ===================================================================================
+"""
+
+import os
+import sys
+
+from .backends import ALIASES, BACKENDS, canonical_name, load_backend
+from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
+from .core.errors import D2LAlexNetError, UsageError
+from .core.trainer import DEVICES, PRECISIONS
+
+__all__ = ["UsageError", "add_backend_argument", "add_batch_size_argument",
+           "add_data_arguments", "add_device_argument", "add_precision_argument",
+           "backend_name", "check_counts", "check_data_dir", "check_resize", "import_backend",
+           "out_of_memory_message", "report"]
+
+
+# ---- the flags every command spells the same way -------------------------------------------
+def add_backend_argument(parser):
+    parser.add_argument("--backend", default="pytorch",
+                        help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
+
+
+def add_batch_size_argument(parser, default=128):
+    parser.add_argument("--batch-size", type=int, default=default, help="images per step")
+
+
+def add_device_argument(parser):
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto: a GPU when there is one")
+
+
+def add_precision_argument(parser):
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: mixed precision where the backend supports it")
+
+
+def add_data_arguments(parser, limit_train=True):
+    """``--data-dir`` and ``--limit-val`` (and ``--limit-train``) on ``parser`` or a group."""
+    parser.add_argument("--data-dir", default=None,
+                        help="directory with the four Fashion-MNIST IDX files (.gz or raw)")
+    if limit_train:
+        parser.add_argument("--limit-train", type=int, default=None, metavar="N",
+                            help="use only the first N training images")
+    parser.add_argument("--limit-val", type=int, default=None, metavar="N",
+                        help="use only the first N validation images")
+
+
+# ---- checks, before any framework is imported ------------------------------------------------
+def check_counts(*flags_and_values):
+    """Each ``(flag, value)`` must be at least 1 (``None``: not given)."""
+    for flag, value in flags_and_values:
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be at least 1, got {value}")
+
+
+def check_resize(resize):
+    """``resize``: the flag's side, or the (height, width) a weights file was saved for."""
+    if min(as_size(resize)) < minimum_resize():
+        raise UsageError(f"--resize {resize} is too small for AlexNet: use at least "
+                         f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
+
+
+def check_data_dir(data_dir):
+    if data_dir is not None and not os.path.isdir(data_dir):
+        raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
+                         "the folder holding the four Fashion-MNIST files")
+
+
+def backend_name(name):
+    """The canonical backend name; a ``BackendError`` (exit 2) lists the valid ones."""
+    return canonical_name(name)
+
+
+def import_backend(name):
+    """The backend module; a ``BackendError`` (exit 2) says how to install its framework."""
+    return load_backend(name)
+
+
+# ---- errors as one line ----------------------------------------------------------------------
+OUT_OF_MEMORY_MARKERS = ("out of memory", "outofmemory", "resource_exhausted",
+                         "resourceexhausted", "oom when allocating", "can't allocate memory",
+                         "failed to allocate cpu memory", "cudamalloc", "status_alloc_failed",
+                         "cudaerrormemoryallocation")
+
+
+def out_of_memory_message(error, batch_size):
+    """The one line for a framework's out-of-memory error, or ``None`` for other errors (each
+    framework has its own class, so the message is what tells)."""
+    text = f"{type(error).__name__}: {error}".lower()
+    if not (isinstance(error, MemoryError) or any(marker in text
+                                                  for marker in OUT_OF_MEMORY_MARKERS)):
+        return None
+    if batch_size is not None and batch_size > 1:
+        return (f"out of memory at batch size {batch_size}: use a smaller --batch-size "
+                f"(try {max(1, batch_size // 2)})")
+    return ("out of memory even at batch size 1: use a smaller --resize, or --device cpu if "
+            "the GPU is the one out of memory")
+
+
+def report(error, batch_size=None, stream=None):
+    """Print ``error`` as the one ``error: ...`` line and return the exit status (the table
+    above), or return ``None`` for an error that is not for a person to act on (a bug: the
+    caller lets its traceback show)."""
+    if isinstance(error, D2LAlexNetError):
+        message, status = str(error), error.exit_status
+    else:
+        message, status = out_of_memory_message(error, batch_size), 1
+        if message is None:
+            return None
+    print(f"error: {message}", file=stream if stream is not None else sys.stderr)
+    return status
