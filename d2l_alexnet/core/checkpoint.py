@@ -18,13 +18,6 @@ A file is written to a temporary name, fsynced and renamed (``files.atomic_write
 crash mid-write leaves the previous checkpoint intact; the checksum catches what a disk or a copy
 damages later, and :func:`latest_checkpoint` then falls back to the previous good file. The
 newest ``keep`` (2) checkpoints are kept.
-
-Test hooks (environment variables, for the fault tests; never set them otherwise):
-``D2L_ALEXNET_TEST_KILL_AFTER_STEP=N`` SIGKILLs the process right after step N (and its
-checkpoint, if one was due); ``D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE=N`` SIGKILLs it
-while step N's checkpoint is written, after the temporary file is complete, before the rename;
-``D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP=N:SIGINT`` (or ``:SIGTERM``) sends the process that signal
-right after step N, as a person pressing Ctrl-C would.
 """
 
 import errno
@@ -32,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import struct
 from dataclasses import dataclass, field
 
@@ -51,9 +43,6 @@ ARCHITECTURE = "alexnet-d2l"
 NAME = re.compile(r"^checkpoint-(\d+)\.ckpt$")
 TEMPORARY = re.compile(r"^\.checkpoint-\d+\.ckpt\..*\.tmp$")
 
-KILL_AFTER_STEP = "D2L_ALEXNET_TEST_KILL_AFTER_STEP"
-KILL_DURING_WRITE = "D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE"
-SIGNAL_AFTER_STEP = "D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP"
 
 # What a resumed run must share with the checkpoint, and the flag that sets each. Anything else
 # (--lr, --epochs, --precision, --limit-val) may change on resume: lowering --lr after a NaN is
@@ -287,11 +276,6 @@ def check_directory(directory, needed_bytes, keep=2, also_needed=0):
     return check_writable_directory(directory)
 
 
-def _env_step(name):
-    value = os.environ.get(name)
-    return int(value) if value else None
-
-
 class Checkpointer:
     """Saves ``trainer.checkpoint_state()`` at every epoch end and every ``every`` steps.
 
@@ -307,13 +291,6 @@ class Checkpointer:
         self.directory, self.every, self.keep, self.log = directory, every, keep, log
         self.last_path = None  # the newest checkpoint known good (written or resumed from)
         os.makedirs(directory, exist_ok=True)
-        self.kill_after = _env_step(KILL_AFTER_STEP)
-        self.kill_during_write = _env_step(KILL_DURING_WRITE)
-        signal_hook = os.environ.get(SIGNAL_AFTER_STEP)
-        self.signal_after = None
-        if signal_hook:
-            step, name = signal_hook.split(":")
-            self.signal_after = (int(step), getattr(signal, name))
         self.remove_unfinished_writes()
 
     def attach(self, trainer):
@@ -334,10 +311,6 @@ class Checkpointer:
         if (self.every is not None and trainer.step % self.every == 0
                 and not trainer.at_epoch_end()):
             self.save(trainer)
-        if self.kill_after is not None and trainer.step == self.kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)  # test hook: a machine dying mid-epoch
-        if self.signal_after is not None and trainer.step == self.signal_after[0]:
-            os.kill(os.getpid(), self.signal_after[1])  # test hook: a person pressing Ctrl-C
 
     def on_epoch(self, trainer, record):
         self.save(trainer)
@@ -350,12 +323,8 @@ class Checkpointer:
         """
         metadata, arrays = trainer.checkpoint_state()
         path = os.path.join(self.directory, checkpoint_name(metadata["step"]))
-        before_rename = None
-        if self.kill_during_write is not None and metadata["step"] == self.kill_during_write:
-            def before_rename(temporary):  # test hook: dying between the write and the rename
-                os.kill(os.getpid(), signal.SIGKILL)
         try:
-            write_checkpoint(path, metadata, arrays, before_rename=before_rename)
+            write_checkpoint(path, metadata, arrays)
             _fsync_directory(self.directory)
         except OSError as error:
             reason = error.strerror or str(error)

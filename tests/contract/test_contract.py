@@ -366,12 +366,17 @@ CHECKPOINT_RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "
 TIMING_KEYS = ("seconds", "val_seconds", "images_per_sec")  # differ between any two runs
 
 
-def run_train(argv, **test_hooks):
-    """``python -m d2l_alexnet.train`` with the checkpoint test hooks in the environment."""
+FAULT_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_launcher.py")
+
+
+def run_train(argv, **faults):
+    """``python -m d2l_alexnet.train``; with ``faults`` (the variables of fault_launcher.py),
+    the same run through the launcher that injects them."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               **test_hooks)
-    return subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *argv], capture_output=True,
-                          text=True, env=env, timeout=600)
+               **faults)
+    command = [FAULT_LAUNCHER] if faults else ["-m", "d2l_alexnet.train"]
+    return subprocess.run([sys.executable, *command, *argv], capture_output=True, text=True,
+                          env=env, timeout=600)
 
 
 def without_timing(history):

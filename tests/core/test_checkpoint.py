@@ -346,7 +346,7 @@ def test_cli_interrupted_and_resumed_with_the_printed_command(cli, tmp_path, cap
     capsys.readouterr()
 
     argv = ["--out", str(tmp_path / "b"), "--checkpoint-dir", str(tmp_path / "b-ckpt")]
-    monkeypatch.setenv(ckpt.SIGNAL_AFTER_STEP, "2:SIGINT")
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (2, signal.SIGINT))
     assert cli(*argv) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"interrupted by SIGINT: saved {tmp_path / 'b-ckpt'}/"
@@ -356,7 +356,7 @@ def test_cli_interrupted_and_resumed_with_the_printed_command(cli, tmp_path, cap
     assert command[-1] == "--resume"
     assert signal.getsignal(signal.SIGINT) is handler  # the CLI put the handler back
 
-    monkeypatch.delenv(ckpt.SIGNAL_AFTER_STEP)
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
     assert train.main(command[3:]) == 0
     out = capsys.readouterr().out
     assert "resuming from" in out and "epoch 1, batch 2 (step 2)" in out
@@ -391,7 +391,7 @@ def test_a_second_signal_stops_at_once_and_saves_nothing_of_that_moment(cli, tmp
 
 
 def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(ckpt.SIGNAL_AFTER_STEP, "4:SIGTERM")
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGTERM))
     code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
     assert code == 143
     assert "interrupted by SIGTERM: saved" in capsys.readouterr().err
