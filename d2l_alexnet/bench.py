@@ -38,7 +38,7 @@ import numpy as np
 from . import __version__
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, add_precision_argument, check_counts, report)
+                  add_device_argument, add_precision_argument, check_counts, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.files import atomic_write_bytes, atomic_write_json
 from .core.images import ArrayData
@@ -386,13 +386,7 @@ def main(argv=None):
     add_recipe_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return run(args)
-    except Exception as error:  # ours, or out of memory: one line (cli.py); a bug: its traceback
-        status = report(error, args.batch_size)
-        if status is None:
-            raise
-        return status
+    return exit_status_of(run, args)
 
 
 def run(args):

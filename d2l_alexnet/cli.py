@@ -23,8 +23,8 @@ from .core.trainer import DEVICES, PRECISIONS
 
 __all__ = ["UsageError", "add_backend_argument", "add_batch_size_argument",
            "add_data_arguments", "add_device_argument", "add_precision_argument",
-           "backend_name", "check_counts", "check_data_dir", "check_resize", "import_backend",
-           "out_of_memory_message", "report"]
+           "backend_name", "check_counts", "check_data_dir", "check_resize", "exit_status_of",
+           "import_backend", "out_of_memory_message", "report"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -122,3 +122,16 @@ def report(error, batch_size=None, stream=None):
             return None
     print(f"error: {message}", file=stream if stream is not None else sys.stderr)
     return status
+
+
+def exit_status_of(run, args):
+    """``run(args)``'s exit status: what it returns, or, for one of our errors or an out of
+    memory, the status of the table after its one line. Anything else propagates: a bug shows
+    its traceback, and a stop (``train``'s signals) is the caller's to report."""
+    try:
+        return run(args)
+    except Exception as error:
+        status = report(error, getattr(args, "batch_size", None))
+        if status is None:
+            raise
+        return status

@@ -12,7 +12,7 @@ import sys
 
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, backend_name, check_counts, check_data_dir, check_resize,
-                  import_backend, report)
+                  exit_status_of, import_backend)
 from .core.architecture import CHAPTER_RESIZE
 from .core.weights import WeightsError, from_canonical, read_weights, saved_architecture
 from .train import NUM_CLASSES
@@ -71,15 +71,10 @@ def run(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return run(args)
+        return exit_status_of(run, args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # ours, or out of memory: one line (cli.py); a bug: its traceback
-        status = report(error, args.batch_size)
-        if status is None:
-            raise
-        return status
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import numpy as np
 
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, backend_name, check_counts,
-                  check_data_dir, check_resize, import_backend, report)
+                  check_data_dir, check_resize, exit_status_of, import_backend)
 from .core.architecture import CHAPTER_RESIZE, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
@@ -190,13 +190,33 @@ def run(args):
     the first replica only), training, and the outputs."""
     validate(args)
     backend = import_backend(args.backend)
+    trainer = make_trainer(backend, args)
+    data, model = build_data_and_model(backend, args)
+    checkpointer = prepare_outputs(args, trainer)
+    history = train_model(args, trainer, model, data, checkpointer)
+    if trainer.is_first_replica:
+        write_outputs(args, model, trainer.board, history, checkpointer)
+    return 0
+
+
+def make_trainer(backend, args):
+    """The Trainer, with its device and replicas chosen (the other hosts joined, a TensorFlow
+    strategy made, the replica rank known) before any variable, directory or checkpointer
+    exists; a precision, device or replica count that cannot be had exits 2 here."""
     if hasattr(backend, "initialize_distributed"):  # JAX: join the other hosts, if any, first
         backend.initialize_distributed()
     if args.precision not in backend.PRECISIONS:
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")
-    trainer = make_trainer(backend, args)
+    trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
+                              device=args.device, precision=args.precision)
+    trainer.device = trainer.select_device(args.device)
+    return trainer
 
+
+def build_data_and_model(backend, args):
+    """Seed every RNG, then load the data and build the model (from ``--init-from``'s weights
+    when given), each announced in a line."""
     backend.set_seed(args.seed)
     # Python's and numpy's global RNGs too: checkpoints carry them, so they must be reproducible.
     random.seed(args.seed)
@@ -219,16 +239,29 @@ def run(args):
         backend.assign_parameter_arrays(model, arrays, skip_head=args.new_head)
         print(f"starting from the weights in {args.init_from}"
               + (" (all but the last layer, which starts fresh)" if args.new_head else ""))
+    return data, model
 
-    checkpointer = None
-    if trainer.is_first_replica:  # the first replica writes for all: nobody else touches disk
-        prepare_directories(args)
-        if args.checkpoint_dir is not None:
-            checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every,
-                                        log=warn)
-            checkpointer.attach(trainer)
-            if args.resume_from is not None:
-                checkpointer.last_path = args.resume_from.path
+
+def prepare_outputs(args, trainer):
+    """The output directories and, with ``--checkpoint-dir``, the attached
+    :class:`Checkpointer` (returned; ``None`` otherwise). Only the first replica writes, for
+    all: nobody else touches the disk."""
+    if not trainer.is_first_replica:
+        return None
+    prepare_directories(args)
+    if args.checkpoint_dir is None:
+        return None
+    checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
+    checkpointer.attach(trainer)
+    if args.resume_from is not None:
+        checkpointer.last_path = args.resume_from.path
+    return checkpointer
+
+
+def train_model(args, trainer, model, data, checkpointer):
+    """``trainer.fit``, returning the history. A first signal saves a checkpoint and becomes
+    :class:`Interrupted` (with the command that resumes); a diverged loss names the last good
+    checkpoint; either way the trainer is closed (PyTorch leaves its process group)."""
     if args.resume_from is not None and args.resume_from.metadata["epoch"] >= args.epochs:
         print(f"{args.resume_from.name} has finished {args.resume_from.metadata['epoch']} "
               f"epoch(s), --epochs is {args.epochs}: nothing left to train")
@@ -250,21 +283,9 @@ def run(args):
         raise
     finally:
         args.stop_signals.trainer = None
-        if hasattr(trainer, "close"):  # PyTorch under torchrun: leave the process group
+        if hasattr(trainer, "close"):
             trainer.close(failed=failed)
-    if trainer.is_first_replica:
-        write_outputs(args, model, trainer.board, history, checkpointer)
-    return 0
-
-
-def make_trainer(backend, args):
-    """The Trainer, with its device and replicas chosen (a TensorFlow strategy made, the
-    replica rank known) before any variable, directory or checkpointer exists; a device or a
-    replica count that cannot be had exits 2 here (a ``DeviceError``, a ``ReplicaError``)."""
-    trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
-                              device=args.device, precision=args.precision)
-    trainer.device = trainer.select_device(args.device)
-    return trainer
+    return history
 
 
 OUTPUT_MARGIN_BYTES = 4 << 20  # metrics.json, curves.png and the safetensors header, with room
@@ -462,7 +483,7 @@ def main(argv=None):
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with StopSignals() as args.stop_signals:
-            return run(args)
+            return exit_status_of(run, args)
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)
         return exit_status(stop.signal_name)
@@ -472,11 +493,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"interrupted: {stopped_at_once_message(args)}", file=sys.stderr)
         return 130
-    except Exception as error:  # ours: 2 for input to change, 1 for a failed run (cli.py)
-        status = report(error, args.batch_size)
-        if status is None:
-            raise
-        return status
 
 
 if __name__ == "__main__":

@@ -70,3 +70,27 @@ def test_the_shared_flags_are_spelled_alike_in_every_command(command, capsys):
     for flag in ("--backend", "--batch-size", "--device", "--data-dir", "--limit-val"):
         assert flag in help_text, (command, flag)
     assert "one of pytorch" in help_text and "auto: a GPU when there is one" in help_text
+
+
+def test_exit_status_of_a_command_run(capsys):
+    import types
+
+    args = types.SimpleNamespace(batch_size=16)
+
+    def refuse(args):
+        raise DataError("train-images-idx3-ubyte is truncated: download it again")
+
+    def run_out_of_memory(args):
+        raise MemoryError()
+
+    def bug(args):
+        raise KeyError("W")
+
+    assert cli.exit_status_of(lambda args: 0, args) == 0
+    assert cli.exit_status_of(refuse, args) == 2
+    assert cli.exit_status_of(run_out_of_memory, args) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: train-images-idx3-ubyte is truncated: download it again",
+        "error: out of memory at batch size 16: use a smaller --batch-size (try 8)"]
+    with pytest.raises(KeyError):
+        cli.exit_status_of(bug, args)
