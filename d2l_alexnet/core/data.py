@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
-import pooch
 
 from .errors import D2LAlexNetError
 
@@ -391,6 +390,8 @@ class _VerifyingDownloader:
     place and removes the temporary one on any failure, Ctrl-C included."""
 
     def __init__(self, name: str, timeout: float, progressbar: bool):
+        import pooch
+
         self.name, self.array, self.temporary_key = name, None, None
         self.http = pooch.HTTPDownloader(timeout=timeout, progressbar=progressbar)
 
@@ -429,6 +430,9 @@ def _host_unknown(error: BaseException) -> bool:
 def _download_one(name: str, cache: Path, mirrors: list, dead: set, *,
                   timeout: float, retries: int, log) -> Path | None:
     """Download ``name`` into ``cache`` from the first mirror that works, else None."""
+    # pooch (and requests under it) only when a file must be downloaded: importing them costs
+    # every run, notebook and lesson about 40 ms, and most find their data on disk.
+    import pooch
     import requests
 
     for base in mirrors:
