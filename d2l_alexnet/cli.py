@@ -16,15 +16,15 @@ Exit statuses, the same in every command:
 import os
 import sys
 
-from .backends import ALIASES, BACKENDS, canonical_name, load_backend
+from .backends import ALIASES, BACKENDS
 from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
 from .core.errors import D2LAlexNetError, UsageError
 from .core.trainer import DEVICES, PRECISIONS
 
 __all__ = ["UsageError", "add_backend_argument", "add_batch_size_argument",
            "add_data_arguments", "add_device_argument", "add_precision_argument",
-           "backend_name", "check_counts", "check_data_dir", "check_resize", "exit_status_of",
-           "import_backend", "out_of_memory_message", "report"]
+           "check_counts", "check_data_dir", "check_resize", "exit_status_of",
+           "out_of_memory_message", "report"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -77,16 +77,6 @@ def check_data_dir(data_dir):
     if data_dir is not None and not os.path.isdir(data_dir):
         raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
                          "the folder holding the four Fashion-MNIST files")
-
-
-def backend_name(name):
-    """The canonical backend name; a ``BackendError`` (exit 2) lists the valid ones."""
-    return canonical_name(name)
-
-
-def import_backend(name):
-    """The backend module; a ``BackendError`` (exit 2) says how to install its framework."""
-    return load_backend(name)
 
 
 # ---- errors as one line ----------------------------------------------------------------------

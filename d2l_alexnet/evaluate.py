@@ -10,9 +10,9 @@ exits 1 with the batch size to try (``cli.py``).
 import argparse
 import sys
 
+from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, backend_name, check_counts, check_data_dir, check_resize,
-                  exit_status_of, import_backend)
+                  add_device_argument, check_counts, check_data_dir, check_resize, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE
 from .core.weights import WeightsError, from_canonical, read_weights, saved_architecture
 from .train import NUM_CLASSES
@@ -40,7 +40,7 @@ def validate(args):
                          "wrote in its --out directory")
     check_counts(("--batch-size", args.batch_size), ("--limit-val", args.limit_val))
     check_data_dir(args.data_dir)
-    args.backend = backend_name(args.backend)
+    args.backend = canonical_name(args.backend)
     try:
         if args.resize is None:
             saved_resize, _ = saved_architecture(args.weights)
@@ -53,7 +53,7 @@ def validate(args):
 
 def run(args):
     validate(args)
-    backend = import_backend(args.backend)
+    backend = load_backend(args.backend)
     data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
                                 data_dir=args.data_dir, limit_val=args.limit_val)
     model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize)

@@ -496,13 +496,13 @@ class Trainer(TrainerBase):
     carries, or from ``init_params`` when given; the dropout key comes from the seed.
     """
 
+    backend, framework = "jax", "JAX"
+
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, init_params=None,
                  **kwargs):
         super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
         self.init_params = init_params
         self.mesh = None
-
-    backend, framework = "jax", "JAX"
 
     def gpu_available(self):
         return num_gpus() > 0

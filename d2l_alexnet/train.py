@@ -16,9 +16,10 @@ import threading
 
 import numpy as np
 
+from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, add_precision_argument, backend_name, check_counts,
-                  check_data_dir, check_resize, exit_status_of, import_backend)
+                  add_device_argument, add_precision_argument, check_counts, check_data_dir,
+                  check_resize, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
@@ -128,7 +129,7 @@ def validate(args):
                  ("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
     check_resize(args.resize)
     check_data_dir(args.data_dir)
-    args.backend = backend_name(args.backend)
+    args.backend = canonical_name(args.backend)  # a BackendError (exit 2) lists the names
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
     args.init_tensors = None
@@ -189,7 +190,7 @@ def run(args):
     framework, the device and replicas, the data, the model; then the output directories (by
     the first replica only), training, and the outputs."""
     validate(args)
-    backend = import_backend(args.backend)
+    backend = load_backend(args.backend)  # a BackendError (exit 2) says how to install it
     trainer = make_trainer(backend, args)
     data, model = build_data_and_model(backend, args)
     checkpointer = prepare_outputs(args, trainer)

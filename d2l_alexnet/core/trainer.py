@@ -2,8 +2,9 @@
 
 A backend's ``Trainer`` supplies only the framework steps: its devices
 (:meth:`TrainerBase.gpu_available`, :meth:`TrainerBase.open_device`), :meth:`prepare_model`,
-:meth:`prepare_batch`, :meth:`train_step` and :meth:`eval_step`. Everything a person sees (progress bar, one line per epoch, the ProgressBoard,
-the metrics history) and the bookkeeping behind it lives here.
+:meth:`prepare_batch`, :meth:`train_step` and :meth:`eval_step`. Everything a person sees
+(progress bar, one line per epoch, the ProgressBoard, the metrics history) and the bookkeeping
+behind it lives here.
 
 Two kinds of data module feed it (the README's "The data contract" says the same for users):
 
@@ -132,8 +133,7 @@ class TrainerBase(HyperParameters):
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
         if device is None:
             device = "auto" if num_gpus > 0 else "cpu"
-        if device not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+        check_device(device)
         self.num_replicas, self.replica_rank = self.replicas(replica_count(num_gpus))
         self.speak_only_as_first_replica()
         if precision not in PRECISIONS:
@@ -155,8 +155,7 @@ class TrainerBase(HyperParameters):
         backend: ``"cpu"`` is the CPU, ``"auto"`` a GPU when the backend has one, else the CPU,
         and ``"gpu"`` a GPU or a :class:`DeviceError` saying what to do. The backend then opens
         it (:meth:`open_device`), with its replicas when there are several."""
-        if request not in DEVICES:
-            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {request!r}")
+        check_device(request)
         if request == "cpu":
             kind = "cpu"
         elif self.gpu_available():
@@ -231,7 +230,7 @@ class TrainerBase(HyperParameters):
 
     def to_float(self, value):
         """A scalar the steps returned (on the device, maybe) as a Python float."""
-        return float(np.asarray(self.host_array(value)).item())
+        return float(self.host_array(value).item())
 
     def learning_rate(self):
         """The learning rate the next training step applies, as the framework's optimizer and
@@ -683,6 +682,12 @@ def replica_slices(batch_size, num_replicas):
         slices.append(slice(start, stop))
         start = stop
     return slices
+
+
+def check_device(request):
+    """``request`` must be one of :data:`DEVICES`."""
+    if request not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {request!r}")
 
 
 def replica_count(num_gpus):

@@ -38,7 +38,7 @@ RESIZE = 67
 @pytest.fixture
 def cli(monkeypatch, tmp_path):
     """``run(*argv)`` -> ``(exit status, stdout, stderr)`` of the CLI on the numpy backend."""
-    monkeypatch.setattr(train, "import_backend", lambda name: fake_backend)
+    monkeypatch.setattr(train, "load_backend", lambda name: fake_backend)
     monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
 
     def run(*argv):

@@ -82,7 +82,7 @@ def stub_backend():
 
 def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     # The stub stands in for every backend, so no framework's absence can answer first.
-    monkeypatch.setattr(train, "import_backend", lambda name: stub_backend())
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     out = blocker / "run"

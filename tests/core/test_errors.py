@@ -58,7 +58,7 @@ def test_checks_refuse_in_the_flags_words(tmp_path):
     with pytest.raises(UsageError, match="is not a readable directory"):
         cli.check_data_dir(tmp_path / "missing")
     with pytest.raises(backends.BackendError, match="pytorch"):
-        cli.backend_name("caffe")
+        backends.canonical_name("caffe")
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "bench"])
