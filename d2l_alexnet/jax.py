@@ -4,10 +4,10 @@
 ``AlexNet``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons ``ArrayData`` and
 ``ImageFolder``. Images are NHWC. While training, the ``Trainer`` keeps the parameters, the SGD
 state and the dropout key in one functional :class:`TrainState` (``trainer.state``). Flax
-modules are frozen dataclasses that hold no parameters; our ``AlexNet`` still carries a set
-beside its fields (initialized from the seed at construction, replaced by ``load_weights`` and at
-the end of every ``fit``), so ``predict``, ``features``, ``save_weights`` and ``load_weights``
-take the same arguments as in every other backend. ``model.apply({"params": params}, X)`` is
+modules are frozen dataclasses that hold no parameters; our ``Module`` (so ``AlexNet`` and
+``BookAlexNet``) still carries a set beside its fields (initialized from the seed at
+construction, replaced by ``load_weights`` and at the end of every ``fit``), so ``predict``,
+``features``, ``save_weights``, ``load_weights`` and ``parameter_arrays`` take the same arguments as in every other backend. ``model.apply({"params": params}, X)`` is
 evaluation (no dropout) unless a ``"dropout"`` RNG is passed.
 
 Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyArray``), this uses
@@ -99,6 +99,27 @@ class Module(nn.Module, ModuleContract):
     def hparams(self):  # what `save_hyperparameters` collects elsewhere: here, the fields
         return {name: getattr(self, name) for name in self.__dataclass_fields__
                 if name not in ("parent", "name")}
+
+    def __post_init__(self):
+        super().__post_init__()
+        # Not fields: they must not take part in comparing, hashing or cloning the module.
+        object.__setattr__(self, "_carried", {"seed": _seed, "params": None})
+
+    @property
+    def params(self):
+        """The parameters this model carries (made from the seed of the moment it was made, on
+        first use; those of :meth:`set_params`, ``load_weights`` and ``Trainer.fit`` after)."""
+        carried = self._carried
+        if carried["params"] is None:
+            carried["params"] = init_params(self, carried["seed"])
+        return carried["params"]
+
+    @nn.nowrap
+    def set_params(self, params):
+        """Carry ``params`` from now on (checked against this model's shapes first)."""
+        _check_params(self, params)
+        self._carried["params"] = params
+        return self
 
     @nn.nowrap
     def loss(self, Y_hat, Y, averaged=True):
@@ -329,27 +350,10 @@ class AlexNet(Classifier):
         layer_table(self.resize, self.num_classes, self.in_channels, self.table)  # refuses now
         self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         super().__post_init__()
-        # Not fields: they must not take part in comparing, hashing or cloning the module.
-        object.__setattr__(self, "_carried", {"seed": _seed, "params": None})
 
     def setup(self):
         self.net = build_network(self.num_classes, self.training,
                                  with_dropout(self.dropout, self.table))
-
-    @property
-    def params(self):
-        """The parameters this model carries (made from its seed on first use)."""
-        carried = self._carried
-        if carried["params"] is None:
-            carried["params"] = init_params(self, carried["seed"])
-        return carried["params"]
-
-    @nn.nowrap
-    def set_params(self, params):
-        """Carry ``params`` from now on (checked against this model's shapes first)."""
-        _check_params(self, params)
-        self._carried["params"] = params
-        return self
 
     @nn.nowrap
     def save_weights(self, path, params=None):
@@ -378,6 +382,7 @@ class BookAlexNet(Classifier):
     lr: float = 0.1
     num_classes: int = 10
     training: bool = True
+    resize = CHAPTER_RESIZE  # not a field: the book builds it for the chapter's input
 
     def setup(self):
         self.net = nn.Sequential([
@@ -457,6 +462,10 @@ def _init(model, key, X):
 def init_params(model, seed=0):
     """Fresh parameters for ``model`` from ``seed`` (what an ``AlexNet`` made after
     ``set_seed(seed)`` carries), sized for its input."""
+    if model.input_size is None:
+        raise ValueError(f"{type(model).__name__} does not say its input size (it has no "
+                         "resize=), so its parameters cannot be made before a batch: give them "
+                         "with model.set_params(model.init(key, X)['params'])")
     X = jnp.zeros(model.input_batch_shape())
     return _init(_in_mode(model, training=False), _keys(seed)[0], X)
 

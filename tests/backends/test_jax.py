@@ -2,6 +2,9 @@
 determinism from ``set_seed``, compile-once steps, bf16, the resize convention, current APIs."""
 
 import math
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -18,6 +21,7 @@ from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping fast
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +220,35 @@ def test_applying_without_a_dropout_key_is_evaluation():
     assert not np.array_equal(first, dropped)
     with pytest.raises(Exception, match="dropout"):  # dropout forced on needs its key
         d2l.AlexNet(resize=SMALL, training=True).apply({"params": model.params}, X)
+
+
+def test_the_books_jax_trainer_fails_upstream():
+    """What the README says of the book's JAX Trainer, checked: on current JAX it stops at
+    ``jax.random.PRNGKeyArray`` (removed from JAX), whatever model it is given."""
+    pytest.importorskip("d2l")
+    script = """
+import sys, types
+sys.modules["tensorflow_datasets"] = types.ModuleType("tensorflow_datasets")
+from d2l import jax as book
+import numpy as np
+from d2l_alexnet import jax as ours
+
+class WithInit(ours.AlexNet):
+    @ours.nn.nowrap
+    def apply_init(self, dummy_input, key):
+        return self.init(key, *dummy_input)
+
+class Data(book.DataModule):
+    batch_size = 8
+    def get_dataloader(self, train):
+        X = np.zeros((8, 67, 67, 1), np.float32)
+        return [(X, np.zeros(8, np.int32))]
+
+book.Trainer(max_epochs=1).fit(WithInit(resize=67), Data())
+"""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert result.returncode != 0
+    assert "module 'jax.random' has no attribute 'PRNGKeyArray'" in result.stderr, (
+        result.stderr[-2000:])

@@ -13,8 +13,8 @@ in its own environment, so the fixture is a directory of files rather than objec
 ``tools/run_tests.py`` names the directory in ``D2L_ALEXNET_PARITY_DIR`` and runs the pytorch
 suite first. Run as a script (``python parity_fixture.py DIR``) it writes the fixture into DIR:
 that is how a plain ``pytest --backend jax`` makes one without importing two frameworks into one
-process. At the end: the few lines where loading and predicting differ between backends, shared
-by the contract and parity tests.
+process. At the end: the evaluation-mode logits and canonical parameters the contract and
+parity tests share.
 """
 
 import os
@@ -51,9 +51,7 @@ def write(directory):
     model.save_weights(trained)
 
     images, labels = data.val_images[:BATCH], data.val_labels[:BATCH]
-    model.eval()
-    with torch.no_grad():
-        logits = model(d2l.resize_images(images, (RESIZE, RESIZE))).numpy()
+    reference_logits = logits(d2l, model, images)
 
     # One SGD step with dropout off (rate 0), so every backend computes the same update.
     stepper = d2l.AlexNet(lr=STEP_LR, resize=RESIZE, dropout=0.0).load_weights(trained)
@@ -61,8 +59,8 @@ def write(directory):
                                                                                labels))
     stepper.save_weights(os.path.join(directory, "stepped.safetensors"))
 
-    np.savez(os.path.join(directory, "arrays.npz"), images=images, labels=labels, logits=logits,
-             val_images=data.val_images, val_labels=data.val_labels)
+    np.savez(os.path.join(directory, "arrays.npz"), images=images, labels=labels,
+             logits=reference_logits, val_images=data.val_images, val_labels=data.val_labels)
     atomic_write_json(manifest, {"resize": RESIZE, "step_lr": STEP_LR,
                                  "val_loss": history[-1]["val_loss"],
                                  "val_acc": history[-1]["val_acc"],
@@ -87,27 +85,14 @@ def with_split(d2l, images, labels, train=False):
     return data
 
 
-# ---- the few places where the backends differ (used by the contract and parity tests) ---------
+# ---- what the contract and parity tests share ------------------------------------------------
 
-def logits(d2l, backend_name, model, images):
-    """Evaluation-mode (no dropout) fp32 logits of uint8 ``images`` as a numpy array, on the
-    CPU (GPUs may compute fp32 convolutions in TF32, which the parity tolerance does not allow)."""
-    X = d2l.resize_images(images, (RESIZE, RESIZE))
-    if backend_name == "pytorch":
-        import torch
-
-        model.eval()
-        with torch.no_grad():
-            return model.cpu()(X).numpy()
-    if backend_name == "tensorflow":
-        with d2l.cpu():
-            return model(X, training=False).numpy()
-    if backend_name == "jax":
-        import jax
-
-        params, X = jax.device_put((model.params, X), d2l.cpu())
-        return np.asarray(model.logits(params, X))  # no dropout key: evaluation mode
-    return model(X).asnumpy()  # MXNet (CPU unless moved): outside autograd.record, predict mode
+def logits(d2l, model, images):
+    """Evaluation-mode (no dropout) fp32 logits of uint8 ``images`` as a numpy array, through
+    the one call every backend's model has (``evaluate_batch``). The models here are built on
+    the CPU and stay there: a GPU may compute fp32 convolutions in TF32, which the parity
+    tolerance does not allow."""
+    return model.evaluate_batch(d2l.resize_images(images, (RESIZE, RESIZE)), features=False)
 
 
 def canonical_after_fit(model, path):

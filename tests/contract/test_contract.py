@@ -520,10 +520,10 @@ def test_saved_and_loaded_weights_give_identical_logits(d2l, backend_name, tmp_p
     d2l.set_seed(2)
     other = make_model(d2l, resize=SMALL)
     images = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
-    before = logits(d2l, backend_name, other, images)
+    before = logits(d2l, other, images)
     assert other.load_weights(path) is other
-    loaded = logits(d2l, backend_name, other, images)
-    np.testing.assert_array_equal(loaded, logits(d2l, backend_name, model, images))
+    loaded = logits(d2l, other, images)
+    np.testing.assert_array_equal(loaded, logits(d2l, model, images))
     assert not np.array_equal(loaded, before), "the second model started with the same weights"
 
 

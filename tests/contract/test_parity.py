@@ -99,7 +99,7 @@ def test_logits_of_the_same_weights_agree(d2l, backend_name, parity):
     skip_the_reference_itself(backend_name)
     reference = parity.arrays["logits"]
     model = d2l.AlexNet(resize=RESIZE).load_weights(parity.trained)
-    logits = parity_logits(d2l, backend_name, model, parity.arrays["images"])
+    logits = parity_logits(d2l, model, parity.arrays["images"])
     assert logits.shape == reference.shape == (parity_fixture.BATCH, 10)
     assert np.abs(reference).max() > 0.01, "the reference logits are too small to compare"
     difference = relative_difference(logits, reference)
