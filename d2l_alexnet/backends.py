@@ -71,3 +71,9 @@ def load_backend(name):
     except ImportError as error:
         raise BackendError(f"{backend.framework} is installed but failed to import ({error}); "
                            f"{install_hint(name)}") from error
+
+
+def load_bench_hooks(name):
+    """The backend's ``bench`` module (``core.contract.BENCH_HOOKS``): what only the benchmark
+    needs, kept out of what a lesson imports."""
+    return importlib.import_module(f"{load_backend(name).__name__}.bench")

@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 from . import __version__
-from .backends import canonical_name, load_backend
+from .backends import canonical_name, load_backend, load_bench_hooks
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
@@ -79,7 +79,7 @@ def host_peak_memory_bytes():
 def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="auto",
             resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print):
     """Run every measurement for one configuration; returns a JSON-ready dict."""
-    d2l = load_backend(backend_name)
+    d2l, hooks = load_backend(backend_name), load_bench_hooks(backend_name)
     d2l.set_seed(seed)
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(batch_size, 28, 28), dtype=np.uint8)
@@ -91,7 +91,7 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     batch = trainer.prepare_batch(images, labels)
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")
-    matmul, matmul_flops = d2l.matmul_benchmark(precision, trainer.device)
+    matmul, matmul_flops = hooks.matmul_benchmark(precision, trainer.device)
     gemm_peak_gflops = matmul_flops / fastest_call(matmul, repeats=10, warmup=3) / 1e9
 
     log(f"{backend_name}: {steps} training steps of {batch_size} after {warmup} warm-up steps")
@@ -123,7 +123,7 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
         result["end_to_end_of_step_ratio"] = (result["end_to_end_images_per_sec"]
                                               / step_images_per_sec)
-    device_peak = d2l.peak_memory_bytes(trainer.device)
+    device_peak = hooks.peak_memory_bytes(trainer.device)
     result["peak_memory_bytes"] = device_peak if device_peak is not None else \
         host_peak_memory_bytes()
     result["peak_memory_kind"] = "device" if device_peak is not None else "host max RSS"

@@ -204,8 +204,7 @@ def make_trainer(backend, args):
     """The Trainer, with its device and replicas chosen (the other hosts joined, a TensorFlow
     strategy made, the replica rank known) before any variable, directory or checkpointer
     exists; a precision, device or replica count that cannot be had exits 2 here."""
-    if hasattr(backend, "initialize_distributed"):  # JAX: join the other hosts, if any, first
-        backend.initialize_distributed()
+    backend.initialize_distributed()  # join the other hosts, if any, first
     if args.precision not in backend.PRECISIONS:
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")

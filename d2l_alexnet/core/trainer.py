@@ -669,6 +669,17 @@ def check_resumed_recipe(checkpoint, recipe, max_epochs, lr_plan=None):
             f"{metadata.get('max_epochs')}")
 
 
+def validation_sums(model, Y_hat, Y, total=None):
+    """``(sum of losses, number correct)`` of one batch's outputs, what every ``eval_step``
+    returns: ``model``'s own unaveraged ``loss`` and ``accuracy``, each summed by ``total``
+    (the tensors' ``.sum()`` unless given, e.g. ``tf.reduce_sum``)."""
+    if total is None:
+        def total(values):
+            return values.sum()
+    return (total(model.loss(Y_hat, Y, averaged=False)),
+            total(model.accuracy(Y_hat, Y, averaged=False)))
+
+
 def replica_slices(batch_size, num_replicas):
     """Each replica's contiguous ``slice`` of a global batch of ``batch_size`` examples, in
     rank order, as even as can be (the first ones take one more): the replicas together see

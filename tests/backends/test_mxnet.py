@@ -181,6 +181,6 @@ def run_import(environment):
 
 
 def test_operators_get_every_usable_core_unless_the_user_chose():
-    # MXNet alone would keep cores back for its engine: half the speed on two cores.
+    # MXNet alone would keep cores back for its engine, and run its operators slower.
     assert run_import({}) == str(len(os.sched_getaffinity(0)))
     assert run_import({"OMP_NUM_THREADS": "1"}) == "1"

@@ -9,6 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from d2l_alexnet import torch as d2l  # noqa: E402
+from d2l_alexnet.torch import trainer as torch_trainer  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 
@@ -103,14 +104,14 @@ def test_device_gpu_without_one_is_refused():
 def test_device_choice_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, precision, request_,
                                               expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    monkeypatch.setattr(d2l, "mps_available", lambda: mps)
+    monkeypatch.setattr(torch_trainer, "mps_available", lambda: mps)
     trainer = d2l.Trainer(max_epochs=1, device=request_, precision=precision, log=None)
     assert str(trainer.select_device(request_)) == expected
 
 
 def test_device_gpu_with_only_mps_and_bf16_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(d2l, "mps_available", lambda: True)
+    monkeypatch.setattr(torch_trainer, "mps_available", lambda: True)
     trainer = d2l.Trainer(max_epochs=1, device="gpu", precision="bf16", log=None)
     with pytest.raises(DeviceError, match="MPS GPU, which trains here in fp32 on one device"):
         trainer.select_device("gpu")

@@ -31,8 +31,7 @@ def main(backend, replicas, out):
     from d2l_alexnet.backends import load_backend
 
     d2l = load_backend(backend)
-    if hasattr(d2l, "initialize_distributed"):
-        d2l.initialize_distributed()
+    d2l.initialize_distributed()
     d2l.set_seed(0)
     data = d2l.FashionMNIST(batch_size=BATCH, resize=(SIZE, SIZE), limit_train=TRAIN,
                             limit_val=VAL)

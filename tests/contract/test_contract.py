@@ -13,14 +13,11 @@ import sys
 import numpy as np
 import pytest
 
+from d2l_alexnet.core import contract
 from d2l_alexnet.core.architecture import layer_table, parameter_count, weight_layers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-PUBLIC_NAMES = ("Module", "Classifier", "AlexNet", "DataModule", "FashionMNIST", "ArrayData",
-                "ImageFolder", "Trainer", "set_seed", "example_input_shape", "parameter_arrays",
-                "assign_parameter_arrays", "build_network", "resize_images", "to_numpy",
-                "PRECISIONS", "LAYOUT", "matmul_benchmark", "peak_memory_bytes")
 # What every AlexNet offers a lesson that reuses it, with the same arguments everywhere.
 MODEL_METHODS = ("predict", "features", "save_weights", "load_weights", "layer_summary",
                  "input_batch_shape", "check_input_shape")
@@ -116,12 +113,11 @@ def make_model(d2l, **kwargs):
     return d2l.AlexNet(**kwargs)
 
 
-def test_public_names(d2l):
+def test_the_backend_meets_the_written_contract(d2l):
     import inspect
 
-    missing = [name for name in PUBLIC_NAMES if not hasattr(d2l, name)]
-    assert not missing, f"{d2l.__name__} lacks {missing}"
-    assert set(PUBLIC_NAMES) <= set(d2l.__all__), set(PUBLIC_NAMES) - set(d2l.__all__)
+    assert contract.problems(d2l) == []
+    assert list(d2l.__all__) == list(contract.PUBLIC_NAMES)
     model = make_model(d2l, resize=SMALL)
     assert not [name for name in MODEL_METHODS if not callable(getattr(model, name, None))]
     assert list(inspect.signature(d2l.AlexNet).parameters)[:5] == [
@@ -130,6 +126,26 @@ def test_public_names(d2l):
                               ("load_weights", ["skip_head", "log"])):
         parameters = list(inspect.signature(getattr(model, method)).parameters)
         assert all(name in parameters for name in arguments), (method, parameters)
+
+
+BACKEND_FILES = ["__init__.py", "bench.py", "data.py", "model.py", "runtime.py", "trainer.py",
+                 "weights.py"]
+
+
+def test_the_backend_is_a_package_of_the_contracts_files_and_a_lesson_skips_its_bench(d2l):
+    import importlib
+
+    directory = os.path.dirname(d2l.__file__)
+    assert sorted(name for name in os.listdir(directory) if name.endswith(".py")) == BACKEND_FILES
+    hooks = importlib.import_module(f"{d2l.__name__}.bench")
+    assert all(callable(getattr(hooks, name, None)) for name in contract.BENCH_HOOKS)
+    assert not [name for name in contract.BENCH_HOOKS if hasattr(d2l, name)]
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    imported = subprocess.run(
+        [sys.executable, "-c", f"import sys, {d2l.__name__}; print(sorted(name for name in "
+                               f"sys.modules if name.startswith('{d2l.__name__}.')))"],
+        capture_output=True, text=True, env=env, timeout=300, check=True).stdout
+    assert f"{d2l.__name__}.bench" not in imported and f"{d2l.__name__}.trainer" in imported
 
 
 def test_layer_summary_prints_the_books_lines(d2l, backend_name, capsys):

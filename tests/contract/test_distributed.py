@@ -64,6 +64,17 @@ def test_cli_refuses_fewer_than_one_device(d2l, backend_name, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+# What each framework needs for two replicas on one CPU, and the first words of its refusal.
+REPLICA_REFUSALS = {
+    "jax": (["--devices", "2", "--device", "cpu"],
+            "2 replicas need 2 cpu devices but JAX sees 1: set XLA_FLAGS="),
+    "tensorflow": (["--devices", "2", "--device", "cpu"],
+                   "2 replicas need 2 CPU devices but TensorFlow sees 1: split the CPU into "
+                   "logical devices"),
+    "pytorch": (["--devices", "2"], "launch with torchrun --nproc-per-node 2"),
+}
+
+
 def test_cli_refuses_replicas_it_cannot_make(d2l, backend_name, tmp_path):
     """The refusals the README documents for several devices, each in one line with exit 2."""
     if backend_name == "mxnet":  # in Python: clipping is refused on several contexts
@@ -75,15 +86,7 @@ def test_cli_refuses_replicas_it_cannot_make(d2l, backend_name, tmp_path):
                                                "MXNet contexts"):
             trainer.fit(model, data)
         return
-    if backend_name == "jax":
-        arguments, message = ["--devices", "2", "--device", "cpu"], (
-            "2 replicas need 2 cpu devices but JAX sees 1: set XLA_FLAGS=")
-    elif backend_name == "tensorflow":
-        arguments, message = ["--devices", "2", "--device", "cpu"], (
-            "2 replicas need 2 CPU devices but TensorFlow sees 1: split the CPU into logical "
-            "devices")
-    else:
-        arguments, message = ["--devices", "2"], "launch with torchrun --nproc-per-node 2"
+    arguments, message = REPLICA_REFUSALS[backend_name]
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("XLA_FLAGS", None)
     result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend",
@@ -103,16 +106,25 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def cluster_environments(backend_name):
-    """The environment of each of two processes on this machine, as on two hosts."""
-    if backend_name == "jax":
-        address = f"127.0.0.1:{free_port()}"
-        return [{"JAX_COORDINATOR_ADDRESS": address, "JAX_NUM_PROCESSES": "2",
-                 "JAX_PROCESS_ID": str(index)} for index in range(2)]
+def jax_coordinator_environments():
+    """Two processes that find each other through ``jax.distributed.initialize``."""
+    address = f"127.0.0.1:{free_port()}"
+    return [{"JAX_COORDINATOR_ADDRESS": address, "JAX_NUM_PROCESSES": "2",
+             "JAX_PROCESS_ID": str(index)} for index in range(2)]
+
+
+def tf_config_environments():
+    """Two TensorFlow workers of one ``TF_CONFIG`` cluster."""
     workers = [f"localhost:{free_port()}" for _ in range(2)]
     return [{"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                       "task": {"type": "worker", "index": index}})}
             for index in range(2)]
+
+
+# The environment of each of two processes on this machine, as on two hosts: read by the
+# framework as it starts, so set before any process does.
+CLUSTER_ENVIRONMENTS = {"jax": jax_coordinator_environments,
+                        "tensorflow": tf_config_environments}
 
 
 def run_together(commands, environments):
@@ -142,7 +154,7 @@ def test_two_processes_train_as_one_device_and_only_the_first_writes(d2l, backen
     one = train(backend_name, 1, tmp_path)
     out = tmp_path / "two.json"
     results = run_together([[sys.executable, WORKER, backend_name, "2", str(out)]] * 2,
-                           cluster_environments(backend_name))
+                           CLUSTER_ENVIRONMENTS[backend_name]())
     for status, stdout, stderr in results:
         assert status == 0, stdout[-2000:] + stderr[-3000:]
     run = json.loads(out.read_text())
@@ -156,7 +168,7 @@ def test_two_processes_train_as_one_device_and_only_the_first_writes(d2l, backen
                "--devices", "2", "--device", "cpu", "--epochs", "1", "--batch-size", "8",
                "--limit-train", "16", "--limit-val", "8", "--resize", "67", "--out",
                str(shared_out), "--checkpoint-dir", str(shared_ckpt)]
-    results = run_together([command] * 2, cluster_environments(backend_name))
+    results = run_together([command] * 2, CLUSTER_ENVIRONMENTS[backend_name]())
     for status, stdout, stderr in results:
         assert status == 0, stdout[-2000:] + stderr[-3000:]
     first, second = (stdout for _, stdout, _ in results)

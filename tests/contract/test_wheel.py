@@ -34,7 +34,10 @@ def test_the_wheel_installs_into_a_fresh_environment_and_trains(d2l, backend_nam
          str(wheels), REPO])
     (wheel,) = wheels.glob("d2l_alexnet-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    for name in ("d2l_alexnet/core/images.py", "d2l_alexnet/torch.py",
+    packages = ("torch", "tensorflow", "jax", "mxnet")
+    backend_files = [f"d2l_alexnet/{package}/{name}" for package in packages
+                     for name in ("__init__.py", "model.py", "trainer.py", "bench.py")]
+    for name in ("d2l_alexnet/core/images.py", "d2l_alexnet/core/contract.py", *backend_files,
                  "d2l_alexnet/data/fashion_mnist_subset/manifest.json",
                  "d2l_alexnet/data/fashion_mnist_subset/train-images-idx3-ubyte.gz",
                  "d2l_alexnet/data/fashion_mnist_subset/t10k-labels-idx1-ubyte.gz"):

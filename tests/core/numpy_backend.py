@@ -2,9 +2,9 @@
 a dropout on the input so that its RNG is part of the state a checkpoint must carry.
 
 It offers what the CLI takes from a backend module (``AlexNet``, ``FashionMNIST``, ``Trainer``,
-``set_seed``, ``PRECISIONS``, ``example_input_shape``), so a test can hand this module to
-``train.run`` in place of PyTorch (``import_backend`` patched), and what a trainer test needs:
-``SoftmaxRegression`` and ``NumpyTrainer``.
+``set_seed``, ``initialize_distributed``, ``PRECISIONS``, ``example_input_shape``), so a test can
+hand this module to ``train.run`` in place of PyTorch (``train.load_backend`` patched), and what
+a trainer test needs: ``SoftmaxRegression`` and ``NumpyTrainer``.
 """
 
 import os
@@ -22,6 +22,10 @@ seed = 0  # set_seed's; the trainer's dropout RNG starts from it
 def set_seed(value):
     global seed
     seed = value
+
+
+def initialize_distributed():
+    """One process, always."""
 
 
 def example_input_shape(resize):

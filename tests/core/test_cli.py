@@ -76,7 +76,7 @@ def stub_backend():
 
     return types.SimpleNamespace(PRECISIONS=("fp32",), Trainer=Trainer,
                                  FashionMNIST=FashionMNIST, AlexNet=AlexNet,
-                                 set_seed=lambda seed: None,
+                                 set_seed=lambda seed: None, initialize_distributed=lambda: None,
                                  example_input_shape=lambda resize: (1, resize))
 
 

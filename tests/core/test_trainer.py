@@ -188,3 +188,20 @@ def test_to_float_reads_any_scalar_the_steps_return():
     trainer = NumpyTrainer(max_epochs=1)
     assert trainer.to_float(np.float32(0.25)) == 0.25
     assert trainer.to_float(np.array([1.5])) == 1.5  # MXNet's scalars have shape (1,)
+
+
+def test_validation_sums_add_up_the_models_own_unaveraged_loss_and_accuracy():
+    from d2l_alexnet.core.trainer import validation_sums
+
+    class Scored:
+        def loss(self, Y_hat, Y, averaged=True):
+            assert not averaged
+            return (Y_hat - Y) ** 2
+
+        def accuracy(self, Y_hat, Y, averaged=True):
+            assert not averaged
+            return (Y_hat == Y).astype(np.float32)
+
+    Y_hat, Y = np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0])
+    assert validation_sums(Scored(), Y_hat, Y) == (5.0, 1.0)
+    assert validation_sums(Scored(), Y_hat, Y, total=lambda values: values.max()) == (4.0, 1.0)

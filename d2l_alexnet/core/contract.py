@@ -1,0 +1,131 @@
+"""The backend contract: what ``d2l_alexnet.torch``, ``.tensorflow``, ``.jax`` and ``.mxnet``
+each provide, written down once (and checked for every backend by ``tests/contract``).
+
+A backend is a package of the same files, so that ``diff d2l_alexnet/torch/trainer.py
+d2l_alexnet/mxnet/trainer.py`` compares like with like:
+
+- ``runtime.py``: devices, seeds, processes and host arrays (what the other files need);
+- ``model.py``: ``Module``, ``Classifier``, ``build_network``, ``AlexNet``, ``BookAlexNet``;
+- ``data.py``: ``resize_images`` and the data modules in the framework's tensors;
+- ``weights.py``: the parameters as named numpy arrays, both ways;
+- ``trainer.py``: the ``Trainer``, the framework steps under :class:`TrainerBase`;
+- ``bench.py``: hooks for ``python -m d2l_alexnet.bench`` only (:data:`BENCH_HOOKS`), never
+  imported by a lesson.
+
+Its ``__init__`` exports exactly :data:`PUBLIC_NAMES` as ``__all__``; a backend may keep more
+names for its framework's own idiom (``init_cnn``, ``init_params``...), outside ``__all__``.
+The module as a whole satisfies :class:`BackendModule` (PEP 544: a module may implement a
+protocol); its ``Trainer`` overrides every one of :data:`TRAINER_HOOKS` and its ``AlexNet``
+every one of :data:`MODEL_HOOKS`.
+"""
+
+from typing import Protocol, runtime_checkable
+
+PUBLIC_NAMES = (
+    # the book's classes (sec_oo-design, sec_alexnet)
+    "Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST", "Trainer",
+    # data of other lessons
+    "ArrayData", "ImageFolder",
+    # the network and its parameters
+    "build_network", "example_input_shape", "parameter_arrays", "assign_parameter_arrays",
+    # images, arrays, devices, seeds and processes
+    "resize_images", "to_numpy", "cpu", "gpu", "num_gpus", "set_seed", "initialize_distributed",
+    # constants
+    "LAYOUT", "PRECISIONS",
+)
+
+# What TrainerBase leaves to a backend (core/trainer.py says what each must do).
+TRAINER_HOOKS = ("gpu_available", "open_device", "prepare_model", "prepare_batch",
+                 "train_step", "eval_step", "learning_rate", "state_arrays", "load_state_arrays")
+
+# What ModuleContract leaves to a backend's models (core/module.py).
+MODEL_HOOKS = ("loss", "accuracy", "configure_optimizers", "layer_outputs", "weight_arrays",
+               "assign_weight_arrays", "images_to_input", "evaluate_batch")
+
+# What ``<backend>.bench`` gives the benchmark.
+BENCH_HOOKS = ("matmul_benchmark", "peak_memory_bytes")
+
+
+@runtime_checkable
+class BackendModule(Protocol):
+    """A backend package, as the commands and the tests use it."""
+
+    LAYOUT: str  # "NCHW" or "NHWC": the layout of the model's inputs
+    PRECISIONS: tuple  # the --precision values it trains in ("fp32", "bf16", ...)
+
+    Module: type
+    Classifier: type
+    AlexNet: type  # AlexNet(lr, num_classes, resize, in_channels, dropout, layers, *, recipe)
+    BookAlexNet: type  # the chapter's network as the book writes it for this framework
+    DataModule: type
+    FashionMNIST: type
+    ArrayData: type
+    ImageFolder: type
+    Trainer: type  # a TrainerBase
+
+    def build_network(self, num_classes=10, resize=224, layers=None, in_channels=1):
+        """The framework's sequential network from a table of ``core.architecture``."""
+
+    def example_input_shape(self, resize=224, batch_size=1, in_channels=1):
+        """The shape of an input batch in :attr:`LAYOUT`, for ``layer_summary``."""
+
+    def parameter_arrays(self, model):
+        """``[(name, numpy array), ...]`` of the parameters ``model`` holds, in the table's
+        order (kernel, then bias, per weight layer) and the framework's own layout."""
+
+    def assign_parameter_arrays(self, model, arrays, skip_head=False):
+        """Set ``model``'s parameters from arrays like :meth:`parameter_arrays`' (all but the
+        last layer's with ``skip_head``), every shape checked before any is set."""
+
+    def resize_images(self, images, size):
+        """numpy or framework images ``(B, H, W)``/``(B, H, W, C)`` -> float32 inputs of
+        ``size`` in :attr:`LAYOUT`: uint8 scaled by 1/255 once, bilinear, half-pixel centres."""
+
+    def to_numpy(self, value):
+        """A framework array (on any device) as a numpy array."""
+
+    def cpu(self):
+        """The framework's CPU device."""
+
+    def gpu(self, i=0):
+        """The framework's ``i``-th GPU."""
+
+    def num_gpus(self):
+        """How many GPUs the framework sees (0 without any)."""
+
+    def set_seed(self, seed):
+        """Seed what initialization and dropout draw from."""
+
+    def initialize_distributed(self):
+        """Join the other processes of a multi-host run named in the environment, before the
+        framework is used; nothing where the framework joins them itself or there are none."""
+
+
+def problems(backend):
+    """What ``backend`` (an imported backend package) lacks of the contract, as sentences;
+    an empty list when it meets it."""
+    from .module import ModuleContract
+    from .trainer import TrainerBase
+
+    found = []
+    name = getattr(backend, "__name__", repr(backend))
+    missing = [public for public in PUBLIC_NAMES if not hasattr(backend, public)]
+    if missing:
+        found.append(f"{name} lacks {', '.join(missing)}")
+    exported = tuple(getattr(backend, "__all__", ()))
+    if sorted(exported) != sorted(PUBLIC_NAMES):
+        extra = sorted(set(exported) - set(PUBLIC_NAMES))
+        absent = sorted(set(PUBLIC_NAMES) - set(exported))
+        found.append(f"{name}.__all__ differs from PUBLIC_NAMES (extra {extra}, absent "
+                     f"{absent})")
+    if missing:
+        return found
+    for hook in TRAINER_HOOKS:
+        if getattr(backend.Trainer, hook) is getattr(TrainerBase, hook):
+            found.append(f"{name}.Trainer does not override {hook}")
+    for hook in MODEL_HOOKS:
+        if getattr(backend.AlexNet, hook, None) is getattr(ModuleContract, hook, None):
+            found.append(f"{name}.AlexNet does not override {hook}")
+    if not isinstance(backend, BackendModule):
+        found.append(f"{name} does not satisfy BackendModule")
+    return found

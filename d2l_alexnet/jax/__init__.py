@@ -1,0 +1,52 @@
+"""The chapter's AlexNet on JAX and Flax (d2l, sec_alexnet), on the shared core.
+
+``from d2l_alexnet import jax as d2l`` gives the book's names: ``Module``, ``Classifier``,
+``AlexNet``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons ``ArrayData`` and
+``ImageFolder``. Images are NHWC. While training, the ``Trainer`` keeps the parameters, the SGD
+state and the dropout key in one functional :class:`TrainState` (``trainer.state``). Flax
+modules are frozen dataclasses that hold no parameters; our ``Module`` (so ``AlexNet`` and
+``BookAlexNet``) still carries a set beside its fields (initialized from the seed at
+construction, replaced by ``load_weights`` and at the end of every ``fit``), so ``predict``,
+``features``, ``save_weights``, ``load_weights`` and ``parameter_arrays`` take the same
+arguments as in every other backend. ``model.apply({"params": params}, X)`` is evaluation (no
+dropout) unless a ``"dropout"`` RNG is passed.
+
+Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyArray``), this uses
+typed keys from ``jax.random.key`` and jit-compiles one step per batch shape.
+
+The files (``core/contract.py`` says what each backend's hold):
+
+- ``runtime.py``: devices, the seed (``set_seed``), ``initialize_distributed``, ``to_numpy``;
+- ``data.py``: ``resize_images`` and the data modules, batching JAX arrays;
+- ``weights.py``: ``init_params`` and the parameters as named numpy arrays, both ways;
+- ``model.py``: ``Module``, ``Classifier``, ``AlexNet``, ``BookAlexNet``, ``build_network``,
+  the optimizer's schedules;
+- ``trainer.py``: the ``Trainer`` and its :class:`TrainState`;
+- ``bench.py``: the benchmark's matmul and memory probes (not imported here).
+"""
+
+from .data import ArrayData, DataModule, FashionMNIST, ImageFolder, resize_images
+from .model import AlexNet, BookAlexNet, Classifier, Module, build_network, example_input_shape
+from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
+                      to_numpy)
+from .trainer import Trainer
+from .weights import assign_parameter_arrays, parameter_arrays
+
+# Beside the contract: the framework under the names the book's own d2l module gives it, and
+# this backend's own idiom.
+import jax  # noqa: F401
+import jax.numpy as jnp  # noqa: F401
+import numpy as np  # noqa: F401
+import optax  # noqa: F401
+from flax import linen as nn  # noqa: F401
+
+from .data import JaxBatches  # noqa: F401
+from .model import Dropout, flatten, optax_schedule  # noqa: F401
+from .trainer import TrainState  # noqa: F401
+from .weights import init_params  # noqa: F401
+
+# core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
+__all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",
+           "Trainer", "ArrayData", "ImageFolder", "build_network", "example_input_shape",
+           "parameter_arrays", "assign_parameter_arrays", "resize_images", "to_numpy", "cpu",
+           "gpu", "num_gpus", "set_seed", "initialize_distributed", "LAYOUT", "PRECISIONS"]

@@ -1,0 +1,197 @@
+"""The JAX ``Trainer``: jit-compiled, functional steps over one :class:`TrainState`, on one
+device or a mesh of replicas, under the shared fit loop of ``core.trainer``."""
+
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
+from . import runtime
+from .data import resize_images
+from .model import _bare, optax_schedule
+from .runtime import _keys, num_gpus, to_numpy
+from .weights import _check_params, _path_name
+
+
+class TrainState(train_state.TrainState):
+    """Parameters, SGD state, step and the dropout key: everything a step changes, one pytree."""
+
+    dropout_key: jax.Array
+
+
+@lru_cache(maxsize=8)
+def _compiled_steps(model, precision, gradient_clip_val, plan=None):
+    """The optimizer and the jitted steps of one configuration, cached: a new Trainer for an
+    equal model (Flax modules compare by their fields) and plan reuses the compiled code."""
+    dtype = jnp.bfloat16 if precision == "bf16" else None
+    # A model of another lesson takes no plan (it has no recipe, so the plan is None).
+    tx = model.configure_optimizers() if plan is None else model.configure_optimizers(plan)
+    if gradient_clip_val > 0:
+        tx = optax.chain(optax.clip_by_global_norm(gradient_clip_val), tx)
+
+    def train_step(state, X, Y):
+        # A fresh dropout mask every step, a pure function of (seed, step).
+        dropout_key = jax.random.fold_in(state.dropout_key, state.step)
+        loss, grads = jax.value_and_grad(model.training_step)(state.params, (X, Y), dropout_key,
+                                                              dtype)
+        return state.apply_gradients(grads=grads), loss
+
+    def eval_step(params, X, Y):
+        return validation_sums(model, model.logits(params, X, None, dtype), Y)
+
+    # The old state is dead after a step: donating it lets XLA update the parameters in place.
+    # `apply_fn` and `tx` are static parts of the state, compared by identity: hand out the same.
+    return model.apply, tx, jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
+
+
+class Trainer(TrainerBase):
+    """The shared fit loop with jit-compiled, functional JAX steps (d2l, sec_oo-design).
+
+    ``self.state`` (a :class:`TrainState`) holds the parameters while training; ``fit`` ends by
+    handing them to the model (``model.params``). Training starts from the parameters the model
+    carries, or from ``init_params`` when given; the dropout key comes from the seed.
+    """
+
+    backend, framework = "jax", "JAX"
+
+    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, init_params=None,
+                 **kwargs):
+        super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
+        self.init_params = init_params
+        self.mesh = None
+
+    def gpu_available(self):
+        return num_gpus() > 0
+
+    def no_gpu_message(self):
+        return ("no GPU is visible to JAX (install jax[cuda12] for NVIDIA GPUs): use --device "
+                "cpu or auto")
+
+    def open_device(self, platform):
+        devices = jax.devices(platform)  # every host's, after jax.distributed.initialize
+        if self.num_replicas > 1:
+            if len(devices) < self.num_replicas:
+                hint = ("set XLA_FLAGS=--xla_force_host_platform_device_count="
+                        f"{self.num_replicas} before starting" if platform == "cpu" else
+                        f"use --devices {len(devices)} or fewer")
+                raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
+                                   f"{platform} devices but JAX sees {len(devices)}: {hint}")
+            # One mesh axis, "batch": batches are split along it, the state is replicated.
+            self.mesh = Mesh(np.array(devices[:self.num_replicas]), ("batch",))
+            self.replica_rank = jax.process_index()
+        return devices[0]
+
+    def describe_device(self):
+        platform = self.device.platform
+        return "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
+
+    def placement(self, spec=None):
+        """Where arrays go: the device, or on a mesh, sharded along ``spec`` (replicated when
+        ``None``)."""
+        if self.mesh is None:
+            return self.device
+        return NamedSharding(self.mesh, PartitionSpec() if spec is None else spec)
+
+    def prepare_model(self, model):
+        apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
+            _bare(model), self.precision, self.gradient_clip_val, self.lr_plan)
+        self.learning_rates = (optax_schedule(self.lr_plan) if self.lr_plan is not None
+                               else optax.constant_schedule(model.recipe.lr)
+                               if hasattr(model, "recipe") else None)
+        start = model.params if self.init_params is None else self.init_params
+        _check_params(model, start)
+        # Copied: the steps donate their state, which must not delete the caller's arrays.
+        params = jax.tree.map(jnp.array, dict(start))
+        state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx,
+                                  dropout_key=_keys(runtime._seed)[1])
+        # Committed to the chosen device (replicated over the mesh); the steps then run there,
+        # and on a mesh XLA inserts the gradient all-reduce itself. (device_put also turns the
+        # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
+        self.state = self.replicate(state)
+
+    def replicate(self, tree):
+        """``tree`` on the device, or replicated over the mesh. With several processes each
+        gives its own (equal) copy: ``device_put`` cannot place onto other hosts' devices."""
+        if self.mesh is None or jax.process_count() == 1:
+            return jax.device_put(tree, self.placement())
+        sharding = self.placement()
+
+        def leaf_to_global(leaf):
+            if jax.dtypes.issubdtype(getattr(leaf, "dtype", np.float32), jax.dtypes.prng_key):
+                return jax.random.wrap_key_data(leaf_to_global(jax.random.key_data(leaf)))
+            return jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
+
+        return jax.tree.map(leaf_to_global, tree)
+
+    def prepare_batch(self, images, labels):
+        labels = labels.astype(np.int32)
+        if self.mesh is None:
+            images = jax.device_put(np.ascontiguousarray(images), self.device)
+            labels = jax.device_put(labels, self.device)
+        else:
+            images, labels = (self.global_array(array) for array in (images, labels))
+        return resize_images(images, self.input_size or images.shape[1:3]), labels
+
+    def global_array(self, array):
+        """One global batch over the mesh, split along the batch axis; each host gives its
+        part. A batch that does not split evenly (a short last one) runs replicated."""
+        if len(array) % self.num_replicas:
+            return jax.make_array_from_process_local_data(self.placement(), array, array.shape)
+        mine = replica_slices(len(array), jax.process_count())[jax.process_index()]
+        return jax.make_array_from_process_local_data(
+            self.placement(PartitionSpec("batch")), np.ascontiguousarray(array[mine]),
+            array.shape)
+
+    def train_step(self, batch):
+        self.state, loss = self.jitted_train_step(self.state, *batch)
+        return loss
+
+    def host_array(self, value):
+        return to_numpy(value)  # a multi-host run's replicated arrays: this host's copy
+
+    def learning_rate(self):
+        """The rate the next step applies: the optax schedule the optimizer was built with, at
+        the step count that it and the train state share."""
+        if self.learning_rates is None:
+            raise NotImplementedError(f"{type(self.model).__name__} has no recipe: its "
+                                      "optimizer's rate is its own")
+        return float(self.learning_rates(to_numpy(self.state.step)))
+
+    def fit_finished(self):
+        """The model carries what training reached (a later fit copies before donating)."""
+        if hasattr(self.model, "set_params"):
+            self.model.set_params(self.state.params)
+
+    def eval_step(self, batch):
+        return self.jitted_eval_step(self.state.params, *batch)
+
+    def state_arrays(self):
+        """Parameters, the optimizer state, the step and the dropout key (as raw key data):
+        the whole :class:`TrainState`."""
+        arrays = {}
+        for prefix, tree in (("params", self.state.params), ("optimizer", self.state.opt_state)):
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+                arrays[f"{prefix}.{_path_name(path)}"] = to_numpy(leaf)
+        arrays["step"] = to_numpy(self.state.step)
+        arrays["rng.dropout_key"] = to_numpy(jax.random.key_data(self.state.dropout_key))
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        def rebuild(tree, prefix):
+            leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+            return jax.tree_util.tree_unflatten(treedef, [
+                jnp.asarray(arrays[f"{prefix}.{_path_name(path)}"], dtype=leaf.dtype)
+                for path, leaf in leaves])
+
+        state = self.state.replace(params=rebuild(self.state.params, "params"),
+                                   opt_state=rebuild(self.state.opt_state, "optimizer"),
+                                   step=jnp.asarray(arrays["step"], dtype=self.state.step.dtype))
+        if "rng.dropout_key" in arrays:
+            state = state.replace(dropout_key=jax.random.wrap_key_data(
+                jnp.asarray(arrays["rng.dropout_key"])))
+        self.state = self.replicate(state)

@@ -1,0 +1,93 @@
+"""The parameters as named numpy arrays, both ways, and fresh ones from a seed (Flax's layout:
+HWIO kernels, ``(in, out)`` dense kernels)."""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from ..core import weights as core_weights
+from .runtime import _keys, to_numpy
+
+
+def _in_mode(model, training):
+    """``model`` with dropout on or off (a model without a ``training`` field as it is)."""
+    return model.clone(training=training) if "training" in model.hparams else model
+
+
+@partial(jax.jit, static_argnums=0)
+def _init(model, key, X):
+    # Compiled: the first eager init compiles each of its many small ops on its own, slower.
+    return model.init(key, X)["params"]
+
+
+def init_params(model, seed=0):
+    """Fresh parameters for ``model`` from ``seed`` (what an ``AlexNet`` made after
+    ``set_seed(seed)`` carries), sized for its input."""
+    if model.input_size is None:
+        raise ValueError(f"{type(model).__name__} does not say its input size (it has no "
+                         "resize=), so its parameters cannot be made before a batch: give them "
+                         "with model.set_params(model.init(key, X)['params'])")
+    X = jnp.zeros(model.input_batch_shape())
+    return _init(_in_mode(model, training=False), _keys(seed)[0], X)
+
+
+def parameter_arrays(model, seed=None):
+    """The parameters as ``[(name, numpy array), ...]`` in the architecture table's order (each
+    convolution and dense layer: kernel, then bias), in Flax's layout (HWIO kernels, ``(in, out)``
+    dense kernels): those the model carries, or with ``seed``, fresh ones from that seed."""
+    return _param_arrays(model.params if seed is None else init_params(model, seed))
+
+
+def _layer_names(params):
+    """The weight layers' names in the table's order (``layers_10`` after ``layers_9``)."""
+    return sorted(params["net"], key=lambda name: int(name.rsplit("_", 1)[1]))
+
+
+def _param_arrays(params):
+    """A params pytree as ``[(name, numpy array), ...]``, kernel then bias per layer."""
+    return [(f"net.{layer}.{kind}", to_numpy(params["net"][layer][kind]))
+            for layer in _layer_names(params) for kind in ("kernel", "bias")]
+
+
+def assign_parameter_arrays(model, arrays, skip_head=False):
+    """Set the model's parameters from ``[(name, array), ...]`` in Flax's layout and the table's
+    order (what :func:`parameter_arrays` returns; all but the last layer's two with
+    ``skip_head``, which keeps the model's own last layer); returns the params pytree. Every
+    shape is checked first (``WeightsError``), so a refusal leaves the model unchanged."""
+    expected = jax.eval_shape(lambda: init_params(model))  # shapes only: nothing is computed
+    targets = [(f"net.{layer}.{kind}", expected["net"][layer][kind].shape)
+               for layer in _layer_names(expected) for kind in ("kernel", "bias")]
+    arrays = iter(core_weights.match_arrays(arrays, targets, skip_head))
+    head = _layer_names(expected)[-1]
+    params = {"net": {layer: {kind: (model.params["net"][layer][kind]
+                                     if skip_head and layer == head else jnp.asarray(next(arrays)))
+                              for kind in ("kernel", "bias")}
+                      for layer in _layer_names(expected)}}
+    if hasattr(model, "set_params"):
+        model.set_params(params)
+    return params
+
+
+def _path_name(path):
+    """``net.layers_0.kernel`` for a pytree path."""
+    return ".".join(str(getattr(key, "key", getattr(key, "idx", getattr(key, "name", key))))
+                    for key in path)
+
+
+def _check_params(model, params):
+    """Refuse parameters that do not fit ``model`` before anything is compiled with them,
+    naming the first leaf that differs."""
+    def shapes(tree):
+        return {_path_name(path): tuple(getattr(leaf, "shape", ()))
+                for path, leaf in jax.tree_util.tree_flatten_with_path(dict(tree))[0]}
+
+    got, wanted = shapes(params), shapes(jax.eval_shape(lambda: init_params(model)))
+    if got != wanted:
+        name = next((key for key in wanted if got.get(key) != wanted[key]),
+                    next(iter(set(got) - set(wanted)), "?"))
+        raise ValueError(f"these parameters do not fit this AlexNet ({model.describe_input()}, "
+                         f"{model.num_classes} classes): {name} is {got.get(name, 'missing')}, "
+                         f"the model's is {wanted.get(name, 'absent')}; make them with "
+                         "model.load_weights(path) (which can adapt the channels and skip the "
+                         "head) or init_params(model)")

@@ -1,0 +1,41 @@
+"""The chapter's AlexNet on MXNet Gluon (d2l, sec_alexnet), on the shared core.
+
+``from d2l_alexnet import mxnet as d2l`` gives the book's names: ``Module``, ``Classifier``,
+``AlexNet``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons ``ArrayData`` and
+``ImageFolder``. MXNet 1.9 is the last release and needs numpy<1.24,
+so it runs from its own environment (``make mxnet-env``). We use the classic ``mx.nd`` API rather
+than the book's ``npx.set_np()``, which would switch every array in the process to numpy mode.
+
+The files (``core/contract.py`` says what each backend's hold):
+
+- ``runtime.py``: MXNet's engine and threads (set before it loads), devices, seeds, host arrays;
+- ``data.py``: ``resize_images`` and the data modules in NDArrays;
+- ``weights.py``: the parameters as named numpy arrays, both ways;
+- ``model.py``: ``Module``, ``Classifier``, ``build_network``, ``AlexNet``, ``BookAlexNet``;
+- ``trainer.py``: the ``Trainer``'s Gluon steps, on one context or several;
+- ``bench.py``: the benchmark's hooks, not imported here.
+"""
+
+# runtime first: it sets the variables MXNet reads when it loads, before any file imports it.
+from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
+                      to_numpy)
+from .data import ArrayData, DataModule, FashionMNIST, ImageFolder, resize_images
+from .model import AlexNet, BookAlexNet, Classifier, Module, build_network, example_input_shape
+from .trainer import Trainer
+from .weights import assign_parameter_arrays, parameter_arrays
+
+# Beside the contract: the framework under the names the book's own d2l module gives it, and
+# this backend's own idiom.
+import mxnet as mx  # noqa: F401,E402  (loaded by runtime by now)
+import numpy as np  # noqa: F401
+from mxnet import autograd, gluon, init  # noqa: F401
+from mxnet.gluon import nn  # noqa: F401
+
+from .data import NDArrayBatches  # noqa: F401
+from .model import PlannedSchedule  # noqa: F401
+
+# core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
+__all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",
+           "Trainer", "ArrayData", "ImageFolder", "build_network", "example_input_shape",
+           "parameter_arrays", "assign_parameter_arrays", "resize_images", "to_numpy", "cpu",
+           "gpu", "num_gpus", "set_seed", "initialize_distributed", "LAYOUT", "PRECISIONS"]

@@ -1,0 +1,47 @@
+"""Images as MXNet NDArrays: ``resize_images`` and the data modules that batch in them."""
+
+import mxnet as mx
+import numpy as np
+
+from ..core import images as core_images
+from ..core.datamodule import DataModule, FashionMNISTBase, InMemoryData
+
+__all__ = ["ArrayData", "DataModule", "FashionMNIST", "ImageFolder", "NDArrayBatches",
+           "resize_images"]
+
+
+def resize_images(images, size, ctx=None):
+    """numpy or NDArray images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, C, *size)``:
+    uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
+    antialiasing: the convention every backend shares). numpy arrays are copied to ``ctx`` (the
+    CPU by default)."""
+    if isinstance(images, np.ndarray):
+        images = mx.nd.array(images, ctx=ctx or mx.cpu(), dtype=images.dtype)
+    X = images.astype("float32")
+    if images.dtype == np.uint8:
+        X = X / 255.0
+    X = X.expand_dims(axis=1) if X.ndim == 3 else X.transpose((0, 3, 1, 2))
+    if tuple(X.shape[-2:]) != tuple(size):
+        # align_corners defaults to True in MXNet; False is torch's half-pixel convention.
+        X = mx.nd.contrib.BilinearResize2D(X, height=size[0], width=size[1],
+                                           align_corners=False)
+    return X
+
+
+class NDArrayBatches(InMemoryData):
+    """``train_dataloader()`` batches as MXNet NDArrays: images ``(B, C, H, W)``."""
+
+    def convert_batch(self, images, labels):
+        return resize_images(images, self.resize), mx.nd.array(labels, dtype="int32")
+
+
+class FashionMNIST(NDArrayBatches, FashionMNISTBase):
+    """Fashion-MNIST as MXNet NDArrays (d2l, sec_fashion_mnist)."""
+
+
+class ArrayData(NDArrayBatches, core_images.ArrayData):
+    __doc__ = core_images.ArrayData.__doc__
+
+
+class ImageFolder(NDArrayBatches, core_images.ImageFolder):
+    __doc__ = core_images.ImageFolder.__doc__

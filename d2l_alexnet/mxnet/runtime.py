@@ -1,0 +1,95 @@
+"""MXNet's environment, devices, seeds and host arrays: what the backend's other files need.
+
+The package imports this file first: it sets the two variables MXNet reads when it loads.
+"""
+
+import os
+import sys
+
+import numpy as np
+
+# MXNet keeps cores back for its engine's worker threads and so runs each operator on fewer
+# OpenMP threads than there are cores. Its operators are the work, so give them every core
+# this process may use, unless the user chose a number.
+_usable_cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count())
+os.environ.setdefault("OMP_NUM_THREADS", str(_usable_cores))
+# The default threaded engine runs independent operators at once, so a convolution's backward
+# pass gets a varying share of those threads and sums its weight gradient in a varying order:
+# the last bits differed between two identical runs (momentum with weight decay), and a resumed
+# run was no longer exact. The synchronous engine gives each operator all of them, every time;
+# it measured no slower.
+os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
+import mxnet as mx  # noqa: E402  (reads both variables when it loads)
+
+
+def _start_engine_without_its_log_line():
+    """MXNet starts its engine at the first operation and, for a non-default engine, logs a
+    line to stderr: the CLI's one-line errors would get a second line. Start it here with that
+    line dropped (anything else written meanwhile is passed on)."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            mx.nd.zeros(1).wait_to_read()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        for line in caught.read().decode(errors="replace").splitlines(keepends=True):
+            if "MXNet start using engine" not in line:
+                sys.stderr.write(line)
+
+
+_start_engine_without_its_log_line()
+
+# Precisions this backend trains in: MXNet 1.9's bf16 AMP is process-wide and fails with
+# numpy 1.23, so fp32 only.
+PRECISIONS = ("fp32",)
+# Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
+LAYOUT = "NCHW"
+
+
+def cpu():
+    return mx.cpu()
+
+
+def gpu(i=0):
+    return mx.gpu(i)
+
+
+def num_gpus():
+    return mx.context.num_gpus()
+
+
+def set_seed(seed):
+    """Seed every RNG the model and its dropout draw from (MXNet's, on every device)."""
+    global _seed
+    _seed = int(seed)
+    mx.random.seed(seed)
+
+
+# The Trainer reseeds dropout from this and the step number (see _step_seed); read it as
+# ``runtime._seed``, where set_seed changes it.
+_seed = 0
+
+
+def _step_seed(seed, step):
+    """MXNet's RNG state can be neither read nor set, so a checkpoint could not carry it:
+    instead, after each training step, the RNG is reseeded from ``(seed, next step)``. Step 0
+    draws from ``set_seed`` as ever; every later step's dropout masks are a pure function of the
+    seed and the step (as JAX's ``fold_in(key, step)``), so a resumed run draws the same."""
+    return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def initialize_distributed():
+    """Nothing to join: this backend trains on one machine only, and the contexts of one
+    process need no joining."""
+
+
+def to_numpy(array):
+    """An NDArray as a numpy array (on the host)."""
+    return array.asnumpy() if isinstance(array, mx.nd.NDArray) else np.asarray(array)

@@ -1,0 +1,265 @@
+"""The models: the book's ``Module`` and ``Classifier`` as Keras models, the chapter's network
+built from the shared table (:func:`build_network`, :class:`AlexNet`), the book's own
+:class:`BookAlexNet`, ``init_cnn``, and the learning-rate schedule ``configure_optimizers``
+uses."""
+
+import dataclasses
+
+import numpy as np
+
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+                                 check_in_channels, layer_table, with_dropout)
+from ..core.module import ModuleContract
+from .data import resize_images
+from .runtime import LAYOUT, keras, tf
+from .weights import assign_parameter_arrays, parameter_arrays
+
+
+def init_cnn(layer):
+    """Xavier-uniform kernel and zero bias for a built ``Conv2D`` or ``Dense`` (d2l, sec_lenet).
+
+    :class:`AlexNet` already starts this way (its layers are built with these initializers);
+    this re-initializes a layer, and refuses one whose weights do not exist yet.
+    """
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+        if not layer.built:
+            raise ValueError(f"{layer.name} has no weights yet: build it before init_cnn")
+        layer.kernel.assign(keras.initializers.GlorotUniform()(layer.kernel.shape))
+        layer.bias.assign(tf.zeros(layer.bias.shape))
+
+
+class Module(keras.Model, ModuleContract):
+    """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        # Keras 3's Trainer.__init__ sets ``self.loss = None`` (compile()'s slot), which would hide
+        # the book's ``loss`` method; we never compile, so drop the instance attribute.
+        self.__dict__.pop("loss", None)
+        self.save_hyperparameters()
+
+    LAYOUT, BACKEND = LAYOUT, "tensorflow"
+
+    def loss(self, y_hat, y):
+        raise NotImplementedError
+
+    # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
+    weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
+
+    def call(self, X, training=None):
+        self.check_input_shape(tuple(X.shape))  # static shapes: checked when traced
+        return self.net(X, training=training)
+
+    # Class indices, as in every backend, not Keras' outputs (those are model(X, training=False)).
+    predict = ModuleContract.predict
+
+    def images_to_input(self, images):
+        return resize_images(images, self.input_size)
+
+    def evaluate_batch(self, X, features):
+        layers = self.net.layers[:-1] if features else self.net.layers
+        X = tf.convert_to_tensor(X)
+        for layer in layers:  # training=False: dropout off
+            X = layer(X, training=False)
+        return tf.cast(X, tf.float32).numpy()
+
+    def training_step(self, batch):
+        loss = self.loss(self(*batch[:-1], training=True), batch[-1])
+        self.plot("loss", loss, train=True)
+        return loss
+
+    def validation_step(self, batch):
+        loss = self.loss(self(*batch[:-1], training=False), batch[-1])
+        self.plot("loss", loss, train=False)
+        return loss
+
+    def configure_optimizers(self):
+        """Keras' SGD with the model's recipe; with a schedule (the trainer's plan over its
+        run), its learning rate is a ``keras.optimizers.schedules`` schedule of the step.
+        (Weight decay is not Keras' decoupled ``weight_decay``: the trainer adds the coupled L2
+        term to the gradients, as the other backends' SGD does.)"""
+        recipe = self.recipe
+        plan = getattr(getattr(self, "trainer", None), "lr_plan", None)
+        return keras.optimizers.SGD(
+            learning_rate=recipe.lr if plan is None else PlannedSchedule(plan),
+            momentum=recipe.momentum, nesterov=recipe.nesterov)
+
+    def layer_outputs(self, X_shape):
+        X = tf.random.normal(X_shape)
+        for layer in self.net.layers:
+            X = layer(X, training=False)
+            yield type(layer).__name__, tuple(X.shape)
+
+
+class Classifier(Module):
+    """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
+
+    def validation_step(self, batch):
+        return self.score_validation(self(*batch[:-1], training=False), batch[-1])
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+        preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
+        compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
+        return tf.reduce_mean(compare) if averaged else compare
+
+    def loss(self, Y_hat, Y, averaged=True):
+        # Logits in fp32 even under bf16: the softmax's log-sum-exp needs the range.
+        Y_hat = tf.cast(tf.reshape(Y_hat, (-1, Y_hat.shape[-1])), tf.float32)
+        losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.reshape(Y, (-1,)), Y_hat)
+        smoothing = self.smoothing()
+        if smoothing:  # the targets' share ε spread evenly: ε × the mean of -log p over classes
+            losses = ((1 - smoothing) * losses
+                      - smoothing * tf.reduce_mean(tf.nn.log_softmax(Y_hat), axis=-1))
+        return tf.reduce_mean(losses) if averaged else losses
+
+
+class PlannedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as a Keras schedule: the same
+    rates, in TensorFlow ops on the optimizer's step (so a compiled step reads it each time)."""
+
+    def __init__(self, plan):
+        self.plan = plan
+
+    def __call__(self, step):
+        plan = self.plan
+        step = tf.cast(step, tf.float32)
+        warmup = plan.lr + (plan.peak_lr - plan.lr) * step / max(plan.warmup_steps, 1)
+        progress = tf.clip_by_value((step - plan.warmup_steps)
+                                    / (plan.total_steps - plan.warmup_steps), 0.0, 1.0)
+        after = {"constant": plan.peak_lr + 0.0 * progress,
+                 "onecycle": plan.peak_lr * (1.0 - progress),
+                 "cosine": plan.peak_lr * 0.5 * (1.0 + tf.cos(np.pi * progress))}[plan.schedule]
+        return tf.where(step < plan.warmup_steps, warmup, after)
+
+    def get_config(self):
+        return dataclasses.asdict(self.plan)
+
+
+ACTIVATIONS = ("relu", "sigmoid")  # rows folded into the layer before them, as the book writes
+
+
+def _keras_padding(layer):
+    """Keras pads only "valid" (none) or "same" (kernel - 1 in all, at stride 1)."""
+    if layer.padding == 0:
+        return "valid"
+    if layer.stride == 1 and 2 * layer.padding == layer.kernel - 1:
+        return "same"
+    raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
+                     f"stride-{layer.stride} {layer.kind} has no Keras equivalent")
+
+
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
+                  in_channels=IN_CHANNELS):
+    """``keras.Sequential`` from the shared architecture table, built for ``in_channels`` ×
+    ``resize`` inputs (a side or ``(height, width)``).
+
+    As in the book's TensorFlow code, a ReLU row after a convolution or dense layer becomes that
+    layer's ``activation``, so the printed summary has the book's 14 lines.
+    """
+    rows = layer_table(resize, num_classes, in_channels, layers=layers)
+    init = dict(kernel_initializer="glorot_uniform", bias_initializer="zeros")  # Xavier (sec_lenet)
+    modules = []
+    for index, row in enumerate(rows):
+        layer = row.layer
+        following = rows[index + 1].layer.kind if index + 1 < len(rows) else None
+        activation = following if following in ACTIVATIONS else None
+        if layer.kind == "conv":
+            modules.append(keras.layers.Conv2D(layer.units, layer.kernel, layer.stride,
+                                               _keras_padding(layer), activation=activation,
+                                               **init))
+        elif layer.kind == "dense":
+            modules.append(keras.layers.Dense(row.output_shape[0], activation=activation, **init))
+        elif layer.kind in ACTIVATIONS:
+            if index == 0 or rows[index - 1].layer.kind not in ("conv", "dense"):
+                modules.append(keras.layers.Activation(layer.kind))  # nothing to fold it into
+        elif layer.kind in ("maxpool", "avgpool"):
+            pool = (keras.layers.MaxPooling2D if layer.kind == "maxpool"
+                    else keras.layers.AveragePooling2D)
+            modules.append(pool(layer.kernel, layer.stride, _keras_padding(layer)))
+        elif layer.kind == "flatten":
+            modules.append(keras.layers.Flatten())
+        elif layer.kind == "dropout":
+            modules.append(keras.layers.Dropout(layer.rate))
+    net = keras.Sequential(modules)
+    # Built now, from the known input size, so the weights exist (and are Xavier) at once.
+    net.build((None, *example_input_shape(resize, in_channels=in_channels)[1:]))
+    return net
+
+
+class AlexNet(Classifier):
+    """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
+
+    ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
+    for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off); ``layers``:
+    another table of rows (``core/architecture.py``) to build instead of the chapter's.
+
+    The keyword arguments ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
+    ``schedule``, ``warmup_epochs`` and ``max_lr`` are the training recipe
+    (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with ``lr=0.01``, are
+    the chapter's plain SGD.
+
+    :meth:`save_weights`/:meth:`load_weights` override Keras' own: they write and read the
+    canonical safetensors file every backend shares. Paths ending in ``.weights.h5`` still go to
+    Keras' format.
+    """
+
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
+                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
+        super().__init__()
+        self.save_hyperparameters(ignore=["layers"])  # Keras reserves the attribute `layers`
+        self.hparams["layers"] = layers
+        check_in_channels(in_channels)
+        self.recipe.check()  # a bad momentum, say, refused now rather than at fit
+        self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
+                                 in_channels)
+        self.built = True  # self.net is built; nothing else holds weights
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``);
+        ``*.weights.h5``: Keras' own format."""
+        if str(filepath).endswith(".weights.h5"):
+            return super().save_weights(filepath, *args, **kwargs)
+        return ModuleContract.save_weights(self, filepath)
+
+    def load_weights(self, filepath, *args, skip_head=False, log=print, **kwargs):
+        """From a canonical weights file (``ModuleContract.load_weights``: ``skip_head``, the
+        channel rule); returns the model. ``*.weights.h5``: Keras' own format."""
+        if str(filepath).endswith(".weights.h5"):
+            return super().load_weights(filepath, *args, **kwargs)
+        return ModuleContract.load_weights(self, filepath, skip_head, log)
+
+
+class BookAlexNet(Classifier):
+    """The chapter's AlexNet written the way the book writes it for TensorFlow (sec_alexnet):
+    one ``keras.Sequential``, the ReLUs as the layers' activations, the first convolution
+    unpadded. It computes exactly :class:`AlexNet`'s function; what differs is around it: the
+    book's Keras layers start from Keras' defaults (Glorot-uniform kernels, as Xavier here,
+    and zero biases), and the book never passes ``training=``, so its dropout never acts in
+    training; ours always says which."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = keras.Sequential([
+            keras.layers.Conv2D(filters=96, kernel_size=11, strides=4, activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=2),
+            keras.layers.Conv2D(filters=256, kernel_size=5, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=2),
+            keras.layers.Conv2D(filters=384, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.Conv2D(filters=384, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.Conv2D(filters=256, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(pool_size=3, strides=2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4096, activation="relu"), keras.layers.Dropout(0.5),
+            keras.layers.Dense(4096, activation="relu"), keras.layers.Dropout(0.5),
+            keras.layers.Dense(num_classes)])
+        self.net.build((None, CHAPTER_RESIZE, CHAPTER_RESIZE, IN_CHANNELS))
+        self.built = True
+
+
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+    """The input layout of this backend (NHWC) for ``layer_summary``."""
+    return (batch_size, *as_size(resize), in_channels)

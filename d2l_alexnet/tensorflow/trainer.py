@@ -1,0 +1,212 @@
+"""The :class:`Trainer`: the shared fit loop (``core.trainer.TrainerBase``) with TensorFlow's
+compiled steps, on one device or under a ``tf.distribute`` strategy."""
+
+import numpy as np
+
+from ..core.architecture import with_dropout
+from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
+from . import runtime
+from .data import resize_images
+from .model import build_network
+from .runtime import keras, tf, to_numpy
+
+
+class Trainer(TrainerBase):
+    """The shared fit loop with TensorFlow steps (d2l, sec_oo-design).
+
+    ``precision="bf16"`` switches this model's layers to Keras' ``mixed_bfloat16`` policy
+    (fp32 weights, bf16 compute; the last layer stays fp32 so the logits are fp32).
+
+    ``num_gpus=N > 1``: ``tf.distribute.MirroredStrategy`` over N local devices, or
+    ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes several machines (N is then
+    the number of replicas over all of them). The model's network is rebuilt under the
+    strategy's scope (mirrored variables) with the same weights.
+    """
+
+    backend, framework = "tensorflow", "TensorFlow"
+    strategy = None  # a tf.distribute strategy, for several replicas
+
+    def gpu_available(self):
+        return bool(tf.config.list_physical_devices("GPU"))
+
+    def open_device(self, kind):
+        # Steps run under tf.device(this). The weights stay where TF put them at construction
+        # (the GPU when there is one), so --device cpu on a GPU machine reads them from the GPU.
+        device = "/GPU:0" if kind == "gpu" else "/CPU:0"
+        if self.num_replicas > 1 and self.strategy is None:
+            self.strategy = self._make_strategy(device.strip("/").split(":")[0])
+        return device
+
+    def _make_strategy(self, kind):
+        if runtime.CLUSTER_STRATEGY is not None:  # several machines: each worker's own devices
+            strategy = runtime.CLUSTER_STRATEGY
+            self.replica_rank = strategy.cluster_resolver.task_id
+        else:
+            devices = [device.name for device in tf.config.list_logical_devices(kind)]
+            if len(devices) < self.num_replicas:
+                hint = ("split the CPU into logical devices with "
+                        "tf.config.set_logical_device_configuration before any op"
+                        if kind == "CPU" else f"use --devices {len(devices)} or fewer")
+                raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
+                                   f"{kind} devices but TensorFlow sees {len(devices)}: {hint}")
+            strategy = tf.distribute.MirroredStrategy(devices[:self.num_replicas])
+        if strategy.num_replicas_in_sync != self.num_replicas:
+            raise ReplicaError(f"asked for {self.num_replicas} replicas, the cluster in TF_CONFIG "
+                               f"has {strategy.num_replicas_in_sync}")
+        return strategy
+
+    def describe_device(self):
+        return self.device.strip("/").lower()
+
+    def prepare_model(self, model):
+        if self.strategy is not None and not _is_mirrored(model.net):
+            with self.strategy.scope():  # mirrored variables, with the model's current weights
+                net = build_network(model.num_classes, model.resize,
+                                    with_dropout(model.dropout, model.table), model.in_channels)
+                net.set_weights(model.net.get_weights())
+            # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
+            # model.trainable_variables (and checkpoints).
+            model._layers.remove(model.net)
+            model.net = net
+        # Per layer, not keras.config.set_dtype_policy: a global policy would leak into every
+        # model built later. Set both ways, so the last fit's precision is the model's.
+        policy = "mixed_bfloat16" if self.precision == "bf16" else "float32"
+        for layer in model.net.layers[:-1]:
+            layer.dtype_policy = policy
+        model.trainer = self
+        recipe = getattr(model, "recipe", None)
+        self.weight_decay = recipe.weight_decay if recipe is not None else 0.0
+        if self.strategy is not None:
+            with self.strategy.scope():
+                self.optim = model.configure_optimizers()
+                self.optim.build(model.trainable_variables)
+            self.compiled_train_step = tf.function(self._distributed_train_step, autograph=False)
+            self.compiled_eval_step = tf.function(self._distributed_eval_step, autograph=False)
+            return
+        self.optim = model.configure_optimizers()
+        self.optim.build(model.trainable_variables)
+        # One trace for every batch size (the last batch may be short). No XLA: slower on a CPU,
+        # after a slow compile (BENCHMARKS.md).
+        spec = (tf.TensorSpec(model.input_batch_shape(None), tf.float32),
+                tf.TensorSpec((None,), tf.int32))
+        self.compiled_train_step = tf.function(self._train_step, input_signature=spec,
+                                               autograph=False)
+        self.compiled_eval_step = tf.function(self._eval_step, input_signature=spec,
+                                              autograph=False)
+
+    def prepare_batch(self, images, labels):
+        if self.strategy is not None:
+            return self._distribute(images, labels)
+        with tf.device(self.device):
+            return (resize_images(tf.constant(images), self.input_size or images.shape[1:3]),
+                    tf.constant(labels.astype(np.int32)))
+
+    def _distribute(self, images, labels):
+        """Each replica's slice of the global batch (by its global replica id, so every worker
+        of a multi-worker run, holding the same global batch, takes its own)."""
+        slices = replica_slices(len(labels), self.num_replicas)
+
+        def replica_value(context):
+            mine = slices[context.replica_id_in_sync_group]
+            return (resize_images(tf.constant(images[mine]), self.input_size),
+                    tf.constant(labels[mine].astype(np.int32)))
+
+        X, y = self.strategy.experimental_distribute_values_from_function(
+            lambda context: replica_value(context)[0]), \
+            self.strategy.experimental_distribute_values_from_function(
+                lambda context: replica_value(context)[1])
+        return X, y, tf.constant(float(len(labels)))
+
+    def _train_step(self, X, y):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss = self.model.training_step((X, y))
+        grads = self.with_weight_decay(tape.gradient(loss, variables), variables)
+        if self.gradient_clip_val > 0:
+            grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
+        self.optim.apply_gradients(zip(grads, variables))
+        return loss
+
+    def with_weight_decay(self, grads, variables, share=1.0):
+        """The coupled L2 term ``weight_decay × w`` added to each gradient (``share`` of it on
+        each replica, whose gradients the optimizer sums)."""
+        if not self.weight_decay:
+            return grads
+        return [grad + (share * self.weight_decay) * variable
+                for grad, variable in zip(grads, variables)]
+
+    def _replica_train_step(self, X, y, total):
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            # Scaled by the global batch: the optimizer sums the replicas' gradients, which is
+            # then the gradient of the global batch's mean loss.
+            loss = tf.reduce_sum(self.model.loss(self.model(X, training=True), y,
+                                                 averaged=False)) / total
+        grads = self.with_weight_decay(tape.gradient(loss, variables), variables,
+                                       share=1.0 / self.num_replicas)
+        if self.gradient_clip_val > 0:
+            context = tf.distribute.get_replica_context()
+            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
+            grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
+            grads = [grad / self.num_replicas for grad in grads]  # summed again when applied
+        self.optim.apply_gradients(zip(grads, variables))
+        return loss
+
+    def _distributed_train_step(self, X, y, total):
+        losses = self.strategy.run(self._replica_train_step, args=(X, y, total))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def _eval_step(self, X, y):
+        return validation_sums(self.model, self.model(X, training=False), y, total=tf.reduce_sum)
+
+    def _distributed_eval_step(self, X, y, total):
+        sums = self.strategy.run(self._eval_step, args=(X, y))
+        return tuple(self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                     for value in sums)
+
+    def train_step(self, batch):
+        with tf.device(self.device):
+            return self.compiled_train_step(*batch)
+
+    def eval_step(self, batch):
+        with tf.device(self.device):
+            return self.compiled_eval_step(*batch)
+
+    def learning_rate(self):
+        """The rate the next step applies (Keras evaluates its schedule at the step count)."""
+        return float(self.optim.learning_rate)
+
+    def state_arrays(self):
+        """Weights, the SGD state (its step count) and the dropout layers' seed-generator
+        states, by position (Keras' variable paths carry per-process counters)."""
+        arrays = {f"params.{index:02d}.{variable.name}": to_numpy(variable)
+                  for index, variable in enumerate(self.model.trainable_variables)}
+        for index, variable in enumerate(self._optimizer_state()):
+            arrays[f"optimizer.{index:02d}.{variable.name}"] = to_numpy(variable)
+        for index, variable in enumerate(self._dropout_states()):
+            arrays[f"rng.dropout.{index}"] = to_numpy(variable)
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        for prefix, variables in (("params", self.model.trainable_variables),
+                                  ("optimizer", self._optimizer_state())):
+            for index, variable in enumerate(variables):
+                variable.assign(arrays[f"{prefix}.{index:02d}.{variable.name}"])
+        for index, variable in enumerate(self._dropout_states()):
+            if f"rng.dropout.{index}" in arrays:
+                variable.assign(arrays[f"rng.dropout.{index}"])
+
+    def _optimizer_state(self):
+        # The learning rate is a setting, not state: a resumed run may lower it (--lr).
+        return [variable for variable in self.optim.variables if variable.name != "learning_rate"]
+
+    def _dropout_states(self):
+        return [layer.seed_generator.state for layer in self.model.net.layers
+                if isinstance(layer, keras.layers.Dropout)]
+
+
+def _is_mirrored(net):
+    """Whether ``net``'s weights were made under a ``tf.distribute`` strategy's scope."""
+    return any(isinstance(getattr(variable, "value", variable), tf.distribute.DistributedValues)
+               for variable in net.weights[:1])
+

@@ -1,0 +1,23 @@
+"""A Keras model's parameters as named numpy arrays, and back, in Keras' own layout."""
+
+from ..core.weights import match_arrays
+from .runtime import to_numpy
+
+
+def parameter_arrays(model, seed=0):
+    """The model's parameters as ``[(name, numpy array), ...]`` in the architecture table's order
+    (each convolution and dense layer: kernel, then bias), in Keras' own layout (HWIO kernels,
+    ``(in, out)`` dense weights). ``seed`` is unused: Keras models hold their parameters."""
+    return [(variable.path, to_numpy(variable)) for variable in model.net.weights]
+
+
+def assign_parameter_arrays(model, arrays, skip_head=False):
+    """Set the model's parameters from ``[(name, array), ...]`` in Keras' layout and the
+    table's order (what :func:`parameter_arrays` returns; all but the last layer's two with
+    ``skip_head``). Every shape is checked first, so a ``WeightsError`` leaves the model
+    unchanged."""
+    variables = model.net.weights
+    arrays = match_arrays(arrays, [(variable.path, tuple(variable.shape))
+                                   for variable in variables], skip_head)
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)

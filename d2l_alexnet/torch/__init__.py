@@ -1,0 +1,37 @@
+"""The chapter's AlexNet on PyTorch (d2l, sec_alexnet), on the shared core.
+
+``from d2l_alexnet import torch as d2l`` gives the book's names: ``Module``, ``Classifier``,
+``AlexNet``, ``init_cnn``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons
+``ArrayData`` and ``ImageFolder``.
+
+The files (``core/contract.py`` says what each backend's hold): ``runtime.py``, devices, seeds,
+processes (nothing to join: the Trainer does) and ``to_numpy``; ``data.py``, ``resize_images``
+and the data modules; ``weights.py``, the parameters as numpy arrays; ``model.py``, the models,
+``build_network`` and ``init_cnn``; ``trainer.py``, the ``Trainer``; ``bench.py``, the
+benchmark's hooks (not imported here).
+"""
+
+from .data import ArrayData, DataModule, FashionMNIST, ImageFolder, resize_images
+from .model import AlexNet, BookAlexNet, Classifier, Module, build_network, example_input_shape
+from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
+                      to_numpy)
+from .trainer import Trainer
+from .weights import assign_parameter_arrays, parameter_arrays
+
+# Beside the contract: the framework under the names the book's own d2l module gives it, and
+# this backend's own idiom.
+import numpy as np  # noqa: F401
+import torch  # noqa: F401
+from torch import nn  # noqa: F401
+from torch.nn import functional as F  # noqa: F401
+
+from .data import TensorBatches  # noqa: F401
+from .model import init_cnn  # noqa: F401
+from .runtime import mps_available  # noqa: F401
+from .trainer import optimizer_and_scheduler  # noqa: F401
+
+# core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
+__all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",
+           "Trainer", "ArrayData", "ImageFolder", "build_network", "example_input_shape",
+           "parameter_arrays", "assign_parameter_arrays", "resize_images", "to_numpy", "cpu",
+           "gpu", "num_gpus", "set_seed", "initialize_distributed", "LAYOUT", "PRECISIONS"]

@@ -1,0 +1,195 @@
+"""The chapter's models on PyTorch: ``Module``, ``Classifier``, ``build_network``, ``AlexNet``,
+``BookAlexNet`` and the book's ``init_cnn``."""
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+                                 check_in_channels, layer_table, with_dropout)
+from ..core.module import ModuleContract
+from .data import resize_images
+from .runtime import LAYOUT, to_numpy
+from .weights import assign_parameter_arrays, parameter_arrays
+
+
+def init_cnn(module):
+    """Xavier-uniform weights and zero biases for convolutions and dense layers (d2l, sec_lenet).
+
+    Unlike the book's version, which compares ``type(module)`` and so silently skips lazy layers,
+    this refuses a layer whose parameters do not exist yet.
+    """
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        if isinstance(module.weight, nn.parameter.UninitializedParameter):
+            raise ValueError(f"{module} has no parameters yet: run a forward pass before init_cnn")
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class Module(nn.Module, ModuleContract):
+    """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
+
+    LAYOUT, BACKEND = LAYOUT, "pytorch"
+
+    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+        super().__init__()
+        self.save_hyperparameters()
+
+    # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
+    weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
+
+    def forward(self, X):
+        self.check_input_shape(X.shape)
+        return self.net(X)
+
+    def to_host(self, value):
+        return to_numpy(value)
+
+    def parameter_device(self):
+        """Where the parameters live (the model's inputs go there)."""
+        return next(self.parameters()).device
+
+    def images_to_input(self, images):
+        X = torch.from_numpy(np.ascontiguousarray(images)).to(self.parameter_device())
+        return resize_images(X, self.input_size)
+
+    def evaluate_batch(self, X, features):
+        was_training = self.training
+        self.eval()  # dropout off
+        try:
+            with torch.no_grad():
+                X = torch.as_tensor(X).to(self.parameter_device())
+                return to_numpy((self.net[:-1] if features else self.net)(X).float())
+        finally:
+            self.train(was_training)
+
+    def configure_optimizers(self):
+        """SGD with the model's recipe; with a schedule (the trainer's plan over its run), also
+        a ``LambdaLR`` that the trainer steps after every optimizer step."""
+        recipe = self.recipe
+        optimizer = torch.optim.SGD(self.parameters(), lr=recipe.lr, momentum=recipe.momentum,
+                                    nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+        plan = getattr(getattr(self, "trainer", None), "lr_plan", None)
+        if plan is None:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                                      lambda step: plan(step) / recipe.lr)
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def apply_init(self, inputs, init=None):
+        """Run a forward pass (materializing lazy layers), then apply ``init`` (the book's)."""
+        self.forward(*inputs)
+        if init is not None:
+            self.net.apply(init)
+
+    def layer_outputs(self, X_shape):
+        X = torch.randn(*X_shape, device=next(self.parameters()).device)
+        with torch.no_grad():
+            for layer in self.net:
+                X = layer(X)
+                yield type(layer).__name__, X.shape
+
+
+class Classifier(Module):
+    """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
+
+    def validation_step(self, batch):
+        return self.score_validation(self(*batch[:-1]), batch[-1])
+
+    def accuracy(self, Y_hat, Y, averaged=True):
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        compare = (Y_hat.argmax(dim=1).type(Y.dtype) == Y.reshape(-1)).type(torch.float32)
+        return compare.mean() if averaged else compare
+
+    def loss(self, Y_hat, Y, averaged=True):
+        Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
+        return F.cross_entropy(Y_hat, Y.reshape((-1,)), reduction="mean" if averaged else "none",
+                               label_smoothing=self.smoothing())
+
+
+def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
+                  in_channels=IN_CHANNELS):
+    """``nn.Sequential`` from the shared architecture table; sizes come from the table, so no
+    layer is lazy and every initialization really happens."""
+    modules = []
+    in_shape = (in_channels,)
+    for row in layer_table(resize, num_classes, in_channels, layers=layers):
+        layer = row.layer
+        if layer.kind == "conv":
+            modules.append(nn.Conv2d(in_shape[0], layer.units, layer.kernel, layer.stride,
+                                     layer.padding))
+        elif layer.kind == "dense":
+            modules.append(nn.Linear(in_shape[0], row.output_shape[0]))
+        elif layer.kind == "relu":
+            # Not in place: no faster here, and it breaks DDP on Gloo (BENCHMARKS.md).
+            modules.append(nn.ReLU())
+        elif layer.kind == "sigmoid":
+            modules.append(nn.Sigmoid())
+        elif layer.kind == "maxpool":
+            modules.append(nn.MaxPool2d(layer.kernel, layer.stride, layer.padding))
+        elif layer.kind == "avgpool":
+            modules.append(nn.AvgPool2d(layer.kernel, layer.stride, layer.padding))
+        elif layer.kind == "flatten":
+            modules.append(nn.Flatten())
+        elif layer.kind == "dropout":
+            modules.append(nn.Dropout(layer.rate))
+        in_shape = row.output_shape
+    return nn.Sequential(*modules)
+
+
+class AlexNet(Classifier):
+    """AlexNet as in the chapter (Krizhevsky et al., 2012; d2l, sec_alexnet).
+
+    ``resize``: the input's side, or its ``(height, width)``, that the dense layers are sized
+    for (224 in the chapter); ``in_channels``: 1 for greyscale (Fashion-MNIST), 3 for RGB;
+    ``dropout`` overrides the table's rate (0.5) when given (0 turns dropout off); ``layers``:
+    another table of rows (``core/architecture.py``) to build instead of the chapter's.
+
+    The keyword arguments ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
+    ``schedule``, ``warmup_epochs`` and ``max_lr`` are the training recipe
+    (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with ``lr=0.01``, are
+    the chapter's plain SGD.
+    """
+
+    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
+                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
+        super().__init__()
+        self.save_hyperparameters()
+        check_in_channels(in_channels)
+        self.recipe.check()  # a bad momentum, say, refused now rather than at fit
+        self.net = build_network(num_classes, resize, with_dropout(dropout, self.table),
+                                 in_channels)
+        self.net.apply(init_cnn)
+
+
+class BookAlexNet(Classifier):
+    """The chapter's AlexNet written the way the book writes it for PyTorch (sec_alexnet): one
+    ``nn.Sequential`` of lazy layers, the first convolution padded by 1. Shapes and parameters
+    are :class:`AlexNet`'s; the padding shifts the first windows by a pixel. One fix: the book
+    applies ``init_cnn`` to layers that do not exist yet, which does nothing, so here one forward
+    pass at 224×224 makes them first and Xavier initialization really happens."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(
+            nn.LazyConv2d(96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.LazyConv2d(256, kernel_size=5, padding=2), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.LazyConv2d(384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.LazyConv2d(384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.LazyConv2d(256, kernel_size=3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten(),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.LazyLinear(num_classes))
+        self.apply_init([torch.zeros(1, 1, CHAPTER_RESIZE, CHAPTER_RESIZE)], init_cnn)
+
+
+
+def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+    """The input layout of this backend (NCHW) for ``layer_summary``."""
+    return (batch_size, in_channels, *as_size(resize))

@@ -1,0 +1,46 @@
+"""Devices, seeds, processes and host arrays for the PyTorch backend (what the other files
+need)."""
+
+import torch
+
+from ..core.module import host_array
+
+# Precisions this backend trains in (bf16: torch.autocast).
+PRECISIONS = ("fp32", "bf16")
+# Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
+LAYOUT = "NCHW"
+
+
+def cpu():
+    return torch.device("cpu")
+
+
+def gpu(i=0):
+    return torch.device(f"cuda:{i}")
+
+
+def num_gpus():
+    return torch.cuda.device_count()
+
+
+def set_seed(seed):
+    """Seed every RNG the model and its dropout draw from."""
+    torch.manual_seed(seed)
+
+
+def initialize_distributed():
+    """Nothing to do: the Trainer joins torchrun's process group itself when it opens its
+    device (``Trainer.open_device``)."""
+
+
+def mps_available():
+    """Whether Apple's Metal GPU backend is usable (never on the machines that test this)."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def to_numpy(tensor):
+    """A tensor (or anything array-like) as a numpy array (on the host)."""
+    if torch.is_tensor(tensor):
+        return tensor.detach().cpu().numpy()
+    return host_array(tensor)

@@ -1,0 +1,201 @@
+"""The shared fit loop's PyTorch steps: ``Trainer`` (one process per device under torchrun)."""
+
+import os
+
+import numpy as np
+import torch
+from torch import distributed as dist
+from torch import nn
+
+from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
+from .data import resize_images
+from .runtime import mps_available, to_numpy
+
+
+class Trainer(TrainerBase):
+    """The shared fit loop with PyTorch steps (d2l, sec_oo-design).
+
+    Several devices: one process per device, launched by ``torchrun --nproc-per-node N``
+    (several machines: torchrun's ``--nnodes``/``--rdzv-*`` flags). Each process finds its
+    rank in ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``, joins the process group (NCCL on GPUs, Gloo
+    on the CPU) and trains a ``DistributedDataParallel`` copy on its slice of every global batch.
+    ``num_gpus``, when above 1, must then equal ``WORLD_SIZE``.
+    """
+
+    backend, framework = "pytorch", "PyTorch"
+
+    def replicas(self, requested):
+        """One process per replica: torchrun's ``WORLD_SIZE`` and ``RANK`` say how many and
+        which; ``num_gpus`` above 1 must agree."""
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if requested > 1 and requested != world_size:
+            raise ReplicaError(f"PyTorch trains on {requested} devices as {requested} processes: "
+                               f"launch with torchrun --nproc-per-node {requested} (WORLD_SIZE "
+                               f"is {world_size})")
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        return world_size, int(os.environ.get("RANK", "0"))
+
+    def gpu_available(self):
+        """CUDA, or Apple's MPS (fp32 on one device only: bf16 autocast and several processes
+        there are not tested by us)."""
+        return torch.cuda.is_available() or (mps_available() and self.precision == "fp32"
+                                             and self.num_replicas == 1)
+
+    def no_gpu_message(self):
+        if mps_available():
+            return ("PyTorch sees Apple's MPS GPU, which trains here in fp32 on one device "
+                    "only: use --precision fp32 without --devices, or --device cpu")
+        return "no CUDA GPU is visible to PyTorch: use --device cpu or auto"
+
+    def open_device(self, kind):
+        if kind == "cpu":
+            device = torch.device("cpu")
+        elif torch.cuda.is_available():
+            device = torch.device(f"cuda:{self.local_rank if self.num_replicas > 1 else 0}")
+        else:
+            device = torch.device("mps")
+        if self.num_replicas > 1 and not dist.is_initialized():
+            if device.type == "cuda":
+                torch.cuda.set_device(device)
+            # env:// rendezvous: torchrun sets MASTER_ADDR/MASTER_PORT, RANK and WORLD_SIZE.
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return device
+
+    def prepare_model(self, model):
+        if any(isinstance(parameter, nn.parameter.UninitializedParameter)
+               for parameter in model.parameters()):
+            raise ValueError(f"{type(model).__name__} has parameters that do not exist yet "
+                             "(lazy layers): run model.apply_init([X], d2l.init_cnn) with a "
+                             "batch X first, as the book does")
+        # Channels-last (NHWC in memory) lets oneDNN and cuDNN pick their fastest convolutions
+        # (the figures: BENCHMARKS.md).
+        model.to(self.device, memory_format=torch.channels_last)
+        model.trainer = self
+        self.network = model
+        if self.num_replicas > 1:
+            # DDP broadcasts rank 0's weights and averages the gradients in backward().
+            self.network = nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device] if self.device.type == "cuda" else None)
+        self.optim, self.scheduler = optimizer_and_scheduler(model.configure_optimizers())
+        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                       enabled=self.precision == "bf16")
+
+    def prepare_batch(self, images, labels):
+        total = len(labels)
+        if self.num_replicas > 1:  # this rank's slice of the global batch
+            mine = replica_slices(total, self.num_replicas)[self.replica_rank]
+            images, labels = images[mine], labels[mine]
+        images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device, non_blocking=True)
+        labels = torch.from_numpy(labels.astype(np.int64)).to(self.device, non_blocking=True)
+        X = resize_images(images, self.input_size or images.shape[1:3])
+        X = X.contiguous(memory_format=torch.channels_last)
+        return (X, labels) if self.num_replicas == 1 else (X, labels, total)
+
+    def train_step(self, batch):
+        if self.num_replicas > 1:
+            return self._replica_train_step(*batch)
+        self.model.train()
+        with self.autocast:
+            loss = self.model.training_step(batch)
+        self.optim.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.gradient_clip_val > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
+        self.optimizer_step()
+        return loss.detach()
+
+    def _replica_train_step(self, X, labels, total):
+        self.network.train()
+        with self.autocast:
+            loss_sum = self.model.loss(self.network(X), labels, averaged=False).sum()
+        # DDP averages the replicas' gradients: scaled so, they are the global batch mean's
+        # even when the slices differ in size.
+        self.optim.zero_grad(set_to_none=True)
+        (loss_sum * (self.num_replicas / total)).backward()
+        if self.gradient_clip_val > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
+        self.optimizer_step()
+        loss_sum = loss_sum.detach().float()
+        dist.all_reduce(loss_sum)
+        return loss_sum / total
+
+    def optimizer_step(self):
+        self.optim.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def eval_step(self, batch):
+        self.model.eval()
+        with torch.no_grad(), self.autocast:
+            Y_hat = self.model(batch[0]).float()
+            sums = validation_sums(self.model, Y_hat, batch[1])
+        if self.num_replicas > 1:
+            sums = torch.stack(sums)
+            dist.all_reduce(sums)
+        return sums
+
+    def learning_rate(self):
+        """The rate the next step applies (the scheduler has set it on the optimizer)."""
+        return float(self.optim.param_groups[0]["lr"])
+
+    def host_array(self, value):
+        return to_numpy(value)  # a loader's tensors may be on a GPU, or need a detach
+
+    def close(self, failed=False):
+        """Leave the process group this trainer joined (torchrun's processes then exit).
+
+        After a run that went well, every rank first waits for the others: a rank that tore
+        down its Gloo connections while a peer was still finishing was seen to abort the peer
+        ("terminate called without an active exception"). After a failure, no waiting: the
+        others may never arrive."""
+        if self.num_replicas > 1 and dist.is_initialized():
+            if not failed:
+                dist.barrier()
+            dist.destroy_process_group()
+
+    def state_arrays(self):
+        """Parameters, SGD's per-parameter state (none without momentum) and the RNG dropout
+        draws from (the CPU generator, and the GPU's when training on one). Arrays may share
+        memory with the tensors: use them before the next step."""
+        arrays = {f"params.{name}": to_numpy(tensor)
+                  for name, tensor in self.model.named_parameters()}
+        for index, slots in self.optim.state_dict()["state"].items():
+            for key, value in slots.items():
+                if torch.is_tensor(value):
+                    arrays[f"optimizer.{index}.{key}"] = to_numpy(value)
+        arrays["rng.torch_cpu"] = torch.get_rng_state().numpy()
+        if self.device.type == "cuda":
+            arrays["rng.torch_cuda"] = torch.cuda.get_rng_state(self.device).numpy()
+        return arrays
+
+    def load_state_arrays(self, arrays):
+        with torch.no_grad():
+            for name, tensor in self.model.named_parameters():
+                tensor.copy_(torch.from_numpy(np.array(arrays[f"params.{name}"])))
+        slots = {}
+        for name, array in arrays.items():
+            if name.startswith("optimizer."):
+                _, index, key = name.split(".", 2)
+                slots.setdefault(int(index), {})[key] = torch.from_numpy(np.array(array))
+        if slots:
+            # param_groups (the learning rate) stay this run's: --lr may change on resume.
+            self.optim.load_state_dict({"state": slots,
+                                        "param_groups": self.optim.state_dict()["param_groups"]})
+        if self.scheduler is not None:  # the schedule continues at the checkpoint's step
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optim, self.scheduler.lr_lambdas, last_epoch=self.step - 1)
+        if "rng.torch_cpu" in arrays:
+            torch.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cpu"])))
+        if "rng.torch_cuda" in arrays and self.device.type == "cuda":
+            torch.cuda.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cuda"])),
+                                     self.device)
+
+
+def optimizer_and_scheduler(configured):
+    """``configure_optimizers()``'s result as ``(optimizer, scheduler or None)``: an optimizer
+    (the book's models), or Lightning's ``{"optimizer": ..., "lr_scheduler": ...}``, the
+    scheduler stepped after every optimizer step."""
+    if isinstance(configured, dict):
+        return configured["optimizer"], configured.get("lr_scheduler")
+    return configured, None
+
