@@ -430,8 +430,8 @@ def _host_unknown(error: BaseException) -> bool:
 def _download_one(name: str, cache: Path, mirrors: list, dead: set, *,
                   timeout: float, retries: int, log) -> Path | None:
     """Download ``name`` into ``cache`` from the first mirror that works, else None."""
-    # pooch (and requests under it) only when a file must be downloaded: importing them costs
-    # every run, notebook and lesson about 40 ms, and most find their data on disk.
+    # pooch (and requests under it) only when a file must be downloaded: importing them would
+    # slow every run, notebook and lesson down, and most find their data on disk.
     import pooch
     import requests
 
