@@ -73,7 +73,7 @@ def load_backend(name):
                            f"{install_hint(name)}") from error
 
 
-def load_bench_hooks(name):
-    """The backend's ``bench`` module (``core.contract.BENCH_HOOKS``): what only the benchmark
-    needs, kept out of what a lesson imports."""
-    return importlib.import_module(f"{load_backend(name).__name__}.bench")
+def load_bench_hooks(backend):
+    """The ``bench`` module of the imported ``backend`` (``core.contract.BENCH_HOOKS``): what
+    only the benchmark needs, kept out of what a lesson imports."""
+    return importlib.import_module(f"{backend.__name__}.bench")

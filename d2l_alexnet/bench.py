@@ -79,7 +79,8 @@ def host_peak_memory_bytes():
 def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="auto",
             resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print):
     """Run every measurement for one configuration; returns a JSON-ready dict."""
-    d2l, hooks = load_backend(backend_name), load_bench_hooks(backend_name)
+    d2l = load_backend(backend_name)
+    hooks = load_bench_hooks(d2l)
     d2l.set_seed(seed)
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(batch_size, 28, 28), dtype=np.uint8)
