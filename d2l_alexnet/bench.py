@@ -124,6 +124,7 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
         result["end_to_end_of_step_ratio"] = (result["end_to_end_images_per_sec"]
                                               / step_images_per_sec)
+    result["machine"] = machine()
     device_peak = hooks.peak_memory_bytes(trainer.device)
     result["peak_memory_bytes"] = device_peak if device_peak is not None else \
         host_peak_memory_bytes()
@@ -147,10 +148,34 @@ def versions(backend):
     return found
 
 
+# The CPU instructions that decide the bf16 figures: AMX's bf16 tiles (oneDNN's fastest path),
+# AVX-512's bf16 dot products, or neither.
+CPU_FEATURES = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def cpu_description(cpuinfo="/proc/cpuinfo"):
+    """``(model name, features)``: the CPU's model and which of ``CPU_FEATURES`` it has, read
+    from Linux's ``cpuinfo``; elsewhere the platform's processor string and ``None``."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return platform.processor() or None, None
+    fields = {}
+    for line in lines:  # the first processor's block is enough: every core is the same
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    model = fields.get("model name") or platform.processor() or None
+    return model, [feature for feature in CPU_FEATURES if feature in flags]
+
+
 def machine():
-    """What ran it. OMP_NUM_THREADS is there because on a shared CPU it decides the seconds per
-    epoch more than the network does."""
-    return {"platform": platform.platform(), "processor": platform.processor() or None,
+    """What ran it: the CPU (a vCPU of one host type can be another the next day, and AMX or
+    its absence changes the bf16 figures several times over). OMP_NUM_THREADS is there because
+    on a shared CPU it decides the seconds per epoch more than the network does."""
+    processor, features = cpu_description()
+    return {"platform": platform.platform(), "processor": processor, "cpu_features": features,
             "cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
@@ -308,6 +333,11 @@ def format_result(result):
         if key == "peak_memory_bytes":
             unit = f"MiB, {result['peak_memory_kind']}"
         lines.append(f"  {label:<20} {text:>12} {unit}")
+    if result.get("machine", {}).get("processor"):
+        features = result["machine"].get("cpu_features")
+        lines.append(f"  {'processor':<20} {result['machine']['processor']}"
+                     + (f" ({', '.join(features) or 'no AVX-512, no AMX'})"
+                        if features is not None else ""))
     return "\n".join(lines)
 
 

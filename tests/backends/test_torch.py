@@ -1,7 +1,10 @@
 """PyTorch-only checks: the book's skipped-init bug cannot come back, bf16 really computes in
 bfloat16, and a real allocation failure reads as out of memory."""
 
+import importlib.util
+import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -128,3 +131,27 @@ def test_resize_is_half_pixel_bilinear():
     out = d2l.resize_images(images, (1, 4)).numpy().reshape(-1)
     # Output centres at 0.125, 0.375, 0.625, 0.875 of the row: clamped, 1/4, 3/4, clamped.
     np.testing.assert_allclose(out, [0.0, 0.25, 0.75, 1.0], atol=1e-6)
+
+
+def load_profile_script():
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "benchmarks", "profile_torch.py")
+    spec = importlib.util.spec_from_file_location("profile_torch", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_profile_attributes_time_to_every_weighted_layer(tmp_path):
+    """benchmarks/profile_torch.py: each of the eight layers gets forward and backward time
+    (conv1's weight gradient by its kernel's shape, where no backward hook fires)."""
+    script = load_profile_script()
+    path = tmp_path / "profile.json"
+    result = script.main(["--batch-size", "2", "--resize", "67", "--steps", "1",
+                          "--warmup", "0", "--json", str(path)])
+    names = [row["layer"] for row in result["layers"]]
+    assert names == ["conv1", "conv2", "conv3", "conv4", "conv5", "dense1", "dense2", "dense3"]
+    for row in result["layers"]:
+        assert row["forward_ms"] > 0 and row["backward_ms"] > 0, row
+    assert "aten::convolution_backward" in result["operators_self_ms"]
+    assert json.loads(path.read_text())["layers"] == result["layers"]
