@@ -3,15 +3,16 @@ a matmul for the peak and the device's memory in use. A lesson never imports thi
 
 import mxnet as mx
 
+from .runtime import BFLOAT16
+
 
 def matmul_benchmark(precision, device, size=2048):
     """A blocking ``size×size`` matmul for the benchmark's peak; returns ``(function, flops per
-    call)``. fp32 only, like the rest of this backend."""
-    if precision != "fp32":
-        raise ValueError(f"precision {precision!r} is not supported on the MXNet backend "
-                         "(fp32 only): use --precision fp32")
+    call)``, in float32 or (``"bf16"``) bfloat16."""
     a = mx.nd.random.normal(shape=(size, size), ctx=device)
     b = mx.nd.random.normal(shape=(size, size), ctx=device)
+    if precision == "bf16":
+        a, b = a.astype(BFLOAT16), b.astype(BFLOAT16)
 
     def run():
         # FullyConnected (a @ b.T) is what Dense runs: oneDNN, faster than this wheel's BLAS nd.dot.

@@ -46,9 +46,12 @@ def _start_engine_without_its_log_line():
 
 _start_engine_without_its_log_line()
 
-# Precisions this backend trains in: MXNet 1.9's bf16 AMP is process-wide and fails with
-# numpy 1.23, so fp32 only.
-PRECISIONS = ("fp32",)
+# Precisions this backend trains in. bf16 is MXNet 1.9's automatic mixed precision on oneDNN
+# (``mxnet.contrib.amp``): fp32 parameters, bf16 convolutions and matrix products.
+PRECISIONS = ("fp32", "bf16")
+# How MXNet's AMP marks a bfloat16 array (numpy has no such type: two bytes, a structured dtype).
+BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
+_bf16_amp_on = False
 # Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
 LAYOUT = "NCHW"
 
@@ -90,6 +93,28 @@ def initialize_distributed():
     process need no joining."""
 
 
+def start_bf16_amp():
+    """Turn on MXNet's bf16 mixed precision: ``amp.init`` rewrites MXNet's operator functions,
+    so from now on, for the rest of this process, every network computes its convolutions and
+    matrix products in bfloat16 (parameters stay float32). Once is enough; later calls do
+    nothing."""
+    global _bf16_amp_on
+    if not _bf16_amp_on:
+        from mxnet.contrib import amp
+        amp.init(target_dtype="bfloat16")
+        _bf16_amp_on = True
+
+
+def bf16_amp_on():
+    """Whether :func:`start_bf16_amp` ran in this process (MXNet offers no way back)."""
+    return _bf16_amp_on
+
+
 def to_numpy(array):
-    """An NDArray as a numpy array (on the host)."""
-    return array.asnumpy() if isinstance(array, mx.nd.NDArray) else np.asarray(array)
+    """An NDArray as a numpy array (on the host); a bf16 one (under bf16 AMP, a layer's output)
+    as float32, since numpy has no bfloat16."""
+    if not isinstance(array, mx.nd.NDArray):
+        return np.asarray(array)
+    if array.dtype == BFLOAT16:
+        array = array.astype("float32")
+    return array.asnumpy()

@@ -35,10 +35,7 @@ class Trainer(TrainerBase):
         return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
 
     def prepare_model(self, model):
-        if self.precision != "fp32":
-            # MXNet 1.9's AMP must be on (amp.init) before a network is built, process-wide.
-            raise ValueError(f"precision {self.precision!r} is not supported on the MXNet "
-                             "backend (fp32 only): use --precision fp32")
+        self.prepare_precision(model)
         if self.num_replicas > 1 and self.gradient_clip_val > 0:
             raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "
                                "train on one, or without clipping")
@@ -46,6 +43,23 @@ class Trainer(TrainerBase):
         model.trainer = self
         self.optim = model.configure_optimizers()  # Gluon's default kvstore: "device"
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
+
+    def prepare_precision(self, model):
+        """bf16: MXNet's AMP, on from here for the whole process (runtime.start_bf16_amp). fp32
+        after that is refused, since AMP cannot be turned off and would quietly train in bf16."""
+        if self.precision == "bf16":
+            if self.device.device_type != "cpu":
+                raise ValueError("precision 'bf16' runs on the CPU only in MXNet 1.9 (its bf16 "
+                                 "kernels are oneDNN's): use --precision fp32 on a GPU")
+            runtime.start_bf16_amp()
+            # A graph hybridized before AMP was on (a forward already run) holds fp32
+            # operators: drop it, so that the next forward traces the bf16 one.
+            model.apply(lambda block: block._clear_cached_op()
+                        if isinstance(block, gluon.HybridBlock) else None)
+        elif runtime.bf16_amp_on():
+            raise ValueError("this process already trained MXNet in bf16, and MXNet's mixed "
+                             "precision cannot be turned off: train in fp32 in a new process, "
+                             "or keep precision='bf16'")
 
     def prepare_batch(self, images, labels):
         images = mx.nd.array(images, ctx=self.device, dtype=images.dtype)  # uint8: 4x less to copy

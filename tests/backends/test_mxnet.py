@@ -5,6 +5,7 @@ its host allocator's message read as out of memory.
 Run from the MXNet environment: ``pytest tests/backends/test_mxnet.py``.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -134,9 +135,57 @@ def test_configure_optimizers_is_gluon_sgd_at_lr(model):
     assert type(optimizer.optimizer).__name__ == "SGD"
 
 
-def test_bf16_is_refused_with_a_clear_message(model):
-    with pytest.raises(ValueError, match="not supported on the MXNet backend .fp32 only."):
-        make_trainer(model, precision="bf16")
+# Run in a process of its own: MXNet's AMP, once on, is on for every later test of the process.
+BF16_SCRIPT = """
+import json
+import numpy as np
+from d2l_alexnet import mxnet as d2l
+import mxnet as mx
+from mxnet import autograd
+
+d2l.set_seed(0)
+model = d2l.AlexNet(lr=0.05, resize=67)
+rng = np.random.default_rng(0)
+images = rng.integers(0, 256, size=(16, 28, 28), dtype=np.uint8)
+labels = rng.integers(0, 10, size=16).astype(np.int64)
+data = d2l.ArrayData((images, labels), (images, labels), 16, resize=67)
+fp32 = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, data)
+batch = fp32.prepare_batch(images, labels)
+report = {"fp32_output": str(model(batch[0]).dtype),  # a graph traced in fp32 first
+          "fp32_loss": float(model.loss(model(batch[0]), batch[1]).asscalar())}
+trainer = d2l.Trainer(max_epochs=1, precision="bf16", progress=False, log=None)
+trainer.setup(model, data)
+report["bf16_output"] = str(model(batch[0]).dtype)
+with autograd.predict_mode():
+    report["bf16_loss"] = float(model.loss(model(batch[0]), batch[1]).asscalar())
+report["losses"] = [float(trainer.train_step(batch).asscalar()) for _ in range(12)]
+report["parameters"] = sorted({str(p.data().dtype) for p in model.collect_params().values()})
+report["features"] = str(model.features(images[:2]).dtype)
+report["to_numpy"] = str(d2l.to_numpy(model(batch[0])).dtype)
+try:
+    d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, data)
+except ValueError as error:
+    report["fp32_after"] = str(error)
+print(json.dumps(report))
+"""
+
+
+def test_bf16_is_mxnet_amp_with_float32_parameters_and_no_way_back():
+    """--precision bf16: MXNet's AMP computes in bfloat16 (a network traced in fp32 before is
+    traced again), keeps float32 parameters, trains, hands float32 to numpy, and refuses a
+    later fp32 Trainer in the same process rather than train it in bf16 unnoticed."""
+    result = subprocess.run([sys.executable, "-c", BF16_SCRIPT], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "float32" in report["fp32_output"] and "bfloat16" in report["bf16_output"]
+    # The same function, rounded to bf16: the two losses agree to bf16's precision.
+    assert report["bf16_loss"] == pytest.approx(report["fp32_loss"], rel=0.02)
+    losses = report["losses"]
+    assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < np.mean(losses[:3]), losses
+    assert report["parameters"] == ["<class 'numpy.float32'>"]
+    assert report["features"] == report["to_numpy"] == "float32"
+    assert "cannot be turned off" in report["fp32_after"]
 
 
 def address_space_bytes():
