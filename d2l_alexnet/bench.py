@@ -17,10 +17,15 @@ Training): it trains the chapter's network on the full Fashion-MNIST with the gi
 stops at the first evaluation at or above the target, and reports the wall-clock seconds from
 the start of the command (framework import, data loading, compilation and the evaluations
 included; only a dataset download would not be), the images seen and the epochs, with the curve
-(``time-to-accuracy.json`` and ``time-to-accuracy.png`` in ``--out``).
+(``time-to-accuracy.json`` and ``time-to-accuracy.png`` in ``--out``). With ``--checkpoint-dir``
+a long run can be stopped and continued with ``--resume``: the checkpoints carry the curve and
+the clock, so the resumed run reports the seconds of all its parts (each part's start-up
+included, the work lost after the last checkpoint not) and the same images and accuracies as
+one uninterrupted run.
 """
 
 import argparse
+import errno
 import importlib.metadata
 import json
 import os
@@ -40,13 +45,20 @@ from .backends import canonical_name, load_backend, load_bench_hooks
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
+from .core.checkpoint import (Checkpointer, CheckpointError, check_compatible, check_directory,
+                              estimated_bytes)
 from .core.files import atomic_write_bytes, atomic_write_json
 from .core.images import ArrayData
 from .core.progress import figure_png
 from .core.trainer import TrainingInterrupted
-from .train import add_recipe_arguments, resolve_recipe
+from .train import (add_checkpoint_arguments, add_recipe_arguments, resolve_recipe,
+                    validate_checkpoint_flags)
 
 NUM_CLASSES = 10
+# The metadata key under which a time-to-accuracy run's checkpoints keep its curve and clock.
+PROGRESS_KEY = "time_to_accuracy"
+# What a resumed time-to-accuracy run must share with its checkpoint, beyond train's checks.
+RESUME_MUST_MATCH = ("target", "eval_every", "precision", "val_examples")
 
 
 def time_calls(function, repeats, warmup):
@@ -196,11 +208,20 @@ def evaluation_steps(steps_per_epoch, epochs, every):
 
 def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, precision="fp32",
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
-                     limit_train=None, limit_val=None, data_dir=None, log=print):
+                     limit_train=None, limit_val=None, data_dir=None, log=print,
+                     checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None):
     """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
     a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
-    seconds, images and epochs it took. The clock starts here, before the framework loads."""
-    started = time.perf_counter()
+    seconds, images and epochs it took. The clock starts at ``started`` (a
+    ``time.perf_counter()`` reading; default: here, before the framework loads).
+
+    ``checkpoint_dir``: save checkpoints there (every epoch end and every ``checkpoint_every``
+    steps), each holding the curve and the seconds so far; ``resume_from``: a checkpoint of such
+    a run (see :func:`check_resumable`) to continue, its seconds added to this run's."""
+    started = time.perf_counter() if started is None else started
+    saved = None if resume_from is None else resume_from.metadata[PROGRESS_KEY]
+    if saved is not None:
+        started -= saved["seconds"]
     d2l = load_backend(backend_name)
     problem = precision_problem(d2l, backend_name, precision)
     if problem is not None:
@@ -218,6 +239,10 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     due = evaluation_steps(steps_per_epoch, epochs, eval_every)
     train_examples = data.num_examples(train=True)
     curve, evaluating = [], [0.0]  # seconds spent in evaluations, in a list for the closures
+    parts = 1  # how many processes the run took: one more with each --resume
+    if saved is not None:
+        curve, evaluating[0] = list(saved["curve"]), saved["eval_seconds"]
+        parts = saved["parts"] + 1
 
     def record(trainer, val_loss, val_acc, seconds_in_eval):
         evaluating[0] += seconds_in_eval
@@ -244,14 +269,32 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         record(trainer, epoch_record["val_loss"], epoch_record["val_acc"],
                epoch_record["val_seconds"])
 
+    def progress():  # saved with each checkpoint, after that step's evaluation (if any)
+        return {PROGRESS_KEY: {
+            "target": target, "eval_every": eval_every, "precision": precision,
+            "val_examples": data.num_examples(train=False), "curve": curve,
+            "seconds": time.perf_counter() - started, "eval_seconds": evaluating[0],
+            "parts": parts}}
+
+    # Evaluation first, then the checkpoint: a checkpoint at an evaluation's step holds it.
     trainer.step_callbacks.append(mid_epoch)
     trainer.callbacks.append(epoch_end)
+    if checkpoint_dir is not None:
+        checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every, log=log,
+                                    extra_metadata=progress)
+        checkpointer.attach(trainer)
+        if resume_from is not None:
+            checkpointer.last_path = resume_from.path
+            check_resumable(resume_from, progress()[PROGRESS_KEY],
+                            {"train_examples": train_examples})
+            log(f"resuming from {resume_from.path}: {resume_from.describe()}, "
+                f"{saved['seconds']:,.0f} s so far")
     log(f"{backend_name} {precision}: until val_acc >= {target} or {epochs} epoch(s) of "
         f"{train_examples:,} images, evaluating on {data.num_examples(train=False):,} every "
         f"{eval_every:g} epoch(s); {recipe.describe()}")
     reached = False
     try:
-        trainer.fit(model, data)
+        trainer.fit(model, data, resume=resume_from)
     except TargetReached:
         reached = True
     result = {"backend": backend_name, "device": trainer.device_name(), "precision": precision,
@@ -261,13 +304,34 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
               "train_examples": train_examples,
               "val_examples": data.num_examples(train=False), "eval_every": eval_every,
               "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
-              "seconds_total": time.perf_counter() - started,
+              "seconds_total": time.perf_counter() - started, "parts": parts,
               "versions": versions(backend_name), "machine": machine()}
     if reached:
         last = curve[-1]
         result.update(seconds_to_target=last["seconds"], images_to_target=last["images"],
                       epochs_to_target=last["epochs"])
     return result
+
+
+def check_resumable(checkpoint, this_run, expected=None):
+    """Refuse to continue a time-to-accuracy run from ``checkpoint`` when it is not one, or
+    when its target, evaluation points, precision or validation set differ from ``this_run``'s
+    (a dict with the :data:`RESUME_MUST_MATCH` keys): the curve would mix two measurements.
+    ``expected``: more values for :func:`~d2l_alexnet.core.checkpoint.check_compatible`."""
+    if expected:
+        check_compatible(checkpoint, expected)
+    saved = checkpoint.metadata.get(PROGRESS_KEY)
+    where = os.path.dirname(checkpoint.path) or "."
+    if saved is None:
+        raise CheckpointError(f"{checkpoint.name} in {where} was saved by train, not by bench "
+                              "--time-to-accuracy: it holds no curve to continue; choose "
+                              "another --checkpoint-dir")
+    for key in RESUME_MUST_MATCH:
+        if key in this_run and saved[key] != this_run[key]:
+            raise CheckpointError(
+                f"{checkpoint.name} in {where} measured {key.replace('_', ' ')} {saved[key]!r}, "
+                f"this run has {this_run[key]!r}: resume with the flags it was started with, "
+                "or choose another --checkpoint-dir")
 
 
 def precision_problem(backend, name, precision):
@@ -414,6 +478,7 @@ def main(argv=None):
     accuracy.add_argument("--out", default=None, metavar="DIR",
                           help="where time-to-accuracy.json and .png go (default "
                                "bench-time-to-accuracy/<backend>-<precision>-<recipe>)")
+    add_checkpoint_arguments(accuracy)
     add_recipe_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -432,6 +497,12 @@ def run(args):
         return run_time_to_accuracy(args)
     if args.recipe is not None or args.epochs is not None:
         raise UsageError("--recipe and --epochs go with --time-to-accuracy ACC")
+    for flag, used in (("--checkpoint-dir", args.checkpoint_dir is not None),
+                       ("--checkpoint-every", args.checkpoint_every is not None),
+                       ("--resume", args.resume)):
+        if used:
+            raise UsageError(f"{flag} goes with --time-to-accuracy ACC (a throughput "
+                             "measurement is too short to resume)")
     backend = load_backend(args.backend)
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
@@ -459,6 +530,7 @@ def run(args):
 def run_time_to_accuracy(args):
     """``--time-to-accuracy``: check the flags, measure, print the line, write JSON and PNG. A
     recipe that diverges ends in a ``TrainingError`` (exit 1): no measurement."""
+    started = time.perf_counter()  # the user's wait starts here, reading a checkpoint included
     if not 0 < args.time_to_accuracy <= 1:
         raise UsageError(f"--time-to-accuracy is a validation accuracy between 0 and 1, got "
                          f"{args.time_to_accuracy} (the chapter's is 0.88)")
@@ -470,11 +542,27 @@ def run_time_to_accuracy(args):
                                    f"{args.backend}-{args.precision}-{args.recipe_name}")
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file: name a directory")
+    validate_checkpoint_flags(args)  # train's rules; reads the checkpoint to resume from
+    if args.resume_from is not None:
+        check_resumable(args.resume_from, {"target": args.time_to_accuracy,
+                                           "eval_every": args.eval_every,
+                                           "precision": args.precision})
+    if args.checkpoint_dir is not None:
+        try:
+            check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES))
+        except OSError as error:
+            fix = ("free some space or choose another directory" if error.errno == errno.ENOSPC
+                   else "choose a writable directory")
+            raise UsageError(f"cannot write checkpoints to --checkpoint-dir "
+                             f"{args.checkpoint_dir} ({error.strerror or error}): {fix}") from None
     result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
                               args.epochs, args.batch_size, args.precision, args.device,
                               args.resize, args.eval_every, args.seed, args.limit_train,
                               args.limit_val, args.data_dir,
-                              log=lambda message: print(message, flush=True))
+                              log=lambda message: print(message, flush=True),
+                              checkpoint_dir=args.checkpoint_dir,
+                              checkpoint_every=args.checkpoint_every,
+                              resume_from=args.resume_from, started=started)
     result["recipe_name"] = args.recipe_name
     result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
     print(describe_time_to_accuracy(result))

@@ -60,13 +60,18 @@ def build_parser():
     parser.add_argument("--new-head", action="store_true",
                         help="with --init-from: load all but the last layer, which starts "
                              "fresh (fine-tuning from a file for other classes)")
+    add_checkpoint_arguments(parser)
+    return parser
+
+
+def add_checkpoint_arguments(parser):
+    """``--checkpoint-dir``, ``--checkpoint-every`` and ``--resume`` (train's and bench's)."""
     parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                         help="save a checkpoint here at every epoch end (the last two are kept)")
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                         help="also save one every N training steps")
     parser.add_argument("--resume", action="store_true",
                         help="continue exactly from the newest good checkpoint in --checkpoint-dir")
-    return parser
 
 
 def add_recipe_arguments(parser):
@@ -168,7 +173,7 @@ def validate_checkpoint_flags(args):
                              f"(newest {os.path.basename(found[0][1])}): add --resume to "
                              "continue that run, or choose an empty directory")
         return
-    if args.init_from is not None:
+    if getattr(args, "init_from", None) is not None:
         raise UsageError("--init-from and --resume do not mix: a resumed run continues from "
                          "its checkpoint's weights")
     args.resume_from = latest_checkpoint(args.checkpoint_dir, log=warn)

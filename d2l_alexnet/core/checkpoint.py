@@ -280,15 +280,19 @@ class Checkpointer:
     """Saves ``trainer.checkpoint_state()`` at every epoch end and every ``every`` steps.
 
     ``attach(trainer)`` hooks it into the fit loop. A step checkpoint is skipped at an epoch's
-    last batch: the epoch-end checkpoint follows right after validation.
+    last batch: the epoch-end checkpoint follows right after validation. ``extra_metadata``,
+    when given, is called at each save and its dict joins the checkpoint's metadata (``bench
+    --time-to-accuracy`` keeps its curve and clock there).
     """
 
-    def __init__(self, directory, every=None, keep=2, log=print):
+    def __init__(self, directory, every=None, keep=2, log=print, extra_metadata=None):
         if every is not None and every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.directory, self.every, self.keep, self.log = directory, every, keep, log
+        # A caller's own state, saved with the trainer's: a function returning a JSON-ready dict.
+        self.extra_metadata = extra_metadata
         self.last_path = None  # the newest checkpoint known good (written or resumed from)
         os.makedirs(directory, exist_ok=True)
         self.remove_unfinished_writes()
@@ -322,6 +326,8 @@ class Checkpointer:
         a weight is not finite, so a NaN never reaches a checkpoint.
         """
         metadata, arrays = trainer.checkpoint_state()
+        if self.extra_metadata is not None:
+            metadata.update(self.extra_metadata())
         path = os.path.join(self.directory, checkpoint_name(metadata["step"]))
         try:
             write_checkpoint(path, metadata, arrays)

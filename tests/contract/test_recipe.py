@@ -169,3 +169,48 @@ def test_time_to_accuracy_stops_at_the_target_and_says_when_it_never_gets_there(
     assert reached["images_to_target"] == curve[first]["images"]
     assert reached["seconds_to_target"] == reached["curve"][-1]["seconds"] > 0
     assert "reached val_acc" in capsys.readouterr().out
+
+
+def test_a_time_to_accuracy_run_resumed_from_a_checkpoint_has_the_same_curve(
+        backend_name, tmp_path, capsys):
+    """A run killed after its third step (its checkpoints after that gone) and resumed with
+    --resume evaluates at the same points to the same accuracies as one straight run, and
+    its clock continues from the checkpoint's."""
+    common = ["--backend", backend_name, "--time-to-accuracy", "1.0", "--resize", str(SMALL),
+              "--batch-size", "8", "--limit-train", "32", "--limit-val", "32", "--epochs", "1",
+              "--eval-every", "0.25", "--checkpoint-every", "1"]
+
+    def measure(name, *extra):
+        out = tmp_path / name
+        assert bench.main(common + ["--out", str(out), "--checkpoint-dir",
+                                    str(tmp_path / f"{name}-ckpt"), *extra]) == 0
+        return json.loads((out / "time-to-accuracy.json").read_text())
+
+    straight = measure("straight")
+    checkpoints = tmp_path / "straight-ckpt"
+    (checkpoints / "checkpoint-4.ckpt").unlink()  # as if killed before the last step
+    saved = read_checkpoint(checkpoints / "checkpoint-3.ckpt").metadata[bench.PROGRESS_KEY]
+    assert [point["step"] for point in saved["curve"]] == [1, 2, 3]  # step 3's evaluation too
+
+    # Another target would mix two measurements: refused before the framework is used.
+    other = common + ["--time-to-accuracy", "0.5", "--out", str(tmp_path / "other"),
+                      "--checkpoint-dir", str(checkpoints), "--resume"]
+    assert bench.main(other) == 2
+    assert "measured target 1.0, this run has 0.5" in capsys.readouterr().err
+
+    out = tmp_path / "resumed"
+    assert bench.main(common + ["--out", str(out), "--checkpoint-dir", str(checkpoints),
+                                "--resume"]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    resumed = json.loads((out / "time-to-accuracy.json").read_text())
+    assert straight["parts"] == 1 and resumed["parts"] == 2
+
+    def without_clock(curve):
+        return [{key: value for key, value in point.items()
+                 if key not in ("seconds", "eval_seconds")} for point in curve]
+
+    assert without_clock(resumed["curve"]) == without_clock(straight["curve"])
+    assert resumed["curve"][:3] == saved["curve"]  # the first part's points, as measured
+    last = resumed["curve"][-1]
+    assert last["seconds"] > saved["seconds"] > saved["curve"][-1]["seconds"]
+    assert last["eval_seconds"] > saved["eval_seconds"]

@@ -2,6 +2,7 @@
 with the flag to change, resuming rules, and the CLI flags that exit 2 before any import."""
 
 import math
+import types
 
 import pytest
 
@@ -173,6 +174,44 @@ def test_evaluations_fall_every_half_epoch_and_at_every_epoch_end():
 def test_time_to_accuracy_refuses_bad_flags_with_exit_2(arguments, message, capsys):
     assert bench.main(arguments) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--checkpoint-dir", "ckpt"], "--checkpoint-dir goes with --time-to-accuracy"),
+    (["--resume"], "--resume goes with --time-to-accuracy"),
+    (["--time-to-accuracy", "0.88", "--resume"], "--resume needs --checkpoint-dir DIR"),
+    (["--time-to-accuracy", "0.88", "--checkpoint-every", "10"],
+     "--checkpoint-every needs --checkpoint-dir DIR"),
+])
+def test_time_to_accuracy_checkpoint_flags_are_refused_with_exit_2(arguments, message, capsys):
+    assert bench.main(arguments) == 2
+    assert message in capsys.readouterr().err
+
+
+def saved_progress(**changes):
+    progress = {"target": 0.88, "eval_every": 0.5, "precision": "bf16", "val_examples": 10000,
+                "curve": [], "seconds": 60.0, "eval_seconds": 5.0, "parts": 1}
+    return types.SimpleNamespace(name="checkpoint-100.ckpt", path="ckpt/checkpoint-100.ckpt",
+                                 metadata={"backend": "pytorch", "train_examples": 60000,
+                                           bench.PROGRESS_KEY: dict(progress, **changes)})
+
+
+def test_a_time_to_accuracy_run_resumes_only_its_own_measurement():
+    this_run = {"target": 0.88, "eval_every": 0.5, "precision": "bf16"}
+    bench.check_resumable(saved_progress(), this_run)  # the same measurement: accepted
+    with pytest.raises(CheckpointError, match="measured target 0.9, this run has 0.88: "
+                                              "resume with the flags it was started with"):
+        bench.check_resumable(saved_progress(target=0.9), this_run)
+    with pytest.raises(CheckpointError, match="measured precision 'fp32', this run has 'bf16'"):
+        bench.check_resumable(saved_progress(precision="fp32"), this_run)
+    with pytest.raises(CheckpointError, match="measured val examples 10000, this run has 2000"):
+        bench.check_resumable(saved_progress(), {"val_examples": 2000})
+    from_train = saved_progress()
+    del from_train.metadata[bench.PROGRESS_KEY]
+    with pytest.raises(CheckpointError, match="saved by train, not by bench --time-to-accuracy"):
+        bench.check_resumable(from_train, this_run)
+    with pytest.raises(CheckpointError, match="resume with the same data and --limit-train"):
+        bench.check_resumable(saved_progress(), this_run, {"train_examples": 100})
 
 
 def test_the_time_to_accuracy_line_says_whether_the_target_was_reached():
