@@ -30,14 +30,11 @@ step() {  # step NAME SECONDS COMMAND...: its output in OUT/NAME.log, its status
     [ -z "${ARCHIVE:-}" ] || tar czf "$ARCHIVE" --exclude='*.safetensors' -C "$out" .
 }
 
-{
+{  # the GPU and the CUDA build here; the CPU and versions as every result JSON records them
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-    grep -m1 "model name" /proc/cpuinfo
-    grep -o -w -E "amx_bf16|amx_tile|avx512_bf16|avx512f" /proc/cpuinfo | sort -u | tr '\n' ' '
-    echo
-    nproc
-    $PY -c "import sys, numpy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'torch', torch.__version__, torch.version.cuda)"
-    $PY -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())"
+    $PY -c "import torch; print('torch built for CUDA', torch.version.cuda)"
+    $PY -c "import json; from d2l_alexnet.bench import machine, versions
+print(json.dumps({'machine': machine(), 'versions': {**versions('pytorch'), **versions('jax')}}))"
 } >"$out/machine.txt" 2>&1
 
 bench="$PY -m d2l_alexnet.bench --device gpu"
