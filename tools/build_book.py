@@ -304,7 +304,7 @@ TEXT = {
         "tta": "Time to {target}",
         "tta_intro": "`python -m d2l_alexnet.bench --time-to-accuracy {target}`: the chapter's "
                      "network at 224×224 on all 60,000 training images, evaluated every half "
-                     "epoch, stopped at the first evaluation at or above {target}; the clock "
+                     "epoch, stopped at the first evaluation at or above {shown}; the clock "
                      "runs from the command's start. One row per record in "
                      "`results/time-to-accuracy/`.",
         "columns": ("backend", "precision", "recipe", "device", "minutes to {target}",
@@ -339,7 +339,7 @@ TEXT = {
         "tta_intro": "`python -m d2l_alexnet.bench --time-to-accuracy {target}`: jaringan bab "
                      "ini pada 224×224 dengan seluruh 60.000 gambar pelatihan, dievaluasi "
                      "setiap setengah epoch, dan dihentikan pada evaluasi pertama yang mencapai "
-                     "{target} atau lebih; waktu dihitung sejak perintah dimulai. Satu baris "
+                     "{shown} atau lebih; waktu dihitung sejak perintah dimulai. Satu baris "
                      "untuk setiap catatan di `results/time-to-accuracy/`.",
         "columns": ("backend", "presisi", "resep", "perangkat", "menit hingga {target}",
                     "gambar", "epoch", "akurasi saat itu", "catatan"),
@@ -427,7 +427,7 @@ def results_markdown(results, assets, language):
     if rows:
         target = number(rows[0][1], 2, language)
         blocks += [f"### {text['tta'].format(target=target)}",
-                   text["tta_intro"].format(target=rows[0][1])]
+                   text["tta_intro"].format(target=rows[0][1], shown=target)]
         header = [column.format(target=target) for column in text["columns"]]
         table = ["| " + " | ".join(header) + " |",
                  "|" + "|".join(["---"] * 3 + ["---"] + ["--:"] * 4 + ["---"]) + "|"]
