@@ -368,7 +368,8 @@ class TrainerBase(HyperParameters):
             for images, labels in self.data.raw_batches(train, epoch=epoch,
                                                         start_batch=start_batch):
                 if not self.labels_checked:
-                    self.check_labels(labels, f"a {split} batch of {type(self.data).__name__}")
+                    check_label_range(labels, self.num_classes,
+                                      f"a {split} batch of {type(self.data).__name__}")
                 seen += len(labels)
                 yield self.prepare_batch(images, labels), len(labels)
             if not seen and not start_batch:
@@ -387,7 +388,7 @@ class TrainerBase(HyperParameters):
             X, y = batch[0], batch[-1]
             labels = loader_labels(self.host_array(y), where)
             if not self.labels_checked:  # host integers already: the check costs no sync
-                self.check_labels(labels, f"a batch of {where}")
+                check_label_range(labels, self.num_classes, f"a batch of {where}")
             seen += len(labels)
             if index < start_batch:  # resuming mid-epoch: these were trained on already
                 continue
@@ -402,14 +403,6 @@ class TrainerBase(HyperParameters):
                             f"is used up after one pass, and the Trainer iterates the loader "
                             f"once per epoch)")
         self.loader_sizes[train] = seen
-
-    def check_labels(self, labels, where):
-        """Refuse, in one line, labels the model's ``num_classes`` outputs cannot score."""
-        if len(labels):
-            problem = label_problem(int(labels.min()), int(labels.max()), self.num_classes,
-                                    where)
-            if problem is not None:
-                raise DataError(problem)
 
     def loader_images(self, X):
         """A loader's input batch (the backend's layout, or ``(B, H, W)``) as channels-last
@@ -804,19 +797,21 @@ def check_sizes(model, data):
                          "...)")
 
 
-def label_problem(low, high, num_classes, where):
-    """The one-line message for labels from ``low`` to ``high`` (in ``where``) that a model of
-    ``num_classes`` outputs cannot score, or ``None`` when they fit."""
+def check_label_range(labels, num_classes, where):
+    """Refuse, in one line, ``labels`` (of ``where``) that a model of ``num_classes`` outputs
+    cannot score, naming the fix."""
+    if not len(labels):
+        return
+    low, high = int(labels.min()), int(labels.max())
     if 0 <= low and high < num_classes:
-        return None
-    bad = low if low < 0 else high
-    message = (f"{where} has label {bad}, but the model has num_classes={num_classes}: labels "
-               f"must be class indices 0..{num_classes - 1}")
+        return
+    message = (f"{where} has label {low if low < 0 else high}, but the model has "
+               f"num_classes={num_classes}: labels must be class indices 0..{num_classes - 1}")
     if low >= 1 and high == num_classes:
-        return f"{message}; they look one-indexed (1..{num_classes}): subtract 1"
+        raise DataError(f"{message}; they look one-indexed (1..{num_classes}): subtract 1")
     if low < 0:
-        return f"{message}: renumber the classes from 0"
-    return f"{message}: renumber them, or build the model with num_classes={high + 1}"
+        raise DataError(f"{message}: renumber the classes from 0")
+    raise DataError(f"{message}: renumber them, or build the model with num_classes={high + 1}")
 
 
 def check_stored_labels(data, num_classes):
@@ -827,12 +822,7 @@ def check_stored_labels(data, num_classes):
     if any(labels is None for _, labels in stored):
         return False
     for split, labels in stored:
-        labels = np.asarray(labels)
-        if len(labels):
-            problem = label_problem(int(labels.min()), int(labels.max()), num_classes,
-                                    f"{type(data).__name__}'s {split} split")
-            if problem is not None:
-                raise DataError(problem)
+        check_label_range(np.asarray(labels), num_classes, f"{type(data).__name__}'s {split} split")
     return True
 
 
@@ -846,10 +836,13 @@ def loader_labels(y, where):
 
 
 def check_loader_pixels(images, where):
-    """Refuse, in one line, float (or wide integer) images that are 0..255 values unscaled: the
-    network would take them as they are and its loss diverge."""
+    """Refuse, in one line, float (or wide integer) images that are 0..255 values unscaled, or
+    hold NaN or infinity: the loss would diverge and the advice (a lower rate) be wrong."""
     if images.dtype != np.uint8 and images.size:
-        high = float(images.max())
+        if not np.isfinite(images).all():
+            raise DataError(f"{where} yields images with NaN or infinite values; replace them "
+                            f"(each pixel a number near [0, 1])")
+        high = float(np.abs(images).max())
         if high > UNSCALED_PIXELS:
             raise DataError(f"{where} yields {images.dtype} images with values up to {high:g}; "
                             f"non-uint8 pixels are taken as they are and must lie near [0, 1]: "

@@ -291,6 +291,11 @@ def test_unscaled_float_pixels_from_a_loader_are_refused_before_a_step():
     message = one_line_error(D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), lesson))
     assert "Lesson.train_dataloader() yields float32 images with values up to 25" in message
     assert "divide them by 255" in message and trainer.step == 0
+    not_a_number = pixels(4, high=1, dtype=np.float32)
+    not_a_number[0, 0, 0] = np.nan
+    message = one_line_error(D2LAlexNetError, lambda: trainer.fit(
+        SoftmaxRegression(), book_style([(not_a_number, np.arange(4))])))
+    assert "yields images with NaN or infinite values" in message
     normalized = book_style([(pixels(4, high=1, dtype=np.float32) * 5 - 2.5, np.arange(4))])
     assert np.isfinite(trainer.fit(SoftmaxRegression(), normalized)[0]["train_loss"])
 
