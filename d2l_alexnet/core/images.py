@@ -141,8 +141,6 @@ def _check_labels(owner, split, labels, num_images):
     if len(labels) != num_images:
         raise DataError(f"{owner}: {split} has {num_images} images but {len(labels)} labels; "
                         f"pass one label per image")
-    if not len(labels):
-        return labels.astype(np.int64)  # refused as an empty split, in its own words
     if labels.min() < 0:
         raise DataError(f"{owner}: {split} labels include {labels.min()}; class indices must "
                         f"be 0 or more")
@@ -220,17 +218,16 @@ class ArrayData(InMemoryData, DataModule):
         if self.classes is None:
             self.num_classes = int(max(self.train_labels.max(), self.val_labels.max())) + 1
         else:
+            if len(self.classes) < 2:  # (labels that are all 0: the model's check refuses)
+                raise DataError(f"{owner}: classes names one class only ({self.classes!r}); a "
+                                f"classifier needs at least two (one is learnt perfectly and "
+                                f"means nothing): add images of another class")
             for split, labels in (("train", self.train_labels), ("val", self.val_labels)):
                 if labels.max() >= len(self.classes):
                     raise DataError(f"{owner}: {split} labels go up to {labels.max()} but "
                                     f"classes names only {len(self.classes)}; give a name for "
                                     f"every label 0..{labels.max()}, or fix the labels")
             self.num_classes = len(self.classes)
-        if self.num_classes < 2:
-            named = "" if self.classes is None else f" ({self.classes[0]!r})"
-            raise DataError(f"{owner}: the labels hold one class only{named}; a classifier "
-                            f"needs at least two (one class is learnt perfectly and means "
-                            f"nothing): add images of another class")
 
     @property
     def image_shape(self):

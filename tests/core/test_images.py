@@ -493,10 +493,8 @@ def test_one_class_is_refused(tmp_path):
     message = refusal(ImageFolder, tmp_path, resize=4, log=None)
     assert "one class folder (cats)" in message and "at least two" in message
     images = pixels((4, 5, 5))
-    assert "one class only" in refusal(ArrayData, (images, np.zeros(4, int)),
-                                       (images, np.zeros(4, int)))
-    assert "one class only ('cat')" in refusal(ArrayData, (images, np.zeros(4, int)),
-                                               (images, np.zeros(4, int)), classes=["cat"])
+    assert "classes names one class only (['cat'])" in refusal(
+        ArrayData, (images, np.zeros(4, int)), (images, np.zeros(4, int)), classes=["cat"])
 
 
 # ---- file names that are not UTF-8 ---------------------------------------------------------------
