@@ -58,9 +58,9 @@ notebooks: setup
 	@if [ -n "$(MXNET_PYTHON)" ]; then $(MAKE) --no-print-directory mxnet-env && \
 		$(MXPY) tools/run_notebooks.py --python $(MXPY) --backend mxnet; fi
 
-# Regenerate the eight notebooks from their one source.
+# Rebuild the ten notebooks from the chapter's Markdown sources in chapter/.
 notebooks-generate: setup
-	$(PY) tools/make_notebooks.py
+	$(PY) tools/build_notebooks.py
 
 # The chapter as a web page, English and Indonesian, in build/book/html/{en,id}/index.html:
 # every notebook executed (BOOK_MODE=auto: the quick run on a CPU, the chapter's full run on a

@@ -48,13 +48,39 @@ def _human_bytes(count):
         count /= 1024
 
 
-def format_cost_report(report):
-    """Render :func:`cost_report` as a fixed-width table with a closing comparison."""
-    header = (f"{'#':>2}  {'layer':<8} {'output shape':<16} {'params':>12} {'param mem':>11} "
-              f"{'fwd MFLOPs':>11} {'act mem':>11}")
-    lines = [f"AlexNet cost for {report['batch_size']} image(s) of 1×{report['resize']}×"
-             f"{report['resize']}, {report['num_classes']} classes (fp32)", header,
-             "-" * len(header)]
+# The report's words in the two languages of the chapter's notebooks (the Indonesian edition
+# in the chapter's own terms: lapisan fully connected, parameter).
+REPORT_WORDS = {
+    "en": {"title": "AlexNet cost for {batch} image(s) of 1×{side}×{side}, {classes} classes "
+                    "(fp32)",
+           "columns": ("layer", "output shape", "params", "param mem", "fwd MFLOPs", "act mem"),
+           "conv": "convolutions", "dense": "dense layers", "totals": "all layers",
+           "params": "params", "forward": "forward",
+           "closing": "Memory is dominated by the dense layers' weights; compute by the "
+                      "convolutions. A training step costs about 3× the forward pass: "
+                      "{step:.2f} GFLOP per image."},
+    "id": {"title": "Biaya AlexNet untuk {batch} gambar 1×{side}×{side}, {classes} kelas (fp32)",
+           "columns": ("lapisan", "bentuk output", "parameter", "memori par", "MFLOP maju",
+                       "memori akt"),
+           "conv": "konvolusi", "dense": "fully connected", "totals": "semua lapisan",
+           "params": "parameter", "forward": "maju",
+           "closing": "Memori didominasi parameter lapisan fully connected; komputasi oleh "
+                      "konvolusi. Satu langkah pelatihan sekitar 3× lintasan maju: "
+                      "{step:.2f} GFLOP per gambar."},
+}
+
+
+def format_cost_report(report, language="en"):
+    """Render :func:`cost_report` as a fixed-width table with a closing comparison, in English
+    (``language="en"``) or in the Indonesian edition's words (``"id"``)."""
+    if language not in REPORT_WORDS:
+        raise ValueError(f"language must be one of {', '.join(REPORT_WORDS)}, got {language!r}")
+    words = REPORT_WORDS[language]
+    layer, shape_word, params, param_mem, flops, act_mem = words["columns"]
+    header = (f"{'#':>2}  {layer:<8} {shape_word:<16} {params:>12} {param_mem:>11} "
+              f"{flops:>11} {act_mem:>11}")
+    lines = [words["title"].format(batch=report["batch_size"], side=report["resize"],
+                                   classes=report["num_classes"]), header, "-" * len(header)]
     for entry in report["layers"]:
         shape = "×".join(str(size) for size in entry["output_shape"])
         lines.append(
@@ -65,13 +91,11 @@ def format_cost_report(report):
     totals = report["totals"]
     for name in ("conv", "dense", "totals"):
         part = report[name]
-        label = {"conv": "convolutions", "dense": "dense layers", "totals": "all layers"}[name]
         lines.append(
-            f"{label:<13} params {part['parameters']:>12,} ({part['parameters'] / totals['parameters']:6.1%})"
-            f"   forward {part['forward_flops'] / 1e9:7.3f} GFLOP "
+            f"{words[name]:<15} {words['params']} {part['parameters']:>12,} "
+            f"({part['parameters'] / totals['parameters']:6.1%})"
+            f"   {words['forward']} {part['forward_flops'] / 1e9:7.3f} GFLOP "
             f"({part['forward_flops'] / totals['forward_flops']:6.1%})")
-    lines.append(
-        "Memory is dominated by the dense layers' weights; compute by the convolutions. "
-        f"A training step costs about 3× the forward pass: "
-        f"{3 * totals['forward_flops'] / 1e9 / report['batch_size']:.2f} GFLOP per image.")
+    lines.append(words["closing"].format(
+        step=3 * totals["forward_flops"] / 1e9 / report["batch_size"]))
     return "\n".join(lines)

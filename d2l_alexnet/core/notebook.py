@@ -103,7 +103,32 @@ def _align(left, right):
     return pairs
 
 
-def comparison_table(resize=CHAPTER_RESIZE, num_classes=10):
+# What the notebooks print, in the chapter's two languages (the Indonesian edition's terms).
+WORDS = {
+    "en": {"input": "input", "output": "output", "parameters": "parameters", "image": "image",
+           "total": "total",
+           "modes": {"quick": "quick run", "smoke": "smoke run", "full": "full run"},
+           "gpu": "a GPU is available", "no_gpu": "no GPU found"},
+    "id": {"input": "input", "output": "output", "parameters": "parameter", "image": "gambar",
+           "total": "total",
+           "modes": {"quick": "pelatihan cepat", "smoke": "pelatihan uji singkat",
+                     "full": "pelatihan penuh"},
+           "gpu": "ada GPU", "no_gpu": "tidak ada GPU"},
+}
+
+
+def _words(language):
+    if language not in WORDS:
+        raise ValueError(f"language must be one of {', '.join(WORDS)}, got {language!r}")
+    return WORDS[language]
+
+
+def mode_name(mode, language="en"):
+    """What a notebook calls a run of ``mode`` (one of :data:`MODES`) in ``language``."""
+    return _words(language)["modes"][mode]
+
+
+def comparison_table(resize=CHAPTER_RESIZE, num_classes=10, language="en"):
     """LeNet-5 and AlexNet side by side as a Markdown table (d2l, sec_alexnet's figure).
 
     Both take one greyscale channel, as Fashion-MNIST has. Each row is one block (a layer with the activation and dropout that follow it), with the
@@ -120,20 +145,24 @@ def comparison_table(resize=CHAPTER_RESIZE, num_classes=10):
         _, text, shape, parameters = block
         return [text, shape, f"{parameters:,}" if parameters else ""]
 
-    header = [f"LeNet-5 ({LENET_RESIZE}×{LENET_RESIZE} input)", "output", "parameters",
-              f"AlexNet ({resize}×{resize} input)", "output", "parameters"]
+    words = _words(language)
+    header = [f"LeNet-5 ({LENET_RESIZE}×{LENET_RESIZE} {words['input']})", words["output"],
+              words["parameters"], f"AlexNet ({resize}×{resize} {words['input']})",
+              words["output"], words["parameters"]]
     rows = [header, ["---", "---", "---:", "---", "---", "---:"],
-            ["image", f"1×{LENET_RESIZE}×{LENET_RESIZE}", "", "image", f"1×{resize}×{resize}", ""]]
+            [words["image"], f"1×{LENET_RESIZE}×{LENET_RESIZE}", "", words["image"],
+             f"1×{resize}×{resize}", ""]]
     for left_block, right_block in _align(left, right):
         rows.append(cells(left_block) + cells(right_block))
     totals = [sum(block[3] for block in blocks) for blocks in (left, right)]
-    rows.append(["**total**", "", f"**{totals[0]:,}**", "**total**", "", f"**{totals[1]:,}**"])
+    total = f"**{words['total']}**"
+    rows.append([total, "", f"**{totals[0]:,}**", total, "", f"**{totals[1]:,}**"])
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
-def resolve_mode(quick, gpu_available, environ=None):
+def resolve_mode(quick, gpu_available, environ=None, language="en"):
     """How long a notebook trains, and why: returns ``(mode, reason)``, ``mode`` being one of
-    :data:`MODES`.
+    :data:`MODES` and ``reason`` a few words in ``language``.
 
     ``D2L_ALEXNET_QUICK`` in the environment wins: ``1`` the quick run, ``0`` the chapter's full
     run, ``smoke`` the project's own test run (every cell once, too briefly to learn), so tests
@@ -141,6 +170,7 @@ def resolve_mode(quick, gpu_available, environ=None):
     the full run when the framework sees a GPU and the quick run when it does not.
     """
     environ = os.environ if environ is None else environ
+    words = _words(language)
     forced = environ.get(QUICK_ENV, "").strip()
     if forced:
         if forced not in _FORCED:
@@ -148,7 +178,7 @@ def resolve_mode(quick, gpu_available, environ=None):
                              f"tests' run), got {forced!r}")
         return _FORCED[forced], f"{QUICK_ENV}={forced}"
     if quick is None:
-        return ("full", "a GPU is available") if gpu_available else ("quick", "no GPU found")
+        return ("full", words["gpu"]) if gpu_available else ("quick", words["no_gpu"])
     if not isinstance(quick, bool):
         raise ValueError(f"QUICK must be None, True or False, got {quick!r}")
     return ("quick" if quick else "full"), f"QUICK = {quick}"

@@ -1,6 +1,9 @@
 import json
+import re
 import subprocess
 import sys
+
+import pytest
 
 from d2l_alexnet.core.cost import cost_report, format_cost_report
 from d2l_alexnet import cost as cost_cli
@@ -40,3 +43,15 @@ def test_cli_json_and_bad_input(capsys):
     result = subprocess.run([sys.executable, "-m", "d2l_alexnet.cost", "--resize", "20"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "at least 67" in result.stderr
+
+
+def test_the_report_speaks_the_indonesian_editions_words():
+    report = cost_report(224, 10)
+    text = format_cost_report(report, language="id")
+    assert text.splitlines()[0] == "Biaya AlexNet untuk 1 gambar 1×224×224, 10 kelas (fp32)"
+    assert "fully connected parameter   43,040,778" in text and "dense" not in text
+    # The numbers are the English report's, only the words change.
+    numbers = re.compile(r"\d[\d,.]*")
+    assert numbers.findall(text) == numbers.findall(format_cost_report(report))
+    with pytest.raises(ValueError, match="language must be one of en, id"):
+        format_cost_report(report, language="fr")
