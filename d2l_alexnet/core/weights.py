@@ -313,6 +313,14 @@ def checkpoint_weights(path, log=print):
                      "in_channels": str(in_channels)}
 
 
+def read_tensors(path, log=print):
+    """``(tensors, metadata)`` of a weights file (:func:`load_safetensors`), or the model
+    weights of a checkpoint (:func:`checkpoint_weights`, said through ``log``)."""
+    if is_checkpoint(path):
+        return checkpoint_weights(path, log)
+    return load_safetensors(path)
+
+
 def _parameter_order(name):
     """The architecture table's order of a checkpoint's parameter names: layers by the numbers
     in their names (JAX's ``layers_10`` after ``layers_9``; its pytrees come sorted as text),
@@ -406,10 +414,7 @@ def read_weights(path, resize, num_classes, in_channels=IN_CHANNELS, skip_head=F
     file has another channel count). A mismatch raises :class:`WeightsError` naming what the
     file was saved for and the option that would help, and so do NaN or infinite values. A
     checkpoint (``core/checkpoint.py``) gives the weights it holds, said in one line."""
-    if is_checkpoint(path):
-        tensors, metadata = checkpoint_weights(path, log)
-    else:
-        tensors, metadata = load_safetensors(path)
+    tensors, metadata = read_tensors(path, log)
     saved_resize, saved_classes, _ = _saved_for(path, metadata)
     if saved_resize is not None and as_size(saved_resize) != as_size(resize):
         raise WeightsError(f"{path} holds weights for {format_size(saved_resize)} inputs (the "
@@ -452,7 +457,7 @@ def saved_metadata(path):
     checkpoint's (``None`` where absent). Reads only the header of a weights file, so it is
     cheap on any file size."""
     if is_checkpoint(path):
-        metadata = checkpoint_weights(path, log=None)[1]
+        metadata = read_tensors(path, log=None)[1]
     else:
         with _open(path) as handle:
             metadata = _metadata(path, handle)
