@@ -549,7 +549,8 @@ def run_time_to_accuracy(args):
                                            "precision": args.precision})
     if args.checkpoint_dir is not None:
         try:
-            check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES))
+            check_directory(args.checkpoint_dir,
+                            estimated_bytes(args.resize, NUM_CLASSES, args.recipe))
         except OSError as error:
             fix = ("free some space or choose another directory" if error.errno == errno.ENOSPC
                    else "choose a writable directory")

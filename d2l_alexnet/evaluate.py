@@ -24,7 +24,8 @@ def build_parser():
         description="Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST.")
     add_backend_argument(parser)
     parser.add_argument("--weights", default=None, metavar="PATH",
-                        help="a weights.safetensors written by training in any backend")
+                        help="a weights.safetensors written by training in any backend (or a "
+                             "checkpoint, whose weights are taken)")
     add_batch_size_argument(parser)
     parser.add_argument("--resize", type=int, default=None,
                         help="image side (default: the one the weights were saved for)")

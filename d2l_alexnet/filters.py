@@ -32,7 +32,7 @@ def run(args):
                                (args.save_kernel, ".safetensors", "--save-kernel")):
         if path is not None:
             check_target(path, suffix, flag)
-    kernel = read_kernel(args.weights)  # every check before anything is written
+    kernel = read_kernel(args.weights, log=print)  # every check before anything is written
     if args.save_kernel is not None:
         save_kernel(args.weights, args.save_kernel)
         print(f"kept {tuple(kernel.shape)} conv1.weight in {args.save_kernel}")
@@ -47,7 +47,8 @@ def main(argv=None):
         prog="python -m d2l_alexnet.filters",
         description="Draw AlexNet's first-layer filters; keep that layer's kernel.")
     parser.add_argument("--weights", required=True,
-                        help="a weights.safetensors that training wrote, or a kept kernel file")
+                        help="a weights.safetensors that training wrote, a checkpoint, or a kept "
+                             "kernel file")
     parser.add_argument("--out", default=None, metavar="PNG", help="draw the filters here")
     parser.add_argument("--save-kernel", default=None, metavar="FILE",
                         help="keep conv1.weight alone in this .safetensors file")

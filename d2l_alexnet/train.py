@@ -23,7 +23,7 @@ from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add
 from .core.architecture import CHAPTER_RESIZE, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
-                         remove_directories)
+                         remove_directories, remove_unfinished_writes)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
@@ -56,7 +56,8 @@ def build_parser():
                              "(default runs/<backend>)")
     parser.add_argument("--init-from", default=None, metavar="PATH",
                         help="start from this weights file (a weights.safetensors saved by any "
-                             "backend) instead of fresh Xavier weights")
+                             "backend, or a checkpoint's weights) instead of fresh Xavier "
+                             "weights")
     parser.add_argument("--new-head", action="store_true",
                         help="with --init-from: load all but the last layer, which starts "
                              "fresh (fine-tuning from a file for other classes)")
@@ -254,6 +255,9 @@ def prepare_outputs(args, trainer):
     if not trainer.is_first_replica:
         return None
     prepare_directories(args)
+    # The folders are this run's now: a killed run's half-written outputs there are garbage
+    # (the Checkpointer does the same in --checkpoint-dir).
+    remove_unfinished_writes(args.out, OUTPUT_FILES, log=warn)
     if args.checkpoint_dir is None:
         return None
     checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
@@ -294,6 +298,7 @@ def train_model(args, trainer, model, data, checkpointer):
 
 
 OUTPUT_MARGIN_BYTES = 4 << 20  # metrics.json, curves.png and the safetensors header, with room
+OUTPUT_FILES = ("weights.safetensors", "metrics.json", "curves.png")  # what --out receives
 
 
 def output_bytes(resize):
@@ -320,7 +325,8 @@ def prepare_directories(args):
     if args.checkpoint_dir is None:
         return
     try:
-        check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES),
+        check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES,
+                                                             args.recipe),
                         also_needed=needed if shared else 0)
     except OSError as error:
         remove_directories(created)  # --out too: a refused run leaves nothing

@@ -7,17 +7,22 @@ data position (epoch, batch; the order itself is a pure function of ``(seed, epo
 step, the metrics history and the running sums of the epoch in progress.
 
 The file (``checkpoint-<step>.ckpt``) is a safetensors file, so any safetensors tool opens it
-and nothing in it can run code: the arrays are its tensors; its ``__metadata__`` holds
-``format``, ``version``, ``names`` (the arrays in the order they were given), ``metadata``
-(position, history, hyperparameters, as JSON) and ``sha256``, a SHA-256 of the metadata and
-of every array's name, dtype, shape and bytes. The safetensors library checks the layout (a
-short file fails there); the hash checks the contents. Files of the first format (version 1,
-before safetensors) still read.
+and nothing in it can run code: the arrays are its tensors; its ``__metadata__`` holds one
+entry, ``d2l_alexnet``, of canonical JSON (``files.safetensors_bytes``: the same checkpoint is
+always the same bytes) with ``format``, ``version``, ``names`` (the arrays in the order they were
+given), ``metadata`` (position, history, hyperparameters, as JSON) and ``sha256``, a SHA-256 of
+the metadata and of every array's name, dtype, shape and bytes. The safetensors library checks
+the layout (a short file fails there); the hash checks the contents. Files of version 2 (the
+same entries as separate keys, which the library wrote in a random order) and of the first
+format (version 1, before safetensors) still read.
 
 A file is written to a temporary name, fsynced and renamed (``files.atomic_write_bytes``), so a
 crash mid-write leaves the previous checkpoint intact; the checksum catches what a disk or a copy
 damages later, and :func:`latest_checkpoint` then falls back to the previous good file. The
 newest ``keep`` (2) checkpoints are kept.
+
+A checkpoint also serves as a weights file: ``core.weights.read_weights`` (so ``load_weights``,
+``--init-from`` and ``evaluate --weights``) takes the model weights it holds.
 """
 
 import errno
@@ -30,18 +35,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import safetensors
-import safetensors.numpy
 
-from .architecture import parameter_count
+from .architecture import IN_CHANNELS, parameter_count
 from .errors import D2LAlexNetError, RunFailed
-from .files import atomic_write_bytes, check_writable_directory, free_bytes
+from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
+                    remove_unfinished_writes, safetensors_bytes, safetensors_metadata)
 
 FORMAT = "d2l_alexnet-checkpoint"
-VERSION = 2  # 1: the format before safetensors, still read (see _read_version_1)
+WEIGHTS_FORMAT = "d2l_alexnet"  # core.weights.FORMAT (weights imports this module)
+# 3: the metadata in one canonical-JSON entry; 2: the same as separate keys; 1: the format
+# before safetensors (see _read_version_1). All three read.
+VERSION = 3
+READABLE_VERSIONS = ("2", "3")  # those read by the safetensors path
 VERSION_1_MAGIC = b"d2l_alexnet ckpt"
 ARCHITECTURE = "alexnet-d2l"
 NAME = re.compile(r"^checkpoint-(\d+)\.ckpt$")
-TEMPORARY = re.compile(r"^\.checkpoint-\d+\.ckpt\..*\.tmp$")
+FINAL_NAME = "checkpoint-[0-9]*.ckpt"  # NAME as a shell pattern (files.remove_unfinished_writes)
 
 
 # What a resumed run must share with the checkpoint, and the flag that sets each. Anything else
@@ -90,8 +99,8 @@ def encode(metadata, arrays):
         # copy=False keeps 0-d arrays 0-d (np.ascontiguousarray makes them 1-d).
         little[name] = array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
     names = list(little)
-    metadata_json = json.dumps(metadata, separators=(",", ":"))
-    return safetensors.numpy.save(little, metadata={
+    metadata_json = canonical_json(metadata)
+    return safetensors_bytes(little, {
         "format": FORMAT, "version": str(VERSION), "names": json.dumps(names),
         "metadata": metadata_json, "sha256": _digest(metadata_json, names, little)})
 
@@ -136,19 +145,22 @@ def read_checkpoint(path):
         return _read_version_1(path, name)
     try:
         with safetensors.safe_open(os.fspath(path), framework="numpy") as handle:
-            header = handle.metadata() or {}
+            header = safetensors_metadata(handle.metadata())
             arrays = {key: handle.get_tensor(key) for key in handle.keys()}
     except OSError as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror or error}") from None
     except Exception as error:  # SafetensorError: the header or the data does not add up
         raise CheckpointError(f"{name} is truncated or corrupt ({size:,} bytes; safetensors: "
                               f"{error})") from None
+    if header.get("format") == WEIGHTS_FORMAT:
+        raise CheckpointError(f"{name} is a weights file, not a checkpoint: start a run from it "
+                              "with --init-from (load_weights in Python)")
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{name} is not a d2l_alexnet checkpoint (a safetensors file "
                               "without its metadata)")
-    if header.get("version") != str(VERSION):
+    if header.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(f"{name} has format version {header.get('version')}; this "
-                              f"d2l_alexnet reads versions 1 and {VERSION}: resume it with the "
+                              f"d2l_alexnet reads versions 1 to {VERSION}: resume it with the "
                               "version that wrote it")
     try:
         names = json.loads(header["names"])
@@ -190,6 +202,20 @@ def _read_version_1(path, name):
     return Checkpoint(path, metadata, arrays)
 
 
+def is_checkpoint(path):
+    """Whether ``path`` is a file that says it is a checkpoint (either format; damaged or not),
+    rather than a weights file. Reads the first bytes and the header only; ``False`` for
+    anything unreadable (the caller's own reading names the problem)."""
+    try:
+        with open(path, "rb") as stream:
+            if stream.read(len(VERSION_1_MAGIC)) == VERSION_1_MAGIC:
+                return True
+        with safetensors.safe_open(os.fspath(path), framework="numpy") as handle:
+            return safetensors_metadata(handle.metadata()).get("format") == FORMAT
+    except Exception:  # unreadable or not safetensors: not a checkpoint we can name
+        return False
+
+
 def list_checkpoints(directory):
     """``[(step, path)]`` of the checkpoint files in ``directory``, newest first."""
     try:
@@ -205,7 +231,8 @@ def latest_checkpoint(directory, log=print):
     """The newest checkpoint in ``directory`` that verifies, or ``None`` when there is none.
 
     A damaged newer file is renamed to ``<name>.corrupt`` (kept for a post-mortem, out of the
-    way of the next saves) and named in one line; if every file is damaged,
+    way of the next saves) and named in one line; where it cannot be renamed (a read-only
+    folder) it is left as it is, and the line says so. If every file is damaged,
     :class:`CheckpointError` lists them.
     """
     damaged = []
@@ -216,10 +243,15 @@ def latest_checkpoint(directory, log=print):
             damaged.append((path, str(error)))
             continue
         for bad_path, reason in damaged:
-            os.replace(bad_path, bad_path + ".corrupt")
+            try:
+                os.replace(bad_path, bad_path + ".corrupt")
+                kept = f"kept it as {os.path.basename(bad_path)}.corrupt"
+            except OSError as error:
+                kept = (f"left it as it is (renaming it to .corrupt failed: "
+                        f"{error.strerror or error})")
             if log is not None:
-                log(f"warning: {reason}; kept it as {os.path.basename(bad_path)}.corrupt and "
-                    f"falling back to the previous good checkpoint, {checkpoint.name}")
+                log(f"warning: {reason}; {kept} and falling back to the previous good "
+                    f"checkpoint, {checkpoint.name}")
         return checkpoint
     if damaged:
         raise CheckpointError(f"no usable checkpoint in {directory}: "
@@ -256,16 +288,23 @@ def check_compatible(checkpoint, expected):
             "--checkpoint-dir")
 
 
-def estimated_bytes(resize, num_classes):
-    """About how large one checkpoint of AlexNet is (fp32 weights; SGD keeps no slots)."""
-    return 4 * parameter_count(resize, num_classes) + (1 << 20)
+def estimated_bytes(resize, num_classes, recipe=None, in_channels=IN_CHANNELS):
+    """About how large one checkpoint of AlexNet is: the fp32 weights, and as much again for
+    the momentum buffers when ``recipe`` (a ``TrainingRecipe``) has momentum (plain SGD keeps
+    no per-parameter state in any backend), plus a MB for the RNGs and the metadata."""
+    copies = 2 if recipe is not None and recipe.momentum else 1
+    return 4 * parameter_count(resize, num_classes, in_channels) * copies + (1 << 20)
 
 
 def check_directory(directory, needed_bytes, keep=2, also_needed=0):
     """Prove ``directory`` roomy enough for ``keep`` + 1 checkpoints (the newest is written
     before the oldest goes) plus ``also_needed`` bytes of other files on the same disk, then
     create it if needed and prove it writable; returns the folders it created. ``OSError``
-    otherwise, leaving nothing it created behind."""
+    otherwise, leaving nothing it created behind. An existing folder is proven writable first,
+    so that a read-only one is named as such rather than as short of space."""
+    exists = os.path.isdir(directory)
+    if exists:
+        check_writable_directory(directory)
     existing = sum(os.path.getsize(path) for _, path in list_checkpoints(directory))
     free = free_bytes(directory)
     wanted = (keep + 1) * needed_bytes - existing + also_needed
@@ -273,7 +312,7 @@ def check_directory(directory, needed_bytes, keep=2, also_needed=0):
         what = "checkpoints need" if not also_needed else "checkpoints and outputs need"
         raise OSError(errno.ENOSPC, f"{free / 1e6:,.0f} MB free, {what} about "
                                     f"{wanted / 1e6:,.0f} MB")
-    return check_writable_directory(directory)
+    return [] if exists else check_writable_directory(directory)
 
 
 class Checkpointer:
@@ -304,12 +343,7 @@ class Checkpointer:
 
     def remove_unfinished_writes(self):
         """Temporary files left by a crash mid-write are garbage: the rename never happened."""
-        for name in os.listdir(self.directory):
-            if TEMPORARY.match(name):
-                os.remove(os.path.join(self.directory, name))
-                if self.log is not None:
-                    self.log(f"removed {name} in {self.directory}: a checkpoint write that "
-                             "never finished (the checkpoints before it are intact)")
+        remove_unfinished_writes(self.directory, [FINAL_NAME], log=self.log)
 
     def on_step(self, trainer):
         if (self.every is not None and trainer.step % self.every == 0

@@ -1,9 +1,21 @@
 """Writing files so that a crash or a full disk never leaves half a file behind."""
 
+import fnmatch
 import json
 import os
+import re
 import shutil
 import tempfile
+
+import safetensors
+import safetensors.numpy
+
+WRITE_PROBE = ".write-test"  # what check_writable_directory writes, and removes, to prove a folder
+# The temporary name atomic_write_bytes gives a file: mkstemp's 8 random characters between
+# ".<final name>." and ".tmp".
+UNFINISHED_WRITE = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
+# The one __metadata__ entry of the safetensors files written here (weights and checkpoints).
+METADATA_KEY = "d2l_alexnet"
 
 
 def atomic_write_bytes(path, payload, before_rename=None):
@@ -29,6 +41,29 @@ def atomic_write_bytes(path, payload, before_rename=None):
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def remove_unfinished_writes(directory, final_names, log=print):
+    """Remove the temporary files :func:`atomic_write_bytes` leaves in ``directory`` when its
+    process is killed before the rename (SIGKILL, a power cut), for the files whose final names
+    match one of the shell patterns ``final_names`` (``"checkpoint-*.ckpt"``; and the
+    writability probe's); returns their names, said in one line through ``log``. Only our own
+    naming is touched. Call it only once this run owns ``directory``: another run's temporary
+    file may still be growing."""
+    def ours(name):
+        match = UNFINISHED_WRITE.fullmatch(name)
+        return match is not None and any(fnmatch.fnmatchcase(match.group(1), pattern)
+                                         for pattern in (*final_names, WRITE_PROBE))
+    try:
+        found = sorted(name for name in os.listdir(directory) if ours(name))
+    except FileNotFoundError:
+        return []
+    for name in found:
+        os.remove(os.path.join(directory, name))
+    if found and log is not None:
+        log(f"removed {', '.join(found)} in {directory}: unfinished write(s) of a run that was "
+            "killed while writing (the files they were to replace are as they were)")
+    return found
 
 
 def current_umask():
@@ -61,7 +96,7 @@ def remove_directories(folders):
             pass  # not empty, or gone: leave it
 
 
-def check_writable_directory(path, probe=".write-test"):
+def check_writable_directory(path, probe=WRITE_PROBE):
     """Create ``path`` if needed and prove a file can be written there; returns the folders it
     created. On ``OSError`` nothing it created is left behind."""
     created = make_directories(path)
@@ -81,3 +116,28 @@ def free_bytes(path):
     while not os.path.exists(folder):
         folder = os.path.dirname(folder)
     return shutil.disk_usage(folder).free
+
+
+def safetensors_bytes(tensors, metadata):
+    """A safetensors file of ``tensors`` whose ``__metadata__`` is ONE entry, ``d2l_alexnet``:
+    ``metadata`` as canonical JSON (sorted keys, fixed separators). The safetensors library
+    keeps ``__metadata__`` in a hash map and writes several keys in another order every time;
+    one key it cannot reorder, so the same content always gives the same bytes."""
+    return safetensors.numpy.save(tensors, metadata={METADATA_KEY: canonical_json(metadata)})
+
+
+def canonical_json(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def safetensors_metadata(header):
+    """The metadata dict of a safetensors ``__metadata__`` (``handle.metadata()``): unpacked
+    from the one entry :func:`safetensors_bytes` writes, or as it is in a file written before
+    (one key per entry) or by another tool. ``ValueError`` when our entry is not a JSON object."""
+    header = header or {}
+    if METADATA_KEY not in header:
+        return dict(header)
+    metadata = json.loads(header[METADATA_KEY])
+    if not isinstance(metadata, dict):
+        raise ValueError(f"its {METADATA_KEY!r} metadata is not a JSON object")
+    return metadata

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
 from .progress import figure_png
-from .weights import load_safetensors, save_safetensors
+from .weights import check_finite, read_tensors, save_safetensors
 
 KERNEL_NAME = "conv1.weight"
 COLUMNS = 12  # 96 filters: 8 rows of 12
@@ -76,13 +76,15 @@ def draw_filters(kernel, title=None, columns=COLUMNS):
     return figure
 
 
-def read_kernel(path):
-    """The ``conv1.weight`` kernel of a safetensors file (a full weights file, or one kept
-    with :func:`save_kernel`), checked by :func:`check_kernel`."""
-    tensors, _ = load_safetensors(path)
+def read_kernel(path, log=None):
+    """The ``conv1.weight`` kernel of a safetensors file (a full weights file, a checkpoint,
+    said through ``log``, or one kept with :func:`save_kernel`), checked by
+    :func:`check_kernel`; NaN or infinite values are refused (``WeightsError``)."""
+    tensors, _ = read_tensors(path, log)
     if KERNEL_NAME not in tensors:
         raise FiltersError(f"{path} holds no {KERNEL_NAME}: give a weights.safetensors that "
                            "training wrote, or a kernel file --save-kernel kept")
+    check_finite(path, {KERNEL_NAME: tensors[KERNEL_NAME]})
     return check_kernel(tensors[KERNEL_NAME], f"{KERNEL_NAME} in {path}")
 
 
@@ -90,7 +92,7 @@ def save_kernel(weights_path, out_path):
     """Keep only the first layer's kernel of ``weights_path`` in a small safetensors file
     (the weights file's metadata comes along, with the file it was kept from)."""
     kernel = read_kernel(weights_path)
-    _, metadata = load_safetensors(weights_path)
+    _, metadata = read_tensors(weights_path, log=None)
     metadata = dict(metadata, kept_from=os.path.basename(os.fspath(weights_path)))
     save_safetensors(out_path, {KERNEL_NAME: kernel}, metadata)
     return kernel

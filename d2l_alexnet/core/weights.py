@@ -28,20 +28,25 @@ over the channels and divided by their number, which gives an RGB image with equ
 response the grey kernel gave that grey image.
 """
 
+import json
 import os
+import re
+import struct
 
 import numpy as np
 import safetensors
-import safetensors.numpy
 
 from .architecture import IN_CHANNELS, as_size, format_size, layer_table
+from .checkpoint import CheckpointError, is_checkpoint, read_checkpoint
 from .errors import D2LAlexNetError
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, safetensors_bytes, safetensors_metadata
 
 FORMAT = "d2l_alexnet"  # the metadata's "format": files of this library
 ARCHITECTURE = "alexnet-d2l"  # the chapter's network, first convolution unpadded
 CANONICAL_LAYOUT = "conv OIHW, dense (out, in), flatten CHW"
 LAYOUTS = ("NCHW", "NHWC")
+# Each backend's own layout (its module's LAYOUT), for the parameters a checkpoint holds.
+BACKEND_LAYOUTS = {"pytorch": "NCHW", "mxnet": "NCHW", "tensorflow": "NHWC", "jax": "NHWC"}
 
 
 class WeightsError(D2LAlexNetError):
@@ -196,11 +201,12 @@ def _shape_fix(name, head):
 
 def save_safetensors(path, tensors, metadata=None):
     """Write ``tensors`` (a dict of arrays, stored as float32) as a safetensors file, atomically
-    (temporary file, fsync, rename); ``metadata`` values are stored as strings."""
+    (temporary file, fsync, rename); ``metadata`` values are stored as strings, all in one
+    canonical-JSON entry (``files.safetensors_bytes``), so equal content gives equal bytes."""
     tensors = {name: np.ascontiguousarray(array, dtype=np.float32)
                for name, array in tensors.items()}
-    strings = {str(key): str(value) for key, value in (metadata or {}).items()} or None
-    atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=strings))
+    strings = {str(key): str(value) for key, value in (metadata or {}).items()}
+    atomic_write_bytes(path, safetensors_bytes(tensors, strings))
 
 
 def _open(path):
@@ -222,14 +228,30 @@ def _invalid(path, error):
                         "truncated or corrupt")
 
 
+def _metadata(path, handle):
+    """The file's metadata dict, in either layout (``files.safetensors_metadata``)."""
+    try:
+        return safetensors_metadata(handle.metadata())
+    except ValueError as error:
+        raise WeightsError(f"{path} has unreadable metadata ({error})") from None
+
+
 def load_safetensors(path):
     """Read a safetensors file; returns ``(tensors, metadata)``, the tensors as writable float32
-    arrays (a file in another floating type, float16 say, is widened or narrowed to it).
-    Anything truncated, corrupt or not floating point raises :class:`WeightsError`."""
+    arrays (a file in another floating type, float16 or bfloat16 say, is widened or narrowed to
+    it). Anything truncated, corrupt or not floating point raises :class:`WeightsError`."""
     with _open(path) as handle:
-        metadata = handle.metadata() or {}
+        metadata = _metadata(path, handle)
         tensors = {}
         for name in handle.keys():
+            stored = handle.get_slice(name).get_dtype()
+            if stored == "BF16":  # numpy has no bfloat16: the library cannot hand it over
+                tensors[name] = _read_bfloat16(path, name)
+                continue
+            if stored.startswith("F") and stored not in ("F16", "F32", "F64"):
+                raise WeightsError(f"{path}: {name} is stored as {stored}, which d2l_alexnet "
+                                   "cannot read: save the weights as float32, float16 or "
+                                   "bfloat16")
             try:
                 array = handle.get_tensor(name)
             except Exception as error:  # the header promised bytes the file does not hold
@@ -238,6 +260,85 @@ def load_safetensors(path):
                 raise _invalid(path, f"{name} is {array.dtype}, not floating point")
             tensors[name] = np.array(array, dtype=np.float32)  # a copy: writable, ours
     return tensors, metadata
+
+
+def _read_bfloat16(path, name):
+    """Tensor ``name`` of a file the safetensors library has already checked, stored as
+    bfloat16, as float32: a bfloat16 is the top 16 bits of the float32 of the same value."""
+    with open(path, "rb") as stream:
+        (length,) = struct.unpack("<Q", stream.read(8))
+        entry = json.loads(stream.read(length))[name]
+        start, end = entry["data_offsets"]
+        stream.seek(8 + length + start)
+        raw = stream.read(end - start)
+    count = int(np.prod(entry["shape"], dtype=np.int64))
+    if len(raw) != 2 * count:
+        raise _invalid(path, f"{name} holds {len(raw)} bytes, not {2 * count}")
+    bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
+    return bits.view(np.float32).reshape(entry["shape"])
+
+
+def checkpoint_weights(path, log=print):
+    """The model's weights in a checkpoint (``core/checkpoint.py``): ``(canonical tensors,
+    metadata)`` as :func:`load_safetensors` gives a weights file's, said in one line through
+    ``log``. The checkpoint holds them as its backend saved them (``params.*``, that backend's
+    layout), with what they are for in its metadata."""
+    try:
+        checkpoint = read_checkpoint(path)
+    except CheckpointError as error:
+        raise WeightsError(str(error)) from None
+    saved = checkpoint.metadata
+    layout = BACKEND_LAYOUTS.get(saved.get("backend"))
+    if (layout is None or saved.get("architecture") != ARCHITECTURE
+            or saved.get("resize") is None or saved.get("num_classes") is None):
+        raise WeightsError(f"{path} is a checkpoint of a {saved.get('backend')!r} model of "
+                           "another kind, not of this library's AlexNet: resume it with "
+                           "trainer.fit(..., resume=read_checkpoint(path))")
+    resize = tuple(saved["resize"]) if isinstance(saved["resize"], list) else saved["resize"]
+    in_channels = saved.get("in_channels") or IN_CHANNELS
+    params = sorted((name for name in checkpoint.arrays if name.startswith("params.")),
+                    key=_parameter_order)
+    try:
+        tensors = to_canonical([(name, checkpoint.arrays[name]) for name in params], layout,
+                               resize, saved["num_classes"], in_channels)
+    except (WeightsError, ValueError) as error:
+        raise WeightsError(f"{path} is a checkpoint whose parameters are not this library's "
+                           f"AlexNet: {error}") from None
+    if log is not None:
+        log(f"{path} is a checkpoint: took the model weights it holds (step {checkpoint.step} "
+            f"of a {saved['backend']} run); to continue that run itself, pass its folder as "
+            "--checkpoint-dir with --resume")
+    return tensors, {"format": FORMAT, "architecture": ARCHITECTURE,
+                     "resize": encode_resize(resize), "num_classes": str(saved["num_classes"]),
+                     "in_channels": str(in_channels)}
+
+
+def read_tensors(path, log=print):
+    """``(tensors, metadata)`` of a weights file (:func:`load_safetensors`), or the model
+    weights of a checkpoint (:func:`checkpoint_weights`, said through ``log``)."""
+    if is_checkpoint(path):
+        return checkpoint_weights(path, log)
+    return load_safetensors(path)
+
+
+def _parameter_order(name):
+    """The architecture table's order of a checkpoint's parameter names: layers by the numbers
+    in their names (JAX's ``layers_10`` after ``layers_9``; its pytrees come sorted as text),
+    kernel before bias within a layer."""
+    layer, kind = name.rsplit(".", 1)
+    return ([int(part) if part.isdigit() else part for part in re.split(r"(\d+)", layer)],
+            kind not in ("weight", "kernel"))
+
+
+def check_finite(path, tensors):
+    """Refuse tensors holding NaN or infinite values (the weights of a run that diverged),
+    naming the first such tensor."""
+    for name, array in tensors.items():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise WeightsError(f"{path}: {name} holds {bad:,} NaN or infinite value(s), the "
+                               "weights of a run that diverged: use a file saved before its "
+                               "loss became NaN")
 
 
 def encode_resize(resize):
@@ -311,8 +412,9 @@ def read_weights(path, resize, num_classes, in_channels=IN_CHANNELS, skip_head=F
     ``num_classes`` classes; returns the canonical tensors (without the last dense layer when
     ``skip_head``; with the first convolution adapted, and one line through ``log``, when the
     file has another channel count). A mismatch raises :class:`WeightsError` naming what the
-    file was saved for and the option that would help."""
-    tensors, metadata = load_safetensors(path)
+    file was saved for and the option that would help, and so do NaN or infinite values. A
+    checkpoint (``core/checkpoint.py``) gives the weights it holds, said in one line."""
+    tensors, metadata = read_tensors(path, log)
     saved_resize, saved_classes, _ = _saved_for(path, metadata)
     if saved_resize is not None and as_size(saved_resize) != as_size(resize):
         raise WeightsError(f"{path} holds weights for {format_size(saved_resize)} inputs (the "
@@ -337,6 +439,7 @@ def read_weights(path, resize, num_classes, in_channels=IN_CHANNELS, skip_head=F
         check_shapes(tensors, resize, num_classes, in_channels, skip_head)
     except WeightsError as error:
         raise WeightsError(f"{path}: {error}") from None
+    check_finite(path, tensors)
     return tensors
 
 
@@ -350,10 +453,14 @@ def load_weights(path, layout, resize, num_classes, in_channels=IN_CHANNELS, ski
 
 
 def saved_metadata(path):
-    """``{"resize", "num_classes", "in_channels"}`` recorded in a weights file's header
-    (``None`` where absent). Reads only the header, so it is cheap on any file size."""
-    with _open(path) as handle:
-        metadata = handle.metadata() or {}
+    """``{"resize", "num_classes", "in_channels"}`` recorded in a weights file's header, or a
+    checkpoint's (``None`` where absent). Reads only the header of a weights file, so it is
+    cheap on any file size."""
+    if is_checkpoint(path):
+        metadata = read_tensors(path, log=None)[1]
+    else:
+        with _open(path) as handle:
+            metadata = _metadata(path, handle)
     return dict(zip(("resize", "num_classes", "in_channels"), _saved_for(path, metadata)))
 
 

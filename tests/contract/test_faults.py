@@ -1,5 +1,7 @@
 """Faults at the edges of a real run, in every backend: a disk that fills while training, Ctrl-C
-pressed twice (in a step, and in validation), and bad input, which must leave no folder behind.
+pressed twice (in a step, and in validation), bad input, which must leave no folder behind, and
+the files a run leaves (a checkpoint with momentum buffers against the free-space estimate, a
+checkpoint's weights taken as a weights file, a weights file holding a NaN).
 
 The disk test mounts a small tmpfs (root only; elsewhere it is skipped, and
 ``tests/core/test_checkpoint.py`` injects the same full disk without a framework).
@@ -15,7 +17,9 @@ import time
 import numpy as np
 import pytest
 
-from d2l_alexnet.core.checkpoint import list_checkpoints, read_checkpoint
+from d2l_alexnet.core import weights
+from d2l_alexnet.core.checkpoint import estimated_bytes, list_checkpoints, read_checkpoint
+from d2l_alexnet.core.recipe import TrainingRecipe
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 67
@@ -179,3 +183,58 @@ def test_refused_runs_create_no_folder(d2l, backend_name, tmp_path):
         assert result.returncode == 2, (arguments, result.stderr[-2000:])
         assert phrase in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert not (tmp_path / "deep").exists(), f"{arguments} left {tmp_path / 'deep'} behind"
+
+
+@pytest.fixture(scope="module")
+def momentum_run(backend_name, tmp_path_factory):
+    """One training step with momentum, checkpointed: the folder holding ``run`` (its outputs)
+    and ``ckpt`` (its one checkpoint, of the epoch's end)."""
+    directory = tmp_path_factory.mktemp("momentum")
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend",
+                             backend_name, "--batch-size", "8", "--limit-train", "8",
+                             "--limit-val", "8", "--resize", str(SMALL), "--epochs", "1",
+                             "--momentum", "0.9", "--out", str(directory / "run"),
+                             "--checkpoint-dir", str(directory / "ckpt")],
+                            capture_output=True, text=True, env=environment(), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return directory
+
+
+def test_a_checkpoint_with_momentum_fits_the_free_space_estimate(momentum_run):
+    [(_, path)] = list_checkpoints(momentum_run / "ckpt")
+    assert any(name.startswith("optimizer.") for name in read_checkpoint(path).arrays)
+    size = os.path.getsize(path)
+    assert estimated_bytes(SMALL, 10) < size, "the momentum buffers are not in the checkpoint"
+    assert size <= estimated_bytes(SMALL, 10, TrainingRecipe(momentum=0.9)), size
+
+
+def test_a_checkpoint_gives_the_weights_of_its_run(d2l, backend_name, momentum_run):
+    """``load_weights`` of the run's last checkpoint gives its final weights, bit for bit (the
+    checkpoint holds them in this backend's own names, order and layout)."""
+    assert weights.BACKEND_LAYOUTS[backend_name] == d2l.LAYOUT
+    [(_, path)] = list_checkpoints(momentum_run / "ckpt")
+    lines = []
+    from_checkpoint = d2l.AlexNet(resize=SMALL).load_weights(str(path), log=lines.append)
+    assert lines == [f"{path} is a checkpoint: took the model weights it holds (step 1 of a "
+                     f"{backend_name} run); to continue that run itself, pass its folder as "
+                     "--checkpoint-dir with --resume"]
+    final = d2l.AlexNet(resize=SMALL).load_weights(str(momentum_run / "run" /
+                                                       "weights.safetensors"))
+    for (name, got), (_, expected) in zip(d2l.parameter_arrays(from_checkpoint),
+                                          d2l.parameter_arrays(final)):
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+def test_weights_holding_a_nan_are_refused_and_leave_the_model_as_it_was(d2l, tmp_path,
+                                                                         momentum_run):
+    tensors, _ = weights.load_safetensors(momentum_run / "run" / "weights.safetensors")
+    tensors["conv2.bias"][3] = np.nan
+    path = tmp_path / "diverged.safetensors"
+    weights.save_weights(path, weights.from_canonical(tensors, "NCHW", SMALL, 10), "NCHW",
+                         SMALL, 10, backend="test")
+    model = d2l.AlexNet(resize=SMALL)
+    before = d2l.parameter_arrays(model)
+    with pytest.raises(weights.WeightsError, match="conv2.bias holds 1 NaN or infinite value"):
+        model.load_weights(str(path))
+    for (name, got), (_, expected) in zip(d2l.parameter_arrays(model), before):
+        np.testing.assert_array_equal(got, expected, err_msg=name)

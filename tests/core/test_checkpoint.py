@@ -8,8 +8,11 @@ The same faults with every real backend: ``tests/contract/test_contract.py`` (it
 import errno
 import json
 import os
+import re
 import shlex
+import shutil
 import signal
+import subprocess
 import sys
 import types
 
@@ -26,12 +29,14 @@ from d2l_alexnet.core.checkpoint import (Checkpointer, CheckpointError, Checkpoi
                                          encode, latest_checkpoint, list_checkpoints,
                                          read_checkpoint, write_checkpoint)
 from d2l_alexnet.core.progress import ProgressBoard
+from d2l_alexnet.core.recipe import TrainingRecipe
 from d2l_alexnet.core.trainer import TrainingError, TrainingInterrupted
 
 # The shared numpy backend (tests/core/numpy_backend.py; pytest puts this folder on the path).
 import numpy_backend as fake_backend  # noqa: E402
 from numpy_backend import FashionMNIST, NumpyTrainer, SoftmaxRegression, set_seed  # noqa: E402
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESIZE = 67
 
 
@@ -148,7 +153,7 @@ def test_another_format_version_is_refused(tmp_path, monkeypatch):
     write_checkpoint(tmp_path / "checkpoint-1.ckpt", METADATA, ARRAYS)
     monkeypatch.undo()
     with pytest.raises(CheckpointError, match="format version 99; this d2l_alexnet reads "
-                                              "versions 1 and 2"):
+                                              "versions 1 to 3"):
         read_checkpoint(tmp_path / "checkpoint-1.ckpt")
 
 
@@ -158,8 +163,9 @@ def test_the_file_is_a_safetensors_file_any_tool_can_open(tmp_path):
     with safetensors.safe_open(str(path), framework="numpy") as handle:
         assert sorted(handle.keys()) == sorted(ARRAYS)
         np.testing.assert_array_equal(handle.get_tensor("rng.key"), ARRAYS["rng.key"])
-        header = handle.metadata()
-    assert header["format"] == "d2l_alexnet-checkpoint" and header["version"] == "2"
+        [entry] = handle.metadata().values()  # one entry of canonical JSON
+    header = json.loads(entry)
+    assert header["format"] == "d2l_alexnet-checkpoint" and header["version"] == "3"
     assert json.loads(header["metadata"]) == METADATA and len(header["sha256"]) == 64
 
 
@@ -179,6 +185,119 @@ def test_a_version_1_checkpoint_written_before_safetensors_still_reads(tmp_path)
     with pytest.raises(CheckpointError, match="checkpoint-7.ckpt is truncated or corrupt "
                                               r"\(SHA-256 checksum mismatch\)"):
         read_checkpoint(tmp_path / "checkpoint-7.ckpt")
+
+
+def test_a_version_2_checkpoint_with_its_metadata_as_separate_keys_still_reads():
+    """``fixtures/checkpoint-7-version-2.ckpt`` was written by version 2's encoder (the
+    safetensors library, one metadata key per entry) from this module's METADATA and ARRAYS."""
+    loaded = read_checkpoint(os.path.join(os.path.dirname(__file__), "fixtures",
+                                          "checkpoint-7-version-2.ckpt"))
+    assert loaded.metadata == METADATA and list(loaded.arrays) == list(ARRAYS)
+    for name, array in ARRAYS.items():
+        assert loaded.arrays[name].dtype == array.dtype and np.array_equal(loaded.arrays[name],
+                                                                           array), name
+
+
+WRITE_TWICE = """\
+import json, sys
+import numpy as np
+from d2l_alexnet.core.checkpoint import write_checkpoint
+arrays = dict(np.load(sys.argv[1]))
+for index in range(2):
+    write_checkpoint(f"{sys.argv[2]}-{index}.ckpt", json.loads(sys.argv[3]), arrays)
+"""
+
+
+def test_the_same_checkpoint_is_the_same_bytes_in_every_process(tmp_path):
+    """The safetensors library writes several metadata keys in a random order (a hash map,
+    seeded per process and per map); one canonical-JSON entry fixes the bytes."""
+    np.savez(tmp_path / "arrays.npz", **ARRAYS)
+    for seed in ("1", "2"):
+        result = subprocess.run([sys.executable, "-c", WRITE_TWICE, str(tmp_path / "arrays.npz"),
+                                 str(tmp_path / f"seed{seed}"), json.dumps(METADATA)],
+                                capture_output=True, text=True,
+                                env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO))
+        assert result.returncode == 0, result.stderr
+    write_checkpoint(tmp_path / "here.ckpt", METADATA, ARRAYS)
+    written = {path.name: path.read_bytes() for path in tmp_path.glob("*.ckpt")}
+    assert len(written) == 5 and len(set(written.values())) == 1, "the same checkpoint, " \
+        "other bytes"
+
+
+def test_a_weights_file_given_as_a_checkpoint_is_named_as_one(tmp_path):
+    path = tmp_path / "checkpoint-9.ckpt"
+    weights.save_safetensors(path, {"conv1.bias": np.zeros(3)}, {"format": weights.FORMAT})
+    with pytest.raises(CheckpointError) as raised:
+        read_checkpoint(path)
+    assert str(raised.value) == ("checkpoint-9.ckpt is a weights file, not a checkpoint: start "
+                                 "a run from it with --init-from (load_weights in Python)")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """``make(fill)``: a folder that ``fill(folder)`` populates, then made read-only for real. As
+    root, whom permissions do not stop, a tmpfs remounted read-only; otherwise chmod 555."""
+    mounted, folder = [], tmp_path / "read-only"
+
+    def make(fill):
+        folder.mkdir()
+        if os.geteuid() == 0:
+            mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs",
+                                    str(folder)], capture_output=True, text=True)
+            if mount.returncode != 0:
+                pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip()}")
+            mounted.append(folder)
+        fill(folder)
+        if mounted:
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        else:
+            folder.chmod(0o555)
+        with pytest.raises(OSError):  # it really is read-only
+            (folder / "probe").write_bytes(b"")
+        return folder
+
+    yield make
+    if mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+    elif folder.exists():
+        folder.chmod(0o755)
+
+
+def test_latest_falls_back_in_a_read_only_folder_without_renaming(read_only_folder):
+    def fill(folder):
+        for step in (3, 5):
+            write_checkpoint(folder / f"checkpoint-{step}.ckpt", dict(METADATA, step=step),
+                             ARRAYS)
+        damage(folder / "checkpoint-5.ckpt", "truncate")
+
+    folder = read_only_folder(fill)
+    lines = []
+    found = latest_checkpoint(folder, log=lines.append)
+    assert found.name == "checkpoint-3.ckpt"
+    assert len(lines) == 1 and lines[0].startswith("warning: checkpoint-5.ckpt is truncated")
+    assert re.search(r"; left it as it is \(renaming it to \.corrupt failed: (Read-only file "
+                     r"system|Permission denied)\) and falling back to the previous good "
+                     r"checkpoint, checkpoint-3\.ckpt$", lines[0]), lines[0]
+    assert sorted(os.listdir(folder)) == ["checkpoint-3.ckpt", "checkpoint-5.ckpt"]
+
+
+def test_cli_resume_from_a_read_only_folder_exits_2_in_one_line_each(cli, tmp_path, capsys,
+                                                                     read_only_folder):
+    def fill(folder):
+        fake_checkpoint(folder)
+        shutil.copy(folder / "checkpoint-3.ckpt", folder / "checkpoint-5.ckpt")
+        damage(folder / "checkpoint-5.ckpt", "flip a weight bit")
+
+    folder = read_only_folder(fill)
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(folder), "--resume") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert err[0].startswith("warning: checkpoint-5.ckpt is corrupt (SHA-256 checksum mismatch); "
+                             "left it as it is (renaming it to .corrupt failed: ")
+    # It cannot resume there: new checkpoints could not be written.
+    assert err[1].startswith(f"error: cannot write checkpoints to --checkpoint-dir {folder} (")
+    assert err[1].endswith("): choose a writable directory")
+    assert not (tmp_path / "run").exists()
 
 
 def test_latest_falls_back_past_damaged_files_in_one_line_each(tmp_path):
@@ -553,6 +672,59 @@ def test_cli_too_little_free_space_for_checkpoints_exits_2(cli, tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "(5 MB free, checkpoints and outputs need about " in err and "free some space" in err
     assert not (tmp_path / "run").exists(), "a refused run leaves no --out behind"
+
+
+def test_a_checkpoint_with_momentum_is_counted_twice_as_large():
+    plain = 4 * 46_764_746 + (1 << 20)  # the chapter's 224×224, 10 classes
+    assert ckpt.estimated_bytes(224, 10) == plain
+    assert ckpt.estimated_bytes(224, 10, TrainingRecipe(weight_decay=5e-4)) == plain
+    assert ckpt.estimated_bytes(224, 10, TrainingRecipe(momentum=0.9)) == 2 * plain - (1 << 20)
+    assert ckpt.estimated_bytes(224, 10, in_channels=3) > plain
+
+
+def test_cli_counts_the_momentum_buffers_in_the_free_space_check(cli, tmp_path, capsys,
+                                                                 monkeypatch):
+    """A disk with room for three plain checkpoints, not for three with momentum buffers: a
+    real 400 MB tmpfs as root, else a folder made to look that small."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400m",
+                                             "tmpfs", str(disk)]).returncode == 0:
+        unmount = [lambda: subprocess.run(["umount", "-l", str(disk)], check=False)]
+    else:
+        small_disk(monkeypatch, "disk", 400 * 2**20)
+        unmount = []
+    try:
+        needed = 3 * ckpt.estimated_bytes(RESIZE, 10, TrainingRecipe(momentum=0.9))
+        assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(disk / "ckpt"),
+                   "--momentum", "0.9") == 2
+        assert capsys.readouterr().err.strip().splitlines() == [
+            f"error: cannot write checkpoints to --checkpoint-dir {disk / 'ckpt'} (419 MB free, "
+            f"checkpoints need about {needed / 1e6:,.0f} MB): free some space or choose another "
+            "directory"]
+        assert not (tmp_path / "run").exists() and os.listdir(disk) == []
+        # Without momentum the same disk is enough.
+        assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(disk / "ckpt")) == 0
+    finally:
+        for step in unmount:
+            step()
+
+
+def test_cli_removes_what_a_killed_run_left_half_written(cli, tmp_path, capsys):
+    out, ckpt_dir = tmp_path / "run", tmp_path / "ckpt"
+    out.mkdir()
+    ckpt_dir.mkdir()
+    stale = [out / ".weights.safetensors.k9x_2abc.tmp", ckpt_dir / ".checkpoint-6.ckpt.a1b2c3d4.tmp"]
+    others = [out / "notes.tmp", out / ".weights.safetensors.tmp"]  # not our naming: kept
+    for path in stale + others:
+        path.write_bytes(b"half")
+    assert cli("--out", str(out), "--checkpoint-dir", str(ckpt_dir)) == 0
+    err = capsys.readouterr().err
+    for path in stale:
+        assert (f"removed {path.name} in {path.parent}: unfinished write(s) of a run that was "
+                "killed while writing") in err
+        assert not path.exists()
+    assert all(path.exists() for path in others)
 
 
 def test_cli_too_little_free_space_for_the_outputs_exits_2(cli, tmp_path, capsys, monkeypatch):

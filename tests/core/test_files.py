@@ -1,11 +1,17 @@
-"""Atomic writes: the finished file has the permissions the umask gives, not mkstemp's 0600."""
+"""Atomic writes: the finished file has the permissions the umask gives, not mkstemp's 0600; the
+temporary file of a write killed before its rename is removed by the next run, and only ours."""
 
 import os
+import signal
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from d2l_alexnet.core import files
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
@@ -19,3 +25,34 @@ def test_a_written_file_gets_what_the_umask_allows(tmp_path, umask, mode):
     assert stat.S_IMODE(path.stat().st_mode) == mode
     assert path.read_text() == "[\n  1,\n  2\n]\n"
     assert os.listdir(tmp_path) == ["metrics.json"]
+
+
+def test_a_write_killed_before_its_rename_leaves_a_temporary_that_the_next_run_removes(tmp_path):
+    """A real SIGKILL between the fsync and the rename (as during a run's final weights write);
+    the cleaning removes what is ours, and nothing else, in one line."""
+    kill = ("import os, signal, sys\n"
+            "from d2l_alexnet.core import files\n"
+            "files.atomic_write_bytes(sys.argv[1], b'w' * 4096, before_rename=lambda temporary:"
+            " os.kill(os.getpid(), signal.SIGKILL))\n")
+    result = subprocess.run([sys.executable, "-c", kill, str(tmp_path / "weights.safetensors")],
+                            env=dict(os.environ, PYTHONPATH=REPO))
+    assert result.returncode == -signal.SIGKILL
+    [left] = os.listdir(tmp_path)
+    assert left.startswith(".weights.safetensors.") and left.endswith(".tmp")
+    others = {".metrics.json.ab_cd123.tmp", "..write-test.q1w2e3r4.tmp"}  # ours as well
+    theirs = {"weights.safetensors.bak", ".weights.safetensors.tmp", ".notes.txt.abcdefgh.tmp",
+              "draft.tmp", ".weights.safetensors.abc.tmp", ".weights.safetensors.ABCDEFGH.tmp",
+              ".checkpoint-3.ckpt.abcdefgh.tmp"}  # not a name this folder receives
+    for name in others | theirs:
+        (tmp_path / name).write_bytes(b"x")
+    lines = []
+    removed = files.remove_unfinished_writes(tmp_path, ("weights.safetensors", "metrics.json"),
+                                             log=lines.append)
+    assert removed == sorted({left} | others)
+    assert set(os.listdir(tmp_path)) == theirs
+    assert lines == [f"removed {', '.join(removed)} in {tmp_path}: unfinished write(s) of a run "
+                     "that was killed while writing (the files they were to replace are as they "
+                     "were)"]
+    assert files.remove_unfinished_writes(tmp_path, ("weights.safetensors",),
+                                          log=lines.append) == [] and len(lines) == 1
+    assert files.remove_unfinished_writes(tmp_path / "missing", ("x",)) == []

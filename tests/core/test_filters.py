@@ -9,7 +9,8 @@ from PIL import Image
 
 from d2l_alexnet import filters as filters_cli
 from d2l_alexnet.core.filters import FiltersError, draw_filters, filter_mosaic, read_kernel
-from d2l_alexnet.core.weights import load_safetensors, save_safetensors
+from d2l_alexnet.core.checkpoint import write_checkpoint
+from d2l_alexnet.core.weights import canonical_shapes, load_safetensors, save_safetensors
 
 
 def synthetic_kernel(count=5, channels=1, side=3):
@@ -77,12 +78,35 @@ def test_cli_keeps_the_kernel_and_draws_it(tmp_path, capsys):
     assert "kept (96, 1, 11, 11) conv1.weight" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("case", ["missing", "no-conv1", "bad-shape", "bad-suffix", "no-folder",
-                                  "nothing-to-do"])
+def test_cli_takes_the_kernel_of_a_checkpoint(tmp_path, capsys):
+    """A checkpoint holds the weights in its backend's names (PyTorch's here): the kernel is
+    taken from them, and a line says so."""
+    kernel = synthetic_kernel(count=96, side=11)
+    shapes, _ = canonical_shapes(67, 10)
+    tensors = {name: np.zeros(shape, np.float32) for name, shape in shapes.items()}
+    tensors["conv1.weight"] = kernel
+    checkpoint = tmp_path / "checkpoint-4.ckpt"
+    write_checkpoint(checkpoint, {"backend": "pytorch", "architecture": "alexnet-d2l",
+                                  "resize": 67, "num_classes": 10, "in_channels": 1, "step": 4},
+                     {f"params.net.{3 * (index // 2)}.{name.rsplit('.', 1)[1]}": array
+                      for index, (name, array) in enumerate(tensors.items())})
+    kept = tmp_path / "conv1.safetensors"
+    assert filters_cli.main(["--weights", str(checkpoint), "--save-kernel", str(kept)]) == 0
+    tensors, metadata = load_safetensors(kept)
+    assert np.array_equal(tensors["conv1.weight"], kernel)
+    assert metadata["kept_from"] == "checkpoint-4.ckpt" and metadata["resize"] == "67"
+    assert f"{checkpoint} is a checkpoint: took the model weights" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["missing", "no-conv1", "bad-shape", "nan", "bad-suffix",
+                                  "no-folder", "nothing-to-do"])
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     weights = tmp_path / "weights.safetensors"
+    nan = synthetic_kernel()
+    nan[2, 0, 1, 1] = np.nan  # a diverged run's: it would draw as blank tiles
     tensors = {"no-conv1": {"dense1.weight": np.ones((2, 2))},
-               "bad-shape": {"conv1.weight": np.ones((96, 2, 11, 11))}}.get(
+               "bad-shape": {"conv1.weight": np.ones((96, 2, 11, 11))},
+               "nan": {"conv1.weight": nan}}.get(
         case, {"conv1.weight": synthetic_kernel()})
     if case != "missing":
         save_safetensors(weights, tensors)

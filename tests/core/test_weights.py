@@ -4,6 +4,7 @@ words."""
 
 import errno
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -14,8 +15,10 @@ import safetensors.numpy
 
 from d2l_alexnet.core import files, weights
 from d2l_alexnet.core.architecture import ALEXNET, layer_table, parameter_count
+from d2l_alexnet.core.checkpoint import write_checkpoint
 from d2l_alexnet.core.weights import WeightsError
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 67  # the smallest input AlexNet accepts: 256 features reach the first dense layer
 
 
@@ -344,3 +347,206 @@ def test_weights_and_the_evaluate_cli_import_no_framework():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# ---- values, types and files the loader met in issue #34 ---------------------------------------
+
+def save_canonical(path, tensors, resize=SMALL):
+    weights.save_weights(path, weights.from_canonical(tensors, "NCHW", resize, 10), "NCHW",
+                         resize, 10, backend="test")
+    return path
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_naming_the_tensor(tmp_path, canonical, bad):
+    tensors = dict(canonical, **{"conv4.weight": canonical["conv4.weight"].copy(),
+                                 "dense3.bias": canonical["dense3.bias"].copy()})
+    tensors["conv4.weight"][1, 2, 0, 0] = bad
+    path = save_canonical(tmp_path / "diverged.safetensors", tensors)
+    with pytest.raises(WeightsError) as caught:
+        weights.load_weights(path, "NHWC", SMALL, 10)
+    assert str(caught.value) == (f"{path}: conv4.weight holds 1 NaN or infinite value(s), the "
+                                 "weights of a run that diverged: use a file saved before its "
+                                 "loss became NaN")
+    # Only what is loaded counts: a head left out with skip_head may hold anything.
+    tensors["conv4.weight"] = canonical["conv4.weight"]
+    tensors["dense3.bias"][:] = bad
+    save_canonical(path, tensors)
+    with pytest.raises(WeightsError, match="dense3.bias holds 10 NaN"):
+        weights.read_weights(path, SMALL, 10)
+    assert len(weights.load_weights(path, "NCHW", SMALL, 10, skip_head=True)) == 14
+
+
+def test_the_clis_refuse_non_finite_weights_with_exit_2(tmp_path, canonical, capsys):
+    from d2l_alexnet import evaluate, train
+
+    tensors = dict(canonical, **{"dense1.bias": canonical["dense1.bias"].copy()})
+    tensors["dense1.bias"][7] = np.nan
+    path = save_canonical(tmp_path / "diverged.safetensors", tensors)
+    assert evaluate.main(["--backend", "pytorch", "--weights", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --weights: {path}: dense1.bias holds 1 NaN or infinite value(s), the weights of "
+        "a run that diverged: use a file saved before its loss became NaN"]
+    out = tmp_path / "run"
+    assert train.main(["--backend", "jax", "--resize", str(SMALL), "--init-from", str(path),
+                       "--out", str(out)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: --init-from: ") and "dense1.bias holds 1 NaN" in line
+    assert not out.exists()
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+# bfloat16-by-torch.safetensors: written by safetensors.torch.save_file from torch.bfloat16
+# tensors of these values (each exact in bfloat16), with its metadata naming the versions.
+BFLOAT16_VALUES = {"weight": [[1.0, -2.5, 3.140625], [0.0009765625, -0.0, 65280.0]],
+                   "bias": [0.5, -1.0, 100.0]}
+
+
+def test_a_bfloat16_file_written_by_torch_loads_as_float32():
+    tensors, metadata = weights.load_safetensors(os.path.join(FIXTURES,
+                                                              "bfloat16-by-torch.safetensors"))
+    assert metadata["written_by"].startswith("safetensors.torch ")
+    for name, values in BFLOAT16_VALUES.items():
+        assert tensors[name].dtype == np.float32 and tensors[name].flags.writeable
+        np.testing.assert_array_equal(tensors[name], np.array(values, dtype=np.float32))
+    assert np.signbit(tensors["weight"][1, 1])  # -0.0 keeps its sign
+
+
+def bfloat16_bytes(array):
+    """The bytes of ``array`` in bfloat16, truncated: the top 16 bits of each float32."""
+    return (np.ascontiguousarray(array, dtype="<f4").view("<u4") >> 16).astype("<u2").tobytes()
+
+
+def test_a_bfloat16_alexnet_file_loads_in_any_layout(tmp_path, canonical):
+    header, chunks, offset = {}, [], 0
+    for name, array in canonical.items():  # built by hand, as test_malformed_files_... does
+        data = bfloat16_bytes(array)
+        header[name] = {"dtype": "BF16", "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    path = write_raw(tmp_path / "bf16.safetensors", header, b"".join(chunks))
+    loaded = dict(weights.load_weights(path, "NHWC", SMALL, 10))
+    truncated = {name: (array.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+                 for name, array in canonical.items()}
+    np.testing.assert_array_equal(loaded["conv2.weight"],
+                                  truncated["conv2.weight"].transpose(2, 3, 1, 0))
+    np.testing.assert_array_equal(loaded["dense3.bias"], truncated["dense3.bias"])
+
+
+def test_a_floating_type_numpy_cannot_hold_is_named(tmp_path):
+    path = write_raw(tmp_path / "fp8.safetensors",
+                     {"a": {"dtype": "F8_E4M3", "shape": [2], "data_offsets": [0, 2]}}, b"\0\0")
+    with pytest.raises(WeightsError) as caught:
+        weights.load_safetensors(path)
+    assert str(caught.value) == (f"{path}: a is stored as F8_E4M3, which d2l_alexnet cannot "
+                                 "read: save the weights as float32, float16 or bfloat16")
+
+
+def as_checkpoint(path, tensors, backend, step=12):
+    """A checkpoint (core/checkpoint.py) holding ``tensors`` the way ``backend`` saves its
+    parameters: PyTorch's ``params.net.<index>.weight`` in the table's order and NCHW; JAX's
+    ``params.net.layers_<index>.kernel`` in the order of its sorted pytree (``layers_10`` before
+    ``layers_2``, bias before kernel) and NHWC; with optimizer and RNG arrays beside them."""
+    layout = weights.BACKEND_LAYOUTS[backend]
+    native = weights.from_canonical(tensors, layout, SMALL, 10)
+    arrays = {}
+    for index, (name, array) in enumerate(native):
+        layer, kind = 3 * (index // 2), name.rsplit(".", 1)[1]
+        if backend == "jax":
+            arrays[f"params.net.layers_{layer}.{'kernel' if kind == 'weight' else kind}"] = array
+        else:
+            arrays[f"params.net.{layer}.{kind}"] = array
+        arrays[f"optimizer.{index}.momentum_buffer"] = np.ones_like(array)
+    if backend == "jax":
+        arrays = dict(sorted(arrays.items()))
+    arrays["rng.state"] = np.arange(4, dtype=np.uint32)
+    write_checkpoint(path, {"backend": backend, "architecture": weights.ARCHITECTURE,
+                            "resize": SMALL, "num_classes": 10, "in_channels": 1,
+                            "step": step, "epoch": 1, "batch": 0, "history": []}, arrays)
+    return path
+
+
+@pytest.mark.parametrize("backend", ["pytorch", "jax"])
+def test_a_checkpoint_gives_the_weights_it_holds_and_says_so(tmp_path, canonical, backend):
+    path = as_checkpoint(tmp_path / "checkpoint-12.ckpt", canonical, backend)
+    lines = []
+    loaded = dict(weights.load_weights(path, "NCHW", SMALL, 10, log=lines.append))
+    for name, array in canonical.items():
+        np.testing.assert_array_equal(loaded[name], array, err_msg=name)
+    assert lines == [f"{path} is a checkpoint: took the model weights it holds (step 12 of a "
+                     f"{backend} run); to continue that run itself, pass its folder as "
+                     "--checkpoint-dir with --resume"]
+    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1}
+    with pytest.raises(WeightsError, match="67×67 inputs \\(the model: 224×224\\)"):
+        weights.read_weights(path, 224, 10, log=None)
+
+
+def test_the_clis_take_a_checkpoints_weights(tmp_path, canonical, capsys):
+    """``--init-from`` and ``evaluate --weights`` read their file in ``validate``, before any
+    framework is imported; ``evaluate`` takes the input size from the checkpoint."""
+    from d2l_alexnet import evaluate, train
+
+    path = as_checkpoint(tmp_path / "checkpoint-12.ckpt", canonical, "pytorch")
+    train_args = train.build_parser().parse_args(["--backend", "pytorch", "--resize",
+                                                  str(SMALL), "--init-from", str(path)])
+    train.validate(train_args)
+    evaluate_args = evaluate.build_parser().parse_args(["--backend", "pytorch", "--weights",
+                                                        str(path)])
+    evaluate.validate(evaluate_args)
+    assert evaluate_args.resize == SMALL
+    for tensors in (train_args.init_tensors, evaluate_args.tensors):
+        np.testing.assert_array_equal(tensors["dense1.weight"], canonical["dense1.weight"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"{path} is a checkpoint: took the model "
+                                                   "weights it holds") for line in lines)
+
+
+def test_a_corrupt_checkpoint_is_named_as_one(tmp_path, canonical):
+    path = as_checkpoint(tmp_path / "checkpoint-12.ckpt", canonical, "pytorch")
+    payload = bytearray(path.read_bytes())
+    payload[-3] ^= 0x01
+    path.write_bytes(bytes(payload))
+    with pytest.raises(WeightsError, match=r"^checkpoint-12.ckpt is corrupt \(SHA-256"):
+        weights.load_weights(path, "NCHW", SMALL, 10)
+
+
+SAVE_TWICE = """\
+import sys
+import numpy as np
+from d2l_alexnet.core import weights
+arrays = np.load(sys.argv[1])
+tensors = {name: arrays[name] for name in arrays.files}
+for index in range(2):
+    weights.save_weights(f"{sys.argv[2]}-{index}.safetensors",
+                         weights.from_canonical(tensors, "NCHW", 67, 10), "NCHW", 67, 10, "test")
+"""
+
+
+def test_the_same_weights_are_the_same_bytes_in_every_process(tmp_path, canonical, saved):
+    """The safetensors library writes several metadata keys in a random order (a hash map,
+    seeded per process and per map): one canonical-JSON entry makes the bytes depend on the
+    content alone."""
+    np.savez(tmp_path / "arrays.npz", **canonical)
+    for seed in ("1", "2"):
+        result = subprocess.run([sys.executable, "-c", SAVE_TWICE, str(tmp_path / "arrays.npz"),
+                                 str(tmp_path / f"seed{seed}")], capture_output=True, text=True,
+                                env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO))
+        assert result.returncode == 0, result.stderr
+    written = {path.name: path.read_bytes() for path in tmp_path.glob("seed*.safetensors")}
+    assert len(written) == 4
+    assert set(written.values()) == {saved.read_bytes()}, "the same weights, other bytes"
+
+
+def test_a_file_with_the_metadata_as_separate_keys_still_loads(tmp_path, canonical):
+    """How the safetensors library wrote our files before the metadata became one entry."""
+    path = tmp_path / "separate-keys.safetensors"
+    path.write_bytes(safetensors.numpy.save(canonical, metadata={
+        "format": weights.FORMAT, "architecture": weights.ARCHITECTURE, "resize": str(SMALL),
+        "num_classes": "10", "in_channels": "1", "layout": weights.CANONICAL_LAYOUT,
+        "saved_by": "pytorch"}))
+    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1}
+    loaded = dict(weights.load_weights(path, "NCHW", SMALL, 10))
+    np.testing.assert_array_equal(loaded["dense2.weight"], canonical["dense2.weight"])
+    _, metadata = weights.load_safetensors(path)
+    assert metadata["saved_by"] == "pytorch"
