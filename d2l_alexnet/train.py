@@ -19,11 +19,11 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, check_data_dir,
-                  check_resize, exit_status_of)
+                  check_output_path, check_resize, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, parameter_count
 from .core.errors import RunFailed
-from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
-                         remove_directories)
+from .core.files import atomic_write_json, free_bytes, missing_directories, remove_directories
+from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
@@ -169,6 +169,8 @@ def validate_checkpoint_flags(args):
     if not args.resume:
         found = list_checkpoints(args.checkpoint_dir)
         if found:
+            # Still being written? Then not "add --resume": that run is going on.
+            check_not_in_use(args.checkpoint_dir, "--checkpoint-dir")
             raise UsageError(f"--checkpoint-dir {args.checkpoint_dir} already holds checkpoints "
                              f"(newest {os.path.basename(found[0][1])}): add --resume to "
                              "continue that run, or choose an empty directory")
@@ -253,7 +255,7 @@ def prepare_outputs(args, trainer):
     all: nobody else touches the disk."""
     if not trainer.is_first_replica:
         return None
-    prepare_directories(args)
+    claim_directories(args, "d2l_alexnet.train")
     if args.checkpoint_dir is None:
         return None
     checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
@@ -301,22 +303,38 @@ def output_bytes(resize):
     return 4 * parameter_count(resize, NUM_CLASSES) + OUTPUT_MARGIN_BYTES
 
 
-def prepare_directories(args):
+def claim_directories(args, program, needed=None, outputs="weights, metrics, plot"):
+    """:func:`prepare_directories`, then lock --out and --checkpoint-dir for the rest of the
+    run (``args.locks``, released when the command ends, however it ends): a second run there is
+    refused with exit 2 naming this one (``python -m <program>`` and its flags), and a refused run
+    leaves no folder it made."""
+    created = [folder for path in (args.out, args.checkpoint_dir) if path is not None
+               for folder in missing_directories(path)]
+    prepare_directories(args, needed, outputs)
+    holder = describe_process(shlex.join(["python", "-m", program, *args.argv]))
+    try:
+        args.locks.take(args.out, "--out", holder)
+        if args.checkpoint_dir is not None:
+            args.locks.take(args.checkpoint_dir, "--checkpoint-dir", holder)
+    except FolderInUse:
+        args.locks.release()
+        remove_directories(created)
+        raise
+
+
+def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
     """Prove --out (and --checkpoint-dir) roomy enough for what the run writes there (both
-    together when they share a disk), then create them and prove them writable; exit 2
-    otherwise, leaving no folder it made."""
-    needed = output_bytes(args.resize)
+    together when they share a disk; ``needed`` bytes of ``outputs`` in --out, by default
+    train's), then create them and prove them writable; exit 2 otherwise, leaving no folder it
+    made."""
+    needed = output_bytes(args.resize) if needed is None else needed
     shared = args.checkpoint_dir is not None and same_disk(args.out, args.checkpoint_dir)
     free = free_bytes(args.out)
     if free < needed:
         raise UsageError(f"--out {args.out} has {free / 1e6:,.0f} MB free, the run writes about "
-                         f"{needed / 1e6:,.0f} MB there (weights, metrics, plot): free some "
+                         f"{needed / 1e6:,.0f} MB there ({outputs}): free some "
                          "space or choose another --out")
-    try:
-        created = check_writable_directory(args.out)
-    except OSError as error:
-        raise UsageError(f"cannot write to --out {args.out} ({error.strerror or error}): "
-                         "choose a writable directory") from None
+    created = check_output_path("--out", args.out)
     if args.checkpoint_dir is None:
         return
     try:
@@ -487,7 +505,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        with StopSignals() as args.stop_signals:
+        with StopSignals() as args.stop_signals, FolderLocks(log=warn) as args.locks:
             return exit_status_of(run, args)
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)

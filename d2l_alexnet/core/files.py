@@ -41,15 +41,21 @@ def atomic_write_json(path, value):
     atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
-def make_directories(path):
-    """``os.makedirs(path, exist_ok=True)``, returning the folders it created, outermost first
-    (what :func:`remove_directories` takes back when a later check refuses the run)."""
+def missing_directories(path):
+    """The folders ``os.makedirs(path)`` would create, outermost first."""
     missing, folder = [], os.path.abspath(path)
     while not os.path.exists(folder):
         missing.append(folder)
         folder = os.path.dirname(folder)
-    os.makedirs(path, exist_ok=True)
     return missing[::-1]
+
+
+def make_directories(path):
+    """``os.makedirs(path, exist_ok=True)``, returning the folders it created, outermost first
+    (what :func:`remove_directories` takes back when a later check refuses the run)."""
+    missing = missing_directories(path)
+    os.makedirs(path, exist_ok=True)
+    return missing
 
 
 def remove_directories(folders):
@@ -61,10 +67,13 @@ def remove_directories(folders):
             pass  # not empty, or gone: leave it
 
 
-def check_writable_directory(path, probe=".write-test"):
+def check_writable_directory(path):
     """Create ``path`` if needed and prove a file can be written there; returns the folders it
     created. On ``OSError`` nothing it created is left behind."""
     created = make_directories(path)
+    # A probe of this process's own: two runs starting at once in one folder must not remove
+    # each other's (the second would be refused as if the folder were unwritable).
+    probe = f".write-test-{os.getpid()}"
     try:
         atomic_write_bytes(os.path.join(path, probe), b"ok")
         os.remove(os.path.join(path, probe))

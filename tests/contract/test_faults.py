@@ -1,5 +1,6 @@
 """Faults at the edges of a real run, in every backend: a disk that fills while training, Ctrl-C
-pressed twice (in a step, and in validation), and bad input, which must leave no folder behind.
+pressed twice (in a step, and in validation), bad input, which must leave no folder behind, and
+a second run started in a running run's folders.
 
 The disk test mounts a small tmpfs (root only; elsewhere it is skipped, and
 ``tests/core/test_checkpoint.py`` injects the same full disk without a framework).
@@ -16,8 +17,10 @@ import numpy as np
 import pytest
 
 from d2l_alexnet.core.checkpoint import list_checkpoints, read_checkpoint
+from d2l_alexnet.core.lock import LOCK_NAME
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 SMALL = 67
 RUN = ("--batch-size", "8", "--limit-train", "32", "--resize", str(SMALL))
 
@@ -27,9 +30,9 @@ def environment(**extra):
                 PYTHONUNBUFFERED="1", **extra)
 
 
-def start(arguments, **extra):
+def start(arguments, launcher=("-m", "d2l_alexnet.train"), **extra):
     """The CLI in a process of its own, stdout and stderr merged, line by line."""
-    return subprocess.Popen([sys.executable, "-m", "d2l_alexnet.train", *arguments],
+    return subprocess.Popen([sys.executable, *launcher, *arguments],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=environment(**extra))
 
@@ -179,3 +182,47 @@ def test_refused_runs_create_no_folder(d2l, backend_name, tmp_path):
         assert result.returncode == 2, (arguments, result.stderr[-2000:])
         assert phrase in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert not (tmp_path / "deep").exists(), f"{arguments} left {tmp_path / 'deep'} behind"
+
+
+def test_a_second_run_in_a_running_runs_folders_is_refused_and_the_first_resumes(
+        d2l, backend_name, tmp_path):
+    out, ckpt, go = tmp_path / "run", tmp_path / "ckpt", tmp_path / "go"
+
+    def run_a(epochs):
+        return ["--backend", backend_name, *RUN, "--epochs", str(epochs), "--limit-val", "8",
+                "--checkpoint-every", "1", "--out", str(out), "--checkpoint-dir", str(ckpt)]
+
+    first = run_a(epochs=1)
+    # Run A waits after its first step (and checkpoint) until the file `go` appears.
+    running = start(first, launcher=(FAULT_LAUNCHER,),
+                    D2L_ALEXNET_TEST_WAIT_AFTER_STEP=f"1:{go}")
+    try:
+        wait_for_checkpoints(running, ckpt, 1)
+        in_use = f"is in use by another run (PID {running.pid}, started "
+        # The same command again: refused by its first checks, before a framework loads.
+        again = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *first],
+                               capture_output=True, text=True, env=environment(), timeout=600)
+        assert again.returncode == 2, again.stderr
+        assert again.stderr.startswith(f"error: --checkpoint-dir {ckpt} {in_use}"), again.stderr
+        assert len(again.stderr.splitlines()) == 1 and " --checkpoint-dir " in again.stderr
+        # One on A's --out with a --checkpoint-dir of its own, which it must not leave behind:
+        # refused once its framework, data and model are ready, before writing anything.
+        other = tmp_path / "other-ckpt"
+        second = start(["--backend", backend_name, *RUN, "--limit-val", "8", "--out", str(out),
+                        "--checkpoint-dir", str(other)])
+        status, lines = finish(second)
+        assert status == 2, lines[-5:]
+        assert lines[-1].startswith(f"error: --out {out} {in_use}"), lines[-3:]
+        assert lines[-1].endswith(": wait for it to end, or choose another --out"), lines[-1]
+        assert "Traceback" not in "\n".join(lines) and not other.exists()
+    finally:
+        go.touch()
+    status, lines = finish(running)
+    assert status == 0, lines[-5:]
+    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "weights.safetensors"]
+    assert LOCK_NAME not in os.listdir(ckpt)
+    resumed = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *run_a(epochs=2),
+                              "--resume"],
+                             capture_output=True, text=True, env=environment(), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(read_checkpoint(list_checkpoints(ckpt)[0][1]).metadata["history"]) == 2

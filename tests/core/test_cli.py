@@ -9,6 +9,7 @@ import pytest
 
 from d2l_alexnet import backends, train
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
+from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -91,6 +92,31 @@ def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     assert capsys.readouterr().err == (f"error: cannot write to --out {out} (Not a directory): "
                                        "choose a writable directory\n")
     assert os.listdir(tmp_path) == ["file"] and blocker.read_text() == "not a directory"
+
+
+def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monkeypatch, capsys,
+                                                                           tmp_path):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with FolderLocks() as running:  # another open of the lock file: as another process's
+        running.take(str(busy), "--out", "PID 1, started then: the first run")
+        # Its --out taken: refused before training (the stub's fit would fail the test).
+        assert train.main(["--out", str(busy)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {busy} is in use by another run (PID 1, started then: the first "
+            f"run): wait for it to end, or choose another --out\n")
+        # Its --checkpoint-dir taken, with an --out of its own: that --out is not left behind.
+        out = tmp_path / "new" / "run"
+        assert train.main(["--out", str(out), "--checkpoint-dir", str(busy), "--resume"]) == 2
+        assert "error: --checkpoint-dir " in capsys.readouterr().err
+        assert sorted(os.listdir(tmp_path)) == ["busy"] and os.listdir(busy) == [LOCK_NAME]
+        # It has written checkpoints: not "add --resume", which would join a run still going.
+        (busy / "checkpoint-1.ckpt").write_bytes(b"saved by the first run")
+        assert train.main(["--out", str(tmp_path / "other"), "--checkpoint-dir", str(busy)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --checkpoint-dir {busy} is in use by another run (PID 1"), err
+    assert not (tmp_path / "other").exists()
 
 
 # ---- tools/run_tests.py without a Python for MXNet -------------------------------------------
