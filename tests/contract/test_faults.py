@@ -16,8 +16,9 @@ import time
 import numpy as np
 import pytest
 
+from d2l_alexnet import bench
 from d2l_alexnet.core.checkpoint import list_checkpoints, read_checkpoint
-from d2l_alexnet.core.lock import LOCK_NAME
+from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
@@ -226,3 +227,29 @@ def test_a_second_run_in_a_running_runs_folders_is_refused_and_the_first_resumes
                              capture_output=True, text=True, env=environment(), timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert len(read_checkpoint(list_checkpoints(ckpt)[0][1]).metadata["history"]) == 2
+
+
+TIME_TO_ACCURACY = ("--time-to-accuracy", "1.0", "--epochs", "1", "--batch-size", "8",
+                    "--limit-train", "16", "--limit-val", "8", "--resize", str(SMALL))
+
+
+def test_bench_time_to_accuracy_checks_and_locks_its_folders_before_training(
+        d2l, backend_name, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert bench.main(["--backend", backend_name, *TIME_TO_ACCURACY,
+                       "--out", str(blocker / "run")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"error: cannot write to --out {blocker / 'run'} (Not a directory): "
+                            "choose a writable directory\n")
+    assert "val_acc" not in captured.out  # refused before the first evaluation
+    busy, out = tmp_path / "busy", tmp_path / "deep" / "out"
+    busy.mkdir()
+    with FolderLocks() as running:  # another open of the lock file: as another process's
+        running.take(str(busy), "--checkpoint-dir", "PID 1, started then: a bench")
+        assert bench.main(["--backend", backend_name, *TIME_TO_ACCURACY, "--out", str(out),
+                           "--checkpoint-dir", str(busy)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --checkpoint-dir {busy} is in use by another run (PID 1, started then: a "
+            f"bench): wait for it to end, or choose another --checkpoint-dir\n")
+        assert os.listdir(busy) == [LOCK_NAME] and not (tmp_path / "deep").exists()

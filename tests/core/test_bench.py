@@ -1,5 +1,12 @@
 """The benchmark's framework-free parts: refusals, the table and the sweep plot."""
 
+import json
+import os
+import subprocess
+import types
+
+import pytest
+
 from d2l_alexnet import bench
 
 RESULT = {"backend": "pytorch", "device": "cpu", "precision": "fp32", "batch_size": 16,
@@ -69,3 +76,87 @@ def test_a_peak_is_the_fastest_call_and_an_average_is_the_mean(monkeypatch):
     assert bench.fastest_call(call, repeats=3, warmup=1) == 1
     durations, clock[0] = iter([10, 3, 1, 2]), 0.0
     assert bench.time_calls(call, repeats=3, warmup=1) == 2
+
+
+# ---- where it writes, checked before it measures ---------------------------------------------
+
+@pytest.fixture
+def no_measurement(monkeypatch):
+    """A stub backend, and a measurement that must never start before the output checks pass
+    (``allow()`` lets it run, returning RESULT at once)."""
+    monkeypatch.setattr(bench, "load_backend", lambda name: types.SimpleNamespace(
+        PRECISIONS=("fp32",)))
+    allowed = []
+
+    def measure(*args, **kwargs):
+        assert allowed, "measured before checking where the results go"
+        return dict(RESULT)
+
+    def sweep(args):
+        assert allowed, "swept before checking where the plot goes"
+        return [dict(RESULT, batch_size=size) for size in args.batch_sizes]
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "sweep", sweep)
+    return lambda: allowed.append(True)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A real read-only filesystem (root only: root writes through a chmod)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a filesystem needs root")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("flags", [["--json"], ["--batch-sizes", "8", "16", "--plot"],
+                                   ["--batch-sizes", "8", "--json", "ok.json", "--plot"]])
+def test_an_output_that_cannot_be_written_is_refused_before_measuring(
+        no_measurement, capsys, tmp_path, read_only_folder, monkeypatch, flags):
+    monkeypatch.chdir(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    flag = flags[-1]
+    for path, reason in ((blocker / "deep" / "r.out", "Not a directory"),
+                         (read_only_folder / "r.out", "Read-only file system")):
+        assert bench.main(["--backend", "pytorch", *flags, str(path)]) == 2
+        assert capsys.readouterr().err == (f"error: cannot write to {flag} {path} ({reason}): "
+                                           "choose a writable place\n")
+    assert bench.main(["--backend", "pytorch", *flags, str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: {flag} {tmp_path} is a directory: name a file "
+                                       "(in it, say)\n")
+    assert sorted(os.listdir(tmp_path)) == ["file", "read-only"]  # not even ok.json's folder
+
+
+def test_outputs_in_a_missing_folder_are_written_there(no_measurement, capsys, tmp_path):
+    no_measurement()
+    single, sweep = tmp_path / "new" / "single.json", tmp_path / "other" / "sweep"
+    assert bench.main(["--backend", "pytorch", "--json", str(single)]) == 0
+    assert json.loads(single.read_text())["batch_size"] == RESULT["batch_size"]
+    assert bench.main(["--backend", "pytorch", "--batch-sizes", "8", "16", "--json",
+                       str(sweep / "sweep.json"), "--plot", str(sweep / "sweep.png")]) == 0
+    assert [r["batch_size"] for r in json.loads((sweep / "sweep.json").read_text())] == [8, 16]
+    assert (sweep / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--plot", "p.png"], "--plot goes with --batch-sizes"),
+    (["--out", "dir"], "--out goes with --time-to-accuracy ACC"),
+    (["--time-to-accuracy", "0.88", "--json", "r.json"],
+     "--json does not go with --time-to-accuracy"),
+    (["--time-to-accuracy", "0.88", "--plot", "p.png"],
+     "--plot does not go with --time-to-accuracy")])
+def test_output_flags_that_would_be_ignored_are_refused(no_measurement, capsys, tmp_path,
+                                                        monkeypatch, flags, message):
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--backend", "pytorch", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
