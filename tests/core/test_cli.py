@@ -5,9 +5,11 @@ import os
 import subprocess
 import types
 
+import numpy as np
 import pytest
 
-from d2l_alexnet import backends, train
+from d2l_alexnet import backends, evaluate, train
+from d2l_alexnet.core import weights
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 
@@ -117,6 +119,39 @@ def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monke
         err = capsys.readouterr().err
         assert err.startswith(f"error: --checkpoint-dir {busy} is in use by another run (PID 1"), err
     assert not (tmp_path / "other").exists()
+
+
+def lesson_weights(path, resize=67, num_classes=4, in_channels=3):
+    """A weights file as a lesson's run saves it: ``num_classes`` RGB classes."""
+    shapes, _ = weights.canonical_shapes(resize, num_classes, in_channels)
+    weights.save_safetensors(path, {name: np.zeros(shape, np.float32)
+                                    for name, shape in shapes.items()},
+                             {"format": weights.FORMAT, "architecture": weights.ARCHITECTURE,
+                              "resize": str(resize), "num_classes": num_classes,
+                              "in_channels": in_channels})
+    return path
+
+
+def test_evaluate_suggests_what_evaluate_can_do_with_another_datas_weights(capsys, tmp_path):
+    path = lesson_weights(tmp_path / "cats.safetensors")
+    assert evaluate.main(["--weights", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --weights: {path} holds weights for 4 classes, and evaluate measures "
+                   "Fashion-MNIST's 10: give it a weights file trained on Fashion-MNIST (train's "
+                   "--out), or measure this one on its own data in Python: model = "
+                   "d2l.AlexNet(num_classes=4, resize=67, in_channels=3); "
+                   "model.load_weights(PATH); d2l.Trainer(max_epochs=1).evaluate(model, data)\n")
+    assert "--new-head" not in err and "skip_head" not in err
+    # A Fashion-MNIST file at another --resize: the fix is evaluate's flag, not resize=.
+    path = lesson_weights(tmp_path / "fashion.safetensors", num_classes=10, in_channels=1)
+    assert evaluate.main(["--weights", str(path), "--resize", "71"]) == 2
+    assert capsys.readouterr().err == (f"error: --weights: {path} holds weights for 67×67 inputs "
+                                       "(the model: 71×71): leave out --resize, which defaults "
+                                       "to the size the file was saved for\n")
+    # train keeps its own advice, which it can follow (--new-head).
+    assert train.main(["--init-from", str(tmp_path / "cats.safetensors"), "--resize", "67",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert "(the CLI's --new-head)" in capsys.readouterr().err
 
 
 # ---- tools/run_tests.py without a Python for MXNet -------------------------------------------
