@@ -253,3 +253,20 @@ def test_bench_time_to_accuracy_checks_and_locks_its_folders_before_training(
             f"error: --checkpoint-dir {busy} is in use by another run (PID 1, started then: a "
             f"bench): wait for it to end, or choose another --checkpoint-dir\n")
         assert os.listdir(busy) == [LOCK_NAME] and not (tmp_path / "deep").exists()
+
+
+def test_evaluate_measures_a_weights_file_saved_for_a_non_square_input(d2l, backend_name,
+                                                                       tmp_path):
+    from d2l_alexnet.core import weights
+
+    shapes, _ = weights.canonical_shapes((SMALL, 80), 10)
+    path = tmp_path / "wide.safetensors"
+    weights.save_safetensors(path, {name: np.full(shape, 0.01, np.float32)
+                                    for name, shape in shapes.items()},
+                             {"format": weights.FORMAT, "architecture": weights.ARCHITECTURE,
+                              "resize": f"{SMALL}x80", "num_classes": 10, "in_channels": 1})
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.evaluate", "--backend",
+                             backend_name, "--weights", str(path), "--limit-val", "8"],
+                            capture_output=True, text=True, env=environment(), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"at {SMALL}×80" in result.stdout and "val_acc" in result.stdout, result.stdout
