@@ -51,8 +51,9 @@ from .core.lock import FolderLocks
 from .core.images import ArrayData
 from .core.progress import figure_png
 from .core.trainer import TrainingInterrupted
-from .train import (OUTPUT_MARGIN_BYTES, add_checkpoint_arguments, add_recipe_arguments,
-                    claim_directories, resolve_recipe, validate_checkpoint_flags)
+from .train import (OUTPUT_MARGIN_BYTES, OutputWriteError, add_checkpoint_arguments,
+                    add_recipe_arguments, claim_directories, failure_reason, resolve_recipe,
+                    validate_checkpoint_flags)
 
 NUM_CLASSES = 10
 # The metadata key under which a time-to-accuracy run's checkpoints keep its curve and clock.
@@ -524,21 +525,51 @@ def run(args):
     check_output_files(("--json", args.json), ("--plot", plot_path))
 
     if args.batch_sizes:
-        results = sweep(args)
-        plot_sweep(results, plot_path)
-        for result in results:
+        output = sweep(args)
+        for result in output:
             print(format_result(result))
-        print(f"wrote {plot_path}")
-        output = results
     else:
         output = measure(args.backend, args.batch_size, args.steps, args.precision,
                          args.device, args.resize, args.warmup, args.end_to_end,
                          log=lambda message: print(message, file=sys.stderr))
         print(format_result(output))
-    if args.json:
-        atomic_write_json(args.json, output)
-        print(f"wrote {args.json}")
+    outputs = [] if args.json is None else [(args.json,
+                                             lambda: atomic_write_json(args.json, output))]
+    if plot_path is not None:
+        outputs.append((plot_path, lambda: plot_sweep(output, plot_path)))
+    write_results(output, outputs)
     return 0
+
+
+def write_results(results, outputs):
+    """Write each ``(path, write)`` of ``outputs``, the JSON first. A failure (the disk filled
+    while measuring, say) must not lose the measurement: it raises :class:`OutputWriteError`
+    (exit 1) saying where the results are: a JSON written already, or else a temporary file
+    (or, failing that, stdout)."""
+    written = []
+    for path, write in outputs:
+        try:
+            write()
+        except OSError as error:
+            if any(done.endswith(".json") for done in written):
+                safe = f"the results are safe in {written[0]}"
+            else:
+                safe = save_elsewhere(results)
+            raise OutputWriteError(f"cannot write {path} ({failure_reason(error)}); {safe}"
+                                   ) from None
+        written.append(path)
+        print(f"wrote {path}")
+
+
+def save_elsewhere(results):
+    """The end of a failed write's message: the results saved to a temporary file."""
+    fallback = os.path.join(tempfile.gettempdir(), f"d2l_alexnet-bench-{os.getpid()}.json")
+    try:
+        atomic_write_json(fallback, results)
+    except OSError:
+        print(json.dumps(results, indent=2))
+        return "the results could not be saved anywhere: they are printed above"
+    return f"the results were saved to {fallback} instead"
 
 
 def check_output_files(*flags_and_paths):
@@ -594,9 +625,10 @@ def run_time_to_accuracy(args):
     result["recipe_name"] = args.recipe_name
     result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
     print(describe_time_to_accuracy(result))
-    atomic_write_json(os.path.join(out, "time-to-accuracy.json"), result)
-    plot_time_to_accuracy(result, os.path.join(out, "time-to-accuracy.png"))
-    print(f"wrote {os.path.join(out, 'time-to-accuracy.json')} and time-to-accuracy.png")
+    json_path, plot_path = (os.path.join(out, f"time-to-accuracy.{kind}") for kind in ("json",
+                                                                                       "png"))
+    write_results(result, [(json_path, lambda: atomic_write_json(json_path, result)),
+                           (plot_path, lambda: plot_time_to_accuracy(result, plot_path))])
     return 0
 
 

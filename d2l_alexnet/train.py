@@ -361,8 +361,9 @@ def same_disk(first, second):
 
 
 class OutputWriteError(RunFailed):
-    """Training finished but its outputs could not all be written (a full disk, say); the
-    message says what was written and where the trained weights are. The CLI exits 1."""
+    """A run (training, or bench's measurement) finished but its outputs could not all be
+    written (a full disk, say); the message says what was written and where the trained weights
+    or the results are. The CLI exits 1."""
 
 
 def write_outputs(args, model, board, history, checkpointer):
@@ -380,8 +381,7 @@ def write_outputs(args, model, board, history, checkpointer):
         try:
             write()
         except OSError as error:
-            reason = "the disk is full" if error.errno == errno.ENOSPC else (
-                error.strerror or str(error))
+            reason = failure_reason(error)
             missing = ", ".join(os.path.basename(other) for other, _ in outputs
                                 if other not in written)
             done = (f"wrote {', '.join(os.path.basename(other) for other in written)}, not "
@@ -391,6 +391,11 @@ def write_outputs(args, model, board, history, checkpointer):
                                    ) from None
         written.append(path)
     print(f"wrote {', '.join(written[1:])} and {written[0]}")
+
+
+def failure_reason(error):
+    """Why a write failed, in words: a full disk said plainly."""
+    return "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
 
 
 def where_the_weights_are(model, written, checkpointer, args):

@@ -101,19 +101,29 @@ def no_measurement(monkeypatch):
     return lambda: allowed.append(True)
 
 
-@pytest.fixture
-def read_only_folder(tmp_path):
-    """A real read-only filesystem (root only: root writes through a chmod)."""
+def mount_tmpfs(folder, options):
+    """A real small filesystem at ``folder`` (root only); unmount with ``umount -l``."""
     if os.geteuid() != 0:
         pytest.skip("mounting a filesystem needs root")
-    folder = tmp_path / "read-only"
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield folder
-    subprocess.run(["umount", "-l", str(folder)], check=False)
+    return folder
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A real read-only filesystem (root writes through a chmod, not through this)."""
+    yield mount_tmpfs(tmp_path / "read-only", "ro,size=1m")
+    subprocess.run(["umount", "-l", str(tmp_path / "read-only")], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    yield mount_tmpfs(tmp_path / "small-disk", "size=1m")
+    subprocess.run(["umount", "-l", str(tmp_path / "small-disk")], check=False)
 
 
 @pytest.mark.parametrize("flags", [["--json"], ["--batch-sizes", "8", "16", "--plot"],
@@ -160,3 +170,38 @@ def test_output_flags_that_would_be_ignored_are_refused(no_measurement, capsys, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
     assert os.listdir(tmp_path) == []
+
+
+def fill(disk):
+    """Another program fills the disk while the benchmark measures."""
+    with open(disk / "filler", "wb") as stream:
+        try:
+            while True:
+                stream.write(b"\0" * 65536)
+                stream.flush()
+        except OSError:
+            pass
+
+
+def test_a_disk_that_fills_while_measuring_loses_no_results(no_measurement, monkeypatch, capsys,
+                                                             tmp_path, small_disk):
+    no_measurement()
+    measured = bench.measure
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: (fill(small_disk), measured())[1])
+    monkeypatch.setattr(bench.tempfile, "gettempdir", lambda: str(tmp_path))
+    path = small_disk / "result.json"
+    assert bench.main(["--backend", "pytorch", "--json", str(path)]) == 1
+    fallback = tmp_path / f"d2l_alexnet-bench-{os.getpid()}.json"
+    assert capsys.readouterr().err == (f"error: cannot write {path} (the disk is full); the "
+                                       f"results were saved to {fallback} instead\n")
+    assert json.loads(fallback.read_text()) == RESULT
+    assert os.listdir(small_disk) == ["filler"]  # no partial file
+    # A sweep whose JSON was written before its plot failed: the JSON has the numbers.
+    os.remove(small_disk / "filler")
+    sweep = bench.sweep
+    monkeypatch.setattr(bench, "sweep", lambda args: (fill(small_disk), sweep(args))[1])
+    plot = small_disk / "sweep.png"
+    assert bench.main(["--backend", "pytorch", "--batch-sizes", "8", "--json",
+                       str(tmp_path / "sweep.json"), "--plot", str(plot)]) == 1
+    assert capsys.readouterr().err == (f"error: cannot write {plot} (the disk is full); the "
+                                       f"results are safe in {tmp_path / 'sweep.json'}\n")
