@@ -20,7 +20,7 @@ from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, check_data_dir,
                   check_output_path, check_resize, exit_status_of)
-from .core.architecture import CHAPTER_RESIZE, parameter_count
+from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import atomic_write_json, free_bytes, missing_directories, remove_directories
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
@@ -28,7 +28,7 @@ from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, chec
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import TrainingError, TrainingInterrupted, check_resumed_recipe
-from .core.weights import WeightsError, from_canonical, read_weights
+from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 
 NUM_CLASSES = 10
 
@@ -143,11 +143,25 @@ def validate(args):
                          "(all but the last) the run starts from")
     if args.init_from is not None:
         try:  # read and checked once, here, before any framework is imported
+            check_init_from_size(args.init_from, args.resize)
             args.init_tensors = read_weights(args.init_from, args.resize, NUM_CLASSES,
                                              skip_head=args.new_head)
         except WeightsError as error:
             raise UsageError(f"--init-from: {error}") from None
     validate_checkpoint_flags(args)
+
+
+def check_init_from_size(path, resize):
+    """Refuse a weights file saved for another input size with train's fix, ``--resize``
+    (the library's own message names ``AlexNet``'s ``resize=``)."""
+    saved = saved_metadata(path)["resize"]
+    if saved is None or as_size(saved) == as_size(resize):
+        return
+    fix = (f"train with --resize {saved}, the size it was saved for" if isinstance(saved, int)
+           else "--resize gives square inputs only: train from it in Python: model = "
+                f"d2l.AlexNet(resize={saved!r}); model.load_weights(PATH)")
+    raise WeightsError(f"{path} holds weights for {format_size(saved)} inputs (the model: "
+                       f"{format_size(resize)}): {fix}")
 
 
 def validate_checkpoint_flags(args):

@@ -123,7 +123,8 @@ def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monke
 
 def lesson_weights(path, resize=67, num_classes=4, in_channels=3):
     """A weights file as a lesson's run saves it: ``num_classes`` RGB classes."""
-    shapes, _ = weights.canonical_shapes(resize, num_classes, in_channels)
+    shapes, _ = weights.canonical_shapes(weights.decode_resize(resize), num_classes,
+                                         in_channels)
     weights.save_safetensors(path, {name: np.zeros(shape, np.float32)
                                     for name, shape in shapes.items()},
                              {"format": weights.FORMAT, "architecture": weights.ARCHITECTURE,
@@ -152,6 +153,23 @@ def test_evaluate_suggests_what_evaluate_can_do_with_another_datas_weights(capsy
     assert train.main(["--init-from", str(tmp_path / "cats.safetensors"), "--resize", "67",
                        "--out", str(tmp_path / "run")]) == 2
     assert "(the CLI's --new-head)" in capsys.readouterr().err
+
+
+def test_train_init_from_another_size_suggests_its_resize_flag(capsys, tmp_path):
+    path = lesson_weights(tmp_path / "fashion.safetensors", num_classes=10, in_channels=1)
+    assert train.main(["--init-from", str(path), "--resize", "71",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (f"error: --init-from: {path} holds weights for 67×67 "
+                                       "inputs (the model: 71×71): train with --resize 67, the "
+                                       "size it was saved for\n")
+    wide = lesson_weights(tmp_path / "wide.safetensors", resize="67x80", num_classes=10,
+                          in_channels=1)
+    assert train.main(["--init-from", str(wide), "--resize", "67",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.endswith(
+        "(the model: 67×67): --resize gives square inputs only: train from it in Python: "
+        "model = d2l.AlexNet(resize=(67, 80)); model.load_weights(PATH)\n")
+    assert not (tmp_path / "run").exists()
 
 
 # ---- tools/run_tests.py without a Python for MXNet -------------------------------------------
