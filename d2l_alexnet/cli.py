@@ -13,6 +13,7 @@ Exit statuses, the same in every command:
 ====  ===================================================================================
 """
 
+import errno
 import os
 import sys
 
@@ -89,6 +90,8 @@ def check_output_path(flag, path, is_file=False):
         raise UsageError(f"{flag} {path} is a directory: name a file (in it, say)")
     folder = (os.path.dirname(path) or os.curdir) if is_file else path
     try:
+        if os.path.exists(folder) and not os.path.isdir(folder):  # else: "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder")
         return check_writable_directory(folder)
     except OSError as error:
         raise UsageError(f"cannot write to {flag} {path} ({error.strerror or error}): choose a "

@@ -135,6 +135,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_measuring(
     blocker.write_text("not a directory")
     flag = flags[-1]
     for path, reason in ((blocker / "deep" / "r.out", "Not a directory"),
+                         (blocker / "r.out", f"{blocker} is a file, not a folder"),
                          (read_only_folder / "r.out", "Read-only file system")):
         assert bench.main(["--backend", "pytorch", *flags, str(path)]) == 2
         assert capsys.readouterr().err == (f"error: cannot write to {flag} {path} ({reason}): "

@@ -93,6 +93,9 @@ def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     assert code == 2
     assert capsys.readouterr().err == (f"error: cannot write to --out {out} (Not a directory): "
                                        "choose a writable directory\n")
+    assert train.main(["--backend", "pytorch", "--out", str(blocker)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write to --out {blocker} ({blocker} is a "
+                                       "file, not a folder): choose a writable directory\n")
     assert os.listdir(tmp_path) == ["file"] and blocker.read_text() == "not a directory"
 
 
