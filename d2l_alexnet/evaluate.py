@@ -41,12 +41,14 @@ def validate(args):
     check_counts(("--batch-size", args.batch_size), ("--limit-val", args.limit_val))
     check_data_dir(args.data_dir)
     args.backend = canonical_name(args.backend)
+    if args.resize is not None:
+        check_resize(args.resize)
     try:
         saved = saved_metadata(args.weights)
         check_fits_evaluate(args, saved)
         if args.resize is None:
             args.resize = saved["resize"] or CHAPTER_RESIZE
-        check_resize(args.resize)
+            check_resize(args.resize)
         args.tensors = read_weights(args.weights, args.resize, NUM_CLASSES)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
