@@ -13,13 +13,15 @@ MXNET_PYTHON ?= $(shell for p in $(PYTHON) python3.11 python3.10; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info >= (3, 12))' \
 	2>/dev/null && { echo $$p; break; }; done)
 
-.PHONY: setup mxnet-env train test chapter notebooks notebooks-generate clean
+.PHONY: setup mxnet-env train test chapter notebooks notebooks-generate book clean
+# A notebook run that fails leaves no executed copy that make would take as done.
+.DELETE_ON_ERROR:
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints/ci.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) -c constraints/ci.txt -e '.[torch,tensorflow,jax,test,book]'
+	$(PY) -m pip install $(PIP_FLAGS) -c constraints/ci.txt -e '.[torch,tensorflow,jax,test,book,docs]'
 	@# The book's own d2l package, for the interop tests: without its pins (numpy==1.23.5...).
 	$(PY) -m pip install $(PIP_FLAGS) --no-deps -c constraints/ci.txt d2l
 	touch $@
@@ -60,5 +62,28 @@ notebooks: setup
 notebooks-generate: setup
 	$(PY) tools/make_notebooks.py
 
+# The chapter as a web page, English and Indonesian, in build/book/html/{en,id}/index.html:
+# every notebook executed (BOOK_MODE=auto: the quick run on a CPU, the chapter's full run on a
+# GPU; smoke: the shortest run, for a fast build), then merged into one page with a tab per
+# framework. Executed notebooks newer than their sources are reused. Without a Python <= 3.11
+# the page has no MXNet tab.
+BOOK_MODE ?= auto
+BOOK_EXECUTED := build/book/executed/$(BOOK_MODE)
+BOOK_SOURCES := $(wildcard notebooks/*.ipynb notebooks/id/*.ipynb)
+ifeq ($(MXNET_PYTHON),)
+BOOK_SOURCES := $(filter-out %alexnet-mxnet.ipynb,$(BOOK_SOURCES))
+endif
+
+book: $(patsubst notebooks/%,$(BOOK_EXECUTED)/%,$(BOOK_SOURCES)) | setup
+	$(PY) tools/build_book.py --executed $(BOOK_EXECUTED) --out build/book
+
+# The Python a notebook's kernel runs: MXNet's environment for the MXNet notebooks.
+book_python = $(if $(findstring mxnet,$1),$(MXPY),$(PY))
+
+$(BOOK_EXECUTED)/%.ipynb: notebooks/%.ipynb | setup
+	$(if $(findstring mxnet,$*),$(MAKE) --no-print-directory mxnet-env)
+	$(call book_python,$*) tools/run_notebooks.py --python $(call book_python,$*) \
+		--mode $(BOOK_MODE) --executed-dir $(BOOK_EXECUTED) $<
+
 clean:
-	rm -rf $(VENV) $(MXVENV) runs .pytest_cache
+	rm -rf $(VENV) $(MXVENV) runs build .pytest_cache

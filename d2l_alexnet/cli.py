@@ -124,7 +124,7 @@ def report(error, batch_size=None, stream=None):
     above), or return ``None`` for an error that is not for a person to act on (a bug: the
     caller lets its traceback show)."""
     if isinstance(error, D2LAlexNetError):
-        message, status = str(error), error.exit_status
+        message, status = error.for_command_line(), error.exit_status
     else:
         message, status = out_of_memory_message(error, batch_size), 1
         if message is None:

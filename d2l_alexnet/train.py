@@ -299,7 +299,7 @@ def train_model(args, trainer, model, data, checkpointer):
                           f"resume with: {resume_command(args)}") from None
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
-            raise TrainingError(f"{error}; the last good checkpoint is {checkpointer.last_path}: "
+            raise TrainingError(f"{error.for_command_line()}; the last good checkpoint is {checkpointer.last_path}: "
                                 "resume from it with a lower --lr and --resume") from None
         raise
     finally:

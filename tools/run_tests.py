@@ -1,6 +1,8 @@
 """Run every test suite, each backend in its own pytest process, then execute the notebooks
 (each in its backend's environment: the English chapter notebooks in the reader's quick mode,
-held to an accuracy, the Indonesian ones in the smoke mode), and print one total.
+held to an accuracy, the Indonesian ones in the smoke mode), saving the executed copies in
+``build/executed/``; then build the chapter's web page from those and test it in a browser
+(``tests/book``); and print one total.
 
 Without a Python <= 3.11 (``--mxnet-python`` empty) the MXNet suites are left out with a note;
 ``D2L_ALEXNET_REQUIRE_MXNET=1`` makes that a failure instead, before any suite runs.
@@ -40,11 +42,14 @@ def pytest(python, *targets):
 # same but for comments and labels (tests/core/test_notebooks.py), run the smoke mode, which only
 # shows that every cell works, to keep CI short.
 QUICK_MIN_VAL_ACC = "0.4"
+# Where the notebook suites save what they executed, for the page's browser test
+# (tests/book/test_page.py reads it from there).
+EXECUTED_DIR = os.path.join("build", "executed")
 
 
 def notebooks(python, backends, language, mode):
     command = [python, "tools/run_notebooks.py", "--python", python, "--backend", *backends,
-               "--language", language, "--mode", mode]
+               "--language", language, "--executed-dir", EXECUTED_DIR, "--mode", mode]
     return command + (["--min-val-acc", QUICK_MIN_VAL_ACC] if mode == "quick" else [])
 
 
@@ -68,6 +73,9 @@ def suites(python, mxnet_python, with_notebooks=True):
                                                  "quick"), False
             yield "notebooks (mxnet, id)", notebooks(mxnet_python, MXNET_ENV_BACKENDS, "id",
                                                      "smoke"), False
+    if with_notebooks:
+        # Last: the page from the notebooks just executed, in headless Chromium.
+        yield "book", pytest(python, "tests/book"), True
 
 
 def main():

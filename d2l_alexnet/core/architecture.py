@@ -101,6 +101,15 @@ def check_in_channels(in_channels):
     return int(in_channels)
 
 
+def check_num_classes(num_classes, owner="AlexNet"):
+    """Refuse fewer than two classes: one class is a question with one answer, learnt perfectly
+    and meaning nothing."""
+    if num_classes < 2:
+        raise ValueError(f"{owner} has num_classes={num_classes}, but a classifier needs at "
+                         f"least 2 classes: build it with the number of classes in the data")
+    return num_classes
+
+
 @dataclass(frozen=True)
 class LayerInfo:
     """A layer with what it produces and costs for one image.
@@ -136,6 +145,7 @@ def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int =
     network (every feature map must keep at least one pixel).
     """
     shape = (check_in_channels(in_channels), *as_size(resize))
+    check_num_classes(num_classes)
     rows = []
     for layer in layers:
         parameters = flops = 0

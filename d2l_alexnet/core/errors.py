@@ -7,7 +7,9 @@ Every one carries the exit status the command-line tools give it (``d2l_alexnet/
 - 1 (:class:`RunFailed` and its kind): a run that went wrong on its way (a loss that diverged,
   a disk that filled up while writing).
 
-The message is one sentence that names the fix; the tools print it after ``error: ``. Each
+The message is one sentence that names the fix; the tools print it after ``error: ``. A message
+that names a setting (``lr``) spells it as a Python caller writes it (``lr=0.02``), and
+:meth:`D2LAlexNetError.for_command_line` as the tools take it (``--lr 0.02``). Each
 module keeps its own class (``DataError``, ``WeightsError``...) so a caller can catch one kind;
 catching :class:`D2LAlexNetError` catches them all.
 """
@@ -17,6 +19,36 @@ class D2LAlexNetError(Exception):
     """Base of every error meant for a person; ``exit_status`` is what the CLIs exit with."""
 
     exit_status = 2
+
+    def __init__(self, *args, **settings):
+        """``settings``: the values of the ``{name}`` fields of the message (``args[0]``),
+        spelled ``name=value`` in ``str(error)`` and ``--name value`` on the command line."""
+        self.settings = settings
+        if settings:
+            self.template, *rest = args
+            args = (self.spelled(python_spelling), *rest)
+        super().__init__(*args)
+
+    def spelled(self, spelling):
+        """The message with each setting written by ``spelling(name, value)``."""
+        if not self.settings:
+            return str(self)
+        text = self.template
+        for name, value in self.settings.items():
+            text = text.replace("{" + name + "}", spelling(name, value))
+        return text
+
+    def for_command_line(self):
+        """The message as the command-line tools print it (settings as their flags)."""
+        return self.spelled(command_line_spelling)
+
+
+def python_spelling(name, value):
+    return f"{name}={value}"
+
+
+def command_line_spelling(name, value):
+    return f"--{name.replace('_', '-')} {value}"
 
 
 class UsageError(D2LAlexNetError):

@@ -31,6 +31,8 @@ LAYOUTS = ("NCHW", "NHWC")
 CHANNEL_COUNTS = (1, 3, 4)  # greyscale, RGB, RGBA: what a layout guess may take as channels
 COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}  # Keras' names -> Pillow mode, C
 SHOWN_PATHS = 5  # unreadable files named in one message; the rest are counted
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")  # Pillow's 16-bit greyscale modes
+TRANSPARENT_BACKGROUND = (255, 255, 255, 255)  # transparent pixels show white, as on a page
 
 
 def _is_whole(value):
@@ -39,6 +41,12 @@ def _is_whole(value):
 
 def _one_line(text):
     return " ".join(str(text).split())
+
+
+def shown_path(path):
+    """A file name as text that any terminal prints: bytes that are not UTF-8 (kept by Python as
+    surrogates) become ``\\xNN`` escapes, so a log line or message never fails to print."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _check_batch_size(owner, batch_size):
@@ -210,6 +218,10 @@ class ArrayData(InMemoryData, DataModule):
         if self.classes is None:
             self.num_classes = int(max(self.train_labels.max(), self.val_labels.max())) + 1
         else:
+            if len(self.classes) < 2:  # (labels that are all 0: the model's check refuses)
+                raise DataError(f"{owner}: classes names one class only ({self.classes!r}); a "
+                                f"classifier needs at least two (one is learnt perfectly and "
+                                f"means nothing): add images of another class")
             for split, labels in (("train", self.train_labels), ("val", self.val_labels)):
                 if labels.max() >= len(self.classes):
                     raise DataError(f"{owner}: {split} labels go up to {labels.max()} but "
@@ -299,6 +311,49 @@ def _stratified_split(classes, files, validation_split, seed):
     return train, val
 
 
+def _eight_bit_greyscale(image, image_module):
+    """A 16-bit, 32-bit integer or float greyscale image as 8-bit ``L``, scaled by its range
+    (Pillow's own ``convert`` clips such pixels at 255: a 16-bit picture would come out white).
+    16-bit pixels are divided by 257 (0..65535 onto 0..255); 32-bit integer ones must hold
+    16-bit values (what Pillow reads some 16-bit files as); floats are taken as [0, 1] when they
+    lie there, else as 0..255."""
+    pixels = np.asarray(image)
+    if image.mode in SIXTEEN_BIT_MODES or image.mode == "I":
+        low, high = int(pixels.min()), int(pixels.max())
+        if low < 0 or high > 65535:
+            raise ValueError(f"32-bit integer pixels from {low} to {high} are beyond 16 bits; "
+                             f"save the image with 8 or 16 bits per pixel")
+        scaled = pixels.astype(np.float32) / 257
+    else:  # "F"
+        low, high = float(pixels.min()), float(pixels.max())
+        if not (np.isfinite(pixels).all() and 0 <= low and high <= 255):
+            raise ValueError(f"float pixels from {low} to {high} are neither in [0, 1] nor in "
+                             f"0..255; save the image scaled to one of them")
+        scaled = pixels * 255 if high <= 1 else pixels
+    return image_module.fromarray(np.rint(scaled).astype(np.uint8), "L")
+
+
+def _decoded(source, mode, image_module):
+    """The picture of an open file in ``mode`` (``"RGB"`` or ``"L"``), as it looks: 16-bit and
+    float greyscale scaled to 8 bits, transparency laid over white (rather than exposing
+    whatever colour the transparent pixels hold), Lab converted to sRGB, and a photo turned
+    upright as its EXIF orientation says."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(source)  # decodes the whole file (a copy, always)
+    if image.mode in (*SIXTEEN_BIT_MODES, "I", "F"):
+        image = _eight_bit_greyscale(image, image_module)
+    elif image.mode == "LAB":  # Pillow converts Lab only through a colour profile
+        from PIL import ImageCms
+
+        image = ImageCms.applyTransform(image, ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"))
+    if image.has_transparency_data:
+        background = image_module.new("RGBA", image.size, TRANSPARENT_BACKGROUND)
+        image = image_module.alpha_composite(background, image.convert("RGBA"))
+    return image.convert(mode)
+
+
 def _read_images(folder, entries, mode, channels, size):
     """Decode ``entries`` (``(path, label)``) -> ``(images uint8 (N, H, W, C), labels, paths,
     failures)``, where ``failures`` lists ``(path, error)`` of the files Pillow cannot read."""
@@ -309,7 +364,7 @@ def _read_images(folder, entries, mode, channels, size):
     for path, label in entries:
         try:
             with image_module.open(folder / path) as source:
-                image = source.convert(mode)  # decodes the whole file, inside the `with`
+                image = _decoded(source, mode, image_module)  # inside the `with`
             if image.size != (width, height):
                 image = image.resize((width, height), image_module.BILINEAR)
             pixels = np.asarray(image, dtype=np.uint8)
@@ -327,7 +382,7 @@ def _read_images(folder, entries, mode, channels, size):
 
 
 def _name_paths(names):
-    shown = ", ".join(names[:SHOWN_PATHS])
+    shown = ", ".join(shown_path(name) for name in names[:SHOWN_PATHS])
     return shown + (f" and {len(names) - SHOWN_PATHS} more" if len(names) > SHOWN_PATHS else "")
 
 
@@ -389,6 +444,10 @@ class ImageFolder(ArrayData):
         self.root = Path(root)
         self.val_root = None if val_root is None else Path(val_root)
         classes, files = _list_classes(owner, self.root, "root")
+        if len(classes) < 2:
+            raise DataError(f"{owner}: root {shown_path(self.root)} has one class folder "
+                            f"({shown_path(classes[0])}); a classifier needs at least two: put "
+                            f"each class's images in a folder of its own")
         if self.val_root is None:
             _refuse_empty_classes(owner, self.root, "root", classes, files)
             train_entries, val_entries = _stratified_split(classes, files, validation_split,
@@ -422,30 +481,31 @@ class ImageFolder(ArrayData):
             (path if self.val_root is None else (self.val_root / path).as_posix(), error)
             for path, error in val_failures]
         failures.sort(key=lambda failure: failure[0])
+        root = shown_path(self.root)  # in messages
         self.skipped = [path for path, _ in failures]
         if failures:
             count = f"{len(failures)} unreadable image file{'s' if len(failures) > 1 else ''}"
             if not skip_unreadable:
                 first_path, first_error = failures[0]
-                raise DataError(f"{owner} {self.root}: {count}: {_name_paths(self.skipped)} "
-                                f"({first_path}: {type(first_error).__name__}: "
+                raise DataError(f"{owner} {root}: {count}: {_name_paths(self.skipped)} "
+                                f"({shown_path(first_path)}: {type(first_error).__name__}: "
                                 f"{_one_line(first_error)}); remove or repair them, or pass "
                                 f"skip_unreadable=True")
             if log is not None:
-                log(f"{owner} {self.root}: skipped {count}: {_name_paths(self.skipped)}")
+                log(f"{owner} {root}: skipped {count}: {_name_paths(self.skipped)}")
         after_skipping = f" after skipping {len(failures)} unreadable" if failures else ""
         if not len(train_labels):
-            raise DataError(f"{owner} {self.root}: no training images left{after_skipping}; "
+            raise DataError(f"{owner} {root}: no training images left{after_skipping}; "
                             f"add images to the class folders")
         if not len(val_labels):
-            raise DataError(f"{owner} {self.root}: no validation images left{after_skipping}; "
+            raise DataError(f"{owner} {root}: no validation images left{after_skipping}; "
                             f"pass val_root=FOLDER, or add images (a class needs 2 to give one "
                             f"to validation)")
 
         self._set_arrays((train_images, train_labels), (val_images, val_labels),
                          layout="NHWC", classes=classes)
         if log is not None:
-            log(f"{owner} {self.root}: {len(classes)} classes, {len(train_labels)} training "
+            log(f"{owner} {root}: {len(classes)} classes, {len(train_labels)} training "
                 f"and {len(val_labels)} validation images, {channels}×{size[0]}×{size[1]} "
                 f"({_in_memory(train_images.nbytes + val_images.nbytes)} in memory)")
 

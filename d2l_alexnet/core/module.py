@@ -242,12 +242,28 @@ class ModuleContract(HyperParameters):
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         host = isinstance(X, (np.ndarray, list, tuple))
         if host:
-            X = channels_last(X, owner=f"{type(self).__name__}.predict")
+            X = np.asarray(X)
+            method = f"{type(self).__name__}.{'features' if features else 'predict'}"
+            self.check_not_one_image(X.shape, method)
+            X = channels_last(X, owner=method)
         for start in range(0, len(X), batch_size):
             part = X[start:start + batch_size]
             batch = self.images_to_input(part) if host else part
             self.check_input_shape(tuple(batch.shape))
             yield np.asarray(self.evaluate_batch(batch, features), dtype=np.float32)
+
+    def check_not_one_image(self, shape, method="predict"):
+        """Refuse, in one line, numpy input that is one image rather than a batch of them: 2-d,
+        or 3-d with the model's channels at one end (``(H, W, C)``, or ``(C, H, W)`` for
+        several channels: a 3-d batch is ``(N, H, W)`` greyscale)."""
+        channels = self.input_channels
+        one_image = len(shape) == 2 or len(shape) == 3 and (
+            shape[-1] == channels or channels > 1 and shape[0] == channels)
+        if one_image:
+            raise InputShapeError(
+                f"{method} takes a batch of images, got an array of shape "
+                f"{tuple(shape)}, which is one image: add a batch axis (X[None], or "
+                f"np.stack([...]) for several)")
 
     def images_to_input(self, images):
         """Backends: channels-last numpy images -> the model's input on its device (scaled once

@@ -33,8 +33,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .architecture import as_size, format_size
+from .architecture import as_size, check_num_classes, format_size
 from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
+from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
 from .hyperparameters import HyperParameters
 from .module import InputShapeError, host_array, input_shape_problem
@@ -43,6 +44,12 @@ from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resu
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
+# A training loss this many times a uniform guess's (log of the number of classes) has diverged,
+# finite or not: a healthy run starts near 1 time it and falls.
+DIVERGED_LOSS_FACTOR = 1e4
+# Float pixels above this are 0..255 values left unscaled: images scaled to [0, 1], or
+# normalized by a mean and deviation, stay within a few units of 0.
+UNSCALED_PIXELS = 10.0
 
 
 class TrainingError(RunFailed, RuntimeError):
@@ -331,8 +338,15 @@ class TrainerBase(HyperParameters):
         """Check that ``data`` fits ``model`` and note how to read it (see the module's
         docstring): a position-aware module, or any book-style one."""
         check_sizes(model, data)
+        # A model of another lesson may not say its num_classes: its labels go unchecked.
+        self.num_classes = getattr(model, "num_classes", None)
+        if self.num_classes is not None:
+            check_num_classes(self.num_classes, type(model).__name__)
         self.model, self.data = model, data
         self.position_aware = is_position_aware(data)
+        # Labels held in memory are checked once, here; a loader's batch by batch, on the host.
+        self.labels_checked = self.num_classes is None or check_stored_labels(data,
+                                                                             self.num_classes)
         size = next((value for value in (getattr(model, "input_size", None),
                                          getattr(model, "resize", None),
                                          getattr(data, "resize", None)) if value is not None),
@@ -348,24 +362,46 @@ class TrainerBase(HyperParameters):
 
     def batches(self, train, epoch=0, start_batch=0):
         """``(prepared batch, number of examples)`` for one pass over a split."""
+        split = "train" if train else "val"
         if self.position_aware:
+            seen = 0
             for images, labels in self.data.raw_batches(train, epoch=epoch,
                                                         start_batch=start_batch):
+                if not self.labels_checked:
+                    check_label_range(labels, self.num_classes,
+                                      f"a {split} batch of {type(self.data).__name__}")
+                seen += len(labels)
                 yield self.prepare_batch(images, labels), len(labels)
+            if not seen and not start_batch:
+                raise DataError(f"{type(self.data).__name__}.raw_batches(train={train}) yielded "
+                                f"no images in epoch {epoch + 1}: every pass over a split must "
+                                f"yield its batches again")
             return
         loader = self.data.train_dataloader() if train else self.data.val_dataloader()
+        where = f"{type(self.data).__name__}.{split}_dataloader()"
         for owner in (loader, getattr(loader, "sampler", None)):
             if train and callable(getattr(owner, "set_epoch", None)):
                 owner.set_epoch(epoch)  # a DistributedSampler's shuffle follows the epoch
                 break
-        seen = 0
+        seen, first = 0, True
         for index, batch in enumerate(loader):
             X, y = batch[0], batch[-1]
-            labels = self.host_array(y).astype(np.int64).reshape(-1)
+            labels = loader_labels(self.host_array(y), where)
+            if not self.labels_checked:  # host integers already: the check costs no sync
+                check_label_range(labels, self.num_classes, f"a batch of {where}")
             seen += len(labels)
             if index < start_batch:  # resuming mid-epoch: these were trained on already
                 continue
-            yield self.prepare_batch(self.loader_images(X), labels), len(labels)
+            images = self.loader_images(X)
+            if first:  # one batch per pass tells unscaled pixels, at no cost to the rest
+                check_loader_pixels(images, where)
+                first = False
+            yield self.prepare_batch(images, labels), len(labels)
+        if not seen:
+            raise DataError(f"{where} yielded no batch in epoch {epoch + 1}: give it data, and "
+                            f"return a new iterator or DataLoader from each call (a generator "
+                            f"is used up after one pass, and the Trainer iterates the loader "
+                            f"once per epoch)")
         self.loader_sizes[train] = seen
 
     def loader_images(self, X):
@@ -452,22 +488,26 @@ class TrainerBase(HyperParameters):
         """Bring the epoch's pending losses to the host and add them up; a non-finite one stops
         training with :class:`TrainingError`."""
         state = self.epoch_progress
+        limit = DIVERGED_LOSS_FACTOR * math.log(max(self.num_classes or 2, 2))
         for loss, count in state.pending:
             value = self.to_float(loss)
-            if not math.isfinite(value):
+            if not math.isfinite(value) or value > limit:
+                advice, settings = self.lower_rate_advice()
                 raise TrainingError(
-                    f"the training loss became {value} in epoch {self.epoch + 1}: "
-                    f"{self.lower_rate_advice()}")
+                    f"the training loss became {value:.4g} in epoch {self.epoch + 1}: "
+                    f"{advice}", **settings)
             state.loss_sum += value * count
             state.segment_sum += value * count
         state.pending = []
 
     def lower_rate_advice(self):
-        """What to lower after a diverged step: the schedule's peak when it has one."""
+        """What to lower after a diverged step (the schedule's peak when it has one), as
+        ``(advice, settings)`` for :class:`TrainingError`: the setting is named as the caller
+        gives it, ``lr=`` in Python and ``--lr`` on the command line."""
         recipe = getattr(self.model, "recipe", None)
         if isinstance(recipe, TrainingRecipe) and recipe.max_lr is not None:
-            return f"lower the peak learning rate (--max-lr, now {recipe.max_lr})"
-        return f"lower the learning rate (--lr, now {getattr(self.model, 'lr', '?')})"
+            return "lower the peak learning rate (now {max_lr})", {"max_lr": recipe.max_lr}
+        return "lower the learning rate (now {lr})", {"lr": getattr(self.model, "lr", "?")}
 
     def check_stop(self):
         """Between two steps: raise :class:`TrainingInterrupted` if a stop was requested."""
@@ -509,9 +549,9 @@ class TrainerBase(HyperParameters):
         arrays = dict(self.state_arrays())
         for name, array in arrays.items():
             if array.dtype.kind == "f" and not np.isfinite(array).all():
-                raise TrainingError(
-                    f"{name} is no longer finite after step {self.step}: "
-                    f"{self.lower_rate_advice()}; it was not saved")
+                advice, settings = self.lower_rate_advice()
+                raise TrainingError(f"{name} is no longer finite after step {self.step}: "
+                                    f"{advice}; it was not saved", **settings)
         arrays.update(host_rng_arrays())
         metadata = dict(self.run_identity())
         recipe = getattr(self.model, "recipe", None)
@@ -755,6 +795,58 @@ def check_sizes(model, data):
         raise ValueError(f"the model takes {model_channels}-channel images but the data has "
                          f"{data_channels}: build it with AlexNet(in_channels={data_channels}, "
                          "...)")
+
+
+def check_label_range(labels, num_classes, where):
+    """Refuse, in one line, ``labels`` (of ``where``) that a model of ``num_classes`` outputs
+    cannot score, naming the fix."""
+    if not len(labels):
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if 0 <= low and high < num_classes:
+        return
+    message = (f"{where} has label {low if low < 0 else high}, but the model has "
+               f"num_classes={num_classes}: labels must be class indices 0..{num_classes - 1}")
+    if low >= 1 and high == num_classes:
+        raise DataError(f"{message}; they look one-indexed (1..{num_classes}): subtract 1")
+    if low < 0:
+        raise DataError(f"{message}: renumber the classes from 0")
+    raise DataError(f"{message}: renumber them, or build the model with num_classes={high + 1}")
+
+
+def check_stored_labels(data, num_classes):
+    """Check the labels of a module that holds them in memory (``train_labels`` and
+    ``val_labels``, as ours do) once, against ``num_classes``; ``False`` when it holds none,
+    and its batches must be checked as they come."""
+    stored = [(split, getattr(data, f"{split}_labels", None)) for split in ("train", "val")]
+    if any(labels is None for _, labels in stored):
+        return False
+    for split, labels in stored:
+        check_label_range(np.asarray(labels), num_classes, f"{type(data).__name__}'s {split} split")
+    return True
+
+
+def loader_labels(y, where):
+    """A loader's labels as int64 ``(B,)``: one class index per example. One-hot rows would
+    pass for as many 0/1 labels, so they are refused."""
+    if y.ndim > 1 and y.size != len(y):
+        raise DataError(f"{where} yields labels of shape {y.shape}: give one class index per "
+                        f"example (one-hot labels: y.argmax(axis=1))")
+    return y.astype(np.int64).reshape(-1)
+
+
+def check_loader_pixels(images, where):
+    """Refuse, in one line, float (or wide integer) images that are 0..255 values unscaled, or
+    hold NaN or infinity: the loss would diverge and the advice (a lower rate) be wrong."""
+    if images.dtype != np.uint8 and images.size:
+        if not np.isfinite(images).all():
+            raise DataError(f"{where} yields images with NaN or infinite values; replace them "
+                            f"(each pixel a number near [0, 1])")
+        high = float(np.abs(images).max())
+        if high > UNSCALED_PIXELS:
+            raise DataError(f"{where} yields {images.dtype} images with values up to {high:g}; "
+                            f"non-uint8 pixels are taken as they are and must lie near [0, 1]: "
+                            f"divide them by 255 (or yield uint8 images, which are scaled once)")
 
 
 def format_epoch(record, max_epochs):

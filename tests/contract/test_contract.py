@@ -490,7 +490,7 @@ def test_cli_stops_at_a_nan_loss_without_saving_nan_weights(d2l, backend_name, t
     saved = [path for _, path in list_checkpoints(ckpt)]
     assert saved == [str(ckpt / "checkpoint-1.ckpt")], saved
     message = result.stderr.strip().splitlines()[-1]
-    advice = r"lower the learning rate \(--lr, now 1000000000000\.0\)"
+    advice = r"lower the learning rate \(now --lr 1000000000000\.0\)"
     last_good = (f"; the last good checkpoint is {re.escape(saved[0])}: resume from it with a "
                  "lower --lr and --resume")
     assert (re.fullmatch(r"error: the training loss became (nan|inf|-inf) in epoch 1: "

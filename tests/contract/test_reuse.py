@@ -107,11 +107,12 @@ def test_an_unreadable_image_file_is_named(d2l, tmp_path):
     assert "green/broken.png" in one_line(error) and "skip_unreadable=True" in str(error.value)
 
 
-def native_loader_module(d2l, backend_name, images, labels, batch_size=8, base=None):
+def native_loader_module(d2l, backend_name, images, labels, batch_size=8, base=None, scale=255):
     """A lesson's own book-style data module (a subclass of ``base``, ours by default):
     ``get_dataloader`` returns the framework's loader of float images already in the model's
-    layout (the book's way), or numpy pairs for JAX. ``images``: uint8, channels-last."""
-    X = images.astype(np.float32) / 255.0
+    layout (the book's way), or numpy pairs for JAX. ``images``: uint8, channels-last, divided
+    by ``scale`` (1: a lesson that forgot to)."""
+    X = images.astype(np.float32) / scale
     if backend_name in ("pytorch", "mxnet"):
         X = X.transpose(0, 3, 1, 2)
 
@@ -335,6 +336,74 @@ def test_images_that_would_be_scaled_twice_are_refused(d2l):
     with pytest.raises(DataError) as error:
         d2l.ArrayData((images.astype(np.float32), labels), (images, labels), batch_size=2)
     assert "divide by 255" in one_line(error)
+
+
+def test_labels_beyond_the_models_classes_are_refused_before_a_step(d2l, backend_name,
+                                                                    rgb_model):
+    images, labels = colour_images(12)
+    one_indexed = labels + 1  # 1..3 for a 3-class model: the commonest slip
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    for data, where in (
+            (d2l.ArrayData((images, one_indexed), (images, one_indexed), batch_size=4),
+             "ArrayData's train split"),
+            (native_loader_module(d2l, backend_name, images, one_indexed),
+             "a batch of LessonData.train_dataloader()")):
+        with pytest.raises(DataError) as error:
+            trainer.fit(rgb_model, data)
+        assert one_line(error) == (f"{where} has label 3, but the model has num_classes=3: "
+                                   "labels must be class indices 0..2; they look one-indexed "
+                                   "(1..3): subtract 1")
+    assert trainer.step == 0
+    with pytest.raises(ValueError) as error:
+        d2l.AlexNet(num_classes=1, resize=SMALL)
+    assert "a classifier needs at least 2 classes" in one_line(error)
+
+
+def test_a_used_up_loader_is_refused_rather_than_reported_perfect(d2l, backend_name, rgb_model):
+    images, labels = colour_images(8)
+    lesson = native_loader_module(d2l, backend_name, images, labels, batch_size=4)
+    batches = iter(list(lesson.get_dataloader(train=True)))  # one pass, then used up
+
+    class Once(d2l.DataModule):
+        batch_size = 4
+
+        def train_dataloader(self):
+            return batches
+
+        def val_dataloader(self):
+            return lesson.get_dataloader(train=False)
+
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+    with pytest.raises(DataError) as error:
+        trainer.fit(rgb_model, Once())
+    assert one_line(error).startswith("Once.train_dataloader() yielded no batch in epoch 2: ")
+    assert len(trainer.history) == 1
+
+
+def test_unscaled_float_images_from_a_lesson_loader_are_refused(d2l, backend_name, rgb_model):
+    images, labels = colour_images(8)
+    lesson = native_loader_module(d2l, backend_name, images, labels, scale=1)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    with pytest.raises(DataError) as error:
+        trainer.fit(rgb_model, lesson)
+    assert "LessonData.train_dataloader() yields float32 images with values up to 2" in \
+        one_line(error) and "divide them by 255" in str(error.value)
+    assert trainer.step == 0
+
+
+def test_one_image_without_a_batch_axis_is_told_to_add_one(d2l, rgb_model):
+    image = colour_images(1)[0][0]  # (67, 67, 3)
+    for method in (rgb_model.predict, rgb_model.features):
+        for one in (image, image.transpose(2, 0, 1)):
+            with pytest.raises(InputShapeError) as error:
+                method(one)
+            assert "which is one image: add a batch axis (X[None]" in one_line(error)
+        assert len(method(image[None])) == 1
+    grey = d2l.AlexNet(num_classes=CLASSES, resize=SMALL)
+    with pytest.raises(InputShapeError) as error:
+        grey.predict(image[..., :1])  # (67, 67, 1)
+    assert "add a batch axis" in one_line(error)
+    assert grey.predict(image[..., 0][None]).shape == (1,)  # (1, 67, 67): one greyscale image
 
 
 def run_train(*arguments):

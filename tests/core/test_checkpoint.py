@@ -331,7 +331,7 @@ def test_nan_weights_with_a_finite_loss_are_not_saved(data, tmp_path):
     trainer.fit(model, data)
     model.W[0, 0] = np.inf  # a pixel that is always 0: the loss stays finite
     with pytest.raises(TrainingError, match=r"params.W is no longer finite after step 3: lower "
-                                            r"the learning rate \(--lr, now 0.1\)"):
+                                            r"the learning rate \(now lr=0.1\)"):
         checkpointer.save(trainer)
     assert os.listdir(tmp_path) == []
 
@@ -415,7 +415,7 @@ def test_cli_stops_on_nan_naming_the_last_good_checkpoint(cli, tmp_path, capsys)
                str(tmp_path / "ckpt"), "--checkpoint-every", "1")
     assert code == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
-    assert err.startswith("error: ") and "lower the learning rate (--lr, now 1e+300)" in err
+    assert err.startswith("error: ") and "lower the learning rate (now --lr 1e+300)" in err
     saved = list_checkpoints(tmp_path / "ckpt")
     assert saved and f"the last good checkpoint is {saved[0][1]}: resume from it" in err
     for _, path in saved:

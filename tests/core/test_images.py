@@ -401,3 +401,121 @@ def test_bad_arguments_are_refused_before_reading(tmp_path, kwargs, key_words):
     assert message.startswith("ImageFolder: ")
     for words in key_words:
         assert words in message, (words, message)
+
+
+# ---- every kind of picture comes out as it looks -----------------------------------------------
+
+def two_class_folder(root, name, write):
+    """``write(path)`` makes the file ``name`` in class "a"; class "b" holds a plain grey one."""
+    (root / "a").mkdir(parents=True)
+    write(root / "a" / name)
+    save(root / "b" / "grey.png", 128, mode="L", size=(4, 4))
+    return root
+
+
+def read_one(root, **kwargs):
+    data = ImageFolder(root, resize=(4, 4), val_root=root, log=None, **kwargs)
+    return data.train_images[data.train_labels == 0][0]
+
+
+def test_a_16_bit_png_is_scaled_to_8_bits_not_clipped_white(tmp_path):
+    values = np.linspace(0, 63960, 16).reshape(4, 4).astype(np.uint16)
+    root = two_class_folder(tmp_path, "deep.png", lambda path: Image.fromarray(values).save(path))
+    assert Image.open(root / "a" / "deep.png").mode == "I;16"  # what Pillow reads it as
+    expected = np.rint(values / 257).astype(np.uint8)
+    np.testing.assert_array_equal(read_one(root, color_mode="grayscale")[..., 0], expected)
+    np.testing.assert_array_equal(read_one(root), np.repeat(expected[..., None], 3, axis=-1))
+
+
+def image_of(mode, values, **info):
+    image = Image.fromarray(np.asarray(values), mode) if mode in ("I", "F") else Image.new(
+        mode, (4, 4), values)
+    image.info.update(info)
+    return image
+
+
+# mode (and how it is saved) -> what each of its 4×4 pixels must look like in RGB
+PICTURES = {
+    "I with 16-bit values": (lambda path: image_of("I", np.full((4, 4), 51400, np.int32)).save(
+        path.with_suffix(".tif")), (200, 200, 200)),
+    "F in [0, 1]": (lambda path: image_of("F", np.full((4, 4), 0.5, np.float32)).save(
+        path.with_suffix(".tif")), (128, 128, 128)),
+    "F in 0..255": (lambda path: image_of("F", np.full((4, 4), 77.0, np.float32)).save(
+        path.with_suffix(".tif")), (77, 77, 77)),
+    "palette with a transparent entry": (lambda path: Image.new("P", (4, 4), 0).save(
+        path, transparency=0), (255, 255, 255)),
+    "LA, transparent": (lambda path: Image.new("LA", (4, 4), (0, 0)).save(path),
+                        (255, 255, 255)),
+    "RGBA, half transparent red": (lambda path: Image.new("RGBA", (4, 4), (255, 0, 0, 128)).save(
+        path), (255, 127, 127)),
+    "CMYK cyan": (lambda path: Image.new("CMYK", (4, 4), (255, 0, 0, 0)).save(
+        path.with_suffix(".tif")), (0, 255, 255)),
+    "1-bit white": (lambda path: Image.new("1", (4, 4), 1).save(path), (255, 255, 255)),
+    "Lab mid grey": (lambda path: Image.new("LAB", (4, 4), (128, 128, 128)).save(
+        path.with_suffix(".tif")), (119, 119, 119)),
+}
+
+
+@pytest.mark.parametrize("case", list(PICTURES))
+def test_every_image_mode_gives_the_picture_it_shows(tmp_path, case):
+    write, colour = PICTURES[case]
+    root = two_class_folder(tmp_path, "picture.png", write)
+    rgb = read_one(root).astype(int)
+    assert np.abs(rgb - np.array(colour)).max() <= 2, (case, rgb[0, 0])
+    grey = read_one(root, color_mode="grayscale").astype(int)
+    assert np.abs(grey[..., 0] - round(np.dot(colour, (0.299, 0.587, 0.114)))).max() <= 2, case
+
+
+def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
+    def write(path):
+        halves = np.zeros((4, 4), np.uint8)
+        halves[:, 2:] = 255  # dark left, light right, as stored
+        exif = Image.Exif()
+        exif[0x0112] = 3  # orientation: rotated 180°, so it shows light left, dark right
+        Image.fromarray(halves).save(path, exif=exif)
+
+    grey = read_one(two_class_folder(tmp_path, "photo.png", write), color_mode="grayscale")
+    assert grey[:, :2].min() == 255 and grey[:, 2:].max() == 0
+
+
+def test_pixels_beyond_16_bits_are_an_unreadable_file_with_the_reason(tmp_path):
+    root = two_class_folder(tmp_path, "wide.tif", lambda path: image_of(
+        "I", np.full((4, 4), 1 << 20, np.int32)).save(path))
+    message = refusal(ImageFolder, root, resize=4, val_root=root, log=None)
+    assert "a/wide.tif" in message and "beyond 16 bits" in message
+
+
+# ---- a classifier needs two classes ----------------------------------------------------------
+
+def test_one_class_is_refused(tmp_path):
+    save(tmp_path / "cats" / "1.png", 30)
+    save(tmp_path / "cats" / "2.png", 40)
+    message = refusal(ImageFolder, tmp_path, resize=4, log=None)
+    assert "one class folder (cats)" in message and "at least two" in message
+    images = pixels((4, 5, 5))
+    assert "classes names one class only (['cat'])" in refusal(
+        ArrayData, (images, np.zeros(4, int)), (images, np.zeros(4, int)), classes=["cat"])
+
+
+# ---- file names that are not UTF-8 ---------------------------------------------------------------
+
+def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    make_tree(tmp_path / "root")
+    with open(os.fsencode(tmp_path / "root" / "dark") + b"/bad\xff.png", "wb") as stream:
+        stream.write(b"not a PNG")
+    script = ("import sys\nfrom d2l_alexnet.core.images import ImageFolder\n"
+              "from d2l_alexnet.core.data import DataError\n"
+              "ImageFolder(sys.argv[1], resize=8, skip_unreadable=True)\n"
+              "try:\n    ImageFolder(sys.argv[1], resize=8, log=None)\n"
+              "except DataError as error:\n    print(error)\n")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "root")], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "skipped 1 unreadable image file: dark/bad\\xff.png" in lines[0], lines
+    assert "1 unreadable image file: dark/bad\\xff.png (dark/bad\\xff.png: " in lines[-1], lines

@@ -234,6 +234,7 @@ def test_a_diverged_schedule_points_at_its_peak():
 
     trainer = TrainerBase(max_epochs=1, progress=False, log=None)
     trainer.model = Model()
-    assert trainer.lower_rate_advice() == "lower the peak learning rate (--max-lr, now 0.2)"
+    assert trainer.lower_rate_advice() == ("lower the peak learning rate (now {max_lr})",
+                                           {"max_lr": 0.2})
     Model.recipe = CHAPTER
-    assert trainer.lower_rate_advice() == "lower the learning rate (--lr, now 0.01)"
+    assert trainer.lower_rate_advice() == ("lower the learning rate (now {lr})", {"lr": 0.01})

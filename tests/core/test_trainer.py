@@ -205,3 +205,111 @@ def test_validation_sums_add_up_the_models_own_unaveraged_loss_and_accuracy():
     Y_hat, Y = np.array([1.0, 2.0, 4.0]), np.array([1.0, 3.0, 2.0])
     assert validation_sums(Scored(), Y_hat, Y) == (5.0, 1.0)
     assert validation_sums(Scored(), Y_hat, Y, total=lambda values: values.max()) == (4.0, 1.0)
+
+
+# ---- data that cannot be trained on, refused in one line -------------------------------------
+
+def book_style(train_batches, val_batches=None):
+    """A lesson's module whose loaders are the lists (or whatever) given."""
+
+    class Lesson:
+        batch_size = 4
+
+        def train_dataloader(self):
+            return train_batches() if callable(train_batches) else train_batches
+
+        def val_dataloader(self):
+            batches = train_batches if val_batches is None else val_batches
+            return batches() if callable(batches) else batches
+
+    return Lesson()
+
+
+def pixels(count, high=255, dtype=np.uint8, seed=0):
+    return np.random.default_rng(seed).uniform(0, high, (count, 28, 28)).astype(dtype)
+
+
+def one_line_error(kind, call):
+    with pytest.raises(kind) as error:
+        call()
+    message = str(error.value)
+    assert "\n" not in message, message
+    return message
+
+
+def test_one_indexed_labels_are_refused_naming_the_fix(data):
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    labels = np.array([1, 2, 3, 4])
+    lesson = book_style([(pixels(4), labels)])
+    message = one_line_error(D2LAlexNetError,
+                             lambda: trainer.fit(SoftmaxRegression(num_classes=4), lesson))
+    assert message == ("a batch of Lesson.train_dataloader() has label 4, but the model has "
+                       "num_classes=4: labels must be class indices 0..3; they look one-indexed "
+                       "(1..4): subtract 1")
+    negative = book_style([(pixels(4), np.array([0, -1, 2, 3]))])
+    assert "has label -1" in one_line_error(
+        D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(num_classes=4), negative))
+    # Labels held in memory are checked once, before the first step: by evaluate too.
+    message = one_line_error(D2LAlexNetError,
+                             lambda: trainer.evaluate(SoftmaxRegression(num_classes=4), data))
+    assert "FashionMNISTBase's train split has label 9" in message
+    assert "build the model with num_classes=10" in message
+    assert trainer.step == 0
+
+
+def test_one_hot_loader_labels_are_refused():
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    lesson = book_style([(pixels(4), np.eye(10)[[0, 1, 2, 3]])])
+    assert "y.argmax(axis=1)" in one_line_error(
+        D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), lesson))
+
+
+def test_a_model_of_one_class_is_refused(data):
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    message = one_line_error(ValueError,
+                             lambda: trainer.fit(SoftmaxRegression(num_classes=1), data))
+    assert "num_classes=1, but a classifier needs at least 2 classes" in message
+
+
+@pytest.mark.parametrize("train, val, epoch", [
+    ([], None, 1),  # an empty training loader
+    (lambda: iter([(pixels(4), np.arange(4))]), [], 1),  # an empty validation loader
+    (iter([(pixels(4), np.arange(4))]), [(pixels(4), np.arange(4))], 2),  # used up after one
+])
+def test_a_loader_that_yields_nothing_is_refused(train, val, epoch):
+    trainer = NumpyTrainer(max_epochs=2, progress=False, log=None)
+    message = one_line_error(D2LAlexNetError,
+                             lambda: trainer.fit(SoftmaxRegression(), book_style(train, val)))
+    split = "val" if val == [] else "train"
+    assert message.startswith(f"Lesson.{split}_dataloader() yielded no batch in epoch {epoch}: ")
+    assert "return a new iterator or DataLoader from each call" in message
+
+
+def test_unscaled_float_pixels_from_a_loader_are_refused_before_a_step():
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    lesson = book_style([(pixels(4, dtype=np.float32), np.arange(4))])
+    message = one_line_error(D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), lesson))
+    assert "Lesson.train_dataloader() yields float32 images with values up to 25" in message
+    assert "divide them by 255" in message and trainer.step == 0
+    not_a_number = pixels(4, high=1, dtype=np.float32)
+    not_a_number[0, 0, 0] = np.nan
+    message = one_line_error(D2LAlexNetError, lambda: trainer.fit(
+        SoftmaxRegression(), book_style([(not_a_number, np.arange(4))])))
+    assert "yields images with NaN or infinite values" in message
+    normalized = book_style([(pixels(4, high=1, dtype=np.float32) * 5 - 2.5, np.arange(4))])
+    assert np.isfinite(trainer.fit(SoftmaxRegression(), normalized)[0]["train_loss"])
+
+
+def test_a_finite_loss_that_explodes_stops_training_with_advice_for_the_caller(data):
+    class Exploding(NumpyTrainer):
+        def train_step(self, batch):
+            super().train_step(batch)
+            return 1e11  # what MXNet reached on unscaled pixels, finite all the way
+
+    trainer = Exploding(max_epochs=1, progress=False, log=None)
+    with pytest.raises(TrainingError) as error:
+        trainer.fit(SoftmaxRegression(lr=0.02), data)
+    assert str(error.value) == ("the training loss became 1e+11 in epoch 1: lower the learning "
+                                "rate (now lr=0.02)")
+    assert error.value.for_command_line() == ("the training loss became 1e+11 in epoch 1: lower "
+                                              "the learning rate (now --lr 0.02)")

@@ -1,0 +1,101 @@
+"""The first convolution's learned filters as one picture, the chapter's figure of what
+AlexNet's first layer learns (numpy and matplotlib only: no framework).
+
+The kernel is read in the canonical OIHW layout of the weights files (``conv1.weight``,
+``(96, C, 11, 11)``). Each filter is stretched to its own range, so that a filter with small
+weights is as visible as one with large weights: what the picture shows is the pattern each
+filter responds to, not how strong it is. A greyscale network (``C = 1``) is drawn in grey, an
+RGB one (``C = 3``) in colour.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from .errors import D2LAlexNetError
+from .files import atomic_write_bytes
+from .progress import figure_png
+from .weights import load_safetensors, save_safetensors
+
+KERNEL_NAME = "conv1.weight"
+COLUMNS = 12  # 96 filters: 8 rows of 12
+
+
+class FiltersError(D2LAlexNetError):
+    """A kernel or weights file that cannot be drawn; the message says what to give instead."""
+
+
+def check_kernel(kernel, source="the kernel"):
+    """``kernel`` as float32 OIHW with 1 or 3 input channels, or a :class:`FiltersError`."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if kernel.ndim != 4 or kernel.shape[1] not in (1, 3) or 0 in kernel.shape:
+        raise FiltersError(f"{source} has shape {tuple(kernel.shape)}: a first-layer kernel is "
+                           "(filters, 1 or 3 channels, height, width), as conv1.weight is")
+    return kernel
+
+
+def filter_mosaic(kernel, columns=COLUMNS, gap=1):
+    """One RGB image (values in [0, 1]) with the filters of an OIHW ``kernel`` in a grid,
+    row by row, ``gap`` white pixels apart; each filter scaled to its own minimum and maximum
+    (a constant filter is mid-grey)."""
+    kernel = check_kernel(kernel)
+    count, channels, height, width = kernel.shape
+    low = kernel.min(axis=(1, 2, 3), keepdims=True)
+    span = kernel.max(axis=(1, 2, 3), keepdims=True) - low
+    scaled = np.where(span > 0, (kernel - low) / np.where(span > 0, span, 1), 0.5)
+    tiles = scaled.transpose(0, 2, 3, 1)  # (filters, height, width, channels)
+    if channels == 1:
+        tiles = np.repeat(tiles, 3, axis=3)  # grey: the same value in every colour
+    columns = min(columns, count)
+    rows = math.ceil(count / columns)
+    mosaic = np.ones((rows * (height + gap) - gap, columns * (width + gap) - gap, 3),
+                     dtype=np.float32)
+    for index, tile in enumerate(tiles):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        mosaic[top:top + height, left:left + width] = tile
+    return mosaic
+
+
+def draw_filters(kernel, title=None, columns=COLUMNS):
+    """A matplotlib figure of the filters of an OIHW ``kernel`` (see :func:`filter_mosaic`)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    mosaic = filter_mosaic(kernel, columns)
+    scale = 0.055  # inches per pixel of the mosaic: an 11×11 filter about 0.6 inch wide
+    figure = Figure(figsize=(mosaic.shape[1] * scale, mosaic.shape[0] * scale
+                             + (0.35 if title else 0)))
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0, 0, 1, 1 if not title else 1 - 0.35 / figure.get_figheight()))
+    axes.imshow(mosaic, interpolation="nearest")
+    axes.set_axis_off()
+    if title:
+        figure.suptitle(title, fontsize=10, y=1 - 0.05 / figure.get_figheight(), va="top")
+    return figure
+
+
+def read_kernel(path):
+    """The ``conv1.weight`` kernel of a safetensors file (a full weights file, or one kept
+    with :func:`save_kernel`), checked by :func:`check_kernel`."""
+    tensors, _ = load_safetensors(path)
+    if KERNEL_NAME not in tensors:
+        raise FiltersError(f"{path} holds no {KERNEL_NAME}: give a weights.safetensors that "
+                           "training wrote, or a kernel file --save-kernel kept")
+    return check_kernel(tensors[KERNEL_NAME], f"{KERNEL_NAME} in {path}")
+
+
+def save_kernel(weights_path, out_path):
+    """Keep only the first layer's kernel of ``weights_path`` in a small safetensors file
+    (the weights file's metadata comes along, with the file it was kept from)."""
+    kernel = read_kernel(weights_path)
+    _, metadata = load_safetensors(weights_path)
+    metadata = dict(metadata, kept_from=os.path.basename(os.fspath(weights_path)))
+    save_safetensors(out_path, {KERNEL_NAME: kernel}, metadata)
+    return kernel
+
+
+def save_filters_png(kernel, out_path, title=None):
+    """Draw ``kernel`` (see :func:`draw_filters`) into a PNG file, written atomically."""
+    atomic_write_bytes(out_path, figure_png(draw_filters(kernel, title)))

@@ -1,0 +1,59 @@
+"""``python -m d2l_alexnet.filters``: draw the first layer's learned filters, and keep that
+layer's kernel of a full weights file as a small file of its own.
+
+    python -m d2l_alexnet.filters --weights runs/chapter/weights.safetensors \\
+        --save-kernel results/first-layer-filters/conv1.safetensors --out filters.png
+
+Exit 2 with one ``error:`` line on bad input; nothing is written then.
+"""
+
+import argparse
+import os
+import sys
+
+from .cli import exit_status_of
+from .core.errors import UsageError
+from .core.filters import read_kernel, save_filters_png, save_kernel
+
+
+def check_target(path, suffix, flag):
+    if not path.endswith(suffix):
+        raise UsageError(f"{flag} {path} must end in {suffix}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{flag} {path}: the folder {folder} does not exist; create it first")
+
+
+def run(args):
+    if args.out is None and args.save_kernel is None:
+        raise UsageError("nothing to do: give --out PNG (draw the filters), --save-kernel "
+                         "FILE (keep the kernel), or both")
+    for path, suffix, flag in ((args.out, ".png", "--out"),
+                               (args.save_kernel, ".safetensors", "--save-kernel")):
+        if path is not None:
+            check_target(path, suffix, flag)
+    kernel = read_kernel(args.weights)  # every check before anything is written
+    if args.save_kernel is not None:
+        save_kernel(args.weights, args.save_kernel)
+        print(f"kept {tuple(kernel.shape)} conv1.weight in {args.save_kernel}")
+    if args.out is not None:
+        save_filters_png(kernel, args.out, args.title)
+        print(f"drew {kernel.shape[0]} filters in {args.out}")
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m d2l_alexnet.filters",
+        description="Draw AlexNet's first-layer filters; keep that layer's kernel.")
+    parser.add_argument("--weights", required=True,
+                        help="a weights.safetensors that training wrote, or a kept kernel file")
+    parser.add_argument("--out", default=None, metavar="PNG", help="draw the filters here")
+    parser.add_argument("--save-kernel", default=None, metavar="FILE",
+                        help="keep conv1.weight alone in this .safetensors file")
+    parser.add_argument("--title", default=None, help="a title above the filters")
+    return exit_status_of(run, parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The first-layer filters figure and the kept kernel, on a tiny synthetic kernel."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from d2l_alexnet import filters as filters_cli
+from d2l_alexnet.core.filters import FiltersError, draw_filters, filter_mosaic, read_kernel
+from d2l_alexnet.core.weights import load_safetensors, save_safetensors
+
+
+def synthetic_kernel(count=5, channels=1, side=3):
+    # Filter i spans [-i, i + 1]: different ranges, so per-filter scaling shows.
+    ramp = np.linspace(0, 1, channels * side * side, dtype=np.float32)
+    return np.stack([(2 * i + 1) * ramp - i for i in range(count)]).reshape(
+        count, channels, side, side)
+
+
+def tile(mosaic, index, side=3, columns=2, gap=1):
+    row, column = divmod(index, columns)
+    top, left = row * (side + gap), column * (side + gap)
+    return mosaic[top:top + side, left:left + side]
+
+
+def test_each_filter_is_scaled_to_its_own_range_in_a_grid():
+    mosaic = filter_mosaic(synthetic_kernel(), columns=2)
+    assert mosaic.shape == (3 * 4 - 1, 2 * 4 - 1, 3)  # 5 filters: 3 rows of 2, 1-pixel gaps
+    for index in range(5):
+        cell = tile(mosaic, index)
+        assert cell.min() == 0 and cell.max() == 1
+        assert np.array_equal(cell[..., 0], cell[..., 2])  # grey: equal colours
+    assert np.all(tile(mosaic, 5) == 1)  # the sixth place of the grid is blank (white)
+    assert np.all(mosaic[3, :] == 1)  # the gap between rows
+
+
+def test_rgb_kernel_keeps_its_colours_and_constant_filter_is_mid_grey():
+    kernel = synthetic_kernel(count=2, channels=3)
+    kernel[1] = 7.0
+    mosaic = filter_mosaic(kernel, columns=2)
+    first = tile(mosaic, 0)
+    assert not np.array_equal(first[..., 0], first[..., 2])
+    # OIHW -> HWC: pixel (0, 0)'s red, green, blue are channels 0, 1, 2 at (0, 0).
+    ramp = np.linspace(0, 1, 27)
+    assert np.allclose(first[0, 0], ramp[[0, 9, 18]])
+    assert np.all(tile(mosaic, 1) == 0.5)
+
+
+@pytest.mark.parametrize("shape", [(4, 2, 3, 3), (4, 3, 3), (0, 1, 3, 3)])
+def test_kernels_that_are_not_a_first_layer_are_refused(shape):
+    with pytest.raises(FiltersError, match="has shape"):
+        filter_mosaic(np.zeros(shape))
+
+
+def test_draw_filters_makes_a_figure_of_the_mosaic():
+    figure = draw_filters(synthetic_kernel(count=96, side=11), title="conv1")
+    width, height = figure.get_size_inches()
+    assert width > height  # 12 columns, 8 rows
+
+
+def test_cli_keeps_the_kernel_and_draws_it(tmp_path, capsys):
+    weights = tmp_path / "weights.safetensors"
+    kernel = synthetic_kernel(count=96, side=11)
+    save_safetensors(weights, {"conv1.weight": kernel, "conv1.bias": np.zeros(96),
+                               "dense3.weight": np.ones((10, 4))}, {"saved_by": "pytorch"})
+    kept, png = tmp_path / "conv1.safetensors", tmp_path / "filters.png"
+    assert filters_cli.main(["--weights", str(weights), "--save-kernel", str(kept),
+                             "--out", str(png)]) == 0
+    tensors, metadata = load_safetensors(kept)
+    assert list(tensors) == ["conv1.weight"] and np.array_equal(tensors["conv1.weight"], kernel)
+    assert metadata == {"saved_by": "pytorch", "kept_from": "weights.safetensors"}
+    assert np.array_equal(read_kernel(kept), kernel)
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width > image.height
+    assert "kept (96, 1, 11, 11) conv1.weight" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["missing", "no-conv1", "bad-shape", "bad-suffix", "no-folder",
+                                  "nothing-to-do"])
+def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
+    weights = tmp_path / "weights.safetensors"
+    tensors = {"no-conv1": {"dense1.weight": np.ones((2, 2))},
+               "bad-shape": {"conv1.weight": np.ones((96, 2, 11, 11))}}.get(
+        case, {"conv1.weight": synthetic_kernel()})
+    if case != "missing":
+        save_safetensors(weights, tensors)
+    out = {"bad-suffix": tmp_path / "filters.jpg",
+           "no-folder": tmp_path / "absent" / "filters.png"}.get(case, tmp_path / "filters.png")
+    args = ["--weights", str(weights)] + ([] if case == "nothing-to-do" else ["--out", str(out)])
+    before = sorted(tmp_path.rglob("*"))
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.filters", *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert sorted(tmp_path.rglob("*")) == before
