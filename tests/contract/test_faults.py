@@ -62,18 +62,9 @@ def final_arrays(directory):
 
 
 @pytest.fixture
-def small_disk(tmp_path):
+def small_disk(tmpfs):
     """A 100 MB tmpfs: room for the outputs of a 67×67 AlexNet (about 91 MB), and no more."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100m", "tmpfs",
-                              str(mount_point)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    return tmpfs("small-disk", "size=100m")
 
 
 def test_a_disk_that_fills_during_the_run_keeps_the_trained_weights(d2l, backend_name, tmp_path,

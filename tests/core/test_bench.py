@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import types
 
 import pytest
@@ -101,29 +100,14 @@ def no_measurement(monkeypatch):
     return lambda: allowed.append(True)
 
 
-def mount_tmpfs(folder, options):
-    """A real small filesystem at ``folder`` (root only); unmount with ``umount -l``."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a filesystem needs root")
-    folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    return folder
+@pytest.fixture
+def read_only_folder(tmpfs):
+    return tmpfs("read-only", "ro,size=1m")
 
 
 @pytest.fixture
-def read_only_folder(tmp_path):
-    """A real read-only filesystem (root writes through a chmod, not through this)."""
-    yield mount_tmpfs(tmp_path / "read-only", "ro,size=1m")
-    subprocess.run(["umount", "-l", str(tmp_path / "read-only")], check=False)
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    yield mount_tmpfs(tmp_path / "small-disk", "size=1m")
-    subprocess.run(["umount", "-l", str(tmp_path / "small-disk")], check=False)
+def small_disk(tmpfs):
+    return tmpfs("small-disk", "size=1m")
 
 
 @pytest.mark.parametrize("flags", [["--json"], ["--batch-sizes", "8", "16", "--plot"],

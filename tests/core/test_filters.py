@@ -1,6 +1,5 @@
 """The first-layer filters figure and the kept kernel, on a tiny synthetic kernel."""
 
-import os
 import subprocess
 import sys
 
@@ -98,25 +97,15 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     assert sorted(tmp_path.rglob("*")) == before
 
 
-def test_cli_refuses_an_unwritable_folder_before_writing_either_file(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a filesystem needs root")
-    read_only = tmp_path / "read-only"
-    read_only.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs",
-                              str(read_only)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        weights = tmp_path / "weights.safetensors"
-        save_safetensors(weights, {"conv1.weight": synthetic_kernel()})
-        kept, png = tmp_path / "conv1.safetensors", read_only / "filters.png"
-        result = subprocess.run([sys.executable, "-m", "d2l_alexnet.filters", "--weights",
-                                 str(weights), "--save-kernel", str(kept), "--out", str(png)],
-                                capture_output=True, text=True)
-        assert result.returncode == 2, result.stderr
-        assert result.stderr == (f"error: cannot write to --out {png} (Read-only file system): "
-                                 "choose a writable place\n")
-        assert not kept.exists()  # the kernel is not kept when the figure cannot be drawn
-    finally:
-        subprocess.run(["umount", "-l", str(read_only)], check=False)
+def test_cli_refuses_an_unwritable_folder_before_writing_either_file(tmp_path, tmpfs):
+    read_only = tmpfs("read-only", "ro,size=1m")
+    weights = tmp_path / "weights.safetensors"
+    save_safetensors(weights, {"conv1.weight": synthetic_kernel()})
+    kept, png = tmp_path / "conv1.safetensors", read_only / "filters.png"
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.filters", "--weights",
+                             str(weights), "--save-kernel", str(kept), "--out", str(png)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"error: cannot write to --out {png} (Read-only file system): "
+                             "choose a writable place\n")
+    assert not kept.exists()  # the kernel is not kept when the figure cannot be drawn
