@@ -25,7 +25,6 @@ one uninterrupted run.
 """
 
 import argparse
-import errno
 import importlib.metadata
 import json
 import os
@@ -43,15 +42,17 @@ import numpy as np
 from . import __version__
 from .backends import canonical_name, load_backend, load_bench_hooks
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, add_precision_argument, check_counts, exit_status_of)
+                  add_device_argument, add_precision_argument, check_counts, check_output_path,
+                  exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
-from .core.checkpoint import (Checkpointer, CheckpointError, check_compatible, check_directory,
-                              estimated_bytes)
-from .core.files import atomic_write_bytes, atomic_write_json
+from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
+from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
+from .core.lock import FolderLocks
 from .core.images import ArrayData
 from .core.progress import figure_png
 from .core.trainer import TrainingInterrupted
-from .train import (add_checkpoint_arguments, add_recipe_arguments, resolve_recipe,
+from .train import (OUTPUT_MARGIN_BYTES, OutputWriteError, add_checkpoint_arguments,
+                    add_recipe_arguments, claim_directories, failure_reason, resolve_recipe,
                     validate_checkpoint_flags)
 
 NUM_CLASSES = 10
@@ -209,7 +210,8 @@ def evaluation_steps(steps_per_epoch, epochs, every):
 def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, precision="fp32",
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
                      limit_train=None, limit_val=None, data_dir=None, log=print,
-                     checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None):
+                     checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None,
+                     before_writing=None):
     """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
     a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
     seconds, images and epochs it took. The clock starts at ``started`` (a
@@ -217,7 +219,9 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
 
     ``checkpoint_dir``: save checkpoints there (every epoch end and every ``checkpoint_every``
     steps), each holding the curve and the seconds so far; ``resume_from``: a checkpoint of such
-    a run (see :func:`check_resumable`) to continue, its seconds added to this run's."""
+    a run (see :func:`check_resumable`) to continue, its seconds added to this run's.
+    ``before_writing()``: called once every check has passed, before the first file is written
+    and the training starts (the CLI creates, proves and locks its folders there)."""
     started = time.perf_counter() if started is None else started
     saved = None if resume_from is None else resume_from.metadata[PROGRESS_KEY]
     if saved is not None:
@@ -279,14 +283,16 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     # Evaluation first, then the checkpoint: a checkpoint at an evaluation's step holds it.
     trainer.step_callbacks.append(mid_epoch)
     trainer.callbacks.append(epoch_end)
+    if resume_from is not None:
+        check_resumable(resume_from, progress()[PROGRESS_KEY], {"train_examples": train_examples})
+    if before_writing is not None:
+        before_writing()
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every, log=log,
                                     extra_metadata=progress)
         checkpointer.attach(trainer)
         if resume_from is not None:
             checkpointer.last_path = resume_from.path
-            check_resumable(resume_from, progress()[PROGRESS_KEY],
-                            {"train_examples": train_examples})
             log(f"resuming from {resume_from.path}: {resume_from.describe()}, "
                 f"{saved['seconds']:,.0f} s so far")
     log(f"{backend_name} {precision}: until val_acc >= {target} or {epochs} epoch(s) of "
@@ -482,7 +488,8 @@ def main(argv=None):
     add_recipe_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    return exit_status_of(run, args)
+    with FolderLocks(log=lambda message: print(message, file=sys.stderr)) as args.locks:
+        return exit_status_of(run, args)
 
 
 def run(args):
@@ -503,28 +510,80 @@ def run(args):
         if used:
             raise UsageError(f"{flag} goes with --time-to-accuracy ACC (a throughput "
                              "measurement is too short to resume)")
+    if args.out is not None:
+        raise UsageError("--out goes with --time-to-accuracy ACC: a throughput measurement "
+                         "writes --json FILE (and a sweep's --plot FILE)")
+    if args.plot is not None and not args.batch_sizes:
+        raise UsageError("--plot goes with --batch-sizes B [B ...]: one batch size draws no "
+                         "curve (--json FILE keeps its numbers)")
     backend = load_backend(args.backend)
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
         raise UsageError(check)
+    plot_path = (args.plot or f"bench-{args.backend}-{args.precision}.png"
+                 if args.batch_sizes else None)
+    check_output_files(("--json", args.json), ("--plot", plot_path))
 
     if args.batch_sizes:
-        results = sweep(args)
-        plot_path = args.plot or f"bench-{args.backend}-{args.precision}.png"
-        plot_sweep(results, plot_path)
-        for result in results:
+        output = sweep(args)
+        for result in output:
             print(format_result(result))
-        print(f"wrote {plot_path}")
-        output = results
     else:
         output = measure(args.backend, args.batch_size, args.steps, args.precision,
                          args.device, args.resize, args.warmup, args.end_to_end,
                          log=lambda message: print(message, file=sys.stderr))
         print(format_result(output))
-    if args.json:
-        atomic_write_json(args.json, output)
-        print(f"wrote {args.json}")
+    outputs = [] if args.json is None else [(args.json,
+                                             lambda: atomic_write_json(args.json, output))]
+    if plot_path is not None:
+        outputs.append((plot_path, lambda: plot_sweep(output, plot_path)))
+    write_results(output, outputs)
     return 0
+
+
+def write_results(results, outputs):
+    """Write each ``(path, write)`` of ``outputs``, the JSON first. A failure (the disk filled
+    while measuring, say) must not lose the measurement: it raises :class:`OutputWriteError`
+    (exit 1) saying where the results are: a JSON written already, or else a temporary file
+    (or, failing that, stdout)."""
+    written = []
+    for path, write in outputs:
+        try:
+            write()
+        except OSError as error:
+            if any(done.endswith(".json") for done in written):
+                safe = f"the results are safe in {written[0]}"
+            else:
+                safe = save_elsewhere(results)
+            raise OutputWriteError(f"cannot write {path} ({failure_reason(error)}); {safe}"
+                                   ) from None
+        written.append(path)
+        print(f"wrote {path}")
+
+
+def save_elsewhere(results):
+    """The end of a failed write's message: the results saved to a temporary file."""
+    fallback = os.path.join(tempfile.gettempdir(), f"d2l_alexnet-bench-{os.getpid()}.json")
+    try:
+        atomic_write_json(fallback, results)
+    except OSError:
+        print(json.dumps(results, indent=2))
+        return "the results could not be saved anywhere: they are printed above"
+    return f"the results were saved to {fallback} instead"
+
+
+def check_output_files(*flags_and_paths):
+    """Before measuring (a sweep or a time to accuracy takes long): create the folder of each
+    ``(flag, file)`` given (``None``: not) and prove it writable; exit 2 otherwise, leaving no
+    folder made here."""
+    created = []
+    try:
+        for flag, path in flags_and_paths:
+            if path is not None:
+                created += check_output_path(flag, path, is_file=True)
+    except UsageError:
+        remove_directories(created)
+        raise
 
 
 def run_time_to_accuracy(args):
@@ -537,9 +596,13 @@ def run_time_to_accuracy(args):
     if not args.eval_every > 0:
         raise UsageError(f"--eval-every must be positive, got {args.eval_every}")
     check_counts(("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
+    for flag, used in (("--json", args.json), ("--plot", args.plot)):
+        if used is not None:
+            raise UsageError(f"{flag} does not go with --time-to-accuracy, which writes "
+                             "time-to-accuracy.json and .png into --out DIR")
     resolve_recipe(args)
-    out = args.out or os.path.join("bench-time-to-accuracy",
-                                   f"{args.backend}-{args.precision}-{args.recipe_name}")
+    out = args.out = args.out or os.path.join(
+        "bench-time-to-accuracy", f"{args.backend}-{args.precision}-{args.recipe_name}")
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file: name a directory")
     validate_checkpoint_flags(args)  # train's rules; reads the checkpoint to resume from
@@ -547,15 +610,6 @@ def run_time_to_accuracy(args):
         check_resumable(args.resume_from, {"target": args.time_to_accuracy,
                                            "eval_every": args.eval_every,
                                            "precision": args.precision})
-    if args.checkpoint_dir is not None:
-        try:
-            check_directory(args.checkpoint_dir,
-                            estimated_bytes(args.resize, NUM_CLASSES, args.recipe))
-        except OSError as error:
-            fix = ("free some space or choose another directory" if error.errno == errno.ENOSPC
-                   else "choose a writable directory")
-            raise UsageError(f"cannot write checkpoints to --checkpoint-dir "
-                             f"{args.checkpoint_dir} ({error.strerror or error}): {fix}") from None
     result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
                               args.epochs, args.batch_size, args.precision, args.device,
                               args.resize, args.eval_every, args.seed, args.limit_train,
@@ -563,14 +617,18 @@ def run_time_to_accuracy(args):
                               log=lambda message: print(message, flush=True),
                               checkpoint_dir=args.checkpoint_dir,
                               checkpoint_every=args.checkpoint_every,
-                              resume_from=args.resume_from, started=started)
+                              resume_from=args.resume_from, started=started,
+                              # train's checks, folders and locks, before the first step
+                              before_writing=lambda: claim_directories(
+                                  args, "d2l_alexnet.bench", OUTPUT_MARGIN_BYTES,
+                                  "time-to-accuracy.json and .png"))
     result["recipe_name"] = args.recipe_name
     result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
     print(describe_time_to_accuracy(result))
-    os.makedirs(out, exist_ok=True)
-    atomic_write_json(os.path.join(out, "time-to-accuracy.json"), result)
-    plot_time_to_accuracy(result, os.path.join(out, "time-to-accuracy.png"))
-    print(f"wrote {os.path.join(out, 'time-to-accuracy.json')} and time-to-accuracy.png")
+    json_path, plot_path = (os.path.join(out, f"time-to-accuracy.{kind}") for kind in ("json",
+                                                                                       "png"))
+    write_results(result, [(json_path, lambda: atomic_write_json(json_path, result)),
+                           (plot_path, lambda: plot_time_to_accuracy(result, plot_path))])
     return 0
 
 

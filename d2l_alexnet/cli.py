@@ -13,18 +13,20 @@ Exit statuses, the same in every command:
 ====  ===================================================================================
 """
 
+import errno
 import os
 import sys
 
 from .backends import ALIASES, BACKENDS
 from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
 from .core.errors import D2LAlexNetError, UsageError
+from .core.files import check_writable_directory
 from .core.trainer import DEVICES, PRECISIONS
 
 __all__ = ["UsageError", "add_backend_argument", "add_batch_size_argument",
            "add_data_arguments", "add_device_argument", "add_precision_argument",
-           "check_counts", "check_data_dir", "check_resize", "exit_status_of",
-           "out_of_memory_message", "report"]
+           "check_counts", "check_data_dir", "check_output_path", "check_resize",
+           "exit_status_of", "out_of_memory_message", "report"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -77,6 +79,23 @@ def check_data_dir(data_dir):
     if data_dir is not None and not os.path.isdir(data_dir):
         raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
                          "the folder holding the four Fashion-MNIST files")
+
+
+def check_output_path(flag, path, is_file=False):
+    """Before any work: create the folder ``flag`` writes to (``path``, or with ``is_file`` the
+    folder holding the file ``path``) and prove a file can be written there; returns the
+    folders it created (for the caller to remove if a later check refuses the run). Exit 2
+    with one line otherwise, leaving nothing behind."""
+    if is_file and os.path.isdir(path):
+        raise UsageError(f"{flag} {path} is a directory: name a file (in it, say)")
+    folder = (os.path.dirname(path) or os.curdir) if is_file else path
+    try:
+        if os.path.exists(folder) and not os.path.isdir(folder):  # else: "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, f"{folder} is a file, not a folder")
+        return check_writable_directory(folder)
+    except OSError as error:
+        raise UsageError(f"cannot write to {flag} {path} ({error.strerror or error}): choose a "
+                         f"writable {'place' if is_file else 'directory'}") from None
 
 
 # ---- errors as one line ----------------------------------------------------------------------

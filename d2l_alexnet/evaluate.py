@@ -13,8 +13,8 @@ import sys
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, check_counts, check_data_dir, check_resize, exit_status_of)
-from .core.architecture import CHAPTER_RESIZE
-from .core.weights import WeightsError, from_canonical, read_weights, saved_architecture
+from .core.architecture import CHAPTER_RESIZE, as_size, format_size
+from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 from .train import NUM_CLASSES
 
 
@@ -42,20 +42,44 @@ def validate(args):
     check_counts(("--batch-size", args.batch_size), ("--limit-val", args.limit_val))
     check_data_dir(args.data_dir)
     args.backend = canonical_name(args.backend)
-    try:
-        if args.resize is None:
-            saved_resize, _ = saved_architecture(args.weights)
-            args.resize = saved_resize or CHAPTER_RESIZE
+    if args.resize is not None:
         check_resize(args.resize)
+    try:
+        saved = saved_metadata(args.weights)
+        check_fits_evaluate(args, saved)
+        if args.resize is None:
+            args.resize = saved["resize"] or CHAPTER_RESIZE
+            check_resize(args.resize)
         args.tensors = read_weights(args.weights, args.resize, NUM_CLASSES)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
 
 
+def check_fits_evaluate(args, saved):
+    """Refuse a file ``evaluate`` cannot measure with advice ``evaluate`` can follow (the
+    library's own messages name ``num_classes=``, ``resize=`` and ``--new-head``, which are
+    ``AlexNet``'s and ``train``'s); ``saved``: the file's :func:`saved_metadata`."""
+    classes, channels = saved["num_classes"], saved["in_channels"] or 1
+    if classes is not None and classes != NUM_CLASSES:
+        raise UsageError(
+            f"--weights: {args.weights} holds weights for {classes} classes, and evaluate "
+            f"measures Fashion-MNIST's {NUM_CLASSES}: give it a weights file trained on "
+            "Fashion-MNIST (train's --out), or measure this one on its own data in Python: "
+            f"model = d2l.AlexNet(num_classes={classes}, resize={saved['resize']!r}, "
+            f"in_channels={channels}); model.load_weights(PATH); "
+            "d2l.Trainer(max_epochs=1).evaluate(model, data)")
+    if (args.resize is not None and saved["resize"] is not None
+            and as_size(args.resize) != as_size(saved["resize"])):
+        raise UsageError(f"--weights: {args.weights} holds weights for "
+                         f"{format_size(saved['resize'])} inputs (the model: "
+                         f"{format_size(args.resize)}): leave out --resize, which defaults to "
+                         "the size the file was saved for")
+
+
 def run(args):
     validate(args)
     backend = load_backend(args.backend)
-    data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
+    data = backend.FashionMNIST(batch_size=args.batch_size, resize=as_size(args.resize),
                                 data_dir=args.data_dir, limit_val=args.limit_val)
     model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize)
     backend.assign_parameter_arrays(model, from_canonical(args.tensors, backend.LAYOUT,
@@ -64,7 +88,7 @@ def run(args):
     result = trainer.evaluate(model, data)
     print(f"AlexNet ({args.backend}, {trainer.device_name()}) with {args.weights}, on "
           f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}) at "
-          f"{args.resize}×{args.resize}")
+          f"{format_size(args.resize)}")
     print(f"val_loss {result['val_loss']:.4f}  val_acc {result['val_acc']:.4f}")
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from .cli import exit_status_of
+from .cli import check_output_path, exit_status_of
 from .core.errors import UsageError
 from .core.filters import read_kernel, save_filters_png, save_kernel
 
@@ -22,6 +22,7 @@ def check_target(path, suffix, flag):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the folder {folder} does not exist; create it first")
+    check_output_path(flag, path, is_file=True)  # writable (and not a folder itself)
 
 
 def run(args):

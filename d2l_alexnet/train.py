@@ -19,16 +19,17 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, check_data_dir,
-                  check_resize, exit_status_of)
-from .core.architecture import CHAPTER_RESIZE, parameter_count
+                  check_output_path, check_resize, exit_status_of)
+from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
-from .core.files import (atomic_write_json, check_writable_directory, free_bytes,
-                         remove_directories, remove_unfinished_writes)
+from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
+                         remove_unfinished_writes)
+from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import TrainingError, TrainingInterrupted, check_resumed_recipe
-from .core.weights import WeightsError, from_canonical, read_weights
+from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 
 NUM_CLASSES = 10
 
@@ -144,11 +145,25 @@ def validate(args):
                          "(all but the last) the run starts from")
     if args.init_from is not None:
         try:  # read and checked once, here, before any framework is imported
+            check_init_from_size(args.init_from, args.resize)
             args.init_tensors = read_weights(args.init_from, args.resize, NUM_CLASSES,
                                              skip_head=args.new_head)
         except WeightsError as error:
             raise UsageError(f"--init-from: {error}") from None
     validate_checkpoint_flags(args)
+
+
+def check_init_from_size(path, resize):
+    """Refuse a weights file saved for another input size with train's fix, ``--resize``
+    (the library's own message names ``AlexNet``'s ``resize=``)."""
+    saved = saved_metadata(path)["resize"]
+    if saved is None or as_size(saved) == as_size(resize):
+        return
+    fix = (f"train with --resize {saved}, the size it was saved for" if isinstance(saved, int)
+           else "--resize gives square inputs only: train from it in Python: model = "
+                f"d2l.AlexNet(resize={saved!r}); model.load_weights(PATH)")
+    raise WeightsError(f"{path} holds weights for {format_size(saved)} inputs (the model: "
+                       f"{format_size(resize)}): {fix}")
 
 
 def validate_checkpoint_flags(args):
@@ -170,6 +185,8 @@ def validate_checkpoint_flags(args):
     if not args.resume:
         found = list_checkpoints(args.checkpoint_dir)
         if found:
+            # Still being written? Then not "add --resume": that run is going on.
+            check_not_in_use(args.checkpoint_dir, "--checkpoint-dir")
             raise UsageError(f"--checkpoint-dir {args.checkpoint_dir} already holds checkpoints "
                              f"(newest {os.path.basename(found[0][1])}): add --resume to "
                              "continue that run, or choose an empty directory")
@@ -254,9 +271,9 @@ def prepare_outputs(args, trainer):
     all: nobody else touches the disk."""
     if not trainer.is_first_replica:
         return None
-    prepare_directories(args)
-    # The folders are this run's now: a killed run's half-written outputs there are garbage
-    # (the Checkpointer does the same in --checkpoint-dir).
+    claim_directories(args, "d2l_alexnet.train")
+    # The folders are this run's now (locked): a killed run's half-written outputs there are
+    # garbage (the Checkpointer does the same in --checkpoint-dir).
     remove_unfinished_writes(args.out, OUTPUT_FILES, log=warn)
     if args.checkpoint_dir is None:
         return None
@@ -306,22 +323,38 @@ def output_bytes(resize):
     return 4 * parameter_count(resize, NUM_CLASSES) + OUTPUT_MARGIN_BYTES
 
 
-def prepare_directories(args):
+def claim_directories(args, program, needed=None, outputs="weights, metrics, plot"):
+    """:func:`prepare_directories`, then lock --out and --checkpoint-dir for the rest of the
+    run (``args.locks``, released when the command ends, however it ends): a second run there is
+    refused with exit 2 naming this one (``python -m <program>`` and its flags), and a refused run
+    leaves no folder it made."""
+    created = [folder for path in (args.out, args.checkpoint_dir) if path is not None
+               for folder in missing_directories(path)]
+    prepare_directories(args, needed, outputs)
+    holder = describe_process(shlex.join(["python", "-m", program, *args.argv]))
+    try:
+        args.locks.take(args.out, "--out", holder)
+        if args.checkpoint_dir is not None:
+            args.locks.take(args.checkpoint_dir, "--checkpoint-dir", holder)
+    except FolderInUse:
+        args.locks.release()
+        remove_directories(created)
+        raise
+
+
+def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
     """Prove --out (and --checkpoint-dir) roomy enough for what the run writes there (both
-    together when they share a disk), then create them and prove them writable; exit 2
-    otherwise, leaving no folder it made."""
-    needed = output_bytes(args.resize)
+    together when they share a disk; ``needed`` bytes of ``outputs`` in --out, by default
+    train's), then create them and prove them writable; exit 2 otherwise, leaving no folder it
+    made."""
+    needed = output_bytes(args.resize) if needed is None else needed
     shared = args.checkpoint_dir is not None and same_disk(args.out, args.checkpoint_dir)
     free = free_bytes(args.out)
     if free < needed:
         raise UsageError(f"--out {args.out} has {free / 1e6:,.0f} MB free, the run writes about "
-                         f"{needed / 1e6:,.0f} MB there (weights, metrics, plot): free some "
+                         f"{needed / 1e6:,.0f} MB there ({outputs}): free some "
                          "space or choose another --out")
-    try:
-        created = check_writable_directory(args.out)
-    except OSError as error:
-        raise UsageError(f"cannot write to --out {args.out} ({error.strerror or error}): "
-                         "choose a writable directory") from None
+    created = check_output_path("--out", args.out)
     if args.checkpoint_dir is None:
         return
     try:
@@ -349,8 +382,9 @@ def same_disk(first, second):
 
 
 class OutputWriteError(RunFailed):
-    """Training finished but its outputs could not all be written (a full disk, say); the
-    message says what was written and where the trained weights are. The CLI exits 1."""
+    """A run (training, or bench's measurement) finished but its outputs could not all be
+    written (a full disk, say); the message says what was written and where the trained weights
+    or the results are. The CLI exits 1."""
 
 
 def write_outputs(args, model, board, history, checkpointer):
@@ -368,8 +402,7 @@ def write_outputs(args, model, board, history, checkpointer):
         try:
             write()
         except OSError as error:
-            reason = "the disk is full" if error.errno == errno.ENOSPC else (
-                error.strerror or str(error))
+            reason = failure_reason(error)
             missing = ", ".join(os.path.basename(other) for other, _ in outputs
                                 if other not in written)
             done = (f"wrote {', '.join(os.path.basename(other) for other in written)}, not "
@@ -379,6 +412,11 @@ def write_outputs(args, model, board, history, checkpointer):
                                    ) from None
         written.append(path)
     print(f"wrote {', '.join(written[1:])} and {written[0]}")
+
+
+def failure_reason(error):
+    """Why a write failed, in words: a full disk said plainly."""
+    return "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
 
 
 def where_the_weights_are(model, written, checkpointer, args):
@@ -493,7 +531,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        with StopSignals() as args.stop_signals:
+        with StopSignals() as args.stop_signals, FolderLocks(log=warn) as args.locks:
             return exit_status_of(run, args)
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)

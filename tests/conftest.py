@@ -7,6 +7,7 @@ explicitly must be importable, so CI can never pass by skipping.
 """
 
 import os
+import subprocess
 
 import pytest
 
@@ -33,3 +34,27 @@ def d2l(request, backend_name):
         if request.config.getoption("--backend"):
             raise
         pytest.skip(str(error))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``tmpfs(name, options)``: a real small filesystem mounted at ``tmp_path/name`` (``"ro,
+    size=1m"``: read-only, which root cannot write through as it can through a chmod), unmounted
+    at the end; skips where mounting needs a root this process is not."""
+    mounted = []
+
+    def mount(name, options):
+        if os.geteuid() != 0:
+            pytest.skip("mounting a filesystem needs root")
+        folder = tmp_path / name
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -10,7 +10,7 @@ import tempfile
 import safetensors
 import safetensors.numpy
 
-WRITE_PROBE = ".write-test"  # what check_writable_directory writes, and removes, to prove a folder
+WRITE_PROBE = ".write-test"  # check_writable_directory's probe, with its PID: proves a folder
 # The temporary name atomic_write_bytes gives a file: mkstemp's 8 random characters between
 # ".<final name>." and ".tmp".
 UNFINISHED_WRITE = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
@@ -53,7 +53,7 @@ def remove_unfinished_writes(directory, final_names, log=print):
     def ours(name):
         match = UNFINISHED_WRITE.fullmatch(name)
         return match is not None and any(fnmatch.fnmatchcase(match.group(1), pattern)
-                                         for pattern in (*final_names, WRITE_PROBE))
+                                         for pattern in (*final_names, f"{WRITE_PROBE}*"))
     try:
         found = sorted(name for name in os.listdir(directory) if ours(name))
     except FileNotFoundError:
@@ -76,15 +76,21 @@ def atomic_write_json(path, value):
     atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
-def make_directories(path):
-    """``os.makedirs(path, exist_ok=True)``, returning the folders it created, outermost first
-    (what :func:`remove_directories` takes back when a later check refuses the run)."""
+def missing_directories(path):
+    """The folders ``os.makedirs(path)`` would create, outermost first."""
     missing, folder = [], os.path.abspath(path)
     while not os.path.exists(folder):
         missing.append(folder)
         folder = os.path.dirname(folder)
-    os.makedirs(path, exist_ok=True)
     return missing[::-1]
+
+
+def make_directories(path):
+    """``os.makedirs(path, exist_ok=True)``, returning the folders it created, outermost first
+    (what :func:`remove_directories` takes back when a later check refuses the run)."""
+    missing = missing_directories(path)
+    os.makedirs(path, exist_ok=True)
+    return missing
 
 
 def remove_directories(folders):
@@ -96,10 +102,13 @@ def remove_directories(folders):
             pass  # not empty, or gone: leave it
 
 
-def check_writable_directory(path, probe=WRITE_PROBE):
+def check_writable_directory(path):
     """Create ``path`` if needed and prove a file can be written there; returns the folders it
     created. On ``OSError`` nothing it created is left behind."""
     created = make_directories(path)
+    # A probe of this process's own: two runs starting at once in one folder must not remove
+    # each other's (the second would be refused as if the folder were unwritable).
+    probe = f"{WRITE_PROBE}-{os.getpid()}"
     try:
         atomic_write_bytes(os.path.join(path, probe), b"ok")
         os.remove(os.path.join(path, probe))

@@ -10,16 +10,20 @@ The fault is named in the environment, so a resumed run started without it has n
 - ``D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE=N``: SIGKILL while step N's checkpoint is
   written, once its temporary file is complete and before the rename;
 - ``D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP=N:SIGINT`` (or ``:SIGTERM``): that signal right after
-  step N, as a person pressing Ctrl-C.
+  step N, as a person pressing Ctrl-C;
+- ``D2L_ALEXNET_TEST_WAIT_AFTER_STEP=N:PATH``: wait after step N (and its checkpoint) until the
+  file PATH exists, as a long run that another is started beside (ten minutes at most).
 """
 
 import os
 import signal
 import sys
+import time
 
 KILL_AFTER_STEP = "D2L_ALEXNET_TEST_KILL_AFTER_STEP"
 KILL_DURING_WRITE = "D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE"
 SIGNAL_AFTER_STEP = "D2L_ALEXNET_TEST_SIGNAL_AFTER_STEP"
+WAIT_AFTER_STEP = "D2L_ALEXNET_TEST_WAIT_AFTER_STEP"
 
 
 def step_from(name):
@@ -35,6 +39,10 @@ def install_faults():
     if os.environ.get(SIGNAL_AFTER_STEP):
         step, name = os.environ[SIGNAL_AFTER_STEP].split(":")
         signal_after = (int(step), getattr(signal, name))
+    wait_after = None
+    if os.environ.get(WAIT_AFTER_STEP):
+        step, path = os.environ[WAIT_AFTER_STEP].split(":", 1)
+        wait_after = (int(step), path)
 
     attach = checkpoint.Checkpointer.attach
 
@@ -46,6 +54,10 @@ def install_faults():
                 os.kill(os.getpid(), signal.SIGKILL)
             if signal_after is not None and trainer.step == signal_after[0]:
                 os.kill(os.getpid(), signal_after[1])
+            if wait_after is not None and trainer.step == wait_after[0]:
+                deadline = time.monotonic() + 600
+                while not os.path.exists(wait_after[1]) and time.monotonic() < deadline:
+                    time.sleep(0.05)
 
         trainer.step_callbacks.append(after_step)
         return self

@@ -409,6 +409,7 @@ def test_interrupted_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_o
     import shlex
 
     from d2l_alexnet.core.checkpoint import read_checkpoint
+    from d2l_alexnet.core.lock import LOCK_NAME
 
     common = ["--backend", backend_name, *CHECKPOINT_RUN]
     straight = tmp_path / "straight"
@@ -433,7 +434,9 @@ def test_interrupted_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_o
     result = run_train(command[3:], D2L_ALEXNET_TEST_KILL_DURING_CHECKPOINT_WRITE="3")
     assert result.returncode == -9, result.stderr
     assert f"resuming from {ckpt / 'checkpoint-1.ckpt'}: epoch 1, batch 1 (step 1)" in result.stdout
-    names = sorted(os.listdir(ckpt))
+    # The killed run's lock file stays, unlocked: the resumes below take it over.
+    names = sorted(name for name in os.listdir(ckpt) if name != LOCK_NAME)
+    assert LOCK_NAME in os.listdir(ckpt) and LOCK_NAME in os.listdir(resumed)
     assert names[0].startswith(".checkpoint-3.ckpt.") and names[0].endswith(".tmp"), names
     assert names[1:] == ["checkpoint-1.ckpt", "checkpoint-2.ckpt"]
     read_checkpoint(ckpt / "checkpoint-2.ckpt")  # intact
@@ -447,13 +450,14 @@ def test_interrupted_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_o
     assert ("checkpoint-2.ckpt is truncated" in result.stderr
             and "falling back to the previous good checkpoint, checkpoint-1.ckpt" in result.stderr)
     assert f"resuming from {ckpt / 'checkpoint-1.ckpt'}" in result.stdout
-    assert sorted(os.listdir(ckpt)) == ["checkpoint-2.ckpt", "checkpoint-2.ckpt.corrupt",
-                                        "checkpoint-3.ckpt"]
+    assert sorted(os.listdir(ckpt)) == [LOCK_NAME, "checkpoint-2.ckpt",
+                                        "checkpoint-2.ckpt.corrupt", "checkpoint-3.ckpt"]
 
     # 4. Resumed mid-epoch to the end.
     result = run_train(command[3:])
     assert result.returncode == 0, result.stderr
     assert f"resuming from {ckpt / 'checkpoint-3.ckpt'}: epoch 2, batch 1 (step 3)" in result.stdout
+    assert LOCK_NAME not in os.listdir(ckpt) + os.listdir(resumed)  # released at the end
 
     expected = read_checkpoint(straight / "ckpt" / "checkpoint-4.ckpt")
     got = read_checkpoint(ckpt / "checkpoint-4.ckpt")

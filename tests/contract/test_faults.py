@@ -1,7 +1,8 @@
 """Faults at the edges of a real run, in every backend: a disk that fills while training, Ctrl-C
 pressed twice (in a step, and in validation), bad input, which must leave no folder behind, and
 the files a run leaves (a checkpoint with momentum buffers against the free-space estimate, a
-checkpoint's weights taken as a weights file, a weights file holding a NaN).
+checkpoint's weights taken as a weights file, a weights file holding a NaN);
+a second run started in a running run's folders.
 
 The disk test mounts a small tmpfs (root only; elsewhere it is skipped, and
 ``tests/core/test_checkpoint.py`` injects the same full disk without a framework).
@@ -17,11 +18,14 @@ import time
 import numpy as np
 import pytest
 
+from d2l_alexnet import bench
 from d2l_alexnet.core import weights
 from d2l_alexnet.core.checkpoint import estimated_bytes, list_checkpoints, read_checkpoint
+from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 from d2l_alexnet.core.recipe import TrainingRecipe
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 SMALL = 67
 RUN = ("--batch-size", "8", "--limit-train", "32", "--resize", str(SMALL))
 
@@ -31,9 +35,9 @@ def environment(**extra):
                 PYTHONUNBUFFERED="1", **extra)
 
 
-def start(arguments, **extra):
+def start(arguments, launcher=("-m", "d2l_alexnet.train"), **extra):
     """The CLI in a process of its own, stdout and stderr merged, line by line."""
-    return subprocess.Popen([sys.executable, "-m", "d2l_alexnet.train", *arguments],
+    return subprocess.Popen([sys.executable, *launcher, *arguments],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=environment(**extra))
 
@@ -62,18 +66,9 @@ def final_arrays(directory):
 
 
 @pytest.fixture
-def small_disk(tmp_path):
+def small_disk(tmpfs):
     """A 100 MB tmpfs: room for the outputs of a 67×67 AlexNet (about 91 MB), and no more."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount_point = tmp_path / "small-disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=100m", "tmpfs",
-                              str(mount_point)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    return tmpfs("small-disk", "size=100m")
 
 
 def test_a_disk_that_fills_during_the_run_keeps_the_trained_weights(d2l, backend_name, tmp_path,
@@ -238,3 +233,90 @@ def test_weights_holding_a_nan_are_refused_and_leave_the_model_as_it_was(d2l, tm
         model.load_weights(str(path))
     for (name, got), (_, expected) in zip(d2l.parameter_arrays(model), before):
         np.testing.assert_array_equal(got, expected, err_msg=name)
+
+
+def test_a_second_run_in_a_running_runs_folders_is_refused_and_the_first_resumes(
+        d2l, backend_name, tmp_path):
+    out, ckpt, go = tmp_path / "run", tmp_path / "ckpt", tmp_path / "go"
+
+    def run_a(epochs):
+        return ["--backend", backend_name, *RUN, "--epochs", str(epochs), "--limit-val", "8",
+                "--checkpoint-every", "1", "--out", str(out), "--checkpoint-dir", str(ckpt)]
+
+    first = run_a(epochs=1)
+    # Run A waits after its first step (and checkpoint) until the file `go` appears.
+    running = start(first, launcher=(FAULT_LAUNCHER,),
+                    D2L_ALEXNET_TEST_WAIT_AFTER_STEP=f"1:{go}")
+    try:
+        wait_for_checkpoints(running, ckpt, 1)
+        in_use = f"is in use by another run (PID {running.pid}, started "
+        # The same command again: refused by its first checks, before a framework loads.
+        again = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *first],
+                               capture_output=True, text=True, env=environment(), timeout=600)
+        assert again.returncode == 2, again.stderr
+        assert again.stderr.startswith(f"error: --checkpoint-dir {ckpt} {in_use}"), again.stderr
+        assert len(again.stderr.splitlines()) == 1 and " --checkpoint-dir " in again.stderr
+        # One on A's --out with a --checkpoint-dir of its own, which it must not leave behind:
+        # refused once its framework, data and model are ready, before writing anything.
+        other = tmp_path / "other-ckpt"
+        second = start(["--backend", backend_name, *RUN, "--limit-val", "8", "--out", str(out),
+                        "--checkpoint-dir", str(other)])
+        status, lines = finish(second)
+        assert status == 2, lines[-5:]
+        assert lines[-1].startswith(f"error: --out {out} {in_use}"), lines[-3:]
+        assert lines[-1].endswith(": wait for it to end, or choose another --out"), lines[-1]
+        assert "Traceback" not in "\n".join(lines) and not other.exists()
+    finally:
+        go.touch()
+    status, lines = finish(running)
+    assert status == 0, lines[-5:]
+    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "weights.safetensors"]
+    assert LOCK_NAME not in os.listdir(ckpt)
+    resumed = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *run_a(epochs=2),
+                              "--resume"],
+                             capture_output=True, text=True, env=environment(), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert len(read_checkpoint(list_checkpoints(ckpt)[0][1]).metadata["history"]) == 2
+
+
+TIME_TO_ACCURACY = ("--time-to-accuracy", "1.0", "--epochs", "1", "--batch-size", "8",
+                    "--limit-train", "16", "--limit-val", "8", "--resize", str(SMALL))
+
+
+def test_bench_time_to_accuracy_checks_and_locks_its_folders_before_training(
+        d2l, backend_name, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert bench.main(["--backend", backend_name, *TIME_TO_ACCURACY,
+                       "--out", str(blocker / "run")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"error: cannot write to --out {blocker / 'run'} (Not a directory): "
+                            "choose a writable directory\n")
+    assert "val_acc" not in captured.out  # refused before the first evaluation
+    busy, out = tmp_path / "busy", tmp_path / "deep" / "out"
+    busy.mkdir()
+    with FolderLocks() as running:  # another open of the lock file: as another process's
+        running.take(str(busy), "--checkpoint-dir", "PID 1, started then: a bench")
+        assert bench.main(["--backend", backend_name, *TIME_TO_ACCURACY, "--out", str(out),
+                           "--checkpoint-dir", str(busy)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --checkpoint-dir {busy} is in use by another run (PID 1, started then: a "
+            f"bench): wait for it to end, or choose another --checkpoint-dir\n")
+        assert os.listdir(busy) == [LOCK_NAME] and not (tmp_path / "deep").exists()
+
+
+def test_evaluate_measures_a_weights_file_saved_for_a_non_square_input(d2l, backend_name,
+                                                                       tmp_path):
+    from d2l_alexnet.core import weights
+
+    shapes, _ = weights.canonical_shapes((SMALL, 80), 10)
+    path = tmp_path / "wide.safetensors"
+    weights.save_safetensors(path, {name: np.full(shape, 0.01, np.float32)
+                                    for name, shape in shapes.items()},
+                             {"format": weights.FORMAT, "architecture": weights.ARCHITECTURE,
+                              "resize": f"{SMALL}x80", "num_classes": 10, "in_channels": 1})
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.evaluate", "--backend",
+                             backend_name, "--weights", str(path), "--limit-val", "8"],
+                            capture_output=True, text=True, env=environment(), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"at {SMALL}×80" in result.stdout and "val_acc" in result.stdout, result.stdout

@@ -1,5 +1,11 @@
 """The benchmark's framework-free parts: refusals, the table and the sweep plot."""
 
+import json
+import os
+import types
+
+import pytest
+
 from d2l_alexnet import bench
 
 RESULT = {"backend": "pytorch", "device": "cpu", "precision": "fp32", "batch_size": 16,
@@ -69,3 +75,118 @@ def test_a_peak_is_the_fastest_call_and_an_average_is_the_mean(monkeypatch):
     assert bench.fastest_call(call, repeats=3, warmup=1) == 1
     durations, clock[0] = iter([10, 3, 1, 2]), 0.0
     assert bench.time_calls(call, repeats=3, warmup=1) == 2
+
+
+# ---- where it writes, checked before it measures ---------------------------------------------
+
+@pytest.fixture
+def no_measurement(monkeypatch):
+    """A stub backend, and a measurement that must never start before the output checks pass
+    (``allow()`` lets it run, returning RESULT at once)."""
+    monkeypatch.setattr(bench, "load_backend", lambda name: types.SimpleNamespace(
+        PRECISIONS=("fp32",)))
+    allowed = []
+
+    def measure(*args, **kwargs):
+        assert allowed, "measured before checking where the results go"
+        return dict(RESULT)
+
+    def sweep(args):
+        assert allowed, "swept before checking where the plot goes"
+        return [dict(RESULT, batch_size=size) for size in args.batch_sizes]
+
+    monkeypatch.setattr(bench, "measure", measure)
+    monkeypatch.setattr(bench, "sweep", sweep)
+    return lambda: allowed.append(True)
+
+
+@pytest.fixture
+def read_only_folder(tmpfs):
+    return tmpfs("read-only", "ro,size=1m")
+
+
+@pytest.fixture
+def small_disk(tmpfs):
+    return tmpfs("small-disk", "size=1m")
+
+
+@pytest.mark.parametrize("flags", [["--json"], ["--batch-sizes", "8", "16", "--plot"],
+                                   ["--batch-sizes", "8", "--json", "ok.json", "--plot"]])
+def test_an_output_that_cannot_be_written_is_refused_before_measuring(
+        no_measurement, capsys, tmp_path, read_only_folder, monkeypatch, flags):
+    monkeypatch.chdir(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    flag = flags[-1]
+    for path, reason in ((blocker / "deep" / "r.out", "Not a directory"),
+                         (blocker / "r.out", f"{blocker} is a file, not a folder"),
+                         (read_only_folder / "r.out", "Read-only file system")):
+        assert bench.main(["--backend", "pytorch", *flags, str(path)]) == 2
+        assert capsys.readouterr().err == (f"error: cannot write to {flag} {path} ({reason}): "
+                                           "choose a writable place\n")
+    assert bench.main(["--backend", "pytorch", *flags, str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: {flag} {tmp_path} is a directory: name a file "
+                                       "(in it, say)\n")
+    assert sorted(os.listdir(tmp_path)) == ["file", "read-only"]  # not even ok.json's folder
+
+
+def test_outputs_in_a_missing_folder_are_written_there(no_measurement, capsys, tmp_path):
+    no_measurement()
+    single, sweep = tmp_path / "new" / "single.json", tmp_path / "other" / "sweep"
+    assert bench.main(["--backend", "pytorch", "--json", str(single)]) == 0
+    assert json.loads(single.read_text())["batch_size"] == RESULT["batch_size"]
+    assert bench.main(["--backend", "pytorch", "--batch-sizes", "8", "16", "--json",
+                       str(sweep / "sweep.json"), "--plot", str(sweep / "sweep.png")]) == 0
+    assert [r["batch_size"] for r in json.loads((sweep / "sweep.json").read_text())] == [8, 16]
+    assert (sweep / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--plot", "p.png"], "--plot goes with --batch-sizes"),
+    (["--out", "dir"], "--out goes with --time-to-accuracy ACC"),
+    (["--time-to-accuracy", "0.88", "--json", "r.json"],
+     "--json does not go with --time-to-accuracy"),
+    (["--time-to-accuracy", "0.88", "--plot", "p.png"],
+     "--plot does not go with --time-to-accuracy")])
+def test_output_flags_that_would_be_ignored_are_refused(no_measurement, capsys, tmp_path,
+                                                        monkeypatch, flags, message):
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--backend", "pytorch", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
+
+
+def fill(disk):
+    """Another program fills the disk while the benchmark measures."""
+    with open(disk / "filler", "wb") as stream:
+        try:
+            while True:
+                stream.write(b"\0" * 65536)
+                stream.flush()
+        except OSError:
+            pass
+
+
+def test_a_disk_that_fills_while_measuring_loses_no_results(no_measurement, monkeypatch, capsys,
+                                                             tmp_path, small_disk):
+    no_measurement()
+    measured = bench.measure
+    monkeypatch.setattr(bench, "measure", lambda *a, **k: (fill(small_disk), measured())[1])
+    monkeypatch.setattr(bench.tempfile, "gettempdir", lambda: str(tmp_path))
+    path = small_disk / "result.json"
+    assert bench.main(["--backend", "pytorch", "--json", str(path)]) == 1
+    fallback = tmp_path / f"d2l_alexnet-bench-{os.getpid()}.json"
+    assert capsys.readouterr().err == (f"error: cannot write {path} (the disk is full); the "
+                                       f"results were saved to {fallback} instead\n")
+    assert json.loads(fallback.read_text()) == RESULT
+    assert os.listdir(small_disk) == ["filler"]  # no partial file
+    # A sweep whose JSON was written before its plot failed: the JSON has the numbers.
+    os.remove(small_disk / "filler")
+    sweep = bench.sweep
+    monkeypatch.setattr(bench, "sweep", lambda args: (fill(small_disk), sweep(args))[1])
+    plot = small_disk / "sweep.png"
+    assert bench.main(["--backend", "pytorch", "--batch-sizes", "8", "--json",
+                       str(tmp_path / "sweep.json"), "--plot", str(plot)]) == 1
+    assert capsys.readouterr().err == (f"error: cannot write {plot} (the disk is full); the "
+                                       f"results are safe in {tmp_path / 'sweep.json'}\n")

@@ -5,10 +5,13 @@ import os
 import subprocess
 import types
 
+import numpy as np
 import pytest
 
-from d2l_alexnet import backends, train
+from d2l_alexnet import backends, evaluate, train
+from d2l_alexnet.core import weights
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
+from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -90,7 +93,86 @@ def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     assert code == 2
     assert capsys.readouterr().err == (f"error: cannot write to --out {out} (Not a directory): "
                                        "choose a writable directory\n")
+    assert train.main(["--backend", "pytorch", "--out", str(blocker)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write to --out {blocker} ({blocker} is a "
+                                       "file, not a folder): choose a writable directory\n")
     assert os.listdir(tmp_path) == ["file"] and blocker.read_text() == "not a directory"
+
+
+def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monkeypatch, capsys,
+                                                                           tmp_path):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    with FolderLocks() as running:  # another open of the lock file: as another process's
+        running.take(str(busy), "--out", "PID 1, started then: the first run")
+        # Its --out taken: refused before training (the stub's fit would fail the test).
+        assert train.main(["--out", str(busy)]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {busy} is in use by another run (PID 1, started then: the first "
+            f"run): wait for it to end, or choose another --out\n")
+        # Its --checkpoint-dir taken, with an --out of its own: that --out is not left behind.
+        out = tmp_path / "new" / "run"
+        assert train.main(["--out", str(out), "--checkpoint-dir", str(busy), "--resume"]) == 2
+        assert "error: --checkpoint-dir " in capsys.readouterr().err
+        assert sorted(os.listdir(tmp_path)) == ["busy"] and os.listdir(busy) == [LOCK_NAME]
+        # It has written checkpoints: not "add --resume", which would join a run still going.
+        (busy / "checkpoint-1.ckpt").write_bytes(b"saved by the first run")
+        assert train.main(["--out", str(tmp_path / "other"), "--checkpoint-dir", str(busy)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --checkpoint-dir {busy} is in use by another run (PID 1"), err
+    assert not (tmp_path / "other").exists()
+
+
+def lesson_weights(path, resize=67, num_classes=4, in_channels=3):
+    """A weights file as a lesson's run saves it: ``num_classes`` RGB classes."""
+    shapes, _ = weights.canonical_shapes(weights.decode_resize(resize), num_classes,
+                                         in_channels)
+    weights.save_safetensors(path, {name: np.zeros(shape, np.float32)
+                                    for name, shape in shapes.items()},
+                             {"format": weights.FORMAT, "architecture": weights.ARCHITECTURE,
+                              "resize": str(resize), "num_classes": num_classes,
+                              "in_channels": in_channels})
+    return path
+
+
+def test_evaluate_suggests_what_evaluate_can_do_with_another_datas_weights(capsys, tmp_path):
+    path = lesson_weights(tmp_path / "cats.safetensors")
+    assert evaluate.main(["--weights", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --weights: {path} holds weights for 4 classes, and evaluate measures "
+                   "Fashion-MNIST's 10: give it a weights file trained on Fashion-MNIST (train's "
+                   "--out), or measure this one on its own data in Python: model = "
+                   "d2l.AlexNet(num_classes=4, resize=67, in_channels=3); "
+                   "model.load_weights(PATH); d2l.Trainer(max_epochs=1).evaluate(model, data)\n")
+    assert "--new-head" not in err and "skip_head" not in err
+    # A Fashion-MNIST file at another --resize: the fix is evaluate's flag, not resize=.
+    path = lesson_weights(tmp_path / "fashion.safetensors", num_classes=10, in_channels=1)
+    assert evaluate.main(["--weights", str(path), "--resize", "71"]) == 2
+    assert capsys.readouterr().err == (f"error: --weights: {path} holds weights for 67×67 inputs "
+                                       "(the model: 71×71): leave out --resize, which defaults "
+                                       "to the size the file was saved for\n")
+    # train keeps its own advice, which it can follow (--new-head).
+    assert train.main(["--init-from", str(tmp_path / "cats.safetensors"), "--resize", "67",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert "(the CLI's --new-head)" in capsys.readouterr().err
+
+
+def test_train_init_from_another_size_suggests_its_resize_flag(capsys, tmp_path):
+    path = lesson_weights(tmp_path / "fashion.safetensors", num_classes=10, in_channels=1)
+    assert train.main(["--init-from", str(path), "--resize", "71",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (f"error: --init-from: {path} holds weights for 67×67 "
+                                       "inputs (the model: 71×71): train with --resize 67, the "
+                                       "size it was saved for\n")
+    wide = lesson_weights(tmp_path / "wide.safetensors", resize="67x80", num_classes=10,
+                          in_channels=1)
+    assert train.main(["--init-from", str(wide), "--resize", "67",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.endswith(
+        "(the model: 67×67): --resize gives square inputs only: train from it in Python: "
+        "model = d2l.AlexNet(resize=(67, 80)); model.load_weights(PATH)\n")
+    assert not (tmp_path / "run").exists()
 
 
 # ---- tools/run_tests.py without a Python for MXNet -------------------------------------------

@@ -119,3 +119,17 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_cli_refuses_an_unwritable_folder_before_writing_either_file(tmp_path, tmpfs):
+    read_only = tmpfs("read-only", "ro,size=1m")
+    weights = tmp_path / "weights.safetensors"
+    save_safetensors(weights, {"conv1.weight": synthetic_kernel()})
+    kept, png = tmp_path / "conv1.safetensors", read_only / "filters.png"
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.filters", "--weights",
+                             str(weights), "--save-kernel", str(kept), "--out", str(png)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"error: cannot write to --out {png} (Read-only file system): "
+                             "choose a writable place\n")
+    assert not kept.exists()  # the kernel is not kept when the figure cannot be drawn

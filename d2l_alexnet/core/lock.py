@@ -1,0 +1,135 @@
+"""One run per folder: an exclusive lock on a run's ``--out`` and ``--checkpoint-dir``.
+
+Two runs writing into one folder overwrite each other's checkpoints and outputs, and the first
+can then never resume; so a run holds a lock on each of its folders for its whole life, and a
+second run there is refused with a line naming the first (its PID, start time and command,
+which the holder writes into the lock file).
+
+The lock is ``fcntl.flock`` on ``<folder>/.d2l_alexnet.lock`` rather than the ``filelock``
+package: it needs no dependency (``filelock``'s Unix lock is this same call), and the kernel
+releases it when the process ends in any way, SIGKILL and power cut included, so a killed run
+never leaves a lock that blocks the next one (the file stays, unlocked; the next run takes it
+over). A run that ends normally removes the file.
+"""
+
+import errno
+import fcntl
+import os
+import time
+
+from .errors import UsageError
+
+LOCK_NAME = ".d2l_alexnet.lock"
+
+
+class FolderInUse(UsageError):
+    """Another running process holds the folder's lock (exit 2)."""
+
+
+def lock_path(folder):
+    return os.path.join(folder, LOCK_NAME)
+
+
+def holder_of(path):
+    """What the lock file at ``path`` says of the run holding it (PID, start, command)."""
+    for _ in range(20):  # the holder writes it right after locking: give it a moment
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read().strip()
+        except OSError:
+            text = ""
+        if text:
+            return text
+        time.sleep(0.05)
+    return "a process that has not said which yet"
+
+
+def in_use(folder, flag, holder):
+    return FolderInUse(f"{flag} {folder} is in use by another run ({holder}): wait for it to "
+                       f"end, or choose another {flag}")
+
+
+def check_not_in_use(folder, flag):
+    """Raise :class:`FolderInUse` if a running process holds ``folder``'s lock. Creates and
+    locks nothing: a probe, for a check that would otherwise give other advice."""
+    path = lock_path(folder)
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise in_use(folder, flag, holder_of(path)) from None
+    except OSError:
+        return  # no locks on this filesystem: nothing to learn
+    finally:
+        os.close(descriptor)
+
+
+class FolderLocks:
+    """The locks one run holds; a context manager that releases them all on exit.
+
+    ``take(folder, flag, description)`` locks an existing folder (once, however many flags name
+    it) or raises :class:`FolderInUse` naming the holder; ``description`` (PID, start time,
+    command) goes into the lock file for the next run's message.
+    """
+
+    def __init__(self, log=None):
+        self.held = {}  # the folder's real path -> (lock file path, descriptor)
+        self.log = log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+    def take(self, folder, flag, description):
+        key = os.path.realpath(folder)
+        if key in self.held:
+            return
+        path = lock_path(folder)
+        while True:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
+                raise in_use(folder, flag, holder_of(path)) from None
+            except OSError as error:  # a filesystem without locks (some network mounts)
+                os.close(descriptor)
+                if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                if self.log is not None:
+                    self.log(f"warning: cannot lock {flag} {folder} ({error.strerror}): a "
+                             "second run started there would not be refused")
+                return
+            # The holder before us may have removed the file between our open and our lock:
+            # then we locked a file no one else will see, so lock the one at the path now.
+            try:
+                same = os.path.samestat(os.fstat(descriptor), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, (description + "\n").encode("utf-8"))
+        self.held[key] = (path, descriptor)
+
+    def release(self):
+        """Remove each lock file (while still holding it, so no one takes a file on its way
+        out), then unlock it."""
+        for path, descriptor in self.held.values():
+            try:
+                os.remove(path)
+            except OSError:
+                pass  # gone already, or a read-only folder: closing unlocks it all the same
+            os.close(descriptor)
+        self.held.clear()
+
+
+def describe_process(command):
+    """The lock file's text: this process's PID, start time and ``command``."""
+    return f"PID {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: {command}"
