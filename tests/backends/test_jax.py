@@ -194,9 +194,14 @@ def test_trainer_starts_from_loaded_weights_and_leaves_them_usable(data, tmp_pat
                                       array, err_msg=name)
     trainer.train_step(trainer.prepare_batch(data.train_images[:8], data.train_labels[:8]))
     assert not jax.tree.leaves(loaded)[0].is_deleted(), "the donated step consumed the model's"
+    # Data of seven classes, so that the labels fit the model and the parameters are what is
+    # refused.
+    seven = d2l.ArrayData(train=(data.train_images[:8], data.train_labels[:8] % 7),
+                          val=(data.val_images[:8], data.val_labels[:8] % 7), batch_size=8,
+                          resize=SMALL)
     with pytest.raises(ValueError, match=r"do not fit this AlexNet .*: net.layers_20.bias is "
                                          r"\(10,\), the model's is \(7,\)"):
-        prepared_trainer(data, d2l.AlexNet(lr=0.01, resize=SMALL, num_classes=7),
+        prepared_trainer(seven, d2l.AlexNet(lr=0.01, resize=SMALL, num_classes=7),
                          init_params=loaded)
 
 
