@@ -9,14 +9,36 @@ every checkpoint (metadata ``callbacks``), so a resumed run goes on as an uninte
 Only the first replica writes files.
 """
 
+import errno
 import json
 import os
+from contextlib import contextmanager
 
+from .errors import RunFailed
 from .files import atomic_write_bytes
 
 # The keys of one metrics.jsonl line, in order (each a key of the trainer's epoch record).
 METRICS_KEYS = ("epoch", "step", "images_seen", "train_loss", "val_loss", "val_acc", "lr",
                 "seconds")
+
+
+class RecordWriteError(RunFailed, OSError):
+    """A record of the run (metrics.jsonl, curves.png, best.safetensors) could not be written
+    (a full disk, say): training stops; the message says how to go on (exit 1)."""
+
+
+@contextmanager
+def writing(path):
+    """Turn a failed write of ``path`` into a one-line :class:`RecordWriteError`."""
+    try:
+        yield
+    except RecordWriteError:
+        raise
+    except OSError as error:
+        reason = ("the disk is full" if error.errno == errno.ENOSPC
+                  else error.strerror or str(error))
+        raise RecordWriteError(f"cannot write {path} ({reason}): free some space; a run with "
+                               "--checkpoint-dir continues with --resume") from None
 
 
 class Callback:
@@ -60,12 +82,13 @@ class MetricsLog(Callback):
                     return
         except FileNotFoundError:
             pass
-        atomic_write_bytes(self.path, done)
+        with writing(self.path):
+            atomic_write_bytes(self.path, done)
 
     def on_evaluation(self, trainer, record):
         if not trainer.is_first_replica:
             return
-        with open(self.path, "a", encoding="utf-8") as stream:
+        with writing(self.path), open(self.path, "a", encoding="utf-8") as stream:
             stream.write(metrics_line(record))
             stream.flush()
             os.fsync(stream.fileno())
@@ -80,7 +103,8 @@ class PlotCurves(Callback):
 
     def on_evaluation(self, trainer, record):
         if trainer.is_first_replica:
-            trainer.board.save(self.path)
+            with writing(self.path):
+                trainer.board.save(self.path)
 
 
 class BestAccuracy(Callback):
@@ -129,8 +153,9 @@ class KeepBest(BestAccuracy):
 
     def on_evaluation(self, trainer, record):
         if self.track(record) and trainer.is_first_replica:
-            trainer.save_weights(self.path, {"epoch": record["epoch"],
-                                             "val_acc": repr(record["val_acc"])})
+            with writing(self.path):
+                    trainer.save_weights(self.path, {"epoch": record["epoch"],
+                                                 "val_acc": repr(record["val_acc"])})
 
 
 class EarlyStopping(BestAccuracy):
