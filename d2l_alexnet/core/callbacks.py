@@ -35,9 +35,10 @@ def writing(path):
     except RecordWriteError:
         raise
     except OSError as error:
-        reason = ("the disk is full" if error.errno == errno.ENOSPC
-                  else error.strerror or str(error))
-        raise RecordWriteError(f"cannot write {path} ({reason}): free some space; a run with "
+        full = error.errno == errno.ENOSPC
+        reason = "the disk is full" if full else error.strerror or str(error)
+        fix = "free some space" if full else "make its folder writable again"
+        raise RecordWriteError(f"cannot write {path} ({reason}): {fix}; a run with "
                                "--checkpoint-dir continues with --resume") from None
 
 

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from d2l_alexnet.core.callbacks import METRICS_KEYS, EarlyStopping, KeepBest, MetricsLog
+from d2l_alexnet.core.callbacks import (METRICS_KEYS, EarlyStopping, KeepBest, MetricsLog,
+                                        RecordWriteError)
 from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
 from d2l_alexnet.core.progress import ProgressBoard
 from d2l_alexnet.core.trainer import TrainingInterrupted
@@ -120,3 +121,14 @@ def test_a_resumed_run_writes_what_an_uninterrupted_one_does(data, tmp_path, sto
     _, metadata = load_safetensors(str(tmp_path / "straight" / "best.safetensors"))
     assert (metadata["epoch"], float(metadata["val_acc"])) == (str(best["epoch"]),
                                                                best["val_acc"])
+
+
+def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_path):
+    missing = tmp_path / "gone" / "metrics.jsonl"  # its folder was removed mid-run, say
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[MetricsLog(missing)])
+    with pytest.raises(RecordWriteError) as error:
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert str(error.value) == (f"cannot write {missing} (No such file or directory): make "
+                                "its folder writable again; a run with --checkpoint-dir continues with --resume")
+    assert error.value.exit_status == 1
