@@ -489,7 +489,8 @@ class TrainerBase(HyperParameters):
         validation_started = time.perf_counter()
         validation = self.validate()
         seconds = time.perf_counter() - started
-        earlier_images = self.history[-1].get("images_seen", 0) if self.history else 0
+        # None: a checkpoint's history from before images_seen was recorded.
+        earlier_images = self.history[-1].get("images_seen") if self.history else 0
         record = {
             "epoch": epoch + 1,
             "step": self.step,

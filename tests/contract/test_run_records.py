@@ -42,13 +42,14 @@ def test_metrics_jsonl_has_the_first_epoch_while_the_run_goes_on(backend_name, t
     go = tmp_path / "go"
     # Held after step 3, the first of epoch 2, until `go` exists.
     running = launch(backend_name, tmp_path, D2L_ALEXNET_TEST_WAIT_AFTER_STEP=f"3:{go}")
-    path, deadline = tmp_path / "out" / "metrics.jsonl", time.monotonic() + 240
+    # Epoch 1's checkpoint is saved after every other callback of its end.
+    epoch_end, deadline = tmp_path / "ckpt" / "checkpoint-2.ckpt", time.monotonic() + 240
     try:
-        while not (path.exists() and path.read_text().endswith("\n")):
+        while not epoch_end.exists():
             assert running.poll() is None and time.monotonic() < deadline, finish(running)
             time.sleep(0.1)
+        (line,) = (tmp_path / "out" / "metrics.jsonl").read_text().splitlines()
         assert running.poll() is None  # still going: the line came before the end
-        (line,) = path.read_text().splitlines()
     finally:
         go.touch()
     first = json.loads(line)
@@ -75,6 +76,8 @@ def test_keep_best_and_early_stopping_resume_exactly(backend_name, tmp_path):
         (straight / "out" / "best.safetensors").read_bytes()
     stopped = [line for line in output.splitlines() if line.startswith("early stopping: ")]
     assert stopped == [line for line in again.splitlines() if line.startswith("early stopping")]
+    first, second = (record["val_acc"] for record in records(straight))
+    assert len(stopped) == (second <= first)  # no higher val_acc in epoch 2: said so, once
 
 
 def test_an_early_stopping_below_one_exits_2_in_one_line(backend_name, tmp_path):
