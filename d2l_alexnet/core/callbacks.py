@@ -22,7 +22,7 @@ METRICS_KEYS = ("epoch", "step", "images_seen", "train_loss", "val_loss", "val_a
                 "seconds")
 
 
-class RecordWriteError(RunFailed, OSError):
+class RecordWriteError(RunFailed):
     """A record of the run (metrics.jsonl, curves.png, best.safetensors) could not be written
     (a full disk, say): training stops; the message says how to go on (exit 1)."""
 

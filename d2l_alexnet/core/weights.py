@@ -364,18 +364,17 @@ def decode_resize(text):
     return tuple(parts)
 
 
-def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS,
-                 extra_metadata=None):
+def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS):
     """Save a backend's ``parameter_arrays`` (its own layout) in the canonical layout, with the
-    architecture in the metadata so that loading can name a mismatch (and ``extra_metadata``,
-    such as the epoch and accuracy of a best-so-far file, besides)."""
+    architecture in the metadata so that loading can name a mismatch."""
     save_canonical(path, to_canonical(arrays, layout, resize, num_classes, in_channels),
-                   resize, num_classes, backend, in_channels, extra_metadata)
+                   resize, num_classes, backend, in_channels)
 
 
 def save_canonical(path, tensors, resize, num_classes, backend, in_channels=IN_CHANNELS,
                    extra_metadata=None):
-    """Save canonical ``tensors`` as a weights file (what :func:`save_weights` writes)."""
+    """Save canonical ``tensors`` as a weights file (what :func:`save_weights` writes), with
+    ``extra_metadata`` besides (``KeepBest``'s epoch and accuracy)."""
     save_safetensors(path, tensors, {**(extra_metadata or {}),
                                      "format": FORMAT, "architecture": ARCHITECTURE,
                                      "resize": encode_resize(resize), "num_classes": num_classes,

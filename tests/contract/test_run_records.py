@@ -9,6 +9,7 @@ import sys
 import time
 
 from d2l_alexnet.core.callbacks import METRICS_KEYS
+from d2l_alexnet.core.weights import load_safetensors
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
@@ -74,6 +75,10 @@ def test_keep_best_and_early_stopping_resume_exactly(backend_name, tmp_path):
     assert records(resumed) == records(straight) and len(records(straight)) == 2
     assert (resumed / "out" / "best.safetensors").read_bytes() == \
         (straight / "out" / "best.safetensors").read_bytes()
+    best = max(records(straight), key=lambda record: record["val_acc"])  # the first of ties
+    _, metadata = load_safetensors(str(straight / "out" / "best.safetensors"))
+    assert (metadata["epoch"], float(metadata["val_acc"])) == (str(best["epoch"]),
+                                                               best["val_acc"])
     stopped = [line for line in output.splitlines() if line.startswith("early stopping: ")]
     assert stopped == [line for line in again.splitlines() if line.startswith("early stopping")]
     first, second = (record["val_acc"] for record in records(straight))
