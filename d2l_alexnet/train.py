@@ -25,6 +25,7 @@ from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
                          remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
+from .core.callbacks import EarlyStopping, KeepBest, MetricsLog, PlotCurves
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
@@ -53,8 +54,13 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
     add_data_arguments(parser)
     parser.add_argument("--out", default=None, metavar="DIR",
-                        help="where metrics.json, curves.png and weights.safetensors go "
-                             "(default runs/<backend>)")
+                        help="where metrics.json, metrics.jsonl, curves.png and "
+                             "weights.safetensors go (default runs/<backend>)")
+    parser.add_argument("--keep-best", action="store_true",
+                        help="also write best.safetensors in --out: the weights of the best "
+                             "val_acc so far, rewritten whenever it improves")
+    parser.add_argument("--early-stopping", type=int, default=None, metavar="N",
+                        help="stop after N epochs without a higher val_acc")
     parser.add_argument("--init-from", default=None, metavar="PATH",
                         help="start from this weights file (a weights.safetensors saved by any "
                              "backend, or a checkpoint's weights) instead of fresh Xavier "
@@ -135,6 +141,9 @@ def validate(args):
     check_counts(("--batch-size", args.batch_size), ("--devices", args.devices),
                  ("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
     check_resize(args.resize)
+    if args.early_stopping is not None and args.early_stopping < 1:
+        raise UsageError(f"--early-stopping must be at least 1 (epochs without a higher "
+                         f"val_acc before stopping), got {args.early_stopping}")
     check_data_dir(args.data_dir)
     args.backend = canonical_name(args.backend)  # a BackendError (exit 2) lists the names
     if args.out is None:
@@ -232,9 +241,22 @@ def make_trainer(backend, args):
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")
     trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
-                              device=args.device, precision=args.precision)
+                              device=args.device, precision=args.precision,
+                              callbacks=run_callbacks(args))
     trainer.device = trainer.select_device(args.device)
     return trainer
+
+
+def run_callbacks(args):
+    """What the run writes as it goes (metrics.jsonl, curves.png, with --keep-best
+    best.safetensors) and --early-stopping, in the order they act after each evaluation."""
+    callbacks = [MetricsLog(os.path.join(args.out, "metrics.jsonl")),
+                 PlotCurves(os.path.join(args.out, "curves.png"))]
+    if args.keep_best:
+        callbacks.append(KeepBest(os.path.join(args.out, "best.safetensors")))
+    if args.early_stopping is not None:
+        callbacks.append(EarlyStopping(args.early_stopping))
+    return callbacks
 
 
 def build_data_and_model(backend, args):
@@ -314,13 +336,15 @@ def train_model(args, trainer, model, data, checkpointer):
     return history
 
 
-OUTPUT_MARGIN_BYTES = 4 << 20  # metrics.json, curves.png and the safetensors header, with room
-OUTPUT_FILES = ("weights.safetensors", "metrics.json", "curves.png")  # what --out receives
+OUTPUT_MARGIN_BYTES = 4 << 20  # the metrics, curves.png and the safetensors header, with room
+OUTPUT_FILES = ("weights.safetensors", "best.safetensors", "metrics.json", "metrics.jsonl",
+                "curves.png")  # what --out receives
 
 
-def output_bytes(resize):
-    """About how much a run writes into --out: the fp32 weights, the metrics and the plot."""
-    return 4 * parameter_count(resize, NUM_CLASSES) + OUTPUT_MARGIN_BYTES
+def output_bytes(resize, keep_best=False):
+    """About how much a run writes into --out: the fp32 weights (twice with --keep-best's
+    best.safetensors), the metrics and the plot."""
+    return (1 + keep_best) * 4 * parameter_count(resize, NUM_CLASSES) + OUTPUT_MARGIN_BYTES
 
 
 def claim_directories(args, program, needed=None, outputs="weights, metrics, plot"):
@@ -347,7 +371,8 @@ def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
     together when they share a disk; ``needed`` bytes of ``outputs`` in --out, by default
     train's), then create them and prove them writable; exit 2 otherwise, leaving no folder it
     made."""
-    needed = output_bytes(args.resize) if needed is None else needed
+    needed = (output_bytes(args.resize, getattr(args, "keep_best", False)) if needed is None
+              else needed)
     shared = args.checkpoint_dir is not None and same_disk(args.out, args.checkpoint_dir)
     free = free_bytes(args.out)
     if free < needed:

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .architecture import as_size, check_num_classes, format_size
+from .architecture import IN_CHANNELS, as_size, check_num_classes, format_size
 from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
 from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
@@ -41,6 +41,7 @@ from .hyperparameters import HyperParameters
 from .module import InputShapeError, host_array, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
+from .weights import BACKEND_LAYOUTS, save_canonical, state_to_canonical
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
@@ -100,6 +101,9 @@ class TrainerBase(HyperParameters):
     ``precision``: ``"fp32"`` or ``"bf16"`` (mixed precision where the backend offers it).
     ``progress``: show the terminal bar; ``log``: where the per-epoch lines go (``None``: nowhere).
     ``board``: a :class:`ProgressBoard` (one is made when left ``None``).
+    ``callbacks``: objects of :mod:`~d2l_alexnet.core.callbacks` (``MetricsLog``, ``KeepBest``,
+    ``EarlyStopping``, or your own :class:`~d2l_alexnet.core.callbacks.Callback`), told of the
+    start of ``fit`` and of every evaluation, in order.
 
     ``num_gpus=N`` with ``N > 1`` trains data-parallel on N replicas, each backend on its own
     framework's engine (on ``device="cpu"`` the replicas are CPU devices). The batch size stays
@@ -134,8 +138,8 @@ class TrainerBase(HyperParameters):
         return max(1, -(-examples // batch_size)) if examples and batch_size else 1
 
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, device=None,
-                 precision="fp32", progress=True, log=print, board=None):
-        self.save_hyperparameters(ignore=["board"])
+                 precision="fp32", progress=True, log=print, board=None, callbacks=()):
+        self.save_hyperparameters(ignore=["board", "callbacks"])
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
         if device is None:
@@ -148,7 +152,10 @@ class TrainerBase(HyperParameters):
         self.device_request = device
         self.board = board if board is not None else ProgressBoard(xlabel="epoch")
         self.history = []
-        self.callbacks = []  # called as callback(trainer, record) after every epoch
+        # Callback objects, and plain functions called as callback(trainer, record), after
+        # every epoch in this order (a Checkpointer attaches last, so it saves their state).
+        self.callbacks = list(callbacks)
+        self.stop_reason = None  # set by request_stop (early stopping): fit ends after the epoch
         self.step_callbacks = []  # called as callback(trainer) after every training step
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
         self.step = 0  # training steps done, over all epochs
@@ -265,8 +272,10 @@ class TrainerBase(HyperParameters):
         """
         self.setup(model, data)
         self.history, self.step, self.epoch_progress = [], 0, None
+        self.stop_reason, callback_states = None, {}
         if resume is not None:
             self.restore(resume)
+            callback_states = resume.metadata.get("callbacks") or {}
         if self.log is not None:
             size = self.epoch_examples(train=True)
             per_epoch = (f"{size:,} images per epoch, batch {data.batch_size}"
@@ -276,15 +285,25 @@ class TrainerBase(HyperParameters):
                      f"{self.max_epochs} epoch(s)")
             if resume is not None:
                 self.log(f"resuming from {resume.path}: {resume.describe()}")
+        for callback in self.callbacks:
+            if hasattr(callback, "on_fit_start"):
+                callback.on_fit_start(self, callback_states.get(getattr(callback, "key", None)))
         try:
             for self.epoch in range(len(self.history), self.max_epochs):
+                if self.stop_reason is not None:
+                    break  # a resumed run that had already stopped early
                 record = self.fit_epoch()
                 self.history.append(record)
                 self.epoch_progress = None
                 if self.log is not None:
                     self.log(format_epoch(record, self.max_epochs))
                 for callback in self.callbacks:
-                    callback(self, record)
+                    if hasattr(callback, "on_evaluation"):
+                        callback.on_evaluation(self, record)
+                    else:
+                        callback(self, record)
+            if self.stop_reason is not None and self.log is not None:
+                self.log(self.stop_reason)
         except TrainingInterrupted:  # stopped between two steps: the state is consistent
             self.fit_finished()
             raise
@@ -470,8 +489,13 @@ class TrainerBase(HyperParameters):
         validation_started = time.perf_counter()
         validation = self.validate()
         seconds = time.perf_counter() - started
+        # None: a checkpoint's history from before images_seen was recorded.
+        earlier_images = self.history[-1].get("images_seen") if self.history else 0
         record = {
             "epoch": epoch + 1,
+            "step": self.step,
+            "images_seen": None if earlier_images is None else earlier_images + seen,
+            "lr": self.planned_learning_rate(),
             "train_loss": loss_sum / max(seen, 1),
             "val_loss": validation["val_loss"],
             "val_acc": validation["val_acc"],
@@ -508,6 +532,31 @@ class TrainerBase(HyperParameters):
         if isinstance(recipe, TrainingRecipe) and recipe.max_lr is not None:
             return "lower the peak learning rate (now {max_lr})", {"max_lr": recipe.max_lr}
         return "lower the learning rate (now {lr})", {"lr": getattr(self.model, "lr", "?")}
+
+    def planned_learning_rate(self):
+        """The learning rate the next step applies, by the recipe's schedule (:attr:`lr_plan`),
+        or the model's constant ``lr`` (``None`` for a model without one)."""
+        if self.lr_plan is not None:
+            return self.lr_plan(self.step)
+        return getattr(self.model, "lr", None)
+
+    def request_stop(self, reason):
+        """End ``fit`` once the epoch in progress is done and its callbacks have run (a
+        checkpoint is saved), logging ``reason`` in one line: early stopping."""
+        self.stop_reason = reason
+
+    def save_weights(self, path, extra_metadata=None):
+        """Write the model's weights as they stand now, mid-``fit`` too (taken from
+        :meth:`state_arrays`, as a checkpoint holds them), as a weights file with
+        ``extra_metadata`` (``KeepBest``'s epoch and accuracy) in its metadata."""
+        identity = self.run_identity()
+        resize = identity["resize"]
+        resize = tuple(resize) if isinstance(resize, list) else resize
+        in_channels = identity["in_channels"] or IN_CHANNELS
+        tensors = state_to_canonical(self.state_arrays(), BACKEND_LAYOUTS[self.backend], resize,
+                                     identity["num_classes"], in_channels)
+        save_canonical(path, tensors, resize, identity["num_classes"], self.backend,
+                       in_channels, extra_metadata)
 
     def check_stop(self):
         """Between two steps: raise :class:`TrainingInterrupted` if a stop was requested."""
@@ -565,6 +614,8 @@ class TrainerBase(HyperParameters):
             "step": self.step,
             "epoch_progress": None if state is None else state.as_dict(),
             "history": self.history,
+            "callbacks": {callback.key: callback.state() for callback in self.callbacks
+                          if getattr(callback, "key", None) is not None},
             "board": {label: [xs, ys] for label, (xs, ys) in self.board.series.items()},
         })
         return metadata, arrays

@@ -296,11 +296,9 @@ def checkpoint_weights(path, log=print):
                            "trainer.fit(..., resume=read_checkpoint(path))")
     resize = tuple(saved["resize"]) if isinstance(saved["resize"], list) else saved["resize"]
     in_channels = saved.get("in_channels") or IN_CHANNELS
-    params = sorted((name for name in checkpoint.arrays if name.startswith("params.")),
-                    key=_parameter_order)
     try:
-        tensors = to_canonical([(name, checkpoint.arrays[name]) for name in params], layout,
-                               resize, saved["num_classes"], in_channels)
+        tensors = state_to_canonical(checkpoint.arrays, layout, resize, saved["num_classes"],
+                                     in_channels)
     except (WeightsError, ValueError) as error:
         raise WeightsError(f"{path} is a checkpoint whose parameters are not this library's "
                            f"AlexNet: {error}") from None
@@ -311,6 +309,15 @@ def checkpoint_weights(path, log=print):
     return tensors, {"format": FORMAT, "architecture": ARCHITECTURE,
                      "resize": encode_resize(resize), "num_classes": str(saved["num_classes"]),
                      "in_channels": str(in_channels)}
+
+
+def state_to_canonical(arrays, layout, resize, num_classes, in_channels=IN_CHANNELS):
+    """The model weights among a trainer's state arrays (``params.*``, as a checkpoint holds
+    them, in the backend's ``layout``) as canonical tensors."""
+    params = sorted((name for name in arrays if name.startswith("params.")),
+                    key=_parameter_order)
+    return to_canonical([(name, arrays[name]) for name in params], layout, resize, num_classes,
+                        in_channels)
 
 
 def read_tensors(path, log=print):
@@ -360,8 +367,16 @@ def decode_resize(text):
 def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS):
     """Save a backend's ``parameter_arrays`` (its own layout) in the canonical layout, with the
     architecture in the metadata so that loading can name a mismatch."""
-    tensors = to_canonical(arrays, layout, resize, num_classes, in_channels)
-    save_safetensors(path, tensors, {"format": FORMAT, "architecture": ARCHITECTURE,
+    save_canonical(path, to_canonical(arrays, layout, resize, num_classes, in_channels),
+                   resize, num_classes, backend, in_channels)
+
+
+def save_canonical(path, tensors, resize, num_classes, backend, in_channels=IN_CHANNELS,
+                   extra_metadata=None):
+    """Save canonical ``tensors`` as a weights file (what :func:`save_weights` writes), with
+    ``extra_metadata`` besides (``KeepBest``'s epoch and accuracy)."""
+    save_safetensors(path, tensors, {**(extra_metadata or {}),
+                                     "format": FORMAT, "architecture": ARCHITECTURE,
                                      "resize": encode_resize(resize), "num_classes": num_classes,
                                      "in_channels": in_channels, "layout": CANONICAL_LAYOUT,
                                      "saved_by": backend})

@@ -296,8 +296,8 @@ def test_cli_trains_end_to_end(d2l, backend_name, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [record["epoch"] for record in metrics] == [1, 2]
     for record in metrics:
-        assert set(record) == {"epoch", "train_loss", "val_loss", "val_acc", "seconds",
-                               "val_seconds", "images_per_sec"}
+        assert set(record) == {"epoch", "step", "images_seen", "train_loss", "val_loss",
+                               "val_acc", "lr", "seconds", "val_seconds", "images_per_sec"}
         assert all(math.isfinite(value) for value in record.values())
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -174,7 +174,7 @@ def test_two_processes_train_as_one_device_and_only_the_first_writes(d2l, backen
     first, second = (stdout for _, stdout, _ in results)
     assert "training on 2 " in first and first.count("epoch 1/1: train_loss") == 1
     assert "epoch 1/1" not in second and "wrote" not in second
-    assert sorted(os.listdir(shared_out)) == ["curves.png", "metrics.json",
+    assert sorted(os.listdir(shared_out)) == ["curves.png", "metrics.json", "metrics.jsonl",
                                               "weights.safetensors"]
     assert os.listdir(shared_ckpt) == ["checkpoint-2.ckpt"]
 

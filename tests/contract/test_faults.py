@@ -90,14 +90,16 @@ def test_a_disk_that_fills_during_the_run_keeps_the_trained_weights(d2l, backend
                               "curves.png; the trained weights are in the last checkpoint, "
                               f"{ckpt / 'checkpoint-24.ckpt'}: free some space, then "), message
     assert "Traceback" not in "\n".join(lines)
-    assert sorted(os.listdir(small_disk)) == ["filler", "run"] and os.listdir(out) == []
+    assert sorted(os.listdir(small_disk)) == ["filler", "run"]
+    assert sorted(os.listdir(out)) == ["curves.png", "metrics.jsonl"]  # written as it went
     os.remove(filler)
     command = shlex.split(message.split("free some space, then ", 1)[1].rsplit(" writes", 1)[0])
     result = subprocess.run(command, capture_output=True, text=True, env=environment(),
                             timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "nothing left to train" in result.stdout
-    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "weights.safetensors"]
+    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "metrics.jsonl",
+                                       "weights.safetensors"]
 
 
 CTRL_C_RUN = ("--epochs", "2", "--checkpoint-every", "2")
@@ -270,7 +272,8 @@ def test_a_second_run_in_a_running_runs_folders_is_refused_and_the_first_resumes
         go.touch()
     status, lines = finish(running)
     assert status == 0, lines[-5:]
-    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "weights.safetensors"]
+    assert sorted(os.listdir(out)) == ["curves.png", "metrics.json", "metrics.jsonl",
+                                       "weights.safetensors"]
     assert LOCK_NAME not in os.listdir(ckpt)
     resumed = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *run_a(epochs=2),
                               "--resume"],

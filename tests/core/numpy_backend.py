@@ -14,6 +14,7 @@ import numpy as np
 from d2l_alexnet.core.datamodule import FashionMNISTBase
 from d2l_alexnet.core.recipe import TrainingRecipe
 from d2l_alexnet.core.trainer import TrainerBase
+from d2l_alexnet.core.weights import save_safetensors
 
 PRECISIONS = ("fp32",)
 seed = 0  # set_seed's; the trainer's dropout RNG starts from it
@@ -97,6 +98,10 @@ class NumpyTrainer(TrainerBase):
         X, y = batch
         probs, losses = self.forward(X, y)
         return losses.sum(), (probs.argmax(axis=1) == y).sum()
+
+    def save_weights(self, path, extra_metadata=None):
+        """Its one weight matrix, not an AlexNet's layers (``KeepBest`` writes through this)."""
+        save_safetensors(path, {"W": self.model.W}, extra_metadata)
 
     def state_arrays(self):
         state = self.rng.bit_generator.state["state"]

@@ -768,10 +768,11 @@ def test_a_full_disk_at_the_end_keeps_the_weights_in_the_last_checkpoint(cli, tm
                              f"checkpoint, {tmp_path / 'ckpt' / 'checkpoint-6.ckpt'}: free some "
                              "space, then ")
     assert err[0].endswith("--resume writes the outputs")
-    assert os.listdir(tmp_path / "run") == []  # no partial file
+    # No partial file: only the records written whole as the run went.
+    assert sorted(os.listdir(tmp_path / "run")) == ["curves.png", "metrics.jsonl"]
     assert cli(*argv, "--resume") == 0  # the disk has room again: nothing to train, outputs
     assert sorted(os.listdir(tmp_path / "run")) == ["curves.png", "metrics.json",
-                                                    "weights.safetensors"]
+                                                    "metrics.jsonl", "weights.safetensors"]
 
 
 def test_a_full_disk_at_the_end_without_checkpoints_saves_the_weights_elsewhere(
@@ -792,7 +793,8 @@ def test_a_full_disk_at_the_end_without_checkpoints_saves_the_weights_elsewhere(
     assert capsys.readouterr().err.strip().endswith(
         "wrote weights.safetensors, not metrics.json, curves.png; the trained weights are safe "
         "in weights.safetensors")
-    assert os.listdir(tmp_path / "again") == ["weights.safetensors"]
+    assert sorted(os.listdir(tmp_path / "again")) == ["curves.png", "metrics.jsonl",
+                                                      "weights.safetensors"]
 
 
 @pytest.mark.parametrize("error", [

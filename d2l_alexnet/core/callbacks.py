@@ -1,0 +1,186 @@
+"""Callbacks: what a run does after each evaluation besides training, as Keras users know it
+(``CSVLogger``, ``ModelCheckpoint(save_best_only=True, monitor="val_accuracy")``,
+``EarlyStopping(patience=)``).
+
+``Trainer(callbacks=[...])`` calls each one's :meth:`Callback.on_fit_start` when ``fit`` begins
+(with the state a resumed checkpoint saved for it) and :meth:`Callback.on_evaluation` after
+every epoch's validation. A callback with a ``key`` has its :meth:`Callback.state` saved in
+every checkpoint (metadata ``callbacks``), so a resumed run goes on as an uninterrupted one.
+Only the first replica writes files.
+"""
+
+import errno
+import json
+import os
+from contextlib import contextmanager
+
+from .errors import RunFailed
+from .files import atomic_write_bytes
+
+# The keys of one metrics.jsonl line, in order (each a key of the trainer's epoch record).
+METRICS_KEYS = ("epoch", "step", "images_seen", "train_loss", "val_loss", "val_acc", "lr",
+                "seconds")
+
+
+class RecordWriteError(RunFailed):
+    """A record of the run (metrics.jsonl, curves.png, best.safetensors) could not be written
+    (a full disk, say): training stops; the message says how to go on (exit 1)."""
+
+
+@contextmanager
+def writing(path):
+    """Turn a failed write of ``path`` into a one-line :class:`RecordWriteError`."""
+    try:
+        yield
+    except RecordWriteError:
+        raise
+    except OSError as error:
+        full = error.errno == errno.ENOSPC
+        reason = "the disk is full" if full else error.strerror or str(error)
+        fix = "free some space" if full else "make its folder writable again"
+        raise RecordWriteError(f"cannot write {path} ({reason}): {fix}; a run with "
+                               "--checkpoint-dir continues with --resume") from None
+
+
+class Callback:
+    """The hooks a trainer calls; each does nothing unless overridden."""
+
+    key = None  # the name of its state in a checkpoint's metadata (None: it keeps none)
+
+    def on_fit_start(self, trainer, state):
+        """``fit`` begins: ``trainer.history`` holds the epochs already done (a resumed run's),
+        ``state`` what :meth:`state` returned when the checkpoint was saved (``None`` if none)."""
+
+    def on_evaluation(self, trainer, record):
+        """An epoch ended and was validated: ``record`` is its entry of the history."""
+
+    def state(self):
+        """What a checkpoint must carry for a resumed run to continue exactly (JSON-ready)."""
+        return None
+
+
+def metrics_line(record):
+    """One line of ``metrics.jsonl`` for an epoch record."""
+    return json.dumps({key: record.get(key) for key in METRICS_KEYS}) + "\n"
+
+
+class MetricsLog(Callback):
+    """Appends one JSON line per evaluation to ``path`` (``metrics.jsonl``), flushed and
+    fsynced, so a reader sees each epoch as it ends (``CSVLogger``). At the start of ``fit`` the
+    file is made to hold exactly the epochs already done (none, or a resumed run's), rewritten
+    atomically when it holds others, so a resumed run never repeats a line."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_fit_start(self, trainer, state):
+        if not trainer.is_first_replica:
+            return
+        done = "".join(metrics_line(record) for record in trainer.history).encode("utf-8")
+        try:
+            with open(self.path, "rb") as stream:
+                if stream.read() == done:
+                    return
+        except FileNotFoundError:
+            pass
+        with writing(self.path):
+            atomic_write_bytes(self.path, done)
+
+    def on_evaluation(self, trainer, record):
+        if not trainer.is_first_replica:
+            return
+        with writing(self.path), open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(metrics_line(record))
+            stream.flush()
+            os.fsync(stream.fileno())
+
+
+class PlotCurves(Callback):
+    """Redraws the trainer's board to ``path`` (``curves.png``) after every evaluation,
+    atomically, so the plot of a long run can be looked at while it goes on."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_evaluation(self, trainer, record):
+        if trainer.is_first_replica:
+            with writing(self.path):
+                trainer.board.save(self.path)
+
+
+class BestAccuracy(Callback):
+    """The best validation accuracy so far, its epoch, and the evaluations since it improved;
+    what :class:`KeepBest` and :class:`EarlyStopping` act on. An accuracy improves on the best
+    only when higher (a tie keeps the earlier epoch, as Keras does)."""
+
+    def __init__(self):
+        self.best_val_acc = self.best_epoch = None
+        self.evaluations_without_improvement = 0
+
+    def on_fit_start(self, trainer, state):
+        if state is not None:
+            self.best_val_acc, self.best_epoch = state["best_val_acc"], state["best_epoch"]
+            self.evaluations_without_improvement = state["evaluations_without_improvement"]
+            return
+        BestAccuracy.__init__(self)  # a new run, or a checkpoint saved without this callback:
+        for record in trainer.history:  # its history tells the same
+            self.track(record)
+
+    def track(self, record):
+        """Count one evaluation; whether it improved on the best."""
+        if self.best_val_acc is None or record["val_acc"] > self.best_val_acc:
+            self.best_val_acc, self.best_epoch = record["val_acc"], record["epoch"]
+            self.evaluations_without_improvement = 0
+            return True
+        self.evaluations_without_improvement += 1
+        return False
+
+    def state(self):
+        return {"best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
+                "evaluations_without_improvement": self.evaluations_without_improvement}
+
+
+class KeepBest(BestAccuracy):
+    """Writes the weights of the best validation accuracy so far to ``path``
+    (``best.safetensors``) whenever it improves, atomically, with ``epoch`` and ``val_acc`` in
+    the file's metadata (``ModelCheckpoint(save_best_only=True, monitor="val_accuracy")``).
+    It loads as any weights file: ``model.load_weights(path)``."""
+
+    key = "keep_best"
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_evaluation(self, trainer, record):
+        if self.track(record) and trainer.is_first_replica:
+            with writing(self.path):
+                    trainer.save_weights(self.path, {"epoch": record["epoch"],
+                                                 "val_acc": repr(record["val_acc"])})
+
+
+class EarlyStopping(BestAccuracy):
+    """Stops ``fit`` after ``patience`` evaluations in a row without a higher validation
+    accuracy, saying so in one line (``EarlyStopping(patience=)``)."""
+
+    key = "early_stopping"
+
+    def __init__(self, patience):
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be a whole number of at least 1, got {patience!r}")
+        super().__init__()
+        self.patience = patience
+
+    def on_fit_start(self, trainer, state):
+        super().on_fit_start(trainer, state)
+        self.stop_if_due(trainer)  # a resumed run that had stopped: it stays stopped
+
+    def on_evaluation(self, trainer, record):
+        self.track(record)
+        self.stop_if_due(trainer)
+
+    def stop_if_due(self, trainer):
+        if self.best_epoch is not None and self.evaluations_without_improvement >= self.patience:
+            trainer.request_stop(
+                f"early stopping: val_acc has not improved on {self.best_val_acc:.4f} (epoch "
+                f"{self.best_epoch}) for {self.evaluations_without_improvement} epochs")

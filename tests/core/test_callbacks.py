@@ -1,0 +1,134 @@
+"""Callbacks (``core/callbacks.py``) on the tiny numpy backend: the metrics log, the best
+weights and early stopping, and how each survives a resumed run."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from d2l_alexnet.core.callbacks import (METRICS_KEYS, EarlyStopping, KeepBest, MetricsLog,
+                                        RecordWriteError)
+from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+from d2l_alexnet.core.progress import ProgressBoard
+from d2l_alexnet.core.trainer import TrainingInterrupted
+from d2l_alexnet.core.weights import load_safetensors
+from numpy_backend import FashionMNIST, NumpyTrainer, SoftmaxRegression, set_seed
+
+
+@pytest.fixture(scope="module")
+def data():
+    return FashionMNIST(batch_size=10, resize=67, limit_train=30, limit_val=20, log=None)
+
+
+def stub_trainer(accuracies):
+    """What the accuracy callbacks read of a trainer: a history, and where a stop goes."""
+    trainer = SimpleNamespace(history=[{"epoch": epoch, "val_acc": acc}
+                                       for epoch, acc in enumerate(accuracies, 1)],
+                              is_first_replica=True, stop_reason=None)
+    trainer.request_stop = lambda reason: setattr(trainer, "stop_reason", reason)
+    return trainer
+
+
+def test_early_stopping_counts_evaluations_without_a_higher_accuracy():
+    trainer, stopping = stub_trainer([]), EarlyStopping(patience=2)
+    stopping.on_fit_start(trainer, None)
+    for epoch, acc in enumerate([0.5, 0.6, 0.6, 0.55], 1):  # a tie is no improvement
+        assert trainer.stop_reason is None
+        stopping.on_evaluation(trainer, {"epoch": epoch, "val_acc": acc})
+    assert trainer.stop_reason == ("early stopping: val_acc has not improved on 0.6000 "
+                                   "(epoch 2) for 2 epochs")
+    assert stopping.state() == {"best_val_acc": 0.6, "best_epoch": 2,
+                                "evaluations_without_improvement": 2}
+
+
+def test_a_resumed_state_or_history_continues_the_count():
+    saved = {"best_val_acc": 0.7, "best_epoch": 1, "evaluations_without_improvement": 1}
+    from_state, from_history = EarlyStopping(2), EarlyStopping(2)
+    from_state.on_fit_start(stub_trainer([0.7, 0.6]), saved)
+    from_history.on_fit_start(stub_trainer([0.7, 0.6]), None)  # a checkpoint without it
+    assert from_state.state() == from_history.state() == saved
+    stopped = stub_trainer([0.7, 0.6, 0.6])
+    EarlyStopping(2).on_fit_start(stopped, None)  # it had stopped: it stays stopped
+    assert stopped.stop_reason.startswith("early stopping: val_acc has not improved on 0.7000")
+
+
+@pytest.mark.parametrize("patience", [0, -1, 1.5, True])
+def test_a_patience_below_one_is_refused(patience):
+    with pytest.raises(ValueError, match="patience must be a whole number of at least 1"):
+        EarlyStopping(patience)
+
+
+def fit(data, folder, epochs=3, stop_at=None, resume=None, patience=1):
+    """A run with every callback writing into ``folder``: ``(trainer, history)``; ``stop_at``
+    interrupts it after that step and saves a checkpoint there, as the CLI does on a signal."""
+    set_seed(0)
+    folder.mkdir(exist_ok=True)
+    trainer = NumpyTrainer(max_epochs=epochs, progress=False, log=None,
+                           board=ProgressBoard(live=False),
+                           callbacks=[MetricsLog(folder / "metrics.jsonl"),
+                                      KeepBest(folder / "best.safetensors"),
+                                      EarlyStopping(patience)])
+    checkpointer = Checkpointer(folder / "checkpoints", log=None).attach(trainer)
+    if stop_at is not None:
+        trainer.step_callbacks.append(
+            lambda trainer: setattr(trainer, "stop_requested", "test")
+            if trainer.step == stop_at else None)
+        with pytest.raises(TrainingInterrupted):
+            trainer.fit(SoftmaxRegression(lr=0.5), data)
+        return trainer, read_checkpoint(checkpointer.save(trainer))
+    return trainer, trainer.fit(SoftmaxRegression(lr=0.5), data, resume=resume)
+
+
+def lines_without_seconds(path):
+    return [{key: value for key, value in json.loads(line).items() if key != "seconds"}
+            for line in path.read_text().splitlines()]
+
+
+def test_each_evaluation_appends_one_line_with_the_learning_rate(data, tmp_path):
+    trainer, history = fit(data, tmp_path, epochs=2, patience=5)
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [tuple(line) for line in lines] == [METRICS_KEYS] * 2
+    assert [(line["epoch"], line["step"], line["images_seen"], line["lr"]) for line in lines] \
+        == [(1, 3, 30, 0.5), (2, 6, 60, 0.5)]
+    assert [line["val_acc"] for line in lines] == [record["val_acc"] for record in history]
+
+
+def without_timing(history):
+    return [{key: value for key, value in record.items()
+             if key not in ("seconds", "val_seconds", "images_per_sec")} for record in history]
+
+
+@pytest.mark.parametrize("stop_at", [2, 4, 7])  # mid-epoch 1, mid-epoch 2, mid-epoch 3
+def test_a_resumed_run_writes_what_an_uninterrupted_one_does(data, tmp_path, stop_at):
+    straight_trainer, straight = fit(data, tmp_path / "straight", epochs=4, patience=1)
+    assert [record["val_acc"] for record in straight] == [0.1, 0.3, 0.2]  # stopped after 3
+    assert straight_trainer.stop_reason == ("early stopping: val_acc has not improved on "
+                                            "0.3000 (epoch 2) for 1 epochs")
+    _, saved = fit(data, tmp_path / "resumed", epochs=4, stop_at=stop_at, patience=1)
+    # A line the checkpoint does not cover (a run killed after it was written): dropped.
+    with open(tmp_path / "resumed" / "metrics.jsonl", "a") as stream:
+        stream.write(json.dumps({"epoch": saved.metadata["epoch"] + 1}) + "\n")
+    trainer, resumed = fit(data, tmp_path / "resumed", epochs=4, resume=saved, patience=1)
+    assert without_timing(resumed) == without_timing(straight)
+    assert trainer.stop_reason == straight_trainer.stop_reason
+    for name in ("straight", "resumed"):
+        assert len((tmp_path / name / "metrics.jsonl").read_text().splitlines()) == len(straight)
+    assert lines_without_seconds(tmp_path / "resumed" / "metrics.jsonl") == \
+        lines_without_seconds(tmp_path / "straight" / "metrics.jsonl")
+    assert (tmp_path / "resumed" / "best.safetensors").read_bytes() == \
+        (tmp_path / "straight" / "best.safetensors").read_bytes()
+    best = max(straight, key=lambda record: record["val_acc"])
+    _, metadata = load_safetensors(str(tmp_path / "straight" / "best.safetensors"))
+    assert (metadata["epoch"], float(metadata["val_acc"])) == (str(best["epoch"]),
+                                                               best["val_acc"])
+
+
+def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_path):
+    missing = tmp_path / "gone" / "metrics.jsonl"  # its folder was removed mid-run, say
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[MetricsLog(missing)])
+    with pytest.raises(RecordWriteError) as error:
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert str(error.value) == (f"cannot write {missing} (No such file or directory): make "
+                                "its folder writable again; a run with --checkpoint-dir continues with --resume")
+    assert error.value.exit_status == 1
