@@ -153,5 +153,10 @@ def test_the_profile_attributes_time_to_every_weighted_layer(tmp_path):
     assert names == ["conv1", "conv2", "conv3", "conv4", "conv5", "dense1", "dense2", "dense3"]
     for row in result["layers"]:
         assert row["forward_ms"] > 0 and row["backward_ms"] > 0, row
-    assert "aten::convolution_backward" in result["operators_self_ms"]
+    # Which kernel computes the convolutions' gradients is PyTorch's choice for the CPU (oneDNN's
+    # convolution_backward with AVX-512; its own _slow_conv2d_backward on an AVX2-only EPYC at
+    # this tiny batch): the profile must attribute time to one of them.
+    backward = {"aten::convolution_backward", "aten::_slow_conv2d_backward",
+                "aten::mkldnn_convolution_backward"}
+    assert backward & set(result["operators_self_ms"]), sorted(result["operators_self_ms"])
     assert json.loads(path.read_text())["layers"] == result["layers"]
