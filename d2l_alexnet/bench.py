@@ -43,10 +43,11 @@ from . import __version__
 from .backends import canonical_name, load_backend, load_bench_hooks
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, check_output_path,
-                  exit_status_of)
+                  command_parser, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
 from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
+from .core.hardware import cpu_description
 from .core.lock import FolderLocks
 from .core.images import ArrayData
 from .core.progress import figure_png
@@ -159,28 +160,6 @@ def versions(backend):
         except importlib.metadata.PackageNotFoundError:
             found[package] = None
     return found
-
-
-# The CPU instructions that decide the bf16 figures: AMX's bf16 tiles (oneDNN's fastest path),
-# AVX-512's bf16 dot products, or neither.
-CPU_FEATURES = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-
-
-def cpu_description(cpuinfo="/proc/cpuinfo"):
-    """``(model name, features)``: the CPU's model and which of ``CPU_FEATURES`` it has, read
-    from Linux's ``cpuinfo``; elsewhere the platform's processor string and ``None``."""
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return platform.processor() or None, None
-    fields = {}
-    for line in lines:  # the first processor's block is enough: every core is the same
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    model = fields.get("model name") or platform.processor() or None
-    return model, [feature for feature in CPU_FEATURES if feature in flags]
 
 
 def machine():
@@ -454,8 +433,8 @@ def plot_sweep(results, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m d2l_alexnet.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_parser("bench", __doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_backend_argument(parser)
     add_batch_size_argument(parser)
     parser.add_argument("--steps", type=int, default=10, help="timed steps after warm-up")

@@ -13,9 +13,12 @@ Exit statuses, the same in every command:
 ====  ===================================================================================
 """
 
+import argparse
 import errno
 import os
 import sys
+
+from . import __version__
 
 from .backends import ALIASES, BACKENDS
 from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
@@ -23,13 +26,22 @@ from .core.errors import D2LAlexNetError, UsageError
 from .core.files import check_writable_directory
 from .core.trainer import DEVICES, PRECISIONS
 
-__all__ = ["UsageError", "add_backend_argument", "add_batch_size_argument",
+__all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_size_argument",
            "add_data_arguments", "add_device_argument", "add_precision_argument",
            "check_counts", "check_data_dir", "check_output_path", "check_resize",
            "exit_status_of", "out_of_memory_message", "report"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
+def command_parser(command, description, **kwargs):
+    """The parser of ``python -m d2l_alexnet.<command>``, with ``--version`` like every other."""
+    parser = argparse.ArgumentParser(prog=f"python -m d2l_alexnet.{command}",
+                                     description=description, **kwargs)
+    parser.add_argument("--version", action="version",
+                        version=f"d2l-alexnet {__version__} ({command})")
+    return parser
+
+
 def add_backend_argument(parser):
     parser.add_argument("--backend", default="pytorch",
                         help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")

@@ -1,17 +1,15 @@
 """``python -m d2l_alexnet.cost``: the chapter's first exercise as a table (or JSON)."""
 
-import argparse
 import json
 import sys
 
+from .cli import command_parser
 from .core.architecture import CHAPTER_RESIZE, minimum_resize
 from .core.cost import cost_report, format_cost_report
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m d2l_alexnet.cost",
-        description="Parameters, memory and FLOPs of AlexNet, layer by layer.")
+    parser = command_parser("cost", "Parameters, memory and FLOPs of AlexNet, layer by layer.")
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE, help="input side in pixels")
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")

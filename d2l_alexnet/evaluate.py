@@ -7,21 +7,20 @@ Bad input exits with status 2 and one line that says what to change; running out
 exits 1 with the batch size to try (``cli.py``).
 """
 
-import argparse
 import sys
 
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, check_counts, check_data_dir, check_resize, exit_status_of)
+                  add_device_argument, check_counts, check_data_dir, check_resize, command_parser,
+                  exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 from .train import NUM_CLASSES
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m d2l_alexnet.evaluate",
-        description="Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST.")
+    parser = command_parser(
+        "evaluate", "Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST.")
     add_backend_argument(parser)
     parser.add_argument("--weights", default=None, metavar="PATH",
                         help="a weights.safetensors written by training in any backend (or a "

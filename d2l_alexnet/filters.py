@@ -7,11 +7,10 @@ layer's kernel of a full weights file as a small file of its own.
 Exit 2 with one ``error:`` line on bad input; nothing is written then.
 """
 
-import argparse
 import os
 import sys
 
-from .cli import check_output_path, exit_status_of
+from .cli import check_output_path, command_parser, exit_status_of
 from .core.errors import UsageError
 from .core.filters import read_kernel, save_filters_png, save_kernel
 
@@ -44,9 +43,8 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m d2l_alexnet.filters",
-        description="Draw AlexNet's first-layer filters; keep that layer's kernel.")
+    parser = command_parser(
+        "filters", "Draw AlexNet's first-layer filters; keep that layer's kernel.")
     parser.add_argument("--weights", required=True,
                         help="a weights.safetensors that training wrote, a checkpoint, or a kept "
                              "kernel file")

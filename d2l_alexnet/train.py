@@ -19,7 +19,7 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, add_precision_argument, check_counts, check_data_dir,
-                  check_output_path, check_resize, exit_status_of)
+                  check_output_path, check_resize, command_parser, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
@@ -36,9 +36,8 @@ NUM_CLASSES = 10
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="python -m d2l_alexnet.train",
-        description="Train the chapter's AlexNet on Fashion-MNIST (d2l, sec_alexnet).")
+    parser = command_parser(
+        "train", "Train the chapter's AlexNet on Fashion-MNIST (d2l, sec_alexnet).")
     add_backend_argument(parser)
     parser.add_argument("--epochs", type=int, default=None,
                         help="passes over the training set (default 10, or the --recipe's)")

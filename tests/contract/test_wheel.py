@@ -1,5 +1,6 @@
-"""The package works without the repository: ``pip wheel .``, installed into a fresh virtual
-environment, carries the embedded Fashion-MNIST subset and trains AlexNet for two steps.
+"""The package works without the repository: the wheel ``python -m build`` makes, installed into
+a fresh virtual environment, carries the embedded Fashion-MNIST subset and trains AlexNet for two
+steps; the sdist built beside it installs there too and answers ``--version``.
 
 The wheel and its own dependencies (numpy, matplotlib, Pillow, safetensors, tqdm and pooch,
 pinned by the test constraints) are really installed; the framework is borrowed from the
@@ -12,6 +13,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 
 import pytest
@@ -29,11 +31,24 @@ def run(command, **kwargs):
 def test_the_wheel_installs_into_a_fresh_environment_and_trains(d2l, backend_name, tmp_path):
     if backend_name != "pytorch":
         pytest.skip("the wheel is built and installed once, in the PyTorch suite")
-    wheels = tmp_path / "wheels"
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
-         str(wheels), REPO])
-    (wheel,) = wheels.glob("d2l_alexnet-*.whl")
+    import d2l_alexnet
+
+    dist = tmp_path / "dist"
+    # Not from the repository's folder, whose build/ output would shadow the build package.
+    run([sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(dist), REPO],
+        cwd=tmp_path)
+    (wheel,) = dist.glob(f"d2l_alexnet-{d2l_alexnet.__version__}-*.whl")
+    (sdist,) = dist.glob(f"d2l_alexnet-{d2l_alexnet.__version__}.tar.gz")
     names = zipfile.ZipFile(wheel).namelist()
+    assert "d2l_alexnet/py.typed" in names and "d2l_alexnet/__main__.py" in names
+    metadata = zipfile.ZipFile(wheel).read(
+        f"d2l_alexnet-{d2l_alexnet.__version__}.dist-info/METADATA").decode()
+    assert "License-Expression: MIT AND CC-BY-SA-4.0" in metadata
+    assert "License-File: LICENSE-CHAPTER.md" in metadata
+    sdist_names = {name.split("/", 1)[1] for name in tarfile.open(sdist).getnames() if "/" in name}
+    for name in ("pyproject.toml", "README.md", "LICENSE", "LICENSE-CHAPTER.md",
+                 "d2l_alexnet/py.typed", "d2l_alexnet/core/trainer.py"):
+        assert name in sdist_names, f"the sdist lacks {name}"
     packages = ("torch", "tensorflow", "jax", "mxnet")
     backend_files = [f"d2l_alexnet/{package}/{name}" for package in packages
                      for name in ("__init__.py", "model.py", "trainer.py", "bench.py")]
@@ -69,3 +84,11 @@ def test_the_wheel_installs_into_a_fresh_environment_and_trains(d2l, backend_nam
                   "67", "--out", str(work / "run")], cwd=work, env=env)
     assert "epoch 1/1: train_loss" in result.stdout
     assert (work / "run" / "weights.safetensors").exists()
+
+    # The sdist builds and installs in its place (its wheel made in pip's own build environment).
+    run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--force-reinstall", str(sdist)], cwd=work, env=env)
+    version = run([python, "-m", "d2l_alexnet", "--version"], cwd=work, env=env).stdout
+    assert version.strip() == f"d2l-alexnet {d2l_alexnet.__version__}"
+    assert run([python, "-c", "import d2l_alexnet; print(d2l_alexnet.__file__)"], cwd=work,
+               env=env).stdout.startswith(str(env_dir))

@@ -34,28 +34,6 @@ def test_table_lists_every_measurement():
                                                                            machine=machine))
 
 
-CPUINFO = """processor\t: 0
-vendor_id\t: GenuineIntel
-model name\t: Intel(R) Xeon(R) Processor
-flags\t\t: fpu sse2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8
-
-processor\t: 1
-model name\t: Intel(R) Xeon(R) Processor
-flags\t\t: fpu sse2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8
-"""
-
-
-def test_the_cpu_and_its_bf16_instructions_are_recorded(tmp_path):
-    path = tmp_path / "cpuinfo"
-    path.write_text(CPUINFO)
-    assert bench.cpu_description(str(path)) == (
-        "Intel(R) Xeon(R) Processor", ["avx512f", "avx512_bf16", "amx_bf16", "amx_tile"])
-    path.write_text(CPUINFO.replace(" avx512f avx512_bf16 amx_bf16 amx_tile amx_int8", ""))
-    assert bench.cpu_description(str(path)) == ("Intel(R) Xeon(R) Processor", [])
-    model, features = bench.cpu_description(str(tmp_path / "absent"))  # not Linux
-    assert features is None
-
-
 def test_sweep_plot_is_a_png(tmp_path):
     results = [dict(RESULT, batch_size=size, step_images_per_sec=size ** 0.5)
                for size in (16, 32, 64)]

@@ -1,0 +1,49 @@
+"""``python -m d2l_alexnet``: the package's commands, and a way to run any of them.
+
+``python -m d2l_alexnet`` lists them; ``python -m d2l_alexnet train --backend jax`` is the same as
+``python -m d2l_alexnet.train --backend jax`` (and so for every command).
+"""
+
+import importlib
+import sys
+
+from . import __version__
+
+# Each command is the module d2l_alexnet.<name>, whose main(argv) returns the exit status.
+COMMANDS = {
+    "train": "train AlexNet on Fashion-MNIST (the chapter's run, or a recipe of your own)",
+    "evaluate": "validation loss and accuracy of a weights file",
+    "bench": "throughput of a training step, or the time a recipe takes to reach an accuracy",
+    "cost": "parameters, memory and FLOPs of AlexNet, layer by layer (no framework needed)",
+    "filters": "draw the first layer's learned filters, or keep that layer's kernel",
+}
+
+
+def usage():
+    width = max(map(len, COMMANDS))
+    lines = [f"d2l-alexnet {__version__}: the AlexNet chapter of Dive into Deep Learning",
+             "", "usage: python -m d2l_alexnet COMMAND [flags]   (or python -m d2l_alexnet.COMMAND)",
+             "", "commands:"]
+    lines += [f"  {name:<{width}}  {summary}" for name, summary in COMMANDS.items()]
+    lines += ["", "python -m d2l_alexnet COMMAND --help says what a command takes."]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv[0] == "--version":
+        print(f"d2l-alexnet {__version__}")
+        return 0
+    command, *rest = argv
+    if command not in COMMANDS:
+        print(f"error: no command {command!r}: choose one of {', '.join(COMMANDS)} "
+              "(python -m d2l_alexnet lists them)", file=sys.stderr)
+        return 2
+    return importlib.import_module(f"d2l_alexnet.{command}").main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
