@@ -382,6 +382,7 @@ class TrainerBase(HyperParameters):
     def batches(self, train, epoch=0, start_batch=0):
         """``(prepared batch, number of examples)`` for one pass over a split."""
         split = "train" if train else "val"
+        prepare = self.batch_preparer(train)
         if self.position_aware:
             seen = 0
             for images, labels in self.data.raw_batches(train, epoch=epoch,
@@ -390,7 +391,7 @@ class TrainerBase(HyperParameters):
                     check_label_range(labels, self.num_classes,
                                       f"a {split} batch of {type(self.data).__name__}")
                 seen += len(labels)
-                yield self.prepare_batch(images, labels), len(labels)
+                yield prepare(images, labels), len(labels)
             if not seen and not start_batch:
                 raise DataError(f"{type(self.data).__name__}.raw_batches(train={train}) yielded "
                                 f"no images in epoch {epoch + 1}: every pass over a split must "
@@ -415,13 +416,19 @@ class TrainerBase(HyperParameters):
             if first:  # one batch per pass tells unscaled pixels, at no cost to the rest
                 check_loader_pixels(images, where)
                 first = False
-            yield self.prepare_batch(images, labels), len(labels)
+            yield prepare(images, labels), len(labels)
         if not seen:
             raise DataError(f"{where} yielded no batch in epoch {epoch + 1}: give it data, and "
                             f"return a new iterator or DataLoader from each call (a generator "
                             f"is used up after one pass, and the Trainer iterates the loader "
                             f"once per epoch)")
         self.loader_sizes[train] = seen
+
+    def batch_preparer(self, train):
+        """What turns a numpy batch of one split into the steps' input: :meth:`prepare_batch`,
+        unless a backend fixes more per split (JAX pads the short last batch to the split's
+        full size, so that its steps compile once)."""
+        return self.prepare_batch
 
     def loader_images(self, X):
         """A loader's input batch (the backend's layout, or ``(B, H, W)``) as channels-last

@@ -12,7 +12,8 @@ arguments as in every other backend. ``model.apply({"params": params}, X)`` is e
 dropout) unless a ``"dropout"`` RNG is passed.
 
 Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyArray``), this uses
-typed keys from ``jax.random.key`` and jit-compiles one step per batch shape.
+typed keys from ``jax.random.key`` and jit-compiles each step once: an epoch's short last batch
+is padded to the batch size, its padding masked out of the loss, gradients and metrics.
 
 The files (``core/contract.py`` says what each backend's hold):
 

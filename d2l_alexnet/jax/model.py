@@ -83,8 +83,13 @@ class Module(nn.Module, ModuleContract):
         return logits.astype(jnp.float32)
 
     @nn.nowrap
-    def training_step(self, params, batch, dropout_key, dtype=None):
-        return self.loss(self.logits(params, batch[0], dropout_key, dtype), batch[-1])
+    def training_step(self, params, batch, dropout_key, dtype=None, mask=None):
+        """The batch's mean loss; with a boolean ``mask``, the mean over the examples it marks
+        (the Trainer pads a short batch to the compiled shape and masks the padding out)."""
+        Y_hat = self.logits(params, batch[0], dropout_key, dtype)
+        if mask is None:
+            return self.loss(Y_hat, batch[-1])
+        return masked_mean(self.loss(Y_hat, batch[-1], averaged=False), mask)
 
     @nn.nowrap
     def validation_step(self, params, batch, dtype=None):
@@ -182,6 +187,14 @@ class Classifier(Module):
         else:
             losses = optax.softmax_cross_entropy_with_integer_labels(Y_hat, Y.reshape((-1,)))
         return losses.mean() if averaged else losses
+
+
+def masked_mean(values, mask):
+    """The mean of ``values`` where ``mask`` is True. Written as the plain mean scaled by
+    size/count, so that a full mask gives the plain mean's bits, gradients included (× 1.0);
+    ``where``, not a product, so that nothing in the padding can reach the sum."""
+    count = mask.sum().astype(values.dtype)
+    return jnp.where(mask, values, 0).mean() * (mask.size / count)
 
 
 def optax_schedule(plan):

@@ -1,7 +1,8 @@
 """The JAX ``Trainer``: jit-compiled, functional steps over one :class:`TrainState`, on one
 device or a mesh of replicas, under the shared fit loop of ``core.trainer``."""
 
-from functools import lru_cache
+from functools import lru_cache, partial
+from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -34,15 +35,18 @@ def _compiled_steps(model, precision, gradient_clip_val, plan=None):
     if gradient_clip_val > 0:
         tx = optax.chain(optax.clip_by_global_norm(gradient_clip_val), tx)
 
-    def train_step(state, X, Y):
+    # `real` marks the batch's examples, False on the padding of a short batch (prepare_batch):
+    # loss, gradients and sums count the real ones only.
+    def train_step(state, X, Y, real):
         # A fresh dropout mask every step, a pure function of (seed, step).
         dropout_key = jax.random.fold_in(state.dropout_key, state.step)
         loss, grads = jax.value_and_grad(model.training_step)(state.params, (X, Y), dropout_key,
-                                                              dtype)
+                                                              dtype, mask=real)
         return state.apply_gradients(grads=grads), loss
 
-    def eval_step(params, X, Y):
-        return validation_sums(model, model.logits(params, X, None, dtype), Y)
+    def eval_step(params, X, Y, real):
+        return validation_sums(model, model.logits(params, X, None, dtype), Y,
+                               total=lambda values: jnp.where(real, values, 0).sum())
 
     # The old state is dead after a step: donating it lets XLA update the parameters in place.
     # `apply_fn` and `tx` are static parts of the state, compared by identity: hand out the same.
@@ -128,18 +132,42 @@ class Trainer(TrainerBase):
 
         return jax.tree.map(leaf_to_global, tree)
 
-    def prepare_batch(self, images, labels):
+    def batch_preparer(self, train):
+        return partial(self.prepare_batch, padded_size=self.padded_batch_size(train))
+
+    def padded_batch_size(self, train):
+        """The size every batch of a split is padded to: the data's ``batch_size``, or the
+        split's size when it is smaller (one batch, nothing to pad); ``None`` (batches as they
+        come) for data without one."""
+        batch_size = getattr(self.data, "batch_size", None)
+        if not isinstance(batch_size, Integral) or batch_size < 1:
+            return None
+        if self.position_aware:
+            return min(int(batch_size), self.data.num_examples(train))
+        return int(batch_size)
+
+    def prepare_batch(self, images, labels, padded_size=None):
+        """``(images, labels, real)`` on the device; a batch shorter than ``padded_size`` (an
+        epoch's last) is padded with zero images up to it, ``real`` False there: one shape for
+        every batch of a split, so XLA compiles each step once, not again for the last."""
         labels = labels.astype(np.int32)
+        real = np.ones(len(labels), bool)
+        missing = 0 if padded_size is None else padded_size - len(labels)
+        if missing > 0:
+            images, labels, real = (np.concatenate([array, np.zeros((missing, *array.shape[1:]),
+                                                                    array.dtype)])
+                                    for array in (images, labels, real))
         if self.mesh is None:
-            images = jax.device_put(np.ascontiguousarray(images), self.device)
-            labels = jax.device_put(labels, self.device)
+            images, labels, real = jax.device_put(
+                (np.ascontiguousarray(images), labels, real), self.device)
         else:
-            images, labels = (self.global_array(array) for array in (images, labels))
-        return resize_images(images, self.input_size or images.shape[1:3]), labels
+            images, labels, real = (self.global_array(array) for array in (images, labels, real))
+        return resize_images(images, self.input_size or images.shape[1:3]), labels, real
 
     def global_array(self, array):
         """One global batch over the mesh, split along the batch axis; each host gives its
-        part. A batch that does not split evenly (a short last one) runs replicated."""
+        part. A batch that does not split evenly (a batch size that the replicas do not
+        divide) runs replicated."""
         if len(array) % self.num_replicas:
             return jax.make_array_from_process_local_data(self.placement(), array, array.shape)
         mine = replica_slices(len(array), jax.process_count())[jax.process_index()]

@@ -24,10 +24,14 @@ SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping f
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def data():
+def small_data():
     return d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=12, limit_val=8,
                             log=None)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return small_data()
 
 
 @pytest.fixture(autouse=True)
@@ -88,23 +92,85 @@ def test_the_model_carries_its_parameters_from_the_seed_it_was_made_with(data):
                               fresh["net.layers_0.kernel"])
 
 
-def test_steps_compile_once_per_batch_shape(data):
+def check_padded_step_is_the_short_steps(trainer, data):
+    """5 real images padded to 8 (zeros, masked out) against the same 5 at their own shape,
+    from the same state and step (so the same dropout key): the loss, the evaluation sums and
+    the parameter update agree; the padded batch is what fit steps on. Returns it."""
+    images, labels = data.train_images[:5], data.train_labels[:5]
+    alone = trainer.prepare_batch(images, labels)
+    padded = trainer.batch_preparer(train=True)(images, labels)
+    assert padded[0].shape[0] == 8 and d2l.to_numpy(padded[2]).tolist() == [True] * 5 + [False] * 3
+    start = jax.tree.map(jnp.copy, trainer.state)
+    results = []
+    for batch in (alone, padded):
+        trainer.state = jax.tree.map(jnp.copy, start)  # a step donates the state it gets
+        sums = [float(value) for value in trainer.eval_step(batch)]
+        loss = float(trainer.train_step(batch))
+        results.append((loss, sums, jax.tree.map(d2l.to_numpy, trainer.state.params)))
+    (loss, sums, params), (padded_loss, padded_sums, padded_params) = results
+    assert padded_loss == pytest.approx(loss, rel=1e-5)
+    assert padded_sums == pytest.approx(sums, rel=1e-5) and 0 <= sums[1] <= 5
+    first = jax.tree.map(d2l.to_numpy, start.params)
+    for before, after, padded_after in zip(*(jax.tree.leaves(tree) for tree in
+                                             (first, params, padded_params))):
+        update, padded_update = after - before, padded_after - before
+        assert np.abs(update).max() > 0
+        # Relative to the largest update, as the parity test compares steps: on a mesh the
+        # sums run in another order.
+        np.testing.assert_allclose(padded_update, update, rtol=0,
+                                   atol=1e-3 * np.abs(update).max())
+    return padded
+
+
+def test_a_padded_short_batch_steps_as_the_short_batch_alone(data):
+    check_padded_step_is_the_short_steps(prepared_trainer(data)[0], data)
+
+
+def test_a_padded_short_batch_splits_over_two_replicas():
+    """The same check on a mesh of two CPU devices (a process of its own: XLA_FLAGS must come
+    before JAX starts), where the padded batch is split between the replicas and the short
+    one, 5 images, runs replicated."""
+    script = f"""
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+import test_jax
+data = test_jax.small_data()
+trainer, _ = test_jax.prepared_trainer(data, num_gpus=2, device="cpu")
+padded = test_jax.check_padded_step_is_the_short_steps(trainer, data)
+print("padding mask shards:", *(shard.data.shape for shard in padded[2].addressable_shards))
+"""
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    assert "padding mask shards: (4,) (4,)" in result.stdout, result.stdout
+
+
+def test_a_fit_compiles_each_step_once(data):
+    """12 training and 12 validation images at batch 8: both splits end in a batch of 4, which
+    is padded to 8, so neither step is traced for a second shape. (The jitted Python runs only
+    while JAX traces it; the subclass is a configuration of its own, compiled afresh.)"""
     traces = []
 
     class CountingAlexNet(d2l.AlexNet):
         @d2l.nn.nowrap
-        def training_step(self, *args):
-            traces.append(args[1][0].shape)  # runs only while jax traces the step
-            return super().training_step(*args)
+        def training_step(self, *args, **kwargs):
+            traces.append("train")
+            return super().training_step(*args, **kwargs)
 
-    trainer, batch = prepared_trainer(data, CountingAlexNet(lr=0.01, resize=SMALL))
-    for _ in range(3):
-        trainer.train_step(batch)
-    assert len(traces) == 1
-    short = trainer.prepare_batch(data.train_images[8:], data.train_labels[8:])
-    trainer.train_step(short)
-    trainer.train_step(batch)
-    assert len(traces) == 2  # one more for the last, short batch of an epoch; then cached
+        @d2l.nn.nowrap
+        def logits(self, params, X, dropout_key=None, dtype=None):
+            if dropout_key is None:
+                traces.append("eval")
+            return super().logits(params, X, dropout_key, dtype)
+
+    short = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=12, limit_val=12,
+                             log=None)
+    assert short.num_batches(train=True) == short.num_batches(train=False) == 2
+    d2l.Trainer(max_epochs=2, progress=False, log=None).fit(
+        CountingAlexNet(lr=0.01, resize=SMALL), short)
+    assert sorted(traces) == ["eval", "train"]
 
 
 def test_bf16_computes_in_bf16_with_fp32_master_parameters(data):
