@@ -14,7 +14,7 @@ import sys
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, check_counts, check_data_dir, check_resize, command_parser,
-                  exit_status_of)
+                  main_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError
 from .core.images import folder_classes, folder_images
@@ -156,12 +156,7 @@ def folder_data(backend, args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return exit_status_of(run, args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return main_of(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

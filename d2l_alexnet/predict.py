@@ -13,7 +13,7 @@ import numpy as np
 
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, check_counts,
-                  check_resize, command_parser, exit_status_of)
+                  check_resize, command_parser, main_of)
 from .core.architecture import CHAPTER_RESIZE
 from .core.data import TEXT_LABELS
 from .core.images import read_image, shown_path
@@ -99,12 +99,7 @@ def run(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        return exit_status_of(run, args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    return main_of(build_parser(), run, argv)
 
 
 if __name__ == "__main__":
