@@ -54,11 +54,13 @@ test: setup
 	@if [ -n "$(MXNET_PYTHON)" ]; then $(MAKE) --no-print-directory mxnet-env; fi
 	$(PY) tools/run_tests.py --python $(PY) --mxnet-python "$(if $(MXNET_PYTHON),$(MXPY))"
 
-# Execute every chapter notebook in quick mode (outputs are never written into notebooks/).
+# Execute every notebook in the reader's quick mode, each chapter notebook held to 0.4 validation
+# accuracy (4× chance; measured 0.64-0.71); outputs are never written into notebooks/. make test
+# runs them in the smoke mode instead, which only shows that every cell works.
 notebooks: setup
-	$(PY) tools/run_notebooks.py --backend pytorch tensorflow jax
+	$(PY) tools/run_notebooks.py --backend pytorch tensorflow jax --min-val-acc 0.4
 	@if [ -n "$(MXNET_PYTHON)" ]; then $(MAKE) --no-print-directory mxnet-env && \
-		$(MXPY) tools/run_notebooks.py --python $(MXPY) --backend mxnet; fi
+		$(MXPY) tools/run_notebooks.py --python $(MXPY) --backend mxnet --min-val-acc 0.4; fi
 
 # Rebuild the ten notebooks from the chapter's Markdown sources in chapter/.
 notebooks-generate: setup

@@ -10,8 +10,8 @@ in its own environment, so the fixture is a directory of files rather than objec
 - ``manifest.json`` (written last, so its presence means the rest is complete): the settings and
   PyTorch's validation loss and accuracy.
 
-``tools/run_tests.py`` names the directory in ``D2L_ALEXNET_PARITY_DIR`` and runs the pytorch
-suite first. Run as a script (``python parity_fixture.py DIR``) it writes the fixture into DIR:
+``tools/run_tests.py`` names the directory in ``D2L_ALEXNET_PARITY_DIR`` and runs this script
+into it before the suites start. Run as a script (``python parity_fixture.py DIR``) it writes the fixture into DIR:
 that is how a plain ``pytest --backend jax`` makes one without importing two frameworks into one
 process. At the end: the evaluation-mode logits and canonical parameters the contract and
 parity tests share.

@@ -13,7 +13,7 @@ checked):
   loss when evaluated by this backend's Trainer.
 
 Under ``tools/run_tests.py`` (``make test``) the fixture lives in ``D2L_ALEXNET_PARITY_DIR``,
-written by the pytorch suite, which runs first. Without that variable the pytorch suite writes
+written by PyTorch before any suite starts. Without that variable the pytorch suite writes
 its own, and another backend's suite has PyTorch write one in a subprocess, or skips where
 PyTorch is not installed (the MXNet environment).
 """
@@ -43,9 +43,12 @@ STEP_TOLERANCE = 1e-3  # relative to the largest update of each tensor, fp32
 def parity(backend_name, d2l, tmp_path_factory):
     """The fixture's contents: ``directory``, ``manifest`` (dict) and ``arrays`` (npz)."""
     directory = os.environ.get(ENV)
-    if backend_name == "pytorch":  # the reference writes it, in this process
-        directory = directory or str(tmp_path_factory.mktemp("parity"))
-        parity_fixture.write(directory)
+    if backend_name == "pytorch":
+        # The reference: tools/run_tests.py has it written before the suites start (they run
+        # side by side); without one, it is written here, in this process.
+        if not (directory and os.path.exists(os.path.join(directory, MANIFEST))):
+            directory = directory or str(tmp_path_factory.mktemp("parity"))
+            parity_fixture.write(directory)
     elif not directory:
         if importlib.util.find_spec("torch") is None:
             pytest.skip("the parity fixture is written by PyTorch, not installed here: run "
@@ -55,8 +58,8 @@ def parity(backend_name, d2l, tmp_path_factory):
         subprocess.run([sys.executable, parity_fixture.__file__, directory], check=True,
                        env=env, timeout=600)
     elif not os.path.exists(os.path.join(directory, MANIFEST)):
-        pytest.fail(f"{ENV}={directory} holds no parity fixture: the pytorch suite writes it, "
-                    "and tools/run_tests.py runs that suite first; did it fail?")
+        pytest.fail(f"{ENV}={directory} holds no parity fixture: tools/run_tests.py has PyTorch "
+                    "write it before the suites start; did that fail?")
     with open(os.path.join(directory, MANIFEST)) as handle:
         manifest = json.load(handle)
     with np.load(os.path.join(directory, "arrays.npz")) as arrays:

@@ -181,8 +181,11 @@ def test_ci_saves_the_notebooks_it_runs_and_then_tests_the_page_built_from_them(
     run_tests = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_tests)
     suites = list(run_tests.suites("py", "mxpy"))
-    for name, command, _ in suites:
+    notebooks = [name for name, command, _, _ in suites if name.startswith("notebooks")]
+    for name, command, _, _ in suites:
         if name.startswith("notebooks"):
             assert command[command.index("--executed-dir") + 1] == str(Path("build/executed"))
-    assert suites[-1][0] == "book" and suites[-1][1][-1] == "tests/book"
-    assert "book" not in [name for name, _, _ in run_tests.suites("py", "mxpy", False)]
+    name, command, _, after = suites[-1]
+    assert name == "book" and command[-1] == "tests/book"
+    assert set(after) == set(notebooks) and len(notebooks) == 3  # it waits for all of them
+    assert "book" not in [name for name, *_ in run_tests.suites("py", "mxpy", False)]

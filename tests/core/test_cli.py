@@ -3,6 +3,8 @@
 import importlib.util
 import os
 import subprocess
+import threading
+import time
 import types
 
 import numpy as np
@@ -332,3 +334,38 @@ def test_run_tests_without_mxnet_fails_only_when_mxnet_is_required(monkeypatch, 
         assert code == 0 and commands, captured.out
         assert not any("mxnet" in " ".join(command) for command in commands)
         assert "note: no Python <= 3.11 found, so the MXNet suites are not run" in captured.out
+
+
+def test_run_tests_runs_two_suites_at_a_time_and_the_page_after_the_notebooks(monkeypatch,
+                                                                               capsys):
+    run_tests = load_run_tests()
+    events, lock = [], threading.Lock()
+    running = {"now": 0, "most": 0}
+
+    def fake_run(command, **kwargs):
+        name = " ".join(command)
+        with lock:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+            events.append(("start", name))
+        time.sleep(0.05 if "run_notebooks" in name else 0.01)
+        with lock:
+            running["now"] -= 1
+            events.append(("end", name))
+        return subprocess.CompletedProcess(command, 0, stdout="1 passed in 0.01s\n")
+
+    monkeypatch.setattr(run_tests.subprocess, "run", fake_run)
+    monkeypatch.setattr(run_tests.sys, "argv", ["run_tests.py", "--python", "py",
+                                                "--mxnet-python", "mxpy"])
+    assert run_tests.main() == 0
+    assert running["most"] == 2
+    names = [name for kind, name in events if kind == "start"]
+    assert "parity_fixture.py" in names[0]  # the reference, before any suite
+    assert events[1] == ("end", names[0])
+    book = events.index(("start", next(name for name in names if "tests/book" in name)))
+    notebook_ends = [index for index, (kind, name) in enumerate(events)
+                     if kind == "end" and "run_notebooks" in name]
+    assert len(notebook_ends) == 3 and max(notebook_ends) < book
+    assert any(name.startswith("mxpy ") and "--backend mxnet" in name for name in names)
+    assert all("--mode smoke" in name for name in names if "run_notebooks" in name)
+    assert capsys.readouterr().out.strip().endswith("10 passed, 0 failed, 0 skipped")
