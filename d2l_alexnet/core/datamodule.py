@@ -109,6 +109,7 @@ class FashionMNISTBase(InMemoryData, DataModule):
 
     in_channels = 1  # greyscale
     num_classes = len(TEXT_LABELS)
+    classes = TEXT_LABELS  # the label names, as ImageFolder's (and torchvision's)
 
     def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None, seed=0,
                  limit_train=None, limit_val=None, download=True, log=print):
