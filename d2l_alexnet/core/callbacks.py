@@ -222,11 +222,11 @@ def import_tensorboardx():
 
 
 def event_files(log_dir):
-    """The TensorBoard event files directly in ``log_dir``, by name (none if it is missing);
-    a hidden name is an unfinished atomic write, not one of them."""
+    """The TensorBoard event files directly in ``log_dir``, by name (none if it cannot be
+    listed); a hidden name is an unfinished atomic write, not one of them."""
     try:
         names = sorted(os.listdir(log_dir))
-    except FileNotFoundError:
+    except OSError:  # missing, a file, unreadable: a writer there says so when it opens it
         return []
     return [os.path.join(log_dir, name) for name in names
             if EVENT_FILE_MARK in name and not name.startswith(".")]
