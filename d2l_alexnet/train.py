@@ -27,7 +27,8 @@ from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
                          remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
-from .core.callbacks import EarlyStopping, KeepBest, MetricsLog, PlotCurves
+from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
+                             TensorBoardLog, event_files)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
 from .core.data import TEXT_LABELS, DataError
@@ -69,6 +70,9 @@ def build_parser():
                              "val_acc so far, rewritten whenever it improves")
     parser.add_argument("--early-stopping", type=int, default=None, metavar="N",
                         help="stop after N epochs without a higher val_acc")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="also write metrics.jsonl's scalars as TensorBoard event files "
+                             "in DIR (needs tensorboardX)")
     parser.add_argument("--init-from", default=None, metavar="PATH",
                         help="start from this weights file (a weights.safetensors saved by any "
                              "backend, or a checkpoint's weights) instead of fresh Xavier "
@@ -188,6 +192,22 @@ def validate(args):
         except WeightsError as error:
             raise UsageError(f"--init-from: {error}") from None
     validate_checkpoint_flags(args)
+    args.tensorboard_log = check_tensorboard(args)
+
+
+def check_tensorboard(args):
+    """The :class:`TensorBoardLog` of ``--tensorboard DIR`` (``None`` without it), made before
+    any framework is imported: without tensorboardX it refuses in one line (exit 2), as does a
+    DIR holding another run's event files unless it is resumed (they would be overwritten)."""
+    if args.tensorboard is None:
+        return None
+    log = TensorBoardLog(args.tensorboard)
+    found = event_files(args.tensorboard)
+    if found and not args.resume:
+        raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event files "
+                         f"({os.path.basename(found[0])}): add --resume to continue the run "
+                         "of its --checkpoint-dir, or choose an empty directory")
+    return log
 
 
 def validate_image_folder(args):
@@ -336,10 +356,12 @@ def make_trainer(backend, args):
 
 
 def run_callbacks(args):
-    """What the run writes as it goes (metrics.jsonl, curves.png, with --keep-best
-    best.safetensors) and --early-stopping, in the order they act after each evaluation."""
+    """What the run writes as it goes (metrics.jsonl, curves.png, with --tensorboard its event
+    files, with --keep-best best.safetensors) and --early-stopping, in the order they act after each evaluation."""
     callbacks = [MetricsLog(os.path.join(args.out, "metrics.jsonl")),
                  PlotCurves(os.path.join(args.out, "curves.png"))]
+    if args.tensorboard_log is not None:
+        callbacks.append(args.tensorboard_log)
     if args.keep_best:
         callbacks.append(KeepBest(os.path.join(args.out, "best.safetensors")))
     if args.early_stopping is not None:
@@ -399,6 +421,8 @@ def prepare_outputs(args, trainer):
     # The folders are this run's now (locked): a killed run's half-written outputs there are
     # garbage (the Checkpointer does the same in --checkpoint-dir).
     remove_unfinished_writes(args.out, OUTPUT_FILES, log=warn)
+    if args.tensorboard is not None:
+        remove_unfinished_writes(args.tensorboard, (f"*{EVENT_FILE_MARK}*",), log=warn)
     if args.checkpoint_dir is None:
         return None
     checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
@@ -450,18 +474,20 @@ def output_bytes(resize, keep_best=False, num_classes=NUM_CLASSES):
 
 
 def claim_directories(args, program, needed=None, outputs="weights, metrics, plot"):
-    """:func:`prepare_directories`, then lock --out and --checkpoint-dir for the rest of the
-    run (``args.locks``, released when the command ends, however it ends): a second run there is
+    """:func:`prepare_directories`, then lock --out, --tensorboard and --checkpoint-dir for the
+    rest of the run (``args.locks``, released when the command ends, however it ends): a second run there is
     refused with exit 2 naming this one (``python -m <program>`` and its flags), and a refused run
     leaves no folder it made."""
-    created = [folder for path in (args.out, args.checkpoint_dir) if path is not None
+    folders = [(args.out, "--out"), (getattr(args, "tensorboard", None), "--tensorboard"),
+               (args.checkpoint_dir, "--checkpoint-dir")]
+    created = [folder for path, _ in folders if path is not None
                for folder in missing_directories(path)]
     prepare_directories(args, needed, outputs)
     holder = describe_process(shlex.join(["python", "-m", program, *args.argv]))
     try:
-        args.locks.take(args.out, "--out", holder)
-        if args.checkpoint_dir is not None:
-            args.locks.take(args.checkpoint_dir, "--checkpoint-dir", holder)
+        for path, flag in folders:
+            if path is not None:
+                args.locks.take(path, flag, holder)
     except FolderInUse:
         args.locks.release()
         remove_directories(created)
@@ -471,8 +497,8 @@ def claim_directories(args, program, needed=None, outputs="weights, metrics, plo
 def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
     """Prove --out (and --checkpoint-dir) roomy enough for what the run writes there (both
     together when they share a disk; ``needed`` bytes of ``outputs`` in --out, by default
-    train's), then create them and prove them writable; exit 2 otherwise, leaving no folder it
-    made."""
+    train's), then create them (and --tensorboard's) and prove them writable; exit 2 otherwise,
+    leaving no folder it made."""
     num_classes = getattr(args, "num_classes", NUM_CLASSES)  # bench's: Fashion-MNIST's
     needed = (output_bytes(args.resize, getattr(args, "keep_best", False), num_classes)
               if needed is None else needed)
@@ -483,6 +509,12 @@ def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
                          f"{needed / 1e6:,.0f} MB there ({outputs}): free some "
                          "space or choose another --out")
     created = check_output_path("--out", args.out)
+    if getattr(args, "tensorboard", None) is not None:
+        try:
+            created += check_output_path("--tensorboard", args.tensorboard)
+        except UsageError:
+            remove_directories(created)  # --out's: a refused run leaves nothing
+            raise
     if args.checkpoint_dir is None:
         return
     try:

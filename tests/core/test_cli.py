@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import subprocess
+import sys
 import threading
 import time
 import types
@@ -127,6 +128,35 @@ def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monke
         err = capsys.readouterr().err
         assert err.startswith(f"error: --checkpoint-dir {busy} is in use by another run (PID 1"), err
     assert not (tmp_path / "other").exists()
+
+
+def test_a_tensorboard_dir_that_cannot_be_used_exits_2_and_leaves_no_folder(monkeypatch, capsys,
+                                                                             tmp_path):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    out, blocker, logs = tmp_path / "run", tmp_path / "file", tmp_path / "logs"
+    blocker.write_text("not a directory")
+    assert train.main(["--out", str(out), "--tensorboard", str(blocker)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write to --tensorboard {blocker} "
+                                       f"({blocker} is a file, not a folder): choose a writable "
+                                       "directory\n")
+    logs.mkdir()
+    (logs / "events.out.tfevents.1.host.step-0").write_bytes(b"another run's")
+    assert train.main(["--out", str(out), "--tensorboard", str(logs)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --tensorboard {logs} already holds a run's event files "
+        "(events.out.tfevents.1.host.step-0): add --resume to continue the run of its "
+        "--checkpoint-dir, or choose an empty directory\n")
+    with FolderLocks() as running:  # a run still writing there
+        running.take(str(tmp_path), "--tensorboard", "PID 1, started then: the first run")
+        assert train.main(["--out", str(out), "--tensorboard", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.startswith(f"error: --tensorboard {tmp_path} is in use "
+                                                  "by another run (PID 1")
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    assert train.main(["--out", str(out), "--tensorboard", str(tmp_path / "new")]) == 2
+    assert capsys.readouterr().err == ("error: writing TensorBoard logs needs tensorboardX, which "
+                                       "is not installed: pip install tensorboardX\n")
+    assert sorted(os.listdir(tmp_path)) == ["file", "logs"]
+    assert os.listdir(logs) == ["events.out.tfevents.1.host.step-0"]
 
 
 def lesson_weights(path, resize=67, num_classes=4, in_channels=3):
