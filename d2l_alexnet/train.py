@@ -60,6 +60,9 @@ def build_parser():
                              "global batch; PyTorch: launch with torchrun, see Scaling out)")
     add_precision_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
+    parser.add_argument("--augment", action="store_true",
+                        help="random flips and crops of the training images (and colour "
+                             "changes for RGB), new in every epoch, drawn from --seed")
     add_data_arguments(parser)
     add_image_folder_arguments(parser)
     parser.add_argument("--out", default=None, metavar="DIR",
@@ -315,7 +318,7 @@ def validate_checkpoint_flags(args):
         check_compatible(args.resume_from, {
             "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
             "num_classes": args.num_classes, "in_channels": args.in_channels,
-            "batch_size": args.batch_size, "seed": args.seed})
+            "batch_size": args.batch_size, "seed": args.seed, "augment": args.augment})
         check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
     if args.resume_from is None:
         print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
@@ -380,7 +383,7 @@ def build_data_and_model(backend, args):
         data = backend.FashionMNIST(batch_size=args.batch_size,
                                     resize=(args.resize, args.resize), data_dir=args.data_dir,
                                     seed=args.seed, limit_train=args.limit_train,
-                                    limit_val=args.limit_val)
+                                    limit_val=args.limit_val, augment=args.augment)
         source = f"Fashion-MNIST ({data.source})"
     else:
         try:
@@ -388,7 +391,8 @@ def build_data_and_model(backend, args):
                                        resize=args.resize, val_root=args.val_folder,
                                        validation_split=args.validation_split, seed=args.seed,
                                        color_mode=args.color_mode,
-                                       skip_unreadable=args.skip_unreadable)
+                                       skip_unreadable=args.skip_unreadable,
+                                       augment=args.augment)
         except DataError as error:
             raise in_flags(error) from None
         source = f"{args.image_folder} ({', '.join(args.class_names)})"
@@ -398,7 +402,9 @@ def build_data_and_model(backend, args):
                             in_channels=args.in_channels, **args.recipe.as_dict())
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
           f"{data.num_examples(False):,} validation images of {source}, resized to "
-          f"{args.resize}×{args.resize}")
+          f"{args.resize}×{args.resize}"
+          + (", training images flipped and cropped at random (--augment)" if args.augment
+             else ""))
     print(f"recipe ({args.recipe_name}): {args.recipe.describe()}, {args.epochs} epoch(s)")
     model.layer_summary(backend.example_input_shape(args.resize,
                                                     in_channels=args.in_channels))

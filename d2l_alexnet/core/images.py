@@ -189,11 +189,13 @@ class ArrayData(InMemoryData, DataModule):
 
     ``resize``: the size the backends resize each batch to on the device, an int or
     ``(height, width)``; None keeps the training images' own size. ``seed`` fixes the training
-    order of every epoch. Any problem raises :class:`DataError` in one line saying what to fix.
+    order of every epoch. ``augment=True`` flips and crops the training images at random, and
+    recolours RGB ones, anew in every epoch (:mod:`~d2l_alexnet.core.augment`). Any problem
+    raises :class:`DataError` in one line saying what to fix.
     """
 
     def __init__(self, train, val, batch_size=64, resize=None, *, layout=None, seed=0,
-                 classes=None):
+                 classes=None, augment=False):
         self.save_hyperparameters(ignore=["train", "val"])  # never copy the arrays into hparams
         self._set_arrays(train, val, layout=layout, classes=classes)
 
@@ -552,11 +554,13 @@ class ImageFolder(ArrayData):
     Files Pillow cannot read are refused all together in one :class:`DataError`, or, with
     ``skip_unreadable=True``, skipped with one ``log`` line naming them (``self.skipped`` lists
     them too). ``files(train)`` gives the relative path of each stored image, in order.
+    ``augment=True`` flips, crops and (RGB) recolours the training images at random, anew in
+    every epoch (:mod:`~d2l_alexnet.core.augment`): small folders overfit without it.
     """
 
     def __init__(self, root, batch_size=32, resize=224, *, val_root=None,
                  validation_split=VALIDATION_SPLIT, seed=0, color_mode="rgb",
-                 skip_unreadable=False, log=print):
+                 skip_unreadable=False, augment=False, log=print):
         self.save_hyperparameters(ignore=["log"])
         owner = type(self).__name__
         # The cheap checks first: a typo should not wait for thousands of images to decode.

@@ -585,7 +585,8 @@ class TrainerBase(HyperParameters):
                 "in_channels": getattr(self.model, "in_channels", None),
                 "batch_size": getattr(self.data, "batch_size", None),
                 "seed": getattr(self.data, "seed", None),
-                "train_examples": self.epoch_examples(train=True)}
+                "train_examples": self.epoch_examples(train=True),
+                "augment": bool(getattr(self.data, "augment", False))}
 
     def checkpoint_state(self):
         """``(metadata, arrays)``: where training stands, for a checkpoint.

@@ -207,7 +207,8 @@ def test_num_classes_from_labels_and_from_names():
 def test_hyperparameters_hold_no_arrays():
     train, val = good()
     data = ArrayData(train, val, batch_size=2, resize=8, seed=4)
-    assert set(data.hparams) == {"batch_size", "resize", "layout", "seed", "classes"}
+    assert set(data.hparams) == {"batch_size", "resize", "layout", "seed", "classes",
+                                 "augment"}
     assert data.hparams["batch_size"] == 2 and data.hparams["seed"] == 4
 
 
