@@ -21,7 +21,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints/ci.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install $(PIP_FLAGS) -c constraints/ci.txt -e '.[torch,tensorflow,jax,test,book,docs]'
+	$(PY) -m pip install $(PIP_FLAGS) -c constraints/ci.txt -e '.[torch,tensorflow,jax,tensorboard,test,book,docs]'
 	@# The book's own d2l package, for the interop tests: without its pins (numpy==1.23.5...).
 	$(PY) -m pip install $(PIP_FLAGS) --no-deps -c constraints/ci.txt d2l
 	touch $@
@@ -33,7 +33,7 @@ $(MXVENV)/.installed: pyproject.toml constraints/mxnet.txt
 		echo "MXNet 1.9.1 needs Python 3.11 or older (numpy<1.24); none found: set MXNET_PYTHON=/path/to/python3.11"; \
 		exit 1; fi
 	$(MXNET_PYTHON) -m venv $(MXVENV)
-	$(MXPY) -m pip install $(PIP_FLAGS) -c constraints/mxnet.txt -e '.[mxnet,test,book]'
+	$(MXPY) -m pip install $(PIP_FLAGS) -c constraints/mxnet.txt -e '.[mxnet,tensorboard,test,book]'
 	$(MXPY) -m pip install $(PIP_FLAGS) --no-deps -c constraints/mxnet.txt d2l
 	touch $@
 

@@ -11,8 +11,9 @@ from . import __version__
 
 # Each command is the module d2l_alexnet.<name>, whose main(argv) returns the exit status.
 COMMANDS = {
-    "train": "train AlexNet on Fashion-MNIST (the chapter's run, or a recipe of your own)",
+    "train": "train AlexNet on Fashion-MNIST (the chapter's run) or on your own image folder",
     "evaluate": "validation loss and accuracy of a weights file",
+    "predict": "classify image files with a weights file: class names and probabilities",
     "bench": "throughput of a training step, or the time a recipe takes to reach an accuracy",
     "cost": "parameters, memory and FLOPs of AlexNet, layer by layer (no framework needed)",
     "filters": "draw the first layer's learned filters, or keep that layer's kernel",

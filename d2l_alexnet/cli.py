@@ -29,7 +29,7 @@ from .core.trainer import DEVICES, PRECISIONS
 __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_size_argument",
            "add_data_arguments", "add_device_argument", "add_precision_argument",
            "check_counts", "check_data_dir", "check_output_path", "check_resize",
-           "exit_status_of", "out_of_memory_message", "report"]
+           "exit_status_of", "main_of", "out_of_memory_message", "report"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -143,6 +143,18 @@ def report(error, batch_size=None, stream=None):
             return None
     print(f"error: {message}", file=stream if stream is not None else sys.stderr)
     return status
+
+
+def main_of(parser, run, argv=None):
+    """A command's ``main``: parse ``argv`` with ``parser``, then :func:`exit_status_of`
+    ``run``; Ctrl-C exits 130 in one line (``evaluate``'s and ``predict``'s, which save
+    nothing to resume)."""
+    args = parser.parse_args(argv)
+    try:
+        return exit_status_of(run, args)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
 
 
 def exit_status_of(run, args):

@@ -4,7 +4,9 @@ The validation loss and accuracy of a weights file, in any backend, whichever ba
 (the file is in the canonical layout of ``core/weights.py``). It runs the Trainer's own
 validation loop (``TrainerBase.evaluate``), so the numbers are the ones ``fit`` would report.
 Bad input exits with status 2 and one line that says what to change; running out of memory
-exits 1 with the batch size to try (``cli.py``).
+exits 1 with the batch size to try (``cli.py``). ``--image-folder DIR`` measures it on every
+image of a folder of class subfolders instead of Fashion-MNIST's validation set; the folder's
+classes must be the ones the file was trained on (its saved class names).
 """
 
 import sys
@@ -12,15 +14,20 @@ import sys
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, check_counts, check_data_dir, check_resize, command_parser,
-                  exit_status_of)
+                  main_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
+from .core.data import TEXT_LABELS, DataError
+from .core.images import folder_classes, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
-from .train import NUM_CLASSES
+from .train import NUM_CLASSES, in_flags
+
+SHOWN_NAMES = 6  # class names listed in one message; the rest are counted
 
 
 def build_parser():
     parser = command_parser(
-        "evaluate", "Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST.")
+        "evaluate", "Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST, "
+                    "or on a folder of your own images (--image-folder).")
     add_backend_argument(parser)
     parser.add_argument("--weights", default=None, metavar="PATH",
                         help="a weights.safetensors written by training in any backend (or a "
@@ -30,6 +37,11 @@ def build_parser():
                         help="image side (default: the one the weights were saved for)")
     add_device_argument(parser)
     add_data_arguments(parser, limit_train=False)
+    parser.add_argument("--image-folder", default=None, metavar="DIR",
+                        help="measure on every image of DIR (one subfolder per class, the "
+                             "classes the weights were trained on) instead of Fashion-MNIST")
+    parser.add_argument("--skip-unreadable", action="store_true",
+                        help="with --image-folder: skip image files that cannot be read")
     return parser
 
 
@@ -40,33 +52,63 @@ def validate(args):
                          "wrote in its --out directory")
     check_counts(("--batch-size", args.batch_size), ("--limit-val", args.limit_val))
     check_data_dir(args.data_dir)
+    if args.image_folder is not None:
+        for flag, value in (("--data-dir", args.data_dir), ("--limit-val", args.limit_val)):
+            if value is not None:
+                raise UsageError(f"{flag} is for Fashion-MNIST, and --image-folder measures "
+                                 f"on {args.image_folder}: leave out {flag}")
+    elif args.skip_unreadable:
+        raise UsageError("--skip-unreadable goes with --image-folder DIR; without it evaluate "
+                         "measures on Fashion-MNIST")
     args.backend = canonical_name(args.backend)
     if args.resize is not None:
         check_resize(args.resize)
+    args.classes = (list(TEXT_LABELS) if args.image_folder is None
+                    else folder_classes(args.image_folder, "--image-folder"))
     try:
         saved = saved_metadata(args.weights)
         check_fits_evaluate(args, saved)
         if args.resize is None:
             args.resize = saved["resize"] or CHAPTER_RESIZE
             check_resize(args.resize)
-        args.tensors = read_weights(args.weights, args.resize, NUM_CLASSES)
+        # Fashion-MNIST is greyscale (an RGB file's conv1 is adapted); a folder is read in the
+        # channels the file was trained on.
+        args.in_channels = 1 if args.image_folder is None else saved["in_channels"] or 1
+        args.tensors = read_weights(args.weights, args.resize, len(args.classes),
+                                    args.in_channels)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
 
 
+def shown_names(names):
+    """``"cat, dog"``; a long list cut after a few names, the rest counted."""
+    shown = ", ".join(names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
+
+
 def check_fits_evaluate(args, saved):
-    """Refuse a file ``evaluate`` cannot measure with advice ``evaluate`` can follow (the
-    library's own messages name ``num_classes=``, ``resize=`` and ``--new-head``, which are
-    ``AlexNet``'s and ``train``'s); ``saved``: the file's :func:`saved_metadata`."""
-    classes, channels = saved["num_classes"], saved["in_channels"] or 1
-    if classes is not None and classes != NUM_CLASSES:
-        raise UsageError(
-            f"--weights: {args.weights} holds weights for {classes} classes, and evaluate "
-            f"measures Fashion-MNIST's {NUM_CLASSES}: give it a weights file trained on "
-            "Fashion-MNIST (train's --out), or measure this one on its own data in Python: "
-            f"model = d2l.AlexNet(num_classes={classes}, resize={saved['resize']!r}, "
-            f"in_channels={channels}); model.load_weights(PATH); "
-            "d2l.Trainer(max_epochs=1).evaluate(model, data)")
+    """Refuse a file ``evaluate`` cannot measure on ``args.classes`` (Fashion-MNIST's, or the
+    folder's) with advice ``evaluate`` or ``train`` can follow (the library's own messages
+    name ``num_classes=``, ``resize=`` and ``--new-head``, which are ``AlexNet``'s and
+    ``train``'s); ``saved``: the file's :func:`saved_metadata`."""
+    classes, names = saved["num_classes"], saved["classes"]
+    if args.image_folder is None:
+        data, other = f"Fashion-MNIST has {NUM_CLASSES}", "not Fashion-MNIST's"
+        fix = ("give it a weights file trained on Fashion-MNIST (train's --out), or measure "
+               "this one on images of its own classes: --image-folder DIR")
+    else:
+        data = (f"--image-folder {args.image_folder} has {len(args.classes)} "
+                f"({shown_names(args.classes)})")
+        other = f"and --image-folder {args.image_folder} has {shown_names(args.classes)}"
+        fix = ("measure it on a folder of the classes it was trained on, or fine-tune it onto "
+               f"these: train --image-folder {args.image_folder} --init-from {args.weights} "
+               "--new-head")
+    if classes is not None and classes != len(args.classes):
+        raise UsageError(f"--weights: {args.weights} holds weights for {classes} classes, and "
+                         f"{data}: {fix}")
+    if names is not None and names != args.classes:
+        raise UsageError(f"--weights: {args.weights} was trained on the classes "
+                         f"{shown_names(names)}, {other}: {fix}")
     if (args.resize is not None and saved["resize"] is not None
             and as_size(args.resize) != as_size(saved["resize"])):
         raise UsageError(f"--weights: {args.weights} holds weights for "
@@ -78,27 +120,43 @@ def check_fits_evaluate(args, saved):
 def run(args):
     validate(args)
     backend = load_backend(args.backend)
-    data = backend.FashionMNIST(batch_size=args.batch_size, resize=as_size(args.resize),
-                                data_dir=args.data_dir, limit_val=args.limit_val)
-    model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize)
-    backend.assign_parameter_arrays(model, from_canonical(args.tensors, backend.LAYOUT,
-                                                          args.resize, NUM_CLASSES))
+    if args.image_folder is None:
+        data = backend.FashionMNIST(batch_size=args.batch_size, resize=as_size(args.resize),
+                                    data_dir=args.data_dir, limit_val=args.limit_val)
+        source = f"validation images of Fashion-MNIST ({data.source})"
+    else:
+        data = folder_data(backend, args)
+        source = f"images of {args.image_folder}"
+    num_classes = len(args.classes)
+    model = backend.AlexNet(num_classes=num_classes, resize=args.resize,
+                            in_channels=args.in_channels)
+    backend.assign_parameter_arrays(model, from_canonical(
+        args.tensors, backend.LAYOUT, args.resize, num_classes, args.in_channels))
     trainer = backend.Trainer(max_epochs=1, device=args.device, progress=False, log=None)
     result = trainer.evaluate(model, data)
     print(f"AlexNet ({args.backend}, {trainer.device_name()}) with {args.weights}, on "
-          f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}) at "
-          f"{format_size(args.resize)}")
+          f"{data.num_examples(False):,} {source} at {format_size(args.resize)}")
     print(f"val_loss {result['val_loss']:.4f}  val_acc {result['val_acc']:.4f}")
     return 0
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def folder_data(backend, args):
+    """Every image of --image-folder, read as ImageFolder reads them in the file's channels and
+    size, as the validation split of the backend's ``ArrayData`` (evaluate measures that
+    split; the training split is the same arrays, never used)."""
+    color_mode = "grayscale" if args.in_channels == 1 else "rgb"
     try:
-        return exit_status_of(run, args)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+        images, labels, classes, _ = folder_images(
+            args.image_folder, color_mode, args.resize, skip_unreadable=args.skip_unreadable,
+            log=print)
+    except DataError as error:
+        raise in_flags(error) from None
+    return backend.ArrayData((images, labels), (images, labels), batch_size=args.batch_size,
+                             resize=args.resize, layout="NHWC", classes=classes)
+
+
+def main(argv=None):
+    return main_of(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

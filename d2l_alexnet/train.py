@@ -2,6 +2,8 @@
 
 Defaults are the chapter's (10 epochs, batch 128, lr 0.01, 224×224, 10 classes). Bad input exits
 with status 2 and one line that says what to change; nothing is written before the input is good.
+``--image-folder DIR`` trains on a folder of class subfolders of images instead (``ImageFolder``),
+and the weights file records the class names, so ``predict`` can name what it sees.
 """
 
 import argparse
@@ -25,33 +27,44 @@ from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
                          remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
-from .core.callbacks import EarlyStopping, KeepBest, MetricsLog, PlotCurves
+from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
+                             TensorBoardLog, event_files)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints)
+from .core.data import TEXT_LABELS, DataError
+from .core.images import VALIDATION_SPLIT, folder_classes, folder_color_mode
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import TrainingError, TrainingInterrupted, check_resumed_recipe
 from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # Fashion-MNIST's
+# ImageFolder's Python arguments, as train's flags say them (in the messages it raises).
+IMAGE_FOLDER_FLAGS = {"skip_unreadable=True": "--skip-unreadable",
+                      "val_root=FOLDER": "--val-folder DIR"}
 
 
 def build_parser():
     parser = command_parser(
-        "train", "Train the chapter's AlexNet on Fashion-MNIST (d2l, sec_alexnet).")
+        "train", "Train the chapter's AlexNet on Fashion-MNIST (d2l, sec_alexnet), or on a "
+                 "folder of your own images (--image-folder).")
     add_backend_argument(parser)
     parser.add_argument("--epochs", type=int, default=None,
                         help="passes over the training set (default 10, or the --recipe's)")
     add_batch_size_argument(parser)
     add_recipe_arguments(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE,
-                        help="side the 28×28 images are resized to (bilinear)")
+                        help="side the images are resized to (bilinear)")
     add_device_argument(parser)
     parser.add_argument("--devices", type=int, default=1, metavar="N",
                         help="train data-parallel on N devices (the batch size stays the "
                              "global batch; PyTorch: launch with torchrun, see Scaling out)")
     add_precision_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
+    parser.add_argument("--augment", action="store_true",
+                        help="random flips and crops of the training images (and colour "
+                             "changes for RGB), new in every epoch, drawn from --seed")
     add_data_arguments(parser)
+    add_image_folder_arguments(parser)
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="where metrics.json, metrics.jsonl, curves.png and "
                              "weights.safetensors go (default runs/<backend>)")
@@ -60,6 +73,9 @@ def build_parser():
                              "val_acc so far, rewritten whenever it improves")
     parser.add_argument("--early-stopping", type=int, default=None, metavar="N",
                         help="stop after N epochs without a higher val_acc")
+    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+                        help="also write metrics.jsonl's scalars as TensorBoard event files "
+                             "in DIR (needs tensorboardX)")
     parser.add_argument("--init-from", default=None, metavar="PATH",
                         help="start from this weights file (a weights.safetensors saved by any "
                              "backend, or a checkpoint's weights) instead of fresh Xavier "
@@ -69,6 +85,24 @@ def build_parser():
                              "fresh (fine-tuning from a file for other classes)")
     add_checkpoint_arguments(parser)
     return parser
+
+
+def add_image_folder_arguments(parser):
+    """``--image-folder`` and what goes with it: a lesson's own images instead of Fashion-MNIST."""
+    group = parser.add_argument_group("your own images (instead of Fashion-MNIST)")
+    group.add_argument("--image-folder", default=None, metavar="DIR",
+                       help="train on DIR's images (PNG, JPEG...), one subfolder per class: the "
+                            "classes are the subfolders' names, greyscale or RGB as the images "
+                            "are; the weights file records the class names")
+    group.add_argument("--val-folder", default=None, metavar="DIR",
+                       help="validation images, in the same class subfolders (default: a "
+                            "seeded share of --image-folder)")
+    group.add_argument("--validation-split", type=float, default=None, metavar="SHARE",
+                       help=f"share of each class kept for validation without --val-folder "
+                            f"(default {VALIDATION_SPLIT}), chosen by --seed")
+    group.add_argument("--skip-unreadable", action="store_true",
+                       help="skip image files that cannot be read (named in one line) rather "
+                            "than refuse the folder")
 
 
 def add_checkpoint_arguments(parser):
@@ -151,14 +185,80 @@ def validate(args):
     if args.new_head and args.init_from is None:
         raise UsageError("--new-head needs --init-from PATH, the weights file whose layers "
                          "(all but the last) the run starts from")
+    validate_image_folder(args)
     if args.init_from is not None:
         try:  # read and checked once, here, before any framework is imported
             check_init_from_size(args.init_from, args.resize)
-            args.init_tensors = read_weights(args.init_from, args.resize, NUM_CLASSES,
-                                             skip_head=args.new_head)
+            check_init_from_classes(args)
+            args.init_tensors = read_weights(args.init_from, args.resize, args.num_classes,
+                                             args.in_channels, skip_head=args.new_head)
         except WeightsError as error:
             raise UsageError(f"--init-from: {error}") from None
     validate_checkpoint_flags(args)
+    args.tensorboard_log = check_tensorboard(args)
+
+
+def check_tensorboard(args):
+    """The :class:`TensorBoardLog` of ``--tensorboard DIR`` (``None`` without it), made before
+    any framework is imported: without tensorboardX it refuses in one line (exit 2), as does a
+    DIR holding another run's event files unless it is resumed (they would be overwritten)."""
+    if args.tensorboard is None:
+        return None
+    log = TensorBoardLog(args.tensorboard)
+    found = event_files(args.tensorboard)
+    if found and not args.resume:
+        raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event files "
+                         f"({os.path.basename(found[0])}): add --resume to continue the run "
+                         "of its --checkpoint-dir, or choose an empty directory")
+    return log
+
+
+def validate_image_folder(args):
+    """Set ``args.num_classes``, ``in_channels`` and ``class_names``: Fashion-MNIST's, or with
+    --image-folder the folder's, from its listing and the files' headers (no image decoded
+    yet); refuse the flags of the other kind of data."""
+    if args.image_folder is None:
+        args.num_classes, args.in_channels, args.class_names = NUM_CLASSES, 1, list(TEXT_LABELS)
+        for flag, given in (("--val-folder", args.val_folder is not None),
+                            ("--validation-split", args.validation_split is not None),
+                            ("--skip-unreadable", args.skip_unreadable)):
+            if given:
+                raise UsageError(f"{flag} goes with --image-folder DIR (train on your own "
+                                 "images); without it the run trains on Fashion-MNIST")
+        return
+    for flag, value in (("--data-dir", args.data_dir), ("--limit-train", args.limit_train),
+                        ("--limit-val", args.limit_val)):
+        if value is not None:
+            raise UsageError(f"{flag} is for Fashion-MNIST, and --image-folder trains on "
+                             f"{args.image_folder}: leave out {flag}")
+    if args.val_folder is not None and args.validation_split is not None:
+        raise UsageError("--validation-split splits --image-folder, and --val-folder gives the "
+                         "validation images instead: pass one of them")
+    if args.validation_split is None:
+        args.validation_split = VALIDATION_SPLIT
+    if not 0 < args.validation_split < 1:
+        raise UsageError(f"--validation-split must lie between 0 and 1, got "
+                         f"{args.validation_split}: e.g. 0.2 keeps a fifth of each class for "
+                         "validation")
+    args.class_names = folder_classes(args.image_folder, "--image-folder")
+    if args.val_folder is not None:
+        val_classes = folder_classes(args.val_folder, "--val-folder")
+        if val_classes != args.class_names:
+            raise UsageError(f"--val-folder {args.val_folder} has the classes "
+                             f"{', '.join(val_classes)}, --image-folder {args.image_folder} "
+                             f"has {', '.join(args.class_names)}: give both the same class "
+                             "subfolders")
+    args.num_classes = len(args.class_names)
+    args.color_mode = folder_color_mode(*filter(None, (args.image_folder, args.val_folder)))
+    args.in_channels = 1 if args.color_mode == "grayscale" else 3
+
+
+def in_flags(error):
+    """An ImageFolder :class:`DataError` with its Python arguments said as train's flags."""
+    message = error.for_command_line()
+    for argument, flag in IMAGE_FOLDER_FLAGS.items():
+        message = message.replace(argument, flag)
+    return DataError(message)
 
 
 def check_init_from_size(path, resize):
@@ -172,6 +272,17 @@ def check_init_from_size(path, resize):
                 f"d2l.AlexNet(resize={saved!r}); model.load_weights(PATH)")
     raise WeightsError(f"{path} holds weights for {format_size(saved)} inputs (the model: "
                        f"{format_size(resize)}): {fix}")
+
+
+def check_init_from_classes(args):
+    """Refuse a weights file for another number of classes than --image-folder's without
+    --new-head, with train's fix (the library's own message names ``skip_head=``)."""
+    saved = saved_metadata(args.init_from)["num_classes"]
+    if args.image_folder is None or args.new_head or saved in (None, args.num_classes):
+        return
+    raise WeightsError(f"{args.init_from} holds weights for {saved} classes, and --image-folder "
+                       f"{args.image_folder} has {args.num_classes}: add --new-head to fine-tune "
+                       "it onto the folder's classes (all but its last layer are loaded)")
 
 
 def validate_checkpoint_flags(args):
@@ -206,7 +317,8 @@ def validate_checkpoint_flags(args):
     if args.resume_from is not None:
         check_compatible(args.resume_from, {
             "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
-            "num_classes": NUM_CLASSES, "batch_size": args.batch_size, "seed": args.seed})
+            "num_classes": args.num_classes, "in_channels": args.in_channels,
+            "batch_size": args.batch_size, "seed": args.seed, "augment": args.augment})
         check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
     if args.resume_from is None:
         print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
@@ -247,10 +359,12 @@ def make_trainer(backend, args):
 
 
 def run_callbacks(args):
-    """What the run writes as it goes (metrics.jsonl, curves.png, with --keep-best
-    best.safetensors) and --early-stopping, in the order they act after each evaluation."""
+    """What the run writes as it goes (metrics.jsonl, curves.png, with --tensorboard its event
+    files, with --keep-best best.safetensors) and --early-stopping, in the order they act after each evaluation."""
     callbacks = [MetricsLog(os.path.join(args.out, "metrics.jsonl")),
                  PlotCurves(os.path.join(args.out, "curves.png"))]
+    if args.tensorboard_log is not None:
+        callbacks.append(args.tensorboard_log)
     if args.keep_best:
         callbacks.append(KeepBest(os.path.join(args.out, "best.safetensors")))
     if args.early_stopping is not None:
@@ -265,21 +379,38 @@ def build_data_and_model(backend, args):
     # Python's and numpy's global RNGs too: checkpoints carry them, so they must be reproducible.
     random.seed(args.seed)
     np.random.seed(args.seed)
-    data = backend.FashionMNIST(batch_size=args.batch_size, resize=(args.resize, args.resize),
-                                data_dir=args.data_dir, seed=args.seed,
-                                limit_train=args.limit_train, limit_val=args.limit_val)
+    if args.image_folder is None:
+        data = backend.FashionMNIST(batch_size=args.batch_size,
+                                    resize=(args.resize, args.resize), data_dir=args.data_dir,
+                                    seed=args.seed, limit_train=args.limit_train,
+                                    limit_val=args.limit_val, augment=args.augment)
+        source = f"Fashion-MNIST ({data.source})"
+    else:
+        try:
+            data = backend.ImageFolder(args.image_folder, batch_size=args.batch_size,
+                                       resize=args.resize, val_root=args.val_folder,
+                                       validation_split=args.validation_split, seed=args.seed,
+                                       color_mode=args.color_mode,
+                                       skip_unreadable=args.skip_unreadable,
+                                       augment=args.augment)
+        except DataError as error:
+            raise in_flags(error) from None
+        source = f"{args.image_folder} ({', '.join(args.class_names)})"
     if args.resume_from is not None:  # the data order depends on the training set too
         check_compatible(args.resume_from, {"train_examples": data.num_examples(True)})
-    model = backend.AlexNet(num_classes=NUM_CLASSES, resize=args.resize,
-                            **args.recipe.as_dict())
+    model = backend.AlexNet(num_classes=args.num_classes, resize=args.resize,
+                            in_channels=args.in_channels, **args.recipe.as_dict())
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
-          f"{data.num_examples(False):,} validation images of Fashion-MNIST ({data.source}), "
-          f"resized to {args.resize}×{args.resize}")
+          f"{data.num_examples(False):,} validation images of {source}, resized to "
+          f"{args.resize}×{args.resize}"
+          + (", training images flipped and cropped at random (--augment)" if args.augment
+             else ""))
     print(f"recipe ({args.recipe_name}): {args.recipe.describe()}, {args.epochs} epoch(s)")
-    model.layer_summary(backend.example_input_shape(args.resize))
+    model.layer_summary(backend.example_input_shape(args.resize,
+                                                    in_channels=args.in_channels))
     if args.init_tensors is not None:
-        arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, NUM_CLASSES,
-                                skip_head=args.new_head)
+        arrays = from_canonical(args.init_tensors, backend.LAYOUT, args.resize, args.num_classes,
+                                args.in_channels, skip_head=args.new_head)
         backend.assign_parameter_arrays(model, arrays, skip_head=args.new_head)
         print(f"starting from the weights in {args.init_from}"
               + (" (all but the last layer, which starts fresh)" if args.new_head else ""))
@@ -296,6 +427,8 @@ def prepare_outputs(args, trainer):
     # The folders are this run's now (locked): a killed run's half-written outputs there are
     # garbage (the Checkpointer does the same in --checkpoint-dir).
     remove_unfinished_writes(args.out, OUTPUT_FILES, log=warn)
+    if args.tensorboard is not None:
+        remove_unfinished_writes(args.tensorboard, (f"*{EVENT_FILE_MARK}*",), log=warn)
     if args.checkpoint_dir is None:
         return None
     checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
@@ -340,25 +473,27 @@ OUTPUT_FILES = ("weights.safetensors", "best.safetensors", "metrics.json", "metr
                 "curves.png")  # what --out receives
 
 
-def output_bytes(resize, keep_best=False):
+def output_bytes(resize, keep_best=False, num_classes=NUM_CLASSES):
     """About how much a run writes into --out: the fp32 weights (twice with --keep-best's
     best.safetensors), the metrics and the plot."""
-    return (1 + keep_best) * 4 * parameter_count(resize, NUM_CLASSES) + OUTPUT_MARGIN_BYTES
+    return (1 + keep_best) * 4 * parameter_count(resize, num_classes) + OUTPUT_MARGIN_BYTES
 
 
 def claim_directories(args, program, needed=None, outputs="weights, metrics, plot"):
-    """:func:`prepare_directories`, then lock --out and --checkpoint-dir for the rest of the
-    run (``args.locks``, released when the command ends, however it ends): a second run there is
+    """:func:`prepare_directories`, then lock --out, --tensorboard and --checkpoint-dir for the
+    rest of the run (``args.locks``, released when the command ends, however it ends): a second run there is
     refused with exit 2 naming this one (``python -m <program>`` and its flags), and a refused run
     leaves no folder it made."""
-    created = [folder for path in (args.out, args.checkpoint_dir) if path is not None
+    folders = [(args.out, "--out"), (getattr(args, "tensorboard", None), "--tensorboard"),
+               (args.checkpoint_dir, "--checkpoint-dir")]
+    created = [folder for path, _ in folders if path is not None
                for folder in missing_directories(path)]
     prepare_directories(args, needed, outputs)
     holder = describe_process(shlex.join(["python", "-m", program, *args.argv]))
     try:
-        args.locks.take(args.out, "--out", holder)
-        if args.checkpoint_dir is not None:
-            args.locks.take(args.checkpoint_dir, "--checkpoint-dir", holder)
+        for path, flag in folders:
+            if path is not None:
+                args.locks.take(path, flag, holder)
     except FolderInUse:
         args.locks.release()
         remove_directories(created)
@@ -368,10 +503,11 @@ def claim_directories(args, program, needed=None, outputs="weights, metrics, plo
 def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
     """Prove --out (and --checkpoint-dir) roomy enough for what the run writes there (both
     together when they share a disk; ``needed`` bytes of ``outputs`` in --out, by default
-    train's), then create them and prove them writable; exit 2 otherwise, leaving no folder it
-    made."""
-    needed = (output_bytes(args.resize, getattr(args, "keep_best", False)) if needed is None
-              else needed)
+    train's), then create them (and --tensorboard's) and prove them writable; exit 2 otherwise,
+    leaving no folder it made."""
+    num_classes = getattr(args, "num_classes", NUM_CLASSES)  # bench's: Fashion-MNIST's
+    needed = (output_bytes(args.resize, getattr(args, "keep_best", False), num_classes)
+              if needed is None else needed)
     shared = args.checkpoint_dir is not None and same_disk(args.out, args.checkpoint_dir)
     free = free_bytes(args.out)
     if free < needed:
@@ -379,10 +515,16 @@ def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
                          f"{needed / 1e6:,.0f} MB there ({outputs}): free some "
                          "space or choose another --out")
     created = check_output_path("--out", args.out)
+    if getattr(args, "tensorboard", None) is not None:
+        try:
+            created += check_output_path("--tensorboard", args.tensorboard)
+        except UsageError:
+            remove_directories(created)  # --out's: a refused run leaves nothing
+            raise
     if args.checkpoint_dir is None:
         return
     try:
-        check_directory(args.checkpoint_dir, estimated_bytes(args.resize, NUM_CLASSES,
+        check_directory(args.checkpoint_dir, estimated_bytes(args.resize, num_classes,
                                                              args.recipe),
                         also_needed=needed if shared else 0)
     except OSError as error:
@@ -416,7 +558,7 @@ def write_outputs(args, model, board, history, checkpointer):
     each atomically. A failure raises :class:`OutputWriteError` saying what was and was not
     written and where the weights are: the newest checkpoint, or else a temporary file."""
     weights_path = os.path.join(args.out, "weights.safetensors")
-    outputs = [(weights_path, lambda: model.save_weights(weights_path)),
+    outputs = [(weights_path, lambda: model.save_weights(weights_path, classes=args.class_names)),
                (os.path.join(args.out, "metrics.json"),
                 lambda: atomic_write_json(os.path.join(args.out, "metrics.json"), history)),
                (os.path.join(args.out, "curves.png"),

@@ -289,6 +289,7 @@ ALT = {"en": "Output of the {framework} cell {cell}",
 TEXT = {
     "en": {
         "other": "Baca dalam bahasa Indonesia", "lesson": "AlexNet in another lesson",
+        "api": "Python API reference",
         "title": "Measured runs",
         "intro": "The outputs above come from the notebooks as this page's build ran them (the "
                  "quick run on a CPU). The full runs below were measured with the package's "
@@ -323,6 +324,7 @@ TEXT = {
     },
     "id": {
         "other": "Read in English", "lesson": "AlexNet di pelajaran lain",
+        "api": "Referensi API Python (dalam bahasa Inggris, dari docstring kode)",
         "title": "Hasil pelatihan penuh yang terukur",
         "intro": "Output di atas berasal dari notebook sebagaimana build halaman ini "
                  "menjalankannya (pelatihan cepat di CPU). Pelatihan penuh di bawah ini diukur "
@@ -467,6 +469,7 @@ def write_sources(executed, results, source_dir, language):
                         f"--executed-dir {executed} first (or make book)")
     if source_dir.exists():
         shutil.rmtree(source_dir)
+    source_dir.mkdir(parents=True)
     assets = Assets(source_dir / "outputs")
     other = "id" if language == "en" else "en"
     text = TEXT[language]
@@ -474,8 +477,16 @@ def write_sources(executed, results, source_dir, language):
     switch = f'<a class="edition-link" href="../{other}/index.html">{text["other"]}</a>'
     index = [chapter, results_markdown(results, assets, language)]
     lesson_path = folder / LESSON
+    pages = ["lesson"] if lesson_path.is_file() else []
+    if language == "en":  # the API reference, from the docstrings, which are in English
+        shutil.copyfile(ROOT / "book" / "api.md", source_dir / "api.md")
+        pages.append("api")
+        index.append(f"[{text['api']}](api.md)")
+    else:
+        index.append(f'<a class="api-link" href="../en/api.html">{text["api"]}</a>')
+    if pages:
+        index.append(directive("toctree", "", [("hidden", "")], "\n".join(pages)))
     if lesson_path.is_file():
-        index.append(directive("toctree", "", [("hidden", "")], "lesson"))
         lesson = lesson_markdown(read_notebook(lesson_path), assets, language)
         (source_dir / "lesson.md").write_text(switch.replace("index.html", "lesson.html")
                                               + "\n\n" + lesson + "\n", encoding="utf-8")

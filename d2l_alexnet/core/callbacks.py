@@ -1,6 +1,6 @@
 """Callbacks: what a run does after each evaluation besides training, as Keras users know it
 (``CSVLogger``, ``ModelCheckpoint(save_best_only=True, monitor="val_accuracy")``,
-``EarlyStopping(patience=)``).
+``EarlyStopping(patience=)``, ``TensorBoard(log_dir=)``).
 
 ``Trainer(callbacks=[...])`` calls each one's :meth:`Callback.on_fit_start` when ``fit`` begins
 (with the state a resumed checkpoint saved for it) and :meth:`Callback.on_evaluation` after
@@ -12,9 +12,12 @@ Only the first replica writes files.
 import errno
 import json
 import os
+import struct
+import sys
+import time
 from contextlib import contextmanager
 
-from .errors import RunFailed
+from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes
 
 # The keys of one metrics.jsonl line, in order (each a key of the trainer's epoch record).
@@ -184,3 +187,129 @@ class EarlyStopping(BestAccuracy):
             trainer.request_stop(
                 f"early stopping: val_acc has not improved on {self.best_val_acc:.4f} (epoch "
                 f"{self.best_epoch}) for {self.evaluations_without_improvement} epochs")
+
+
+# The scalars TensorBoardLog writes: each a key of the trainer's epoch record, and its tag.
+TENSORBOARD_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "images_per_sec", "seconds")
+EVENT_FILE_MARK = ".tfevents."  # in every event file's name, as TensorBoard looks for them
+
+
+class TensorBoardError(D2LAlexNetError, ImportError):
+    """tensorboardX, which writes TensorBoard's files, is not installed (exit 2)."""
+
+
+def import_tensorboardx():
+    """tensorboardX's event writer, its protobufs and its scalar summary, imported only when a
+    :class:`TensorBoardLog` is made. Its package imports PyTorch when it can (to take tensors):
+    a run of another backend must not load a second framework, so PyTorch stays hidden from
+    it unless already loaded (the scalars written here are plain floats)."""
+    hide_torch = "torch" not in sys.modules
+    if hide_torch:
+        sys.modules["torch"] = None  # `import torch` fails, and tensorboardX goes on without
+    try:
+        from tensorboardX import event_file_writer, summary
+        from tensorboardX.proto import event_pb2
+        from tensorboardX.record_writer import masked_crc32c
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in ("tensorboardX", "google"):  # google: protobuf
+            raise
+        raise TensorBoardError("writing TensorBoard logs needs tensorboardX, which is not "
+                               "installed: pip install tensorboardX") from None
+    finally:
+        if hide_torch and sys.modules.get("torch", False) is None:
+            del sys.modules["torch"]
+    return event_file_writer, event_pb2, summary, masked_crc32c
+
+
+def event_files(log_dir):
+    """The TensorBoard event files directly in ``log_dir``, by name (none if it cannot be
+    listed); a hidden name is an unfinished atomic write, not one of them."""
+    try:
+        names = sorted(os.listdir(log_dir))
+    except OSError:  # missing, a file, unreadable: a writer there says so when it opens it
+        return []
+    return [os.path.join(log_dir, name) for name in names
+            if EVENT_FILE_MARK in name and not name.startswith(".")]
+
+
+class TensorBoardLog(Callback):
+    """Writes the scalars of every evaluation (:data:`TENSORBOARD_KEYS`, the names of
+    ``metrics.jsonl``; the trainer's step as TensorBoard's global step) as TensorBoard event
+    files in ``log_dir``, flushed at once, through tensorboardX (``keras.callbacks.TensorBoard``):
+    ``tensorboard --logdir log_dir`` shows them while the run goes on. The same in every backend:
+    the scalars are the plain floats of the epoch record.
+
+    Each ``fit`` starts a new event file (``...step-N``: it holds the steps after N). At its start
+    the folder's event files are made to hold exactly the evaluations already done (none, or a
+    resumed run's): the events of later steps (a killed run's, after its checkpoint) are
+    dropped, so every step is there once; a file left holding no scalars is removed."""
+
+    def __init__(self, log_dir):
+        self.log_dir = os.fspath(log_dir)
+        (self.event_file_writer, self.event_pb2, self.summary,
+         self.masked_crc32c) = import_tensorboardx()
+        self.writer = None
+
+    def on_fit_start(self, trainer, state):
+        if not trainer.is_first_replica:
+            return
+        self.close()
+        done = trainer.history[-1]["step"] if trainer.history else 0
+        with writing(self.log_dir):
+            os.makedirs(self.log_dir, exist_ok=True)
+            for path in event_files(self.log_dir):
+                self.keep_steps_up_to(path, done)
+            self.writer = self.event_file_writer.EventsWriter(
+                os.path.join(self.log_dir, "events"), filename_suffix=f".step-{done}")
+            if done:  # a TensorBoard already showing the dropped steps forgets them too
+                self.writer.write_event(self.event_pb2.Event(
+                    wall_time=time.time(), step=done + 1,
+                    session_log=self.event_pb2.SessionLog(status=self.event_pb2.SessionLog.START)))
+            self.writer.flush()
+
+    def on_evaluation(self, trainer, record):
+        if not trainer.is_first_replica:
+            return
+        wall_time = time.time()
+        with writing(self.log_dir):
+            for key in TENSORBOARD_KEYS:
+                if record.get(key) is not None:  # a custom model's lr may be unknown
+                    self.writer.write_event(self.event_pb2.Event(
+                        wall_time=wall_time, step=record["step"],
+                        summary=self.summary.scalar(key, float(record[key]))))
+            self.writer.flush()  # and fsynced
+
+    def close(self):
+        """Close the event file of the last ``fit`` (a next ``fit`` starts another)."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def records(self, payload):
+        """``(raw record, Event)`` for each whole record of an event file's bytes, in order.
+        TFRecord framing: an 8-byte little-endian length, its masked CRC, the data, the data's
+        masked CRC. A torn or damaged record (a write a kill interrupted) ends the file."""
+        start = 0
+        while start + 12 <= len(payload):
+            header = payload[start:start + 8]
+            (length,), (header_crc,) = (struct.unpack("<Q", header),
+                                        struct.unpack_from("<I", payload, start + 8))
+            end = start + 12 + length + 4
+            if header_crc != self.masked_crc32c(header) or end > len(payload):
+                return
+            data = payload[start + 12:end - 4]
+            if struct.unpack_from("<I", payload, end - 4)[0] != self.masked_crc32c(data):
+                return
+            yield payload[start:end], self.event_pb2.Event.FromString(data)
+            start = end
+
+    def keep_steps_up_to(self, path, last_step):
+        """Make the event file at ``path`` hold only its whole records up to ``last_step``
+        (rewritten atomically, or removed when no scalar is left)."""
+        with open(path, "rb") as stream:
+            payload = stream.read()
+        kept = [(raw, event) for raw, event in self.records(payload) if event.step <= last_step]
+        if not any(event.HasField("summary") for _, event in kept):
+            os.remove(path)
+        elif sum(len(raw) for raw, _ in kept) != len(payload):
+            atomic_write_bytes(path, b"".join(raw for raw, _ in kept))

@@ -58,9 +58,9 @@ FINAL_NAME = "checkpoint-[0-9]*.ckpt"  # NAME as a shell pattern (files.remove_u
 # the point of keeping the last good checkpoint.
 MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--resize"),
               ("num_classes", None), ("in_channels", None), ("batch_size", "--batch-size"),
-              ("seed", "--seed"), ("train_examples", "--limit-train"))
-# Written before the key existed: checkpoints of greyscale AlexNets.
-MISSING_MEANS = {"in_channels": 1}
+              ("seed", "--seed"), ("train_examples", "--limit-train"), ("augment", "--augment"))
+# Written before the key existed: checkpoints of greyscale AlexNets, without augmentation.
+MISSING_MEANS = {"in_channels": 1, "augment": False}
 
 
 class CheckpointError(D2LAlexNetError):
@@ -277,6 +277,8 @@ def check_compatible(checkpoint, expected):
             fix = f"resume with --backend {saved}"
         elif key == "train_examples":
             fix = f"resume with the same data and --limit-train (it had {saved:,} images)"
+        elif key == "augment":
+            fix = "resume with --augment" if saved else "resume without --augment"
         elif flag is not None:
             fix = f"resume with {flag} {saved}"
         else:

@@ -9,6 +9,7 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 import numpy as np
 
 from .architecture import as_size
+from .augment import augment_batch
 from .data import TEXT_LABELS, load_fashion_mnist
 from .hyperparameters import HyperParameters
 
@@ -66,8 +67,12 @@ class BatchLoader:
 
 class InMemoryData:
     """The position-aware interface of a module whose splits are numpy arrays in memory
-    (``train_images``/``train_labels``, ``val_images``/``val_labels``; ``batch_size``, ``seed``),
-    and ``get_dataloader`` as a :class:`BatchLoader` through the backend's ``convert_batch``."""
+    (``train_images``/``train_labels``, ``val_images``/``val_labels``; ``batch_size``, ``seed``,
+    and ``augment``: whether training images are flipped, cropped and recoloured, see
+    :mod:`~d2l_alexnet.core.augment`), and ``get_dataloader`` as a :class:`BatchLoader` through
+    the backend's ``convert_batch``."""
+
+    augment = False
 
     def num_examples(self, train):
         return len(self.train_labels if train else self.val_labels)
@@ -78,7 +83,8 @@ class InMemoryData:
     def raw_batches(self, train, epoch=0, start_batch=0):
         """Yield ``(images, labels int64 (B,))`` numpy batches, images as stored (``(B, H, W)``
         or ``(B, H, W, C)``, uint8 or float32 in [0, 1]). Training batches follow
-        :func:`epoch_order` of ``(seed, epoch)``, validation batches are in order; ``start_batch``
+        :func:`epoch_order` of ``(seed, epoch)`` (and with ``augment``, each image is changed as
+        ``(seed, epoch, its index)`` draws), validation batches are in order; ``start_batch``
         skips that many (a resumed epoch); the last batch may be short."""
         images, labels = (self.train_images, self.train_labels) if train else (
             self.val_images, self.val_labels)
@@ -88,6 +94,10 @@ class InMemoryData:
                 chosen = slice(start, start + self.batch_size)
             else:
                 chosen = np.sort(order[start:start + self.batch_size])  # sorted: faster gather
+                if self.augment:
+                    yield (augment_batch(images[chosen], chosen, len(labels), self.seed, epoch),
+                           labels[chosen])
+                    continue
             yield images[chosen], labels[chosen]
 
     def convert_batch(self, images, labels):
@@ -104,14 +114,16 @@ class FashionMNISTBase(InMemoryData, DataModule):
 
     ``data_dir``: use exactly this directory (see :func:`load_fashion_mnist` for the search order
     otherwise); ``limit_train``/``limit_val``: keep only the first N examples of each split;
-    ``seed``: the shuffling seed.
+    ``seed``: the shuffling seed; ``augment=True``: random flips and crops of the training
+    images, new in every epoch (:mod:`~d2l_alexnet.core.augment`).
     """
 
     in_channels = 1  # greyscale
     num_classes = len(TEXT_LABELS)
+    classes = TEXT_LABELS  # the label names, as ImageFolder's (and torchvision's)
 
     def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None, seed=0,
-                 limit_train=None, limit_val=None, download=True, log=print):
+                 limit_train=None, limit_val=None, download=True, augment=False, log=print):
         self.save_hyperparameters(ignore=["log"])
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")

@@ -22,7 +22,8 @@ from .architecture import as_size
 from .data import DataError
 from .datamodule import DataModule, InMemoryData
 
-__all__ = ["ArrayData", "ImageFolder", "IMAGE_EXTENSIONS", "channels_last"]
+__all__ = ["ArrayData", "ImageFolder", "IMAGE_EXTENSIONS", "channels_last", "folder_classes",
+           "folder_color_mode", "folder_images", "read_image", "VALIDATION_SPLIT"]
 
 # What ImageFolder reads, compared case-insensitively (Pillow decodes each of these).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -32,6 +33,10 @@ CHANNEL_COUNTS = (1, 3, 4)  # greyscale, RGB, RGBA: what a layout guess may take
 COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}  # Keras' names -> Pillow mode, C
 SHOWN_PATHS = 5  # unreadable files named in one message; the rest are counted
 SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")  # Pillow's 16-bit greyscale modes
+# Pillow modes whose pixels are shades of grey (with or without transparency): what
+# folder_color_mode takes for a greyscale file ("P"/"PA" are greyscale when their palette is).
+GREYSCALE_MODES = ("1", "L", "LA", "La", "I", "F", *SIXTEEN_BIT_MODES)
+VALIDATION_SPLIT = 0.2  # ImageFolder's share of each class for validation, by default
 TRANSPARENT_BACKGROUND = (255, 255, 255, 255)  # transparent pixels show white, as on a page
 
 
@@ -184,11 +189,13 @@ class ArrayData(InMemoryData, DataModule):
 
     ``resize``: the size the backends resize each batch to on the device, an int or
     ``(height, width)``; None keeps the training images' own size. ``seed`` fixes the training
-    order of every epoch. Any problem raises :class:`DataError` in one line saying what to fix.
+    order of every epoch. ``augment=True`` flips and crops the training images at random, and
+    recolours RGB ones, anew in every epoch (:mod:`~d2l_alexnet.core.augment`). Any problem
+    raises :class:`DataError` in one line saying what to fix.
     """
 
     def __init__(self, train, val, batch_size=64, resize=None, *, layout=None, seed=0,
-                 classes=None):
+                 classes=None, augment=False):
         self.save_hyperparameters(ignore=["train", "val"])  # never copy the arrays into hparams
         self._set_arrays(train, val, layout=layout, classes=classes)
 
@@ -292,6 +299,26 @@ def _refuse_empty_classes(owner, folder, what, classes, files):
                         f"remove the folder(s)")
 
 
+def _classes_and_files(owner, folder, what):
+    """:func:`_list_classes`, refusing a folder with fewer than two classes or a class without
+    images."""
+    classes, files = _list_classes(owner, folder, what)
+    if len(classes) < 2:
+        raise DataError(f"{owner}: {what} {shown_path(folder)} has one class folder "
+                        f"({shown_path(classes[0])}); a classifier needs at least two: put "
+                        f"each class's images in a folder of its own")
+    _refuse_empty_classes(owner, folder, what, classes, files)
+    return classes, files
+
+
+def folder_classes(root, what="root", owner="ImageFolder"):
+    """The class names of a folder of class subfolders, sorted, as :class:`ImageFolder` finds
+    them (label i = the i-th name), without decoding an image: cheap, to check a folder before
+    reading it. A folder with fewer than two classes, or a class without images, raises
+    :class:`DataError` (``what`` names the folder in it: ``"--image-folder"``, say)."""
+    return _classes_and_files(owner, Path(root), what)[0]
+
+
 def _stratified_split(classes, files, validation_split, seed):
     """``(train, val)`` lists of ``(path, label)``: per class, a seeded share to validation.
 
@@ -354,6 +381,17 @@ def _decoded(source, mode, image_module):
     return image.convert(mode)
 
 
+def _load_image(image_module, path, mode, channels, size):
+    """One image file as uint8 ``(height, width, channels)``: decoded as :func:`_decoded`
+    says, resized bilinearly to ``size`` when it is another size. Pillow's errors propagate."""
+    height, width = size
+    with image_module.open(path) as source:
+        image = _decoded(source, mode, image_module)  # inside the `with`
+    if image.size != (width, height):
+        image = image.resize((width, height), image_module.BILINEAR)
+    return np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
+
+
 def _read_images(folder, entries, mode, channels, size):
     """Decode ``entries`` (``(path, label)``) -> ``(images uint8 (N, H, W, C), labels, paths,
     failures)``, where ``failures`` lists ``(path, error)`` of the files Pillow cannot read."""
@@ -363,22 +401,121 @@ def _read_images(folder, entries, mode, channels, size):
     labels, paths, failures = [], [], []
     for path, label in entries:
         try:
-            with image_module.open(folder / path) as source:
-                image = _decoded(source, mode, image_module)  # inside the `with`
-            if image.size != (width, height):
-                image = image.resize((width, height), image_module.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
+            pixels = _load_image(image_module, folder / path, mode, channels, size)
         # Pillow's decoders raise many types for a bad file (OSError, SyntaxError, ValueError,
         # EOFError, struct.error, DecompressionBombError...): all mean "this file is unreadable".
         except Exception as error:  # noqa: BLE001
             failures.append((path, error))
             continue
-        images[len(paths)] = pixels.reshape(height, width, channels)
+        images[len(paths)] = pixels
         labels.append(label)
         paths.append(path)
     if len(paths) < len(entries):
         images = images[:len(paths)].copy()  # don't keep the unused rows' memory alive
     return images, np.array(labels, dtype=np.int64), paths, failures
+
+
+def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, log):
+    """Decode each split, ``(folder, entries, shown_in)``, into ``(images, labels, paths)``.
+    Unreadable files are refused all together in one :class:`DataError`, or with
+    ``skip_unreadable`` skipped with one ``log`` line; they are named relative to their folder,
+    or under ``shown_in`` when it is given. Returns ``(decoded splits, skipped paths)``."""
+    decoded, failures = [], []
+    for folder, entries, shown_in in splits:
+        images, labels, paths, failed = _read_images(folder, entries, mode, channels, size)
+        decoded.append((images, labels, paths))
+        failures += [(path if shown_in is None else (shown_in / path).as_posix(), error)
+                     for path, error in failed]
+    failures.sort(key=lambda failure: failure[0])
+    skipped = [path for path, _ in failures]
+    if failures:
+        shown_root = shown_path(root)
+        count = f"{len(failures)} unreadable image file{'s' if len(failures) > 1 else ''}"
+        if not skip_unreadable:
+            first_path, first_error = failures[0]
+            raise DataError(f"{owner} {shown_root}: {count}: {_name_paths(skipped)} "
+                            f"({shown_path(first_path)}: {type(first_error).__name__}: "
+                            f"{_one_line(first_error)}); remove or repair them, or pass "
+                            f"skip_unreadable=True")
+        if log is not None:
+            log(f"{owner} {shown_root}: skipped {count}: {_name_paths(skipped)}")
+    return decoded, skipped
+
+
+def read_image(path, color_mode="rgb", resize=224):
+    """One image file as uint8 ``(height, width, channels)``, read exactly as
+    :class:`ImageFolder` reads each of its files (16-bit and float greyscale scaled, transparency
+    over white, EXIF orientation applied, converted to ``color_mode`` and resized bilinearly to
+    ``resize``): what a model trained on an ImageFolder expects of an image it classifies. A
+    file Pillow cannot read raises :class:`DataError` in one line."""
+    owner = "read_image"
+    if color_mode not in COLOR_MODES:
+        raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
+                        f"{color_mode!r}")
+    mode, channels = COLOR_MODES[color_mode]
+    size = _as_size(owner, resize)
+    image_module = _pillow_image()
+    if os.path.isdir(path):
+        raise DataError(f"{shown_path(path)} is a directory, not an image file; name the image "
+                        f"files themselves")
+    try:
+        return _load_image(image_module, path, mode, channels, size)
+    except FileNotFoundError:
+        raise DataError(f"{shown_path(path)}: no such file") from None
+    except Exception as error:  # noqa: BLE001 (as in _read_images: any failure to decode)
+        raise DataError(f"{shown_path(path)} is not an image Pillow can read "
+                        f"({type(error).__name__}: {_one_line(error)}); pass PNG, JPEG or "
+                        f"another of {' '.join(IMAGE_EXTENSIONS)}") from None
+
+
+def _is_greyscale(image):
+    """Whether a file opened by Pillow (its header read, nothing decoded) holds shades of grey:
+    a greyscale mode, or a palette whose colours are all grey."""
+    if image.mode in GREYSCALE_MODES:
+        return True
+    if image.mode in ("P", "PA"):
+        palette = np.asarray(image.getpalette("RGB") or [], dtype=np.uint8).reshape(-1, 3)
+        return bool((palette == palette[:, :1]).all())
+    return False
+
+
+def folder_color_mode(*folders):
+    """``"grayscale"`` when every image file under ``folders`` (folders of class subfolders) is
+    greyscale, else ``"rgb"``: the ``color_mode`` that loses nothing. Reads only each file's
+    header; a file Pillow cannot open is left for :class:`ImageFolder` to name."""
+    image_module = _pillow_image()
+    for folder in map(Path, folders):
+        for name in _list_classes("ImageFolder", folder, "root")[0]:
+            for path in _image_files(folder, name):
+                try:
+                    with image_module.open(folder / path) as image:
+                        greyscale = _is_greyscale(image)
+                except Exception:  # noqa: BLE001 (unreadable: ImageFolder refuses it by name)
+                    continue
+                if not greyscale:
+                    return "rgb"
+    return "grayscale"
+
+
+def folder_images(root, color_mode="rgb", resize=224, *, skip_unreadable=False, log=print,
+                  owner="ImageFolder"):
+    """Every image of a folder of class subfolders, read as :class:`ImageFolder` reads them (a
+    test set, all of it): ``(images uint8 (N, H, W, C), labels int64 (N,), classes, paths)``,
+    paths relative to ``root``. Refuses what ImageFolder refuses, in one :class:`DataError`."""
+    if color_mode not in COLOR_MODES:
+        raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
+                        f"{color_mode!r}")
+    mode, channels = COLOR_MODES[color_mode]
+    size = _as_size(owner, resize)
+    root = Path(root)
+    classes, files = _classes_and_files(owner, root, "root")
+    entries = [(path, label) for label, name in enumerate(classes) for path in files[name]]
+    ((images, labels, paths),), skipped = _decode_splits(
+        owner, root, [(root, entries, None)], mode, channels, size, skip_unreadable, log)
+    if not len(labels):
+        raise DataError(f"{owner} {shown_path(root)}: no images left after skipping "
+                        f"{len(skipped)} unreadable; add images to the class folders")
+    return images, labels, classes, paths
 
 
 def _name_paths(names):
@@ -417,10 +554,13 @@ class ImageFolder(ArrayData):
     Files Pillow cannot read are refused all together in one :class:`DataError`, or, with
     ``skip_unreadable=True``, skipped with one ``log`` line naming them (``self.skipped`` lists
     them too). ``files(train)`` gives the relative path of each stored image, in order.
+    ``augment=True`` flips, crops and (RGB) recolours the training images at random, anew in
+    every epoch (:mod:`~d2l_alexnet.core.augment`): small folders overfit without it.
     """
 
-    def __init__(self, root, batch_size=32, resize=224, *, val_root=None, validation_split=0.2,
-                 seed=0, color_mode="rgb", skip_unreadable=False, log=print):
+    def __init__(self, root, batch_size=32, resize=224, *, val_root=None,
+                 validation_split=VALIDATION_SPLIT, seed=0, color_mode="rgb",
+                 skip_unreadable=False, augment=False, log=print):
         self.save_hyperparameters(ignore=["log"])
         owner = type(self).__name__
         # The cheap checks first: a typo should not wait for thousands of images to decode.
@@ -443,13 +583,8 @@ class ImageFolder(ArrayData):
 
         self.root = Path(root)
         self.val_root = None if val_root is None else Path(val_root)
-        classes, files = _list_classes(owner, self.root, "root")
-        if len(classes) < 2:
-            raise DataError(f"{owner}: root {shown_path(self.root)} has one class folder "
-                            f"({shown_path(classes[0])}); a classifier needs at least two: put "
-                            f"each class's images in a folder of its own")
+        classes, files = _classes_and_files(owner, self.root, "root")
         if self.val_root is None:
-            _refuse_empty_classes(owner, self.root, "root", classes, files)
             train_entries, val_entries = _stratified_split(classes, files, validation_split,
                                                            seed)
             val_folder = self.root
@@ -464,7 +599,6 @@ class ImageFolder(ArrayData):
                 raise DataError(f"{owner}: val_root {self.val_root} has other classes than root "
                                 f"{self.root}: {difference}; give both folders the same class "
                                 f"subfolders")
-            _refuse_empty_classes(owner, self.root, "root", classes, files)
             _refuse_empty_classes(owner, self.val_root, "val_root", classes, val_files)
             train_entries = [(path, label) for label, name in enumerate(classes)
                              for path in files[name]]
@@ -472,28 +606,15 @@ class ImageFolder(ArrayData):
                            for path in val_files[name]]
             val_folder = self.val_root
 
-        train_images, train_labels, self.train_files, train_failures = _read_images(
-            self.root, train_entries, mode, channels, size)
-        val_images, val_labels, self.val_files, val_failures = _read_images(
-            val_folder, val_entries, mode, channels, size)
-        # Named relative to root; a separate val_root's files by their full path.
-        failures = [(path, error) for path, error in train_failures] + [
-            (path if self.val_root is None else (self.val_root / path).as_posix(), error)
-            for path, error in val_failures]
-        failures.sort(key=lambda failure: failure[0])
         root = shown_path(self.root)  # in messages
-        self.skipped = [path for path, _ in failures]
-        if failures:
-            count = f"{len(failures)} unreadable image file{'s' if len(failures) > 1 else ''}"
-            if not skip_unreadable:
-                first_path, first_error = failures[0]
-                raise DataError(f"{owner} {root}: {count}: {_name_paths(self.skipped)} "
-                                f"({shown_path(first_path)}: {type(first_error).__name__}: "
-                                f"{_one_line(first_error)}); remove or repair them, or pass "
-                                f"skip_unreadable=True")
-            if log is not None:
-                log(f"{owner} {root}: skipped {count}: {_name_paths(self.skipped)}")
-        after_skipping = f" after skipping {len(failures)} unreadable" if failures else ""
+        # Named relative to root; a separate val_root's files by their full path.
+        ((train_images, train_labels, self.train_files),
+         (val_images, val_labels, self.val_files)), self.skipped = _decode_splits(
+            owner, self.root, [(self.root, train_entries, None),
+                               (val_folder, val_entries, self.val_root)],
+            mode, channels, size, skip_unreadable, log)
+        after_skipping = (f" after skipping {len(self.skipped)} unreadable" if self.skipped
+                          else "")
         if not len(train_labels):
             raise DataError(f"{owner} {root}: no training images left{after_skipping}; "
                             f"add images to the class folders")

@@ -193,13 +193,14 @@ class ModuleContract(HyperParameters):
         """Backends: set the parameters from :meth:`weight_arrays`-like arrays."""
         raise NotImplementedError
 
-    def save_weights(self, path):
+    def save_weights(self, path, classes=None):
         """Write the parameters to ``path`` as the canonical safetensors file every backend
-        reads (``core/weights.py``)."""
+        reads (``core/weights.py``), with ``classes``, the names of the labels in order
+        (``data.classes``), in its metadata when given: ``predict`` prints them."""
         self.check_chapter_table()
         weights.save_weights(path, self.weight_arrays(), self.LAYOUT, self.resize,
                              self.num_classes, backend=self.BACKEND,
-                             in_channels=self.input_channels)
+                             in_channels=self.input_channels, classes=classes)
 
     def load_weights(self, path, skip_head=False, log=print):
         """Set the parameters from a canonical weights file (saved by any backend). A file for
@@ -230,6 +231,16 @@ class ModuleContract(HyperParameters):
         already is the model's input."""
         return np.concatenate([logits.argmax(axis=-1) for logits in
                                self._evaluate(X, batch_size, features=False)]).astype(np.int64)
+
+    def probabilities(self, X, batch_size=256):
+        """Class probabilities (numpy float32, ``(N, num_classes)``, each row summing to 1: the
+        softmax of the logits) of the images ``X``, in evaluation mode; ``X`` as for
+        :meth:`predict`. What Keras' ``predict`` returns for a softmax classifier."""
+        rows = []
+        for logits in self._evaluate(X, batch_size, features=False):
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))  # no overflow
+            rows.append(shifted / shifted.sum(axis=-1, keepdims=True))
+        return np.concatenate(rows).astype(np.float32)
 
     def features(self, X, batch_size=256):
         """The penultimate activations (numpy float32, ``(N, 4096)`` for AlexNet: the second

@@ -555,7 +555,8 @@ class TrainerBase(HyperParameters):
     def save_weights(self, path, extra_metadata=None):
         """Write the model's weights as they stand now, mid-``fit`` too (taken from
         :meth:`state_arrays`, as a checkpoint holds them), as a weights file with
-        ``extra_metadata`` (``KeepBest``'s epoch and accuracy) in its metadata."""
+        ``extra_metadata`` (``KeepBest``'s epoch and accuracy) and the data's class names
+        (its ``classes``, where it has them) in its metadata."""
         identity = self.run_identity()
         resize = identity["resize"]
         resize = tuple(resize) if isinstance(resize, list) else resize
@@ -563,7 +564,7 @@ class TrainerBase(HyperParameters):
         tensors = state_to_canonical(self.state_arrays(), BACKEND_LAYOUTS[self.backend], resize,
                                      identity["num_classes"], in_channels)
         save_canonical(path, tensors, resize, identity["num_classes"], self.backend,
-                       in_channels, extra_metadata)
+                       in_channels, extra_metadata, classes=getattr(self.data, "classes", None))
 
     def check_stop(self):
         """Between two steps: raise :class:`TrainingInterrupted` if a stop was requested."""
@@ -591,7 +592,8 @@ class TrainerBase(HyperParameters):
                 "in_channels": getattr(self.model, "in_channels", None),
                 "batch_size": getattr(self.data, "batch_size", None),
                 "seed": getattr(self.data, "seed", None),
-                "train_examples": self.epoch_examples(train=True)}
+                "train_examples": self.epoch_examples(train=True),
+                "augment": bool(getattr(self.data, "augment", False))}
 
     def checkpoint_state(self):
         """``(metadata, arrays)``: where training stands, for a checkpoint.

@@ -15,7 +15,9 @@ order H×W×C, so :func:`to_canonical`/:func:`from_canonical` transpose and perm
 
 The header's ``__metadata__`` records ``format``, ``architecture``, ``resize`` (``"224"``, or
 ``"96x128"`` for a non-square input), ``num_classes``, ``in_channels``, ``layout`` and
-``saved_by`` (the backend), so loading names a mismatch in words rather than in shapes. Files
+``saved_by`` (the backend), so loading names a mismatch in words rather than in shapes; and,
+when the data named them, ``classes`` (the class names in label order, as a JSON list), so a
+file says what its outputs mean (``predict`` prints them). Files
 without it (written by another tool in the canonical layout) load when every tensor has the
 right name and shape; files written before ``in_channels`` was recorded are greyscale.
 
@@ -39,7 +41,7 @@ import safetensors
 from .architecture import IN_CHANNELS, as_size, format_size, layer_table
 from .checkpoint import CheckpointError, is_checkpoint, read_checkpoint
 from .errors import D2LAlexNetError
-from .files import atomic_write_bytes, safetensors_bytes, safetensors_metadata
+from .files import atomic_write_bytes, canonical_json, safetensors_bytes, safetensors_metadata
 
 FORMAT = "d2l_alexnet"  # the metadata's "format": files of this library
 ARCHITECTURE = "alexnet-d2l"  # the chapter's network, first convolution unpadded
@@ -364,22 +366,56 @@ def decode_resize(text):
     return tuple(parts)
 
 
-def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS):
+def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS,
+                 classes=None):
     """Save a backend's ``parameter_arrays`` (its own layout) in the canonical layout, with the
-    architecture in the metadata so that loading can name a mismatch."""
+    architecture (and ``classes``, the class names, when given) in the metadata so that loading
+    can name a mismatch."""
     save_canonical(path, to_canonical(arrays, layout, resize, num_classes, in_channels),
-                   resize, num_classes, backend, in_channels)
+                   resize, num_classes, backend, in_channels, classes=classes)
 
 
 def save_canonical(path, tensors, resize, num_classes, backend, in_channels=IN_CHANNELS,
-                   extra_metadata=None):
+                   extra_metadata=None, classes=None):
     """Save canonical ``tensors`` as a weights file (what :func:`save_weights` writes), with
-    ``extra_metadata`` besides (``KeepBest``'s epoch and accuracy)."""
-    save_safetensors(path, tensors, {**(extra_metadata or {}),
+    ``extra_metadata`` besides (``KeepBest``'s epoch and accuracy) and ``classes``, the names
+    of the ``num_classes`` labels in order (``None``: unnamed)."""
+    named = {} if classes is None else {"classes": encode_classes(classes, num_classes)}
+    save_safetensors(path, tensors, {**(extra_metadata or {}), **named,
                                      "format": FORMAT, "architecture": ARCHITECTURE,
                                      "resize": encode_resize(resize), "num_classes": num_classes,
                                      "in_channels": in_channels, "layout": CANONICAL_LAYOUT,
                                      "saved_by": backend})
+
+
+def encode_classes(classes, num_classes):
+    """The metadata's ``classes``: the names as a canonical JSON list (one text for one list of
+    names, so the same weights give the same bytes); refuses a list that does not name exactly
+    ``num_classes`` classes by distinct texts."""
+    if isinstance(classes, str):
+        raise WeightsError(f"classes must be a list of names, got the single string "
+                           f"{classes!r}; pass e.g. classes=[\"cat\", \"dog\"]")
+    names = list(classes)
+    if len(names) != num_classes or not all(isinstance(name, str) for name in names) \
+            or len(set(names)) != len(names):
+        raise WeightsError(f"classes must name the model's {num_classes} classes in label "
+                           f"order, each by a different text, got {names!r}")
+    return canonical_json(names)
+
+
+def decode_classes(path, text, num_classes):
+    """Undo :func:`encode_classes` (``None`` for ``None``), refusing names that do not fit."""
+    if text is None:
+        return None
+    try:
+        names = json.loads(text)
+    except ValueError:
+        names = None
+    if (not isinstance(names, list) or not all(isinstance(name, str) for name in names)
+            or (num_classes is not None and len(names) != num_classes)):
+        raise WeightsError(f"{path} has unreadable metadata (classes {text!r} is not a list of "
+                           f"{num_classes} class names)")
+    return names
 
 
 def _saved_for(path, metadata):
@@ -468,15 +504,17 @@ def load_weights(path, layout, resize, num_classes, in_channels=IN_CHANNELS, ski
 
 
 def saved_metadata(path):
-    """``{"resize", "num_classes", "in_channels"}`` recorded in a weights file's header, or a
-    checkpoint's (``None`` where absent). Reads only the header of a weights file, so it is
-    cheap on any file size."""
+    """``{"resize", "num_classes", "in_channels", "classes"}`` recorded in a weights file's
+    header, or a checkpoint's (``None`` where absent; ``classes`` a list of names). Reads only
+    the header of a weights file, so it is cheap on any file size."""
     if is_checkpoint(path):
         metadata = read_tensors(path, log=None)[1]
     else:
         with _open(path) as handle:
             metadata = _metadata(path, handle)
-    return dict(zip(("resize", "num_classes", "in_channels"), _saved_for(path, metadata)))
+    saved = dict(zip(("resize", "num_classes", "in_channels"), _saved_for(path, metadata)))
+    saved["classes"] = decode_classes(path, metadata.get("classes"), saved["num_classes"])
+    return saved
 
 
 def saved_architecture(path):

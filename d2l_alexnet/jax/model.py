@@ -301,14 +301,14 @@ class AlexNet(Classifier):
                                  with_dropout(self.dropout, self.table))
 
     @nn.nowrap
-    def save_weights(self, path, params=None):
-        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``)
-        of the parameters the model carries, or of ``params``."""
+    def save_weights(self, path, params=None, classes=None):
+        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
+        with ``classes``) of the parameters the model carries, or of ``params``."""
         if params is None:
-            return ModuleContract.save_weights(self, path)
+            return ModuleContract.save_weights(self, path, classes)
         core_weights.save_weights(path, _param_arrays(params), LAYOUT, self.resize,
                                   self.num_classes, backend=self.BACKEND,
-                                  in_channels=self.in_channels)
+                                  in_channels=self.in_channels, classes=classes)
 
 
 class BookAlexNet(Classifier):

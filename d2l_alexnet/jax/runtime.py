@@ -5,9 +5,9 @@ import os
 import jax
 import numpy as np
 
-# Precisions this backend trains in (bf16: params and inputs cast inside the loss).
+#: Precisions this backend trains in (bf16: params and inputs cast inside the loss).
 PRECISIONS = ("fp32", "bf16")
-# Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
+#: Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
 LAYOUT = "NHWC"
 
 # JAX has no global RNG: the Trainer derives its init and dropout keys from this seed. Read it

@@ -46,13 +46,13 @@ def _start_engine_without_its_log_line():
 
 _start_engine_without_its_log_line()
 
-# Precisions this backend trains in. bf16 is MXNet 1.9's automatic mixed precision on oneDNN
-# (``mxnet.contrib.amp``): fp32 parameters, bf16 convolutions and matrix products.
+#: Precisions this backend trains in. bf16 is MXNet 1.9's automatic mixed precision on oneDNN
+#: (``mxnet.contrib.amp``): fp32 parameters, bf16 convolutions and matrix products.
 PRECISIONS = ("fp32", "bf16")
 # How MXNet's AMP marks a bfloat16 array (numpy has no such type: two bytes, a structured dtype).
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
 _bf16_amp_on = False
-# Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
+#: Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
 LAYOUT = "NCHW"
 
 

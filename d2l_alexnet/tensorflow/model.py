@@ -217,12 +217,12 @@ class AlexNet(Classifier):
                                  in_channels)
         self.built = True  # self.net is built; nothing else holds weights
 
-    def save_weights(self, filepath, *args, **kwargs):
-        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``);
-        ``*.weights.h5``: Keras' own format."""
+    def save_weights(self, filepath, *args, classes=None, **kwargs):
+        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
+        with ``classes``); ``*.weights.h5``: Keras' own format."""
         if str(filepath).endswith(".weights.h5"):
             return super().save_weights(filepath, *args, **kwargs)
-        return ModuleContract.save_weights(self, filepath)
+        return ModuleContract.save_weights(self, filepath, classes)
 
     def load_weights(self, filepath, *args, skip_head=False, log=print, **kwargs):
         """From a canonical weights file (``ModuleContract.load_weights``: ``skip_head``, the

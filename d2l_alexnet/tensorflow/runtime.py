@@ -51,9 +51,9 @@ if not keras.__version__.startswith("3."):  # variable paths, dtype policies per
 CLUSTER_STRATEGY = tf.distribute.MultiWorkerMirroredStrategy() if "TF_CONFIG" in os.environ \
     else None
 
-# Precisions this backend trains in (bf16: Keras mixed_bfloat16 on this model's layers).
+#: Precisions this backend trains in (bf16: Keras mixed_bfloat16 on this model's layers).
 PRECISIONS = ("fp32", "bf16")
-# Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
+#: Parameter layout (core/weights.py): HWIO kernels, (in, out) dense kernels, H×W×C flatten.
 LAYOUT = "NHWC"
 
 

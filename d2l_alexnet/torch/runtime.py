@@ -5,9 +5,9 @@ import torch
 
 from ..core.module import host_array
 
-# Precisions this backend trains in (bf16: torch.autocast).
+#: Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
-# Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
+#: Parameter layout (core/weights.py): OIHW kernels, (out, in) dense weights, C×H×W flatten.
 LAYOUT = "NCHW"
 
 

@@ -405,18 +405,20 @@ def test_interrupted_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_o
     """Ctrl-C mid-epoch, SIGKILL mid-checkpoint-write, a truncated checkpoint, SIGKILL mid-epoch:
     resumed each time, the run ends with the same weights, optimizer and RNG states, metrics
     history and plot as one that ran straight through (bit for bit: each backend is
-    deterministic on the CPU)."""
+    deterministic on the CPU). With --augment: the images' random flips and crops resume too."""
     import shlex
 
     from d2l_alexnet.core.checkpoint import read_checkpoint
     from d2l_alexnet.core.lock import LOCK_NAME
 
-    common = ["--backend", backend_name, *CHECKPOINT_RUN]
+    common = ["--backend", backend_name, *CHECKPOINT_RUN, "--augment"]
     straight = tmp_path / "straight"
     result = run_train(common + ["--out", str(straight), "--checkpoint-dir",
                                  str(straight / "ckpt")])
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(straight / "ckpt")) == ["checkpoint-3.ckpt", "checkpoint-4.ckpt"]
+    assert "flipped and cropped at random (--augment)" in result.stdout
+    assert read_checkpoint(straight / "ckpt" / "checkpoint-4.ckpt").metadata["augment"] is True
 
     resumed = tmp_path / "resumed"
     ckpt = resumed / "ckpt"

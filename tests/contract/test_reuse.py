@@ -190,7 +190,7 @@ def test_uint8_and_float_images_reach_the_network_identical(d2l, rgb_model):
     np.testing.assert_array_equal(rgb_model.features(images), rgb_model.features(as_float))
 
 
-def test_predict_and_features_are_deterministic_and_batched(d2l, rgb_model):
+def test_predict_probabilities_and_features_are_deterministic_and_batched(d2l, rgb_model):
     images, _ = colour_images(10)
     predictions = rgb_model.predict(images, batch_size=4)
     assert predictions.shape == (10,) and predictions.dtype == np.int64
@@ -202,6 +202,10 @@ def test_predict_and_features_are_deterministic_and_batched(d2l, rgb_model):
     np.testing.assert_allclose(features, rgb_model.features(images, batch_size=10), rtol=1e-4,
                                atol=1e-5)
     np.testing.assert_array_equal(predictions, rgb_model.predict(images))
+    probabilities = rgb_model.probabilities(images, batch_size=4)  # what `predict` prints
+    assert probabilities.shape == (10, CLASSES) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), predictions)
     # The model's own input, as a tensor of its backend, is taken as it is.
     X = rgb_model.images_to_input(images[:3])
     np.testing.assert_allclose(rgb_model.features(X), features[:3], rtol=1e-4, atol=1e-5)

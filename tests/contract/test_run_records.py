@@ -1,6 +1,6 @@
 """What a CLI run records as it goes, in each backend: ``metrics.jsonl`` readable while the run
-is still going, ``--keep-best``'s ``best.safetensors`` and ``--early-stopping``, which a resumed
-run continues exactly. The runs are held and killed by ``fault_launcher.py``."""
+is still going, ``--keep-best``'s ``best.safetensors``, ``--early-stopping`` and
+``--tensorboard``'s event files, which a resumed run continues exactly. The runs are held and killed by ``fault_launcher.py``."""
 
 import json
 import os
@@ -8,8 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from d2l_alexnet.core.callbacks import METRICS_KEYS
 from d2l_alexnet.core.weights import load_safetensors
+from tensorboard_events import scalars
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
@@ -62,16 +65,26 @@ def test_metrics_jsonl_has_the_first_epoch_while_the_run_goes_on(backend_name, t
     assert (tmp_path / "out" / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_keep_best_and_early_stopping_resume_exactly(backend_name, tmp_path):
+def test_keep_best_early_stopping_and_tensorboard_resume_exactly(backend_name, tmp_path):
     flags = ("--keep-best", "--early-stopping", "1", "--lr", "0.05", "--checkpoint-every", "1")
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     status, output = finish(launch(backend_name, straight, *flags))
     assert status == 0, output[-3000:]
     # Killed after step 3, mid-epoch 2: its checkpoint holds epoch 1 and the best so far.
-    status, _ = finish(launch(backend_name, resumed, *flags, D2L_ALEXNET_TEST_KILL_AFTER_STEP="3"))
+    logs = ("--tensorboard", str(resumed / "logs"))
+    status, _ = finish(launch(backend_name, resumed, *flags, *logs,
+                              D2L_ALEXNET_TEST_KILL_AFTER_STEP="3"))
     assert status == -9
-    status, again = finish(launch(backend_name, resumed, *flags, "--resume"))
+    status, again = finish(launch(backend_name, resumed, *flags, *logs, "--resume"))
     assert status == 0, again[-3000:]
+    # Both runs' event files together: metrics.jsonl's scalars, each step once.
+    logged = scalars(resumed / "logs")
+    for key in ("train_loss", "val_loss", "val_acc", "lr"):
+        assert logged[key] == [(record["step"], pytest.approx(record[key], rel=1e-6))
+                               for record in records(resumed)], key
+    assert [step for step, _ in logged["seconds"]] == [2, 4] == \
+        [step for step, _ in logged["images_per_sec"]]
+    assert len(list((resumed / "logs").iterdir())) == 2  # one event file per process
     assert records(resumed) == records(straight) and len(records(straight)) == 2
     assert (resumed / "out" / "best.safetensors").read_bytes() == \
         (straight / "out" / "best.safetensors").read_bytes()

@@ -29,23 +29,24 @@ def initialize_distributed():
     """One process, always."""
 
 
-def example_input_shape(resize):
-    return (1, resize)
+def example_input_shape(resize, in_channels=1):
+    return (in_channels, resize)
 
 
 class SoftmaxRegression:
     """Softmax regression on the 28×28 pixels; ``resize`` only names the data it expects
     (``None``: any)."""
 
-    def __init__(self, lr=0.1, num_classes=10, resize=None, **recipe):
+    def __init__(self, lr=0.1, num_classes=10, resize=None, in_channels=1, **recipe):
         self.lr, self.num_classes, self.resize = lr, num_classes, resize
+        self.in_channels = in_channels
         self.recipe = TrainingRecipe(lr=lr, **recipe)  # checkpointed; these steps use only lr
         self.W = np.zeros((28 * 28, num_classes))
 
     def layer_summary(self, shape):
         pass
 
-    def save_weights(self, path):
+    def save_weights(self, path, classes=None):
         with open(path, "wb") as stream:
             stream.write(self.W.tobytes())
 

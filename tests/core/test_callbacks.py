@@ -1,18 +1,21 @@
 """Callbacks (``core/callbacks.py``) on the tiny numpy backend: the metrics log, the best
-weights and early stopping, and how each survives a resumed run."""
+weights, early stopping and the TensorBoard log, and how each survives a resumed run."""
 
 import json
+import sys
 from types import SimpleNamespace
 
 import pytest
 
-from d2l_alexnet.core.callbacks import (METRICS_KEYS, EarlyStopping, KeepBest, MetricsLog,
-                                        RecordWriteError)
+from d2l_alexnet.core.callbacks import (METRICS_KEYS, TENSORBOARD_KEYS, EarlyStopping, KeepBest,
+                                        MetricsLog, RecordWriteError, TensorBoardError,
+                                        TensorBoardLog)
 from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
 from d2l_alexnet.core.progress import ProgressBoard
 from d2l_alexnet.core.trainer import TrainingInterrupted
 from d2l_alexnet.core.weights import load_safetensors
 from numpy_backend import FashionMNIST, NumpyTrainer, SoftmaxRegression, set_seed
+from tensorboard_events import scalars
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +135,59 @@ def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_pat
     assert str(error.value) == (f"cannot write {missing} (No such file or directory): make "
                                 "its folder writable again; a run with --checkpoint-dir continues with --resume")
     assert error.value.exit_status == 1
+
+
+def tensorboard_fit(data, folder, epochs, resume=None):
+    """A run writing TensorBoard logs into ``folder``, a checkpoint at every epoch's end kept."""
+    set_seed(0)
+    trainer = NumpyTrainer(max_epochs=epochs, progress=False, log=None,
+                           board=ProgressBoard(live=False),
+                           callbacks=[TensorBoardLog(folder / "logs")])
+    checkpointer = Checkpointer(folder / "checkpoints", keep=epochs, log=None).attach(trainer)
+    return trainer.fit(SoftmaxRegression(lr=0.5), data, resume=resume), checkpointer
+
+
+def expected_scalars(history):
+    """What each evaluation's record puts in TensorBoard: its floats at its step (float32)."""
+    return {key: [(record["step"], pytest.approx(record[key], rel=1e-6)) for record in history]
+            for key in TENSORBOARD_KEYS}
+
+
+def test_tensorboard_log_writes_every_evaluation_at_its_step(data, tmp_path):
+    history, _ = tensorboard_fit(data, tmp_path, epochs=2)
+    assert scalars(tmp_path / "logs") == expected_scalars(history)
+    assert [record["step"] for record in history] == [3, 6]
+    (name,) = (path.name for path in (tmp_path / "logs").iterdir())
+    assert name.startswith("events.out.tfevents.") and name.endswith(".step-0")
+
+
+def test_a_resumed_tensorboard_log_holds_every_step_once(data, tmp_path):
+    straight, checkpointer = tensorboard_fit(data, tmp_path, epochs=3)
+    first_epoch = read_checkpoint(sorted((tmp_path / "checkpoints").glob("*.ckpt"),
+                                         key=lambda path: path.stat().st_mtime)[0])
+    assert first_epoch.metadata["step"] == 3
+    # The log holds steps 3, 6 and 9: a run resumed from step 3 (a kill after the evaluations
+    # of epochs 2 and 3 were logged, before their checkpoints) writes 6 and 9 again.
+    resumed, _ = tensorboard_fit(data, tmp_path, epochs=3, resume=first_epoch)
+    assert scalars(tmp_path / "logs") == expected_scalars(resumed)
+    assert sorted(path.name[-7:] for path in (tmp_path / "logs").iterdir()) == [".step-0",
+                                                                                 ".step-3"]
+
+
+def test_a_torn_last_record_is_dropped_when_a_run_resumes(data, tmp_path):
+    history, _ = tensorboard_fit(data, tmp_path, epochs=1)
+    (path,) = (tmp_path / "logs").iterdir()
+    with open(path, "ab") as stream:  # a kill in the middle of writing a record
+        stream.write(b"\x10\x00\x00")
+    trainer = SimpleNamespace(history=history, is_first_replica=True)
+    TensorBoardLog(tmp_path / "logs").on_fit_start(trainer, None)
+    assert scalars(tmp_path / "logs") == expected_scalars(history)
+
+
+def test_without_tensorboardx_the_log_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    with pytest.raises(TensorBoardError) as error:
+        TensorBoardLog("logs")
+    assert str(error.value) == ("writing TensorBoard logs needs tensorboardX, which is not "
+                                "installed: pip install tensorboardX")
+    assert error.value.exit_status == 2

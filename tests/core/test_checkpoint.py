@@ -753,7 +753,7 @@ def fail_writing(monkeypatch, name):
 
 def test_a_full_disk_at_the_end_keeps_the_weights_in_the_last_checkpoint(cli, tmp_path, capsys,
                                                                         monkeypatch):
-    monkeypatch.setattr(SoftmaxRegression, "save_weights", lambda self, path: (
+    monkeypatch.setattr(SoftmaxRegression, "save_weights", lambda self, path, classes=None: (
         files.atomic_write_bytes(path, self.W.tobytes())))
     with monkeypatch.context() as patch:
         fail_writing(patch, "weights.safetensors")
@@ -777,7 +777,7 @@ def test_a_full_disk_at_the_end_keeps_the_weights_in_the_last_checkpoint(cli, tm
 
 def test_a_full_disk_at_the_end_without_checkpoints_saves_the_weights_elsewhere(
         cli, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(SoftmaxRegression, "save_weights", lambda self, path: (
+    monkeypatch.setattr(SoftmaxRegression, "save_weights", lambda self, path, classes=None: (
         files.atomic_write_bytes(path, self.W.tobytes())))
     monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "elsewhere"))
     (tmp_path / "elsewhere").mkdir()

@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import subprocess
+import sys
 import threading
 import time
 import types
@@ -10,7 +11,9 @@ import types
 import numpy as np
 import pytest
 
-from d2l_alexnet import backends, evaluate, train
+from PIL import Image
+
+from d2l_alexnet import backends, evaluate, predict, train
 from d2l_alexnet.core import weights
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
@@ -82,7 +85,8 @@ def stub_backend():
     return types.SimpleNamespace(PRECISIONS=("fp32",), Trainer=Trainer,
                                  FashionMNIST=FashionMNIST, AlexNet=AlexNet,
                                  set_seed=lambda seed: None, initialize_distributed=lambda: None,
-                                 example_input_shape=lambda resize: (1, resize))
+                                 example_input_shape=lambda resize, in_channels=1: (
+                                     1, in_channels, resize))
 
 
 def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
@@ -126,6 +130,35 @@ def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monke
     assert not (tmp_path / "other").exists()
 
 
+def test_a_tensorboard_dir_that_cannot_be_used_exits_2_and_leaves_no_folder(monkeypatch, capsys,
+                                                                             tmp_path):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    out, blocker, logs = tmp_path / "run", tmp_path / "file", tmp_path / "logs"
+    blocker.write_text("not a directory")
+    assert train.main(["--out", str(out), "--tensorboard", str(blocker)]) == 2
+    assert capsys.readouterr().err == (f"error: cannot write to --tensorboard {blocker} "
+                                       f"({blocker} is a file, not a folder): choose a writable "
+                                       "directory\n")
+    logs.mkdir()
+    (logs / "events.out.tfevents.1.host.step-0").write_bytes(b"another run's")
+    assert train.main(["--out", str(out), "--tensorboard", str(logs)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --tensorboard {logs} already holds a run's event files "
+        "(events.out.tfevents.1.host.step-0): add --resume to continue the run of its "
+        "--checkpoint-dir, or choose an empty directory\n")
+    with FolderLocks() as running:  # a run still writing there
+        running.take(str(tmp_path), "--tensorboard", "PID 1, started then: the first run")
+        assert train.main(["--out", str(out), "--tensorboard", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.startswith(f"error: --tensorboard {tmp_path} is in use "
+                                                  "by another run (PID 1")
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    assert train.main(["--out", str(out), "--tensorboard", str(tmp_path / "new")]) == 2
+    assert capsys.readouterr().err == ("error: writing TensorBoard logs needs tensorboardX, which "
+                                       "is not installed: pip install tensorboardX\n")
+    assert sorted(os.listdir(tmp_path)) == ["file", "logs"]
+    assert os.listdir(logs) == ["events.out.tfevents.1.host.step-0"]
+
+
 def lesson_weights(path, resize=67, num_classes=4, in_channels=3):
     """A weights file as a lesson's run saves it: ``num_classes`` RGB classes."""
     shapes, _ = weights.canonical_shapes(weights.decode_resize(resize), num_classes,
@@ -142,11 +175,9 @@ def test_evaluate_suggests_what_evaluate_can_do_with_another_datas_weights(capsy
     path = lesson_weights(tmp_path / "cats.safetensors")
     assert evaluate.main(["--weights", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err == (f"error: --weights: {path} holds weights for 4 classes, and evaluate measures "
-                   "Fashion-MNIST's 10: give it a weights file trained on Fashion-MNIST (train's "
-                   "--out), or measure this one on its own data in Python: model = "
-                   "d2l.AlexNet(num_classes=4, resize=67, in_channels=3); "
-                   "model.load_weights(PATH); d2l.Trainer(max_epochs=1).evaluate(model, data)\n")
+    assert err == (f"error: --weights: {path} holds weights for 4 classes, and Fashion-MNIST "
+                   "has 10: give it a weights file trained on Fashion-MNIST (train's --out), or "
+                   "measure this one on images of its own classes: --image-folder DIR\n")
     assert "--new-head" not in err and "skip_head" not in err
     # A Fashion-MNIST file at another --resize: the fix is evaluate's flag, not resize=.
     path = lesson_weights(tmp_path / "fashion.safetensors", num_classes=10, in_channels=1)
@@ -175,6 +206,124 @@ def test_train_init_from_another_size_suggests_its_resize_flag(capsys, tmp_path)
         "(the model: 67×67): --resize gives square inputs only: train from it in Python: "
         "model = d2l.AlexNet(resize=(67, 80)); model.load_weights(PATH)\n")
     assert not (tmp_path / "run").exists()
+
+
+# ---- your own images: the refusals, before any framework ------------------------------------
+
+def picture_folder(root, classes=("cat", "dog"), per_class=2):
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for index in range(per_class):
+            Image.new("RGB", (8, 8), (40 * index, 90, 200)).save(root / name / f"{index}.png")
+    return root
+
+
+def refused(main, argv, capsys):
+    """The one line ``main(argv)`` exits 2 with."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize("case, words", [
+    ("one class", "one class folder (cat)"),
+    ("no images", "no images"),
+    ("--new-head alone", "--new-head needs --init-from"),
+    ("--val-folder alone", "--val-folder goes with --image-folder"),
+    ("--data-dir too", "--data-dir is for Fashion-MNIST"),
+    ("--limit-train too", "--limit-train is for Fashion-MNIST"),
+    ("both validations", "pass one of them"),
+    ("split of 1", "--validation-split must lie between 0 and 1"),
+    ("other val classes", "give both the same class subfolders"),
+    ("another class count", "add --new-head"),
+])
+def test_train_refuses_a_bad_image_folder_run_in_one_line(capsys, tmp_path, case, words):
+    folder = picture_folder(tmp_path / "pictures")
+    flags = {
+        "one class": ["--image-folder", str(picture_folder(tmp_path / "one", ("cat",)))],
+        "no images": ["--image-folder", str(picture_folder(tmp_path / "none", per_class=0))],
+        "--new-head alone": ["--image-folder", str(folder), "--new-head"],
+        "--val-folder alone": ["--val-folder", str(folder)],
+        "--data-dir too": ["--image-folder", str(folder), "--data-dir", str(tmp_path)],
+        "--limit-train too": ["--image-folder", str(folder), "--limit-train", "4"],
+        "both validations": ["--image-folder", str(folder), "--val-folder", str(folder),
+                             "--validation-split", "0.5"],
+        "split of 1": ["--image-folder", str(folder), "--validation-split", "1"],
+        "other val classes": ["--image-folder", str(folder), "--val-folder",
+                              str(picture_folder(tmp_path / "val", ("cat", "cow")))],
+        "another class count": ["--image-folder", str(folder), "--init-from",
+                                str(lesson_weights(tmp_path / "four.safetensors"))],
+    }[case]
+    err = refused(train.main, [*flags, "--resize", "67", "--out", str(tmp_path / "run")], capsys)
+    assert words in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_finds_the_folders_classes_and_channels_before_any_framework(tmp_path):
+    args = train.build_parser().parse_args(["--image-folder", str(picture_folder(tmp_path)),
+                                            "--resize", "67"])
+    train.validate(args)
+    assert (args.class_names, args.num_classes, args.in_channels) == (["cat", "dog"], 2, 3)
+    assert args.validation_split == 0.2  # ImageFolder's own default
+    grey = tmp_path / "grey"
+    for name in ("a", "b"):
+        (grey / name).mkdir(parents=True)
+        Image.new("L", (8, 8), 10).save(grey / name / "1.png")
+    args = train.build_parser().parse_args(["--image-folder", str(grey), "--resize", "67"])
+    train.validate(args)
+    assert (args.color_mode, args.in_channels) == ("grayscale", 1)
+    fashion = train.build_parser().parse_args(["--resize", "67"])
+    train.validate(fashion)
+    assert fashion.num_classes == 10 and fashion.class_names[0] == "t-shirt"
+
+
+def named_weights(path, classes, in_channels=3):
+    lesson_weights(path, num_classes=len(classes), in_channels=in_channels)
+    tensors, _ = weights.load_safetensors(path)
+    weights.save_canonical(path, tensors, 67, len(classes), "test", in_channels,
+                           classes=classes)
+    return path
+
+
+def test_evaluate_refuses_a_folder_of_other_classes_than_the_files(capsys, tmp_path):
+    folder = picture_folder(tmp_path / "pictures")
+    cats = named_weights(tmp_path / "cats.safetensors", ["cat", "cow"])
+    err = refused(evaluate.main, ["--image-folder", str(folder), "--weights", str(cats)], capsys)
+    assert ("was trained on the classes cat, cow, and --image-folder "
+            f"{folder} has cat, dog") in err and "--new-head" in err
+    three = named_weights(tmp_path / "three.safetensors", ["a", "b", "c"])
+    err = refused(evaluate.main, ["--image-folder", str(folder), "--weights", str(three)], capsys)
+    assert "holds weights for 3 classes, and --image-folder" in err
+    err = refused(evaluate.main, ["--weights", str(named_weights(
+        tmp_path / "ten.safetensors", list("abcdefghij"), in_channels=1))], capsys)
+    assert "a, b, c, d, e, f and 4 more, not Fashion-MNIST's" in err and "--image-folder" in err
+    refused(evaluate.main, ["--weights", str(cats), "--skip-unreadable"], capsys)
+
+
+def test_predict_names_the_classes_the_file_records_or_says_why_not(tmp_path):
+    saved = {"num_classes": 2, "in_channels": 3, "classes": ["cat", "dog"]}
+    assert predict.class_names("w", saved) == (["cat", "dog"], None)
+    names, note = predict.class_names("w", {**saved, "classes": None})
+    assert names == ["0", "1"] and "printing class indices 0..1" in note and "\n" not in note
+    names, note = predict.class_names("w", {"num_classes": 10, "in_channels": 1,
+                                            "classes": None})
+    assert names[0] == "t-shirt" and "Fashion-MNIST's names" in note
+    names, _ = predict.class_names("w", {"num_classes": 10, "in_channels": 3, "classes": None})
+    assert names[0] == "0"  # ten RGB classes: not a Fashion-MNIST run
+
+
+def test_predict_refuses_bad_input_in_one_line(capsys, tmp_path):
+    cats = str(named_weights(tmp_path / "cats.safetensors", ["cat", "dog"]))
+    picture = picture_folder(tmp_path / "pictures") / "cat" / "0.png"
+    (tmp_path / "notes.png").write_text("not an image")
+    assert "notes.png is not an image" in refused(
+        predict.main, ["--weights", cats, str(picture), str(tmp_path / "notes.png")], capsys)
+    assert "--top-k 3 is more than the 2 classes" in refused(
+        predict.main, ["--weights", cats, "--top-k", "3", str(picture)], capsys)
+    assert "--weights PATH is required" in refused(predict.main, [str(picture)], capsys)
+    assert "no such file" in refused(
+        predict.main, ["--weights", str(tmp_path / "none.safetensors"), str(picture)], capsys)
 
 
 # ---- tools/run_tests.py without a Python for MXNet -------------------------------------------

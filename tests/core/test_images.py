@@ -6,7 +6,8 @@ from PIL import Image
 
 from d2l_alexnet.core.data import DataError
 from d2l_alexnet.core.datamodule import epoch_order
-from d2l_alexnet.core.images import ArrayData, ImageFolder
+from d2l_alexnet.core.images import (ArrayData, ImageFolder, folder_classes, folder_color_mode,
+                                     folder_images, read_image)
 
 RNG = np.random.default_rng(0)
 
@@ -206,7 +207,8 @@ def test_num_classes_from_labels_and_from_names():
 def test_hyperparameters_hold_no_arrays():
     train, val = good()
     data = ArrayData(train, val, batch_size=2, resize=8, seed=4)
-    assert set(data.hparams) == {"batch_size", "resize", "layout", "seed", "classes"}
+    assert set(data.hparams) == {"batch_size", "resize", "layout", "seed", "classes",
+                                 "augment"}
     assert data.hparams["batch_size"] == 2 and data.hparams["seed"] == 4
 
 
@@ -483,6 +485,66 @@ def test_pixels_beyond_16_bits_are_an_unreadable_file_with_the_reason(tmp_path):
         "I", np.full((4, 4), 1 << 20, np.int32)).save(path))
     message = refusal(ImageFolder, root, resize=4, val_root=root, log=None)
     assert "a/wide.tif" in message and "beyond 16 bits" in message
+
+
+# ---- one file, a folder's classes and colours: what the command line reads -----------------
+
+@pytest.mark.parametrize("case", list(PICTURES))
+def test_read_image_reads_a_file_as_imagefolder_does(tmp_path, case):
+    root = two_class_folder(tmp_path, "picture.png", PICTURES[case][0])
+    (path,) = (root / "a").iterdir()
+    for color_mode in ("rgb", "grayscale"):
+        np.testing.assert_array_equal(read_image(path, color_mode, resize=4),
+                                      read_one(root, color_mode=color_mode))
+
+
+@pytest.mark.parametrize("problem, words", [("text", "not an image Pillow can read"),
+                                            ("missing", "no such file"),
+                                            ("folder", "is a directory")])
+def test_read_image_refuses_what_is_not_an_image_in_one_line(tmp_path, problem, words):
+    path = tmp_path / "picture.png"
+    if problem == "text":
+        path.write_text("not a picture")
+    elif problem == "folder":
+        path.mkdir()
+    message = refusal(read_image, path)
+    assert str(path) in message and words in message
+
+
+def test_folder_images_reads_every_image_of_every_class(tree):
+    images, labels, classes, paths = folder_images(tree, "rgb", (16, 16), log=None)
+    whole = ImageFolder(tree, resize=(16, 16), val_root=tree, log=None)
+    assert classes == whole.classes and paths == whole.files(True)
+    np.testing.assert_array_equal(images, whole.train_images)
+    np.testing.assert_array_equal(labels, whole.train_labels)
+
+
+def test_folder_classes_lists_without_decoding_and_refuses_what_imagefolder_refuses(tmp_path,
+                                                                                    tree):
+    assert folder_classes(tree) == ["dark", "light"]
+    save(tmp_path / "cats" / "1.png", 30)
+    message = refusal(folder_classes, tmp_path, "--image-folder")
+    assert "--image-folder" in message and "one class folder (cats)" in message
+    (tmp_path / "dogs").mkdir()
+    assert "dogs" in refusal(folder_classes, tmp_path) and "no images" in refusal(
+        folder_classes, tmp_path)
+
+
+def test_a_folder_is_greyscale_only_when_every_image_is(tmp_path, tree):
+    grey = tmp_path / "grey"
+    save(grey / "a" / "l.png", 30, mode="L")
+    Image.new("LA", (4, 4), (10, 0)).save(grey / "a" / "la.png")
+    (grey / "b").mkdir()
+    Image.fromarray(np.full((4, 4), 1000, np.uint16)).save(grey / "b" / "deep.png")
+    palette = Image.new("P", (4, 4), 1)
+    palette.putpalette([0, 0, 0, 90, 90, 90])  # two greys
+    palette.save(grey / "b" / "palette.png")
+    (grey / "b" / "bad.png").write_text("unreadable: left for ImageFolder to name")
+    assert folder_color_mode(grey) == "grayscale"
+    assert folder_color_mode(tree) == "rgb"  # RGB and greyscale files: RGB loses nothing
+    palette.putpalette([0, 0, 0, 90, 0, 0])  # a red
+    palette.save(grey / "b" / "palette.png")
+    assert folder_color_mode(grey) == "rgb"
 
 
 # ---- a classifier needs two classes ----------------------------------------------------------

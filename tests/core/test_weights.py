@@ -228,7 +228,8 @@ def test_a_file_written_before_the_safetensors_library_still_loads(tmp_path, can
                                                   "architecture": weights.ARCHITECTURE,
                                                   "resize": SMALL, "num_classes": 10,
                                                   "in_channels": 1})
-    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1}
+    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1,
+                                            "classes": None}
     loaded = dict(weights.load_weights(path, "NCHW", SMALL, 10))
     for name, array in canonical.items():
         np.testing.assert_array_equal(loaded[name], array, err_msg=name)
@@ -477,7 +478,8 @@ def test_a_checkpoint_gives_the_weights_it_holds_and_says_so(tmp_path, canonical
     assert lines == [f"{path} is a checkpoint: took the model weights it holds (step 12 of a "
                      f"{backend} run); to continue that run itself, pass its folder as "
                      "--checkpoint-dir with --resume"]
-    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1}
+    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1,
+                                            "classes": None}
     with pytest.raises(WeightsError, match="67×67 inputs \\(the model: 224×224\\)"):
         weights.read_weights(path, 224, 10, log=None)
 
@@ -545,8 +547,32 @@ def test_a_file_with_the_metadata_as_separate_keys_still_loads(tmp_path, canonic
         "format": weights.FORMAT, "architecture": weights.ARCHITECTURE, "resize": str(SMALL),
         "num_classes": "10", "in_channels": "1", "layout": weights.CANONICAL_LAYOUT,
         "saved_by": "pytorch"}))
-    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1}
+    assert weights.saved_metadata(path) == {"resize": SMALL, "num_classes": 10, "in_channels": 1,
+                                            "classes": None}
     loaded = dict(weights.load_weights(path, "NCHW", SMALL, 10))
     np.testing.assert_array_equal(loaded["dense2.weight"], canonical["dense2.weight"])
     _, metadata = weights.load_safetensors(path)
     assert metadata["saved_by"] == "pytorch"
+
+
+def test_class_names_are_saved_as_one_canonical_text_and_read_back(tmp_path, canonical):
+    names = ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+             "bag", "ankle boot"]
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    for path in (first, second):  # the names as a list, then as a tuple: the same bytes
+        weights.save_canonical(path, canonical, SMALL, 10, "test",
+                               classes=names if path == first else tuple(names))
+    assert first.read_bytes() == second.read_bytes()
+    assert weights.saved_metadata(first)["classes"] == names
+    assert weights.load_safetensors(first)[1]["classes"] == json.dumps(names,
+                                                                       separators=(",", ":"))
+    for bad in (names[:9], names[:9] + ["bag"], "t-shirt", [*names[:9], 9]):
+        with pytest.raises(weights.WeightsError, match="classes") as caught:
+            weights.save_canonical(tmp_path / "bad.safetensors", canonical, SMALL, 10, "test",
+                                   classes=bad)
+        assert "\n" not in str(caught.value)
+    assert not (tmp_path / "bad.safetensors").exists()
+    weights.save_safetensors(tmp_path / "unreadable.safetensors", canonical, {
+        "resize": SMALL, "num_classes": 10, "classes": '["only one"]'})
+    with pytest.raises(weights.WeightsError, match="unreadable metadata"):
+        weights.saved_metadata(tmp_path / "unreadable.safetensors")
