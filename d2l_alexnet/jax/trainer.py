@@ -2,7 +2,6 @@
 device or a mesh of replicas, under the shared fit loop of ``core.trainer``."""
 
 from functools import lru_cache, partial
-from numbers import Integral
 
 import jax
 import jax.numpy as jnp
@@ -133,18 +132,20 @@ class Trainer(TrainerBase):
         return jax.tree.map(leaf_to_global, tree)
 
     def batch_preparer(self, train):
-        return partial(self.prepare_batch, padded_size=self.padded_batch_size(train))
-
-    def padded_batch_size(self, train):
-        """The size every batch of a split is padded to: the data's ``batch_size``, or the
-        split's size when it is smaller (one batch, nothing to pad); ``None`` (batches as they
-        come) for data without one."""
-        batch_size = getattr(self.data, "batch_size", None)
-        if not isinstance(batch_size, Integral) or batch_size < 1:
-            return None
+        """``prepare_batch`` padding every batch of a split to the split's full size: the
+        data's ``batch_size`` (the split's size when smaller), or for a loader the largest
+        batch of the pass so far (its first, as a rule)."""
         if self.position_aware:
-            return min(int(batch_size), self.data.num_examples(train))
-        return int(batch_size)
+            full_size = min(self.data.batch_size, self.data.num_examples(train))
+            return partial(self.prepare_batch, padded_size=full_size)
+        largest = 0
+
+        def prepare(images, labels):
+            nonlocal largest
+            largest = max(largest, len(labels))
+            return self.prepare_batch(images, labels, padded_size=largest)
+
+        return prepare
 
     def prepare_batch(self, images, labels, padded_size=None):
         """``(images, labels, real)`` on the device; a batch shorter than ``padded_size`` (an

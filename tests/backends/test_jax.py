@@ -168,8 +168,20 @@ def test_a_fit_compiles_each_step_once(data):
     short = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=12, limit_val=12,
                              log=None)
     assert short.num_batches(train=True) == short.num_batches(train=False) == 2
-    d2l.Trainer(max_epochs=2, progress=False, log=None).fit(
-        CountingAlexNet(lr=0.01, resize=SMALL), short)
+    model = CountingAlexNet(lr=0.01, resize=SMALL)
+    d2l.Trainer(max_epochs=2, progress=False, log=None).fit(model, short)
+    assert sorted(traces) == ["eval", "train"]
+
+    images = d2l.to_numpy(d2l.resize_images(short.train_images, (SMALL, SMALL)))
+
+    class BookStyle:  # a book-style module: its loaders' batches are padded to their first's
+        def train_dataloader(self):
+            labels = short.train_labels
+            return [(images[:8], labels[:8]), (images[8:], labels[8:])]
+
+        val_dataloader = train_dataloader
+
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, BookStyle())
     assert sorted(traces) == ["eval", "train"]
 
 
