@@ -315,10 +315,12 @@ def validate_checkpoint_flags(args):
                          "its checkpoint's weights")
     args.resume_from = latest_checkpoint(args.checkpoint_dir, log=warn)
     if args.resume_from is not None:
+        # bench --time-to-accuracy resumes through here too: always Fashion-MNIST, as stored.
         check_compatible(args.resume_from, {
             "backend": args.backend, "architecture": ARCHITECTURE, "resize": args.resize,
-            "num_classes": args.num_classes, "in_channels": args.in_channels,
-            "batch_size": args.batch_size, "seed": args.seed, "augment": args.augment})
+            "num_classes": getattr(args, "num_classes", NUM_CLASSES),
+            "in_channels": getattr(args, "in_channels", 1), "batch_size": args.batch_size,
+            "seed": args.seed, "augment": getattr(args, "augment", False)})
         check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
     if args.resume_from is None:
         print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
