@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from __future__ import annotations
+
 import inspect
+from typing import TYPE_CHECKING, Any
 from collections.abc import Iterable
 
 
@@ -27,3 +30,8 @@ class HyperParameters:
         }
         for name, value in self.hparams.items():
             setattr(self, name, value)
+
+    if TYPE_CHECKING:
+        # save_hyperparameters sets each argument of a subclass's __init__ as an attribute: a
+        # type checker cannot see which, so any attribute it does not know reads as Any.
+        def __getattr__(self, name: str) -> Any: ...
