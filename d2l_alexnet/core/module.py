@@ -216,8 +216,9 @@ class ModuleContract(HyperParameters):
         reads (``core/weights.py``), with ``classes``, the names of the labels in order
         (``data.classes``), in its metadata when given: ``predict`` prints them."""
         self.check_chapter_table()
-        weights.save_weights(path, self.weight_arrays(), self.LAYOUT, self.resize,
-                             self.num_classes, backend=self.BACKEND,
+        # (LAYOUT and BACKEND: set by every backend's Module)
+        weights.save_weights(path, self.weight_arrays(), self.LAYOUT,  # type: ignore[arg-type]
+                             self.resize, self.num_classes, backend=self.BACKEND,
                              in_channels=self.input_channels, classes=classes)
 
     def load_weights(self, path: PathLike, skip_head: bool = False, log: Log | None = print,
@@ -229,8 +230,9 @@ class ModuleContract(HyperParameters):
         ``log``. Returns the model."""
         self.check_chapter_table()
         self.assign_weight_arrays(weights.load_weights(
-            path, self.LAYOUT, self.resize, self.num_classes, self.input_channels, skip_head,
-            log), skip_head=skip_head)
+            path, self.LAYOUT,  # type: ignore[arg-type]  # (set by every backend's Module)
+            self.resize, self.num_classes, self.input_channels, skip_head, log),
+            skip_head=skip_head)
         return self
 
     def check_chapter_table(self) -> None:
