@@ -1,0 +1,89 @@
+"""The package is typed (``py.typed``): its public API carries annotations, and mypy accepts them.
+
+Two checks: an inspect-based one that every public function and method of the core (and the
+CLI) annotates its return type and parameters, so coverage cannot slip back; and ``python -m
+mypy`` on the core and the CLI (``[tool.mypy]`` in pyproject.toml). Without mypy the second
+skips, except in CI (``CI=true``), where it fails.
+"""
+
+import importlib
+import inspect
+import os
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import d2l_alexnet.core
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def public_names(module):
+    """``__all__``, else the public names the module itself defines."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [name for name, value in vars(module).items()
+                 if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__]
+    return names
+
+
+def callables_of(module):
+    """(qualified name, function) for each public function, class and public method it defines."""
+    for name in public_names(module):
+        value = getattr(module, name)
+        if inspect.isfunction(value) and value.__module__ == module.__name__:
+            yield f"{module.__name__}.{name}", value
+        elif inspect.isclass(value) and value.__module__ == module.__name__:
+            for attribute, member in vars(value).items():
+                if isinstance(member, (staticmethod, classmethod)):
+                    member = member.__func__
+                elif isinstance(member, property):
+                    member = member.fget
+                if not inspect.isfunction(member) or not member.__qualname__.startswith(name):
+                    continue  # not written here (a Protocol's generated __init__)
+                if attribute.startswith("_") and attribute != "__init__":
+                    continue
+                yield f"{module.__name__}.{name}.{attribute}", member
+
+
+def unannotated(function):
+    """What the function leaves unannotated: its return, its parameters (``self``/``cls`` aside)."""
+    signature = inspect.signature(function)
+    missing = []
+    if function.__name__ != "__init__" and signature.return_annotation is inspect.Signature.empty:
+        missing.append("return")
+    parameters = list(signature.parameters.values())
+    if parameters and parameters[0].name in ("self", "cls"):
+        parameters = parameters[1:]
+    missing += [parameter.name for parameter in parameters
+                if parameter.annotation is inspect.Parameter.empty]
+    return missing
+
+
+def core_modules():
+    for info in pkgutil.iter_modules(d2l_alexnet.core.__path__):
+        yield importlib.import_module(f"d2l_alexnet.core.{info.name}")
+    yield importlib.import_module("d2l_alexnet.cli")
+
+
+def test_every_public_function_of_the_core_is_annotated():
+    gaps = [f"{name}: {', '.join(missing)}"
+            for module in core_modules() for name, function in callables_of(module)
+            if (missing := unannotated(function))]
+    assert not gaps, f"{len(gaps)} public functions lack annotations:\n" + "\n".join(gaps)
+
+
+def test_mypy_accepts_the_core_and_the_cli():
+    try:
+        import mypy  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("mypy is not installed (CI must run the type check: pip install -e '.[test]')")
+        pytest.skip("mypy is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "d2l_alexnet/core", "d2l_alexnet/cli.py"],
+        cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
