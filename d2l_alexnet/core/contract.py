@@ -85,11 +85,11 @@ class BackendModule(Protocol):
         order (kernel, then bias, per weight layer) and the framework's own layout."""
 
     def assign_parameter_arrays(self, model: Any, arrays: Sequence[tuple[str, np.ndarray]],
-                                skip_head: bool = False) -> None:
+                                skip_head: bool = False) -> Any:
         """Set ``model``'s parameters from arrays like :meth:`parameter_arrays`' (all but the
         last layer's with ``skip_head``), every shape checked before any is set."""
 
-    def resize_images(self, images: Any, size: Size) -> Any:
+    def resize_images(self, images: Any, size: Sequence[int]) -> Any:
         """numpy or framework images ``(B, H, W)``/``(B, H, W, C)`` -> float32 inputs of
         ``size`` in :attr:`LAYOUT`: uint8 scaled by 1/255 once, bilinear, half-pixel centres."""
 

@@ -32,7 +32,7 @@ def _resize(images, size, unit_scale):
     return X
 
 
-def resize_images(images, size):
+def resize_images(images: "np.ndarray | jax.Array", size: "tuple[int, ...]") -> "jax.Array":
     """numpy or JAX images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, *size, C)``: uint8
     scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no antialiasing:
     the convention every backend shares)."""

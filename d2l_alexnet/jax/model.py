@@ -2,6 +2,7 @@
 the chapter's ``AlexNet`` built from the shared table, the book's ``BookAlexNet``, and the
 optax optimizer and schedules ``configure_optimizers`` makes."""
 
+from collections.abc import Sequence
 from functools import lru_cache, partial
 from typing import Optional
 
@@ -11,9 +12,10 @@ import optax
 from flax import linen as nn
 
 from ..core import weights as core_weights
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size, layer_table,
-                                 with_dropout)
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
+                                 layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.types import Size
 from . import runtime
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
@@ -212,7 +214,8 @@ class Dropout(nn.Dropout):
         return super().__call__(inputs, deterministic, rng)
 
 
-def build_network(num_classes=10, training=None, layers=ALEXNET):
+def build_network(num_classes: int = 10, training: bool | None = None,
+                  layers: Sequence[Layer] = ALEXNET) -> nn.Sequential:
     """``nn.Sequential`` from the shared architecture table: Xavier-uniform kernels (HWIO, or
     ``(in, out)``) and zero biases; input sizes are inferred at ``init``. ``training``: dropout
     on (True), off (False), or when the call has a ``"dropout"`` RNG (None)."""
@@ -329,6 +332,7 @@ class BookAlexNet(Classifier):
             nn.Dense(features=self.num_classes)])
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NHWC) for ``layer_summary``."""
     return (batch_size, *as_size(resize), in_channels)

@@ -1,13 +1,18 @@
 """The book's models on Gluon: ``Module``, ``Classifier``, the network from the shared table,
 ``AlexNet`` and the chapter's own ``BookAlexNet``, and the schedule their optimizer follows."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import mxnet as mx
 from mxnet import gluon, init
 from mxnet.gluon import nn
 
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.types import Size
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
@@ -100,8 +105,9 @@ class PlannedSchedule(mx.lr_scheduler.LRScheduler):
         return self.plan(max(0, num_update - 1))
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
-                  in_channels=IN_CHANNELS):
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS,
+                  ) -> nn.HybridSequential:
     """``nn.HybridSequential`` from the shared architecture table, as the book writes it for Gluon.
 
     A ReLU row right after a convolution or dense layer becomes that layer's ``activation``, and
@@ -191,6 +197,7 @@ class BookAlexNet(Classifier):
         self.net(mx.nd.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NCHW) for ``layer_summary``."""
     return (batch_size, in_channels, *as_size(resize))

@@ -3,13 +3,17 @@ built from the shared table (:func:`build_network`, :class:`AlexNet`), the book'
 :class:`BookAlexNet`, ``init_cnn``, and the learning-rate schedule ``configure_optimizers``
 uses."""
 
+from __future__ import annotations
+
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.types import Size
 from .data import resize_images
 from .runtime import LAYOUT, keras, tf
 from .weights import assign_parameter_arrays, parameter_arrays
@@ -149,8 +153,9 @@ def _keras_padding(layer):
                      f"stride-{layer.stride} {layer.kind} has no Keras equivalent")
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
-                  in_channels=IN_CHANNELS):
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS,
+                  ) -> keras.Sequential:
     """``keras.Sequential`` from the shared architecture table, built for ``in_channels`` ×
     ``resize`` inputs (a side or ``(height, width)``).
 
@@ -260,6 +265,7 @@ class BookAlexNet(Classifier):
         self.built = True
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NHWC) for ``layer_summary``."""
     return (batch_size, *as_size(resize), in_channels)

@@ -1,14 +1,19 @@
 """The chapter's models on PyTorch: ``Module``, ``Classifier``, ``build_network``, ``AlexNet``,
 ``BookAlexNet`` and the book's ``init_cnn``."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.types import Size
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
@@ -108,8 +113,9 @@ class Classifier(Module):
                                label_smoothing=self.smoothing())
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
-                  in_channels=IN_CHANNELS):
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS,
+                  ) -> nn.Sequential:
     """``nn.Sequential`` from the shared architecture table; sizes come from the table, so no
     layer is lazy and every initialization really happens."""
     modules = []
@@ -190,6 +196,7 @@ class BookAlexNet(Classifier):
 
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NCHW) for ``layer_summary``."""
     return (batch_size, in_channels, *as_size(resize))
