@@ -64,10 +64,10 @@ def assign_parameter_arrays(model: Any, arrays: Sequence[tuple[str, np.ndarray]]
     expected = jax.eval_shape(lambda: init_params(model))  # shapes only: nothing is computed
     targets = [(f"net.{layer}.{kind}", expected["net"][layer][kind].shape)
                for layer in _layer_names(expected) for kind in ("kernel", "bias")]
-    arrays = iter(core_weights.match_arrays(arrays, targets, skip_head))
+    matched = iter(core_weights.match_arrays(arrays, targets, skip_head))
     head = _layer_names(expected)[-1]
     params = {"net": {layer: {kind: (model.params["net"][layer][kind]
-                                     if skip_head and layer == head else jnp.asarray(next(arrays)))
+                                     if skip_head and layer == head else jnp.asarray(next(matched)))
                               for kind in ("kernel", "bias")}
                       for layer in _layer_names(expected)}}
     if hasattr(model, "set_params"):

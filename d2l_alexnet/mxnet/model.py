@@ -117,7 +117,7 @@ def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
     """
     net = nn.HybridSequential()
     rows = layer_table(resize, num_classes, in_channels, layers=layers)
-    in_shape = (in_channels,)
+    in_shape: tuple[int, ...] = (in_channels,)
     for index, row in enumerate(rows):
         layer = row.layer
         following = rows[index + 1].layer.kind if index + 1 < len(rows) else None

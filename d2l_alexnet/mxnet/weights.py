@@ -27,7 +27,7 @@ def assign_parameter_arrays(model: mx.gluon.Block, arrays: Sequence[tuple[str, n
     ``skip_head``), on every device they live on. Every shape is checked first, so a
     ``WeightsError`` leaves the model unchanged."""
     parameters = list(model.collect_params().values())
-    arrays = core_weights.match_arrays(arrays, [(param.name, param.shape) for param in parameters],
-                                       skip_head)
-    for param, array in zip(parameters, arrays):
+    matched = core_weights.match_arrays(arrays, [(param.name, param.shape) for param in parameters],
+                                        skip_head)
+    for param, array in zip(parameters, matched):
         param.set_data(mx.nd.array(array, dtype="float32"))

@@ -25,7 +25,7 @@ def assign_parameter_arrays(model: Any, arrays: Sequence[tuple[str, np.ndarray]]
     ``skip_head``). Every shape is checked first, so a ``WeightsError`` leaves the model
     unchanged."""
     variables = model.net.weights
-    arrays = match_arrays(arrays, [(variable.path, tuple(variable.shape))
-                                   for variable in variables], skip_head)
-    for variable, array in zip(variables, arrays):
+    matched = match_arrays(arrays, [(variable.path, tuple(variable.shape))
+                                    for variable in variables], skip_head)
+    for variable, array in zip(variables, matched):
         variable.assign(array)

@@ -119,7 +119,7 @@ def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
     """``nn.Sequential`` from the shared architecture table; sizes come from the table, so no
     layer is lazy and every initialization really happens."""
     modules = []
-    in_shape = (in_channels,)
+    in_shape: tuple[int, ...] = (in_channels,)
     for row in layer_table(resize, num_classes, in_channels, layers=layers):
         layer = row.layer
         if layer.kind == "conv":

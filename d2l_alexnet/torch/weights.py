@@ -26,9 +26,9 @@ def assign_parameter_arrays(model: torch.nn.Module, arrays: Sequence[tuple[str, 
     ``skip_head``). Every shape is checked first, so a ``WeightsError`` leaves the model
     unchanged."""
     parameters = list(model.parameters())
-    arrays = core_weights.match_arrays(arrays, [(name, tuple(tensor.shape))
-                                                for name, tensor in model.named_parameters()],
-                                       skip_head)
+    matched = core_weights.match_arrays(arrays, [(name, tuple(tensor.shape))
+                                                 for name, tensor in model.named_parameters()],
+                                        skip_head)
     with torch.no_grad():
-        for parameter, array in zip(parameters, arrays):
+        for parameter, array in zip(parameters, matched):
             parameter.copy_(torch.from_numpy(array))
