@@ -93,6 +93,7 @@ class InMemoryData:
     val_labels: np.ndarray
     batch_size: int
     seed: int
+    resize: tuple[int, int]  # (height, width) the backends resize each batch to
 
     def num_examples(self, train: bool) -> int:
         return len(self.train_labels if train else self.val_labels)

@@ -80,7 +80,7 @@ class ModuleContract(HyperParameters):
 
     if TYPE_CHECKING:
         # The framework's own module class, beside this one in each backend, makes it callable.
-        def __call__(self, *inputs: Any) -> Any: ...
+        def __call__(self, *inputs: Any, **options: Any) -> Any: ...
 
     def loss(self, y_hat: Any, y: Any) -> Any:
         raise NotImplementedError

@@ -170,7 +170,7 @@ class TrainerBase(HyperParameters):
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
         self.step = 0  # training steps done, over all epochs
         self.epoch_progress: EpochProgress | None = None  # while an epoch is under way
-        self.device = None  # chosen by select_device, once (setup, or the CLI before it)
+        self.device: Any = None  # chosen by select_device, once (setup, or the CLI before it)
         self.lr_plan: LearningRatePlan | None = None  # the model's learning-rate schedule over this run (setup)
 
     # ---- devices and replicas: the choice written once, the devices each backend's ----------

@@ -42,7 +42,7 @@ def resize_images(images: "np.ndarray | jax.Array", size: "tuple[int, ...]") -> 
 class JaxBatches(InMemoryData):
     """``train_dataloader()`` batches as JAX arrays: images ``(B, H, W, C)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
         return resize_images(images, self.resize), jnp.asarray(labels.astype(np.int32))
 
 

@@ -2,9 +2,11 @@
 the chapter's ``AlexNet`` built from the shared table, the book's ``BookAlexNet``, and the
 optax optimizer and schedules ``configure_optimizers`` makes."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache, partial
-from typing import Optional
+from typing import Any, Optional
+
+import numpy as np
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +17,8 @@ from ..core import weights as core_weights
 from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  layer_table, with_dropout)
 from ..core.module import ModuleContract
-from ..core.types import Size
+from ..core.recipe import LearningRatePlan
+from ..core.types import PathLike, Size
 from . import runtime
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
@@ -34,8 +37,10 @@ class Module(nn.Module, ModuleContract):
     plot_valid_per_epoch = 1
     LAYOUT, BACKEND = LAYOUT, "jax"
 
+    # What `save_hyperparameters` collects elsewhere: here, the fields (read-only, so a type
+    # checker sees it override the attribute HyperParameters sets).
     @property
-    def hparams(self):  # what `save_hyperparameters` collects elsewhere: here, the fields
+    def hparams(self) -> dict[str, Any]:  # type: ignore[override]
         return {name: getattr(self, name) for name in self.__dataclass_fields__
                 if name not in ("parent", "name")}
 
@@ -45,7 +50,7 @@ class Module(nn.Module, ModuleContract):
         object.__setattr__(self, "_carried", {"seed": runtime._seed, "params": None})
 
     @property
-    def params(self):
+    def params(self) -> dict[str, Any]:
         """The parameters this model carries (made from the seed of the moment it was made, on
         first use; those of :meth:`set_params`, ``load_weights`` and ``Trainer.fit`` after)."""
         carried = self._carried
@@ -54,17 +59,17 @@ class Module(nn.Module, ModuleContract):
         return carried["params"]
 
     @nn.nowrap
-    def set_params(self, params):
+    def set_params(self, params: dict[str, Any]) -> "Module":
         """Carry ``params`` from now on (checked against this model's shapes first)."""
         _check_params(self, params)
         self._carried["params"] = params
         return self
 
     @nn.nowrap
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         raise NotImplementedError
 
-    def __call__(self, X, features=False):
+    def __call__(self, X: jax.Array, features: bool = False) -> jax.Array:
         """The network's output; with ``features``, the penultimate activations instead (every
         layer but the last)."""
         self.check_input_shape(X.shape)  # static shapes: checked when traced
@@ -73,7 +78,8 @@ class Module(nn.Module, ModuleContract):
         return X
 
     @nn.nowrap
-    def logits(self, params, X, dropout_key=None, dtype=None):
+    def logits(self, params: dict[str, Any], X: jax.Array, dropout_key: jax.Array | None = None,
+               dtype: Any = None) -> jax.Array:
         """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given. With
         ``dtype=jnp.bfloat16`` parameters and inputs are cast, so the math runs in bf16 while
         the gradients flow back to the fp32 master parameters."""
@@ -85,15 +91,18 @@ class Module(nn.Module, ModuleContract):
         return logits.astype(jnp.float32)
 
     @nn.nowrap
-    def training_step(self, params, batch, dropout_key, dtype=None):
+    def training_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
+                      dropout_key: jax.Array, dtype: Any = None) -> jax.Array:
         return self.loss(self.logits(params, batch[0], dropout_key, dtype), batch[-1])
 
     @nn.nowrap
-    def validation_step(self, params, batch, dtype=None):
+    def validation_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
+                        dtype: Any = None) -> jax.Array:
         return self.loss(self.logits(params, batch[0], None, dtype), batch[-1])
 
     @nn.nowrap
-    def configure_optimizers(self, plan=None):
+    def configure_optimizers(self, plan: LearningRatePlan | None = None,
+                             ) -> optax.GradientTransformation:
         """optax's SGD with the model's recipe; ``plan``, the trainer's schedule over its run
         (handed in: a Flax module is frozen and cannot point at its trainer), becomes an optax
         schedule of the step. Weight decay is optax's ``add_decayed_weights`` before SGD."""
@@ -105,23 +114,24 @@ class Module(nn.Module, ModuleContract):
         return tx
 
     @nn.nowrap
-    def weight_arrays(self):
+    def weight_arrays(self) -> list[tuple[str, np.ndarray]]:
         return _param_arrays(self.params)
 
     @nn.nowrap
-    def assign_weight_arrays(self, arrays, skip_head=False):
+    def assign_weight_arrays(self, arrays: Sequence[tuple[str, np.ndarray]],
+                             skip_head: bool = False) -> None:
         assign_parameter_arrays(self, arrays, skip_head)
 
     @nn.nowrap
-    def images_to_input(self, images):
-        return resize_images(images, self.input_size)
+    def images_to_input(self, images: np.ndarray) -> jax.Array:
+        return resize_images(images, self.input_size)  # type: ignore[arg-type]  # built for one
 
     @nn.nowrap
-    def evaluate_batch(self, X, features):
+    def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         return to_numpy(_evaluation(_bare(self), features)(self.params, jnp.asarray(X)))
 
     @nn.nowrap
-    def layer_outputs(self, X_shape):
+    def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
         # Evaluation mode, so no dropout key is needed and the lines match any `training`;
         # shapes only (jax.eval_shape), so nothing is initialized or computed.
         model, names = _in_mode(self, training=False), []
@@ -163,18 +173,19 @@ class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
     @nn.nowrap
-    def validation_step(self, params, batch, dtype=None):
+    def validation_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
+                        dtype: Any = None) -> tuple[jax.Array, jax.Array]:
         Y_hat = self.logits(params, batch[0], None, dtype)
         return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
 
     @nn.nowrap
-    def accuracy(self, Y_hat, Y, averaged=True):
+    def accuracy(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         compare = (Y_hat.argmax(axis=1) == Y.reshape(-1)).astype(jnp.float32)
         return compare.mean() if averaged else compare
 
     @nn.nowrap
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         smoothing = self.smoothing()
         if smoothing:
@@ -186,7 +197,7 @@ class Classifier(Module):
         return losses.mean() if averaged else losses
 
 
-def optax_schedule(plan):
+def optax_schedule(plan: LearningRatePlan) -> optax.Schedule:
     """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as optax's schedules: the linear
     warmup joined to what follows it (constant, linear to 0, or a half cosine to 0)."""
     decay_steps = plan.total_steps - plan.warmup_steps
@@ -200,7 +211,7 @@ def optax_schedule(plan):
     return optax.join_schedules([warmup, after], [plan.warmup_steps])
 
 
-def flatten(X):
+def flatten(X: jax.Array) -> jax.Array:
     return X.reshape((X.shape[0], -1))
 
 
@@ -208,7 +219,8 @@ class Dropout(nn.Dropout):
     """``nn.Dropout`` that, left undecided (``deterministic=None``), is active exactly when the
     call has a ``"dropout"`` RNG: applying a model without one is evaluation."""
 
-    def __call__(self, inputs, deterministic=None, rng=None):
+    def __call__(self, inputs: jax.Array, deterministic: bool | None = None,
+                 rng: jax.Array | None = None) -> jax.Array:
         if deterministic is None and self.deterministic is None:
             deterministic = not self.has_rng("dropout")
         return super().__call__(inputs, deterministic, rng)
@@ -286,12 +298,13 @@ class AlexNet(Classifier):
         self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         super().__post_init__()
 
-    def setup(self):
+    def setup(self) -> None:
         self.net = build_network(self.num_classes, self.training,
                                  with_dropout(self.dropout, self.table))
 
     @nn.nowrap
-    def save_weights(self, path, params=None, classes=None):
+    def save_weights(self, path: PathLike, params: dict[str, Any] | None = None,
+                     classes: Sequence[str] | None = None) -> None:
         """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
         with ``classes``) of the parameters the model carries, or of ``params``."""
         if params is None:
@@ -314,7 +327,7 @@ class BookAlexNet(Classifier):
     training: bool = True
     resize = CHAPTER_RESIZE  # not a field: the book builds it for the chapter's input
 
-    def setup(self):
+    def setup(self) -> None:
         self.net = nn.Sequential([
             nn.Conv(features=96, kernel_size=(11, 11), strides=4, padding=1), nn.relu,
             lambda x: nn.max_pool(x, window_shape=(3, 3), strides=(2, 2)),

@@ -36,7 +36,8 @@ def resize_images(images: np.ndarray | mx.nd.NDArray, size: Sequence[int],
 class NDArrayBatches(InMemoryData):
     """``train_dataloader()`` batches as MXNet NDArrays: images ``(B, C, H, W)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray,
+                      ) -> tuple[mx.nd.NDArray, mx.nd.NDArray]:
         return resize_images(images, self.resize), mx.nd.array(labels, dtype="int32")
 
 

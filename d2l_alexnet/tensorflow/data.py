@@ -33,7 +33,7 @@ def resize_images(images: Any, size: Sequence[int]) -> Any:  # numpy or tf.Tenso
 class TensorBatches(InMemoryData):
     """``train_dataloader()`` batches as TensorFlow tensors: images ``(B, H, W, C)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
         return resize_images(images, self.resize), tf.convert_to_tensor(labels.astype(np.int32))
 
 

@@ -34,7 +34,8 @@ def resize_images(images: np.ndarray | torch.Tensor, size: Sequence[int]) -> tor
 class TensorBatches(InMemoryData):
     """``train_dataloader()`` batches as PyTorch tensors: images ``(B, C, H, W)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray,
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
         return (resize_images(images, self.resize),
                 torch.from_numpy(labels.astype(np.int64)))
 
