@@ -96,7 +96,7 @@ def initialize_distributed() -> None:
     process need no joining."""
 
 
-def start_bf16_amp():
+def start_bf16_amp() -> None:
     """Turn on MXNet's bf16 mixed precision: ``amp.init`` rewrites MXNet's operator functions,
     so from now on, for the rest of this process, every network computes its convolutions and
     matrix products in bfloat16 (parameters stay float32). Once is enough; later calls do
@@ -108,7 +108,7 @@ def start_bf16_amp():
         _bf16_amp_on = True
 
 
-def bf16_amp_on():
+def bf16_amp_on() -> bool:
     """Whether :func:`start_bf16_amp` ran in this process (MXNet offers no way back)."""
     return _bf16_amp_on
 

@@ -7,6 +7,7 @@ frameworks' own types are not read, so it takes seconds). Without mypy the secon
 in CI (``CI=true``), where it fails.
 """
 
+import ast
 import importlib
 import inspect
 import os
@@ -88,3 +89,45 @@ def test_mypy_accepts_the_package():
         [sys.executable, "-m", "mypy"],  # the files [tool.mypy] names
         cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Read as source, not imported: the core's tests load no framework.
+BACKENDS = ("torch", "tensorflow", "jax", "mxnet")
+BACKEND_FILES = ("runtime.py", "data.py", "model.py", "weights.py", "trainer.py")
+# The JAX trainer was being reworked on another branch when these annotations were written:
+# its signatures are annotated once that lands (listed here so the gap stays visible).
+NOT_YET = {"jax/trainer.py"}
+
+
+def unannotated_definitions(path):
+    """``(name, what it leaves unannotated)`` for each public function of a source file and each
+    public method (and ``__init__``/``__call__``) of its public classes."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = [(node.name, node) for node in tree.body if isinstance(node, ast.FunctionDef)]
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and not cls.name.startswith("_"):
+            functions += [(f"{cls.name}.{node.name}", node) for node in cls.body
+                          if isinstance(node, ast.FunctionDef)]
+    for name, node in functions:
+        short = name.rsplit(".", 1)[-1]
+        if short.startswith("_") and short not in ("__init__", "__call__"):
+            continue
+        arguments = node.args
+        parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                      *(extra for extra in (arguments.vararg, arguments.kwarg) if extra)]
+        if "." in name and parameters and parameters[0].arg in ("self", "cls"):
+            parameters = parameters[1:]
+        missing = [parameter.arg for parameter in parameters if parameter.annotation is None]
+        if node.returns is None and short != "__init__":
+            missing.insert(0, "return")
+        if missing:
+            yield name, missing
+
+
+def test_every_public_function_of_the_backends_is_annotated():
+    package = ROOT / "d2l_alexnet"
+    gaps = [f"{backend}/{file}: {name}: {', '.join(missing)}"
+            for backend in BACKENDS for file in BACKEND_FILES
+            if f"{backend}/{file}" not in NOT_YET
+            for name, missing in unannotated_definitions(package / backend / file)]
+    assert not gaps, f"{len(gaps)} public functions lack annotations:\n" + "\n".join(gaps)
