@@ -327,7 +327,7 @@ class BookAlexNet(Classifier):
     training: bool = True
     resize = CHAPTER_RESIZE  # not a field: the book builds it for the chapter's input
 
-    def setup(self) -> None:
+    def setup(self):
         self.net = nn.Sequential([
             nn.Conv(features=96, kernel_size=(11, 11), strides=4, padding=1), nn.relu,
             lambda x: nn.max_pool(x, window_shape=(3, 3), strides=(2, 2)),

@@ -187,7 +187,7 @@ class BookAlexNet(Classifier):
     It computes exactly :class:`AlexNet`'s function; ours states every input size, so no
     initialization waits for a first batch, and is hybridized into one graph."""
 
-    def __init__(self, lr: float = 0.1, num_classes: int = 10) -> None:
+    def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()
         with self.name_scope():

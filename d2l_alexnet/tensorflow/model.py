@@ -252,7 +252,7 @@ class BookAlexNet(Classifier):
     and zero biases), and the book never passes ``training=``, so its dropout never acts in
     training; ours always says which."""
 
-    def __init__(self, lr: float = 0.1, num_classes: int = 10) -> None:
+    def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()
         self.net = keras.Sequential([

@@ -184,7 +184,7 @@ class BookAlexNet(Classifier):
     applies ``init_cnn`` to layers that do not exist yet, which does nothing, so here one forward
     pass at 224×224 makes them first and Xavier initialization really happens."""
 
-    def __init__(self, lr: float = 0.1, num_classes: int = 10) -> None:
+    def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()
         self.net = nn.Sequential(

@@ -94,6 +94,8 @@ def test_mypy_accepts_the_package():
 # Read as source, not imported: the core's tests load no framework.
 BACKENDS = ("torch", "tensorflow", "jax", "mxnet")
 BACKEND_FILES = ("runtime.py", "data.py", "model.py", "weights.py", "trainer.py")
+# BookAlexNet is the book's code as the book writes it, unannotated: the chapter shows its source.
+AS_THE_BOOK_WRITES_IT = {"BookAlexNet"}
 # The JAX trainer was being reworked on another branch when these annotations were written:
 # its signatures are annotated once that lands (listed here so the gap stays visible).
 NOT_YET = {"jax/trainer.py"}
@@ -105,7 +107,8 @@ def unannotated_definitions(path):
     tree = ast.parse(path.read_text(encoding="utf-8"))
     functions = [(node.name, node) for node in tree.body if isinstance(node, ast.FunctionDef)]
     for cls in tree.body:
-        if isinstance(cls, ast.ClassDef) and not cls.name.startswith("_"):
+        if (isinstance(cls, ast.ClassDef) and not cls.name.startswith("_")
+                and cls.name not in AS_THE_BOOK_WRITES_IT):
             functions += [(f"{cls.name}.{node.name}", node) for node in cls.body
                           if isinstance(node, ast.FunctionDef)]
     for name, node in functions:
