@@ -23,13 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes
-from .types import PathLike
+from .types import PathLike, Record
 
 if TYPE_CHECKING:  # the trainer imports this module
     from .trainer import TrainerBase
-
-# An epoch's record in ``trainer.history`` (epoch, step, val_acc...), and a callback's state.
-Record = dict[str, Any]
 
 # The keys of one metrics.jsonl line, in order (each a key of the trainer's epoch record).
 METRICS_KEYS = ("epoch", "step", "images_seen", "train_loss", "val_loss", "val_acc", "lr",
@@ -59,7 +56,8 @@ def writing(path: PathLike) -> Iterator[None]:
 class Callback:
     """The hooks a trainer calls; each does nothing unless overridden."""
 
-    key: str | None = None  # the name of its state in a checkpoint's metadata (None: it keeps none)
+    # The name of its state in a checkpoint's metadata (None: it keeps none).
+    key: str | None = None
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         """``fit`` begins: ``trainer.history`` holds the epochs already done (a resumed run's),

@@ -350,7 +350,8 @@ class Checkpointer:
         self.directory, self.every, self.keep, self.log = directory, every, keep, log
         # A caller's own state, saved with the trainer's: a function returning a JSON-ready dict.
         self.extra_metadata = extra_metadata
-        self.last_path: str | None = None  # the newest checkpoint known good (written or resumed from)
+        # The newest checkpoint known good (written or resumed from).
+        self.last_path: str | None = None
         os.makedirs(directory, exist_ok=True)
         self.remove_unfinished_writes()
 

@@ -333,7 +333,8 @@ def _load_full_dir(directory: Path, where: str) -> FashionMNISTArrays | None:
     for key, path in found.items():
         sha, size = table[FILE_NAMES[key]]
         try:
-            arrays[key] = _load_verified(path, sha, size)  # type: ignore[arg-type]  # none is None: checked above
+            # (no path is None: a missing file was refused above)
+            arrays[key] = _load_verified(path, sha, size)  # type: ignore[arg-type]
         except DataError as e:
             raise DataError(f"{where}: {e}") from None
     return _assemble(arrays, f"{where} {directory}", str(directory), is_subset=False)

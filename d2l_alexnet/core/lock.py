@@ -79,7 +79,8 @@ class FolderLocks:
     """
 
     def __init__(self, log: Log | None = None) -> None:
-        self.held: dict[str, tuple[str, int]] = {}  # the folder's real path -> (lock file path, descriptor)
+        # The folder's real path -> (lock file path, descriptor).
+        self.held: dict[str, tuple[str, int]] = {}
         self.log = log
 
     def __enter__(self) -> FolderLocks:

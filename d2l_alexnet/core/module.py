@@ -13,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
 from . import weights
 from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size

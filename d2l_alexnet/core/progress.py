@@ -56,7 +56,8 @@ class ProgressBoard:
         self.figsize = figsize
         self.live = in_notebook() if live is None else live
         self.series: dict[str, tuple[list[float], list[float]]] = {}  # label -> ([x], [y])
-        self._waiting: dict[str, list[tuple[float, float]]] = {}  # label -> points not yet averaged into one (draw's every_n)
+        # label -> points not yet averaged into one (draw's every_n)
+        self._waiting: dict[str, list[tuple[float, float]]] = {}
         self._display_handle = None
 
     def draw(self, x: float, y: float, label: str, every_n: int = 1) -> None:

@@ -45,11 +45,8 @@ from .hyperparameters import HyperParameters
 from .module import InputShapeError, host_array, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
-from .types import Log, PathLike
+from .types import Log, PathLike, Record
 from .weights import BACKEND_LAYOUTS, save_canonical, state_to_canonical
-
-# An epoch's entry in ``trainer.history`` (``epoch``, ``step``, ``train_loss``, ``val_acc``...).
-Record = dict[str, Any]
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
@@ -120,7 +117,8 @@ class TrainerBase(HyperParameters):
     replicas, and only the first replica (:attr:`is_first_replica`) should write files.
     """
 
-    backend: str | None = None  # the CLI's name of the backend (``"pytorch"``...), set by each Trainer
+    # The CLI's name of the backend (``"pytorch"``...), set by each Trainer.
+    backend: str | None = None
     framework: str | None = None  # the framework's own name, for messages (``"PyTorch"``...)
     draws_its_own_board = True  # so our models' plot() leaves the drawing to this trainer
     model_methods = ("configure_optimizers", "training_step", "loss", "accuracy")  # it calls
@@ -165,13 +163,16 @@ class TrainerBase(HyperParameters):
         # Callback objects, and plain functions called as callback(trainer, record), after
         # every epoch in this order (a Checkpointer attaches last, so it saves their state).
         self.callbacks = list(callbacks)
-        self.stop_reason: str | None = None  # set by request_stop (early stopping): fit ends after the epoch
-        self.step_callbacks: list[Callable[[TrainerBase], object]] = []  # called as callback(trainer) after every training step
+        # Set by request_stop (early stopping): fit ends after the epoch.
+        self.stop_reason: str | None = None
+        # Called as callback(trainer) after every training step.
+        self.step_callbacks: list[Callable[[TrainerBase], object]] = []
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
         self.step = 0  # training steps done, over all epochs
         self.epoch_progress: EpochProgress | None = None  # while an epoch is under way
         self.device: Any = None  # chosen by select_device, once (setup, or the CLI before it)
-        self.lr_plan: LearningRatePlan | None = None  # the model's learning-rate schedule over this run (setup)
+        # The model's learning-rate schedule over this run (setup).
+        self.lr_plan: LearningRatePlan | None = None
 
     # ---- devices and replicas: the choice written once, the devices each backend's ----------
     def select_device(self, request: str) -> Any:
@@ -382,7 +383,8 @@ class TrainerBase(HyperParameters):
                                          getattr(data, "resize", None)) if value is not None),
                     None)
         self.input_size = None if size is None else as_size(size)  # None: batches as they come
-        self.loader_sizes: dict[bool, int] = {}  # examples per split of a book-style module, once counted
+        # Examples per split of a book-style module, once counted.
+        self.loader_sizes: dict[bool, int] = {}
 
     def epoch_examples(self, train: bool) -> int | None:
         """Examples in one pass over a split; ``None`` while a loader's length is unknown."""

@@ -1,9 +1,9 @@
-"""Names for the types the public API's annotations share (PEP 604 unions, Python >= 3.10)."""
+"""Names for the types the public API's annotations share."""
 
 import os
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
-__all__ = ["PathLike", "Log", "Size"]
+__all__ = ["PathLike", "Log", "Size", "Record"]
 
 # A file or folder as every function here takes it: a string or a path object.
 PathLike = Union[str, "os.PathLike[str]"]
@@ -11,3 +11,5 @@ PathLike = Union[str, "os.PathLike[str]"]
 Log = Callable[[str], object]
 # An image size: the side of a square, or ``(height, width)``.
 Size = Union[int, "tuple[int, int]"]
+# An epoch's entry in ``trainer.history`` (``epoch``, ``step``, ``train_loss``, ``val_acc``...).
+Record = dict[str, Any]

@@ -27,8 +27,8 @@ def public_names(module):
     """``__all__``, else the public names the module itself defines."""
     names = getattr(module, "__all__", None)
     if names is None:
-        names = [name for name, value in vars(module).items()
-                 if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__]
+        names = [name for name, value in vars(module).items() if not name.startswith("_")
+                 and getattr(value, "__module__", None) == module.__name__]
     return names
 
 
@@ -83,7 +83,8 @@ def test_mypy_accepts_the_package():
         import mypy  # noqa: F401
     except ImportError:
         if os.environ.get("CI") == "true":
-            pytest.fail("mypy is not installed (CI must run the type check: pip install -e '.[test]')")
+            pytest.fail("mypy is not installed (CI must run the type check: "
+                        "pip install -e '.[test]')")
         pytest.skip("mypy is not installed (pip install -e '.[test]')")
     result = subprocess.run(
         [sys.executable, "-m", "mypy"],  # the files [tool.mypy] names
