@@ -13,18 +13,27 @@ Exit statuses, the same in every command:
 ====  ===================================================================================
 """
 
+from __future__ import annotations
+
 import argparse
 import errno
 import os
 import sys
+from collections.abc import Sequence
+from typing import IO, Any, Callable
 
 from . import __version__
-
 from .backends import ALIASES, BACKENDS
 from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
 from .core.errors import D2LAlexNetError, UsageError
 from .core.files import check_writable_directory
 from .core.trainer import DEVICES, PRECISIONS
+from .core.types import PathLike, Size
+
+# What the add_*_argument functions take: a parser, or one of its argument groups.
+Arguments = argparse._ActionsContainer
+# A command's body: its parsed flags in, its exit status out.
+Run = Callable[[argparse.Namespace], int]
 
 __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_size_argument",
            "add_data_arguments", "add_device_argument", "add_precision_argument",
@@ -33,7 +42,8 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
 
 
 # ---- the flags every command spells the same way -------------------------------------------
-def command_parser(command, description, **kwargs):
+def command_parser(command: str, description: str | None, **kwargs: Any,
+                   ) -> argparse.ArgumentParser:
     """The parser of ``python -m d2l_alexnet.<command>``, with ``--version`` like every other."""
     parser = argparse.ArgumentParser(prog=f"python -m d2l_alexnet.{command}",
                                      description=description, **kwargs)
@@ -42,26 +52,26 @@ def command_parser(command, description, **kwargs):
     return parser
 
 
-def add_backend_argument(parser):
+def add_backend_argument(parser: Arguments) -> None:
     parser.add_argument("--backend", default="pytorch",
                         help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
 
 
-def add_batch_size_argument(parser, default=128):
+def add_batch_size_argument(parser: Arguments, default: int = 128) -> None:
     parser.add_argument("--batch-size", type=int, default=default, help="images per step")
 
 
-def add_device_argument(parser):
+def add_device_argument(parser: Arguments) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: a GPU when there is one")
 
 
-def add_precision_argument(parser):
+def add_precision_argument(parser: Arguments) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: mixed precision where the backend supports it")
 
 
-def add_data_arguments(parser, limit_train=True):
+def add_data_arguments(parser: Arguments, limit_train: bool = True) -> None:
     """``--data-dir`` and ``--limit-val`` (and ``--limit-train``) on ``parser`` or a group."""
     parser.add_argument("--data-dir", default=None,
                         help="directory with the four Fashion-MNIST IDX files (.gz or raw)")
@@ -73,27 +83,27 @@ def add_data_arguments(parser, limit_train=True):
 
 
 # ---- checks, before any framework is imported ------------------------------------------------
-def check_counts(*flags_and_values):
+def check_counts(*flags_and_values: tuple[str, int | None]) -> None:
     """Each ``(flag, value)`` must be at least 1 (``None``: not given)."""
     for flag, value in flags_and_values:
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
 
 
-def check_resize(resize):
+def check_resize(resize: Size) -> None:
     """``resize``: the flag's side, or the (height, width) a weights file was saved for."""
     if min(as_size(resize)) < minimum_resize():
         raise UsageError(f"--resize {resize} is too small for AlexNet: use at least "
                          f"{minimum_resize()} (the chapter uses {CHAPTER_RESIZE})")
 
 
-def check_data_dir(data_dir):
+def check_data_dir(data_dir: PathLike | None) -> None:
     if data_dir is not None and not os.path.isdir(data_dir):
         raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
                          "the folder holding the four Fashion-MNIST files")
 
 
-def check_output_path(flag, path, is_file=False):
+def check_output_path(flag: str, path: PathLike, is_file: bool = False) -> list[str]:
     """Before any work: create the folder ``flag`` writes to (``path``, or with ``is_file`` the
     folder holding the file ``path``) and prove a file can be written there; returns the
     folders it created (for the caller to remove if a later check refuses the run). Exit 2
@@ -117,7 +127,7 @@ OUT_OF_MEMORY_MARKERS = ("out of memory", "outofmemory", "resource_exhausted",
                          "cudaerrormemoryallocation")
 
 
-def out_of_memory_message(error, batch_size):
+def out_of_memory_message(error: BaseException, batch_size: int | None) -> str | None:
     """The one line for a framework's out-of-memory error, or ``None`` for other errors (each
     framework has its own class, so the message is what tells)."""
     text = f"{type(error).__name__}: {error}".lower()
@@ -131,10 +141,12 @@ def out_of_memory_message(error, batch_size):
             "the GPU is the one out of memory")
 
 
-def report(error, batch_size=None, stream=None):
+def report(error: BaseException, batch_size: int | None = None,
+           stream: IO[str] | None = None) -> int | None:
     """Print ``error`` as the one ``error: ...`` line and return the exit status (the table
     above), or return ``None`` for an error that is not for a person to act on (a bug: the
     caller lets its traceback show)."""
+    message: str | None
     if isinstance(error, D2LAlexNetError):
         message, status = error.for_command_line(), error.exit_status
     else:
@@ -145,7 +157,8 @@ def report(error, batch_size=None, stream=None):
     return status
 
 
-def main_of(parser, run, argv=None):
+def main_of(parser: argparse.ArgumentParser, run: Run,
+            argv: Sequence[str] | None = None) -> int:
     """A command's ``main``: parse ``argv`` with ``parser``, then :func:`exit_status_of`
     ``run``; Ctrl-C exits 130 in one line (``evaluate``'s and ``predict``'s, which save
     nothing to resume)."""
@@ -157,7 +170,7 @@ def main_of(parser, run, argv=None):
         return 130
 
 
-def exit_status_of(run, args):
+def exit_status_of(run: Run, args: argparse.Namespace) -> int:
     """``run(args)``'s exit status: what it returns, or, for one of our errors or an out of
     memory, the status of the table after its one line. Anything else propagates: a bug shows
     its traceback, and a stop (``train``'s signals) is the caller's to report."""

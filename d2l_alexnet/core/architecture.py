@@ -11,9 +11,14 @@ padding without an extra ZeroPadding2D layer, which would change the printed sum
 windows then cover pixels 0..222 instead of -1..221, so fewer real pixels are left unseen.
 """
 
+from __future__ import annotations
+
 import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple
+from typing import Optional, Tuple, cast
+
+from .types import Size
 
 FLOAT32_BYTES = 4
 
@@ -68,7 +73,7 @@ CHAPTER_RESIZE = 224
 IN_CHANNELS = 1  # Fashion-MNIST is greyscale
 
 
-def as_size(resize):
+def as_size(resize: Size) -> tuple[int, int]:
     """``224`` or ``(224, 224)`` -> ``(224, 224)``: an input's ``(height, width)``. Refuses
     anything else with a one-line ``ValueError``."""
     if isinstance(resize, bool):
@@ -76,7 +81,7 @@ def as_size(resize):
     if isinstance(resize, numbers.Integral):
         return int(resize), int(resize)
     try:
-        height, width = resize
+        height, width = resize  # type: ignore[misc]  # an int returned above
         if not all(isinstance(side, numbers.Integral) and not isinstance(side, bool)
                    for side in (height, width)):
             raise TypeError
@@ -86,13 +91,13 @@ def as_size(resize):
     return int(height), int(width)
 
 
-def format_size(resize):
+def format_size(resize: Size) -> str:
     """``224`` -> ``"224×224"``, ``(96, 128)`` -> ``"96×128"``."""
     height, width = as_size(resize)
     return f"{height}×{width}"
 
 
-def check_in_channels(in_channels):
+def check_in_channels(in_channels: int) -> int:
     """Refuse a channel count that is not a positive int."""
     if (isinstance(in_channels, bool) or not isinstance(in_channels, numbers.Integral)
             or in_channels < 1):
@@ -101,7 +106,7 @@ def check_in_channels(in_channels):
     return int(in_channels)
 
 
-def check_num_classes(num_classes, owner="AlexNet"):
+def check_num_classes(num_classes: int, owner: str = "AlexNet") -> int:
     """Refuse fewer than two classes: one class is a question with one answer, learnt perfectly
     and meaning nothing."""
     if num_classes < 2:
@@ -136,15 +141,16 @@ def _window_output(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int = IN_CHANNELS,
-                layers=ALEXNET):
+def layer_table(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
+                in_channels: int = IN_CHANNELS, layers: Sequence[Layer] = ALEXNET,
+                ) -> list[LayerInfo]:
     """Return a :class:`LayerInfo` per layer for an ``in_channels``×height×width input, where
     ``resize`` is the side of a square input or its ``(height, width)``.
 
     Raises ``ValueError`` with the smallest workable size when an image is too small for the
     network (every feature map must keep at least one pixel).
     """
-    shape = (check_in_channels(in_channels), *as_size(resize))
+    shape: tuple[int, ...] = (check_in_channels(in_channels), *as_size(resize))
     check_num_classes(num_classes)
     rows = []
     for layer in layers:
@@ -159,10 +165,11 @@ def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int =
                     f"resize of at least {minimum_resize(layers)} (the chapter uses "
                     f"{CHAPTER_RESIZE})")
             if layer.kind == "conv":
-                weights = layer.units * channels * layer.kernel ** 2
-                parameters = weights + layer.units
+                out_channels = cast(int, layer.units)  # a convolution's row always names them
+                weights = out_channels * channels * layer.kernel ** 2
+                parameters = weights + out_channels
                 flops = 2 * weights * out_h * out_w
-                shape = (layer.units, out_h, out_w)
+                shape = (out_channels, out_h, out_w)
             else:
                 shape = (channels, out_h, out_w)
         elif layer.kind == "flatten":
@@ -183,7 +190,7 @@ def layer_table(resize=CHAPTER_RESIZE, num_classes: int = 10, in_channels: int =
     return rows
 
 
-def minimum_resize(layers=ALEXNET) -> int:
+def minimum_resize(layers: Sequence[Layer] = ALEXNET) -> int:
     """The smallest square input on which every feature map keeps at least one pixel."""
     size = 1
     for layer in reversed(layers):
@@ -192,34 +199,34 @@ def minimum_resize(layers=ALEXNET) -> int:
     return size
 
 
-def parameter_count(resize=CHAPTER_RESIZE, num_classes: int = 10,
-                    in_channels: int = IN_CHANNELS, layers=ALEXNET) -> int:
+def parameter_count(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
+                    in_channels: int = IN_CHANNELS, layers: Sequence[Layer] = ALEXNET) -> int:
     """Total trainable parameters: 46,764,746 for the chapter's 224×224 input and 10 classes
     (``layers``: another table, such as LeNet's or the exercises')."""
     return sum(row.parameters
                for row in layer_table(resize, num_classes, in_channels, layers=layers))
 
 
-def forward_flops(resize=CHAPTER_RESIZE, num_classes: int = 10,
-                  in_channels: int = IN_CHANNELS, layers=ALEXNET) -> int:
+def forward_flops(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
+                  in_channels: int = IN_CHANNELS, layers: Sequence[Layer] = ALEXNET) -> int:
     """Forward-pass FLOPs for one image of the table ``layers``."""
     return sum(row.forward_flops
                for row in layer_table(resize, num_classes, in_channels, layers=layers))
 
 
-def training_flops(resize=CHAPTER_RESIZE, num_classes: int = 10,
-                   in_channels: int = IN_CHANNELS, layers=ALEXNET) -> int:
+def training_flops(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
+                   in_channels: int = IN_CHANNELS, layers: Sequence[Layer] = ALEXNET) -> int:
     """FLOPs of one training step per image: forward plus a backward pass about twice as costly
     (gradients with respect to both inputs and weights): 5.63 GFLOP at 224×224."""
     return 3 * forward_flops(resize, num_classes, in_channels, layers=layers)
 
 
-def weight_layers(layers=ALEXNET):
+def weight_layers(layers: Sequence[Layer] = ALEXNET) -> list[Layer]:
     """The layers that hold parameters, in order (five convolutions, three dense layers)."""
     return [layer for layer in layers if layer.kind in ("conv", "dense")]
 
 
-def with_dropout(rate, layers=ALEXNET):
+def with_dropout(rate: float | None, layers: Sequence[Layer] = ALEXNET) -> Sequence[Layer]:
     """The table with every dropout layer's rate set to ``rate`` (``None``: as it is). A rate of
     0 turns dropout off: the cross-backend parity test compares one SGD step that way."""
     if rate is None:

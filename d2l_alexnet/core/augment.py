@@ -8,9 +8,12 @@ uninterrupted run saw, and the same image differs from one epoch to the next. Pi
 them on the device. Validation images are never changed.
 """
 
+from __future__ import annotations
+
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["COLOUR_RANGE", "CROP_FRACTION", "augment_batch", "epoch_draws"]
 
@@ -26,7 +29,7 @@ _GREY = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma weights
 
 
 @functools.lru_cache(maxsize=2)
-def epoch_draws(num_examples, seed, epoch):
+def epoch_draws(num_examples: int, seed: int, epoch: int) -> dict[str, np.ndarray]:
     """Every training example's draws for one epoch, from one generator of ``(seed, epoch)``:
     ``flip`` (bool), ``top``/``left`` (uniform in [0, 1), the crop window's place) and
     ``colour`` (brightness, contrast and saturation factors). Example ``i`` takes row ``i``."""
@@ -39,7 +42,8 @@ def epoch_draws(num_examples, seed, epoch):
     return draws
 
 
-def augment_batch(images, indices, num_examples, seed, epoch):
+def augment_batch(images: np.ndarray, indices: ArrayLike, num_examples: int, seed: int,
+                  epoch: int) -> np.ndarray:
     """``images``, a training batch (``(B, H, W)`` or ``(B, H, W, C)``, uint8 or float in
     [0, 1]) whose examples sit at ``indices`` of a training set of ``num_examples``: each
     flipped left to right or not, its window moved by up to :data:`CROP_FRACTION` of each side

@@ -9,16 +9,24 @@ every checkpoint (metadata ``callbacks``), so a resumed run goes on as an uninte
 Only the first replica writes files.
 """
 
+from __future__ import annotations
+
 import errno
 import json
 import os
 import struct
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes
+from .types import PathLike, Record
+
+if TYPE_CHECKING:  # the trainer imports this module
+    from .trainer import TrainerBase
 
 # The keys of one metrics.jsonl line, in order (each a key of the trainer's epoch record).
 METRICS_KEYS = ("epoch", "step", "images_seen", "train_loss", "val_loss", "val_acc", "lr",
@@ -31,7 +39,7 @@ class RecordWriteError(RunFailed):
 
 
 @contextmanager
-def writing(path):
+def writing(path: PathLike) -> Iterator[None]:
     """Turn a failed write of ``path`` into a one-line :class:`RecordWriteError`."""
     try:
         yield
@@ -48,21 +56,22 @@ def writing(path):
 class Callback:
     """The hooks a trainer calls; each does nothing unless overridden."""
 
-    key = None  # the name of its state in a checkpoint's metadata (None: it keeps none)
+    # The name of its state in a checkpoint's metadata (None: it keeps none).
+    key: str | None = None
 
-    def on_fit_start(self, trainer, state):
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         """``fit`` begins: ``trainer.history`` holds the epochs already done (a resumed run's),
         ``state`` what :meth:`state` returned when the checkpoint was saved (``None`` if none)."""
 
-    def on_evaluation(self, trainer, record):
+    def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         """An epoch ended and was validated: ``record`` is its entry of the history."""
 
-    def state(self):
+    def state(self) -> Any:
         """What a checkpoint must carry for a resumed run to continue exactly (JSON-ready)."""
         return None
 
 
-def metrics_line(record):
+def metrics_line(record: Record) -> str:
     """One line of ``metrics.jsonl`` for an epoch record."""
     return json.dumps({key: record.get(key) for key in METRICS_KEYS}) + "\n"
 
@@ -73,10 +82,10 @@ class MetricsLog(Callback):
     file is made to hold exactly the epochs already done (none, or a resumed run's), rewritten
     atomically when it holds others, so a resumed run never repeats a line."""
 
-    def __init__(self, path):
+    def __init__(self, path: PathLike) -> None:
         self.path = path
 
-    def on_fit_start(self, trainer, state):
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if not trainer.is_first_replica:
             return
         done = "".join(metrics_line(record) for record in trainer.history).encode("utf-8")
@@ -89,7 +98,7 @@ class MetricsLog(Callback):
         with writing(self.path):
             atomic_write_bytes(self.path, done)
 
-    def on_evaluation(self, trainer, record):
+    def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if not trainer.is_first_replica:
             return
         with writing(self.path), open(self.path, "a", encoding="utf-8") as stream:
@@ -102,10 +111,10 @@ class PlotCurves(Callback):
     """Redraws the trainer's board to ``path`` (``curves.png``) after every evaluation,
     atomically, so the plot of a long run can be looked at while it goes on."""
 
-    def __init__(self, path):
+    def __init__(self, path: PathLike) -> None:
         self.path = path
 
-    def on_evaluation(self, trainer, record):
+    def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if trainer.is_first_replica:
             with writing(self.path):
                 trainer.board.save(self.path)
@@ -116,11 +125,12 @@ class BestAccuracy(Callback):
     what :class:`KeepBest` and :class:`EarlyStopping` act on. An accuracy improves on the best
     only when higher (a tie keeps the earlier epoch, as Keras does)."""
 
-    def __init__(self):
-        self.best_val_acc = self.best_epoch = None
+    def __init__(self) -> None:
+        self.best_val_acc: float | None = None
+        self.best_epoch: int | None = None
         self.evaluations_without_improvement = 0
 
-    def on_fit_start(self, trainer, state):
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if state is not None:
             self.best_val_acc, self.best_epoch = state["best_val_acc"], state["best_epoch"]
             self.evaluations_without_improvement = state["evaluations_without_improvement"]
@@ -129,7 +139,7 @@ class BestAccuracy(Callback):
         for record in trainer.history:  # its history tells the same
             self.track(record)
 
-    def track(self, record):
+    def track(self, record: Record) -> bool:
         """Count one evaluation; whether it improved on the best."""
         if self.best_val_acc is None or record["val_acc"] > self.best_val_acc:
             self.best_val_acc, self.best_epoch = record["val_acc"], record["epoch"]
@@ -138,7 +148,7 @@ class BestAccuracy(Callback):
         self.evaluations_without_improvement += 1
         return False
 
-    def state(self):
+    def state(self) -> Record:
         return {"best_val_acc": self.best_val_acc, "best_epoch": self.best_epoch,
                 "evaluations_without_improvement": self.evaluations_without_improvement}
 
@@ -151,11 +161,11 @@ class KeepBest(BestAccuracy):
 
     key = "keep_best"
 
-    def __init__(self, path):
+    def __init__(self, path: PathLike) -> None:
         super().__init__()
         self.path = path
 
-    def on_evaluation(self, trainer, record):
+    def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if self.track(record) and trainer.is_first_replica:
             with writing(self.path):
                     trainer.save_weights(self.path, {"epoch": record["epoch"],
@@ -168,21 +178,21 @@ class EarlyStopping(BestAccuracy):
 
     key = "early_stopping"
 
-    def __init__(self, patience):
+    def __init__(self, patience: int) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be a whole number of at least 1, got {patience!r}")
         super().__init__()
         self.patience = patience
 
-    def on_fit_start(self, trainer, state):
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         super().on_fit_start(trainer, state)
         self.stop_if_due(trainer)  # a resumed run that had stopped: it stays stopped
 
-    def on_evaluation(self, trainer, record):
+    def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         self.track(record)
         self.stop_if_due(trainer)
 
-    def stop_if_due(self, trainer):
+    def stop_if_due(self, trainer: TrainerBase) -> None:
         if self.best_epoch is not None and self.evaluations_without_improvement >= self.patience:
             trainer.request_stop(
                 f"early stopping: val_acc has not improved on {self.best_val_acc:.4f} (epoch "
@@ -198,14 +208,14 @@ class TensorBoardError(D2LAlexNetError, ImportError):
     """tensorboardX, which writes TensorBoard's files, is not installed (exit 2)."""
 
 
-def import_tensorboardx():
+def import_tensorboardx() -> tuple[Any, Any, Any, Any]:
     """tensorboardX's event writer, its protobufs and its scalar summary, imported only when a
     :class:`TensorBoardLog` is made. Its package imports PyTorch when it can (to take tensors):
     a run of another backend must not load a second framework, so PyTorch stays hidden from
     it unless already loaded (the scalars written here are plain floats)."""
     hide_torch = "torch" not in sys.modules
     if hide_torch:
-        sys.modules["torch"] = None  # `import torch` fails, and tensorboardX goes on without
+        sys.modules["torch"] = None  # type: ignore[assignment]  # None: `import torch` fails
     try:
         from tensorboardX import event_file_writer, summary
         from tensorboardX.proto import event_pb2
@@ -221,7 +231,7 @@ def import_tensorboardx():
     return event_file_writer, event_pb2, summary, masked_crc32c
 
 
-def event_files(log_dir):
+def event_files(log_dir: PathLike) -> list[str]:
     """The TensorBoard event files directly in ``log_dir``, by name (none if it cannot be
     listed); a hidden name is an unfinished atomic write, not one of them."""
     try:
@@ -244,13 +254,13 @@ class TensorBoardLog(Callback):
     resumed run's): the events of later steps (a killed run's, after its checkpoint) are
     dropped, so every step is there once; a file left holding no scalars is removed."""
 
-    def __init__(self, log_dir):
+    def __init__(self, log_dir: PathLike) -> None:
         self.log_dir = os.fspath(log_dir)
         (self.event_file_writer, self.event_pb2, self.summary,
          self.masked_crc32c) = import_tensorboardx()
-        self.writer = None
+        self.writer: Any = None  # tensorboardX's EventsWriter while a fit runs
 
-    def on_fit_start(self, trainer, state):
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if not trainer.is_first_replica:
             return
         self.close()
@@ -267,7 +277,7 @@ class TensorBoardLog(Callback):
                     session_log=self.event_pb2.SessionLog(status=self.event_pb2.SessionLog.START)))
             self.writer.flush()
 
-    def on_evaluation(self, trainer, record):
+    def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if not trainer.is_first_replica:
             return
         wall_time = time.time()
@@ -279,13 +289,13 @@ class TensorBoardLog(Callback):
                         summary=self.summary.scalar(key, float(record[key]))))
             self.writer.flush()  # and fsynced
 
-    def close(self):
+    def close(self) -> None:
         """Close the event file of the last ``fit`` (a next ``fit`` starts another)."""
         if self.writer is not None:
             self.writer.close()
             self.writer = None
 
-    def records(self, payload):
+    def records(self, payload: bytes) -> Iterator[tuple[bytes, Any]]:
         """``(raw record, Event)`` for each whole record of an event file's bytes, in order.
         TFRecord framing: an 8-byte little-endian length, its masked CRC, the data, the data's
         masked CRC. A torn or damaged record (a write a kill interrupted) ends the file."""
@@ -303,7 +313,7 @@ class TensorBoardLog(Callback):
             yield payload[start:end], self.event_pb2.Event.FromString(data)
             start = end
 
-    def keep_steps_up_to(self, path, last_step):
+    def keep_steps_up_to(self, path: PathLike, last_step: int) -> None:
         """Make the event file at ``path`` hold only its whole records up to ``last_step``
         (rewritten atomically, or removed when no scalar is left)."""
         with open(path, "rb") as stream:

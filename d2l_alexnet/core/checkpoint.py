@@ -25,13 +25,17 @@ A checkpoint also serves as a weights file: ``core.weights.read_weights`` (so ``
 ``--init-from`` and ``evaluate --weights``) takes the model weights it holds.
 """
 
+from __future__ import annotations
+
 import errno
 import hashlib
 import json
 import os
 import re
 import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import safetensors
@@ -40,6 +44,11 @@ from .architecture import IN_CHANNELS, parameter_count
 from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
                     remove_unfinished_writes, safetensors_bytes, safetensors_metadata)
+from .types import Log, PathLike, Size
+
+if TYPE_CHECKING:  # both import this module
+    from .recipe import TrainingRecipe
+    from .trainer import TrainerBase
 
 FORMAT = "d2l_alexnet-checkpoint"
 WEIGHTS_FORMAT = "d2l_alexnet"  # core.weights.FORMAT (weights imports this module)
@@ -73,7 +82,7 @@ class CheckpointWriteError(CheckpointError, RunFailed):
     checkpoints are intact. The run failed rather than its input: exit 1."""
 
 
-def checkpoint_name(step):
+def checkpoint_name(step: int) -> str:
     return f"checkpoint-{int(step)}.ckpt"
 
 
@@ -87,7 +96,7 @@ def _digest(metadata_json, names, arrays):
     return digest.hexdigest()
 
 
-def encode(metadata, arrays):
+def encode(metadata: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
     """``(metadata dict, {name: numpy array})`` -> the bytes of a checkpoint file: a safetensors
     file whose ``__metadata__`` holds the format, the version, the array names in order, the
     metadata as JSON and the SHA-256 of it all."""
@@ -105,7 +114,9 @@ def encode(metadata, arrays):
         "metadata": metadata_json, "sha256": _digest(metadata_json, names, little)})
 
 
-def write_checkpoint(path, metadata, arrays, before_rename=None):
+def write_checkpoint(path: PathLike, metadata: Mapping[str, Any],
+                     arrays: Mapping[str, np.ndarray],
+                     before_rename: Callable[[str], object] | None = None) -> None:
     """Write a checkpoint atomically (temporary file, fsync, rename)."""
     atomic_write_bytes(path, encode(metadata, arrays), before_rename=before_rename)
 
@@ -114,25 +125,25 @@ def write_checkpoint(path, metadata, arrays, before_rename=None):
 class Checkpoint:
     """A verified checkpoint: ``metadata`` (position, history, hyperparameters) and ``arrays``."""
 
-    path: str
+    path: PathLike
     metadata: dict
     arrays: dict = field(repr=False)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return os.path.basename(self.path)
 
     @property
-    def step(self):
+    def step(self) -> int:
         return self.metadata["step"]
 
-    def describe(self):
+    def describe(self) -> str:
         """``epoch 2, batch 1 (step 5)``: where training continues from this checkpoint."""
         return (f"epoch {self.metadata['epoch'] + 1}, batch {self.metadata['batch']} "
                 f"(step {self.step})")
 
 
-def read_checkpoint(path):
+def read_checkpoint(path: PathLike) -> Checkpoint:
     """Read and verify one checkpoint; :class:`CheckpointError` names the file and the damage."""
     name = os.path.basename(path)
     try:
@@ -202,7 +213,7 @@ def _read_version_1(path, name):
     return Checkpoint(path, metadata, arrays)
 
 
-def is_checkpoint(path):
+def is_checkpoint(path: PathLike) -> bool:
     """Whether ``path`` is a file that says it is a checkpoint (either format; damaged or not),
     rather than a weights file. Reads the first bytes and the header only; ``False`` for
     anything unreadable (the caller's own reading names the problem)."""
@@ -216,7 +227,7 @@ def is_checkpoint(path):
         return False
 
 
-def list_checkpoints(directory):
+def list_checkpoints(directory: PathLike) -> list[tuple[int, str]]:
     """``[(step, path)]`` of the checkpoint files in ``directory``, newest first."""
     try:
         names = os.listdir(directory)
@@ -227,7 +238,7 @@ def list_checkpoints(directory):
     return sorted(found, reverse=True)
 
 
-def latest_checkpoint(directory, log=print):
+def latest_checkpoint(directory: PathLike, log: Log | None = print) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` that verifies, or ``None`` when there is none.
 
     A damaged newer file is renamed to ``<name>.corrupt`` (kept for a post-mortem, out of the
@@ -260,7 +271,8 @@ def latest_checkpoint(directory, log=print):
     return None
 
 
-def mismatches(metadata, expected):
+def mismatches(metadata: Mapping[str, Any], expected: Mapping[str, Any],
+               ) -> list[tuple[str, Any, Any, str | None]]:
     """``[(key, saved, wanted, flag)]`` for each value a resumed run must share with the file."""
     found = []
     for key, flag in MUST_MATCH:
@@ -270,7 +282,7 @@ def mismatches(metadata, expected):
     return found
 
 
-def check_compatible(checkpoint, expected):
+def check_compatible(checkpoint: Checkpoint, expected: Mapping[str, Any]) -> None:
     """Raise :class:`CheckpointError` naming the first value that differs from ``expected``."""
     for key, saved, wanted, flag in mismatches(checkpoint.metadata, expected):
         if key == "backend":
@@ -290,7 +302,8 @@ def check_compatible(checkpoint, expected):
             "--checkpoint-dir")
 
 
-def estimated_bytes(resize, num_classes, recipe=None, in_channels=IN_CHANNELS):
+def estimated_bytes(resize: Size, num_classes: int, recipe: TrainingRecipe | None = None,
+                    in_channels: int = IN_CHANNELS) -> int:
     """About how large one checkpoint of AlexNet is: the fp32 weights, and as much again for
     the momentum buffers when ``recipe`` (a ``TrainingRecipe``) has momentum (plain SGD keeps
     no per-parameter state in any backend), plus a MB for the RNGs and the metadata."""
@@ -298,7 +311,8 @@ def estimated_bytes(resize, num_classes, recipe=None, in_channels=IN_CHANNELS):
     return 4 * parameter_count(resize, num_classes, in_channels) * copies + (1 << 20)
 
 
-def check_directory(directory, needed_bytes, keep=2, also_needed=0):
+def check_directory(directory: PathLike, needed_bytes: int, keep: int = 2,
+                    also_needed: int = 0) -> list[str]:
     """Prove ``directory`` roomy enough for ``keep`` + 1 checkpoints (the newest is written
     before the oldest goes) plus ``also_needed`` bytes of other files on the same disk, then
     create it if needed and prove it writable; returns the folders it created. ``OSError``
@@ -326,7 +340,9 @@ class Checkpointer:
     --time-to-accuracy`` keeps its curve and clock there).
     """
 
-    def __init__(self, directory, every=None, keep=2, log=print, extra_metadata=None):
+    def __init__(self, directory: PathLike, every: int | None = None, keep: int = 2,
+                 log: Log | None = print,
+                 extra_metadata: Callable[[], Mapping[str, Any]] | None = None) -> None:
         if every is not None and every < 1:
             raise ValueError(f"every must be at least 1, got {every}")
         if keep < 1:
@@ -334,28 +350,29 @@ class Checkpointer:
         self.directory, self.every, self.keep, self.log = directory, every, keep, log
         # A caller's own state, saved with the trainer's: a function returning a JSON-ready dict.
         self.extra_metadata = extra_metadata
-        self.last_path = None  # the newest checkpoint known good (written or resumed from)
+        # The newest checkpoint known good (written or resumed from).
+        self.last_path: str | None = None
         os.makedirs(directory, exist_ok=True)
         self.remove_unfinished_writes()
 
-    def attach(self, trainer):
+    def attach(self, trainer: TrainerBase) -> Checkpointer:
         trainer.step_callbacks.append(self.on_step)
         trainer.callbacks.append(self.on_epoch)
         return self
 
-    def remove_unfinished_writes(self):
+    def remove_unfinished_writes(self) -> None:
         """Temporary files left by a crash mid-write are garbage: the rename never happened."""
         remove_unfinished_writes(self.directory, [FINAL_NAME], log=self.log)
 
-    def on_step(self, trainer):
+    def on_step(self, trainer: TrainerBase) -> None:
         if (self.every is not None and trainer.step % self.every == 0
                 and not trainer.at_epoch_end()):
             self.save(trainer)
 
-    def on_epoch(self, trainer, record):
+    def on_epoch(self, trainer: TrainerBase, record: Mapping[str, Any]) -> None:
         self.save(trainer)
 
-    def save(self, trainer):
+    def save(self, trainer: TrainerBase) -> str:
         """Write a checkpoint of where ``trainer`` stands now; returns its path.
 
         ``checkpoint_state`` raises ``TrainingError`` before anything is written when a loss or
@@ -381,7 +398,7 @@ class Checkpointer:
         self.prune()
         return path
 
-    def prune(self):
+    def prune(self) -> None:
         """Keep the newest ``keep`` checkpoints."""
         for _, path in list_checkpoints(self.directory)[self.keep:]:
             os.remove(path)

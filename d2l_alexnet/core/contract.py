@@ -19,7 +19,16 @@ protocol); its ``Trainer`` overrides every one of :data:`TRAINER_HOOKS` and its 
 every one of :data:`MODEL_HOOKS`.
 """
 
-from typing import Protocol, runtime_checkable
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .architecture import Layer
+from .types import Size
 
 PUBLIC_NAMES = (
     # the book's classes (sec_oo-design, sec_alexnet)
@@ -63,45 +72,48 @@ class BackendModule(Protocol):
     ImageFolder: type
     Trainer: type  # a TrainerBase
 
-    def build_network(self, num_classes=10, resize=224, layers=None, in_channels=1):
+    def build_network(self, num_classes: int = 10, resize: Size = 224,
+                      layers: Sequence[Layer] | None = None, in_channels: int = 1) -> Any:
         """The framework's sequential network from a table of ``core.architecture``."""
 
-    def example_input_shape(self, resize=224, batch_size=1, in_channels=1):
+    def example_input_shape(self, resize: Size = 224, batch_size: int = 1,
+                            in_channels: int = 1) -> tuple[int, ...]:
         """The shape of an input batch in :attr:`LAYOUT`, for ``layer_summary``."""
 
-    def parameter_arrays(self, model):
+    def parameter_arrays(self, model: Any) -> list[tuple[str, np.ndarray]]:
         """``[(name, numpy array), ...]`` of the parameters ``model`` holds, in the table's
         order (kernel, then bias, per weight layer) and the framework's own layout."""
 
-    def assign_parameter_arrays(self, model, arrays, skip_head=False):
+    def assign_parameter_arrays(self, model: Any, arrays: Sequence[tuple[str, np.ndarray]],
+                                skip_head: bool = False) -> Any:
         """Set ``model``'s parameters from arrays like :meth:`parameter_arrays`' (all but the
         last layer's with ``skip_head``), every shape checked before any is set."""
 
-    def resize_images(self, images, size):
+    def resize_images(self, images: Any, size: Sequence[int]) -> Any:
         """numpy or framework images ``(B, H, W)``/``(B, H, W, C)`` -> float32 inputs of
         ``size`` in :attr:`LAYOUT`: uint8 scaled by 1/255 once, bilinear, half-pixel centres."""
 
-    def to_numpy(self, value):
+    def to_numpy(self, value: Any) -> np.ndarray:
         """A framework array (on any device) as a numpy array."""
 
-    def cpu(self):
+    def cpu(self) -> Any:
         """The framework's CPU device."""
 
-    def gpu(self, i=0):
+    def gpu(self, i: int = 0) -> Any:
         """The framework's ``i``-th GPU."""
 
-    def num_gpus(self):
+    def num_gpus(self) -> int:
         """How many GPUs the framework sees (0 without any)."""
 
-    def set_seed(self, seed):
+    def set_seed(self, seed: int) -> None:
         """Seed what initialization and dropout draw from."""
 
-    def initialize_distributed(self):
+    def initialize_distributed(self) -> None:
         """Join the other processes of a multi-host run named in the environment, before the
         framework is used; nothing where the framework joins them itself or there are none."""
 
 
-def problems(backend):
+def problems(backend: ModuleType) -> list[str]:
     """What ``backend`` (an imported backend package) lacks of the contract, as sentences;
     an empty list when it meets it."""
     from .module import ModuleContract

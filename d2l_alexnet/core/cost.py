@@ -4,13 +4,17 @@ Per layer: parameters, parameter memory, forward FLOPs and activation memory; th
 versus dense layers. Memory is fp32 (4 bytes per number); activation memory is for the batch.
 """
 
+from typing import Any
+
 from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, layer_table
+from .types import Size
 
 _LAYER_NAMES = {"conv": "Conv", "relu": "ReLU", "maxpool": "MaxPool", "flatten": "Flatten",
                 "dense": "Dense", "dropout": "Dropout"}
 
 
-def cost_report(resize=CHAPTER_RESIZE, num_classes=10, batch_size=1):
+def cost_report(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
+                batch_size: int = 1) -> dict[str, Any]:
     """Return ``{"layers": [...], "totals": {...}, "conv": {...}, "dense": {...}}``.
 
     Every number is an int (bytes, FLOPs or counts), so the report serializes to JSON as is.
@@ -50,7 +54,7 @@ def _human_bytes(count):
 
 # The report's words in the two languages of the chapter's notebooks (the Indonesian edition
 # in the chapter's own terms: lapisan fully connected, parameter).
-REPORT_WORDS = {
+REPORT_WORDS: dict[str, dict[str, Any]] = {
     "en": {"title": "AlexNet cost for {batch} image(s) of 1×{side}×{side}, {classes} classes "
                     "(fp32)",
            "columns": ("layer", "output shape", "params", "param mem", "fwd MFLOPs", "act mem"),
@@ -70,7 +74,7 @@ REPORT_WORDS = {
 }
 
 
-def format_cost_report(report, language="en"):
+def format_cost_report(report: dict[str, Any], language: str = "en") -> str:
     """Render :func:`cost_report` as a fixed-width table with a closing comparison, in English
     (``language="en"``) or in the Indonesian edition's words (``"id"``)."""
     if language not in REPORT_WORDS:

@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from .errors import D2LAlexNetError
+from .types import PathLike
 
 __all__ = [
     "DataError",
@@ -207,7 +208,7 @@ def _parse_idx(payload: bytes, path) -> np.ndarray:
                          offset=header).reshape(dims)
 
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path: PathLike) -> np.ndarray:
     """Read an IDX file (gzipped or raw) into a uint8 array shaped as its header.
 
     The format is the one the book's ``FashionMNIST`` reads through the
@@ -332,7 +333,8 @@ def _load_full_dir(directory: Path, where: str) -> FashionMNISTArrays | None:
     for key, path in found.items():
         sha, size = table[FILE_NAMES[key]]
         try:
-            arrays[key] = _load_verified(path, sha, size)
+            # (no path is None: a missing file was refused above)
+            arrays[key] = _load_verified(path, sha, size)  # type: ignore[arg-type]
         except DataError as e:
             raise DataError(f"{where}: {e}") from None
     return _assemble(arrays, f"{where} {directory}", str(directory), is_subset=False)
@@ -514,8 +516,10 @@ def _cache_dir(cache_dir) -> Path:
     return base / "d2l_alexnet" / "fashion-mnist"
 
 
-def describe_sources(data_dir=None, *, download=True, mirrors=None, cache_dir=None,
-                     system_dirs=None) -> list:
+def describe_sources(data_dir: PathLike | None = None, *, download: bool = True,
+                     mirrors: Sequence[str] | str | None = None,
+                     cache_dir: PathLike | None = None,
+                     system_dirs: Iterable[PathLike] | None = None) -> list[str]:
     """The places :func:`load_fashion_mnist` would look, in order, as text."""
     explicit, origin = _explicit_dir(data_dir)
     if explicit is not None:
@@ -532,9 +536,9 @@ def describe_sources(data_dir=None, *, download=True, mirrors=None, cache_dir=No
     return places
 
 
-def load_fashion_mnist(data_dir=None, *, download: bool = True,
+def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = True,
                        mirrors: Sequence[str] | str | None = None,
-                       cache_dir=None, system_dirs: Iterable | None = None,
+                       cache_dir: PathLike | None = None, system_dirs: Iterable | None = None,
                        timeout: float = 30, retries: int = 3,
                        log: Callable[[str], object] | None = print) -> FashionMNISTArrays:
     """Load Fashion-MNIST (d2l "Image Classification Dataset", sec_fashion_mnist).

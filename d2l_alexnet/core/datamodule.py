@@ -6,12 +6,24 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 ``(seed, epoch)`` so a run can be repeated or resumed exactly.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .architecture import as_size
 from .augment import augment_batch
 from .data import TEXT_LABELS, load_fashion_mnist
 from .hyperparameters import HyperParameters
+from .types import Log, PathLike, Size
+
+if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
+    from matplotlib.figure import Figure
+
+# A numpy batch: ``(images, labels)``.
+Batch = tuple[np.ndarray, np.ndarray]
 
 __all__ = ["DataModule", "BatchLoader", "InMemoryData", "FashionMNISTBase", "as_size",
            "epoch_order", "show_images"]
@@ -25,20 +37,20 @@ class DataModule(HyperParameters):
     data contract").
     """
 
-    def __init__(self, root="../data", num_workers=4):
+    def __init__(self, root: PathLike = "../data", num_workers: int = 4) -> None:
         self.save_hyperparameters()
 
-    def get_dataloader(self, train):
+    def get_dataloader(self, train: bool) -> Iterable[Any]:
         raise NotImplementedError
 
-    def train_dataloader(self):
+    def train_dataloader(self) -> Iterable[Any]:
         return self.get_dataloader(train=True)
 
-    def val_dataloader(self):
+    def val_dataloader(self) -> Iterable[Any]:
         return self.get_dataloader(train=False)
 
 
-def epoch_order(num_examples, seed, epoch):
+def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
     """The training order of one epoch: a permutation of all examples from ``(seed, epoch)``."""
     return np.random.default_rng([seed, epoch]).permutation(num_examples)
 
@@ -50,14 +62,15 @@ class BatchLoader:
     reshuffles, as PyTorch's ``DataLoader(shuffle=True)`` does.
     """
 
-    def __init__(self, data, train, convert):
+    def __init__(self, data: InMemoryData, train: bool,
+                 convert: Callable[[np.ndarray, np.ndarray], Any]) -> None:
         self.data, self.train, self.convert = data, train, convert
         self.epoch = 0
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.data.num_batches(self.train)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         epoch = self.epoch
         if self.train:
             self.epoch += 1
@@ -73,14 +86,23 @@ class InMemoryData:
     the backend's ``convert_batch``."""
 
     augment = False
+    # What the module's __init__ sets.
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    batch_size: int
+    seed: int
+    resize: tuple[int, int]  # (height, width) the backends resize each batch to
 
-    def num_examples(self, train):
+    def num_examples(self, train: bool) -> int:
         return len(self.train_labels if train else self.val_labels)
 
-    def num_batches(self, train):
+    def num_batches(self, train: bool) -> int:
         return -(-self.num_examples(train) // self.batch_size)
 
-    def raw_batches(self, train, epoch=0, start_batch=0):
+    def raw_batches(self, train: bool, epoch: int = 0, start_batch: int = 0,
+                    ) -> Iterator[Batch]:
         """Yield ``(images, labels int64 (B,))`` numpy batches, images as stored (``(B, H, W)``
         or ``(B, H, W, C)``, uint8 or float32 in [0, 1]). Training batches follow
         :func:`epoch_order` of ``(seed, epoch)`` (and with ``augment``, each image is changed as
@@ -89,6 +111,7 @@ class InMemoryData:
         images, labels = (self.train_images, self.train_labels) if train else (
             self.val_images, self.val_labels)
         order = epoch_order(len(labels), self.seed, epoch) if train else None
+        chosen: slice | np.ndarray  # validation: a run of examples; training: their indices
         for start in range(start_batch * self.batch_size, len(labels), self.batch_size):
             if order is None:
                 chosen = slice(start, start + self.batch_size)
@@ -100,12 +123,12 @@ class InMemoryData:
                     continue
             yield images[chosen], labels[chosen]
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray) -> Any:
         """Without a framework: float32 numpy images in [0, 1] (backends give tensors)."""
         scale = 255.0 if images.dtype == np.uint8 else 1.0
         return images.astype(np.float32) / scale, labels
 
-    def get_dataloader(self, train):
+    def get_dataloader(self, train: bool) -> BatchLoader:
         return BatchLoader(self, train, self.convert_batch)
 
 
@@ -122,8 +145,11 @@ class FashionMNISTBase(InMemoryData, DataModule):
     num_classes = len(TEXT_LABELS)
     classes = TEXT_LABELS  # the label names, as ImageFolder's (and torchvision's)
 
-    def __init__(self, batch_size=64, resize=(28, 28), *, data_dir=None, seed=0,
-                 limit_train=None, limit_val=None, download=True, augment=False, log=print):
+    def __init__(self, batch_size: int = 64, resize: Size = (28, 28), *,
+                 data_dir: PathLike | None = None, seed: int = 0,
+                 limit_train: int | None = None, limit_val: int | None = None,
+                 download: bool = True, augment: bool = False, log: Log | None = print,
+                 ) -> None:
         self.save_hyperparameters(ignore=["log"])
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -138,11 +164,12 @@ class FashionMNISTBase(InMemoryData, DataModule):
         self.val_images = arrays.val_images[:limit_val]
         self.val_labels = arrays.val_labels[:limit_val]
 
-    def text_labels(self, indices):
+    def text_labels(self, indices: Iterable[int]) -> list[str]:
         """Class names of label indices (the book's ``text_labels``)."""
         return [TEXT_LABELS[int(index)] for index in indices]
 
-    def visualize(self, batch, nrows=1, ncols=8, labels=()):
+    def visualize(self, batch: tuple[Any, Any], nrows: int = 1, ncols: int = 8,
+                  labels: Iterable[str] = ()) -> Figure:
         """Show a batch of images with their labels as a grid; returns the matplotlib figure."""
         images, classes = batch
         images = np.asarray(images, dtype=np.float32)
@@ -152,7 +179,8 @@ class FashionMNISTBase(InMemoryData, DataModule):
         return show_images(images[:nrows * ncols], nrows, ncols, titles=titles)
 
 
-def show_images(images, num_rows, num_cols, titles=None, scale=1.5):
+def show_images(images: Iterable[Any], num_rows: int, num_cols: int,
+                titles: Sequence[str] | None = None, scale: float = 1.5) -> Figure:
     """A grid of greyscale images (the book's ``show_images``); displayed inline in notebooks."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

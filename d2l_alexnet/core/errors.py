@@ -14,13 +14,17 @@ module keeps its own class (``DataError``, ``WeightsError``...) so a caller can 
 catching :class:`D2LAlexNetError` catches them all.
 """
 
+from __future__ import annotations
+
+from typing import Callable
+
 
 class D2LAlexNetError(Exception):
     """Base of every error meant for a person; ``exit_status`` is what the CLIs exit with."""
 
     exit_status = 2
 
-    def __init__(self, *args, **settings):
+    def __init__(self, *args: object, **settings: object) -> None:
         """``settings``: the values of the ``{name}`` fields of the message (``args[0]``),
         spelled ``name=value`` in ``str(error)`` and ``--name value`` on the command line."""
         self.settings = settings
@@ -29,25 +33,25 @@ class D2LAlexNetError(Exception):
             args = (self.spelled(python_spelling), *rest)
         super().__init__(*args)
 
-    def spelled(self, spelling):
+    def spelled(self, spelling: Callable[[str, object], str]) -> str:
         """The message with each setting written by ``spelling(name, value)``."""
         if not self.settings:
             return str(self)
-        text = self.template
+        text = str(self.template)
         for name, value in self.settings.items():
             text = text.replace("{" + name + "}", spelling(name, value))
         return text
 
-    def for_command_line(self):
+    def for_command_line(self) -> str:
         """The message as the command-line tools print it (settings as their flags)."""
         return self.spelled(command_line_spelling)
 
 
-def python_spelling(name, value):
+def python_spelling(name: str, value: object) -> str:
     return f"{name}={value}"
 
 
-def command_line_spelling(name, value):
+def command_line_spelling(name: str, value: object) -> str:
     return f"--{name.replace('_', '-')} {value}"
 
 

@@ -17,6 +17,9 @@ and :func:`~d2l_alexnet.core.architecture.parameter_count` and
 trains them on Fashion-MNIST and ``results/slim-28/`` holds what it measured.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .architecture import Layer
@@ -26,7 +29,8 @@ EXERCISE_RESIZE = LENET_RESIZE  # both tables take Fashion-MNIST's own 28×28 im
 DROPOUT_RATE = 0.5  # AlexNet's rate
 
 
-def with_relu_and_dropout(layers, rate=DROPOUT_RATE):
+def with_relu_and_dropout(layers: Iterable[Layer], rate: float = DROPOUT_RATE,
+                          ) -> tuple[Layer, ...]:
     """``layers`` with every sigmoid replaced by a ReLU and a dropout row of ``rate`` after the
     activation of each hidden dense layer (as AlexNet places it); the output layer is left
     alone, since dropping logits would only add noise to the loss."""

@@ -1,14 +1,21 @@
 """Writing files so that a crash or a full disk never leaves half a file behind."""
 
+from __future__ import annotations
+
 import fnmatch
 import json
 import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Callable
 
+import numpy as np
 import safetensors
 import safetensors.numpy
+
+from .types import Log, PathLike
 
 WRITE_PROBE = ".write-test"  # check_writable_directory's probe, with its PID: proves a folder
 # The temporary name atomic_write_bytes gives a file: mkstemp's 8 random characters between
@@ -18,7 +25,8 @@ UNFINISHED_WRITE = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 METADATA_KEY = "d2l_alexnet"
 
 
-def atomic_write_bytes(path, payload, before_rename=None):
+def atomic_write_bytes(path: PathLike, payload: bytes,
+                       before_rename: Callable[[str], object] | None = None) -> None:
     """Write ``payload`` to a temporary file beside ``path``, fsync it, then rename it into place.
 
     ``before_rename(temporary path)`` runs between the fsync and the rename (a test hook: the
@@ -43,7 +51,8 @@ def atomic_write_bytes(path, payload, before_rename=None):
         raise
 
 
-def remove_unfinished_writes(directory, final_names, log=print):
+def remove_unfinished_writes(directory: PathLike, final_names: Iterable[str],
+                             log: Log | None = print) -> list[str]:
     """Remove the temporary files :func:`atomic_write_bytes` leaves in ``directory`` when its
     process is killed before the rename (SIGKILL, a power cut), for the files whose final names
     match one of the shell patterns ``final_names`` (``"checkpoint-*.ckpt"``; and the
@@ -66,17 +75,17 @@ def remove_unfinished_writes(directory, final_names, log=print):
     return found
 
 
-def current_umask():
+def current_umask() -> int:
     mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
     os.umask(mask)
     return mask
 
 
-def atomic_write_json(path, value):
+def atomic_write_json(path: PathLike, value: Any) -> None:
     atomic_write_bytes(path, (json.dumps(value, indent=2) + "\n").encode("utf-8"))
 
 
-def missing_directories(path):
+def missing_directories(path: PathLike) -> list[str]:
     """The folders ``os.makedirs(path)`` would create, outermost first."""
     missing, folder = [], os.path.abspath(path)
     while not os.path.exists(folder):
@@ -85,7 +94,7 @@ def missing_directories(path):
     return missing[::-1]
 
 
-def make_directories(path):
+def make_directories(path: PathLike) -> list[str]:
     """``os.makedirs(path, exist_ok=True)``, returning the folders it created, outermost first
     (what :func:`remove_directories` takes back when a later check refuses the run)."""
     missing = missing_directories(path)
@@ -93,7 +102,7 @@ def make_directories(path):
     return missing
 
 
-def remove_directories(folders):
+def remove_directories(folders: Sequence[str]) -> None:
     """Remove folders :func:`make_directories` created, innermost first, if still empty."""
     for folder in reversed(folders):
         try:
@@ -102,7 +111,7 @@ def remove_directories(folders):
             pass  # not empty, or gone: leave it
 
 
-def check_writable_directory(path):
+def check_writable_directory(path: PathLike) -> list[str]:
     """Create ``path`` if needed and prove a file can be written there; returns the folders it
     created. On ``OSError`` nothing it created is left behind."""
     created = make_directories(path)
@@ -118,7 +127,7 @@ def check_writable_directory(path):
     return created
 
 
-def free_bytes(path):
+def free_bytes(path: PathLike) -> int:
     """Free space on the disk that holds ``path``, or would hold it (its nearest existing
     folder)."""
     folder = os.path.abspath(path)
@@ -127,7 +136,7 @@ def free_bytes(path):
     return shutil.disk_usage(folder).free
 
 
-def safetensors_bytes(tensors, metadata):
+def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: Any) -> bytes:
     """A safetensors file of ``tensors`` whose ``__metadata__`` is ONE entry, ``d2l_alexnet``:
     ``metadata`` as canonical JSON (sorted keys, fixed separators). The safetensors library
     keeps ``__metadata__`` in a hash map and writes several keys in another order every time;
@@ -135,11 +144,11 @@ def safetensors_bytes(tensors, metadata):
     return safetensors.numpy.save(tensors, metadata={METADATA_KEY: canonical_json(metadata)})
 
 
-def canonical_json(value):
+def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def safetensors_metadata(header):
+def safetensors_metadata(header: Mapping[str, str] | None) -> dict[str, Any]:
     """The metadata dict of a safetensors ``__metadata__`` (``handle.metadata()``): unpacked
     from the one entry :func:`safetensors_bytes` writes, or as it is in a file written before
     (one key per entry) or by another tool. ``ValueError`` when our entry is not a JSON object."""

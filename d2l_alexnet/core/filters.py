@@ -8,15 +8,24 @@ filter responds to, not how strong it is. A greyscale network (``C = 1``) is dra
 RGB one (``C = 3``) in colour.
 """
 
+from __future__ import annotations
+
 import math
 import os
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
 from .progress import figure_png
+from .types import Log, PathLike
 from .weights import check_finite, read_tensors, save_safetensors
+
+if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
+    from matplotlib.figure import Figure
 
 KERNEL_NAME = "conv1.weight"
 COLUMNS = 12  # 96 filters: 8 rows of 12
@@ -26,7 +35,7 @@ class FiltersError(D2LAlexNetError):
     """A kernel or weights file that cannot be drawn; the message says what to give instead."""
 
 
-def check_kernel(kernel, source="the kernel"):
+def check_kernel(kernel: ArrayLike, source: str = "the kernel") -> np.ndarray:
     """``kernel`` as float32 OIHW with 1 or 3 input channels, or a :class:`FiltersError`."""
     kernel = np.asarray(kernel, dtype=np.float32)
     if kernel.ndim != 4 or kernel.shape[1] not in (1, 3) or 0 in kernel.shape:
@@ -35,7 +44,7 @@ def check_kernel(kernel, source="the kernel"):
     return kernel
 
 
-def filter_mosaic(kernel, columns=COLUMNS, gap=1):
+def filter_mosaic(kernel: ArrayLike, columns: int = COLUMNS, gap: int = 1) -> np.ndarray:
     """One RGB image (values in [0, 1]) with the filters of an OIHW ``kernel`` in a grid,
     row by row, ``gap`` white pixels apart; each filter scaled to its own minimum and maximum
     (a constant filter is mid-grey)."""
@@ -58,7 +67,7 @@ def filter_mosaic(kernel, columns=COLUMNS, gap=1):
     return mosaic
 
 
-def draw_filters(kernel, title=None, columns=COLUMNS):
+def draw_filters(kernel: ArrayLike, title: str | None = None, columns: int = COLUMNS) -> Figure:
     """A matplotlib figure of the filters of an OIHW ``kernel`` (see :func:`filter_mosaic`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -76,7 +85,7 @@ def draw_filters(kernel, title=None, columns=COLUMNS):
     return figure
 
 
-def read_kernel(path, log=None):
+def read_kernel(path: PathLike, log: Log | None = None) -> np.ndarray:
     """The ``conv1.weight`` kernel of a safetensors file (a full weights file, a checkpoint,
     said through ``log``, or one kept with :func:`save_kernel`), checked by
     :func:`check_kernel`; NaN or infinite values are refused (``WeightsError``)."""
@@ -88,7 +97,7 @@ def read_kernel(path, log=None):
     return check_kernel(tensors[KERNEL_NAME], f"{KERNEL_NAME} in {path}")
 
 
-def save_kernel(weights_path, out_path):
+def save_kernel(weights_path: PathLike, out_path: PathLike) -> np.ndarray:
     """Keep only the first layer's kernel of ``weights_path`` in a small safetensors file
     (the weights file's metadata comes along, with the file it was kept from)."""
     kernel = read_kernel(weights_path)
@@ -98,6 +107,6 @@ def save_kernel(weights_path, out_path):
     return kernel
 
 
-def save_filters_png(kernel, out_path, title=None):
+def save_filters_png(kernel: ArrayLike, out_path: PathLike, title: str | None = None) -> None:
     """Draw ``kernel`` (see :func:`draw_filters`) into a PNG file, written atomically."""
     atomic_write_bytes(out_path, figure_png(draw_filters(kernel, title)))

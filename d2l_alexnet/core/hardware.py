@@ -7,7 +7,11 @@ slower on one that does not, where the frameworks emulate it: on an AVX2-only AM
 in bf16 spent 12 minutes measuring its matmul peak.
 """
 
+from __future__ import annotations
+
 import platform
+
+from .types import PathLike
 
 __all__ = ["BF16_FEATURES", "CPU_FEATURES", "cpu_description", "cpu_precision"]
 
@@ -18,7 +22,8 @@ CPU_FEATURES = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 BF16_FEATURES = ("avx512_bf16", "amx_bf16")
 
 
-def cpu_description(cpuinfo="/proc/cpuinfo"):
+def cpu_description(cpuinfo: PathLike = "/proc/cpuinfo",
+                    ) -> tuple[str | None, list[str] | None]:
     """``(model name, features)``: the CPU's model and which of ``CPU_FEATURES`` it has, read
     from Linux's ``cpuinfo``; elsewhere the platform's processor string and ``None``."""
     try:
@@ -26,7 +31,7 @@ def cpu_description(cpuinfo="/proc/cpuinfo"):
             lines = handle.read().splitlines()
     except OSError:
         return platform.processor() or None, None
-    fields = {}
+    fields: dict[str, str] = {}
     for line in lines:  # the first processor's block is enough: every core is the same
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
@@ -35,7 +40,7 @@ def cpu_description(cpuinfo="/proc/cpuinfo"):
     return model, [feature for feature in CPU_FEATURES if feature in flags]
 
 
-def cpu_precision(cpuinfo="/proc/cpuinfo"):
+def cpu_precision(cpuinfo: PathLike = "/proc/cpuinfo") -> str:
     """``"bf16"`` where this CPU computes bfloat16 natively (:data:`BF16_FEATURES`), else
     ``"fp32"``; also ``"fp32"`` where the features cannot be read (not Linux)."""
     _, features = cpu_description(cpuinfo)

@@ -1,6 +1,12 @@
 """``HyperParameters``: the book's way of keeping constructor arguments (d2l, sec_oo-design)."""
 
+from __future__ import annotations
+
+from __future__ import annotations
+
 import inspect
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
 
 
 class HyperParameters:
@@ -11,9 +17,10 @@ class HyperParameters:
     so ``AlexNet(lr=0.01).lr == 0.01`` without a line of boilerplate per argument.
     """
 
-    def save_hyperparameters(self, ignore=()):
-        frame = inspect.currentframe().f_back
-        _, _, _, local_vars = inspect.getargvalues(frame)
+    def save_hyperparameters(self, ignore: Iterable[str] = ()) -> None:
+        # CPython always has frames (currentframe() is None only on implementations without).
+        frame = inspect.currentframe().f_back  # type: ignore[union-attr]
+        _, _, _, local_vars = inspect.getargvalues(frame)  # type: ignore[arg-type]
         self.hparams = {
             name: value
             for name, value in local_vars.items()
@@ -23,3 +30,8 @@ class HyperParameters:
         }
         for name, value in self.hparams.items():
             setattr(self, name, value)
+
+    if TYPE_CHECKING:
+        # save_hyperparameters sets each argument of a subclass's __init__ as an attribute: a
+        # type checker cannot see which, so any attribute it does not know reads as Any.
+        def __getattr__(self, name: str) -> Any: ...

@@ -12,15 +12,23 @@ pixels are scaled by 1/255 there, once; float pixels must already lie in [0, 1] 
 scaled again (a second division by 255 would silently train on near-black images).
 """
 
+from __future__ import annotations
+
 import numbers
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .architecture import as_size
 from .data import DataError
 from .datamodule import DataModule, InMemoryData
+from .types import Log, PathLike, Size
+
+# A split as ArrayData takes it: ``(images, labels)``.
+Split = tuple[ArrayLike, ArrayLike]
 
 __all__ = ["ArrayData", "ImageFolder", "IMAGE_EXTENSIONS", "channels_last", "folder_classes",
            "folder_color_mode", "folder_images", "read_image", "VALIDATION_SPLIT"]
@@ -48,7 +56,7 @@ def _one_line(text):
     return " ".join(str(text).split())
 
 
-def shown_path(path):
+def shown_path(path: PathLike) -> str:
     """A file name as text that any terminal prints: bytes that are not UTF-8 (kept by Python as
     surrogates) become ``\\xNN`` escapes, so a log line or message never fails to print."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
@@ -152,7 +160,8 @@ def _check_labels(owner, split, labels, num_images):
     return labels.astype(np.int64)
 
 
-def channels_last(images, layout=None, owner="predict", split="input"):
+def channels_last(images: ArrayLike, layout: str | None = None, owner: str = "predict",
+                  split: str = "input") -> np.ndarray:
     """Images in any form :class:`ArrayData` takes -> checked channels-last ``(N, H, W, C)``,
     uint8 or float32 in [0, 1] (what ``predict``/``features`` do with numpy images)."""
     return _check_pixels(owner, split, _channels_last(owner, split, np.asarray(images), layout))
@@ -194,8 +203,9 @@ class ArrayData(InMemoryData, DataModule):
     raises :class:`DataError` in one line saying what to fix.
     """
 
-    def __init__(self, train, val, batch_size=64, resize=None, *, layout=None, seed=0,
-                 classes=None, augment=False):
+    def __init__(self, train: Split, val: Split, batch_size: int = 64, resize: Size | None = None,
+                 *, layout: str | None = None, seed: int = 0,
+                 classes: Iterable[str] | None = None, augment: bool = False) -> None:
         self.save_hyperparameters(ignore=["train", "val"])  # never copy the arrays into hparams
         self._set_arrays(train, val, layout=layout, classes=classes)
 
@@ -237,11 +247,11 @@ class ArrayData(InMemoryData, DataModule):
             self.num_classes = len(self.classes)
 
     @property
-    def image_shape(self):
+    def image_shape(self) -> tuple[int, ...]:
         """``(H, W, C)`` of the stored training images (before the backends resize them)."""
         return tuple(int(size) for size in self.train_images.shape[1:])
 
-    def text_labels(self, indices):
+    def text_labels(self, indices: Iterable[int]) -> list[str]:
         """Class names of label indices (the book's ``text_labels``); ``"3"`` without names."""
         if self.classes is None:
             return [str(int(index)) for index in indices]
@@ -311,7 +321,8 @@ def _classes_and_files(owner, folder, what):
     return classes, files
 
 
-def folder_classes(root, what="root", owner="ImageFolder"):
+def folder_classes(root: PathLike, what: str = "root", owner: str = "ImageFolder",
+                   ) -> list[str]:
     """The class names of a folder of class subfolders, sorted, as :class:`ImageFolder` finds
     them (label i = the i-th name), without decoding an image: cheap, to check a folder before
     reading it. A folder with fewer than two classes, or a class without images, raises
@@ -442,7 +453,7 @@ def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, l
     return decoded, skipped
 
 
-def read_image(path, color_mode="rgb", resize=224):
+def read_image(path: PathLike, color_mode: str = "rgb", resize: Size = 224) -> np.ndarray:
     """One image file as uint8 ``(height, width, channels)``, read exactly as
     :class:`ImageFolder` reads each of its files (16-bit and float greyscale scaled, transparency
     over white, EXIF orientation applied, converted to ``color_mode`` and resized bilinearly to
@@ -479,7 +490,7 @@ def _is_greyscale(image):
     return False
 
 
-def folder_color_mode(*folders):
+def folder_color_mode(*folders: PathLike) -> str:
     """``"grayscale"`` when every image file under ``folders`` (folders of class subfolders) is
     greyscale, else ``"rgb"``: the ``color_mode`` that loses nothing. Reads only each file's
     header; a file Pillow cannot open is left for :class:`ImageFolder` to name."""
@@ -497,8 +508,10 @@ def folder_color_mode(*folders):
     return "grayscale"
 
 
-def folder_images(root, color_mode="rgb", resize=224, *, skip_unreadable=False, log=print,
-                  owner="ImageFolder"):
+def folder_images(root: PathLike, color_mode: str = "rgb", resize: Size = 224, *,
+                  skip_unreadable: bool = False, log: Log | None = print,
+                  owner: str = "ImageFolder",
+                  ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Every image of a folder of class subfolders, read as :class:`ImageFolder` reads them (a
     test set, all of it): ``(images uint8 (N, H, W, C), labels int64 (N,), classes, paths)``,
     paths relative to ``root``. Refuses what ImageFolder refuses, in one :class:`DataError`."""
@@ -558,9 +571,14 @@ class ImageFolder(ArrayData):
     every epoch (:mod:`~d2l_alexnet.core.augment`): small folders overfit without it.
     """
 
-    def __init__(self, root, batch_size=32, resize=224, *, val_root=None,
-                 validation_split=VALIDATION_SPLIT, seed=0, color_mode="rgb",
-                 skip_unreadable=False, augment=False, log=print):
+    # Set by __init__: each stored image's path, relative to its folder (files(train)).
+    train_files: list[str]
+    val_files: list[str]
+
+    def __init__(self, root: PathLike, batch_size: int = 32, resize: Size = 224, *,
+                 val_root: PathLike | None = None, validation_split: float = VALIDATION_SPLIT,
+                 seed: int = 0, color_mode: str = "rgb", skip_unreadable: bool = False,
+                 augment: bool = False, log: Log | None = print) -> None:
         self.save_hyperparameters(ignore=["log"])
         owner = type(self).__name__
         # The cheap checks first: a typo should not wait for thousands of images to decode.
@@ -630,7 +648,7 @@ class ImageFolder(ArrayData):
                 f"and {len(val_labels)} validation images, {channels}×{size[0]}×{size[1]} "
                 f"({_in_memory(train_images.nbytes + val_images.nbytes)} in memory)")
 
-    def files(self, train):
+    def files(self, train: bool) -> list[str]:
         """The path of each stored image of a split, in order: relative to ``root``, or to
         ``val_root`` for its validation images."""
         return list(self.train_files if train else self.val_files)

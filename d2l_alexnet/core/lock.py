@@ -12,12 +12,15 @@ never leaves a lock that blocks the next one (the file stays, unlocked; the next
 over). A run that ends normally removes the file.
 """
 
+from __future__ import annotations
+
 import errno
 import fcntl
 import os
 import time
 
 from .errors import UsageError
+from .types import Log, PathLike
 
 LOCK_NAME = ".d2l_alexnet.lock"
 
@@ -26,11 +29,11 @@ class FolderInUse(UsageError):
     """Another running process holds the folder's lock (exit 2)."""
 
 
-def lock_path(folder):
+def lock_path(folder: PathLike) -> str:
     return os.path.join(folder, LOCK_NAME)
 
 
-def holder_of(path):
+def holder_of(path: PathLike) -> str:
     """What the lock file at ``path`` says of the run holding it (PID, start, command)."""
     for _ in range(20):  # the holder writes it right after locking: give it a moment
         try:
@@ -44,12 +47,12 @@ def holder_of(path):
     return "a process that has not said which yet"
 
 
-def in_use(folder, flag, holder):
+def in_use(folder: PathLike, flag: str, holder: str) -> FolderInUse:
     return FolderInUse(f"{flag} {folder} is in use by another run ({holder}): wait for it to "
                        f"end, or choose another {flag}")
 
 
-def check_not_in_use(folder, flag):
+def check_not_in_use(folder: PathLike, flag: str) -> None:
     """Raise :class:`FolderInUse` if a running process holds ``folder``'s lock. Creates and
     locks nothing: a probe, for a check that would otherwise give other advice."""
     path = lock_path(folder)
@@ -75,17 +78,18 @@ class FolderLocks:
     command) goes into the lock file for the next run's message.
     """
 
-    def __init__(self, log=None):
-        self.held = {}  # the folder's real path -> (lock file path, descriptor)
+    def __init__(self, log: Log | None = None) -> None:
+        # The folder's real path -> (lock file path, descriptor).
+        self.held: dict[str, tuple[str, int]] = {}
         self.log = log
 
-    def __enter__(self):
+    def __enter__(self) -> FolderLocks:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.release()
 
-    def take(self, folder, flag, description):
+    def take(self, folder: PathLike, flag: str, description: str) -> None:
         key = os.path.realpath(folder)
         if key in self.held:
             return
@@ -118,7 +122,7 @@ class FolderLocks:
         os.write(descriptor, (description + "\n").encode("utf-8"))
         self.held[key] = (path, descriptor)
 
-    def release(self):
+    def release(self) -> None:
         """Remove each lock file (while still holding it, so no one takes a file on its way
         out), then unlock it."""
         for path, descriptor in self.held.values():
@@ -130,6 +134,6 @@ class FolderLocks:
         self.held.clear()
 
 
-def describe_process(command):
+def describe_process(command: str) -> str:
     """The lock file's text: this process's PID, start time and ``command``."""
     return f"PID {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}: {command}"

@@ -7,18 +7,27 @@ parts of reuse that are the same everywhere: the input-shape check with its one-
 and ``predict``/``features`` batching over numpy images or framework tensors.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from . import weights
-from .architecture import ALEXNET, IN_CHANNELS, as_size, format_size
+from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size
 from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
 from .images import channels_last
 from .progress import ProgressBoard
 from .recipe import TrainingRecipe
+from .types import Log, PathLike
+
+# A batch's shape as a framework gives it (a side may be unknown: None).
+Shape = Sequence["int | None"]
 
 
-def host_array(value):
+def host_array(value: Any) -> np.ndarray:
     """Any framework's CPU tensor, or anything array-like, as a numpy array."""
     for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
         if hasattr(value, method) and not isinstance(value, np.ndarray):
@@ -31,7 +40,8 @@ class InputShapeError(D2LAlexNetError, ValueError):
     and the argument that changes it."""
 
 
-def input_shape_problem(shape, layout, in_channels, size, model_name="AlexNet"):
+def input_shape_problem(shape: Shape, layout: str | None, in_channels: int,
+                        size: tuple[int, int], model_name: str = "AlexNet") -> str | None:
     """The one-line message for a batch of ``shape`` (in ``layout``) that does not fit a model
     of ``in_channels``×``size`` inputs, or ``None`` when it fits."""
     height, width = size
@@ -63,23 +73,28 @@ class ModuleContract(HyperParameters):
     override them.
     """
 
-    LAYOUT = None  # "NCHW" or "NHWC": set by each backend
-    BACKEND = None  # the CLI's name of the backend, recorded in the weights files it writes
+    LAYOUT: str | None = None  # "NCHW" or "NHWC": set by each backend
+    # The CLI's name of the backend, recorded in the weights files it writes.
+    BACKEND: str | None = None
 
-    def loss(self, y_hat, y):
+    if TYPE_CHECKING:
+        # The framework's own module class, beside this one in each backend, makes it callable.
+        def __call__(self, *inputs: Any, **options: Any) -> Any: ...
+
+    def loss(self, y_hat: Any, y: Any) -> Any:
         raise NotImplementedError
 
-    def training_step(self, batch):
+    def training_step(self, batch: Sequence[Any]) -> Any:
         loss = self.loss(self(*batch[:-1]), batch[-1])
         self.plot("loss", loss, train=True)
         return loss
 
-    def validation_step(self, batch):
+    def validation_step(self, batch: Sequence[Any]) -> Any:
         loss = self.loss(self(*batch[:-1]), batch[-1])
         self.plot("loss", loss, train=False)
         return loss
 
-    def score_validation(self, Y_hat, Y):
+    def score_validation(self, Y_hat: Any, Y: Any) -> tuple[Any, Any]:
         """A classifier's ``validation_step`` after its forward pass: loss and accuracy, each
         plotted as the book's are, and returned."""
         loss, accuracy = self.loss(Y_hat, Y), self.accuracy(Y_hat, Y)
@@ -89,7 +104,7 @@ class ModuleContract(HyperParameters):
 
     # ---- the book's board, for the book's Trainer ----------------------------------------------
     @property
-    def board(self):
+    def board(self) -> ProgressBoard:
         """The book's ``Module.board``: the ProgressBoard the book's ``Trainer`` sets up and
         :meth:`plot` draws on. (Our ``Trainer`` draws on its own board.)"""
         board = self.__dict__.get("_book_board")
@@ -98,7 +113,7 @@ class ModuleContract(HyperParameters):
             object.__setattr__(self, "_book_board", board)  # not a tracked layer or field
         return board
 
-    def plot(self, key, value, train):
+    def plot(self, key: str, value: Any, train: bool) -> None:
         """The book's ``Module.plot`` (sec_oo-design): a point of ``key`` on :attr:`board`,
         placed by the book's trainer's batch counters and averaged over a half epoch (training)
         or an epoch (validation). Under our ``Trainer`` it does nothing: that one draws its own
@@ -116,60 +131,60 @@ class ModuleContract(HyperParameters):
         self.board.draw(x, float(self.to_host(value)), ("train_" if train else "val_") + key,
                         every_n=max(1, int(every)))
 
-    def to_host(self, value):
+    def to_host(self, value: Any) -> np.ndarray:
         """A framework scalar or array as numpy (backends whose tensors need more override)."""
         return host_array(value)
 
-    def layer_outputs(self, X_shape):
+    def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, Any]]:
         """Yield ``(layer name, printable output shape)`` for a random input of ``X_shape``."""
         raise NotImplementedError
 
-    def summary_lines(self, X_shape):
+    def summary_lines(self, X_shape: Sequence[int]) -> list[str]:
         """The book's ``layer_summary`` lines: ``'<Layer> output shape:\\t <shape>'``."""
         return [f"{name} output shape:\t {shape}" for name, shape in self.layer_outputs(X_shape)]
 
-    def layer_summary(self, X_shape):
+    def layer_summary(self, X_shape: Sequence[int]) -> None:
         """Print each layer's output shape for an input of ``X_shape`` (d2l, sec_lenet)."""
         for line in self.summary_lines(X_shape):
             print(line)
 
     # ---- how it trains ---------------------------------------------------------------------
     @property
-    def recipe(self):
+    def recipe(self) -> TrainingRecipe:
         """The :class:`~d2l_alexnet.core.recipe.TrainingRecipe` of this model's hyperparameters
         (``lr``, ``momentum``, ``schedule``...; the chapter's for those it does not have)."""
         return TrainingRecipe.from_values(self.hparams)
 
-    def smoothing(self):
+    def smoothing(self) -> float:
         """The label smoothing ``loss`` applies (0: plain cross-entropy)."""
         return self.hparams.get("label_smoothing") or 0.0
 
     # ---- inputs ----------------------------------------------------------------------------
     @property
-    def input_size(self):
+    def input_size(self) -> tuple[int, int] | None:
         """``(height, width)`` of the inputs the model is built for, or ``None`` if it says not
         (a model of another lesson, say)."""
         resize = getattr(self, "resize", None)
         return None if resize is None else as_size(resize)
 
     @property
-    def table(self):
+    def table(self) -> tuple[Layer, ...]:
         """The architecture table this model is built from: its ``layers``, or the chapter's."""
         layers = self.hparams.get("layers")  # not self.layers: Keras reserves that name
         return ALEXNET if layers is None else tuple(layers)
 
     @property
-    def input_channels(self):
+    def input_channels(self) -> int:
         return getattr(self, "in_channels", IN_CHANNELS)
 
-    def input_batch_shape(self, batch_size=1):
+    def input_batch_shape(self, batch_size: int = 1) -> tuple[int, int, int, int]:
         """The shape of a batch this model takes, in its backend's layout."""
-        height, width = self.input_size
+        height, width = self.input_size  # type: ignore[misc]  # (a model built for a size)
         if self.LAYOUT == "NCHW":
             return (batch_size, self.input_channels, height, width)
         return (batch_size, height, width, self.input_channels)
 
-    def check_input_shape(self, shape):
+    def check_input_shape(self, shape: Shape) -> None:
         """Raise :class:`InputShapeError` (one line: the expected shape and the argument that
         changes it) unless a batch of ``shape`` fits this model."""
         if self.input_size is None:
@@ -179,30 +194,34 @@ class ModuleContract(HyperParameters):
         if problem is not None:
             raise InputShapeError(problem)
 
-    def describe_input(self):
+    def describe_input(self) -> str:
         """``"3×96×128 (in_channels=3, resize=(96, 128))"``, for messages."""
-        return (f"{self.input_channels}×{format_size(self.input_size)} "
+        return (f"{self.input_channels}×"
+                f"{format_size(self.input_size)} "  # type: ignore[arg-type]  # built for one
                 f"(in_channels={self.input_channels}, resize={self.hparams.get('resize')!r})")
 
     # ---- weights files ---------------------------------------------------------------------
-    def weight_arrays(self):
+    def weight_arrays(self) -> list[tuple[str, np.ndarray]]:
         """Backends: the parameters as ``[(name, numpy array), ...]`` in their own layout."""
         raise NotImplementedError
 
-    def assign_weight_arrays(self, arrays, skip_head=False):
+    def assign_weight_arrays(self, arrays: Sequence[tuple[str, np.ndarray]],
+                             skip_head: bool = False) -> None:
         """Backends: set the parameters from :meth:`weight_arrays`-like arrays."""
         raise NotImplementedError
 
-    def save_weights(self, path, classes=None):
+    def save_weights(self, path: PathLike, classes: Sequence[str] | None = None) -> None:
         """Write the parameters to ``path`` as the canonical safetensors file every backend
         reads (``core/weights.py``), with ``classes``, the names of the labels in order
         (``data.classes``), in its metadata when given: ``predict`` prints them."""
         self.check_chapter_table()
-        weights.save_weights(path, self.weight_arrays(), self.LAYOUT, self.resize,
-                             self.num_classes, backend=self.BACKEND,
+        # (LAYOUT and BACKEND: set by every backend's Module)
+        weights.save_weights(path, self.weight_arrays(), self.LAYOUT,  # type: ignore[arg-type]
+                             self.resize, self.num_classes, backend=self.BACKEND,
                              in_channels=self.input_channels, classes=classes)
 
-    def load_weights(self, path, skip_head=False, log=print):
+    def load_weights(self, path: PathLike, skip_head: bool = False, log: Log | None = print,
+                     ) -> ModuleContract:
         """Set the parameters from a canonical weights file (saved by any backend). A file for
         another input size or number of classes raises ``WeightsError``, unless ``skip_head``:
         then everything but the last layer is loaded (fine-tuning to other classes). A file for
@@ -210,11 +229,12 @@ class ModuleContract(HyperParameters):
         ``log``. Returns the model."""
         self.check_chapter_table()
         self.assign_weight_arrays(weights.load_weights(
-            path, self.LAYOUT, self.resize, self.num_classes, self.input_channels, skip_head,
-            log), skip_head=skip_head)
+            path, self.LAYOUT,  # type: ignore[arg-type]  # (set by every backend's Module)
+            self.resize, self.num_classes, self.input_channels, skip_head, log),
+            skip_head=skip_head)
         return self
 
-    def check_chapter_table(self):
+    def check_chapter_table(self) -> None:
         """Weights files name the chapter's layers (conv1...dense3): refuse another table."""
         if self.table != ALEXNET:
             raise weights.WeightsError(
@@ -223,7 +243,7 @@ class ModuleContract(HyperParameters):
                 "parameter_arrays(model) (or a checkpoint) instead")
 
     # ---- inference ---------------------------------------------------------------------------
-    def predict(self, X, batch_size=256):
+    def predict(self, X: Any, batch_size: int = 256) -> np.ndarray:
         """Class indices (numpy int64, ``(N,)``) of the images ``X``, in evaluation mode (no
         dropout), ``batch_size`` images at a time. ``X``: numpy images in any form the data
         modules take (``(N, H, W)``, ``(N, C, H, W)``, ``(N, H, W, C)``; uint8 or floats in
@@ -232,7 +252,7 @@ class ModuleContract(HyperParameters):
         return np.concatenate([logits.argmax(axis=-1) for logits in
                                self._evaluate(X, batch_size, features=False)]).astype(np.int64)
 
-    def probabilities(self, X, batch_size=256):
+    def probabilities(self, X: Any, batch_size: int = 256) -> np.ndarray:
         """Class probabilities (numpy float32, ``(N, num_classes)``, each row summing to 1: the
         softmax of the logits) of the images ``X``, in evaluation mode; ``X`` as for
         :meth:`predict`. What Keras' ``predict`` returns for a softmax classifier."""
@@ -242,7 +262,7 @@ class ModuleContract(HyperParameters):
             rows.append(shifted / shifted.sum(axis=-1, keepdims=True))
         return np.concatenate(rows).astype(np.float32)
 
-    def features(self, X, batch_size=256):
+    def features(self, X: Any, batch_size: int = 256) -> np.ndarray:
         """The penultimate activations (numpy float32, ``(N, 4096)`` for AlexNet: the second
         dense layer after its ReLU), in evaluation mode; ``X`` as for :meth:`predict`. What a
         lesson feeds to another classifier, or compares between images."""
@@ -263,7 +283,7 @@ class ModuleContract(HyperParameters):
             self.check_input_shape(tuple(batch.shape))
             yield np.asarray(self.evaluate_batch(batch, features), dtype=np.float32)
 
-    def check_not_one_image(self, shape, method="predict"):
+    def check_not_one_image(self, shape: Shape, method: str = "predict") -> None:
         """Refuse, in one line, numpy input that is one image rather than a batch of them: 2-d,
         or 3-d with the model's channels at one end (``(H, W, C)``, or ``(C, H, W)`` for
         several channels: a 3-d batch is ``(N, H, W)`` greyscale)."""
@@ -276,12 +296,12 @@ class ModuleContract(HyperParameters):
                 f"{tuple(shape)}, which is one image: add a batch axis (X[None], or "
                 f"np.stack([...]) for several)")
 
-    def images_to_input(self, images):
+    def images_to_input(self, images: np.ndarray) -> Any:
         """Backends: channels-last numpy images -> the model's input on its device (scaled once
         if uint8, in the backend's layout, resized to :attr:`input_size`)."""
         raise NotImplementedError
 
-    def evaluate_batch(self, X, features):
+    def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         """Backends: evaluation-mode logits (or the penultimate features) of the input ``X``, as
         a numpy array."""
         raise NotImplementedError

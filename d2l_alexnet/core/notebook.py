@@ -8,9 +8,13 @@
   the tests' shortest one.
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping, Sequence
 
 from .architecture import ALEXNET, CHAPTER_RESIZE, Layer, layer_table
+from .types import Size
 
 QUICK_ENV = "D2L_ALEXNET_QUICK"
 _FORCED = {"1": "quick", "0": "full", "smoke": "smoke"}  # D2L_ALEXNET_QUICK -> mode
@@ -36,7 +40,8 @@ LENET_RESIZE = 28
 _ACTIVATIONS = {"relu": "ReLU", "sigmoid": "sigmoid"}
 
 
-def describe_table(layers, resize, num_classes=10):
+def describe_table(layers: Sequence[Layer], resize: Size, num_classes: int = 10,
+                   ) -> list[tuple[Layer, tuple[int, ...], int]]:
     """``[(layer, output_shape, parameters), ...]`` of any table, LeNet's sigmoid and average-
     pool rows included: the very function that measures AlexNet measures it."""
     return [(row.layer, row.output_shape, row.parameters)
@@ -123,12 +128,13 @@ def _words(language):
     return WORDS[language]
 
 
-def mode_name(mode, language="en"):
+def mode_name(mode: str, language: str = "en") -> str:
     """What a notebook calls a run of ``mode`` (one of :data:`MODES`) in ``language``."""
     return _words(language)["modes"][mode]
 
 
-def comparison_table(resize=CHAPTER_RESIZE, num_classes=10, language="en"):
+def comparison_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
+                     language: str = "en") -> str:
     """LeNet-5 and AlexNet side by side as a Markdown table (d2l, sec_alexnet's figure).
 
     Both take one greyscale channel, as Fashion-MNIST has. Each row is one block (a layer with the activation and dropout that follow it), with the
@@ -160,7 +166,9 @@ def comparison_table(resize=CHAPTER_RESIZE, num_classes=10, language="en"):
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
-def resolve_mode(quick, gpu_available, environ=None, language="en"):
+def resolve_mode(quick: bool | None, gpu_available: bool,
+                 environ: Mapping[str, str] | None = None, language: str = "en",
+                 ) -> tuple[str, str]:
     """How long a notebook trains, and why: returns ``(mode, reason)``, ``mode`` being one of
     :data:`MODES` and ``reason`` a few words in ``language``.
 

@@ -1,14 +1,21 @@
 """What a person watches while AlexNet trains: the book's ProgressBoard and an epoch bar
 (tqdm)."""
 
+from __future__ import annotations
+
 import io
 import sys
 import time
+from typing import IO, TYPE_CHECKING
 
 from .files import atomic_write_bytes
+from .types import PathLike
+
+if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
+    from matplotlib.figure import Figure
 
 
-def in_notebook():
+def in_notebook() -> bool:
     """True inside a Jupyter kernel, where figures are shown inline instead of saved only."""
     try:
         from IPython import get_ipython
@@ -18,7 +25,7 @@ def in_notebook():
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def figure_png(figure, dpi=110):
+def figure_png(figure: Figure, dpi: float = 110) -> bytes:
     """A matplotlib figure as PNG bytes: what notebooks display and files store, with no
     dependence on the notebook's matplotlib backend."""
     buffer = io.BytesIO()
@@ -26,7 +33,7 @@ def figure_png(figure, dpi=110):
     return buffer.getvalue()
 
 
-def show_figure(figure):
+def show_figure(figure: Figure) -> None:
     """Display ``figure`` inline when running inside a notebook."""
     if in_notebook():
         from IPython.display import Image, display
@@ -41,16 +48,19 @@ class ProgressBoard:
     the PNG (matplotlib's Agg canvas, so no display is ever needed).
     """
 
-    def __init__(self, xlabel="epoch", ylabel=None, xlim=None, ylim=None, figsize=(4.5, 3.2),
-                 live=None):
+    def __init__(self, xlabel: str = "epoch", ylabel: str | None = None,
+                 xlim: tuple[float, float] | None = None,
+                 ylim: tuple[float, float] | None = None,
+                 figsize: tuple[float, float] = (4.5, 3.2), live: bool | None = None) -> None:
         self.xlabel, self.ylabel, self.xlim, self.ylim = xlabel, ylabel, xlim, ylim
         self.figsize = figsize
         self.live = in_notebook() if live is None else live
-        self.series = {}  # label -> ([x], [y])
-        self._waiting = {}  # label -> points not yet averaged into one (draw's every_n)
+        self.series: dict[str, tuple[list[float], list[float]]] = {}  # label -> ([x], [y])
+        # label -> points not yet averaged into one (draw's every_n)
+        self._waiting: dict[str, list[tuple[float, float]]] = {}
         self._display_handle = None
 
-    def draw(self, x, y, label, every_n=1):
+    def draw(self, x: float, y: float, label: str, every_n: int = 1) -> None:
         """Add the point ``(x, y)`` to the curve ``label``; redraw when live. With ``every_n``
         (the book's argument), points are gathered and their mean is drawn once ``every_n`` of
         them have come."""
@@ -67,7 +77,7 @@ class ProgressBoard:
         if self.live:
             self.show()
 
-    def figure(self):
+    def figure(self) -> Figure:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -91,10 +101,10 @@ class ProgressBoard:
         figure.tight_layout()
         return figure
 
-    def png_bytes(self):
+    def png_bytes(self) -> bytes:
         return figure_png(self.figure())
 
-    def show(self):
+    def show(self) -> None:
         from IPython.display import Image, display
 
         image = Image(data=self.png_bytes())
@@ -103,7 +113,7 @@ class ProgressBoard:
         else:
             self._display_handle.update(image)
 
-    def save(self, path):
+    def save(self, path: PathLike) -> None:
         """Write the figure as a PNG atomically: a crash never leaves half an image behind."""
         atomic_write_bytes(path, self.png_bytes())
 
@@ -149,13 +159,15 @@ class ProgressBar:
     loss to the host, so the bar never costs a device sync of its own.
     """
 
-    def __init__(self, total, description="", stream=None, log_interval=15.0, initial=0):
+    def __init__(self, total: int | None, description: str = "", stream: IO[str] | None = None,
+                 log_interval: float = 15.0, initial: int = 0) -> None:
         """``total``: images in the epoch, or ``None`` when unknown (a loader without a length);
         ``initial``: images already done (a resumed epoch)."""
         stream = stream if stream is not None else sys.stderr
         self.interactive = in_notebook() or getattr(stream, "isatty", lambda: False)()
         self.interval = 0.2 if self.interactive else log_interval
-        self.last_update, self.drawn = time.perf_counter(), None
+        self.last_update = time.perf_counter()
+        self.drawn: int | None = None  # the images done that the bar last showed
         # The interval is kept here, where the trainer can ask before a sync, so tqdm draws
         # only when told (and not at the start: `delay`); smoothing 0: the epoch's mean rate.
         self.bar = _bar_class()(total=total, initial=initial, desc=description, unit="img",
@@ -163,11 +175,11 @@ class ProgressBar:
                                 file=stream if self.interactive else _OneLinePerUpdate(stream),
                                 dynamic_ncols=self.interactive)
 
-    def due(self):
+    def due(self) -> bool:
         """Whether enough time has passed since the last update to draw again."""
         return time.perf_counter() - self.last_update >= self.interval
 
-    def update(self, done, loss=None, force=False):
+    def update(self, done: int, loss: float | None = None, force: bool = False) -> None:
         """Show ``done`` images (of the epoch) and the running ``loss``; at most once per
         interval unless ``force``."""
         if not force and not self.due():
@@ -180,5 +192,5 @@ class ProgressBar:
         self.bar.n = done
         self.bar.refresh()
 
-    def close(self):
+    def close(self) -> None:
         self.bar.close()

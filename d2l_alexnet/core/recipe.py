@@ -21,9 +21,12 @@ Weight decay is the coupled L2 form (``weight_decay × w`` added to the gradient
 as PyTorch's, optax's and MXNet's SGD apply it; the Keras backend adds it to the gradients itself.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Optional
+from typing import Any, Optional
 
 from .errors import D2LAlexNetError
 
@@ -50,27 +53,27 @@ class TrainingRecipe:
     max_lr: Optional[float] = None
 
     @classmethod
-    def from_values(cls, values):
+    def from_values(cls, values: Mapping[str, Any]) -> TrainingRecipe:
         """A recipe from a mapping that may hold other keys too (a model's ``hparams``)."""
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def updated(self, **changes):
+    def updated(self, **changes: Any) -> TrainingRecipe:
         return replace(self, **changes)
 
     @property
-    def peak_lr(self):
+    def peak_lr(self) -> float:
         return self.lr if self.max_lr is None else self.max_lr
 
-    def warmup(self, max_epochs):
+    def warmup(self, max_epochs: int) -> float:
         """The warmup's length in epochs for a run of ``max_epochs``."""
         if self.warmup_epochs is not None:
             return self.warmup_epochs
         return ONECYCLE_WARMUP_FRACTION * max_epochs if self.schedule == "onecycle" else 0.0
 
-    def problems(self, max_epochs=None):
+    def problems(self, max_epochs: int | None = None) -> list[str]:
         """What is wrong with the recipe, one line per flag (empty when it can train)."""
         found = []
         if not self.lr > 0:
@@ -109,14 +112,14 @@ class TrainingRecipe:
                          f"--epochs ({max_epochs})")
         return found
 
-    def check(self, max_epochs=None):
+    def check(self, max_epochs: int | None = None) -> TrainingRecipe:
         """Raise :class:`RecipeError` with the first problem, if any; returns the recipe."""
         found = self.problems(max_epochs)
         if found:
             raise RecipeError(found[0])
         return self
 
-    def plan(self, steps_per_epoch, max_epochs):
+    def plan(self, steps_per_epoch: int, max_epochs: int) -> LearningRatePlan:
         """The learning rate of every step of a run of ``max_epochs`` epochs."""
         self.check(max_epochs)
         if steps_per_epoch < 1:
@@ -127,7 +130,7 @@ class TrainingRecipe:
             warmup_steps=round(self.warmup(max_epochs) * steps_per_epoch),
             total_steps=max_epochs * steps_per_epoch)
 
-    def describe(self):
+    def describe(self) -> str:
         """A short human summary, for the log line and the benchmark's table."""
         parts = [f"SGD lr {self.lr:g}"]
         if self.momentum:
@@ -152,10 +155,10 @@ class LearningRatePlan:
     total_steps: int
 
     @property
-    def is_constant(self):
+    def is_constant(self) -> bool:
         return self.schedule == "constant" and self.warmup_steps == 0
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
             return self.lr + (self.peak_lr - self.lr) * step / self.warmup_steps
         if self.schedule == "constant":
@@ -166,7 +169,7 @@ class LearningRatePlan:
         return self.peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def resume_problem(saved, current):
+def resume_problem(saved: TrainingRecipe, current: TrainingRecipe) -> str | None:
     """Why a run of recipe ``current`` cannot continue a checkpoint of recipe ``saved`` exactly
     (``None`` when it can). Only a constant rate may change on resume, as ``--lr`` always could
     (a lower one after a diverged run); every other setting shapes the steps still to come."""

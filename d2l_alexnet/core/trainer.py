@@ -25,22 +25,27 @@ For checkpoints a backend also supplies :meth:`TrainerBase.state_arrays` and
 the history and the host RNGs, and ``fit(model, data, resume=checkpoint)`` continues exactly.
 """
 
+from __future__ import annotations
+
 import inspect
 import math
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
 from .architecture import IN_CHANNELS, as_size, check_num_classes, format_size
-from .checkpoint import ARCHITECTURE, CheckpointError, check_compatible
+from .checkpoint import ARCHITECTURE, Checkpoint, CheckpointError, check_compatible
 from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
 from .hyperparameters import HyperParameters
 from .module import InputShapeError, host_array, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
+from .types import Log, PathLike, Record
 from .weights import BACKEND_LAYOUTS, save_canonical, state_to_canonical
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -67,7 +72,7 @@ class TrainingInterrupted(Exception):
     two steps: the trainer's state is consistent and :meth:`TrainerBase.checkpoint_state` can
     save it. ``reason`` is what was set (``"SIGINT"``...)."""
 
-    def __init__(self, reason):
+    def __init__(self, reason: str) -> None:
         super().__init__(f"training stopped ({reason})")
         self.reason = reason
 
@@ -86,7 +91,7 @@ class EpochProgress:
     seen_at_start: int = 0  # images seen when this process took over (for images_per_sec)
     pending: list = field(default_factory=list, repr=False)  # losses not yet on the host
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         state = asdict(self)
         del state["pending"], state["seen_at_start"]
         return state
@@ -112,33 +117,36 @@ class TrainerBase(HyperParameters):
     replicas, and only the first replica (:attr:`is_first_replica`) should write files.
     """
 
-    backend = None  # the CLI's name of the backend (``"pytorch"``...), set by each Trainer
-    framework = None  # the framework's own name, for messages (``"PyTorch"``...)
+    # The CLI's name of the backend (``"pytorch"``...), set by each Trainer.
+    backend: str | None = None
+    framework: str | None = None  # the framework's own name, for messages (``"PyTorch"``...)
     draws_its_own_board = True  # so our models' plot() leaves the drawing to this trainer
     model_methods = ("configure_optimizers", "training_step", "loss", "accuracy")  # it calls
     val_batch_idx = 0  # the book's counters, for a model written for the book's Trainer
 
     @property
-    def train_batch_idx(self):
+    def train_batch_idx(self) -> int:
         return self.step
 
     @property
-    def num_train_batches(self):
+    def num_train_batches(self) -> int:
         return self.split_batches(train=True)
 
     @property
-    def num_val_batches(self):
+    def num_val_batches(self) -> int:
         return self.split_batches(train=False)
 
-    def split_batches(self, train):
+    def split_batches(self, train: bool) -> int:
         """Batches in one pass over a split (1 while a loader's length is still unknown)."""
         if self.position_aware:
             return self.data.num_batches(train)
         examples, batch_size = self.epoch_examples(train), getattr(self.data, "batch_size", None)
         return max(1, -(-examples // batch_size)) if examples and batch_size else 1
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, device=None,
-                 precision="fp32", progress=True, log=print, board=None, callbacks=()):
+    def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
+                 device: str | None = None, precision: str = "fp32", progress: bool = True,
+                 log: Log | None = print, board: ProgressBoard | None = None,
+                 callbacks: Iterable[Any] = ()) -> None:
         self.save_hyperparameters(ignore=["board", "callbacks"])
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
@@ -151,20 +159,23 @@ class TrainerBase(HyperParameters):
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         self.device_request = device
         self.board = board if board is not None else ProgressBoard(xlabel="epoch")
-        self.history = []
+        self.history: list[Record] = []
         # Callback objects, and plain functions called as callback(trainer, record), after
         # every epoch in this order (a Checkpointer attaches last, so it saves their state).
         self.callbacks = list(callbacks)
-        self.stop_reason = None  # set by request_stop (early stopping): fit ends after the epoch
-        self.step_callbacks = []  # called as callback(trainer) after every training step
+        # Set by request_stop (early stopping): fit ends after the epoch.
+        self.stop_reason: str | None = None
+        # Called as callback(trainer) after every training step.
+        self.step_callbacks: list[Callable[[TrainerBase], object]] = []
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
         self.step = 0  # training steps done, over all epochs
-        self.epoch_progress = None  # an EpochProgress while an epoch is under way
-        self.device = None  # chosen by select_device, once (setup, or the CLI before it)
-        self.lr_plan = None  # the model's learning-rate schedule over this run (setup)
+        self.epoch_progress: EpochProgress | None = None  # while an epoch is under way
+        self.device: Any = None  # chosen by select_device, once (setup, or the CLI before it)
+        # The model's learning-rate schedule over this run (setup).
+        self.lr_plan: LearningRatePlan | None = None
 
     # ---- devices and replicas: the choice written once, the devices each backend's ----------
-    def select_device(self, request):
+    def select_device(self, request: str) -> Any:
         """The framework device for ``"auto"``/``"cpu"``/``"gpu"``, chosen alike in every
         backend: ``"cpu"`` is the CPU, ``"auto"`` a GPU when the backend has one, else the CPU,
         and ``"gpu"`` a GPU or a :class:`DeviceError` saying what to do. The backend then opens
@@ -182,88 +193,88 @@ class TrainerBase(HyperParameters):
         self.speak_only_as_first_replica()  # a cluster's rank may be known only now
         return device
 
-    def replicas(self, requested):
+    def replicas(self, requested: int) -> tuple[int, int]:
         """``(number of replicas, this process's rank)`` for ``num_gpus=requested``: one
         process drives them all, unless the backend runs one process per replica (PyTorch)."""
         return requested, 0
 
-    def gpu_available(self):
+    def gpu_available(self) -> bool:
         """Whether ``device="auto"`` would train on a GPU here."""
         raise NotImplementedError
 
-    def no_gpu_message(self):
+    def no_gpu_message(self) -> str:
         """Why ``device="gpu"`` cannot be had, and what to use instead."""
         return f"no GPU is visible to {self.framework}: use --device cpu or auto"
 
-    def open_device(self, kind):
+    def open_device(self, kind: str) -> Any:
         """The framework's device for ``kind`` (``"cpu"`` or ``"gpu"``), with whatever several
         replicas need (a strategy, a mesh, a process group); a ``ReplicaError`` when they
         cannot be had."""
         raise NotImplementedError
 
-    def speak_only_as_first_replica(self):
+    def speak_only_as_first_replica(self) -> None:
         """The first replica speaks for all: the others show no bar and log nothing."""
         if not self.is_first_replica:
             self.progress, self.log = False, None
 
-    def device_name(self):
+    def device_name(self) -> str:
         """A short human name of the device in use: ``"cpu"``, ``"cuda:0"``, or
         ``"2 × cpu"`` for replicas."""
         name = self.describe_device()
         return name if self.num_replicas == 1 else f"{self.num_replicas} × {name.split(':')[0]}"
 
-    def describe_device(self):
+    def describe_device(self) -> str:
         """The device's own short name (``"cpu"``, ``"gpu:0"``)."""
         return str(self.device)
 
     @property
-    def is_first_replica(self):
+    def is_first_replica(self) -> bool:
         """Whether this process writes metrics, plots and checkpoints (always, on one device)."""
         return self.replica_rank == 0
 
-    def prepare_model(self, model):
+    def prepare_model(self, model: Any) -> None:
         raise NotImplementedError
 
-    def prepare_batch(self, images, labels):
+    def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> Any:
         """numpy batch -> what ``train_step``/``eval_step`` take: images ``(B, H, W)`` or
         ``(B, H, W, C)``, uint8 (scaled by 1/255) or float32 (as they are), on the device,
         resized to :attr:`input_size`, in the backend's layout; labels integers."""
         raise NotImplementedError
 
-    def host_array(self, value):
+    def host_array(self, value: Any) -> np.ndarray:
         """A framework tensor (or anything array-like) as a numpy array, for loader batches."""
         return host_array(value)
 
-    def train_step(self, batch):
+    def train_step(self, batch: Any) -> Any:
         """One optimizer step; returns the mean loss of the batch (may stay on the device)."""
         raise NotImplementedError
 
-    def eval_step(self, batch):
+    def eval_step(self, batch: Any) -> tuple[Any, Any]:
         """Returns ``(sum of losses, number correct)`` for the batch (may stay on the device)."""
         raise NotImplementedError
 
-    def to_float(self, value):
+    def to_float(self, value: Any) -> float:
         """A scalar the steps returned (on the device, maybe) as a Python float."""
         return float(self.host_array(value).item())
 
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The learning rate the next training step applies, as the framework's optimizer and
         schedule hold it (the tests compare it with :attr:`lr_plan`)."""
         raise NotImplementedError
 
-    def state_arrays(self):
+    def state_arrays(self) -> dict[str, np.ndarray]:
         """Everything a step changes, as ``{name: numpy array}``: parameters, optimizer state,
         the framework's RNG states (dropout generators or keys). Names and shapes must be the
         same for every trainer of the same configuration."""
         raise NotImplementedError(f"{type(self).__name__} cannot save checkpoints")
 
-    def load_state_arrays(self, arrays):
+    def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         """Put ``arrays`` (from :meth:`state_arrays`, names and shapes already checked) back
         into the prepared model, optimizer and RNGs."""
         raise NotImplementedError(f"{type(self).__name__} cannot load checkpoints")
 
     # ---- the loop -----------------------------------------------------------------------------
-    def fit(self, model, data, resume=None):
+    def fit(self, model: Any, data: Any, resume: Checkpoint | None = None) -> list[Record]:
         """Train ``model`` on ``data`` for ``max_epochs``; returns the metrics history.
 
         ``resume``: a :class:`~d2l_alexnet.core.checkpoint.Checkpoint` of the same
@@ -272,6 +283,7 @@ class TrainerBase(HyperParameters):
         """
         self.setup(model, data)
         self.history, self.step, self.epoch_progress = [], 0, None
+        callback_states: dict[str | None, Any]  # a callback's key -> its saved state
         self.stop_reason, callback_states = None, {}
         if resume is not None:
             self.restore(resume)
@@ -310,7 +322,7 @@ class TrainerBase(HyperParameters):
         self.fit_finished()
         return self.history
 
-    def setup(self, model, data):
+    def setup(self, model: Any, data: Any) -> TrainerBase:
         """What ``fit`` and ``evaluate`` do before the first step: check that ``data`` fits
         ``model``, choose the device and prepare the model (for a benchmark or a test that
         drives ``train_step`` itself). Returns the trainer."""
@@ -319,13 +331,13 @@ class TrainerBase(HyperParameters):
         self.lr_plan = self.plan_learning_rate(model)
         if self.device is None:
             self.device = self.select_device(self.device_request)
-        book_board = getattr(model, "board", None)
+        book_board: Any = getattr(model, "board", None)
         if getattr(book_board, "display", False):  # the book's own board: ours draws instead
             book_board.display = False
         self.prepare_model(model)
         return self
 
-    def plan_learning_rate(self, model):
+    def plan_learning_rate(self, model: Any) -> LearningRatePlan | None:
         """The :class:`~d2l_alexnet.core.recipe.LearningRatePlan` of ``model``'s recipe over this
         run, which its ``configure_optimizers`` turns into the framework's schedule; ``None``
         for a constant rate (the chapter's) or a model without a recipe (another lesson's)."""
@@ -337,7 +349,7 @@ class TrainerBase(HyperParameters):
             return None
         return recipe.plan(self.steps_per_epoch(), self.max_epochs)
 
-    def steps_per_epoch(self):
+    def steps_per_epoch(self) -> int:
         """Training steps in one epoch, which a schedule is planned over."""
         if self.position_aware:
             return self.data.num_batches(train=True)
@@ -348,12 +360,12 @@ class TrainerBase(HyperParameters):
                               "and a learning-rate schedule is planned over the steps of an "
                               "epoch: give the loader a length, or use a constant rate") from None
 
-    def fit_finished(self):
+    def fit_finished(self) -> None:
         """After ``fit``: a backend whose trainer holds the parameters outside the model (JAX)
         hands them back to it here."""
 
     # ---- data ---------------------------------------------------------------------------------
-    def attach_data(self, model, data):
+    def attach_data(self, model: Any, data: Any) -> None:
         """Check that ``data`` fits ``model`` and note how to read it (see the module's
         docstring): a position-aware module, or any book-style one."""
         check_sizes(model, data)
@@ -371,15 +383,17 @@ class TrainerBase(HyperParameters):
                                          getattr(data, "resize", None)) if value is not None),
                     None)
         self.input_size = None if size is None else as_size(size)  # None: batches as they come
-        self.loader_sizes = {}  # examples per split of a book-style module, once counted
+        # Examples per split of a book-style module, once counted.
+        self.loader_sizes: dict[bool, int] = {}
 
-    def epoch_examples(self, train):
+    def epoch_examples(self, train: bool) -> int | None:
         """Examples in one pass over a split; ``None`` while a loader's length is unknown."""
         if self.position_aware:
             return self.data.num_examples(train)
         return self.loader_sizes.get(train)
 
-    def batches(self, train, epoch=0, start_batch=0):
+    def batches(self, train: bool, epoch: int = 0, start_batch: int = 0,
+                ) -> Iterator[tuple[Any, int]]:
         """``(prepared batch, number of examples)`` for one pass over a split."""
         split = "train" if train else "val"
         prepare = self.batch_preparer(train)
@@ -387,8 +401,8 @@ class TrainerBase(HyperParameters):
             seen = 0
             for images, labels in self.data.raw_batches(train, epoch=epoch,
                                                         start_batch=start_batch):
-                if not self.labels_checked:
-                    check_label_range(labels, self.num_classes,
+                if not self.labels_checked:  # so num_classes is known
+                    check_label_range(labels, self.num_classes,  # type: ignore[arg-type]
                                       f"a {split} batch of {type(self.data).__name__}")
                 seen += len(labels)
                 yield prepare(images, labels), len(labels)
@@ -399,6 +413,7 @@ class TrainerBase(HyperParameters):
             return
         loader = self.data.train_dataloader() if train else self.data.val_dataloader()
         where = f"{type(self.data).__name__}.{split}_dataloader()"
+        owner: Any
         for owner in (loader, getattr(loader, "sampler", None)):
             if train and callable(getattr(owner, "set_epoch", None)):
                 owner.set_epoch(epoch)  # a DistributedSampler's shuffle follows the epoch
@@ -408,7 +423,8 @@ class TrainerBase(HyperParameters):
             X, y = batch[0], batch[-1]
             labels = loader_labels(self.host_array(y), where)
             if not self.labels_checked:  # host integers already: the check costs no sync
-                check_label_range(labels, self.num_classes, f"a batch of {where}")
+                check_label_range(labels, self.num_classes,  # type: ignore[arg-type]
+                                  f"a batch of {where}")  # (labels_checked: num_classes known)
             seen += len(labels)
             if index < start_batch:  # resuming mid-epoch: these were trained on already
                 continue
@@ -424,13 +440,13 @@ class TrainerBase(HyperParameters):
                             f"once per epoch)")
         self.loader_sizes[train] = seen
 
-    def batch_preparer(self, train):
+    def batch_preparer(self, train: bool) -> Callable[..., Any]:
         """What turns a numpy batch of one split into the steps' input: :meth:`prepare_batch`,
         unless a backend fixes more per split (JAX pads the short last batch to the split's
         full size, so that its steps compile once)."""
         return self.prepare_batch
 
-    def loader_images(self, X):
+    def loader_images(self, X: Any) -> np.ndarray:
         """A loader's input batch (the backend's layout, or ``(B, H, W)``) as channels-last
         numpy images, refused in one line when it does not fit the model."""
         images = self.host_array(X)
@@ -450,7 +466,7 @@ class TrainerBase(HyperParameters):
             images = images.astype(np.float32, copy=False)
         return images
 
-    def fit_epoch(self):
+    def fit_epoch(self) -> Record:
         epoch = self.epoch
         started = time.perf_counter()
         total = self.epoch_examples(train=True)  # None: a loader of unknown length, first pass
@@ -472,12 +488,13 @@ class TrainerBase(HyperParameters):
             self.step += 1
             state.seen += count
             state.segment_seen += count
+            # (next_point is infinite while total is None: here total is known)
             if state.seen >= state.next_point or state.seen == total:
                 self.flush_losses()
-                self.board.draw(epoch + state.seen / total,
+                self.board.draw(epoch + state.seen / total,  # type: ignore[operator]
                                 state.segment_sum / state.segment_seen, "train_loss")
                 state.segment_sum, state.segment_seen = 0.0, 0
-                state.next_point += total / points_per_epoch
+                state.next_point += total / points_per_epoch  # type: ignore[operator]
             if bar is not None and bar.due():
                 self.flush_losses()
                 bar.update(state.seen, loss=state.loss_sum / state.seen)
@@ -498,7 +515,7 @@ class TrainerBase(HyperParameters):
         seconds = time.perf_counter() - started
         # None: a checkpoint's history from before images_seen was recorded.
         earlier_images = self.history[-1].get("images_seen") if self.history else 0
-        record = {
+        record: Record = {
             "epoch": epoch + 1,
             "step": self.step,
             "images_seen": None if earlier_images is None else earlier_images + seen,
@@ -515,10 +532,10 @@ class TrainerBase(HyperParameters):
         self.board.draw(epoch + 1, record["val_acc"], "val_acc")
         return record
 
-    def flush_losses(self):
+    def flush_losses(self) -> None:
         """Bring the epoch's pending losses to the host and add them up; a non-finite one stops
         training with :class:`TrainingError`."""
-        state = self.epoch_progress
+        state = cast(EpochProgress, self.epoch_progress)  # called only while an epoch runs
         limit = DIVERGED_LOSS_FACTOR * math.log(max(self.num_classes or 2, 2))
         for loss, count in state.pending:
             value = self.to_float(loss)
@@ -531,7 +548,7 @@ class TrainerBase(HyperParameters):
             state.segment_sum += value * count
         state.pending = []
 
-    def lower_rate_advice(self):
+    def lower_rate_advice(self) -> tuple[str, dict[str, Any]]:
         """What to lower after a diverged step (the schedule's peak when it has one), as
         ``(advice, settings)`` for :class:`TrainingError`: the setting is named as the caller
         gives it, ``lr=`` in Python and ``--lr`` on the command line."""
@@ -540,19 +557,20 @@ class TrainerBase(HyperParameters):
             return "lower the peak learning rate (now {max_lr})", {"max_lr": recipe.max_lr}
         return "lower the learning rate (now {lr})", {"lr": getattr(self.model, "lr", "?")}
 
-    def planned_learning_rate(self):
+    def planned_learning_rate(self) -> float | None:
         """The learning rate the next step applies, by the recipe's schedule (:attr:`lr_plan`),
         or the model's constant ``lr`` (``None`` for a model without one)."""
         if self.lr_plan is not None:
             return self.lr_plan(self.step)
         return getattr(self.model, "lr", None)
 
-    def request_stop(self, reason):
+    def request_stop(self, reason: str) -> None:
         """End ``fit`` once the epoch in progress is done and its callbacks have run (a
         checkpoint is saved), logging ``reason`` in one line: early stopping."""
         self.stop_reason = reason
 
-    def save_weights(self, path, extra_metadata=None):
+    def save_weights(self, path: PathLike, extra_metadata: Mapping[str, str] | None = None,
+                     ) -> None:
         """Write the model's weights as they stand now, mid-``fit`` too (taken from
         :meth:`state_arrays`, as a checkpoint holds them), as a weights file with
         ``extra_metadata`` (``KeepBest``'s epoch and accuracy) and the data's class names
@@ -561,17 +579,19 @@ class TrainerBase(HyperParameters):
         resize = identity["resize"]
         resize = tuple(resize) if isinstance(resize, list) else resize
         in_channels = identity["in_channels"] or IN_CHANNELS
-        tensors = state_to_canonical(self.state_arrays(), BACKEND_LAYOUTS[self.backend], resize,
-                                     identity["num_classes"], in_channels)
+        # (every backend's Trainer names its backend)
+        tensors = state_to_canonical(self.state_arrays(),
+                                     BACKEND_LAYOUTS[self.backend],  # type: ignore[index]
+                                     resize, identity["num_classes"], in_channels)
         save_canonical(path, tensors, resize, identity["num_classes"], self.backend,
                        in_channels, extra_metadata, classes=getattr(self.data, "classes", None))
 
-    def check_stop(self):
+    def check_stop(self) -> None:
         """Between two steps: raise :class:`TrainingInterrupted` if a stop was requested."""
         if self.stop_requested is not None:
             raise TrainingInterrupted(self.stop_requested)
 
-    def at_epoch_end(self):
+    def at_epoch_end(self) -> bool:
         """Whether the last training step was the last batch of its epoch."""
         state = self.epoch_progress
         if state is None:
@@ -582,7 +602,7 @@ class TrainerBase(HyperParameters):
         return total is not None and state.seen >= total
 
     # ---- checkpoints --------------------------------------------------------------------------
-    def run_identity(self):
+    def run_identity(self) -> dict[str, Any]:
         """What a resumed run must share with its checkpoint: the backend, the network, and
         everything that fixes the data order."""
         height, width = self.input_size or (None, None)
@@ -595,7 +615,7 @@ class TrainerBase(HyperParameters):
                 "train_examples": self.epoch_examples(train=True),
                 "augment": bool(getattr(self.data, "augment", False))}
 
-    def checkpoint_state(self):
+    def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(metadata, arrays)``: where training stands, for a checkpoint.
 
         Pending losses are brought to the host first and every float array is checked, so a
@@ -629,7 +649,7 @@ class TrainerBase(HyperParameters):
         })
         return metadata, arrays
 
-    def restore(self, checkpoint):
+    def restore(self, checkpoint: Checkpoint) -> None:
         """Load ``checkpoint`` into the prepared model: arrays, host RNGs, position, history."""
         # Unknown here (a loader's length before its first pass) is not a mismatch.
         check_compatible(checkpoint, {key: value for key, value in self.run_identity().items()
@@ -672,14 +692,14 @@ class TrainerBase(HyperParameters):
         self.board.series = {label: (list(xs), list(ys))
                              for label, (xs, ys) in metadata.get("board", {}).items()}
 
-    def check_recipe(self, checkpoint):
+    def check_recipe(self, checkpoint: Checkpoint) -> None:
         """Refuse to resume ``checkpoint`` with another recipe or another schedule: the steps
         still to come would differ."""
         recipe = getattr(self.model, "recipe", None)
         if isinstance(recipe, TrainingRecipe):
             check_resumed_recipe(checkpoint, recipe, self.max_epochs, self.lr_plan)
 
-    def validate(self):
+    def validate(self) -> dict[str, float]:
         """The one validation loop: ``{"val_loss", "val_acc"}`` of the prepared model over the
         data's validation split, in evaluation mode (no dropout, no update)."""
         val_loss_sum = val_correct = 0.0
@@ -696,7 +716,7 @@ class TrainerBase(HyperParameters):
         return {"val_loss": val_loss_sum / max(val_seen, 1),
                 "val_acc": val_correct / max(val_seen, 1)}
 
-    def evaluate(self, model, data):
+    def evaluate(self, model: Any, data: Any) -> dict[str, float]:
         """Validation loss and accuracy of ``model`` as it is, without training:
         ``{"val_loss", "val_acc"}`` over ``data``'s validation split (what ``fit`` reports after
         each epoch, by the same loop)."""
@@ -707,7 +727,7 @@ class TrainerBase(HyperParameters):
 HOST_RNG = "host."
 
 
-def host_rng_arrays():
+def host_rng_arrays() -> dict[str, np.ndarray]:
     """numpy's and Python's global RNG states as arrays (a framework may draw from them)."""
     _, keys, position, has_gauss, cached = np.random.get_state()
     version, words, gauss_next = random.getstate()
@@ -720,7 +740,7 @@ def host_rng_arrays():
                 [gauss_next is not None, gauss_next or 0.0], dtype=np.float64)}
 
 
-def set_host_rng(arrays):
+def set_host_rng(arrays: Mapping[str, np.ndarray]) -> None:
     """Undo :func:`host_rng_arrays`; a checkpoint without them leaves the RNGs as they are."""
     if "host.numpy_random.keys" in arrays:
         position, has_gauss = (int(value) for value in arrays["host.numpy_random.position"])
@@ -733,7 +753,7 @@ def set_host_rng(arrays):
                          float(gauss_next) if has_next else None))
 
 
-def saved_recipe(metadata):
+def saved_recipe(metadata: Mapping[str, Any]) -> TrainingRecipe:
     """The :class:`~d2l_alexnet.core.recipe.TrainingRecipe` a checkpoint was trained with
     (checkpoints from before recipes existed: the chapter's plain SGD at their ``lr``)."""
     saved = metadata.get("recipe")
@@ -742,7 +762,8 @@ def saved_recipe(metadata):
     return CHAPTER.updated(lr=metadata.get("lr") or CHAPTER.lr)
 
 
-def check_resumed_recipe(checkpoint, recipe, max_epochs, lr_plan=None):
+def check_resumed_recipe(checkpoint: Checkpoint, recipe: TrainingRecipe, max_epochs: int,
+                         lr_plan: LearningRatePlan | None = None) -> None:
     """Raise ``CheckpointError`` unless a run of ``recipe`` over ``max_epochs`` continues
     ``checkpoint`` exactly: the same recipe (a constant rate may change) and, for a schedule,
     the same plan (``lr_plan``, when known: the steps per epoch count too)."""
@@ -769,7 +790,8 @@ def check_resumed_recipe(checkpoint, recipe, max_epochs, lr_plan=None):
             f"{metadata.get('max_epochs')}")
 
 
-def validation_sums(model, Y_hat, Y, total=None):
+def validation_sums(model: Any, Y_hat: Any, Y: Any, total: Callable[[Any], Any] | None = None,
+                    ) -> tuple[Any, Any]:
     """``(sum of losses, number correct)`` of one batch's outputs, what every ``eval_step``
     returns: ``model``'s own unaveraged ``loss`` and ``accuracy``, each summed by ``total``
     (the tensors' ``.sum()`` unless given, e.g. ``tf.reduce_sum``)."""
@@ -780,7 +802,7 @@ def validation_sums(model, Y_hat, Y, total=None):
             total(model.accuracy(Y_hat, Y, averaged=False)))
 
 
-def replica_slices(batch_size, num_replicas):
+def replica_slices(batch_size: int, num_replicas: int) -> list[slice]:
     """Each replica's contiguous ``slice`` of a global batch of ``batch_size`` examples, in
     rank order, as even as can be (the first ones take one more): the replicas together see
     exactly the core's batch, so the global data order stays the ``(seed, epoch)`` order."""
@@ -795,13 +817,13 @@ def replica_slices(batch_size, num_replicas):
     return slices
 
 
-def check_device(request):
+def check_device(request: str) -> None:
     """``request`` must be one of :data:`DEVICES`."""
     if request not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {request!r}")
 
 
-def replica_count(num_gpus):
+def replica_count(num_gpus: int) -> int:
     """How many data-parallel replicas ``Trainer(num_gpus=...)`` asks for (the book's 0 and 1
     both mean one)."""
     if num_gpus < 0:
@@ -809,14 +831,14 @@ def replica_count(num_gpus):
     return max(1, int(num_gpus))
 
 
-def is_position_aware(data):
+def is_position_aware(data: Any) -> bool:
     """Whether ``data`` offers the position-aware interface (``raw_batches`` and its companions)
     rather than only the book's ``train_dataloader()``/``val_dataloader()``."""
     return all(callable(getattr(data, name, None))
                for name in ("raw_batches", "num_examples", "num_batches"))
 
 
-def check_model(model, methods):
+def check_model(model: Any, methods: Iterable[str]) -> None:
     """Refuse, in one line, a model without the ``methods`` a trainer's steps call: the book's
     Classifier methods, ``loss`` and ``accuracy`` taking ``averaged=`` (sec_classification)."""
     missing = [name for name in methods if not callable(getattr(model, name, None))]
@@ -829,7 +851,7 @@ def check_model(model, methods):
                         "models written as the book's d2l.Classifier (sec_classification)")
 
 
-def check_sizes(model, data):
+def check_sizes(model: Any, data: Any) -> None:
     """Refuse what cannot work before anything is built: a data module that offers no batches,
     or data of another size or channel count than the model's."""
     if not is_position_aware(data) and not (callable(getattr(data, "train_dataloader", None))
@@ -857,7 +879,7 @@ def check_sizes(model, data):
                          "...)")
 
 
-def check_label_range(labels, num_classes, where):
+def check_label_range(labels: np.ndarray, num_classes: int, where: str) -> None:
     """Refuse, in one line, ``labels`` (of ``where``) that a model of ``num_classes`` outputs
     cannot score, naming the fix."""
     if not len(labels):
@@ -874,7 +896,7 @@ def check_label_range(labels, num_classes, where):
     raise DataError(f"{message}: renumber them, or build the model with num_classes={high + 1}")
 
 
-def check_stored_labels(data, num_classes):
+def check_stored_labels(data: Any, num_classes: int) -> bool:
     """Check the labels of a module that holds them in memory (``train_labels`` and
     ``val_labels``, as ours do) once, against ``num_classes``; ``False`` when it holds none,
     and its batches must be checked as they come."""
@@ -886,7 +908,7 @@ def check_stored_labels(data, num_classes):
     return True
 
 
-def loader_labels(y, where):
+def loader_labels(y: Any, where: str) -> np.ndarray:
     """A loader's labels as int64 ``(B,)``: one class index per example. One-hot rows would
     pass for as many 0/1 labels, so they are refused."""
     if y.ndim > 1 and y.size != len(y):
@@ -895,7 +917,7 @@ def loader_labels(y, where):
     return y.astype(np.int64).reshape(-1)
 
 
-def check_loader_pixels(images, where):
+def check_loader_pixels(images: np.ndarray, where: str) -> None:
     """Refuse, in one line, float (or wide integer) images that are 0..255 values unscaled, or
     hold NaN or infinity: the loss would diverge and the advice (a lower rate) be wrong."""
     if images.dtype != np.uint8 and images.size:
@@ -909,7 +931,7 @@ def check_loader_pixels(images, where):
                             f"divide them by 255 (or yield uint8 images, which are scaled once)")
 
 
-def format_epoch(record, max_epochs):
+def format_epoch(record: Mapping[str, Any], max_epochs: int) -> str:
     """The one line per epoch that the CLI and the notebooks print."""
     return (f"epoch {record['epoch']}/{max_epochs}: train_loss {record['train_loss']:.4f}  "
             f"val_loss {record['val_loss']:.4f}  val_acc {record['val_acc']:.4f}  "

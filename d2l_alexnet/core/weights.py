@@ -30,10 +30,14 @@ over the channels and divided by their number, which gives an RGB image with equ
 response the grey kernel gave that grey image.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
 import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import safetensors
@@ -42,6 +46,10 @@ from .architecture import IN_CHANNELS, as_size, format_size, layer_table
 from .checkpoint import CheckpointError, is_checkpoint, read_checkpoint
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes, canonical_json, safetensors_bytes, safetensors_metadata
+from .types import Log, PathLike, Size
+
+# Arrays by name: ``[(name, array), ...]`` in a backend's layout and the table's order.
+NamedArrays = Sequence[tuple[str, np.ndarray]]
 
 FORMAT = "d2l_alexnet"  # the metadata's "format": files of this library
 ARCHITECTURE = "alexnet-d2l"  # the chapter's network, first convolution unpadded
@@ -55,10 +63,13 @@ class WeightsError(D2LAlexNetError):
     """A weights file is unreadable or does not fit the network; the message says which."""
 
 
-def canonical_shapes(resize, num_classes, in_channels=IN_CHANNELS):
+def canonical_shapes(resize: Size, num_classes: int, in_channels: int = IN_CHANNELS,
+                     ) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
     """``({name: shape}, (C, H, W) before flatten)`` in the table's order for an
     ``in_channels``×``resize`` input (``resize``: a side or ``(height, width)``)."""
-    shapes, in_shape, flatten_from = {}, (in_channels,), None
+    shapes: dict[str, tuple[int, ...]] = {}
+    in_shape: tuple[int, ...] = (in_channels,)
+    flatten_from: tuple[int, ...] | None = None
     counters = {"conv": 0, "dense": 0}
     for row in layer_table(resize, num_classes, in_channels):
         kind = row.layer.kind
@@ -74,7 +85,7 @@ def canonical_shapes(resize, num_classes, in_channels=IN_CHANNELS):
         if kind == "flatten":
             flatten_from = in_shape  # the (C, H, W) map that dense1 sees flattened
         in_shape = row.output_shape
-    return shapes, flatten_from
+    return shapes, cast("tuple[int, ...]", flatten_from)  # the chapter's table flattens once
 
 
 def _native_shape(name, shape, layout):
@@ -87,13 +98,15 @@ def _native_shape(name, shape, layout):
     return (shape[1], shape[0])  # (in, out); dense1's rows are the H×W×C flatten order
 
 
-def head_names(resize=224, num_classes=10, in_channels=IN_CHANNELS):
+def head_names(resize: Size = 224, num_classes: int = 10, in_channels: int = IN_CHANNELS,
+               ) -> tuple[str, ...]:
     """The canonical names of the last dense layer (the classifier "head"): what
     ``skip_head=True`` leaves out."""
     return tuple(canonical_shapes(resize, num_classes, in_channels)[0])[-2:]
 
 
-def to_canonical(arrays, layout, resize, num_classes, in_channels=IN_CHANNELS):
+def to_canonical(arrays: NamedArrays, layout: str, resize: Size, num_classes: int,
+                 in_channels: int = IN_CHANNELS) -> dict[str, np.ndarray]:
     """A backend's ``parameter_arrays`` (its own layout, the table's order) ->
     ``{canonical name: float32 array}``."""
     if layout not in LAYOUTS:
@@ -123,8 +136,9 @@ def to_canonical(arrays, layout, resize, num_classes, in_channels=IN_CHANNELS):
     return tensors
 
 
-def from_canonical(tensors, layout, resize, num_classes, in_channels=IN_CHANNELS,
-                   skip_head=False):
+def from_canonical(tensors: Mapping[str, np.ndarray], layout: str, resize: Size,
+                   num_classes: int, in_channels: int = IN_CHANNELS, skip_head: bool = False,
+                   ) -> list[tuple[str, np.ndarray]]:
     """``{canonical name: array}`` -> ``[(name, array), ...]`` in a backend's own layout and the
     table's order (what its ``assign_parameter_arrays`` takes); without the last dense layer's
     two arrays when ``skip_head``."""
@@ -150,7 +164,8 @@ def from_canonical(tensors, layout, resize, num_classes, in_channels=IN_CHANNELS
     return arrays
 
 
-def match_arrays(arrays, targets, skip_head=False):
+def match_arrays(arrays: Iterable[tuple[str, Any]], targets: Iterable[tuple[str, Sequence[int]]],
+                 skip_head: bool = False) -> list[np.ndarray]:
     """Pair ``[(name, array), ...]`` with a model's ``[(parameter name, shape), ...]`` in order
     (all but the last layer's two when ``skip_head``); returns the arrays as contiguous float32,
     or raises :class:`WeightsError` (before anything is assigned) when the count or a shape
@@ -171,7 +186,8 @@ def match_arrays(arrays, targets, skip_head=False):
     return matched
 
 
-def check_shapes(tensors, resize, num_classes, in_channels=IN_CHANNELS, skip_head=False):
+def check_shapes(tensors: Mapping[str, np.ndarray], resize: Size, num_classes: int,
+                 in_channels: int = IN_CHANNELS, skip_head: bool = False) -> None:
     """Raise :class:`WeightsError` unless ``tensors`` are exactly the canonical tensors of the
     network for ``in_channels``×``resize`` inputs and ``num_classes`` classes (with
     ``skip_head``, the last dense layer may be anything or absent)."""
@@ -201,7 +217,8 @@ def _shape_fix(name, head):
     return "the file holds another network"
 
 
-def save_safetensors(path, tensors, metadata=None):
+def save_safetensors(path: PathLike, tensors: Mapping[str, Any],
+                     metadata: Mapping[str, Any] | None = None) -> None:
     """Write ``tensors`` (a dict of arrays, stored as float32) as a safetensors file, atomically
     (temporary file, fsync, rename); ``metadata`` values are stored as strings, all in one
     canonical-JSON entry (``files.safetensors_bytes``), so equal content gives equal bytes."""
@@ -238,7 +255,7 @@ def _metadata(path, handle):
         raise WeightsError(f"{path} has unreadable metadata ({error})") from None
 
 
-def load_safetensors(path):
+def load_safetensors(path: PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read a safetensors file; returns ``(tensors, metadata)``, the tensors as writable float32
     arrays (a file in another floating type, float16 or bfloat16 say, is widened or narrowed to
     it). Anything truncated, corrupt or not floating point raises :class:`WeightsError`."""
@@ -280,7 +297,8 @@ def _read_bfloat16(path, name):
     return bits.view(np.float32).reshape(entry["shape"])
 
 
-def checkpoint_weights(path, log=print):
+def checkpoint_weights(path: PathLike, log: Log | None = print,
+                       ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The model's weights in a checkpoint (``core/checkpoint.py``): ``(canonical tensors,
     metadata)`` as :func:`load_safetensors` gives a weights file's, said in one line through
     ``log``. The checkpoint holds them as its backend saved them (``params.*``, that backend's
@@ -290,7 +308,7 @@ def checkpoint_weights(path, log=print):
     except CheckpointError as error:
         raise WeightsError(str(error)) from None
     saved = checkpoint.metadata
-    layout = BACKEND_LAYOUTS.get(saved.get("backend"))
+    layout = BACKEND_LAYOUTS.get(saved.get("backend"))  # type: ignore[arg-type]  # None: none
     if (layout is None or saved.get("architecture") != ARCHITECTURE
             or saved.get("resize") is None or saved.get("num_classes") is None):
         raise WeightsError(f"{path} is a checkpoint of a {saved.get('backend')!r} model of "
@@ -313,7 +331,9 @@ def checkpoint_weights(path, log=print):
                      "in_channels": str(in_channels)}
 
 
-def state_to_canonical(arrays, layout, resize, num_classes, in_channels=IN_CHANNELS):
+def state_to_canonical(arrays: Mapping[str, np.ndarray], layout: str, resize: Size,
+                       num_classes: int, in_channels: int = IN_CHANNELS,
+                       ) -> dict[str, np.ndarray]:
     """The model weights among a trainer's state arrays (``params.*``, as a checkpoint holds
     them, in the backend's ``layout``) as canonical tensors."""
     params = sorted((name for name in arrays if name.startswith("params.")),
@@ -322,7 +342,8 @@ def state_to_canonical(arrays, layout, resize, num_classes, in_channels=IN_CHANN
                         in_channels)
 
 
-def read_tensors(path, log=print):
+def read_tensors(path: PathLike, log: Log | None = print,
+                 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``(tensors, metadata)`` of a weights file (:func:`load_safetensors`), or the model
     weights of a checkpoint (:func:`checkpoint_weights`, said through ``log``)."""
     if is_checkpoint(path):
@@ -339,7 +360,7 @@ def _parameter_order(name):
             kind not in ("weight", "kernel"))
 
 
-def check_finite(path, tensors):
+def check_finite(path: PathLike, tensors: Mapping[str, np.ndarray]) -> None:
     """Refuse tensors holding NaN or infinite values (the weights of a run that diverged),
     naming the first such tensor."""
     for name, array in tensors.items():
@@ -350,24 +371,25 @@ def check_finite(path, tensors):
                                "loss became NaN")
 
 
-def encode_resize(resize):
+def encode_resize(resize: Size) -> str:
     """The metadata's ``resize``: ``"224"`` for a square input, ``"96x128"`` otherwise."""
     height, width = as_size(resize)
     return str(height) if height == width else f"{height}x{width}"
 
 
-def decode_resize(text):
+def decode_resize(text: object) -> Size:
     """Undo :func:`encode_resize`: an int for a square input, ``(height, width)`` otherwise."""
     parts = [int(part) for part in str(text).lower().split("x")]
     if len(parts) == 1 or (len(parts) == 2 and parts[0] == parts[1]):
         return parts[0]
     if len(parts) != 2:
         raise ValueError(f"resize {text!r}")
-    return tuple(parts)
+    return parts[0], parts[1]
 
 
-def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels=IN_CHANNELS,
-                 classes=None):
+def save_weights(path: PathLike, arrays: NamedArrays, layout: str, resize: Size,
+                 num_classes: int, backend: str | None, in_channels: int = IN_CHANNELS,
+                 classes: Sequence[str] | None = None) -> None:
     """Save a backend's ``parameter_arrays`` (its own layout) in the canonical layout, with the
     architecture (and ``classes``, the class names, when given) in the metadata so that loading
     can name a mismatch."""
@@ -375,8 +397,10 @@ def save_weights(path, arrays, layout, resize, num_classes, backend, in_channels
                    resize, num_classes, backend, in_channels, classes=classes)
 
 
-def save_canonical(path, tensors, resize, num_classes, backend, in_channels=IN_CHANNELS,
-                   extra_metadata=None, classes=None):
+def save_canonical(path: PathLike, tensors: Mapping[str, np.ndarray], resize: Size,
+                   num_classes: int, backend: str | None, in_channels: int = IN_CHANNELS,
+                   extra_metadata: Mapping[str, str] | None = None,
+                   classes: Sequence[str] | None = None) -> None:
     """Save canonical ``tensors`` as a weights file (what :func:`save_weights` writes), with
     ``extra_metadata`` besides (``KeepBest``'s epoch and accuracy) and ``classes``, the names
     of the ``num_classes`` labels in order (``None``: unnamed)."""
@@ -388,7 +412,7 @@ def save_canonical(path, tensors, resize, num_classes, backend, in_channels=IN_C
                                      "saved_by": backend})
 
 
-def encode_classes(classes, num_classes):
+def encode_classes(classes: Sequence[str], num_classes: int) -> str:
     """The metadata's ``classes``: the names as a canonical JSON list (one text for one list of
     names, so the same weights give the same bytes); refuses a list that does not name exactly
     ``num_classes`` classes by distinct texts."""
@@ -403,7 +427,8 @@ def encode_classes(classes, num_classes):
     return canonical_json(names)
 
 
-def decode_classes(path, text, num_classes):
+def decode_classes(path: PathLike, text: str | None, num_classes: int | None,
+                   ) -> list[str] | None:
     """Undo :func:`encode_classes` (``None`` for ``None``), refusing names that do not fit."""
     if text is None:
         return None
@@ -439,7 +464,7 @@ def _saved_for(path, metadata):
     return (resize, *counts)
 
 
-def adapt_channels(kernel, in_channels):
+def adapt_channels(kernel: np.ndarray, in_channels: int) -> tuple[np.ndarray, str | None]:
     """The first convolution's OIHW ``kernel`` for ``in_channels`` input channels, by the
     module's rule; returns ``(kernel, description)``, or raises :class:`WeightsError`."""
     saved = kernel.shape[1]
@@ -457,8 +482,9 @@ def adapt_channels(kernel, in_channels):
                        f"in_channels={saved}")
 
 
-def read_weights(path, resize, num_classes, in_channels=IN_CHANNELS, skip_head=False,
-                 log=print):
+def read_weights(path: PathLike, resize: Size, num_classes: int,
+                 in_channels: int = IN_CHANNELS, skip_head: bool = False,
+                 log: Log | None = print) -> dict[str, np.ndarray]:
     """Read and check a weights file for the network of ``in_channels``×``resize`` inputs and
     ``num_classes`` classes; returns the canonical tensors (without the last dense layer when
     ``skip_head``; with the first convolution adapted, and one line through ``log``, when the
@@ -494,8 +520,9 @@ def read_weights(path, resize, num_classes, in_channels=IN_CHANNELS, skip_head=F
     return tensors
 
 
-def load_weights(path, layout, resize, num_classes, in_channels=IN_CHANNELS, skip_head=False,
-                 log=print):
+def load_weights(path: PathLike, layout: str, resize: Size, num_classes: int,
+                 in_channels: int = IN_CHANNELS, skip_head: bool = False,
+                 log: Log | None = print) -> list[tuple[str, np.ndarray]]:
     """Read and check a weights file (:func:`read_weights`); returns ``[(name, array), ...]``
     in ``layout`` and the table's order (the head left out when ``skip_head``), for a backend's
     ``assign_parameter_arrays``."""
@@ -503,7 +530,7 @@ def load_weights(path, layout, resize, num_classes, in_channels=IN_CHANNELS, ski
     return from_canonical(tensors, layout, resize, num_classes, in_channels, skip_head)
 
 
-def saved_metadata(path):
+def saved_metadata(path: PathLike) -> dict[str, Any]:
     """``{"resize", "num_classes", "in_channels", "classes"}`` recorded in a weights file's
     header, or a checkpoint's (``None`` where absent; ``classes`` a list of names). Reads only
     the header of a weights file, so it is cheap on any file size."""
@@ -517,7 +544,7 @@ def saved_metadata(path):
     return saved
 
 
-def saved_architecture(path):
+def saved_architecture(path: PathLike) -> tuple[Size | None, int | None]:
     """``(resize, num_classes)`` recorded in a weights file's header (``None`` where absent)."""
     found = saved_metadata(path)
     return found["resize"], found["num_classes"]

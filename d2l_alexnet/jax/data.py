@@ -32,7 +32,7 @@ def _resize(images, size, unit_scale):
     return X
 
 
-def resize_images(images, size):
+def resize_images(images: "np.ndarray | jax.Array", size: "tuple[int, ...]") -> "jax.Array":
     """numpy or JAX images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, *size, C)``: uint8
     scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no antialiasing:
     the convention every backend shares)."""
@@ -42,7 +42,7 @@ def resize_images(images, size):
 class JaxBatches(InMemoryData):
     """``train_dataloader()`` batches as JAX arrays: images ``(B, H, W, C)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[jax.Array, jax.Array]:
         return resize_images(images, self.resize), jnp.asarray(labels.astype(np.int32))
 
 

@@ -2,8 +2,11 @@
 the chapter's ``AlexNet`` built from the shared table, the book's ``BookAlexNet``, and the
 optax optimizer and schedules ``configure_optimizers`` makes."""
 
+from collections.abc import Iterator, Sequence
 from functools import lru_cache, partial
-from typing import Optional
+from typing import Any, Optional
+
+import numpy as np
 
 import jax
 import jax.numpy as jnp
@@ -11,9 +14,11 @@ import optax
 from flax import linen as nn
 
 from ..core import weights as core_weights
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size, layer_table,
-                                 with_dropout)
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
+                                 layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.recipe import LearningRatePlan
+from ..core.types import PathLike, Size
 from . import runtime
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
@@ -32,8 +37,10 @@ class Module(nn.Module, ModuleContract):
     plot_valid_per_epoch = 1
     LAYOUT, BACKEND = LAYOUT, "jax"
 
+    # What `save_hyperparameters` collects elsewhere: here, the fields (read-only, so a type
+    # checker sees it override the attribute HyperParameters sets).
     @property
-    def hparams(self):  # what `save_hyperparameters` collects elsewhere: here, the fields
+    def hparams(self) -> dict[str, Any]:  # type: ignore[override]
         return {name: getattr(self, name) for name in self.__dataclass_fields__
                 if name not in ("parent", "name")}
 
@@ -43,7 +50,7 @@ class Module(nn.Module, ModuleContract):
         object.__setattr__(self, "_carried", {"seed": runtime._seed, "params": None})
 
     @property
-    def params(self):
+    def params(self) -> dict[str, Any]:
         """The parameters this model carries (made from the seed of the moment it was made, on
         first use; those of :meth:`set_params`, ``load_weights`` and ``Trainer.fit`` after)."""
         carried = self._carried
@@ -52,17 +59,17 @@ class Module(nn.Module, ModuleContract):
         return carried["params"]
 
     @nn.nowrap
-    def set_params(self, params):
+    def set_params(self, params: dict[str, Any]) -> "Module":
         """Carry ``params`` from now on (checked against this model's shapes first)."""
         _check_params(self, params)
         self._carried["params"] = params
         return self
 
     @nn.nowrap
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         raise NotImplementedError
 
-    def __call__(self, X, features=False):
+    def __call__(self, X: jax.Array, features: bool = False) -> jax.Array:
         """The network's output; with ``features``, the penultimate activations instead (every
         layer but the last)."""
         self.check_input_shape(X.shape)  # static shapes: checked when traced
@@ -71,7 +78,8 @@ class Module(nn.Module, ModuleContract):
         return X
 
     @nn.nowrap
-    def logits(self, params, X, dropout_key=None, dtype=None):
+    def logits(self, params: dict[str, Any], X: jax.Array, dropout_key: jax.Array | None = None,
+               dtype: Any = None) -> jax.Array:
         """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given. With
         ``dtype=jnp.bfloat16`` parameters and inputs are cast, so the math runs in bf16 while
         the gradients flow back to the fp32 master parameters."""
@@ -83,7 +91,9 @@ class Module(nn.Module, ModuleContract):
         return logits.astype(jnp.float32)
 
     @nn.nowrap
-    def training_step(self, params, batch, dropout_key, dtype=None, mask=None):
+    def training_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
+                      dropout_key: jax.Array, dtype: Any = None,
+                      mask: jax.Array | None = None) -> jax.Array:
         """The batch's mean loss; with a boolean ``mask``, the mean over the examples it marks
         (the Trainer pads a short batch to the compiled shape and masks the padding out)."""
         Y_hat = self.logits(params, batch[0], dropout_key, dtype)
@@ -92,11 +102,13 @@ class Module(nn.Module, ModuleContract):
         return masked_mean(self.loss(Y_hat, batch[-1], averaged=False), mask)
 
     @nn.nowrap
-    def validation_step(self, params, batch, dtype=None):
+    def validation_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
+                        dtype: Any = None) -> jax.Array:
         return self.loss(self.logits(params, batch[0], None, dtype), batch[-1])
 
     @nn.nowrap
-    def configure_optimizers(self, plan=None):
+    def configure_optimizers(self, plan: LearningRatePlan | None = None,
+                             ) -> optax.GradientTransformation:
         """optax's SGD with the model's recipe; ``plan``, the trainer's schedule over its run
         (handed in: a Flax module is frozen and cannot point at its trainer), becomes an optax
         schedule of the step. Weight decay is optax's ``add_decayed_weights`` before SGD."""
@@ -108,23 +120,24 @@ class Module(nn.Module, ModuleContract):
         return tx
 
     @nn.nowrap
-    def weight_arrays(self):
+    def weight_arrays(self) -> list[tuple[str, np.ndarray]]:
         return _param_arrays(self.params)
 
     @nn.nowrap
-    def assign_weight_arrays(self, arrays, skip_head=False):
+    def assign_weight_arrays(self, arrays: Sequence[tuple[str, np.ndarray]],
+                             skip_head: bool = False) -> None:
         assign_parameter_arrays(self, arrays, skip_head)
 
     @nn.nowrap
-    def images_to_input(self, images):
-        return resize_images(images, self.input_size)
+    def images_to_input(self, images: np.ndarray) -> jax.Array:
+        return resize_images(images, self.input_size)  # type: ignore[arg-type]  # built for one
 
     @nn.nowrap
-    def evaluate_batch(self, X, features):
+    def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         return to_numpy(_evaluation(_bare(self), features)(self.params, jnp.asarray(X)))
 
     @nn.nowrap
-    def layer_outputs(self, X_shape):
+    def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
         # Evaluation mode, so no dropout key is needed and the lines match any `training`;
         # shapes only (jax.eval_shape), so nothing is initialized or computed.
         model, names = _in_mode(self, training=False), []
@@ -166,18 +179,19 @@ class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
     @nn.nowrap
-    def validation_step(self, params, batch, dtype=None):
+    def validation_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
+                        dtype: Any = None) -> tuple[jax.Array, jax.Array]:
         Y_hat = self.logits(params, batch[0], None, dtype)
         return self.loss(Y_hat, batch[-1]), self.accuracy(Y_hat, batch[-1])
 
     @nn.nowrap
-    def accuracy(self, Y_hat, Y, averaged=True):
+    def accuracy(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         compare = (Y_hat.argmax(axis=1) == Y.reshape(-1)).astype(jnp.float32)
         return compare.mean() if averaged else compare
 
     @nn.nowrap
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         smoothing = self.smoothing()
         if smoothing:
@@ -189,7 +203,7 @@ class Classifier(Module):
         return losses.mean() if averaged else losses
 
 
-def masked_mean(values, mask):
+def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
     """The mean of ``values`` where ``mask`` is True. Written as the plain mean scaled by
     size/count, so that a full mask gives the plain mean's bits, gradients included (× 1.0);
     ``where``, not a product, so that nothing in the padding can reach the sum."""
@@ -197,7 +211,7 @@ def masked_mean(values, mask):
     return jnp.where(mask, values, 0).mean() * (mask.size / count)
 
 
-def optax_schedule(plan):
+def optax_schedule(plan: LearningRatePlan) -> optax.Schedule:
     """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as optax's schedules: the linear
     warmup joined to what follows it (constant, linear to 0, or a half cosine to 0)."""
     decay_steps = plan.total_steps - plan.warmup_steps
@@ -211,7 +225,7 @@ def optax_schedule(plan):
     return optax.join_schedules([warmup, after], [plan.warmup_steps])
 
 
-def flatten(X):
+def flatten(X: jax.Array) -> jax.Array:
     return X.reshape((X.shape[0], -1))
 
 
@@ -219,13 +233,15 @@ class Dropout(nn.Dropout):
     """``nn.Dropout`` that, left undecided (``deterministic=None``), is active exactly when the
     call has a ``"dropout"`` RNG: applying a model without one is evaluation."""
 
-    def __call__(self, inputs, deterministic=None, rng=None):
+    def __call__(self, inputs: jax.Array, deterministic: bool | None = None,
+                 rng: jax.Array | None = None) -> jax.Array:
         if deterministic is None and self.deterministic is None:
             deterministic = not self.has_rng("dropout")
         return super().__call__(inputs, deterministic, rng)
 
 
-def build_network(num_classes=10, training=None, layers=ALEXNET):
+def build_network(num_classes: int = 10, training: bool | None = None,
+                  layers: Sequence[Layer] = ALEXNET) -> nn.Sequential:
     """``nn.Sequential`` from the shared architecture table: Xavier-uniform kernels (HWIO, or
     ``(in, out)``) and zero biases; input sizes are inferred at ``init``. ``training``: dropout
     on (True), off (False), or when the call has a ``"dropout"`` RNG (None)."""
@@ -296,12 +312,13 @@ class AlexNet(Classifier):
         self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         super().__post_init__()
 
-    def setup(self):
+    def setup(self) -> None:
         self.net = build_network(self.num_classes, self.training,
                                  with_dropout(self.dropout, self.table))
 
     @nn.nowrap
-    def save_weights(self, path, params=None, classes=None):
+    def save_weights(self, path: PathLike, params: dict[str, Any] | None = None,
+                     classes: Sequence[str] | None = None) -> None:
         """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
         with ``classes``) of the parameters the model carries, or of ``params``."""
         if params is None:
@@ -342,6 +359,7 @@ class BookAlexNet(Classifier):
             nn.Dense(features=self.num_classes)])
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NHWC) for ``layer_summary``."""
     return (batch_size, *as_size(resize), in_channels)

@@ -1,6 +1,9 @@
 """Devices, the seed, processes and host arrays: what the other files of the JAX backend need."""
 
+from __future__ import annotations
+
 import os
+from typing import Any
 
 import jax
 import numpy as np
@@ -15,22 +18,22 @@ LAYOUT = "NHWC"
 _seed = 0
 
 
-def cpu():
+def cpu() -> jax.Device:
     return jax.devices("cpu")[0]
 
 
-def gpu(i=0):
+def gpu(i: int = 0) -> jax.Device:
     return jax.devices("gpu")[i]
 
 
-def num_gpus():
+def num_gpus() -> int:
     try:
         return len(jax.devices("gpu"))
     except RuntimeError:  # no GPU backend in this jaxlib, or no device
         return 0
 
 
-def initialize_distributed():
+def initialize_distributed() -> None:
     """Join the other hosts of a multi-host run when ``JAX_COORDINATOR_ADDRESS`` (with
     ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``) is set, through ``jax.distributed.initialize``;
     must run before anything else touches JAX (the CLI calls it first). Does nothing otherwise."""
@@ -43,7 +46,7 @@ def initialize_distributed():
                                    int(os.environ["JAX_PROCESS_ID"]))
 
 
-def set_seed(seed):
+def set_seed(seed: int) -> None:
     """Set the seed the ``Trainer`` derives its initialization and dropout keys from."""
     global _seed
     _seed = int(seed)
@@ -54,7 +57,7 @@ def _keys(seed):
     return jax.random.split(jax.random.key(seed))
 
 
-def to_numpy(array):
+def to_numpy(array: Any) -> np.ndarray:
     """An array as a numpy array (on the host). A replicated array of a multi-host run is read
     from this host's copy."""
     if isinstance(array, jax.Array) and not array.is_fully_addressable:

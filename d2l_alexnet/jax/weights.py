@@ -1,10 +1,15 @@
 """The parameters as named numpy arrays, both ways, and fresh ones from a seed (Flax's layout:
 HWIO kernels, ``(in, out)`` dense kernels)."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..core import weights as core_weights
 from .runtime import _keys, to_numpy
@@ -21,7 +26,7 @@ def _init(model, key, X):
     return model.init(key, X)["params"]
 
 
-def init_params(model, seed=0):
+def init_params(model: Any, seed: int = 0) -> dict[str, Any]:
     """Fresh parameters for ``model`` from ``seed`` (what an ``AlexNet`` made after
     ``set_seed(seed)`` carries), sized for its input."""
     if model.input_size is None:
@@ -32,7 +37,7 @@ def init_params(model, seed=0):
     return _init(_in_mode(model, training=False), _keys(seed)[0], X)
 
 
-def parameter_arrays(model, seed=None):
+def parameter_arrays(model: Any, seed: int | None = None) -> list[tuple[str, np.ndarray]]:
     """The parameters as ``[(name, numpy array), ...]`` in the architecture table's order (each
     convolution and dense layer: kernel, then bias), in Flax's layout (HWIO kernels, ``(in, out)``
     dense kernels): those the model carries, or with ``seed``, fresh ones from that seed."""
@@ -50,7 +55,8 @@ def _param_arrays(params):
             for layer in _layer_names(params) for kind in ("kernel", "bias")]
 
 
-def assign_parameter_arrays(model, arrays, skip_head=False):
+def assign_parameter_arrays(model: Any, arrays: Sequence[tuple[str, np.ndarray]],
+                            skip_head: bool = False) -> dict[str, Any]:
     """Set the model's parameters from ``[(name, array), ...]`` in Flax's layout and the table's
     order (what :func:`parameter_arrays` returns; all but the last layer's two with
     ``skip_head``, which keeps the model's own last layer); returns the params pytree. Every
@@ -58,10 +64,10 @@ def assign_parameter_arrays(model, arrays, skip_head=False):
     expected = jax.eval_shape(lambda: init_params(model))  # shapes only: nothing is computed
     targets = [(f"net.{layer}.{kind}", expected["net"][layer][kind].shape)
                for layer in _layer_names(expected) for kind in ("kernel", "bias")]
-    arrays = iter(core_weights.match_arrays(arrays, targets, skip_head))
+    matched = iter(core_weights.match_arrays(arrays, targets, skip_head))
     head = _layer_names(expected)[-1]
     params = {"net": {layer: {kind: (model.params["net"][layer][kind]
-                                     if skip_head and layer == head else jnp.asarray(next(arrays)))
+                                     if skip_head and layer == head else jnp.asarray(next(matched)))
                               for kind in ("kernel", "bias")}
                       for layer in _layer_names(expected)}}
     if hasattr(model, "set_params"):

@@ -1,5 +1,9 @@
 """Images as MXNet NDArrays: ``resize_images`` and the data modules that batch in them."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import mxnet as mx
 import numpy as np
 
@@ -10,7 +14,8 @@ __all__ = ["ArrayData", "DataModule", "FashionMNIST", "ImageFolder", "NDArrayBat
            "resize_images"]
 
 
-def resize_images(images, size, ctx=None):
+def resize_images(images: np.ndarray | mx.nd.NDArray, size: Sequence[int],
+                  ctx: mx.Context | None = None) -> mx.nd.NDArray:
     """numpy or NDArray images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, C, *size)``:
     uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
     antialiasing: the convention every backend shares). numpy arrays are copied to ``ctx`` (the
@@ -31,7 +36,8 @@ def resize_images(images, size, ctx=None):
 class NDArrayBatches(InMemoryData):
     """``train_dataloader()`` batches as MXNet NDArrays: images ``(B, C, H, W)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray,
+                      ) -> tuple[mx.nd.NDArray, mx.nd.NDArray]:
         return resize_images(images, self.resize), mx.nd.array(labels, dtype="int32")
 
 

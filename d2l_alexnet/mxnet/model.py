@@ -1,13 +1,22 @@
 """The book's models on Gluon: ``Module``, ``Classifier``, the network from the shared table,
 ``AlexNet`` and the chapter's own ``BookAlexNet``, and the schedule their optimizer follows."""
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
 import mxnet as mx
 from mxnet import gluon, init
 from mxnet.gluon import nn
 
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.recipe import LearningRatePlan
+from ..core.types import Size
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
@@ -18,25 +27,26 @@ class Module(nn.Block, ModuleContract):
 
     LAYOUT, BACKEND = LAYOUT, "mxnet"
 
-    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+    def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
         super().__init__()
         self.save_hyperparameters()
 
     # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
     weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
 
-    def forward(self, X):
+    def forward(self, X: mx.nd.NDArray) -> mx.nd.NDArray:
         self.check_input_shape(X.shape)
         return self.net(X)
 
-    def parameter_context(self):
+    def parameter_context(self) -> mx.Context:
         """Where the (first copy of the) parameters live: the model's inputs go there."""
         return next(iter(self.collect_params().values())).list_ctx()[0]
 
-    def images_to_input(self, images):
-        return resize_images(images, self.input_size, ctx=self.parameter_context())
+    def images_to_input(self, images: np.ndarray) -> mx.nd.NDArray:
+        return resize_images(images, self.input_size,  # type: ignore[arg-type]  # built for one
+                             ctx=self.parameter_context())
 
-    def evaluate_batch(self, X, features):
+    def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         if not isinstance(X, mx.nd.NDArray):
             X = mx.nd.array(to_numpy(X), ctx=self.parameter_context())
         X = X.as_in_context(self.parameter_context())
@@ -45,7 +55,7 @@ class Module(nn.Block, ModuleContract):
             X = layer(X)
         return X.astype("float32").asnumpy()
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> gluon.Trainer:
         """A Gluon Trainer with the model's recipe: ``sgd``, or ``nag`` for Nesterov's momentum,
         with ``wd`` (coupled L2, as MXNet applies it); with a schedule (the trainer's plan over
         its run), an ``mxnet.lr_scheduler`` of the update count."""
@@ -58,7 +68,7 @@ class Module(nn.Block, ModuleContract):
         return gluon.Trainer(self.collect_params(), "nag" if recipe.nesterov else "sgd",
                              settings)
 
-    def layer_outputs(self, X_shape):
+    def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
         ctx = next(iter(self.collect_params().values())).list_ctx()[0]
         X = mx.nd.random.normal(shape=X_shape, ctx=ctx)
         for layer in self.net:  # outside autograd.record: predict mode, dropout is off
@@ -69,16 +79,19 @@ class Module(nn.Block, ModuleContract):
 class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
-    def validation_step(self, batch):
+    def validation_step(self, batch: Sequence[mx.nd.NDArray],
+                        ) -> tuple[mx.nd.NDArray, mx.nd.NDArray]:
         return self.score_validation(self(*batch[:-1]), batch[-1])
 
-    def accuracy(self, Y_hat, Y, averaged=True):
+    def accuracy(self, Y_hat: mx.nd.NDArray, Y: mx.nd.NDArray, averaged: bool = True,
+                 ) -> mx.nd.NDArray:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         preds = Y_hat.argmax(axis=1).astype(Y.dtype)
         compare = (preds == Y.reshape((-1,))).astype("float32")
         return compare.mean() if averaged else compare
 
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: mx.nd.NDArray, Y: mx.nd.NDArray, averaged: bool = True,
+             ) -> mx.nd.NDArray:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         losses = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, Y.reshape((-1,)))
         smoothing = self.smoothing()
@@ -92,16 +105,17 @@ class PlannedSchedule(mx.lr_scheduler.LRScheduler):
     """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as an MXNet scheduler. MXNet counts
     updates from 1 (the first update asks for ``num_update`` 1), the plan steps from 0."""
 
-    def __init__(self, plan):
+    def __init__(self, plan: LearningRatePlan) -> None:
         super().__init__(base_lr=plan.lr)
         self.plan = plan
 
-    def __call__(self, num_update):
+    def __call__(self, num_update: int) -> float:
         return self.plan(max(0, num_update - 1))
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
-                  in_channels=IN_CHANNELS):
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS,
+                  ) -> nn.HybridSequential:
     """``nn.HybridSequential`` from the shared architecture table, as the book writes it for Gluon.
 
     A ReLU row right after a convolution or dense layer becomes that layer's ``activation``, and
@@ -111,7 +125,7 @@ def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
     """
     net = nn.HybridSequential()
     rows = layer_table(resize, num_classes, in_channels, layers=layers)
-    in_shape = (in_channels,)
+    in_shape: tuple[int, ...] = (in_channels,)
     for index, row in enumerate(rows):
         layer = row.layer
         following = rows[index + 1].layer.kind if index + 1 < len(rows) else None
@@ -148,9 +162,12 @@ class AlexNet(Classifier):
     the chapter's plain SGD.
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
+    def __init__(self, lr: float = 0.1, num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                 in_channels: int = IN_CHANNELS, dropout: float | None = None,
+                 layers: Sequence[Layer] | None = None, *, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, label_smoothing: float = 0.0,
+                 schedule: str = "constant", warmup_epochs: float | None = None,
+                 max_lr: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         check_in_channels(in_channels)
@@ -191,6 +208,7 @@ class BookAlexNet(Classifier):
         self.net(mx.nd.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NCHW) for ``layer_summary``."""
     return (batch_size, in_channels, *as_size(resize))

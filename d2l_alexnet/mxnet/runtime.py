@@ -3,8 +3,11 @@
 The package imports this file first: it sets the two variables MXNet reads when it loads.
 """
 
+from __future__ import annotations
+
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -56,19 +59,19 @@ _bf16_amp_on = False
 LAYOUT = "NCHW"
 
 
-def cpu():
+def cpu() -> mx.Context:
     return mx.cpu()
 
 
-def gpu(i=0):
+def gpu(i: int = 0) -> mx.Context:
     return mx.gpu(i)
 
 
-def num_gpus():
+def num_gpus() -> int:
     return mx.context.num_gpus()
 
 
-def set_seed(seed):
+def set_seed(seed: int) -> None:
     """Seed every RNG the model and its dropout draw from (MXNet's, on every device)."""
     global _seed
     _seed = int(seed)
@@ -88,12 +91,12 @@ def _step_seed(seed, step):
     return int(np.random.SeedSequence([seed, step]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def initialize_distributed():
+def initialize_distributed() -> None:
     """Nothing to join: this backend trains on one machine only, and the contexts of one
     process need no joining."""
 
 
-def start_bf16_amp():
+def start_bf16_amp() -> None:
     """Turn on MXNet's bf16 mixed precision: ``amp.init`` rewrites MXNet's operator functions,
     so from now on, for the rest of this process, every network computes its convolutions and
     matrix products in bfloat16 (parameters stay float32). Once is enough; later calls do
@@ -105,12 +108,12 @@ def start_bf16_amp():
         _bf16_amp_on = True
 
 
-def bf16_amp_on():
+def bf16_amp_on() -> bool:
     """Whether :func:`start_bf16_amp` ran in this process (MXNet offers no way back)."""
     return _bf16_amp_on
 
 
-def to_numpy(array):
+def to_numpy(array: Any) -> np.ndarray:
     """An NDArray as a numpy array (on the host); a bf16 one (under bf16 AMP, a layer's output)
     as float32, since numpy has no bfloat16."""
     if not isinstance(array, mx.nd.NDArray):

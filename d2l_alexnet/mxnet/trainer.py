@@ -1,5 +1,10 @@
 """The ``Trainer``: the shared fit loop's steps on MXNet Gluon, on one context or several."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
@@ -20,21 +25,21 @@ class Trainer(TrainerBase):
 
     backend, framework = "mxnet", "MXNet"
 
-    def gpu_available(self):
+    def gpu_available(self) -> bool:
         return num_gpus() > 0
 
-    def open_device(self, kind):
-        kind = mx.gpu if kind == "gpu" else mx.cpu
-        if kind is mx.gpu and num_gpus() < self.num_replicas:
+    def open_device(self, kind: str) -> mx.Context:
+        context = mx.gpu if kind == "gpu" else mx.cpu
+        if context is mx.gpu and num_gpus() < self.num_replicas:
             raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} GPUs but "
                                f"MXNet sees {num_gpus()}: use --devices {num_gpus()} or fewer")
-        self.contexts = [kind(index) for index in range(self.num_replicas)]
+        self.contexts = [context(index) for index in range(self.num_replicas)]
         return self.contexts[0]
 
-    def describe_device(self):
+    def describe_device(self) -> str:
         return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
 
-    def prepare_model(self, model):
+    def prepare_model(self, model: Any) -> None:
         self.prepare_precision(model)
         if self.num_replicas > 1 and self.gradient_clip_val > 0:
             raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "
@@ -44,7 +49,7 @@ class Trainer(TrainerBase):
         self.optim = model.configure_optimizers()  # Gluon's default kvstore: "device"
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
 
-    def prepare_precision(self, model):
+    def prepare_precision(self, model: Any) -> None:
         """bf16: MXNet's AMP, on from here for the whole process (runtime.start_bf16_amp). fp32
         after that is refused, since AMP cannot be turned off and would quietly train in bf16."""
         if self.precision == "bf16":
@@ -61,7 +66,7 @@ class Trainer(TrainerBase):
                              "precision cannot be turned off: train in fp32 in a new process, "
                              "or keep precision='bf16'")
 
-    def prepare_batch(self, images, labels):
+    def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
         images = mx.nd.array(images, ctx=self.device, dtype=images.dtype)  # uint8: 4x less to copy
         labels = mx.nd.array(labels, ctx=self.device, dtype="int32")
         size = self.input_size or images.shape[1:3]
@@ -74,7 +79,7 @@ class Trainer(TrainerBase):
         images, labels = parts
         return ([resize_images(part, size) for part in images], labels, len(labels))
 
-    def train_step(self, batch):
+    def train_step(self, batch: tuple[Any, ...]) -> mx.nd.NDArray:
         if self.num_replicas > 1:
             return self._replica_train_step(*batch)
         with autograd.record(train_mode=True):  # train_mode: dropout is active
@@ -101,7 +106,7 @@ class Trainer(TrainerBase):
             mx.random.seed(_step_seed(runtime._seed, self.step + 1), ctx=context)
         return mx.nd.add_n(*(loss.as_in_context(self.device) for loss in losses))
 
-    def eval_step(self, batch):
+    def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         if self.num_replicas > 1:
             sums = [self._eval_sums(X, y) for X, y in zip(*batch[:2])]
             return tuple(mx.nd.add_n(*(part[index].as_in_context(self.device) for part in sums))
@@ -112,14 +117,14 @@ class Trainer(TrainerBase):
         Y_hat = self.model(X)  # outside autograd.record: predict mode, no dropout
         return validation_sums(self.model, Y_hat, y)
 
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The rate the next update applies: the scheduler at the next update count."""
         optimizer = self.optim._optimizer
         if optimizer.lr_scheduler is None:
             return float(optimizer.lr)
         return float(optimizer.lr_scheduler(optimizer.num_update + 1))
 
-    def state_arrays(self):
+    def state_arrays(self) -> dict[str, np.ndarray]:
         """Parameters (by position: Gluon's names carry per-process counters) and the SGD
         state: its update count and any per-parameter slots (none without momentum). No RNG
         state beyond the step its dropout seed derives from (:func:`_step_seed`)."""
@@ -135,7 +140,7 @@ class Trainer(TrainerBase):
         arrays["rng.step"] = np.array([self.step], dtype=np.int64)
         return arrays
 
-    def load_state_arrays(self, arrays):
+    def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         for index, (name, param) in enumerate(self.model.collect_params().items()):
             array = arrays[f"params.{index:02d}.{name.rsplit('_', 1)[-1]}"]
             param.set_data(mx.nd.array(array, ctx=self.device, dtype=array.dtype))  # every context

@@ -1,5 +1,10 @@
 """Images resized into NHWC float32 tensors, and the data modules whose batches they are."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from ..core import images as core_images
@@ -10,7 +15,7 @@ __all__ = ["resize_images", "TensorBatches", "DataModule", "FashionMNIST", "Arra
            "ImageFolder"]
 
 
-def resize_images(images, size):
+def resize_images(images: Any, size: Sequence[int]) -> Any:  # numpy or tf.Tensor -> tf.Tensor
     """numpy or tensor images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, *size, C)``:
     uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
     antialiasing: the convention every backend shares)."""
@@ -28,7 +33,7 @@ def resize_images(images, size):
 class TensorBatches(InMemoryData):
     """``train_dataloader()`` batches as TensorFlow tensors: images ``(B, H, W, C)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
         return resize_images(images, self.resize), tf.convert_to_tensor(labels.astype(np.int32))
 
 

@@ -3,19 +3,25 @@ built from the shared table (:func:`build_network`, :class:`AlexNet`), the book'
 :class:`BookAlexNet`, ``init_cnn``, and the learning-rate schedule ``configure_optimizers``
 uses."""
 
+from __future__ import annotations
+
 import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.recipe import LearningRatePlan
+from ..core.types import Log, PathLike, Size
 from .data import resize_images
 from .runtime import LAYOUT, keras, tf
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
-def init_cnn(layer):
+def init_cnn(layer: Any) -> None:
     """Xavier-uniform kernel and zero bias for a built ``Conv2D`` or ``Dense`` (d2l, sec_lenet).
 
     :class:`AlexNet` already starts this way (its layers are built with these initializers);
@@ -31,7 +37,7 @@ def init_cnn(layer):
 class Module(keras.Model, ModuleContract):
     """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
 
-    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+    def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
         super().__init__()
         # Keras 3's Trainer.__init__ sets ``self.loss = None`` (compile()'s slot), which would hide
         # the book's ``loss`` method; we never compile, so drop the instance attribute.
@@ -40,40 +46,40 @@ class Module(keras.Model, ModuleContract):
 
     LAYOUT, BACKEND = LAYOUT, "tensorflow"
 
-    def loss(self, y_hat, y):
+    def loss(self, y_hat: Any, y: Any) -> Any:
         raise NotImplementedError
 
     # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
     weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
 
-    def call(self, X, training=None):
+    def call(self, X: Any, training: bool | None = None) -> Any:  # tf.Tensor in and out
         self.check_input_shape(tuple(X.shape))  # static shapes: checked when traced
         return self.net(X, training=training)
 
     # Class indices, as in every backend, not Keras' outputs (those are model(X, training=False)).
     predict = ModuleContract.predict
 
-    def images_to_input(self, images):
-        return resize_images(images, self.input_size)
+    def images_to_input(self, images: np.ndarray) -> Any:
+        return resize_images(images, self.input_size)  # type: ignore[arg-type]  # built for one
 
-    def evaluate_batch(self, X, features):
+    def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         layers = self.net.layers[:-1] if features else self.net.layers
         X = tf.convert_to_tensor(X)
         for layer in layers:  # training=False: dropout off
             X = layer(X, training=False)
         return tf.cast(X, tf.float32).numpy()
 
-    def training_step(self, batch):
+    def training_step(self, batch: Sequence[Any]) -> Any:
         loss = self.loss(self(*batch[:-1], training=True), batch[-1])
         self.plot("loss", loss, train=True)
         return loss
 
-    def validation_step(self, batch):
+    def validation_step(self, batch: Sequence[Any]) -> Any:
         loss = self.loss(self(*batch[:-1], training=False), batch[-1])
         self.plot("loss", loss, train=False)
         return loss
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> keras.optimizers.SGD:
         """Keras' SGD with the model's recipe; with a schedule (the trainer's plan over its
         run), its learning rate is a ``keras.optimizers.schedules`` schedule of the step.
         (Weight decay is not Keras' decoupled ``weight_decay``: the trainer adds the coupled L2
@@ -84,7 +90,7 @@ class Module(keras.Model, ModuleContract):
             learning_rate=recipe.lr if plan is None else PlannedSchedule(plan),
             momentum=recipe.momentum, nesterov=recipe.nesterov)
 
-    def layer_outputs(self, X_shape):
+    def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
         X = tf.random.normal(X_shape)
         for layer in self.net.layers:
             X = layer(X, training=False)
@@ -94,16 +100,16 @@ class Module(keras.Model, ModuleContract):
 class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
-    def validation_step(self, batch):
+    def validation_step(self, batch: Sequence[Any]) -> tuple[Any, Any]:
         return self.score_validation(self(*batch[:-1], training=False), batch[-1])
 
-    def accuracy(self, Y_hat, Y, averaged=True):
+    def accuracy(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
         Y_hat = tf.reshape(Y_hat, (-1, Y_hat.shape[-1]))
         preds = tf.cast(tf.argmax(Y_hat, axis=1), Y.dtype)
         compare = tf.cast(preds == tf.reshape(Y, (-1,)), tf.float32)
         return tf.reduce_mean(compare) if averaged else compare
 
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: Any, Y: Any, averaged: bool = True) -> Any:
         # Logits in fp32 even under bf16: the softmax's log-sum-exp needs the range.
         Y_hat = tf.cast(tf.reshape(Y_hat, (-1, Y_hat.shape[-1])), tf.float32)
         losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.reshape(Y, (-1,)), Y_hat)
@@ -118,10 +124,10 @@ class PlannedSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """A :class:`~d2l_alexnet.core.recipe.LearningRatePlan` as a Keras schedule: the same
     rates, in TensorFlow ops on the optimizer's step (so a compiled step reads it each time)."""
 
-    def __init__(self, plan):
+    def __init__(self, plan: LearningRatePlan) -> None:
         self.plan = plan
 
-    def __call__(self, step):
+    def __call__(self, step: Any) -> Any:
         plan = self.plan
         step = tf.cast(step, tf.float32)
         warmup = plan.lr + (plan.peak_lr - plan.lr) * step / max(plan.warmup_steps, 1)
@@ -132,7 +138,7 @@ class PlannedSchedule(keras.optimizers.schedules.LearningRateSchedule):
                  "cosine": plan.peak_lr * 0.5 * (1.0 + tf.cos(np.pi * progress))}[plan.schedule]
         return tf.where(step < plan.warmup_steps, warmup, after)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return dataclasses.asdict(self.plan)
 
 
@@ -149,8 +155,9 @@ def _keras_padding(layer):
                      f"stride-{layer.stride} {layer.kind} has no Keras equivalent")
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
-                  in_channels=IN_CHANNELS):
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS,
+                  ) -> keras.Sequential:
     """``keras.Sequential`` from the shared architecture table, built for ``in_channels`` ×
     ``resize`` inputs (a side or ``(height, width)``).
 
@@ -205,9 +212,12 @@ class AlexNet(Classifier):
     Keras' format.
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
+    def __init__(self, lr: float = 0.1, num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                 in_channels: int = IN_CHANNELS, dropout: float | None = None,
+                 layers: Sequence[Layer] | None = None, *, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, label_smoothing: float = 0.0,
+                 schedule: str = "constant", warmup_epochs: float | None = None,
+                 max_lr: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["layers"])  # Keras reserves the attribute `layers`
         self.hparams["layers"] = layers
@@ -217,14 +227,16 @@ class AlexNet(Classifier):
                                  in_channels)
         self.built = True  # self.net is built; nothing else holds weights
 
-    def save_weights(self, filepath, *args, classes=None, **kwargs):
+    def save_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
+                     classes: Sequence[str] | None = None, **kwargs: Any) -> None:
         """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
         with ``classes``); ``*.weights.h5``: Keras' own format."""
         if str(filepath).endswith(".weights.h5"):
             return super().save_weights(filepath, *args, **kwargs)
         return ModuleContract.save_weights(self, filepath, classes)
 
-    def load_weights(self, filepath, *args, skip_head=False, log=print, **kwargs):
+    def load_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
+                     skip_head: bool = False, log: Log | None = print, **kwargs: Any) -> Any:
         """From a canonical weights file (``ModuleContract.load_weights``: ``skip_head``, the
         channel rule); returns the model. ``*.weights.h5``: Keras' own format."""
         if str(filepath).endswith(".weights.h5"):
@@ -260,6 +272,7 @@ class BookAlexNet(Classifier):
         self.built = True
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NHWC) for ``layer_summary``."""
     return (batch_size, *as_size(resize), in_channels)

@@ -1,9 +1,12 @@
 """TensorFlow imported quietly (Keras 3 required), the cluster strategy of a ``TF_CONFIG`` run,
 devices, seeds and host arrays: what the backend's other files need."""
 
+from __future__ import annotations
+
 import os
 import sys
 import tempfile
+from typing import Any
 
 import numpy as np
 
@@ -57,29 +60,29 @@ PRECISIONS = ("fp32", "bf16")
 LAYOUT = "NHWC"
 
 
-def cpu():
+def cpu() -> Any:  # tf.device's context: `with cpu(): ...`
     return tf.device("/CPU:0")
 
 
-def gpu(i=0):
+def gpu(i: int = 0) -> Any:
     return tf.device(f"/GPU:{i}")
 
 
-def num_gpus():
+def num_gpus() -> int:
     return len(tf.config.list_physical_devices("GPU"))
 
 
-def set_seed(seed):
+def set_seed(seed: int) -> None:
     """Seed every RNG the model and its dropout draw from (Python's, which Keras initializers and
     dropout layers take their seeds from, numpy's and TensorFlow's)."""
     keras.utils.set_random_seed(int(seed))
 
 
-def initialize_distributed():
+def initialize_distributed() -> None:
     """Nothing: TensorFlow joins the workers that ``TF_CONFIG`` names itself, through the
     :data:`CLUSTER_STRATEGY` made on import, before its first op."""
 
 
-def to_numpy(tensor):
+def to_numpy(tensor: Any) -> np.ndarray:
     """A tensor or variable as a numpy array (on the host)."""
     return tensor.numpy() if hasattr(tensor, "numpy") else np.asarray(tensor)

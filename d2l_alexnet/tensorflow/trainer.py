@@ -1,6 +1,11 @@
 """The :class:`Trainer`: the shared fit loop (``core.trainer.TrainerBase``) with TensorFlow's
 compiled steps, on one device or under a ``tf.distribute`` strategy."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import numpy as np
 
 from ..core.architecture import with_dropout
@@ -26,10 +31,10 @@ class Trainer(TrainerBase):
     backend, framework = "tensorflow", "TensorFlow"
     strategy = None  # a tf.distribute strategy, for several replicas
 
-    def gpu_available(self):
+    def gpu_available(self) -> bool:
         return bool(tf.config.list_physical_devices("GPU"))
 
-    def open_device(self, kind):
+    def open_device(self, kind: str) -> str:
         # Steps run under tf.device(this). The weights stay where TF put them at construction
         # (the GPU when there is one), so --device cpu on a GPU machine reads them from the GPU.
         device = "/GPU:0" if kind == "gpu" else "/CPU:0"
@@ -55,10 +60,10 @@ class Trainer(TrainerBase):
                                f"has {strategy.num_replicas_in_sync}")
         return strategy
 
-    def describe_device(self):
+    def describe_device(self) -> str:
         return self.device.strip("/").lower()
 
-    def prepare_model(self, model):
+    def prepare_model(self, model: Any) -> None:
         if self.strategy is not None and not _is_mirrored(model.net):
             with self.strategy.scope():  # mirrored variables, with the model's current weights
                 net = build_network(model.num_classes, model.resize,
@@ -94,7 +99,7 @@ class Trainer(TrainerBase):
         self.compiled_eval_step = tf.function(self._eval_step, input_signature=spec,
                                               autograph=False)
 
-    def prepare_batch(self, images, labels):
+    def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
         if self.strategy is not None:
             return self._distribute(images, labels)
         with tf.device(self.device):
@@ -127,7 +132,8 @@ class Trainer(TrainerBase):
         self.optim.apply_gradients(zip(grads, variables))
         return loss
 
-    def with_weight_decay(self, grads, variables, share=1.0):
+    def with_weight_decay(self, grads: Sequence[Any], variables: Sequence[Any],
+                          share: float = 1.0) -> Sequence[Any]:
         """The coupled L2 term ``weight_decay × w`` added to each gradient (``share`` of it on
         each replica, whose gradients the optimizer sums)."""
         if not self.weight_decay:
@@ -164,19 +170,19 @@ class Trainer(TrainerBase):
         return tuple(self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                      for value in sums)
 
-    def train_step(self, batch):
+    def train_step(self, batch: tuple[Any, ...]) -> Any:
         with tf.device(self.device):
             return self.compiled_train_step(*batch)
 
-    def eval_step(self, batch):
+    def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         with tf.device(self.device):
             return self.compiled_eval_step(*batch)
 
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The rate the next step applies (Keras evaluates its schedule at the step count)."""
         return float(self.optim.learning_rate)
 
-    def state_arrays(self):
+    def state_arrays(self) -> dict[str, np.ndarray]:
         """Weights, the SGD state (its step count) and the dropout layers' seed-generator
         states, by position (Keras' variable paths carry per-process counters)."""
         arrays = {f"params.{index:02d}.{variable.name}": to_numpy(variable)
@@ -187,7 +193,7 @@ class Trainer(TrainerBase):
             arrays[f"rng.dropout.{index}"] = to_numpy(variable)
         return arrays
 
-    def load_state_arrays(self, arrays):
+    def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         for prefix, variables in (("params", self.model.trainable_variables),
                                   ("optimizer", self._optimizer_state())):
             for index, variable in enumerate(variables):

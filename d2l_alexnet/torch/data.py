@@ -1,6 +1,10 @@
 """Images and data modules as PyTorch tensors: ``resize_images``, ``FashionMNIST``,
 ``ArrayData``, ``ImageFolder``."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -12,7 +16,7 @@ __all__ = ["resize_images", "TensorBatches", "DataModule", "FashionMNIST", "Arra
            "ImageFolder"]
 
 
-def resize_images(images, size):
+def resize_images(images: np.ndarray | torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     """numpy or tensor images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, C, *size)``:
     uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
     antialiasing: the convention every backend shares)."""
@@ -30,7 +34,8 @@ def resize_images(images, size):
 class TensorBatches(InMemoryData):
     """``train_dataloader()`` batches as PyTorch tensors: images ``(B, C, H, W)``."""
 
-    def convert_batch(self, images, labels):
+    def convert_batch(self, images: np.ndarray, labels: np.ndarray,
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
         return (resize_images(images, self.resize),
                 torch.from_numpy(labels.astype(np.int64)))
 

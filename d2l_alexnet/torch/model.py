@@ -1,20 +1,26 @@
 """The chapter's models on PyTorch: ``Module``, ``Classifier``, ``build_network``, ``AlexNet``,
 ``BookAlexNet`` and the book's ``init_cnn``."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, as_size,
+from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
 from ..core.module import ModuleContract
+from ..core.types import Size
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
-def init_cnn(module):
+def init_cnn(module: nn.Module) -> None:
     """Xavier-uniform weights and zero biases for convolutions and dense layers (d2l, sec_lenet).
 
     Unlike the book's version, which compares ``type(module)`` and so silently skips lazy layers,
@@ -32,29 +38,29 @@ class Module(nn.Module, ModuleContract):
 
     LAYOUT, BACKEND = LAYOUT, "pytorch"
 
-    def __init__(self, plot_train_per_epoch=2, plot_valid_per_epoch=1):
+    def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
         super().__init__()
         self.save_hyperparameters()
 
     # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
     weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
 
-    def forward(self, X):
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
         self.check_input_shape(X.shape)
         return self.net(X)
 
-    def to_host(self, value):
+    def to_host(self, value: Any) -> np.ndarray:
         return to_numpy(value)
 
-    def parameter_device(self):
+    def parameter_device(self) -> torch.device:
         """Where the parameters live (the model's inputs go there)."""
         return next(self.parameters()).device
 
-    def images_to_input(self, images):
+    def images_to_input(self, images: np.ndarray) -> torch.Tensor:
         X = torch.from_numpy(np.ascontiguousarray(images)).to(self.parameter_device())
-        return resize_images(X, self.input_size)
+        return resize_images(X, self.input_size)  # type: ignore[arg-type]  # built for a size
 
-    def evaluate_batch(self, X, features):
+    def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         was_training = self.training
         self.eval()  # dropout off
         try:
@@ -64,7 +70,7 @@ class Module(nn.Module, ModuleContract):
         finally:
             self.train(was_training)
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> torch.optim.SGD | dict[str, Any]:
         """SGD with the model's recipe; with a schedule (the trainer's plan over its run), also
         a ``LambdaLR`` that the trainer steps after every optimizer step."""
         recipe = self.recipe
@@ -77,13 +83,14 @@ class Module(nn.Module, ModuleContract):
                                                       lambda step: plan(step) / recipe.lr)
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
-    def apply_init(self, inputs, init=None):
+    def apply_init(self, inputs: Sequence[torch.Tensor],
+                   init: Callable[[nn.Module], object] | None = None) -> None:
         """Run a forward pass (materializing lazy layers), then apply ``init`` (the book's)."""
         self.forward(*inputs)
         if init is not None:
             self.net.apply(init)
 
-    def layer_outputs(self, X_shape):
+    def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, torch.Size]]:
         X = torch.randn(*X_shape, device=next(self.parameters()).device)
         with torch.no_grad():
             for layer in self.net:
@@ -94,26 +101,29 @@ class Module(nn.Module, ModuleContract):
 class Classifier(Module):
     """A model that predicts classes: cross-entropy loss and accuracy (d2l, sec_classification)."""
 
-    def validation_step(self, batch):
+    def validation_step(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.score_validation(self(*batch[:-1]), batch[-1])
 
-    def accuracy(self, Y_hat, Y, averaged=True):
+    def accuracy(self, Y_hat: torch.Tensor, Y: torch.Tensor, averaged: bool = True,
+                 ) -> torch.Tensor:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         compare = (Y_hat.argmax(dim=1).type(Y.dtype) == Y.reshape(-1)).type(torch.float32)
         return compare.mean() if averaged else compare
 
-    def loss(self, Y_hat, Y, averaged=True):
+    def loss(self, Y_hat: torch.Tensor, Y: torch.Tensor, averaged: bool = True,
+             ) -> torch.Tensor:
         Y_hat = Y_hat.reshape((-1, Y_hat.shape[-1]))
         return F.cross_entropy(Y_hat, Y.reshape((-1,)), reduction="mean" if averaged else "none",
                                label_smoothing=self.smoothing())
 
 
-def build_network(num_classes=10, resize=CHAPTER_RESIZE, layers=ALEXNET,
-                  in_channels=IN_CHANNELS):
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS,
+                  ) -> nn.Sequential:
     """``nn.Sequential`` from the shared architecture table; sizes come from the table, so no
     layer is lazy and every initialization really happens."""
     modules = []
-    in_shape = (in_channels,)
+    in_shape: tuple[int, ...] = (in_channels,)
     for row in layer_table(resize, num_classes, in_channels, layers=layers):
         layer = row.layer
         if layer.kind == "conv":
@@ -152,9 +162,12 @@ class AlexNet(Classifier):
     the chapter's plain SGD.
     """
 
-    def __init__(self, lr=0.1, num_classes=10, resize=CHAPTER_RESIZE, in_channels=IN_CHANNELS,
-                 dropout=None, layers=None, *, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 label_smoothing=0.0, schedule="constant", warmup_epochs=None, max_lr=None):
+    def __init__(self, lr: float = 0.1, num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                 in_channels: int = IN_CHANNELS, dropout: float | None = None,
+                 layers: Sequence[Layer] | None = None, *, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0, label_smoothing: float = 0.0,
+                 schedule: str = "constant", warmup_epochs: float | None = None,
+                 max_lr: float | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         check_in_channels(in_channels)
@@ -190,6 +203,7 @@ class BookAlexNet(Classifier):
 
 
 
-def example_input_shape(resize=CHAPTER_RESIZE, batch_size=1, in_channels=IN_CHANNELS):
+def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
+                        in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NCHW) for ``layer_summary``."""
     return (batch_size, in_channels, *as_size(resize))

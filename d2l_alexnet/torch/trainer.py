@@ -1,6 +1,10 @@
 """The shared fit loop's PyTorch steps: ``Trainer`` (one process per device under torchrun)."""
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,7 +28,7 @@ class Trainer(TrainerBase):
 
     backend, framework = "pytorch", "PyTorch"
 
-    def replicas(self, requested):
+    def replicas(self, requested: int) -> tuple[int, int]:
         """One process per replica: torchrun's ``WORLD_SIZE`` and ``RANK`` say how many and
         which; ``num_gpus`` above 1 must agree."""
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -35,19 +39,19 @@ class Trainer(TrainerBase):
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         return world_size, int(os.environ.get("RANK", "0"))
 
-    def gpu_available(self):
+    def gpu_available(self) -> bool:
         """CUDA, or Apple's MPS (fp32 on one device only: bf16 autocast and several processes
         there are not tested by us)."""
         return torch.cuda.is_available() or (mps_available() and self.precision == "fp32"
                                              and self.num_replicas == 1)
 
-    def no_gpu_message(self):
+    def no_gpu_message(self) -> str:
         if mps_available():
             return ("PyTorch sees Apple's MPS GPU, which trains here in fp32 on one device "
                     "only: use --precision fp32 without --devices, or --device cpu")
         return "no CUDA GPU is visible to PyTorch: use --device cpu or auto"
 
-    def open_device(self, kind):
+    def open_device(self, kind: str) -> torch.device:
         if kind == "cpu":
             device = torch.device("cpu")
         elif torch.cuda.is_available():
@@ -61,7 +65,7 @@ class Trainer(TrainerBase):
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
         return device
 
-    def prepare_model(self, model):
+    def prepare_model(self, model: Any) -> None:
         if any(isinstance(parameter, nn.parameter.UninitializedParameter)
                for parameter in model.parameters()):
             raise ValueError(f"{type(model).__name__} has parameters that do not exist yet "
@@ -80,7 +84,7 @@ class Trainer(TrainerBase):
         self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
                                        enabled=self.precision == "bf16")
 
-    def prepare_batch(self, images, labels):
+    def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
         total = len(labels)
         if self.num_replicas > 1:  # this rank's slice of the global batch
             mine = replica_slices(total, self.num_replicas)[self.replica_rank]
@@ -91,7 +95,7 @@ class Trainer(TrainerBase):
         X = X.contiguous(memory_format=torch.channels_last)
         return (X, labels) if self.num_replicas == 1 else (X, labels, total)
 
-    def train_step(self, batch):
+    def train_step(self, batch: tuple[Any, ...]) -> torch.Tensor:
         if self.num_replicas > 1:
             return self._replica_train_step(*batch)
         self.model.train()
@@ -119,12 +123,12 @@ class Trainer(TrainerBase):
         dist.all_reduce(loss_sum)
         return loss_sum / total
 
-    def optimizer_step(self):
+    def optimizer_step(self) -> None:
         self.optim.step()
         if self.scheduler is not None:
             self.scheduler.step()
 
-    def eval_step(self, batch):
+    def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         self.model.eval()
         with torch.no_grad(), self.autocast:
             Y_hat = self.model(batch[0]).float()
@@ -134,14 +138,14 @@ class Trainer(TrainerBase):
             dist.all_reduce(sums)
         return sums
 
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The rate the next step applies (the scheduler has set it on the optimizer)."""
         return float(self.optim.param_groups[0]["lr"])
 
-    def host_array(self, value):
+    def host_array(self, value: Any) -> np.ndarray:
         return to_numpy(value)  # a loader's tensors may be on a GPU, or need a detach
 
-    def close(self, failed=False):
+    def close(self, failed: bool = False) -> None:
         """Leave the process group this trainer joined (torchrun's processes then exit).
 
         After a run that went well, every rank first waits for the others: a rank that tore
@@ -153,7 +157,7 @@ class Trainer(TrainerBase):
                 dist.barrier()
             dist.destroy_process_group()
 
-    def state_arrays(self):
+    def state_arrays(self) -> dict[str, np.ndarray]:
         """Parameters, SGD's per-parameter state (none without momentum) and the RNG dropout
         draws from (the CPU generator, and the GPU's when training on one). Arrays may share
         memory with the tensors: use them before the next step."""
@@ -168,11 +172,11 @@ class Trainer(TrainerBase):
             arrays["rng.torch_cuda"] = torch.cuda.get_rng_state(self.device).numpy()
         return arrays
 
-    def load_state_arrays(self, arrays):
+    def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         with torch.no_grad():
             for name, tensor in self.model.named_parameters():
                 tensor.copy_(torch.from_numpy(np.array(arrays[f"params.{name}"])))
-        slots = {}
+        slots: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> its optimizer state
         for name, array in arrays.items():
             if name.startswith("optimizer."):
                 _, index, key = name.split(".", 2)
@@ -191,7 +195,7 @@ class Trainer(TrainerBase):
                                      self.device)
 
 
-def optimizer_and_scheduler(configured):
+def optimizer_and_scheduler(configured: Any) -> tuple[Any, Any]:
     """``configure_optimizers()``'s result as ``(optimizer, scheduler or None)``: an optimizer
     (the book's models), or Lightning's ``{"optimizer": ..., "lr_scheduler": ...}``, the
     scheduler stepped after every optimizer step."""

@@ -1,0 +1,15 @@
+"""Names for the types the public API's annotations share."""
+
+import os
+from typing import Any, Callable, Union
+
+__all__ = ["PathLike", "Log", "Size", "Record"]
+
+# A file or folder as every function here takes it: a string or a path object.
+PathLike = Union[str, "os.PathLike[str]"]
+# Where a function says what it did, one line at a time (``print`` by default).
+Log = Callable[[str], object]
+# An image size: the side of a square, or ``(height, width)``.
+Size = Union[int, "tuple[int, int]"]
+# An epoch's entry in ``trainer.history`` (``epoch``, ``step``, ``train_loss``, ``val_acc``...).
+Record = dict[str, Any]
