@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.hardware import cpu_description
+
 # MXNet keeps cores back for its engine's worker threads and so runs each operator on fewer
 # OpenMP threads than there are cores. Its operators are the work, so give them every core
 # this process may use, unless the user chose a number.
@@ -50,8 +52,10 @@ def _start_engine_without_its_log_line():
 _start_engine_without_its_log_line()
 
 #: Precisions this backend trains in. bf16 is MXNet 1.9's automatic mixed precision on oneDNN
-#: (``mxnet.contrib.amp``): fp32 parameters, bf16 convolutions and matrix products.
-PRECISIONS = ("fp32", "bf16")
+#: (``mxnet.contrib.amp``): fp32 parameters, bf16 convolutions and matrix products. Its oneDNN
+#: has bf16 convolutions for AVX-512 CPUs only (on an AVX2-only AMD EPYC, making one failed:
+#: "could not create a primitive descriptor iterator"), so elsewhere it is fp32 alone.
+PRECISIONS = ("fp32", "bf16") if "avx512f" in (cpu_description()[1] or ()) else ("fp32",)
 # How MXNet's AMP marks a bfloat16 array (numpy has no such type: two bytes, a structured dtype).
 BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
 _bf16_amp_on = False

@@ -53,6 +53,10 @@ class Trainer(TrainerBase):
         """bf16: MXNet's AMP, on from here for the whole process (runtime.start_bf16_amp). fp32
         after that is refused, since AMP cannot be turned off and would quietly train in bf16."""
         if self.precision == "bf16":
+            if "bf16" not in runtime.PRECISIONS:
+                raise ValueError("precision 'bf16' needs a CPU with AVX-512 in MXNet 1.9 (its "
+                                 "bf16 convolutions are oneDNN's), and this one has none: use "
+                                 "precision='fp32'")
             if self.device.device_type != "cpu":
                 raise ValueError("precision 'bf16' runs on the CPU only in MXNet 1.9 (its bf16 "
                                  "kernels are oneDNN's): use --precision fp32 on a GPU")
