@@ -41,8 +41,9 @@ import numpy as np
 
 from . import __version__
 from .backends import canonical_name, load_backend, load_bench_hooks
-from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, add_precision_argument, check_counts, check_output_path,
+from .cli import (UsageError, add_backend_argument, add_batch_size_argument,
+                  add_compile_argument, add_data_arguments, add_device_argument,
+                  add_precision_argument, check_compile, check_counts, check_output_path,
                   command_parser, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
@@ -90,9 +91,16 @@ def host_peak_memory_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
+def compile_options(compile):
+    """The Trainer's keyword for ``--compile`` (PyTorch's alone: none when it is off)."""
+    return {"compile": compile} if compile else {}
+
+
 def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="auto",
-            resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print):
-    """Run every measurement for one configuration; returns a JSON-ready dict."""
+            resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print, compile=False):
+    """Run every measurement for one configuration; returns a JSON-ready dict. The first
+    training and inference steps are timed on their own (``first_step_seconds``,
+    ``first_inference_seconds``): with ``compile`` they hold the compilation."""
     d2l = load_backend(backend_name)
     hooks = load_bench_hooks(d2l)
     d2l.set_seed(seed)
@@ -102,7 +110,7 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     synthetic = ArrayData((images, labels), (images, labels), batch_size, resize=resize)
     model = d2l.AlexNet(lr=0.01, num_classes=NUM_CLASSES, resize=resize)
     trainer = d2l.Trainer(max_epochs=1, device=device, precision=precision, progress=False,
-                          log=None).setup(model, synthetic)
+                          log=None, **compile_options(compile)).setup(model, synthetic)
     batch = trainer.prepare_batch(images, labels)
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")
@@ -110,13 +118,22 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     gemm_peak_gflops = matmul_flops / fastest_call(matmul, repeats=10, warmup=3) / 1e9
 
     log(f"{backend_name}: {steps} training steps of {batch_size} after {warmup} warm-up steps")
-    step_seconds = time_calls(lambda: trainer.to_float(trainer.train_step(batch)), steps, warmup)
+    def train_step():
+        trainer.to_float(trainer.train_step(batch))
+
+    def inference_step():
+        trainer.to_float(trainer.eval_step(batch)[0])
+
+    first_step_seconds = time_calls(train_step, 1, 0)
+    step_seconds = time_calls(train_step, steps, warmup)
     step_images_per_sec = batch_size / step_seconds
-    inference_seconds = time_calls(lambda: trainer.to_float(trainer.eval_step(batch)[0]),
-                                   steps, warmup)
+    first_inference_seconds = time_calls(inference_step, 1, 0)
+    inference_seconds = time_calls(inference_step, steps, warmup)
     result = {
         "backend": backend_name, "device": trainer.device_name(), "precision": precision,
-        "batch_size": batch_size, "resize": resize, "steps": steps,
+        "compile": compile, "batch_size": batch_size, "resize": resize, "steps": steps,
+        "first_step_seconds": first_step_seconds,
+        "first_inference_seconds": first_inference_seconds,
         "gemm_peak_gflops": gemm_peak_gflops,
         "step_images_per_sec": step_images_per_sec,
         "inference_images_per_sec": batch_size / inference_seconds,
@@ -128,14 +145,16 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
 
     if end_to_end:
         # Two epochs over steps×batch real images; the second is timed, so one-off compilation
-        # in the first does not count against the input pipeline.
+        # in the first does not count against the input pipeline (the first epoch's rate,
+        # compilation included, is kept beside it).
         log(f"{backend_name}: end to end on real Fashion-MNIST")
         data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
                                 limit_train=steps * batch_size, limit_val=batch_size, log=None)
         fit_trainer = d2l.Trainer(max_epochs=2, device=device, precision=precision,
-                                  progress=False, log=None)
+                                  progress=False, log=None, **compile_options(compile))
         history = fit_trainer.fit(model, data)
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
+        result["end_to_end_first_epoch_images_per_sec"] = history[0]["images_per_sec"]
         result["end_to_end_of_step_ratio"] = (result["end_to_end_images_per_sec"]
                                               / step_images_per_sec)
     result["machine"] = machine()
@@ -190,7 +209,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
                      limit_train=None, limit_val=None, data_dir=None, log=print,
                      checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None,
-                     before_writing=None):
+                     before_writing=None, compile=False):
     """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
     a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
     seconds, images and epochs it took. The clock starts at ``started`` (a
@@ -217,7 +236,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
                             log=None)
     model = d2l.AlexNet(num_classes=NUM_CLASSES, resize=resize, **recipe.as_dict())
     trainer = d2l.Trainer(max_epochs=epochs, device=device, precision=precision,
-                          progress=False, log=None)
+                          progress=False, log=None, **compile_options(compile))
     steps_per_epoch = data.num_batches(train=True)
     due = evaluation_steps(steps_per_epoch, epochs, eval_every)
     train_examples = data.num_examples(train=True)
@@ -362,7 +381,9 @@ def plot_time_to_accuracy(result, path):
 
 
 ROWS = [("gemm_peak_gflops", "matmul peak", "GFLOP/s", "{:,.0f}"),
+        ("first_step_seconds", "first step", "s", "{:,.2f}"),
         ("step_images_per_sec", "training step", "img/s", "{:,.1f}"),
+        ("end_to_end_first_epoch_images_per_sec", "first epoch", "img/s", "{:,.1f}"),
         ("end_to_end_images_per_sec", "end to end", "img/s", "{:,.1f}"),
         ("inference_images_per_sec", "inference", "img/s", "{:,.1f}"),
         ("achieved_gflops", "achieved", "GFLOP/s", "{:,.0f}"),
@@ -372,8 +393,11 @@ ROWS = [("gemm_peak_gflops", "matmul peak", "GFLOP/s", "{:,.0f}"),
 
 
 def format_result(result):
+    compiled = result.get("compile")
     lines = [f"AlexNet {result['backend']} on {result['device']}, {result['precision']}, "
-             f"batch {result['batch_size']}, {result['resize']}×{result['resize']}"]
+             f"batch {result['batch_size']}, {result['resize']}×{result['resize']}"
+             + ("" if not compiled else ", torch.compile"
+                + ("" if compiled is True else f" ({compiled})"))]
     for key, label, unit, pattern in ROWS:
         if key not in result:
             continue
@@ -400,6 +424,8 @@ def sweep(args):
                        "--batch-size", str(batch_size), "--steps", str(args.steps),
                        "--precision", args.precision, "--device", args.device,
                        "--resize", str(args.resize), "--json", path, "--no-end-to-end"]
+            if args.compile:
+                command += ["--compile"] + ([] if args.compile is True else [args.compile])
             completed = subprocess.run(command)
             if completed.returncode != 0:
                 raise SystemExit(completed.returncode)
@@ -440,6 +466,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=10, help="timed steps after warm-up")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     add_precision_argument(parser)
+    add_compile_argument(parser)
     add_device_argument(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE)
     parser.add_argument("--batch-sizes", type=int, nargs="+", metavar="B",
@@ -479,6 +506,7 @@ def run(args):
     if args.resize < minimum_resize():
         raise UsageError(f"--resize must be at least {minimum_resize()} for AlexNet")
     args.backend = canonical_name(args.backend)
+    check_compile(args.compile, args.backend)
     if args.time_to_accuracy is not None:  # its clock starts before the import
         return run_time_to_accuracy(args)
     if args.recipe is not None or args.epochs is not None:
@@ -510,7 +538,8 @@ def run(args):
     else:
         output = measure(args.backend, args.batch_size, args.steps, args.precision,
                          args.device, args.resize, args.warmup, args.end_to_end,
-                         log=lambda message: print(message, file=sys.stderr))
+                         log=lambda message: print(message, file=sys.stderr),
+                         compile=args.compile)
         print(format_result(output))
     outputs = [] if args.json is None else [(args.json,
                                              lambda: atomic_write_json(args.json, output))]
@@ -597,6 +626,7 @@ def run_time_to_accuracy(args):
                               checkpoint_dir=args.checkpoint_dir,
                               checkpoint_every=args.checkpoint_every,
                               resume_from=args.resume_from, started=started,
+                              compile=args.compile,
                               # train's checks, folders and locks, before the first step
                               before_writing=lambda: claim_directories(
                                   args, "d2l_alexnet.bench", OUTPUT_MARGIN_BYTES,

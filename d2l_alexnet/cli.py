@@ -27,7 +27,7 @@ from .backends import ALIASES, BACKENDS
 from .core.architecture import CHAPTER_RESIZE, as_size, minimum_resize
 from .core.errors import D2LAlexNetError, UsageError
 from .core.files import check_writable_directory
-from .core.trainer import DEVICES, PRECISIONS
+from .core.trainer import COMPILE_MODES, DEVICES, PRECISIONS
 from .core.types import PathLike, Size
 
 # What the add_*_argument functions take: a parser, or one of its argument groups.
@@ -36,8 +36,9 @@ Arguments = argparse._ActionsContainer
 Run = Callable[[argparse.Namespace], int]
 
 __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_size_argument",
-           "add_data_arguments", "add_device_argument", "add_precision_argument",
-           "check_counts", "check_data_dir", "check_output_path", "check_resize",
+           "add_compile_argument", "add_data_arguments", "add_device_argument",
+           "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
+           "check_output_path", "check_resize",
            "exit_status_of", "main_of", "out_of_memory_message", "report"]
 
 
@@ -71,6 +72,16 @@ def add_precision_argument(parser: Arguments) -> None:
                         help="bf16: mixed precision where the backend supports it")
 
 
+def add_compile_argument(parser: Arguments) -> None:
+    """``--compile [MODE]``: ``True`` when given alone, the mode's name when named."""
+    parser.add_argument("--compile", nargs="?", const=True, default=False, choices=COMPILE_MODES,
+                        metavar="MODE",
+                        help="PyTorch: run the training and evaluation steps through "
+                             "torch.compile, in MODE (one of " + ", ".join(COMPILE_MODES)
+                             + "; default: reduce-overhead, CUDA graphs, on a GPU, default on "
+                             "the CPU)")
+
+
 def add_data_arguments(parser: Arguments, limit_train: bool = True) -> None:
     """``--data-dir`` and ``--limit-val`` (and ``--limit-train``) on ``parser`` or a group."""
     parser.add_argument("--data-dir", default=None,
@@ -88,6 +99,13 @@ def check_counts(*flags_and_values: tuple[str, int | None]) -> None:
     for flag, value in flags_and_values:
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
+
+
+def check_compile(compile: bool | str, backend: str) -> None:
+    """``--compile`` is PyTorch's ``torch.compile``: refused for another ``backend``."""
+    if compile and backend != "pytorch":
+        raise UsageError(f"--compile runs PyTorch's steps through torch.compile: the {backend} "
+                         "backend has no such option; drop --compile, or use --backend pytorch")
 
 
 def check_resize(resize: Size) -> None:

@@ -19,8 +19,9 @@ import threading
 import numpy as np
 
 from .backends import canonical_name, load_backend
-from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, add_precision_argument, check_counts, check_data_dir,
+from .cli import (UsageError, add_backend_argument, add_batch_size_argument,
+                  add_compile_argument, add_data_arguments, add_device_argument,
+                  add_precision_argument, check_compile, check_counts, check_data_dir,
                   check_output_path, check_resize, command_parser, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
@@ -59,6 +60,7 @@ def build_parser():
                         help="train data-parallel on N devices (the batch size stays the "
                              "global batch; PyTorch: launch with torchrun, see Scaling out)")
     add_precision_argument(parser)
+    add_compile_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
     parser.add_argument("--augment", action="store_true",
                         help="random flips and crops of the training images (and colour "
@@ -179,6 +181,7 @@ def validate(args):
                          f"val_acc before stopping), got {args.early_stopping}")
     check_data_dir(args.data_dir)
     args.backend = canonical_name(args.backend)  # a BackendError (exit 2) lists the names
+    check_compile(args.compile, args.backend)
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
     args.init_tensors = None
@@ -353,9 +356,10 @@ def make_trainer(backend, args):
     if args.precision not in backend.PRECISIONS:
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")
+    compiling = {"compile": args.compile} if args.compile else {}  # PyTorch's option alone
     trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
                               device=args.device, precision=args.precision,
-                              callbacks=run_callbacks(args))
+                              callbacks=run_callbacks(args), **compiling)
     trainer.device = trainer.select_device(args.device)
     return trainer
 

@@ -50,6 +50,8 @@ from .weights import BACKEND_LAYOUTS, save_canonical, state_to_canonical
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
+# torch.compile's modes, which the PyTorch Trainer's compile= and --compile MODE take.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # A training loss this many times a uniform guess's (log of the number of classes) has diverged,
 # finite or not: a healthy run starts near 1 time it and falls.
 DIVERGED_LOSS_FACTOR = 1e4

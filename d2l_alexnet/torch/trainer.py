@@ -11,7 +11,8 @@ import torch
 from torch import distributed as dist
 from torch import nn
 
-from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
+from ..core.trainer import (COMPILE_MODES, ReplicaError, TrainerBase, replica_slices,
+                            validation_sums)
 from .data import resize_images
 from .runtime import mps_available, to_numpy
 
@@ -24,9 +25,26 @@ class Trainer(TrainerBase):
     rank in ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``, joins the process group (NCCL on GPUs, Gloo
     on the CPU) and trains a ``DistributedDataParallel`` copy on its slice of every global batch.
     ``num_gpus``, when above 1, must then equal ``WORLD_SIZE``.
+
+    ``compile``: run the training step's forward and backward passes and the evaluation step
+    through ``torch.compile`` (off by default: on the CPU it measured slower). ``True`` takes the
+    device's mode, ``"reduce-overhead"`` (CUDA graphs) on CUDA and ``"default"`` elsewhere; a
+    name of :data:`~d2l_alexnet.core.trainer.COMPILE_MODES` takes that mode. One device only.
     """
 
     backend, framework = "pytorch", "PyTorch"
+
+    def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
+                 compile: bool | str = False, **options: Any) -> None:
+        super().__init__(max_epochs, num_gpus, gradient_clip_val, **options)
+        if not isinstance(compile, bool) and compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be True, False or one of "
+                             f"{', '.join(COMPILE_MODES)}, got {compile!r}")
+        if compile and self.num_replicas > 1:
+            raise ReplicaError("compile (--compile) trains on one device: torch.compile under "
+                               "DistributedDataParallel is not tested here; drop it, or train "
+                               "on one device")
+        self.compile = compile
 
     def replicas(self, requested: int) -> tuple[int, int]:
         """One process per replica: torchrun's ``WORLD_SIZE`` and ``RANK`` say how many and
@@ -81,8 +99,31 @@ class Trainer(TrainerBase):
             self.network = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.optim, self.scheduler = optimizer_and_scheduler(model.configure_optimizers())
-        self.autocast = torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                       enabled=self.precision == "bf16")
+        self.compile_mode = self.chosen_compile_mode()
+        self.training_loss, self.validation_outputs = self.eager_loss, self.eager_validation
+        if self.compile_mode is not None:
+            # dynamic=False: a graph per batch shape, so the epoch's short last batch compiles
+            # each step once more, and every later batch of either shape reuses its graph
+            # (tests/backends/test_torch.py counts them). The optimizer step stays eager: SGD
+            # over 16 tensors is a few fused kernels, and a scheduled learning rate, a new
+            # Python float at every step, would recompile it at every step.
+            self.training_loss = torch.compile(self.eager_loss, mode=self.compile_mode,
+                                               dynamic=False)
+            self.validation_outputs = torch.compile(self.eager_validation,
+                                                    mode=self.compile_mode, dynamic=False)
+
+    def autocasting(self) -> torch.autocast:
+        """bf16 autocast under ``precision="bf16"``, else nothing. Made anew for each step: a
+        compiled step then depends on the device and the precision, not on this trainer, so
+        another trainer's run reuses its graphs."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.precision == "bf16")
+
+    def chosen_compile_mode(self) -> str | None:
+        """The ``torch.compile`` mode of this run on its device; ``None``: eager."""
+        if self.compile is True:
+            return "reduce-overhead" if self.device.type == "cuda" else "default"
+        return self.compile or None
 
     def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
         total = len(labels)
@@ -99,18 +140,44 @@ class Trainer(TrainerBase):
         if self.num_replicas > 1:
             return self._replica_train_step(*batch)
         self.model.train()
-        with self.autocast:
-            loss = self.model.training_step(batch)
+        self.begin_compiled_step()
+        loss = self.training_loss(batch)
         self.optim.zero_grad(set_to_none=True)
         loss.backward()
         if self.gradient_clip_val > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
         self.optimizer_step()
-        return loss.detach()
+        return self.kept(loss.detach())
+
+    def eager_loss(self, batch: tuple[Any, ...]) -> torch.Tensor:
+        """The model's training loss on ``batch`` (what ``compile`` compiles, with its
+        backward pass)."""
+        with self.autocasting():
+            return self.model.training_step(batch)
+
+    def eager_validation(self, X: torch.Tensor, labels: torch.Tensor) -> tuple[Any, Any]:
+        """``(sum of losses, number correct)`` of the model on one batch."""
+        with self.autocasting():
+            return validation_sums(self.model, self.model(X).float(), labels)
+
+    def begin_compiled_step(self) -> None:
+        """Tell CUDA graphs that a new step begins, so that it may reuse the last one's
+        memory (the values kept from it were copied: :meth:`kept`)."""
+        if self.compile_mode is not None:
+            torch.compiler.cudagraph_mark_step_begin()
+
+    def kept(self, value: Any) -> Any:
+        """``value`` (a tensor, or a tuple of them) as the loop may keep it past the next step:
+        a copy under ``compile``, as a CUDA graph's next replay overwrites its outputs."""
+        if self.compile_mode is None:
+            return value
+        if isinstance(value, tuple):
+            return tuple(tensor.clone() for tensor in value)
+        return value.clone()
 
     def _replica_train_step(self, X, labels, total):
         self.network.train()
-        with self.autocast:
+        with self.autocasting():
             loss_sum = self.model.loss(self.network(X), labels, averaged=False).sum()
         # DDP averages the replicas' gradients: scaled so, they are the global batch mean's
         # even when the slices differ in size.
@@ -130,9 +197,9 @@ class Trainer(TrainerBase):
 
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         self.model.eval()
-        with torch.no_grad(), self.autocast:
-            Y_hat = self.model(batch[0]).float()
-            sums = validation_sums(self.model, Y_hat, batch[1])
+        self.begin_compiled_step()
+        with torch.no_grad():
+            sums = self.kept(self.validation_outputs(batch[0], batch[1]))
         if self.num_replicas > 1:
             sums = torch.stack(sums)
             dist.all_reduce(sums)

@@ -1,5 +1,6 @@
 """PyTorch-only checks: the book's skipped-init bug cannot come back, bf16 really computes in
-bfloat16, and a real allocation failure reads as out of memory."""
+bfloat16, a real allocation failure reads as out of memory, and ``compile=True`` computes what
+the eager steps do, compiling once per batch shape."""
 
 import importlib.util
 import json
@@ -14,7 +15,9 @@ torch = pytest.importorskip("torch")
 from d2l_alexnet import torch as d2l  # noqa: E402
 from d2l_alexnet.torch import trainer as torch_trainer  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.architecture import Layer  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
+from d2l_alexnet.core.trainer import ReplicaError  # noqa: E402
 
 
 def test_init_cnn_refuses_lazy_layers_instead_of_skipping_them():
@@ -86,6 +89,57 @@ def test_a_real_allocation_failure_is_called_out_of_memory():
     assert out_of_memory_message(failure.value, 128) == (
         "out of memory at batch size 128: use a smaller --batch-size (try 64)"), failure.value
     assert torch.ones(4).sum().item() == 4  # and the process carries on
+
+
+# ---- compile=True (torch.compile) ------------------------------------------------------------
+# A small table: it compiles in seconds on the CPU, where the chapter's network takes ~30 s.
+TINY = (Layer("conv", 8, kernel=5, stride=2), Layer("relu"), Layer("maxpool", kernel=3, stride=2),
+        Layer("flatten"), Layer("dense", 32), Layer("relu"), Layer("dropout", rate=0.5),
+        Layer("dense"))
+
+
+def fit_tiny(compile):
+    """Two epochs of 20 training images (batches of 8, 8 and 4) and 12 validation images (8
+    and 4) with dropout off; the trainer and its history."""
+    data = d2l.FashionMNIST(batch_size=8, resize=(28, 28), limit_train=20, limit_val=12,
+                            log=None)
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.1, resize=28, layers=TINY, dropout=0.0)
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=None, compile=compile)
+    return trainer, trainer.fit(model, data)
+
+
+def test_compiled_steps_match_the_eager_ones_and_compile_once_per_batch_shape():
+    """Six training steps and four evaluations: the compiled ones compile four graphs (training
+    and evaluation, each for the full batch and the epoch's short last one) and no more, and
+    end with weights, losses and accuracies close to the eager steps' (not bitwise: inductor
+    fuses and reorders the sums); the state a checkpoint saves names the model's own
+    parameters."""
+    from torch._dynamo.utils import counters
+
+    eager, eager_history = fit_tiny(compile=False)
+    graphs = counters["stats"]["unique_graphs"]
+    compiled, compiled_history = fit_tiny(compile=True)
+    assert compiled.compile_mode == "default"  # the CPU's
+    assert counters["stats"]["unique_graphs"] - graphs == 4
+    expected, got = eager.state_arrays(), compiled.state_arrays()
+    assert sorted(got) == sorted(expected)
+    for name in expected:
+        if name.startswith(("params.", "optimizer.")):
+            np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-5,
+                                       err_msg=name)
+    for key in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_allclose([record[key] for record in compiled_history],
+                                   [record[key] for record in eager_history], rtol=1e-4)
+
+
+def test_compile_takes_a_mode_and_one_device(monkeypatch):
+    """A mode is one of torch.compile's; DistributedDataParallel replicas are refused."""
+    with pytest.raises(ValueError, match="compile must be True, False or one of default, "):
+        d2l.Trainer(max_epochs=1, log=None, compile="fastest")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it for two processes
+    with pytest.raises(ReplicaError, match=r"compile \(--compile\) trains on one device"):
+        d2l.Trainer(max_epochs=1, num_gpus=2, log=None, compile=True)
 
 
 def test_device_gpu_without_one_is_refused():

@@ -475,6 +475,56 @@ def test_interrupted_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_o
     assert len(metrics[0]) == 2 and without_timing(metrics[0]) == without_timing(metrics[1])
 
 
+def test_a_compiled_run_killed_and_resumed_ends_exactly_like_an_uninterrupted_one(
+        d2l, backend_name, tmp_path):
+    """PyTorch's --compile (torch.compile, whose dropout draws its masks from seeds taken from
+    PyTorch's generator at every step): SIGKILL after step 1 (mid-epoch), resumed in a new
+    process that compiles again, the run ends with the checkpoint of an uninterrupted compiled
+    run, bit for bit; the checkpoint names the model's own parameters (no ``_orig_mod.``).
+    Every other backend refuses --compile (train and bench) in one line, exit 2, writing
+    nothing."""
+    from d2l_alexnet import bench
+    from d2l_alexnet.core.checkpoint import read_checkpoint
+
+    if backend_name != "pytorch":
+        out = tmp_path / "run"
+        result = run_train(["--backend", backend_name, *CHECKPOINT_RUN, "--compile", "--out",
+                            str(out)])
+        refusal = (f"error: --compile runs PyTorch's steps through torch.compile: the "
+                   f"{backend_name} backend has no such option; drop --compile, or use "
+                   f"--backend pytorch\n")
+        assert (result.returncode, result.stderr) == (2, refusal)
+        assert not out.exists()
+        bench_result = subprocess.run(
+            [sys.executable, "-m", "d2l_alexnet.bench", "--backend", backend_name,
+             "--compile", "--no-end-to-end"], capture_output=True, text=True, timeout=600,
+            env=dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")))
+        assert (bench_result.returncode, bench_result.stderr) == (2, refusal)
+        return
+    common = ["--backend", backend_name, *CHECKPOINT_RUN, "--compile"]
+    runs = {}
+    for name, faults in (("straight", {}), ("resumed", {
+            "D2L_ALEXNET_TEST_KILL_AFTER_STEP": "1"})):
+        runs[name] = tmp_path / name
+        argv = common + ["--out", str(runs[name]), "--checkpoint-dir", str(runs[name] / "ckpt")]
+        result = run_train(argv, **faults)
+        assert result.returncode == (-9 if faults else 0), result.stderr
+    result = run_train(argv + ["--resume"])
+    assert result.returncode == 0, result.stderr
+    assert "resuming from" in result.stdout and "epoch 1, batch 1 (step 1)" in result.stdout
+
+    expected, got = (read_checkpoint(runs[name] / "ckpt" / "checkpoint-4.ckpt")
+                     for name in ("straight", "resumed"))
+    assert set(got.arrays) == set(expected.arrays)
+    params = sorted(name for name in got.arrays if name.startswith("params."))
+    assert params and params[0] == "params.net.0.bias", params
+    differing = [name for name in expected.arrays
+                 if not np.array_equal(got.arrays[name], expected.arrays[name])]
+    assert not differing, f"not bit-exact: {differing}"
+    assert without_timing(got.metadata["history"]) == without_timing(
+        expected.metadata["history"])
+
+
 def test_cli_stops_at_a_nan_loss_without_saving_nan_weights(d2l, backend_name, tmp_path):
     """lr 1e12: step 1 starts from Xavier weights, so its loss and the weights after it are
     finite and checkpoint-1 is always written; those weights are ~1e12 times too large, so

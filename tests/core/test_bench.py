@@ -34,6 +34,16 @@ def test_table_lists_every_measurement():
                                                                            machine=machine))
 
 
+def test_a_compiled_measurement_says_so_with_its_first_step_and_epoch():
+    compiled = dict(RESULT, compile="max-autotune", first_step_seconds=41.5,
+                    end_to_end_first_epoch_images_per_sec=12.0)
+    text = bench.format_result(compiled)
+    assert text.splitlines()[0].endswith(", torch.compile (max-autotune)")
+    assert "first step" in text and "41.50 s" in text and "first epoch" in text
+    assert "torch.compile" in bench.format_result(dict(compiled, compile=True))
+    assert "torch.compile" not in bench.format_result(dict(RESULT, compile=False))
+
+
 def test_sweep_plot_is_a_png(tmp_path):
     results = [dict(RESULT, batch_size=size, step_images_per_sec=size ** 0.5)
                for size in (16, 32, 64)]
