@@ -375,6 +375,9 @@ class TrainerBase(HyperParameters):
             check_num_classes(self.num_classes, type(model).__name__)
         self.model, self.data = model, data
         self.position_aware = is_position_aware(data)
+        if not self.position_aware:  # before any step: validation comes only after an epoch
+            for train in (True, False):
+                self.book_loader(train)
         # Labels held in memory are checked once, here; a loader's batch by batch, on the host.
         self.labels_checked = self.num_classes is None or check_stored_labels(data,
                                                                              self.num_classes)
@@ -411,8 +414,7 @@ class TrainerBase(HyperParameters):
                                 f"no images in epoch {epoch + 1}: every pass over a split must "
                                 f"yield its batches again")
             return
-        loader = self.data.train_dataloader() if train else self.data.val_dataloader()
-        where = f"{type(self.data).__name__}.{split}_dataloader()"
+        loader, where = self.book_loader(train), f"{type(self.data).__name__}.{split}_dataloader()"
         owner: Any
         for owner in (loader, getattr(loader, "sampler", None)):
             if train and callable(getattr(owner, "set_epoch", None)):
@@ -439,6 +441,19 @@ class TrainerBase(HyperParameters):
                             f"is used up after one pass, and the Trainer iterates the loader "
                             f"once per epoch)")
         self.loader_sizes[train] = seen
+
+    def book_loader(self, train: bool) -> Iterable[Any]:
+        """A book-style module's loader of one split, refused in one line when it is not one
+        (``None`` from a lesson that has no validation data, say)."""
+        loader = self.data.train_dataloader() if train else self.data.val_dataloader()
+        if not isinstance(loader, Iterable) and not hasattr(loader, "__getitem__"):
+            method = f"{type(self.data).__name__}.{'train' if train else 'val'}_dataloader()"
+            advice = "return" if train else ("the Trainer validates after every epoch, so "
+                                             "hold out some examples and return")
+            raise DataError(f"{method} returned {type(loader).__name__}, not batches: {advice} "
+                            f"something that yields (X, y) batches (a DataLoader, a "
+                            f"tf.data.Dataset, a list of pairs)")
+        return loader
 
     def batch_preparer(self, train: bool) -> Callable[..., Any]:
         """What turns a numpy batch of one split into the steps' input: :meth:`prepare_batch`,
