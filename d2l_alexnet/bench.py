@@ -45,6 +45,7 @@ from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add
                   add_device_argument, add_precision_argument, check_counts, check_output_path,
                   command_parser, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
+from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
 from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
 from .core.hardware import cpu_description
@@ -202,10 +203,12 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     ``before_writing()``: called once every check has passed, before the first file is written
     and the training starts (the CLI creates, proves and locks its folders there)."""
     started = time.perf_counter() if started is None else started
+    startup = StartupClock(started)
     saved = None if resume_from is None else resume_from.metadata[PROGRESS_KEY]
     if saved is not None:
         started -= saved["seconds"]
     d2l = load_backend(backend_name)
+    startup.lap("import")
     problem = precision_problem(d2l, backend_name, precision)
     if problem is not None:
         raise UsageError(problem)
@@ -215,9 +218,11 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
                             data_dir=data_dir, limit_train=limit_train, limit_val=limit_val,
                             log=None)
+    startup.lap("data")
     model = d2l.AlexNet(num_classes=NUM_CLASSES, resize=resize, **recipe.as_dict())
     trainer = d2l.Trainer(max_epochs=epochs, device=device, precision=precision,
                           progress=False, log=None)
+    startup.lap("model")
     steps_per_epoch = data.num_batches(train=True)
     due = evaluation_steps(steps_per_epoch, epochs, eval_every)
     train_examples = data.num_examples(train=True)
@@ -228,6 +233,9 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         parts = saved["parts"] + 1
 
     def record(trainer, val_loss, val_acc, seconds_in_eval):
+        if "to the first evaluation" not in startup.laps:  # (this process's first)
+            startup.lap("to the first evaluation")
+            log(f"  start-up: {startup.describe()}")
         evaluating[0] += seconds_in_eval
         in_epoch = trainer.epoch_progress.seen if trainer.epoch_progress is not None else 0
         images = len(trainer.history) * train_examples + in_epoch
@@ -260,7 +268,9 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
             "parts": parts}}
 
     # Evaluation first, then the checkpoint: a checkpoint at an evaluation's step holds it.
+    trainer.step_callbacks.append(startup.after_first_step)
     trainer.step_callbacks.append(mid_epoch)
+    trainer.callbacks.append(startup)
     trainer.callbacks.append(epoch_end)
     if resume_from is not None:
         check_resumable(resume_from, progress()[PROGRESS_KEY], {"train_examples": train_examples})
@@ -290,6 +300,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
               "val_examples": data.num_examples(train=False), "eval_every": eval_every,
               "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
               "seconds_total": time.perf_counter() - started, "parts": parts,
+              "startup_seconds": startup.laps,
               "versions": versions(backend_name), "machine": machine()}
     if reached:
         last = curve[-1]
@@ -325,6 +336,35 @@ def precision_problem(backend, name, precision):
         return None
     return (f"--precision {precision} is not supported by the {name} backend: "
             f"use {' or '.join(backend.PRECISIONS)}")
+
+
+class StartupClock(Callback):
+    """Where a run's first seconds go, for the wait before its first evaluation: seconds of this
+    process per phase, in order (``laps``), each phase ending when :meth:`lap` names it. Also a
+    callback: ``on_fit_start`` ends the trainer's setup (device, model on it, a checkpoint
+    read), and its step callback ends the first step, waiting for the device to finish it."""
+
+    def __init__(self, started: float) -> None:
+        self.last = started
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = now - self.last
+        self.last = now
+
+    def on_fit_start(self, trainer, state) -> None:
+        self.lap("setup")
+
+    def after_first_step(self, trainer) -> None:
+        if "first step" not in self.laps:
+            pending = trainer.epoch_progress.pending  # empty: its loss was read already
+            if pending:  # a device works asynchronously: wait for the step's end
+                trainer.to_float(pending[-1][0])
+            self.lap("first step")
+
+    def describe(self) -> str:
+        return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.laps.items())
 
 
 def describe_time_to_accuracy(result):
