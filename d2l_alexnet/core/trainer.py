@@ -415,8 +415,8 @@ class TrainerBase(HyperParameters):
                     f"and offers batch_indices (FashionMNIST, ArrayData, ImageFolder), and "
                     f"{type(data).__name__} yields its own batches: leave it unset or off")
         if getattr(data, "augment", False):
-            return ("{data_on_device} does not go with {augment}: augmentation changes each "
-                    "training image on the host: drop one of them")
+            return ("{data_on_device} does not go with {augment}, which changes each training "
+                    "image on the host: drop one of them")
         return None
 
     def decide_data_on_device(self, data: Any) -> bool:

@@ -3,6 +3,9 @@ exactly as batches copied from the host do (PyTorch and JAX, tested on the CPU a
 the other backends refuse ``True`` in one line."""
 
 import copy
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from d2l_alexnet.core.checkpoint import Checkpoint
 from d2l_alexnet.core.trainer import DataOnDeviceError, TrainingInterrupted
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 67
 KEEPS_DATA_ON_DEVICE = ("pytorch", "jax")
 
@@ -94,7 +98,7 @@ def test_data_on_device_is_automatic_on_a_gpu_only_and_refused_where_it_cannot_b
             forced.setup(model, tiny_data(d2l))
         return
     with pytest.raises(DataOnDeviceError, match=r"^data_on_device=True does not go with "
-                                                r"augment=True: augmentation changes"):
+                                                r"augment=True, which changes each"):
         forced.setup(model, tiny_data(d2l, augment=True))
     loaders = [(np.zeros((2, SMALL, SMALL), np.uint8), np.zeros(2, np.int64))]
     book_style = type("BookStyle", (), {"train_dataloader": lambda self: loaders,
@@ -103,3 +107,32 @@ def test_data_on_device_is_automatic_on_a_gpu_only_and_refused_where_it_cannot_b
                                                 r"that holds its splits in memory .* and "
                                                 r"BookStyle yields its own batches"):
         forced.setup(model, book_style)
+
+
+def run_module(module, *args):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def test_cli_refuses_data_on_device_that_cannot_be_before_writing(d2l, backend_name, tmp_path):
+    out = tmp_path / "run"
+    result = run_module("d2l_alexnet.train", "--backend", backend_name, "--epochs", "1",
+                        "--batch-size", "8", "--limit-train", "8", "--limit-val", "8",
+                        "--resize", str(SMALL), "--device", "cpu", "--data-on-device", "on",
+                        "--augment", "--out", str(out))
+    expected = ("error: --data-on-device on does not go with --augment, which changes each "
+                "training image on the host: drop one of them"
+                if backend_name in KEEPS_DATA_ON_DEVICE else
+                "error: --data-on-device on is not offered by the ")
+    assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not out.exists(), "nothing may be written for bad input"
+    if backend_name not in KEEPS_DATA_ON_DEVICE:  # bench: the same check, before measuring
+        from d2l_alexnet.bench import measure
+
+        logged = []
+        with pytest.raises(DataOnDeviceError, match="is not offered by the "):
+            measure(backend_name, batch_size=4, steps=1, warmup=1, resize=SMALL, device="cpu",
+                    data_on_device=True, log=logged.append)
+        assert logged == []
