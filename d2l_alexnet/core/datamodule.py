@@ -9,7 +9,7 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -126,8 +126,9 @@ class InMemoryData:
             self.val_images, self.val_labels)
         for chosen in self.batch_indices(train, epoch, start_batch):
             if train and self.augment:
-                yield (augment_batch(images[chosen], chosen, len(labels), self.seed, epoch),
-                       labels[chosen])
+                indices = cast(np.ndarray, chosen)  # training batches are index arrays
+                yield (augment_batch(images[indices], indices, len(labels), self.seed, epoch),
+                       labels[indices])
             else:
                 yield images[chosen], labels[chosen]
 
