@@ -448,8 +448,9 @@ class TrainerBase(HyperParameters):
     def device_batches(self, train: bool, epoch: int, start_batch: int,
                        ) -> Iterator[tuple[Any, int]]:
         """:meth:`batches` with the data on the device: the pass's order goes there once (per
-        epoch for training, once for validation), so a step's only copy from the host is the
-        start and count of its batch (two integers)."""
+        epoch for training, once for validation) and each step slices its batch out of it
+        there: no pixel leaves the host (a JAX step sends its start and count, two
+        integers; a PyTorch step nothing)."""
         order_epoch = epoch if train else 0  # validation's order is every epoch's
         if self.device_orders.get(train, (None,))[0] != order_epoch:
             total = self.data.num_examples(train)
