@@ -41,9 +41,10 @@ import numpy as np
 
 from . import __version__
 from .backends import canonical_name, load_backend, load_bench_hooks
-from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
-                  add_device_argument, add_precision_argument, check_counts, check_output_path,
-                  command_parser, exit_status_of)
+from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
+                  add_data_arguments, add_data_on_device_argument, add_device_argument,
+                  add_precision_argument, check_counts, check_output_path, command_parser,
+                  exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
@@ -92,8 +93,10 @@ def host_peak_memory_bytes():
 
 
 def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="auto",
-            resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print):
-    """Run every measurement for one configuration; returns a JSON-ready dict."""
+            resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print,
+            data_on_device=None):
+    """Run every measurement for one configuration; returns a JSON-ready dict.
+    ``data_on_device``: the end-to-end run's (``Trainer(data_on_device=...)``)."""
     d2l = load_backend(backend_name)
     hooks = load_bench_hooks(d2l)
     d2l.set_seed(seed)
@@ -105,6 +108,11 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     trainer = d2l.Trainer(max_epochs=1, device=device, precision=precision, progress=False,
                           log=None).setup(model, synthetic)
     batch = trainer.prepare_batch(images, labels)
+    if end_to_end:  # a --data-on-device on that cannot be is refused before measuring
+        fit_trainer = d2l.Trainer(max_epochs=2, device=device, precision=precision,
+                                  progress=False, log=None, data_on_device=data_on_device)
+        fit_trainer.device = fit_trainer.select_device(device)
+        fit_trainer.decide_data_on_device(synthetic)
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")
     matmul, matmul_flops = hooks.matmul_benchmark(precision, trainer.device)
@@ -133,10 +141,9 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         log(f"{backend_name}: end to end on real Fashion-MNIST")
         data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
                                 limit_train=steps * batch_size, limit_val=batch_size, log=None)
-        fit_trainer = d2l.Trainer(max_epochs=2, device=device, precision=precision,
-                                  progress=False, log=None)
         history = fit_trainer.fit(model, data)
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
+        result["data_on_device"] = fit_trainer.data_is_on_device
         result["end_to_end_of_step_ratio"] = (result["end_to_end_images_per_sec"]
                                               / step_images_per_sec)
     result["machine"] = machine()
@@ -191,7 +198,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
                      limit_train=None, limit_val=None, data_dir=None, log=print,
                      checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None,
-                     before_writing=None):
+                     before_writing=None, data_on_device=None):
     """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
     a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
     seconds, images and epochs it took. The clock starts at ``started`` (a
@@ -200,6 +207,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     ``checkpoint_dir``: save checkpoints there (every epoch end and every ``checkpoint_every``
     steps), each holding the curve and the seconds so far; ``resume_from``: a checkpoint of such
     a run (see :func:`check_resumable`) to continue, its seconds added to this run's.
+    ``data_on_device``: as ``Trainer(data_on_device=...)``.
     ``before_writing()``: called once every check has passed, before the first file is written
     and the training starts (the CLI creates, proves and locks its folders there)."""
     started = time.perf_counter() if started is None else started
@@ -221,8 +229,10 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     startup.lap("data")
     model = d2l.AlexNet(num_classes=NUM_CLASSES, resize=resize, **recipe.as_dict())
     trainer = d2l.Trainer(max_epochs=epochs, device=device, precision=precision,
-                          progress=False, log=None)
+                          progress=False, log=None, data_on_device=data_on_device)
     startup.lap("model")
+    trainer.device = trainer.select_device(device)  # (counted in the setup)
+    on_device = trainer.decide_data_on_device(data)  # one that cannot be: refused before writing
     steps_per_epoch = data.num_batches(train=True)
     due = evaluation_steps(steps_per_epoch, epochs, eval_every)
     train_examples = data.num_examples(train=True)
@@ -296,7 +306,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
               "target": target, "reached": reached, "recipe": recipe.as_dict(),
               "recipe_description": recipe.describe(), "max_epochs": epochs,
               "batch_size": batch_size, "resize": resize, "seed": seed,
-              "train_examples": train_examples,
+              "train_examples": train_examples, "data_on_device": on_device,
               "val_examples": data.num_examples(train=False), "eval_every": eval_every,
               "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
               "seconds_total": time.perf_counter() - started, "parts": parts,
@@ -422,6 +432,9 @@ def format_result(result):
         if key == "peak_memory_bytes":
             unit = f"MiB, {result['peak_memory_kind']}"
         lines.append(f"  {label:<20} {text:>12} {unit}")
+    if "data_on_device" in result:
+        placed = "yes" if result["data_on_device"] else "no"
+        lines.append(f"  {'data on the device':<20} {placed:>12} (end to end)")
     if result.get("machine", {}).get("processor"):
         features = result["machine"].get("cpu_features")
         lines.append(f"  {'processor':<20} {result['machine']['processor']}"
@@ -439,7 +452,8 @@ def sweep(args):
             command = [sys.executable, "-m", "d2l_alexnet.bench", "--backend", args.backend,
                        "--batch-size", str(batch_size), "--steps", str(args.steps),
                        "--precision", args.precision, "--device", args.device,
-                       "--resize", str(args.resize), "--json", path, "--no-end-to-end"]
+                       "--resize", str(args.resize), "--json", path, "--no-end-to-end",
+                       "--data-on-device", args.data_on_device]
             completed = subprocess.run(command)
             if completed.returncode != 0:
                 raise SystemExit(completed.returncode)
@@ -481,6 +495,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     add_precision_argument(parser)
     add_device_argument(parser)
+    add_data_on_device_argument(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE)
     parser.add_argument("--batch-sizes", type=int, nargs="+", metavar="B",
                         help="sweep these batch sizes (each in its own process)")
@@ -550,7 +565,8 @@ def run(args):
     else:
         output = measure(args.backend, args.batch_size, args.steps, args.precision,
                          args.device, args.resize, args.warmup, args.end_to_end,
-                         log=lambda message: print(message, file=sys.stderr))
+                         log=lambda message: print(message, file=sys.stderr),
+                         data_on_device=DATA_ON_DEVICE[args.data_on_device])
         print(format_result(output))
     outputs = [] if args.json is None else [(args.json,
                                              lambda: atomic_write_json(args.json, output))]
@@ -637,6 +653,7 @@ def run_time_to_accuracy(args):
                               checkpoint_dir=args.checkpoint_dir,
                               checkpoint_every=args.checkpoint_every,
                               resume_from=args.resume_from, started=started,
+                              data_on_device=DATA_ON_DEVICE[args.data_on_device],
                               # train's checks, folders and locks, before the first step
                               before_writing=lambda: claim_directories(
                                   args, "d2l_alexnet.bench", OUTPUT_MARGIN_BYTES,

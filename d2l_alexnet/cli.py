@@ -66,6 +66,17 @@ def add_device_argument(parser: Arguments) -> None:
                         help="auto: a GPU when there is one")
 
 
+# --data-on-device's choices -> Trainer(data_on_device=...).
+DATA_ON_DEVICE = {"auto": None, "on": True, "off": False}
+
+
+def add_data_on_device_argument(parser: Arguments) -> None:
+    parser.add_argument("--data-on-device", choices=DATA_ON_DEVICE, default="auto",
+                        help="keep the images on the device and gather each batch there "
+                             "(PyTorch, JAX); auto: on a GPU with one device, without "
+                             "--augment")
+
+
 def add_precision_argument(parser: Arguments) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: mixed precision where the backend supports it")

@@ -52,6 +52,17 @@ def _compiled_steps(model, precision, gradient_clip_val, plan=None):
     return model.apply, tx, jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
 
 
+@partial(jax.jit, static_argnums=5)
+def _gather(images, labels, order, start, count, size):
+    """``size`` examples at ``order[start:]`` of a split held on the device, those past the
+    first ``count`` (a short batch's padding) zero images labelled 0, as ``prepare_batch``
+    pads; returns ``(images, labels, real)``."""
+    chosen = jax.lax.dynamic_slice(order, (start,), (size,))
+    real = jnp.arange(size) < count
+    images = jnp.where(real.reshape(-1, *(1,) * (images.ndim - 1)), images[chosen], 0)
+    return images, jnp.where(real, labels[chosen], 0), real
+
+
 class Trainer(TrainerBase):
     """The shared fit loop with jit-compiled, functional JAX steps (d2l, sec_oo-design).
 
@@ -61,6 +72,7 @@ class Trainer(TrainerBase):
     """
 
     backend, framework = "jax", "JAX"
+    supports_data_on_device = True
 
     def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, init_params=None,
                  **kwargs):
@@ -163,6 +175,38 @@ class Trainer(TrainerBase):
                 (np.ascontiguousarray(images), labels, real), self.device)
         else:
             images, labels, real = (self.global_array(array) for array in (images, labels, real))
+        return resize_images(images, self.input_size or images.shape[1:3]), labels, real
+
+    # ---- data_on_device: the splits on the device, each batch gathered there --------------
+    def device_is_gpu(self):
+        return self.device.platform != "cpu"
+
+    def data_on_device_problem(self, data):
+        if self.num_replicas > 1:
+            return (f"{{data_on_device}} is for one device, and JAX trains on "
+                    f"{self.num_replicas} replicas here, whose batches are split from the host: "
+                    f"leave it unset or off")
+        return super().data_on_device_problem(data)
+
+    def put_data_on_device(self, splits):
+        self.device_splits = {train: jax.device_put((np.ascontiguousarray(images),
+                                                     labels.astype(np.int32)), self.device)
+                              for train, (images, labels) in splits.items()}
+
+    def device_order(self, indices):
+        # Padded to whole batches, so that every batch slices the same size out of it.
+        size = self.data.batch_size
+        padded = np.zeros(-(-len(indices) // size) * size, np.int32)
+        padded[:len(indices)] = indices
+        return jax.device_put(padded, self.device)
+
+    def gather_batch(self, train, order, start, count):
+        # The pass's order is on the device already (uploaded once per epoch): a step sends
+        # only its start and count, and is padded to the split's full size as batch_preparer
+        # pads, so the steps compile once.
+        full_size = min(self.data.batch_size, self.data.num_examples(train))
+        images, labels, real = _gather(*self.device_splits[train], order, start, count,
+                                       full_size)
         return resize_images(images, self.input_size or images.shape[1:3]), labels, real
 
     def global_array(self, array):
