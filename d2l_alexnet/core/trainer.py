@@ -56,6 +56,9 @@ PRECISIONS = ("fp32", "bf16")
 # A training loss this many times a uniform guess's (log of the number of classes) has diverged,
 # finite or not: a healthy run starts near 1 time it and falls.
 DIVERGED_LOSS_FACTOR = 1e4
+# data_on_device=None keeps a module's splits on the GPU up to this size (Fashion-MNIST's are
+# 55 MB): a large folder held as float32 could take the memory the training needs.
+AUTOMATIC_DATA_ON_DEVICE_BYTES = 2**30
 # Float pixels above this are 0..255 values left unscaled: images scaled to [0, 1], or
 # normalized by a mean and deviation, stay within a few units of 0.
 UNSCALED_PIXELS = 10.0
@@ -133,8 +136,8 @@ class TrainerBase(HyperParameters):
     that each step gathers and resizes its batch there and the host copies no pixels per step
     (PyTorch and JAX; the order, and so exact resume, is the same as on the host). ``None``
     (automatic): on when training on a GPU with one replica, with a data module that offers
-    ``batch_indices`` and holds its splits in memory (ours do), and without ``augment``, which
-    changes each image on the host; ``True``: on, or a one-line :class:`DataOnDeviceError`
+    ``batch_indices`` and holds its splits in memory (ours do), up to 1 GiB of them, and without
+    ``augment``, which changes each image on the host; ``True``: on, or a one-line :class:`DataOnDeviceError`
     saying why it cannot be; ``False``: off.
     """
 
@@ -425,7 +428,8 @@ class TrainerBase(HyperParameters):
         The CLI calls it before writing anything, ``setup`` again."""
         problem = self.data_on_device_problem(data)
         if self.data_on_device is None:
-            return problem is None and self.num_replicas == 1 and self.device_is_gpu()
+            return (problem is None and self.num_replicas == 1 and self.device_is_gpu()
+                    and split_bytes(data) <= AUTOMATIC_DATA_ON_DEVICE_BYTES)
         if self.data_on_device and problem is not None:
             raise DataOnDeviceError(problem, data_on_device=True, augment=True)
         return bool(self.data_on_device)
@@ -916,6 +920,12 @@ def validation_sums(model: Any, Y_hat: Any, Y: Any, total: Callable[[Any], Any] 
             return values.sum()
     return (total(model.loss(Y_hat, Y, averaged=False)),
             total(model.accuracy(Y_hat, Y, averaged=False)))
+
+
+def split_bytes(data: Any) -> int:
+    """The bytes of a data module's images and labels held in memory (both splits)."""
+    return sum(getattr(getattr(data, f"{split}_{kind}", None), "nbytes", 0)
+               for split in ("train", "val") for kind in ("images", "labels"))
 
 
 def replica_slices(batch_size: int, num_replicas: int) -> list[slice]:

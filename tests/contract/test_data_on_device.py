@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from d2l_alexnet.core.checkpoint import Checkpoint
+from d2l_alexnet.core import trainer as core_trainer
 from d2l_alexnet.core.trainer import DataOnDeviceError, TrainingInterrupted
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -100,6 +101,13 @@ def test_data_on_device_is_automatic_on_a_gpu_only_and_refused_where_it_cannot_b
     with pytest.raises(DataOnDeviceError, match=r"^data_on_device=True does not go with "
                                                 r"augment=True, which changes each"):
         forced.setup(model, tiny_data(d2l, augment=True))
+    # On a GPU, automatic keeps splits up to AUTOMATIC_DATA_ON_DEVICE_BYTES there.
+    automatic.device_is_gpu = lambda: True
+    data = tiny_data(d2l)
+    assert automatic.decide_data_on_device(data)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core_trainer, "AUTOMATIC_DATA_ON_DEVICE_BYTES", data.train_images.nbytes)
+        assert not automatic.decide_data_on_device(data)  # the labels and val split: more
     loaders = [(np.zeros((2, SMALL, SMALL), np.uint8), np.zeros(2, np.int64))]
     book_style = type("BookStyle", (), {"train_dataloader": lambda self: loaders,
                                         "val_dataloader": lambda self: loaders})()
