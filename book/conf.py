@@ -38,7 +38,8 @@ myst_enable_extensions = ["colon_fence", "dollarmath"]
 html_theme = "furo"
 html_static_path = ["_static"]
 html_css_files = ["book.css"]
-html_favicon = "_static/favicon.svg"  # a local one: a browser's own request for /favicon.ico would 404
+# A local one: a browser's own request for /favicon.ico would 404 (a console error).
+html_favicon = "_static/favicon.svg"
 html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None

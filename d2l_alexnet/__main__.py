@@ -23,7 +23,8 @@ COMMANDS = {
 def usage():
     width = max(map(len, COMMANDS))
     lines = [f"d2l-alexnet {__version__}: the AlexNet chapter of Dive into Deep Learning",
-             "", "usage: python -m d2l_alexnet COMMAND [flags]   (or python -m d2l_alexnet.COMMAND)",
+             "",
+             "usage: python -m d2l_alexnet COMMAND [flags]   (or python -m d2l_alexnet.COMMAND)",
              "", "commands:"]
     lines += [f"  {name:<{width}}  {summary}" for name, summary in COMMANDS.items()]
     lines += ["", "python -m d2l_alexnet COMMAND --help says what a command takes."]

@@ -41,11 +41,12 @@ import numpy as np
 
 from . import __version__
 from .backends import canonical_name, load_backend, load_bench_hooks
-from .cli import (UsageError, add_backend_argument, add_batch_size_argument,
-                  add_compile_argument, add_data_arguments, add_device_argument,
-                  add_precision_argument, check_compile, check_counts, check_output_path,
-                  command_parser, exit_status_of)
+from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
+                  add_compile_argument, add_data_arguments, add_data_on_device_argument,
+                  add_device_argument, add_precision_argument, check_compile, check_counts,
+                  check_output_path, command_parser, compile_options, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
+from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
 from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
 from .core.hardware import cpu_description
@@ -91,14 +92,11 @@ def host_peak_memory_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def compile_options(compile):
-    """The Trainer's keyword for ``--compile`` (PyTorch's alone: none when it is off)."""
-    return {"compile": compile} if compile else {}
-
-
 def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="auto",
-            resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print, compile=False):
-    """Run every measurement for one configuration; returns a JSON-ready dict. The first
+            resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print,
+            data_on_device=None, compile=False):
+    """Run every measurement for one configuration; returns a JSON-ready dict.
+    ``data_on_device``: the end-to-end run's (``Trainer(data_on_device=...)``). The first
     training and inference steps are timed on their own (``first_step_seconds``,
     ``first_inference_seconds``): with ``compile`` they hold the compilation."""
     d2l = load_backend(backend_name)
@@ -112,6 +110,12 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     trainer = d2l.Trainer(max_epochs=1, device=device, precision=precision, progress=False,
                           log=None, **compile_options(compile)).setup(model, synthetic)
     batch = trainer.prepare_batch(images, labels)
+    if end_to_end:  # a --data-on-device on that cannot be is refused before measuring
+        fit_trainer = d2l.Trainer(max_epochs=2, device=device, precision=precision,
+                                  progress=False, log=None, data_on_device=data_on_device,
+                                  **compile_options(compile))
+        fit_trainer.device = fit_trainer.select_device(device)
+        fit_trainer.decide_data_on_device(synthetic)
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")
     matmul, matmul_flops = hooks.matmul_benchmark(precision, trainer.device)
@@ -150,11 +154,10 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         log(f"{backend_name}: end to end on real Fashion-MNIST")
         data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
                                 limit_train=steps * batch_size, limit_val=batch_size, log=None)
-        fit_trainer = d2l.Trainer(max_epochs=2, device=device, precision=precision,
-                                  progress=False, log=None, **compile_options(compile))
         history = fit_trainer.fit(model, data)
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
         result["end_to_end_first_epoch_images_per_sec"] = history[0]["images_per_sec"]
+        result["data_on_device"] = fit_trainer.data_is_on_device
         result["end_to_end_of_step_ratio"] = (result["end_to_end_images_per_sec"]
                                               / step_images_per_sec)
     result["machine"] = machine()
@@ -209,7 +212,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
                      limit_train=None, limit_val=None, data_dir=None, log=print,
                      checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None,
-                     before_writing=None, compile=False):
+                     before_writing=None, data_on_device=None, compile=False):
     """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
     a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
     seconds, images and epochs it took. The clock starts at ``started`` (a
@@ -218,13 +221,16 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     ``checkpoint_dir``: save checkpoints there (every epoch end and every ``checkpoint_every``
     steps), each holding the curve and the seconds so far; ``resume_from``: a checkpoint of such
     a run (see :func:`check_resumable`) to continue, its seconds added to this run's.
+    ``data_on_device``: as ``Trainer(data_on_device=...)``.
     ``before_writing()``: called once every check has passed, before the first file is written
     and the training starts (the CLI creates, proves and locks its folders there)."""
     started = time.perf_counter() if started is None else started
+    startup = StartupClock(started)
     saved = None if resume_from is None else resume_from.metadata[PROGRESS_KEY]
     if saved is not None:
         started -= saved["seconds"]
     d2l = load_backend(backend_name)
+    startup.lap("import")
     problem = precision_problem(d2l, backend_name, precision)
     if problem is not None:
         raise UsageError(problem)
@@ -234,9 +240,14 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
                             data_dir=data_dir, limit_train=limit_train, limit_val=limit_val,
                             log=None)
+    startup.lap("data")
     model = d2l.AlexNet(num_classes=NUM_CLASSES, resize=resize, **recipe.as_dict())
     trainer = d2l.Trainer(max_epochs=epochs, device=device, precision=precision,
-                          progress=False, log=None, **compile_options(compile))
+                          progress=False, log=None, data_on_device=data_on_device,
+                          **compile_options(compile))
+    startup.lap("model")
+    trainer.device = trainer.select_device(device)  # (counted in the setup)
+    on_device = trainer.decide_data_on_device(data)  # one that cannot be: refused before writing
     steps_per_epoch = data.num_batches(train=True)
     due = evaluation_steps(steps_per_epoch, epochs, eval_every)
     train_examples = data.num_examples(train=True)
@@ -247,6 +258,9 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         parts = saved["parts"] + 1
 
     def record(trainer, val_loss, val_acc, seconds_in_eval):
+        if "to the first evaluation" not in startup.laps:  # (this process's first)
+            startup.lap("to the first evaluation")
+            log(f"  start-up: {startup.describe()}")
         evaluating[0] += seconds_in_eval
         in_epoch = trainer.epoch_progress.seen if trainer.epoch_progress is not None else 0
         images = len(trainer.history) * train_examples + in_epoch
@@ -279,7 +293,9 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
             "parts": parts}}
 
     # Evaluation first, then the checkpoint: a checkpoint at an evaluation's step holds it.
+    trainer.step_callbacks.append(startup.after_first_step)
     trainer.step_callbacks.append(mid_epoch)
+    trainer.callbacks.append(startup)
     trainer.callbacks.append(epoch_end)
     if resume_from is not None:
         check_resumable(resume_from, progress()[PROGRESS_KEY], {"train_examples": train_examples})
@@ -305,10 +321,11 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
               "target": target, "reached": reached, "recipe": recipe.as_dict(),
               "recipe_description": recipe.describe(), "max_epochs": epochs,
               "batch_size": batch_size, "resize": resize, "seed": seed,
-              "train_examples": train_examples,
+              "train_examples": train_examples, "data_on_device": on_device,
               "val_examples": data.num_examples(train=False), "eval_every": eval_every,
               "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
               "seconds_total": time.perf_counter() - started, "parts": parts,
+              "startup_seconds": startup.laps,
               "versions": versions(backend_name), "machine": machine()}
     if reached:
         last = curve[-1]
@@ -344,6 +361,35 @@ def precision_problem(backend, name, precision):
         return None
     return (f"--precision {precision} is not supported by the {name} backend: "
             f"use {' or '.join(backend.PRECISIONS)}")
+
+
+class StartupClock(Callback):
+    """Where a run's first seconds go, for the wait before its first evaluation: seconds of this
+    process per phase, in order (``laps``), each phase ending when :meth:`lap` names it. Also a
+    callback: ``on_fit_start`` ends the trainer's setup (device, model on it, a checkpoint
+    read), and its step callback ends the first step, waiting for the device to finish it."""
+
+    def __init__(self, started: float) -> None:
+        self.last = started
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.laps[phase] = now - self.last
+        self.last = now
+
+    def on_fit_start(self, trainer, state) -> None:
+        self.lap("setup")
+
+    def after_first_step(self, trainer) -> None:
+        if "first step" not in self.laps:
+            pending = trainer.epoch_progress.pending  # empty: its loss was read already
+            if pending:  # a device works asynchronously: wait for the step's end
+                trainer.to_float(pending[-1][0])
+            self.lap("first step")
+
+    def describe(self) -> str:
+        return ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in self.laps.items())
 
 
 def describe_time_to_accuracy(result):
@@ -406,6 +452,9 @@ def format_result(result):
         if key == "peak_memory_bytes":
             unit = f"MiB, {result['peak_memory_kind']}"
         lines.append(f"  {label:<20} {text:>12} {unit}")
+    if "data_on_device" in result:
+        placed = "yes" if result["data_on_device"] else "no"
+        lines.append(f"  {'data on the device':<20} {placed:>12} (end to end)")
     if result.get("machine", {}).get("processor"):
         features = result["machine"].get("cpu_features")
         lines.append(f"  {'processor':<20} {result['machine']['processor']}"
@@ -423,7 +472,8 @@ def sweep(args):
             command = [sys.executable, "-m", "d2l_alexnet.bench", "--backend", args.backend,
                        "--batch-size", str(batch_size), "--steps", str(args.steps),
                        "--precision", args.precision, "--device", args.device,
-                       "--resize", str(args.resize), "--json", path, "--no-end-to-end"]
+                       "--resize", str(args.resize), "--json", path, "--no-end-to-end",
+                       "--data-on-device", args.data_on_device]
             if args.compile:
                 command += ["--compile"] + ([] if args.compile is True else [args.compile])
             completed = subprocess.run(command)
@@ -468,6 +518,7 @@ def main(argv=None):
     add_precision_argument(parser)
     add_compile_argument(parser)
     add_device_argument(parser)
+    add_data_on_device_argument(parser)
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE)
     parser.add_argument("--batch-sizes", type=int, nargs="+", metavar="B",
                         help="sweep these batch sizes (each in its own process)")
@@ -539,6 +590,7 @@ def run(args):
         output = measure(args.backend, args.batch_size, args.steps, args.precision,
                          args.device, args.resize, args.warmup, args.end_to_end,
                          log=lambda message: print(message, file=sys.stderr),
+                         data_on_device=DATA_ON_DEVICE[args.data_on_device],
                          compile=args.compile)
         print(format_result(output))
     outputs = [] if args.json is None else [(args.json,
@@ -626,6 +678,7 @@ def run_time_to_accuracy(args):
                               checkpoint_dir=args.checkpoint_dir,
                               checkpoint_every=args.checkpoint_every,
                               resume_from=args.resume_from, started=started,
+                              data_on_device=DATA_ON_DEVICE[args.data_on_device],
                               compile=args.compile,
                               # train's checks, folders and locks, before the first step
                               before_writing=lambda: claim_directories(

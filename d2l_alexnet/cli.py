@@ -38,7 +38,7 @@ Run = Callable[[argparse.Namespace], int]
 __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_size_argument",
            "add_compile_argument", "add_data_arguments", "add_device_argument",
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
-           "check_output_path", "check_resize",
+           "check_output_path", "check_resize", "compile_options",
            "exit_status_of", "main_of", "out_of_memory_message", "report"]
 
 
@@ -65,6 +65,17 @@ def add_batch_size_argument(parser: Arguments, default: int = 128) -> None:
 def add_device_argument(parser: Arguments) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: a GPU when there is one")
+
+
+# --data-on-device's choices -> Trainer(data_on_device=...).
+DATA_ON_DEVICE = {"auto": None, "on": True, "off": False}
+
+
+def add_data_on_device_argument(parser: Arguments) -> None:
+    parser.add_argument("--data-on-device", choices=DATA_ON_DEVICE, default="auto",
+                        help="keep the images on the device and gather each batch there "
+                             "(PyTorch, JAX); auto: on a GPU with one device, without "
+                             "--augment")
 
 
 def add_precision_argument(parser: Arguments) -> None:
@@ -106,6 +117,12 @@ def check_compile(compile: bool | str, backend: str) -> None:
     if compile and backend != "pytorch":
         raise UsageError(f"--compile runs PyTorch's steps through torch.compile: the {backend} "
                          "backend has no such option; drop --compile, or use --backend pytorch")
+
+
+def compile_options(compile: bool | str) -> dict[str, bool | str]:
+    """The Trainer's keyword for ``--compile``: none when it is off, as only PyTorch's
+    Trainer takes ``compile=``."""
+    return {"compile": compile} if compile else {}
 
 
 def check_resize(resize: Size) -> None:

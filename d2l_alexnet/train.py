@@ -19,10 +19,11 @@ import threading
 import numpy as np
 
 from .backends import canonical_name, load_backend
-from .cli import (UsageError, add_backend_argument, add_batch_size_argument,
-                  add_compile_argument, add_data_arguments, add_device_argument,
-                  add_precision_argument, check_compile, check_counts, check_data_dir,
-                  check_output_path, check_resize, command_parser, exit_status_of)
+from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
+                  add_compile_argument, add_data_arguments, add_data_on_device_argument,
+                  add_device_argument, add_precision_argument, check_compile, check_counts,
+                  check_data_dir, check_output_path, check_resize, command_parser,
+                  compile_options, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
@@ -61,6 +62,7 @@ def build_parser():
                              "global batch; PyTorch: launch with torchrun, see Scaling out)")
     add_precision_argument(parser)
     add_compile_argument(parser)
+    add_data_on_device_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="seed for weights, dropout, order")
     parser.add_argument("--augment", action="store_true",
                         help="random flips and crops of the training images (and colour "
@@ -341,6 +343,7 @@ def run(args):
     backend = load_backend(args.backend)  # a BackendError (exit 2) says how to install it
     trainer = make_trainer(backend, args)
     data, model = build_data_and_model(backend, args)
+    trainer.decide_data_on_device(data)  # --data-on-device on that cannot be: exit 2 here
     checkpointer = prepare_outputs(args, trainer)
     history = train_model(args, trainer, model, data, checkpointer)
     if trainer.is_first_replica:
@@ -356,10 +359,11 @@ def make_trainer(backend, args):
     if args.precision not in backend.PRECISIONS:
         raise UsageError(f"--precision {args.precision} is not supported by the {args.backend} "
                          f"backend: use {' or '.join(backend.PRECISIONS)}")
-    compiling = {"compile": args.compile} if args.compile else {}  # PyTorch's option alone
     trainer = backend.Trainer(max_epochs=args.epochs, num_gpus=args.devices,
                               device=args.device, precision=args.precision,
-                              callbacks=run_callbacks(args), **compiling)
+                              callbacks=run_callbacks(args),
+                              data_on_device=DATA_ON_DEVICE[args.data_on_device],
+                              **compile_options(args.compile))
     trainer.device = trainer.select_device(args.device)
     return trainer
 

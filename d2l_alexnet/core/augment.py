@@ -4,8 +4,9 @@ training image, and for colour images random changes of brightness, contrast and
 Each image's changes are a pure function of ``(seed, epoch, index)`` (``index`` being its place
 in the training set: row ``index`` of the epoch's draws), never the state of a generator that
 batches share: a run resumed mid-epoch from a checkpoint sees exactly the images the
-uninterrupted run saw, and the same image differs from one epoch to the next. Pixels are changed as stored (uint8 or float in [0, 1]), before the backends resize
-them on the device. Validation images are never changed.
+uninterrupted run saw, and the same image differs from one epoch to the next. Pixels are
+changed as stored (uint8 or float in [0, 1]), before the backends resize them on the device.
+Validation images are never changed.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -101,27 +101,36 @@ class InMemoryData:
     def num_batches(self, train: bool) -> int:
         return -(-self.num_examples(train) // self.batch_size)
 
+    def batch_indices(self, train: bool, epoch: int = 0, start_batch: int = 0,
+                      ) -> Iterator[slice | np.ndarray]:
+        """Which examples each batch of one pass holds, the one source of the order that
+        :meth:`raw_batches` (on the host) and a Trainer keeping the data on the device both
+        follow: training batches are int64 index arrays, each a run of :func:`epoch_order` of
+        ``(seed, epoch)`` in ascending order; validation batches are ``slice``s, in order;
+        ``start_batch`` skips that many (a resumed epoch); the last batch may be short."""
+        total = self.num_examples(train)
+        order = epoch_order(total, self.seed, epoch) if train else None
+        for start in range(start_batch * self.batch_size, total, self.batch_size):
+            if order is None:
+                yield slice(start, min(start + self.batch_size, total))
+            else:
+                yield np.sort(order[start:start + self.batch_size])  # sorted: faster gather
+
     def raw_batches(self, train: bool, epoch: int = 0, start_batch: int = 0,
                     ) -> Iterator[Batch]:
         """Yield ``(images, labels int64 (B,))`` numpy batches, images as stored (``(B, H, W)``
-        or ``(B, H, W, C)``, uint8 or float32 in [0, 1]). Training batches follow
-        :func:`epoch_order` of ``(seed, epoch)`` (and with ``augment``, each image is changed as
-        ``(seed, epoch, its index)`` draws), validation batches are in order; ``start_batch``
-        skips that many (a resumed epoch); the last batch may be short."""
+        or ``(B, H, W, C)``, uint8 or float32 in [0, 1]), the examples of
+        :meth:`batch_indices` (with ``augment``, each training image is changed as
+        ``(seed, epoch, its index)`` draws); the last batch may be short."""
         images, labels = (self.train_images, self.train_labels) if train else (
             self.val_images, self.val_labels)
-        order = epoch_order(len(labels), self.seed, epoch) if train else None
-        chosen: slice | np.ndarray  # validation: a run of examples; training: their indices
-        for start in range(start_batch * self.batch_size, len(labels), self.batch_size):
-            if order is None:
-                chosen = slice(start, start + self.batch_size)
+        for chosen in self.batch_indices(train, epoch, start_batch):
+            if train and self.augment:
+                indices = cast(np.ndarray, chosen)  # training batches are index arrays
+                yield (augment_batch(images[indices], indices, len(labels), self.seed, epoch),
+                       labels[indices])
             else:
-                chosen = np.sort(order[start:start + self.batch_size])  # sorted: faster gather
-                if self.augment:
-                    yield (augment_batch(images[chosen], chosen, len(labels), self.seed, epoch),
-                           labels[chosen])
-                    continue
-            yield images[chosen], labels[chosen]
+                yield images[chosen], labels[chosen]
 
     def convert_batch(self, images: np.ndarray, labels: np.ndarray) -> Any:
         """Without a framework: float32 numpy images in [0, 1] (backends give tensors)."""

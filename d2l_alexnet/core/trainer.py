@@ -19,6 +19,9 @@ Two kinds of data module feed it (the README's "The data contract" says the same
   ``raw_batches(train, epoch, start_batch)``, which yields numpy ``(images, labels)`` with images
   ``(B, H, W)`` or ``(B, H, W, C)``, uint8 or float32 in [0, 1], in an order that is a pure
   function of ``(seed, epoch)``. The Trainer then resizes on the device and resumes exactly.
+  A module that also offers ``batch_indices(train, epoch, start_batch)`` (which examples each
+  batch holds, the order ``raw_batches`` follows) and holds its splits in memory
+  (``train_images``...) can be kept on the device whole: see ``data_on_device``.
 
 For checkpoints a backend also supplies :meth:`TrainerBase.state_arrays` and
 :meth:`TrainerBase.load_state_arrays`; :meth:`TrainerBase.checkpoint_state` adds the position,
@@ -55,6 +58,9 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 # A training loss this many times a uniform guess's (log of the number of classes) has diverged,
 # finite or not: a healthy run starts near 1 time it and falls.
 DIVERGED_LOSS_FACTOR = 1e4
+# data_on_device=None keeps a module's splits on the GPU up to this size (Fashion-MNIST's are
+# 55 MB): a large folder held as float32 could take the memory the training needs.
+AUTOMATIC_DATA_ON_DEVICE_BYTES = 2**30
 # Float pixels above this are 0..255 values left unscaled: images scaled to [0, 1], or
 # normalized by a mean and deviation, stay within a few units of 0.
 UNSCALED_PIXELS = 10.0
@@ -67,6 +73,16 @@ class TrainingError(RunFailed, RuntimeError):
 class ReplicaError(D2LAlexNetError, ValueError):
     """The replicas asked for cannot be had (more devices than there are, say); the message
     says what to do instead (the CLI exits 2)."""
+
+
+class DataOnDeviceError(D2LAlexNetError, ValueError):
+    """``data_on_device=True`` asked for what cannot be had here (the CLI exits 2): the
+    message says why and what to do instead."""
+
+    def for_command_line(self) -> str:
+        # The settings here are switches that are on: the CLI spells them as its flags.
+        return self.spelled(lambda name, value: "--data-on-device on" if name == "data_on_device"
+                            else f"--{name.replace('_', '-')}")
 
 
 class TrainingInterrupted(Exception):
@@ -117,7 +133,18 @@ class TrainerBase(HyperParameters):
     the global batch (each replica takes its slice, :func:`replica_slices`), the learning rate
     is unchanged, ``train_step`` and ``eval_step`` return values already reduced over the
     replicas, and only the first replica (:attr:`is_first_replica`) should write files.
+
+    ``data_on_device``: whether the data's images and labels go to the device whole, once, so
+    that each step gathers and resizes its batch there and the host copies no pixels per step
+    (PyTorch and JAX; the order, and so exact resume, is the same as on the host). ``None``
+    (automatic): on when training on a GPU with one replica, with a data module that offers
+    ``batch_indices`` and holds its splits in memory (ours do), up to 1 GiB of them, and without
+    ``augment``, which changes each image on the host; ``True``: on, or a one-line :class:`DataOnDeviceError`
+    saying why it cannot be; ``False``: off.
     """
+
+    # Whether this backend's Trainer can keep the data on the device (data_on_device).
+    supports_data_on_device = False
 
     # The CLI's name of the backend (``"pytorch"``...), set by each Trainer.
     backend: str | None = None
@@ -148,7 +175,7 @@ class TrainerBase(HyperParameters):
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
                  device: str | None = None, precision: str = "fp32", progress: bool = True,
                  log: Log | None = print, board: ProgressBoard | None = None,
-                 callbacks: Iterable[Any] = ()) -> None:
+                 callbacks: Iterable[Any] = (), data_on_device: bool | None = None) -> None:
         self.save_hyperparameters(ignore=["board", "callbacks"])
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
@@ -175,6 +202,9 @@ class TrainerBase(HyperParameters):
         self.device: Any = None  # chosen by select_device, once (setup, or the CLI before it)
         # The model's learning-rate schedule over this run (setup).
         self.lr_plan: LearningRatePlan | None = None
+        self.data_is_on_device = False  # what data_on_device came to (setup)
+        # With the data on the device: split -> (epoch, that pass's order there).
+        self.device_orders: dict[bool, tuple[int, Any]] = {}
 
     # ---- devices and replicas: the choice written once, the devices each backend's ----------
     def select_device(self, request: str) -> Any:
@@ -228,6 +258,10 @@ class TrainerBase(HyperParameters):
     def describe_device(self) -> str:
         """The device's own short name (``"cpu"``, ``"gpu:0"``)."""
         return str(self.device)
+
+    def device_is_gpu(self) -> bool:
+        """Whether the chosen device is a GPU (``data_on_device=None`` turns on there)."""
+        return False
 
     @property
     def is_first_replica(self) -> bool:
@@ -295,8 +329,9 @@ class TrainerBase(HyperParameters):
             per_epoch = (f"{size:,} images per epoch, batch {data.batch_size}"
                          if self.position_aware else
                          f"the batches of {type(data).__name__}.train_dataloader()")
-            self.log(f"training on {self.device_name()} ({self.precision}): {per_epoch}, "
-                     f"{self.max_epochs} epoch(s)")
+            placement = ", data on the device" if self.data_is_on_device else ""
+            self.log(f"training on {self.device_name()} ({self.precision}{placement}): "
+                     f"{per_epoch}, {self.max_epochs} epoch(s)")
             if resume is not None:
                 self.log(f"resuming from {resume.path}: {resume.describe()}")
         for callback in self.callbacks:
@@ -333,10 +368,15 @@ class TrainerBase(HyperParameters):
         self.lr_plan = self.plan_learning_rate(model)
         if self.device is None:
             self.device = self.select_device(self.device_request)
+        self.data_is_on_device = self.decide_data_on_device(data)
         book_board: Any = getattr(model, "board", None)
         if getattr(book_board, "display", False):  # the book's own board: ours draws instead
             book_board.display = False
         self.prepare_model(model)
+        self.device_orders = {}
+        if self.data_is_on_device:
+            self.put_data_on_device({True: (data.train_images, data.train_labels),
+                                     False: (data.val_images, data.val_labels)})
         return self
 
     def plan_learning_rate(self, model: Any) -> LearningRatePlan | None:
@@ -367,6 +407,68 @@ class TrainerBase(HyperParameters):
         hands them back to it here."""
 
     # ---- data ---------------------------------------------------------------------------------
+    def data_on_device_problem(self, data: Any) -> str | None:
+        """Why ``data`` cannot be kept on the device by this trainer (a message template whose
+        ``{data_on_device}`` and ``{augment}`` name the settings), or ``None`` when it can."""
+        if not self.supports_data_on_device:
+            return (f"{{data_on_device}} is not offered by the {self.framework} Trainer, which "
+                    f"copies each batch from the host: leave it unset (automatic) or off")
+        if not (is_position_aware(data) and callable(getattr(data, "batch_indices", None))
+                and all(isinstance(getattr(data, f"{split}_{kind}", None), np.ndarray)
+                        for split in ("train", "val") for kind in ("images", "labels"))):
+            return (f"{{data_on_device}} needs a data module that holds its splits in memory "
+                    f"and offers batch_indices (FashionMNIST, ArrayData, ImageFolder), and "
+                    f"{type(data).__name__} yields its own batches: leave it unset or off")
+        if getattr(data, "augment", False):
+            return ("{data_on_device} does not go with {augment}, which changes each training "
+                    "image on the host: drop one of them")
+        return None
+
+    def decide_data_on_device(self, data: Any) -> bool:
+        """What ``data_on_device`` comes to for ``data`` on the chosen device (the rule: the
+        class's docstring); ``True`` that cannot be had raises :class:`DataOnDeviceError`.
+        The CLI calls it before writing anything, ``setup`` again."""
+        problem = self.data_on_device_problem(data)
+        if self.data_on_device is None:
+            return (problem is None and self.num_replicas == 1 and self.device_is_gpu()
+                    and split_bytes(data) <= AUTOMATIC_DATA_ON_DEVICE_BYTES)
+        if self.data_on_device and problem is not None:
+            raise DataOnDeviceError(problem, data_on_device=True, augment=True)
+        return bool(self.data_on_device)
+
+    def put_data_on_device(self, splits: Mapping[bool, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Copy each split's ``(images, labels)`` (keyed by ``train``) to the device, whole, as
+        stored (uint8 images stay uint8: a quarter of the bytes of floats)."""
+        raise NotImplementedError
+
+    def device_order(self, indices: np.ndarray) -> Any:
+        """One pass's example indices (its batches' ``batch_indices``, one after another) on
+        the device."""
+        raise NotImplementedError
+
+    def gather_batch(self, train: bool, order: Any, start: int, count: int) -> Any:
+        """The steps' input for the ``count`` examples at ``order[start:]`` of a split, gathered
+        and resized on the device: what :meth:`prepare_batch` gives for the same examples."""
+        raise NotImplementedError
+
+    def device_batches(self, train: bool, epoch: int, start_batch: int,
+                       ) -> Iterator[tuple[Any, int]]:
+        """:meth:`batches` with the data on the device: the pass's order goes there once (per
+        epoch for training, once for validation) and each step slices its batch out of it
+        there: no pixel leaves the host (a JAX step sends its start and count, two
+        integers; a PyTorch step nothing)."""
+        order_epoch = epoch if train else 0  # validation's order is every epoch's
+        if self.device_orders.get(train, (None,))[0] != order_epoch:
+            total = self.data.num_examples(train)
+            indices = np.concatenate([np.arange(total)[chosen] for chosen in
+                                      self.data.batch_indices(train, order_epoch)])
+            self.device_orders[train] = (order_epoch, self.device_order(indices))
+        order = self.device_orders[train][1]
+        total, size = self.data.num_examples(train), self.data.batch_size
+        for start in range(start_batch * size, total, size):
+            count = min(size, total - start)
+            yield self.gather_batch(train, order, start, count), count
+
     def attach_data(self, model: Any, data: Any) -> None:
         """Check that ``data`` fits ``model`` and note how to read it (see the module's
         docstring): a position-aware module, or any book-style one."""
@@ -377,6 +479,9 @@ class TrainerBase(HyperParameters):
             check_num_classes(self.num_classes, type(model).__name__)
         self.model, self.data = model, data
         self.position_aware = is_position_aware(data)
+        if not self.position_aware:  # before any step: validation comes only after an epoch
+            for train in (True, False):
+                self.book_loader(train)
         # Labels held in memory are checked once, here; a loader's batch by batch, on the host.
         self.labels_checked = self.num_classes is None or check_stored_labels(data,
                                                                              self.num_classes)
@@ -397,6 +502,9 @@ class TrainerBase(HyperParameters):
     def batches(self, train: bool, epoch: int = 0, start_batch: int = 0,
                 ) -> Iterator[tuple[Any, int]]:
         """``(prepared batch, number of examples)`` for one pass over a split."""
+        if self.data_is_on_device:
+            yield from self.device_batches(train, epoch, start_batch)
+            return
         split = "train" if train else "val"
         prepare = self.batch_preparer(train)
         if self.position_aware:
@@ -413,8 +521,7 @@ class TrainerBase(HyperParameters):
                                 f"no images in epoch {epoch + 1}: every pass over a split must "
                                 f"yield its batches again")
             return
-        loader = self.data.train_dataloader() if train else self.data.val_dataloader()
-        where = f"{type(self.data).__name__}.{split}_dataloader()"
+        loader, where = self.book_loader(train), f"{type(self.data).__name__}.{split}_dataloader()"
         owner: Any
         for owner in (loader, getattr(loader, "sampler", None)):
             if train and callable(getattr(owner, "set_epoch", None)):
@@ -441,6 +548,19 @@ class TrainerBase(HyperParameters):
                             f"is used up after one pass, and the Trainer iterates the loader "
                             f"once per epoch)")
         self.loader_sizes[train] = seen
+
+    def book_loader(self, train: bool) -> Iterable[Any]:
+        """A book-style module's loader of one split, refused in one line when it is not one
+        (``None`` from a lesson that has no validation data, say)."""
+        loader = self.data.train_dataloader() if train else self.data.val_dataloader()
+        if not isinstance(loader, Iterable) and not hasattr(loader, "__getitem__"):
+            method = f"{type(self.data).__name__}.{'train' if train else 'val'}_dataloader()"
+            advice = "return" if train else ("the Trainer validates after every epoch, so "
+                                             "hold out some examples and return")
+            raise DataError(f"{method} returned {type(loader).__name__}, not batches: {advice} "
+                            f"something that yields (X, y) batches (a DataLoader, a "
+                            f"tf.data.Dataset, a list of pairs)")
+        return loader
 
     def batch_preparer(self, train: bool) -> Callable[..., Any]:
         """What turns a numpy batch of one split into the steps' input: :meth:`prepare_batch`,
@@ -802,6 +922,12 @@ def validation_sums(model: Any, Y_hat: Any, Y: Any, total: Callable[[Any], Any] 
             return values.sum()
     return (total(model.loss(Y_hat, Y, averaged=False)),
             total(model.accuracy(Y_hat, Y, averaged=False)))
+
+
+def split_bytes(data: Any) -> int:
+    """The bytes of a data module's images and labels held in memory (both splits)."""
+    return sum(getattr(getattr(data, f"{split}_{kind}", None), "nbytes", 0)
+               for split in ("train", "val") for kind in ("images", "labels"))
 
 
 def replica_slices(batch_size: int, num_replicas: int) -> list[slice]:

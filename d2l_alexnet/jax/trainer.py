@@ -1,7 +1,11 @@
 """The JAX ``Trainer``: jit-compiled, functional steps over one :class:`TrainState`, on one
 device or a mesh of replicas, under the shared fit loop of ``core.trainer``."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 from functools import lru_cache, partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +29,8 @@ class TrainState(train_state.TrainState):
 
 
 @lru_cache(maxsize=8)
-def _compiled_steps(model, precision, gradient_clip_val, plan=None):
+def _compiled_steps(model: Any, precision: str, gradient_clip_val: float, plan: Any = None,
+                    ) -> tuple[Callable[..., Any], Any, Callable[..., Any], Callable[..., Any]]:
     """The optimizer and the jitted steps of one configuration, cached: a new Trainer for an
     equal model (Flax modules compare by their fields) and plan reuses the compiled code."""
     dtype = jnp.bfloat16 if precision == "bf16" else None
@@ -52,6 +57,18 @@ def _compiled_steps(model, precision, gradient_clip_val, plan=None):
     return model.apply, tx, jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
 
 
+@partial(jax.jit, static_argnums=5)
+def _gather(images: jax.Array, labels: jax.Array, order: jax.Array, start: int, count: int,
+            size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``size`` examples at ``order[start:]`` of a split held on the device, those past the
+    first ``count`` (a short batch's padding) zero images labelled 0, as ``prepare_batch``
+    pads; returns ``(images, labels, real)``."""
+    chosen = jax.lax.dynamic_slice(order, (start,), (size,))
+    real = jnp.arange(size) < count
+    images = jnp.where(real.reshape(-1, *(1,) * (images.ndim - 1)), images[chosen], 0)
+    return images, jnp.where(real, labels[chosen], 0), real
+
+
 class Trainer(TrainerBase):
     """The shared fit loop with jit-compiled, functional JAX steps (d2l, sec_oo-design).
 
@@ -61,21 +78,22 @@ class Trainer(TrainerBase):
     """
 
     backend, framework = "jax", "JAX"
+    supports_data_on_device = True
 
-    def __init__(self, max_epochs, num_gpus=0, gradient_clip_val=0, *, init_params=None,
-                 **kwargs):
+    def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
+                 init_params: Any = None, **kwargs: Any) -> None:
         super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
         self.init_params = init_params
-        self.mesh = None
+        self.mesh: Mesh | None = None
 
-    def gpu_available(self):
+    def gpu_available(self) -> bool:
         return num_gpus() > 0
 
-    def no_gpu_message(self):
+    def no_gpu_message(self) -> str:
         return ("no GPU is visible to JAX (install jax[cuda12] for NVIDIA GPUs): use --device "
                 "cpu or auto")
 
-    def open_device(self, platform):
+    def open_device(self, platform: str) -> Any:
         devices = jax.devices(platform)  # every host's, after jax.distributed.initialize
         if self.num_replicas > 1:
             if len(devices) < self.num_replicas:
@@ -89,18 +107,18 @@ class Trainer(TrainerBase):
             self.replica_rank = jax.process_index()
         return devices[0]
 
-    def describe_device(self):
+    def describe_device(self) -> str:
         platform = self.device.platform
         return "cpu" if platform == "cpu" else f"{platform}:{self.device.id}"
 
-    def placement(self, spec=None):
+    def placement(self, spec: PartitionSpec | None = None) -> Any:
         """Where arrays go: the device, or on a mesh, sharded along ``spec`` (replicated when
         ``None``)."""
         if self.mesh is None:
             return self.device
         return NamedSharding(self.mesh, PartitionSpec() if spec is None else spec)
 
-    def prepare_model(self, model):
+    def prepare_model(self, model: Any) -> None:
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
             _bare(model), self.precision, self.gradient_clip_val, self.lr_plan)
         self.learning_rates = (optax_schedule(self.lr_plan) if self.lr_plan is not None
@@ -117,7 +135,7 @@ class Trainer(TrainerBase):
         # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
         self.state = self.replicate(state)
 
-    def replicate(self, tree):
+    def replicate(self, tree: Any) -> Any:
         """``tree`` on the device, or replicated over the mesh. With several processes each
         gives its own (equal) copy: ``device_put`` cannot place onto other hosts' devices."""
         if self.mesh is None or jax.process_count() == 1:
@@ -131,7 +149,7 @@ class Trainer(TrainerBase):
 
         return jax.tree.map(leaf_to_global, tree)
 
-    def batch_preparer(self, train):
+    def batch_preparer(self, train: bool) -> Callable[..., Any]:
         """``prepare_batch`` padding every batch of a split to the split's full size: the
         data's ``batch_size`` (the split's size when smaller), or for a loader the largest
         batch of the pass so far (its first, as a rule)."""
@@ -147,7 +165,8 @@ class Trainer(TrainerBase):
 
         return prepare
 
-    def prepare_batch(self, images, labels, padded_size=None):
+    def prepare_batch(self, images: np.ndarray, labels: np.ndarray,
+                      padded_size: int | None = None) -> tuple[Any, ...]:
         """``(images, labels, real)`` on the device; a batch shorter than ``padded_size`` (an
         epoch's last) is padded with zero images up to it, ``real`` False there: one shape for
         every batch of a split, so XLA compiles each step once, not again for the last."""
@@ -165,7 +184,40 @@ class Trainer(TrainerBase):
             images, labels, real = (self.global_array(array) for array in (images, labels, real))
         return resize_images(images, self.input_size or images.shape[1:3]), labels, real
 
-    def global_array(self, array):
+    # ---- data_on_device: the splits on the device, each batch gathered there --------------
+    def device_is_gpu(self) -> bool:
+        return self.device.platform != "cpu"
+
+    def data_on_device_problem(self, data: Any) -> str | None:
+        if self.num_replicas > 1:
+            return (f"{{data_on_device}} is for one device, and JAX trains on "
+                    f"{self.num_replicas} replicas here, whose batches are split from the host: "
+                    f"leave it unset or off")
+        return super().data_on_device_problem(data)
+
+    def put_data_on_device(self, splits: Mapping[bool, tuple[np.ndarray, np.ndarray]]) -> None:
+        self.device_splits = {train: jax.device_put((np.ascontiguousarray(images),
+                                                     labels.astype(np.int32)), self.device)
+                              for train, (images, labels) in splits.items()}
+
+    def device_order(self, indices: np.ndarray) -> jax.Array:
+        # Padded to whole batches, so that every batch slices the same size out of it.
+        size = self.data.batch_size
+        padded = np.zeros(-(-len(indices) // size) * size, np.int32)
+        padded[:len(indices)] = indices
+        return jax.device_put(padded, self.device)
+
+    def gather_batch(self, train: bool, order: jax.Array, start: int, count: int,
+                     ) -> tuple[Any, ...]:
+        # The pass's order is on the device already (uploaded once per epoch): a step sends
+        # only its start and count, and is padded to the split's full size as batch_preparer
+        # pads, so the steps compile once.
+        full_size = min(self.data.batch_size, self.data.num_examples(train))
+        images, labels, real = _gather(*self.device_splits[train], order, start, count,
+                                       full_size)
+        return resize_images(images, self.input_size or images.shape[1:3]), labels, real
+
+    def global_array(self, array: np.ndarray) -> jax.Array:
         """One global batch over the mesh, split along the batch axis; each host gives its
         part. A batch that does not split evenly (a batch size that the replicas do not
         divide) runs replicated."""
@@ -176,14 +228,14 @@ class Trainer(TrainerBase):
             self.placement(PartitionSpec("batch")), np.ascontiguousarray(array[mine]),
             array.shape)
 
-    def train_step(self, batch):
+    def train_step(self, batch: tuple[Any, ...]) -> jax.Array:
         self.state, loss = self.jitted_train_step(self.state, *batch)
         return loss
 
-    def host_array(self, value):
+    def host_array(self, value: Any) -> np.ndarray:
         return to_numpy(value)  # a multi-host run's replicated arrays: this host's copy
 
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The rate the next step applies: the optax schedule the optimizer was built with, at
         the step count that it and the train state share."""
         if self.learning_rates is None:
@@ -191,15 +243,15 @@ class Trainer(TrainerBase):
                                       "optimizer's rate is its own")
         return float(self.learning_rates(to_numpy(self.state.step)))
 
-    def fit_finished(self):
+    def fit_finished(self) -> None:
         """The model carries what training reached (a later fit copies before donating)."""
         if hasattr(self.model, "set_params"):
             self.model.set_params(self.state.params)
 
-    def eval_step(self, batch):
+    def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         return self.jitted_eval_step(self.state.params, *batch)
 
-    def state_arrays(self):
+    def state_arrays(self) -> dict[str, np.ndarray]:
         """Parameters, the optimizer state, the step and the dropout key (as raw key data):
         the whole :class:`TrainState`."""
         arrays = {}
@@ -210,7 +262,7 @@ class Trainer(TrainerBase):
         arrays["rng.dropout_key"] = to_numpy(jax.random.key_data(self.state.dropout_key))
         return arrays
 
-    def load_state_arrays(self, arrays):
+    def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         def rebuild(tree, prefix):
             leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
             return jax.tree_util.tree_unflatten(treedef, [

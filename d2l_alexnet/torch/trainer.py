@@ -34,6 +34,7 @@ class Trainer(TrainerBase):
     """
 
     backend, framework = "pytorch", "PyTorch"
+    supports_data_on_device = True
 
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
                  compile: bool | str = False, **options: Any) -> None:
@@ -135,9 +136,39 @@ class Trainer(TrainerBase):
             images, labels = images[mine], labels[mine]
         images = torch.from_numpy(np.ascontiguousarray(images)).to(self.device, non_blocking=True)
         labels = torch.from_numpy(labels.astype(np.int64)).to(self.device, non_blocking=True)
+        return self.model_input(images, labels, total)
+
+    def model_input(self, images: torch.Tensor, labels: torch.Tensor, total: int,
+                    ) -> tuple[Any, ...]:
+        """A batch already on the device -> the steps' input: resized, channels-last, with the
+        global batch's size when there are replicas."""
         X = resize_images(images, self.input_size or images.shape[1:3])
         X = X.contiguous(memory_format=torch.channels_last)
         return (X, labels) if self.num_replicas == 1 else (X, labels, total)
+
+    # ---- data_on_device: the splits on the device, each batch gathered there --------------
+    def device_is_gpu(self) -> bool:
+        return self.device.type != "cpu"
+
+    def put_data_on_device(self, splits: Mapping[bool, tuple[np.ndarray, np.ndarray]]) -> None:
+        # Every rank holds the whole splits and gathers its slice of each global batch.
+        self.device_splits = {
+            train: (torch.from_numpy(np.ascontiguousarray(images)).to(self.device),
+                    torch.from_numpy(labels.astype(np.int64)).to(self.device))
+            for train, (images, labels) in splits.items()}
+
+    def device_order(self, indices: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(indices.astype(np.int64)).to(self.device)
+
+    def gather_batch(self, train: bool, order: torch.Tensor, start: int, count: int,
+                     ) -> tuple[Any, ...]:
+        # The pass's order is on the device already (uploaded once per epoch): a step slices
+        # it there, so nothing is copied from the host.
+        chosen = order[start:start + count]
+        if self.num_replicas > 1:  # this rank's slice of the global batch
+            chosen = chosen[replica_slices(count, self.num_replicas)[self.replica_rank]]
+        images, labels = self.device_splits[train]
+        return self.model_input(images[chosen], labels[chosen], count)
 
     def train_step(self, batch: tuple[Any, ...]) -> torch.Tensor:
         if self.num_replicas > 1:

@@ -129,7 +129,7 @@ def test_a_padded_short_batch_steps_as_the_short_batch_alone(data):
 def test_a_padded_short_batch_splits_over_two_replicas():
     """The same check on a mesh of two CPU devices (a process of its own: XLA_FLAGS must come
     before JAX starts), where the padded batch is split between the replicas and the short
-    one, 5 images, runs replicated."""
+    one, 5 images, runs replicated; and where data_on_device=True is refused in one line."""
     script = f"""
 import os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
@@ -139,12 +139,20 @@ data = test_jax.small_data()
 trainer, _ = test_jax.prepared_trainer(data, num_gpus=2, device="cpu")
 padded = test_jax.check_padded_step_is_the_short_steps(trainer, data)
 print("padding mask shards:", *(shard.data.shape for shard in padded[2].addressable_shards))
+from d2l_alexnet.core.trainer import DataOnDeviceError
+try:
+    test_jax.prepared_trainer(data, num_gpus=2, device="cpu", data_on_device=True)
+except DataOnDeviceError as error:
+    print("refused:", error)
 """
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "padding mask shards: (4,) (4,)" in result.stdout, result.stdout
+    assert ("refused: data_on_device=True is for one device, and JAX trains on 2 replicas "
+            "here, whose batches are split from the host: leave it unset or off"
+            in result.stdout), result.stdout
 
 
 def test_a_fit_compiles_each_step_once(data):
@@ -182,6 +190,9 @@ def test_a_fit_compiles_each_step_once(data):
         val_dataloader = train_dataloader
 
     d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, BookStyle())
+    assert sorted(traces) == ["eval", "train"]
+    # Batches gathered on the device are padded alike, with the same shapes and types.
+    d2l.Trainer(max_epochs=1, progress=False, log=None, data_on_device=True).fit(model, short)
     assert sorted(traces) == ["eval", "train"]
 
 

@@ -187,10 +187,11 @@ def test_resize_is_half_pixel_bilinear():
     np.testing.assert_allclose(out, [0.0, 0.25, 0.75, 1.0], atol=1e-6)
 
 
-def load_profile_script():
+def load_benchmark(name):
+    """A script of ``benchmarks/`` as a module."""
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))), "benchmarks", "profile_torch.py")
-    spec = importlib.util.spec_from_file_location("profile_torch", path)
+        os.path.abspath(__file__)))), "benchmarks", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -199,7 +200,7 @@ def load_profile_script():
 def test_the_profile_attributes_time_to_every_weighted_layer(tmp_path):
     """benchmarks/profile_torch.py: each of the eight layers gets forward and backward time
     (conv1's weight gradient by its kernel's shape, where no backward hook fires)."""
-    script = load_profile_script()
+    script = load_benchmark("profile_torch")
     path = tmp_path / "profile.json"
     # fp32: without AMX or AVX-512 (this AVX2 EPYC), bf16 matmuls are emulated and the peak
     # measurement alone took 12 minutes.
@@ -216,3 +217,21 @@ def test_the_profile_attributes_time_to_every_weighted_layer(tmp_path):
                 "aten::mkldnn_convolution_backward"}
     assert backward & set(result["operators_self_ms"]), sorted(result["operators_self_ms"])
     assert json.loads(path.read_text())["layers"] == result["layers"]
+
+
+@pytest.mark.parametrize("compile_mode", ["none", "default"])
+def test_the_plain_loop_trains_the_chapters_network(tmp_path, compile_mode):
+    """benchmarks/plain_torch_loop.py, the GPU figures' reference: the chapter's AlexNet as our
+    model has it (the same parameters), trained eagerly and compiled, its speed saved."""
+    script = load_benchmark("plain_torch_loop")
+    path = tmp_path / "plain.json"
+    result = script.main(["--examples", "32", "--batch-size", "8", "--size", "67",
+                          "--steps", "2", "--warmup", "1", "--precision", "fp32",
+                          "--device", "cpu", "--compile", compile_mode, "--json", str(path)])
+    ours = d2l.AlexNet(resize=67)
+    assert result["parameters"] == sum(parameter.numel() for parameter in ours.parameters())
+    chapter = script.chapter_alexnet(224)
+    assert chapter[1].in_features == 6400  # the chapter's flattened 256 × 5 × 5
+    assert result["images_per_sec"] > 0 and math.isfinite(result["last_loss"])
+    assert result["compile"] == compile_mode
+    assert json.loads(path.read_text()) == result

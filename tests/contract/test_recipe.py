@@ -157,8 +157,16 @@ def test_time_to_accuracy_stops_at_the_target_and_says_when_it_never_gets_there(
     curve = missed["curve"]
     assert [point["images"] for point in curve] == [8, 16, 24, 32]
     assert [point["epochs"] for point in curve] == [0.25, 0.5, 0.75, 1.0]
-    assert "did not reach 1.0 in 1 epoch(s): best val_acc" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "did not reach 1.0 in 1 epoch(s): best val_acc" in printed
     assert missed["versions"]["d2l_alexnet"] and missed["command"].startswith("python -m")
+    # Where the wait before the first evaluation went, phase by phase, in order.
+    startup = missed["startup_seconds"]
+    assert list(startup) == ["import", "data", "model", "setup", "first step",
+                             "to the first evaluation"]
+    assert all(seconds >= 0 for seconds in startup.values())
+    assert sum(startup.values()) <= curve[0]["seconds"]
+    assert "start-up: import " in printed
 
     # The same run (same seed) with the best accuracy it saw as the target stops there.
     target = max(point["val_acc"] for point in curve)
@@ -169,6 +177,7 @@ def test_time_to_accuracy_stops_at_the_target_and_says_when_it_never_gets_there(
     assert reached["images_to_target"] == curve[first]["images"]
     assert reached["seconds_to_target"] == reached["curve"][-1]["seconds"] > 0
     assert "reached val_acc" in capsys.readouterr().out
+    assert list(reached["startup_seconds"]) == list(startup)
 
 
 def test_a_time_to_accuracy_run_resumed_from_a_checkpoint_has_the_same_curve(

@@ -63,6 +63,9 @@ def stub_backend():
         def select_device(self, request):
             return "cpu"
 
+        def decide_data_on_device(self, data):
+            return False
+
         def fit(self, *args, **kwargs):
             raise AssertionError("training started although --out is unwritable")
 

@@ -52,6 +52,22 @@ def test_resume_from_a_batch(data):
         np.testing.assert_array_equal(expected, got)
 
 
+def test_batch_indices_are_the_examples_raw_batches_yields(data):
+    """One source of the order: each training batch is a run of epoch_order, ascending, and
+    raw_batches yields exactly those examples; validation batches are runs in order."""
+    order = epoch_order(200, seed=5, epoch=3)
+    train = list(data.batch_indices(True, epoch=3))
+    assert [chosen.tolist() for chosen in train] == [sorted(order[start:start + 64])
+                                                     for start in range(0, 200, 64)]
+    for chosen, (images, labels) in zip(train, data.raw_batches(True, epoch=3), strict=True):
+        np.testing.assert_array_equal(images, data.train_images[chosen])
+        np.testing.assert_array_equal(labels, data.train_labels[chosen])
+    tail = list(data.batch_indices(True, epoch=3, start_batch=3))
+    assert len(tail) == 1 and tail[0].tolist() == train[3].tolist()
+    assert list(data.batch_indices(False)) == [slice(0, 64), slice(64, 100)]
+    assert list(data.batch_indices(False, start_batch=1)) == [slice(64, 100)]
+
+
 def test_loader_iterates_like_a_dataloader(data):
     loader = data.train_dataloader()
     assert len(loader) == 4

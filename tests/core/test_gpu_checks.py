@@ -10,16 +10,25 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_checks.sh"
-STEPS = ["pytorch-fp32", "pytorch-bf16", "pytorch-bf16-sweep", "tta-pytorch-bf16", "jax-bf16",
-         "tta-jax-bf16", "cpu2-onednn", "cpu2-profile-fp32", "cpu2-profile-bf16",
-         "chapter-pytorch-fp32", "jax-fp32"]
+STEPS = ["pytorch-bf16", "pytorch-bf16-compile", "plain-bf16", "pytorch-fp32",
+         "pytorch-fp32-compile", "plain-fp32", "chapter-pytorch-fp32", "first-layer-filters",
+         "tta-pytorch-bf16", "tta-pytorch-bf16-compile", "jax-bf16", "tta-jax-bf16",
+         "pytorch-bf16-512-compile", "plain-bf16-512", "pytorch-bf16-host-data",
+         "fast10-pytorch-bf16", "fast10-pytorch-bf16-augment"]
 
-# Writes a weights file where a command names --out, and fails for the JAX bf16 benchmark.
+# Writes a weights file where a command names --out (a kernel file where it names
+# --save-kernel), and fails for the JAX bf16 benchmark.
 STUB = """#!/usr/bin/env bash
 args="$*"
 out=""
-while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done
+kernel=""
+while [ $# -gt 0 ]; do
+  [ "$1" = --out ] && out=$2
+  [ "$1" = --save-kernel ] && kernel=$2
+  shift
+done
 if [ -n "$out" ]; then mkdir -p "$out"; echo w >"$out/weights.safetensors"; echo m >"$out/metrics.json"; fi
+if [ -n "$kernel" ]; then mkdir -p "$(dirname "$kernel")"; echo k >"$kernel"; fi
 case "$args" in *"--backend jax --precision bf16 --steps"*) echo "no GPU" >&2; exit 3;; esac
 echo "ran $args"
 """
@@ -47,4 +56,28 @@ def test_every_step_runs_is_listed_and_the_archive_leaves_weights_out(tmp_path):
     with tarfile.open(archive) as packed:
         names = packed.getnames()
     assert "./summary.txt" in names and "./chapter-pytorch-fp32/metrics.json" in names
-    assert not [name for name in names if name.endswith(".safetensors")]
+    # The weights stay behind; the first layer's kernel, a few kilobytes, comes back.
+    assert [name for name in names if name.endswith(".safetensors")] == [
+        "./first-layer-filters/conv1.safetensors"]
+    filters = (out / "first-layer-filters.log").read_text()
+    assert "--weights " + str(out / "chapter-pytorch-fp32" / "weights.safetensors") in filters
+    plain = (out / "plain-bf16.log").read_text()
+    assert "plain_torch_loop.py --device cuda" in plain and "--data-dir " + str(
+        tmp_path / "data") in plain
+
+
+@pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils' timeout")
+def test_only_and_skip_choose_the_steps_of_a_pass_taken_in_two_calls(tmp_path):
+    stub = tmp_path / "python"
+    stub.write_text(STUB)
+    stub.chmod(0o755)
+    first = STEPS[:STEPS.index("first-layer-filters") + 1]
+    ran = []
+    for name, selection in (("first", {"ONLY": " ".join(first)}),
+                            ("second", {"SKIP": " ".join(first)})):
+        out = tmp_path / name
+        subprocess.run(["bash", str(SCRIPT), str(out)], check=True, capture_output=True,
+                       env={"PATH": "/usr/bin:/bin", "PYTHON": str(stub), **selection},
+                       text=True, timeout=120)
+        ran.append([line.split()[0] for line in (out / "summary.txt").read_text().splitlines()])
+    assert ran[0] == first and first + ran[1] == STEPS

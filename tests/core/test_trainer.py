@@ -285,6 +285,24 @@ def test_a_loader_that_yields_nothing_is_refused(train, val, epoch):
     assert "return a new iterator or DataLoader from each call" in message
 
 
+@pytest.mark.parametrize("train, val", [
+    (None, [(pixels(4), np.arange(4))]),
+    ([(pixels(4), np.arange(4))], None),
+    ([(pixels(4), np.arange(4))], 4),
+])
+def test_a_loader_method_that_returns_no_batches_is_refused_before_a_step(train, val):
+    lesson = book_style(train, val)
+    if val is None:  # book_style gives the training batches for a missing validation split
+        type(lesson).val_dataloader = lambda self: None
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    message = one_line_error(D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), lesson))
+    split, returned = ("train", "NoneType") if train is None else (
+        "val", "NoneType" if val is None else "int")
+    assert message.startswith(f"Lesson.{split}_dataloader() returned {returned}, not batches:")
+    assert ("hold out some examples" in message) == (split == "val")
+    assert trainer.step == 0
+
+
 def test_unscaled_float_pixels_from_a_loader_are_refused_before_a_step():
     trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
     lesson = book_style([(pixels(4, dtype=np.float32), np.arange(4))])
