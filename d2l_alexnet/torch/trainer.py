@@ -174,9 +174,11 @@ class Trainer(TrainerBase):
         if self.num_replicas > 1:
             return self._replica_train_step(*batch)
         self.model.train()
+        # The last step's gradients go first: under CUDA graphs, this step's forward may
+        # reuse their memory.
+        self.optim.zero_grad(set_to_none=True)
         self.begin_compiled_step()
         loss = self.training_loss(batch)
-        self.optim.zero_grad(set_to_none=True)
         loss.backward()
         if self.gradient_clip_val > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)

@@ -117,6 +117,7 @@ def test_compiled_steps_match_the_eager_ones_and_compile_once_per_batch_shape():
     parameters."""
     from torch._dynamo.utils import counters
 
+    torch._dynamo.reset()  # no graph of an earlier test to reuse: every one counts
     eager, eager_history = fit_tiny(compile=False)
     graphs = counters["stats"]["unique_graphs"]
     compiled, compiled_history = fit_tiny(compile=True)
