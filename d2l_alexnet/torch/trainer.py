@@ -104,13 +104,12 @@ class Trainer(TrainerBase):
         self.compile_mode = self.chosen_compile_mode()
         self.training_loss, self.validation_outputs = self.eager_loss, self.eager_validation
         if self.compile_mode is not None:
-            # dynamic=False: a graph per batch shape, so the epoch's short last batch compiles
-            # each step once more, and every later batch of either shape reuses its graph
-            # (tests/backends/test_torch.py counts them). On the 2-core EPYC, 67×67 AlexNet's
-            # first training step took 40 s, its short last batch 32 s more (8.6 s and 2.8 s
-            # with inductor's cache warm), the others 1.4 s. The optimizer step stays eager: SGD
-            # over 16 tensors is a few fused kernels, and a scheduled learning rate, a new
-            # Python float at every step, would recompile it at every step.
+            # dynamic=False: one graph for the full batch (tests/backends/test_torch.py counts
+            # them). A pass's short last batch runs eagerly instead (compiled_size): its own
+            # graph took 32 s more on the 2-core EPYC, at 67×67, for one step per epoch (the
+            # first step took 40 s, the others 1.4 s). The optimizer step stays eager: SGD over
+            # 16 tensors is a few fused kernels, and a scheduled learning rate, a new Python
+            # float at every step, would recompile it at every step.
             self.training_loss = torch.compile(self.eager_loss, mode=self.compile_mode,
                                                dynamic=False)
             self.validation_outputs = torch.compile(self.eager_validation,
@@ -178,7 +177,8 @@ class Trainer(TrainerBase):
         # reuse their memory.
         self.optim.zero_grad(set_to_none=True)
         self.begin_compiled_step()
-        loss = self.training_loss(batch)
+        compiled = len(batch[1]) == self.compiled_size(train=True)
+        loss = (self.training_loss if compiled else self.eager_loss)(batch)
         loss.backward()
         if self.gradient_clip_val > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
@@ -195,6 +195,15 @@ class Trainer(TrainerBase):
         """``(sum of losses, number correct)`` of the model on one batch."""
         with self.autocasting():
             return validation_sums(self.model, self.model(X).float(), labels)
+
+    def compiled_size(self, train: bool) -> int | None:
+        """The one batch size a split's compiled step takes: the data's batch size (the split's
+        size when smaller); other batches (a pass's short last one) run eagerly rather than
+        compile again. ``None`` for a loader without a ``batch_size``: every shape compiles."""
+        size = getattr(self.data, "batch_size", None)
+        if size is not None and self.position_aware:
+            size = min(size, self.data.num_examples(train))
+        return size
 
     def begin_compiled_step(self) -> None:
         """Tell CUDA graphs that a new step begins, so that it may reuse the last one's
@@ -234,8 +243,10 @@ class Trainer(TrainerBase):
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         self.model.eval()
         self.begin_compiled_step()
+        compiled = len(batch[1]) == self.compiled_size(train=False)
         with torch.no_grad():
-            sums = self.kept(self.validation_outputs(batch[0], batch[1]))
+            sums = self.kept((self.validation_outputs if compiled else self.eager_validation)(
+                batch[0], batch[1]))
         if self.num_replicas > 1:
             sums = torch.stack(sums)
             dist.all_reduce(sums)
