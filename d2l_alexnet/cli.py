@@ -36,7 +36,8 @@ Arguments = argparse._ActionsContainer
 Run = Callable[[argparse.Namespace], int]
 
 __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_size_argument",
-           "add_compile_argument", "add_data_arguments", "add_device_argument",
+           "add_compile_argument", "add_data_arguments", "add_data_on_device_argument",
+           "add_device_argument",
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
            "check_output_path", "check_resize", "compile_options",
            "exit_status_of", "main_of", "out_of_memory_message", "report"]
