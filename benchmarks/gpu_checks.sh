@@ -75,6 +75,7 @@ step pytorch-fp32-compile 150 $bench --backend pytorch --precision fp32 --compil
 step plain-fp32 90 $plain --precision fp32 --json "$out/gpu-plain-fp32.json"
 step chapter-pytorch-fp32 150 $PY -m d2l_alexnet.train --backend pytorch --device gpu \
     --out "$out/chapter-pytorch-fp32"
+mkdir -p "$out/first-layer-filters"  # filters writes into a folder that exists
 step first-layer-filters 30 $PY -m d2l_alexnet.filters \
     --weights "$out/chapter-pytorch-fp32/weights.safetensors" \
     --save-kernel "$out/first-layer-filters/conv1.safetensors" \
@@ -88,7 +89,7 @@ step jax-bf16 90 $bench --backend jax --precision bf16 --steps 50 --warmup 10 \
 step tta-jax-bf16 90 $bench --backend jax --precision bf16 --time-to-accuracy 0.88 \
     --recipe fast --out "$out/tta-jax-bf16-fast"
 step pytorch-bf16-512-compile 150 $bench --backend pytorch --precision bf16 --compile \
-    --batch-sizes 512 --steps 30 --warmup 5 --json "$out/gpu-pytorch-bf16-512-compile.json"
+    --batch-size 512 --steps 30 --warmup 5 --json "$out/gpu-pytorch-bf16-512-compile.json"
 step plain-bf16-512 90 $plain --precision bf16 --batch-size 512 --json "$out/gpu-plain-bf16-512.json"
 step pytorch-bf16-host-data 60 $bench --backend pytorch --precision bf16 --data-on-device off \
     --steps 50 --warmup 10 --json "$out/gpu-pytorch-bf16-host-data.json"
