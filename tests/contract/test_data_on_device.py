@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from d2l_alexnet.core.checkpoint import Checkpoint
 from d2l_alexnet.core import trainer as core_trainer
+from d2l_alexnet.core.checkpoint import Checkpoint
 from d2l_alexnet.core.trainer import DataOnDeviceError, TrainingInterrupted
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
