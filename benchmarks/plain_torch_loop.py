@@ -32,9 +32,11 @@ TRAIN_LABELS = "train-labels-idx1-ubyte"
 
 
 def chapter_alexnet(size, num_classes=10):
-    """The chapter's single-tower AlexNet for 1-channel ``size``×``size`` images."""
+    """The chapter's single-tower AlexNet for 1-channel ``size``×``size`` images (the first
+    convolution unpadded, as ours and the book's MXNet and TensorFlow code have it: at 224 it
+    gives the same 54×54 maps as the book's PyTorch code's padding of 1)."""
     features = nn.Sequential(
-        nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),
+        nn.Conv2d(1, 96, kernel_size=11, stride=4), nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),
         nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),
         nn.MaxPool2d(kernel_size=3, stride=2),

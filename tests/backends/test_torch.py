@@ -233,6 +233,12 @@ def test_the_plain_loop_trains_the_chapters_network(tmp_path, compile_mode):
     assert result["parameters"] == sum(parameter.numel() for parameter in ours.parameters())
     chapter = script.chapter_alexnet(224)
     assert chapter[1].in_features == 6400  # the chapter's flattened 256 × 5 × 5
+    ours_convolutions = [module for module in ours.modules()
+                         if isinstance(module, torch.nn.Conv2d)]
+    plain_convolutions = [module for module in chapter.modules()
+                          if isinstance(module, torch.nn.Conv2d)]
+    assert [(conv.kernel_size, conv.stride, conv.padding) for conv in plain_convolutions] == [
+        (conv.kernel_size, conv.stride, conv.padding) for conv in ours_convolutions]
     assert result["images_per_sec"] > 0 and math.isfinite(result["last_loss"])
     assert result["compile"] == compile_mode
     assert json.loads(path.read_text()) == result
