@@ -139,8 +139,8 @@ class TrainerBase(HyperParameters):
     (PyTorch and JAX; the order, and so exact resume, is the same as on the host). ``None``
     (automatic): on when training on a GPU with one replica, with a data module that offers
     ``batch_indices`` and holds its splits in memory (ours do), up to 1 GiB of them, and without
-    ``augment``, which changes each image on the host; ``True``: on, or a one-line :class:`DataOnDeviceError`
-    saying why it cannot be; ``False``: off.
+    ``augment``, which changes each image on the host; ``True``: on, or a one-line
+    :class:`DataOnDeviceError` saying why it cannot be; ``False``: off.
     """
 
     # Whether this backend's Trainer can keep the data on the device (data_on_device).
@@ -458,13 +458,13 @@ class TrainerBase(HyperParameters):
         there: no pixel leaves the host (a JAX step sends its start and count, two
         integers; a PyTorch step nothing)."""
         order_epoch = epoch if train else 0  # validation's order is every epoch's
+        total, size = self.data.num_examples(train), self.data.batch_size
         if self.device_orders.get(train, (None,))[0] != order_epoch:
-            total = self.data.num_examples(train)
-            indices = np.concatenate([np.arange(total)[chosen] for chosen in
+            positions = np.arange(total)  # a validation batch's slice -> its indices
+            indices = np.concatenate([positions[chosen] for chosen in
                                       self.data.batch_indices(train, order_epoch)])
             self.device_orders[train] = (order_epoch, self.device_order(indices))
         order = self.device_orders[train][1]
-        total, size = self.data.num_examples(train), self.data.batch_size
         for start in range(start_batch * size, total, size):
             count = min(size, total - start)
             yield self.gather_batch(train, order, start, count), count
@@ -561,6 +561,14 @@ class TrainerBase(HyperParameters):
                             f"something that yields (X, y) batches (a DataLoader, a "
                             f"tf.data.Dataset, a list of pairs)")
         return loader
+
+    def full_batch_size(self, train: bool) -> int | None:
+        """The size of a split's full batches: the data's batch size (the split's size when
+        smaller); ``None`` for a loader that has no ``batch_size``."""
+        size = getattr(self.data, "batch_size", None)
+        if size is not None and self.position_aware:
+            size = min(size, self.data.num_examples(train))
+        return size
 
     def batch_preparer(self, train: bool) -> Callable[..., Any]:
         """What turns a numpy batch of one split into the steps' input: :meth:`prepare_batch`,

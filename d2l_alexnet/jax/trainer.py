@@ -154,8 +154,7 @@ class Trainer(TrainerBase):
         data's ``batch_size`` (the split's size when smaller), or for a loader the largest
         batch of the pass so far (its first, as a rule)."""
         if self.position_aware:
-            full_size = min(self.data.batch_size, self.data.num_examples(train))
-            return partial(self.prepare_batch, padded_size=full_size)
+            return partial(self.prepare_batch, padded_size=self.full_batch_size(train))
         largest = 0
 
         def prepare(images, labels):
@@ -212,9 +211,8 @@ class Trainer(TrainerBase):
         # The pass's order is on the device already (uploaded once per epoch): a step sends
         # only its start and count, and is padded to the split's full size as batch_preparer
         # pads, so the steps compile once.
-        full_size = min(self.data.batch_size, self.data.num_examples(train))
         images, labels, real = _gather(*self.device_splits[train], order, start, count,
-                                       full_size)
+                                       self.full_batch_size(train))
         return resize_images(images, self.input_size or images.shape[1:3]), labels, real
 
     def global_array(self, array: np.ndarray) -> jax.Array:

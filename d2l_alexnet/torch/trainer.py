@@ -105,7 +105,7 @@ class Trainer(TrainerBase):
         self.training_loss, self.validation_outputs = self.eager_loss, self.eager_validation
         if self.compile_mode is not None:
             # dynamic=False: one graph for the full batch (tests/backends/test_torch.py counts
-            # them). A pass's short last batch runs eagerly instead (compiled_size): its own
+            # them). A pass's short last batch runs eagerly (takes_compiled_step): its own
             # graph took 32 s more on the 2-core EPYC, at 67×67, for one step per epoch (the
             # first step took 40 s, the others 1.4 s). The optimizer step stays eager: SGD over
             # 16 tensors is a few fused kernels, and a scheduled learning rate, a new Python
@@ -177,7 +177,7 @@ class Trainer(TrainerBase):
         # reuse their memory.
         self.optim.zero_grad(set_to_none=True)
         self.begin_compiled_step()
-        compiled = len(batch[1]) == self.compiled_size(train=True)
+        compiled = self.takes_compiled_step(batch, train=True)
         loss = (self.training_loss if compiled else self.eager_loss)(batch)
         loss.backward()
         if self.gradient_clip_val > 0:
@@ -196,14 +196,11 @@ class Trainer(TrainerBase):
         with self.autocasting():
             return validation_sums(self.model, self.model(X).float(), labels)
 
-    def compiled_size(self, train: bool) -> int | None:
-        """The one batch size a split's compiled step takes: the data's batch size (the split's
-        size when smaller); other batches (a pass's short last one) run eagerly rather than
-        compile again. ``None`` for a loader without a ``batch_size``: every shape compiles."""
-        size = getattr(self.data, "batch_size", None)
-        if size is not None and self.position_aware:
-            size = min(size, self.data.num_examples(train))
-        return size
+    def takes_compiled_step(self, batch: tuple[Any, ...], train: bool) -> bool:
+        """Whether ``batch`` has the one size a split's compiled step takes, its full batches'
+        (:meth:`full_batch_size`): a pass's short last batch runs eagerly rather than compile
+        again. A loader without a ``batch_size`` (no full size known) runs eagerly."""
+        return len(batch[1]) == self.full_batch_size(train)
 
     def begin_compiled_step(self) -> None:
         """Tell CUDA graphs that a new step begins, so that it may reuse the last one's
@@ -243,7 +240,7 @@ class Trainer(TrainerBase):
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         self.model.eval()
         self.begin_compiled_step()
-        compiled = len(batch[1]) == self.compiled_size(train=False)
+        compiled = self.takes_compiled_step(batch, train=False)
         with torch.no_grad():
             sums = self.kept((self.validation_outputs if compiled else self.eager_validation)(
                 batch[0], batch[1]))
