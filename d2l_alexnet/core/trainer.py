@@ -492,6 +492,9 @@ class TrainerBase(HyperParameters):
         self.input_size = None if size is None else as_size(size)  # None: batches as they come
         # Examples per split of a book-style module, once counted.
         self.loader_sizes: dict[bool, int] = {}
+        # The size of the first batch of a loader's pass, per split: its full batches' size,
+        # for a loader with no batch_size (full_batch_size).
+        self.first_batch_sizes: dict[bool, int] = {}
 
     def epoch_examples(self, train: bool) -> int | None:
         """Examples in one pass over a split; ``None`` while a loader's length is unknown."""
@@ -535,6 +538,8 @@ class TrainerBase(HyperParameters):
                 check_label_range(labels, self.num_classes,  # type: ignore[arg-type]
                                   f"a batch of {where}")  # (labels_checked: num_classes known)
             seen += len(labels)
+            if index == 0:  # noted before any step of the pass, resumed mid-pass or not
+                self.first_batch_sizes[train] = len(labels)
             if index < start_batch:  # resuming mid-epoch: these were trained on already
                 continue
             images = self.loader_images(X)
@@ -564,8 +569,11 @@ class TrainerBase(HyperParameters):
 
     def full_batch_size(self, train: bool) -> int | None:
         """The size of a split's full batches: the data's batch size (the split's size when
-        smaller); ``None`` for a loader that has no ``batch_size``."""
+        smaller); for a book-style module with no ``batch_size``, the size of its loader's
+        first batch in the current pass (``None`` before that batch)."""
         size = getattr(self.data, "batch_size", None)
+        if size is None:
+            return self.first_batch_sizes.get(train)
         if size is not None and self.position_aware:
             size = min(size, self.data.num_examples(train))
         return size

@@ -199,7 +199,7 @@ class Trainer(TrainerBase):
     def takes_compiled_step(self, batch: tuple[Any, ...], train: bool) -> bool:
         """Whether ``batch`` has the one size a split's compiled step takes, its full batches'
         (:meth:`full_batch_size`): a pass's short last batch runs eagerly rather than compile
-        again. A loader without a ``batch_size`` (no full size known) runs eagerly."""
+        again. For a loader with no ``batch_size``, the full size is its pass's first batch's."""
         return len(batch[1]) == self.full_batch_size(train)
 
     def begin_compiled_step(self) -> None:

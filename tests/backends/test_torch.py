@@ -134,6 +134,38 @@ def test_compiled_steps_match_the_eager_ones_and_compile_once_per_split():
                                    [record[key] for record in eager_history], rtol=1e-4)
 
 
+def test_a_loader_with_no_batch_size_compiles_for_its_first_batch():
+    """A book-style module with no ``batch_size``: the compiled steps take the size of each
+    pass's first batch (8), the short last batch (4) runs eagerly, so two graphs again, and the
+    run ends as the eager one does."""
+    from torch._dynamo.utils import counters
+
+    source = d2l.FashionMNIST(batch_size=8, resize=(28, 28), limit_train=20, limit_val=12,
+                              log=None)
+    train, val = list(source.train_dataloader()), list(source.val_dataloader())
+
+    class Lesson:  # the two loaders and nothing else
+        def train_dataloader(self):
+            return train
+
+        def val_dataloader(self):
+            return val
+
+    torch._dynamo.reset()
+    histories = []
+    for compile in (False, True):
+        graphs = counters["stats"]["unique_graphs"]
+        d2l.set_seed(0)
+        model = d2l.AlexNet(lr=0.1, resize=28, layers=TINY, dropout=0.0)
+        trainer = d2l.Trainer(max_epochs=2, progress=False, log=None, compile=compile)
+        histories.append(trainer.fit(model, Lesson()))
+    assert counters["stats"]["unique_graphs"] - graphs == 2
+    eager_history, compiled_history = histories
+    for key in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_allclose([record[key] for record in compiled_history],
+                                   [record[key] for record in eager_history], rtol=1e-4)
+
+
 def test_compile_takes_a_mode_and_one_device(monkeypatch):
     """A mode is one of torch.compile's; DistributedDataParallel replicas are refused."""
     with pytest.raises(ValueError, match="compile must be True, False or one of default, "):
