@@ -574,7 +574,7 @@ class TrainerBase(HyperParameters):
         size = getattr(self.data, "batch_size", None)
         if size is None:
             return self.first_batch_sizes.get(train)
-        if size is not None and self.position_aware:
+        if self.position_aware:
             size = min(size, self.data.num_examples(train))
         return size
 
