@@ -98,15 +98,27 @@ TINY = (Layer("conv", 4, kernel=5, stride=3), Layer("relu"), Layer("flatten"),
         Layer("dropout", rate=0.5), Layer("dense"))
 
 
-def fit_tiny(compile):
-    """Two epochs of 20 training images (batches of 8, 8 and 4) and 12 validation images (8
-    and 4) with dropout off; the trainer and its history."""
-    data = d2l.FashionMNIST(batch_size=8, resize=(28, 28), limit_train=20, limit_val=12,
+def tiny_data():
+    """20 training images (batches of 8, 8 and 4) and 12 validation images (8 and 4)."""
+    return d2l.FashionMNIST(batch_size=8, resize=(28, 28), limit_train=20, limit_val=12,
                             log=None)
+
+
+def fit_tiny(compile, data=None):
+    """Two epochs of ``data`` (:func:`tiny_data` by default) with dropout off; the trainer and
+    its history."""
+    data = tiny_data() if data is None else data
     d2l.set_seed(0)
     model = d2l.AlexNet(lr=0.1, resize=28, layers=TINY, dropout=0.0)
     trainer = d2l.Trainer(max_epochs=2, progress=False, log=None, compile=compile)
     return trainer, trainer.fit(model, data)
+
+
+def assert_same_history(got, expected):
+    """Losses and accuracies of two runs' histories, close but not bitwise."""
+    for key in ("train_loss", "val_loss", "val_acc"):
+        np.testing.assert_allclose([record[key] for record in got],
+                                   [record[key] for record in expected], rtol=1e-4)
 
 
 def test_compiled_steps_match_the_eager_ones_and_compile_once_per_split():
@@ -129,9 +141,7 @@ def test_compiled_steps_match_the_eager_ones_and_compile_once_per_split():
         if name.startswith(("params.", "optimizer.")):
             np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, atol=1e-5,
                                        err_msg=name)
-    for key in ("train_loss", "val_loss", "val_acc"):
-        np.testing.assert_allclose([record[key] for record in compiled_history],
-                                   [record[key] for record in eager_history], rtol=1e-4)
+    assert_same_history(compiled_history, eager_history)
 
 
 def test_a_loader_with_no_batch_size_compiles_for_its_first_batch():
@@ -140,8 +150,7 @@ def test_a_loader_with_no_batch_size_compiles_for_its_first_batch():
     run ends as the eager one does."""
     from torch._dynamo.utils import counters
 
-    source = d2l.FashionMNIST(batch_size=8, resize=(28, 28), limit_train=20, limit_val=12,
-                              log=None)
+    source = tiny_data()
     train, val = list(source.train_dataloader()), list(source.val_dataloader())
 
     class Lesson:  # the two loaders and nothing else
@@ -152,18 +161,11 @@ def test_a_loader_with_no_batch_size_compiles_for_its_first_batch():
             return val
 
     torch._dynamo.reset()
-    histories = []
-    for compile in (False, True):
-        graphs = counters["stats"]["unique_graphs"]
-        d2l.set_seed(0)
-        model = d2l.AlexNet(lr=0.1, resize=28, layers=TINY, dropout=0.0)
-        trainer = d2l.Trainer(max_epochs=2, progress=False, log=None, compile=compile)
-        histories.append(trainer.fit(model, Lesson()))
+    _, eager_history = fit_tiny(compile=False, data=Lesson())
+    graphs = counters["stats"]["unique_graphs"]
+    _, compiled_history = fit_tiny(compile=True, data=Lesson())
     assert counters["stats"]["unique_graphs"] - graphs == 2
-    eager_history, compiled_history = histories
-    for key in ("train_loss", "val_loss", "val_acc"):
-        np.testing.assert_allclose([record[key] for record in compiled_history],
-                                   [record[key] for record in eager_history], rtol=1e-4)
+    assert_same_history(compiled_history, eager_history)
 
 
 def test_compile_takes_a_mode_and_one_device(monkeypatch):
