@@ -133,10 +133,15 @@ def run_notebook(path, spec_dir, timeout, show_output, executed_dir, min_val_acc
                             kernel_name=KERNEL_NAME,
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_start=on_cell_start, on_cell_executed=on_cell_executed)
+    # The kernel gets a temporary directory of its own, so that whatever the notebook leaves in
+    # it (a reader's /tmp would keep it: weights are 80 MB and more) fails the run.
+    scratch = Path(tempfile.mkdtemp(prefix="d2l-alexnet-notebook-tmp-"))
     began = time.perf_counter()
     passed = True
     try:
-        client.execute(cleanup_kc=True)  # shut the kernel down afterwards, even on an error
+        # Shut the kernel down afterwards, even on an error; gracefully, so its exit-time
+        # cleanups (a TemporaryDirectory's) run before the check below.
+        client.execute(cleanup_kc=True, env={**os.environ, "TMPDIR": str(scratch)})
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         passed = False
         print(f"  error: {error}", flush=True)
@@ -149,6 +154,15 @@ def run_notebook(path, spec_dir, timeout, show_output, executed_dir, min_val_acc
         atexit.unregister(client._cleanup_kernel)
         if kernel_manager.has_kernel:
             kernel_manager.shutdown_kernel(now=True)
+    # Files only: PyTorch makes an empty cache directory of its own (torchinductor_<user>).
+    left_behind = sorted(str(entry.relative_to(scratch)) for entry in scratch.rglob("*")
+                         if entry.is_file())
+    shutil.rmtree(scratch, ignore_errors=True)
+    if passed and left_behind:
+        passed = False
+        print(f"  error: the notebook left {', '.join(left_behind)} in the temporary directory; "
+              "write scratch files in a tempfile.TemporaryDirectory, which removes them",
+              flush=True)
     seconds = time.perf_counter() - began
     if passed and min_val_acc is not None and path.name != LESSON_FILE:
         accuracy = last_val_acc(notebook)

@@ -11,6 +11,7 @@ helpers they display (``d2l_alexnet.core.notebook``).
 import ast
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -323,6 +324,32 @@ def test_the_quick_runs_accuracy_is_read_from_the_last_epoch_printed():
         {"cell_type": "code", "outputs": [stream("19 of 32 images classified correctly\n")]}]})
     assert run_notebooks.last_val_acc(notebook) == 0.71
     assert run_notebooks.last_val_acc(nbformat.from_dict({"cells": []})) is None
+
+
+def test_a_notebook_that_leaves_files_in_the_temporary_directory_fails(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    notebooks = {
+        "leaves.ipynb": 'import tempfile\nopen(tempfile.mkdtemp() + "/weights.bin", "wb").write(b"w")',
+        "cleans.ipynb": 'import os, tempfile\nscratch = tempfile.TemporaryDirectory()\n'
+                        'open(scratch.name + "/weights.bin", "wb").write(b"w")\n'
+                        # an empty directory is no leak (PyTorch's optimizers make one)
+                        'os.mkdir(os.path.join(tempfile.gettempdir(), "cache"))'}
+    for name, code in notebooks.items():
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]),
+                       tmp_path / name)
+    outer = tmp_path / "tmp"  # the runner's own temporary directory
+    outer.mkdir()
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "run_notebooks.py"), "--mode",
+                          "smoke", *(str(tmp_path / name) for name in notebooks)],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TMPDIR": str(outer)})
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert re.search(r"error: the notebook left tmp\w+/weights\.bin in", run.stdout)
+    assert "leaves.ipynb: FAILED" in run.stdout
+    assert "cleans.ipynb: passed" in run.stdout
+    assert list(outer.iterdir()) == []  # the kernel's directory is removed either way
 
 
 def test_ci_smokes_every_notebook_and_make_notebooks_holds_the_quick_run_to_an_accuracy():
