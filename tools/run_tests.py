@@ -11,6 +11,10 @@ output is printed whole when it ends.
 Without a Python <= 3.11 (``--mxnet-python`` empty) the MXNet suites are left out with a note;
 ``D2L_ALEXNET_REQUIRE_MXNET=1`` makes that a failure instead, before any suite runs.
 
+The suites write their weight files and checkpoints in the temporary directory (``TMPDIR``):
+with less than ``TEMPORARY_ROOM`` free there, nothing runs, with one ``error:`` line, rather
+than dozens of tests failing on a full disk half an hour in.
+
 PyTorch, TensorFlow and JAX share an environment but not a process (their OpenMP/oneDNN
 runtimes and thread pools can clash); MXNet runs from its own environment. The cross-backend
 parity test crosses them through a directory named in ``D2L_ALEXNET_PARITY_DIR``: PyTorch writes
@@ -21,6 +25,7 @@ it.
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +43,14 @@ BACKEND_TESTS = {"pytorch": "tests/backends/test_torch.py",
 # Set to 1 (CI does) to fail, rather than skip the MXNet suites, when no Python <= 3.11 is found.
 REQUIRE_MXNET = "D2L_ALEXNET_REQUIRE_MXNET"
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
+# The most the suites hold in the temporary directory at once is 2.8 GB (a clean clone's
+# `make test`, 2026-12-06, sampled every 15 s; pytest removes each passing test's files): this
+# leaves room for the failing tests' files, which pytest keeps, and for PyTorch's kernel cache.
+TEMPORARY_ROOM = 5 * 2**30  # 5 GiB
+
+
+def free_bytes(path):
+    return shutil.disk_usage(path).free
 
 
 def pytest(python, *targets):
@@ -124,6 +137,14 @@ def main():
         print("note: no Python <= 3.11 found, so the MXNet suites are not run (MXNet 1.9.1 "
               f"needs numpy<1.24; set {REQUIRE_MXNET}=1 to make that a failure)")
 
+    temporary = tempfile.gettempdir()
+    free = free_bytes(temporary)
+    if free < TEMPORARY_ROOM:
+        print(f"error: the suites need {TEMPORARY_ROOM / 2**30:.0f} GiB free in the temporary "
+              f"directory {temporary} for their weight files and checkpoints, and it has "
+              f"{free / 2**30:.1f} GiB: free some room there, or point TMPDIR at a folder on a "
+              "disk with more", file=sys.stderr)
+        return 1
     totals = {"passed": 0, "failed": 0, "skipped": 0}
     failures = []
     parity = tempfile.TemporaryDirectory(prefix="d2l_alexnet_parity_")  # for this run only

@@ -329,20 +329,24 @@ def test_predict_refuses_bad_input_in_one_line(capsys, tmp_path):
         predict.main, ["--weights", str(tmp_path / "none.safetensors"), str(picture)], capsys)
 
 
-# ---- tools/run_tests.py without a Python for MXNet -------------------------------------------
+# ---- tools/run_tests.py: without a Python for MXNet, with too little room, two at a time ------
 
-def load_run_tests():
+def load_run_tests(monkeypatch, free=100 * 2**30):
+    """The runner, seeing ``free`` bytes in the temporary directory whatever this disk has."""
     spec = importlib.util.spec_from_file_location("run_tests",
                                                   os.path.join(ROOT, "tools", "run_tests.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    asked = []
+    monkeypatch.setattr(module, "free_bytes", lambda path: asked.append(path) or free)
+    module.asked_for_room_in = asked
     return module
 
 
 @pytest.mark.parametrize("required", [False, True])
 def test_run_tests_without_mxnet_fails_only_when_mxnet_is_required(monkeypatch, capsys,
                                                                    required):
-    run_tests = load_run_tests()
+    run_tests = load_run_tests(monkeypatch)
     commands = []
 
     def fake_run(command, **kwargs):  # every suite "passes" at once
@@ -369,9 +373,26 @@ def test_run_tests_without_mxnet_fails_only_when_mxnet_is_required(monkeypatch, 
         assert "note: no Python <= 3.11 found, so the MXNet suites are not run" in captured.out
 
 
+def test_run_tests_stops_before_any_suite_without_room_in_the_temporary_directory(
+        monkeypatch, capsys, tmp_path):
+    run_tests = load_run_tests(monkeypatch, free=3 * 2**30)
+    commands = []
+    monkeypatch.setattr(run_tests.subprocess, "run", lambda command, **_: commands.append(command))
+    monkeypatch.setattr(run_tests.tempfile, "tempdir", str(tmp_path))  # as TMPDIR sets it
+    monkeypatch.setattr(run_tests.sys, "argv", ["run_tests.py", "--python", "python",
+                                                "--mxnet-python", "mxpy"])
+    assert run_tests.main() == 1 and commands == []
+    assert run_tests.asked_for_room_in == [str(tmp_path)]
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: the suites need 5 GiB free in the temporary directory "
+                            f"{tmp_path} for their weight files and checkpoints, and it has "
+                            "3.0 GiB: free some room there, or point TMPDIR at"), error
+    assert len(error.strip().splitlines()) == 1
+
+
 def test_run_tests_runs_two_suites_at_a_time_and_the_page_after_the_notebooks(monkeypatch,
                                                                                capsys):
-    run_tests = load_run_tests()
+    run_tests = load_run_tests(monkeypatch)
     events, lock = [], threading.Lock()
     running = {"now": 0, "most": 0}
 
