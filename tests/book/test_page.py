@@ -85,7 +85,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory):
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -103,7 +103,10 @@ def browser():
                      "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+    # Chromium leaves an org.chromium.Chromium.* folder in TMPDIR: one that pytest removes.
+    scratch = str(tmp_path_factory.mktemp("chromium"))
+    driver = webdriver.Chrome(options=options, service=Service(
+        executable_path=driver_path, env={**os.environ, "TMPDIR": scratch}))
     driver.set_script_timeout(60)
     yield driver
     driver.quit()

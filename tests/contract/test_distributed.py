@@ -26,8 +26,9 @@ def train(backend_name, replicas, tmp_path):
     if backend_name == "pytorch" and replicas > 1:  # one Gloo process per replica
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    f"--nproc-per-node={replicas}", *command[1:]]
+    # TMPDIR: torchrun leaves a torchelastic_* folder there, which goes with tmp_path.
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1")
+               OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = json.loads(out.read_text())
@@ -189,7 +190,8 @@ def test_cli_trains_on_two_replicas_and_the_first_writes(d2l, backend_name, tmp_
                  "--batch-size", "8", "--limit-train", "16", "--limit-val", "8", "--resize",
                  "67", "--device", "cpu", "--out", str(out)]
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+               OMP_NUM_THREADS="1", XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               TMPDIR=str(tmp_path))  # for torchrun's torchelastic_* folder, as in train()
     if backend_name == "pytorch":
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    "--nproc-per-node=2", *arguments]
