@@ -370,7 +370,8 @@ def make_trainer(backend, args):
 
 def run_callbacks(args):
     """What the run writes as it goes (metrics.jsonl, curves.png, with --tensorboard its event
-    files, with --keep-best best.safetensors) and --early-stopping, in the order they act after each evaluation."""
+    files, with --keep-best best.safetensors) and --early-stopping, in the order they act after
+    each evaluation."""
     callbacks = [MetricsLog(os.path.join(args.out, "metrics.jsonl")),
                  PlotCurves(os.path.join(args.out, "curves.png"))]
     if args.tensorboard_log is not None:
@@ -468,8 +469,9 @@ def train_model(args, trainer, model, data, checkpointer):
                           f"resume with: {resume_command(args)}") from None
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
-            raise TrainingError(f"{error.for_command_line()}; the last good checkpoint is {checkpointer.last_path}: "
-                                "resume from it with a lower --lr and --resume") from None
+            raise TrainingError(f"{error.for_command_line()}; the last good checkpoint is "
+                                f"{checkpointer.last_path}: resume from it with a lower --lr "
+                                "and --resume") from None
         raise
     finally:
         args.stop_signals.trainer = None
@@ -491,9 +493,9 @@ def output_bytes(resize, keep_best=False, num_classes=NUM_CLASSES):
 
 def claim_directories(args, program, needed=None, outputs="weights, metrics, plot"):
     """:func:`prepare_directories`, then lock --out, --tensorboard and --checkpoint-dir for the
-    rest of the run (``args.locks``, released when the command ends, however it ends): a second run there is
-    refused with exit 2 naming this one (``python -m <program>`` and its flags), and a refused run
-    leaves no folder it made."""
+    rest of the run (``args.locks``, released when the command ends, however it ends): a second
+    run there is refused with exit 2 naming this one (``python -m <program>`` and its flags), and
+    a refused run leaves no folder it made."""
     folders = [(args.out, "--out"), (getattr(args, "tensorboard", None), "--tensorboard"),
                (args.checkpoint_dir, "--checkpoint-dir")]
     created = [folder for path, _ in folders if path is not None

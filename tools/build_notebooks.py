@@ -21,7 +21,7 @@ framework's version of a cell next to the others' (tools/build_book.py).
 
 Usage::
 
-    python tools/build_notebooks.py            # (re)write notebooks/*.ipynb and notebooks/id/*.ipynb
+    python tools/build_notebooks.py            # (re)write notebooks/*.ipynb, notebooks/id/*.ipynb
     python tools/build_notebooks.py --check    # exit 1 and name the stale files, writing nothing
 """
 

@@ -6,10 +6,10 @@ MXNet notebooks run in ``.venv-mxnet`` and the others in ``.venv``) through a ke
 to a temporary directory: nothing is registered with Jupyter, and no kernel installed elsewhere
 on the machine can be picked up by mistake. The kernel imports ``d2l_alexnet`` from this working
 tree (``PYTHONPATH``) and runs with ``D2L_ALEXNET_QUICK=1`` unless ``--mode`` says otherwise, so
-every notebook trains its quick run
-(``--mode smoke``: the shortest run, which only shows that every cell works; ``--min-val-acc``
-holds the chapter notebooks to an accuracy). The committed notebooks are never written to: outputs stay in
-memory unless ``--executed-dir`` names a directory outside ``notebooks/`` for executed copies.
+every notebook trains its quick run (``--mode smoke``: the shortest run, which only shows that
+every cell works; ``--min-val-acc`` holds the chapter notebooks to an accuracy). The committed
+notebooks are never written to: outputs stay in memory unless ``--executed-dir`` names a
+directory outside ``notebooks/`` for executed copies.
 
 Needs ``nbclient`` and ``nbformat`` here, and ``ipykernel`` in the kernel's Python
 (``pip install -e '.[notebooks]'`` brings all three).

@@ -137,10 +137,11 @@ def comparison_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
                      language: str = "en") -> str:
     """LeNet-5 and AlexNet side by side as a Markdown table (d2l, sec_alexnet's figure).
 
-    Both take one greyscale channel, as Fashion-MNIST has. Each row is one block (a layer with the activation and dropout that follow it), with the
-    output shape of one image (channels × height × width) and its parameters; the last row holds
-    the totals. Both columns are computed from the layer descriptions, AlexNet's being the table
-    every backend builds from.
+    Both take one greyscale channel, as Fashion-MNIST has. Each row is one block (a layer with
+    the activation and dropout that follow it), with the output shape of one image
+    (channels × height × width) and its parameters; the last row holds the totals. Both columns
+    are computed from the layer descriptions, AlexNet's being the table every backend builds
+    from.
     """
     left = _blocks(LENET, LENET_RESIZE, num_classes)
     right = _blocks(ALEXNET, resize, num_classes)

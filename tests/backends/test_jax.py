@@ -19,9 +19,9 @@ import jax.numpy as jnp  # noqa: E402
 from d2l_alexnet import jax as d2l  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
+from repository import child_env  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping fast
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def small_data():
@@ -130,10 +130,13 @@ def test_a_padded_short_batch_splits_over_two_replicas():
     """The same check on a mesh of two CPU devices (a process of its own: XLA_FLAGS must come
     before JAX starts), where the padded batch is split between the replicas and the short
     one, 5 images, runs replicated; and where data_on_device=True is refused in one line."""
+    # This folder for test_jax, the one above for the repository module test_jax imports.
+    here = os.path.dirname(os.path.abspath(__file__))
+    folders = [here, os.path.dirname(here)]
     script = f"""
 import os, sys
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
-sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+sys.path[:0] = {folders!r}
 import test_jax
 data = test_jax.small_data()
 trainer, _ = test_jax.prepared_trainer(data, num_gpus=2, device="cpu")
@@ -145,7 +148,7 @@ try:
 except DataOnDeviceError as error:
     print("refused:", error)
 """
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
@@ -340,7 +343,7 @@ class Data(book.DataModule):
 
 book.Trainer(max_epochs=1).fit(WithInit(resize=67), Data())
 """
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             env=env, timeout=600)
     assert result.returncode != 0

@@ -27,7 +27,8 @@ def main(backend, replicas, out):
         import tensorflow as tf
 
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from d2l_alexnet.backends import load_backend
 
     d2l = load_backend(backend)

@@ -11,10 +11,10 @@ in its own environment, so the fixture is a directory of files rather than objec
   PyTorch's validation loss and accuracy.
 
 ``tools/run_tests.py`` names the directory in ``D2L_ALEXNET_PARITY_DIR`` and runs this script
-into it before the suites start. Run as a script (``python parity_fixture.py DIR``) it writes the fixture into DIR:
-that is how a plain ``pytest --backend jax`` makes one without importing two frameworks into one
-process. At the end: the evaluation-mode logits and canonical parameters the contract and
-parity tests share.
+into it before the suites start. Run as a script (``python parity_fixture.py DIR``) it writes
+the fixture into DIR: that is how a plain ``pytest --backend jax`` makes one without importing
+two frameworks into one process. At the end: the evaluation-mode logits and canonical
+parameters the contract and parity tests share.
 """
 
 import os

@@ -15,8 +15,8 @@ import pytest
 
 from d2l_alexnet.core import contract
 from d2l_alexnet.core.architecture import layer_table, parameter_count, weight_layers
+from repository import child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # What every AlexNet offers a lesson that reuses it, with the same arguments everywhere.
 MODEL_METHODS = ("predict", "features", "save_weights", "load_weights", "layer_summary",
@@ -140,7 +140,7 @@ def test_the_backend_is_a_package_of_the_contracts_files_and_a_lesson_skips_its_
     hooks = importlib.import_module(f"{d2l.__name__}.bench")
     assert all(callable(getattr(hooks, name, None)) for name in contract.BENCH_HOOKS)
     assert not [name for name in contract.BENCH_HOOKS if hasattr(d2l, name)]
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     imported = subprocess.run(
         [sys.executable, "-c", f"import sys, {d2l.__name__}; print(sorted(name for name in "
                                f"sys.modules if name.startswith('{d2l.__name__}.')))"],
@@ -279,7 +279,7 @@ def test_training_generalizes_to_held_out_images(d2l):
 # ---- the command line ------------------------------------------------------------------------
 
 def run_cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
 
@@ -388,8 +388,7 @@ FAULT_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault
 def run_train(argv, **faults):
     """``python -m d2l_alexnet.train``; with ``faults`` (the variables of fault_launcher.py),
     the same run through the launcher that injects them."""
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               **faults)
+    env = child_env(**faults)
     command = [FAULT_LAUNCHER] if faults else ["-m", "d2l_alexnet.train"]
     return subprocess.run([sys.executable, *command, *argv], capture_output=True, text=True,
                           env=env, timeout=600)
@@ -483,7 +482,6 @@ def test_a_compiled_run_killed_and_resumed_ends_exactly_like_an_uninterrupted_on
     run, bit for bit; the checkpoint names the model's own parameters (no ``_orig_mod.``).
     Every other backend refuses --compile (train and bench) in one line, exit 2, writing
     nothing."""
-    from d2l_alexnet import bench
     from d2l_alexnet.core.checkpoint import read_checkpoint
 
     if backend_name != "pytorch":
@@ -498,7 +496,7 @@ def test_a_compiled_run_killed_and_resumed_ends_exactly_like_an_uninterrupted_on
         bench_result = subprocess.run(
             [sys.executable, "-m", "d2l_alexnet.bench", "--backend", backend_name,
              "--compile", "--no-end-to-end"], capture_output=True, text=True, timeout=600,
-            env=dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", "")))
+            env=child_env())
         assert (bench_result.returncode, bench_result.stderr) == (2, refusal)
         return
     common = ["--backend", backend_name, *CHECKPOINT_RUN, "--compile"]
@@ -559,7 +557,7 @@ def test_cli_stops_at_a_nan_loss_without_saving_nan_weights(d2l, backend_name, t
 # ---- portable weights: one safetensors file for every backend --------------------------------
 
 def weights_cli(module, *args):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           env=env, timeout=600)
 

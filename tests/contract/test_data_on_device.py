@@ -3,7 +3,6 @@ exactly as batches copied from the host do (PyTorch and JAX, tested on the CPU a
 the other backends refuse ``True`` in one line."""
 
 import copy
-import os
 import subprocess
 import sys
 
@@ -13,8 +12,8 @@ import pytest
 from d2l_alexnet.core import trainer as core_trainer
 from d2l_alexnet.core.checkpoint import Checkpoint
 from d2l_alexnet.core.trainer import DataOnDeviceError, TrainingInterrupted
+from repository import child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 67
 KEEPS_DATA_ON_DEVICE = ("pytorch", "jax")
 
@@ -118,7 +117,7 @@ def test_data_on_device_is_automatic_on_a_gpu_only_and_refused_where_it_cannot_b
 
 
 def run_module(module, *args):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                           env=env, timeout=600)
 

@@ -13,9 +13,9 @@ import sys
 import pytest
 
 from d2l_alexnet.core.trainer import ReplicaError, replica_count, replica_slices
+from repository import child_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
 WORKER = os.path.join(HERE, "distributed_worker.py")
 RELATIVE_TOLERANCE = 1e-4  # summation order differs between one and two replicas
 
@@ -27,8 +27,7 @@ def train(backend_name, replicas, tmp_path):
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    f"--nproc-per-node={replicas}", *command[1:]]
     # TMPDIR: torchrun leaves a torchelastic_* folder there, which goes with tmp_path.
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
+    env = child_env(OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = json.loads(out.read_text())
@@ -56,7 +55,7 @@ def test_replica_slices_cover_the_global_batch_in_order():
 
 
 def test_cli_refuses_fewer_than_one_device(d2l, backend_name, tmp_path):
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend", backend_name,
                              "--devices", "0", "--out", str(tmp_path / "run")],
                             capture_output=True, text=True, env=env, timeout=600)
@@ -88,7 +87,7 @@ def test_cli_refuses_replicas_it_cannot_make(d2l, backend_name, tmp_path):
             trainer.fit(model, data)
         return
     arguments, message = REPLICA_REFUSALS[backend_name]
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     env.pop("XLA_FLAGS", None)
     result = subprocess.run([sys.executable, "-m", "d2l_alexnet.train", "--backend",
                              backend_name, *arguments, "--out", str(tmp_path / "run")],
@@ -130,8 +129,7 @@ CLUSTER_ENVIRONMENTS = {"jax": jax_coordinator_environments,
 
 def run_together(commands, environments):
     """Start one process per command at once; wait for all; returns their results."""
-    base = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                OMP_NUM_THREADS="1")
+    base = child_env(OMP_NUM_THREADS="1")
     base.pop("XLA_FLAGS", None)
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, env=dict(base, **environment))
@@ -189,9 +187,9 @@ def test_cli_trains_on_two_replicas_and_the_first_writes(d2l, backend_name, tmp_
     arguments = ["-m", "d2l_alexnet.train", "--backend", backend_name, "--epochs", "1",
                  "--batch-size", "8", "--limit-train", "16", "--limit-val", "8", "--resize",
                  "67", "--device", "cpu", "--out", str(out)]
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OMP_NUM_THREADS="1", XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               TMPDIR=str(tmp_path))  # for torchrun's torchelastic_* folder, as in train()
+    # TMPDIR: for torchrun's torchelastic_* folder, as in train().
+    env = child_env(OMP_NUM_THREADS="1", XLA_FLAGS="--xla_force_host_platform_device_count=2",
+                    TMPDIR=str(tmp_path))
     if backend_name == "pytorch":
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    "--nproc-per-node=2", *arguments]

@@ -23,16 +23,15 @@ from d2l_alexnet.core import weights
 from d2l_alexnet.core.checkpoint import estimated_bytes, list_checkpoints, read_checkpoint
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 from d2l_alexnet.core.recipe import TrainingRecipe
+from repository import REPO, child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 SMALL = 67
 RUN = ("--batch-size", "8", "--limit-train", "32", "--resize", str(SMALL))
 
 
 def environment(**extra):
-    return dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                PYTHONUNBUFFERED="1", **extra)
+    return child_env(PYTHONUNBUFFERED="1", **extra)
 
 
 def start(arguments, launcher=("-m", "d2l_alexnet.train"), **extra):

@@ -33,8 +33,8 @@ from parity_fixture import (ENV, MANIFEST, RESIZE, canonical_after_fit, one_batc
                             with_split)
 from parity_fixture import logits as parity_logits
 from d2l_alexnet.core.weights import load_safetensors
+from repository import child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOGIT_TOLERANCE = 1e-4  # relative to the largest logit, fp32
 STEP_TOLERANCE = 1e-3  # relative to the largest update of each tensor, fp32
 
@@ -54,7 +54,7 @@ def parity(backend_name, d2l, tmp_path_factory):
             pytest.skip("the parity fixture is written by PyTorch, not installed here: run "
                         "tools/run_tests.py (make test), which shares one across environments")
         directory = str(tmp_path_factory.mktemp("parity"))
-        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = child_env()
         subprocess.run([sys.executable, parity_fixture.__file__, directory], check=True,
                        env=env, timeout=600)
     elif not os.path.exists(os.path.join(directory, MANIFEST)):

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import numpy as np
+from repository import REPO, child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECTION = "## AlexNet in another lesson"
 MODULES = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax", "mxnet": "mxnet"}
 BOOK_IMPORT = "from d2l_alexnet import torch as d2l"
@@ -52,7 +52,7 @@ def test_the_readme_section_runs_as_written(d2l, backend_name, tmp_path):
     script = tmp_path / "lesson.py"
     script.write_text(script_for(backend_name) + "\nprint('lesson done', classes.shape, "
                       "vectors.shape)\n")
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                             text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]

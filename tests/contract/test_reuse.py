@@ -6,7 +6,6 @@ and features, fine-tuning from a file of another channel count and number of cla
 line refusal, naming the argument that fixes it, for everything that does not fit.
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from d2l_alexnet.core.data import DataError
 from d2l_alexnet.core.module import InputShapeError
 from d2l_alexnet.core.weights import WeightsError, load_safetensors
+from repository import child_env
 
 SMALL = 67  # the smallest input AlexNet accepts: keeps every test here to seconds
 CLASSES = 3
@@ -414,8 +414,7 @@ def run_train(*arguments):
     import subprocess
     import sys
 
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = dict(os.environ, PYTHONPATH=repo + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = child_env()
     return subprocess.run([sys.executable, "-m", "d2l_alexnet.train", *arguments],
                           capture_output=True, text=True, env=env, timeout=600)
 

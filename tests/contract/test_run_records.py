@@ -1,6 +1,7 @@
 """What a CLI run records as it goes, in each backend: ``metrics.jsonl`` readable while the run
 is still going, ``--keep-best``'s ``best.safetensors``, ``--early-stopping`` and
-``--tensorboard``'s event files, which a resumed run continues exactly. The runs are held and killed by ``fault_launcher.py``."""
+``--tensorboard``'s event files, which a resumed run continues exactly. The runs are held and
+killed by ``fault_launcher.py``."""
 
 import json
 import os
@@ -13,8 +14,8 @@ import pytest
 from d2l_alexnet.core.callbacks import METRICS_KEYS
 from d2l_alexnet.core.weights import load_safetensors
 from tensorboard_events import scalars
+from repository import REPO, child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "--limit-val", "8",
        "--resize", "67")  # two steps per epoch
@@ -22,8 +23,7 @@ RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "--limit-val
 
 def launch(backend_name, folder, *flags, **faults):
     """The CLI through the fault launcher, writing into ``folder``; returns the process."""
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               **faults)
+    env = child_env(**faults)
     return subprocess.Popen([sys.executable, FAULT_LAUNCHER, "--backend", backend_name, *RUN,
                              "--out", str(folder / "out"), "--checkpoint-dir",
                              str(folder / "ckpt"), *flags],

@@ -133,7 +133,8 @@ def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_pat
     with pytest.raises(RecordWriteError) as error:
         trainer.fit(SoftmaxRegression(lr=0.5), data)
     assert str(error.value) == (f"cannot write {missing} (No such file or directory): make "
-                                "its folder writable again; a run with --checkpoint-dir continues with --resume")
+                                "its folder writable again; a run with --checkpoint-dir "
+                                "continues with --resume")
     assert error.value.exit_status == 1
 
 

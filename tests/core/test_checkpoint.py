@@ -714,7 +714,8 @@ def test_cli_removes_what_a_killed_run_left_half_written(cli, tmp_path, capsys):
     out, ckpt_dir = tmp_path / "run", tmp_path / "ckpt"
     out.mkdir()
     ckpt_dir.mkdir()
-    stale = [out / ".weights.safetensors.k9x_2abc.tmp", ckpt_dir / ".checkpoint-6.ckpt.a1b2c3d4.tmp"]
+    stale = [out / ".weights.safetensors.k9x_2abc.tmp",
+             ckpt_dir / ".checkpoint-6.ckpt.a1b2c3d4.tmp"]
     others = [out / "notes.tmp", out / ".weights.safetensors.tmp"]  # not our naming: kept
     for path in stale + others:
         path.write_bytes(b"half")

@@ -129,7 +129,8 @@ def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monke
         (busy / "checkpoint-1.ckpt").write_bytes(b"saved by the first run")
         assert train.main(["--out", str(tmp_path / "other"), "--checkpoint-dir", str(busy)]) == 2
         err = capsys.readouterr().err
-        assert err.startswith(f"error: --checkpoint-dir {busy} is in use by another run (PID 1"), err
+        refusal = f"error: --checkpoint-dir {busy} is in use by another run (PID 1"
+        assert err.startswith(refusal), err
     assert not (tmp_path / "other").exists()
 
 

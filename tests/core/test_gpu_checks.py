@@ -27,7 +27,9 @@ while [ $# -gt 0 ]; do
   [ "$1" = --save-kernel ] && kernel=$2
   shift
 done
-if [ -n "$out" ]; then mkdir -p "$out"; echo w >"$out/weights.safetensors"; echo m >"$out/metrics.json"; fi
+if [ -n "$out" ]; then
+  mkdir -p "$out"; echo w >"$out/weights.safetensors"; echo m >"$out/metrics.json"
+fi
 if [ -n "$kernel" ]; then mkdir -p "$(dirname "$kernel")"; echo k >"$kernel"; fi
 case "$args" in *"--backend jax --precision bf16 --steps"*) echo "no GPU" >&2; exit 3;; esac
 echo "ran $args"

@@ -331,7 +331,8 @@ def test_a_notebook_that_leaves_files_in_the_temporary_directory_fails(tmp_path)
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     notebooks = {
-        "leaves.ipynb": 'import tempfile\nopen(tempfile.mkdtemp() + "/weights.bin", "wb").write(b"w")',
+        "leaves.ipynb": 'import tempfile\n'
+                        'open(tempfile.mkdtemp() + "/weights.bin", "wb").write(b"w")',
         "cleans.ipynb": 'import os, tempfile\nscratch = tempfile.TemporaryDirectory()\n'
                         'open(scratch.name + "/weights.bin", "wb").write(b"w")\n'
                         # an empty directory is no leak (PyTorch's optimizers make one)

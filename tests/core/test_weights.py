@@ -316,7 +316,7 @@ def test_a_failed_save_leaves_no_file(tmp_path, canonical, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
-# ---- files written by the safetensors library alone, and read by it -------------------------------
+# ---- files written by the safetensors library alone, and read by it -------------------------
 
 def test_the_safetensors_library_reads_our_file(saved, canonical):
     tensors = safetensors.numpy.load_file(str(saved))
