@@ -6,7 +6,6 @@ trace for every batch size, gradient clipping, bf16 kept to the model, a real al
 failure read as out of memory, and a quiet import.
 """
 
-import os
 import subprocess
 import sys
 
@@ -18,10 +17,10 @@ pytest.importorskip("tensorflow")
 from d2l_alexnet import tensorflow as d2l  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
+from repository import child_env  # noqa: E402
 
 tf, keras = d2l.tf, d2l.keras
 SMALL = 67  # the smallest input AlexNet accepts
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -185,8 +184,8 @@ def test_init_cnn_reinitializes_built_layers_and_refuses_unbuilt_ones(model):
 
 
 def test_importing_the_backend_and_looking_for_gpus_is_quiet():
-    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
-    env["PYTHONPATH"] = REPO
+    env = child_env()
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     code = "import d2l_alexnet.tensorflow as d2l; d2l.num_gpus()"
     result = subprocess.run([sys.executable, "-c", code], env=env,
                             capture_output=True, text=True, timeout=300)

@@ -18,7 +18,8 @@ import zipfile
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from repository import REPO
+
 CONSTRAINTS = os.path.join(REPO, "constraints", "ci.txt")
 
 

@@ -35,8 +35,8 @@ from d2l_alexnet.core.trainer import TrainingError, TrainingInterrupted
 # The shared numpy backend (tests/core/numpy_backend.py; pytest puts this folder on the path).
 import numpy_backend as fake_backend  # noqa: E402
 from numpy_backend import FashionMNIST, NumpyTrainer, SoftmaxRegression, set_seed  # noqa: E402
+from repository import child_env  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESIZE = 67
 
 
@@ -216,7 +216,7 @@ def test_the_same_checkpoint_is_the_same_bytes_in_every_process(tmp_path):
         result = subprocess.run([sys.executable, "-c", WRITE_TWICE, str(tmp_path / "arrays.npz"),
                                  str(tmp_path / f"seed{seed}"), json.dumps(METADATA)],
                                 capture_output=True, text=True,
-                                env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO))
+                                env=child_env(PYTHONHASHSEED=seed))
         assert result.returncode == 0, result.stderr
     write_checkpoint(tmp_path / "here.ckpt", METADATA, ARRAYS)
     written = {path.name: path.read_bytes() for path in tmp_path.glob("*.ckpt")}

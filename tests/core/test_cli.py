@@ -17,8 +17,7 @@ from d2l_alexnet import backends, evaluate, predict, train
 from d2l_alexnet.core import weights
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from repository import REPO
 
 
 def test_names_and_aliases():
@@ -335,7 +334,7 @@ def test_predict_refuses_bad_input_in_one_line(capsys, tmp_path):
 def load_run_tests(monkeypatch, free=100 * 2**30):
     """The runner, seeing ``free`` bytes in the temporary directory whatever this disk has."""
     spec = importlib.util.spec_from_file_location("run_tests",
-                                                  os.path.join(ROOT, "tools", "run_tests.py"))
+                                                  os.path.join(REPO, "tools", "run_tests.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     asked = []

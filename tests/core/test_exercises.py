@@ -14,8 +14,8 @@ from d2l_alexnet.core.architecture import (ALEXNET, Layer, forward_flops, layer_
 from d2l_alexnet.core.exercises import (EXERCISE_RESIZE, LENET_RELU_DROPOUT, RECIPES, SLIM_28,
                                         with_relu_and_dropout)
 from d2l_alexnet.core.notebook import LENET
+from repository import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "benchmarks", "exercise_models.py")
 RESULTS = os.path.join(REPO, "results", "slim-28")
 

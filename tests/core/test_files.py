@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from d2l_alexnet.core import files
+from repository import child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
@@ -35,7 +35,7 @@ def test_a_write_killed_before_its_rename_leaves_a_temporary_that_the_next_run_r
             "files.atomic_write_bytes(sys.argv[1], b'w' * 4096, before_rename=lambda temporary:"
             " os.kill(os.getpid(), signal.SIGKILL))\n")
     result = subprocess.run([sys.executable, "-c", kill, str(tmp_path / "weights.safetensors")],
-                            env=dict(os.environ, PYTHONPATH=REPO))
+                            env=child_env())
     assert result.returncode == -signal.SIGKILL
     [left] = os.listdir(tmp_path)
     assert left.startswith(".weights.safetensors.") and left.endswith(".tmp")

@@ -11,8 +11,8 @@ import pytest
 from d2l_alexnet.core.checkpoint import list_checkpoints
 from d2l_alexnet.core.lock import (LOCK_NAME, FolderInUse, FolderLocks, check_not_in_use,
                                    describe_process)
+from repository import child_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOLDER = """import sys, time
 from d2l_alexnet.core.lock import FolderLocks, describe_process
 locks = FolderLocks()
@@ -29,7 +29,7 @@ def holder(tmp_path):
     folder.mkdir()
     process = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)],
                                stdout=subprocess.PIPE, text=True,
-                               env=dict(os.environ, PYTHONPATH=ROOT))
+                               env=child_env())
     assert process.stdout.readline().strip() == "locked"
     yield folder, process
     process.kill()

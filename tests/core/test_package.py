@@ -7,7 +7,8 @@ import re
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from repository import REPO
+
 FRAMEWORKS = ("torch", "tensorflow", "jax", "flax", "mxnet", "keras")
 
 

@@ -17,8 +17,8 @@ from d2l_alexnet.core import files, weights
 from d2l_alexnet.core.architecture import ALEXNET, layer_table, parameter_count
 from d2l_alexnet.core.checkpoint import write_checkpoint
 from d2l_alexnet.core.weights import WeightsError
+from repository import child_env
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = 67  # the smallest input AlexNet accepts: 256 features reach the first dense layer
 
 
@@ -533,7 +533,7 @@ def test_the_same_weights_are_the_same_bytes_in_every_process(tmp_path, canonica
     for seed in ("1", "2"):
         result = subprocess.run([sys.executable, "-c", SAVE_TWICE, str(tmp_path / "arrays.npz"),
                                  str(tmp_path / f"seed{seed}")], capture_output=True, text=True,
-                                env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO))
+                                env=child_env(PYTHONHASHSEED=seed))
         assert result.returncode == 0, result.stderr
     written = {path.name: path.read_bytes() for path in tmp_path.glob("seed*.safetensors")}
     assert len(written) == 4
