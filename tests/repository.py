@@ -3,6 +3,8 @@
 import os
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Runs the training CLI with the faults its D2L_ALEXNET_TEST_* variables name (contract tests).
+FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 
 
 def child_env(**extra):

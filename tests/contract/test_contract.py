@@ -15,7 +15,7 @@ import pytest
 
 from d2l_alexnet.core import contract
 from d2l_alexnet.core.architecture import layer_table, parameter_count, weight_layers
-from repository import child_env
+from repository import FAULT_LAUNCHER, child_env
 
 
 # What every AlexNet offers a lesson that reuses it, with the same arguments everywhere.
@@ -382,7 +382,6 @@ CHECKPOINT_RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "
 TIMING_KEYS = ("seconds", "val_seconds", "images_per_sec")  # differ between any two runs
 
 
-FAULT_LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fault_launcher.py")
 
 
 def run_train(argv, **faults):

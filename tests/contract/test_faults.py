@@ -23,9 +23,8 @@ from d2l_alexnet.core import weights
 from d2l_alexnet.core.checkpoint import estimated_bytes, list_checkpoints, read_checkpoint
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 from d2l_alexnet.core.recipe import TrainingRecipe
-from repository import REPO, child_env
+from repository import FAULT_LAUNCHER, child_env
 
-FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 SMALL = 67
 RUN = ("--batch-size", "8", "--limit-train", "32", "--resize", str(SMALL))
 

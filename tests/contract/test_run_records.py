@@ -4,7 +4,6 @@ is still going, ``--keep-best``'s ``best.safetensors``, ``--early-stopping`` and
 killed by ``fault_launcher.py``."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -14,9 +13,8 @@ import pytest
 from d2l_alexnet.core.callbacks import METRICS_KEYS
 from d2l_alexnet.core.weights import load_safetensors
 from tensorboard_events import scalars
-from repository import REPO, child_env
+from repository import FAULT_LAUNCHER, child_env
 
-FAULT_LAUNCHER = os.path.join(REPO, "tests", "contract", "fault_launcher.py")
 RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "--limit-val", "8",
        "--resize", "67")  # two steps per epoch
 
