@@ -315,7 +315,9 @@ TEXT = {
         "filters": "What the first layer learned",
         "filters_caption": "The 96 filters of the first convolution (11×11, one input "
                            "channel: the images are greyscale) after the chapter's full run, "
-                           "each scaled to its own range.",
+                           "each scaled to its own range. That network reached validation "
+                           "accuracy {acc} after {epoch} epochs "
+                           "(`results/first-layer-filters/`).",
         "filters_missing": "The chapter shows the 96 filters its first layer learns. Their "
                            "figure here comes from the first-layer kernel of a full chapter "
                            "run, and that run is not yet recorded in `results/`; it will be "
@@ -350,7 +352,9 @@ TEXT = {
         "filters": "Apa yang dipelajari lapisan pertama",
         "filters_caption": "Ke-96 filter konvolusi pertama (11×11, satu saluran input: "
                            "gambarnya hitam-putih) setelah pelatihan penuh seperti di bab, "
-                           "masing-masing diskalakan ke rentangnya sendiri.",
+                           "masing-masing diskalakan ke rentangnya sendiri. Jaringan itu "
+                           "mencapai akurasi validasi {acc} setelah {epoch} epoch "
+                           "(`results/first-layer-filters/`).",
         "filters_missing": "Bab ini menunjukkan 96 filter yang dipelajari lapisan pertamanya. "
                            "Gambarnya di sini berasal dari kernel lapisan pertama sebuah "
                            "pelatihan penuh seperti di bab, dan pelatihan itu belum tercatat di "
@@ -440,10 +444,17 @@ def results_markdown(results, assets, language):
     if kernel_path.is_file():
         from d2l_alexnet.core.filters import read_kernel, save_filters_png
 
+        # The run's own record beside the kernel says which network the filters come from.
+        run_metrics = kernel_path.parent / "metrics.json"
+        if not run_metrics.is_file():
+            raise BookError(f"{kernel_path.parent} lacks metrics.json: keep the metrics.json of "
+                            "the run whose weights gave the kernel beside it")
+        last = json.loads(run_metrics.read_text(encoding="utf-8"))[-1]
         path, link = assets.path("first-layer-filters")
         save_filters_png(read_kernel(kernel_path), path)
-        blocks.append(directive("figure", link,
-                                [("alt", text["filters"])], text["filters_caption"]))
+        caption = text["filters_caption"].format(acc=number(last["val_acc"], 4, language),
+                                                 epoch=last["epoch"])
+        blocks.append(directive("figure", link, [("alt", text["filters"])], caption))
     else:
         blocks.append(text["filters_missing"].format(command=FILTERS_COMMAND))
     return "\n\n".join(blocks)

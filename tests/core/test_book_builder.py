@@ -130,6 +130,8 @@ def write_results(folder, with_kernel):
         save_safetensors(folder / "first-layer-filters" / "conv1.safetensors",
                          {"conv1.weight": np.random.default_rng(0).normal(
                              size=(96, 1, 11, 11))})
+        (folder / "first-layer-filters" / "metrics.json").write_text(json.dumps(
+            [{"epoch": 9, "val_acc": 0.8608}, {"epoch": 10, "val_acc": 0.8871}]))
 
 
 def test_measured_runs_table_curves_and_missing_filters(tmp_path):
@@ -154,6 +156,16 @@ def test_indonesian_section_and_recorded_filters_figure(tmp_path):
     assert "out/first-layer-filters.png" in section
     assert (tmp_path / "out" / "first-layer-filters.png").read_bytes().startswith(b"\x89PNG")
     assert "belum tercatat" not in section
+    # The caption names the run the kernel came from, by its own last epoch.
+    assert "mencapai akurasi validasi 0,8871 setelah 10 epoch" in section
+
+
+def test_a_kernel_without_its_run_s_metrics_stops_the_build(tmp_path):
+    write_results(tmp_path / "results", with_kernel=True)
+    (tmp_path / "results" / "first-layer-filters" / "metrics.json").unlink()
+    with pytest.raises(book.BookError, match="lacks metrics.json"):
+        book.results_markdown(tmp_path / "results", book.Assets(tmp_path / "out"), "en")
+    assert not (tmp_path / "out" / "first-layer-filters.png").exists()
 
 
 def test_without_executed_notebooks_the_build_stops_in_one_line(tmp_path, capsys):
