@@ -4,6 +4,9 @@ layer's kernel of a full weights file as a small file of its own.
     python -m d2l_alexnet.filters --weights runs/chapter/weights.safetensors \\
         --save-kernel results/first-layer-filters/conv1.safetensors --out filters.png
 
+``--minus`` draws what training changed instead (the kernel minus a start's, see
+:func:`~d2l_alexnet.core.filters.kernel_change`).
+
 Exit 2 with one ``error:`` line on bad input; nothing is written then.
 """
 
@@ -12,7 +15,7 @@ import sys
 
 from .cli import check_output_path, command_parser, exit_status_of
 from .core.errors import UsageError
-from .core.filters import read_kernel, save_filters_png, save_kernel
+from .core.filters import kernel_change, read_kernel, save_filters_png, save_kernel
 
 
 def check_target(path, suffix, flag):
@@ -33,12 +36,16 @@ def run(args):
         if path is not None:
             check_target(path, suffix, flag)
     kernel = read_kernel(args.weights, log=print)  # every check before anything is written
+    drawn = kernel
+    if args.minus is not None:
+        drawn = kernel_change(kernel, read_kernel(args.minus, log=print), f"--minus {args.minus}")
     if args.save_kernel is not None:
         save_kernel(args.weights, args.save_kernel)
         print(f"kept {tuple(kernel.shape)} conv1.weight in {args.save_kernel}")
     if args.out is not None:
-        save_filters_png(kernel, args.out, args.title)
-        print(f"drew {kernel.shape[0]} filters in {args.out}")
+        save_filters_png(drawn, args.out, args.title)
+        change = f" minus those of {args.minus}" if args.minus is not None else ""
+        print(f"drew {kernel.shape[0]} filters{change} in {args.out}")
     return 0
 
 
@@ -51,6 +58,10 @@ def main(argv=None):
     parser.add_argument("--out", default=None, metavar="PNG", help="draw the filters here")
     parser.add_argument("--save-kernel", default=None, metavar="FILE",
                         help="keep conv1.weight alone in this .safetensors file")
+    parser.add_argument("--minus", default=None, metavar="WEIGHTS",
+                        help="draw what training changed: the filters of --weights minus those "
+                             "of WEIGHTS (the run's initial weights, or an earlier checkpoint); "
+                             "--save-kernel still keeps --weights' own kernel")
     parser.add_argument("--title", default=None, help="a title above the filters")
     return exit_status_of(run, parser.parse_args(argv))
 

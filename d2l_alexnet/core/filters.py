@@ -97,6 +97,17 @@ def read_kernel(path: PathLike, log: Log | None = None) -> np.ndarray:
     return check_kernel(tensors[KERNEL_NAME], f"{KERNEL_NAME} in {path}")
 
 
+def kernel_change(kernel: ArrayLike, start: ArrayLike, source: str = "the start") -> np.ndarray:
+    """What training added to a kernel: ``kernel - start``, both checked first kernels of one
+    shape. A layer can learn a clear pattern that its random start still hides when the
+    kernel itself is drawn (see the chapter's "What the first layer learned")."""
+    kernel, start = check_kernel(kernel), check_kernel(start, source)
+    if kernel.shape != start.shape:
+        raise FiltersError(f"{source} has shape {tuple(start.shape)} and the kernel "
+                           f"{tuple(kernel.shape)}: give the start of the same network")
+    return kernel - start
+
+
 def save_kernel(weights_path: PathLike, out_path: PathLike) -> np.ndarray:
     """Keep only the first layer's kernel of ``weights_path`` in a small safetensors file
     (the weights file's metadata comes along, with the file it was kept from)."""

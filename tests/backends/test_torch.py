@@ -31,6 +31,27 @@ def test_no_layer_is_lazy():
                    for p in model.parameters())
 
 
+def test_a_run_starts_from_the_weights_that_set_seed_and_alexnet_give(tmp_path):
+    """``set_seed(seed); AlexNet()`` rebuilds the weights a training run started from: the
+    first-layer filters figure's start (results/first-layer-filters/) rests on it."""
+    from d2l_alexnet import train
+
+    args = train.build_parser().parse_args(["--backend", "pytorch", "--seed", "3", "--resize",
+                                            "67", "--limit-train", "16", "--limit-val", "8",
+                                            "--out", str(tmp_path / "run")])
+    train.validate(args)
+    train.make_trainer(d2l, args)
+    torch.manual_seed(12345)  # whatever state came before, the run seeds its own
+    _, run_model = train.build_data_and_model(d2l, args)
+    d2l.set_seed(3)
+    rebuilt = d2l.AlexNet(resize=67)
+    for (name, started), same in zip(run_model.state_dict().items(),
+                                     rebuilt.state_dict().values()):
+        assert torch.equal(started, same), name
+    d2l.set_seed(4)
+    assert not torch.equal(d2l.AlexNet(resize=67).net[0].weight, rebuilt.net[0].weight)
+
+
 def test_a_skipped_init_is_visible_in_the_statistics():
     """What the book's lazy-layer bug leaves behind (PyTorch's default init) differs from
     Xavier-uniform by far more than the contract suite's 5% tolerance, and has random biases."""

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from d2l_alexnet import filters as filters_cli
-from d2l_alexnet.core.filters import FiltersError, draw_filters, filter_mosaic, read_kernel
+from d2l_alexnet.core.filters import (FiltersError, draw_filters, filter_mosaic, kernel_change,
+                                      read_kernel, save_filters_png)
 from d2l_alexnet.core.checkpoint import write_checkpoint
 from d2l_alexnet.core.weights import canonical_shapes, load_safetensors, save_safetensors
 
@@ -78,6 +79,34 @@ def test_cli_keeps_the_kernel_and_draws_it(tmp_path, capsys):
     assert "kept (96, 1, 11, 11) conv1.weight" in capsys.readouterr().out
 
 
+def test_kernel_change_is_the_kernel_minus_its_start_of_the_same_shape():
+    start = synthetic_kernel(count=4)
+    trained = start + np.arange(4, dtype=np.float32).reshape(4, 1, 1, 1)
+    assert np.array_equal(kernel_change(trained, start), trained - start)
+    with pytest.raises(FiltersError, match=r"the start has shape \(4, 1, 5, 5\)"):
+        kernel_change(trained, synthetic_kernel(count=4, side=5))
+
+
+def test_cli_minus_draws_what_training_changed_and_keeps_the_kernel_itself(tmp_path, capsys):
+    start = synthetic_kernel(count=96, side=11)
+    # Training added a vertical edge to every filter: hidden by the start, plain in the change.
+    edge = np.zeros((96, 1, 11, 11), np.float32)
+    edge[..., :5] = -1.0
+    edge[..., 6:] = 1.0
+    weights, initial = tmp_path / "weights.safetensors", tmp_path / "initial.safetensors"
+    save_safetensors(weights, {"conv1.weight": start + edge})
+    save_safetensors(initial, {"conv1.weight": start})
+    kept, png = tmp_path / "conv1.safetensors", tmp_path / "change.png"
+    assert filters_cli.main(["--weights", str(weights), "--minus", str(initial),
+                             "--save-kernel", str(kept), "--out", str(png)]) == 0
+    assert np.array_equal(read_kernel(kept), start + edge)  # the kernel itself, not the change
+    save_filters_png(edge, tmp_path / "edge.png")
+    save_filters_png(start + edge, tmp_path / "kernel.png")
+    assert png.read_bytes() == (tmp_path / "edge.png").read_bytes()
+    assert png.read_bytes() != (tmp_path / "kernel.png").read_bytes()
+    assert f"drew 96 filters minus those of {initial} in {png}" in capsys.readouterr().out
+
+
 def test_cli_takes_the_kernel_of_a_checkpoint(tmp_path, capsys):
     """A checkpoint holds the weights in its backend's names (PyTorch's here): the kernel is
     taken from them, and a line says so."""
@@ -99,7 +128,8 @@ def test_cli_takes_the_kernel_of_a_checkpoint(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["missing", "no-conv1", "bad-shape", "nan", "bad-suffix",
-                                  "no-folder", "nothing-to-do"])
+                                  "no-folder", "nothing-to-do", "minus-other-shape",
+                                  "minus-missing"])
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     weights = tmp_path / "weights.safetensors"
     nan = synthetic_kernel()
@@ -113,6 +143,11 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, case):
     out = {"bad-suffix": tmp_path / "filters.jpg",
            "no-folder": tmp_path / "absent" / "filters.png"}.get(case, tmp_path / "filters.png")
     args = ["--weights", str(weights)] + ([] if case == "nothing-to-do" else ["--out", str(out)])
+    if case.startswith("minus"):
+        start = tmp_path / "start.safetensors"
+        if case == "minus-other-shape":
+            save_safetensors(start, {"conv1.weight": synthetic_kernel(side=5)})
+        args += ["--minus", str(start), "--save-kernel", str(tmp_path / "kept.safetensors")]
     before = sorted(tmp_path.rglob("*"))
     result = subprocess.run([sys.executable, "-m", "d2l_alexnet.filters", *args],
                             capture_output=True, text=True)
