@@ -13,7 +13,8 @@ tab the framework's code and its outputs. Tab sets share the sync group ``framew
 choosing PyTorch once shows PyTorch everywhere on the page. After the chapter comes a
 "Measured runs" section from ``results/``: the full runs' curves, the time-to-accuracy table,
 and the figure of the first layer's filters once ``results/first-layer-filters/conv1.safetensors``
-is recorded.
+is recorded (with ``conv1-initial.safetensors`` beside it, the run's start, a second figure of
+what training added).
 
 Usage::
 
@@ -45,6 +46,8 @@ LANGUAGES = {"en": "", "id": "id"}  # language -> folder under the executed note
 LESSON = "alexnet-in-another-lesson.ipynb"
 SYNC_GROUP = "framework"
 FILTERS_KERNEL = Path("first-layer-filters") / "conv1.safetensors"
+# The same run's starting kernel, when kept: the page then draws what training added too.
+FILTERS_START = Path("first-layer-filters") / "conv1-initial.safetensors"
 FILTERS_COMMAND = ("python -m d2l_alexnet.filters --weights runs/chapter/weights.safetensors "
                    "--save-kernel results/first-layer-filters/conv1.safetensors")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
@@ -318,6 +321,15 @@ TEXT = {
                            "each scaled to its own range. That network reached validation "
                            "accuracy {acc} after {epoch} epochs "
                            "(`results/first-layer-filters/`).",
+        "filters_change_alt": "What training added to the first layer's filters",
+        "filters_change": "What training added to the same 96 filters: each minus its random "
+                          "start, scaled the same way. The start still dominates the figure "
+                          "above. Fashion-MNIST's 28-pixel images are enlarged eight times, so "
+                          "an 11×11 window at stride 4 spans less than two of the original "
+                          "pixels and sees a smooth patch; a filter's gradient is a sum of "
+                          "such patches, so only its smooth part learns, and nothing in the "
+                          "chapter's recipe (no weight decay) wears the random start away. "
+                          "What the layer learned is here: edges, brightness ramps and blobs.",
         "filters_missing": "The chapter shows the 96 filters its first layer learns. Their "
                            "figure here comes from the first-layer kernel of a full chapter "
                            "run, and that run is not yet recorded in `results/`; it will be "
@@ -355,6 +367,17 @@ TEXT = {
                            "masing-masing diskalakan ke rentangnya sendiri. Jaringan itu "
                            "mencapai akurasi validasi {acc} setelah {epoch} epoch "
                            "(`results/first-layer-filters/`).",
+        "filters_change_alt": "Apa yang ditambahkan pelatihan pada filter lapisan pertama",
+        "filters_change": "Apa yang ditambahkan pelatihan pada ke-96 filter yang sama: "
+                          "masing-masing dikurangi awal acaknya, diskalakan dengan cara yang "
+                          "sama. Awal acak itu masih menguasai gambar di atas. Gambar "
+                          "Fashion-MNIST yang berukuran 28 piksel diperbesar delapan kali, "
+                          "sehingga jendela 11×11 dengan langkah 4 hanya mencakup kurang dari "
+                          "dua piksel aslinya dan melihat petak yang halus; gradien sebuah "
+                          "filter adalah jumlah petak semacam itu, jadi hanya bagiannya yang "
+                          "halus yang belajar, dan tidak ada apa pun dalam resep bab ini "
+                          "(tanpa *weight decay*) yang mengikis awal acak itu. Yang dipelajari "
+                          "lapisan itu terlihat di sini: tepi, gradasi kecerahan, dan bercak.",
         "filters_missing": "Bab ini menunjukkan 96 filter yang dipelajari lapisan pertamanya. "
                            "Gambarnya di sini berasal dari kernel lapisan pertama sebuah "
                            "pelatihan penuh seperti di bab, dan pelatihan itu belum tercatat di "
@@ -451,10 +474,23 @@ def results_markdown(results, assets, language):
                             "the run whose weights gave the kernel beside it")
         last = json.loads(run_metrics.read_text(encoding="utf-8"))[-1]
         path, link = assets.path("first-layer-filters")
-        save_filters_png(read_kernel(kernel_path), path)
+        kernel = read_kernel(kernel_path)
+        save_filters_png(kernel, path)
         caption = text["filters_caption"].format(acc=number(last["val_acc"], 4, language),
                                                  epoch=last["epoch"])
         blocks.append(directive("figure", link, [("alt", text["filters"])], caption))
+        start_path = results / FILTERS_START
+        if start_path.is_file():
+            from d2l_alexnet.core.filters import FiltersError, kernel_change
+
+            try:
+                change = kernel_change(kernel, read_kernel(start_path), str(start_path))
+            except FiltersError as error:
+                raise BookError(f"{error} (the kernel is {kernel_path})") from None
+            path, link = assets.path("first-layer-filters-change")
+            save_filters_png(change, path)
+            blocks.append(directive("figure", link, [("alt", text["filters_change_alt"])],
+                                    text["filters_change"]))
     else:
         blocks.append(text["filters_missing"].format(command=FILTERS_COMMAND))
     return "\n\n".join(blocks)

@@ -132,6 +132,9 @@ def write_results(folder, with_kernel):
                              size=(96, 1, 11, 11))})
         (folder / "first-layer-filters" / "metrics.json").write_text(json.dumps(
             [{"epoch": 9, "val_acc": 0.8608}, {"epoch": 10, "val_acc": 0.8871}]))
+        save_safetensors(folder / "first-layer-filters" / "conv1-initial.safetensors",
+                         {"conv1.weight": np.random.default_rng(1).normal(
+                             size=(96, 1, 11, 11))})
 
 
 def test_measured_runs_table_curves_and_missing_filters(tmp_path):
@@ -158,6 +161,26 @@ def test_indonesian_section_and_recorded_filters_figure(tmp_path):
     assert "belum tercatat" not in section
     # The caption names the run the kernel came from, by its own last epoch.
     assert "mencapai akurasi validasi 0,8871 setelah 10 epoch" in section
+    # With the run's start kept too, a second figure shows what training added.
+    change = tmp_path / "out" / "first-layer-filters-change.png"
+    assert "out/first-layer-filters-change.png" in section and "awal acaknya" in section
+    assert change.read_bytes() != (tmp_path / "out" / "first-layer-filters.png").read_bytes()
+
+
+def test_without_the_run_s_start_only_the_kernel_is_drawn(tmp_path):
+    write_results(tmp_path / "results", with_kernel=True)
+    (tmp_path / "results" / "first-layer-filters" / "conv1-initial.safetensors").unlink()
+    section = book.results_markdown(tmp_path / "results", book.Assets(tmp_path / "out"), "en")
+    assert "out/first-layer-filters.png" in section and "random start" not in section
+    assert not (tmp_path / "out" / "first-layer-filters-change.png").exists()
+
+
+def test_a_start_of_another_shape_stops_the_build_in_one_line(tmp_path):
+    write_results(tmp_path / "results", with_kernel=True)
+    save_safetensors(tmp_path / "results" / "first-layer-filters" / "conv1-initial.safetensors",
+                     {"conv1.weight": np.ones((96, 3, 11, 11))})
+    with pytest.raises(book.BookError, match=r"has shape \(96, 3, 11, 11\)"):
+        book.results_markdown(tmp_path / "results", book.Assets(tmp_path / "out"), "en")
 
 
 def test_a_kernel_without_its_run_s_metrics_stops_the_build(tmp_path):
