@@ -465,7 +465,8 @@ def results_markdown(results, assets, language):
     blocks.append(f"### {text['filters']}")
     kernel_path = results / FILTERS_KERNEL
     if kernel_path.is_file():
-        from d2l_alexnet.core.filters import read_kernel, save_filters_png
+        from d2l_alexnet.core.filters import (FiltersError, kernel_change, read_kernel,
+                                              save_filters_png)
 
         # The run's own record beside the kernel says which network the filters come from.
         run_metrics = kernel_path.parent / "metrics.json"
@@ -473,20 +474,19 @@ def results_markdown(results, assets, language):
             raise BookError(f"{kernel_path.parent} lacks metrics.json: keep the metrics.json of "
                             "the run whose weights gave the kernel beside it")
         last = json.loads(run_metrics.read_text(encoding="utf-8"))[-1]
-        path, link = assets.path("first-layer-filters")
-        kernel = read_kernel(kernel_path)
-        save_filters_png(kernel, path)
-        caption = text["filters_caption"].format(acc=number(last["val_acc"], 4, language),
-                                                 epoch=last["epoch"])
-        blocks.append(directive("figure", link, [("alt", text["filters"])], caption))
+        kernel, change = read_kernel(kernel_path), None
         start_path = results / FILTERS_START
-        if start_path.is_file():
-            from d2l_alexnet.core.filters import FiltersError, kernel_change
-
+        if start_path.is_file():  # checked before either figure is written
             try:
                 change = kernel_change(kernel, read_kernel(start_path), str(start_path))
             except FiltersError as error:
                 raise BookError(f"{error} (the kernel is {kernel_path})") from None
+        path, link = assets.path("first-layer-filters")
+        save_filters_png(kernel, path)
+        caption = text["filters_caption"].format(acc=number(last["val_acc"], 4, language),
+                                                 epoch=last["epoch"])
+        blocks.append(directive("figure", link, [("alt", text["filters"])], caption))
+        if change is not None:
             path, link = assets.path("first-layer-filters-change")
             save_filters_png(change, path)
             blocks.append(directive("figure", link, [("alt", text["filters_change_alt"])],

@@ -382,8 +382,6 @@ CHECKPOINT_RUN = ("--epochs", "2", "--batch-size", "8", "--limit-train", "16", "
 TIMING_KEYS = ("seconds", "val_seconds", "images_per_sec")  # differ between any two runs
 
 
-
-
 def run_train(argv, **faults):
     """``python -m d2l_alexnet.train``; with ``faults`` (the variables of fault_launcher.py),
     the same run through the launcher that injects them."""

@@ -181,6 +181,7 @@ def test_a_start_of_another_shape_stops_the_build_in_one_line(tmp_path):
                      {"conv1.weight": np.ones((96, 3, 11, 11))})
     with pytest.raises(book.BookError, match=r"has shape \(96, 3, 11, 11\)"):
         book.results_markdown(tmp_path / "results", book.Assets(tmp_path / "out"), "en")
+    assert not (tmp_path / "out" / "first-layer-filters.png").exists()
 
 
 def test_a_kernel_without_its_run_s_metrics_stops_the_build(tmp_path):
