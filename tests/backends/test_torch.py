@@ -40,7 +40,6 @@ def test_a_run_starts_from_the_weights_that_set_seed_and_alexnet_give(tmp_path):
                                             "67", "--limit-train", "16", "--limit-val", "8",
                                             "--out", str(tmp_path / "run")])
     train.validate(args)
-    train.make_trainer(d2l, args)
     torch.manual_seed(12345)  # whatever state came before, the run seeds its own
     _, run_model = train.build_data_and_model(d2l, args)
     d2l.set_seed(3)

@@ -13,7 +13,6 @@ from d2l_alexnet.core import files
 from repository import child_env
 
 
-
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
 def test_a_written_file_gets_what_the_umask_allows(tmp_path, umask, mode):
     previous = os.umask(umask)
