@@ -15,7 +15,8 @@ import sys
 
 from .cli import check_output_path, command_parser, exit_status_of
 from .core.errors import UsageError
-from .core.filters import kernel_change, read_kernel, save_filters_png, save_kernel
+from .core.filters import (kernel_change, read_kernel, read_kernel_and_metadata,
+                           save_filters_png, write_kernel)
 
 
 def check_target(path, suffix, flag):
@@ -35,12 +36,13 @@ def run(args):
                                (args.save_kernel, ".safetensors", "--save-kernel")):
         if path is not None:
             check_target(path, suffix, flag)
-    kernel = read_kernel(args.weights, log=print)  # every check before anything is written
+    # Every check before anything is written; the weights file is read once.
+    kernel, metadata = read_kernel_and_metadata(args.weights, log=print)
     drawn = kernel
     if args.minus is not None:
         drawn = kernel_change(kernel, read_kernel(args.minus, log=print), f"--minus {args.minus}")
     if args.save_kernel is not None:
-        save_kernel(args.weights, args.save_kernel)
+        write_kernel(args.save_kernel, kernel, metadata, args.weights)
         print(f"kept {tuple(kernel.shape)} conv1.weight in {args.save_kernel}")
     if args.out is not None:
         save_filters_png(drawn, args.out, args.title)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -89,12 +89,18 @@ def read_kernel(path: PathLike, log: Log | None = None) -> np.ndarray:
     """The ``conv1.weight`` kernel of a safetensors file (a full weights file, a checkpoint,
     said through ``log``, or one kept with :func:`save_kernel`), checked by
     :func:`check_kernel`; NaN or infinite values are refused (``WeightsError``)."""
-    tensors, _ = read_tensors(path, log)
+    return read_kernel_and_metadata(path, log)[0]
+
+
+def read_kernel_and_metadata(path: PathLike,
+                             log: Log | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`read_kernel` and the file's metadata, from one read of the file."""
+    tensors, metadata = read_tensors(path, log)
     if KERNEL_NAME not in tensors:
         raise FiltersError(f"{path} holds no {KERNEL_NAME}: give a weights.safetensors that "
                            "training wrote, or a kernel file --save-kernel kept")
     check_finite(path, {KERNEL_NAME: tensors[KERNEL_NAME]})
-    return check_kernel(tensors[KERNEL_NAME], f"{KERNEL_NAME} in {path}")
+    return check_kernel(tensors[KERNEL_NAME], f"{KERNEL_NAME} in {path}"), metadata
 
 
 def kernel_change(kernel: ArrayLike, start: ArrayLike, source: str = "the start") -> np.ndarray:
@@ -111,11 +117,17 @@ def kernel_change(kernel: ArrayLike, start: ArrayLike, source: str = "the start"
 def save_kernel(weights_path: PathLike, out_path: PathLike) -> np.ndarray:
     """Keep only the first layer's kernel of ``weights_path`` in a small safetensors file
     (the weights file's metadata comes along, with the file it was kept from)."""
-    kernel = read_kernel(weights_path)
-    _, metadata = read_tensors(weights_path, log=None)
+    kernel, metadata = read_kernel_and_metadata(weights_path)
+    write_kernel(out_path, kernel, metadata, weights_path)
+    return kernel
+
+
+def write_kernel(out_path: PathLike, kernel: np.ndarray, metadata: dict[str, Any],
+                 weights_path: PathLike) -> None:
+    """Write what :func:`read_kernel_and_metadata` read of ``weights_path`` as the small file
+    :func:`save_kernel` keeps, without reading the weights again."""
     metadata = dict(metadata, kept_from=os.path.basename(os.fspath(weights_path)))
     save_safetensors(out_path, {KERNEL_NAME: kernel}, metadata)
-    return kernel
 
 
 def save_filters_png(kernel: ArrayLike, out_path: PathLike, title: str | None = None) -> None:

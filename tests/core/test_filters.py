@@ -8,8 +8,9 @@ import pytest
 from PIL import Image
 
 from d2l_alexnet import filters as filters_cli
+from d2l_alexnet.core import filters as core_filters
 from d2l_alexnet.core.filters import (FiltersError, draw_filters, filter_mosaic, kernel_change,
-                                      read_kernel, save_filters_png)
+                                      read_kernel, save_filters_png, save_kernel)
 from d2l_alexnet.core.checkpoint import write_checkpoint
 from d2l_alexnet.core.weights import canonical_shapes, load_safetensors, save_safetensors
 
@@ -77,6 +78,29 @@ def test_cli_keeps_the_kernel_and_draws_it(tmp_path, capsys):
     with Image.open(png) as image:
         assert image.format == "PNG" and image.width > image.height
     assert "kept (96, 1, 11, 11) conv1.weight" in capsys.readouterr().out
+
+
+def test_cli_reads_the_weights_once_and_keeps_what_save_kernel_keeps(tmp_path, monkeypatch):
+    weights = tmp_path / "weights.safetensors"
+    kernel = synthetic_kernel(count=96, side=11)
+    save_safetensors(weights, {"conv1.weight": kernel, "conv1.bias": np.zeros(96)},
+                     {"saved_by": "jax"})
+    reads = []
+
+    def counted_read(path, log=None):
+        reads.append(str(path))
+        return read_tensors(path, log)
+
+    read_tensors = core_filters.read_tensors
+    monkeypatch.setattr(core_filters, "read_tensors", counted_read)
+    by_cli, by_function = tmp_path / "cli.safetensors", tmp_path / "function.safetensors"
+    assert filters_cli.main(["--weights", str(weights), "--save-kernel", str(by_cli),
+                             "--out", str(tmp_path / "filters.png")]) == 0
+    assert reads == [str(weights)]
+    assert np.array_equal(save_kernel(weights, by_function), kernel)
+    assert by_cli.read_bytes() == by_function.read_bytes()
+    assert load_safetensors(by_function)[1] == {"saved_by": "jax",
+                                                "kept_from": "weights.safetensors"}
 
 
 def test_kernel_change_is_the_kernel_minus_its_start_of_the_same_shape():
