@@ -44,7 +44,8 @@ from .backends import canonical_name, load_backend, load_bench_hooks
 from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
-                  check_output_path, command_parser, compile_options, exit_status_of)
+                  check_output_path, check_seed, command_parser, compile_options,
+                  exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
@@ -54,9 +55,9 @@ from .core.lock import FolderLocks
 from .core.images import ArrayData
 from .core.progress import figure_png
 from .core.trainer import TrainingInterrupted
-from .train import (OUTPUT_MARGIN_BYTES, OutputWriteError, add_checkpoint_arguments,
-                    add_recipe_arguments, claim_directories, failure_reason, resolve_recipe,
-                    validate_checkpoint_flags)
+from .train import (OUTPUT_MARGIN_BYTES, RECIPE_FLAGS, OutputWriteError,
+                    add_checkpoint_arguments, add_recipe_arguments, claim_directories,
+                    failure_reason, resolve_recipe, validate_checkpoint_flags)
 
 NUM_CLASSES = 10
 # The metadata key under which a time-to-accuracy run's checkpoints keep its curve and clock.
@@ -534,9 +535,9 @@ def main(argv=None):
     accuracy.add_argument("--epochs", type=int, default=None,
                           help="at most this many (default: the --recipe's, 10 for the "
                                "chapter's); a schedule is planned over them")
-    accuracy.add_argument("--eval-every", type=float, default=0.5, metavar="E",
+    accuracy.add_argument("--eval-every", type=float, default=None, metavar="E",
                           help="evaluate every E epochs (default 0.5)")
-    accuracy.add_argument("--seed", type=int, default=0)
+    accuracy.add_argument("--seed", type=int, default=None, help="default 0")
     add_data_arguments(accuracy)
     accuracy.add_argument("--out", default=None, metavar="DIR",
                           help="where time-to-accuracy.json and .png go (default "
@@ -552,8 +553,10 @@ def main(argv=None):
 def run(args):
     """The measurement the flags ask for: one batch size, a sweep, or the time to accuracy."""
     sizes = [args.batch_size, args.steps] + list(args.batch_sizes or [])
-    if min(sizes) < 1 or args.warmup < 0:
+    if min(sizes) < 1:
         raise UsageError("--batch-size, --steps and --batch-sizes must be at least 1")
+    if args.warmup < 0:
+        raise UsageError(f"--warmup must be at least 0 (steps left untimed), got {args.warmup}")
     if args.resize < minimum_resize():
         raise UsageError(f"--resize must be at least {minimum_resize()} for AlexNet")
     args.backend = canonical_name(args.backend)
@@ -562,6 +565,14 @@ def run(args):
         return run_time_to_accuracy(args)
     if args.recipe is not None or args.epochs is not None:
         raise UsageError("--recipe and --epochs go with --time-to-accuracy ACC")
+    # The time to accuracy's flags: a throughput measurement would ignore them without a word.
+    ignored = [f"--{name.replace('_', '-')}" for name in (*RECIPE_FLAGS, "eval_every", "seed",
+                                                          "limit_train", "limit_val", "data_dir")
+               if getattr(args, name) is not None]
+    if ignored:
+        raise UsageError(f"{', '.join(ignored)} {'goes' if len(ignored) == 1 else 'go'} with "
+                         "--time-to-accuracy ACC: a throughput measurement times the chapter's "
+                         "step on the images it draws itself")
     for flag, used in (("--checkpoint-dir", args.checkpoint_dir is not None),
                        ("--checkpoint-every", args.checkpoint_every is not None),
                        ("--resume", args.resume)):
@@ -650,6 +661,9 @@ def run_time_to_accuracy(args):
     """``--time-to-accuracy``: check the flags, measure, print the line, write JSON and PNG. A
     recipe that diverges ends in a ``TrainingError`` (exit 1): no measurement."""
     started = time.perf_counter()  # the user's wait starts here, reading a checkpoint included
+    args.eval_every = 0.5 if args.eval_every is None else args.eval_every
+    args.seed = 0 if args.seed is None else args.seed
+    check_seed(args.seed)
     if not 0 < args.time_to_accuracy <= 1:
         raise UsageError(f"--time-to-accuracy is a validation accuracy between 0 and 1, got "
                          f"{args.time_to_accuracy} (the chapter's is 0.88)")

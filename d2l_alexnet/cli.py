@@ -39,7 +39,7 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
            "add_compile_argument", "add_data_arguments", "add_data_on_device_argument",
            "add_device_argument",
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
-           "check_output_path", "check_resize", "compile_options",
+           "check_output_path", "check_resize", "check_seed", "compile_options",
            "exit_status_of", "main_of", "out_of_memory_message", "report"]
 
 
@@ -111,6 +111,16 @@ def check_counts(*flags_and_values: tuple[str, int | None]) -> None:
     for flag, value in flags_and_values:
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be at least 1, got {value}")
+
+
+# Every framework's seeding (and numpy's legacy one) takes a seed in 0..2**32 - 1.
+SEED_LIMIT = 2**32
+
+
+def check_seed(seed: int | None) -> None:
+    """``--seed`` (``None``: not given) must be one that every framework takes."""
+    if seed is not None and not 0 <= seed < SEED_LIMIT:
+        raise UsageError(f"--seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed}")
 
 
 def check_compile(compile: bool | str, backend: str) -> None:

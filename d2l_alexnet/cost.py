@@ -15,8 +15,11 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    if args.num_classes < 1 or args.batch_size < 1:
-        parser.exit(2, "error: --num-classes and --batch-size must be at least 1\n")
+    if args.num_classes < 2:
+        parser.exit(2, f"error: --num-classes must be at least 2 (a classifier chooses between "
+                       f"classes), got {args.num_classes}\n")
+    if args.batch_size < 1:
+        parser.exit(2, f"error: --batch-size must be at least 1, got {args.batch_size}\n")
     if args.resize < minimum_resize():
         parser.exit(2, f"error: --resize must be at least {minimum_resize()} for AlexNet "
                        f"(the chapter uses {CHAPTER_RESIZE})\n")

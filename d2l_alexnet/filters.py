@@ -28,6 +28,15 @@ def check_target(path, suffix, flag):
     check_output_path(flag, path, is_file=True)  # writable (and not a folder itself)
 
 
+def same_file(path, other):
+    """Whether two paths name one file (through links too), or would: a path not written yet
+    is compared by its absolute, resolved form."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return os.path.realpath(path) == os.path.realpath(other)
+
+
 def run(args):
     if args.out is None and args.save_kernel is None:
         raise UsageError("nothing to do: give --out PNG (draw the filters), --save-kernel "
@@ -36,6 +45,12 @@ def run(args):
                                (args.save_kernel, ".safetensors", "--save-kernel")):
         if path is not None:
             check_target(path, suffix, flag)
+    for source, flag in ((args.weights, "--weights"), (args.minus, "--minus")):
+        if args.save_kernel is not None and source is not None and same_file(args.save_kernel,
+                                                                             source):
+            raise UsageError(f"--save-kernel {args.save_kernel} is the {flag} file: keeping "
+                             "the kernel there would replace what it is read from; name "
+                             "another file")
     # Every check before anything is written; the weights file is read once.
     kernel, metadata = read_kernel_and_metadata(args.weights, log=print)
     drawn = kernel

@@ -22,7 +22,7 @@ from .backends import canonical_name, load_backend
 from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
-                  check_data_dir, check_output_path, check_resize, command_parser,
+                  check_data_dir, check_output_path, check_resize, check_seed, command_parser,
                   compile_options, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
@@ -178,6 +178,7 @@ def validate(args):
     check_counts(("--batch-size", args.batch_size), ("--devices", args.devices),
                  ("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
     check_resize(args.resize)
+    check_seed(args.seed)
     if args.early_stopping is not None and args.early_stopping < 1:
         raise UsageError(f"--early-stopping must be at least 1 (epochs without a higher "
                          f"val_acc before stopping), got {args.early_stopping}")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from .architecture import as_size
+from .arrays import host_array
 from .augment import augment_batch
 from .data import TEXT_LABELS, load_fashion_mnist
 from .hyperparameters import HyperParameters
@@ -25,8 +26,8 @@ if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
 # A numpy batch: ``(images, labels)``.
 Batch = tuple[np.ndarray, np.ndarray]
 
-__all__ = ["DataModule", "BatchLoader", "InMemoryData", "FashionMNISTBase", "as_size",
-           "epoch_order", "show_images"]
+__all__ = ["DataModule", "BatchLoader", "InMemoryData", "SplitExamples", "FashionMNISTBase",
+           "as_size", "epoch_order", "show_images"]
 
 
 class DataModule(HyperParameters):
@@ -76,6 +77,29 @@ class BatchLoader:
             self.epoch += 1
         for images, labels in self.data.raw_batches(self.train, epoch=epoch):
             yield self.convert(images, labels)
+
+
+class SplitExamples(Sequence[Any]):
+    """One split of an in-memory module as the book's PyTorch and MXNet editions hold it (a
+    torchvision or Gluon dataset): ``len()`` examples, each ``(image, label)``, the image as
+    the split's loader gives it (the backend's tensor, resized, in its layout, without the batch
+    axis) and the label an ``int``."""
+
+    def __init__(self, data: InMemoryData, train: bool) -> None:
+        self.data, self.train = data, train
+
+    def __len__(self) -> int:
+        return self.data.num_examples(self.train)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[position] for position in range(len(self))[index]]
+        position = range(len(self))[index]  # negative from the end; IndexError past it
+        images, labels = (self.data.train_images, self.data.train_labels) if self.train else (
+            self.data.val_images, self.data.val_labels)
+        X, _ = self.data.convert_batch(images[position:position + 1],
+                                       labels[position:position + 1])
+        return X[0], int(labels[position])
 
 
 class InMemoryData:
@@ -153,6 +177,10 @@ class FashionMNISTBase(InMemoryData, DataModule):
     in_channels = 1  # greyscale
     num_classes = len(TEXT_LABELS)
     classes = TEXT_LABELS  # the label names, as ImageFolder's (and torchvision's)
+    # How the book's edition for this framework holds data.train and data.val: "arrays",
+    # Keras' (images, labels) pair of uint8 arrays (TensorFlow, JAX), or "examples", a
+    # dataset of (image, label) examples (PyTorch, MXNet: SplitExamples).
+    BOOK_SPLITS = "arrays"
 
     def __init__(self, batch_size: int = 64, resize: Size = (28, 28), *,
                  data_dir: PathLike | None = None, seed: int = 0,
@@ -173,18 +201,35 @@ class FashionMNISTBase(InMemoryData, DataModule):
         self.val_images = arrays.val_images[:limit_val]
         self.val_labels = arrays.val_labels[:limit_val]
 
+    @property
+    def train(self) -> Any:
+        """The training split as the book's ``data.train`` (see :attr:`BOOK_SPLITS`)."""
+        return self.book_split(train=True)
+
+    @property
+    def val(self) -> Any:
+        """The validation split as the book's ``data.val`` (see :attr:`BOOK_SPLITS`)."""
+        return self.book_split(train=False)
+
+    def book_split(self, train: bool) -> Any:
+        if self.BOOK_SPLITS == "examples":
+            return SplitExamples(self, train)
+        return (self.train_images, self.train_labels) if train else (self.val_images,
+                                                                      self.val_labels)
+
     def text_labels(self, indices: Iterable[int]) -> list[str]:
         """Class names of label indices (the book's ``text_labels``)."""
-        return [TEXT_LABELS[int(index)] for index in indices]
+        # host_array: a framework tensor of labels (MXNet's NDArray yields NDArrays, not ints)
+        return [TEXT_LABELS[int(index)] for index in host_array(indices).reshape(-1)]
 
     def visualize(self, batch: tuple[Any, Any], nrows: int = 1, ncols: int = 8,
                   labels: Iterable[str] = ()) -> Figure:
         """Show a batch of images with their labels as a grid; returns the matplotlib figure."""
         images, classes = batch
-        images = np.asarray(images, dtype=np.float32)
+        images = host_array(images).astype(np.float32)
         if images.ndim == 4:  # (B, 1, H, W) or (B, H, W, 1): drop the channel axis
             images = images.squeeze(1) if images.shape[1] == 1 else images.squeeze(-1)
-        titles = list(labels) or self.text_labels(np.asarray(classes))
+        titles = list(labels) or self.text_labels(classes)
         return show_images(images[:nrows * ncols], nrows, ncols, titles=titles)
 
 

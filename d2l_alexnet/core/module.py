@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import weights
+from .arrays import dtype_name, host_array
 from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size
 from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
@@ -25,14 +26,6 @@ from .types import Log, PathLike
 
 # A batch's shape as a framework gives it (a side may be unknown: None).
 Shape = Sequence["int | None"]
-
-
-def host_array(value: Any) -> np.ndarray:
-    """Any framework's CPU tensor, or anything array-like, as a numpy array."""
-    for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
-        if hasattr(value, method) and not isinstance(value, np.ndarray):
-            return np.asarray(getattr(value, method)())
-    return np.asarray(value)
 
 
 class InputShapeError(D2LAlexNetError, ValueError):
@@ -52,6 +45,14 @@ def input_shape_problem(shape: Shape, layout: str | None, in_channels: int,
                 f"{shape}: add the batch axis (and the channel axis for greyscale images)")
     channels, got_h, got_w = ((shape[1], shape[2], shape[3]) if layout == "NCHW"
                               else (shape[3], shape[1], shape[2]))
+    other, axes = ("NHWC", (0, 3, 1, 2)) if layout == "NCHW" else ("NCHW", (0, 2, 3, 1))
+    in_other = (shape[3], shape[1], shape[2]) if other == "NHWC" else (shape[1], shape[2], shape[3])
+    if (channels, got_h, got_w) != (in_channels, height, width) and in_other == (
+            in_channels, height, width):  # the right images, their axes in the other order
+        return (f"{model_name} takes {layout} batches of {expected}, but this batch of shape "
+                f"{shape} is in {other} order: move the channel axis, transposing the batch's "
+                f"axes to {axes} (X.permute{axes} in PyTorch, tf.transpose(X, {axes}) in "
+                f"TensorFlow, X.transpose{axes} for numpy, JAX or MXNet arrays)")
     fixes = []
     if channels is not None and channels != in_channels:
         fixes.append(f"build the model with in_channels={channels}")
@@ -141,6 +142,7 @@ class ModuleContract(HyperParameters):
 
     def summary_lines(self, X_shape: Sequence[int]) -> list[str]:
         """The book's ``layer_summary`` lines: ``'<Layer> output shape:\\t <shape>'``."""
+        self.check_input_shape(tuple(X_shape))  # one line, not a framework's shape error
         return [f"{name} output shape:\t {shape}" for name, shape in self.layer_outputs(X_shape)]
 
     def layer_summary(self, X_shape: Sequence[int]) -> None:
@@ -210,7 +212,7 @@ class ModuleContract(HyperParameters):
         """Backends: set the parameters from :meth:`weight_arrays`-like arrays."""
         raise NotImplementedError
 
-    def save_weights(self, path: PathLike, classes: Sequence[str] | None = None) -> None:
+    def save_weights(self, path: PathLike, *, classes: Sequence[str] | None = None) -> None:
         """Write the parameters to ``path`` as the canonical safetensors file every backend
         reads (``core/weights.py``), with ``classes``, the names of the labels in order
         (``data.classes``), in its metadata when given: ``predict`` prints them."""
@@ -220,8 +222,8 @@ class ModuleContract(HyperParameters):
                              self.resize, self.num_classes, backend=self.BACKEND,
                              in_channels=self.input_channels, classes=classes)
 
-    def load_weights(self, path: PathLike, skip_head: bool = False, log: Log | None = print,
-                     ) -> ModuleContract:
+    def load_weights(self, path: PathLike, *, skip_head: bool = False,
+                     log: Log | None = print) -> ModuleContract:
         """Set the parameters from a canonical weights file (saved by any backend). A file for
         another input size or number of classes raises ``WeightsError``, unless ``skip_head``:
         then everything but the last layer is loaded (fine-tuning to other classes). A file for
@@ -235,7 +237,13 @@ class ModuleContract(HyperParameters):
         return self
 
     def check_chapter_table(self) -> None:
-        """Weights files name the chapter's layers (conv1...dense3): refuse another table."""
+        """Weights files name the chapter's layers (conv1...dense3): refuse another table, and
+        a model of another lesson (one that says not its input size, such as the book's LeNet)."""
+        if getattr(self, "resize", None) is None:
+            raise weights.WeightsError(
+                f"{type(self).__name__} is not the chapter's AlexNet: weights files hold that "
+                "network only; keep this model's parameters with its framework's own saving "
+                "(or a checkpoint of our Trainer) instead")
         if self.table != ALEXNET:
             raise weights.WeightsError(
                 f"{type(self).__name__} is built from its own layers=: weights files hold the "
@@ -247,8 +255,8 @@ class ModuleContract(HyperParameters):
         """Class indices (numpy int64, ``(N,)``) of the images ``X``, in evaluation mode (no
         dropout), ``batch_size`` images at a time. ``X``: numpy images in any form the data
         modules take (``(N, H, W)``, ``(N, C, H, W)``, ``(N, H, W, C)``; uint8 or floats in
-        [0, 1]; resized to the model's input as the data modules do), or a framework tensor that
-        already is the model's input."""
+        [0, 1]; resized to the model's input as the data modules do), or a framework float32 tensor
+        that already is the model's input (one of other types is taken as numpy images are)."""
         return np.concatenate([logits.argmax(axis=-1) for logits in
                                self._evaluate(X, batch_size, features=False)]).astype(np.int64)
 
@@ -271,10 +279,19 @@ class ModuleContract(HyperParameters):
     def _evaluate(self, X, batch_size, features):
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        host = isinstance(X, (np.ndarray, list, tuple))
+        # A framework tensor in float32 (or 16-bit float) is taken as the model's input as it
+        # is; one of integers or float64 goes the numpy images' way: uint8 scaled once, float64
+        # cast, in every backend alike.
+        host = (isinstance(X, (np.ndarray, list, tuple))
+                or dtype_name(X) not in ("float32", "bfloat16", "float16"))
         if host:
-            X = np.asarray(X)
             method = f"{type(self).__name__}.{'features' if features else 'predict'}"
+            if self.input_size is None:
+                raise InputShapeError(
+                    f"{method} resizes images to the model's input size, and "
+                    f"{type(self).__name__} says not which it takes (it has no resize=): give "
+                    "it a float32 tensor that is already the model's input")
+            X = self.to_host(X)
             self.check_not_one_image(X.shape, method)
             X = channels_last(X, owner=method)
         for start in range(0, len(X), batch_size):

@@ -22,7 +22,10 @@ def in_notebook() -> bool:
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    # By name, so that ipykernel is not imported outside a kernel; through the class's bases,
+    # for kernels whose shell subclasses ipykernel's (Google Colab's google.colab._shell.Shell).
+    return shell is not None and any(cls.__name__ == "ZMQInteractiveShell"
+                                     for cls in type(shell).__mro__)
 
 
 def figure_png(figure: Figure, dpi: float = 110) -> bytes:

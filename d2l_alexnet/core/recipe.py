@@ -10,7 +10,9 @@ momentum (optionally Nesterov's), L2 weight decay, label smoothing, and a schedu
 - ``cosine``: rises linearly from ``lr`` to ``max_lr`` over the warmup (none unless asked), then
   falls along a half cosine to 0 at the end of the run.
 
-So ``lr`` is always the rate of the first step and ``max_lr`` (``lr`` when not given) the peak.
+So ``lr`` is always the rate of the first step and ``max_lr`` (``lr`` when not given) the peak;
+a ``max_lr`` above ``lr`` without a warmup to rise over is refused, as it would leave ``lr``
+unused.
 :meth:`TrainingRecipe.plan` turns a recipe into a :class:`LearningRatePlan`, the rate of every
 step as a pure function of the step: each backend builds its framework's own schedule
 (``torch.optim.lr_scheduler``, ``keras.optimizers.schedules``, optax, ``mxnet.lr_scheduler``)
@@ -76,6 +78,10 @@ class TrainingRecipe:
     def problems(self, max_epochs: int | None = None) -> list[str]:
         """What is wrong with the recipe, one line per flag (empty when it can train)."""
         found = []
+        for flag, value in (("--lr", self.lr), ("--weight-decay", self.weight_decay),
+                            ("--max-lr", self.max_lr), ("--warmup-epochs", self.warmup_epochs)):
+            if value is not None and math.isinf(value):  # (NaN fails the checks below)
+                found.append(f"{flag} must be a finite number, got {value}")
         if not self.lr > 0:
             found.append(f"--lr must be positive, got {self.lr} (the chapter uses 0.01)")
         if not 0 <= self.momentum < 1:
@@ -95,6 +101,12 @@ class TrainingRecipe:
         if self.max_lr is not None and not self.max_lr >= self.lr:
             found.append(f"--max-lr ({self.max_lr}) must be at least --lr ({self.lr}): the "
                          "schedule rises from --lr to --max-lr")
+        no_warmup = self.warmup_epochs == 0 or (self.warmup_epochs is None
+                                                 and self.schedule != "onecycle")
+        if self.max_lr is not None and self.max_lr > self.lr and no_warmup:
+            found.append(f"--max-lr ({self.max_lr}) with no warmup is the rate from the first "
+                         f"step, so --lr ({self.lr}) would go unused: give --warmup-epochs E to "
+                         "rise from --lr to --max-lr, or give the rate as --lr alone")
         if self.schedule == "onecycle" and self.max_lr is None:
             found.append("--schedule onecycle needs --max-lr, the peak it rises to from --lr")
         if self.warmup_epochs is not None:

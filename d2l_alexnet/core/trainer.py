@@ -34,18 +34,19 @@ import inspect
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 import numpy as np
 
 from .architecture import IN_CHANNELS, as_size, check_num_classes, format_size
+from .arrays import dtype_name, host_array
 from .checkpoint import ARCHITECTURE, Checkpoint, CheckpointError, check_compatible
 from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
 from .hyperparameters import HyperParameters
-from .module import InputShapeError, host_array, input_shape_problem
+from .module import InputShapeError, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
 from .types import Log, PathLike, Record
@@ -532,7 +533,7 @@ class TrainerBase(HyperParameters):
                 break
         seen, first = 0, True
         for index, batch in enumerate(loader):
-            X, y = batch[0], batch[-1]
+            X, y = batch_pair(batch, where)
             labels = loader_labels(self.host_array(y), where)
             if not self.labels_checked:  # host integers already: the check costs no sync
                 check_label_range(labels, self.num_classes,  # type: ignore[arg-type]
@@ -543,8 +544,11 @@ class TrainerBase(HyperParameters):
             if index < start_batch:  # resuming mid-epoch: these were trained on already
                 continue
             images = self.loader_images(X)
+            if len(images) != len(labels):
+                raise DataError(f"{where} yields a batch of {len(images)} images and "
+                                f"{len(labels)} labels: give one label per image")
             if first:  # one batch per pass tells unscaled pixels, at no cost to the rest
-                check_loader_pixels(images, where)
+                check_loader_pixels(images, where, dtype_name(X))
                 first = False
             yield prepare(images, labels), len(labels)
         if not seen:
@@ -1052,25 +1056,57 @@ def check_stored_labels(data: Any, num_classes: int) -> bool:
     return True
 
 
+def batch_pair(batch: Any, where: str) -> tuple[Any, Any]:
+    """A loader's batch as ``(X, y)``: its first and last items (the book's convention, which
+    lets a batch carry more between them). A dict or a lone array is refused in one line: its
+    items would be read as images and labels by mistake."""
+    if isinstance(batch, Mapping):
+        raise DataError(f"{where} yields dicts (keys {', '.join(map(repr, batch))}), not "
+                        f"(X, y) pairs: map each batch to its images and labels first, e.g. "
+                        f"(batch['image'], batch['label'])")
+    if hasattr(batch, "shape") or not isinstance(batch, Sequence) or len(batch) < 2:
+        raise DataError(f"{where} yields {type(batch).__name__} batches, not (X, y) pairs: "
+                        f"yield each batch's images and their labels together")
+    return batch[0], batch[-1]
+
+
 def loader_labels(y: Any, where: str) -> np.ndarray:
     """A loader's labels as int64 ``(B,)``: one class index per example. One-hot rows would
-    pass for as many 0/1 labels, so they are refused."""
+    pass for as many 0/1 labels, so they are refused; so are labels with fractions, which a
+    cast would cut without a word, and a lone label, the mark of a loader that was not
+    batched."""
+    if y.ndim == 0:
+        raise DataError(f"{where} yields one example at a time (its label {y.item()!r} is a "
+                        f"single number): batch them, e.g. DataLoader(dataset, batch_size=128) "
+                        f"or dataset.batch(128) for a tf.data.Dataset")
     if y.ndim > 1 and y.size != len(y):
         raise DataError(f"{where} yields labels of shape {y.shape}: give one class index per "
                         f"example (one-hot labels: y.argmax(axis=1))")
+    if not (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        if not np.issubdtype(y.dtype, np.floating):
+            raise DataError(f"{where} yields {y.dtype} labels: give one class index per "
+                            f"example (0, 1, ...)")
+        flat = y.reshape(-1)
+        fractions = flat[flat != np.round(flat)]
+        if len(fractions):
+            raise DataError(f"{where} yields {y.dtype} labels that are not whole numbers "
+                            f"(such as {float(fractions[0]):g}): give one class index per "
+                            f"example (0, 1, ...)")
     return y.astype(np.int64).reshape(-1)
 
 
-def check_loader_pixels(images: np.ndarray, where: str) -> None:
+def check_loader_pixels(images: np.ndarray, where: str, given_dtype: str | None = None) -> None:
     """Refuse, in one line, float (or wide integer) images that are 0..255 values unscaled, or
-    hold NaN or infinity: the loss would diverge and the advice (a lower rate) be wrong."""
+    hold NaN or infinity: the loss would diverge and the advice (a lower rate) be wrong.
+    ``given_dtype``: the loader's own type, for the message, when ``images`` is a cast."""
     if images.dtype != np.uint8 and images.size:
         if not np.isfinite(images).all():
             raise DataError(f"{where} yields images with NaN or infinite values; replace them "
                             f"(each pixel a number near [0, 1])")
         high = float(np.abs(images).max())
         if high > UNSCALED_PIXELS:
-            raise DataError(f"{where} yields {images.dtype} images with values up to {high:g}; "
+            raise DataError(f"{where} yields {given_dtype or images.dtype} images with values "
+                            f"up to {high:g}; "
                             f"non-uint8 pixels are taken as they are and must lie near [0, 1]: "
                             f"divide them by 255 (or yield uint8 images, which are scaled once)")
 

@@ -317,12 +317,12 @@ class AlexNet(Classifier):
                                  with_dropout(self.dropout, self.table))
 
     @nn.nowrap
-    def save_weights(self, path: PathLike, params: dict[str, Any] | None = None,
+    def save_weights(self, path: PathLike, *, params: dict[str, Any] | None = None,
                      classes: Sequence[str] | None = None) -> None:
         """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
         with ``classes``) of the parameters the model carries, or of ``params``."""
         if params is None:
-            return ModuleContract.save_weights(self, path, classes)
+            return ModuleContract.save_weights(self, path, classes=classes)
         core_weights.save_weights(path, _param_arrays(params), LAYOUT, self.resize,
                                   self.num_classes, backend=self.BACKEND,
                                   in_channels=self.in_channels, classes=classes)

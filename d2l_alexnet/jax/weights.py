@@ -83,7 +83,12 @@ def _path_name(path):
 
 def _check_params(model, params):
     """Refuse parameters that do not fit ``model`` before anything is compiled with them,
-    naming the first leaf that differs."""
+    naming the first leaf that differs. A model that says not its input size (one of another
+    lesson, with no ``resize``) has no shapes to check against before a batch: its parameters
+    are taken as given, and its first call says whether they fit."""
+    if model.input_size is None:
+        return
+
     def shapes(tree):
         return {_path_name(path): tuple(getattr(leaf, "shape", ()))
                 for path, leaf in jax.tree_util.tree_flatten_with_path(dict(tree))[0]}

@@ -44,6 +44,8 @@ class NDArrayBatches(InMemoryData):
 class FashionMNIST(NDArrayBatches, FashionMNISTBase):
     """Fashion-MNIST as MXNet NDArrays (d2l, sec_fashion_mnist)."""
 
+    BOOK_SPLITS = "examples"  # data.train[0]: an (image, label) example, as in the book
+
 
 class ArrayData(NDArrayBatches, core_images.ArrayData):
     __doc__ = core_images.ArrayData.__doc__

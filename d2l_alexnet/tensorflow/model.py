@@ -56,6 +56,26 @@ class Module(keras.Model, ModuleContract):
         self.check_input_shape(tuple(X.shape))  # static shapes: checked when traced
         return self.net(X, training=training)
 
+    def save_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
+                     classes: Sequence[str] | None = None, **kwargs: Any) -> None:
+        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
+        with ``classes`` by keyword, as in every backend); ``*.weights.h5``: Keras' own format,
+        with Keras' options."""
+        if str(filepath).endswith(".weights.h5"):
+            return super().save_weights(filepath, *args, **kwargs)
+        _refuse_keras_options("save_weights", filepath, args, kwargs, "classes=")
+        return ModuleContract.save_weights(self, filepath, classes=classes)
+
+    def load_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
+                     skip_head: bool = False, log: Log | None = print, **kwargs: Any) -> Any:
+        """From a canonical weights file (``ModuleContract.load_weights``: ``skip_head`` and
+        ``log`` by keyword, the channel rule); returns the model. ``*.weights.h5``: Keras' own
+        format, with Keras' options."""
+        if str(filepath).endswith(".weights.h5"):
+            return super().load_weights(filepath, *args, **kwargs)
+        _refuse_keras_options("load_weights", filepath, args, kwargs, "skip_head= and log=")
+        return ModuleContract.load_weights(self, filepath, skip_head=skip_head, log=log)
+
     # Class indices, as in every backend, not Keras' outputs (those are model(X, training=False)).
     predict = ModuleContract.predict
 
@@ -227,22 +247,6 @@ class AlexNet(Classifier):
                                  in_channels)
         self.built = True  # self.net is built; nothing else holds weights
 
-    def save_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
-                     classes: Sequence[str] | None = None, **kwargs: Any) -> None:
-        """The canonical safetensors file every backend reads (``ModuleContract.save_weights``,
-        with ``classes``); ``*.weights.h5``: Keras' own format."""
-        if str(filepath).endswith(".weights.h5"):
-            return super().save_weights(filepath, *args, **kwargs)
-        return ModuleContract.save_weights(self, filepath, classes)
-
-    def load_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
-                     skip_head: bool = False, log: Log | None = print, **kwargs: Any) -> Any:
-        """From a canonical weights file (``ModuleContract.load_weights``: ``skip_head``, the
-        channel rule); returns the model. ``*.weights.h5``: Keras' own format."""
-        if str(filepath).endswith(".weights.h5"):
-            return super().load_weights(filepath, *args, **kwargs)
-        return ModuleContract.load_weights(self, filepath, skip_head, log)
-
 
 class BookAlexNet(Classifier):
     """The chapter's AlexNet written the way the book writes it for TensorFlow (sec_alexnet):
@@ -276,3 +280,14 @@ def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
                         in_channels: int = IN_CHANNELS) -> tuple[int, int, int, int]:
     """The input layout of this backend (NHWC) for ``layer_summary``."""
     return (batch_size, *as_size(resize), in_channels)
+
+
+def _refuse_keras_options(method: str, filepath: PathLike, args: tuple[Any, ...],
+                          kwargs: dict[str, Any], ours: str) -> None:
+    """A safetensors file takes only our keyword options: what else a call gives (positional
+    values, Keras' options for its ``.weights.h5``) would be dropped without a word."""
+    if args or kwargs:
+        given = [repr(value) for value in args] + [f"{name}=" for name in kwargs]
+        raise TypeError(f"{method}({str(filepath)!r}, ...) got {', '.join(given)}: a .safetensors "
+                        f"file takes only {ours} by keyword, as in every backend (Keras' own "
+                        f"options are for a .weights.h5 file)")

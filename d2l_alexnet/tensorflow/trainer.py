@@ -88,8 +88,18 @@ class Trainer(TrainerBase):
             self.compiled_train_step = tf.function(self._distributed_train_step, autograph=False)
             self.compiled_eval_step = tf.function(self._distributed_eval_step, autograph=False)
             return
+        if not model.trainable_variables:  # the optimizer is made for the weights there are
+            raise ValueError(f"{type(model).__name__} has no weights yet (Keras makes a layer's "
+                             "weights on its first call): call it once on a batch, model(X), "
+                             "before fitting it")
         self.optim = model.configure_optimizers()
         self.optim.build(model.trainable_variables)
+        if model.input_size is None:  # a model of another lesson: one trace per batch shape
+            self.compiled_train_step = tf.function(self._train_step, autograph=False,
+                                                   reduce_retracing=True)
+            self.compiled_eval_step = tf.function(self._eval_step, autograph=False,
+                                                  reduce_retracing=True)
+            return
         # One trace for every batch size (the last batch may be short). No XLA: slower on a CPU,
         # after a slow compile (BENCHMARKS.md).
         spec = (tf.TensorSpec(model.input_batch_shape(None), tf.float32),

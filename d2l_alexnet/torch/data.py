@@ -43,6 +43,8 @@ class TensorBatches(InMemoryData):
 class FashionMNIST(TensorBatches, FashionMNISTBase):
     """Fashion-MNIST as PyTorch tensors (d2l, sec_fashion_mnist)."""
 
+    BOOK_SPLITS = "examples"  # data.train[0]: an (image, label) example, as in the book
+
 
 class ArrayData(TensorBatches, core_images.ArrayData):
     __doc__ = core_images.ArrayData.__doc__

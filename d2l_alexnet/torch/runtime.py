@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..core.module import host_array
+from ..core.arrays import host_array
 
 #: Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")

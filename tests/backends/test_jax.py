@@ -276,7 +276,7 @@ def test_training_uses_no_deprecated_api(data):
 def test_trainer_starts_from_loaded_weights_and_leaves_them_usable(data, tmp_path):
     model = d2l.AlexNet(lr=0.01, resize=SMALL)
     params = d2l.init_params(model, seed=9)
-    model.save_weights(tmp_path / "weights.safetensors", params)
+    model.save_weights(tmp_path / "weights.safetensors", params=params)
     assert model.load_weights(tmp_path / "weights.safetensors") is model
     loaded = model.params
     trainer, _ = prepared_trainer(data, model, seed=0)
@@ -349,3 +349,30 @@ book.Trainer(max_epochs=1).fit(WithInit(resize=67), Data())
     assert result.returncode != 0
     assert "module 'jax.random' has no attribute 'PRNGKeyArray'" in result.stderr, (
         result.stderr[-2000:])
+
+
+def test_a_model_without_an_input_size_trains_from_the_parameters_it_is_given():
+    """A lesson's Flax model that says not its input size: its parameters cannot be made before
+    a batch, so the lesson gives them (set_params, or the Trainer's init_params), taken as
+    given; none at all is refused in one line."""
+    from flax import linen as nn
+
+    class Softmax(d2l.Classifier):
+        lr: float = 0.1
+        num_classes: int = 10
+
+        def setup(self):
+            self.net = nn.Sequential([lambda X: X.reshape((X.shape[0], -1)),
+                                      nn.Dense(self.num_classes)])
+
+    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=32, limit_val=16,
+                            log=None)
+    params = Softmax().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
+    histories = []
+    for model, trainer_options in ((Softmax().set_params(params), {}),
+                                   (Softmax(), {"init_params": params})):
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **trainer_options)
+        histories.append([record["train_loss"] for record in trainer.fit(model, data)])
+    assert histories[0] == histories[1] and np.isfinite(histories[0]).all()
+    with pytest.raises(ValueError, match="give them with model.set_params"):
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(Softmax(), data)

@@ -190,3 +190,37 @@ def test_importing_the_backend_and_looking_for_gpus_is_quiet():
     result = subprocess.run([sys.executable, "-c", code], env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stderr == ""
+
+
+def test_a_book_style_lenet_trains_once_built_and_is_refused_in_one_line_before():
+    """The book's TensorFlow LeNet, written on our Classifier: Keras makes its weights on the
+    first call, so an unbuilt one is refused (the optimizer is made for the weights there are);
+    built, it trains with no input size of its own. Our weights files and predict's resizing
+    are AlexNet's, refused in one line for it."""
+    from d2l_alexnet.core.module import InputShapeError
+    from d2l_alexnet.core.weights import WeightsError
+
+    class LeNet(d2l.Classifier):
+        def __init__(self, lr=0.1, num_classes=10):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = keras.Sequential([
+                keras.layers.Conv2D(6, kernel_size=5, activation="sigmoid", padding="same"),
+                keras.layers.AvgPool2D(pool_size=2, strides=2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(num_classes)])
+
+    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=40, limit_val=16,
+                            log=None)
+    with pytest.raises(ValueError) as error:
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(LeNet(), data)
+    assert "LeNet has no weights yet" in str(error.value) and "\n" not in str(error.value)
+    d2l.set_seed(0)
+    model = LeNet()
+    model(tf.zeros((1, 28, 28, 1)))
+    history = d2l.Trainer(max_epochs=2, progress=False, log=None).fit(model, data)
+    assert len(history) == 2 and all(np.isfinite(record["train_loss"]) for record in history)
+    with pytest.raises(InputShapeError, match="LeNet says not which it takes"):
+        model.predict(data.val_images[:4])
+    with pytest.raises(WeightsError, match="LeNet is not the chapter's AlexNet"):
+        model.save_weights("unused.safetensors")

@@ -229,12 +229,34 @@ def test_dataloader_yields_resized_framework_batches(d2l):
     data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=8)
     loader = data.train_dataloader()
     assert len(loader) == 3
-    X, y = next(iter(loader))
-    X, y = d2l.to_numpy(X), d2l.to_numpy(y)
+    batch = next(iter(loader))
+    X, y = d2l.to_numpy(batch[0]), d2l.to_numpy(batch[1])
     assert sorted(X.shape) == sorted((8, 1, SMALL, SMALL))
     assert 0.0 <= X.min() and X.max() <= 1.0
     assert y.shape == (8,) and set(np.unique(y)) <= set(range(10))
     assert data.text_labels([0, 9]) == ["t-shirt", "ankle boot"]
+    # The book's calls on a batch as the loader yields it, in the framework's tensors.
+    assert data.text_labels(batch[1]) == data.text_labels(y.tolist())
+    assert len(data.visualize(batch, nrows=2, ncols=4).axes) == 8
+
+
+def test_the_books_splits_are_there_as_each_edition_holds_them(d2l, backend_name):
+    data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=8,
+                            log=None)
+    if backend_name in ("pytorch", "mxnet"):  # the framework's dataset of (image, label)
+        assert (len(data.train), len(data.val)) == (20, 8)
+        image, label = data.train[3]
+        assert tuple(image.shape) == (1, SMALL, SMALL) and label == data.train_labels[3]
+        first = next(iter(data.val_dataloader()))[0]  # the validation loader keeps the order
+        np.testing.assert_array_equal(d2l.to_numpy(data.val[0][0]), d2l.to_numpy(first)[0])
+        assert data.train[-1][1] == data.train_labels[-1] and len(data.train[2:5]) == 3
+        with pytest.raises(IndexError):
+            data.train[20]
+    else:  # Keras' (images, labels) arrays, as the TensorFlow and JAX editions load them
+        images, labels = data.train
+        assert images.shape == (20, 28, 28) and images.dtype == np.uint8
+        np.testing.assert_array_equal(labels, data.train_labels)
+        assert (len(data.train[0]), len(data.val[0])) == (20, 8)
 
 
 def test_training_on_real_images_lowers_the_loss(d2l):

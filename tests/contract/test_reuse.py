@@ -7,6 +7,8 @@ line refusal, naming the argument that fixes it, for everything that does not fi
 """
 
 
+import json
+
 import numpy as np
 import pytest
 
@@ -333,6 +335,106 @@ def test_data_that_does_not_fit_the_model_is_refused_before_training(d2l, rgb_mo
     with pytest.raises(InputShapeError) as error:
         trainer.fit(rgb_model, WrongSize())
     assert "resize=80" in one_line(error)
+
+
+def framework_tensor(backend_name, array):
+    """``array`` as a CPU tensor of the backend's framework, keeping its dtype."""
+    if backend_name == "pytorch":
+        import torch
+
+        return torch.from_numpy(array)
+    if backend_name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.constant(array)
+    if backend_name == "mxnet":
+        import mxnet as mx
+
+        return mx.nd.array(array, dtype=array.dtype)
+    import jax.numpy as jnp
+
+    return jnp.asarray(array)
+
+
+def test_framework_tensors_of_integers_or_float64_are_read_as_numpy_images_are(
+        d2l, backend_name, rgb_model):
+    images, _ = colour_images(4)  # uint8, 67×67: the model's size
+    in_layout = images.transpose(0, 3, 1, 2) if rgb_model.LAYOUT == "NCHW" else images
+    expected = rgb_model.probabilities(images)
+    for array in (in_layout, in_layout / 255.0):  # uint8 scaled once; float64 taken as floats
+        given = rgb_model.probabilities(framework_tensor(backend_name, array))
+        np.testing.assert_allclose(given, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_batch_in_the_other_layout_is_told_to_move_the_channel_axis(d2l, rgb_model):
+    images, labels = colour_images(4)
+    other = images.transpose(0, 3, 1, 2) if rgb_model.LAYOUT == "NHWC" else images
+    axes = "(0, 2, 3, 1)" if rgb_model.LAYOUT == "NHWC" else "(0, 3, 1, 2)"
+
+    class OtherLayout(d2l.DataModule):
+        batch_size = 4
+
+        def get_dataloader(self, train):
+            return [(other / np.float32(255), labels)]
+
+    with pytest.raises(InputShapeError) as error:
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(rgb_model, OtherLayout())
+    message = one_line(error)
+    assert f"is in {'NCHW' if rgb_model.LAYOUT == 'NHWC' else 'NHWC'} order" in message
+    assert f"transposing the batch's axes to {axes}" in message
+
+
+def test_a_loader_that_was_not_batched_or_pairs_unequal_counts_is_refused(d2l, backend_name,
+                                                                          rgb_model):
+    images, labels = colour_images(4)
+    X = (images.transpose(0, 3, 1, 2) if rgb_model.LAYOUT == "NCHW" else images) / np.float32(255)
+    if backend_name == "pytorch":  # the frameworks' own loaders, left unbatched
+        import torch
+
+        unbatched = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+            torch.from_numpy(X), torch.from_numpy(labels)), batch_size=None)
+    elif backend_name == "tensorflow":
+        import tensorflow as tf
+
+        unbatched = tf.data.Dataset.from_tensor_slices((X, labels))  # no .batch(n)
+    else:
+        unbatched = list(zip(X, labels))
+    for loader, expected in (
+            (unbatched, "Lesson.train_dataloader() yields one example at a time (its label 0 is "
+                        "a single number): batch them"),
+            ([(X, labels[:3])], "Lesson.train_dataloader() yields a batch of 4 images and 3 "
+                                "labels: give one label per image")):
+        class Lesson(d2l.DataModule):
+            batch_size = 4
+
+            def get_dataloader(self, train):
+                return loader
+
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+        with pytest.raises(DataError) as error:
+            trainer.fit(rgb_model, Lesson())
+        assert one_line(error).startswith(expected), str(error.value)
+        assert trainer.step == 0
+
+
+def test_layer_summary_of_a_shape_the_model_was_not_built_for_names_the_argument(d2l, capsys):
+    model = d2l.AlexNet(resize=SMALL)
+    with pytest.raises(InputShapeError) as error:
+        model.layer_summary((1, 1, 224, 224) if model.LAYOUT == "NCHW" else (1, 224, 224, 1))
+    assert "build the model with resize=224" in one_line(error)
+    assert capsys.readouterr().out == ""
+
+
+def test_weights_options_are_taken_by_keyword_alone_in_every_backend(d2l, rgb_model, tmp_path):
+    path = tmp_path / "rgb.safetensors"
+    with pytest.raises(TypeError):  # would be the classes in one backend, dropped in another
+        rgb_model.save_weights(path, ["red", "green", "blue"])
+    assert not path.exists()
+    rgb_model.save_weights(path, classes=["red", "green", "blue"])
+    assert json.loads(load_safetensors(path)[1]["classes"]) == ["red", "green", "blue"]
+    with pytest.raises(TypeError):
+        rgb_model.load_weights(path, True)
+    assert rgb_model.load_weights(path, skip_head=True, log=None) is rgb_model
 
 
 def test_images_that_would_be_scaled_twice_are_refused(d2l):

@@ -135,7 +135,14 @@ def test_outputs_in_a_missing_folder_are_written_there(no_measurement, capsys, t
     (["--time-to-accuracy", "0.88", "--json", "r.json"],
      "--json does not go with --time-to-accuracy"),
     (["--time-to-accuracy", "0.88", "--plot", "p.png"],
-     "--plot does not go with --time-to-accuracy")])
+     "--plot does not go with --time-to-accuracy"),
+    (["--momentum", "5"], "--momentum goes with --time-to-accuracy ACC: a throughput"),
+    (["--lr", "-1", "--seed", "3", "--data-dir", "/nonexistent"],
+     "--lr, --seed, --data-dir go with --time-to-accuracy ACC"),
+    (["--eval-every", "-3", "--limit-val", "-1"], "--eval-every, --limit-val go with"),
+    (["--warmup", "-1"], "--warmup must be at least 0 (steps left untimed), got -1"),
+    (["--time-to-accuracy", "0.88", "--seed", "-1"],
+     "--seed must be a whole number from 0 to 4294967295, got -1")])
 def test_output_flags_that_would_be_ignored_are_refused(no_measurement, capsys, tmp_path,
                                                         monkeypatch, flags, message):
     monkeypatch.chdir(tmp_path)

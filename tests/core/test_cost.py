@@ -43,6 +43,11 @@ def test_cli_json_and_bad_input(capsys):
     result = subprocess.run([sys.executable, "-m", "d2l_alexnet.cost", "--resize", "20"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "at least 67" in result.stderr
+    with pytest.raises(SystemExit) as exit_status:
+        cost_cli.main(["--num-classes", "1"])
+    assert exit_status.value.code == 2
+    assert capsys.readouterr().err == ("error: --num-classes must be at least 2 (a classifier "
+                                       "chooses between classes), got 1\n")
 
 
 def test_the_report_speaks_the_indonesian_editions_words():

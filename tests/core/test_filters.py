@@ -103,6 +103,20 @@ def test_cli_reads_the_weights_once_and_keeps_what_save_kernel_keeps(tmp_path, m
                                                 "kept_from": "weights.safetensors"}
 
 
+def test_cli_refuses_to_keep_the_kernel_over_the_file_it_reads(tmp_path, capsys):
+    weights, start = tmp_path / "weights.safetensors", tmp_path / "start.safetensors"
+    for path in (weights, start):
+        save_safetensors(path, {"conv1.weight": synthetic_kernel(count=96, side=11)})
+    before = weights.read_bytes()
+    for flag, target in (("--weights", weights), ("--minus", start),
+                         ("--weights", tmp_path / "." / "weights.safetensors")):
+        assert filters_cli.main(["--weights", str(weights), "--minus", str(start),
+                                 "--save-kernel", str(target)]) == 2
+        assert f"is the {flag} file: keeping the kernel there would replace" in \
+            capsys.readouterr().err
+    assert weights.read_bytes() == before
+
+
 def test_kernel_change_is_the_kernel_minus_its_start_of_the_same_shape():
     start = synthetic_kernel(count=4)
     trained = start + np.arange(4, dtype=np.float32).reshape(4, 1, 1, 1)

@@ -59,6 +59,13 @@ def test_a_constant_rate_may_have_a_warmup():
     ({"max_lr": 0.001}, "--max-lr (0.001) must be at least --lr (0.01)"),
     ({"warmup_epochs": 1}, "--warmup-epochs needs --max-lr above --lr"),
     ({"warmup_epochs": -1, "max_lr": 0.1}, "--warmup-epochs must be at least 0"),
+    ({"lr": float("inf")}, "--lr must be a finite number, got inf"),
+    ({"weight_decay": float("inf")}, "--weight-decay must be a finite number, got inf"),
+    ({"max_lr": float("inf"), "warmup_epochs": 1}, "--max-lr must be a finite number"),
+    ({"max_lr": 0.1}, "--max-lr (0.1) with no warmup is the rate from the first step, so --lr "
+                      "(0.01) would go unused"),
+    ({"schedule": "cosine", "max_lr": 0.1}, "give --warmup-epochs E to rise from --lr"),
+    ({"schedule": "onecycle", "max_lr": 0.1, "warmup_epochs": 0}, "--lr (0.01) would go unused"),
 ])
 def test_a_recipe_that_cannot_train_is_refused_naming_the_flag(changes, flag):
     with pytest.raises(RecipeError) as refusal:
@@ -134,6 +141,11 @@ def test_the_plan_is_saved_as_plain_values():
     (["--weight-decay", "-1"], "--weight-decay must be at least 0"),
     (["--lr", "0"], "--lr must be positive"),
     (["--recipe", "fast", "--epochs", "0"], "--epochs must be at least 1"),
+    (["--lr", "inf"], "--lr must be a finite number, got inf"),
+    (["--weight-decay", "inf"], "--weight-decay must be a finite number, got inf"),
+    (["--max-lr", "0.1"], "--lr (0.01) would go unused"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
+    (["--seed", str(2**32)], "--seed must be a whole number from 0 to 4294967295"),
 ])
 def test_the_cli_refuses_a_bad_recipe_with_exit_2_before_importing_a_framework(
         arguments, message, capsys, tmp_path):

@@ -264,6 +264,37 @@ def test_one_hot_loader_labels_are_refused():
         D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), lesson))
 
 
+@pytest.mark.parametrize("batch, expected", [
+    ((pixels(4), np.arange(3)),
+     "Lesson.train_dataloader() yields a batch of 4 images and 3 labels: give one label per image"),
+    ((pixels(4), np.array([0.0, 1.6, 2.0, 3.0])),
+     "Lesson.train_dataloader() yields float64 labels that are not whole numbers (such as 1.6)"),
+    ((pixels(2), np.array(["shirt", "shoe"])),
+     "Lesson.train_dataloader() yields <U5 labels: give one class index per example"),
+    ((pixels(1)[0], np.int64(3)),
+     "Lesson.train_dataloader() yields one example at a time (its label 3 is a single number): "
+     "batch them"),
+    ({"image": pixels(4), "label": np.arange(4)},
+     "Lesson.train_dataloader() yields dicts (keys 'image', 'label'), not (X, y) pairs"),
+    (pixels(4), "Lesson.train_dataloader() yields ndarray batches, not (X, y) pairs"),
+])
+def test_loader_batches_that_do_not_pair_images_with_class_indices_are_refused(batch, expected):
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    message = one_line_error(D2LAlexNetError,
+                             lambda: trainer.fit(SoftmaxRegression(), book_style([batch])))
+    assert message.startswith(expected), message
+    assert trainer.step == 0
+
+
+def test_whole_float_labels_from_a_loader_are_taken_as_class_indices():
+    metrics = []
+    for labels in (np.arange(4, dtype=np.float32), np.arange(4)):
+        trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+        record = trainer.fit(SoftmaxRegression(), book_style([(pixels(4), labels)]))[0]
+        metrics.append([record[key] for key in ("train_loss", "val_loss", "val_acc")])
+    assert metrics[0] == metrics[1]
+
+
 def test_a_model_of_one_class_is_refused(data):
     trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
     message = one_line_error(ValueError,
@@ -309,6 +340,9 @@ def test_unscaled_float_pixels_from_a_loader_are_refused_before_a_step():
     message = one_line_error(D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), lesson))
     assert "Lesson.train_dataloader() yields float32 images with values up to 25" in message
     assert "divide them by 255" in message and trainer.step == 0
+    wide = book_style([(pixels(4, dtype=np.int64), np.arange(4))])  # named as given, not cast
+    message = one_line_error(D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(), wide))
+    assert "yields int64 images with values up to 25" in message
     not_a_number = pixels(4, high=1, dtype=np.float32)
     not_a_number[0, 0, 0] = np.nan
     message = one_line_error(D2LAlexNetError, lambda: trainer.fit(

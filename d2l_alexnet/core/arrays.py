@@ -1,0 +1,25 @@
+"""Any framework's arrays, seen from numpy: what the framework-free core needs to read a
+tensor without importing the framework that made it."""
+
+from typing import Any
+
+import numpy as np
+
+
+def host_array(value: Any) -> np.ndarray:
+    """Any framework's CPU tensor, or anything array-like, as a numpy array."""
+    for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
+        if hasattr(value, method) and not isinstance(value, np.ndarray):
+            return np.asarray(getattr(value, method)())
+    return np.asarray(value)
+
+
+def dtype_name(value: Any) -> str:
+    """The numpy name of a tensor's element type (``"float32"``, ``"uint8"``, ``"bfloat16"``),
+    whichever framework made it, read without copying the tensor."""
+    dtype = getattr(value, "dtype", None)
+    dtype = getattr(dtype, "as_numpy_dtype", dtype)  # TensorFlow's DType
+    try:
+        return np.dtype(dtype).name  # numpy, JAX, MXNet (a numpy type)
+    except TypeError:
+        return str(dtype).rpartition(".")[2]  # PyTorch's torch.float32
