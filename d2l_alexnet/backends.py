@@ -41,16 +41,18 @@ def canonical_name(name):
     return key
 
 
-def install_hint(name):
+def install_hint(name, command="train"):
+    """How to get the framework of backend ``name``, for the message of ``command`` (the CLI
+    command that asked: the MXNet hint names it in the environment it must run in)."""
     backend = BACKENDS[canonical_name(name)]
     if backend.name == "mxnet":
+        run = f"`.venv-mxnet/bin/python -m d2l_alexnet.{command} --backend mxnet`"
         if sys.version_info >= (3, 12):
             return ("MXNet 1.9.1 needs Python 3.11 or older (numpy<1.24 has no wheels for "
                     f"Python {sys.version_info[0]}.{sys.version_info[1]}); run it with a "
-                    "Python 3.11 environment: `make mxnet-env`, then "
-                    "`.venv-mxnet/bin/python -m d2l_alexnet.train --backend mxnet`")
+                    f"Python 3.11 environment: `make mxnet-env`, then {run}")
         return ("MXNet lives in its own environment (it needs numpy<1.24): run `make mxnet-env`, "
-                "then `.venv-mxnet/bin/python -m d2l_alexnet.train --backend mxnet`")
+                f"then {run}")
     # From a clone (the usual case) the extra is installed with -e '.[extra]'; the package's
     # name works only where d2l-alexnet itself is already installed (from a wheel, say).
     return (f"the {backend.name} backend needs {backend.framework}: in a clone of d2l_alexnet, "
@@ -59,18 +61,19 @@ def install_hint(name):
             f"pip install 'd2l-alexnet[{backend.extra}]'")
 
 
-def load_backend(name):
-    """Import and return the backend module ``d2l_alexnet.<backend>``."""
+def load_backend(name, command="train"):
+    """Import and return the backend module ``d2l_alexnet.<backend>``; ``command``: the CLI
+    command asking, named in the hint when the framework is missing."""
     backend = BACKENDS[canonical_name(name)]
     if backend.name == "mxnet" and sys.version_info >= (3, 12):
-        raise BackendError(install_hint(name))
+        raise BackendError(install_hint(name, command))
     if importlib.util.find_spec(backend.framework) is None:
-        raise BackendError(install_hint(name))
+        raise BackendError(install_hint(name, command))
     try:
         return importlib.import_module(backend.module)
     except ImportError as error:
         raise BackendError(f"{backend.framework} is installed but failed to import ({error}); "
-                           f"{install_hint(name)}") from error
+                           f"{install_hint(name, command)}") from error
 
 
 def load_bench_hooks(backend):

@@ -585,7 +585,7 @@ def run(args):
     if args.plot is not None and not args.batch_sizes:
         raise UsageError("--plot goes with --batch-sizes B [B ...]: one batch size draws no "
                          "curve (--json FILE keeps its numbers)")
-    backend = load_backend(args.backend)
+    backend = load_backend(args.backend, "bench")
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
         raise UsageError(check)

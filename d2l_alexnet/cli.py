@@ -46,12 +46,24 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
 # ---- the flags every command spells the same way -------------------------------------------
 def command_parser(command: str, description: str | None, **kwargs: Any,
                    ) -> argparse.ArgumentParser:
-    """The parser of ``python -m d2l_alexnet.<command>``, with ``--version`` like every other."""
+    """The parser of ``python -m d2l_alexnet.<command>``, with ``--version`` like every other.
+    Every command makes one first, so here its output is also made safe to print anywhere."""
+    print_anywhere()
     parser = argparse.ArgumentParser(prog=f"python -m d2l_alexnet.{command}",
                                      description=description, **kwargs)
     parser.add_argument("--version", action="version",
                         version=f"d2l-alexnet {__version__} ({command})")
     return parser
+
+
+def print_anywhere() -> None:
+    """Let stdout and stderr write what their encoding lacks as escapes (``\\xd7`` for ×)
+    rather than fail: a terminal or log set to ASCII would otherwise stop a command with a
+    ``UnicodeEncodeError`` at its first ``67×67``."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # a replaced stream may lack it
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="backslashreplace")
 
 
 def add_backend_argument(parser: Arguments) -> None:

@@ -6,10 +6,14 @@ validation loop (``TrainerBase.evaluate``), so the numbers are the ones ``fit`` 
 Bad input exits with status 2 and one line that says what to change; running out of memory
 exits 1 with the batch size to try (``cli.py``). ``--image-folder DIR`` measures it on every
 image of a folder of class subfolders instead of Fashion-MNIST's validation set; the folder's
-classes must be the ones the file was trained on (its saved class names).
+classes must be ones the file was trained on (its saved class names), each found by its name,
+so that a test set may hold some of them only.
 """
 
+import shlex
 import sys
+
+import numpy as np
 
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
@@ -38,8 +42,9 @@ def build_parser():
     add_device_argument(parser)
     add_data_arguments(parser, limit_train=False)
     parser.add_argument("--image-folder", default=None, metavar="DIR",
-                        help="measure on every image of DIR (one subfolder per class, the "
-                             "classes the weights were trained on) instead of Fashion-MNIST")
+                        help="measure on every image of DIR (one subfolder per class, named "
+                             "as classes the weights were trained on, all or some of them) "
+                             "instead of Fashion-MNIST")
     parser.add_argument("--skip-unreadable", action="store_true",
                         help="with --image-folder: skip image files that cannot be read")
     return parser
@@ -63,8 +68,9 @@ def validate(args):
     args.backend = canonical_name(args.backend)
     if args.resize is not None:
         check_resize(args.resize)
+    # A folder is a test set: it may hold some of the file's classes only (mapped by name).
     args.classes = (list(TEXT_LABELS) if args.image_folder is None
-                    else folder_classes(args.image_folder, "--image-folder"))
+                    else folder_classes(args.image_folder, "--image-folder", test_set=True))
     try:
         saved = saved_metadata(args.weights)
         check_fits_evaluate(args, saved)
@@ -74,7 +80,7 @@ def validate(args):
         # Fashion-MNIST is greyscale (an RGB file's conv1 is adapted); a folder is read in the
         # channels the file was trained on.
         args.in_channels = 1 if args.image_folder is None else saved["in_channels"] or 1
-        args.tensors = read_weights(args.weights, args.resize, len(args.classes),
+        args.tensors = read_weights(args.weights, args.resize, len(args.model_classes),
                                     args.in_channels)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
@@ -92,6 +98,10 @@ def check_fits_evaluate(args, saved):
     name ``num_classes=``, ``resize=`` and ``--new-head``, which are ``AlexNet``'s and
     ``train``'s); ``saved``: the file's :func:`saved_metadata`."""
     classes, names = saved["num_classes"], saved["classes"]
+    args.model_classes = args.classes  # the model's output classes, in label order
+    if args.image_folder is not None and names is not None and set(args.classes) <= set(names):
+        args.model_classes = names  # each folder found by its name: a test set may hold some
+        return check_fits_evaluate_size(args, saved)
     if args.image_folder is None:
         data, other = f"Fashion-MNIST has {NUM_CLASSES}", "not Fashion-MNIST's"
         fix = ("give it a weights file trained on Fashion-MNIST (train's --out), or measure "
@@ -100,15 +110,23 @@ def check_fits_evaluate(args, saved):
         data = (f"--image-folder {args.image_folder} has {len(args.classes)} "
                 f"({shown_names(args.classes)})")
         other = f"and --image-folder {args.image_folder} has {shown_names(args.classes)}"
+        # The command as it would run: the file's input size (train's default is the
+        # chapter's), the paths quoted for a shell.
+        height, width = as_size(saved["resize"] or CHAPTER_RESIZE)
+        size = f" --resize {height}" if height == width != CHAPTER_RESIZE else ""
         fix = ("measure it on a folder of the classes it was trained on, or fine-tune it onto "
-               f"these: train --image-folder {args.image_folder} --init-from {args.weights} "
-               "--new-head")
+               f"these: train --image-folder {shlex.quote(str(args.image_folder))} --init-from "
+               f"{shlex.quote(str(args.weights))} --new-head{size}")
     if classes is not None and classes != len(args.classes):
         raise UsageError(f"--weights: {args.weights} holds weights for {classes} classes, and "
                          f"{data}: {fix}")
     if names is not None and names != args.classes:
         raise UsageError(f"--weights: {args.weights} was trained on the classes "
                          f"{shown_names(names)}, {other}: {fix}")
+    check_fits_evaluate_size(args, saved)
+
+
+def check_fits_evaluate_size(args, saved):
     if (args.resize is not None and saved["resize"] is not None
             and as_size(args.resize) != as_size(saved["resize"])):
         raise UsageError(f"--weights: {args.weights} holds weights for "
@@ -119,7 +137,7 @@ def check_fits_evaluate(args, saved):
 
 def run(args):
     validate(args)
-    backend = load_backend(args.backend)
+    backend = load_backend(args.backend, "evaluate")
     if args.image_folder is None:
         data = backend.FashionMNIST(batch_size=args.batch_size, resize=as_size(args.resize),
                                     data_dir=args.data_dir, limit_val=args.limit_val)
@@ -127,7 +145,7 @@ def run(args):
     else:
         data = folder_data(backend, args)
         source = f"images of {args.image_folder}"
-    num_classes = len(args.classes)
+    num_classes = len(args.model_classes)
     model = backend.AlexNet(num_classes=num_classes, resize=args.resize,
                             in_channels=args.in_channels)
     backend.assign_parameter_arrays(model, from_canonical(
@@ -151,8 +169,10 @@ def folder_data(backend, args):
             log=print)
     except DataError as error:
         raise in_flags(error) from None
+    # The folder's labels as the model's: its classes are found in the file's by name.
+    labels = np.array([args.model_classes.index(name) for name in classes])[labels]
     return backend.ArrayData((images, labels), (images, labels), batch_size=args.batch_size,
-                             resize=args.resize, layout="NHWC", classes=classes)
+                             resize=args.resize, layout="NHWC", classes=args.model_classes)
 
 
 def main(argv=None):

@@ -47,8 +47,8 @@ def class_names(path, saved):
         return list(TEXT_LABELS), (f"{path} names no classes; it has Fashion-MNIST's shape "
                                    "(10 classes, greyscale): printing Fashion-MNIST's names")
     return [str(index) for index in range(num_classes)], (
-        f"{path} names no classes (saved before train recorded them, or in Python without "
-        f"classes=): printing class indices 0..{num_classes - 1}")
+        f"{path} names no classes (written before train and its checkpoints recorded them, "
+        f"or saved in Python without classes=): printing class indices 0..{num_classes - 1}")
 
 
 def validate(args):
@@ -81,11 +81,20 @@ def validate(args):
     args.pixels = [read_image(path, color_mode, args.resize) for path in args.images]
 
 
+# A tab or a line break inside a field would split it: they are written as escapes.
+FIELD_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tab_field(text):
+    """``text`` as one field of a tab-separated line."""
+    return text.translate(FIELD_ESCAPES)
+
+
 def run(args):
     validate(args)
     if args.note is not None:
         print(f"note: {args.note}", file=sys.stderr)
-    backend = load_backend(args.backend)
+    backend = load_backend(args.backend, "predict")
     num_classes = len(args.classes)
     model = backend.AlexNet(num_classes=num_classes, resize=args.resize,
                             in_channels=args.in_channels)
@@ -94,7 +103,8 @@ def run(args):
     probabilities = model.probabilities(np.stack(args.pixels), batch_size=args.batch_size)
     for path, row in zip(args.images, probabilities):
         for index in np.argsort(-row, kind="stable")[:args.top_k]:
-            print(f"{shown_path(path)}\t{args.classes[index]}\t{row[index]:.4f}")
+            print(f"{tab_field(shown_path(path))}\t{tab_field(args.classes[index])}\t"
+                  f"{row[index]:.4f}")
     return 0
 
 

@@ -409,7 +409,8 @@ def build_data_and_model(backend, args):
             raise in_flags(error) from None
         source = f"{args.image_folder} ({', '.join(args.class_names)})"
     if args.resume_from is not None:  # the data order depends on the training set too
-        check_compatible(args.resume_from, {"train_examples": data.num_examples(True)})
+        check_compatible(args.resume_from, {"train_examples": data.num_examples(True),
+                                            "train_data": data.training_digest()})
     model = backend.AlexNet(num_classes=args.num_classes, resize=args.resize,
                             in_channels=args.in_channels, **args.recipe.as_dict())
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
@@ -439,6 +440,7 @@ def prepare_outputs(args, trainer):
     # The folders are this run's now (locked): a killed run's half-written outputs there are
     # garbage (the Checkpointer does the same in --checkpoint-dir).
     remove_unfinished_writes(args.out, OUTPUT_FILES, log=warn)
+    remove_earlier_best(args)
     if args.tensorboard is not None:
         remove_unfinished_writes(args.tensorboard, (f"*{EVENT_FILE_MARK}*",), log=warn)
     if args.checkpoint_dir is None:
@@ -448,6 +450,18 @@ def prepare_outputs(args, trainer):
     if args.resume_from is not None:
         checkpointer.last_path = args.resume_from.path
     return checkpointer
+
+
+def remove_earlier_best(args):
+    """A new run into an --out that holds an earlier run's best.safetensors overwrites every
+    other output there; without --keep-best it would leave that file beside its own weights, as
+    if it were this run's best. A resumed run leaves it: it may be its own, from before."""
+    best = os.path.join(args.out, "best.safetensors")
+    if args.keep_best or args.resume_from is not None or not os.path.isfile(best):
+        return
+    os.remove(best)
+    warn(f"removed {best}, an earlier run's best weights: this run writes its outputs to "
+         "--out and keeps no best weights of its own (that takes --keep-best)")
 
 
 def train_model(args, trainer, model, data, checkpointer):

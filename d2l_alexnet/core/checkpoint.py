@@ -67,9 +67,13 @@ FINAL_NAME = "checkpoint-[0-9]*.ckpt"  # NAME as a shell pattern (files.remove_u
 # the point of keeping the last good checkpoint.
 MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--resize"),
               ("num_classes", None), ("in_channels", None), ("batch_size", "--batch-size"),
-              ("seed", "--seed"), ("train_examples", "--limit-train"), ("augment", "--augment"))
+              ("seed", "--seed"), ("train_examples", "--limit-train"), ("augment", "--augment"),
+              ("train_data", None))
 # Written before the key existed: checkpoints of greyscale AlexNets, without augmentation.
 MISSING_MEANS = {"in_channels": 1, "augment": False}
+# Checked only where recorded: older checkpoints, and runs on a loader, hold no training data's
+# digest (InMemoryData.training_digest).
+CHECKED_WHEN_RECORDED = ("train_data",)
 
 
 class CheckpointError(D2LAlexNetError):
@@ -276,6 +280,8 @@ def mismatches(metadata: Mapping[str, Any], expected: Mapping[str, Any],
     """``[(key, saved, wanted, flag)]`` for each value a resumed run must share with the file."""
     found = []
     for key, flag in MUST_MATCH:
+        if key in CHECKED_WHEN_RECORDED and metadata.get(key) is None:
+            continue
         saved = metadata.get(key, MISSING_MEANS.get(key))
         if key in expected and saved != expected[key]:
             found.append((key, saved, expected[key], flag))
@@ -288,7 +294,14 @@ def check_compatible(checkpoint: Checkpoint, expected: Mapping[str, Any]) -> Non
         if key == "backend":
             fix = f"resume with --backend {saved}"
         elif key == "train_examples":
-            fix = f"resume with the same data and --limit-train (it had {saved:,} images)"
+            fix = (f"resume with the same data (it had {saved:,} training images: the same "
+                   f"--limit-train, or the same --image-folder and --validation-split)")
+        elif key == "train_data":  # as many images as before, but not the same ones
+            raise CheckpointError(
+                f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved "
+                f"on other training images or labels than this run's (as many, but not the "
+                f"same): resume on the data it was trained on, or choose another "
+                f"--checkpoint-dir")
         elif key == "augment":
             fix = "resume with --augment" if saved else "resume without --augment"
         elif flag is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -309,10 +310,16 @@ def _refuse_empty_classes(owner, folder, what, classes, files):
                         f"remove the folder(s)")
 
 
-def _classes_and_files(owner, folder, what):
+def _classes_and_files(owner, folder, what, test_set=False):
     """:func:`_list_classes`, refusing a folder with fewer than two classes or a class without
-    images."""
+    images; a ``test_set`` needs neither (it may hold some of a model's classes only), only an
+    image somewhere."""
     classes, files = _list_classes(owner, folder, what)
+    if test_set:
+        if not any(files.values()):
+            raise DataError(f"{owner}: no images in the class folders of {what} {folder}; add "
+                            f"images ({' '.join(IMAGE_EXTENSIONS)})")
+        return classes, files
     if len(classes) < 2:
         raise DataError(f"{owner}: {what} {shown_path(folder)} has one class folder "
                         f"({shown_path(classes[0])}); a classifier needs at least two: put "
@@ -321,13 +328,14 @@ def _classes_and_files(owner, folder, what):
     return classes, files
 
 
-def folder_classes(root: PathLike, what: str = "root", owner: str = "ImageFolder",
-                   ) -> list[str]:
+def folder_classes(root: PathLike, what: str = "root", owner: str = "ImageFolder", *,
+                   test_set: bool = False) -> list[str]:
     """The class names of a folder of class subfolders, sorted, as :class:`ImageFolder` finds
     them (label i = the i-th name), without decoding an image: cheap, to check a folder before
     reading it. A folder with fewer than two classes, or a class without images, raises
-    :class:`DataError` (``what`` names the folder in it: ``"--image-folder"``, say)."""
-    return _classes_and_files(owner, Path(root), what)[0]
+    :class:`DataError` (``what`` names the folder in it: ``"--image-folder"``, say), unless it
+    is a ``test_set``, which may hold some of a model's classes only."""
+    return _classes_and_files(owner, Path(root), what, test_set)[0]
 
 
 def _stratified_split(classes, files, validation_split, seed):
@@ -396,8 +404,12 @@ def _load_image(image_module, path, mode, channels, size):
     """One image file as uint8 ``(height, width, channels)``: decoded as :func:`_decoded`
     says, resized bilinearly to ``size`` when it is another size. Pillow's errors propagate."""
     height, width = size
-    with image_module.open(path) as source:
-        image = _decoded(source, mode, image_module)  # inside the `with`
+    # Pillow warns of an image above 89 million pixels (and refuses one above twice that, with
+    # DecompressionBombError): below its limit a large photo is read without a word.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
+        with image_module.open(path) as source:
+            image = _decoded(source, mode, image_module)  # inside the `with`
     if image.size != (width, height):
         image = image.resize((width, height), image_module.BILINEAR)
     return np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
@@ -473,6 +485,10 @@ def read_image(path: PathLike, color_mode: str = "rgb", resize: Size = 224) -> n
         return _load_image(image_module, path, mode, channels, size)
     except FileNotFoundError:
         raise DataError(f"{shown_path(path)}: no such file") from None
+    except image_module.DecompressionBombError as error:
+        raise DataError(f"{shown_path(path)} is larger than Pillow decodes ({_one_line(error)}): "
+                        f"downscale it (a few thousand pixels a side is plenty: it is resized "
+                        f"to {size[0]}×{size[1]})") from None
     except Exception as error:  # noqa: BLE001 (as in _read_images: any failure to decode)
         raise DataError(f"{shown_path(path)} is not an image Pillow can read "
                         f"({type(error).__name__}: {_one_line(error)}); pass PNG, JPEG or "
@@ -514,14 +530,16 @@ def folder_images(root: PathLike, color_mode: str = "rgb", resize: Size = 224, *
                   ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Every image of a folder of class subfolders, read as :class:`ImageFolder` reads them (a
     test set, all of it): ``(images uint8 (N, H, W, C), labels int64 (N,), classes, paths)``,
-    paths relative to ``root``. Refuses what ImageFolder refuses, in one :class:`DataError`."""
+    paths relative to ``root``. Refuses what ImageFolder refuses, in one :class:`DataError`,
+    except that a test set may hold one class, or class folders without images (some of a
+    model's classes only: see :func:`folder_classes`)."""
     if color_mode not in COLOR_MODES:
         raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
                         f"{color_mode!r}")
     mode, channels = COLOR_MODES[color_mode]
     size = _as_size(owner, resize)
     root = Path(root)
-    classes, files = _classes_and_files(owner, root, "root")
+    classes, files = _classes_and_files(owner, root, "root", test_set=True)
     entries = [(path, label) for label, name in enumerate(classes) for path in files[name]]
     ((images, labels, paths),), skipped = _decode_splits(
         owner, root, [(root, entries, None)], mode, channels, size, skip_unreadable, log)
@@ -636,6 +654,11 @@ class ImageFolder(ArrayData):
         if not len(train_labels):
             raise DataError(f"{owner} {root}: no training images left{after_skipping}; "
                             f"add images to the class folders")
+        bare = [name for label, name in enumerate(classes) if not (train_labels == label).any()]
+        if bare:  # skipping emptied them: a class never seen would be trained on as absent
+            raise DataError(f"{owner} {root}: no training images left in class folder(s) "
+                            f"{', '.join(bare)}{after_skipping}; repair or replace their "
+                            f"files")
         if not len(val_labels):
             raise DataError(f"{owner} {root}: no validation images left{after_skipping}; "
                             f"pass val_root=FOLDER, or add images (a class needs 2 to give one "

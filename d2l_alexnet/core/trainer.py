@@ -755,7 +755,10 @@ class TrainerBase(HyperParameters):
                 "batch_size": getattr(self.data, "batch_size", None),
                 "seed": getattr(self.data, "seed", None),
                 "train_examples": self.epoch_examples(train=True),
-                "augment": bool(getattr(self.data, "augment", False))}
+                "augment": bool(getattr(self.data, "augment", False)),
+                "train_data": (self.data.training_digest()
+                               if callable(getattr(self.data, "training_digest", None))
+                               else None)}
 
     def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """``(metadata, arrays)``: where training stands, for a checkpoint.
@@ -788,8 +791,19 @@ class TrainerBase(HyperParameters):
             "callbacks": {callback.key: callback.state() for callback in self.callbacks
                           if getattr(callback, "key", None) is not None},
             "board": {label: [xs, ys] for label, (xs, ys) in self.board.series.items()},
+            "classes": self.class_names(),
         })
         return metadata, arrays
+
+    def class_names(self) -> list[str] | None:
+        """The data's class names in label order (``classes``: Fashion-MNIST's, an image
+        folder's), kept in checkpoints as weights files keep them; ``None`` when it has none
+        for each of the model's classes."""
+        classes = getattr(self.data, "classes", None)
+        if classes is None or len(classes) != self.num_classes or len(set(classes)) != len(
+                classes):
+            return None
+        return [str(name) for name in classes]
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Load ``checkpoint`` into the prepared model: arrays, host RNGs, position, history."""

@@ -326,9 +326,11 @@ def checkpoint_weights(path: PathLike, log: Log | None = print,
         log(f"{path} is a checkpoint: took the model weights it holds (step {checkpoint.step} "
             f"of a {saved['backend']} run); to continue that run itself, pass its folder as "
             "--checkpoint-dir with --resume")
-    return tensors, {"format": FORMAT, "architecture": ARCHITECTURE,
-                     "resize": encode_resize(resize), "num_classes": str(saved["num_classes"]),
-                     "in_channels": str(in_channels)}
+    metadata = {"format": FORMAT, "architecture": ARCHITECTURE, "resize": encode_resize(resize),
+                "num_classes": str(saved["num_classes"]), "in_channels": str(in_channels)}
+    if saved.get("classes") is not None:  # recorded by checkpoints since class names were
+        metadata["classes"] = encode_classes(saved["classes"], saved["num_classes"])
+    return tensors, metadata
 
 
 def state_to_canonical(arrays: Mapping[str, np.ndarray], layout: str, resize: Size,

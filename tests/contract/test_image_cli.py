@@ -3,6 +3,7 @@
 ``predict``. One training run, in this process, serves every test; the refusals that need no
 framework are tested once, in tests/core/test_cli.py."""
 
+import argparse
 import contextlib
 import io
 import json
@@ -97,6 +98,30 @@ def test_evaluate_measures_every_image_of_the_folder(d2l, backend_name, run):
     images, labels, classes, _ = folder_images(run["folder"], "rgb", 67, log=None)
     accuracy = float(np.mean(model_of(d2l, run["weights"]).predict(images) == labels))
     assert f"val_acc {accuracy:.4f}" in output
+
+
+def test_evaluate_measures_a_test_folder_of_some_of_the_classes_by_name(d2l, backend_name,
+                                                                         run, tmp_path):
+    folder = tmp_path / "test"
+    # No images of green, and no blue folder: red is the folder's label 1, the file's label 2.
+    (folder / "green").mkdir(parents=True)
+    (folder / "red").mkdir()
+    for index in range(3):
+        (folder / "red" / f"{index}.png").write_bytes(
+            (run["folder"] / "red" / f"{index}.png").read_bytes())
+    status, output, errors = run_command(evaluate.main, [
+        "--backend", backend_name, "--image-folder", str(folder),
+        "--weights", str(run["weights"]), "--batch-size", "4"])
+    assert status == 0, errors[-3000:]
+    images = np.stack([read_image(folder / "red" / f"{index}.png", "rgb", 67)
+                       for index in range(3)])
+    predictions = model_of(d2l, run["weights"]).predict(images)
+    accuracy = float(np.mean(predictions == CLASSES.index("red")))
+    assert "on 3 images of" in output and f"val_acc {accuracy:.4f}" in output
+    measured = evaluate.folder_data(d2l, argparse.Namespace(
+        image_folder=folder, in_channels=3, resize=67, skip_unreadable=False, batch_size=4,
+        model_classes=CLASSES))
+    assert measured.classes == CLASSES and set(measured.val_labels) == {CLASSES.index("red")}
 
 
 def test_predict_prints_each_files_classes_as_imagefolder_reads_it(d2l, backend_name, run):

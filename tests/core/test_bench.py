@@ -71,7 +71,7 @@ def test_a_peak_is_the_fastest_call_and_an_average_is_the_mean(monkeypatch):
 def no_measurement(monkeypatch):
     """A stub backend, and a measurement that must never start before the output checks pass
     (``allow()`` lets it run, returning RESULT at once)."""
-    monkeypatch.setattr(bench, "load_backend", lambda name: types.SimpleNamespace(
+    monkeypatch.setattr(bench, "load_backend", lambda name, command: types.SimpleNamespace(
         PRECISIONS=("fp32",)))
     allowed = []
 

@@ -427,6 +427,27 @@ def test_resume_refuses_another_configuration(data, tmp_path):
         fit(other, resume=latest_checkpoint(tmp_path))
 
 
+def test_resume_refuses_other_training_images_of_the_same_count(data, tmp_path):
+    fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))
+    saved = latest_checkpoint(tmp_path)
+    assert saved.metadata["train_data"] == data.training_digest()
+    assert saved.metadata["classes"] == list(data.classes)
+    other = FashionMNIST(batch_size=10, resize=RESIZE, limit_train=30, limit_val=20, log=None)
+    other.train_images = other.train_images[::-1].copy()  # as many images, another order
+    with pytest.raises(CheckpointError, match="was saved on other training images or labels "
+                                              "than this run's"):
+        fit(other, resume=saved)
+    relabelled = FashionMNIST(batch_size=10, resize=RESIZE, limit_train=30, limit_val=20,
+                              log=None)
+    relabelled.train_labels = (relabelled.train_labels + 1) % 10
+    assert relabelled.training_digest() not in (data.training_digest(), other.training_digest())
+    # A checkpoint from before the digest was recorded resumes as before.
+    del saved.metadata["train_data"]
+    history = fit(FashionMNIST(batch_size=10, resize=RESIZE, limit_train=30, limit_val=20,
+                               log=None), epochs=2, resume=saved)[2]
+    assert [record["epoch"] for record in history] == [1, 2]
+
+
 # ---- NaN and infinity never reach a checkpoint -----------------------------------------------
 
 def test_a_nan_loss_stops_training_and_is_not_saved(data, tmp_path):
@@ -560,7 +581,10 @@ def fake_checkpoint(directory, **changes):
                           "--batch-size 128"),
     ({"seed": 4}, "was saved with seed 4, this run has 0: resume with --seed 4"),
     ({"train_examples": 60000}, "was saved with train examples 60000, this run has 30: resume "
-                                "with the same data and --limit-train"),
+                                "with the same data (it had 60,000 training images: the same "
+                                "--limit-train, or the same --image-folder and "
+                                "--validation-split)"),
+    ({"train_data": "0" * 64}, "was saved on other training images or labels than this run's"),
 ])
 def test_cli_refuses_a_checkpoint_of_another_run_with_exit_2(cli, tmp_path, capsys, changes,
                                                               message):
@@ -842,3 +866,15 @@ def test_cli_device_gpu_without_one_exits_2(cli, tmp_path, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [
         "error: no GPU is visible to numpy: use --device cpu or auto"]
     assert not (tmp_path / "run").exists()
+
+
+def test_a_new_run_without_keep_best_removes_an_earlier_runs_best_weights(cli, tmp_path,
+                                                                          capsys):
+    out = tmp_path / "run"
+    assert cli("--out", str(out), "--keep-best") == 0
+    assert (out / "best.safetensors").is_file()
+    capsys.readouterr()
+    assert cli("--out", str(out)) == 0  # the same folder, another run
+    assert not (out / "best.safetensors").exists()
+    assert f"removed {out / 'best.safetensors'}, an earlier run's best weights" in \
+        capsys.readouterr().err

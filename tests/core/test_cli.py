@@ -44,6 +44,19 @@ def test_missing_framework_exits_2_with_the_fix(monkeypatch, capsys, tmp_path, n
     assert not out.exists()
 
 
+def test_the_mxnet_hint_names_the_command_that_asked(monkeypatch, capsys, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda module, *a: None if module == "mxnet" else real(module, *a))
+    weights_file = tmp_path / "w.safetensors"
+    shapes, _ = weights.canonical_shapes(67, 10)
+    weights.save_canonical(weights_file, {name: np.zeros(shape, np.float32)
+                                          for name, shape in shapes.items()}, 67, 10, "test")
+    assert evaluate.main(["--backend", "mxnet", "--weights", str(weights_file)]) == 2
+    assert ".venv-mxnet/bin/python -m d2l_alexnet.evaluate --backend mxnet" in \
+        capsys.readouterr().err
+
+
 def test_mxnet_on_new_python_says_which_python(monkeypatch):
     monkeypatch.setattr(backends.sys, "version_info", (3, 12, 0))
     with pytest.raises(BackendError, match="Python 3.11 or older"):
@@ -294,7 +307,10 @@ def test_evaluate_refuses_a_folder_of_other_classes_than_the_files(capsys, tmp_p
     cats = named_weights(tmp_path / "cats.safetensors", ["cat", "cow"])
     err = refused(evaluate.main, ["--image-folder", str(folder), "--weights", str(cats)], capsys)
     assert ("was trained on the classes cat, cow, and --image-folder "
-            f"{folder} has cat, dog") in err and "--new-head" in err
+            f"{folder} has cat, dog") in err
+    # The fine-tuning command it names runs as written: the file's 67×67, not train's default.
+    assert err.rstrip().endswith(f"train --image-folder {folder} --init-from {cats} --new-head "
+                                 "--resize 67"), err
     three = named_weights(tmp_path / "three.safetensors", ["a", "b", "c"])
     err = refused(evaluate.main, ["--image-folder", str(folder), "--weights", str(three)], capsys)
     assert "holds weights for 3 classes, and --image-folder" in err
@@ -423,3 +439,9 @@ def test_run_tests_runs_two_suites_at_a_time_and_the_page_after_the_notebooks(mo
     assert any(name.startswith("mxpy ") and "--backend mxnet" in name for name in names)
     assert all("--mode smoke" in name for name in names if "run_notebooks" in name)
     assert capsys.readouterr().out.strip().endswith("10 passed, 0 failed, 0 skipped")
+
+
+def test_predict_writes_a_tab_or_line_break_in_a_field_as_an_escape():
+    # One image per line stays one line of three fields, whatever its file is called.
+    assert predict.tab_field("my\tcat\nphoto\r.png") == "my\\tcat\\nphoto\\r.png"
+    assert predict.tab_field("ankle boot") == "ankle boot"

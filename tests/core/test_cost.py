@@ -1,4 +1,5 @@
 import json
+import os
 import re
 import subprocess
 import sys
@@ -60,3 +61,10 @@ def test_the_report_speaks_the_indonesian_editions_words():
     assert numbers.findall(text) == numbers.findall(format_cost_report(report))
     with pytest.raises(ValueError, match="language must be one of en, id"):
         format_cost_report(report, language="fr")
+
+
+def test_a_terminal_that_cannot_print_the_times_sign_gets_an_escape_not_a_traceback():
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet.cost"], capture_output=True,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert b"1\\xd7224\\xd7224" in result.stdout

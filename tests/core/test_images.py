@@ -369,6 +369,16 @@ def test_skipping_unreadable_files_says_so_once_and_loads_the_rest(tmp_path):
     assert "dark/bad.png" not in data.files(True) + data.files(False)
 
 
+def test_a_class_that_skipping_leaves_without_training_images_is_refused(tmp_path):
+    root = make_tree(tmp_path / "root")
+    (root / "broken").mkdir()
+    for index in range(3):
+        (root / "broken" / f"{index}.png").write_text("not a PNG")
+    message = refusal(ImageFolder, root, resize=16, skip_unreadable=True, log=None)
+    assert message.endswith("no training images left in class folder(s) broken after skipping "
+                            "3 unreadable; repair or replace their files"), message
+
+
 def test_an_empty_class_folder_is_refused(tmp_path):
     make_tree(tmp_path)
     (tmp_path / "empty").mkdir()
@@ -581,3 +591,16 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(tmp_path):
     lines = result.stdout.splitlines()
     assert "skipped 1 unreadable image file: dark/bad\\xff.png" in lines[0], lines
     assert "1 unreadable image file: dark/bad\\xff.png (dark/bad\\xff.png: " in lines[-1], lines
+
+
+def test_a_large_photo_reads_quietly_and_one_beyond_pillows_limit_is_told_to_shrink(
+        tmp_path, monkeypatch, recwarn):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 150)  # Pillow's limit, scaled down
+    large, huge = tmp_path / "large.png", tmp_path / "huge.png"
+    Image.new("L", (12, 20), 90).save(large)  # 240 pixels: above the limit, within twice it
+    Image.new("L", (20, 20), 90).save(huge)  # 400: beyond twice the limit
+    assert read_image(large, "grayscale", 8).shape == (8, 8, 1)
+    assert not [warning for warning in recwarn
+                if issubclass(warning.category, Image.DecompressionBombWarning)]
+    message = refusal(read_image, huge, "grayscale", 8)
+    assert "is larger than Pillow decodes" in message and "downscale it" in message

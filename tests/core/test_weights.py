@@ -444,7 +444,7 @@ def test_a_floating_type_numpy_cannot_hold_is_named(tmp_path):
                                  "read: save the weights as float32, float16 or bfloat16")
 
 
-def as_checkpoint(path, tensors, backend, step=12):
+def as_checkpoint(path, tensors, backend, step=12, classes=None):
     """A checkpoint (core/checkpoint.py) holding ``tensors`` the way ``backend`` saves its
     parameters: PyTorch's ``params.net.<index>.weight`` in the table's order and NCHW; JAX's
     ``params.net.layers_<index>.kernel`` in the order of its sorted pytree (``layers_10`` before
@@ -464,7 +464,8 @@ def as_checkpoint(path, tensors, backend, step=12):
     arrays["rng.state"] = np.arange(4, dtype=np.uint32)
     write_checkpoint(path, {"backend": backend, "architecture": weights.ARCHITECTURE,
                             "resize": SMALL, "num_classes": 10, "in_channels": 1,
-                            "step": step, "epoch": 1, "batch": 0, "history": []}, arrays)
+                            "step": step, "epoch": 1, "batch": 0, "history": [],
+                            "classes": classes}, arrays)
     return path
 
 
@@ -482,6 +483,12 @@ def test_a_checkpoint_gives_the_weights_it_holds_and_says_so(tmp_path, canonical
                                             "classes": None}
     with pytest.raises(WeightsError, match="67×67 inputs \\(the model: 224×224\\)"):
         weights.read_weights(path, 224, 10, log=None)
+
+
+def test_a_checkpoint_names_the_classes_its_run_trained_on(tmp_path, canonical):
+    names = [f"class {index}" for index in range(10)]
+    path = as_checkpoint(tmp_path / "checkpoint-12.ckpt", canonical, "pytorch", classes=names)
+    assert weights.saved_metadata(path)["classes"] == names
 
 
 def test_the_clis_take_a_checkpoints_weights(tmp_path, canonical, capsys):
