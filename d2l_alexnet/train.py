@@ -538,6 +538,7 @@ def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
     shared = args.checkpoint_dir is not None and same_disk(args.out, args.checkpoint_dir)
     free = free_bytes(args.out)
     if free < needed:
+        refuse_read_only("--out", args.out)  # a read-only disk is told as such, not as full
         raise UsageError(f"--out {args.out} has {free / 1e6:,.0f} MB free, the run writes about "
                          f"{needed / 1e6:,.0f} MB there ({outputs}): free some "
                          "space or choose another --out")
@@ -563,15 +564,29 @@ def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
                          f"{args.checkpoint_dir} ({reason}): {fix}") from None
 
 
+def nearest_existing(path):
+    """``path``, or the nearest folder above it that exists."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def refuse_read_only(flag, path):
+    """Exit 2 naming a ``path`` on a read-only disk, or one this user may not write, as that."""
+    existing = nearest_existing(path)
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        reason = "Read-only file system"
+    elif not os.access(existing, os.W_OK):
+        reason = "Permission denied"
+    else:
+        return
+    raise UsageError(f"cannot write to {flag} {path} ({reason}): choose a writable directory")
+
+
 def same_disk(first, second):
     """Whether two paths (or, for one not made yet, its nearest existing folder) share a disk."""
-    def device(path):
-        path = os.path.abspath(path)
-        while not os.path.exists(path):
-            path = os.path.dirname(path)
-        return os.stat(path).st_dev
-
-    return device(first) == device(second)
+    return os.stat(nearest_existing(first)).st_dev == os.stat(nearest_existing(second)).st_dev
 
 
 class OutputWriteError(RunFailed):

@@ -122,6 +122,18 @@ def test_our_trainer_fits_the_books_lenet_with_checkpoints_and_exact_resume(d2l,
         assert torch.equal(a, b), name
 
 
+def test_our_mxnet_trainer_fits_the_books_mxnet_lenet(d2l, backend_name, book):
+    if backend_name != "mxnet":
+        pytest.skip("the book's MXNet LeNet, under our MXNet Trainer")
+    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=48, limit_val=16,
+                            log=None)
+    d2l.set_seed(0)
+    history = d2l.Trainer(max_epochs=2, progress=False, log=None).fit(book.LeNet(lr=0.1), data)
+    assert [record["epoch"] for record in history] == [1, 2]
+    assert all(np.isfinite(record["train_loss"]) for record in history)
+    assert 0.0 <= history[-1]["val_acc"] <= 1.0
+
+
 def test_a_book_model_we_cannot_fit_is_refused_in_one_line(d2l, backend_name, book):
     if backend_name != "pytorch":
         pytest.skip("the reverse direction is PyTorch's")

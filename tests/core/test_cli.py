@@ -120,6 +120,15 @@ def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     assert os.listdir(tmp_path) == ["file"] and blocker.read_text() == "not a directory"
 
 
+def test_a_nearly_full_read_only_out_is_named_read_only_not_full(monkeypatch, capsys, tmpfs):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    read_only = tmpfs("read-only", "ro,size=1m")  # too small for the weights as well
+    for out in (read_only, read_only / "run"):
+        assert train.main(["--backend", "pytorch", "--out", str(out)]) == 2
+        assert capsys.readouterr().err == (f"error: cannot write to --out {out} (Read-only "
+                                           "file system): choose a writable directory\n")
+
+
 def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monkeypatch, capsys,
                                                                            tmp_path):
     monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
