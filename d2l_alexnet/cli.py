@@ -59,11 +59,17 @@ def command_parser(command: str, description: str | None, **kwargs: Any,
 def print_anywhere() -> None:
     """Let stdout and stderr write what their encoding lacks as escapes (``\\xd7`` for ×)
     rather than fail: a terminal or log set to ASCII would otherwise stop a command with a
-    ``UnicodeEncodeError`` at its first ``67×67``."""
+    ``UnicodeEncodeError`` at its first ``67×67``. And flush stdout at every line, as a
+    terminal does: a log file or a pipe (``| tee``) then shows each epoch as it ends, in order
+    with stderr's lines, rather than all of them when the command exits."""
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)  # a replaced stream may lack it
-        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+        if reconfigure is None:
+            continue
+        if getattr(stream, "errors", None) == "strict":
             reconfigure(errors="backslashreplace")
+        if stream is sys.stdout:
+            reconfigure(line_buffering=True)
 
 
 def add_backend_argument(parser: Arguments) -> None:

@@ -212,7 +212,13 @@ def check_tensorboard(args):
         return None
     log = TensorBoardLog(args.tensorboard)
     found = event_files(args.tensorboard)
-    if found and not args.resume:
+    if found and args.resume_from is None:  # a new run: they are another run's
+        if args.resume:
+            raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event "
+                             f"files ({os.path.basename(found[0])}), and --resume found no "
+                             f"checkpoint in --checkpoint-dir {args.checkpoint_dir} to continue "
+                             "that run: give its own --checkpoint-dir, or choose an empty "
+                             "--tensorboard directory")
         raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event files "
                          f"({os.path.basename(found[0])}): add --resume to continue the run "
                          "of its --checkpoint-dir, or choose an empty directory")

@@ -165,6 +165,19 @@ class KeepBest(BestAccuracy):
         super().__init__()
         self.path = path
 
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        super().on_fit_start(trainer, state)
+        if not trainer.is_first_replica:
+            return
+        with writing(self.path):  # its folder made now (as Keras' ModelCheckpoint does), not
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)  # later
+        log = getattr(trainer, "log", None)
+        if self.best_epoch is not None and not os.path.exists(self.path) and log is not None:
+            # A resumed run that kept no best weights before (or wrote them elsewhere).
+            log(f"note: {self.path} does not hold the best epoch so far (epoch "
+                f"{self.best_epoch}, val_acc {self.best_val_acc:.4f}), whose weights were not "
+                f"kept; it is written when a later epoch does better")
+
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if self.track(record) and trainer.is_first_replica:
             with writing(self.path):
@@ -252,7 +265,9 @@ class TensorBoardLog(Callback):
     Each ``fit`` starts a new event file (``...step-N``: it holds the steps after N). At its start
     the folder's event files are made to hold exactly the evaluations already done (none, or a
     resumed run's): the events of later steps (a killed run's, after its checkpoint) are
-    dropped, so every step is there once; a file left holding no scalars is removed."""
+    dropped, so every step is there once; a file left holding no scalars is removed; and the
+    resumed run's epochs that no file holds (a log added at the resume) are written from its
+    history."""
 
     def __init__(self, log_dir: PathLike) -> None:
         self.log_dir = os.fspath(log_dir)
@@ -267,10 +282,16 @@ class TensorBoardLog(Callback):
         done = trainer.history[-1]["step"] if trainer.history else 0
         with writing(self.log_dir):
             os.makedirs(self.log_dir, exist_ok=True)
+            logged = set()
             for path in event_files(self.log_dir):
-                self.keep_steps_up_to(path, done)
+                logged |= self.keep_steps_up_to(path, done)
             self.writer = self.event_file_writer.EventsWriter(
                 os.path.join(self.log_dir, "events"), filename_suffix=f".step-{done}")
+            # Epochs of the resumed run that no file holds (--tensorboard added at --resume):
+            # written now, from the history, so the log has every epoch, as metrics.jsonl has.
+            for record in trainer.history:
+                if record["step"] not in logged:
+                    self.write_scalars(record, time.time())
             if done:  # a TensorBoard already showing the dropped steps forgets them too
                 self.writer.write_event(self.event_pb2.Event(
                     wall_time=time.time(), step=done + 1,
@@ -280,14 +301,17 @@ class TensorBoardLog(Callback):
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if not trainer.is_first_replica:
             return
-        wall_time = time.time()
         with writing(self.log_dir):
-            for key in TENSORBOARD_KEYS:
-                if record.get(key) is not None:  # a custom model's lr may be unknown
-                    self.writer.write_event(self.event_pb2.Event(
-                        wall_time=wall_time, step=record["step"],
-                        summary=self.summary.scalar(key, float(record[key]))))
+            self.write_scalars(record, time.time())
             self.writer.flush()  # and fsynced
+
+    def write_scalars(self, record: Record, wall_time: float) -> None:
+        """The scalars of one epoch's record, at its step."""
+        for key in TENSORBOARD_KEYS:
+            if record.get(key) is not None:  # a custom model's lr may be unknown
+                self.writer.write_event(self.event_pb2.Event(
+                    wall_time=wall_time, step=record["step"],
+                    summary=self.summary.scalar(key, float(record[key]))))
 
     def close(self) -> None:
         """Close the event file of the last ``fit`` (a next ``fit`` starts another)."""
@@ -313,9 +337,10 @@ class TensorBoardLog(Callback):
             yield payload[start:end], self.event_pb2.Event.FromString(data)
             start = end
 
-    def keep_steps_up_to(self, path: PathLike, last_step: int) -> None:
+    def keep_steps_up_to(self, path: PathLike, last_step: int) -> set[int]:
         """Make the event file at ``path`` hold only its whole records up to ``last_step``
-        (rewritten atomically, or removed when no scalar is left)."""
+        (rewritten atomically, or removed when no scalar is left); returns the steps of the
+        scalars it keeps."""
         with open(path, "rb") as stream:
             payload = stream.read()
         kept = [(raw, event) for raw, event in self.records(payload) if event.step <= last_step]
@@ -323,3 +348,4 @@ class TensorBoardLog(Callback):
             os.remove(path)
         elif sum(len(raw) for raw, _ in kept) != len(payload):
             atomic_write_bytes(path, b"".join(raw for raw, _ in kept))
+        return {event.step for _, event in kept if event.HasField("summary")}

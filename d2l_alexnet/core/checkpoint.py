@@ -370,8 +370,19 @@ class Checkpointer:
 
     def attach(self, trainer: TrainerBase) -> Checkpointer:
         trainer.step_callbacks.append(self.on_step)
-        trainer.callbacks.append(self.on_epoch)
+        trainer.callbacks.append(self)  # on_fit_start, then on_evaluation after each epoch
         return self
+
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        """A new run (at step 0, not resumed) refuses a directory of another run's checkpoints:
+        pruning keeps the highest steps, so its own would go first, without a word."""
+        existing = list_checkpoints(self.directory)
+        if trainer.step == 0 and existing:
+            raise CheckpointError(
+                f"{self.directory} already holds checkpoints of another run "
+                f"({os.path.basename(existing[0][1])}): continue that run with "
+                f"trainer.fit(model, data, resume=latest_checkpoint(directory)) (--resume), or "
+                f"give this one an empty directory")
 
     def remove_unfinished_writes(self) -> None:
         """Temporary files left by a crash mid-write are garbage: the rename never happened."""
@@ -382,7 +393,7 @@ class Checkpointer:
                 and not trainer.at_epoch_end()):
             self.save(trainer)
 
-    def on_epoch(self, trainer: TrainerBase, record: Mapping[str, Any]) -> None:
+    def on_evaluation(self, trainer: TrainerBase, record: Mapping[str, Any]) -> None:
         self.save(trainer)
 
     def save(self, trainer: TrainerBase) -> str:

@@ -532,7 +532,7 @@ class TrainerBase(HyperParameters):
                 owner.set_epoch(epoch)  # a DistributedSampler's shuffle follows the epoch
                 break
         seen, first = 0, True
-        for index, batch in enumerate(loader):
+        for index, batch in enumerate(self.pass_iterator(loader, resumed=start_batch > 0)):
             X, y = batch_pair(batch, where)
             labels = loader_labels(self.host_array(y), where)
             if not self.labels_checked:  # host integers already: the check costs no sync
@@ -557,6 +557,13 @@ class TrainerBase(HyperParameters):
                             f"is used up after one pass, and the Trainer iterates the loader "
                             f"once per epoch)")
         self.loader_sizes[train] = seen
+
+    def pass_iterator(self, loader: Iterable[Any], resumed: bool) -> Iterator[Any]:
+        """An iterator over one pass of a book-style loader; ``resumed``: the pass was begun by
+        the run a checkpoint saved, so the RNG states restored from it already hold whatever
+        beginning the pass draws (PyTorch's DataLoader draws a seed from the global RNG), and
+        a backend whose loaders draw keeps them from drawing again."""
+        return iter(loader)
 
     def book_loader(self, train: bool) -> Iterable[Any]:
         """A book-style module's loader of one split, refused in one line when it is not one
@@ -842,11 +849,14 @@ class TrainerBase(HyperParameters):
         set_host_rng(checkpoint.arrays)
         if not self.position_aware and metadata.get("train_examples") is not None:
             self.loader_sizes[True] = metadata["train_examples"]  # counted by the saved run
-        self.history = [dict(record) for record in metadata["history"]]
+        # A checkpoint's JSON has its keys sorted: each record and the board's series are put
+        # back in the order a run makes them, so metrics.json and the plot's styles stay as
+        # an uninterrupted run's.
+        self.history = [in_order(record, RECORD_KEYS) for record in metadata["history"]]
         progress = metadata.get("epoch_progress")
         self.epoch_progress = EpochProgress(**progress) if progress else None
-        self.board.series = {label: (list(xs), list(ys))
-                             for label, (xs, ys) in metadata.get("board", {}).items()}
+        self.board.series = {label: (list(xs), list(ys)) for label, (xs, ys) in
+                             in_order(metadata.get("board", {}), BOARD_SERIES).items()}
 
     def check_recipe(self, checkpoint: Checkpoint) -> None:
         """Refuse to resume ``checkpoint`` with another recipe or another schedule: the steps
@@ -1068,6 +1078,19 @@ def check_stored_labels(data: Any, num_classes: int) -> bool:
     for split, labels in stored:
         check_label_range(np.asarray(labels), num_classes, f"{type(data).__name__}'s {split} split")
     return True
+
+
+# The keys of an epoch's record, in the order fit_epoch makes them, and the board's series in
+# the order an epoch draws them.
+RECORD_KEYS = ("epoch", "step", "images_seen", "lr", "train_loss", "val_loss", "val_acc",
+               "seconds", "val_seconds", "images_per_sec")
+BOARD_SERIES = ("train_loss", "val_loss", "val_acc")
+
+
+def in_order(mapping: Mapping[str, Any], first: tuple[str, ...]) -> dict[str, Any]:
+    """``mapping`` with the keys of ``first`` first, in that order, then the rest as given."""
+    rank = {key: index for index, key in enumerate(first)}
+    return dict(sorted(mapping.items(), key=lambda item: rank.get(item[0], len(first))))
 
 
 def batch_pair(batch: Any, where: str) -> tuple[Any, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -267,6 +267,17 @@ class Trainer(TrainerBase):
             if not failed:
                 dist.barrier()
             dist.destroy_process_group()
+
+    def pass_iterator(self, loader: Iterable[Any], resumed: bool) -> Iterator[Any]:
+        # A DataLoader draws its workers' base seed from the global RNG as each pass begins,
+        # shuffled or not: the checkpoint's RNG state was saved after that draw, so a resumed
+        # pass must not make it again (dropout would follow another stream).
+        if not resumed:
+            return iter(loader)
+        state = torch.get_rng_state()
+        iterator = iter(loader)
+        torch.set_rng_state(state)
+        return iterator
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Parameters, SGD's per-parameter state (none without momentum) and the RNG dropout

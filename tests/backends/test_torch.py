@@ -296,3 +296,39 @@ def test_the_plain_loop_trains_the_chapters_network(tmp_path, compile_mode):
     assert result["images_per_sec"] > 0 and math.isfinite(result["last_loss"])
     assert result["compile"] == compile_mode
     assert json.loads(path.read_text()) == result
+
+
+def test_a_run_on_an_unshuffled_dataloader_resumes_mid_epoch_exactly(tmp_path):
+    """Each pass over a DataLoader draws a seed from the global RNG, shuffled or not; a
+    checkpoint saved mid-pass holds the RNG after that draw, so the resumed pass must not draw
+    again, or dropout would follow another stream from there on."""
+    from d2l_alexnet.core.checkpoint import Checkpointer, latest_checkpoint
+    from d2l_alexnet.core.trainer import TrainingInterrupted
+
+    generator = np.random.default_rng(0)
+    X = torch.from_numpy(generator.random((48, 3, 67, 67), dtype=np.float32))
+    y = torch.from_numpy(generator.integers(0, 4, 48))
+
+    class Lesson(d2l.DataModule):
+        def get_dataloader(self, train):
+            return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+                X[:32] if train else X[32:], y[:32] if train else y[32:]), batch_size=8)
+
+    def run(stop_at=None, resume=None):
+        d2l.set_seed(0)
+        model = d2l.AlexNet(lr=0.1, momentum=0.9, num_classes=4, resize=67, in_channels=3)
+        trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+        if stop_at is not None:
+            checkpointer = Checkpointer(tmp_path, log=None).attach(trainer)
+            trainer.step_callbacks.append(lambda trainer: setattr(
+                trainer, "stop_requested", "test") if trainer.step == stop_at else None)
+            with pytest.raises(TrainingInterrupted):
+                trainer.fit(model, Lesson())
+            checkpointer.save(trainer)
+            return None
+        return [(record["train_loss"], record["val_loss"]) for record in
+                trainer.fit(model, Lesson(), resume=resume)]
+
+    straight = run()
+    run(stop_at=6)  # mid-way through the second epoch's pass
+    assert run(resume=latest_checkpoint(tmp_path)) == straight

@@ -138,6 +138,28 @@ def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_pat
     assert error.value.exit_status == 1
 
 
+def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_kept(
+        data, tmp_path):
+    path = tmp_path / "new" / "folder" / "best.safetensors"
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[KeepBest(path)])
+    trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert path.is_file()
+    # A run checkpointed without KeepBest, resumed with it: its best epoch's weights are gone.
+    set_seed(0)
+    first = NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False))
+    checkpointer = Checkpointer(tmp_path / "checkpoints", log=None).attach(first)
+    first.fit(SoftmaxRegression(lr=0.5), data)
+    lines, later = [], tmp_path / "later" / "best.safetensors"
+    resumed = NumpyTrainer(max_epochs=2, progress=False, log=lines.append,
+                           board=ProgressBoard(live=False), callbacks=[KeepBest(later)])
+    resumed.fit(SoftmaxRegression(lr=0.5), data, resume=read_checkpoint(checkpointer.last_path))
+    assert [line for line in lines if line.startswith("note: ")] == [
+        f"note: {later} does not hold the best epoch so far (epoch 1, val_acc "
+        f"{first.history[0]['val_acc']:.4f}), whose weights were not kept; it is written when "
+        "a later epoch does better"]
+
+
 def tensorboard_fit(data, folder, epochs, resume=None):
     """A run writing TensorBoard logs into ``folder``, a checkpoint at every epoch's end kept."""
     set_seed(0)
@@ -173,6 +195,17 @@ def test_a_resumed_tensorboard_log_holds_every_step_once(data, tmp_path):
     assert scalars(tmp_path / "logs") == expected_scalars(resumed)
     assert sorted(path.name[-7:] for path in (tmp_path / "logs").iterdir()) == [".step-0",
                                                                                  ".step-3"]
+
+
+def test_a_log_added_at_the_resume_holds_the_epochs_before_it_too(data, tmp_path):
+    set_seed(0)
+    first = NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False))
+    checkpointer = Checkpointer(tmp_path / "checkpoints", log=None).attach(first)
+    first.fit(SoftmaxRegression(lr=0.5), data)
+    history, _ = tensorboard_fit(data, tmp_path, epochs=2,
+                                 resume=read_checkpoint(checkpointer.last_path))
+    assert [record["step"] for record in history] == [3, 6]
+    assert scalars(tmp_path / "logs") == expected_scalars(history)
 
 
 def test_a_torn_last_record_is_dropped_when_a_run_resumes(data, tmp_path):

@@ -448,6 +448,26 @@ def test_resume_refuses_other_training_images_of_the_same_count(data, tmp_path):
     assert [record["epoch"] for record in history] == [1, 2]
 
 
+def test_a_new_run_refuses_a_directory_of_another_runs_checkpoints(data, tmp_path):
+    fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))
+    with pytest.raises(CheckpointError, match=r"already holds checkpoints of another run "
+                                              r"\(checkpoint-3.ckpt\): continue that run"):
+        fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))
+    assert os.listdir(tmp_path) == ["checkpoint-3.ckpt"]  # nothing of the refused run
+    fit(data, epochs=2, checkpointer=Checkpointer(tmp_path, log=None),
+        resume=latest_checkpoint(tmp_path))  # continuing it is the way
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-3.ckpt", "checkpoint-6.ckpt"]
+
+
+def test_a_resumed_history_and_plot_keep_the_order_of_an_uninterrupted_run(data, tmp_path):
+    straight_trainer, _, straight = fit(data, epochs=2)
+    fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))
+    resumed_trainer, _, resumed = fit(data, epochs=2, resume=latest_checkpoint(tmp_path))
+    assert [list(record) for record in resumed] == [list(record) for record in straight]
+    assert list(resumed_trainer.board.series) == list(straight_trainer.board.series) == [
+        "train_loss", "val_loss", "val_acc"]  # (so the plot's colours and styles match)
+
+
 # ---- NaN and infinity never reach a checkpoint -----------------------------------------------
 
 def test_a_nan_loss_stops_training_and_is_not_saved(data, tmp_path):

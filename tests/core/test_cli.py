@@ -57,6 +57,15 @@ def test_the_mxnet_hint_names_the_command_that_asked(monkeypatch, capsys, tmp_pa
         capsys.readouterr().err
 
 
+def test_a_commands_output_is_flushed_at_every_line_into_a_file_or_pipe():
+    # So `train ... > log` or `| tee` shows each epoch as it ends, not all at the exit.
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from d2l_alexnet.cli import command_parser; "
+         "command_parser('train', None); print(sys.stdout.line_buffering)"],
+        capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": ""})
+    assert result.stdout.strip() == "True", result.stderr
+
+
 def test_mxnet_on_new_python_says_which_python(monkeypatch):
     monkeypatch.setattr(backends.sys, "version_info", (3, 12, 0))
     with pytest.raises(BackendError, match="Python 3.11 or older"):
@@ -171,6 +180,10 @@ def test_a_tensorboard_dir_that_cannot_be_used_exits_2_and_leaves_no_folder(monk
         f"error: --tensorboard {logs} already holds a run's event files "
         "(events.out.tfevents.1.host.step-0): add --resume to continue the run of its "
         "--checkpoint-dir, or choose an empty directory\n")
+    # --resume that finds nothing to resume starts a new run: the events are still another's.
+    assert train.main(["--out", str(out), "--tensorboard", str(logs), "--checkpoint-dir",
+                       str(tmp_path / "logs" / "none"), "--resume"]) == 2
+    assert "--resume found no checkpoint in --checkpoint-dir" in capsys.readouterr().err
     with FolderLocks() as running:  # a run still writing there
         running.take(str(tmp_path), "--tensorboard", "PID 1, started then: the first run")
         assert train.main(["--out", str(out), "--tensorboard", str(tmp_path)]) == 2
