@@ -175,8 +175,9 @@ class KeepBest(BestAccuracy):
         if self.best_epoch is not None and not os.path.exists(self.path) and log is not None:
             # A resumed run that kept no best weights before (or wrote them elsewhere).
             log(f"note: {self.path} does not hold the best epoch so far (epoch "
-                f"{self.best_epoch}, val_acc {self.best_val_acc:.4f}), whose weights were not "
-                f"kept; it is written when a later epoch does better")
+                f"{self.best_epoch}, val_acc {self.best_val_acc:.4f}): its weights were not kept, "
+                f"or were kept in another folder; the file is written when a later epoch does "
+                f"better")
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if self.track(record) and trainer.is_first_replica:

@@ -156,8 +156,8 @@ def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_
     resumed.fit(SoftmaxRegression(lr=0.5), data, resume=read_checkpoint(checkpointer.last_path))
     assert [line for line in lines if line.startswith("note: ")] == [
         f"note: {later} does not hold the best epoch so far (epoch 1, val_acc "
-        f"{first.history[0]['val_acc']:.4f}), whose weights were not kept; it is written when "
-        "a later epoch does better"]
+        f"{first.history[0]['val_acc']:.4f}): its weights were not kept, or were kept in "
+        "another folder; the file is written when a later epoch does better"]
 
 
 def tensorboard_fit(data, folder, epochs, resume=None):
