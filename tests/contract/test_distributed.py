@@ -18,6 +18,10 @@ from repository import child_env
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "distributed_worker.py")
 RELATIVE_TOLERANCE = 1e-4  # summation order differs between one and two replicas
+# How Gloo's C++ side dies when a rank tears its connections down while a peer is still at it: a
+# race of PyTorch's process group, seen once in a loaded CI pass (and three clean reruns after),
+# which costs that run; the run is tried once more, and a second failure fails the test.
+GLOO_TEARDOWN_ABORT = "terminate called without an active exception"
 
 
 def train(backend_name, replicas, tmp_path):
@@ -29,6 +33,8 @@ def train(backend_name, replicas, tmp_path):
     # TMPDIR: torchrun leaves a torchelastic_* folder there, which goes with tmp_path.
     env = child_env(OMP_NUM_THREADS="1", TMPDIR=str(tmp_path))
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    if result.returncode != 0 and GLOO_TEARDOWN_ABORT in result.stderr:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = json.loads(out.read_text())
     assert run["num_replicas"] == replicas
