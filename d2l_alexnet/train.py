@@ -26,8 +26,8 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   compile_options, exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
-from .core.files import (atomic_write_json, free_bytes, missing_directories, remove_directories,
-                         remove_unfinished_writes)
+from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
+                         remove_directories, remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
 from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
                              TensorBoardLog, event_files)
@@ -568,14 +568,6 @@ def prepare_directories(args, needed=None, outputs="weights, metrics, plot"):
                else "choose a writable directory")
         raise UsageError(f"cannot write checkpoints to --checkpoint-dir "
                          f"{args.checkpoint_dir} ({reason}): {fix}") from None
-
-
-def nearest_existing(path):
-    """``path``, or the nearest folder above it that exists."""
-    path = os.path.abspath(path)
-    while not os.path.exists(path):
-        path = os.path.dirname(path)
-    return path
 
 
 def refuse_read_only(flag, path):

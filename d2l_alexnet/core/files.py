@@ -127,13 +127,19 @@ def check_writable_directory(path: PathLike) -> list[str]:
     return created
 
 
-def free_bytes(path: PathLike) -> int:
-    """Free space on the disk that holds ``path``, or would hold it (its nearest existing
-    folder)."""
+def nearest_existing(path: PathLike) -> str:
+    """``path`` (absolute), or the nearest folder above it that exists: where a file of
+    ``path`` would be written, for the questions asked of its disk before it is made."""
     folder = os.path.abspath(path)
     while not os.path.exists(folder):
         folder = os.path.dirname(folder)
-    return shutil.disk_usage(folder).free
+    return folder
+
+
+def free_bytes(path: PathLike) -> int:
+    """Free space on the disk that holds ``path``, or would hold it (its nearest existing
+    folder)."""
+    return shutil.disk_usage(nearest_existing(path)).free
 
 
 def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: Any) -> bytes:

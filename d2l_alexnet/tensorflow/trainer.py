@@ -94,20 +94,14 @@ class Trainer(TrainerBase):
                              "before fitting it")
         self.optim = model.configure_optimizers()
         self.optim.build(model.trainable_variables)
-        if model.input_size is None:  # a model of another lesson: one trace per batch shape
-            self.compiled_train_step = tf.function(self._train_step, autograph=False,
-                                                   reduce_retracing=True)
-            self.compiled_eval_step = tf.function(self._eval_step, autograph=False,
-                                                  reduce_retracing=True)
-            return
-        # One trace for every batch size (the last batch may be short). No XLA: slower on a CPU,
-        # after a slow compile (BENCHMARKS.md).
-        spec = (tf.TensorSpec(model.input_batch_shape(None), tf.float32),
-                tf.TensorSpec((None,), tf.int32))
-        self.compiled_train_step = tf.function(self._train_step, input_signature=spec,
-                                               autograph=False)
-        self.compiled_eval_step = tf.function(self._eval_step, input_signature=spec,
-                                              autograph=False)
+        # One trace for every batch size (the last batch may be short); a model of another
+        # lesson, which says not its input size, is traced once per batch shape. No XLA: slower
+        # on a CPU, after a slow compile (BENCHMARKS.md).
+        tracing: dict[str, Any] = {"reduce_retracing": True} if model.input_size is None else {
+            "input_signature": (tf.TensorSpec(model.input_batch_shape(None), tf.float32),
+                                tf.TensorSpec((None,), tf.int32))}
+        self.compiled_train_step = tf.function(self._train_step, autograph=False, **tracing)
+        self.compiled_eval_step = tf.function(self._eval_step, autograph=False, **tracing)
 
     def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
         if self.strategy is not None:
