@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes
 from .types import PathLike, Record
+from .weights import WeightsError
 
 if TYPE_CHECKING:  # the trainer imports this module
     from .trainer import TrainerBase
@@ -167,6 +168,10 @@ class KeepBest(BestAccuracy):
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         super().on_fit_start(trainer, state)
+        try:
+            trainer.check_saves_weights()
+        except WeightsError as error:
+            raise WeightsError(f"KeepBest cannot keep the best epoch: {error}") from None
         if not trainer.is_first_replica:
             return
         with writing(self.path):  # its folder made now (as Keras' ModelCheckpoint does), not

@@ -50,10 +50,15 @@ from .module import InputShapeError, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
 from .types import Log, PathLike, Record
-from .weights import BACKEND_LAYOUTS, save_canonical, state_to_canonical
+from .weights import BACKEND_LAYOUTS, WeightsError, save_canonical, state_to_canonical
 
 DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("fp32", "bf16")
+# Why compile= is not needed elsewhere, in the refusal of it.
+COMPILED_ALREADY = {"jax": " (its steps are compiled by jax.jit already)",
+                    "tensorflow": " (its steps run as tf.function graphs already)",
+                    "mxnet": " (our AlexNet's network is hybridized into one graph already; "
+                             "hybridize() yours likewise)"}
 # torch.compile's modes, which the PyTorch Trainer's compile= and --compile MODE take.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # A training loss this many times a uniform guess's (log of the number of classes) has diverged,
@@ -176,8 +181,13 @@ class TrainerBase(HyperParameters):
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
                  device: str | None = None, precision: str = "fp32", progress: bool = True,
                  log: Log | None = print, board: ProgressBoard | None = None,
-                 callbacks: Iterable[Any] = (), data_on_device: bool | None = None) -> None:
-        self.save_hyperparameters(ignore=["board", "callbacks"])
+                 callbacks: Iterable[Any] = (), data_on_device: bool | None = None,
+                 compile: bool | str = False) -> None:
+        if compile:  # (PyTorch's Trainer takes it before this point)
+            raise ValueError(f"compile= runs PyTorch's steps through torch.compile: the "
+                             f"{self.framework} Trainer has no such option"
+                             f"{COMPILED_ALREADY.get(self.backend or '', '')}; drop compile=")
+        self.save_hyperparameters(ignore=["board", "callbacks", "compile"])
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
         if device is None:
@@ -717,6 +727,16 @@ class TrainerBase(HyperParameters):
         """End ``fit`` once the epoch in progress is done and its callbacks have run (a
         checkpoint is saved), logging ``reason`` in one line: early stopping."""
         self.stop_reason = reason
+
+    def check_saves_weights(self) -> None:
+        """Raise ``WeightsError`` if no weights file can hold the model (one that is not the
+        chapter's AlexNet): ``KeepBest`` asks before the first epoch rather than fail after it."""
+        check_chapter_table = getattr(self.model, "check_chapter_table", None)
+        if check_chapter_table is None:
+            raise WeightsError(f"{type(self.model).__name__} is not the chapter's AlexNet: "
+                               "weights files hold that network only; keep this model's "
+                               "parameters with a checkpoint of our Trainer instead")
+        check_chapter_table()
 
     def save_weights(self, path: PathLike, extra_metadata: Mapping[str, str] | None = None,
                      ) -> None:

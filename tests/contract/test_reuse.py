@@ -296,6 +296,20 @@ def test_the_model_refuses_bad_arguments_in_one_line(d2l):
         assert phrase in one_line(error), str(error.value)
 
 
+def test_compile_is_refused_in_one_line_where_the_steps_are_compiled_already(d2l,
+                                                                             backend_name):
+    """Only PyTorch's Trainer takes compile= (torch.compile); the others say why they need none
+    instead of a TypeError from an unexpected keyword."""
+    if backend_name == "pytorch":
+        pytest.skip("PyTorch's Trainer takes compile= (test_contract's compiled-resume test)")
+    with pytest.raises(ValueError) as error:
+        d2l.Trainer(max_epochs=1, compile=True)
+    assert one_line(error).startswith("compile= runs PyTorch's steps through torch.compile: "
+                                      "the "), one_line(error)
+    assert one_line(error).endswith("; drop compile=")
+    assert d2l.Trainer(max_epochs=1, compile=False).max_epochs == 1  # off is no refusal
+
+
 def test_a_batch_of_the_wrong_size_or_channels_names_the_argument(d2l, rgb_model):
     wrong_size = colour_images(2, size=(80, 80))[0]
     wrong_channels = wrong_size[..., 0]
@@ -581,6 +595,16 @@ def test_another_table_trains_at_its_own_size(d2l, tmp_path):
     with pytest.raises(WeightsError) as error:
         model.save_weights(tmp_path / "lenet.safetensors")
     assert "weights files hold the chapter's AlexNet only" in one_line(error)
+    # KeepBest writes such files: it says so before the first epoch, not after it.
+    from d2l_alexnet.core.callbacks import KeepBest
+
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None,
+                          callbacks=[KeepBest(tmp_path / "best" / "lenet.safetensors")])
+    with pytest.raises(WeightsError) as error:
+        trainer.fit(model, data)
+    assert one_line(error).startswith("KeepBest cannot keep the best epoch: AlexNet is built "
+                                      "from its own layers="), one_line(error)
+    assert trainer.step == 0 and not (tmp_path / "best").exists()
     with pytest.raises(ValueError, match="use a resize of at least 12"):
         d2l.AlexNet(resize=8, layers=LENET)
 
