@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # d2l_alexnet.core: framework-free, for the filters figure
 
+from d2l_alexnet.core.language import number  # noqa: E402  (1,234.5 / 1.234,5)
+
 # d2l.ai's order and labels; the sync ids are what a URL's ?framework=... selects.
 FRAMEWORKS = (("pytorch", "PyTorch"), ("mxnet", "MXNet"), ("jax", "JAX"),
               ("tensorflow", "TensorFlow"))
@@ -391,12 +393,6 @@ CURVE_RUNS = (("pytorch-bf16", "PyTorch", "bf16", "cpu2"),
               ("tensorflow-bf16", "TensorFlow", "bf16", "cpu2"),
               ("pytorch-fp32-h200", "PyTorch", "fp32", "h200"))
 BACKEND_LABELS = dict(FRAMEWORKS)
-
-
-def number(value, decimals, language):
-    """``value`` with thousands grouped, in the language's own marks (1,234.5 / 1.234,5)."""
-    text = f"{value:,.{decimals}f}"
-    return text.translate(str.maketrans(",.", ".,")) if language == "id" else text
 
 
 def duration(seconds, language):

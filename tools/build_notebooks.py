@@ -172,11 +172,13 @@ def cite_text(entry, language):
     return f"{who}, {entry['year']}"
 
 
-def reference_line(entry):
+def reference_line(entry, language="en"):
     """One entry of the reference list, in Markdown."""
     authors = entry["author"].split(" and ")
-    # BibTeX's "and others" is the reference list's "et al."
-    names = ", ".join("et al." if author.strip() == "others" else
+    # BibTeX's "and others" is the reference list's "et al." (Indonesian: "dkk.", as its
+    # citations say)
+    others = "et al." if language == "en" else "dkk."
+    names = ", ".join(others if author.strip() == "others" else
                       " ".join(reversed([part.strip() for part in author.split(",", 1)]))
                       for author in authors)
     where = entry.get("booktitle") or entry.get("journal") or entry.get("publisher", "")
@@ -230,7 +232,7 @@ def build_notebook(path, language, framework=None, bibliography=None):
             text = cite(text, bibliography, cited, language, where)
         cells.append(_cell(kind, cell_id, text, metadata))
     if cited:
-        lines = [f"- {reference_line(bibliography[key])}" for key in cited]
+        lines = [f"- {reference_line(bibliography[key], language)}" for key in cited]
         cells.append(_cell("markdown", "references",
                            REFERENCES_HEADING[language] + "\n\n" + "\n".join(lines)))
     return {

@@ -41,8 +41,9 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 BACKENDS = ("pytorch", "tensorflow", "jax", "mxnet")
 LANGUAGE_DIRS = {"en": NOTEBOOK_DIR, "id": NOTEBOOK_DIR / "id"}
 MODES = {"quick": "1", "full": "0", "smoke": "smoke", "auto": None}  # -> D2L_ALEXNET_QUICK
-# What a chapter notebook's trainer prints at the end of each epoch, e.g. "val_acc 0.7139".
-VAL_ACC = re.compile(r"\bval_acc (\d+\.\d+)")
+# What a chapter notebook's trainer prints at the end of each epoch, e.g. "val_acc 0.7139"
+# (the Indonesian edition's: "val_acc 0,7139").
+VAL_ACC = re.compile(r"\bval_acc (\d+[.,]\d+)")
 KERNEL_NAME = "d2l-alexnet-run"
 LESSON_FILE = "alexnet-in-another-lesson.ipynb"  # BACKEND = "pytorch" in its parameters cell
 
@@ -91,7 +92,7 @@ def text_outputs(cell):
 
 def last_val_acc(notebook):
     """The validation accuracy the last epoch printed in the notebook's outputs, or None."""
-    found = [float(value) for cell in notebook.cells if cell.cell_type == "code"
+    found = [float(value.replace(",", ".")) for cell in notebook.cells if cell.cell_type == "code"
              for value in VAL_ACC.findall(text_outputs(cell))]
     return found[-1] if found else None
 

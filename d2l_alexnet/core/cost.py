@@ -7,6 +7,7 @@ versus dense layers. Memory is fp32 (4 bytes per number); activation memory is f
 from typing import Any
 
 from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, layer_table
+from .language import byte_size, check_language, number
 from .types import Size
 
 _LAYER_NAMES = {"conv": "Conv", "relu": "ReLU", "maxpool": "MaxPool", "flatten": "Flatten",
@@ -45,13 +46,6 @@ def cost_report(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
     }
 
 
-def _human_bytes(count):
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.1f} {unit}" if unit != "B" else f"{count} B"
-        count /= 1024
-
-
 # The report's words in the two languages of the chapter's notebooks (the Indonesian edition
 # in the chapter's own terms: lapisan fully connected, parameter).
 REPORT_WORDS: dict[str, dict[str, Any]] = {
@@ -62,7 +56,7 @@ REPORT_WORDS: dict[str, dict[str, Any]] = {
            "params": "params", "forward": "forward",
            "closing": "Memory is dominated by the dense layers' weights; compute by the "
                       "convolutions. A training step costs about 3× the forward pass: "
-                      "{step:.2f} GFLOP per image."},
+                      "{step} GFLOP per image."},
     "id": {"title": "Biaya AlexNet untuk {batch} gambar 1×{side}×{side}, {classes} kelas (fp32)",
            "columns": ("lapisan", "bentuk output", "parameter", "memori par", "MFLOP maju",
                        "memori akt"),
@@ -70,16 +64,23 @@ REPORT_WORDS: dict[str, dict[str, Any]] = {
            "params": "parameter", "forward": "maju",
            "closing": "Memori didominasi parameter lapisan fully connected; komputasi oleh "
                       "konvolusi. Satu langkah pelatihan sekitar 3× lintasan maju: "
-                      "{step:.2f} GFLOP per gambar."},
+                      "{step} GFLOP per gambar."},
 }
 
 
-def format_cost_report(report: dict[str, Any], language: str = "en") -> str:
+def format_cost_report(report: dict[str, Any], language: str | None = None) -> str:
     """Render :func:`cost_report` as a fixed-width table with a closing comparison, in English
-    (``language="en"``) or in the Indonesian edition's words (``"id"``)."""
-    if language not in REPORT_WORDS:
-        raise ValueError(f"language must be one of {', '.join(REPORT_WORDS)}, got {language!r}")
+    (``language="en"``) or in the Indonesian edition's words and number format (``"id"``);
+    ``None``: the language :func:`~d2l_alexnet.core.language.set_language` set."""
+    language = check_language(language)
     words = REPORT_WORDS[language]
+
+    def count(value, decimals=0):
+        return number(value, decimals, language)
+
+    def size(num_bytes):
+        return byte_size(num_bytes, language)
+
     layer, shape_word, params, param_mem, flops, act_mem = words["columns"]
     header = (f"{'#':>2}  {layer:<8} {shape_word:<16} {params:>12} {param_mem:>11} "
               f"{flops:>11} {act_mem:>11}")
@@ -88,18 +89,18 @@ def format_cost_report(report: dict[str, Any], language: str = "en") -> str:
     for entry in report["layers"]:
         shape = "×".join(str(size) for size in entry["output_shape"])
         lines.append(
-            f"{entry['index']:>2}  {entry['layer']:<8} {shape:<16} {entry['parameters']:>12,} "
-            f"{_human_bytes(entry['parameter_bytes']):>11} "
-            f"{entry['forward_flops'] / 1e6:>11,.1f} {_human_bytes(entry['activation_bytes']):>11}")
+            f"{entry['index']:>2}  {entry['layer']:<8} {shape:<16} "
+            f"{count(entry['parameters']):>12} {size(entry['parameter_bytes']):>11} "
+            f"{count(entry['forward_flops'] / 1e6, 1):>11} {size(entry['activation_bytes']):>11}")
     lines.append("-" * len(header))
     totals = report["totals"]
     for name in ("conv", "dense", "totals"):
         part = report[name]
         lines.append(
-            f"{words[name]:<15} {words['params']} {part['parameters']:>12,} "
-            f"({part['parameters'] / totals['parameters']:6.1%})"
-            f"   {words['forward']} {part['forward_flops'] / 1e9:7.3f} GFLOP "
-            f"({part['forward_flops'] / totals['forward_flops']:6.1%})")
+            f"{words[name]:<15} {words['params']} {count(part['parameters']):>12} "
+            f"({count(100 * part['parameters'] / totals['parameters'], 1):>5}%)"
+            f"   {words['forward']} {count(part['forward_flops'] / 1e9, 3):>7} GFLOP "
+            f"({count(100 * part['forward_flops'] / totals['forward_flops'], 1):>5}%)")
     lines.append(words["closing"].format(
-        step=3 * totals["forward_flops"] / 1e9 / report["batch_size"]))
+        step=count(3 * totals["forward_flops"] / 1e9 / report["batch_size"], 2)))
     return "\n".join(lines)

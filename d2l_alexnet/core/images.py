@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike
 from .architecture import as_size
 from .data import DataError
 from .datamodule import DataModule, InMemoryData
+from .language import byte_size, number, say
 from .types import Log, PathLike, Size
 
 # A split as ArrayData takes it: ``(images, labels)``.
@@ -554,14 +555,6 @@ def _name_paths(names):
     return shown + (f" and {len(names) - SHOWN_PATHS} more" if len(names) > SHOWN_PATHS else "")
 
 
-def _in_memory(num_bytes):
-    for unit in ("bytes", "KiB", "MiB"):
-        if num_bytes < 1024:
-            return f"{num_bytes:.0f} {unit}" if unit == "bytes" else f"{num_bytes:.1f} {unit}"
-        num_bytes /= 1024
-    return f"{num_bytes:.1f} GiB"
-
-
 class ImageFolder(ArrayData):
     """A folder of class subfolders of image files, as an :class:`ArrayData`.
 
@@ -667,9 +660,10 @@ class ImageFolder(ArrayData):
         self._set_arrays((train_images, train_labels), (val_images, val_labels),
                          layout="NHWC", classes=classes)
         if log is not None:
-            log(f"{owner} {root}: {len(classes)} classes, {len(train_labels)} training "
-                f"and {len(val_labels)} validation images, {channels}×{size[0]}×{size[1]} "
-                f"({_in_memory(train_images.nbytes + val_images.nbytes)} in memory)")
+            log(say("image_folder", owner=owner, root=root, classes=len(classes),
+                    train=number(len(train_labels)), val=number(len(val_labels)),
+                    shape=f"{channels}×{size[0]}×{size[1]}",
+                    memory=byte_size(train_images.nbytes + val_images.nbytes)))
 
     def files(self, train: bool) -> list[str]:
         """The path of each stored image of a split, in order: relative to ``root``, or to

@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from .architecture import ALEXNET, CHAPTER_RESIZE, Layer, layer_table
+from .language import check_language, number
 from .types import Size
 
 QUICK_ENV = "D2L_ALEXNET_QUICK"
@@ -48,7 +49,7 @@ def describe_table(layers: Sequence[Layer], resize: Size, num_classes: int = 10,
             for row in layer_table(resize, num_classes, layers=layers)]
 
 
-def _describe(layer, output_shape):
+def _describe(layer, output_shape, language):
     if layer.kind == "conv":
         text = f"Conv {layer.units}, {layer.kernel}×{layer.kernel}"
         if layer.stride != 1:
@@ -60,26 +61,27 @@ def _describe(layer, output_shape):
         name = "MaxPool" if layer.kind == "maxpool" else "AvgPool"
         return f"{name} {layer.kernel}×{layer.kernel}, stride {layer.stride}"
     if layer.kind == "dense":
-        return f"Dense {output_shape[0]:,}"
+        return f"Dense {number(output_shape[0], language=language)}"
     if layer.kind == "flatten":
         return "Flatten"
     raise ValueError(f"no description for a {layer.kind!r} row")
 
 
-def _blocks(layers, resize, num_classes):
+def _blocks(layers, resize, num_classes, language):
     """Group rows into blocks: a convolution, pooling, flatten or dense row with the activation
     and dropout rows after it. Returns ``[(kind, text, shape text, parameters), ...]``."""
     blocks = []
     for layer, shape, parameters in describe_table(layers, resize, num_classes):
-        shape_text = "×".join(f"{size:,}" for size in shape)
+        shape_text = "×".join(number(size, language=language) for size in shape)
         if layer.kind in _ACTIVATIONS or layer.kind == "dropout":
             if not blocks:
                 raise ValueError(f"a {layer.kind!r} row cannot come first")
             kind, text, _, block_parameters = blocks[-1]
-            extra = _ACTIVATIONS.get(layer.kind) or f"dropout {layer.rate:g}"
+            extra = (_ACTIVATIONS.get(layer.kind)
+                     or f"dropout {number(layer.rate, None, language)}")
             blocks[-1] = (kind, f"{text} + {extra}", shape_text, block_parameters + parameters)
         else:
-            blocks.append((layer.kind, _describe(layer, shape), shape_text, parameters))
+            blocks.append((layer.kind, _describe(layer, shape, language), shape_text, parameters))
     return blocks
 
 
@@ -123,34 +125,34 @@ WORDS = {
 
 
 def _words(language):
-    if language not in WORDS:
-        raise ValueError(f"language must be one of {', '.join(WORDS)}, got {language!r}")
-    return WORDS[language]
+    return WORDS[check_language(language)]
 
 
-def mode_name(mode: str, language: str = "en") -> str:
-    """What a notebook calls a run of ``mode`` (one of :data:`MODES`) in ``language``."""
+def mode_name(mode: str, language: str | None = None) -> str:
+    """What a notebook calls a run of ``mode`` (one of :data:`MODES`) in ``language`` (``None``:
+    the language :func:`~d2l_alexnet.core.language.set_language` set)."""
     return _words(language)["modes"][mode]
 
 
 def comparison_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
-                     language: str = "en") -> str:
+                     language: str | None = None) -> str:
     """LeNet-5 and AlexNet side by side as a Markdown table (d2l, sec_alexnet's figure).
 
     Both take one greyscale channel, as Fashion-MNIST has. Each row is one block (a layer with
     the activation and dropout that follow it), with the output shape of one image
     (channels × height × width) and its parameters; the last row holds the totals. Both columns
     are computed from the layer descriptions, AlexNet's being the table every backend builds
-    from.
+    from. In ``language``'s words and number format (``None``: the language set).
     """
-    left = _blocks(LENET, LENET_RESIZE, num_classes)
-    right = _blocks(ALEXNET, resize, num_classes)
+    language = check_language(language)
+    left = _blocks(LENET, LENET_RESIZE, num_classes, language)
+    right = _blocks(ALEXNET, resize, num_classes, language)
 
     def cells(block):
         if block is None:
             return ["", "", ""]
         _, text, shape, parameters = block
-        return [text, shape, f"{parameters:,}" if parameters else ""]
+        return [text, shape, number(parameters, language=language) if parameters else ""]
 
     words = _words(language)
     header = [f"LeNet-5 ({LENET_RESIZE}×{LENET_RESIZE} {words['input']})", words["output"],
@@ -163,12 +165,13 @@ def comparison_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
         rows.append(cells(left_block) + cells(right_block))
     totals = [sum(block[3] for block in blocks) for blocks in (left, right)]
     total = f"**{words['total']}**"
-    rows.append([total, "", f"**{totals[0]:,}**", total, "", f"**{totals[1]:,}**"])
+    rows.append([total, "", f"**{number(totals[0], language=language)}**", total, "",
+                 f"**{number(totals[1], language=language)}**"])
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
 def resolve_mode(quick: bool | None, gpu_available: bool,
-                 environ: Mapping[str, str] | None = None, language: str = "en",
+                 environ: Mapping[str, str] | None = None, language: str | None = None,
                  ) -> tuple[str, str]:
     """How long a notebook trains, and why: returns ``(mode, reason)``, ``mode`` being one of
     :data:`MODES` and ``reason`` a few words in ``language``.

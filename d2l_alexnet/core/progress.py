@@ -9,6 +9,7 @@ import time
 from typing import IO, TYPE_CHECKING
 
 from .files import atomic_write_bytes
+from .language import say
 from .types import PathLike
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
@@ -173,8 +174,8 @@ class ProgressBar:
         self.drawn: int | None = None  # the images done that the bar last showed
         # The interval is kept here, where the trainer can ask before a sync, so tqdm draws
         # only when told (and not at the start: `delay`); smoothing 0: the epoch's mean rate.
-        self.bar = _bar_class()(total=total, initial=initial, desc=description, unit="img",
-                                delay=self.interval, leave=False, smoothing=0,
+        self.bar = _bar_class()(total=total, initial=initial, desc=description,
+                                unit=say("image_unit"), delay=self.interval, leave=False, smoothing=0,
                                 file=stream if self.interactive else _OneLinePerUpdate(stream),
                                 dynamic_ncols=self.interactive)
 

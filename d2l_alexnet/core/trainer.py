@@ -46,6 +46,7 @@ from .checkpoint import ARCHITECTURE, Checkpoint, CheckpointError, check_compati
 from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
 from .hyperparameters import HyperParameters
+from .language import number, say
 from .module import InputShapeError, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
@@ -336,13 +337,15 @@ class TrainerBase(HyperParameters):
             self.restore(resume)
             callback_states = resume.metadata.get("callbacks") or {}
         if self.log is not None:
-            size = self.epoch_examples(train=True)
-            per_epoch = (f"{size:,} images per epoch, batch {data.batch_size}"
+            per_epoch = (say("images_per_epoch",
+                             images=number(self.epoch_examples(train=True)),
+                             batch=data.batch_size)
                          if self.position_aware else
-                         f"the batches of {type(data).__name__}.train_dataloader()")
-            placement = ", data on the device" if self.data_is_on_device else ""
-            self.log(f"training on {self.device_name()} ({self.precision}{placement}): "
-                     f"{per_epoch}, {self.max_epochs} epoch(s)")
+                         say("loader_batches",
+                             loader=f"{type(data).__name__}.train_dataloader()"))
+            self.log(say("training_on", device=self.device_name(), precision=self.precision,
+                         placement=say("data_on_device") if self.data_is_on_device else "",
+                         per_epoch=per_epoch, epochs=self.max_epochs))
             if resume is not None:
                 self.log(f"resuming from {resume.path}: {resume.describe()}")
         for callback in self.callbacks:
@@ -1169,7 +1172,9 @@ def check_loader_pixels(images: np.ndarray, where: str, given_dtype: str | None 
 
 
 def format_epoch(record: Mapping[str, Any], max_epochs: int) -> str:
-    """The one line per epoch that the CLI and the notebooks print."""
-    return (f"epoch {record['epoch']}/{max_epochs}: train_loss {record['train_loss']:.4f}  "
-            f"val_loss {record['val_loss']:.4f}  val_acc {record['val_acc']:.4f}  "
-            f"{record['seconds']:.1f} s  {record['images_per_sec']:.1f} img/s")
+    """The one line per epoch that the CLI and the notebooks print (in the language set by
+    :func:`~d2l_alexnet.core.language.set_language`)."""
+    figures = {key: number(record[name], decimals, grouped=False) for key, name, decimals in (
+        ("train_loss", "train_loss", 4), ("val_loss", "val_loss", 4), ("val_acc", "val_acc", 4),
+        ("seconds", "seconds", 1), ("rate", "images_per_sec", 1))}
+    return say("epoch", epoch=record["epoch"], epochs=max_epochs, **figures)

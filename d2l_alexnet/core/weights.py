@@ -46,6 +46,7 @@ from .architecture import IN_CHANNELS, as_size, format_size, layer_table
 from .checkpoint import CheckpointError, is_checkpoint, read_checkpoint
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes, canonical_json, safetensors_bytes, safetensors_metadata
+from .language import say
 from .types import Log, PathLike, Size
 
 # Arrays by name: ``[(name, array), ...]`` in a backend's layout and the table's order.
@@ -474,10 +475,10 @@ def adapt_channels(kernel: np.ndarray, in_channels: int) -> tuple[np.ndarray, st
         return kernel, None
     if in_channels == 1:
         return (kernel.sum(axis=1, keepdims=True, dtype=np.float32),
-                f"summed over its {saved} input channels")
+                say("conv1_summed", saved=saved))
     if saved == 1:
         return (np.repeat(kernel, in_channels, axis=1) / np.float32(in_channels),
-                f"repeated over {in_channels} input channels and divided by {in_channels}")
+                say("conv1_repeated", channels=in_channels))
     raise WeightsError(f"conv1.weight is {tuple(kernel.shape)} in the file, the model's has "
                        f"{in_channels} input channels: no rule maps {saved} channels to "
                        f"{in_channels} (only to or from 1); build the model with "
@@ -509,8 +510,8 @@ def read_weights(path: PathLike, resize: Size, num_classes: int,
         saved_channels = tensors["conv1.weight"].shape[1]
         tensors["conv1.weight"], rule = adapt_channels(tensors["conv1.weight"], in_channels)
         if rule is not None and log is not None:
-            log(f"{path}: conv1 was saved for {saved_channels} input channel(s), the model has "
-                f"{in_channels}: its kernel was {rule}")
+            log(say("conv1_adapted", path=path, saved=saved_channels, channels=in_channels,
+                    rule=rule))
     if skip_head:
         for name in head_names(resize, num_classes, in_channels):
             tensors.pop(name, None)

@@ -55,10 +55,14 @@ def test_the_report_speaks_the_indonesian_editions_words():
     report = cost_report(224, 10)
     text = format_cost_report(report, language="id")
     assert text.splitlines()[0] == "Biaya AlexNet untuk 1 gambar 1×224×224, 10 kelas (fp32)"
-    assert "fully connected parameter   43,040,778" in text and "dense" not in text
-    # The numbers are the English report's, only the words change.
-    numbers = re.compile(r"\d[\d,.]*")
-    assert numbers.findall(text) == numbers.findall(format_cost_report(report))
+    assert "fully connected parameter   43.040.778 ( 92,0%)" in text and "dense" not in text
+    assert "45,8 KiB" in text and text.endswith("5,63 GFLOP per gambar.")
+    # The numbers are the English report's, written the Indonesian way: a dot between
+    # thousands, a decimal comma (an Indonesian reader takes 43,040,778 for about 43).
+    numbers = re.compile(r"\d[\d,.]*\d|\d")
+    swapped = str.maketrans({",": ".", ".": ","})
+    assert numbers.findall(text) == [figure.translate(swapped) for figure in
+                                     numbers.findall(format_cost_report(report, language="en"))]
     with pytest.raises(ValueError, match="language must be one of en, id"):
         format_cost_report(report, language="fr")
 

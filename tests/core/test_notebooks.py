@@ -158,6 +158,10 @@ def test_indonesian_code_prints_indonesian_labels():
     assert "gambar latih" in code and "training images" not in code
     assert "diklasifikasikan dengan benar" in code and 'language="id"' in code
     assert 'language="en"' not in code and "classified correctly" not in code
+    # Numbers are printed as the edition writes them (4.096, 0,8824): through number(), after
+    # set_language("id"), which the Trainer's and data modules' own lines follow too.
+    assert 'set_language("id")' in code and not re.search(r":,|:\.\df}", code)
+    assert 'set_language("en")' in "\n".join(source(cell) for cell in code_cells(english))
     assert "classified correctly" in "\n".join(source(cell) for cell in code_cells(english))
 
 
@@ -324,6 +328,11 @@ def test_the_quick_runs_accuracy_is_read_from_the_last_epoch_printed():
         {"cell_type": "code", "outputs": [stream("19 of 32 images classified correctly\n")]}]})
     assert run_notebooks.last_val_acc(notebook) == 0.71
     assert run_notebooks.last_val_acc(nbformat.from_dict({"cells": []})) is None
+    # The Indonesian edition's line, with its decimal comma.
+    indonesian = nbformat.from_dict({"cells": [{"cell_type": "code", "outputs": [stream(
+        "epoch 3/3: train_loss 1,0000  val_loss 0,8200  val_acc 0,6875  8,1 s  12,8 gambar/s\n"
+    )]}]})
+    assert run_notebooks.last_val_acc(indonesian) == 0.6875
 
 
 def test_a_notebook_that_leaves_files_in_the_temporary_directory_fails(tmp_path):
