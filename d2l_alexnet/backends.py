@@ -67,8 +67,13 @@ def load_backend(name, command="train"):
     backend = BACKENDS[canonical_name(name)]
     if backend.name == "mxnet" and sys.version_info >= (3, 12):
         raise BackendError(install_hint(name, command))
-    if importlib.util.find_spec(backend.framework) is None:
+    spec = importlib.util.find_spec(backend.framework)
+    if spec is None:
         raise BackendError(install_hint(name, command))
+    if spec.origin is None:  # a namespace package: a folder of that name, not the framework
+        folders = ", ".join(spec.submodule_search_locations or [])
+        raise BackendError(f"{install_hint(name, command)} (the folder {folders} has the name "
+                           f"{backend.framework} but is not the framework)")
     try:
         return importlib.import_module(backend.module)
     except ImportError as error:

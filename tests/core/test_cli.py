@@ -44,6 +44,19 @@ def test_missing_framework_exits_2_with_the_fix(monkeypatch, capsys, tmp_path, n
     assert not out.exists()
 
 
+def test_a_folder_named_as_the_framework_is_not_taken_for_it(monkeypatch, tmp_path):
+    """``python -m`` puts the current folder first on the path, where a folder ``mxnet`` is a
+    namespace package to ``find_spec``: that is the missing framework's one line, not an
+    ``AttributeError`` from inside the backend."""
+    (tmp_path / "mxnet").mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mxnet", raising=False)
+    with pytest.raises(backends.BackendError, match="MXNet lives in its own environment") as \
+            caught:
+        backends.load_backend("mxnet", "bench")
+    assert f"the folder {tmp_path / 'mxnet'} has the name mxnet" in str(caught.value)
+
+
 def test_the_mxnet_hint_names_the_command_that_asked(monkeypatch, capsys, tmp_path):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
