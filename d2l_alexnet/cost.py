@@ -1,6 +1,9 @@
 """``python -m d2l_alexnet.cost``: the chapter's first exercise as a table (or JSON)."""
 
+import errno
 import json
+import os
+import signal
 import sys
 
 from .cli import command_parser
@@ -24,7 +27,25 @@ def main(argv=None):
         parser.exit(2, f"error: --resize must be at least {minimum_resize()} for AlexNet "
                        f"(the chapter uses {CHAPTER_RESIZE})\n")
     report = cost_report(args.resize, args.num_classes, args.batch_size)
-    print(json.dumps(report, indent=2) if args.json else format_cost_report(report))
+    return print_output(json.dumps(report, indent=2) if args.json else format_cost_report(report))
+
+
+def print_output(text):
+    """Print ``text`` to stdout; returns the exit status. A reader that stopped reading (``|
+    head``) ends the command quietly, as it ends any other (141, 128 + SIGPIPE); a stdout that
+    cannot be written (a full disk) is said in one line (1)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Later flushes (at exit too) would fail again: send them nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    except OSError as error:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+        print(f"error: cannot write the report to stdout ({reason})", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -72,3 +72,19 @@ def test_a_terminal_that_cannot_print_the_times_sign_gets_an_escape_not_a_traceb
                             env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 0, result.stderr
     assert b"1\\xd7224\\xd7224" in result.stdout
+
+
+def test_a_reader_that_stops_reading_ends_the_report_quietly():
+    reader = subprocess.Popen([sys.executable, "-m", "d2l_alexnet.cost", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # as `| head -1` does once it has its line
+    assert reader.wait(timeout=60) == 141
+    assert reader.stderr.read() == b""
+
+
+def test_a_full_disk_under_stdout_is_one_line():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "d2l_alexnet.cost"], stdout=full,
+                                stderr=subprocess.PIPE, text=True)
+    assert result.returncode == 1
+    assert result.stderr == "error: cannot write the report to stdout (the disk is full)\n"
