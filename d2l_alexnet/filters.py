@@ -10,11 +10,12 @@ layer's kernel of a full weights file as a small file of its own.
 Exit 2 with one ``error:`` line on bad input; nothing is written then.
 """
 
+import errno
 import os
 import sys
 
-from .cli import check_output_path, command_parser, exit_status_of
-from .core.errors import UsageError
+from .cli import check_output_path, command_parser, main_of
+from .core.errors import RunFailed, UsageError
 from .core.filters import (kernel_change, read_kernel, read_kernel_and_metadata,
                            save_filters_png, write_kernel)
 
@@ -23,6 +24,9 @@ def check_target(path, suffix, flag):
     if not path.endswith(suffix):
         raise UsageError(f"{flag} {path} must end in {suffix}")
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isfile(folder):
+        raise UsageError(f"{flag} {path}: {folder} is a file, not a folder; name a file in a "
+                         "folder")
     if not os.path.isdir(folder):
         raise UsageError(f"{flag} {path}: the folder {folder} does not exist; create it first")
     check_output_path(flag, path, is_file=True)  # writable (and not a folder itself)
@@ -56,14 +60,38 @@ def run(args):
     drawn = kernel
     if args.minus is not None:
         drawn = kernel_change(kernel, read_kernel(args.minus, log=print), f"--minus {args.minus}")
+    writes = [(path, write) for path, write in (
+        (args.save_kernel, lambda: write_kernel(args.save_kernel, kernel, metadata, args.weights)),
+        (args.out, lambda: save_filters_png(drawn, args.out, args.title))) if path is not None]
+    written = []
+    for path, write in writes:
+        try:
+            write()
+        except BaseException as error:  # a full disk, or a Ctrl-C: leave no half output
+            for done in written:
+                os.remove(done)
+            if not isinstance(error, OSError):
+                raise
+            fix = ("free some space" if error.errno == errno.ENOSPC
+                   else "choose a writable place")
+            raise FiltersWriteError(f"cannot write {path} ({failure_reason(error)}): {fix} and "
+                                    "run it again; nothing was written") from None
+        written.append(path)
     if args.save_kernel is not None:
-        write_kernel(args.save_kernel, kernel, metadata, args.weights)
         print(f"kept {tuple(kernel.shape)} conv1.weight in {args.save_kernel}")
     if args.out is not None:
-        save_filters_png(drawn, args.out, args.title)
         change = f" minus those of {args.minus}" if args.minus is not None else ""
         print(f"drew {kernel.shape[0]} filters{change} in {args.out}")
     return 0
+
+
+class FiltersWriteError(RunFailed):
+    """The kernel or the figure could not be written (a full disk, say): exit 1."""
+
+
+def failure_reason(error):
+    """Why a write failed, in words: a full disk said plainly."""
+    return "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
 
 
 def main(argv=None):
@@ -80,7 +108,7 @@ def main(argv=None):
                              "of WEIGHTS (the run's initial weights, or an earlier checkpoint); "
                              "--save-kernel still keeps --weights' own kernel")
     parser.add_argument("--title", default=None, help="a title above the filters")
-    return exit_status_of(run, parser.parse_args(argv))
+    return main_of(parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The first-layer filters figure and the kept kernel, on a tiny synthetic kernel."""
 
+import errno
+import os
 import subprocess
 import sys
 
@@ -206,3 +208,33 @@ def test_cli_refuses_an_unwritable_folder_before_writing_either_file(tmp_path, t
     assert result.stderr == (f"error: cannot write to --out {png} (Read-only file system): "
                              "choose a writable place\n")
     assert not kept.exists()  # the kernel is not kept when the figure cannot be drawn
+
+
+@pytest.mark.parametrize("fault, status, line", [
+    (OSError(errno.ENOSPC, "No space left on device"), 1,
+     "error: cannot write {png} (the disk is full): free some space and run it again; nothing "
+     "was written\n"),
+    (KeyboardInterrupt(), 130, "\ninterrupted\n")])
+def test_cli_a_figure_that_fails_or_is_interrupted_leaves_no_kept_kernel(
+        tmp_path, monkeypatch, capsys, fault, status, line):
+    weights = tmp_path / "weights.safetensors"
+    save_safetensors(weights, {"conv1.weight": synthetic_kernel()})
+    kept, png = tmp_path / "conv1.safetensors", tmp_path / "filters.png"
+
+    def failing_png(*args):
+        raise fault
+
+    monkeypatch.setattr(filters_cli, "save_filters_png", failing_png)
+    assert filters_cli.main(["--weights", str(weights), "--save-kernel", str(kept),
+                             "--out", str(png)]) == status
+    assert capsys.readouterr().err == line.format(png=png)
+    assert sorted(os.listdir(tmp_path)) == ["weights.safetensors"]
+
+
+def test_cli_an_out_inside_a_file_is_named_a_file(tmp_path, capsys):
+    weights, blocker = tmp_path / "weights.safetensors", tmp_path / "afile"
+    save_safetensors(weights, {"conv1.weight": synthetic_kernel()})
+    blocker.write_text("not a folder")
+    assert filters_cli.main(["--weights", str(weights), "--out", str(blocker / "f.png")]) == 2
+    assert capsys.readouterr().err == (f"error: --out {blocker / 'f.png'}: {blocker} is a file, "
+                                       "not a folder; name a file in a folder\n")
