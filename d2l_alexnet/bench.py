@@ -32,6 +32,7 @@ import platform
 import random
 import resource
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,18 +49,20 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   exit_status_of)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
-from .core.checkpoint import Checkpointer, CheckpointError, check_compatible
+from .core.checkpoint import Checkpointer, CheckpointError, check_compatible, list_checkpoints
 from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
 from .core.hardware import cpu_description
 from .core.lock import FolderLocks
 from .core.images import ArrayData
 from .core.progress import figure_png
 from .core.trainer import TrainingInterrupted
-from .train import (OUTPUT_MARGIN_BYTES, RECIPE_FLAGS, OutputWriteError,
-                    add_checkpoint_arguments, add_recipe_arguments, claim_directories,
-                    failure_reason, resolve_recipe, validate_checkpoint_flags)
+from .train import (OUTPUT_MARGIN_BYTES, RECIPE_FLAGS, Interrupted, OutputWriteError,
+                    StopSignals, StoppedAtOnce, add_checkpoint_arguments, add_recipe_arguments,
+                    claim_directories, describe_position, exit_status, failure_reason,
+                    resolve_recipe, validate_checkpoint_flags)
 
 NUM_CLASSES = 10
+DEFAULT_STEPS, DEFAULT_WARMUP = 10, 3  # a throughput measurement's, when not given
 # The metadata key under which a time-to-accuracy run's checkpoints keep its curve and clock.
 PROGRESS_KEY = "time_to_accuracy"
 # What a resumed time-to-accuracy run must share with its checkpoint, beyond train's checks.
@@ -213,7 +216,8 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
                      limit_train=None, limit_val=None, data_dir=None, log=print,
                      checkpoint_dir=None, checkpoint_every=None, resume_from=None, started=None,
-                     before_writing=None, data_on_device=None, compile=False):
+                     before_writing=None, data_on_device=None, compile=False,
+                     stop_signals=None):
     """Train until the validation accuracy reaches ``target`` or ``epochs`` are done; returns
     a JSON-ready dict with the curve (one point per evaluation) and, when it got there, the
     seconds, images and epochs it took. The clock starts at ``started`` (a
@@ -224,7 +228,13 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     a run (see :func:`check_resumable`) to continue, its seconds added to this run's.
     ``data_on_device``: as ``Trainer(data_on_device=...)``.
     ``before_writing()``: called once every check has passed, before the first file is written
-    and the training starts (the CLI creates, proves and locks its folders there)."""
+    and the training starts (the CLI creates, proves and locks its folders there).
+    ``stop_signals``: the CLI's :class:`~d2l_alexnet.train.StopSignals`; with ``checkpoint_dir``
+    a first signal then stops at the next step boundary, saves a checkpoint there and raises
+    :class:`~d2l_alexnet.train.Interrupted` naming it.
+
+    The step that reaches the target is checkpointed too, so a ``resume_from`` of a run that
+    has ended (:func:`run_has_ended`) trains no further: it returns that run's result."""
     started = time.perf_counter() if started is None else started
     startup = StartupClock(started)
     saved = None if resume_from is None else resume_from.metadata[PROGRESS_KEY]
@@ -254,9 +264,10 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     train_examples = data.num_examples(train=True)
     curve, evaluating = [], [0.0]  # seconds spent in evaluations, in a list for the closures
     parts = 1  # how many processes the run took: one more with each --resume
+    ended = None if resume_from is None else run_has_ended(resume_from, target, epochs)
     if saved is not None:
         curve, evaluating[0] = list(saved["curve"]), saved["eval_seconds"]
-        parts = saved["parts"] + 1
+        parts = saved["parts"] + (ended is None)  # an ended run's result is rebuilt, no part
 
     def record(trainer, val_loss, val_acc, seconds_in_eval):
         if "to the first evaluation" not in startup.laps:  # (this process's first)
@@ -302,6 +313,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         check_resumable(resume_from, progress()[PROGRESS_KEY], {"train_examples": train_examples})
     if before_writing is not None:
         before_writing()
+    checkpointer = None
     if checkpoint_dir is not None:
         checkpointer = Checkpointer(checkpoint_dir, every=checkpoint_every, log=log,
                                     extra_metadata=progress)
@@ -314,10 +326,27 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         f"{train_examples:,} images, evaluating on {data.num_examples(train=False):,} every "
         f"{eval_every:g} epoch(s); {recipe.describe()}")
     reached = False
+    if stop_signals is not None and checkpointer is not None:
+        stop_signals.trainer = trainer  # a first signal: stop at a step boundary and save
     try:
-        trainer.fit(model, data, resume=resume_from)
+        if ended is None:
+            trainer.fit(model, data, resume=resume_from)
+        else:
+            log(f"{resume_from.name} has ended ({ended}): nothing left to train")
+            reached = curve[-1]["val_acc"] >= target
     except TargetReached:
         reached = True
+        if checkpointer is not None:  # (registered after the evaluations, it missed this step)
+            checkpointer.save(trainer)
+    except TrainingInterrupted as interrupt:  # a first signal, at a step boundary
+        if checkpointer is None or trainer.step == 0:  # (a step-0 checkpoint cannot resume)
+            raise
+        path = checkpointer.save(trainer)
+        raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)})"
+                          ) from None
+    finally:
+        if stop_signals is not None:
+            stop_signals.trainer = None
     result = {"backend": backend_name, "device": trainer.device_name(), "precision": precision,
               "target": target, "reached": reached, "recipe": recipe.as_dict(),
               "recipe_description": recipe.describe(), "max_epochs": epochs,
@@ -325,7 +354,8 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
               "train_examples": train_examples, "data_on_device": on_device,
               "val_examples": data.num_examples(train=False), "eval_every": eval_every,
               "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
-              "seconds_total": time.perf_counter() - started, "parts": parts,
+              "seconds_total": (time.perf_counter() - started if ended is None
+                                else saved["seconds"]), "parts": parts,
               "startup_seconds": startup.laps,
               "versions": versions(backend_name), "machine": machine()}
     if reached:
@@ -333,6 +363,31 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         result.update(seconds_to_target=last["seconds"], images_to_target=last["images"],
                       epochs_to_target=last["epochs"])
     return result
+
+
+def run_has_ended(checkpoint, target, epochs):
+    """Why the time-to-accuracy run saved in ``checkpoint`` has nothing left to train (its last
+    evaluation reached ``target``, or it has done its ``epochs``), or ``None`` if it has not."""
+    curve = checkpoint.metadata[PROGRESS_KEY]["curve"]
+    if curve and curve[-1]["val_acc"] >= target:
+        return (f"it reached val_acc {curve[-1]['val_acc']:.4f} >= {target} after "
+                f"{curve[-1]['epochs']:.2f} epochs")
+    done = checkpoint.metadata["epoch"]
+    if checkpoint.metadata["batch"] == 0 and done >= epochs:
+        return f"it has finished {done} epoch(s), --epochs is {epochs}"
+    return None
+
+
+def holds_result_of(json_path, checkpoint):
+    """Whether ``json_path`` is the result written by the run ``checkpoint`` ended: the same
+    curve, each point's clock to the last digit."""
+    try:
+        with open(json_path) as handle:
+            written = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    return (isinstance(written, dict)
+            and written.get("curve") == checkpoint.metadata[PROGRESS_KEY]["curve"])
 
 
 def check_resumable(checkpoint, this_run, expected=None):
@@ -429,6 +484,7 @@ def plot_time_to_accuracy(result, path):
 
 ROWS = [("gemm_peak_gflops", "matmul peak", "GFLOP/s", "{:,.0f}"),
         ("first_step_seconds", "first step", "s", "{:,.2f}"),
+        ("first_inference_seconds", "first inference", "s", "{:,.2f}"),
         ("step_images_per_sec", "training step", "img/s", "{:,.1f}"),
         ("end_to_end_first_epoch_images_per_sec", "first epoch", "img/s", "{:,.1f}"),
         ("end_to_end_images_per_sec", "end to end", "img/s", "{:,.1f}"),
@@ -464,25 +520,80 @@ def format_result(result):
     return "\n".join(lines)
 
 
+class SweepStopped(Exception):
+    """A sweep that ended before its last batch size: one size failed (out of memory at the
+    largest, say) or a signal stopped it. ``results``: the sizes that finished, which the
+    command still writes; ``status``: the exit status to end with."""
+
+    def __init__(self, results, batch_size, reason, status):
+        super().__init__(f"batch size {batch_size}: {reason}")
+        self.results, self.batch_size, self.reason, self.status = (results, batch_size, reason,
+                                                                   status)
+
+
+# How long a sweep's child may take to end after a signal the terminal sent it too, before the
+# sweep passes the signal on itself (a SIGTERM sent to the sweep alone reaches it only so).
+CHILD_EXIT_SECONDS = 5
+
+
 def sweep(args):
-    """Each batch size in a fresh process; returns the list of results."""
+    """Each batch size in a fresh process, its table printed as it finishes; returns the list
+    of results, or raises :class:`SweepStopped` holding those that finished."""
     results = []
     for batch_size in args.batch_sizes:
         with tempfile.TemporaryDirectory() as scratch:
             path = os.path.join(scratch, "result.json")
             command = [sys.executable, "-m", "d2l_alexnet.bench", "--backend", args.backend,
                        "--batch-size", str(batch_size), "--steps", str(args.steps),
-                       "--precision", args.precision, "--device", args.device,
-                       "--resize", str(args.resize), "--json", path, "--no-end-to-end",
-                       "--data-on-device", args.data_on_device]
+                       "--warmup", str(args.warmup), "--precision", args.precision,
+                       "--device", args.device, "--resize", str(args.resize),
+                       "--json", path, "--no-end-to-end"]
             if args.compile:
                 command += ["--compile"] + ([] if args.compile is True else [args.compile])
-            completed = subprocess.run(command)
-            if completed.returncode != 0:
-                raise SystemExit(completed.returncode)
+            status, reason = run_sweep_child(command, batch_size, results)
+            if status != 0:
+                raise SweepStopped(results, batch_size, reason, status)
             with open(path) as handle:
                 results.append(json.load(handle))
+        print(format_result(results[-1]))  # the parent's table: the child's went nowhere
     return results
+
+
+def run_sweep_child(command, batch_size, results):
+    """Run one size's measurement; returns its exit status and, when it failed, why in words
+    (its ``error:`` line, which is held back for the sweep's own). Its progress lines pass to
+    stderr as they come; its stdout (a table the sweep prints itself, and a ``wrote`` line for a
+    scratch file) is dropped. A signal here stops it too and raises :class:`SweepStopped`."""
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, errors="backslashreplace")
+    reason = None
+    try:
+        for line in child.stderr:
+            if line.startswith("error: "):
+                reason = line[len("error: "):].strip()
+            elif not line.startswith("interrupted"):  # the sweep says that itself
+                sys.stderr.write(line)
+        status = child.wait()
+    except (TrainingInterrupted, StoppedAtOnce, KeyboardInterrupt) as stop:
+        name = getattr(stop, "reason", "SIGINT")
+        stop_child(child, getattr(signal, name))
+        raise SweepStopped(results, batch_size, f"interrupted by {name}",
+                           exit_status(name)) from None
+    return status, reason or f"its process exited with status {status}"
+
+
+def stop_child(child, signum):
+    """End a sweep's child after ``signum`` stopped the sweep: a Ctrl-C at the terminal reached
+    it as well, so give it time to end by itself before sending the signal on."""
+    try:
+        child.wait(timeout=CHILD_EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        child.send_signal(signum)
+        try:
+            child.wait(timeout=CHILD_EXIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def plot_sweep(results, path):
@@ -514,8 +625,11 @@ def main(argv=None):
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     add_backend_argument(parser)
     add_batch_size_argument(parser)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps after warm-up")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    # (None: not given, so that --time-to-accuracy can refuse them rather than ignore them)
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"timed steps after warm-up (default {DEFAULT_STEPS})")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help=f"untimed steps first (default {DEFAULT_WARMUP})")
     add_precision_argument(parser)
     add_compile_argument(parser)
     add_device_argument(parser)
@@ -527,7 +641,7 @@ def main(argv=None):
     parser.add_argument("--plot", metavar="FILE", help="with --batch-sizes: the PNG (default: "
                         "bench-<backend>-<precision>.png)")
     parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
-                        help="skip the real-data measurement")
+                        default=None, help="skip the real-data measurement")
     accuracy = parser.add_argument_group("time to accuracy")
     accuracy.add_argument("--time-to-accuracy", type=float, default=None, metavar="ACC",
                           help="train until the validation accuracy reaches ACC (0.88: the "
@@ -546,16 +660,51 @@ def main(argv=None):
     add_recipe_arguments(parser)
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    with FolderLocks(log=lambda message: print(message, file=sys.stderr)) as args.locks:
-        return exit_status_of(run, args)
+    warn = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    try:
+        with StopSignals() as args.stop_signals, FolderLocks(log=warn) as args.locks:
+            return exit_status_of(run, args)
+    except Interrupted as stop:  # a checkpointed time to accuracy, saved at a step boundary
+        warn(f"interrupted by {stop.signal_name}: {stop.message}; resume with: "
+             f"{resume_command(args)}")
+        return exit_status(stop.signal_name)
+    except (TrainingInterrupted, StoppedAtOnce) as stop:
+        warn(f"interrupted by {stop.reason}{what_is_kept(args)}")
+        return exit_status(stop.reason)
+    except KeyboardInterrupt:  # (a Ctrl-C before the handlers were in place)
+        warn(f"interrupted{what_is_kept(args)}")
+        return 130
+
+
+def what_is_kept(args):
+    """The end of the line of a run stopped at once: for a time to accuracy, the checkpoint
+    that resumes it (or how to have one); a throughput measurement keeps nothing."""
+    if getattr(args, "time_to_accuracy", None) is None:
+        return ": nothing was measured to the end, nothing written"
+    if args.checkpoint_dir is None:
+        return (": no checkpoint to resume from: run with --checkpoint-dir DIR (and "
+                "--checkpoint-every N for checkpoints within an epoch) to be able to resume")
+    found = list_checkpoints(args.checkpoint_dir) if os.path.isdir(args.checkpoint_dir) else []
+    if not found:
+        return f": no checkpoint was saved in {args.checkpoint_dir} yet"
+    return f": the last checkpoint is {found[0][1]}; resume with: {resume_command(args)}"
+
+
+def resume_command(args):
+    """The exact command line that continues this time-to-accuracy run."""
+    argv = list(args.argv)
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return shlex.join([sys.executable, "-m", "d2l_alexnet.bench", *argv])
 
 
 def run(args):
     """The measurement the flags ask for: one batch size, a sweep, or the time to accuracy."""
-    sizes = [args.batch_size, args.steps] + list(args.batch_sizes or [])
+    sizes = [args.batch_size, *(args.batch_sizes or [])] + ([] if args.steps is None
+                                                             else [args.steps])
     if min(sizes) < 1:
         raise UsageError("--batch-size, --steps and --batch-sizes must be at least 1")
-    if args.warmup < 0:
+    if args.warmup is not None and args.warmup < 0:
         raise UsageError(f"--warmup must be at least 0 (steps left untimed), got {args.warmup}")
     if args.resize < minimum_resize():
         raise UsageError(f"--resize must be at least {minimum_resize()} for AlexNet")
@@ -563,6 +712,9 @@ def run(args):
     check_compile(args.compile, args.backend)
     if args.time_to_accuracy is not None:  # its clock starts before the import
         return run_time_to_accuracy(args)
+    args.steps = DEFAULT_STEPS if args.steps is None else args.steps
+    args.warmup = DEFAULT_WARMUP if args.warmup is None else args.warmup
+    args.end_to_end = args.end_to_end is not False
     if args.recipe is not None or args.epochs is not None:
         raise UsageError("--recipe and --epochs go with --time-to-accuracy ACC")
     # The time to accuracy's flags: a throughput measurement would ignore them without a word.
@@ -585,31 +737,97 @@ def run(args):
     if args.plot is not None and not args.batch_sizes:
         raise UsageError("--plot goes with --batch-sizes B [B ...]: one batch size draws no "
                          "curve (--json FILE keeps its numbers)")
+    check_data_placement(args)
+    for flag, path in (("--json", args.json), ("--plot", args.plot)):
+        if path is not None and not path.strip():
+            raise UsageError(f"{flag} needs a file name, got an empty one")
+    plot_path = (args.plot or f"bench-{args.backend}-{args.precision}.png"
+                 if args.batch_sizes else None)
+    check_output_names(args.json, plot_path)
     backend = load_backend(args.backend, "bench")
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
         raise UsageError(check)
-    plot_path = (args.plot or f"bench-{args.backend}-{args.precision}.png"
-                 if args.batch_sizes else None)
-    check_output_files(("--json", args.json), ("--plot", plot_path))
-
-    if args.batch_sizes:
-        output = sweep(args)
-        for result in output:
-            print(format_result(result))
-    else:
-        output = measure(args.backend, args.batch_size, args.steps, args.precision,
-                         args.device, args.resize, args.warmup, args.end_to_end,
-                         log=lambda message: print(message, file=sys.stderr),
-                         data_on_device=DATA_ON_DEVICE[args.data_on_device],
-                         compile=args.compile)
-        print(format_result(output))
+    created = check_output_files(("--json", args.json), ("--plot", plot_path))
+    stopped = None
+    try:
+        if args.batch_sizes:
+            try:
+                output = sweep(args)
+            except SweepStopped as stop:
+                stopped, output = stop, stop.results
+        else:
+            output = measure(args.backend, args.batch_size, args.steps, args.precision,
+                             args.device, args.resize, args.warmup, args.end_to_end,
+                             log=lambda message: print(message, file=sys.stderr),
+                             data_on_device=DATA_ON_DEVICE[args.data_on_device],
+                             compile=args.compile)
+            print(format_result(output))
+    except BaseException:  # refused (no GPU, say), failed or interrupted: no folder of ours left
+        remove_directories(created)
+        raise
+    if stopped is not None and not output:
+        remove_directories(created)
+        return end_of_sweep(stopped, [])
     outputs = [] if args.json is None else [(args.json,
                                              lambda: atomic_write_json(args.json, output))]
     if plot_path is not None:
         outputs.append((plot_path, lambda: plot_sweep(output, plot_path)))
     write_results(output, outputs)
+    if stopped is not None:
+        return end_of_sweep(stopped, [path for path, _ in outputs])
     return 0
+
+
+def end_of_sweep(stop, written):
+    """Say in one line which size stopped the sweep and why, and where the sizes that finished
+    went; returns the exit status (the failed size's, or the signal's)."""
+    finished = [result["batch_size"] for result in stop.results]
+    if finished:  # (a sweep always writes its plot)
+        kept = (f"the sizes that finished ({', '.join(map(str, finished))}) are in "
+                f"{' and '.join(written)}")
+    else:
+        kept = "no size finished, nothing was written"
+    if stop.reason.startswith("interrupted"):
+        print(f"{stop.reason} at batch size {stop.batch_size}; {kept}", file=sys.stderr)
+    else:
+        print(f"error: batch size {stop.batch_size} failed ({stop.reason}); {kept}",
+              file=sys.stderr)
+    return stop.status
+
+
+def check_data_placement(args):
+    """``--data-on-device`` places the end-to-end run's data, the only measurement that reads
+    any: refuse it (exit 2) where none runs, rather than ignore it."""
+    if args.data_on_device == "auto":
+        return
+    if args.batch_sizes:
+        raise UsageError(f"--data-on-device {args.data_on_device} goes with the end-to-end run, "
+                         "and --batch-sizes runs none (each size times the step on synthetic "
+                         "images): drop --data-on-device")
+    if not args.end_to_end:
+        raise UsageError(f"--data-on-device {args.data_on_device} places the end-to-end run's "
+                         "data, which --no-end-to-end skips: drop one of them")
+
+
+def check_output_names(json_path, plot_path):
+    """Refuse (exit 2), before anything is measured, an output name that would fail or lose
+    data after it: a plot not named .png (it is a PNG), or one file for both."""
+    if (plot_path is not None and not plot_path.lower().endswith(".png")
+            and not os.path.isdir(plot_path)):  # (a folder: check_output_path says so)
+        raise UsageError(f"--plot {plot_path} must end in .png: the plot is written as a PNG "
+                         "image")
+    if json_path is not None and plot_path is not None and same_file(json_path, plot_path):
+        raise UsageError(f"--json {json_path} and the plot {plot_path} are one file: the plot "
+                         "would replace the results; name two files")
+
+
+def same_file(path, other):
+    """Whether two paths name one file (through links too), or would once written."""
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return os.path.realpath(path) == os.path.realpath(other)
 
 
 def write_results(results, outputs):
@@ -646,7 +864,8 @@ def save_elsewhere(results):
 def check_output_files(*flags_and_paths):
     """Before measuring (a sweep or a time to accuracy takes long): create the folder of each
     ``(flag, file)`` given (``None``: not) and prove it writable; exit 2 otherwise, leaving no
-    folder made here."""
+    folder made here. Returns the folders it made (for the caller to remove should the
+    measurement be refused or stopped)."""
     created = []
     try:
         for flag, path in flags_and_paths:
@@ -655,6 +874,7 @@ def check_output_files(*flags_and_paths):
     except UsageError:
         remove_directories(created)
         raise
+    return created
 
 
 def run_time_to_accuracy(args):
@@ -674,6 +894,16 @@ def run_time_to_accuracy(args):
         if used is not None:
             raise UsageError(f"{flag} does not go with --time-to-accuracy, which writes "
                              "time-to-accuracy.json and .png into --out DIR")
+    throughput = [flag for flag, given in (("--batch-sizes", args.batch_sizes is not None),
+                                           ("--steps", args.steps is not None),
+                                           ("--warmup", args.warmup is not None),
+                                           ("--no-end-to-end", args.end_to_end is False))
+                  if given]
+    if throughput:
+        raise UsageError(f"{', '.join(throughput)} {'goes' if len(throughput) == 1 else 'go'} "
+                         "with a throughput measurement: --time-to-accuracy ACC trains until "
+                         "the target or --epochs and times all of it; drop "
+                         f"{'it' if len(throughput) == 1 else 'them'}")
     resolve_recipe(args)
     out = args.out = args.out or os.path.join(
         "bench-time-to-accuracy", f"{args.backend}-{args.precision}-{args.recipe_name}")
@@ -684,6 +914,14 @@ def run_time_to_accuracy(args):
         check_resumable(args.resume_from, {"target": args.time_to_accuracy,
                                            "eval_every": args.eval_every,
                                            "precision": args.precision})
+    json_path, plot_path = (os.path.join(out, f"time-to-accuracy.{kind}") for kind in ("json",
+                                                                                       "png"))
+    ended = (None if args.resume_from is None else
+             run_has_ended(args.resume_from, args.time_to_accuracy, args.epochs))
+    if ended is not None and holds_result_of(json_path, args.resume_from):
+        print(f"{args.resume_from.name} in {args.checkpoint_dir}: the run has ended ({ended}): "
+              f"nothing left to train; its result stays in {json_path}")
+        return 0
     result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
                               args.epochs, args.batch_size, args.precision, args.device,
                               args.resize, args.eval_every, args.seed, args.limit_train,
@@ -693,7 +931,7 @@ def run_time_to_accuracy(args):
                               checkpoint_every=args.checkpoint_every,
                               resume_from=args.resume_from, started=started,
                               data_on_device=DATA_ON_DEVICE[args.data_on_device],
-                              compile=args.compile,
+                              compile=args.compile, stop_signals=args.stop_signals,
                               # train's checks, folders and locks, before the first step
                               before_writing=lambda: claim_directories(
                                   args, "d2l_alexnet.bench", OUTPUT_MARGIN_BYTES,
@@ -701,8 +939,6 @@ def run_time_to_accuracy(args):
     result["recipe_name"] = args.recipe_name
     result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
     print(describe_time_to_accuracy(result))
-    json_path, plot_path = (os.path.join(out, f"time-to-accuracy.{kind}") for kind in ("json",
-                                                                                       "png"))
     write_results(result, [(json_path, lambda: atomic_write_json(json_path, result)),
                            (plot_path, lambda: plot_time_to_accuracy(result, plot_path))])
     return 0

@@ -8,6 +8,7 @@ The disk test mounts a small tmpfs (root only; elsewhere it is skipped, and
 ``tests/core/test_checkpoint.py`` injects the same full disk without a framework).
 """
 
+import json
 import os
 import shlex
 import signal
@@ -321,3 +322,39 @@ def test_evaluate_measures_a_weights_file_saved_for_a_non_square_input(d2l, back
                             capture_output=True, text=True, env=environment(), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"at {SMALL}×80" in result.stdout and "val_acc" in result.stdout, result.stdout
+
+
+def test_bench_time_to_accuracy_saves_at_a_signal_and_its_resume_ends_once(d2l, backend_name,
+                                                                           tmp_path):
+    """As train does: SIGTERM stops at a step boundary with a checkpoint and the command that
+    resumes (exit 143); that command finishes the run, and once more says it has ended,
+    leaving the result as it was."""
+    out = tmp_path / "out"
+    running = start(["--backend", backend_name, "--time-to-accuracy", "1.0", "--epochs", "2",
+                     "--batch-size", "8", "--limit-train", "32", "--limit-val", "8", "--resize",
+                     str(SMALL), "--eval-every", "0.25", "--checkpoint-dir",
+                     str(tmp_path / "ckpt"), "--checkpoint-every", "1", "--out", str(out)],
+                    launcher=("-m", "d2l_alexnet.bench"))
+    lines = []
+    for line in running.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("  ") and "val_acc" in line:  # the first evaluation's
+            running.send_signal(signal.SIGTERM)
+            break
+    lines += running.stdout.read().splitlines()
+    assert running.wait(timeout=600) == 143, lines[-5:]
+    assert lines[-1].startswith(f"interrupted by SIGTERM: saved {tmp_path / 'ckpt'}"
+                                f"{os.sep}checkpoint-"), lines[-5:]
+    command = shlex.split(lines[-1].split("; resume with: ")[1])
+    assert command[-1] == "--resume" and not (out / "time-to-accuracy.json").exists()
+    resumed = subprocess.run(command, capture_output=True, text=True, env=environment(),
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = (out / "time-to-accuracy.json").read_bytes()
+    assert json.loads(result)["parts"] == 2
+    again = subprocess.run(command, capture_output=True, text=True, env=environment(),
+                           timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "the run has ended (it has finished 2 epoch(s), --epochs is 2): nothing left to " \
+           "train" in again.stdout
+    assert (out / "time-to-accuracy.json").read_bytes() == result

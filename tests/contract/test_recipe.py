@@ -223,3 +223,25 @@ def test_a_time_to_accuracy_run_resumed_from_a_checkpoint_has_the_same_curve(
     last = resumed["curve"][-1]
     assert last["seconds"] > saved["seconds"] > saved["curve"][-1]["seconds"]
     assert last["eval_seconds"] > saved["eval_seconds"]
+
+
+def test_a_time_to_accuracy_run_that_reached_its_target_is_not_trained_again_on_resume(
+        backend_name, tmp_path, capsys):
+    """The step that reaches the target is checkpointed, so --resume of the run says it has
+    ended and leaves its result alone (it used to train on from the checkpoint before)."""
+    out, checkpoints = tmp_path / "out", tmp_path / "ckpt"
+    command = ["--backend", backend_name, "--time-to-accuracy", "1e-6", "--resize", str(SMALL),
+               "--batch-size", "8", "--limit-train", "32", "--limit-val", "32", "--epochs", "2",
+               "--eval-every", "0.25", "--checkpoint-dir", str(checkpoints),
+               "--checkpoint-every", "1", "--out", str(out)]
+    assert bench.main(command) == 0
+    result = (out / "time-to-accuracy.json").read_bytes()
+    curve = json.loads(result)["curve"]
+    assert json.loads(result)["reached"]  # one image in 32 right: any untrained net gets there
+    newest = sorted(checkpoints.glob("checkpoint-*.ckpt"),
+                    key=lambda path: read_checkpoint(path).step)[-1]
+    assert read_checkpoint(newest).step == curve[-1]["step"]
+    capsys.readouterr()
+    assert bench.main(command + ["--resume"]) == 0
+    assert "the run has ended (it reached val_acc" in capsys.readouterr().out
+    assert (out / "time-to-accuracy.json").read_bytes() == result

@@ -2,11 +2,14 @@
 
 import json
 import os
+import signal
+import time
 import types
 
 import pytest
 
 from d2l_alexnet import bench
+from d2l_alexnet.core.errors import DeviceError
 
 RESULT = {"backend": "pytorch", "device": "cpu", "precision": "fp32", "batch_size": 16,
           "resize": 224, "gemm_peak_gflops": 200.0, "step_images_per_sec": 30.0,
@@ -106,9 +109,9 @@ def test_an_output_that_cannot_be_written_is_refused_before_measuring(
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     flag = flags[-1]
-    for path, reason in ((blocker / "deep" / "r.out", "Not a directory"),
-                         (blocker / "r.out", f"{blocker} is a file, not a folder"),
-                         (read_only_folder / "r.out", "Read-only file system")):
+    for path, reason in ((blocker / "deep" / "r.png", "Not a directory"),
+                         (blocker / "r.png", f"{blocker} is a file, not a folder"),
+                         (read_only_folder / "r.png", "Read-only file system")):
         assert bench.main(["--backend", "pytorch", *flags, str(path)]) == 2
         assert capsys.readouterr().err == (f"error: cannot write to {flag} {path} ({reason}): "
                                            "choose a writable place\n")
@@ -185,3 +188,158 @@ def test_a_disk_that_fills_while_measuring_loses_no_results(no_measurement, monk
                        str(tmp_path / "sweep.json"), "--plot", str(plot)]) == 1
     assert capsys.readouterr().err == (f"error: cannot write {plot} (the disk is full); the "
                                        f"results are safe in {tmp_path / 'sweep.json'}\n")
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--time-to-accuracy", "0.88", "--steps", "3", "--no-end-to-end"],
+     "--steps, --no-end-to-end go with a throughput measurement"),
+    (["--time-to-accuracy", "0.88", "--batch-sizes", "2", "4", "--warmup", "0"],
+     "--batch-sizes, --warmup go with a throughput measurement"),
+    (["--data-on-device", "on", "--no-end-to-end"],
+     "--data-on-device on places the end-to-end run's data, which --no-end-to-end skips"),
+    (["--backend", "tensorflow", "--data-on-device", "on", "--no-end-to-end"],
+     "--data-on-device on places the end-to-end run's data"),
+    (["--data-on-device", "off", "--batch-sizes", "2"],
+     "--data-on-device off goes with the end-to-end run, and --batch-sizes runs none"),
+    (["--batch-sizes", "2", "--plot", "sweep.svg"], "--plot sweep.svg must end in .png"),
+    (["--batch-sizes", "2", "--json", "same.out", "--plot", "same.png", "--json", "same.png"],
+     "--json same.png and the plot same.png are one file"),
+    (["--batch-sizes", "2", "--json", "bench-pytorch-fp32.png"],
+     "--json bench-pytorch-fp32.png and the plot bench-pytorch-fp32.png are one file"),
+    (["--json", ""], "--json needs a file name"),
+    (["--batch-sizes", "2", "--plot", ""], "--plot needs a file name")])
+def test_flags_a_measurement_would_ignore_or_misuse_are_refused_before_it(
+        no_measurement, capsys, tmp_path, monkeypatch, flags, message):
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(flags) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and len(err.splitlines()) == 1, err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("stop, status, line", [
+    (DeviceError("--device gpu: no GPU is visible; use --device cpu or auto"), 2,
+     "error: --device gpu: no GPU is visible; use --device cpu or auto\n"),
+    (lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(30)), 130,
+     "interrupted by SIGINT: nothing was measured to the end, nothing written\n"),
+    (lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(30)), 143,
+     "interrupted by SIGTERM: nothing was measured to the end, nothing written\n")])
+def test_a_measurement_refused_or_stopped_leaves_no_folder_and_one_line(
+        no_measurement, monkeypatch, capsys, tmp_path, stop, status, line):
+    def measure(*args, **kwargs):
+        if isinstance(stop, Exception):
+            raise stop
+        stop()
+
+    monkeypatch.setattr(bench, "measure", measure)
+    assert bench.main(["--json", str(tmp_path / "new" / "deeper" / "r.json")]) == status
+    assert capsys.readouterr().err == line
+    assert os.listdir(tmp_path) == []
+
+
+FAKE_CHILD = """
+import json, os, signal, sys, time
+argv = sys.argv[1:]
+size, path = int(argv[argv.index("--batch-size") + 1]), argv[argv.index("--json") + 1]
+print(f"pytorch: measuring batch {size}", file=sys.stderr, flush=True)
+if size == FAIL:
+    print(f"error: out of memory at batch size {size}: use a smaller --batch-size (try "
+          f"{size // 2})", file=sys.stderr)
+    sys.exit(1)
+if size == STOP:
+    os.kill(os.getppid(), signal.SIGINT)  # as a Ctrl-C reaching the sweep
+    time.sleep(30)
+with open(path, "w") as stream:
+    json.dump(dict(RESULT, batch_size=size), stream)
+print(f"a table\\nwrote {path}")
+"""
+
+
+@pytest.fixture
+def fake_children(monkeypatch, tmp_path):
+    """A sweep whose children are a script that writes RESULT for each size, fails at size
+    ``fail`` as an out of memory does, and at size ``stop`` interrupts the sweep."""
+    monkeypatch.setattr(bench, "load_backend", lambda name, command: types.SimpleNamespace(
+        PRECISIONS=("fp32",)))
+    monkeypatch.setattr(bench, "CHILD_EXIT_SECONDS", 0.5)
+
+    def children(fail=None, stop=None):
+        script = tmp_path / "child.py"
+        script.write_text(f"RESULT = {RESULT!r}\nFAIL, STOP = {fail}, {stop}\n" + FAKE_CHILD)
+        popen = bench.subprocess.Popen
+        monkeypatch.setattr(bench.subprocess, "Popen", lambda command, **kwargs: popen(
+            [command[0], str(script), *command[3:]], **kwargs))
+
+    return children
+
+
+def test_a_sweep_keeps_the_sizes_that_finished_when_one_fails(fake_children, capsys,
+                                                              tmp_path):
+    fake_children(fail=40000)
+    out = tmp_path / "out"
+    assert bench.main(["--batch-sizes", "2", "8", "40000", "--json", str(out / "s.json"),
+                       "--plot", str(out / "s.png")]) == 1
+    assert [r["batch_size"] for r in json.loads((out / "s.json").read_text())] == [2, 8]
+    assert (out / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    captured = capsys.readouterr()
+    # Each size's table once, the wrote lines of files that exist only.
+    assert captured.out.count("AlexNet pytorch on cpu, fp32, batch 2,") == 1
+    assert "a table" not in captured.out and "child" not in captured.out
+    assert [line for line in captured.out.splitlines() if line.startswith("wrote")] == [
+        f"wrote {out / 's.json'}", f"wrote {out / 's.png'}"]
+    assert captured.err.splitlines() == [
+        "pytorch: measuring batch 2", "pytorch: measuring batch 8",
+        "pytorch: measuring batch 40000",
+        "error: batch size 40000 failed (out of memory at batch size 40000: use a smaller "
+        f"--batch-size (try 20000)); the sizes that finished (2, 8) are in {out / 's.json'} "
+        f"and {out / 's.png'}"]
+
+
+def test_a_sweep_whose_first_size_fails_writes_nothing(fake_children, capsys, tmp_path):
+    fake_children(fail=2)
+    assert bench.main(["--batch-sizes", "2", "8", "--plot", str(tmp_path / "new" / "s.png")]
+                      ) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: batch size 2 failed (out of memory at batch size 2: use a smaller --batch-size "
+        "(try 1)); no size finished, nothing was written")
+    assert sorted(os.listdir(tmp_path)) == ["child.py"]
+
+
+def test_a_sweep_stopped_by_ctrl_c_keeps_the_sizes_that_finished(fake_children, capsys,
+                                                                tmp_path):
+    fake_children(stop=8)
+    plot = tmp_path / "s.png"
+    assert bench.main(["--batch-sizes", "2", "8", "16", "--plot", str(plot)]) == 130
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"interrupted by SIGINT at batch size 8; the sizes that finished (2) are in {plot}")
+
+
+def test_the_table_has_the_first_inference_beside_the_first_step():
+    text = bench.format_result(dict(RESULT, first_step_seconds=41.5,
+                                    first_inference_seconds=7.25))
+    assert "first inference" in text and "7.25 s" in text
+
+
+def checkpoint_of(curve, epoch, batch=0):
+    return types.SimpleNamespace(metadata={"epoch": epoch, "batch": batch,
+                                           bench.PROGRESS_KEY: {"curve": curve}})
+
+
+def test_a_run_has_ended_at_its_target_or_its_last_epoch():
+    point = {"val_acc": 0.9, "epochs": 1.5, "step": 12}
+    assert bench.run_has_ended(checkpoint_of([point], 1, 4), 0.88, 3) == (
+        "it reached val_acc 0.9000 >= 0.88 after 1.50 epochs")
+    assert bench.run_has_ended(checkpoint_of([point], 1, 4), 0.95, 3) is None
+    assert bench.run_has_ended(checkpoint_of([point], 3), 0.95, 3) == (
+        "it has finished 3 epoch(s), --epochs is 3")
+    assert bench.run_has_ended(checkpoint_of([point], 3), 0.95, 4) is None  # more epochs asked
+
+
+def test_a_json_holds_the_result_of_a_checkpoint_only_with_its_very_curve(tmp_path):
+    curve = [{"val_acc": 0.5, "seconds": 10.123456789}]
+    path = tmp_path / "time-to-accuracy.json"
+    assert not bench.holds_result_of(path, checkpoint_of(curve, 1))
+    path.write_text(json.dumps({"curve": curve}))
+    assert bench.holds_result_of(path, checkpoint_of(curve, 1))
+    assert not bench.holds_result_of(path, checkpoint_of([dict(curve[0], seconds=10.1)], 1))
