@@ -339,7 +339,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
         if checkpointer is not None:  # (registered after the evaluations, it missed this step)
             checkpointer.save(trainer)
     except TrainingInterrupted as interrupt:  # a first signal, at a step boundary
-        if checkpointer is None or trainer.step == 0:  # (a step-0 checkpoint cannot resume)
+        if checkpointer is None or trainer.step == 0:  # (before a step: nothing to keep)
             raise
         path = checkpointer.save(trainer)
         raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)})"

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from .cli import command_parser
-from .core.architecture import CHAPTER_RESIZE, minimum_resize
+from .core.architecture import CHAPTER_RESIZE, IN_CHANNELS, minimum_resize
 from .core.cost import cost_report, format_cost_report
 
 
@@ -16,6 +16,9 @@ def main(argv=None):
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE, help="input side in pixels")
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
+    parser.add_argument("--in-channels", type=int, default=IN_CHANNELS,
+                        help="input channels: 1 for Fashion-MNIST (the default), 3 for RGB "
+                             "images (the network train --image-folder builds for them)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     if args.num_classes < 2:
@@ -23,10 +26,12 @@ def main(argv=None):
                        f"classes), got {args.num_classes}\n")
     if args.batch_size < 1:
         parser.exit(2, f"error: --batch-size must be at least 1, got {args.batch_size}\n")
+    if args.in_channels < 1:
+        parser.exit(2, f"error: --in-channels must be at least 1, got {args.in_channels}\n")
     if args.resize < minimum_resize():
         parser.exit(2, f"error: --resize must be at least {minimum_resize()} for AlexNet "
                        f"(the chapter uses {CHAPTER_RESIZE})\n")
-    report = cost_report(args.resize, args.num_classes, args.batch_size)
+    report = cost_report(args.resize, args.num_classes, args.batch_size, args.in_channels)
     return print_output(json.dumps(report, indent=2) if args.json else format_cost_report(report))
 
 

@@ -374,10 +374,11 @@ class Checkpointer:
         return self
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
-        """A new run (at step 0, not resumed) refuses a directory of another run's checkpoints:
-        pruning keeps the highest steps, so its own would go first, without a word."""
+        """A new run (not resumed) refuses a directory of another run's checkpoints: pruning
+        keeps the highest steps, so its own would go first, without a word. A run resumed from
+        a checkpoint of step 0 (a signal before the first step) is no new run."""
         existing = list_checkpoints(self.directory)
-        if trainer.step == 0 and existing:
+        if getattr(trainer, "resumed_from", None) is None and existing:
             raise CheckpointError(
                 f"{self.directory} already holds checkpoints of another run "
                 f"({os.path.basename(existing[0][1])}): continue that run with "

@@ -6,7 +6,7 @@ versus dense layers. Memory is fp32 (4 bytes per number); activation memory is f
 
 from typing import Any
 
-from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, layer_table
+from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, IN_CHANNELS, layer_table
 from .language import byte_size, check_language, number
 from .types import Size
 
@@ -15,13 +15,14 @@ _LAYER_NAMES = {"conv": "Conv", "relu": "ReLU", "maxpool": "MaxPool", "flatten":
 
 
 def cost_report(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
-                batch_size: int = 1) -> dict[str, Any]:
-    """Return ``{"layers": [...], "totals": {...}, "conv": {...}, "dense": {...}}``.
+                batch_size: int = 1, in_channels: int = IN_CHANNELS) -> dict[str, Any]:
+    """Return ``{"layers": [...], "totals": {...}, "conv": {...}, "dense": {...}}`` for inputs
+    of ``in_channels`` (1: Fashion-MNIST's grey; 3: RGB images, as an image folder's).
 
     Every number is an int (bytes, FLOPs or counts), so the report serializes to JSON as is.
     """
     layers = []
-    for index, row in enumerate(layer_table(resize, num_classes), start=1):
+    for index, row in enumerate(layer_table(resize, num_classes, in_channels), start=1):
         layers.append({
             "index": index,
             "layer": _LAYER_NAMES[row.layer.kind],
@@ -39,7 +40,7 @@ def cost_report(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
 
     return {
         "resize": resize, "num_classes": num_classes, "batch_size": batch_size,
-        "layers": layers,
+        "in_channels": in_channels, "layers": layers,
         "conv": total({"Conv"}),
         "dense": total({"Dense"}),
         "totals": total(None),
@@ -49,15 +50,16 @@ def cost_report(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
 # The report's words in the two languages of the chapter's notebooks (the Indonesian edition
 # in the chapter's own terms: lapisan fully connected, parameter).
 REPORT_WORDS: dict[str, dict[str, Any]] = {
-    "en": {"title": "AlexNet cost for {batch} image(s) of 1×{side}×{side}, {classes} classes "
-                    "(fp32)",
+    "en": {"title": "AlexNet cost for {batch} image(s) of {channels}×{side}×{side}, "
+                    "{classes} classes (fp32)",
            "columns": ("layer", "output shape", "params", "param mem", "fwd MFLOPs", "act mem"),
            "conv": "convolutions", "dense": "dense layers", "totals": "all layers",
            "params": "params", "forward": "forward",
            "closing": "Memory is dominated by the dense layers' weights; compute by the "
                       "convolutions. A training step costs about 3× the forward pass: "
                       "{step} GFLOP per image."},
-    "id": {"title": "Biaya AlexNet untuk {batch} gambar 1×{side}×{side}, {classes} kelas (fp32)",
+    "id": {"title": "Biaya AlexNet untuk {batch} gambar {channels}×{side}×{side}, "
+                    "{classes} kelas (fp32)",
            "columns": ("lapisan", "bentuk output", "parameter", "memori par", "MFLOP maju",
                        "memori akt"),
            "conv": "konvolusi", "dense": "fully connected", "totals": "semua lapisan",
@@ -85,6 +87,7 @@ def format_cost_report(report: dict[str, Any], language: str | None = None) -> s
     header = (f"{'#':>2}  {layer:<8} {shape_word:<16} {params:>12} {param_mem:>11} "
               f"{flops:>11} {act_mem:>11}")
     lines = [words["title"].format(batch=report["batch_size"], side=report["resize"],
+                                   channels=report.get("in_channels", IN_CHANNELS),
                                    classes=report["num_classes"]), header, "-" * len(header)]
     for entry in report["layers"]:
         shape = "×".join(str(size) for size in entry["output_shape"])

@@ -209,6 +209,7 @@ class TrainerBase(HyperParameters):
         # Called as callback(trainer) after every training step.
         self.step_callbacks: list[Callable[[TrainerBase], object]] = []
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
+        self.resumed_from: Checkpoint | None = None  # the checkpoint fit continues, if any
         self.step = 0  # training steps done, over all epochs
         self.epoch_progress: EpochProgress | None = None  # while an epoch is under way
         self.device: Any = None  # chosen by select_device, once (setup, or the CLI before it)
@@ -333,6 +334,7 @@ class TrainerBase(HyperParameters):
         self.history, self.step, self.epoch_progress = [], 0, None
         callback_states: dict[str | None, Any]  # a callback's key -> its saved state
         self.stop_reason, callback_states = None, {}
+        self.resumed_from = resume  # (a checkpoint of step 0 is a resume too)
         if resume is not None:
             self.restore(resume)
             callback_states = resume.metadata.get("callbacks") or {}

@@ -459,6 +459,24 @@ def test_a_new_run_refuses_a_directory_of_another_runs_checkpoints(data, tmp_pat
     assert sorted(os.listdir(tmp_path)) == ["checkpoint-3.ckpt", "checkpoint-6.ckpt"]
 
 
+def test_a_run_stopped_before_its_first_step_resumes_from_its_step_0_checkpoint(data, tmp_path):
+    """Ctrl-C before the first step saves checkpoint-0; resuming it is no new run in another
+    run's directory, and ends as an uninterrupted run does."""
+    _, straight_model, straight = fit(data, epochs=1)
+    checkpointer = Checkpointer(tmp_path, log=None)
+    stopped = make_trainer(epochs=1, checkpointer=checkpointer)
+    stopped.step_callbacks.clear()
+    stopped.stop_requested = "SIGINT"  # before the first step's boundary
+    with pytest.raises(TrainingInterrupted):
+        stopped.fit(SoftmaxRegression(lr=0.5), data)
+    assert stopped.step == 0
+    saved = read_checkpoint(checkpointer.save(stopped))
+    _, model, history = fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None),
+                            resume=saved)
+    assert np.array_equal(model.W, straight_model.W)
+    assert without_timing(history) == without_timing(straight)
+
+
 def test_a_resumed_history_and_plot_keep_the_order_of_an_uninterrupted_run(data, tmp_path):
     straight_trainer, _, straight = fit(data, epochs=2)
     fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))

@@ -31,6 +31,26 @@ def test_batch_scales_flops_and_activations_not_parameters():
     assert many["totals"]["parameters"] == one["totals"]["parameters"]
 
 
+def test_rgb_inputs_change_the_first_convolution_only():
+    """The network train --image-folder builds for RGB images, at the lesson's 67×67: 21,622,154
+    parameters, 96 × 11 × 11 × 2 more than the greyscale one's, all in conv1."""
+    grey, rgb = cost_report(67, 10), cost_report(67, 10, in_channels=3)
+    assert rgb["in_channels"] == 3 and rgb["totals"]["parameters"] == 21_622_154
+    assert rgb["totals"]["parameters"] - grey["totals"]["parameters"] == 96 * 11 * 11 * 2
+    assert [entry["parameters"] for entry in rgb["layers"][1:]] == [
+        entry["parameters"] for entry in grey["layers"][1:]]
+    assert format_cost_report(rgb).startswith("AlexNet cost for 1 image(s) of 3×67×67, ")
+
+
+def test_cli_takes_the_channel_count(capsys):
+    assert cost_cli.main(["--in-channels", "3", "--resize", "67", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"]["parameters"] == 21_622_154
+    with pytest.raises(SystemExit) as exit_status:
+        cost_cli.main(["--in-channels", "0"])
+    assert exit_status.value.code == 2
+    assert capsys.readouterr().err == "error: --in-channels must be at least 1, got 0\n"
+
+
 def test_table_mentions_every_layer():
     text = format_cost_report(cost_report())
     assert text.count("\n") >= 21 + 5
