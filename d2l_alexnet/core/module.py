@@ -239,6 +239,11 @@ class ModuleContract(HyperParameters):
     def check_chapter_table(self) -> None:
         """Weights files name the chapter's layers (conv1...dense3): refuse another table, and
         a model of another lesson (one that says not its input size, such as the book's LeNet)."""
+        if getattr(self, "resize", None) is None and type(self).__name__ == "BookAlexNet":
+            raise weights.WeightsError(
+                "BookAlexNet is the book's listing of the chapter's network, kept to compare "
+                "with; it records no input size, which a weights file holds: save and load "
+                "weights with d2l.AlexNet(), which builds the same network from the table")
         if getattr(self, "resize", None) is None:
             raise weights.WeightsError(
                 f"{type(self).__name__} is not the chapter's AlexNet: weights files hold that "

@@ -18,7 +18,7 @@ from ..core.module import ModuleContract
 from ..core.recipe import LearningRatePlan
 from ..core.types import Size
 from .data import resize_images
-from .runtime import LAYOUT, to_numpy
+from .runtime import LAYOUT, refuse_numpy_mode, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
@@ -28,6 +28,7 @@ class Module(nn.Block, ModuleContract):
     LAYOUT, BACKEND = LAYOUT, "mxnet"
 
     def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
+        refuse_numpy_mode()
         super().__init__()
         self.save_hyperparameters()
 

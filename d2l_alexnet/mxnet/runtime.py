@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import D2LAlexNetError
 from ..core.hardware import cpu_description
 
 # MXNet keeps cores back for its engine's worker threads and so runs each operator on fewer
@@ -98,6 +99,22 @@ def _step_seed(seed, step):
 def initialize_distributed() -> None:
     """Nothing to join: this backend trains on one machine only, and the contexts of one
     process need no joining."""
+
+
+class NumpyModeError(D2LAlexNetError, RuntimeError):
+    """MXNet's NumPy mode is on, which this backend's networks cannot run in."""
+
+
+def refuse_numpy_mode() -> None:
+    """Raise :class:`NumpyModeError` if MXNet's NumPy mode is on. The book's MXNet code turns it
+    on first (``npx.set_np()``), after which Gluon's layers take ``mx.np`` arrays; ours are
+    written for ``mx.nd``'s, and MXNet's own error would ask for the very call that caused
+    it."""
+    if mx.util.is_np_array() or mx.util.is_np_shape():
+        raise NumpyModeError(
+            "MXNet's NumPy mode is on (npx.set_np(), which the book's MXNet code calls first), "
+            "and d2l_alexnet's MXNet models run on MXNet's classic NDArrays (mx.nd): leave out "
+            "npx.set_np(), or call npx.reset_np() before building or training them")
 
 
 def start_bf16_amp() -> None:

@@ -12,7 +12,7 @@ from mxnet import autograd, gluon
 from ..core.trainer import ReplicaError, TrainerBase, validation_sums
 from . import runtime
 from .data import resize_images
-from .runtime import _step_seed, num_gpus, to_numpy
+from .runtime import _step_seed, num_gpus, refuse_numpy_mode, to_numpy
 
 
 class Trainer(TrainerBase):
@@ -40,6 +40,7 @@ class Trainer(TrainerBase):
         return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
 
     def prepare_model(self, model: Any) -> None:
+        refuse_numpy_mode()  # (turned on after the model was built)
         self.prepare_precision(model)
         if self.num_replicas > 1 and self.gradient_clip_val > 0:
             raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "
@@ -136,13 +137,23 @@ class Trainer(TrainerBase):
                   for index, (name, param) in enumerate(self.model.collect_params().items())}
         optimizer = self.optim._optimizer
         arrays["optimizer.num_update"] = np.array([optimizer.num_update], dtype=np.int64)
-        for index, slot in sorted(self.optim._updaters[0].states.items()):
+        for index, slot in sorted(self._optimizer_updater().states.items()):
             if slot is not None:
                 if not isinstance(slot, mx.nd.NDArray):
                     raise TypeError(f"cannot checkpoint optimizer state of type {type(slot)}")
                 arrays[f"optimizer.state.{index}"] = to_numpy(slot)
         arrays["rng.step"] = np.array([self.step], dtype=np.int64)
         return arrays
+
+    def _optimizer_updater(self) -> Any:
+        """The Gluon updater that holds the SGD slots (momentum): on several contexts the
+        ``device`` kvstore applies the updates and keeps them, on one the trainer's own
+        updater does. The kvstore is made now if no step has made it yet."""
+        if not self.optim._kv_initialized:
+            self.optim._init_kvstore()
+        if self.optim._update_on_kvstore:
+            return self.optim._kvstore._updater
+        return self.optim._updaters[0]
 
     def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         for index, (name, param) in enumerate(self.model.collect_params().items()):
@@ -155,7 +166,7 @@ class Trainer(TrainerBase):
             if count:  # per parameter index, kept per device (the updater switches to it)
                 counts = optimizer._all_index_update_counts.setdefault(self.device.device_id, {})
                 counts.update(dict.fromkeys(range(len(self.optim._params)), count))
-        updater = self.optim._updaters[0]
+        updater = self._optimizer_updater()
         for name, array in arrays.items():
             if name.startswith("optimizer.state."):
                 index = int(name.rsplit(".", 1)[1])

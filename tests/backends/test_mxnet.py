@@ -256,3 +256,53 @@ def test_operators_get_every_usable_core_unless_the_user_chose():
     # MXNet alone would keep cores back for its engine, and run its operators slower.
     assert run_import({}) == str(len(os.sched_getaffinity(0)))
     assert run_import({"OMP_NUM_THREADS": "1"}) == "1"
+
+
+def test_a_checkpoint_on_two_contexts_keeps_the_momentum_and_resumes_exactly(tmp_path):
+    """On several contexts Gluon's kvstore applies the updates and keeps the momentum; a
+    checkpoint that missed it resumed with none (the weights then differed by 0.04)."""
+    from d2l_alexnet.core.checkpoint import Checkpointer, latest_checkpoint
+    from d2l_alexnet.core.progress import ProgressBoard
+
+    data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=32, limit_val=8, log=None)
+
+    def run(epochs, resume=None, directory=None):
+        d2l.set_seed(0)
+        model = d2l.AlexNet(lr=0.05, momentum=0.9, resize=SMALL)
+        trainer = d2l.Trainer(max_epochs=epochs, num_gpus=2, device="cpu", progress=False,
+                              log=None, board=ProgressBoard(live=False))
+        if directory is not None:
+            Checkpointer(directory, log=None).attach(trainer)
+        return model, trainer.fit(model, data, resume=resume)
+
+    straight_model, straight = run(2)
+    run(1, directory=tmp_path)
+    saved = latest_checkpoint(tmp_path)
+    assert sum(name.startswith("optimizer.state.") for name in saved.arrays) == 16
+    model, resumed = run(2, resume=saved)
+    assert resumed[-1]["train_loss"] == straight[-1]["train_loss"]
+    for (_, ours), (_, theirs) in zip(d2l.parameter_arrays(model),
+                                      d2l.parameter_arrays(straight_model)):
+        assert np.array_equal(ours, theirs)
+
+
+def test_numpy_mode_is_refused_in_one_line_naming_the_call_that_set_it():
+    """The book's MXNet code starts with npx.set_np(); our models run on mx.nd arrays, and
+    MXNet's own error asked for npx.set_np() again."""
+    from mxnet import npx
+
+    from d2l_alexnet.mxnet.runtime import NumpyModeError
+
+    model = d2l.AlexNet(lr=0.01, resize=SMALL)  # built before the mode was turned on
+    npx.set_np()
+    try:
+        with pytest.raises(NumpyModeError) as error:
+            d2l.AlexNet(lr=0.01, resize=SMALL)
+        assert "npx.reset_np()" in str(error.value) and "\n" not in str(error.value)
+        data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=8, limit_val=8,
+                                log=None)
+        with pytest.raises(NumpyModeError):
+            d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    finally:
+        npx.reset_np()
+    assert d2l.AlexNet(lr=0.01, resize=SMALL).resize == SMALL  # and builds again once off

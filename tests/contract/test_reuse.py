@@ -656,3 +656,9 @@ def test_the_books_alexnet_matches_ours(d2l, backend_name, capsys, tmp_path):
     assert book_parameters == CHAPTER_PARAMETERS
     assert np.abs(expected).max() > 0.01
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    # It records no input size, so weights files go through AlexNet(), as the refusal says.
+    with pytest.raises(weights.WeightsError) as error:
+        book.save_weights(tmp_path / "book.safetensors")
+    assert one_line(error).startswith("BookAlexNet is the book's listing of the chapter's "
+                                      "network"), one_line(error)
+    assert "d2l.AlexNet()" in one_line(error) and not (tmp_path / "book.safetensors").exists()
