@@ -737,6 +737,9 @@ def run(args):
     if args.plot is not None and not args.batch_sizes:
         raise UsageError("--plot goes with --batch-sizes B [B ...]: one batch size draws no "
                          "curve (--json FILE keeps its numbers)")
+    if args.batch_sizes and any(flag.split("=", 1)[0] == "--batch-size" for flag in args.argv):
+        raise UsageError("--batch-size goes with one measurement: a sweep measures the sizes "
+                         "--batch-sizes names; give that size among them")
     check_data_placement(args)
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None and not path.strip():
