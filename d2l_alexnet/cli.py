@@ -1,5 +1,6 @@
-"""What the three commands (``train``, ``evaluate``, ``bench``) share: the flags they have in
-common, the checks of their values, and how an error becomes one line and an exit status.
+"""What the commands (``train``, ``evaluate``, ``predict``, ``bench``, ``cost``, ``filters``)
+share: the flags they have in common, the checks of their values, and how an error becomes one
+line and an exit status.
 
 Exit statuses, the same in every command:
 
@@ -10,6 +11,7 @@ Exit statuses, the same in every command:
 2     input to change (any other :class:`~d2l_alexnet.core.errors.D2LAlexNetError`: a flag,
       a data, weights or checkpoint file, a device that is not there); nothing is written
 130   interrupted by Ctrl-C (SIGINT); 143 by SIGTERM (``train`` saves a checkpoint first)
+141   the reader of stdout stopped reading (``cost | head``): a quiet end, as by SIGPIPE
 ====  ===================================================================================
 """
 
