@@ -9,7 +9,10 @@ modules are frozen dataclasses that hold no parameters; our ``Module`` (so ``Ale
 construction, replaced by ``load_weights`` and at the end of every ``fit``), so ``predict``,
 ``features``, ``save_weights``, ``load_weights`` and ``parameter_arrays`` take the same
 arguments as in every other backend. ``model.apply({"params": params}, X)`` is evaluation (no
-dropout) unless a ``"dropout"`` RNG is passed.
+dropout) unless a ``"dropout"`` RNG is passed. As in the book, ``Module.__call__`` runs
+``forward`` (ours runs ``self.net``), so a lesson's model may define only ``forward``; one that
+says not its input size is initialized from the first batch by ``fit``, and BatchNorm's running
+statistics (``batch_stats``) travel in the train state, the model and checkpoints.
 
 Unlike the book's JAX ``Trainer`` (which needs the removed ``jax.random.PRNGKeyArray``), this uses
 typed keys from ``jax.random.key`` and jit-compiles each step once: an epoch's short last batch

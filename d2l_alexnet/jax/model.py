@@ -2,8 +2,9 @@
 the chapter's ``AlexNet`` built from the shared table, the book's ``BookAlexNet``, and the
 optax optimizer and schedules ``configure_optimizers`` makes."""
 
+import inspect
 from collections.abc import Iterator, Sequence
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, Optional
 
 import numpy as np
@@ -22,7 +23,8 @@ from ..core.types import PathLike, Size
 from . import runtime
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
-from .weights import _check_params, _in_mode, _param_arrays, assign_parameter_arrays, init_params
+from .weights import (_check_params, _in_mode, _param_arrays, assign_parameter_arrays,
+                      init_params, init_variables, per_model)
 
 
 class Module(nn.Module, ModuleContract):
@@ -47,7 +49,10 @@ class Module(nn.Module, ModuleContract):
     def __post_init__(self):
         super().__post_init__()
         # Not fields: they must not take part in comparing, hashing or cloning the module.
-        object.__setattr__(self, "_carried", {"seed": runtime._seed, "params": None})
+        # batch_stats: BatchNorm's running statistics ({} for a model without BatchNorm; None
+        # while not yet known, made fresh when first needed).
+        object.__setattr__(self, "_carried", {"seed": runtime._seed, "params": None,
+                                              "batch_stats": None})
 
     @property
     def params(self) -> dict[str, Any]:
@@ -55,56 +60,121 @@ class Module(nn.Module, ModuleContract):
         first use; those of :meth:`set_params`, ``load_weights`` and ``Trainer.fit`` after)."""
         carried = self._carried
         if carried["params"] is None:
-            carried["params"] = init_params(self, carried["seed"])
+            if self.input_size is None:
+                init_params(self)  # refuses in one line: no input size, no parameters
+            self.initialize(self.input_batch_shape())
         return carried["params"]
 
+    @property
+    def has_params(self) -> bool:
+        """Whether the model carries parameters already (one that says not its input size has
+        none until they are given, or ``Trainer.fit`` makes them from its first batch)."""
+        return self._carried["params"] is not None or self.input_size is not None
+
     @nn.nowrap
-    def set_params(self, params: dict[str, Any]) -> "Module":
-        """Carry ``params`` from now on (checked against this model's shapes first)."""
+    def initialize(self, X_shape: Sequence[int]) -> None:
+        """Make the parameters (and BatchNorm's running statistics) for inputs of ``X_shape``
+        from the seed of the moment the model was made, as the book's JAX Trainer does with its
+        first batch; the model carries them from now on."""
+        variables = init_variables(self, self._carried["seed"], X_shape)
+        _refuse_other_collections(self, variables)
+        self._carried["params"] = variables["params"]
+        self._carried["batch_stats"] = variables.get("batch_stats", {})
+
+    @nn.nowrap
+    def set_params(self, params: dict[str, Any],
+                   batch_stats: dict[str, Any] | None = None) -> "Module":
+        """Carry ``params`` from now on (checked against this model's shapes first), and with
+        them ``batch_stats``, BatchNorm's running statistics (fresh ones when not given)."""
         _check_params(self, params)
         self._carried["params"] = params
+        self._carried["batch_stats"] = batch_stats
         return self
+
+    @nn.nowrap
+    def batch_stats_for(self, X_shape: Sequence[int]) -> dict[str, Any]:
+        """BatchNorm's running statistics the model carries (``{}`` for a model without
+        BatchNorm), made fresh for inputs of ``X_shape`` when it carries none yet."""
+        carried = self._carried
+        if carried["batch_stats"] is None:
+            collections = _collections(_bare(self), tuple(X_shape))
+            _refuse_other_collections(self, collections)
+            carried["batch_stats"] = (init_variables(self, carried["seed"], X_shape)["batch_stats"]
+                                      if "batch_stats" in collections else {})
+        return carried["batch_stats"]
 
     @nn.nowrap
     def loss(self, Y_hat: jax.Array, Y: jax.Array, averaged: bool = True) -> jax.Array:
         raise NotImplementedError
 
-    def __call__(self, X: jax.Array, features: bool = False) -> jax.Array:
+    def __call__(self, X: jax.Array, *args: Any, **kwargs: Any) -> jax.Array:
+        """:meth:`forward`, as in the book: a lesson's model may define only ``forward``."""
+        self.check_input_shape(X.shape)  # static shapes: checked when traced
+        return self.forward(X, *args, **kwargs)
+
+    def forward(self, X: jax.Array, features: bool = False) -> jax.Array:
         """The network's output; with ``features``, the penultimate activations instead (every
         layer but the last)."""
-        self.check_input_shape(X.shape)  # static shapes: checked when traced
         for layer in self.net.layers[:-1] if features else self.net.layers:
             X = layer(X)
         return X
 
     @nn.nowrap
     def logits(self, params: dict[str, Any], X: jax.Array, dropout_key: jax.Array | None = None,
-               dtype: Any = None) -> jax.Array:
+               dtype: Any = None, batch_stats: dict[str, Any] | None = None) -> jax.Array:
         """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given. With
         ``dtype=jnp.bfloat16`` parameters and inputs are cast, so the math runs in bf16 while
-        the gradients flow back to the fp32 master parameters."""
+        the gradients flow back to the fp32 master parameters. ``batch_stats``: BatchNorm's
+        running statistics, for a model that has them."""
+        return self.logits_and_batch_stats(params, X, dropout_key, dtype, batch_stats)[0]
+
+    @nn.nowrap
+    def logits_and_batch_stats(self, params: dict[str, Any], X: jax.Array,
+                               dropout_key: jax.Array | None = None, dtype: Any = None,
+                               batch_stats: dict[str, Any] | None = None,
+                               ) -> tuple[jax.Array, dict[str, Any] | None]:
+        """:meth:`logits`, and BatchNorm's running statistics after the batch: updated by it in
+        training mode, as given in evaluation."""
         if dtype is not None:
             params = jax.tree.map(lambda p: p.astype(dtype), params)
             X = X.astype(dtype)
         rngs = {} if dropout_key is None else {"dropout": dropout_key}
-        logits = _in_mode(self, training=bool(rngs)).apply({"params": params}, X, rngs=rngs)
-        return logits.astype(jnp.float32)
+        model, variables = _in_mode(self, training=bool(rngs)), {"params": params}
+        if not batch_stats:
+            logits = model.apply(variables, X, rngs=rngs)
+        elif not rngs:
+            logits = model.apply({**variables, "batch_stats": batch_stats}, X)
+        else:
+            logits, updates = model.apply({**variables, "batch_stats": batch_stats}, X,
+                                          rngs=rngs, mutable=["batch_stats"])
+            batch_stats = updates["batch_stats"]
+        return logits.astype(jnp.float32), batch_stats
 
     @nn.nowrap
     def training_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
                       dropout_key: jax.Array, dtype: Any = None,
-                      mask: jax.Array | None = None) -> jax.Array:
+                      mask: jax.Array | None = None, batch_stats: dict[str, Any] | None = None,
+                      ) -> Any:
         """The batch's mean loss; with a boolean ``mask``, the mean over the examples it marks
-        (the Trainer pads a short batch to the compiled shape and masks the padding out)."""
-        Y_hat = self.logits(params, batch[0], dropout_key, dtype)
+        (the Trainer pads a short batch to the compiled shape and masks the padding out). With
+        ``batch_stats`` (a model with BatchNorm): ``(loss, batch_stats updated by the batch)``,
+        for ``jax.value_and_grad(..., has_aux=True)``."""
+        if batch_stats:
+            Y_hat, batch_stats = self.logits_and_batch_stats(params, batch[0], dropout_key,
+                                                             dtype, batch_stats)
+        else:
+            Y_hat = self.logits(params, batch[0], dropout_key, dtype)
         if mask is None:
-            return self.loss(Y_hat, batch[-1])
-        return masked_mean(self.loss(Y_hat, batch[-1], averaged=False), mask)
+            loss = self.loss(Y_hat, batch[-1])
+        else:
+            loss = masked_mean(self.loss(Y_hat, batch[-1], averaged=False), mask)
+        return (loss, batch_stats) if batch_stats else loss
 
     @nn.nowrap
     def validation_step(self, params: dict[str, Any], batch: Sequence[jax.Array],
-                        dtype: Any = None) -> jax.Array:
-        return self.loss(self.logits(params, batch[0], None, dtype), batch[-1])
+                        dtype: Any = None, batch_stats: dict[str, Any] | None = None,
+                        ) -> jax.Array:
+        return self.loss(self.logits(params, batch[0], None, dtype, batch_stats), batch[-1])
 
     @nn.nowrap
     def configure_optimizers(self, plan: LearningRatePlan | None = None,
@@ -134,7 +204,17 @@ class Module(nn.Module, ModuleContract):
 
     @nn.nowrap
     def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
-        return to_numpy(_evaluation(_bare(self), features)(self.params, jnp.asarray(X)))
+        if features and not _gives_features(self):
+            raise NotImplementedError(
+                f"{type(self).__name__} cannot give features: its own __call__ or forward "
+                "takes no features= argument; use predict or probabilities, or define "
+                "forward(self, X, features=False) returning the penultimate activations")
+        X = jnp.asarray(X)
+        variables = {"params": self.params}
+        batch_stats = self.batch_stats_for(X.shape)
+        if batch_stats:
+            variables["batch_stats"] = batch_stats
+        return to_numpy(_evaluation(_bare(self), features)(variables, X))
 
     @nn.nowrap
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
@@ -144,6 +224,11 @@ class Module(nn.Module, ModuleContract):
 
         def forward(X):
             bound = model.bind(model.init(jax.random.key(0), X))
+            if getattr(bound, "net", None) is None:
+                raise NotImplementedError(
+                    f"{type(self).__name__} has no self.net, whose layers layer_summary lists "
+                    "(as the book's does): make its layers self.net = nn.Sequential([...]) in "
+                    "setup to see their shapes")
             outputs = []
             for layer in bound.net.layers:
                 X = layer(X)
@@ -162,11 +247,42 @@ def _layer_name(layer):
     return getattr(layer, "func", layer).__name__  # unwrap functools.partial
 
 
-@lru_cache(maxsize=16)
+@per_model(maxsize=16)
 def _evaluation(model, features):
-    """The jitted evaluation-mode forward pass (logits, or the features) of one configuration."""
+    """The jitted evaluation-mode forward pass (logits, or the features) of one configuration,
+    applied to the model's variables (its parameters, and BatchNorm's statistics if any).
+    ``features=`` is passed only when asked for: a lesson's own ``__call__(self, X)`` takes
+    none."""
     model = _in_mode(model, training=False)
-    return jax.jit(lambda params, X: model.apply({"params": params}, X, features=features))
+    options = {"features": True} if features else {}
+    return jax.jit(lambda variables, X: model.apply(variables, X, **options))
+
+
+@per_model(maxsize=16)
+def _collections(model, X_shape):
+    """The names of the collections ``model.init`` makes for inputs of ``X_shape`` (shapes
+    only: nothing is computed)."""
+    model = _in_mode(model, training=False)
+    return tuple(jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(X_shape))))
+
+
+def _refuse_other_collections(model, collections):
+    """Refuse in one line, before anything is compiled, a model whose variable
+    ``collections`` hold more than the parameters and BatchNorm's ``batch_stats``."""
+    others = sorted(set(collections) - {"params", "batch_stats"})
+    if others:
+        raise NotImplementedError(
+            f"{type(model).__name__} makes the variable collections {others}, which this "
+            "backend does not carry (it carries params and BatchNorm's batch_stats): keep them "
+            "out of the model, or train it with a loop of its own")
+
+
+def _gives_features(model):
+    """Whether ``features=True`` reaches a forward pass that takes it: ours, or a lesson's own
+    ``__call__``/``forward`` with a ``features`` parameter."""
+    cls = type(model)
+    own = cls.forward if cls.__call__ is Module.__call__ else cls.__call__
+    return "features" in inspect.signature(own).parameters
 
 
 def _bare(model):

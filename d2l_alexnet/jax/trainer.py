@@ -4,35 +4,40 @@ device or a mesh of replicas, under the shared fit loop of ``core.trainer``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from flax import struct
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
+from ..core.trainer import (ReplicaError, TrainerBase, batch_pair, replica_slices,
+                            validation_sums)
 from . import runtime
 from .data import resize_images
 from .model import _bare, optax_schedule
 from .runtime import _keys, num_gpus, to_numpy
-from .weights import _check_params, _path_name
+from .weights import _check_params, _path_name, per_model
 
 
 class TrainState(train_state.TrainState):
-    """Parameters, SGD state, step and the dropout key: everything a step changes, one pytree."""
+    """Parameters, SGD state, step, the dropout key and BatchNorm's running statistics (empty
+    for a model without BatchNorm): everything a step changes, one pytree."""
 
     dropout_key: jax.Array
+    batch_stats: Any = struct.field(default_factory=dict)
 
 
-@lru_cache(maxsize=8)
+@per_model(maxsize=8)
 def _compiled_steps(model: Any, precision: str, gradient_clip_val: float, plan: Any = None,
                     ) -> tuple[Callable[..., Any], Any, Callable[..., Any], Callable[..., Any]]:
     """The optimizer and the jitted steps of one configuration, cached: a new Trainer for an
-    equal model (Flax modules compare by their fields) and plan reuses the compiled code."""
+    equal model (Flax modules compare by their fields; one with a list field, by its fields
+    made hashable) and plan reuses the compiled code."""
     dtype = jnp.bfloat16 if precision == "bf16" else None
     # A model of another lesson takes no plan (it has no recipe, so the plan is None).
     tx = model.configure_optimizers() if plan is None else model.configure_optimizers(plan)
@@ -44,12 +49,18 @@ def _compiled_steps(model: Any, precision: str, gradient_clip_val: float, plan: 
     def train_step(state, X, Y, real):
         # A fresh dropout mask every step, a pure function of (seed, step).
         dropout_key = jax.random.fold_in(state.dropout_key, state.step)
-        loss, grads = jax.value_and_grad(model.training_step)(state.params, (X, Y), dropout_key,
-                                                              dtype, mask=real)
-        return state.apply_gradients(grads=grads), loss
+        if not state.batch_stats:  # (known when traced: a model without BatchNorm)
+            loss, grads = jax.value_and_grad(model.training_step)(
+                state.params, (X, Y), dropout_key, dtype, mask=real)
+            return state.apply_gradients(grads=grads), loss
+        (loss, batch_stats), grads = jax.value_and_grad(model.training_step, has_aux=True)(
+            state.params, (X, Y), dropout_key, dtype, mask=real, batch_stats=state.batch_stats)
+        return state.apply_gradients(grads=grads).replace(batch_stats=batch_stats), loss
 
-    def eval_step(params, X, Y, real):
-        return validation_sums(model, model.logits(params, X, None, dtype), Y,
+    def eval_step(params, X, Y, real, batch_stats=None):
+        logits = (model.logits(params, X, None, dtype, batch_stats) if batch_stats else
+                  model.logits(params, X, None, dtype))
+        return validation_sums(model, logits, Y,
                                total=lambda values: jnp.where(real, values, 0).sum())
 
     # The old state is dead after a step: donating it lets XLA update the parameters in place.
@@ -124,16 +135,37 @@ class Trainer(TrainerBase):
         self.learning_rates = (optax_schedule(self.lr_plan) if self.lr_plan is not None
                                else optax.constant_schedule(model.recipe.lr)
                                if hasattr(model, "recipe") else None)
+        if self.init_params is None and not model.has_params:
+            # The book's JAX Trainer's way: a model that says not its input size is
+            # initialized from the first batch's shape (with the seed it was made with).
+            model.initialize(self.sample_input_shape(model))
         start = model.params if self.init_params is None else self.init_params
         _check_params(model, start)
+        carried = model._carried["batch_stats"]
+        batch_stats = model.batch_stats_for(
+            () if carried is not None else self.sample_input_shape(model))
         # Copied: the steps donate their state, which must not delete the caller's arrays.
-        params = jax.tree.map(jnp.array, dict(start))
+        params, batch_stats = jax.tree.map(jnp.array, (dict(start), dict(batch_stats)))
         state = TrainState.create(apply_fn=apply_fn, params=params, tx=tx,
-                                  dropout_key=_keys(runtime._seed)[1])
+                                  dropout_key=_keys(runtime._seed)[1], batch_stats=batch_stats)
         # Committed to the chosen device (replicated over the mesh); the steps then run there,
         # and on a mesh XLA inserts the gradient all-reduce itself. (device_put also turns the
         # Python step 0 into an array, as each step returns it, so step 2 does not compile anew.)
         self.state = self.replicate(state)
+
+    def sample_input_shape(self, model: Any) -> tuple[int, ...]:
+        """The shape of a batch of one input as ``fit`` prepares it: the model's own input, or
+        for a model that says not its size, the data's first training image."""
+        if model.input_size is not None:
+            return model.input_batch_shape()
+        images = getattr(self.data, "train_images", None)
+        if images is None and self.position_aware:
+            images = next(iter(self.data.raw_batches(True, epoch=0)))[0]
+        elif images is None:
+            where = f"{type(self.data).__name__}.train_dataloader()"
+            images = self.loader_images(batch_pair(next(iter(self.book_loader(True))), where)[0])
+        images = np.asarray(images[:1])
+        return tuple(resize_images(images, self.input_size or images.shape[1:3]).shape)
 
     def replicate(self, tree: Any) -> Any:
         """``tree`` on the device, or replicated over the mesh. With several processes each
@@ -153,6 +185,10 @@ class Trainer(TrainerBase):
         """``prepare_batch`` padding every batch of a split to the split's full size: the
         data's ``batch_size`` (the split's size when smaller), or for a loader the largest
         batch of the pass so far (its first, as a rule)."""
+        if train and self.state.batch_stats:
+            # BatchNorm's statistics would count the padding: a short batch stays short (its
+            # step compiles once more).
+            return self.prepare_batch
         if self.position_aware:
             return partial(self.prepare_batch, padded_size=self.full_batch_size(train))
         largest = 0
@@ -211,8 +247,8 @@ class Trainer(TrainerBase):
         # The pass's order is on the device already (uploaded once per epoch): a step sends
         # only its start and count, and is padded to the split's full size as batch_preparer
         # pads, so the steps compile once.
-        images, labels, real = _gather(*self.device_splits[train], order, start, count,
-                                       self.full_batch_size(train))
+        size = count if train and self.state.batch_stats else self.full_batch_size(train)
+        images, labels, real = _gather(*self.device_splits[train], order, start, count, size)
         return resize_images(images, self.input_size or images.shape[1:3]), labels, real
 
     def global_array(self, array: np.ndarray) -> jax.Array:
@@ -244,16 +280,20 @@ class Trainer(TrainerBase):
     def fit_finished(self) -> None:
         """The model carries what training reached (a later fit copies before donating)."""
         if hasattr(self.model, "set_params"):
-            self.model.set_params(self.state.params)
+            self.model.set_params(self.state.params, batch_stats=self.state.batch_stats)
 
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
+        if self.state.batch_stats:
+            return self.jitted_eval_step(self.state.params, *batch,
+                                         batch_stats=self.state.batch_stats)
         return self.jitted_eval_step(self.state.params, *batch)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Parameters, the optimizer state, the step and the dropout key (as raw key data):
-        the whole :class:`TrainState`."""
+        """Parameters, the optimizer state, the step, the dropout key (as raw key data) and
+        BatchNorm's running statistics: the whole :class:`TrainState`."""
         arrays = {}
-        for prefix, tree in (("params", self.state.params), ("optimizer", self.state.opt_state)):
+        for prefix, tree in (("params", self.state.params), ("optimizer", self.state.opt_state),
+                             ("batch_stats", self.state.batch_stats)):
             for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
                 arrays[f"{prefix}.{_path_name(path)}"] = to_numpy(leaf)
         arrays["step"] = to_numpy(self.state.step)
@@ -269,6 +309,7 @@ class Trainer(TrainerBase):
 
         state = self.state.replace(params=rebuild(self.state.params, "params"),
                                    opt_state=rebuild(self.state.opt_state, "optimizer"),
+                                   batch_stats=rebuild(self.state.batch_stats, "batch_stats"),
                                    step=jnp.asarray(arrays["step"], dtype=self.state.step.dtype))
         if "rng.dropout_key" in arrays:
             state = state.replace(dropout_key=jax.random.wrap_key_data(

@@ -3,8 +3,8 @@ HWIO kernels, ``(in, out)`` dense kernels)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import partial
+from collections.abc import Callable, Sequence
+from functools import lru_cache, partial, wraps
 from typing import Any
 
 import jax
@@ -20,10 +20,83 @@ def _in_mode(model, training):
     return model.clone(training=training) if "training" in model.hparams else model
 
 
-@partial(jax.jit, static_argnums=0)
-def _init(model, key, X):
+class _ModelKey:
+    """A model as the key of a compile cache. Flax modules compare and hash by their fields, so
+    an equal model finds the code compiled for it; one with a list field (``MLP(hiddens=[32,
+    16])``, fine in Flax) does not hash, and is keyed instead on its fields made hashable, each
+    list a tuple marked as a list (so ``[1]`` and ``(1,)`` stay apart)."""
+
+    def __init__(self, model: Any, identity: Any) -> None:
+        self.model, self.identity = model, identity
+
+    def __hash__(self) -> int:
+        return hash(self.identity)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ModelKey) and self.identity == other.identity
+
+    @classmethod
+    def of(cls, model: Any) -> _ModelKey | None:
+        """The key of ``model``; ``None`` when not even its fields hash (an array field)."""
+        try:
+            hash(model)
+            return cls(model, model)
+        except TypeError:
+            pass
+        fields = tuple((name, _hashable(getattr(model, name)))
+                       for name in getattr(model, "__dataclass_fields__", ()) if name != "parent")
+        identity = (type(model), fields)
+        try:
+            hash(identity)
+        except TypeError:
+            return None
+        return cls(model, identity)
+
+
+def _hashable(value):
+    if isinstance(value, (list, tuple)):
+        items = tuple(_hashable(item) for item in value)
+        return ("list", items) if isinstance(value, list) else items
+    if isinstance(value, dict):
+        return ("dict", tuple((key, _hashable(item)) for key, item in value.items()))
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
+def per_model(maxsize: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An LRU cache of ``build(model, *args)`` keyed on the model as :class:`_ModelKey` keys it
+    (``args`` must hash); a model that cannot be keyed is built afresh on every call."""
+    def decorate(build):
+        @lru_cache(maxsize=maxsize)
+        def cached(key, *args):
+            return build(key.model, *args)
+
+        @wraps(build)
+        def lookup(model, *args):
+            key = _ModelKey.of(model)
+            return build(model, *args) if key is None else cached(key, *args)
+
+        lookup.cache_clear = cached.cache_clear
+        return lookup
+    return decorate
+
+
+@partial(jax.jit, static_argnums=(0, 2))
+def _init_keyed(key, rng, shape):
     # Compiled: the first eager init compiles each of its many small ops on its own, slower.
-    return model.init(key, X)["params"]
+    return key.model.init(rng, jnp.zeros(shape))
+
+
+def init_variables(model: Any, seed: int, X_shape: Sequence[int]) -> dict[str, Any]:
+    """Every collection ``model.init`` makes for inputs of ``X_shape`` from ``seed`` (the
+    parameters, and BatchNorm's running statistics where the model has them), in evaluation
+    mode."""
+    model, rng = _in_mode(model, training=False), _keys(seed)[0]
+    key = _ModelKey.of(model)
+    if key is None:
+        return jax.jit(model.init)(rng, jnp.zeros(tuple(X_shape)))
+    return _init_keyed(key, rng, tuple(int(side) for side in X_shape))
 
 
 def init_params(model: Any, seed: int = 0) -> dict[str, Any]:
@@ -32,9 +105,9 @@ def init_params(model: Any, seed: int = 0) -> dict[str, Any]:
     if model.input_size is None:
         raise ValueError(f"{type(model).__name__} does not say its input size (it has no "
                          "resize=), so its parameters cannot be made before a batch: give them "
-                         "with model.set_params(model.init(key, X)['params'])")
-    X = jnp.zeros(model.input_batch_shape())
-    return _init(_in_mode(model, training=False), _keys(seed)[0], X)
+                         "with model.set_params(model.init(key, X)['params']), or let "
+                         "Trainer.fit make them from its first batch")
+    return init_variables(model, seed, model.input_batch_shape())["params"]
 
 
 def parameter_arrays(model: Any, seed: int | None = None) -> list[tuple[str, np.ndarray]]:

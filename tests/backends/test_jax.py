@@ -19,6 +19,7 @@ import jax.numpy as jnp  # noqa: E402
 from d2l_alexnet import jax as d2l  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
+from d2l_alexnet.jax.runtime import _keys  # noqa: E402
 from repository import child_env  # noqa: E402
 
 SMALL = 67  # the smallest input AlexNet accepts: keeps compiling and stepping fast
@@ -374,5 +375,241 @@ def test_a_model_without_an_input_size_trains_from_the_parameters_it_is_given():
         trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **trainer_options)
         histories.append([record["train_loss"] for record in trainer.fit(model, data)])
     assert histories[0] == histories[1] and np.isfinite(histories[0]).all()
-    with pytest.raises(ValueError, match="give them with model.set_params"):
-        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(Softmax(), data)
+    # None given: fit makes them from the first batch's shape, as the book's JAX Trainer does,
+    # with the seed the model was made with (so a run is repeatable).
+    d2l.set_seed(4)
+    model = Softmax()
+    with pytest.raises(ValueError, match="let Trainer.fit make them from its first batch"):
+        model.params
+    d2l.set_seed(0)
+    first_batch = losses(d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data))
+    by_hand = Softmax().set_params(
+        Softmax().init(_keys(4)[0], jnp.zeros((1, 28, 28, 1)))["params"])
+    assert first_batch == losses(d2l.Trainer(max_epochs=1, progress=False,
+                                             log=None).fit(by_hand, data))
+    assert_trees_equal(model.params, by_hand.params)
+
+
+def losses(history):
+    return [(record["train_loss"], record["val_loss"], record["val_acc"]) for record in history]
+
+
+def assert_trees_equal(first, second):
+    assert jax.tree.structure(first) == jax.tree.structure(second)
+    for one, other in zip(jax.tree.leaves(first), jax.tree.leaves(second)):
+        np.testing.assert_array_equal(d2l.to_numpy(one), d2l.to_numpy(other))
+
+
+def given_params(model, seed=0):
+    """``model`` carrying parameters made for Fashion-MNIST's 28×28 images (a lesson's model,
+    which says not its input size, is given them)."""
+    return model.set_params(model.init(jax.random.key(seed), jnp.zeros((1, 28, 28, 1)))["params"])
+
+
+def tiny_fashion(limit_train=32):
+    return d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=limit_train,
+                            limit_val=16, log=None)
+
+
+def test_a_lesson_models_forward_is_what_fit_evaluate_and_predict_run():
+    """As in the book's JAX edition, ``__call__`` runs ``forward``: a from-scratch model that
+    defines only ``forward`` (weights made in ``setup``, no ``self.net``) trains and predicts,
+    and a subclass's ``forward`` replaces ours everywhere."""
+    from flax import linen as nn
+
+    class MLPScratch(d2l.Classifier):  # the book's sec_mlp-implementation
+        num_inputs: int = 784
+        num_outputs: int = 10
+        num_hiddens: int = 32
+        lr: float = 0.1
+        sigma: float = 0.01
+
+        def setup(self):
+            self.W1 = self.param("W1", nn.initializers.normal(self.sigma),
+                                 (self.num_inputs, self.num_hiddens))
+            self.b1 = self.param("b1", nn.initializers.zeros, self.num_hiddens)
+            self.W2 = self.param("W2", nn.initializers.normal(self.sigma),
+                                 (self.num_hiddens, self.num_outputs))
+            self.b2 = self.param("b2", nn.initializers.zeros, self.num_outputs)
+
+        def forward(self, X):
+            H = nn.relu(X.reshape((-1, self.num_inputs)) @ self.W1 + self.b1)
+            return H @ self.W2 + self.b2
+
+    class Silenced(d2l.Classifier):  # has a net, but its forward is what counts
+        lr: float = 0.1
+        num_classes: int = 10
+
+        def setup(self):
+            self.net = nn.Sequential([d2l.flatten, nn.Dense(self.num_classes)])
+
+        def forward(self, X):
+            return self.net(X) * 0.0
+
+    data = tiny_fashion()
+    X = jnp.asarray(data.val_images[:5, ..., None] / 255.0, jnp.float32)
+    scratch = given_params(MLPScratch())
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(scratch, data)
+    assert np.isfinite(history[0]["val_loss"]) and set(scratch.params) == {"W1", "b1", "W2",
+                                                                           "b2"}
+    by_hand = scratch.apply({"params": scratch.params}, X)
+    np.testing.assert_array_equal(scratch.predict(X), np.asarray(by_hand).argmax(axis=1))
+
+    silenced = given_params(Silenced())
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(silenced, data)
+    assert history[0]["val_loss"] == pytest.approx(math.log(10), rel=1e-6)
+    assert d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(
+        silenced, data)["val_loss"] == pytest.approx(math.log(10), rel=1e-6)
+    np.testing.assert_allclose(silenced.probabilities(X), np.full((5, 10), 0.1), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="Silenced cannot give features"):
+        silenced.features(X)
+    with pytest.raises(NotImplementedError, match="MLPScratch has no self.net"):
+        scratch.layer_summary((1, 28, 28, 1))
+
+
+def test_a_model_with_its_own_call_predicts_and_refuses_features_in_one_line():
+    """The book's concise JAX models define ``@nn.compact __call__(self, X)``: predict and
+    probabilities call it without ``features=``; features is refused in one line."""
+    from flax import linen as nn
+
+    class DropoutMLP(d2l.Classifier):  # the book's sec_dropout, concise
+        lr: float = 0.1
+        training: bool = True
+
+        @nn.compact
+        def __call__(self, X):
+            H = nn.relu(nn.Dense(32)(X.reshape((X.shape[0], -1))))
+            H = nn.Dropout(0.5, deterministic=not self.training)(H)
+            return nn.Dense(10)(H)
+
+    data = tiny_fashion()
+    model = given_params(DropoutMLP())
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    X = jnp.asarray(data.val_images[:6, ..., None] / 255.0, jnp.float32)
+    logits = np.asarray(model.clone(training=False).apply({"params": model.params}, X))
+    np.testing.assert_array_equal(model.predict(X), logits.argmax(axis=1))
+    np.testing.assert_allclose(model.probabilities(X), np.asarray(jax.nn.softmax(logits)),
+                               rtol=1e-5)
+    with pytest.raises(NotImplementedError) as refusal:
+        model.features(X)
+    assert "\n" not in str(refusal.value) and "takes no features= argument" in str(refusal.value)
+
+
+def test_batchnorm_statistics_train_evaluate_and_resume_exactly(tmp_path):
+    """A model with BatchNorm (the book's ``nn.BatchNorm(not self.training)``): the train state
+    carries its running statistics, updated by every step exactly as Flax updates them by
+    hand; evaluation and predict use them; a checkpoint holds them, so a resumed run ends
+    where an uninterrupted one does. 40 images at batch 16: the last batch, 8, is not padded
+    (the padding would count in the batch's statistics)."""
+    from flax import linen as nn
+    from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+
+    class BNNet(d2l.Classifier):
+        lr: float = 0.1
+        num_classes: int = 10
+        training: bool = True
+
+        def setup(self):
+            self.net = nn.Sequential([nn.Conv(4, (3, 3)), nn.BatchNorm(not self.training),
+                                      nn.relu, d2l.flatten, nn.Dense(self.num_classes)])
+
+    data = tiny_fashion(limit_train=40)
+    model = given_params(BNNet())
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, data)
+    start = jax.tree.map(jnp.copy, trainer.state)
+    assert set(start.batch_stats["net"]["layers_1"]) == {"mean", "var"}
+    images, labels = data.train_images[:8], data.train_labels[:8]
+    batch = trainer.batch_preparer(train=True)(images, labels)
+    assert batch[0].shape[0] == 8  # short, and not padded to 16
+    loss = float(trainer.train_step(batch))
+
+    def by_hand(params):
+        logits, updates = model.apply({"params": params, "batch_stats": start.batch_stats},
+                                      batch[0], rngs={"dropout": jax.random.key(0)},
+                                      mutable=["batch_stats"])
+        loss = d2l.optax.softmax_cross_entropy_with_integer_labels(logits, batch[1]).mean()
+        return loss, updates["batch_stats"]
+
+    (hand_loss, hand_stats), grads = jax.value_and_grad(by_hand, has_aux=True)(start.params)
+    assert loss == pytest.approx(float(hand_loss), rel=1e-6)
+    hand_params = jax.tree.map(lambda p, g: p - 0.1 * g, start.params, grads)
+    for ours, hand in ((trainer.state.batch_stats, hand_stats),
+                       (trainer.state.params, hand_params)):
+        for one, other in zip(jax.tree.leaves(ours), jax.tree.leaves(hand)):
+            np.testing.assert_allclose(d2l.to_numpy(one), d2l.to_numpy(other), atol=1e-6)
+    stats = trainer.state.batch_stats
+    assert not np.array_equal(d2l.to_numpy(stats["net"]["layers_1"]["mean"]),
+                              d2l.to_numpy(start.batch_stats["net"]["layers_1"]["mean"]))
+
+    def run(resume=None):
+        d2l.set_seed(0)
+        model = given_params(BNNet())
+        trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+        if resume is None:
+            Checkpointer(tmp_path, every=2, keep=10, log=None).attach(trainer)
+        return model, losses(trainer.fit(model, data, resume=resume))
+
+    whole, history = run()
+    resumed, resumed_history = run(read_checkpoint(tmp_path / "checkpoint-2.ckpt"))
+    assert resumed_history == history
+    assert_trees_equal(resumed.params, whole.params)
+    assert_trees_equal(resumed._carried["batch_stats"], whole._carried["batch_stats"])
+    X = jnp.asarray(data.val_images[:6, ..., None] / 255.0, jnp.float32)
+    logits = whole.clone(training=False).apply(
+        {"params": whole.params, "batch_stats": whole._carried["batch_stats"]}, X)
+    np.testing.assert_allclose(whole.probabilities(X), np.asarray(jax.nn.softmax(logits)),
+                               rtol=1e-5)
+
+
+def test_a_model_with_a_list_field_trains_and_predicts_with_its_compiled_code_cached():
+    """Flax cannot hash a module with a list field, and the compile caches key on the model:
+    such a model is keyed on its fields made hashable instead (an equal model reuses the
+    compiled steps; another list does not)."""
+    from flax import linen as nn
+    from d2l_alexnet.jax.trainer import _compiled_steps
+
+    class MLP(d2l.Classifier):
+        hiddens: list = (32,)
+        lr: float = 0.1
+        num_classes: int = 10
+
+        def setup(self):
+            layers = [d2l.flatten]
+            for width in self.hiddens:
+                layers += [nn.Dense(width), nn.relu]
+            self.net = nn.Sequential(layers + [nn.Dense(self.num_classes)])
+
+    data = tiny_fashion()
+    model = given_params(MLP(hiddens=[32, 16]))
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[0]["val_loss"])
+    X = jnp.asarray(data.val_images[:4, ..., None] / 255.0, jnp.float32)
+    logits = model.apply({"params": model.params}, X)
+    np.testing.assert_array_equal(model.predict(X), np.asarray(logits).argmax(axis=1))
+    assert model.features(X).shape == (4, 16)
+
+    def steps(model):
+        return _compiled_steps(model, "fp32", 0.0, None)[2]
+
+    assert steps(MLP(hiddens=[32, 16])) is steps(MLP(hiddens=[32, 16]))
+    assert steps(MLP(hiddens=[32, 8])) is not steps(MLP(hiddens=[32, 16]))
+
+
+def test_a_model_with_variables_it_cannot_carry_is_refused_before_compiling():
+    """Collections beyond params and BatchNorm's batch_stats (a counter, say) would be lost
+    between steps: refused in one line, with parameters given or made from the first batch."""
+    from flax import linen as nn
+
+    class Counting(d2l.Classifier):
+        lr: float = 0.1
+
+        @nn.compact
+        def __call__(self, X):
+            count = self.variable("counter", "count", lambda: jnp.zeros((), jnp.int32))
+            count.value += 1
+            return nn.Dense(10)(X.reshape((X.shape[0], -1)))
+
+    for model in (Counting(), given_params(Counting())):
+        with pytest.raises(NotImplementedError, match=r"Counting makes the variable collections "
+                                                      r"\['counter'\], which this backend"):
+            d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, tiny_fashion())
