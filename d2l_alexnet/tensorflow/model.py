@@ -52,9 +52,45 @@ class Module(keras.Model, ModuleContract):
     # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
     weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
 
-    def call(self, X: Any, training: bool | None = None) -> Any:  # tf.Tensor in and out
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Keras 3 tracks only its own Variables: a tf.Variable made by hand (the book's
+        # from-scratch models, self.W1 = tf.Variable(...)) would be left out of the model's
+        # variables, so it would neither train nor be checkpointed. Kept with Keras' own.
+        previous = self.__dict__.get(name)
+        super().__setattr__(name, value)
+        if "_non_trainable_variables" not in self.__dict__:  # before Keras' tracker exists
+            return
+        trainable, other = self._trainable_variables, self._non_trainable_variables
+        if isinstance(previous, tf.Variable):  # replaced: the old one is no longer the model's
+            for variables in (trainable, other):  # (by identity: == on variables is elementwise)
+                variables[:] = [variable for variable in variables if variable is not previous]
+        if isinstance(value, tf.Variable) and not any(v is value for v in self.variables):
+            (trainable if value.trainable else other).append(value)
+
+    def forward(self, X: Any) -> Any:
+        """The book's ``forward`` (sec_oo-design): the network ``self.net`` on ``X``. A lesson's
+        model overrides it (a from-scratch model computes with its own variables); every call,
+        in training, evaluation and prediction alike, goes through it."""
+        if getattr(self, "net", None) is None:
+            raise NotImplementedError(f"{type(self).__name__} has no forward method and no "
+                                      "self.net: define forward(self, X) or set self.net")
+        return self.net(X)  # training=: Keras passes the call's own to the layers inside
+
+    def call(self, X: Any, *args: Any, training: bool | None = None) -> Any:
         self.check_input_shape(tuple(X.shape))  # static shapes: checked when traced
-        return self.net(X, training=training)
+        if training is not None:  # as the book's Module: a from-scratch dropout reads it
+            self.training = training
+        return self.forward(X, *args)
+
+    def network(self, purpose: str,
+                fix: str = "build its layers as a keras.Sequential in self.net") -> Any:
+        """``self.net``, for what walks its layers (``purpose``); refused in one line, with
+        ``fix``, for a model that computes in its own ``forward`` without one."""
+        net = getattr(self, "net", None)
+        if net is None:
+            raise TypeError(f"{purpose} needs the layers of self.net, and {type(self).__name__} "
+                            f"has none (it computes in forward): {fix}")
+        return net
 
     def save_weights(self, filepath: PathLike, *args: Any,  # type: ignore[override]
                      classes: Sequence[str] | None = None, **kwargs: Any) -> None:
@@ -83,10 +119,11 @@ class Module(keras.Model, ModuleContract):
         return resize_images(images, self.input_size)  # type: ignore[arg-type]  # built for one
 
     def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
-        layers = self.net.layers[:-1] if features else self.net.layers
         X = tf.convert_to_tensor(X)
-        for layer in layers:  # training=False: dropout off
-            X = layer(X, training=False)
+        if not features:  # through forward, as training and evaluation go
+            return tf.cast(self(X, training=False), tf.float32).numpy()
+        for layer in self.network(f"{type(self).__name__}.features").layers[:-1]:
+            X = layer(X, training=False)  # training=False: dropout off
         return tf.cast(X, tf.float32).numpy()
 
     def training_step(self, batch: Sequence[Any]) -> Any:
@@ -112,7 +149,7 @@ class Module(keras.Model, ModuleContract):
 
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
         X = tf.random.normal(X_shape)
-        for layer in self.net.layers:
+        for layer in self.network(f"{type(self).__name__}.layer_summary").layers:
             X = layer(X, training=False)
             yield type(layer).__name__, tuple(X.shape)
 

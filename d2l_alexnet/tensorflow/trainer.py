@@ -3,7 +3,7 @@ compiled steps, on one device or under a ``tf.distribute`` strategy."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,11 +73,7 @@ class Trainer(TrainerBase):
             # model.trainable_variables (and checkpoints).
             model._layers.remove(model.net)
             model.net = net
-        # Per layer, not keras.config.set_dtype_policy: a global policy would leak into every
-        # model built later. Set both ways, so the last fit's precision is the model's.
-        policy = "mixed_bfloat16" if self.precision == "bf16" else "float32"
-        for layer in model.net.layers[:-1]:
-            layer.dtype_policy = policy
+        self._set_precision(model)
         model.trainer = self
         recipe = getattr(model, "recipe", None)
         self.weight_decay = recipe.weight_decay if recipe is not None else 0.0
@@ -102,6 +98,25 @@ class Trainer(TrainerBase):
                                 tf.TensorSpec((None,), tf.int32))}
         self.compiled_train_step = tf.function(self._train_step, autograph=False, **tracing)
         self.compiled_eval_step = tf.function(self._eval_step, autograph=False, **tracing)
+
+    def _set_precision(self, model):
+        """Every layer of ``model.net``, nested blocks' too, in bf16 compute but the output
+        layer (fp32 logits). Per layer, not keras.config.set_dtype_policy: a global policy
+        would leak into every model built later. Set both ways, so the last fit's precision
+        is the model's."""
+        if getattr(model, "net", None) is None:
+            if self.precision == "bf16":
+                raise TypeError(f"precision='bf16' (Keras' mixed_bfloat16 policy, set per "
+                                f"layer) needs the layers of self.net, and "
+                                f"{type(model).__name__} has none (it computes in forward): "
+                                "train it in fp32, or build its layers as a keras.Sequential "
+                                "in self.net")
+            return
+        layers = list(sublayers(model.net))
+        output = [layer for layer in layers if not list(sublayers(layer))][-1:]
+        policy = "mixed_bfloat16" if self.precision == "bf16" else "float32"
+        for layer in layers:
+            layer.dtype_policy = "float32" if layer in output else policy
 
     def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
         if self.strategy is not None:
@@ -213,6 +228,22 @@ class Trainer(TrainerBase):
     def _dropout_states(self):
         return [layer.seed_generator.state for layer in self.model.net.layers
                 if isinstance(layer, keras.layers.Dropout)]
+
+
+def sublayers(layer: Any) -> Iterator[Any]:
+    """Every layer inside ``layer``, depth first in the order they were added (a nested
+    block's layers after the block), each once; not Keras' own input layers."""
+    seen: set[int] = set()
+
+    def walk(parent):
+        for child in parent._layers:
+            if id(child) in seen or isinstance(child, keras.layers.InputLayer):
+                continue
+            seen.add(id(child))
+            yield child
+            yield from walk(child)
+
+    return walk(layer)
 
 
 def _is_mirrored(net):

@@ -224,3 +224,95 @@ def test_a_book_style_lenet_trains_once_built_and_is_refused_in_one_line_before(
         model.predict(data.val_images[:4])
     with pytest.raises(WeightsError, match="LeNet is not the chapter's AlexNet"):
         model.save_weights("unused.safetensors")
+
+
+def fashion(batch_size=16, limit_train=32, limit_val=16, resize=28):
+    return d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize),
+                            limit_train=limit_train, limit_val=limit_val, log=None)
+
+
+class MLPScratch(d2l.Classifier):
+    """The book's from-scratch MLP (sec_mlp-implementation): tf.Variables and a forward."""
+
+    def __init__(self, num_inputs=784, num_outputs=10, num_hiddens=16, lr=0.1, sigma=0.01):
+        super().__init__()
+        self.save_hyperparameters()
+        self.W1 = tf.Variable(tf.random.normal((num_inputs, num_hiddens)) * sigma)
+        self.b1 = tf.Variable(tf.zeros(num_hiddens))
+        self.W2 = tf.Variable(tf.random.normal((num_hiddens, num_outputs)) * sigma)
+        self.b2 = tf.Variable(tf.zeros(num_outputs))
+
+    def forward(self, X):
+        H = tf.nn.relu(tf.matmul(tf.reshape(X, (-1, self.num_inputs)), self.W1) + self.b1)
+        return tf.matmul(H, self.W2) + self.b2
+
+
+def test_a_lesson_models_forward_is_what_fit_evaluate_and_predict_run():
+    """As in the book's TensorFlow Module, a call goes through forward: a subclass's forward
+    that zeroes the logits is what training, evaluation and prediction see (a loss of ln 10),
+    and a from-scratch model with no self.net trains its own tf.Variables."""
+    class ZeroedNet(d2l.Classifier):
+        def __init__(self, lr=0.1, num_classes=10):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(num_classes)])
+
+        def forward(self, X):
+            return self.net(X) * 0.0
+
+    data = fashion()
+    zeroed = ZeroedNet()
+    zeroed(tf.zeros((1, 28, 28, 1)))
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    assert trainer.fit(zeroed, data)[-1]["val_loss"] == pytest.approx(np.log(10), abs=1e-6)
+    assert trainer.evaluate(zeroed, data)["val_loss"] == pytest.approx(np.log(10), abs=1e-6)
+    X = tf.constant(data.val_images[:4, ..., None] / 255, tf.float32)
+    np.testing.assert_allclose(zeroed.probabilities(X), 0.1, rtol=1e-6)
+
+    d2l.set_seed(0)
+    scratch = MLPScratch()
+    assert len(scratch.trainable_variables) == 4  # Keras 3 alone tracks none of them
+    start = scratch.W1.numpy()
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(scratch, data)
+    assert np.isfinite(history[-1]["val_loss"]) and not np.array_equal(scratch.W1.numpy(), start)
+    assert scratch.predict(X).shape == (4,)
+    for refused in (lambda: scratch.features(X), lambda: scratch.layer_summary((1, 28, 28, 1)),
+                    lambda: make_trainer(scratch, precision="bf16")):
+        with pytest.raises(TypeError, match="MLPScratch has none .* forward") as error:
+            refused()
+        assert "\n" not in str(error.value)
+
+
+def vgg_with_nested_dropout(seed):
+    """A book-style VGG block (Conv, BatchNormalization, ReLU, MaxPool) and a Dropout inside a
+    nested keras.Sequential, built: moving statistics and a seed generator in nested blocks."""
+    d2l.set_seed(seed)
+    block = keras.Sequential([keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
+                              keras.layers.MaxPool2D(pool_size=2, strides=2)])
+    head = keras.Sequential([keras.layers.Dense(16, activation="relu"),
+                             keras.layers.Dropout(0.5)])
+
+    class VGG(d2l.Classifier):
+        def __init__(self, lr=0.1):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = keras.Sequential([block, keras.layers.Flatten(), head,
+                                         keras.layers.Dense(10)])
+
+    model = VGG()
+    model(tf.zeros((1, 28, 28, 1)))
+    return model
+
+
+def test_bf16_reaches_the_layers_of_a_nested_block():
+    model = vgg_with_nested_dropout(seed=0)
+    X = tf.random.uniform((2, 28, 28, 1))
+    make_trainer(model, precision="bf16")
+    conv = model.net.layers[0].layers[0]
+    assert conv.compute_dtype == "bfloat16" and conv(X).dtype == tf.bfloat16
+    assert model.net.layers[2].layers[0].compute_dtype == "bfloat16"  # the nested dense
+    assert model(X, training=False).dtype == tf.float32  # the output layer's logits
+    assert all(variable.dtype == "float32" for variable in model.weights)
+    make_trainer(model, precision="fp32")
+    assert conv(X).dtype == tf.float32
