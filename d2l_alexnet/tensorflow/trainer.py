@@ -202,32 +202,42 @@ class Trainer(TrainerBase):
         return float(self.optim.learning_rate)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Weights, the SGD state (its step count) and the dropout layers' seed-generator
-        states, by position (Keras' variable paths carry per-process counters)."""
-        arrays = {f"params.{index:02d}.{variable.name}": to_numpy(variable)
-                  for index, variable in enumerate(self.model.trainable_variables)}
+        """Every variable of the model (weights; other state, such as batch normalization's
+        moving statistics; the seed generators' states, nested blocks' too), the SGD state (its
+        step count), by position (Keras' variable paths carry per-process counters)."""
+        arrays = {key: to_numpy(variable) for key, variable in self._state_variables()}
         for index, variable in enumerate(self._optimizer_state()):
             arrays[f"optimizer.{index:02d}.{variable.name}"] = to_numpy(variable)
-        for index, variable in enumerate(self._dropout_states()):
-            arrays[f"rng.dropout.{index}"] = to_numpy(variable)
         return arrays
 
     def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
-        for prefix, variables in (("params", self.model.trainable_variables),
-                                  ("optimizer", self._optimizer_state())):
-            for index, variable in enumerate(variables):
-                variable.assign(arrays[f"{prefix}.{index:02d}.{variable.name}"])
-        for index, variable in enumerate(self._dropout_states()):
-            if f"rng.dropout.{index}" in arrays:
-                variable.assign(arrays[f"rng.dropout.{index}"])
+        for key, variable in self._state_variables():
+            if key in arrays:  # (the core checked that only seed states may be missing)
+                variable.assign(arrays[key])
+        for index, variable in enumerate(self._optimizer_state()):
+            variable.assign(arrays[f"optimizer.{index:02d}.{variable.name}"])
+
+    def _state_variables(self):
+        """``(key, variable)`` for every variable of the model. Seed states are named by their
+        layer's kind and its count in the layers' order (AlexNet's dropouts: rng.dropout.0 and
+        1, as checkpoints named them before nested blocks were walked)."""
+        seeds, counts = [], {}
+        for layer in [self.model, *sublayers(self.model)]:
+            for generator in layer._seed_generators:
+                kind = type(layer).__name__.lower()
+                seeds.append((f"rng.{kind}.{counts.get(kind, 0)}", generator.state))
+                counts[kind] = counts.get(kind, 0) + 1
+        seed_ids = {id(state) for _, state in seeds}
+        others = [variable for variable in self.model.non_trainable_variables
+                  if id(variable) not in seed_ids]
+        return ([(f"params.{index:02d}.{_name(variable)}", variable)
+                 for index, variable in enumerate(self.model.trainable_variables)]
+                + [(f"state.{index:02d}.{_name(variable)}", variable)
+                   for index, variable in enumerate(others)] + seeds)
 
     def _optimizer_state(self):
         # The learning rate is a setting, not state: a resumed run may lower it (--lr).
         return [variable for variable in self.optim.variables if variable.name != "learning_rate"]
-
-    def _dropout_states(self):
-        return [layer.seed_generator.state for layer in self.model.net.layers
-                if isinstance(layer, keras.layers.Dropout)]
 
 
 def sublayers(layer: Any) -> Iterator[Any]:
@@ -244,6 +254,10 @@ def sublayers(layer: Any) -> Iterator[Any]:
             yield from walk(child)
 
     return walk(layer)
+
+
+def _name(variable):
+    return variable.name.split(":")[0]  # a tf.Variable's name ends in ":0"
 
 
 def _is_mirrored(net):

@@ -305,6 +305,37 @@ def vgg_with_nested_dropout(seed):
     return model
 
 
+def test_a_resumed_lesson_model_with_batch_norm_and_nested_dropout_ends_exactly(tmp_path):
+    from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+
+    data = fashion(limit_train=48)
+    straight = vgg_with_nested_dropout(seed=0)
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+    Checkpointer(tmp_path, log=None, keep=5).attach(trainer)
+    expected = trainer.fit(straight, data)
+    checkpoint = read_checkpoint(tmp_path / "checkpoint-3.ckpt")  # the end of epoch 1
+    assert {"state.00.moving_mean", "state.01.moving_variance", "rng.dropout.0"} <= set(
+        checkpoint.arrays)
+    resumed = vgg_with_nested_dropout(seed=1)  # other weights, seeds elsewhere: all restored
+    history = d2l.Trainer(max_epochs=2, progress=False, log=None).fit(resumed, data,
+                                                                      resume=checkpoint)
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert [record[key] for record in history] == [record[key] for record in expected]
+    for ours, theirs in zip(resumed.variables, straight.variables, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
+
+
+def test_alexnets_checkpoint_arrays_keep_their_names(model, batch):
+    """Checkpoints written before nested blocks were walked still resume: AlexNet's arrays are
+    named as they were (its dropouts' seed states rng.dropout.0 and 1, nothing else added)."""
+    trainer = make_trainer(model)
+    trainer.train_step(batch)
+    names = sorted(trainer.state_arrays())
+    assert names == sorted([f"params.{index:02d}.{kind}" for index, kind in
+                            enumerate(["kernel", "bias"] * 8)]
+                           + ["optimizer.00.iteration", "rng.dropout.0", "rng.dropout.1"])
+
+
 def test_bf16_reaches_the_layers_of_a_nested_block():
     model = vgg_with_nested_dropout(seed=0)
     X = tf.random.uniform((2, 28, 28, 1))
