@@ -8,12 +8,16 @@ from typing import Any
 
 import numpy as np
 
-from ..core.architecture import with_dropout
 from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
 from . import runtime
 from .data import resize_images
-from .model import build_network
 from .runtime import keras, tf, to_numpy
+
+
+# Two MirroredStrategy objects over the same devices number their all-reduces alike, so a
+# second model of another size trained in the same process failed ("Shape mismatch in the
+# collective instance 100"): every Trainer shares one strategy per set of devices.
+MIRRORED_STRATEGIES: dict[tuple[str, ...], Any] = {}
 
 
 class Trainer(TrainerBase):
@@ -24,8 +28,8 @@ class Trainer(TrainerBase):
 
     ``num_gpus=N > 1``: ``tf.distribute.MirroredStrategy`` over N local devices, or
     ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes several machines (N is then
-    the number of replicas over all of them). The model's network is rebuilt under the
-    strategy's scope (mirrored variables) with the same weights.
+    the number of replicas over all of them). The model's own network, ``self.net``, is cloned
+    under the strategy's scope (mirrored variables) with the same weights.
     """
 
     backend, framework = "tensorflow", "TensorFlow"
@@ -54,7 +58,10 @@ class Trainer(TrainerBase):
                         if kind == "CPU" else f"use --devices {len(devices)} or fewer")
                 raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
                                    f"{kind} devices but TensorFlow sees {len(devices)}: {hint}")
-            strategy = tf.distribute.MirroredStrategy(devices[:self.num_replicas])
+            devices = tuple(devices[:self.num_replicas])
+            if devices not in MIRRORED_STRATEGIES:  # one per device set, for every Trainer
+                MIRRORED_STRATEGIES[devices] = tf.distribute.MirroredStrategy(list(devices))
+            strategy = MIRRORED_STRATEGIES[devices]
         if strategy.num_replicas_in_sync != self.num_replicas:
             raise ReplicaError(f"asked for {self.num_replicas} replicas, the cluster in TF_CONFIG "
                                f"has {strategy.num_replicas_in_sync}")
@@ -64,15 +71,8 @@ class Trainer(TrainerBase):
         return self.device.strip("/").lower()
 
     def prepare_model(self, model: Any) -> None:
-        if self.strategy is not None and not _is_mirrored(model.net):
-            with self.strategy.scope():  # mirrored variables, with the model's current weights
-                net = build_network(model.num_classes, model.resize,
-                                    with_dropout(model.dropout, model.table), model.in_channels)
-                net.set_weights(model.net.get_weights())
-            # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
-            # model.trainable_variables (and checkpoints).
-            model._layers.remove(model.net)
-            model.net = net
+        if self.strategy is not None and not _is_mirrored(model):
+            self._mirror_network(model)
         self._set_precision(model)
         model.trainer = self
         recipe = getattr(model, "recipe", None)
@@ -98,6 +98,31 @@ class Trainer(TrainerBase):
                                 tf.TensorSpec((None,), tf.int32))}
         self.compiled_train_step = tf.function(self._train_step, autograph=False, **tracing)
         self.compiled_eval_step = tf.function(self._eval_step, autograph=False, **tracing)
+
+    def _mirror_network(self, model):
+        """Rebuild ``model.net`` under the strategy's scope (mirrored variables) with its
+        current weights: a clone of the model's own network, whatever lesson it is from."""
+        purpose = f"Training {type(model).__name__} on {self.num_replicas} replicas"
+        net = model.network(purpose, fix="train it on one device")
+        inside = {id(variable) for variable in net.variables}
+        outside = [variable.name for variable in model.variables if id(variable) not in inside]
+        if outside:
+            raise ReplicaError(f"{purpose} mirrors self.net only, and {type(model).__name__} "
+                               f"also holds {', '.join(outside[:3])} outside it: keep every "
+                               "layer in self.net, or train it on one device")
+        with self.strategy.scope():  # mirrored variables, with the model's current weights
+            try:
+                mirrored = keras.models.clone_model(net)
+            except (TypeError, ValueError, NotImplementedError) as error:
+                raise ReplicaError(f"{purpose} rebuilds self.net from its layers' configs, "
+                                   f"which failed ({str(error).splitlines()[0]}): give each "
+                                   "custom layer get_config, or train it on one device"
+                                   ) from error
+            mirrored.set_weights(net.get_weights())
+        # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
+        # model.trainable_variables (and checkpoints).
+        model._layers.remove(net)
+        model.net = mirrored
 
     def _set_precision(self, model):
         """Every layer of ``model.net``, nested blocks' too, in bf16 compute but the output
@@ -260,8 +285,8 @@ def _name(variable):
     return variable.name.split(":")[0]  # a tf.Variable's name ends in ":0"
 
 
-def _is_mirrored(net):
-    """Whether ``net``'s weights were made under a ``tf.distribute`` strategy's scope."""
+def _is_mirrored(model):
+    """Whether ``model``'s weights were made under a ``tf.distribute`` strategy's scope."""
     return any(isinstance(getattr(variable, "value", variable), tf.distribute.DistributedValues)
-               for variable in net.weights[:1])
+               for variable in model.weights[:1])
 

@@ -6,6 +6,7 @@ trace for every batch size, gradient clipping, bf16 kept to the model, a real al
 failure read as out of memory, and a quiet import.
 """
 
+import json
 import subprocess
 import sys
 
@@ -347,3 +348,65 @@ def test_bf16_reaches_the_layers_of_a_nested_block():
     assert all(variable.dtype == "float32" for variable in model.weights)
     make_trainer(model, precision="fp32")
     assert conv(X).dtype == tf.float32
+
+
+LESSON_ON_REPLICAS = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from d2l_alexnet import tensorflow as d2l
+keras = d2l.keras
+
+class LeNet(d2l.Classifier):  # the book's, in brief
+    def __init__(self, lr=0.1, num_classes=10, hidden=()):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = keras.Sequential(
+            [keras.layers.Conv2D(6, kernel_size=5, activation="sigmoid", padding="same"),
+             keras.layers.AvgPool2D(pool_size=2, strides=2), keras.layers.Flatten()]
+            + [keras.layers.Dense(units, activation="sigmoid") for units in hidden]
+            + [keras.layers.Dense(num_classes)])
+
+data = d2l.FashionMNIST(batch_size=16, limit_train=32, limit_val=16, log=None)
+histories = []
+for replicas, hidden in ((1, ()), (2, ()), (2, (12,))):  # the last: another size, same devices
+    d2l.set_seed(0)
+    model = LeNet(hidden=hidden)
+    model(tf.zeros((1, 28, 28, 1)))
+    trainer = d2l.Trainer(max_epochs=2, num_gpus=replicas, device="cpu", progress=False,
+                          log=None)
+    histories.append([[record[key] for key in ("train_loss", "val_loss")]
+                      for record in trainer.fit(model, data)])
+    assert type(model.net.layers[-1]).__name__ == "Dense", model.net.layers
+
+class Scratch(d2l.Classifier):  # no self.net to mirror
+    def __init__(self, lr=0.1):
+        super().__init__()
+        self.W = tf.Variable(tf.zeros((784, 10)))
+
+    def forward(self, X):
+        return tf.matmul(tf.reshape(X, (-1, 784)), self.W)
+
+try:
+    d2l.Trainer(max_epochs=1, num_gpus=2, device="cpu", progress=False, log=None).fit(
+        Scratch(), data)
+    refusal = None
+except TypeError as error:
+    refusal = str(error)
+print(json.dumps(histories + [refusal]))
+"""
+
+
+def test_a_lesson_model_trains_on_two_replicas_as_on_one_device():
+    """Several replicas mirror the lesson model's own network (not AlexNet's): the book's
+    LeNet on two CPU replicas follows one device's losses; a second model of another size
+    trains in the same process (one strategy per set of devices); a model with no self.net to
+    mirror is refused in one line."""
+    result = subprocess.run([sys.executable, "-c", LESSON_ON_REPLICAS], env=child_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two, other, refusal = json.loads(result.stdout.splitlines()[-1])
+    np.testing.assert_allclose(two, one, rtol=1e-5)
+    assert np.isfinite(other).all()
+    assert "2 replicas" in refusal and "train it on one device" in refusal, refusal
