@@ -70,6 +70,10 @@ class Trainer(TrainerBase):
     def describe_device(self) -> str:
         return self.device.strip("/").lower()
 
+    def setup(self, model: Any, data: Any) -> Trainer:
+        refuse_keras_compile(model)  # before the core's check, which would say "lacks loss"
+        return super().setup(model, data)  # type: ignore[return-value]  # (self)
+
     def prepare_model(self, model: Any) -> None:
         if self.strategy is not None and not _is_mirrored(model):
             self._mirror_network(model)
@@ -279,6 +283,18 @@ def sublayers(layer: Any) -> Iterator[Any]:
             yield from walk(child)
 
     return walk(layer)
+
+
+def refuse_keras_compile(model: Any) -> None:
+    """Keras' ``compile()`` sets an attribute ``loss`` that hides the book's ``loss`` method:
+    refuse in one line, naming it, rather than train without the model's loss."""
+    if isinstance(model, keras.Model) and "loss" in vars(model) and callable(
+            getattr(type(model), "loss", None)):
+        name = type(model).__name__
+        raise TypeError(f"{name} was compile()d for Keras' own fit, which set {name}.loss to "
+                        f"{vars(model)['loss']!r} over the model's loss method: this Trainer "
+                        "trains with the model's own loss and configure_optimizers, so build "
+                        "the model again without compile() (or del model.loss first)")
 
 
 def _name(variable):

@@ -410,3 +410,16 @@ def test_a_lesson_model_trains_on_two_replicas_as_on_one_device():
     np.testing.assert_allclose(two, one, rtol=1e-5)
     assert np.isfinite(other).all()
     assert "2 replicas" in refusal and "train it on one device" in refusal, refusal
+
+
+def test_a_model_compiled_for_keras_fit_is_refused_in_one_line(batch):
+    model = d2l.AlexNet(resize=SMALL)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    data = fashion(batch_size=8, limit_train=8, limit_val=8, resize=SMALL)
+    with pytest.raises(TypeError) as error:
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    message = str(error.value)
+    assert "compile()" in message and "del model.loss" in message and "\n" not in message
+    del model.loss  # the fix it names: the model's own loss method again
+    assert np.isfinite(d2l.Trainer(max_epochs=1, progress=False, log=None).fit(
+        model, data)[-1]["val_loss"])
