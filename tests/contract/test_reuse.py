@@ -656,9 +656,17 @@ def test_the_books_alexnet_matches_ours(d2l, backend_name, capsys, tmp_path):
     assert book_parameters == CHAPTER_PARAMETERS
     assert np.abs(expected).max() > 0.01
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
-    # It records no input size, so weights files go through AlexNet(), as the refusal says.
-    with pytest.raises(weights.WeightsError) as error:
+    # Where it records no input size (built on its first batch), weights files go through
+    # AlexNet(), as the refusal says; JAX's knows the chapter's, and its file is the same one.
+    if getattr(book, "resize", None) is None:
+        with pytest.raises(weights.WeightsError) as error:
+            book.save_weights(tmp_path / "book.safetensors")
+        assert one_line(error).startswith("BookAlexNet is the book's listing of the chapter's "
+                                          "network"), one_line(error)
+        assert "d2l.AlexNet()" in one_line(error)
+        assert not (tmp_path / "book.safetensors").exists()
+    else:
         book.save_weights(tmp_path / "book.safetensors")
-    assert one_line(error).startswith("BookAlexNet is the book's listing of the chapter's "
-                                      "network"), one_line(error)
-    assert "d2l.AlexNet()" in one_line(error) and not (tmp_path / "book.safetensors").exists()
+        for (name, saved), (_, given) in zip(
+                weights.load_weights(tmp_path / "book.safetensors", d2l.LAYOUT, 224, 10), arrays):
+            assert np.array_equal(saved, given), name
