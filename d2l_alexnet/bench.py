@@ -59,7 +59,7 @@ from .core.trainer import TrainingInterrupted
 from .train import (OUTPUT_MARGIN_BYTES, RECIPE_FLAGS, Interrupted, OutputWriteError,
                     StopSignals, StoppedAtOnce, add_checkpoint_arguments, add_recipe_arguments,
                     claim_directories, describe_position, exit_status, failure_reason,
-                    resolve_recipe, validate_checkpoint_flags)
+                    resolve_recipe, resume_command, validate_checkpoint_flags)
 
 NUM_CLASSES = 10
 DEFAULT_STEPS, DEFAULT_WARMUP = 10, 3  # a throughput measurement's, when not given
@@ -666,7 +666,7 @@ def main(argv=None):
             return exit_status_of(run, args)
     except Interrupted as stop:  # a checkpointed time to accuracy, saved at a step boundary
         warn(f"interrupted by {stop.signal_name}: {stop.message}; resume with: "
-             f"{resume_command(args)}")
+             f"{bench_resume_command(args)}")
         return exit_status(stop.signal_name)
     except (TrainingInterrupted, StoppedAtOnce) as stop:
         warn(f"interrupted by {stop.reason}{what_is_kept(args)}")
@@ -687,15 +687,12 @@ def what_is_kept(args):
     found = list_checkpoints(args.checkpoint_dir) if os.path.isdir(args.checkpoint_dir) else []
     if not found:
         return f": no checkpoint was saved in {args.checkpoint_dir} yet"
-    return f": the last checkpoint is {found[0][1]}; resume with: {resume_command(args)}"
+    return f": the last checkpoint is {found[0][1]}; resume with: {bench_resume_command(args)}"
 
 
-def resume_command(args):
+def bench_resume_command(args):
     """The exact command line that continues this time-to-accuracy run."""
-    argv = list(args.argv)
-    if "--resume" not in argv:
-        argv.append("--resume")
-    return shlex.join([sys.executable, "-m", "d2l_alexnet.bench", *argv])
+    return resume_command(args, "d2l_alexnet.bench")
 
 
 def run(args):

@@ -708,12 +708,13 @@ def describe_position(trainer):
     return f"epoch {epoch + 1}, batch {batch}, step {trainer.step}"
 
 
-def resume_command(args):
-    """The exact command line that continues this run."""
+def resume_command(args, module="d2l_alexnet.train"):
+    """The exact command line that continues this run (of ``python -m module``: ``bench
+    --time-to-accuracy``'s too)."""
     argv = list(args.argv)
     if "--resume" not in argv:
         argv.append("--resume")
-    return shlex.join([sys.executable, "-m", "d2l_alexnet.train", *argv])
+    return shlex.join([sys.executable, "-m", module, *argv])
 
 
 def stopped_at_once_message(args):

@@ -175,7 +175,8 @@ class ProgressBar:
         # The interval is kept here, where the trainer can ask before a sync, so tqdm draws
         # only when told (and not at the start: `delay`); smoothing 0: the epoch's mean rate.
         self.bar = _bar_class()(total=total, initial=initial, desc=description,
-                                unit=say("image_unit"), delay=self.interval, leave=False, smoothing=0,
+                                unit=say("image_unit"), delay=self.interval, leave=False,
+                                smoothing=0,
                                 file=stream if self.interactive else _OneLinePerUpdate(stream),
                                 dynamic_ncols=self.interactive)
 
