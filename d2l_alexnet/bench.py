@@ -46,7 +46,7 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_output_path, check_seed, command_parser, compile_options,
-                  exit_status_of)
+                  exit_status_of, failure_reason)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible, list_checkpoints
@@ -58,8 +58,8 @@ from .core.progress import figure_png
 from .core.trainer import TrainingInterrupted
 from .train import (OUTPUT_MARGIN_BYTES, RECIPE_FLAGS, Interrupted, OutputWriteError,
                     StopSignals, StoppedAtOnce, add_checkpoint_arguments, add_recipe_arguments,
-                    claim_directories, describe_position, exit_status, failure_reason,
-                    resolve_recipe, resume_command, validate_checkpoint_flags)
+                    claim_directories, describe_position, exit_status, resolve_recipe,
+                    resume_command, validate_checkpoint_flags)
 
 NUM_CLASSES = 10
 DEFAULT_STEPS, DEFAULT_WARMUP = 10, 3  # a throughput measurement's, when not given

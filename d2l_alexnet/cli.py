@@ -42,7 +42,7 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
            "add_device_argument",
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
            "check_output_path", "check_resize", "check_seed", "compile_options",
-           "exit_status_of", "main_of", "out_of_memory_message", "report"]
+           "exit_status_of", "failure_reason", "main_of", "out_of_memory_message", "report"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -191,6 +191,11 @@ OUT_OF_MEMORY_MARKERS = ("out of memory", "outofmemory", "resource_exhausted",
                          "resourceexhausted", "oom when allocating", "can't allocate memory",
                          "failed to allocate cpu memory", "cudamalloc", "status_alloc_failed",
                          "cudaerrormemoryallocation")
+
+
+def failure_reason(error: OSError) -> str:
+    """Why a write failed, in words: a full disk said plainly."""
+    return "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
 
 
 def out_of_memory_message(error: BaseException, batch_size: int | None) -> str | None:

@@ -1,12 +1,11 @@
 """``python -m d2l_alexnet.cost``: the chapter's first exercise as a table (or JSON)."""
 
-import errno
 import json
 import os
 import signal
 import sys
 
-from .cli import command_parser
+from .cli import command_parser, failure_reason
 from .core.architecture import CHAPTER_RESIZE, IN_CHANNELS, minimum_resize
 from .core.cost import cost_report, format_cost_report
 
@@ -48,8 +47,8 @@ def print_output(text):
         return 128 + signal.SIGPIPE
     except OSError as error:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        reason = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
-        print(f"error: cannot write the report to stdout ({reason})", file=sys.stderr)
+        print(f"error: cannot write the report to stdout ({failure_reason(error)})",
+              file=sys.stderr)
         return 1
     return 0
 

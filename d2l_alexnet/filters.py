@@ -14,7 +14,7 @@ import errno
 import os
 import sys
 
-from .cli import check_output_path, command_parser, main_of
+from .cli import check_output_path, command_parser, failure_reason, main_of
 from .core.errors import RunFailed, UsageError
 from .core.filters import (kernel_change, read_kernel, read_kernel_and_metadata,
                            save_filters_png, write_kernel)
@@ -87,11 +87,6 @@ def run(args):
 
 class FiltersWriteError(RunFailed):
     """The kernel or the figure could not be written (a full disk, say): exit 1."""
-
-
-def failure_reason(error):
-    """Why a write failed, in words: a full disk said plainly."""
-    return "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
 
 
 def main(argv=None):

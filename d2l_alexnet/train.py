@@ -23,7 +23,7 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_data_dir, check_output_path, check_resize, check_seed, command_parser,
-                  compile_options, exit_status_of)
+                  compile_options, exit_status_of, failure_reason)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
@@ -618,11 +618,6 @@ def write_outputs(args, model, board, history, checkpointer):
                                    ) from None
         written.append(path)
     print(f"wrote {', '.join(written[1:])} and {written[0]}")
-
-
-def failure_reason(error):
-    """Why a write failed, in words: a full disk said plainly."""
-    return "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
 
 
 def where_the_weights_are(model, written, checkpointer, args):
