@@ -7,7 +7,7 @@ versus dense layers. Memory is fp32 (4 bytes per number); activation memory is f
 from typing import Any
 
 from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, IN_CHANNELS, layer_table
-from .language import byte_size, check_language, number
+from .language import byte_size, check_language, number, say
 from .types import Size
 
 _LAYER_NAMES = {"conv": "Conv", "relu": "ReLU", "maxpool": "MaxPool", "flatten": "Flatten",
@@ -47,35 +47,14 @@ def cost_report(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
     }
 
 
-# The report's words in the two languages of the chapter's notebooks (the Indonesian edition
-# in the chapter's own terms: lapisan fully connected, parameter).
-REPORT_WORDS: dict[str, dict[str, Any]] = {
-    "en": {"title": "AlexNet cost for {batch} image(s) of {channels}×{side}×{side}, "
-                    "{classes} classes (fp32)",
-           "columns": ("layer", "output shape", "params", "param mem", "fwd MFLOPs", "act mem"),
-           "conv": "convolutions", "dense": "dense layers", "totals": "all layers",
-           "params": "params", "forward": "forward",
-           "closing": "Memory is dominated by the dense layers' weights; compute by the "
-                      "convolutions. A training step costs about 3× the forward pass: "
-                      "{step} GFLOP per image."},
-    "id": {"title": "Biaya AlexNet untuk {batch} gambar {channels}×{side}×{side}, "
-                    "{classes} kelas (fp32)",
-           "columns": ("lapisan", "bentuk output", "parameter", "memori par", "MFLOP maju",
-                       "memori akt"),
-           "conv": "konvolusi", "dense": "fully connected", "totals": "semua lapisan",
-           "params": "parameter", "forward": "maju",
-           "closing": "Memori didominasi parameter lapisan fully connected; komputasi oleh "
-                      "konvolusi. Satu langkah pelatihan sekitar 3× lintasan maju: "
-                      "{step} GFLOP per gambar."},
-}
-
-
 def format_cost_report(report: dict[str, Any], language: str | None = None) -> str:
     """Render :func:`cost_report` as a fixed-width table with a closing comparison, in English
     (``language="en"``) or in the Indonesian edition's words and number format (``"id"``);
     ``None``: the language :func:`~d2l_alexnet.core.language.set_language` set."""
     language = check_language(language)
-    words = REPORT_WORDS[language]
+
+    def words(key, **values):
+        return say(f"cost_{key}", language, **values)
 
     def count(value, decimals=0):
         return number(value, decimals, language)
@@ -83,12 +62,13 @@ def format_cost_report(report: dict[str, Any], language: str | None = None) -> s
     def size(num_bytes):
         return byte_size(num_bytes, language)
 
-    layer, shape_word, params, param_mem, flops, act_mem = words["columns"]
+    layer, shape_word, params, param_mem, flops, act_mem = (words(column) for column in (
+        "layer", "shape", "params", "param_memory", "forward_flops", "activation_memory"))
     header = (f"{'#':>2}  {layer:<8} {shape_word:<16} {params:>12} {param_mem:>11} "
               f"{flops:>11} {act_mem:>11}")
-    lines = [words["title"].format(batch=report["batch_size"], side=report["resize"],
-                                   channels=report.get("in_channels", IN_CHANNELS),
-                                   classes=report["num_classes"]), header, "-" * len(header)]
+    lines = [words("title", batch=report["batch_size"], side=report["resize"],
+                   channels=report.get("in_channels", IN_CHANNELS),
+                   classes=report["num_classes"]), header, "-" * len(header)]
     for entry in report["layers"]:
         shape = "×".join(str(size) for size in entry["output_shape"])
         lines.append(
@@ -100,10 +80,10 @@ def format_cost_report(report: dict[str, Any], language: str | None = None) -> s
     for name in ("conv", "dense", "totals"):
         part = report[name]
         lines.append(
-            f"{words[name]:<15} {words['params']} {count(part['parameters']):>12} "
+            f"{words(name):<15} {words('params')} {count(part['parameters']):>12} "
             f"({count(100 * part['parameters'] / totals['parameters'], 1):>5}%)"
-            f"   {words['forward']} {count(part['forward_flops'] / 1e9, 3):>7} GFLOP "
+            f"   {words('forward')} {count(part['forward_flops'] / 1e9, 3):>7} GFLOP "
             f"({count(100 * part['forward_flops'] / totals['forward_flops'], 1):>5}%)")
-    lines.append(words["closing"].format(
-        step=count(3 * totals["forward_flops"] / 1e9 / report["batch_size"], 2)))
+    lines.append(words(
+        "closing", step=count(3 * totals["forward_flops"] / 1e9 / report["batch_size"], 2)))
     return "\n".join(lines)

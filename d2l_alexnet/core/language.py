@@ -18,8 +18,9 @@ _current = ["en"]  # (a list, so that set_language needs no global statement)
 # Indonesian swaps the two separators of Python's English format.
 _INDONESIAN_SEPARATORS = str.maketrans({",": ".", ".": ","})
 
-# What a run prints, by key; the Indonesian in the edition's terms (epoch and batch kept in
-# English, as the edition keeps them; "saluran" for channels).
+# The words of everything a run or a notebook prints (errors aside), by key, so that a
+# translator finds them in one place; the Indonesian in the edition's terms (epoch and batch
+# kept in English, as the edition keeps them; "saluran" for channels).
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "training_on": "training on {device} ({precision}{placement}): {per_epoch}, "
@@ -36,6 +37,22 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "{channels}: its kernel was {rule}",
         "conv1_summed": "summed over its {saved} input channels",
         "conv1_repeated": "repeated over {channels} input channels and divided by {channels}",
+        # The cost report (core/cost.py): the chapter's terms (lapisan fully connected).
+        "cost_title": "AlexNet cost for {batch} image(s) of {channels}×{side}×{side}, "
+                      "{classes} classes (fp32)",
+        "cost_layer": "layer", "cost_shape": "output shape", "cost_params": "params",
+        "cost_param_memory": "param mem", "cost_forward_flops": "fwd MFLOPs",
+        "cost_activation_memory": "act mem",
+        "cost_conv": "convolutions", "cost_dense": "dense layers", "cost_totals": "all layers",
+        "cost_forward": "forward",
+        "cost_closing": "Memory is dominated by the dense layers' weights; compute by the "
+                        "convolutions. A training step costs about 3× the forward pass: "
+                        "{step} GFLOP per image.",
+        # The notebooks' comparison table and run modes (core/notebook.py).
+        "table_input": "input", "table_output": "output", "table_parameters": "parameters",
+        "table_image": "image", "table_total": "total",
+        "mode_quick": "quick run", "mode_smoke": "smoke run", "mode_full": "full run",
+        "gpu_found": "a GPU is available", "gpu_missing": "no GPU found",
     },
     "id": {
         "training_on": "pelatihan di {device} ({precision}{placement}): {per_epoch}, "
@@ -52,6 +69,21 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "{channels}: kernelnya {rule}",
         "conv1_summed": "dijumlahkan atas {saved} saluran inputnya",
         "conv1_repeated": "diulang untuk {channels} saluran input lalu dibagi {channels}",
+        "cost_title": "Biaya AlexNet untuk {batch} gambar {channels}×{side}×{side}, "
+                      "{classes} kelas (fp32)",
+        "cost_layer": "lapisan", "cost_shape": "bentuk output", "cost_params": "parameter",
+        "cost_param_memory": "memori par", "cost_forward_flops": "MFLOP maju",
+        "cost_activation_memory": "memori akt",
+        "cost_conv": "konvolusi", "cost_dense": "fully connected", "cost_totals": "semua lapisan",
+        "cost_forward": "maju",
+        "cost_closing": "Memori didominasi parameter lapisan fully connected; komputasi oleh "
+                        "konvolusi. Satu langkah pelatihan sekitar 3× lintasan maju: "
+                        "{step} GFLOP per gambar.",
+        "table_input": "input", "table_output": "output", "table_parameters": "parameter",
+        "table_image": "gambar", "table_total": "total",
+        "mode_quick": "pelatihan cepat", "mode_smoke": "pelatihan uji singkat",
+        "mode_full": "pelatihan penuh",
+        "gpu_found": "ada GPU", "gpu_missing": "tidak ada GPU",
     },
 }
 

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from .architecture import ALEXNET, CHAPTER_RESIZE, Layer, layer_table
-from .language import check_language, number
+from .language import check_language, number, say
 from .types import Size
 
 QUICK_ENV = "D2L_ALEXNET_QUICK"
@@ -110,28 +110,10 @@ def _align(left, right):
     return pairs
 
 
-# What the notebooks print, in the chapter's two languages (the Indonesian edition's terms).
-WORDS = {
-    "en": {"input": "input", "output": "output", "parameters": "parameters", "image": "image",
-           "total": "total",
-           "modes": {"quick": "quick run", "smoke": "smoke run", "full": "full run"},
-           "gpu": "a GPU is available", "no_gpu": "no GPU found"},
-    "id": {"input": "input", "output": "output", "parameters": "parameter", "image": "gambar",
-           "total": "total",
-           "modes": {"quick": "pelatihan cepat", "smoke": "pelatihan uji singkat",
-                     "full": "pelatihan penuh"},
-           "gpu": "ada GPU", "no_gpu": "tidak ada GPU"},
-}
-
-
-def _words(language):
-    return WORDS[check_language(language)]
-
-
 def mode_name(mode: str, language: str | None = None) -> str:
     """What a notebook calls a run of ``mode`` (one of :data:`MODES`) in ``language`` (``None``:
     the language :func:`~d2l_alexnet.core.language.set_language` set)."""
-    return _words(language)["modes"][mode]
+    return say(f"mode_{mode}", language)
 
 
 def comparison_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
@@ -154,17 +136,19 @@ def comparison_table(resize: int = CHAPTER_RESIZE, num_classes: int = 10,
         _, text, shape, parameters = block
         return [text, shape, number(parameters, language=language) if parameters else ""]
 
-    words = _words(language)
-    header = [f"LeNet-5 ({LENET_RESIZE}×{LENET_RESIZE} {words['input']})", words["output"],
-              words["parameters"], f"AlexNet ({resize}×{resize} {words['input']})",
-              words["output"], words["parameters"]]
+    def words(key):
+        return say(f"table_{key}", language)
+
+    header = [f"LeNet-5 ({LENET_RESIZE}×{LENET_RESIZE} {words('input')})", words("output"),
+              words("parameters"), f"AlexNet ({resize}×{resize} {words('input')})",
+              words("output"), words("parameters")]
     rows = [header, ["---", "---", "---:", "---", "---", "---:"],
-            [words["image"], f"1×{LENET_RESIZE}×{LENET_RESIZE}", "", words["image"],
+            [words("image"), f"1×{LENET_RESIZE}×{LENET_RESIZE}", "", words("image"),
              f"1×{resize}×{resize}", ""]]
     for left_block, right_block in _align(left, right):
         rows.append(cells(left_block) + cells(right_block))
     totals = [sum(block[3] for block in blocks) for blocks in (left, right)]
-    total = f"**{words['total']}**"
+    total = f"**{words('total')}**"
     rows.append([total, "", f"**{number(totals[0], language=language)}**", total, "",
                  f"**{number(totals[1], language=language)}**"])
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
@@ -182,7 +166,6 @@ def resolve_mode(quick: bool | None, gpu_available: bool,
     the full run when the framework sees a GPU and the quick run when it does not.
     """
     environ = os.environ if environ is None else environ
-    words = _words(language)
     forced = environ.get(QUICK_ENV, "").strip()
     if forced:
         if forced not in _FORCED:
@@ -190,7 +173,8 @@ def resolve_mode(quick: bool | None, gpu_available: bool,
                              f"tests' run), got {forced!r}")
         return _FORCED[forced], f"{QUICK_ENV}={forced}"
     if quick is None:
-        return ("full", words["gpu"]) if gpu_available else ("quick", words["no_gpu"])
+        return (("full", say("gpu_found", language)) if gpu_available
+                else ("quick", say("gpu_missing", language)))
     if not isinstance(quick, bool):
         raise ValueError(f"QUICK must be None, True or False, got {quick!r}")
     return ("quick" if quick else "full"), f"QUICK = {quick}"
