@@ -1,6 +1,7 @@
 """What only the JAX/Flax backend has to get right: dropout keys in a functional train state,
 determinism from ``set_seed``, compile-once steps, bf16, the resize convention, current APIs."""
 
+import json
 import math
 import os
 import subprocess
@@ -495,14 +496,9 @@ def test_a_model_with_its_own_call_predicts_and_refuses_features_in_one_line():
     assert "\n" not in str(refusal.value) and "takes no features= argument" in str(refusal.value)
 
 
-def test_batchnorm_statistics_train_evaluate_and_resume_exactly(tmp_path):
-    """A model with BatchNorm (the book's ``nn.BatchNorm(not self.training)``): the train state
-    carries its running statistics, updated by every step exactly as Flax updates them by
-    hand; evaluation and predict use them; a checkpoint holds them, so a resumed run ends
-    where an uninterrupted one does. 40 images at batch 16: the last batch, 8, is not padded
-    (the padding would count in the batch's statistics)."""
+def batchnorm_net_class():
+    """A lesson's small network with BatchNorm, in the book's JAX style."""
     from flax import linen as nn
-    from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
 
     class BNNet(d2l.Classifier):
         lr: float = 0.1
@@ -513,6 +509,27 @@ def test_batchnorm_statistics_train_evaluate_and_resume_exactly(tmp_path):
             self.net = nn.Sequential([nn.Conv(4, (3, 3)), nn.BatchNorm(not self.training),
                                       nn.relu, d2l.flatten, nn.Dense(self.num_classes)])
 
+    return BNNet
+
+
+def batchnorm_run(**trainer_options):
+    """Two epochs of ``batchnorm_net_class``'s network on 32 images at batch 16: the model and
+    its history."""
+    d2l.set_seed(0)
+    model = given_params(batchnorm_net_class()())
+    trainer = d2l.Trainer(max_epochs=2, progress=False, log=None, **trainer_options)
+    return model, trainer.fit(model, tiny_fashion(limit_train=32))
+
+
+def test_batchnorm_statistics_train_evaluate_and_resume_exactly(tmp_path):
+    """A model with BatchNorm (the book's ``nn.BatchNorm(not self.training)``): the train state
+    carries its running statistics, updated by every step exactly as Flax updates them by
+    hand; evaluation and predict use them; a checkpoint holds them, so a resumed run ends
+    where an uninterrupted one does. 40 images at batch 16: the last batch, 8, is not padded
+    (the padding would count in the batch's statistics)."""
+    from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+
+    BNNet = batchnorm_net_class()
     data = tiny_fashion(limit_train=40)
     model = given_params(BNNet())
     trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, data)
@@ -559,6 +576,51 @@ def test_batchnorm_statistics_train_evaluate_and_resume_exactly(tmp_path):
         {"params": whole.params, "batch_stats": whole._carried["batch_stats"]}, X)
     np.testing.assert_allclose(whole.probabilities(X), np.asarray(jax.nn.softmax(logits)),
                                rtol=1e-5)
+
+
+
+def test_batchnorm_in_bf16_keeps_its_statistics_in_float32():
+    """bf16 computes the convolution in bf16; BatchNorm's running statistics, like the
+    parameters, stay float32 (bf16's 8 bits of mantissa would round a running mean's small
+    updates away), and the run follows the fp32 one closely."""
+    fp32_model, fp32_history = batchnorm_run()
+    bf16_model, bf16_history = batchnorm_run(precision="bf16")
+    for stat in jax.tree.leaves(bf16_model._carried["batch_stats"]):
+        assert stat.dtype == jnp.float32
+    for fp32, bf16 in zip(losses(fp32_history), losses(bf16_history)):
+        assert bf16[0] == pytest.approx(fp32[0], rel=0.02)
+    assert bf16_history[-1]["train_loss"] < bf16_history[0]["train_loss"]
+
+
+def test_batchnorm_on_two_replicas_normalizes_over_the_whole_batch():
+    """On a mesh of two CPU devices the batch is split between them, yet BatchNorm's mean and
+    variance are the whole batch's (the step is one program over the sharded batch, not one per
+    replica): the losses and running statistics are one device's, to float rounding. (Other
+    frameworks' data parallelism normalizes each replica's share on its own.)"""
+    here = os.path.dirname(os.path.abspath(__file__))
+    folders = [here, os.path.dirname(here)]
+    script = f"""
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+sys.path[:0] = {folders!r}
+import json
+import jax
+import numpy as np
+import test_jax
+one, one_history = test_jax.batchnorm_run()
+two, two_history = test_jax.batchnorm_run(num_gpus=2, device="cpu")
+gaps = [float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(
+    jax.tree.leaves(one._carried["batch_stats"]), jax.tree.leaves(two._carried["batch_stats"]))]
+print(json.dumps({{"one": test_jax.losses(one_history), "two": test_jax.losses(two_history),
+                  "gaps": gaps}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=child_env(), timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    run = json.loads(result.stdout.strip().splitlines()[-1])
+    for single, parallel in zip(run["one"], run["two"]):
+        assert parallel == pytest.approx(single, rel=1e-5)
+    assert len(run["gaps"]) == 2 and max(run["gaps"]) < 1e-6
 
 
 def test_a_model_with_a_list_field_trains_and_predicts_with_its_compiled_code_cached():
