@@ -24,9 +24,11 @@ RELATIVE_TOLERANCE = 1e-4  # summation order differs between one and two replica
 GLOO_TEARDOWN_ABORT = "terminate called without an active exception"
 
 
-def train(backend_name, replicas, tmp_path):
-    out = tmp_path / f"history-{replicas}.json"
-    command = [sys.executable, WORKER, backend_name, str(replicas), str(out)]
+def train(backend_name, replicas, tmp_path, *checkpointing, name=None):
+    """The worker's history; ``checkpointing``: its CHECKPOINTS and RESUME arguments."""
+    out = tmp_path / f"{name or 'history'}-{replicas}.json"
+    command = [sys.executable, WORKER, backend_name, str(replicas), str(out),
+               *map(str, checkpointing)]
     if backend_name == "pytorch" and replicas > 1:  # one Gloo process per replica
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                    f"--nproc-per-node={replicas}", *command[1:]]
@@ -51,6 +53,28 @@ def test_two_replicas_follow_one_devices_loss_trajectory(d2l, backend_name, tmp_
                 key, one, two)
         assert parallel["val_acc"] == pytest.approx(single["val_acc"], abs=1e-9)
     assert two[-1]["train_loss"] < two[0]["train_loss"]  # it learns
+
+
+def test_a_run_on_two_replicas_resumes_exactly(d2l, backend_name, tmp_path):
+    """Interrupted mid-epoch on two replicas (with momentum, whose state must come back too) and
+    resumed on two: the same history and the same weights as the run left alone."""
+    if backend_name == "mxnet":
+        pytest.skip("backends/test_mxnet.py resumes on two contexts, momentum and all")
+    from safetensors.numpy import load_file
+
+    whole = train(backend_name, 2, tmp_path, tmp_path / "checkpoints", name="whole")
+    checkpoint = tmp_path / "checkpoints" / "checkpoint-3.ckpt"  # the first step of epoch 2
+    resumed = train(backend_name, 2, tmp_path, tmp_path / "none", checkpoint, name="resumed")
+    assert resumed[0] == whole[0]  # epoch 1 came from the checkpoint, its clock's figures too
+    measured = ("epoch", "step", "train_loss", "val_loss", "val_acc")  # not the clock's
+    assert ([[record[key] for key in measured] for record in resumed]
+            == [[record[key] for key in measured] for record in whole])
+    assert not (tmp_path / "none").exists()
+    whole_weights, resumed_weights = (load_file(tmp_path / f"{name}-2.safetensors")
+                                      for name in ("whole", "resumed"))
+    assert whole_weights.keys() == resumed_weights.keys()
+    for key, value in whole_weights.items():
+        assert (resumed_weights[key] == value).all(), key
 
 
 def test_replica_slices_cover_the_global_batch_in_order():
