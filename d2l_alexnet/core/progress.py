@@ -9,7 +9,7 @@ import time
 from typing import IO, TYPE_CHECKING
 
 from .files import atomic_write_bytes
-from .language import say
+from .language import number, say
 from .types import PathLike
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
@@ -174,9 +174,14 @@ class ProgressBar:
         self.drawn: int | None = None  # the images done that the bar last showed
         # The interval is kept here, where the trainer can ask before a sync, so tqdm draws
         # only when told (and not at the start: `delay`); smoothing 0: the epoch's mean rate.
+        # The rate and loss are written into the postfix here rather than by tqdm, so that
+        # they follow the language's number format (the Indonesian edition's 14,1 and 2,3034).
+        self.started, self.initial = time.perf_counter(), initial
+        bar_format = ("{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+                      if total is not None else "{desc}: {n_fmt} [{elapsed}{postfix}]")
         self.bar = _bar_class()(total=total, initial=initial, desc=description,
                                 unit=say("image_unit"), delay=self.interval, leave=False,
-                                smoothing=0,
+                                smoothing=0, bar_format=bar_format,
                                 file=stream if self.interactive else _OneLinePerUpdate(stream),
                                 dynamic_ncols=self.interactive)
 
@@ -192,8 +197,12 @@ class ProgressBar:
         if force and done == self.drawn:  # the last step's update drew it already
             return
         self.last_update, self.drawn = time.perf_counter(), done
+        seconds = max(self.last_update - self.started, 1e-9)
+        rate = number((done - self.initial) / seconds, 1, grouped=False)  # as the epoch line
+        postfix = f"{rate} {say('image_unit')}/s"
         if loss is not None:
-            self.bar.set_postfix_str(f"loss {loss:.4f}", refresh=False)
+            postfix += f", loss {number(loss, 4)}"
+        self.bar.set_postfix_str(postfix, refresh=False)
         self.bar.n = done
         self.bar.refresh()
 

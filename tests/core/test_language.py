@@ -1,13 +1,16 @@
 """The language a run prints in (``core/language.py``): the Indonesian edition's words and number
 format for what the Indonesian notebooks show as they train, and English errors everywhere."""
 
+import io
+import re
+
 import pytest
 from PIL import Image
 
 from d2l_alexnet.core import language, weights
 from d2l_alexnet.core.images import ImageFolder
 from d2l_alexnet.core.language import byte_size, get_language, number, say, set_language
-from d2l_alexnet.core.progress import ProgressBoard
+from d2l_alexnet.core.progress import ProgressBar, ProgressBoard
 from d2l_alexnet.core.trainer import format_epoch
 from numpy_backend import FashionMNIST, NumpyTrainer, SoftmaxRegression
 from test_weights import SMALL, random_canonical
@@ -69,6 +72,21 @@ def test_a_training_run_prints_its_lines_in_indonesian(indonesian):
                  board=ProgressBoard(live=False)).fit(SoftmaxRegression(), data)
     assert lines[0] == "pelatihan di cpu (fp32): 1.200 gambar per epoch, batch 10, 1 epoch"
     assert lines[1].startswith("epoch 1/1: train_loss ") and lines[1].endswith(" gambar/s")
+
+
+def test_the_progress_bar_writes_its_rate_and_loss_as_the_language_does(indonesian):
+    """The bar's rate and running loss, beside the epoch line, in the same format (an
+    Indonesian reader takes 2.3034 for twenty-three thousand), with or without a total."""
+    for total, language, expected in (
+            (3000, "id", r"1500/3000 \[[0-9:<]+, \d+,\d gambar/s, loss 2,3034\]"),
+            (None, "id", r"1500 \[[0-9:]+, \d+,\d gambar/s, loss 2,3034\]"),
+            (3000, "en", r"1500/3000 \[[0-9:<]+, \d+\.\d img/s, loss 2\.3034\]")):
+        set_language(language)
+        log = io.StringIO()
+        bar = ProgressBar(total, "epoch 1/1", stream=log, log_interval=0)
+        bar.update(1500, loss=2.30344)
+        bar.close()
+        assert re.search(expected, log.getvalue()), log.getvalue()
 
 
 def test_an_image_folders_summary_and_a_weights_files_note_in_indonesian(indonesian, tmp_path):
