@@ -84,6 +84,16 @@ def format_cost_report(report: dict[str, Any], language: str | None = None) -> s
             f"({count(100 * part['parameters'] / totals['parameters'], 1):>5}%)"
             f"   {words('forward')} {count(part['forward_flops'] / 1e9, 3):>7} GFLOP "
             f"({count(100 * part['forward_flops'] / totals['forward_flops'], 1):>5}%)")
+    # The verdicts come from this report's numbers: the weights outweigh the activations for
+    # one image, the activations pass them from a batch of 35 at 224×224.
+    weights, activations = totals["parameter_bytes"], totals["activation_bytes"]
     lines.append(words(
-        "closing", step=count(3 * totals["forward_flops"] / 1e9 / report["batch_size"], 2)))
+        "memory", batch=count(report["batch_size"]), weights=size(weights),
+        activations=size(activations),
+        dense=count(100 * report["dense"]["parameter_bytes"] / weights, 1),
+        verdict=words("weights_lead" if weights >= activations else "activations_lead")))
+    lines.append(words(
+        "compute", conv=count(100 * report["conv"]["forward_flops"] / totals["forward_flops"], 1),
+        dense=count(100 * report["dense"]["forward_flops"] / totals["forward_flops"], 1),
+        step=count(3 * totals["forward_flops"] / 1e9 / report["batch_size"], 2)))
     return "\n".join(lines)

@@ -45,8 +45,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cost_activation_memory": "act mem",
         "cost_conv": "convolutions", "cost_dense": "dense layers", "cost_totals": "all layers",
         "cost_forward": "forward",
-        "cost_closing": "Memory is dominated by the dense layers' weights; compute by the "
-                        "convolutions. A training step costs about 3× the forward pass: "
+        "cost_memory": "Memory for {batch} image(s): {weights} of weights ({dense}% of them in "
+                       "the dense layers) and {activations} of activations: {verdict}.",
+        "cost_weights_lead": "the weights dominate",
+        "cost_activations_lead": "the activations dominate (they grow with the batch, the "
+                                 "weights do not)",
+        "cost_compute": "Compute: the convolutions do {conv}% of the forward FLOPs, the dense "
+                        "layers {dense}%. A training step costs about 3× the forward pass: "
                         "{step} GFLOP per image.",
         # The notebooks' comparison table and run modes (core/notebook.py).
         "table_input": "input", "table_output": "output", "table_parameters": "parameters",
@@ -76,9 +81,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "cost_activation_memory": "memori akt",
         "cost_conv": "konvolusi", "cost_dense": "fully connected", "cost_totals": "semua lapisan",
         "cost_forward": "maju",
-        "cost_closing": "Memori didominasi parameter lapisan fully connected; komputasi oleh "
-                        "konvolusi. Satu langkah pelatihan sekitar 3× lintasan maju: "
-                        "{step} GFLOP per gambar.",
+        "cost_memory": "Memori untuk {batch} gambar: parameter {weights} ({dense}% di lapisan "
+                       "fully connected) dan aktivasi {activations}: {verdict}.",
+        "cost_weights_lead": "parameter yang mendominasi",
+        "cost_activations_lead": "aktivasi yang mendominasi (aktivasi tumbuh dengan ukuran "
+                                 "batch, parameter tidak)",
+        "cost_compute": "Komputasi: konvolusi mengerjakan {conv}% FLOP lintasan maju, lapisan "
+                        "fully connected {dense}%. Satu langkah pelatihan sekitar 3× lintasan "
+                        "maju: {step} GFLOP per gambar.",
         "table_input": "input", "table_output": "output", "table_parameters": "parameter",
         "table_image": "gambar", "table_total": "total",
         "mode_quick": "pelatihan cepat", "mode_smoke": "pelatihan uji singkat",

@@ -71,6 +71,22 @@ def test_cli_json_and_bad_input(capsys):
                                        "chooses between classes), got 1\n")
 
 
+@pytest.mark.parametrize("batch, verdict", [
+    (1, "the weights dominate."), (34, "the weights dominate."),
+    (35, "the activations dominate (they grow with the batch, the weights do not).")])
+def test_the_memory_verdict_comes_from_the_reports_own_totals(batch, verdict):
+    """178.4 MiB of weights against 5.1 MiB of activations per image: from a batch of 35 the
+    activations weigh more, and the closing line says so (it was fixed text before)."""
+    report = cost_report(224, 10, batch_size=batch)
+    totals = report["totals"]
+    assert (totals["activation_bytes"] > totals["parameter_bytes"]) == (batch >= 35)
+    memory, compute = format_cost_report(report, language="en").splitlines()[-2:]
+    assert memory.startswith(f"Memory for {batch} image(s): 178.4 MiB of weights (92.0% of "
+                             "them in the dense layers) and ") and memory.endswith(verdict)
+    assert compute.startswith("Compute: the convolutions do 95.4% of the forward FLOPs, the "
+                              "dense layers 4.6%.")
+
+
 def test_the_report_speaks_the_indonesian_editions_words():
     report = cost_report(224, 10)
     text = format_cost_report(report, language="id")
