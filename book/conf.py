@@ -19,6 +19,13 @@ project = "d2l_alexnet"
 author = "Aston Zhang, Zachary C. Lipton, Mu Li, Alexander J. Smola; d2l_alexnet"
 html_title = {"en": "AlexNet, in four frameworks",
               "id": "AlexNet, dalam empat framework"}[language]
+# The footer's line (Furo prints "Copyright ©" and this): whose the code and the text are.
+copyright = {
+    "en": "the d2l_alexnet developers (code: MIT). Text adapted from Dive into Deep Learning "
+          "by Zhang, Lipton, Li and Smola, under CC BY-SA 4.0",
+    "id": "para pengembang d2l_alexnet (kode: MIT). Teks diadaptasi dari Dive into Deep "
+          "Learning karya Zhang, Lipton, Li dan Smola, di bawah CC BY-SA 4.0",
+}[language]
 
 extensions = [
     "myst_parser",
@@ -49,10 +56,16 @@ pygments_style = "friendly"
 def own_signature(app, what, name, obj, options, signature, return_annotation):
     """A class built on a stand-in's base (a mocked Gluon Block) would show the stand-in's
     ``(*args, **kwargs)``; its own ``__init__`` has the real signature."""
-    if what == "class" and signature == "(*args: Any, **kwargs: Any)" and "__init__" in vars(obj):
-        init = inspect.signature(obj.__init__)
-        return str(init.replace(parameters=list(init.parameters.values())[1:])), None
-    return None
+    if what != "class" or signature != "(*args: Any, **kwargs: Any)":
+        return None
+    # Its own __init__, or the nearest of this package's classes it inherits one from (MXNet's
+    # Classifier takes Module's).
+    owner = next((cls for cls in inspect.getmro(obj) if "__init__" in vars(cls)
+                  and cls.__module__.startswith("d2l_alexnet")), None)
+    if owner is None:
+        return None
+    init = inspect.signature(owner.__init__)
+    return str(init.replace(parameters=list(init.parameters.values())[1:])), None
 
 
 

@@ -185,20 +185,23 @@ def outputs_markdown(cell, assets, name, alt):
     """A code cell's outputs as Markdown: streams and plain text as literal blocks, Markdown
     as Markdown, PNG images as images; widgets are left out."""
     outputs = cell.get("outputs", [])
-    texts, parts, streams = stream_texts(outputs), [], {}
+    texts, parts, printed = stream_texts(outputs), [], []  # printed: [stream name, text]
 
     def flush():
-        for text in streams.values():  # stdout and stderr, each in one block
-            printed = clean_stream(text)
-            if printed:
-                parts.append(code_block(printed))
-        streams.clear()
+        # stdout and stderr in one block, in the order they came (a progress bar's last state
+        # before its epoch's line, not every bar after every line); a switch of stream starts
+        # a new line, as a terminal's bar left standing would.
+        text = "".join(chunk if index == 0 or printed[index - 1][1].endswith("\n")
+                       or printed[index - 1][0] == name else "\n" + chunk
+                       for index, (name, chunk) in enumerate(printed))
+        if clean_stream(text):
+            parts.append(code_block(clean_stream(text)))
+        printed.clear()
 
     for index, output in enumerate(outputs):
         kind = output.get("output_type")
         if kind == "stream":
-            stream = output.get("name", "stdout")
-            streams[stream] = streams.get(stream, "") + texts[index]
+            printed.append((output.get("name", "stdout"), texts[index]))
             continue
         flush()
         if kind == "error":
@@ -296,8 +299,9 @@ TEXT = {
         "other": "Baca dalam bahasa Indonesia", "lesson": "AlexNet in another lesson",
         "api": "Python API reference",
         "title": "Measured runs",
-        "intro": "The outputs above come from the notebooks as this page's build ran them (the "
-                 "quick run on a CPU). The full runs below were measured with the package's "
+        "intro": "The outputs above come from the notebooks as this page's build ran them; "
+                 "each training cell's first line says which run that was (the quick run, "
+                 "the smoke run or the chapter's full run) and why. The full runs below were measured with the package's "
                  "own commands and are kept in `results/` with the commands that made them. "
                  "Accuracy is the share of the 10,000 validation images whose predicted class "
                  "is the true one:",
@@ -343,7 +347,9 @@ TEXT = {
         "api": "Referensi API Python (dalam bahasa Inggris, dari docstring kode)",
         "title": "Hasil pelatihan penuh yang terukur",
         "intro": "Output di atas berasal dari notebook sebagaimana build halaman ini "
-                 "menjalankannya (pelatihan cepat di CPU). Pelatihan penuh di bawah ini diukur "
+                 "menjalankannya; baris pertama setiap sel pelatihan menyebutkan jenis "
+                 "pelatihannya (pelatihan cepat, pelatihan uji singkat, atau pelatihan penuh "
+                 "seperti di bab) dan alasannya. Pelatihan penuh di bawah ini diukur "
                  "dengan perintah paket ini sendiri dan disimpan di `results/` bersama "
                  "perintah yang membuatnya. Akurasi adalah bagian dari 10.000 gambar validasi "
                  "yang kelas prediksinya sama dengan kelas sebenarnya:",
@@ -352,7 +358,7 @@ TEXT = {
         "curves": "Pelatihan seperti di bab: 10 epoch",
         "curve": "{backend}, {precision}, pada {device}: akurasi validasi {acc} setelah epoch "
                  "ke-10, {time} untuk pelatihan dan validasi (`results/{folder}/`).",
-        "devices": {"cpu2": "CPU dua inti", "h200": "NVIDIA H200"},
+        "devices": {"cpu2": "CPU dua core", "h200": "NVIDIA H200"},
         "tta": "Waktu hingga akurasi {target}",
         "tta_intro": "`python -m d2l_alexnet.bench --time-to-accuracy {target}`: jaringan bab "
                      "ini pada 224×224 dengan seluruh 60.000 gambar pelatihan, dievaluasi "
@@ -362,10 +368,10 @@ TEXT = {
         "columns": ("backend", "presisi", "resep", "perangkat", "menit hingga {target}",
                     "gambar", "epoch", "akurasi saat itu", "catatan"),
         "plan": "{recipe}, rencana {epochs} epoch", "not_reached": "tidak tercapai",
-        "cpu": "CPU, {count} inti", "gpu": "GPU",
+        "cpu": "CPU, {count} core", "gpu": "GPU",
         "filters": "Apa yang dipelajari lapisan pertama",
         "filters_caption": "Ke-96 filter konvolusi pertama (11×11, satu saluran input: "
-                           "gambarnya hitam-putih) setelah pelatihan penuh seperti di bab, "
+                           "gambarnya dalam skala abu-abu) setelah pelatihan penuh seperti di bab, "
                            "masing-masing diskalakan ke rentangnya sendiri. Jaringan itu "
                            "mencapai akurasi validasi {acc} setelah {epoch} epoch "
                            "(`results/first-layer-filters/`).",
@@ -374,7 +380,7 @@ TEXT = {
                           "masing-masing dikurangi awal acaknya, diskalakan dengan cara yang "
                           "sama. Awal acak itu masih menguasai gambar di atas. Gambar "
                           "Fashion-MNIST yang berukuran 28 piksel diperbesar delapan kali, "
-                          "sehingga jendela 11×11 dengan langkah 4 hanya mencakup kurang dari "
+                          "sehingga jendela 11×11 dengan stride 4 hanya mencakup kurang dari "
                           "dua piksel aslinya dan melihat petak yang halus; gradien sebuah "
                           "filter adalah jumlah petak semacam itu, jadi hanya bagiannya yang "
                           "halus yang belajar, dan tidak ada apa pun dalam resep bab ini "

@@ -65,9 +65,10 @@ def test_outputs_hold_a_progress_bar_until_its_last_state_and_keep_figures(tmp_p
                                                    "text/plain": "<Markdown>"}},
     ])
     parts = book.outputs_markdown(cell, book.Assets(tmp_path / "outputs"), "pytorch-train", "alt")
+    # stdout and stderr in one block in their order: the bar's last state, then the line
+    # printed after it (each stream in a block of its own put every bar before every line).
     assert parts == ["```text\ntraining\n```", "![alt](outputs/pytorch-train-2.png)",
-                     "```text\nepoch 1: 100%\n```", "```text\nval_acc 0.70\n```",
-                     "| a |\n|---|\n| 1 |"]
+                     "```text\nepoch 1: 100%\nval_acc 0.70\n```", "| a |\n|---|\n| 1 |"]
     assert (tmp_path / "outputs" / "pytorch-train-2.png").read_bytes().startswith(b"\x89PNG")
 
 
