@@ -21,7 +21,7 @@ every one of :data:`MODEL_HOOKS`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,7 +38,10 @@ PUBLIC_NAMES = (
     # the network and its parameters
     "build_network", "example_input_shape", "parameter_arrays", "assign_parameter_arrays",
     # images, arrays, devices, seeds and processes
-    "resize_images", "to_numpy", "cpu", "gpu", "num_gpus", "set_seed", "initialize_distributed",
+    "resize_images", "to_numpy", "cpu", "gpu", "num_gpus", "try_gpu", "try_all_gpus",
+    "set_seed", "initialize_distributed",
+    # the book's helper for writing a class's methods cell by cell (sec_oo-design)
+    "add_to_class",
     # constants
     "LAYOUT", "PRECISIONS",
 )
@@ -105,12 +108,37 @@ class BackendModule(Protocol):
     def num_gpus(self) -> int:
         """How many GPUs the framework sees (0 without any)."""
 
+    def try_gpu(self, i: int = 0) -> Any:
+        """``gpu(i)`` where the framework sees it, ``cpu()`` where not (d2l, sec_use_gpu)."""
+
+    def try_all_gpus(self) -> list:
+        """Every GPU the framework sees, or ``[cpu()]`` where it sees none."""
+
+    def add_to_class(self, Class: type) -> Any:
+        """The book's decorator that adds the function below it to ``Class`` as a method."""
+
     def set_seed(self, seed: int) -> None:
         """Seed what initialization and dropout draw from."""
 
     def initialize_distributed(self) -> None:
         """Join the other processes of a multi-host run named in the environment, before the
         framework is used; nothing where the framework joins them itself or there are none."""
+
+
+def device_choosers(cpu: Callable[[], Any], gpu: Callable[[int], Any],
+                    num_gpus: Callable[[], int]) -> tuple[Callable[..., Any], Callable[[], list]]:
+    """A backend's ``try_gpu`` and ``try_all_gpus`` (d2l, sec_use_gpu), from its ``cpu``,
+    ``gpu`` and ``num_gpus``: the book's training cells ask for a GPU this way and run on the
+    CPU where there is none (TensorFlow's as ``with d2l.try_gpu(): ...``)."""
+    def try_gpu(i: int = 0) -> Any:
+        """``gpu(i)`` where the framework sees it, ``cpu()`` where not."""
+        return gpu(i) if num_gpus() > i else cpu()
+
+    def try_all_gpus() -> list:
+        """Every GPU the framework sees, or ``[cpu()]`` where it sees none."""
+        return [gpu(i) for i in range(num_gpus())] or [cpu()]
+
+    return try_gpu, try_all_gpus
 
 
 def problems(backend: ModuleType) -> list[str]:

@@ -1,12 +1,23 @@
-"""``HyperParameters``: the book's way of keeping constructor arguments (d2l, sec_oo-design)."""
-
-from __future__ import annotations
+"""``HyperParameters``: the book's way of keeping constructor arguments, and ``add_to_class``,
+its way of writing a class's methods in cells of their own (d2l, sec_oo-design)."""
 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def add_to_class(Class: type) -> Callable[[Function], Function]:
+    """A decorator that makes the function it decorates a method of ``Class``, as the book's
+    later lessons write theirs (``@d2l.add_to_class(ResNet)`` above ``def block(self, ...)``).
+    Unlike the book's, it gives the function back, so its name still names it after the cell."""
+    def add(function: Function) -> Function:
+        setattr(Class, function.__name__, function)
+        return function
+    return add
 
 
 class HyperParameters:

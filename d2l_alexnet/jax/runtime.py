@@ -7,6 +7,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from ..core.contract import device_choosers
 
 #: Precisions this backend trains in (bf16: params and inputs cast inside the loss).
 PRECISIONS = ("fp32", "bf16")
@@ -31,6 +32,9 @@ def num_gpus() -> int:
         return len(jax.devices("gpu"))
     except RuntimeError:  # no GPU backend in this jaxlib, or no device
         return 0
+
+
+try_gpu, try_all_gpus = device_choosers(cpu, gpu, num_gpus)
 
 
 def initialize_distributed() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.errors import D2LAlexNetError
 from ..core.hardware import cpu_description
+from ..core.contract import device_choosers
 
 # MXNet keeps cores back for its engine's worker threads and so runs each operator on fewer
 # OpenMP threads than there are cores. Its operators are the work, so give them every core
@@ -74,6 +75,9 @@ def gpu(i: int = 0) -> mx.Context:
 
 def num_gpus() -> int:
     return mx.context.num_gpus()
+
+
+try_gpu, try_all_gpus = device_choosers(cpu, gpu, num_gpus)
 
 
 def set_seed(seed: int) -> None:

@@ -14,8 +14,9 @@ learning-rate schedule; ``trainer.py``, the ``Trainer``; ``bench.py``, the bench
 (not imported here).
 """
 
+from ..core.hyperparameters import add_to_class
 from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
-                      to_numpy)
+                      to_numpy, try_all_gpus, try_gpu)
 from .data import ArrayData, DataModule, FashionMNIST, ImageFolder, resize_images
 from .model import AlexNet, BookAlexNet, Classifier, Module, build_network, example_input_shape
 from .trainer import Trainer
@@ -33,4 +34,5 @@ from .runtime import CLUSTER_STRATEGY, keras, tf  # noqa: F401
 __all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",
            "Trainer", "ArrayData", "ImageFolder", "build_network", "example_input_shape",
            "parameter_arrays", "assign_parameter_arrays", "resize_images", "to_numpy", "cpu",
-           "gpu", "num_gpus", "set_seed", "initialize_distributed", "LAYOUT", "PRECISIONS"]
+           "gpu", "num_gpus", "try_gpu", "try_all_gpus", "set_seed", "initialize_distributed",
+           "add_to_class", "LAYOUT", "PRECISIONS"]

@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 import numpy as np
+from ..core.contract import device_choosers
 
 
 def _import_tensorflow():
@@ -70,6 +71,9 @@ def gpu(i: int = 0) -> Any:
 
 def num_gpus() -> int:
     return len(tf.config.list_physical_devices("GPU"))
+
+
+try_gpu, try_all_gpus = device_choosers(cpu, gpu, num_gpus)
 
 
 def set_seed(seed: int) -> None:

@@ -13,8 +13,9 @@ benchmark's hooks (not imported here).
 
 from .data import ArrayData, DataModule, FashionMNIST, ImageFolder, resize_images
 from .model import AlexNet, BookAlexNet, Classifier, Module, build_network, example_input_shape
+from ..core.hyperparameters import add_to_class
 from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
-                      to_numpy)
+                      to_numpy, try_all_gpus, try_gpu)
 from .trainer import Trainer
 from .weights import assign_parameter_arrays, parameter_arrays
 
@@ -34,4 +35,5 @@ from .trainer import optimizer_and_scheduler  # noqa: F401
 __all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",
            "Trainer", "ArrayData", "ImageFolder", "build_network", "example_input_shape",
            "parameter_arrays", "assign_parameter_arrays", "resize_images", "to_numpy", "cpu",
-           "gpu", "num_gpus", "set_seed", "initialize_distributed", "LAYOUT", "PRECISIONS"]
+           "gpu", "num_gpus", "try_gpu", "try_all_gpus", "set_seed", "initialize_distributed",
+           "add_to_class", "LAYOUT", "PRECISIONS"]

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..core.arrays import host_array
+from ..core.contract import device_choosers
 
 #: Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
@@ -26,6 +27,9 @@ def gpu(i: int = 0) -> torch.device:
 
 def num_gpus() -> int:
     return torch.cuda.device_count()
+
+
+try_gpu, try_all_gpus = device_choosers(cpu, gpu, num_gpus)
 
 
 def set_seed(seed: int) -> None:

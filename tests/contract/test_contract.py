@@ -132,6 +132,33 @@ BACKEND_FILES = ["__init__.py", "bench.py", "data.py", "model.py", "runtime.py",
                  "weights.py"]
 
 
+def test_the_books_helpers_for_later_lessons(d2l, backend_name):
+    """``try_gpu`` and ``try_all_gpus`` fall back to the CPU on a machine without a GPU (these
+    tests' machines), as the book's training cells expect; ``add_to_class`` adds a method to a
+    lesson's class written cell by cell, and leaves the function under its name."""
+    if d2l.num_gpus() == 0:
+        if backend_name == "tensorflow":  # a tf.device context, as the book's cells use it
+            with d2l.try_gpu():
+                assert "CPU" in d2l.tf.constant(1.0).device
+            with d2l.try_gpu(3):
+                assert "CPU" in d2l.tf.constant(1.0).device
+            assert len(d2l.try_all_gpus()) == 1
+        else:
+            assert d2l.try_gpu() == d2l.try_gpu(3) == d2l.cpu()
+            assert d2l.try_all_gpus() == [d2l.cpu()]
+    else:
+        assert len(d2l.try_all_gpus()) == d2l.num_gpus()
+
+    class Lesson(d2l.Classifier):
+        pass
+
+    @d2l.add_to_class(Lesson)
+    def block(self, width):
+        return ("block", width)
+
+    assert Lesson.block is block and block(None, 3) == ("block", 3)
+
+
 def test_the_backend_is_a_package_of_the_contracts_files_and_a_lesson_skips_its_bench(d2l):
     import importlib
 
