@@ -1030,9 +1030,23 @@ def replica_count(num_gpus: int) -> int:
 
 def is_position_aware(data: Any) -> bool:
     """Whether ``data`` offers the position-aware interface (``raw_batches`` and its companions)
-    rather than only the book's ``train_dataloader()``/``val_dataloader()``."""
-    return all(callable(getattr(data, name, None))
-               for name in ("raw_batches", "num_examples", "num_batches"))
+    rather than only the book's ``train_dataloader()``/``val_dataloader()``: not where a lesson's
+    subclass writes one of the book's loader methods itself (a FashionMNIST whose
+    ``get_dataloader`` augments), whose batches must be the ones trained on."""
+    return (all(callable(getattr(data, name, None))
+                for name in ("raw_batches", "num_examples", "num_batches"))
+            and not lesson_loaders(data))
+
+
+def lesson_loaders(data: Any) -> list[str]:
+    """Which of the book's loader methods ``data``'s class takes from a class outside this
+    package (a lesson's own), rather than from ours."""
+    written = []
+    for name in ("get_dataloader", "train_dataloader", "val_dataloader"):
+        owner = next((cls for cls in type(data).__mro__ if name in vars(cls)), None)
+        if owner is not None and not owner.__module__.startswith("d2l_alexnet."):
+            written.append(name)
+    return written
 
 
 def check_model(model: Any, methods: Iterable[str]) -> None:

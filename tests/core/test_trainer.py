@@ -35,6 +35,35 @@ def test_history_and_learning(data):
     assert trainer.board.series["val_acc"][0] == [1.0, 2.0, 3.0]
 
 
+def test_a_lessons_own_loader_on_a_subclass_is_what_trains():
+    """A lesson's FashionMNIST whose get_dataloader (or train_dataloader) changes its batches,
+    the book's way to add augmentation: the Trainer trains on those batches, where it used to
+    take the module's built-in ones and pass the override by silently."""
+    calls = []
+
+    class Inverted(FashionMNISTBase):  # the lesson's change: every image inverted
+        def get_dataloader(self, train):
+            calls.append(train)
+            for images, labels in super().get_dataloader(train):
+                yield 1.0 - images, labels
+
+    class OwnTraining(FashionMNISTBase):
+        def train_dataloader(self):
+            calls.append("train_dataloader")
+            return super().train_dataloader()
+
+    options = dict(batch_size=50, resize=28, limit_train=100, limit_val=50, log=None)
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    inverted = trainer.fit(SoftmaxRegression(lr=0.05), Inverted(**options))
+    assert calls.count(True) >= 1 and calls.count(False) >= 1 and not trainer.position_aware
+    plain = NumpyTrainer(max_epochs=1, progress=False, log=None).fit(
+        SoftmaxRegression(lr=0.05), FashionMNISTBase(**options))
+    assert inverted[0]["train_loss"] != plain[0]["train_loss"]  # the inverted images trained
+    NumpyTrainer(max_epochs=1, progress=False, log=None).fit(SoftmaxRegression(lr=0.05),
+                                                             OwnTraining(**options))
+    assert "train_loader" not in calls and "train_dataloader" in calls
+
+
 def test_validation_metrics_are_exact_averages(data):
     trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
     model = SoftmaxRegression(lr=0.0)  # no learning: every prediction is class 0
