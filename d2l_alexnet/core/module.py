@@ -10,7 +10,7 @@ and ``predict``/``features`` batching over numpy images or framework tensors.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, TYPE_CHECKING
 
 import numpy as np
 
@@ -77,6 +77,11 @@ class ModuleContract(HyperParameters):
     LAYOUT: str | None = None  # "NCHW" or "NHWC": set by each backend
     # The CLI's name of the backend, recorded in the weights files it writes.
     BACKEND: str | None = None
+    # Whether the recipe's names among the hyperparameters (momentum, weight_decay, schedule...)
+    # set the optimizer and the loss: our AlexNet's do. A lesson's model trains as the book's
+    # configure_optimizers does, plain SGD at its lr, whatever its arguments are called (a
+    # "momentum" of its own is BatchNorm's, not SGD's).
+    TAKES_RECIPE: ClassVar[bool] = False
 
     if TYPE_CHECKING:
         # The framework's own module class, beside this one in each backend, makes it callable.
@@ -154,12 +159,16 @@ class ModuleContract(HyperParameters):
     @property
     def recipe(self) -> TrainingRecipe:
         """The :class:`~d2l_alexnet.core.recipe.TrainingRecipe` of this model's hyperparameters
-        (``lr``, ``momentum``, ``schedule``...; the chapter's for those it does not have)."""
-        return TrainingRecipe.from_values(self.hparams)
+        (``lr``, ``momentum``, ``schedule``...; the chapter's for those it does not have). Only
+        a model that :attr:`TAKES_RECIPE` reads more than ``lr`` from them."""
+        if self.TAKES_RECIPE:
+            return TrainingRecipe.from_values(self.hparams)
+        return TrainingRecipe.from_values({"lr": self.hparams["lr"]} if "lr" in self.hparams
+                                          else {})
 
     def smoothing(self) -> float:
         """The label smoothing ``loss`` applies (0: plain cross-entropy)."""
-        return self.hparams.get("label_smoothing") or 0.0
+        return (self.hparams.get("label_smoothing") or 0.0) if self.TAKES_RECIPE else 0.0
 
     # ---- inputs ----------------------------------------------------------------------------
     @property

@@ -405,6 +405,8 @@ class AlexNet(Classifier):
     :meth:`load_weights`, :meth:`set_params` and at the end of each ``Trainer.fit``.
     """
 
+    TAKES_RECIPE = True  # its momentum, schedule... are the optimizer's (core/module.py)
+
     lr: float = 0.1
     num_classes: int = 10
     resize: int = CHAPTER_RESIZE

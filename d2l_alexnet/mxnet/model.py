@@ -163,6 +163,8 @@ class AlexNet(Classifier):
     the chapter's plain SGD.
     """
 
+    TAKES_RECIPE = True  # its momentum, schedule... are the optimizer's (core/module.py)
+
     def __init__(self, lr: float = 0.1, num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
                  in_channels: int = IN_CHANNELS, dropout: float | None = None,
                  layers: Sequence[Layer] | None = None, *, momentum: float = 0.0,

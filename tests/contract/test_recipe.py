@@ -45,6 +45,36 @@ def test_the_frameworks_schedule_gives_the_plans_rate_at_every_step(d2l, name):
     assert len(set(np.round(rates, 6))) > 3  # it really changes
 
 
+def lesson_model_with_recipe_names(d2l, backend_name):
+    """A lesson's model whose own arguments are called momentum and label_smoothing (its
+    BatchNorm's momentum, say), written in its framework's book style."""
+    if backend_name == "jax":
+        class Lesson(d2l.Classifier):
+            lr: float = 0.1
+            momentum: float = 0.5
+            label_smoothing: float = 0.3
+
+        return Lesson()
+
+    class Lesson(d2l.Classifier):
+        def __init__(self, lr=0.1, momentum=0.5, label_smoothing=0.3):
+            super().__init__()
+            self.save_hyperparameters()
+
+    return Lesson()
+
+
+def test_a_lessons_arguments_named_like_the_recipes_leave_plain_sgd(d2l, backend_name):
+    """Only our AlexNet (and its subclasses) reads momentum, label_smoothing... as its
+    training recipe; a lesson's model trains as the book's configure_optimizers does, plain
+    SGD at its lr with plain cross-entropy, whatever its own arguments are called."""
+    lesson = lesson_model_with_recipe_names(d2l, backend_name)
+    assert lesson.recipe.lr == 0.1 and lesson.recipe.momentum == 0.0
+    assert lesson.smoothing() == 0.0
+    model = d2l.AlexNet(lr=0.01, resize=SMALL, momentum=0.9, label_smoothing=0.1)
+    assert model.recipe.momentum == 0.9 and model.smoothing() == 0.1
+
+
 def test_a_constant_recipe_keeps_the_chapters_rate(d2l):
     model = d2l.AlexNet(lr=0.02, resize=SMALL)
     trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, tiny_data(d2l))
