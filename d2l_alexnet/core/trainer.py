@@ -136,7 +136,8 @@ class TrainerBase(HyperParameters):
     start of ``fit`` and of every evaluation, in order.
 
     ``num_gpus=N`` with ``N > 1`` trains data-parallel on N replicas, each backend on its own
-    framework's engine (on ``device="cpu"`` the replicas are CPU devices). The batch size stays
+    framework's engine (on ``device="cpu"`` the replicas are CPU devices); left to choose the
+    device where no GPU is visible, it trains on the CPU as one device, as the book's does. The batch size stays
     the global batch (each replica takes its slice, :func:`replica_slices`), the learning rate
     is unchanged, ``train_step`` and ``eval_step`` return values already reduced over the
     replicas, and only the first replica (:attr:`is_first_replica`) should write files.
@@ -191,10 +192,20 @@ class TrainerBase(HyperParameters):
         self.save_hyperparameters(ignore=["board", "callbacks", "compile"])
         if max_epochs < 1:
             raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+        requested = replica_count(num_gpus)
         if device is None:
             device = "auto" if num_gpus > 0 else "cpu"
+            self.num_replicas = 1  # (what gpu_available may ask, until replicas says)
+            if requested > 1 and not self.gpu_available():
+                # The book's Trainer takes as many GPUs as there are, up to num_gpus: with none,
+                # the CPU, as one device. (device="cpu" asks for CPU replicas instead.)
+                if log is not None:
+                    log(f"num_gpus={num_gpus}: no GPU is visible to {self.framework}, so this "
+                        f"trains on the CPU as one device, as the book's Trainer does "
+                        f"(device=\"cpu\" makes {requested} CPU replicas)")
+                requested = 1
         check_device(device)
-        self.num_replicas, self.replica_rank = self.replicas(replica_count(num_gpus))
+        self.num_replicas, self.replica_rank = self.replicas(requested)
         self.speak_only_as_first_replica()
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")

@@ -176,6 +176,18 @@ class GpuTrainer(NumpyTrainer):
         return "cpu" if kind == "cpu" else "gpu:0"
 
 
+def test_num_gpus_without_a_gpu_trains_on_the_cpu_as_the_books_trainer_does():
+    """The book's Trainer(num_gpus=2) takes the GPUs there are: none here, so one CPU device,
+    said in one line; device="cpu" still asks for CPU replicas, and a GPU still gets two."""
+    lines = []
+    trainer = NumpyTrainer(max_epochs=1, num_gpus=2, log=lines.append)
+    assert trainer.num_replicas == 1 and trainer.select_device(trainer.device_request) == "cpu"
+    assert lines == ["num_gpus=2: no GPU is visible to numpy, so this trains on the CPU as one "
+                     "device, as the book's Trainer does (device=\"cpu\" makes 2 CPU replicas)"]
+    assert NumpyTrainer(max_epochs=1, num_gpus=2, device="cpu", log=None).num_replicas == 2
+    assert GpuTrainer(max_epochs=1, num_gpus=2, log=None).num_replicas == 2
+
+
 @pytest.mark.parametrize("trainer_class, request_, expected", [
     (NumpyTrainer, "cpu", "cpu"), (NumpyTrainer, "auto", "cpu"),
     (GpuTrainer, "cpu", "cpu"), (GpuTrainer, "auto", "gpu:0"), (GpuTrainer, "gpu", "gpu:0")])
