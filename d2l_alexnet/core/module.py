@@ -66,6 +66,11 @@ def input_shape_problem(shape: Shape, layout: str | None, in_channels: int,
             f"({layout}) holds {channels}×{got_h}×{got_w}: {'; or '.join(fixes)}")
 
 
+# How each backend's tensor is made from a numpy array, for messages.
+TENSOR_FROM_NUMPY = {"pytorch": "torch.as_tensor(X)", "tensorflow": "tf.constant(X)",
+                     "jax": "jnp.asarray(X)", "mxnet": "mx.nd.array(X)"}
+
+
 class ModuleContract(HyperParameters):
     """Framework-free half of ``Module``: the book's steps, written once, and the summary.
 
@@ -301,10 +306,12 @@ class ModuleContract(HyperParameters):
         if host:
             method = f"{type(self).__name__}.{'features' if features else 'predict'}"
             if self.input_size is None:
+                as_tensor = TENSOR_FROM_NUMPY.get(self.BACKEND or "", "a framework tensor")
                 raise InputShapeError(
-                    f"{method} resizes images to the model's input size, and "
+                    f"{method} resizes numpy images to the model's input size, and "
                     f"{type(self).__name__} says not which it takes (it has no resize=): give "
-                    "it a float32 tensor that is already the model's input")
+                    f"it the model's input as a float32 tensor ({as_tensor}), which is taken "
+                    "as it is")
             X = self.to_host(X)
             self.check_not_one_image(X.shape, method)
             X = channels_last(X, owner=method)

@@ -18,6 +18,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from d2l_alexnet import jax as d2l  # noqa: E402
+from d2l_alexnet.core.module import InputShapeError  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 from d2l_alexnet.jax.runtime import _keys  # noqa: E402
@@ -455,6 +456,10 @@ def test_a_lesson_models_forward_is_what_fit_evaluate_and_predict_run():
                                                                            "b2"}
     by_hand = scratch.apply({"params": scratch.params}, X)
     np.testing.assert_array_equal(scratch.predict(X), np.asarray(by_hand).argmax(axis=1))
+    # A numpy batch is taken as images to resize, which a model without resize= cannot: the
+    # refusal names the conversion that makes it the model's input as it is.
+    with pytest.raises(InputShapeError, match=r"as a float32 tensor \(jnp\.asarray\(X\)\)"):
+        scratch.predict(np.asarray(X))
 
     silenced = given_params(Silenced())
     history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(silenced, data)
