@@ -30,6 +30,7 @@ the history and the host RNGs, and ``fit(model, data, resume=checkpoint)`` conti
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import random
@@ -382,6 +383,13 @@ class TrainerBase(HyperParameters):
                 self.log(self.stop_reason)
         except TrainingInterrupted:  # stopped between two steps: the state is consistent
             self.fit_finished()
+            raise
+        except BaseException:
+            # Ctrl-C in a notebook, or an error: the model still holds what training reached,
+            # as Keras' and Lightning's do (JAX's trainer keeps it until fit_finished), unless
+            # that state cannot be had; the interruption is what the caller hears of.
+            with contextlib.suppress(Exception):
+                self.fit_finished()
             raise
         self.fit_finished()
         return self.history

@@ -278,8 +278,11 @@ class Trainer(TrainerBase):
         return float(self.learning_rates(to_numpy(self.state.step)))
 
     def fit_finished(self) -> None:
-        """The model carries what training reached (a later fit copies before donating)."""
-        if hasattr(self.model, "set_params"):
+        """The model carries what training reached (a later fit copies before donating), unless
+        an interruption came while a step held the state's buffers (donated, so deleted)."""
+        if hasattr(self.model, "set_params") and not any(
+                getattr(leaf, "is_deleted", lambda: False)()
+                for leaf in jax.tree.leaves((self.state.params, self.state.batch_stats))):
             self.model.set_params(self.state.params, batch_stats=self.state.batch_stats)
 
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:

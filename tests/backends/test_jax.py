@@ -18,6 +18,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from d2l_alexnet import jax as d2l  # noqa: E402
+from d2l_alexnet.core.exercises import SLIM_28  # noqa: E402
 from d2l_alexnet.core.module import InputShapeError  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
@@ -582,6 +583,29 @@ def test_batchnorm_statistics_train_evaluate_and_resume_exactly(tmp_path):
     np.testing.assert_allclose(whole.probabilities(X), np.asarray(jax.nn.softmax(logits)),
                                rtol=1e-5)
 
+
+
+def test_a_fit_interrupted_in_python_leaves_the_model_with_what_it_reached():
+    """Ctrl-C in a notebook (a KeyboardInterrupt between two steps) or an error in a callback:
+    the model holds the weights the trainer reached, as the other backends' models do, where
+    it kept its starting ones (JAX's trainer holds the state until fit ends)."""
+    data = tiny_fashion(limit_train=64)
+    for interruption in (KeyboardInterrupt, RuntimeError):
+        d2l.set_seed(0)
+        model = d2l.AlexNet(lr=0.05, resize=28, layers=SLIM_28, dropout=0)
+        start = jax.tree.map(np.asarray, model.params)
+        trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
+
+        def interrupt(trainer):
+            if trainer.step == 6:  # in the second epoch, mid-way
+                raise interruption("stop")
+
+        trainer.step_callbacks.append(interrupt)
+        with pytest.raises(interruption):
+            trainer.fit(model, data)
+        assert_trees_equal(model.params, trainer.state.params)
+        assert not all(np.array_equal(before, after) for before, after in zip(
+            jax.tree.leaves(start), jax.tree.leaves(jax.tree.map(np.asarray, model.params))))
 
 
 def test_batchnorm_in_bf16_keeps_its_statistics_in_float32():
