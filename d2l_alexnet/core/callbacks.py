@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 import struct
 import sys
 import time
@@ -268,12 +269,12 @@ class TensorBoardLog(Callback):
     ``tensorboard --logdir log_dir`` shows them while the run goes on. The same in every backend:
     the scalars are the plain floats of the epoch record.
 
-    Each ``fit`` starts a new event file (``...step-N``: it holds the steps after N). At its start
-    the folder's event files are made to hold exactly the evaluations already done (none, or a
-    resumed run's): the events of later steps (a killed run's, after its checkpoint) are
-    dropped, so every step is there once; a file left holding no scalars is removed; and the
-    resumed run's epochs that no file holds (a log added at the resume) are written from its
-    history."""
+    Each ``fit`` starts a new event file (``...step-N``: it holds the steps after N); a new run
+    leaves the folder's other files alone. At a resumed run's start the folder's event files
+    are made to hold exactly the evaluations already done: the events of later steps (a killed
+    run's, after its checkpoint) are dropped, so every step is there once; a file left holding
+    no scalars is removed; and the resumed run's epochs that no file holds (a log added at the
+    resume) are written from its history."""
 
     def __init__(self, log_dir: PathLike) -> None:
         self.log_dir = os.fspath(log_dir)
@@ -289,10 +290,12 @@ class TensorBoardLog(Callback):
         with writing(self.log_dir):
             os.makedirs(self.log_dir, exist_ok=True)
             logged = set()
-            for path in event_files(self.log_dir):
+            # Only a resumed run's own files are pruned; a new run leaves what the folder holds
+            # (an earlier run's events, as Keras' TensorBoard does) and writes a file of its own.
+            for path in event_files(self.log_dir) if trainer.resumed_from is not None else ():
                 logged |= self.keep_steps_up_to(path, done)
             self.writer = self.event_file_writer.EventsWriter(
-                os.path.join(self.log_dir, "events"), filename_suffix=f".step-{done}")
+                os.path.join(self.log_dir, "events"), filename_suffix=self.new_suffix(done))
             # Epochs of the resumed run that no file holds (--tensorboard added at --resume):
             # written now, from the history, so the log has every epoch, as metrics.jsonl has.
             for record in trainer.history:
@@ -303,6 +306,17 @@ class TensorBoardLog(Callback):
                     wall_time=time.time(), step=done + 1,
                     session_log=self.event_pb2.SessionLog(status=self.event_pb2.SessionLog.START)))
             self.writer.flush()
+
+    def new_suffix(self, done: int) -> str:
+        """The new event file's suffix: ``.step-N``, with a count before it where tensorboardX's
+        name (its second and host) would be that of a file already there, which it would
+        overwrite (a second fit within the same second)."""
+        stem = os.path.join(self.log_dir, f"events.out.tfevents.{str(time.time())[:10]}."
+                                          f"{socket.gethostname()}")
+        suffix, count = f".step-{done}", 1
+        while os.path.exists(stem + suffix):
+            suffix, count = f".{count}.step-{done}", count + 1
+        return suffix
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if not trainer.is_first_replica:

@@ -213,9 +213,22 @@ def test_a_torn_last_record_is_dropped_when_a_run_resumes(data, tmp_path):
     (path,) = (tmp_path / "logs").iterdir()
     with open(path, "ab") as stream:  # a kill in the middle of writing a record
         stream.write(b"\x10\x00\x00")
-    trainer = SimpleNamespace(history=history, is_first_replica=True)
+    trainer = SimpleNamespace(history=history, is_first_replica=True, resumed_from="a checkpoint")
     TensorBoardLog(tmp_path / "logs").on_fit_start(trainer, None)
     assert scalars(tmp_path / "logs") == expected_scalars(history)
+
+
+def test_a_new_run_leaves_the_folders_event_files_alone(data, tmp_path):
+    """A new fit (not a resume) into a folder that holds another run's events writes a file of
+    its own beside them, as Keras' TensorBoard does: it used to delete them, in silence."""
+    earlier, _ = tensorboard_fit(data, tmp_path / "earlier", epochs=1)
+    (earlier_file,) = (tmp_path / "earlier" / "logs").iterdir()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    kept = logs / earlier_file.name
+    kept.write_bytes(earlier_file.read_bytes())
+    tensorboard_fit(data, tmp_path, epochs=1)
+    assert kept.read_bytes() == earlier_file.read_bytes() and len(list(logs.iterdir())) == 2
 
 
 def test_without_tensorboardx_the_log_is_refused_in_one_line(monkeypatch):
