@@ -211,7 +211,8 @@ def check_tensorboard(args):
     if args.tensorboard is None:
         return None
     log = TensorBoardLog(args.tensorboard)
-    found = event_files(args.tensorboard)
+    # Files without a scalar (a run stopped before its first evaluation) are no run's record.
+    found = [path for path in event_files(args.tensorboard) if log.holds_scalars(path)]
     if found and args.resume_from is None:  # a new run: they are another run's
         if args.resume:
             raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event "
@@ -219,6 +220,10 @@ def check_tensorboard(args):
                              f"checkpoint in --checkpoint-dir {args.checkpoint_dir} to continue "
                              "that run: give its own --checkpoint-dir, or choose an empty "
                              "--tensorboard directory")
+        if args.checkpoint_dir is None:  # nothing to resume: --resume would only be refused
+            raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event "
+                             f"files ({os.path.basename(found[0])}): choose an empty "
+                             "directory, or remove them")
         raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event files "
                          f"({os.path.basename(found[0])}): add --resume to continue the run "
                          "of its --checkpoint-dir, or choose an empty directory")

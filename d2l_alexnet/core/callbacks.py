@@ -357,6 +357,19 @@ class TensorBoardLog(Callback):
             yield payload[start:end], self.event_pb2.Event.FromString(data)
             start = end
 
+    def holds_scalars(self, path: PathLike) -> bool:
+        """Whether the event file at ``path`` may hold a run's scalars: all but a whole event
+        file without any, which a run stopped before its first evaluation leaves (nothing of
+        it to keep or to mix up). A file that cannot be read or parsed counts as a run's."""
+        try:
+            with open(path, "rb") as stream:
+                payload = stream.read()
+        except OSError:
+            return True
+        records = list(self.records(payload))
+        return (sum(len(raw) for raw, _ in records) != len(payload)
+                or any(event.HasField("summary") for _, event in records))
+
     def keep_steps_up_to(self, path: PathLike, last_step: int) -> set[int]:
         """Make the event file at ``path`` hold only its whole records up to ``last_step``
         (rewritten atomically, or removed when no scalar is left); returns the steps of the

@@ -199,6 +199,11 @@ def test_a_tensorboard_dir_that_cannot_be_used_exits_2_and_leaves_no_folder(monk
     assert train.main(["--out", str(out), "--tensorboard", str(logs)]) == 2
     assert capsys.readouterr().err == (
         f"error: --tensorboard {logs} already holds a run's event files "
+        "(events.out.tfevents.1.host.step-0): choose an empty directory, or remove them\n")
+    assert train.main(["--out", str(out), "--tensorboard", str(logs), "--checkpoint-dir",
+                       str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --tensorboard {logs} already holds a run's event files "
         "(events.out.tfevents.1.host.step-0): add --resume to continue the run of its "
         "--checkpoint-dir, or choose an empty directory\n")
     # --resume that finds nothing to resume starts a new run: the events are still another's.
@@ -216,6 +221,26 @@ def test_a_tensorboard_dir_that_cannot_be_used_exits_2_and_leaves_no_folder(monk
                                        "is not installed: pip install tensorboardX\n")
     assert sorted(os.listdir(tmp_path)) == ["file", "logs"]
     assert os.listdir(logs) == ["events.out.tfevents.1.host.step-0"]
+
+
+def test_an_event_file_without_scalars_does_not_block_a_new_run(tmp_path):
+    """A run stopped before its first evaluation leaves an event file holding only its header:
+    no run's record, so the same command runs again (it was refused, with advice to --resume
+    that could not work without a checkpoint directory)."""
+    from types import SimpleNamespace
+
+    from d2l_alexnet.core.callbacks import TensorBoardLog
+
+    pytest.importorskip("tensorboardX")
+    logs = tmp_path / "logs"
+    log = TensorBoardLog(logs)
+    os.makedirs(logs)
+    log.event_file_writer.EventsWriter(str(logs / "events"), filename_suffix=".step-0").close()
+    (stopped,) = os.listdir(logs)
+    assert not log.holds_scalars(logs / stopped)
+    args = SimpleNamespace(tensorboard=str(logs), resume_from=None, resume=False,
+                           checkpoint_dir=None)
+    assert isinstance(train.check_tensorboard(args), TensorBoardLog)
 
 
 def lesson_weights(path, resize=67, num_classes=4, in_channels=3):
