@@ -339,6 +339,13 @@ def validate_checkpoint_flags(args):
             "in_channels": getattr(args, "in_channels", 1), "batch_size": args.batch_size,
             "seed": args.seed, "augment": getattr(args, "augment", False)})
         check_resumed_recipe(args.resume_from, args.recipe, args.epochs)
+        finished, batch = (args.resume_from.metadata["epoch"],
+                           args.resume_from.metadata["batch"])
+        if batch and finished >= args.epochs:  # its weights are past the run's last epoch
+            raise UsageError(f"{args.resume_from.name} is {batch} batch(es) into epoch "
+                             f"{finished + 1}, past --epochs {args.epochs}: its weights are not "
+                             f"those of the end of epoch {finished}; resume with --epochs "
+                             f"{finished + 1} or more to finish that epoch")
     if args.resume_from is None:
         print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
 

@@ -634,6 +634,21 @@ def test_cli_refuses_a_checkpoint_of_another_run_with_exit_2(cli, tmp_path, caps
     assert message in err[0]
 
 
+def test_cli_refuses_to_end_a_run_at_an_epoch_its_checkpoint_is_past(cli, tmp_path, capsys):
+    """A checkpoint 1 batch into epoch 2, resumed with --epochs 1: its weights are not the end
+    of epoch 1, which metrics.json would have described (the run wrote them, exit 0)."""
+    fake_checkpoint(tmp_path / "ckpt", epoch=1, batch=1, step=4,
+                    history=[{"epoch": 1, "step": 3, "train_loss": 2.0, "val_loss": 2.0,
+                              "val_acc": 0.1}])
+    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+               "--resume", "--epochs", "1")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "error: checkpoint-3.ckpt is 1 batch(es) into epoch 2, past --epochs 1: its weights are "
+        "not those of the end of epoch 1; resume with --epochs 2 or more to finish that epoch"]
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_refuses_a_corrupt_only_checkpoint_with_exit_2(cli, tmp_path, capsys):
     fake_checkpoint(tmp_path / "ckpt")
     damage(tmp_path / "ckpt" / "checkpoint-3.ckpt", "flip a weight bit")
