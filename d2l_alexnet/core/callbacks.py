@@ -50,7 +50,8 @@ def writing(path: PathLike) -> Iterator[None]:
     except OSError as error:
         full = error.errno == errno.ENOSPC
         reason = "the disk is full" if full else error.strerror or str(error)
-        fix = "free some space" if full else "make its folder writable again"
+        fix = ("free some space" if full else "make its folder again"
+               if error.errno == errno.ENOENT else "make its folder writable again")
         raise RecordWriteError(f"cannot write {path} ({reason}): {fix}; a run with "
                                "--checkpoint-dir continues with --resume") from None
 
@@ -98,6 +99,8 @@ class MetricsLog(Callback):
         except FileNotFoundError:
             pass
         with writing(self.path):
+            # Its folder made now, as KeepBest's and TensorBoardLog's are (and CSVLogger's).
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             atomic_write_bytes(self.path, done)
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
@@ -115,6 +118,11 @@ class PlotCurves(Callback):
 
     def __init__(self, path: PathLike) -> None:
         self.path = path
+
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        if trainer.is_first_replica:
+            with writing(self.path):
+                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if trainer.is_first_replica:

@@ -2,14 +2,15 @@
 weights, early stopping and the TensorBoard log, and how each survives a resumed run."""
 
 import json
+import shutil
 import sys
 from types import SimpleNamespace
 
 import pytest
 
 from d2l_alexnet.core.callbacks import (METRICS_KEYS, TENSORBOARD_KEYS, EarlyStopping, KeepBest,
-                                        MetricsLog, RecordWriteError, TensorBoardError,
-                                        TensorBoardLog)
+                                        MetricsLog, PlotCurves, RecordWriteError,
+                                        TensorBoardError, TensorBoardLog)
 from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
 from d2l_alexnet.core.progress import ProgressBoard
 from d2l_alexnet.core.trainer import TrainingInterrupted
@@ -127,15 +128,30 @@ def test_a_resumed_run_writes_what_an_uninterrupted_one_does(data, tmp_path, sto
 
 
 def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_path):
-    missing = tmp_path / "gone" / "metrics.jsonl"  # its folder was removed mid-run, say
+    missing = tmp_path / "gone" / "metrics.jsonl"
     trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
                            board=ProgressBoard(live=False), callbacks=[MetricsLog(missing)])
+    # Its folder is removed mid-run (MetricsLog made it when fit started).
+    trainer.step_callbacks.append(lambda trainer: shutil.rmtree(missing.parent,
+                                                                ignore_errors=True))
     with pytest.raises(RecordWriteError) as error:
         trainer.fit(SoftmaxRegression(lr=0.5), data)
     assert str(error.value) == (f"cannot write {missing} (No such file or directory): make "
-                                "its folder writable again; a run with --checkpoint-dir "
-                                "continues with --resume")
+                                "its folder again; a run with --checkpoint-dir continues with "
+                                "--resume")
     assert error.value.exit_status == 1
+
+
+def test_the_records_make_their_folders_when_fit_starts(data, tmp_path):
+    """MetricsLog and PlotCurves into folders that do not exist yet make them, as KeepBest
+    and TensorBoardLog do (and Keras' CSVLogger): MetricsLog failed with advice to make a
+    folder 'writable again' that had never been there."""
+    metrics, curves = tmp_path / "new" / "metrics.jsonl", tmp_path / "other" / "curves.png"
+    NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False),
+                 callbacks=[MetricsLog(metrics), PlotCurves(curves)]).fit(
+        SoftmaxRegression(lr=0.5), data)
+    assert len(metrics.read_text().splitlines()) == 1
+    assert curves.read_bytes().startswith(b"\x89PNG")
 
 
 def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_kept(
