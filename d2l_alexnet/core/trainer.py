@@ -123,6 +123,13 @@ class EpochProgress:
         return state
 
 
+# How many training steps the host may queue ahead of the device (JAX dispatches them
+# asynchronously, as CUDA does PyTorch's kernels): enough to keep an accelerator busy, few
+# enough that a stop (Ctrl-C, a scheduler's SIGTERM) waits for at most these steps to finish
+# before its checkpoint, where an unbounded queue made it wait for every step dispatched.
+STEPS_IN_FLIGHT = 3
+
+
 class TrainerBase(HyperParameters):
     """``Trainer(max_epochs, num_gpus=0, gradient_clip_val=0)`` as in the book, plus:
 
@@ -667,6 +674,8 @@ class TrainerBase(HyperParameters):
             self.check_stop()
             loss = self.train_step(batch)
             state.pending.append((loss, count))
+            if len(state.pending) > STEPS_IN_FLIGHT:
+                self.flush_losses(keep=STEPS_IN_FLIGHT)
             state.batch += 1
             self.step += 1
             state.seen += count
@@ -715,12 +724,15 @@ class TrainerBase(HyperParameters):
         self.board.draw(epoch + 1, record["val_acc"], "val_acc")
         return record
 
-    def flush_losses(self) -> None:
-        """Bring the epoch's pending losses to the host and add them up; a non-finite one stops
-        training with :class:`TrainingError`."""
+    def flush_losses(self, keep: int = 0) -> None:
+        """Bring the epoch's pending losses to the host and add them up, all but the last
+        ``keep`` (whose steps may still run); a non-finite one stops training with
+        :class:`TrainingError`."""
         state = cast(EpochProgress, self.epoch_progress)  # called only while an epoch runs
         limit = DIVERGED_LOSS_FACTOR * math.log(max(self.num_classes or 2, 2))
-        for loss, count in state.pending:
+        flushed, state.pending = (state.pending[:len(state.pending) - keep],
+                                  state.pending[len(state.pending) - keep:])
+        for loss, count in flushed:
             value = self.to_float(loss)
             if not math.isfinite(value) or value > limit:
                 advice, settings = self.lower_rate_advice()
@@ -729,7 +741,6 @@ class TrainerBase(HyperParameters):
                     f"{advice}", **settings)
             state.loss_sum += value * count
             state.segment_sum += value * count
-        state.pending = []
 
     def lower_rate_advice(self) -> tuple[str, dict[str, Any]]:
         """What to lower after a diverged step (the schedule's peak when it has one), as

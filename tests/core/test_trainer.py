@@ -64,6 +64,22 @@ def test_a_lessons_own_loader_on_a_subclass_is_what_trains():
     assert "train_loader" not in calls and "train_dataloader" in calls
 
 
+def test_the_host_queues_a_bounded_number_of_steps(data):
+    """The losses of at most STEPS_IN_FLIGHT steps wait on the device between two bar
+    updates, so that a stop waits for few steps (JAX dispatched a whole half-epoch ahead);
+    the epoch's loss is the same sum."""
+    from d2l_alexnet.core.trainer import STEPS_IN_FLIGHT
+
+    waiting = []
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    trainer.step_callbacks.append(
+        lambda trainer: waiting.append(len(trainer.epoch_progress.pending)))
+    history = trainer.fit(SoftmaxRegression(lr=0.05), FashionMNISTBase(
+        batch_size=10, resize=28, limit_train=200, limit_val=50, log=None))
+    assert max(waiting) == STEPS_IN_FLIGHT == 3 and len(waiting) == 20
+    assert 0 < history[0]["train_loss"] < math.log(10) + 1e-6
+
+
 def test_validation_metrics_are_exact_averages(data):
     trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
     model = SoftmaxRegression(lr=0.0)  # no learning: every prediction is class 0
