@@ -9,6 +9,7 @@ and the weights file records the class names, so ``predict`` can name what it se
 import argparse
 import errno
 import os
+import re
 import random
 import shlex
 import signal
@@ -168,7 +169,14 @@ def resolve_recipe(args):
     check_counts(("--epochs", args.epochs))
     problems = args.recipe.problems(args.epochs)
     if problems:
-        raise UsageError(problems[0])
+        # The values the bundle gave rather than the person (--recipe fast's --max-lr...).
+        inherited = [f"--{flag.replace('_', '-')}" for flag in RECIPE_FLAGS
+                     if getattr(args, flag) is None and getattr(base, flag) != getattr(
+                         NAMED_RECIPES["chapter"][0], flag)]
+        named = [flag for flag in inherited if re.search(rf"{flag}\b", problems[0])]
+        note = (f" ({', '.join(named)} {'comes' if len(named) == 1 else 'come'} from --recipe "
+                f"{args.recipe_name.removesuffix('-custom')})" if named and changed else "")
+        raise UsageError(problems[0] + note)
     args.lr = args.recipe.lr
 
 

@@ -144,6 +144,9 @@ def test_the_plan_is_saved_as_plain_values():
     (["--lr", "inf"], "--lr must be a finite number, got inf"),
     (["--weight-decay", "inf"], "--weight-decay must be a finite number, got inf"),
     (["--max-lr", "0.1"], "--lr (0.01) would go unused"),
+    # A value the bundle gave, not the person, is said to come from it.
+    (["--recipe", "fast", "--schedule", "constant"],
+     "or give the rate as --lr alone (--max-lr comes from --recipe fast)"),
     (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
     (["--seed", str(2**32)], "--seed must be a whole number from 0 to 4294967295"),
 ])
