@@ -502,6 +502,9 @@ def train_model(args, trainer, model, data, checkpointer):
     try:
         history = trainer.fit(model, data, resume=args.resume_from)
         failed = False
+        if trainer.stop_requested is not None:  # it came after the last step: nothing to stop
+            warn(f"{trainer.stop_requested} came after the last training step: the run "
+                 "finished, and writes its outputs")
     except TrainingInterrupted as interrupt:  # a first signal, at a step boundary
         if checkpointer is None:
             raise

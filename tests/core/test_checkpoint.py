@@ -576,6 +576,28 @@ def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
     assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
 
 
+def test_a_signal_as_the_last_epoch_ends_lets_the_run_finish_and_says_so(cli, tmp_path, capsys,
+                                                                    monkeypatch):
+    """Ctrl-C as the last epoch ends (its best weights or checkpoint being written) leaves no
+    step to stop at: the run writes its outputs and exits 0, and now says so after its
+    "stopping after this step" line, which alone left the person to wonder."""
+    validate = NumpyTrainer.validate
+
+    def validate_then_signal(trainer):
+        result = validate(trainer)
+        if trainer.epoch == trainer.max_epochs - 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(NumpyTrainer, "validate", validate_then_signal)
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 0
+    err = capsys.readouterr().err
+    assert "SIGINT: stopping after this step to save a checkpoint" in err
+    assert ("SIGINT came after the last training step: the run finished, and writes its "
+            "outputs") in err
+    assert (tmp_path / "run" / "weights.safetensors").exists()
+
+
 @pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_cli_without_checkpoints_still_exits_cleanly_on_a_signal(cli, tmp_path, capsys,
                                                                  monkeypatch, signum, status):
