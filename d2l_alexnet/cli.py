@@ -21,6 +21,7 @@ import argparse
 import errno
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from typing import IO, Any, Callable
 
@@ -42,7 +43,8 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
            "add_device_argument",
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
            "check_output_path", "check_resize", "check_seed", "compile_options",
-           "exit_status_of", "failure_reason", "main_of", "out_of_memory_message", "report"]
+           "exit_status_of", "failure_reason", "main_of", "normalized_names", "out_of_memory_message",
+           "report", "same_class_names", "shown_names"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -184,6 +186,27 @@ def check_output_path(flag: str, path: PathLike, is_file: bool = False) -> list[
     except OSError as error:
         raise UsageError(f"cannot write to {flag} {path} ({error.strerror or error}): choose a "
                          f"writable {'place' if is_file else 'directory'}") from None
+
+
+# ---- class names, as a weights file and a folder give them ---------------------------------
+SHOWN_NAMES = 6  # class names listed in one message; the rest are counted
+
+
+def shown_names(names: Sequence[str]) -> str:
+    """``"cat, dog"``; a long list cut after a few names, the rest counted."""
+    shown = ", ".join(names[:SHOWN_NAMES])
+    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
+
+
+def normalized_names(names: Sequence[str]) -> list[str]:
+    """``names`` in Unicode's NFC form: a folder on macOS gives its names decomposed (NFD),
+    which look the same as the composed names a file written elsewhere holds."""
+    return [unicodedata.normalize("NFC", name) for name in names]
+
+
+def same_class_names(names: Sequence[str], others: Sequence[str]) -> bool:
+    """Whether two lists name the same classes in the same order, as people read them."""
+    return normalized_names(names) == normalized_names(others)
 
 
 # ---- errors as one line ----------------------------------------------------------------------

@@ -24,7 +24,8 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_data_dir, check_output_path, check_resize, check_seed, command_parser,
-                  compile_options, exit_status_of, failure_reason)
+                  compile_options, exit_status_of, failure_reason, normalized_names,
+                  same_class_names, shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
@@ -300,14 +301,32 @@ def check_init_from_size(path, resize):
 
 
 def check_init_from_classes(args):
-    """Refuse a weights file for another number of classes than --image-folder's without
-    --new-head, with train's fix (the library's own message names ``skip_head=``)."""
-    saved = saved_metadata(args.init_from)["num_classes"]
-    if args.image_folder is None or args.new_head or saved in (None, args.num_classes):
+    """Refuse a weights file for other classes than the run's without --new-head, with train's
+    fix (the library's own message names ``skip_head=``): another number of them than
+    --image-folder's, or other names than the run's (the folder's, or Fashion-MNIST's),
+    compared Unicode-normalised. Names that match in another order are refused too: the last
+    layer's rows are in the file's order, so they would be read as the wrong classes."""
+    saved = saved_metadata(args.init_from)
+    count, names = saved["num_classes"], saved["classes"]
+    if args.new_head:
         return
-    raise WeightsError(f"{args.init_from} holds weights for {saved} classes, and --image-folder "
-                       f"{args.image_folder} has {args.num_classes}: add --new-head to fine-tune "
-                       "it onto the folder's classes (all but its last layer are loaded)")
+    data = ("Fashion-MNIST" if args.image_folder is None
+            else f"--image-folder {args.image_folder}")
+    fix = ("add --new-head to fine-tune it onto the run's classes (all but its last layer are "
+           "loaded)")
+    if count not in (None, args.num_classes):
+        if args.image_folder is None:  # read_weights says it, naming --new-head
+            return
+        raise WeightsError(f"{args.init_from} holds weights for {count} classes, and {data} "
+                           f"has {args.num_classes}: {fix}")
+    if names is None or same_class_names(names, args.class_names):
+        return
+    if sorted(normalized_names(names)) == sorted(normalized_names(args.class_names)):
+        raise WeightsError(f"{args.init_from} names {data}'s classes in another order "
+                           f"({shown_names(names)}; the run's: {shown_names(args.class_names)}), "
+                           f"so its last layer would answer for the wrong ones: {fix}")
+    raise WeightsError(f"{args.init_from} was trained on the classes {shown_names(names)}, and "
+                       f"{data} has {shown_names(args.class_names)}: {fix}")
 
 
 def validate_checkpoint_flags(args):

@@ -15,6 +15,7 @@ from PIL import Image
 
 from d2l_alexnet import backends, evaluate, predict, train
 from d2l_alexnet.core import weights
+from d2l_alexnet.core.data import TEXT_LABELS
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
 from repository import REPO
@@ -368,6 +369,28 @@ def named_weights(path, classes, in_channels=3):
     weights.save_canonical(path, tensors, 67, len(classes), "test", in_channels,
                            classes=classes)
     return path
+
+
+def test_train_init_from_a_file_of_other_class_names_needs_new_head(capsys, tmp_path):
+    folder = picture_folder(tmp_path / "pictures", ("a", "b", "c"))
+    run = ["--resize", "67", "--out", str(tmp_path / "run")]
+    pets = named_weights(tmp_path / "pets.safetensors", ["bird", "cat", "dog"])
+    err = refused(train.main, ["--image-folder", str(folder), "--init-from", str(pets), *run],
+                  capsys)
+    assert "trained on the classes bird, cat, dog, and --image-folder" in err
+    assert f"{folder} has a, b, c: add --new-head" in err
+    # Fashion-MNIST's names in sorted order, as a run on an exported folder writes them.
+    sorted_fashion = named_weights(tmp_path / "sorted.safetensors", sorted(TEXT_LABELS), 1)
+    err = refused(train.main, ["--init-from", str(sorted_fashion), *run], capsys)
+    assert "names Fashion-MNIST's classes in another order (ankle boot, bag," in err
+    assert "add --new-head" in err
+    assert not (tmp_path / "run").exists()
+    # The same names, decomposed as a macOS folder gives them: the same classes.
+    accents = picture_folder(tmp_path / "accents", ("cafe\u0301", "the\u0301"))
+    args = train.build_parser().parse_args(["--image-folder", str(accents), "--init-from", str(
+        named_weights(tmp_path / "nfc.safetensors", ["caf\u00e9", "th\u00e9"])), *run])
+    train.validate(args)
+    assert args.init_tensors["dense3.weight"].shape == (2, 4096)
 
 
 def test_evaluate_refuses_a_folder_of_other_classes_than_the_files(capsys, tmp_path):
