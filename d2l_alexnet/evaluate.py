@@ -18,15 +18,12 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, check_counts, check_data_dir, check_resize, command_parser,
-                  main_of)
+                  main_of, normalized_names, same_class_names, shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError
 from .core.images import folder_classes, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 from .train import NUM_CLASSES, in_flags
-
-SHOWN_NAMES = 6  # class names listed in one message; the rest are counted
-
 
 def build_parser():
     parser = command_parser(
@@ -86,22 +83,25 @@ def validate(args):
         raise UsageError(f"--weights: {error}") from None
 
 
-def shown_names(names):
-    """``"cat, dog"``; a long list cut after a few names, the rest counted."""
-    shown = ", ".join(names[:SHOWN_NAMES])
-    return shown + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else "")
-
-
 def check_fits_evaluate(args, saved):
     """Refuse a file ``evaluate`` cannot measure on ``args.classes`` (Fashion-MNIST's, or the
     folder's) with advice ``evaluate`` or ``train`` can follow (the library's own messages
     name ``num_classes=``, ``resize=`` and ``--new-head``, which are ``AlexNet``'s and
-    ``train``'s); ``saved``: the file's :func:`saved_metadata`."""
+    ``train``'s); ``saved``: the file's :func:`saved_metadata`. Class names are compared
+    Unicode-normalised (a macOS folder gives them decomposed)."""
     classes, names = saved["num_classes"], saved["classes"]
     args.model_classes = args.classes  # the model's output classes, in label order
-    if args.image_folder is not None and names is not None and set(args.classes) <= set(names):
-        args.model_classes = names  # each folder found by its name: a test set may hold some
-        return check_fits_evaluate_size(args, saved)
+    if args.image_folder is not None and names is not None:
+        unknown = [name for name, normal in zip(args.classes, normalized_names(args.classes))
+                   if normal not in normalized_names(names)]
+        if not unknown:
+            args.model_classes = names  # each folder found by its name: a test set may hold some
+            return check_fits_evaluate_size(args, saved)
+        raise UsageError(f"--weights: {args.weights} was trained on the classes "
+                         f"{shown_names(names)}, and --image-folder {args.image_folder} has "
+                         f"{shown_names(args.classes)}, of which {shown_names(unknown)} "
+                         f"{'is' if len(unknown) == 1 else 'are'} not among them: "
+                         f"{fine_tuning_fix(args, saved)}")
     if args.image_folder is None:
         data, other = f"Fashion-MNIST has {NUM_CLASSES}", "not Fashion-MNIST's"
         fix = ("give it a weights file trained on Fashion-MNIST (train's --out), or measure "
@@ -110,20 +110,25 @@ def check_fits_evaluate(args, saved):
         data = (f"--image-folder {args.image_folder} has {len(args.classes)} "
                 f"({shown_names(args.classes)})")
         other = f"and --image-folder {args.image_folder} has {shown_names(args.classes)}"
-        # The command as it would run: the file's input size (train's default is the
-        # chapter's), the paths quoted for a shell.
-        height, width = as_size(saved["resize"] or CHAPTER_RESIZE)
-        size = f" --resize {height}" if height == width != CHAPTER_RESIZE else ""
-        fix = ("measure it on a folder of the classes it was trained on, or fine-tune it onto "
-               f"these: train --image-folder {shlex.quote(str(args.image_folder))} --init-from "
-               f"{shlex.quote(str(args.weights))} --new-head{size}")
+        fix = fine_tuning_fix(args, saved)
     if classes is not None and classes != len(args.classes):
         raise UsageError(f"--weights: {args.weights} holds weights for {classes} classes, and "
                          f"{data}: {fix}")
-    if names is not None and names != args.classes:
+    if names is not None and not same_class_names(names, args.classes):
         raise UsageError(f"--weights: {args.weights} was trained on the classes "
                          f"{shown_names(names)}, {other}: {fix}")
     check_fits_evaluate_size(args, saved)
+
+
+def fine_tuning_fix(args, saved):
+    """What to do with a file for other classes than --image-folder's: measure it on its own,
+    or the command that fine-tunes it onto the folder's, as it would run (the file's input
+    size, train's default being the chapter's; the paths quoted for a shell)."""
+    height, width = as_size(saved["resize"] or CHAPTER_RESIZE)
+    size = f" --resize {height}" if height == width != CHAPTER_RESIZE else ""
+    return ("measure it on a folder of the classes it was trained on, or fine-tune it onto "
+            f"these: train --image-folder {shlex.quote(str(args.image_folder))} --init-from "
+            f"{shlex.quote(str(args.weights))} --new-head{size}")
 
 
 def check_fits_evaluate_size(args, saved):
@@ -170,7 +175,8 @@ def folder_data(backend, args):
     except DataError as error:
         raise in_flags(error) from None
     # The folder's labels as the model's: its classes are found in the file's by name.
-    labels = np.array([args.model_classes.index(name) for name in classes])[labels]
+    model_classes = normalized_names(args.model_classes)
+    labels = np.array([model_classes.index(name) for name in normalized_names(classes)])[labels]
     return backend.ArrayData((images, labels), (images, labels), batch_size=args.batch_size,
                              resize=args.resize, layout="NHWC", classes=args.model_classes)
 

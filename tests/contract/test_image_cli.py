@@ -159,3 +159,14 @@ def test_an_unreadable_image_in_the_folder_is_refused_in_one_line(backend_name, 
     assert "red/notes.png" in errors and "--skip-unreadable" in errors
     assert "skip_unreadable=True" not in errors
     assert not (tmp_path / "out").exists()
+
+
+def test_evaluate_finds_a_macos_folders_decomposed_class_names_in_the_file(d2l, run, tmp_path):
+    folder = tmp_path / "accents"
+    for name in ("cafe\u0301", "the\u0301"):  # NFD, as macOS names folders
+        (folder / name).mkdir(parents=True)
+        (folder / name / "0.png").write_bytes((run["folder"] / "red" / "0.png").read_bytes())
+    measured = evaluate.folder_data(d2l, argparse.Namespace(
+        image_folder=folder, in_channels=3, resize=67, skip_unreadable=False, batch_size=4,
+        model_classes=["tea", "th\u00e9", "caf\u00e9"]))
+    assert sorted(measured.val_labels.tolist()) == [1, 2]

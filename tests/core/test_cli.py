@@ -404,7 +404,20 @@ def test_evaluate_refuses_a_folder_of_other_classes_than_the_files(capsys, tmp_p
                                  "--resize 67"), err
     three = named_weights(tmp_path / "three.safetensors", ["a", "b", "c"])
     err = refused(evaluate.main, ["--image-folder", str(folder), "--weights", str(three)], capsys)
-    assert "holds weights for 3 classes, and --image-folder" in err
+    # The count is not the problem: the folder's classes the file does not know are.
+    assert (f"trained on the classes a, b, c, and --image-folder {folder} has cat, dog, of "
+            "which cat, dog are not among them") in err
+    horses = picture_folder(tmp_path / "horses", ("cat", "horse"))
+    pets = named_weights(tmp_path / "pets.safetensors", ["bird", "cat", "dog"])
+    err = refused(evaluate.main, ["--image-folder", str(horses), "--weights", str(pets)], capsys)
+    assert (f"trained on the classes bird, cat, dog, and --image-folder {horses} has cat, horse, "
+            "of which horse is not among them") in err
+    # A macOS folder's decomposed names are the file's composed ones.
+    accents = picture_folder(tmp_path / "accents", ("cafe\u0301", "the\u0301"))
+    args = evaluate.build_parser().parse_args(["--image-folder", str(accents), "--weights", str(
+        named_weights(tmp_path / "nfc.safetensors", ["caf\u00e9", "th\u00e9", "tea"]))])
+    evaluate.validate(args)
+    assert args.model_classes == ["caf\u00e9", "th\u00e9", "tea"]
     err = refused(evaluate.main, ["--weights", str(named_weights(
         tmp_path / "ten.safetensors", list("abcdefghij"), in_channels=1))], capsys)
     assert "a, b, c, d, e, f and 4 more, not Fashion-MNIST's" in err and "--image-folder" in err
