@@ -22,7 +22,8 @@ from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError
 from .core.images import folder_classes, folder_images
-from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
+from .core.weights import WeightsError, from_canonical, read_weights
+from .predict import described_file, input_size
 from .train import NUM_CLASSES, in_flags
 
 def build_parser():
@@ -63,17 +64,15 @@ def validate(args):
         raise UsageError("--skip-unreadable goes with --image-folder DIR; without it evaluate "
                          "measures on Fashion-MNIST")
     args.backend = canonical_name(args.backend)
-    if args.resize is not None:
-        check_resize(args.resize)
+    args.notes = []
     # A folder is a test set: it may hold some of the file's classes only (mapped by name).
     args.classes = (list(TEXT_LABELS) if args.image_folder is None
                     else folder_classes(args.image_folder, "--image-folder", test_set=True))
     try:
-        saved = saved_metadata(args.weights)
+        saved = described_file(args.weights)
         check_fits_evaluate(args, saved)
-        if args.resize is None:
-            args.resize = saved["resize"] or CHAPTER_RESIZE
-            check_resize(args.resize)
+        args.resize = input_size(args, saved)
+        check_resize(args.resize)
         # Fashion-MNIST is greyscale (an RGB file's conv1 is adapted); a folder is read in the
         # channels the file was trained on.
         args.in_channels = 1 if args.image_folder is None else saved["in_channels"] or 1
@@ -96,7 +95,7 @@ def check_fits_evaluate(args, saved):
                    if normal not in normalized_names(names)]
         if not unknown:
             args.model_classes = names  # each folder found by its name: a test set may hold some
-            return check_fits_evaluate_size(args, saved)
+            return
         raise UsageError(f"--weights: {args.weights} was trained on the classes "
                          f"{shown_names(names)}, and --image-folder {args.image_folder} has "
                          f"{shown_names(args.classes)}, of which {shown_names(unknown)} "
@@ -117,7 +116,6 @@ def check_fits_evaluate(args, saved):
     if names is not None and not same_class_names(names, args.classes):
         raise UsageError(f"--weights: {args.weights} was trained on the classes "
                          f"{shown_names(names)}, {other}: {fix}")
-    check_fits_evaluate_size(args, saved)
 
 
 def fine_tuning_fix(args, saved):
@@ -131,17 +129,10 @@ def fine_tuning_fix(args, saved):
             f"{shlex.quote(str(args.weights))} --new-head{size}")
 
 
-def check_fits_evaluate_size(args, saved):
-    if (args.resize is not None and saved["resize"] is not None
-            and as_size(args.resize) != as_size(saved["resize"])):
-        raise UsageError(f"--weights: {args.weights} holds weights for "
-                         f"{format_size(saved['resize'])} inputs (the model: "
-                         f"{format_size(args.resize)}): leave out --resize, which defaults to "
-                         "the size the file was saved for")
-
-
 def run(args):
     validate(args)
+    for note in args.notes:
+        print(f"note: {note}", file=sys.stderr)
     backend = load_backend(args.backend, "evaluate")
     if args.image_folder is None:
         data = backend.FashionMNIST(batch_size=args.batch_size, resize=as_size(args.resize),

@@ -14,10 +14,11 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, check_counts,
                   check_resize, command_parser, main_of)
-from .core.architecture import CHAPTER_RESIZE
+from .core.architecture import CHAPTER_RESIZE, as_size, format_size, minimum_resize
 from .core.data import TEXT_LABELS
 from .core.images import read_image, shown_path
-from .core.weights import WeightsError, from_canonical, read_tensors, read_weights, saved_metadata
+from .core.weights import (WeightsError, canonical_shapes, from_canonical, read_tensors,
+                           read_weights, saved_metadata)
 
 
 def build_parser():
@@ -29,6 +30,8 @@ def build_parser():
                         help="a weights.safetensors written by train in any backend")
     parser.add_argument("--top-k", type=int, default=1, metavar="K",
                         help="print the K likeliest classes of each image (default 1)")
+    parser.add_argument("--resize", type=int, default=None,
+                        help="image side (default: the one the weights were saved for)")
     add_batch_size_argument(parser, default=32)
     parser.add_argument("images", nargs="+", metavar="IMAGE",
                         help="image files (PNG, JPEG...), read as ImageFolder reads them")
@@ -51,6 +54,77 @@ def class_names(path, saved):
         f"or saved in Python without classes=): printing class indices 0..{num_classes - 1}")
 
 
+def described_file(path):
+    """A weights file's :func:`saved_metadata`, with what its metadata lacks (a file of
+    another tool holds tensors only) read from its tensors' shapes: ``num_classes`` from
+    ``dense3.bias``, ``in_channels`` from ``conv1.weight``'s input channels; and
+    ``resizes``: ``(first, last)``, the square input sides whose map before ``dense1`` has as
+    many values as ``dense1`` takes, where the file records no input size (else ``None``)."""
+    saved = saved_metadata(path)
+    saved["resizes"] = None
+    if None not in (saved["num_classes"], saved["in_channels"], saved["resize"]):
+        return saved
+    tensors = read_tensors(path, log=None)[0]
+    if saved["num_classes"] is None:  # its last layer tells
+        saved["num_classes"] = len(tensors.get("dense3.bias", ()))
+        if saved["num_classes"] < 2:
+            raise WeightsError(f"{path} has no classifier of two classes or more in dense3: "
+                               "not AlexNet weights of this library")
+    kernel = tensors.get("conv1.weight")
+    if saved["in_channels"] is None and kernel is not None and kernel.ndim == 4:
+        saved["in_channels"] = int(kernel.shape[1])
+    dense = tensors.get("dense1.weight")
+    if saved["resize"] is None and dense is not None and dense.ndim == 2:
+        saved["resizes"] = square_sides_for(int(dense.shape[1]))
+        if saved["resizes"] is None:
+            raise WeightsError(f"{path} records no input size, and its dense1 takes "
+                               f"{dense.shape[1]:,} values, which no square input gives "
+                               "(--resize takes one side): not a file the command line reads")
+    return saved
+
+
+def square_sides_for(flattened):
+    """``(first, last)``: the square input sides whose map before ``dense1`` has ``flattened``
+    values, or ``None`` if none has (each side in the range gives the same shapes)."""
+    found, side = [], minimum_resize()
+    while True:
+        _, before_dense = canonical_shapes(side, 2)
+        values = int(np.prod(before_dense))
+        if values == flattened:
+            found.append(side)
+        elif values > flattened:
+            return (found[0], found[-1]) if found else None
+        side += 1
+
+
+def input_size(args, saved):
+    """The side to read images at: ``--resize``, the file's, or for a file that records none,
+    the chapter's when its ``dense1`` fits that, else the smallest side that fits, said in
+    ``args.notes``; refuses a ``--resize`` that ``dense1`` does not fit, naming those that do."""
+    sides = saved["resizes"]
+    if args.resize is not None:
+        check_resize(args.resize)
+        if saved["resize"] is not None and as_size(args.resize) != as_size(saved["resize"]):
+            raise UsageError(f"--weights: {args.weights} holds weights for "
+                             f"{format_size(saved['resize'])} inputs (the model: "
+                             f"{format_size(args.resize)}): leave out --resize, which defaults "
+                             "to the size the file was saved for")
+        if sides is not None and not sides[0] <= args.resize <= sides[1]:
+            raise UsageError(f"--resize {args.resize} does not fit {args.weights}, which records "
+                             f"no input size: its dense1 fits inputs of {sides[0]} to "
+                             f"{sides[1]} pixels a side; pass one of them")
+        return args.resize
+    if saved["resize"] is not None:
+        return saved["resize"]
+    if sides is None:
+        return CHAPTER_RESIZE  # no dense1: reading it says what is missing
+    side = CHAPTER_RESIZE if sides[0] <= CHAPTER_RESIZE <= sides[1] else sides[0]
+    args.notes.append(f"{args.weights} records no input size: its dense1 fits inputs of "
+                      f"{sides[0]} to {sides[1]} pixels a side; reading images at "
+                      f"{side}×{side} (--resize to choose another)")
+    return side
+
+
 def validate(args):
     """Check the flags, read the weights and every image, before any framework is imported."""
     if args.weights is None:
@@ -58,22 +132,18 @@ def validate(args):
                          "wrote in its --out directory")
     check_counts(("--batch-size", args.batch_size), ("--top-k", args.top_k))
     args.backend = canonical_name(args.backend)
+    args.notes = []
     try:
-        saved = saved_metadata(args.weights)
-        if saved["num_classes"] is None:  # a file of another tool: its last layer tells
-            saved["num_classes"] = len(read_tensors(args.weights, log=None)[0]
-                                       .get("dense3.bias", ()))
-            if saved["num_classes"] < 2:
-                raise WeightsError(f"{args.weights} has no classifier of two classes or more "
-                                   "in dense3: not AlexNet weights of this library")
-        args.resize = saved["resize"] or CHAPTER_RESIZE
+        saved = described_file(args.weights)
+        args.resize = input_size(args, saved)
+        check_resize(args.resize)
         args.in_channels = saved["in_channels"] or 1
         args.tensors = read_weights(args.weights, args.resize, saved["num_classes"],
                                     args.in_channels, log=None)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
-    check_resize(args.resize)
-    args.classes, args.note = class_names(args.weights, saved)
+    args.classes, note = class_names(args.weights, saved)
+    args.notes += [note] if note is not None else []
     if args.top_k > len(args.classes):
         raise UsageError(f"--top-k {args.top_k} is more than the {len(args.classes)} classes "
                          f"of {args.weights}: use at most {len(args.classes)}")
@@ -92,8 +162,8 @@ def tab_field(text):
 
 def run(args):
     validate(args)
-    if args.note is not None:
-        print(f"note: {args.note}", file=sys.stderr)
+    for note in args.notes:
+        print(f"note: {note}", file=sys.stderr)
     backend = load_backend(args.backend, "predict")
     num_classes = len(args.classes)
     model = backend.AlexNet(num_classes=num_classes, resize=args.resize,

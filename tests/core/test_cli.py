@@ -549,3 +549,36 @@ def test_predict_writes_a_tab_or_line_break_in_a_field_as_an_escape():
     # One image per line stays one line of three fields, whatever its file is called.
     assert predict.tab_field("my\tcat\nphoto\r.png") == "my\\tcat\\nphoto\\r.png"
     assert predict.tab_field("ankle boot") == "ankle boot"
+
+
+def tensors_only(path, num_classes, in_channels, resize=67):
+    """A weights file of another tool: AlexNet's tensors, no metadata."""
+    shapes, _ = weights.canonical_shapes(resize, num_classes, in_channels)
+    weights.save_safetensors(path, {name: np.zeros(shape, np.float32)
+                                    for name, shape in shapes.items()})
+    return path
+
+
+def test_a_file_without_metadata_is_read_at_the_size_and_channels_its_tensors_have(capsys,
+                                                                                  tmp_path):
+    picture = picture_folder(tmp_path / "pictures") / "cat" / "0.png"
+    rgb = str(tensors_only(tmp_path / "rgb.safetensors", 3, 3))
+    args = predict.build_parser().parse_args(["--weights", rgb, str(picture)])
+    predict.validate(args)
+    assert (args.resize, args.in_channels, args.pixels[0].shape) == (67, 3, (67, 67, 3))
+    assert any("dense1 fits inputs of 67 to 98 pixels a side; reading images at 67×67 "
+               "(--resize to choose another)" in note for note in args.notes)
+    args = evaluate.build_parser().parse_args(["--weights", rgb, "--image-folder", str(
+        picture_folder(tmp_path / "three", ("a", "b", "c")))])
+    evaluate.validate(args)
+    assert (args.resize, args.in_channels) == (67, 3)
+    err = refused(predict.main, ["--weights", rgb, "--resize", "120", str(picture)], capsys)
+    assert "--resize 120 does not fit" in err and "inputs of 67 to 98 pixels" in err
+    chapter = str(tensors_only(tmp_path / "chapter.safetensors", 10, 1, resize=224))
+    args = predict.build_parser().parse_args(["--weights", chapter, str(picture)])
+    predict.validate(args)
+    assert (args.resize, args.in_channels) == (224, 1)
+    # A file that records its size: --resize may only repeat it.
+    cats = str(named_weights(tmp_path / "cats.safetensors", ["cat", "dog"]))
+    assert "leave out --resize" in refused(
+        predict.main, ["--weights", cats, "--resize", "80", str(picture)], capsys)
