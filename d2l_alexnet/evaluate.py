@@ -23,7 +23,7 @@ from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError
 from .core.images import folder_classes, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights
-from .predict import described_file, input_size
+from .predict import check_image_channels, described_file, input_size
 from .train import NUM_CLASSES, in_flags
 
 def build_parser():
@@ -70,6 +70,8 @@ def validate(args):
                     else folder_classes(args.image_folder, "--image-folder", test_set=True))
     try:
         saved = described_file(args.weights)
+        if args.image_folder is not None:  # Fashion-MNIST is greyscale: conv1 is adapted
+            check_image_channels(args.weights, saved["in_channels"])
         check_fits_evaluate(args, saved)
         args.resize = input_size(args, saved)
         check_resize(args.resize)

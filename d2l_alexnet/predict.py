@@ -97,6 +97,15 @@ def square_sides_for(flattened):
         side += 1
 
 
+def check_image_channels(path, in_channels):
+    """Refuse a file for inputs of other channels than an image file gives (``AlexNet(
+    in_channels=4)`` in Python, say) before any framework is imported."""
+    if in_channels not in (None, 1, 3):
+        raise UsageError(f"--weights: {path} is for {in_channels}-channel inputs, and the "
+                         "command line reads images as greyscale (1 channel) or RGB (3): "
+                         "use this file from Python, or a file trained on images")
+
+
 def input_size(args, saved):
     """The side to read images at: ``--resize``, the file's, or for a file that records none,
     the chapter's when its ``dense1`` fits that, else the smallest side that fits, said in
@@ -135,6 +144,7 @@ def validate(args):
     args.notes = []
     try:
         saved = described_file(args.weights)
+        check_image_channels(args.weights, saved["in_channels"])
         args.resize = input_size(args, saved)
         check_resize(args.resize)
         args.in_channels = saved["in_channels"] or 1

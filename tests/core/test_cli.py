@@ -582,3 +582,14 @@ def test_a_file_without_metadata_is_read_at_the_size_and_channels_its_tensors_ha
     cats = str(named_weights(tmp_path / "cats.safetensors", ["cat", "dog"]))
     assert "leave out --resize" in refused(
         predict.main, ["--weights", cats, "--resize", "80", str(picture)], capsys)
+
+
+def test_a_file_for_images_of_four_channels_is_refused_before_any_framework(capsys, tmp_path):
+    folder = picture_folder(tmp_path / "pictures")
+    four = str(named_weights(tmp_path / "four.safetensors", ["cat", "dog"], in_channels=4))
+    for main, argv in ((predict.main, [str(folder / "cat" / "0.png")]),
+                       (evaluate.main, ["--image-folder", str(folder)])):
+        err = refused(main, ["--weights", four, *argv], capsys)
+        assert ("is for 4-channel inputs, and the command line reads images as greyscale "
+                "(1 channel) or RGB (3)") in err
+        assert "in_channels=" not in err
