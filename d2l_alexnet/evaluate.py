@@ -23,7 +23,7 @@ from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError
 from .core.images import folder_classes, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights
-from .predict import check_image_channels, described_file, input_size
+from .predict import check_image_channels, class_names, described_file, input_size
 from .train import NUM_CLASSES, in_flags
 
 def build_parser():
@@ -92,13 +92,18 @@ def check_fits_evaluate(args, saved):
     Unicode-normalised (a macOS folder gives them decomposed)."""
     classes, names = saved["num_classes"], saved["classes"]
     args.model_classes = args.classes  # the model's output classes, in label order
+    if names is None:
+        names = assumed_class_names(args, saved)
     if args.image_folder is not None and names is not None:
         unknown = [name for name, normal in zip(args.classes, normalized_names(args.classes))
                    if normal not in normalized_names(names)]
         if not unknown:
             args.model_classes = names  # each folder found by its name: a test set may hold some
             return
-        raise UsageError(f"--weights: {args.weights} was trained on the classes "
+        trained_on = ("was trained on the classes" if saved["classes"] is not None else
+                      "names no classes and has Fashion-MNIST's shape, so is read (as predict "
+                      "reads it) as Fashion-MNIST's")
+        raise UsageError(f"--weights: {args.weights} {trained_on} "
                          f"{shown_names(names)}, and --image-folder {args.image_folder} has "
                          f"{shown_names(args.classes)}, of which {shown_names(unknown)} "
                          f"{'is' if len(unknown) == 1 else 'are'} not among them: "
@@ -118,6 +123,24 @@ def check_fits_evaluate(args, saved):
     if names is not None and not same_class_names(names, args.classes):
         raise UsageError(f"--weights: {args.weights} was trained on the classes "
                          f"{shown_names(names)}, {other}: {fix}")
+
+
+def assumed_class_names(args, saved):
+    """The names of the outputs of a file that records none, as ``predict`` reads them:
+    Fashion-MNIST's for a file of its shape (``None`` otherwise: its outputs are taken in the
+    data's label order); either way one line in ``args.notes`` says what was assumed."""
+    names, _ = class_names(args.weights, saved)
+    if names == list(TEXT_LABELS):
+        args.notes.append(f"{args.weights} names no classes; it has Fashion-MNIST's shape (10 "
+                          "classes, greyscale): reading its outputs as Fashion-MNIST's classes, "
+                          "as predict names them")
+        return names
+    data = ("Fashion-MNIST's label order" if args.image_folder is None else
+            f"the sorted order of --image-folder's classes ({shown_names(args.classes)}), as "
+            "train --image-folder numbers them")
+    args.notes.append(f"{args.weights} names no classes: reading its outputs in {data} "
+                      "(predict prints their indices)")
+    return None
 
 
 def fine_tuning_fix(args, saved):

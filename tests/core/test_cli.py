@@ -593,3 +593,28 @@ def test_a_file_for_images_of_four_channels_is_refused_before_any_framework(caps
         assert ("is for 4-channel inputs, and the command line reads images as greyscale "
                 "(1 channel) or RGB (3)") in err
         assert "in_channels=" not in err
+
+
+def test_evaluate_reads_a_file_without_class_names_as_predict_does(capsys, tmp_path):
+    """A 10-class greyscale file names Fashion-MNIST's classes to predict: evaluate reads its
+    outputs so too, rather than as a folder's sorted classes; either way a line says so."""
+    unnamed = str(lesson_weights(tmp_path / "unnamed.safetensors", num_classes=3,
+                                 in_channels=1))
+    fashion = str(tensors_only(tmp_path / "fashion.safetensors", 10, 1))
+    letters = picture_folder(tmp_path / "letters", list("abcdefghij"), per_class=1)
+    err = refused(evaluate.main, ["--weights", fashion, "--image-folder", str(letters)], capsys)
+    assert "names no classes and has Fashion-MNIST's shape, so is read (as predict reads it) " \
+           "as Fashion-MNIST's t-shirt, trouser," in err
+    clothes = picture_folder(tmp_path / "clothes", ("bag", "coat"))
+    args = evaluate.build_parser().parse_args(["--weights", fashion, "--image-folder",
+                                               str(clothes)])
+    evaluate.validate(args)
+    assert args.model_classes == list(TEXT_LABELS)
+    assert any("reading its outputs as Fashion-MNIST's classes" in note for note in args.notes)
+    three = picture_folder(tmp_path / "three", ("x", "y", "z"))
+    args = evaluate.build_parser().parse_args(["--weights", unnamed, "--image-folder",
+                                               str(three)])
+    evaluate.validate(args)
+    assert args.model_classes == ["x", "y", "z"]
+    assert any("sorted order of --image-folder's classes (x, y, z)" in note
+               for note in args.notes)
