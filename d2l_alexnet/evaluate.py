@@ -80,6 +80,9 @@ def validate(args):
         args.in_channels = 1 if args.image_folder is None else saved["in_channels"] or 1
         args.tensors = read_weights(args.weights, args.resize, len(args.model_classes),
                                     args.in_channels)
+        if args.head_order is not None:
+            for name in ("dense3.weight", "dense3.bias"):  # (out, in) and (out,): rows
+                args.tensors[name] = args.tensors[name][args.head_order]
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
 
@@ -92,8 +95,18 @@ def check_fits_evaluate(args, saved):
     Unicode-normalised (a macOS folder gives them decomposed)."""
     classes, names = saved["num_classes"], saved["classes"]
     args.model_classes = args.classes  # the model's output classes, in label order
+    args.head_order = None
     if names is None:
         names = assumed_class_names(args, saved)
+    elif (args.image_folder is None and not same_class_names(names, TEXT_LABELS)
+          and sorted(normalized_names(names)) == sorted(normalized_names(TEXT_LABELS))):
+        # Fashion-MNIST's names in another order (sorted, as train --image-folder writes for
+        # an exported Fashion-MNIST folder): the head's rows are put in its label order.
+        order = normalized_names(names)
+        args.head_order = [order.index(name) for name in normalized_names(TEXT_LABELS)]
+        args.notes.append(f"{args.weights} names Fashion-MNIST's classes in another order "
+                          f"({shown_names(names)}): each output is matched to its label by name")
+        return
     if args.image_folder is not None and names is not None:
         unknown = [name for name, normal in zip(args.classes, normalized_names(args.classes))
                    if normal not in normalized_names(names)]

@@ -618,3 +618,17 @@ def test_evaluate_reads_a_file_without_class_names_as_predict_does(capsys, tmp_p
     assert args.model_classes == ["x", "y", "z"]
     assert any("sorted order of --image-folder's classes (x, y, z)" in note
                for note in args.notes)
+
+
+def test_evaluate_matches_fashion_mnists_names_in_another_order_by_name(tmp_path):
+    """What train --image-folder writes for an exported Fashion-MNIST folder: the ten names
+    sorted. Each output is put at its label's place, found by name."""
+    in_order = sorted(TEXT_LABELS)
+    path = named_weights(tmp_path / "sorted.safetensors", in_order, in_channels=1)
+    tensors, _ = weights.load_safetensors(path)
+    tensors["dense3.bias"] = np.arange(10, dtype=np.float32)  # each row's place in the file
+    weights.save_canonical(path, tensors, 67, 10, "test", 1, classes=in_order)
+    args = evaluate.build_parser().parse_args(["--weights", str(path)])
+    evaluate.validate(args)
+    assert args.tensors["dense3.bias"].tolist() == [in_order.index(name) for name in TEXT_LABELS]
+    assert any("matched to its label by name" in note for note in args.notes)
