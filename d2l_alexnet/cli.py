@@ -7,7 +7,8 @@ Exit statuses, the same in every command:
 ====  ===================================================================================
 0     done
 1     the run failed on its way (:class:`~d2l_alexnet.core.errors.RunFailed`: a diverged
-      loss, a disk that filled up) or ran out of memory (one line naming a smaller batch)
+      loss, a disk that filled up, a stdout that cannot be written) or ran out of memory
+      (one line naming a smaller batch)
 2     input to change (any other :class:`~d2l_alexnet.core.errors.D2LAlexNetError`: a flag,
       a data, weights or checkpoint file, a device that is not there); nothing is written
 130   interrupted by Ctrl-C (SIGINT); 143 by SIGTERM (``train`` saves a checkpoint first)
@@ -18,11 +19,13 @@ Exit statuses, the same in every command:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
+import signal
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, Callable
 
 from . import __version__
@@ -43,8 +46,9 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
            "add_device_argument",
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
            "check_output_path", "check_resize", "check_seed", "compile_options",
-           "exit_status_of", "failure_reason", "main_of", "normalized_names", "out_of_memory_message",
-           "report", "same_class_names", "shown_names"]
+           "exit_status_of", "failure_reason", "main_of", "normalized_names",
+           "out_of_memory_message", "report", "same_class_names", "shown_names", "stdout_failed",
+           "stdout_watched"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -266,12 +270,73 @@ def main_of(parser: argparse.ArgumentParser, run: Run,
 
 def exit_status_of(run: Run, args: argparse.Namespace) -> int:
     """``run(args)``'s exit status: what it returns, or, for one of our errors or an out of
-    memory, the status of the table after its one line. Anything else propagates: a bug shows
-    its traceback, and a stop (``train``'s signals) is the caller's to report."""
-    try:
-        return run(args)
-    except Exception as error:
-        status = report(error, getattr(args, "batch_size", None))
-        if status is None:
+    memory, the status of the table after its one line; a stdout that cannot be written ends
+    it as :func:`stdout_failed` says. Anything else propagates: a bug shows its traceback, and
+    a stop (``train``'s signals) is the caller's to report."""
+    with stdout_watched():
+        try:
+            return run(args)
+        except Exception as error:
+            if isinstance(error, OSError) and getattr(error, STDOUT_MARK, False):
+                return stdout_failed(error)
+            status = report(error, getattr(args, "batch_size", None))
+            if status is None:
+                raise
+            return status
+
+
+# Set on an OSError raised by a write to stdout, so that it is told from any other.
+STDOUT_MARK = "d2l_alexnet_from_stdout"
+
+
+class MarkingStream:
+    """``stream`` (stdout), with the OSError of a write or flush marked as stdout's."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as error:
+            setattr(error, STDOUT_MARK, True)
             raise
-        return status
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as error:
+            setattr(error, STDOUT_MARK, True)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def stdout_watched() -> Iterator[None]:
+    """Within it, an error in writing to stdout is marked as such (:class:`MarkingStream`)."""
+    if isinstance(sys.stdout, MarkingStream):  # a command run inside another's watch
+        yield
+        return
+    watched = sys.stdout = MarkingStream(sys.stdout)
+    try:
+        yield
+    finally:
+        if sys.stdout is watched:  # not replaced meanwhile (redirect_stdout restores its own)
+            sys.stdout = watched.stream
+
+
+def stdout_failed(error: OSError) -> int:
+    """The end of a command whose stdout could not be written: quiet, 141 (128 + SIGPIPE),
+    when its reader stopped reading (``| head -1``); else one line, 1 (a full disk). Later
+    writes, the interpreter's last flush among them, go nowhere rather than fail again."""
+    stream = sys.stdout.stream if isinstance(sys.stdout, MarkingStream) else sys.stdout
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):  # a stream without a file: nothing to flush
+        pass
+    if isinstance(error, BrokenPipeError):
+        return 128 + signal.SIGPIPE
+    print(f"error: cannot write to stdout ({failure_reason(error)})", file=sys.stderr)
+    return 1

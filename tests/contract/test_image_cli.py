@@ -7,6 +7,8 @@ import argparse
 import contextlib
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -170,3 +172,21 @@ def test_evaluate_finds_a_macos_folders_decomposed_class_names_in_the_file(d2l, 
         image_folder=folder, in_channels=3, resize=67, skip_unreadable=False, batch_size=4,
         model_classes=["tea", "th\u00e9", "caf\u00e9"]))
     assert sorted(measured.val_labels.tolist()) == [1, 2]
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_stdout_that_cannot_be_written_ends_in_one_line_or_quietly(backend_name, run, command):
+    """``| head -1`` that has its line: a quiet 141; ``> /dev/full``: one line, 1 (cli.py)."""
+    argv = [sys.executable, "-m", f"d2l_alexnet.{command}", "--backend", backend_name,
+            "--weights", str(run["weights"])]
+    argv += ([str(run["folder"] / "red" / "0.png")] if command == "predict"
+             else ["--image-folder", str(run["folder"])])
+    reader = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # as `| head -1` does once it has its line
+    assert reader.wait(timeout=300) == 141
+    assert reader.stderr.read() == b""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(argv, stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=300)
+    assert (result.returncode, result.stderr) == (
+        1, "error: cannot write to stdout (the disk is full)\n")

@@ -13,7 +13,7 @@ import pytest
 
 from PIL import Image
 
-from d2l_alexnet import backends, evaluate, predict, train
+from d2l_alexnet import backends, cli, evaluate, predict, train
 from d2l_alexnet.core import weights
 from d2l_alexnet.core.data import TEXT_LABELS
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
@@ -632,3 +632,29 @@ def test_evaluate_matches_fashion_mnists_names_in_another_order_by_name(tmp_path
     evaluate.validate(args)
     assert args.tensors["dense3.bias"].tolist() == [in_order.index(name) for name in TEXT_LABELS]
     assert any("matched to its label by name" in note for note in args.notes)
+
+
+class FullStream:
+    """A stdout on a full disk."""
+
+    def write(self, text):
+        raise OSError(28, "No space left on device")
+
+    def flush(self):
+        pass
+
+
+def test_every_command_ends_a_stdout_it_cannot_write_in_one_line(monkeypatch, capsys):
+    def run(args):
+        print("val_loss 0.5")
+        return 0
+
+    def fails(args):  # another OSError is a bug: its traceback shows
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", FullStream())
+    assert cli.exit_status_of(run, types.SimpleNamespace()) == 1
+    assert capsys.readouterr().err == "error: cannot write to stdout (the disk is full)\n"
+    assert isinstance(sys.stdout, FullStream)  # as it was
+    with pytest.raises(OSError):
+        cli.exit_status_of(fails, types.SimpleNamespace())
