@@ -148,8 +148,10 @@ def validate(args):
         args.resize = input_size(args, saved)
         check_resize(args.resize)
         args.in_channels = saved["in_channels"] or 1
+        # What reading says (a checkpoint's weights taken) goes to stderr, as notes do: stdout
+        # holds the classes.
         args.tensors = read_weights(args.weights, args.resize, saved["num_classes"],
-                                    args.in_channels, log=None)
+                                    args.in_channels, log=args.notes.append)
     except WeightsError as error:
         raise UsageError(f"--weights: {error}") from None
     args.classes, note = class_names(args.weights, saved)

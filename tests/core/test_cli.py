@@ -658,3 +658,14 @@ def test_every_command_ends_a_stdout_it_cannot_write_in_one_line(monkeypatch, ca
     assert isinstance(sys.stdout, FullStream)  # as it was
     with pytest.raises(OSError):
         cli.exit_status_of(fails, types.SimpleNamespace())
+
+
+def test_predict_says_in_one_line_that_it_took_a_checkpoints_weights(tmp_path):
+    from test_weights import as_checkpoint, random_canonical
+
+    path = as_checkpoint(tmp_path / "checkpoint-12.ckpt", random_canonical(), "pytorch")
+    picture = picture_folder(tmp_path / "pictures") / "cat" / "0.png"
+    args = predict.build_parser().parse_args(["--weights", str(path), str(picture)])
+    predict.validate(args)
+    assert [note for note in args.notes if note.startswith(
+        f"{path} is a checkpoint: took the model weights it holds")]
