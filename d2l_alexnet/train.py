@@ -461,8 +461,10 @@ def build_data_and_model(backend, args):
     print(f"AlexNet ({args.backend}) on {data.num_examples(True):,} training and "
           f"{data.num_examples(False):,} validation images of {source}, resized to "
           f"{args.resize}×{args.resize}"
-          + (", training images flipped and cropped at random (--augment)" if args.augment
-             else ""))
+          + (", training images " + ("flipped and cropped" if args.in_channels == 1 else
+                                      "flipped, cropped and varied in brightness, contrast "
+                                      "and saturation") + " at random (--augment)"
+             if args.augment else ""))
     print(f"recipe ({args.recipe_name}): {args.recipe.describe()}, {args.epochs} epoch(s)")
     model.layer_summary(backend.example_input_shape(args.resize,
                                                     in_channels=args.in_channels))

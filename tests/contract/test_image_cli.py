@@ -190,3 +190,12 @@ def test_a_stdout_that_cannot_be_written_ends_in_one_line_or_quietly(backend_nam
                                 timeout=300)
     assert (result.returncode, result.stderr) == (
         1, "error: cannot write to stdout (the disk is full)\n")
+
+
+def test_augment_on_an_rgb_folder_announces_the_colour_changes_too(backend_name, run, tmp_path):
+    status, output, errors = run_command(train.main, [
+        "--backend", backend_name, "--image-folder", str(run["folder"]), *RUN, "--augment",
+        "--out", str(tmp_path / "out")])
+    assert status == 0, errors[-3000:]
+    assert ("training images flipped, cropped and varied in brightness, contrast and "
+            "saturation at random (--augment)") in output
