@@ -18,7 +18,7 @@ from ..core.module import ModuleContract
 from ..core.recipe import LearningRatePlan
 from ..core.types import Size
 from .data import resize_images
-from .runtime import LAYOUT, refuse_numpy_mode, to_numpy
+from .runtime import LAYOUT, naming_numpy_operators, refuse_numpy_mode, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
@@ -34,6 +34,10 @@ class Module(nn.Block, ModuleContract):
 
     # What a weights file holds: this backend's parameter arrays (weights.py), as methods.
     weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
+
+    def __call__(self, *inputs: Any) -> Any:
+        with naming_numpy_operators():  # a lesson's npx.relu on our arrays: say what to write
+            return super().__call__(*inputs)
 
     def forward(self, X: mx.nd.NDArray) -> mx.nd.NDArray:
         self.check_input_shape(X.shape)
@@ -52,8 +56,9 @@ class Module(nn.Block, ModuleContract):
             X = mx.nd.array(to_numpy(X), ctx=self.parameter_context())
         X = X.as_in_context(self.parameter_context())
         layers = list(self.net)[:-1] if features else [self.net]
-        for layer in layers:  # outside autograd.record: predict mode, dropout is off
-            X = layer(X)
+        with naming_numpy_operators():
+            for layer in layers:  # outside autograd.record: predict mode, dropout is off
+                X = layer(X)
         return X.astype("float32").asnumpy()
 
     def configure_optimizers(self) -> gluon.Trainer:
@@ -73,7 +78,8 @@ class Module(nn.Block, ModuleContract):
         ctx = next(iter(self.collect_params().values())).list_ctx()[0]
         X = mx.nd.random.normal(shape=X_shape, ctx=ctx)
         for layer in self.net:  # outside autograd.record: predict mode, dropout is off
-            X = layer(X)
+            with naming_numpy_operators():
+                X = layer(X)
             yield type(layer).__name__, X.shape
 
 

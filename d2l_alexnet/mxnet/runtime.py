@@ -6,7 +6,10 @@ The package imports this file first: it sets the two variables MXNet reads when 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -119,6 +122,34 @@ def refuse_numpy_mode() -> None:
             "MXNet's NumPy mode is on (npx.set_np(), which the book's MXNet code calls first), "
             "and d2l_alexnet's MXNet models run on MXNet's classic NDArrays (mx.nd): leave out "
             "npx.set_np(), or call npx.reset_np() before building or training them")
+
+
+class NumpyOperatorError(D2LAlexNetError, TypeError):
+    """A model's ``forward`` called one of MXNet's NumPy-mode operators (``npx.relu``,
+    ``np.concatenate``...) on this backend's classic NDArrays."""
+
+
+# What MXNet says when a NumPy-mode operator gets a classic NDArray (mxnet/ndarray/register.py).
+_NUMPY_OPERATOR_ON_CLASSIC_ARRAY = "numpy operator which can only accept MXNet numpy ndarrays"
+
+
+@contextmanager
+def naming_numpy_operators() -> Iterator[None]:
+    """Re-raise MXNet's TypeError for a NumPy-mode operator given a classic NDArray as a
+    :class:`NumpyOperatorError` that names the classic operator to write instead: MXNet's own
+    asks for ``npx.set_np()``, which this backend refuses (:func:`refuse_numpy_mode`)."""
+    try:
+        yield
+    except TypeError as error:
+        if _NUMPY_OPERATOR_ON_CLASSIC_ARRAY not in str(error):
+            raise
+        named = re.search(r"is known as `([^`]+)` in Python", str(error))
+        operator = f"`{named.group(1)}`" if named else "an operator"
+        raise NumpyOperatorError(
+            f"the model's forward called MXNet's NumPy-mode operator {operator} (np./npx., as "
+            "the book's later lessons write them) on d2l_alexnet's classic NDArrays (mx.nd): "
+            "write the classic operators instead, e.g. nd.relu(X) for npx.relu(X) and "
+            "nd.concat(a, b, dim=1) for np.concatenate((a, b), axis=1)") from error
 
 
 def start_bf16_amp() -> None:

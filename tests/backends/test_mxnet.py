@@ -306,3 +306,59 @@ def test_numpy_mode_is_refused_in_one_line_naming_the_call_that_set_it():
     finally:
         npx.reset_np()
     assert d2l.AlexNet(lr=0.01, resize=SMALL).resize == SMALL  # and builds again once off
+
+
+def residual_lesson_model(relu):
+    """A tiny model in the style of the book's ResNet lesson: Gluon layers, and a residual
+    block whose forward applies ``relu`` (the book writes ``npx.relu``)."""
+    from mxnet import init
+    from mxnet.gluon import nn
+
+    class Residual(nn.Block):
+        def __init__(self, channels):
+            super().__init__()
+            self.conv = nn.Conv2D(channels, kernel_size=3, padding=1)
+            self.bn = nn.BatchNorm()
+
+        def forward(self, X):
+            return relu(self.bn(self.conv(X)) + X)
+
+    class TinyResNet(d2l.Classifier):
+        def __init__(self, lr=0.1, num_classes=4):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = nn.Sequential()
+            self.net.add(nn.Conv2D(4, kernel_size=3, padding=1), Residual(4),
+                         nn.GlobalAvgPool2D(), nn.Dense(num_classes))
+            self.net.initialize(init.Xavier())
+
+    return TinyResNet()
+
+
+def tiny_lesson_data():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (24, 28, 28), dtype=np.uint8)
+    labels = np.arange(24) % 4
+    return d2l.ArrayData(train=(images[:16], labels[:16]), val=(images[16:], labels[16:]),
+                         batch_size=8, resize=28)
+
+
+def test_a_numpy_mode_operator_on_our_arrays_names_the_classic_one_to_write():
+    """The book's ResNet calls npx.relu in its forward; on our classic arrays MXNet's own
+    TypeError asked for npx.set_np(), which this backend refused: a circle."""
+    from mxnet import npx
+
+    from d2l_alexnet.mxnet.runtime import NumpyOperatorError
+
+    data = tiny_lesson_data()
+    model = residual_lesson_model(npx.relu)
+    with pytest.raises(NumpyOperatorError, match="operator `relu` .*write the classic operators "
+                       r"instead, e\.g\. nd\.relu\(X\) for npx\.relu\(X\)") as error:
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert "\n" not in str(error.value) and isinstance(error.value, TypeError)
+    with pytest.raises(NumpyOperatorError):
+        model.predict(d2l.resize_images(data.val_images[:2], (28, 28)))
+    # The classic operator it names trains.
+    model = residual_lesson_model(mx.nd.relu)
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[-1]["val_loss"])
