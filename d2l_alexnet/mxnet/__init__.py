@@ -3,8 +3,9 @@
 ``from d2l_alexnet import mxnet as d2l`` gives the book's names: ``Module``, ``Classifier``,
 ``AlexNet``, ``DataModule``, ``FashionMNIST``, ``Trainer``, and for other lessons ``ArrayData`` and
 ``ImageFolder``. MXNet 1.9 is the last release and needs numpy<1.24,
-so it runs from its own environment (``make mxnet-env``). We use the classic ``mx.nd`` API rather
-than the book's ``npx.set_np()``, which would switch every array in the process to numpy mode.
+so it runs from its own environment (``make mxnet-env``). Models and batches are classic ``mx.nd``
+arrays, or ``mx.np`` arrays after the book's ``npx.set_np()`` (NumPy mode, which the book's
+later lessons' ``npx.relu`` and ``np.concatenate`` need); build a model in the mode it is used in.
 
 The files (``core/contract.py`` says what each backend's hold):
 

@@ -1,4 +1,5 @@
-"""Images as MXNet NDArrays: ``resize_images`` and the data modules that batch in them."""
+"""Images as MXNet arrays: ``resize_images`` and the data modules that batch in them (classic
+NDArrays, or ``mx.np`` arrays in NumPy mode)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from ..core import images as core_images
 from ..core.datamodule import DataModule, FashionMNISTBase, InMemoryData
+from .runtime import classic, device_array, in_mode
 
 __all__ = ["ArrayData", "DataModule", "FashionMNIST", "ImageFolder", "NDArrayBatches",
            "resize_images"]
@@ -19,9 +21,10 @@ def resize_images(images: np.ndarray | mx.nd.NDArray, size: Sequence[int],
     """numpy or NDArray images ``(B, H, W)`` or ``(B, H, W, C)`` -> float32 ``(B, C, *size)``:
     uint8 scaled into [0, 1] once, floats as they are; bilinear (half-pixel centres, no
     antialiasing: the convention every backend shares). numpy arrays are copied to ``ctx`` (the
-    CPU by default)."""
+    CPU by default). In NumPy mode (``npx.set_np()``) the result is an ``mx.np`` array."""
     if isinstance(images, np.ndarray):
         images = mx.nd.array(images, ctx=ctx or mx.cpu(), dtype=images.dtype)
+    images = classic(images)  # the resize is a classic operator
     X = images.astype("float32")
     if images.dtype == np.uint8:
         X = X / 255.0
@@ -30,7 +33,7 @@ def resize_images(images: np.ndarray | mx.nd.NDArray, size: Sequence[int],
         # align_corners defaults to True in MXNet; False is torch's half-pixel convention.
         X = mx.nd.contrib.BilinearResize2D(X, height=size[0], width=size[1],
                                            align_corners=False)
-    return X
+    return in_mode(X)
 
 
 class NDArrayBatches(InMemoryData):
@@ -38,7 +41,7 @@ class NDArrayBatches(InMemoryData):
 
     def convert_batch(self, images: np.ndarray, labels: np.ndarray,
                       ) -> tuple[mx.nd.NDArray, mx.nd.NDArray]:
-        return resize_images(images, self.resize), mx.nd.array(labels, dtype="int32")
+        return resize_images(images, self.resize), device_array(labels, dtype="int32")
 
 
 class FashionMNIST(NDArrayBatches, FashionMNISTBase):

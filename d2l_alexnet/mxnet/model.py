@@ -18,7 +18,8 @@ from ..core.module import ModuleContract
 from ..core.recipe import LearningRatePlan
 from ..core.types import Size
 from .data import resize_images
-from .runtime import LAYOUT, naming_numpy_operators, refuse_numpy_mode, to_numpy
+from .runtime import (LAYOUT, check_numpy_mode, device_array, in_mode, naming_numpy_operators,
+                      numpy_mode, to_numpy)
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
@@ -28,7 +29,6 @@ class Module(nn.Block, ModuleContract):
     LAYOUT, BACKEND = LAYOUT, "mxnet"
 
     def __init__(self, plot_train_per_epoch: int = 2, plot_valid_per_epoch: int = 1) -> None:
-        refuse_numpy_mode()
         super().__init__()
         self.save_hyperparameters()
 
@@ -52,8 +52,11 @@ class Module(nn.Block, ModuleContract):
                              ctx=self.parameter_context())
 
     def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
-        if not isinstance(X, mx.nd.NDArray):
-            X = mx.nd.array(to_numpy(X), ctx=self.parameter_context())
+        check_numpy_mode(self)
+        if isinstance(X, mx.nd.NDArray):
+            X = in_mode(X)
+        else:
+            X = device_array(to_numpy(X), self.parameter_context())
         X = X.as_in_context(self.parameter_context())
         layers = list(self.net)[:-1] if features else [self.net]
         with naming_numpy_operators():
@@ -76,7 +79,8 @@ class Module(nn.Block, ModuleContract):
 
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
         ctx = next(iter(self.collect_params().values())).list_ctx()[0]
-        X = mx.nd.random.normal(shape=X_shape, ctx=ctx)
+        X = (mx.np.random.normal(size=X_shape, ctx=ctx) if numpy_mode()
+             else mx.nd.random.normal(shape=X_shape, ctx=ctx))
         for layer in self.net:  # outside autograd.record: predict mode, dropout is off
             with naming_numpy_operators():
                 X = layer(X)
@@ -103,8 +107,9 @@ class Classifier(Module):
         losses = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, Y.reshape((-1,)))
         smoothing = self.smoothing()
         if smoothing:  # the targets' share ε spread evenly: ε × the mean of -log p over classes
+            log_softmax = mx.npx.log_softmax if numpy_mode() else mx.nd.log_softmax
             losses = ((1 - smoothing) * losses
-                      - smoothing * mx.nd.log_softmax(Y_hat, axis=-1).mean(axis=-1))
+                      - smoothing * log_softmax(Y_hat, axis=-1).mean(axis=-1))
         return losses.mean() if averaged else losses
 
 
@@ -214,7 +219,8 @@ class BookAlexNet(Classifier):
                 nn.Dense(4096, activation="relu"), nn.Dropout(0.5),
                 nn.Dense(num_classes))
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
-        self.net(mx.nd.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
+        self.net(device_array(np.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE),
+                                       np.float32)))  # the sizes
 
 
 def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -109,19 +109,59 @@ def initialize_distributed() -> None:
 
 
 class NumpyModeError(D2LAlexNetError, RuntimeError):
-    """MXNet's NumPy mode is on, which this backend's networks cannot run in."""
+    """A model built with MXNet's NumPy mode off is used with it on, or the other way round."""
 
 
-def refuse_numpy_mode() -> None:
-    """Raise :class:`NumpyModeError` if MXNet's NumPy mode is on. The book's MXNet code turns it
-    on first (``npx.set_np()``), after which Gluon's layers take ``mx.np`` arrays; ours are
-    written for ``mx.nd``'s, and MXNet's own error would ask for the very call that caused
-    it."""
-    if mx.util.is_np_array() or mx.util.is_np_shape():
+def numpy_mode() -> bool:
+    """Whether MXNet's NumPy mode is on (``npx.set_np()``, the book's MXNet code's first line):
+    then Gluon's layers and this backend's batches are ``mx.np`` arrays, else ``mx.nd``'s."""
+    return bool(mx.util.is_np_array())
+
+
+def device_array(values: Any, ctx: mx.Context | None = None, dtype: Any = None) -> Any:
+    """``values`` (numpy) copied to ``ctx`` as an array of the mode in force: ``mx.np`` in
+    NumPy mode, else a classic ``mx.nd`` one."""
+    make = mx.np.array if numpy_mode() else mx.nd.array
+    return make(values, ctx=ctx or mx.cpu(), dtype=dtype)
+
+
+def classic(array: Any) -> mx.nd.NDArray:
+    """An ``mx.np`` array as a classic NDArray sharing its memory (classic ones as they are),
+    for MXNet's classic operators (the bilinear resize, ``clip_global_norm``'s sums)."""
+    return array.as_nd_ndarray() if isinstance(array, mx.np.ndarray) else array
+
+
+def in_mode(array: mx.nd.NDArray) -> Any:
+    """An MXNet array as the kind the mode in force takes, sharing its memory."""
+    if numpy_mode():
+        return array if isinstance(array, mx.np.ndarray) else array.as_np_ndarray()
+    return classic(array)
+
+
+def check_numpy_mode(model: Any) -> None:
+    """Raise :class:`NumpyModeError` if ``model``'s parameters were made in the other mode than
+    the one in force: Gluon makes them ``mx.np`` arrays in NumPy mode and ``mx.nd`` ones
+    otherwise, and a forward pass cannot mix the two. (Parameters a first forward pass will
+    make, their shapes not yet known, are made in the mode in force then.)"""
+    made = [param._data[0] for param in model.collect_params().values()
+            if param._data is not None]
+    if not made or isinstance(made[0], mx.np.ndarray) == numpy_mode():
+        return
+    if numpy_mode():
         raise NumpyModeError(
-            "MXNet's NumPy mode is on (npx.set_np(), which the book's MXNet code calls first), "
-            "and d2l_alexnet's MXNet models run on MXNet's classic NDArrays (mx.nd): leave out "
-            "npx.set_np(), or call npx.reset_np() before building or training them")
+            "MXNet's NumPy mode is on (npx.set_np()) but this model was built before it was "
+            "turned on, so its parameters are classic NDArrays: build the model after "
+            "npx.set_np(), or call npx.reset_np() before using it")
+    raise NumpyModeError(
+        "this model was built in MXNet's NumPy mode (npx.set_np()), which is now off "
+        "(npx.reset_np()): turn it on again with npx.set_np(), or build the model anew")
+
+
+def add_all(arrays: Sequence[Any]) -> Any:
+    """The sum of same-shaped arrays of the mode in force (``mx.nd.add_n`` for classic ones)."""
+    if numpy_mode():
+        return sum(arrays[1:], arrays[0])
+    return mx.nd.add_n(*arrays)
 
 
 class NumpyOperatorError(D2LAlexNetError, TypeError):
@@ -135,9 +175,9 @@ _NUMPY_OPERATOR_ON_CLASSIC_ARRAY = "numpy operator which can only accept MXNet n
 
 @contextmanager
 def naming_numpy_operators() -> Iterator[None]:
-    """Re-raise MXNet's TypeError for a NumPy-mode operator given a classic NDArray as a
-    :class:`NumpyOperatorError` that names the classic operator to write instead: MXNet's own
-    asks for ``npx.set_np()``, which this backend refuses (:func:`refuse_numpy_mode`)."""
+    """Re-raise MXNet's TypeError for a NumPy-mode operator given a classic NDArray (a model
+    built with NumPy mode off) as a :class:`NumpyOperatorError` that names both fixes: MXNet's
+    own asks for ``npx.set_np()`` only, and names no operator."""
     try:
         yield
     except TypeError as error:
@@ -147,9 +187,10 @@ def naming_numpy_operators() -> Iterator[None]:
         operator = f"`{named.group(1)}`" if named else "an operator"
         raise NumpyOperatorError(
             f"the model's forward called MXNet's NumPy-mode operator {operator} (np./npx., as "
-            "the book's later lessons write them) on d2l_alexnet's classic NDArrays (mx.nd): "
-            "write the classic operators instead, e.g. nd.relu(X) for npx.relu(X) and "
-            "nd.concat(a, b, dim=1) for np.concatenate((a, b), axis=1)") from error
+            "the book's later lessons write them) on classic NDArrays (mx.nd): call "
+            "npx.set_np() before building the model, as the book's code starts, or write the "
+            "classic operators, e.g. nd.relu(X) for npx.relu(X) and nd.concat(a, b, dim=1) for "
+            "np.concatenate((a, b), axis=1)") from error
 
 
 def start_bf16_amp() -> None:

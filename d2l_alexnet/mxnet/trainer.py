@@ -12,7 +12,8 @@ from mxnet import autograd, gluon
 from ..core.trainer import ReplicaError, TrainerBase, validation_sums
 from . import runtime
 from .data import resize_images
-from .runtime import _step_seed, num_gpus, refuse_numpy_mode, to_numpy
+from .runtime import (_step_seed, add_all, check_numpy_mode, classic, device_array, num_gpus,
+                      numpy_mode, to_numpy)
 
 
 class Trainer(TrainerBase):
@@ -40,7 +41,7 @@ class Trainer(TrainerBase):
         return "cpu" if self.device.device_type == "cpu" else f"gpu:{self.device.device_id}"
 
     def prepare_model(self, model: Any) -> None:
-        refuse_numpy_mode()  # (turned on after the model was built)
+        check_numpy_mode(model)  # (NumPy mode turned on or off after the model was built)
         self.prepare_precision(model)
         if self.num_replicas > 1 and self.gradient_clip_val > 0:
             raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "
@@ -54,6 +55,10 @@ class Trainer(TrainerBase):
         """bf16: MXNet's AMP, on from here for the whole process (runtime.start_bf16_amp). fp32
         after that is refused, since AMP cannot be turned off and would quietly train in bf16."""
         if self.precision == "bf16":
+            if numpy_mode():
+                raise ValueError("precision 'bf16' is MXNet's mixed precision on classic "
+                                 "NDArrays, and NumPy mode (npx.set_np()) is on: train in "
+                                 "precision='fp32', or call npx.reset_np() before building")
             if "bf16" not in runtime.PRECISIONS:
                 raise ValueError("precision 'bf16' needs a CPU with AVX-512 in MXNet 1.9 (its "
                                  "bf16 convolutions are oneDNN's), and this one has none: use "
@@ -72,8 +77,8 @@ class Trainer(TrainerBase):
                              "or keep precision='bf16'")
 
     def prepare_batch(self, images: np.ndarray, labels: np.ndarray) -> tuple[Any, ...]:
-        images = mx.nd.array(images, ctx=self.device, dtype=images.dtype)  # uint8: 4x less to copy
-        labels = mx.nd.array(labels, ctx=self.device, dtype="int32")
+        images = device_array(images, self.device, images.dtype)  # uint8: 4x less to copy
+        labels = device_array(labels, self.device, "int32")
         size = self.input_size or images.shape[1:3]
         if self.num_replicas == 1:
             return resize_images(images, size), labels
@@ -91,7 +96,7 @@ class Trainer(TrainerBase):
             loss = self.model.training_step(batch)  # the batch's mean loss...
         loss.backward()
         if self.gradient_clip_val > 0:
-            grads = [p.grad(self.device) for p in self.parameters]
+            grads = [classic(p.grad(self.device)) for p in self.parameters]  # same memory
             # check_isfinite=False: no host sync; a NaN shows up in the loss anyway.
             gluon.utils.clip_global_norm(grads, self.gradient_clip_val, check_isfinite=False)
         self.optim.step(1)  # ...so step(1): Trainer.step(n) divides the gradients by n
@@ -109,12 +114,12 @@ class Trainer(TrainerBase):
         self.optim.step(1)
         for context in self.contexts:
             mx.random.seed(_step_seed(runtime._seed, self.step + 1), ctx=context)
-        return mx.nd.add_n(*(loss.as_in_context(self.device) for loss in losses))
+        return add_all([loss.as_in_context(self.device) for loss in losses])
 
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         if self.num_replicas > 1:
             sums = [self._eval_sums(X, y) for X, y in zip(*batch[:2])]
-            return tuple(mx.nd.add_n(*(part[index].as_in_context(self.device) for part in sums))
+            return tuple(add_all([part[index].as_in_context(self.device) for part in sums])
                          for index in range(2))
         return self._eval_sums(*batch)
 
@@ -158,7 +163,7 @@ class Trainer(TrainerBase):
     def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         for index, (name, param) in enumerate(self.model.collect_params().items()):
             array = arrays[f"params.{index:02d}.{name.rsplit('_', 1)[-1]}"]
-            param.set_data(mx.nd.array(array, ctx=self.device, dtype=array.dtype))  # every context
+            param.set_data(device_array(array, self.device, array.dtype))  # every context
         optimizer = self.optim._optimizer
         if "optimizer.num_update" in arrays:
             count = int(arrays["optimizer.num_update"][0])

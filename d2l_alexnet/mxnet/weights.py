@@ -8,7 +8,7 @@ import mxnet as mx
 import numpy as np
 
 from ..core import weights as core_weights
-from .runtime import to_numpy
+from .runtime import device_array, to_numpy
 
 
 def parameter_arrays(model: mx.gluon.Block, seed: int | None = 0,
@@ -30,4 +30,4 @@ def assign_parameter_arrays(model: mx.gluon.Block, arrays: Sequence[tuple[str, n
     matched = core_weights.match_arrays(arrays, [(param.name, param.shape) for param in parameters],
                                         skip_head)
     for param, array in zip(parameters, matched):
-        param.set_data(mx.nd.array(array, dtype="float32"))
+        param.set_data(device_array(array, dtype="float32"))  # of the parameter's kind

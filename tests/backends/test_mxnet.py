@@ -286,31 +286,11 @@ def test_a_checkpoint_on_two_contexts_keeps_the_momentum_and_resumes_exactly(tmp
         assert np.array_equal(ours, theirs)
 
 
-def test_numpy_mode_is_refused_in_one_line_naming_the_call_that_set_it():
-    """The book's MXNet code starts with npx.set_np(); our models run on mx.nd arrays, and
-    MXNet's own error asked for npx.set_np() again."""
-    from mxnet import npx
-
-    from d2l_alexnet.mxnet.runtime import NumpyModeError
-
-    model = d2l.AlexNet(lr=0.01, resize=SMALL)  # built before the mode was turned on
-    npx.set_np()
-    try:
-        with pytest.raises(NumpyModeError) as error:
-            d2l.AlexNet(lr=0.01, resize=SMALL)
-        assert "npx.reset_np()" in str(error.value) and "\n" not in str(error.value)
-        data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=8, limit_val=8,
-                                log=None)
-        with pytest.raises(NumpyModeError):
-            d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
-    finally:
-        npx.reset_np()
-    assert d2l.AlexNet(lr=0.01, resize=SMALL).resize == SMALL  # and builds again once off
-
-
-def residual_lesson_model(relu):
+def residual_lesson_model(relu, concatenate=None):
     """A tiny model in the style of the book's ResNet lesson: Gluon layers, and a residual
-    block whose forward applies ``relu`` (the book writes ``npx.relu``)."""
+    block whose forward applies ``relu`` (the book writes ``npx.relu``), and with
+    ``concatenate`` joins its input to it along the channels as GoogLeNet's Inception does
+    (``np.concatenate``)."""
     from mxnet import init
     from mxnet.gluon import nn
 
@@ -321,7 +301,8 @@ def residual_lesson_model(relu):
             self.bn = nn.BatchNorm()
 
         def forward(self, X):
-            return relu(self.bn(self.conv(X)) + X)
+            Y = relu(self.bn(self.conv(X)) + X)
+            return Y if concatenate is None else concatenate((Y, X), axis=1)
 
     class TinyResNet(d2l.Classifier):
         def __init__(self, lr=0.1, num_classes=4):
@@ -335,25 +316,26 @@ def residual_lesson_model(relu):
     return TinyResNet()
 
 
-def tiny_lesson_data():
+def tiny_lesson_data(resize=28):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (24, 28, 28), dtype=np.uint8)
     labels = np.arange(24) % 4
     return d2l.ArrayData(train=(images[:16], labels[:16]), val=(images[16:], labels[16:]),
-                         batch_size=8, resize=28)
+                         batch_size=8, resize=resize)
 
 
 def test_a_numpy_mode_operator_on_our_arrays_names_the_classic_one_to_write():
-    """The book's ResNet calls npx.relu in its forward; on our classic arrays MXNet's own
-    TypeError asked for npx.set_np(), which this backend refused: a circle."""
+    """The book's ResNet calls npx.relu in its forward; on classic arrays (the model built
+    without npx.set_np()) MXNet's own TypeError asked for npx.set_np() and named no operator."""
     from mxnet import npx
 
     from d2l_alexnet.mxnet.runtime import NumpyOperatorError
 
     data = tiny_lesson_data()
     model = residual_lesson_model(npx.relu)
-    with pytest.raises(NumpyOperatorError, match="operator `relu` .*write the classic operators "
-                       r"instead, e\.g\. nd\.relu\(X\) for npx\.relu\(X\)") as error:
+    with pytest.raises(NumpyOperatorError, match="operator `relu` .*call npx.set_np[(][)] before "
+                       r"building the model.*or write the classic operators, e\.g\. nd\.relu\(X\) "
+                       r"for npx\.relu\(X\)") as error:
         d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
     assert "\n" not in str(error.value) and isinstance(error.value, TypeError)
     with pytest.raises(NumpyOperatorError):
@@ -362,3 +344,135 @@ def test_a_numpy_mode_operator_on_our_arrays_names_the_classic_one_to_write():
     model = residual_lesson_model(mx.nd.relu)
     history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
     assert np.isfinite(history[-1]["val_loss"])
+
+
+@pytest.fixture
+def numpy_mode():
+    """MXNet's NumPy mode on for one test (``npx.set_np()``, the book's first line), then off."""
+    from mxnet import npx
+
+    npx.set_np()
+    try:
+        yield
+    finally:
+        npx.reset_np()
+
+
+def test_a_lesson_model_in_numpy_mode_trains_evaluates_and_predicts(numpy_mode):
+    """The book's MXNet code starts with npx.set_np() and its ResNet and GoogLeNet call
+    npx.relu and np.concatenate in forward; the backend refused NumPy mode, so they could not
+    run at all."""
+    from mxnet import np as mxnp, npx
+
+    data = tiny_lesson_data()
+    images, labels = next(iter(data.train_dataloader()))  # the book's own loop's batches
+    assert isinstance(images, mxnp.ndarray) and isinstance(labels, mxnp.ndarray)
+    d2l.set_seed(0)
+    model = residual_lesson_model(npx.relu, mxnp.concatenate)
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[-1]["val_loss"]) and 0 <= history[-1]["val_acc"] <= 1
+    X = d2l.resize_images(data.val_images[:3], (28, 28))
+    assert isinstance(X, mxnp.ndarray) and isinstance(model(X), mxnp.ndarray)
+    expected = model(X).asnumpy().argmax(axis=1)
+    np.testing.assert_array_equal(model.predict(X), expected)
+    np.testing.assert_allclose(model.probabilities(X).sum(axis=1), 1, rtol=1e-5)
+
+
+def alexnet_history(data, initial_weights, **trainer_settings):
+    """An AlexNet from ``initial_weights``, trained one epoch from seed 0, and its history."""
+    model = d2l.AlexNet(lr=0.05, num_classes=4, resize=SMALL, momentum=0.9, label_smoothing=0.1)
+    model.load_weights(initial_weights, log=None)
+    d2l.set_seed(0)  # the same dropout masks
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **trainer_settings)
+    return model, trainer.fit(model, data)
+
+
+def test_alexnet_in_numpy_mode_trains_as_in_classic_mode_with_the_same_weights_files(tmp_path):
+    """From the same weights, NumPy mode trains to classic mode's losses (momentum, label
+    smoothing, gradient clipping, dropout), and a weights file from either mode gives the other
+    the same outputs. (The same seed draws other initial weights: MXNet's NumPy-mode
+    initializers draw from its RNG in another way.)"""
+    from mxnet import np as mxnp, npx
+
+    data = tiny_lesson_data(resize=SMALL)
+    images = data.val_images
+    d2l.set_seed(0)
+    d2l.AlexNet(num_classes=4, resize=SMALL).save_weights(tmp_path / "initial.safetensors")
+    classic_model, classic = alexnet_history(data, tmp_path / "initial.safetensors",
+                                             gradient_clip_val=1.0)
+    classic_model.save_weights(tmp_path / "classic.safetensors")
+    npx.set_np()
+    try:
+        model, history = alexnet_history(data, tmp_path / "initial.safetensors",
+                                         gradient_clip_val=1.0)
+        assert isinstance(model.net[0].weight.data(), mxnp.ndarray)
+        loaded = d2l.AlexNet(num_classes=4, resize=SMALL)
+        loaded.load_weights(tmp_path / "classic.safetensors", log=None)
+        from_classic = loaded.probabilities(images[:4])
+        model.save_weights(tmp_path / "numpy.safetensors")
+        trained = model.probabilities(images[:4])
+    finally:
+        npx.reset_np()
+    for ours, theirs in zip(history, classic):
+        for key in ("train_loss", "val_loss", "val_acc"):
+            assert ours[key] == pytest.approx(theirs[key], rel=1e-6), key
+    np.testing.assert_allclose(from_classic, classic_model.probabilities(images[:4]), atol=1e-6)
+    again = d2l.AlexNet(num_classes=4, resize=SMALL).load_weights(tmp_path / "numpy.safetensors",
+                                                                   log=None)
+    assert not isinstance(again.net[0].weight.data(), mxnp.ndarray)
+    np.testing.assert_allclose(again.probabilities(images[:4]), trained, atol=1e-6)
+
+
+def test_a_checkpoint_in_numpy_mode_resumes_exactly_on_one_context_and_two(tmp_path, numpy_mode):
+    from d2l_alexnet.core.checkpoint import Checkpointer, latest_checkpoint
+    from d2l_alexnet.core.progress import ProgressBoard
+
+    data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=16, limit_val=8, log=None)
+
+    def run(epochs, resume=None, directory=None, **settings):
+        d2l.set_seed(0)
+        model = d2l.AlexNet(lr=0.05, momentum=0.9, resize=SMALL)
+        trainer = d2l.Trainer(max_epochs=epochs, progress=False, log=None,
+                              board=ProgressBoard(live=False), **settings)
+        if directory is not None:
+            Checkpointer(directory, log=None).attach(trainer)
+        return model, trainer.fit(model, data, resume=resume)
+
+    for settings in ({}, {"num_gpus": 2, "device": "cpu"}):
+        directory = tmp_path / str(len(settings))
+        straight_model, straight = run(2, **settings)
+        run(1, directory=directory, **settings)
+        model, resumed = run(2, resume=latest_checkpoint(directory), **settings)
+        assert resumed[-1]["train_loss"] == straight[-1]["train_loss"], settings
+        for (_, ours), (_, theirs) in zip(d2l.parameter_arrays(model),
+                                          d2l.parameter_arrays(straight_model)):
+            assert np.array_equal(ours, theirs), settings
+
+
+def test_a_model_used_in_the_other_mode_than_it_was_built_in_is_refused_in_one_line():
+    """Gluon makes a model's parameters mx.np arrays in NumPy mode and mx.nd ones outside it,
+    and a forward pass cannot mix them: MXNet's own errors named neither mode."""
+    from mxnet import npx
+
+    from d2l_alexnet.mxnet.runtime import NumpyModeError
+
+    data = tiny_lesson_data(resize=SMALL)
+    classic_model = d2l.AlexNet(num_classes=4, resize=SMALL)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    npx.set_np()
+    try:
+        with pytest.raises(NumpyModeError, match="built before it was turned on.*build the "
+                           r"model after npx.set_np\(\), or call npx.reset_np\(\)") as error:
+            trainer.fit(classic_model, data)
+        assert "\n" not in str(error.value)
+        with pytest.raises(NumpyModeError):
+            classic_model.predict(np.zeros((1, SMALL, SMALL), np.uint8))
+        numpy_model = d2l.AlexNet(num_classes=4, resize=SMALL)
+        with pytest.raises(ValueError, match="^precision 'bf16' .*NumPy mode .*precision='fp32'"):
+            d2l.Trainer(max_epochs=1, precision="bf16", progress=False, log=None).fit(
+                numpy_model, data)
+    finally:
+        npx.reset_np()
+    with pytest.raises(NumpyModeError, match=r"built in MXNet's NumPy mode .*now off.*npx\.set_np"):
+        numpy_model.predict(np.zeros((1, SMALL, SMALL), np.uint8))
+    assert classic_model.predict(np.zeros((1, SMALL, SMALL), np.uint8)).shape == (1,)
