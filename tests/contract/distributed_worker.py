@@ -51,7 +51,8 @@ def main(backend, replicas, out, checkpoints=None, resume=None):
     history = trainer.fit(model, data, resume=read_checkpoint(resume) if resume else None)
     if trainer.is_first_replica:
         with open(out, "w") as file:
-            json.dump({"history": history, "num_replicas": trainer.num_replicas}, file)
+            json.dump({"history": history, "num_replicas": trainer.num_replicas,
+                       "resumed_at": getattr(trainer.resumed_from, "step", None)}, file)
         if checkpoints:
             model.save_weights(os.path.splitext(out)[0] + ".safetensors")
     getattr(trainer, "close", lambda: None)()

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from d2l_alexnet.core.checkpoint import read_checkpoint
 from d2l_alexnet.core.trainer import ReplicaError, replica_count, replica_slices
 from repository import child_env
 
@@ -40,6 +41,8 @@ def train(backend_name, replicas, tmp_path, *checkpointing, name=None):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = json.loads(out.read_text())
     assert run["num_replicas"] == replicas
+    assert run["resumed_at"] == (read_checkpoint(checkpointing[1]).step
+                                 if len(checkpointing) > 1 else None)
     return run["history"]
 
 
@@ -65,7 +68,6 @@ def test_a_run_on_two_replicas_resumes_exactly(d2l, backend_name, tmp_path):
     whole = train(backend_name, 2, tmp_path, tmp_path / "checkpoints", name="whole")
     checkpoint = tmp_path / "checkpoints" / "checkpoint-3.ckpt"  # the first step of epoch 2
     resumed = train(backend_name, 2, tmp_path, tmp_path / "none", checkpoint, name="resumed")
-    assert resumed[0] == whole[0]  # epoch 1 came from the checkpoint, its clock's figures too
     measured = ("epoch", "step", "train_loss", "val_loss", "val_acc")  # not the clock's
     assert ([[record[key] for key in measured] for record in resumed]
             == [[record[key] for key in measured] for record in whole])
