@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules.lazy import LazyModuleMixin
 
 from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
@@ -23,14 +24,39 @@ from .weights import assign_parameter_arrays, parameter_arrays
 def init_cnn(module: nn.Module) -> None:
     """Xavier-uniform weights and zero biases for convolutions and dense layers (d2l, sec_lenet).
 
-    Unlike the book's version, which compares ``type(module)`` and so silently skips lazy layers,
-    this refuses a layer whose parameters do not exist yet.
+    The book's version compares ``type(module)`` and so silently skips lazy layers, which keep
+    PyTorch's default initialization. Here a lazy layer whose parameters do not exist yet gets
+    a hook that initializes them as soon as its first forward pass makes them (``apply_init``,
+    ``layer_summary``; our Trainer asks for one first), so ``self.net.apply(d2l.init_cnn)`` at
+    the end of ``__init__``, as the book's later lessons write it, really initializes them.
     """
-    if isinstance(module, (nn.Conv2d, nn.Linear)):
-        if isinstance(module.weight, nn.parameter.UninitializedParameter):
-            raise ValueError(f"{module} has no parameters yet: run a forward pass before init_cnn")
-        nn.init.xavier_uniform_(module.weight)
-        nn.init.zeros_(module.bias)
+    if not isinstance(module, (nn.Conv2d, nn.Linear)):
+        return
+    if isinstance(module, LazyModuleMixin) and module.has_uninitialized_params():
+        if not hasattr(module, "_init_cnn_hook"):  # once, however often init_cnn is applied
+            # Prepended: it runs before the layer's own hook, so it sees whether the forward
+            # pass is what makes the parameters (a load_state_dict may have made them already).
+            module._init_cnn_hook = module.register_forward_pre_hook(
+                _init_cnn_when_materialized, prepend=True, with_kwargs=True)
+        return
+    _xavier_and_zeros(module)
+
+
+def _xavier_and_zeros(module: nn.Conv2d | nn.Linear) -> None:
+    nn.init.xavier_uniform_(module.weight)
+    nn.init.zeros_(module.bias)
+
+
+def _init_cnn_when_materialized(module: nn.Module, args: tuple[Any, ...],
+                                kwargs: dict[str, Any]) -> None:
+    """Forward pre-hook left by ``init_cnn`` on a lazy layer: makes its parameters from the
+    first input (what the layer's own hook, which runs next, would do) and initializes them;
+    parameters loaded meanwhile are kept. Runs once."""
+    if module.has_uninitialized_params():
+        module.initialize_parameters(*args, **kwargs)
+        _xavier_and_zeros(module)
+    module._init_cnn_hook.remove()
+    del module._init_cnn_hook
 
 
 class Module(nn.Module, ModuleContract):

@@ -20,9 +20,113 @@ from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 from d2l_alexnet.core.trainer import ReplicaError  # noqa: E402
 
 
-def test_init_cnn_refuses_lazy_layers_instead_of_skipping_them():
-    with pytest.raises(ValueError, match="forward pass before init_cnn"):
-        torch.nn.LazyLinear(10).apply(d2l.init_cnn)
+def book_vgg_block(num_convs, out_channels):
+    """The book's ``vgg_block`` (sec_vgg), as a lesson writes it."""
+    layers = []
+    for _ in range(num_convs):
+        layers.append(torch.nn.LazyConv2d(out_channels, kernel_size=3, padding=1))
+        layers.append(torch.nn.ReLU())
+    layers.append(torch.nn.MaxPool2d(kernel_size=2, stride=2))
+    return torch.nn.Sequential(*layers)
+
+
+class BookVGG(d2l.Classifier):
+    """The book's VGG (sec_vgg), narrower: lazy layers, then ``self.net.apply(d2l.init_cnn)``."""
+
+    def __init__(self, arch, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        conv_blks = [book_vgg_block(*block) for block in arch]
+        self.net = torch.nn.Sequential(
+            *conv_blks, torch.nn.Flatten(),
+            torch.nn.LazyLinear(512), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+            torch.nn.LazyLinear(512), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+            torch.nn.LazyLinear(num_classes))
+        self.net.apply(d2l.init_cnn)
+
+
+class BookAlexNetCell(d2l.Classifier):
+    """The book's AlexNet cell (sec_alexnet) as printed, ``self.net.apply(d2l.init_cnn)`` last."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        nn = torch.nn
+        self.net = nn.Sequential(
+            nn.LazyConv2d(96, kernel_size=11, stride=4, padding=1),
+            nn.ReLU(), nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.LazyConv2d(256, kernel_size=5, padding=2), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.LazyConv2d(384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.LazyConv2d(384, kernel_size=3, padding=1), nn.ReLU(),
+            nn.LazyConv2d(256, kernel_size=3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2), nn.Flatten(),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.LazyLinear(4096), nn.ReLU(), nn.Dropout(p=0.5),
+            nn.LazyLinear(num_classes))
+        self.net.apply(d2l.init_cnn)
+
+
+def weighted_layers(model):
+    return [layer for layer in model.net.modules()
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear))]
+
+
+def assert_xavier_initialized(layer):
+    """Xavier-uniform weights (bound sqrt(6 / (fan_in + fan_out)), std bound / sqrt(3)) and zero
+    biases, told apart from PyTorch's default (bound 1 / sqrt(fan_in), random biases)."""
+    assert type(layer) in (torch.nn.Conv2d, torch.nn.Linear)  # materialized, no longer lazy
+    weight = layer.weight.detach()
+    receptive_field = weight[0][0].numel()
+    fan_in, fan_out = weight.shape[1] * receptive_field, weight.shape[0] * receptive_field
+    xavier_bound, default_bound = math.sqrt(6.0 / (fan_in + fan_out)), 1 / math.sqrt(fan_in)
+    assert abs(xavier_bound - default_bound) > 0.2 * default_bound  # the check tells them apart
+    assert weight.abs().max().item() <= xavier_bound
+    if weight.numel() >= 1000:  # enough weights for their statistics to be sharp
+        assert weight.abs().max().item() > 0.95 * xavier_bound
+        assert weight.std().item() == pytest.approx(xavier_bound / math.sqrt(3), rel=0.1)
+    assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_the_books_lazy_models_construct_and_are_xavier_initialized_at_their_first_forward():
+    """The book's later lessons end __init__ with ``self.net.apply(d2l.init_cnn)`` on lazy
+    layers: that constructs, and the first forward pass (``apply_init``, ``layer_summary``)
+    leaves every convolution and dense layer Xavier-initialized, once."""
+    d2l.set_seed(0)
+    vgg = BookVGG(arch=((1, 16), (1, 32)))
+    X = torch.rand(2, 1, 32, 32)
+    vgg.apply_init([X])  # the first forward pass makes the weights and initializes them
+    layers = weighted_layers(vgg)
+    assert len(layers) == 5
+    for layer in layers:
+        assert_xavier_initialized(layer)
+        assert not layer._forward_pre_hooks  # the hooks are gone
+    before = [layer.weight.clone() for layer in layers]
+    vgg(X)
+    assert all(torch.equal(layer.weight, weight) for layer, weight in zip(layers, before))
+    vgg.apply_init([X], d2l.init_cnn)  # as the lessons call it, after their __init__
+    for layer in layers:
+        assert_xavier_initialized(layer)
+
+    alexnet = BookAlexNetCell()
+    alexnet.layer_summary((1, 1, 67, 67))
+    assert len(weighted_layers(alexnet)) == 8
+    for layer in weighted_layers(alexnet):
+        assert_xavier_initialized(layer)
+
+
+def test_init_cnn_keeps_weights_loaded_into_a_lazy_model_before_its_first_forward():
+    trained = BookVGG(arch=((1, 8),))
+    X = torch.rand(2, 1, 16, 16)
+    trained.apply_init([X])
+    with torch.no_grad():
+        for parameter in trained.parameters():
+            parameter.add_(1.0)  # nothing init_cnn would give
+    fresh = BookVGG(arch=((1, 8),))
+    fresh.load_state_dict(trained.state_dict())
+    fresh(X)
+    for (name, loaded), kept in zip(trained.state_dict().items(), fresh.state_dict().values()):
+        assert torch.equal(loaded, kept), name
 
 
 def test_no_layer_is_lazy():
