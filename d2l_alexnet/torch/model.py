@@ -24,6 +24,10 @@ from .weights import assign_parameter_arrays, parameter_arrays
 def init_cnn(module: nn.Module) -> None:
     """Xavier-uniform weights and zero biases for convolutions and dense layers (d2l, sec_lenet).
 
+    Biases: the book's version leaves them at PyTorch's default (uniform within
+    ±1/sqrt(fan_in)); this one sets them to zero, as our AlexNet has always started. A layer
+    built with ``bias=False`` (a convolution before BatchNorm) gets its weights only.
+
     The book's version compares ``type(module)`` and so silently skips lazy layers, which keep
     PyTorch's default initialization. Here a lazy layer whose parameters do not exist yet gets
     a hook that initializes them as soon as its first forward pass makes them (``apply_init``,
@@ -44,7 +48,8 @@ def init_cnn(module: nn.Module) -> None:
 
 def _xavier_and_zeros(module: nn.Conv2d | nn.Linear) -> None:
     nn.init.xavier_uniform_(module.weight)
-    nn.init.zeros_(module.bias)
+    if module.bias is not None:  # bias=False
+        nn.init.zeros_(module.bias)
 
 
 def _init_cnn_when_materialized(module: nn.Module, args: tuple[Any, ...],

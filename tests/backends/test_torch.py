@@ -129,6 +129,23 @@ def test_init_cnn_keeps_weights_loaded_into_a_lazy_model_before_its_first_forwar
         assert torch.equal(loaded, kept), name
 
 
+def test_init_cnn_takes_layers_without_a_bias():
+    """torchvision-style ResNet convolutions before BatchNorm have ``bias=False``: their weights
+    are initialized, and so is every layer after them (the book's leaves biases as they are)."""
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 64, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                        nn.LazyConv2d(64, 3, bias=False), nn.Flatten(), nn.Linear(64, 10))
+    net.apply(d2l.init_cnn)
+    net(torch.rand(1, 3, 5, 5))
+    for layer in (net[0], net[3]):
+        assert layer.bias is None
+        bound = math.sqrt(6.0 / (9 * (layer.in_channels + layer.out_channels)))
+        assert layer.weight.abs().max().item() <= bound
+        assert layer.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+    assert torch.count_nonzero(net[-1].bias) == 0
+    assert net[-1].weight.abs().max().item() <= math.sqrt(6.0 / 74)
+
+
 def test_no_layer_is_lazy():
     model = d2l.AlexNet()
     assert not any(isinstance(p, torch.nn.parameter.UninitializedParameter)
