@@ -92,14 +92,27 @@ class Module(nn.Module, ModuleContract):
         return resize_images(X, self.input_size)  # type: ignore[arg-type]  # built for a size
 
     def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
+        network = self._feature_layers() if features else self.net
         was_training = self.training
         self.eval()  # dropout off
         try:
             with torch.no_grad():
                 X = torch.as_tensor(X).to(self.parameter_device())
-                return to_numpy((self.net[:-1] if features else self.net)(X).float())
+                return to_numpy(network(X).float())
         finally:
             self.train(was_training)
+
+    def _feature_layers(self) -> nn.Sequential:
+        """``self.net`` but its last layer, whose output ``features`` gives; refused in one line
+        for a network that is not an ``nn.Sequential`` (which of its layers is last is its own
+        ``forward``'s business)."""
+        if not isinstance(self.net, nn.Sequential):
+            raise TypeError(
+                f"{type(self).__name__}.features needs self.net to be an nn.Sequential (the "
+                f"features are what its last layer takes), and it is a "
+                f"{type(self.net).__name__}: use predict or probabilities, or build self.net "
+                "as nn.Sequential(body, head)")
+        return self.net[:-1]
 
     def configure_optimizers(self) -> torch.optim.SGD | dict[str, Any]:
         """SGD with the model's recipe; with a schedule (the trainer's plan over its run), also

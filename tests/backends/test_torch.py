@@ -146,6 +146,39 @@ def test_init_cnn_takes_layers_without_a_bias():
     assert net[-1].weight.abs().max().item() <= math.sqrt(6.0 / 74)
 
 
+def test_features_of_a_network_that_is_not_a_sequential_is_refused_in_one_line():
+    """A torchvision-style module (its layers as attributes, its own forward) wrapped in a
+    Classifier predicts; its features, the input of a last layer only an nn.Sequential names,
+    are refused naming what works, where ``self.net[:-1]`` was 'not subscriptable'."""
+    nn = torch.nn
+
+    class TinyResNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 8, 3, bias=False)
+            self.bn = nn.BatchNorm2d(8)
+            self.fc = nn.Linear(8, 10)
+
+        def forward(self, X):
+            return self.fc(torch.relu(self.bn(self.conv(X))).mean(dim=(2, 3)))
+
+    class Wrapped(d2l.Classifier):
+        def __init__(self):
+            super().__init__()
+            self.net = TinyResNet()
+
+    model = Wrapped()
+    X = torch.rand(3, 1, 16, 16)
+    assert model.predict(X).shape == (3,)
+    with pytest.raises(TypeError) as error:
+        model.features(X)
+    message = str(error.value)
+    assert message.startswith("Wrapped.features needs self.net to be an nn.Sequential (the "
+                              "features are what its last layer takes), and it is a "
+                              "TinyResNet: use predict or probabilities")
+    assert "nn.Sequential(body, head)" in message and "\n" not in message
+
+
 def test_no_layer_is_lazy():
     model = d2l.AlexNet()
     assert not any(isinstance(p, torch.nn.parameter.UninitializedParameter)
