@@ -92,7 +92,7 @@ class Module(nn.Module, ModuleContract):
         return resize_images(X, self.input_size)  # type: ignore[arg-type]  # built for a size
 
     def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
-        network = self._feature_layers() if features else self.net
+        network = self._feature_layers() if features else self  # its forward, as fit runs it
         was_training = self.training
         self.eval()  # dropout off
         try:
@@ -106,13 +106,14 @@ class Module(nn.Module, ModuleContract):
         """``self.net`` but its last layer, whose output ``features`` gives; refused in one line
         for a network that is not an ``nn.Sequential`` (which of its layers is last is its own
         ``forward``'s business)."""
-        if not isinstance(self.net, nn.Sequential):
+        net = getattr(self, "net", None)
+        if not isinstance(net, nn.Sequential):
             raise TypeError(
                 f"{type(self).__name__}.features needs self.net to be an nn.Sequential (the "
-                f"features are what its last layer takes), and it is a "
-                f"{type(self.net).__name__}: use predict or probabilities, or build self.net "
-                "as nn.Sequential(body, head)")
-        return self.net[:-1]
+                f"features are what its last layer takes), and "
+                f"{'it has none' if net is None else f'it is a {type(net).__name__}'}: use "
+                "predict or probabilities, or build self.net as nn.Sequential(body, head)")
+        return net[:-1]
 
     def configure_optimizers(self) -> torch.optim.SGD | dict[str, Any]:
         """SGD with the model's recipe; with a schedule (the trainer's plan over its run), also
@@ -135,6 +136,12 @@ class Module(nn.Module, ModuleContract):
             self.net.apply(init)
 
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, torch.Size]]:
+        net = getattr(self, "net", None)
+        if not isinstance(net, nn.Sequential):  # (the book's layer_summary walks self.net)
+            found = "it has none" if net is None else f"it is a {type(net).__name__}"
+            raise TypeError(f"{type(self).__name__}.layer_summary walks the layers of self.net, "
+                            f"an nn.Sequential, and {found}: build self.net as one, or print "
+                            "the model itself")
         X = torch.randn(*X_shape, device=next(self.parameters()).device)
         with torch.no_grad():
             for layer in self.net:

@@ -179,6 +179,36 @@ def test_features_of_a_network_that_is_not_a_sequential_is_refused_in_one_line()
     assert "nn.Sequential(body, head)" in message and "\n" not in message
 
 
+def test_a_lesson_models_forward_is_what_predict_and_evaluate_run():
+    """A from-scratch model (the book's MLPScratch style: its own forward and parameters, no
+    self.net) predicts and evaluates through its forward, as fit trains it and as the JAX and
+    TensorFlow backends do (predict ran self.net: an AttributeError); features and
+    layer_summary, which need self.net, are refused in one line."""
+    class Scratch(d2l.Classifier):
+        def __init__(self, lr=0.1):
+            super().__init__()
+            self.save_hyperparameters()
+            self.W = torch.nn.Parameter(torch.randn(28 * 28, 10) * 0.01)
+            self.b = torch.nn.Parameter(torch.zeros(10))
+
+        def forward(self, X):
+            return X.reshape(-1, 28 * 28) @ self.W + self.b
+
+    model = Scratch()
+    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=32, limit_val=16,
+                            log=None)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    X = torch.rand(4, 1, 28, 28)
+    np.testing.assert_array_equal(model.predict(X), model(X).argmax(dim=1).numpy())
+    assert d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(model, data)["val_acc"] >= 0
+    with pytest.raises(TypeError, match="Scratch.features needs self.net to be an "
+                                        "nn.Sequential .* and it has none: use predict"):
+        model.features(X)
+    with pytest.raises(TypeError, match="Scratch.layer_summary walks the layers of self.net, an "
+                                        "nn.Sequential, and it has none"):
+        model.layer_summary((1, 1, 28, 28))
+
+
 def test_no_layer_is_lazy():
     model = d2l.AlexNet()
     assert not any(isinstance(p, torch.nn.parameter.UninitializedParameter)
