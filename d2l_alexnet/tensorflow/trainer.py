@@ -8,7 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
+from ..core.data import DataError
+from ..core.trainer import (ReplicaError, TrainerBase, batch_pair, loader_labels,
+                            replica_slices, validation_sums)
 from . import runtime
 from .data import resize_images
 from .runtime import keras, tf, to_numpy
@@ -34,6 +36,7 @@ class Trainer(TrainerBase):
 
     backend, framework = "tensorflow", "TensorFlow"
     strategy = None  # a tf.distribute strategy, for several replicas
+    first_train_loader: Any = None  # the loader setup made of a book-style module's training split
 
     def gpu_available(self) -> bool:
         return bool(tf.config.list_physical_devices("GPU"))
@@ -74,7 +77,14 @@ class Trainer(TrainerBase):
         refuse_keras_compile(model)  # before the core's check, which would say "lacks loss"
         return super().setup(model, data)  # type: ignore[return-value]  # (self)
 
+    def book_loader(self, train: bool) -> Any:
+        loader = super().book_loader(train)
+        if train:  # kept for its batches' shape: another call would shift a shuffle's seed
+            self.first_train_loader = loader
+        return loader
+
     def prepare_model(self, model: Any) -> None:
+        self._build_unbuilt(model)  # before anything reads the weights (replicas, bf16, resume)
         if self.strategy is not None and not _is_mirrored(model):
             self._mirror_network(model)
         self._set_precision(model)
@@ -88,10 +98,6 @@ class Trainer(TrainerBase):
             self.compiled_train_step = tf.function(self._distributed_train_step, autograph=False)
             self.compiled_eval_step = tf.function(self._distributed_eval_step, autograph=False)
             return
-        if not model.trainable_variables:  # the optimizer is made for the weights there are
-            raise ValueError(f"{type(model).__name__} has no weights yet (Keras makes a layer's "
-                             "weights on its first call): call it once on a batch, model(X), "
-                             "before fitting it")
         self.optim = model.configure_optimizers()
         self.optim.build(model.trainable_variables)
         # One trace for every batch size (the last batch may be short); a model of another
@@ -102,6 +108,57 @@ class Trainer(TrainerBase):
                                 tf.TensorSpec((None,), tf.int32))}
         self.compiled_train_step = tf.function(self._train_step, autograph=False, **tracing)
         self.compiled_eval_step = tf.function(self._eval_step, autograph=False, **tracing)
+
+    def _build_unbuilt(self, model):
+        """Make the weights of a model whose layers have none yet (a lesson's keras.Sequential
+        that says not its input shape: Keras makes a layer's weights on its first call, which
+        in the book's TensorFlow fit is the first step) by a call in evaluation mode on zeros
+        shaped as an image of the first training batch. Keras' initializers drew their seeds
+        when the layers were made, so these are the weights model(X) right before fit makes."""
+        if model.trainable_variables and all(layer.built for layer in sublayers(model)):
+            return
+        shape = self.first_input_shape(model)
+        model(tf.zeros(shape), training=False)
+        if not model.trainable_variables:  # the optimizer is made for the weights there are
+            raise ValueError(f"{type(model).__name__} has no weights to train, even after a "
+                             f"call on a batch of shape {shape}: give it layers with weights "
+                             "(in self.net) or tf.Variables")
+
+    def first_input_shape(self, model: Any) -> tuple[int, ...]:
+        """The shape of one image of the first training batch as ``fit`` prepares it (resized
+        to the model's or the data's size, channels last), read without drawing from any RNG:
+        the data's stored images, the first batch of a position-aware module's first epoch,
+        or a ``tf.data.Dataset``'s element spec; else the first batch of the loader ``setup``
+        already made."""
+        if self.position_aware:
+            images = getattr(self.data, "train_images", None)
+            if images is None:
+                images = next(iter(self.data.raw_batches(True, epoch=0)), (None,))[0]
+        else:
+            images = self._first_loader_images()
+        if images is None or not len(images):
+            raise DataError(f"{type(model).__name__} has no weights yet (Keras makes a layer's "
+                            f"weights on its first call), and {type(self.data).__name__} gave "
+                            "no training image to make them from: give it data, or call the "
+                            "model once on a batch, model(X), before fitting it")
+        images = np.asarray(images[:1])
+        return tuple(resize_images(images, self.input_size or images.shape[1:3]).shape)
+
+    def _first_loader_images(self):
+        loader = self.first_train_loader
+        spec = getattr(loader, "element_spec", None)  # a tf.data.Dataset's: known unread
+        if (isinstance(spec, tuple) and len(spec) == 2
+                and all(isinstance(part, tf.TensorSpec) for part in spec)
+                and spec[-1].shape.rank == 1 and spec[0].shape[1:].is_fully_defined()):
+            X = np.zeros((1, *spec[0].shape[1:]), spec[0].dtype.as_numpy_dtype)
+        else:  # read, and refused in one line as fit would refuse it (not (X, y), not batched)
+            batch = next(iter(loader), None)
+            if batch is None:
+                return None
+            where = f"{type(self.data).__name__}.train_dataloader()"
+            X, y = batch_pair(batch, where)
+            loader_labels(self.host_array(y), where)
+        return self.loader_images(X)
 
     def _mirror_network(self, model):
         """Rebuild ``model.net`` under the strategy's scope (mirrored variables) with its

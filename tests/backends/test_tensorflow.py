@@ -17,6 +17,7 @@ pytest.importorskip("tensorflow")
 
 from d2l_alexnet import tensorflow as d2l  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.callbacks import Callback  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 from repository import child_env  # noqa: E402
 
@@ -193,38 +194,121 @@ def test_importing_the_backend_and_looking_for_gpus_is_quiet():
     assert result.returncode == 0 and result.stderr == ""
 
 
-def test_a_book_style_lenet_trains_once_built_and_is_refused_in_one_line_before():
-    """The book's TensorFlow LeNet, written on our Classifier: Keras makes its weights on the
-    first call, so an unbuilt one is refused (the optimizer is made for the weights there are);
-    built, it trains with no input size of its own. Our weights files and predict's resizing
-    are AlexNet's, refused in one line for it."""
+class BookVGG(d2l.Classifier):
+    """A lesson's model as the book writes VGG and its successors for TensorFlow: a
+    keras.Sequential that says not its input shape (Keras makes its weights on the first call)."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = keras.Sequential([
+            keras.layers.Conv2D(4, kernel_size=3, padding="same", activation="relu"),
+            keras.layers.MaxPool2D(pool_size=2, strides=2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(num_classes)])
+
+
+class ShuffledBookData(d2l.DataModule):
+    """The book's TensorFlow data module: a new shuffled tf.data.Dataset from each call."""
+
+    def __init__(self, batch_size=16):
+        super().__init__()
+        self.batch_size = batch_size
+        rng = np.random.default_rng(0)
+        self.images = rng.random((32, 20, 20, 3), dtype=np.float32)
+        self.labels = (np.arange(32) % 10).astype(np.int32)
+
+    def get_dataloader(self, train):
+        data = tf.data.Dataset.from_tensor_slices((self.images, self.labels))
+        return data.shuffle(32).batch(self.batch_size)
+
+
+class FirstWeights(Callback):
+    """The model's weights as fit starts, after the Trainer has prepared it."""
+
+    def on_fit_start(self, trainer, state):
+        self.weights = [variable.numpy() for variable in trainer.model.trainable_variables]
+
+
+@pytest.mark.parametrize("data", ["FashionMNIST", "tf.data"])
+def test_a_book_style_vgg_trains_with_fit_alone_as_if_called_on_a_batch_first(data):
+    """The book's `trainer.fit(model, data)` on a model never called: fit makes its weights
+    from the first training batch's shape, the same weights a call model(X) right before fit
+    makes (Keras' initializers drew their seeds when the layers were made), and the run is that
+    of the model built by hand, data order included (no extra shuffle drawn). Our weights
+    files and predict's resizing are AlexNet's, refused in one line for it."""
     from d2l_alexnet.core.module import InputShapeError
     from d2l_alexnet.core.weights import WeightsError
 
-    class LeNet(d2l.Classifier):
-        def __init__(self, lr=0.1, num_classes=10):
-            super().__init__()
-            self.save_hyperparameters()
-            self.net = keras.Sequential([
-                keras.layers.Conv2D(6, kernel_size=5, activation="sigmoid", padding="same"),
-                keras.layers.AvgPool2D(pool_size=2, strides=2),
-                keras.layers.Flatten(),
-                keras.layers.Dense(num_classes)])
+    def run(built):
+        module = fashion() if data == "FashionMNIST" else ShuffledBookData()
+        d2l.set_seed(0)
+        model = BookVGG()
+        if built:  # on a batch of its images (another train_dataloader() would shuffle anew)
+            images = module.train_images if data == "FashionMNIST" else module.images
+            model(d2l.resize_images(images[:16], images.shape[1:3]))
+        first = FirstWeights()
+        history = d2l.Trainer(max_epochs=2, progress=False, log=None,
+                              callbacks=[first]).fit(model, module)
+        return model, first.weights, history
 
-    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=40, limit_val=16,
-                            log=None)
-    with pytest.raises(ValueError) as error:
-        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(LeNet(), data)
-    assert "LeNet has no weights yet" in str(error.value) and "\n" not in str(error.value)
+    lazy, lazy_start, lazy_history = run(built=False)
+    built, built_start, built_history = run(built=True)
+    assert len(lazy_start) == 4  # the kernels and biases of the convolution and dense layers
+    for ours, theirs in zip(lazy_start, built_start, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert [record[key] for record in lazy_history] == [
+            record[key] for record in built_history]
+    for ours, theirs in zip(lazy.variables, built.variables, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(InputShapeError, match="BookVGG says not which it takes"):
+        lazy.predict(np.zeros((4, 28, 28), np.uint8))
+    with pytest.raises(WeightsError, match="BookVGG is not the chapter's AlexNet"):
+        lazy.save_weights("unused.safetensors")
+
+
+def test_evaluate_predict_and_features_build_a_lesson_model_never_called():
+    """evaluate makes the weights as fit does (a fresh model's accuracy, as in every backend);
+    predict and features on a tensor call the model, so Keras makes them; a model left half
+    built by features has the rest made by fit."""
+    data = fashion()
     d2l.set_seed(0)
-    model = LeNet()
-    model(tf.zeros((1, 28, 28, 1)))
-    history = d2l.Trainer(max_epochs=2, progress=False, log=None).fit(model, data)
-    assert len(history) == 2 and all(np.isfinite(record["train_loss"]) for record in history)
-    with pytest.raises(InputShapeError, match="LeNet says not which it takes"):
-        model.predict(data.val_images[:4])
-    with pytest.raises(WeightsError, match="LeNet is not the chapter's AlexNet"):
-        model.save_weights("unused.safetensors")
+    built = BookVGG()
+    built(tf.zeros((1, 28, 28, 1)))
+    expected = d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(built, data)
+    d2l.set_seed(0)
+    lazy = BookVGG()
+    assert d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(lazy, data) == expected
+    X = tf.random.uniform((2, 28, 28, 1))
+    assert BookVGG().predict(X).shape == (2,)
+    half = BookVGG()
+    assert half.features(X).shape == (2, 784)  # every layer but the last made
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(half, data)
+    assert np.isfinite(history[-1]["val_loss"]) and len(half.trainable_variables) == 4
+
+
+def test_a_lesson_model_fit_cannot_build_is_refused_in_one_line():
+    """Where building cannot work: no training batch to take a shape from, or a network with no
+    weights even once called."""
+    from d2l_alexnet.core.data import DataError
+
+    class NoImages(ShuffledBookData):
+        def get_dataloader(self, train):
+            return []
+
+    class Weightless(d2l.Classifier):
+        def __init__(self, lr=0.1):
+            super().__init__()
+            self.net = keras.Sequential([keras.layers.Flatten()])
+
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    with pytest.raises(DataError, match="BookVGG has no weights yet .* model\\(X\\)") as error:
+        trainer.fit(BookVGG(), NoImages())
+    assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="Weightless has no weights to train") as error:
+        trainer.fit(Weightless(), fashion())
+    assert "\n" not in str(error.value)
 
 
 def fashion(batch_size=16, limit_train=32, limit_val=16, resize=28):
@@ -284,9 +368,10 @@ def test_a_lesson_models_forward_is_what_fit_evaluate_and_predict_run():
         assert "\n" not in str(error.value)
 
 
-def vgg_with_nested_dropout(seed):
+def vgg_with_nested_dropout(seed, built=True):
     """A book-style VGG block (Conv, BatchNormalization, ReLU, MaxPool) and a Dropout inside a
-    nested keras.Sequential, built: moving statistics and a seed generator in nested blocks."""
+    nested keras.Sequential, built unless ``built=False`` (fit then makes its weights): moving
+    statistics and a seed generator in nested blocks."""
     d2l.set_seed(seed)
     block = keras.Sequential([keras.layers.Conv2D(4, 3, padding="same"),
                               keras.layers.BatchNormalization(), keras.layers.Activation("relu"),
@@ -302,22 +387,26 @@ def vgg_with_nested_dropout(seed):
                                          keras.layers.Dense(10)])
 
     model = VGG()
-    model(tf.zeros((1, 28, 28, 1)))
+    if built:
+        model(tf.zeros((1, 28, 28, 1)))
     return model
 
 
-def test_a_resumed_lesson_model_with_batch_norm_and_nested_dropout_ends_exactly(tmp_path):
+@pytest.mark.parametrize("built", [True, False])
+def test_a_resumed_lesson_model_with_batch_norm_and_nested_dropout_ends_exactly(tmp_path, built):
+    """Built by hand or by fit from the first batch (its first run and its resumed one alike),
+    the resumed run ends as the uninterrupted one."""
     from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
 
     data = fashion(limit_train=48)
-    straight = vgg_with_nested_dropout(seed=0)
+    straight = vgg_with_nested_dropout(seed=0, built=built)
     trainer = d2l.Trainer(max_epochs=2, progress=False, log=None)
     Checkpointer(tmp_path, log=None, keep=5).attach(trainer)
     expected = trainer.fit(straight, data)
     checkpoint = read_checkpoint(tmp_path / "checkpoint-3.ckpt")  # the end of epoch 1
     assert {"state.00.moving_mean", "state.01.moving_variance", "rng.dropout.0"} <= set(
         checkpoint.arrays)
-    resumed = vgg_with_nested_dropout(seed=1)  # other weights, seeds elsewhere: all restored
+    resumed = vgg_with_nested_dropout(seed=1, built=built)  # other weights and seeds: restored
     history = d2l.Trainer(max_epochs=2, progress=False, log=None).fit(resumed, data,
                                                                       resume=checkpoint)
     for key in ("train_loss", "val_loss", "val_acc"):
@@ -373,7 +462,8 @@ histories = []
 for replicas, hidden in ((1, ()), (2, ()), (2, (12,))):  # the last: another size, same devices
     d2l.set_seed(0)
     model = LeNet(hidden=hidden)
-    model(tf.zeros((1, 28, 28, 1)))
+    if replicas == 1:  # on two, fit makes the weights before it mirrors them
+        model(tf.zeros((1, 28, 28, 1)))
     trainer = d2l.Trainer(max_epochs=2, num_gpus=replicas, device="cpu", progress=False,
                           log=None)
     histories.append([[record[key] for key in ("train_loss", "val_loss")]
@@ -400,7 +490,8 @@ print(json.dumps(histories + [refusal]))
 
 def test_a_lesson_model_trains_on_two_replicas_as_on_one_device():
     """Several replicas mirror the lesson model's own network (not AlexNet's): the book's
-    LeNet on two CPU replicas follows one device's losses; a second model of another size
+    LeNet on two CPU replicas, its weights made by fit from the first batch, follows one
+    device's losses (from the weights a call before fit makes); a second model of another size
     trains in the same process (one strategy per set of devices); a model with no self.net to
     mirror is refused in one line."""
     result = subprocess.run([sys.executable, "-c", LESSON_ON_REPLICAS], env=child_env(),
