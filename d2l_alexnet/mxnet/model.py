@@ -58,11 +58,22 @@ class Module(nn.Block, ModuleContract):
         else:
             X = device_array(to_numpy(X), self.parameter_context())
         X = X.as_in_context(self.parameter_context())
-        layers = list(self.net)[:-1] if features else [self.net]
+        layers = self._feature_layers() if features else [self]  # its forward, as fit runs
         with naming_numpy_operators():
             for layer in layers:  # outside autograd.record: predict mode, dropout is off
                 X = layer(X)
         return X.astype("float32").asnumpy()
+
+    def _feature_layers(self) -> list[Any]:
+        """``self.net``'s layers but its last, whose input ``features`` gives; refused in one
+        line for a model without a sequential ``self.net``."""
+        net = getattr(self, "net", None)
+        if not isinstance(net, (nn.Sequential, nn.HybridSequential)):
+            found = "it has none" if net is None else f"it is a {type(net).__name__}"
+            raise TypeError(f"{type(self).__name__}.features needs self.net to be an "
+                            f"nn.Sequential (the features are what its last layer takes), and "
+                            f"{found}: use predict or probabilities")
+        return list(net)[:-1]
 
     def configure_optimizers(self) -> gluon.Trainer:
         """A Gluon Trainer with the model's recipe: ``sgd``, or ``nag`` for Nesterov's momentum,

@@ -324,6 +324,35 @@ def tiny_lesson_data(resize=28):
                          batch_size=8, resize=resize)
 
 
+def test_a_lesson_models_forward_is_what_predict_runs():
+    """A from-scratch model (its own forward and parameters, no self.net) predicts through
+    its forward, as fit trains it (predict ran self.net: an AttributeError); features, which
+    needs self.net, is refused in one line."""
+    import mxnet as mx
+
+    class Scratch(d2l.Classifier):
+        def __init__(self, lr=0.1):
+            super().__init__()
+            self.save_hyperparameters()
+            self.W = self.params.get("W", shape=(28 * 28, 10), init=mx.init.Normal(0.01))
+            self.b = self.params.get("b", shape=(10,), init=mx.init.Zero())
+            self.initialize()
+
+        def forward(self, X):
+            return (mx.nd.dot(X.reshape((-1, 28 * 28)), self.W.data(X.context))
+                    + self.b.data(X.context))
+
+    model = Scratch()
+    data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=32, limit_val=16,
+                            log=None)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    X = mx.nd.random.uniform(shape=(4, 1, 28, 28))
+    np.testing.assert_array_equal(model.predict(X), model(X).argmax(axis=1).asnumpy())
+    with pytest.raises(TypeError, match="Scratch.features needs self.net to be an "
+                                        "nn.Sequential .* and it has none: use predict"):
+        model.features(X)
+
+
 def test_a_numpy_mode_operator_on_our_arrays_names_the_classic_one_to_write():
     """The book's ResNet calls npx.relu in its forward; on classic arrays (the model built
     without npx.set_np()) MXNet's own TypeError asked for npx.set_np() and named no operator."""
