@@ -142,8 +142,9 @@ class Module(nn.Module, ModuleContract):
         model, variables = _in_mode(self, training=bool(rngs)), {"params": params}
         if not batch_stats:
             logits = model.apply(variables, X, rngs=rngs)
-        elif not rngs:
-            logits = model.apply({**variables, "batch_stats": batch_stats}, X)
+        elif not rngs:  # (mutable: a lesson's own BatchNorm may write them even so, unused)
+            logits, _ = model.apply({**variables, "batch_stats": batch_stats}, X,
+                                    mutable=["batch_stats"])
         else:
             logits, updates = model.apply({**variables, "batch_stats": batch_stats}, X,
                                           rngs=rngs, mutable=["batch_stats"])
@@ -223,7 +224,7 @@ class Module(nn.Module, ModuleContract):
         model, names = _in_mode(self, training=False), []
 
         def forward(X):
-            bound = model.bind(model.init(jax.random.key(0), X))
+            bound = model.bind(model.init(jax.random.key(0), X), mutable=["batch_stats"])
             if getattr(bound, "net", None) is None:
                 raise NotImplementedError(
                     f"{type(self).__name__} has no self.net, whose layers layer_summary lists "
@@ -255,7 +256,10 @@ def _evaluation(model, features):
     none."""
     model = _in_mode(model, training=False)
     options = {"features": True} if features else {}
-    return jax.jit(lambda variables, X: model.apply(variables, X, **options))
+    # BatchNorm's statistics mutable, their updates dropped: the book's own BatchNorm layer
+    # (sec_batch_norm) writes them in evaluation mode too, unchanged.
+    return jax.jit(lambda variables, X: model.apply(variables, X, mutable=["batch_stats"],
+                                                    **options)[0])
 
 
 @per_model(maxsize=16)

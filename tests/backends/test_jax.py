@@ -608,6 +608,59 @@ def test_a_fit_interrupted_in_python_leaves_the_model_with_what_it_reached():
             jax.tree.leaves(start), jax.tree.leaves(jax.tree.map(np.asarray, model.params))))
 
 
+def test_the_books_own_batchnorm_layer_trains_evaluates_and_predicts():
+    """The book's from-scratch BatchNorm (sec_batch_norm) writes its moving statistics on
+    every call, in evaluation mode too (unchanged there): validation, evaluate, predict and
+    layer_summary allow the write and drop it, where Flax refused it ("collection batch_stats
+    is immutable") once the first epoch's validation began."""
+    from flax import linen as nn
+
+    class BookBatchNorm(nn.Module):
+        num_features: int
+        deterministic: bool = False
+
+        @nn.compact
+        def __call__(self, X):
+            shape = (1, 1, 1, self.num_features)
+            gamma = self.param("gamma", nn.initializers.ones, shape)
+            beta = self.param("beta", nn.initializers.zeros, shape)
+            mean = self.variable("batch_stats", "moving_mean", jnp.zeros, shape)
+            var = self.variable("batch_stats", "moving_var", jnp.ones, shape)
+            if self.deterministic:
+                X_hat = (X - mean.value) / jnp.sqrt(var.value + 1e-5)
+                new_mean, new_var = mean.value, var.value
+            else:
+                batch_mean = X.mean(axis=(0, 1, 2), keepdims=True)
+                batch_var = ((X - batch_mean) ** 2).mean(axis=(0, 1, 2), keepdims=True)
+                X_hat = (X - batch_mean) / jnp.sqrt(batch_var + 1e-5)
+                new_mean = 0.9 * mean.value + 0.1 * batch_mean
+                new_var = 0.9 * var.value + 0.1 * batch_var
+            mean.value, var.value = new_mean, new_var  # as the book writes: on every call
+            return gamma * X_hat + beta
+
+    class BNScratch(d2l.Classifier):
+        lr: float = 0.1
+        num_classes: int = 10
+        training: bool = True
+
+        def setup(self):
+            self.net = nn.Sequential([nn.Conv(4, (3, 3)),
+                                      BookBatchNorm(4, deterministic=not self.training),
+                                      nn.relu, d2l.flatten, nn.Dense(self.num_classes)])
+
+    data = tiny_fashion()
+    model = given_params(BNScratch())
+    history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert np.isfinite(history[0]["val_loss"])
+    stats = model._carried["batch_stats"]["net"]["layers_1"]
+    assert not np.allclose(d2l.to_numpy(stats["moving_mean"]), 0)  # training updated them
+    result = d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(model, data)
+    assert result["val_loss"] == pytest.approx(history[0]["val_loss"], rel=1e-5)
+    X = jnp.asarray(data.val_images[:5, ..., None] / 255.0, jnp.float32)
+    assert model.predict(X).shape == (5,)
+    model.clone(training=False).layer_summary((1, 28, 28, 1))
+
+
 def test_batchnorm_in_bf16_keeps_its_statistics_in_float32():
     """bf16 computes the convolution in bf16; BatchNorm's running statistics, like the
     parameters, stay float32 (bf16's 8 bits of mantissa would round a running mean's small
