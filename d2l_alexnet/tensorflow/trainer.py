@@ -175,10 +175,14 @@ class Trainer(TrainerBase):
             try:
                 mirrored = keras.models.clone_model(net)
             except (TypeError, ValueError, NotImplementedError) as error:
+                # Keras' first sentence names the layer; it may start with a blank line and
+                # run over several, before an example of code.
+                paragraph = str(error).strip().split("\n\n")[0]
+                reason = " ".join(paragraph.split()).split(". ")[0].rstrip(".")
+                reason = reason or type(error).__name__
                 raise ReplicaError(f"{purpose} rebuilds self.net from its layers' configs, "
-                                   f"which failed ({str(error).splitlines()[0]}): give each "
-                                   "custom layer get_config, or train it on one device"
-                                   ) from error
+                                   f"which failed ({reason}): give each custom layer "
+                                   "get_config, or train it on one device") from error
             mirrored.set_weights(net.get_weights())
         # Keras keeps tracking a replaced sublayer: untracked, the old weights leave
         # model.trainable_variables (and checkpoints).

@@ -444,6 +444,7 @@ import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import d2l_alexnet.core.trainer
 from d2l_alexnet import tensorflow as d2l
 keras = d2l.keras
 
@@ -484,7 +485,29 @@ try:
     refusal = None
 except TypeError as error:
     refusal = str(error)
-print(json.dumps(histories + [refusal]))
+
+class Inception(keras.Model):  # the book's GoogLeNet block: arguments, and no get_config
+    def __init__(self, c1, c2):
+        super().__init__()
+        self.b1 = keras.layers.Conv2D(c1, 1, activation="relu")
+        self.b2 = keras.layers.Conv2D(c2[0], 1, activation="relu")
+
+    def call(self, X):
+        return keras.layers.Concatenate()([self.b1(X), self.b2(X)])
+
+class GoogLeNet(d2l.Classifier):
+    def __init__(self, lr=0.1):
+        super().__init__()
+        self.net = keras.Sequential([Inception(4, (4,)), keras.layers.Flatten(),
+                                     keras.layers.Dense(10)])
+
+try:
+    d2l.Trainer(max_epochs=1, num_gpus=2, device="cpu", progress=False, log=None).fit(
+        GoogLeNet(), data)
+    unclonable = None
+except d2l_alexnet.core.trainer.ReplicaError as error:
+    unclonable = str(error)
+print(json.dumps(histories + [refusal, unclonable]))
 """
 
 
@@ -493,14 +516,19 @@ def test_a_lesson_model_trains_on_two_replicas_as_on_one_device():
     LeNet on two CPU replicas, its weights made by fit from the first batch, follows one
     device's losses (from the weights a call before fit makes); a second model of another size
     trains in the same process (one strategy per set of devices); a model with no self.net to
-    mirror is refused in one line."""
+    mirror, or with a layer Keras cannot clone, is refused in one line."""
     result = subprocess.run([sys.executable, "-c", LESSON_ON_REPLICAS], env=child_env(),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    one, two, other, refusal = json.loads(result.stdout.splitlines()[-1])
+    one, two, other, refusal, unclonable = json.loads(result.stdout.splitlines()[-1])
     np.testing.assert_allclose(two, one, rtol=1e-5)
     assert np.isfinite(other).all()
     assert "2 replicas" in refusal and "train it on one device" in refusal, refusal
+    # A layer that cannot be cloned (the book's Inception) is named: Keras' message began
+    # with a blank line, and the refusal showed "failed ()".
+    assert ("which failed (Object Inception was created by passing non-serializable argument "
+            "values in `__init__()`, and therefore the object must override `get_config()`"
+            in unclonable and "\n" not in unclonable), unclonable
 
 
 def test_a_model_compiled_for_keras_fit_is_refused_in_one_line(batch):
