@@ -89,6 +89,12 @@ class Module(nn.Block, ModuleContract):
                              settings)
 
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
+        net = getattr(self, "net", None)
+        if not isinstance(net, (nn.Sequential, nn.HybridSequential)):  # (the book's walks it)
+            found = "it has none" if net is None else f"it is a {type(net).__name__}"
+            raise TypeError(f"{type(self).__name__}.layer_summary walks the layers of self.net, "
+                            f"an nn.Sequential, and {found}: build self.net as one, or print "
+                            "the model itself")
         ctx = next(iter(self.collect_params().values())).list_ctx()[0]
         X = (mx.np.random.normal(size=X_shape, ctx=ctx) if numpy_mode()
              else mx.nd.random.normal(shape=X_shape, ctx=ctx))

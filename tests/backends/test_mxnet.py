@@ -351,6 +351,9 @@ def test_a_lesson_models_forward_is_what_predict_runs():
     with pytest.raises(TypeError, match="Scratch.features needs self.net to be an "
                                         "nn.Sequential .* and it has none: use predict"):
         model.features(X)
+    with pytest.raises(TypeError, match="Scratch.layer_summary walks the layers of self.net, an "
+                                        "nn.Sequential, and it has none"):
+        model.layer_summary((1, 1, 28, 28))
 
 
 def test_a_numpy_mode_operator_on_our_arrays_names_the_classic_one_to_write():
