@@ -120,6 +120,10 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
                                   **compile_options(compile))
         fit_trainer.device = fit_trainer.select_device(device)
         fit_trainer.decide_data_on_device(synthetic)
+        # Loaded before any timing, so that missing data fails in seconds rather than after the
+        # measurements (a compilation, on a GPU) it would throw away.
+        data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
+                                limit_train=steps * batch_size, limit_val=batch_size, log=None)
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")
     matmul, matmul_flops = hooks.matmul_benchmark(precision, trainer.device)
@@ -156,8 +160,6 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         # in the first does not count against the input pipeline (the first epoch's rate,
         # compilation included, is kept beside it).
         log(f"{backend_name}: end to end on real Fashion-MNIST")
-        data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
-                                limit_train=steps * batch_size, limit_val=batch_size, log=None)
         history = fit_trainer.fit(model, data)
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
         result["end_to_end_first_epoch_images_per_sec"] = history[0]["images_per_sec"]

@@ -5,9 +5,13 @@ stands in for Python, so no framework or GPU is needed."""
 import shutil
 import subprocess
 import tarfile
+import types
 from pathlib import Path
 
 import pytest
+
+from d2l_alexnet import bench
+from d2l_alexnet.core.data import DataError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_checks.sh"
 STEPS = ["pytorch-bf16", "pytorch-bf16-compile", "plain-bf16", "pytorch-fp32",
@@ -83,3 +87,38 @@ def test_only_and_skip_choose_the_steps_of_a_pass_taken_in_two_calls(tmp_path):
                        text=True, timeout=120)
         ran.append([line.split()[0] for line in (out / "summary.txt").read_text().splitlines()])
     assert ran[0] == first and first + ran[1] == STEPS
+
+
+def test_a_benchmark_loads_its_end_to_end_data_before_it_measures(monkeypatch):
+    """A data fault costs seconds, not the measurements (and a GPU's compilations) before it."""
+    measured = []
+
+    class Trainer:
+        def __init__(self, **options):
+            self.device = "cpu"
+
+        def setup(self, model, data):
+            return self
+
+        def prepare_batch(self, images, labels):
+            return images, labels
+
+        def select_device(self, device):
+            return device
+
+        def decide_data_on_device(self, data):
+            return False
+
+    def fashion_mnist(**options):
+        raise DataError("no Fashion-MNIST here")
+
+    backend = types.SimpleNamespace(set_seed=lambda seed: None, Trainer=Trainer,
+                                    AlexNet=lambda **options: object(),
+                                    FashionMNIST=fashion_mnist)
+    hooks = types.SimpleNamespace(
+        matmul_benchmark=lambda *args: measured.append("matmul") or (lambda: None, 1.0))
+    monkeypatch.setattr(bench, "load_backend", lambda name: backend)
+    monkeypatch.setattr(bench, "load_bench_hooks", lambda module: hooks)
+    with pytest.raises(DataError):
+        bench.measure("pytorch", batch_size=2, steps=1, log=lambda message: None)
+    assert measured == []
