@@ -301,8 +301,9 @@ TEXT = {
         "title": "Measured runs",
         "intro": "The outputs above come from the notebooks as this page's build ran them; "
                  "each training cell's first line says which run that was (the quick run, "
-                 "the smoke run or the chapter's full run) and why. The full runs below were measured with the package's "
-                 "own commands and are kept in `results/` with the commands that made them. "
+                 "the smoke run or the chapter's full run) and why. The full runs below were "
+                 "measured with the package's own commands and are kept in `results/` with "
+                 "the commands that made them. "
                  "Accuracy is the share of the 10,000 validation images whose predicted class "
                  "is the true one:",
         "formula": r"\mathrm{accuracy} = \frac{1}{n} \sum_{i=1}^{n} "

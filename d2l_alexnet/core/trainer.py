@@ -147,8 +147,9 @@ class TrainerBase(HyperParameters):
     framework's engine (on ``device="cpu"`` the replicas are CPU devices); left to choose the
     device where no GPU is visible, it trains on the CPU as one device, as the book's does.
     The batch size stays the global batch (each replica takes its slice,
-    :func:`replica_slices`), the learning rate is unchanged, ``train_step`` and ``eval_step`` return values already reduced over the
-    replicas, and only the first replica (:attr:`is_first_replica`) should write files.
+    :func:`replica_slices`), the learning rate is unchanged, ``train_step`` and ``eval_step``
+    return values already reduced over the replicas, and only the first replica
+    (:attr:`is_first_replica`) should write files.
 
     ``data_on_device``: whether the data's images and labels go to the device whole, once, so
     that each step gathers and resizes its batch there and the host copies no pixels per step

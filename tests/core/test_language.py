@@ -77,11 +77,11 @@ def test_a_training_run_prints_its_lines_in_indonesian(indonesian):
 def test_the_progress_bar_writes_its_rate_and_loss_as_the_language_does(indonesian):
     """The bar's rate and running loss, beside the epoch line, in the same format (an
     Indonesian reader takes 2.3034 for twenty-three thousand), with or without a total."""
-    for total, language, expected in (
+    for total, edition, expected in (
             (3000, "id", r"1500/3000 \[[0-9:<]+, \d+,\d gambar/s, loss 2,3034\]"),
             (None, "id", r"1500 \[[0-9:]+, \d+,\d gambar/s, loss 2,3034\]"),
             (3000, "en", r"1500/3000 \[[0-9:<]+, \d+\.\d img/s, loss 2\.3034\]")):
-        set_language(language)
+        set_language(edition)
         log = io.StringIO()
         bar = ProgressBar(total, "epoch 1/1", stream=log, log_interval=0)
         bar.update(1500, loss=2.30344)
