@@ -71,6 +71,22 @@ TENSOR_FROM_NUMPY = {"pytorch": "torch.as_tensor(X)", "tensorflow": "tf.constant
                      "jax": "jnp.asarray(X)", "mxnet": "mx.nd.array(X)"}
 
 
+def sequential_net_refusal(model: Any, method: str) -> TypeError:
+    """The one-line refusal of ``features`` or ``layer_summary`` (``method``) for a model whose
+    ``self.net`` is no sequential network: a from-scratch model has none, a torchvision-style
+    one has its own ``forward`` (the book's ``layer_summary`` walks ``self.net`` too)."""
+    net = getattr(model, "net", None)
+    found = "it has none" if net is None else f"it is a {type(net).__name__}"
+    name = type(model).__name__
+    if method == "features":
+        return TypeError(f"{name}.features needs self.net to be an nn.Sequential (the features "
+                         f"are what its last layer takes), and {found}: use predict or "
+                         "probabilities, or build self.net as a sequential network of its body "
+                         "and head")
+    return TypeError(f"{name}.layer_summary walks the layers of self.net, an nn.Sequential, and "
+                     f"{found}: build self.net as one, or print the model itself")
+
+
 class ModuleContract(HyperParameters):
     """Framework-free half of ``Module``: the book's steps, written once, and the summary.
 

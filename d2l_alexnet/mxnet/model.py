@@ -14,13 +14,16 @@ from mxnet.gluon import nn
 
 from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
-from ..core.module import ModuleContract
+from ..core.module import ModuleContract, sequential_net_refusal
 from ..core.recipe import LearningRatePlan
 from ..core.types import Size
 from .data import resize_images
 from .runtime import (LAYOUT, check_numpy_mode, device_array, in_mode, naming_numpy_operators,
                       numpy_mode, to_numpy)
 from .weights import assign_parameter_arrays, parameter_arrays
+
+
+SEQUENTIAL = (nn.Sequential, nn.HybridSequential)  # what features and layer_summary walk
 
 
 class Module(nn.Block, ModuleContract):
@@ -68,11 +71,8 @@ class Module(nn.Block, ModuleContract):
         """``self.net``'s layers but its last, whose input ``features`` gives; refused in one
         line for a model without a sequential ``self.net``."""
         net = getattr(self, "net", None)
-        if not isinstance(net, (nn.Sequential, nn.HybridSequential)):
-            found = "it has none" if net is None else f"it is a {type(net).__name__}"
-            raise TypeError(f"{type(self).__name__}.features needs self.net to be an "
-                            f"nn.Sequential (the features are what its last layer takes), and "
-                            f"{found}: use predict or probabilities")
+        if not isinstance(net, SEQUENTIAL):
+            raise sequential_net_refusal(self, "features")
         return list(net)[:-1]
 
     def configure_optimizers(self) -> gluon.Trainer:
@@ -89,12 +89,8 @@ class Module(nn.Block, ModuleContract):
                              settings)
 
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, tuple[int, ...]]]:
-        net = getattr(self, "net", None)
-        if not isinstance(net, (nn.Sequential, nn.HybridSequential)):  # (the book's walks it)
-            found = "it has none" if net is None else f"it is a {type(net).__name__}"
-            raise TypeError(f"{type(self).__name__}.layer_summary walks the layers of self.net, "
-                            f"an nn.Sequential, and {found}: build self.net as one, or print "
-                            "the model itself")
+        if not isinstance(getattr(self, "net", None), SEQUENTIAL):
+            raise sequential_net_refusal(self, "layer_summary")
         ctx = next(iter(self.collect_params().values())).list_ctx()[0]
         X = (mx.np.random.normal(size=X_shape, ctx=ctx) if numpy_mode()
              else mx.nd.random.normal(shape=X_shape, ctx=ctx))

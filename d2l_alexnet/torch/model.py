@@ -14,7 +14,7 @@ from torch.nn.modules.lazy import LazyModuleMixin
 
 from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
-from ..core.module import ModuleContract
+from ..core.module import ModuleContract, sequential_net_refusal
 from ..core.types import Size
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
@@ -108,11 +108,7 @@ class Module(nn.Module, ModuleContract):
         ``forward``'s business)."""
         net = getattr(self, "net", None)
         if not isinstance(net, nn.Sequential):
-            raise TypeError(
-                f"{type(self).__name__}.features needs self.net to be an nn.Sequential (the "
-                f"features are what its last layer takes), and "
-                f"{'it has none' if net is None else f'it is a {type(net).__name__}'}: use "
-                "predict or probabilities, or build self.net as nn.Sequential(body, head)")
+            raise sequential_net_refusal(self, "features")
         return net[:-1]
 
     def configure_optimizers(self) -> torch.optim.SGD | dict[str, Any]:
@@ -136,12 +132,8 @@ class Module(nn.Module, ModuleContract):
             self.net.apply(init)
 
     def layer_outputs(self, X_shape: Sequence[int]) -> Iterator[tuple[str, torch.Size]]:
-        net = getattr(self, "net", None)
-        if not isinstance(net, nn.Sequential):  # (the book's layer_summary walks self.net)
-            found = "it has none" if net is None else f"it is a {type(net).__name__}"
-            raise TypeError(f"{type(self).__name__}.layer_summary walks the layers of self.net, "
-                            f"an nn.Sequential, and {found}: build self.net as one, or print "
-                            "the model itself")
+        if not isinstance(getattr(self, "net", None), nn.Sequential):
+            raise sequential_net_refusal(self, "layer_summary")
         X = torch.randn(*X_shape, device=next(self.parameters()).device)
         with torch.no_grad():
             for layer in self.net:
