@@ -212,7 +212,8 @@ class BookAlexNet(Classifier):
     Gluon ``nn.Sequential``, the ReLUs as the layers' activations, no flatten (Gluon's ``Dense``
     flattens), input sizes inferred at the first forward pass, the first convolution unpadded.
     It computes exactly :class:`AlexNet`'s function; ours states every input size, so no
-    initialization waits for a first batch, and is hybridized into one graph."""
+    initialization waits for a first batch, and is hybridized into one graph. It is the
+    chapter's classic-mode code (``mx.nd``): in NumPy mode (``npx.set_np()``) use AlexNet."""
 
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
@@ -232,8 +233,7 @@ class BookAlexNet(Classifier):
                 nn.Dense(4096, activation="relu"), nn.Dropout(0.5),
                 nn.Dense(num_classes))
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
-        self.net(device_array(np.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE),
-                                       np.float32)))  # the sizes
+        self.net(mx.nd.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
 
 
 def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
