@@ -56,6 +56,12 @@ def writing(path: PathLike) -> Iterator[None]:
                                "--checkpoint-dir continues with --resume") from None
 
 
+def make_parent_folder(path: PathLike) -> None:
+    """Make the folder ``path`` goes into, when a fit starts (as Keras' ModelCheckpoint and
+    CSVLogger do), rather than fail at the first write after an epoch of training."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
 class Callback:
     """The hooks a trainer calls; each does nothing unless overridden."""
 
@@ -99,8 +105,7 @@ class MetricsLog(Callback):
         except FileNotFoundError:
             pass
         with writing(self.path):
-            # Its folder made now, as KeepBest's and TensorBoardLog's are (and CSVLogger's).
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            make_parent_folder(self.path)
             atomic_write_bytes(self.path, done)
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
@@ -122,7 +127,7 @@ class PlotCurves(Callback):
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if trainer.is_first_replica:
             with writing(self.path):
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+                make_parent_folder(self.path)
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if trainer.is_first_replica:
@@ -183,8 +188,8 @@ class KeepBest(BestAccuracy):
             raise WeightsError(f"KeepBest cannot keep the best epoch: {error}") from None
         if not trainer.is_first_replica:
             return
-        with writing(self.path):  # its folder made now (as Keras' ModelCheckpoint does), not
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)  # later
+        with writing(self.path):
+            make_parent_folder(self.path)
         log = getattr(trainer, "log", None)
         if self.best_epoch is not None and not os.path.exists(self.path) and log is not None:
             # A resumed run that kept no best weights before (or wrote them elsewhere).
