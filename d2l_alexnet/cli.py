@@ -327,10 +327,11 @@ def stdout_watched() -> Iterator[None]:
             sys.stdout = watched.stream
 
 
-def stdout_failed(error: OSError) -> int:
+def stdout_failed(error: OSError, what: str = "") -> int:
     """The end of a command whose stdout could not be written: quiet, 141 (128 + SIGPIPE),
-    when its reader stopped reading (``| head -1``); else one line, 1 (a full disk). Later
-    writes, the interpreter's last flush among them, go nowhere rather than fail again."""
+    when its reader stopped reading (``| head -1``); else one line, 1 (a full disk), naming
+    ``what`` it was writing if given. Later writes, the interpreter's last flush among them,
+    go nowhere rather than fail again."""
     stream = sys.stdout.stream if isinstance(sys.stdout, MarkingStream) else sys.stdout
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
@@ -338,5 +339,6 @@ def stdout_failed(error: OSError) -> int:
         pass
     if isinstance(error, BrokenPipeError):
         return 128 + signal.SIGPIPE
-    print(f"error: cannot write to stdout ({failure_reason(error)})", file=sys.stderr)
+    print(f"error: cannot write {what + ' ' if what else ''}to stdout "
+          f"({failure_reason(error)})", file=sys.stderr)
     return 1

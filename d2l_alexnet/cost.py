@@ -1,11 +1,9 @@
 """``python -m d2l_alexnet.cost``: the chapter's first exercise as a table (or JSON)."""
 
 import json
-import os
-import signal
 import sys
 
-from .cli import command_parser, failure_reason
+from .cli import command_parser, stdout_failed
 from .core.architecture import CHAPTER_RESIZE, IN_CHANNELS, minimum_resize
 from .core.cost import cost_report, format_cost_report
 
@@ -41,15 +39,8 @@ def print_output(text):
     try:
         print(text)
         sys.stdout.flush()
-    except BrokenPipeError:
-        # Later flushes (at exit too) would fail again: send them nowhere.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 128 + signal.SIGPIPE
     except OSError as error:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        print(f"error: cannot write the report to stdout ({failure_reason(error)})",
-              file=sys.stderr)
-        return 1
+        return stdout_failed(error, "the report")
     return 0
 
 
