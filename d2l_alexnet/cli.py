@@ -47,8 +47,8 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
            "check_output_path", "check_resize", "check_seed", "compile_options",
            "exit_status_of", "failure_reason", "main_of", "normalized_names",
-           "out_of_memory_message", "report", "same_class_names", "shown_names", "stdout_failed",
-           "stdout_watched"]
+           "out_of_memory_message", "reordered_class_names", "report", "same_class_names",
+           "shown_names", "stdout_failed", "stdout_watched"]
 
 
 # ---- the flags every command spells the same way -------------------------------------------
@@ -211,6 +211,13 @@ def normalized_names(names: Sequence[str]) -> list[str]:
 def same_class_names(names: Sequence[str], others: Sequence[str]) -> bool:
     """Whether two lists name the same classes in the same order, as people read them."""
     return normalized_names(names) == normalized_names(others)
+
+
+def reordered_class_names(names: Sequence[str], others: Sequence[str]) -> bool:
+    """Whether two lists name the same classes in another order (a classifier's last layer
+    answers in its file's order, so read in the other it names the wrong classes)."""
+    return (not same_class_names(names, others)
+            and sorted(normalized_names(names)) == sorted(normalized_names(others)))
 
 
 # ---- errors as one line ----------------------------------------------------------------------

@@ -18,7 +18,8 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, check_counts, check_data_dir, check_resize, command_parser,
-                  main_of, normalized_names, same_class_names, shown_names)
+                  main_of, normalized_names, reordered_class_names, same_class_names,
+                  shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError
 from .core.images import folder_classes, folder_images
@@ -98,8 +99,7 @@ def check_fits_evaluate(args, saved):
     args.head_order = None
     if names is None:
         names = assumed_class_names(args, saved)
-    elif (args.image_folder is None and not same_class_names(names, TEXT_LABELS)
-          and sorted(normalized_names(names)) == sorted(normalized_names(TEXT_LABELS))):
+    elif args.image_folder is None and reordered_class_names(names, TEXT_LABELS):
         # Fashion-MNIST's names in another order (sorted, as train --image-folder writes for
         # an exported Fashion-MNIST folder): the head's rows are put in its label order.
         order = normalized_names(names)
@@ -108,8 +108,9 @@ def check_fits_evaluate(args, saved):
                           f"({shown_names(names)}): each output is matched to its label by name")
         return
     if args.image_folder is not None and names is not None:
+        known = set(normalized_names(names))
         unknown = [name for name, normal in zip(args.classes, normalized_names(args.classes))
-                   if normal not in normalized_names(names)]
+                   if normal not in known]
         if not unknown:
             args.model_classes = names  # each folder found by its name: a test set may hold some
             return

@@ -24,7 +24,7 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_data_dir, check_output_path, check_resize, check_seed, command_parser,
-                  compile_options, exit_status_of, failure_reason, normalized_names,
+                  compile_options, exit_status_of, failure_reason, reordered_class_names,
                   same_class_names, shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
@@ -321,7 +321,7 @@ def check_init_from_classes(args):
                            f"has {args.num_classes}: {fix}")
     if names is None or same_class_names(names, args.class_names):
         return
-    if sorted(normalized_names(names)) == sorted(normalized_names(args.class_names)):
+    if reordered_class_names(names, args.class_names):
         raise WeightsError(f"{args.init_from} names {data}'s classes in another order "
                            f"({shown_names(names)}; the run's: {shown_names(args.class_names)}), "
                            f"so its last layer would answer for the wrong ones: {fix}")
