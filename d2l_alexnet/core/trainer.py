@@ -522,9 +522,12 @@ class TrainerBase(HyperParameters):
             check_num_classes(self.num_classes, type(model).__name__)
         self.model, self.data = model, data
         self.position_aware = is_position_aware(data)
-        if not self.position_aware:  # before any step: validation comes only after an epoch
-            for train in (True, False):
-                self.book_loader(train)
+        # A book-style module's loaders, checked before any step (validation comes only after
+        # an epoch) and kept: what prepare_model may read of them (a batch's shape) is taken
+        # from these, since another call could draw a shuffle's seed again.
+        self.setup_loaders: dict[bool, Iterable[Any]] = (
+            {} if self.position_aware else {train: self.book_loader(train)
+                                            for train in (True, False)})
         # Labels held in memory are checked once, here; a loader's batch by batch, on the host.
         self.labels_checked = self.num_classes is None or check_stored_labels(data,
                                                                              self.num_classes)

@@ -36,7 +36,6 @@ class Trainer(TrainerBase):
 
     backend, framework = "tensorflow", "TensorFlow"
     strategy = None  # a tf.distribute strategy, for several replicas
-    first_train_loader: Any = None  # the loader setup made of a book-style module's training split
 
     def gpu_available(self) -> bool:
         return bool(tf.config.list_physical_devices("GPU"))
@@ -76,12 +75,6 @@ class Trainer(TrainerBase):
     def setup(self, model: Any, data: Any) -> Trainer:
         refuse_keras_compile(model)  # before the core's check, which would say "lacks loss"
         return super().setup(model, data)  # type: ignore[return-value]  # (self)
-
-    def book_loader(self, train: bool) -> Any:
-        loader = super().book_loader(train)
-        if train:  # kept for its batches' shape: another call would shift a shuffle's seed
-            self.first_train_loader = loader
-        return loader
 
     def prepare_model(self, model: Any) -> None:
         self._build_unbuilt(model)  # before anything reads the weights (replicas, bf16, resume)
@@ -145,7 +138,7 @@ class Trainer(TrainerBase):
         return tuple(resize_images(images, self.input_size or images.shape[1:3]).shape)
 
     def _first_loader_images(self):
-        loader = self.first_train_loader
+        loader = self.setup_loaders[True]
         spec = getattr(loader, "element_spec", None)  # a tf.data.Dataset's: known unread
         if (isinstance(spec, tuple) and len(spec) == 2
                 and all(isinstance(part, tf.TensorSpec) for part in spec)
