@@ -15,6 +15,7 @@ from flax import struct
 from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ..core.data import DataError
 from ..core.trainer import (ReplicaError, TrainerBase, batch_pair, replica_slices,
                             validation_sums)
 from . import runtime
@@ -161,9 +162,15 @@ class Trainer(TrainerBase):
         images = getattr(self.data, "train_images", None)
         if images is None and self.position_aware:
             images = next(iter(self.data.raw_batches(True, epoch=0)))[0]
-        elif images is None:
+        elif images is None:  # the loader setup checked (another call could shuffle anew)
             where = f"{type(self.data).__name__}.train_dataloader()"
-            images = self.loader_images(batch_pair(next(iter(self.book_loader(True))), where)[0])
+            batch = next(iter(self.setup_loaders[True]), None)
+            if batch is None:
+                raise DataError(f"{type(model).__name__} has no parameters yet and {where} "
+                                "yielded no batch to make them from: give it data, or give "
+                                "the model its parameters (set_params, or the Trainer's "
+                                "init_params)")
+            images = self.loader_images(batch_pair(batch, where)[0])
         images = np.asarray(images[:1])
         return tuple(resize_images(images, self.input_size or images.shape[1:3]).shape)
 

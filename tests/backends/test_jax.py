@@ -21,6 +21,7 @@ from d2l_alexnet import jax as d2l  # noqa: E402
 from d2l_alexnet.core.exercises import SLIM_28  # noqa: E402
 from d2l_alexnet.core.module import InputShapeError  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
+from d2l_alexnet.core.data import DataError  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 from d2l_alexnet.jax.runtime import _keys  # noqa: E402
 from repository import child_env  # noqa: E402
@@ -757,3 +758,54 @@ def test_a_model_with_variables_it_cannot_carry_is_refused_before_compiling():
         with pytest.raises(NotImplementedError, match=r"Counting makes the variable collections "
                                                       r"\['counter'\], which this backend"):
             d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, tiny_fashion())
+
+
+class GlobalShuffleData(d2l.DataModule):
+    """A lesson's data module whose every train_dataloader() call draws a new order from
+    numpy's global RNG, as a hand-written loader often does: an extra call moves its runs."""
+
+    def __init__(self, batch_size=8, images=None):
+        super().__init__()
+        self.batch_size, self.calls = batch_size, 0
+        rng = np.random.default_rng(0)
+        self.images = (rng.random((24, 28, 28, 1), dtype=np.float32)
+                       if images is None else images)
+        self.labels = (np.arange(len(self.images)) % 10).astype(np.int32)
+
+    def get_dataloader(self, train):
+        self.calls += train
+        order = np.random.permutation(len(self.labels)) if train else np.arange(len(self.labels))
+        return [(self.images[order[start:start + self.batch_size]],
+                 self.labels[order[start:start + self.batch_size]])
+                for start in range(0, len(order), self.batch_size)]
+
+
+def test_a_model_made_from_the_first_batch_reads_the_loader_setup_checked():
+    """fit makes a lesson model's parameters from the training loader it asked for at setup,
+    not from one more train_dataloader() call (which would draw a new order): the run is the
+    run of the same model given its parameters by hand. A loader with no batch is refused in
+    one line."""
+    from flax import linen as nn
+
+    class Softmax(d2l.Classifier):
+        lr: float = 0.1
+        num_classes: int = 10
+
+        def setup(self):
+            self.net = nn.Sequential([lambda X: X.reshape((X.shape[0], -1)),
+                                      nn.Dense(self.num_classes)])
+
+    def run(given):
+        d2l.set_seed(4)
+        model = Softmax()
+        if given:
+            model.set_params(model.init(_keys(4)[0], jnp.zeros((1, 28, 28, 1)))["params"])
+        data = GlobalShuffleData()
+        np.random.seed(0)
+        history = d2l.Trainer(max_epochs=2, progress=False, log=None).fit(model, data)
+        return losses(history), data.calls
+
+    assert run(given=False) == run(given=True)
+    with pytest.raises(DataError, match="yielded no batch to make them from"):
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(
+            Softmax(), GlobalShuffleData(images=np.zeros((0, 28, 28, 1), np.float32)))
