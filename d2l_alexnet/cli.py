@@ -121,9 +121,11 @@ def add_compile_argument(parser: Arguments) -> None:
 
 
 def add_data_arguments(parser: Arguments, limit_train: bool = True) -> None:
-    """``--data-dir`` and ``--limit-val`` (and ``--limit-train``) on ``parser`` or a group."""
-    parser.add_argument("--data-dir", default=None,
-                        help="directory with the four Fashion-MNIST IDX files (.gz or raw)")
+    """``--data-dir`` and ``--limit-val`` (and ``--limit-train``) on ``parser`` or a group; a
+    command without ``limit_train`` reads the validation (t10k) files only."""
+    files = ("the four Fashion-MNIST IDX files" if limit_train else
+             "Fashion-MNIST's validation (t10k) IDX files, the training ones too or not")
+    parser.add_argument("--data-dir", default=None, help=f"directory with {files} (.gz or raw)")
     if limit_train:
         parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                             help="use only the first N training images")
@@ -172,7 +174,7 @@ def check_resize(resize: Size) -> None:
 def check_data_dir(data_dir: PathLike | None) -> None:
     if data_dir is not None and not os.path.isdir(data_dir):
         raise UsageError(f"--data-dir {data_dir} is not a readable directory: point it at "
-                         "the folder holding the four Fashion-MNIST files")
+                         "the folder holding the Fashion-MNIST files")
 
 
 def check_output_path(flag: str, path: PathLike, is_file: bool = False) -> list[str]:

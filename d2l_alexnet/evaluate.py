@@ -21,7 +21,7 @@ from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add
                   main_of, normalized_names, reordered_class_names, same_class_names,
                   shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
-from .core.data import TEXT_LABELS, DataError
+from .core.data import TEXT_LABELS, DataError, load_fashion_mnist
 from .core.images import folder_classes, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights
 from .predict import check_image_channels, class_names, described_file, input_size
@@ -174,9 +174,8 @@ def run(args):
         print(f"note: {note}", file=sys.stderr)
     backend = load_backend(args.backend, "evaluate")
     if args.image_folder is None:
-        data = backend.FashionMNIST(batch_size=args.batch_size, resize=as_size(args.resize),
-                                    data_dir=args.data_dir, limit_val=args.limit_val)
-        source = f"validation images of Fashion-MNIST ({data.source})"
+        data, where = fashion_validation_data(backend, args)
+        source = f"validation images of Fashion-MNIST ({where})"
     else:
         data = folder_data(backend, args)
         source = f"images of {args.image_folder}"
@@ -191,6 +190,16 @@ def run(args):
           f"{data.num_examples(False):,} {source} at {format_size(args.resize)}")
     print(f"val_loss {result['val_loss']:.4f}  val_acc {result['val_acc']:.4f}")
     return 0
+
+
+def fashion_validation_data(backend, args):
+    """Fashion-MNIST's validation images (the t10k files: a --data-dir need hold no others)
+    as the validation split of the backend's ``ArrayData``, the same batches its
+    ``FashionMNIST`` gives; and where they were found."""
+    arrays = load_fashion_mnist(args.data_dir, splits=("val",))
+    split = (arrays.val_images[:args.limit_val], arrays.val_labels[:args.limit_val])
+    return backend.ArrayData(split, split, batch_size=args.batch_size, resize=args.resize,
+                             classes=TEXT_LABELS), arrays.source
 
 
 def folder_data(backend, args):

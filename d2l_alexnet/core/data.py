@@ -33,7 +33,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -74,6 +74,7 @@ FILE_NAMES = {
     "val_images": "t10k-images-idx3-ubyte",
     "val_labels": "t10k-labels-idx1-ubyte",
 }
+SPLITS = ("train", "val")  # the prefixes of FILE_NAMES' keys
 
 # SHA-256 and length of each *decompressed* IDX file of the full set (header
 # included).  Read at call time, so tests can swap in a small fake "full" set.
@@ -314,23 +315,26 @@ def _assemble(arrays: dict, where: str, source: str, is_subset: bool) -> Fashion
     )
 
 
-def _load_full_dir(directory: Path, where: str) -> FashionMNISTArrays | None:
-    """Load the full set from ``directory``.
+def _load_full_dir(directory: Path, where: str,
+                   splits: Collection[str] = SPLITS) -> FashionMNISTArrays | None:
+    """Load the full set's ``splits`` from ``directory`` (a split left out is empty).
 
     Returns None when none of the four files is there; raises DataError when
-    some are missing or any is corrupt.
+    a file of ``splits`` is missing or any is corrupt.
     """
     table = FULL_SET_HASHES
     found = {key: _find_file(directory, name) for key, name in FILE_NAMES.items()}
     if not any(found.values()):
         return None
+    wanted = {key: path for key, path in found.items() if key.split("_")[0] in splits}
     missing = [str(directory / FILE_NAMES[k]) + "[.gz]"
-               for k, p in found.items() if p is None]
+               for k, p in wanted.items() if p is None]
     if missing:
         raise DataError(f"{where} {directory} is incomplete: missing "
                         f"{', '.join(missing)}")
-    arrays = {}
-    for key, path in found.items():
+    arrays = {key: np.zeros((0, 28, 28) if key.endswith("images") else (0,), np.uint8)
+              for key in FILE_NAMES}
+    for key, path in wanted.items():
         sha, size = table[FILE_NAMES[key]]
         try:
             # (no path is None: a missing file was refused above)
@@ -540,7 +544,8 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
                        mirrors: Sequence[str] | str | None = None,
                        cache_dir: PathLike | None = None, system_dirs: Iterable | None = None,
                        timeout: float = 30, retries: int = 3,
-                       log: Callable[[str], object] | None = print) -> FashionMNISTArrays:
+                       log: Callable[[str], object] | None = print,
+                       splits: Collection[str] = SPLITS) -> FashionMNISTArrays:
     """Load Fashion-MNIST (d2l "Image Classification Dataset", sec_fashion_mnist).
 
     Sources, first that works wins:
@@ -559,12 +564,17 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
 
     A directory in 2-3 without the files is skipped quietly; one with
     incomplete or corrupt files is skipped with a ``log`` warning naming the
-    file.  Each directory needs the four official file names, ``.gz`` or not.
+    file.  Each directory needs the four official file names, ``.gz`` or not;
+    with ``splits=("val",)`` only the two ``t10k`` ones, and the training arrays
+    come back empty (what ``evaluate`` needs of a copy of the test files alone).
     ``log=None`` silences the messages.  If nothing works (even the embedded
     subset is damaged), :class:`DataError` lists every place looked.
     """
     if log is None:  # `log or ...` would drop an empty list-like logger
         log = lambda message: None  # noqa: E731
+    splits = tuple(splits)
+    if not splits or not set(splits) <= set(SPLITS):
+        raise ValueError(f"splits must name some of {SPLITS}, got {splits!r}")
     explicit, origin = _explicit_dir(data_dir)
     if explicit is not None:
         # Used or refused: a user who names a directory must not silently get
@@ -572,14 +582,15 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
         if not explicit.is_dir():
             raise DataError(f"{origin} {explicit} does not exist or is not a "
                             f"directory. {HOW_TO_GET}.")
-        result = _load_full_dir(explicit, origin)
+        result = _load_full_dir(explicit, origin, splits)
         if result is None:
             # The layout torchvision (and so the book's PyTorch code) leaves behind.
             nested = explicit / "FashionMNIST" / "raw"
             if nested.is_dir():
-                result = _load_full_dir(nested, origin)
+                result = _load_full_dir(nested, origin, splits)
         if result is None:
-            names = ", ".join(n + "[.gz]" for n in FILE_NAMES.values())
+            names = ", ".join(name + "[.gz]" for key, name in FILE_NAMES.items()
+                              if key.split("_")[0] in splits)
             raise DataError(f"{origin} {explicit}: none of the Fashion-MNIST files "
                             f"found (expected {names}). {HOW_TO_GET}.")
         return result
@@ -588,7 +599,7 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
 
     def try_dir(directory: Path, where: str) -> FashionMNISTArrays | None:
         try:
-            result = _load_full_dir(directory, where)
+            result = _load_full_dir(directory, where, splits)
         except DataError as e:
             log(f"Warning: skipping {e}")  # names the file; then the next source
             looked.append(str(e))

@@ -418,6 +418,29 @@ def test_incomplete_system_dir_skipped_with_warning(tmp_path, fake):
     assert len(log) == 1 and "incomplete" in log[0] and NAMES[2] in log[0]
 
 
+def test_validation_split_alone_reads_the_t10k_files_only(tmp_path, fake):
+    """``splits=("val",)`` (what evaluate asks): a folder of the two t10k files is enough, its
+    training arrays come back empty, and a folder without them names the two it lacks."""
+    only_val = fake.write(tmp_path / "t10k", only=NAMES[2:])
+    result, _ = load(data_dir=only_val, splits=("val",))
+    np.testing.assert_array_equal(result.val_images, fake.arrays["val_images"])
+    np.testing.assert_array_equal(result.val_labels, fake.arrays["val_labels"])
+    assert result.train_images.shape == (0, 28, 28) and result.train_labels.shape == (0,)
+    assert result.val_labels.dtype == np.int64 and not result.is_subset
+    with pytest.raises(data.DataError, match=f"incomplete: missing .*{NAMES[0]}"):
+        load(data_dir=only_val)  # both splits, as training asks
+    only_train = fake.write(tmp_path / "train", only=NAMES[:2])
+    with pytest.raises(data.DataError, match=f"missing .*{NAMES[2]}.*{NAMES[3]}") as error:
+        load(data_dir=only_train, splits=("val",))
+    assert NAMES[0] not in str(error.value)
+    # The search skips a place without them, as it skips an incomplete one.
+    result, _ = load(cache_dir=tmp_path / "cache", system_dirs=[only_train, only_val],
+                     download=False, splits=("val",))
+    assert result.source == str(only_val)
+    with pytest.raises(ValueError, match="splits must name some of"):
+        load(data_dir=only_val, splits=("test",))
+
+
 # ---------------------------------------------------------------------------
 # downloads from a local HTTP server
 # ---------------------------------------------------------------------------
