@@ -488,6 +488,9 @@ def prepare_outputs(args, trainer):
     # garbage (the Checkpointer does the same in --checkpoint-dir).
     remove_unfinished_writes(args.out, OUTPUT_FILES, log=warn)
     remove_earlier_best(args)
+    # A new run replaces these as it goes and ends: one stopped before must say whose they are.
+    args.earlier_outputs = {} if args.resume_from is not None else file_stamps(
+        args.out, ("metrics.json", "curves.png", "weights.safetensors"))
     if args.tensorboard is not None:
         remove_unfinished_writes(args.tensorboard, (f"*{EVENT_FILE_MARK}*",), log=warn)
     if args.checkpoint_dir is None:
@@ -756,6 +759,31 @@ def resume_command(args, module="d2l_alexnet.train"):
     return shlex.join([sys.executable, "-m", module, *argv])
 
 
+def file_stamps(folder, names):
+    """``{name: (size, modification time)}`` of those of ``names`` that are files in ``folder``."""
+    stamps = {}
+    for name in names:
+        try:
+            found = os.stat(os.path.join(folder, name))
+        except OSError:
+            continue
+        stamps[name] = (found.st_size, found.st_mtime_ns)
+    return stamps
+
+
+def earlier_outputs_note(args):
+    """The line that says which outputs in --out are still an earlier run's, beside a stopped
+    new run's own (``None`` where none are): a run replaces curves.png at each evaluation and
+    the others as it ends."""
+    earlier = getattr(args, "earlier_outputs", {})
+    unchanged = [name for name, stamp in file_stamps(args.out, earlier).items()
+                 if stamp == earlier[name]]
+    if not unchanged:
+        return None
+    return (f"note: {', '.join(unchanged)} in {args.out} {'is' if len(unchanged) == 1 else 'are'}"
+            f" still an earlier run's; its metrics.jsonl is this run's, up to where it stopped")
+
+
 def stopped_at_once_message(args):
     """What to say when a signal stopped the run without a checkpoint of the moment."""
     if args.checkpoint_dir is None:
@@ -778,16 +806,20 @@ def main(argv=None):
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         with StopSignals() as args.stop_signals, FolderLocks(log=warn) as args.locks:
-            return exit_status_of(run, args)
+            status = exit_status_of(run, args)
     except Interrupted as stop:
         print(f"interrupted by {stop.signal_name}: {stop.message}", file=sys.stderr)
-        return exit_status(stop.signal_name)
+        status = exit_status(stop.signal_name)
     except (TrainingInterrupted, StoppedAtOnce) as stop:
         print(f"interrupted by {stop.reason}: {stopped_at_once_message(args)}", file=sys.stderr)
-        return exit_status(stop.reason)
+        status = exit_status(stop.reason)
     except KeyboardInterrupt:
         print(f"interrupted: {stopped_at_once_message(args)}", file=sys.stderr)
-        return 130
+        status = 130
+    note = earlier_outputs_note(args)
+    if status != 0 and note is not None:
+        print(note, file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

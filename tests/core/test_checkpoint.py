@@ -610,6 +610,33 @@ def test_cli_without_checkpoints_still_exits_cleanly_on_a_signal(cli, tmp_path, 
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
+def test_a_new_run_stopped_in_an_earlier_runs_out_says_which_files_are_still_that_runs(
+        cli, tmp_path, capsys, monkeypatch):
+    """A new run replaces curves.png at each evaluation and metrics.json and the weights as it
+    ends: stopped before, it names those still the earlier run's (a resumed run, whose they
+    may be, says nothing of them), and a run that ends writes them all."""
+    out = tmp_path / "run"
+    assert cli("--out", str(out), "--checkpoint-dir", str(tmp_path / "ckpt")) == 0
+    capsys.readouterr()
+    note = "note: {} in " + str(out) + " {} still an earlier run's; its metrics.jsonl is this "
+    for step, earlier, verb in ((2, "metrics.json, curves.png, weights.safetensors", "are"),
+                                (5, "metrics.json, weights.safetensors", "are")):
+        monkeypatch.setattr(NumpyTrainer, "signal_at_step", (step, signal.SIGINT))
+        assert cli("--out", str(out)) == 130
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-2].startswith("interrupted by SIGINT: no checkpoint to resume from")
+        assert err[-1] == note.format(earlier, verb) + "run's, up to where it stopped"
+        assert len((out / "metrics.jsonl").read_text().splitlines()) == (step > 3)
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (7, signal.SIGINT))
+    resumed = ["--out", str(out), "--checkpoint-dir", str(tmp_path / "ckpt"), "--epochs", "3",
+               "--resume"]
+    assert cli(*resumed) == 130
+    assert "earlier run's" not in capsys.readouterr().err
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
+    assert cli("--out", str(out)) == 0
+    assert "earlier run's" not in capsys.readouterr().err
+
+
 def test_cli_stops_on_nan_naming_the_last_good_checkpoint(cli, tmp_path, capsys):
     code = cli("--lr", "1e300", "--out", str(tmp_path / "run"), "--checkpoint-dir",
                str(tmp_path / "ckpt"), "--checkpoint-every", "1")
