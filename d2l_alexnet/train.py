@@ -34,11 +34,13 @@ from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_proc
 from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
                              TensorBoardLog, event_files)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
-                              estimated_bytes, latest_checkpoint, list_checkpoints)
+                              estimated_bytes, latest_checkpoint, list_checkpoints,
+                              set_aside_after)
 from .core.data import TEXT_LABELS, DataError
 from .core.images import VALIDATION_SPLIT, folder_classes, folder_color_mode
 from .core.recipe import NAMED_RECIPES, SCHEDULES
-from .core.trainer import TrainingError, TrainingInterrupted, check_resumed_recipe
+from .core.trainer import (TrainingError, TrainingInterrupted, ValidationDiverged,
+                           check_resumed_recipe)
 from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
 
 NUM_CLASSES = 10  # Fashion-MNIST's
@@ -535,6 +537,11 @@ def train_model(args, trainer, model, data, checkpointer):
         path = checkpointer.save(trainer)
         raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)}); "
                           f"resume with: {resume_command(args)}") from None
+    except ValidationDiverged as error:
+        if checkpointer is None or error.last_good_step is None:
+            raise
+        raise TrainingError(f"{error.for_command_line()}; "
+                            f"{checkpoints_before_divergence(checkpointer, error)}") from None
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
             raise TrainingError(f"{error.for_command_line()}; the last good checkpoint is "
@@ -546,6 +553,19 @@ def train_model(args, trainer, model, data, checkpointer):
         if hasattr(trainer, "close"):
             trainer.close(failed=failed)
     return history
+
+
+def checkpoints_before_divergence(checkpointer, error):
+    """After a validation loss that diverged: the checkpoints saved within that epoch (they
+    may hold the diverged weights) set aside as ``.diverged``, and what is left to resume."""
+    moved = set_aside_after(checkpointer.directory, error.last_good_step)
+    aside = (f" ({', '.join(moved)}, saved within that epoch, set aside as .diverged)"
+             if moved else "")
+    left = list_checkpoints(checkpointer.directory)
+    if not left:
+        return f"no checkpoint from before it is left{aside}: train again with a lower --lr"
+    return (f"the last good checkpoint is {left[0][1]}{aside}: resume from it with a lower "
+            "--lr and --resume")
 
 
 OUTPUT_MARGIN_BYTES = 4 << 20  # the metrics, curves.png and the safetensors header, with room

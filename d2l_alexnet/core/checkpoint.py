@@ -242,6 +242,21 @@ def list_checkpoints(directory: PathLike) -> list[tuple[int, str]]:
     return sorted(found, reverse=True)
 
 
+def set_aside_after(directory: PathLike, step: int, suffix: str = ".diverged") -> list[str]:
+    """Rename the checkpoints in ``directory`` saved after ``step`` to ``<name><suffix>``
+    (kept for a post-mortem, out of ``--resume``'s way); their names, oldest first. One that
+    cannot be renamed (a read-only folder) is left, and not named."""
+    moved = []
+    for saved_at, path in reversed(list_checkpoints(directory)):
+        if saved_at > step:
+            try:
+                os.replace(path, path + suffix)
+            except OSError:
+                continue
+            moved.append(os.path.basename(path))
+    return moved
+
+
 def latest_checkpoint(directory: PathLike, log: Log | None = print) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` that verifies, or ``None`` when there is none.
 

@@ -78,6 +78,16 @@ class TrainingError(RunFailed, RuntimeError):
     """Training cannot go on (a NaN loss, say); the message says what to change (exit 1)."""
 
 
+class ValidationDiverged(TrainingError):
+    """The validation loss after an epoch is not finite (or absurdly large) while every
+    training loss was: weights that blew up without a NaN of their own. Checkpoints saved
+    within that epoch may hold them; the last epoch's end (``last_good_step``) does not."""
+
+    def __init__(self, *args: object, last_good_step: int | None, **settings: object) -> None:
+        super().__init__(*args, **settings)
+        self.last_good_step = last_good_step
+
+
 class ReplicaError(D2LAlexNetError, ValueError):
     """The replicas asked for cannot be had (more devices than there are, say); the message
     says what to do instead (the CLI exits 2)."""
@@ -708,6 +718,7 @@ class TrainerBase(HyperParameters):
 
         validation_started = time.perf_counter()
         validation = self.validate()
+        self.check_validation_loss(validation["val_loss"])
         seconds = time.perf_counter() - started
         # None: a checkpoint's history from before images_seen was recorded.
         earlier_images = self.history[-1].get("images_seen") if self.history else 0
@@ -728,12 +739,27 @@ class TrainerBase(HyperParameters):
         self.board.draw(epoch + 1, record["val_acc"], "val_acc")
         return record
 
+    def diverged_loss_limit(self) -> float:
+        """A loss above this has diverged: 10⁴ times chance's, ln(num_classes)."""
+        return DIVERGED_LOSS_FACTOR * math.log(max(self.num_classes or 2, 2))
+
+    def check_validation_loss(self, value: float) -> None:
+        """Stop with :class:`ValidationDiverged` when an epoch's validation loss has diverged,
+        before any callback keeps the weights (best weights, a checkpoint, the records)."""
+        if math.isfinite(value) and value <= self.diverged_loss_limit():
+            return
+        advice, settings = self.lower_rate_advice()
+        last_good_step = self.history[-1].get("step") if self.history else 0
+        raise ValidationDiverged(f"the validation loss became {value:.4g} after epoch "
+                                 f"{self.epoch + 1} (its training losses were finite): {advice}",
+                                 last_good_step=last_good_step, **settings)
+
     def flush_losses(self, keep: int = 0) -> None:
         """Bring the epoch's pending losses to the host and add them up, all but the last
         ``keep`` (whose steps may still run); a non-finite one stops training with
         :class:`TrainingError`."""
         state = cast(EpochProgress, self.epoch_progress)  # called only while an epoch runs
-        limit = DIVERGED_LOSS_FACTOR * math.log(max(self.num_classes or 2, 2))
+        limit = self.diverged_loss_limit()
         flushed, state.pending = (state.pending[:len(state.pending) - keep],
                                   state.pending[len(state.pending) - keep:])
         for loss, count in flushed:

@@ -7,6 +7,7 @@ The same faults with every real backend: ``tests/contract/test_contract.py`` (it
 
 import errno
 import json
+import math
 import os
 import re
 import shlex
@@ -635,6 +636,42 @@ def test_a_new_run_stopped_in_an_earlier_runs_out_says_which_files_are_still_tha
     monkeypatch.setattr(NumpyTrainer, "signal_at_step", None)
     assert cli("--out", str(out)) == 0
     assert "earlier run's" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("every, kept", [(2, "checkpoint-3.ckpt"), (1, None)])
+def test_a_validation_loss_that_diverged_stops_before_anything_keeps_those_weights(
+        cli, tmp_path, capsys, monkeypatch, every, kept):
+    """Weights that blew up with finite training losses show in the validation loss: the run
+    stops there (exit 1), before best.safetensors, a checkpoint or a metrics line keeps them;
+    the checkpoints saved within that epoch are set aside as .diverged, and the message names
+    the last one from before it, which --resume then takes, or says none is left."""
+    validate = NumpyTrainer.validate
+
+    def diverged_in_epoch_2(trainer):
+        result = validate(trainer)
+        return {**result, "val_loss": math.nan} if trainer.epoch == 1 else result
+
+    monkeypatch.setattr(NumpyTrainer, "validate", diverged_in_epoch_2)
+    ckpt_dir, out = tmp_path / "ckpt", tmp_path / "run"
+    assert cli("--out", str(out), "--checkpoint-dir", str(ckpt_dir), "--checkpoint-every",
+               str(every), "--keep-best") == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: the validation loss became nan after epoch 2 (its training "
+                          "losses were finite): lower the learning rate (now --lr 0.5); ")
+    aside = sorted(name for name in os.listdir(ckpt_dir) if name.endswith(".diverged"))
+    assert aside == ["checkpoint-4.ckpt.diverged", "checkpoint-5.ckpt.diverged"][:3 - every]
+    listed = ", ".join(name.removesuffix(".diverged") for name in aside)
+    if kept is None:
+        assert err.endswith(f"no checkpoint from before it is left ({listed}, saved within "
+                            "that epoch, set aside as .diverged): train again with a lower --lr")
+    else:
+        assert err.endswith(f"the last good checkpoint is {ckpt_dir / kept} ({listed}, saved "
+                            "within that epoch, set aside as .diverged): resume from it with a "
+                            "lower --lr and --resume")
+        assert list_checkpoints(ckpt_dir)[0][1] == str(ckpt_dir / kept)
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1
+    assert weights.load_safetensors(out / "best.safetensors")[1]["epoch"] == "1"
+    assert not (out / "weights.safetensors").exists()
 
 
 def test_cli_stops_on_nan_naming_the_last_good_checkpoint(cli, tmp_path, capsys):

@@ -106,6 +106,27 @@ def test_nan_loss_stops_with_advice(data):
         trainer.fit(model, data)
 
 
+@pytest.mark.parametrize("val_loss", [math.nan, math.inf, 6.5e28])
+def test_a_validation_loss_that_diverged_stops_before_the_callbacks(data, monkeypatch,
+                                                                    val_loss):
+    """Weights huge but finite give finite training losses and a NaN (or absurd) validation
+    loss: fit stops there, naming the rate as a Python caller sets it, before any callback
+    sees the epoch (KeepBest would keep it), with the last good epoch's step."""
+    from d2l_alexnet.core.trainer import ValidationDiverged
+
+    validate = NumpyTrainer.validate
+    monkeypatch.setattr(NumpyTrainer, "validate", lambda trainer: (
+        {**validate(trainer), "val_loss": val_loss} if trainer.epoch == 1 else validate(trainer)))
+    seen = []
+    trainer = NumpyTrainer(max_epochs=3, progress=False, log=None)
+    trainer.callbacks.append(lambda trainer, record: seen.append(record["epoch"]))
+    with pytest.raises(ValidationDiverged, match=r"validation loss became \S+ after epoch 2 "
+                                                 r".*lower the learning rate \(now lr=0.1\)"
+                       ) as error:
+        trainer.fit(SoftmaxRegression(lr=0.1), data)
+    assert seen == [1] and error.value.last_good_step == trainer.history[-1]["step"]
+
+
 def test_progress_bar_in_a_log(data, capsys):
     NumpyTrainer(max_epochs=1, log=None).fit(SoftmaxRegression(lr=0.1), data)
     lines = capsys.readouterr().err.splitlines()
