@@ -145,6 +145,8 @@ def _check_pixels(owner, split, images):
 
 
 def _check_labels(owner, split, labels, num_images):
+    if labels.ndim == 2 and labels.shape[1] == 1:  # a column of indices, as loaders may give
+        labels = labels[:, 0]
     if labels.ndim != 1:
         raise DataError(f"{owner}: {split} labels have shape {labels.shape}; pass one class "
                         f"index per image as a 1-d array (one-hot labels: "
@@ -167,6 +169,21 @@ def channels_last(images: ArrayLike, layout: str | None = None, owner: str = "pr
     """Images in any form :class:`ArrayData` takes -> checked channels-last ``(N, H, W, C)``,
     uint8 or float32 in [0, 1] (what ``predict``/``features`` do with numpy images)."""
     return _check_pixels(owner, split, _channels_last(owner, split, np.asarray(images), layout))
+
+
+def _class_names(owner, classes):
+    """``classes`` as a list of distinct names, refused in one line otherwise: a weights file
+    and every message name each class by its text."""
+    names = list(classes)
+    for name in names:
+        if not isinstance(name, str):
+            raise DataError(f"{owner}: classes must be names (text), got {name} "
+                            f"({type(name).__name__}); pass [str(name) for name in classes]")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{owner}: classes names {', '.join(map(repr, repeated))} more than "
+                        f"once; give each label its own name")
+    return names
 
 
 def _split_arrays(owner, split, pair, layout):
@@ -233,7 +250,7 @@ class ArrayData(InMemoryData, DataModule):
         height, width = self.train_images.shape[1:3]
         self.resize = (int(height), int(width)) if self.resize is None else _as_size(
             owner, self.resize)
-        self.classes = None if classes is None else list(classes)
+        self.classes = None if classes is None else _class_names(owner, classes)
         if self.classes is None:
             self.num_classes = int(max(self.train_labels.max(), self.val_labels.max())) + 1
         else:

@@ -530,6 +530,7 @@ class TrainerBase(HyperParameters):
         self.num_classes = getattr(model, "num_classes", None)
         if self.num_classes is not None:
             check_num_classes(self.num_classes, type(model).__name__)
+            check_named_classes(model, data, self.num_classes)
         self.model, self.data = model, data
         self.position_aware = is_position_aware(data)
         # A book-style module's loaders, checked before any step (validation comes only after
@@ -1165,6 +1166,20 @@ def check_label_range(labels: np.ndarray, num_classes: int, where: str) -> None:
     if low < 0:
         raise DataError(f"{message}: renumber the classes from 0")
     raise DataError(f"{message}: renumber them, or build the model with num_classes={high + 1}")
+
+
+def check_named_classes(model: Any, data: Any, num_classes: int) -> None:
+    """Refuse a model with another number of outputs than the classes ``data`` names (an
+    ``ImageFolder``'s folders, ``ArrayData(classes=...)``), before any step: it would train
+    a head for classes that do not exist, and no weights file could name them."""
+    names = getattr(data, "classes", None)
+    if not isinstance(names, (list, tuple)) or len(names) == num_classes:
+        return
+    shown = ", ".join(map(str, names[:6])) + (", ..." if len(names) > 6 else "")
+    raise DataError(f"{type(model).__name__} has {num_classes} outputs (num_classes="
+                    f"{num_classes}) but {type(data).__name__} names {len(names)} classes "
+                    f"({shown}): build the model with num_classes={len(names)} "
+                    f"(num_classes=data.num_classes)")
 
 
 def check_stored_labels(data: Any, num_classes: int) -> bool:

@@ -125,6 +125,9 @@ REFUSALS = {
     "resize 0": (good(), {"resize": 0}, ["resize", "0"]),
     "negative seed": (good(), {"seed": -1}, ["seed", "-1"]),
     "one string of classes": (good(), {"classes": "abc"}, ["list of names", "'abc'"]),
+    "class indices for names": (good(), {"classes": np.arange(3)}, ["names (text)", "0 (",
+                                                                   "str(name)"]),
+    "a name twice": (good(), {"classes": ["cat", "cat", "dog"]}, ["'cat' more than once"]),
 }
 
 
@@ -202,6 +205,17 @@ def test_num_classes_from_labels_and_from_names():
     named = ArrayData(train, val, classes=("a", "b", "c", "d", "e", "f"))
     assert named.num_classes == 6 and named.classes == ["a", "b", "c", "d", "e", "f"]
     assert named.text_labels([4, 0]) == ["e", "a"]
+
+
+def test_a_column_of_labels_is_read_as_one_label_per_image():
+    """Labels of shape (N, 1), as loaders and CSV columns give them: one index per image (the
+    one-hot advice's argmax would make every label 0)."""
+    train = (pixels((3, 4, 4)), np.array([[0], [2], [1]]))
+    val = (pixels((2, 4, 4)), np.array([[1], [0]]))
+    data = ArrayData(train, val)
+    np.testing.assert_array_equal(data.train_labels, [0, 2, 1])
+    np.testing.assert_array_equal(data.val_labels, [1, 0])
+    assert data.num_classes == 3 and data.train_labels.dtype == np.int64
 
 
 def test_hyperparameters_hold_no_arrays():

@@ -127,6 +127,29 @@ def test_a_validation_loss_that_diverged_stops_before_the_callbacks(data, monkey
     assert seen == [1] and error.value.last_good_step == trainer.history[-1]["step"]
 
 
+def test_a_model_for_another_number_of_classes_than_the_data_names_is_refused_at_once():
+    """A 10-output model on data naming 2 classes (a folder of cats and dogs, num_classes left
+    at its default) is refused before a step, naming the fix; it trained an epoch in silence,
+    then failed on its first save. Data that names no classes goes by its labels."""
+    from d2l_alexnet.core.data import DataError
+    from d2l_alexnet.core.images import ArrayData
+
+    images = np.zeros((4, 28, 28), np.uint8)
+    split = (images, np.array([0, 1, 0, 1]))
+    steps = []
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    trainer.step_callbacks.append(lambda trainer: steps.append(trainer.step))
+    with pytest.raises(DataError, match=r"SoftmaxRegression has 10 outputs \(num_classes=10\) "
+                                        r"but ArrayData names 2 classes \(cat, dog\): build "
+                                        r"the model with num_classes=2"):
+        trainer.fit(SoftmaxRegression(), ArrayData(split, split, classes=["cat", "dog"]))
+    assert steps == []
+    NumpyTrainer(max_epochs=1, progress=False, log=None).fit(
+        SoftmaxRegression(num_classes=2), ArrayData(split, split, classes=["cat", "dog"]))
+    NumpyTrainer(max_epochs=1, progress=False, log=None).fit(SoftmaxRegression(),
+                                                             ArrayData(split, split))
+
+
 def test_progress_bar_in_a_log(data, capsys):
     NumpyTrainer(max_epochs=1, log=None).fit(SoftmaxRegression(lr=0.1), data)
     lines = capsys.readouterr().err.splitlines()
@@ -327,9 +350,16 @@ def test_one_indexed_labels_are_refused_naming_the_fix(data):
     negative = book_style([(pixels(4), np.array([0, -1, 2, 3]))])
     assert "has label -1" in one_line_error(
         D2LAlexNetError, lambda: trainer.fit(SoftmaxRegression(num_classes=4), negative))
-    # Labels held in memory are checked once, before the first step: by evaluate too.
+    # Labels held in memory are checked once, before the first step: by evaluate too (data
+    # that names its classes, as FashionMNIST does, is refused for their number first).
     message = one_line_error(D2LAlexNetError,
                              lambda: trainer.evaluate(SoftmaxRegression(num_classes=4), data))
+    assert "FashionMNISTBase names 10 classes" in message
+    assert "build the model with num_classes=10" in message
+    data_without_names = FashionMNISTBase(batch_size=10, limit_train=30, limit_val=20, log=None)
+    data_without_names.classes = None
+    message = one_line_error(D2LAlexNetError, lambda: trainer.evaluate(
+        SoftmaxRegression(num_classes=4), data_without_names))
     assert "FashionMNISTBase's train split has label 9" in message
     assert "build the model with num_classes=10" in message
     assert trainer.step == 0
