@@ -30,7 +30,9 @@ from .train import NUM_CLASSES, in_flags
 def build_parser():
     parser = command_parser(
         "evaluate", "Validation loss and accuracy of an AlexNet weights file on Fashion-MNIST, "
-                    "or on a folder of your own images (--image-folder).")
+                    "or on a folder of your own images (--image-folder). The loss is the "
+                    "plain cross-entropy: a run trained with --label-smoothing reported its "
+                    "smoothed loss, higher for the same weights.")
     add_backend_argument(parser)
     parser.add_argument("--weights", default=None, metavar="PATH",
                         help="a weights.safetensors written by training in any backend (or a "

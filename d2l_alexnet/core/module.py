@@ -10,6 +10,7 @@ and ``predict``/``features`` batching over numpy images or framework tensors.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from typing import Any, ClassVar, TYPE_CHECKING
 
 import numpy as np
@@ -182,14 +183,22 @@ class ModuleContract(HyperParameters):
         """The :class:`~d2l_alexnet.core.recipe.TrainingRecipe` of this model's hyperparameters
         (``lr``, ``momentum``, ``schedule``...; the chapter's for those it does not have). Only
         a model that :attr:`TAKES_RECIPE` reads more than ``lr`` from them."""
-        if self.TAKES_RECIPE:
-            return TrainingRecipe.from_values(self.hparams)
-        return TrainingRecipe.from_values({"lr": self.hparams["lr"]} if "lr" in self.hparams
-                                          else {})
+        values = self.recipe_values()
+        return TrainingRecipe.from_values(values if self.TAKES_RECIPE else
+                                          {"lr": values["lr"]} if "lr" in values else {})
+
+    def recipe_values(self) -> dict[str, Any]:
+        """The recipe's hyperparameters as the model holds them now: one set after it was built
+        (``model.lr = 0.05``, read as the book's ``configure_optimizers`` reads ``self.lr``)
+        wins over the value it was built with, so that the rate trained with is the one the
+        metrics record."""
+        names = {field.name for field in fields(TrainingRecipe)}
+        return {name: getattr(self, name, value) for name, value in self.hparams.items()
+                if name in names}
 
     def smoothing(self) -> float:
         """The label smoothing ``loss`` applies (0: plain cross-entropy)."""
-        return (self.hparams.get("label_smoothing") or 0.0) if self.TAKES_RECIPE else 0.0
+        return (self.recipe_values().get("label_smoothing") or 0.0) if self.TAKES_RECIPE else 0.0
 
     # ---- inputs ----------------------------------------------------------------------------
     @property

@@ -75,6 +75,25 @@ def test_a_lessons_arguments_named_like_the_recipes_leave_plain_sgd(d2l, backend
     assert model.recipe.momentum == 0.9 and model.smoothing() == 0.1
 
 
+def test_a_rate_set_after_the_model_was_built_is_the_one_trained_with(d2l):
+    """``model.lr = ...`` after construction (the book's configure_optimizers reads self.lr
+    at fit): the run is that of a model built with it, and the metrics record the rate the
+    steps applied. Before, three backends kept the old rate and recorded the new one."""
+    histories = []
+    for late in (False, True):
+        d2l.set_seed(0)
+        if late:
+            model = d2l.AlexNet(lr=0.01, resize=SMALL, dropout=0)
+            model.lr, model.label_smoothing = 0.05, 0.2
+        else:
+            model = d2l.AlexNet(lr=0.05, resize=SMALL, dropout=0, label_smoothing=0.2)
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+        history = trainer.fit(model, tiny_data(d2l, examples=16))
+        assert trainer.learning_rate() == pytest.approx(0.05) and history[-1]["lr"] == 0.05
+        histories.append([(record["train_loss"], record["val_loss"]) for record in history])
+    np.testing.assert_allclose(histories[1], histories[0], rtol=1e-6)
+
+
 def test_a_constant_recipe_keeps_the_chapters_rate(d2l):
     model = d2l.AlexNet(lr=0.02, resize=SMALL)
     trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, tiny_data(d2l))
