@@ -137,10 +137,16 @@ class TrainingRecipe:
         if steps_per_epoch < 1:
             raise RecipeError(f"a schedule needs the number of steps per epoch, got "
                               f"{steps_per_epoch}")
-        return LearningRatePlan(
-            schedule=self.schedule, lr=self.lr, peak_lr=self.peak_lr,
-            warmup_steps=round(self.warmup(max_epochs) * steps_per_epoch),
-            total_steps=max_epochs * steps_per_epoch)
+        total_steps = max_epochs * steps_per_epoch
+        warmup_steps = round(self.warmup(max_epochs) * steps_per_epoch)
+        # Rounded to steps, a warmup keeps what its epochs promise: --lr is the first step's
+        # rate (one step of warmup at least), and a schedule that decays has a step to do it in.
+        if self.warmup(max_epochs) > 0:
+            warmup_steps = max(warmup_steps, 1)
+        if self.schedule != "constant":
+            warmup_steps = min(warmup_steps, total_steps - 1)
+        return LearningRatePlan(schedule=self.schedule, lr=self.lr, peak_lr=self.peak_lr,
+                                warmup_steps=max(warmup_steps, 0), total_steps=total_steps)
 
     def describe(self) -> str:
         """A short human summary, for the log line and the benchmark's table."""
@@ -175,7 +181,8 @@ class LearningRatePlan:
             return self.lr + (self.peak_lr - self.lr) * step / self.warmup_steps
         if self.schedule == "constant":
             return self.peak_lr
-        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        decay_steps = self.total_steps - self.warmup_steps
+        progress = min(1.0, (step - self.warmup_steps) / decay_steps) if decay_steps > 0 else 1.0
         if self.schedule == "onecycle":
             return self.peak_lr * (1.0 - progress)
         return self.peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -81,6 +81,27 @@ def test_a_warmup_must_leave_room_for_the_fall():
         RecipeError, recipe.plan, 0, 3).value)
 
 
+@pytest.mark.parametrize("schedule, warmup_epochs, max_epochs, steps_per_epoch, warmup_steps", [
+    ("onecycle", 0.9, 1, 3, 2),   # rounds to the whole run: one step is left to fall in
+    ("cosine", 1.9, 2, 1, 1),     # likewise, over 2 one-step epochs
+    ("cosine", 0.1, 3, 2, 1),     # rounds to none: --lr would go unused; one step of warmup
+    ("constant", 1, 1, 3, 3),     # a constant rate's warmup may fill the run
+])
+def test_a_warmup_rounded_to_steps_keeps_a_first_step_at_lr_and_a_step_to_fall_in(
+        schedule, warmup_epochs, max_epochs, steps_per_epoch, warmup_steps):
+    """The warmup's epochs become whole steps: never none (the first step is --lr's, as a
+    warmup promises) and, where the rate then falls, never all of them (a crash before, a
+    division by zero in the plan and an optax refusal in JAX); every rate is finite."""
+    recipe = TrainingRecipe(lr=0.01, schedule=schedule, max_lr=0.05, warmup_epochs=warmup_epochs)
+    assert recipe.problems(max_epochs) == []
+    plan = recipe.plan(steps_per_epoch, max_epochs)
+    assert plan.warmup_steps == warmup_steps and plan(0) == 0.01
+    rates = [plan(step) for step in range(plan.total_steps + 2)]
+    assert all(math.isfinite(rate) for rate in rates)
+    if schedule != "constant":
+        assert rates[plan.total_steps] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_the_named_recipes_can_train_over_their_own_epochs():
     for name, (recipe, epochs) in NAMED_RECIPES.items():
         assert recipe.problems(epochs) == [], name
