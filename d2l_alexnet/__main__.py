@@ -8,6 +8,7 @@ import importlib
 import sys
 
 from . import __version__
+from .cli import print_anywhere, printed
 
 # Each command is the module d2l_alexnet.<name>, whose main(argv) returns the exit status.
 COMMANDS = {
@@ -33,12 +34,9 @@ def usage():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage())
-        return 0
-    if argv[0] == "--version":
-        print(f"d2l-alexnet {__version__}")
-        return 0
+    if not argv or argv[0] in ("-h", "--help", "--version"):
+        print_anywhere()
+        return printed(f"d2l-alexnet {__version__}" if argv[:1] == ["--version"] else usage())
     command, *rest = argv
     if command not in COMMANDS:
         print(f"error: no command {command!r}: choose one of {', '.join(COMMANDS)} "

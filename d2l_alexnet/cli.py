@@ -57,11 +57,37 @@ def command_parser(command: str, description: str | None, **kwargs: Any,
     """The parser of ``python -m d2l_alexnet.<command>``, with ``--version`` like every other.
     Every command makes one first, so here its output is also made safe to print anywhere."""
     print_anywhere()
-    parser = argparse.ArgumentParser(prog=f"python -m d2l_alexnet.{command}",
-                                     description=description, **kwargs)
+    parser = CommandParser(prog=f"python -m d2l_alexnet.{command}", description=description,
+                           **kwargs)
     parser.add_argument("--version", action="version",
                         version=f"d2l-alexnet {__version__} ({command})")
     return parser
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser, except that ``--help`` or ``--version`` text that stdout cannot take
+    ends the command as any failed write to stdout does (:func:`stdout_failed`): argparse
+    drops the error, so the text was lost with exit status 0."""
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        if not message or (file or sys.stderr) is not sys.stdout:
+            super()._print_message(message, file)
+            return
+        try:
+            sys.stdout.write(message)
+            sys.stdout.flush()
+        except OSError as error:
+            self.exit(stdout_failed(error))
+
+
+def printed(text: str) -> int:
+    """Print ``text`` on stdout: 0, or where stdout cannot take it, :func:`stdout_failed`'s."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except OSError as error:
+        return stdout_failed(error)
+    return 0
 
 
 def print_anywhere() -> None:

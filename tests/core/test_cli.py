@@ -660,6 +660,27 @@ def test_every_command_ends_a_stdout_it_cannot_write_in_one_line(monkeypatch, ca
         cli.exit_status_of(fails, types.SimpleNamespace())
 
 
+@pytest.mark.parametrize("command", [
+    ["d2l_alexnet"], ["d2l_alexnet", "--version"],
+    *[[f"d2l_alexnet.{name}", flag] for name in ("train", "evaluate", "predict", "bench", "cost",
+                                                 "filters") for flag in ("--help", "--version")]])
+def test_help_and_version_end_as_any_command_on_a_stdout_they_cannot_write(command):
+    """The command list, --help and --version onto a full disk: one line, exit 1 (argparse
+    dropped the error: exit 0 with the text lost; the command list raised a traceback); into
+    a pipe whose reader has gone: quiet, 141."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", *command], stdout=full, text=True,
+                                stderr=subprocess.PIPE, timeout=60)
+    assert (result.returncode, result.stderr) == (
+        1, "error: cannot write to stdout (the disk is full)\n")
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "w") as closed:
+        result = subprocess.run([sys.executable, "-m", *command], stdout=closed, text=True,
+                                stderr=subprocess.PIPE, timeout=60)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
 def test_predict_says_in_one_line_that_it_took_a_checkpoints_weights(tmp_path):
     from test_weights import as_checkpoint, random_canonical
 
