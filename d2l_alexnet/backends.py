@@ -47,12 +47,17 @@ def install_hint(name, command="train"):
     backend = BACKENDS[canonical_name(name)]
     if backend.name == "mxnet":
         run = f"`.venv-mxnet/bin/python -m d2l_alexnet.{command} --backend mxnet`"
+        # A clone makes that environment with make; an installed package in a venv of its own.
+        elsewhere = (f"where d2l-alexnet is installed, in a new Python 3.11 virtual environment: "
+                     f"pip install 'd2l-alexnet[mxnet]', then its python -m "
+                     f"d2l_alexnet.{command} --backend mxnet")
         if sys.version_info >= (3, 12):
             return ("MXNet 1.9.1 needs Python 3.11 or older (numpy<1.24 has no wheels for "
                     f"Python {sys.version_info[0]}.{sys.version_info[1]}); run it with a "
-                    f"Python 3.11 environment: `make mxnet-env`, then {run}")
-        return ("MXNet lives in its own environment (it needs numpy<1.24): run `make mxnet-env`, "
-                f"then {run}")
+                    f"Python 3.11 environment: in a clone, `make mxnet-env`, then {run}; "
+                    f"{elsewhere}")
+        return ("MXNet lives in its own environment (it needs numpy<1.24): in a clone, run "
+                f"`make mxnet-env`, then {run}; {elsewhere}")
     # From a clone (the usual case) the extra is installed with -e '.[extra]'; the package's
     # name works only where d2l-alexnet itself is already installed (from a wheel, say).
     return (f"the {backend.name} backend needs {backend.framework}: in a clone of d2l_alexnet, "

@@ -31,7 +31,8 @@ def test_names_and_aliases():
     ("pytorch", ["pip install -e '.[torch]'", "pip install 'd2l-alexnet[torch]'"]),
     ("tensorflow", ["pip install -e '.[tensorflow]'", "pip install 'd2l-alexnet[tensorflow]'"]),
     ("jax", ["pip install -e '.[jax]'", "pip install 'd2l-alexnet[jax]'"]),
-    ("mxnet", ["make mxnet-env"])])
+    ("mxnet", ["make mxnet-env",
+               "Python 3.11 virtual environment: pip install 'd2l-alexnet[mxnet]'"])])
 def test_missing_framework_exits_2_with_the_fix(monkeypatch, capsys, tmp_path, name, hints):
     real = importlib.util.find_spec
     missing = backends.BACKENDS[name].framework
