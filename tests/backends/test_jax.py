@@ -356,20 +356,22 @@ book.Trainer(max_epochs=1).fit(WithInit(resize=67), Data())
         result.stderr[-2000:])
 
 
+class Softmax(d2l.Classifier):
+    """A lesson's softmax regression in Flax, which says not its input size."""
+    lr: float = 0.1
+    num_classes: int = 10
+
+    def setup(self):
+        from flax import linen as nn
+
+        self.net = nn.Sequential([lambda X: X.reshape((X.shape[0], -1)),
+                                  nn.Dense(self.num_classes)])
+
+
 def test_a_model_without_an_input_size_trains_from_the_parameters_it_is_given():
     """A lesson's Flax model that says not its input size: its parameters cannot be made before
     a batch, so the lesson gives them (set_params, or the Trainer's init_params), taken as
     given; none at all is refused in one line."""
-    from flax import linen as nn
-
-    class Softmax(d2l.Classifier):
-        lr: float = 0.1
-        num_classes: int = 10
-
-        def setup(self):
-            self.net = nn.Sequential([lambda X: X.reshape((X.shape[0], -1)),
-                                      nn.Dense(self.num_classes)])
-
     data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=32, limit_val=16,
                             log=None)
     params = Softmax().init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
@@ -785,16 +787,6 @@ def test_a_model_made_from_the_first_batch_reads_the_loader_setup_checked():
     not from one more train_dataloader() call (which would draw a new order): the run is the
     run of the same model given its parameters by hand. A loader with no batch is refused in
     one line."""
-    from flax import linen as nn
-
-    class Softmax(d2l.Classifier):
-        lr: float = 0.1
-        num_classes: int = 10
-
-        def setup(self):
-            self.net = nn.Sequential([lambda X: X.reshape((X.shape[0], -1)),
-                                      nn.Dense(self.num_classes)])
-
     def run(given):
         d2l.set_seed(4)
         model = Softmax()
