@@ -397,6 +397,17 @@ def _eight_bit_greyscale(image, image_module):
     return image_module.fromarray(np.rint(scaled).astype(np.uint8), "L")
 
 
+def _has_transparency(image):
+    """Pillow's ``Image.has_transparency_data`` (new in Pillow 10.1), worked out as it does on
+    an older Pillow: an alpha channel, a "transparency" entry, or a palette with alpha."""
+    known = getattr(image, "has_transparency_data", None)
+    if known is not None:
+        return known
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in image.info:
+        return True
+    return image.mode == "P" and image.palette is not None and image.palette.mode.endswith("A")
+
+
 def _decoded(source, mode, image_module):
     """The picture of an open file in ``mode`` (``"RGB"`` or ``"L"``), as it looks: 16-bit and
     float greyscale scaled to 8 bits, transparency laid over white (rather than exposing
@@ -412,7 +423,7 @@ def _decoded(source, mode, image_module):
 
         image = ImageCms.applyTransform(image, ImageCms.buildTransform(
             ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"))
-    if image.has_transparency_data:
+    if _has_transparency(image):
         background = image_module.new("RGBA", image.size, TRANSPARENT_BACKGROUND)
         image = image_module.alpha_composite(background, image.convert("RGBA"))
     return image.convert(mode)

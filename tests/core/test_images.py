@@ -6,8 +6,8 @@ from PIL import Image
 
 from d2l_alexnet.core.data import DataError
 from d2l_alexnet.core.datamodule import epoch_order
-from d2l_alexnet.core.images import (ArrayData, ImageFolder, folder_classes, folder_color_mode,
-                                     folder_images, read_image)
+from d2l_alexnet.core.images import (ArrayData, ImageFolder, _has_transparency, folder_classes,
+                                     folder_color_mode, folder_images, read_image)
 
 RNG = np.random.default_rng(0)
 
@@ -490,6 +490,28 @@ def test_every_image_mode_gives_the_picture_it_shows(tmp_path, case):
     assert np.abs(rgb - np.array(colour)).max() <= 2, (case, rgb[0, 0])
     grey = read_one(root, color_mode="grayscale").astype(int)
     assert np.abs(grey[..., 0] - round(np.dot(colour, (0.299, 0.587, 0.114)))).max() <= 2, case
+
+
+@pytest.mark.parametrize("case", ["palette with a transparent entry", "LA, transparent",
+                                  "RGBA, half transparent red", "CMYK cyan", "1-bit white"])
+def test_a_pillow_older_than_10_1_reads_every_picture_alike(tmp_path, monkeypatch, case):
+    # Image.has_transparency_data is new in Pillow 10.1; pyproject.toml takes Pillow 9.1 on.
+    write, colour = PICTURES[case]
+    root = two_class_folder(tmp_path, "picture.png", write)
+    monkeypatch.delattr(Image.Image, "has_transparency_data")
+    assert np.abs(read_one(root).astype(int) - np.array(colour)).max() <= 2, case
+
+
+def test_transparency_is_told_alike_with_and_without_pillows_own_answer(monkeypatch):
+    alpha_palette = Image.new("P", (4, 4), 0)
+    alpha_palette.putpalette([0, 0, 0, 0] * 256, rawmode="RGBA")
+    images = [Image.new("RGB", (4, 4)), Image.new("L", (4, 4)), Image.new("P", (4, 4)),
+              Image.new("LA", (4, 4)), Image.new("RGBA", (4, 4)), alpha_palette,
+              image_of("L", 0, transparency=0)]
+    expected = [image.has_transparency_data for image in images]
+    assert expected == [False, False, False, True, True, True, True]
+    monkeypatch.delattr(Image.Image, "has_transparency_data")
+    assert [_has_transparency(image) for image in images] == expected
 
 
 def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
