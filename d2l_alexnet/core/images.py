@@ -287,11 +287,20 @@ def _pillow_image():
 
 
 def _image_files(folder, name):
-    """Image files under ``folder/name``, recursively, as sorted paths relative to ``folder``."""
+    """Image files under ``folder/name``, recursively, as sorted paths relative to ``folder``.
+    Linked subfolders are followed (as torchvision's ImageFolder does), each real folder once:
+    a link back to a folder above it would otherwise be walked round forever."""
     found = []
-    # Hidden folders (.ipynb_checkpoints, .git) are not part of a class.
-    for directory, subfolders, file_names in os.walk(folder / name):
-        subfolders[:] = [sub for sub in subfolders if not sub.startswith(".")]
+    walked = set()  # real paths of the folders walked so far
+    for directory, subfolders, file_names in os.walk(folder / name, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in walked:  # a loop, or a second way into a folder already read
+            subfolders[:] = []
+            continue
+        walked.add(real)
+        # Hidden folders (.ipynb_checkpoints, .git) are not part of a class; sorted, so that of
+        # two ways into one folder the same one is always kept.
+        subfolders[:] = sorted(sub for sub in subfolders if not sub.startswith("."))
         for file_name in file_names:
             if (not file_name.startswith(".")
                     and os.path.splitext(file_name)[1].lower() in IMAGE_EXTENSIONS):
@@ -589,8 +598,8 @@ class ImageFolder(ArrayData):
     The layout torchvision's ``ImageFolder`` and Keras' ``image_dataset_from_directory`` read:
     classes are the sorted names of ``root``'s subfolders (label i = the i-th name); each
     class's images are the files found under its folder, recursively, with the extensions in
-    :data:`IMAGE_EXTENSIONS` (any case). Hidden files and folders, other files, and files
-    directly in ``root`` are ignored.
+    :data:`IMAGE_EXTENSIONS` (any case); linked folders are followed, each real folder read
+    once. Hidden files and folders, other files, and files directly in ``root`` are ignored.
 
     Every image is decoded once with Pillow, converted to RGB (``color_mode="rgb"``) or
     greyscale (``"grayscale"``), resized bilinearly to ``resize`` (an int or ``(height,

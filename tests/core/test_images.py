@@ -352,6 +352,20 @@ def test_a_separate_validation_folder(tree, tmp_path):
     assert "missing light" in message and "extra medium" in message
 
 
+def test_linked_subfolders_are_followed_and_a_link_loop_is_walked_once(tmp_path):
+    root = tmp_path / "root"
+    save(root / "a" / "1.png", DARK)
+    save(root / "b" / "1.png", LIGHT)
+    save(tmp_path / "elsewhere" / "2.png", DARK)
+    (root / "a" / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (root / "a" / "more" / "loop").symlink_to(root / "a", target_is_directory=True)
+    (root / "b" / "up").symlink_to(root, target_is_directory=True)  # root: all of a, b again
+    images, labels, classes, paths = folder_images(root, resize=4, log=None)
+    assert classes == ["a", "b"]
+    assert paths == ["a/1.png", "a/more/2.png", "b/1.png", "b/up/a/1.png", "b/up/a/more/2.png"]
+    np.testing.assert_array_equal(labels, [0, 0, 1, 1, 1])
+
+
 def write_unreadable(folder):
     """A text file named .png and a PNG cut in half (noise: the cut falls in its pixel data)."""
     (folder / "dark" / "bad.png").write_text("this is text, not a PNG")
