@@ -268,6 +268,7 @@ def validate_image_folder(args):
         raise UsageError(f"--validation-split must lie between 0 and 1, got "
                          f"{args.validation_split}: e.g. 0.2 keeps a fifth of each class for "
                          "validation")
+    refuse_outputs_in_data(args)
     args.class_names = folder_classes(args.image_folder, "--image-folder")
     if args.val_folder is not None:
         val_classes = folder_classes(args.val_folder, "--val-folder")
@@ -279,6 +280,27 @@ def validate_image_folder(args):
     args.num_classes = len(args.class_names)
     args.color_mode = folder_color_mode(*filter(None, (args.image_folder, args.val_folder)))
     args.in_channels = 1 if args.color_mode == "grayscale" else 3
+
+
+def refuse_outputs_in_data(args):
+    """Refuse --out, --checkpoint-dir or --tensorboard inside --image-folder or --val-folder:
+    a run's folder there is a class to the next run (its curves.png an image). The folder
+    itself is harmless: files directly in it belong to no class."""
+    data = [(flag, folder) for flag, folder in (("--image-folder", args.image_folder),
+                                                ("--val-folder", args.val_folder))
+            if folder is not None]
+    for flag, path in (("--out", args.out), ("--checkpoint-dir", args.checkpoint_dir),
+                       ("--tensorboard", args.tensorboard)):
+        if path is None:
+            continue
+        real_path = os.path.realpath(path)  # links resolved: another name for the same place
+        for data_flag, folder in data:
+            real_folder = os.path.realpath(folder)
+            if (real_path != real_folder
+                    and os.path.commonpath([real_path, real_folder]) == real_folder):
+                raise UsageError(f"{flag} {path} is inside {data_flag} {folder}, whose every "
+                                 f"subfolder is read as a class (a run's curves.png as its "
+                                 f"image): choose {flag} outside it")
 
 
 def in_flags(error):

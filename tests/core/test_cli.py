@@ -346,6 +346,27 @@ def test_train_refuses_a_bad_image_folder_run_in_one_line(capsys, tmp_path, case
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("flag, data_flag", [("--out", "--image-folder"),
+                                             ("--checkpoint-dir", "--val-folder"),
+                                             ("--tensorboard", "--image-folder")])
+def test_train_refuses_an_output_inside_its_image_folders(capsys, tmp_path, flag, data_flag):
+    folders = {"--image-folder": picture_folder(tmp_path / "pictures"),
+               "--val-folder": picture_folder(tmp_path / "val")}
+    (tmp_path / "link").symlink_to(folders[data_flag])  # the same place by another name
+    inside = tmp_path / "link" / "run"
+    data = ["--image-folder", str(folders["--image-folder"]), "--val-folder",
+            str(folders["--val-folder"]), "--resize", "67"]
+    err = refused(train.main, [*data, flag, str(inside)], capsys)
+    assert f"{flag} {inside} is inside {data_flag} {folders[data_flag]}" in err
+    assert f"choose {flag} outside it" in err
+    assert not inside.exists() and sorted(path.name for path in folders[data_flag].iterdir()) \
+        == ["cat", "dog"]
+    # The folder itself holds no class of a run's files (files directly in it are no class's).
+    args = train.build_parser().parse_args([*data, "--out", str(folders["--image-folder"])])
+    train.validate(args)
+    assert args.class_names == ["cat", "dog"]
+
+
 def test_train_finds_the_folders_classes_and_channels_before_any_framework(tmp_path):
     args = train.build_parser().parse_args(["--image-folder", str(picture_folder(tmp_path)),
                                             "--resize", "67"])
