@@ -24,8 +24,8 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_data_dir, check_output_path, check_resize, check_seed, command_parser,
-                  compile_options, exit_status_of, failure_reason, reordered_class_names,
-                  same_class_names, shown_names)
+                  compile_options, exit_status_of, failure_reason, normalized_names,
+                  reordered_class_names, same_class_names, shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
@@ -272,7 +272,9 @@ def validate_image_folder(args):
     args.class_names = folder_classes(args.image_folder, "--image-folder")
     if args.val_folder is not None:
         val_classes = folder_classes(args.val_folder, "--val-folder")
-        if val_classes != args.class_names:
+        # As people read them (a folder copied from macOS names them NFD), in any order: each
+        # validation image takes --image-folder's label for its class (ImageFolder matches them).
+        if sorted(normalized_names(val_classes)) != sorted(normalized_names(args.class_names)):
             raise UsageError(f"--val-folder {args.val_folder} has the classes "
                              f"{', '.join(val_classes)}, --image-folder {args.image_folder} "
                              f"has {', '.join(args.class_names)}: give both the same class "

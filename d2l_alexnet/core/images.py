@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numbers
 import os
+import unicodedata
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -337,6 +339,30 @@ def _refuse_empty_classes(owner, folder, what, classes, files):
                         f"remove the folder(s)")
 
 
+def _normal_form(name):
+    """A class name in Unicode's NFC form: a folder copied from macOS names its classes
+    decomposed (NFD), which look the same as the composed names of a folder made elsewhere."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _matching_classes(owner, root, val_root, classes, val_classes):
+    """``{class name in root: the name of its folder in val_root}``, names compared as people
+    read them (NFC-normalised); folders of other classes are refused in one line."""
+    def in_normal_order(names):  # the same class in both at the same place
+        return sorted(names, key=lambda name: (_normal_form(name), name))
+
+    ours, theirs = in_normal_order(classes), in_normal_order(val_classes)
+    if list(map(_normal_form, ours)) != list(map(_normal_form, theirs)):
+        counts, val_counts = Counter(map(_normal_form, ours)), Counter(map(_normal_form, theirs))
+        difference = "; ".join(
+            f"{label} {', '.join(sorted(names.elements()))}"
+            for label, names in (("missing", counts - val_counts), ("extra", val_counts - counts))
+            if names)
+        raise DataError(f"{owner}: val_root {val_root} has other classes than root {root}: "
+                        f"{difference}; give both folders the same class subfolders")
+    return dict(zip(ours, theirs))
+
+
 def _classes_and_files(owner, folder, what, test_set=False):
     """:func:`_list_classes`, refusing a folder with fewer than two classes or a class without
     images; a ``test_set`` needs neither (it may hold some of a model's classes only), only an
@@ -606,7 +632,8 @@ class ImageFolder(ArrayData):
     width)``) and held in memory as uint8: N×H×W×C bytes in all. For data larger than memory,
     use a framework loader through the book's ``train_dataloader()`` contract instead.
 
-    Validation images come from ``val_root`` (a folder with the same class subfolders) or,
+    Validation images come from ``val_root`` (a folder with the same class subfolders, their
+    names compared Unicode-normalised, so a folder copied from macOS matches) or,
     without it, from a stratified split: in class i, a permutation from
     ``np.random.default_rng([seed, i])`` sends ``round(n * validation_split)`` of its n images
     to validation (at least one when n >= 2, and never all of them). ``validation_split`` is
@@ -656,15 +683,10 @@ class ImageFolder(ArrayData):
             val_folder = self.root
         else:
             val_classes, val_files = _list_classes(owner, self.val_root, "val_root")
-            if val_classes != classes:
-                missing = sorted(set(classes) - set(val_classes))
-                extra = sorted(set(val_classes) - set(classes))
-                difference = "; ".join(
-                    f"{label} {', '.join(names)}"
-                    for label, names in (("missing", missing), ("extra", extra)) if names)
-                raise DataError(f"{owner}: val_root {self.val_root} has other classes than root "
-                                f"{self.root}: {difference}; give both folders the same class "
-                                f"subfolders")
+            # Each class's validation images get root's label for it, whatever order the
+            # val_root's own names sort in (an NFD "é" sorts before "f", an NFC one after).
+            folder_of = _matching_classes(owner, self.root, self.val_root, classes, val_classes)
+            val_files = {name: val_files[folder_of[name]] for name in classes}
             _refuse_empty_classes(owner, self.val_root, "val_root", classes, val_files)
             train_entries = [(path, label) for label, name in enumerate(classes)
                              for path in files[name]]

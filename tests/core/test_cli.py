@@ -367,6 +367,19 @@ def test_train_refuses_an_output_inside_its_image_folders(capsys, tmp_path, flag
     assert args.class_names == ["cat", "dog"]
 
 
+def test_train_takes_a_val_folder_copied_from_macos_as_the_same_classes(capsys, tmp_path):
+    folder = picture_folder(tmp_path / "pictures", ("eclair", "\u00e9cru", "fig"))
+    copied = picture_folder(tmp_path / "copied", ("eclair", "e\u0301cru", "fig"))  # NFD
+    args = train.build_parser().parse_args(["--image-folder", str(folder), "--val-folder",
+                                            str(copied), "--resize", "67"])
+    train.validate(args)
+    assert args.class_names == ["eclair", "fig", "\u00e9cru"]  # --image-folder's numbering
+    other = picture_folder(tmp_path / "other", ("eclair", "ecru", "fig"))
+    err = refused(train.main, ["--image-folder", str(folder), "--val-folder", str(other),
+                               "--resize", "67", "--out", str(tmp_path / "run")], capsys)
+    assert "give both the same class subfolders" in err
+
+
 def test_train_finds_the_folders_classes_and_channels_before_any_framework(tmp_path):
     args = train.build_parser().parse_args(["--image-folder", str(picture_folder(tmp_path)),
                                             "--resize", "67"])

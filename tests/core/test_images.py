@@ -1,5 +1,7 @@
 """ArrayData and ImageFolder: a lesson author's own images as data modules."""
 
+import unicodedata
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -364,6 +366,29 @@ def test_linked_subfolders_are_followed_and_a_link_loop_is_walked_once(tmp_path)
     assert classes == ["a", "b"]
     assert paths == ["a/1.png", "a/more/2.png", "b/1.png", "b/up/a/1.png", "b/up/a/more/2.png"]
     np.testing.assert_array_equal(labels, [0, 0, 1, 1, 1])
+
+
+def test_a_validation_folder_copied_from_macos_matches_by_name_with_the_same_labels(tmp_path):
+    # NFD "e\u0301cru" sorts before "fig", NFC "\u00e9cru" after it: the labels are root's.
+    composed, decomposed = ["eclair", "\u00e9cru", "fig"], ["eclair", "e\u0301cru", "fig"]
+    shades = {"eclair": 10, "\u00e9cru": 120, "fig": 230}  # by the composed name
+    for folder, names in (("train", composed), ("val", decomposed)):
+        for name in names:
+            shade = shades[unicodedata.normalize("NFC", name)]
+            save(tmp_path / folder / name / "1.png", shade, "L", (4, 4))
+    data = ImageFolder(tmp_path / "train", resize=4, val_root=tmp_path / "val", log=None)
+    assert data.classes == ["eclair", "fig", "\u00e9cru"]
+    for train in (True, False):
+        images, labels = ((data.train_images, data.train_labels) if train
+                          else (data.val_images, data.val_labels))
+        means = {data.classes[label]: images[labels == label].mean() for label in labels}
+        assert means == {"eclair": 10, "fig": 230, "\u00e9cru": 120}, (train, means)
+    assert data.files(False) == ["eclair/1.png", "fig/1.png", "e\u0301cru/1.png"]  # as on disk
+
+    save(tmp_path / "val" / "\u00e9cru" / "1.png", 120, "L", (4, 4))  # both forms in val_root
+    message = refusal(ImageFolder, tmp_path / "train", resize=4, val_root=tmp_path / "val",
+                      log=None)
+    assert "other classes than root" in message and "extra \u00e9cru;" in message
 
 
 def write_unreadable(folder):
