@@ -1247,8 +1247,9 @@ def loader_labels(y: Any, where: str) -> np.ndarray:
 
 
 def check_loader_pixels(images: np.ndarray, where: str, given_dtype: str | None = None) -> None:
-    """Refuse, in one line, float (or wide integer) images that are 0..255 values unscaled, or
-    hold NaN or infinity: the loss would diverge and the advice (a lower rate) be wrong.
+    """Refuse, in one line, float (or wide integer) images that are 0..255 or 16-bit values
+    unscaled, naming the divisor of their kind, or that hold NaN or infinity: the loss would
+    diverge and the advice (a lower rate) be wrong.
     ``given_dtype``: the loader's own type, for the message, when ``images`` is a cast."""
     if images.dtype != np.uint8 and images.size:
         if not np.isfinite(images).all():
@@ -1256,10 +1257,20 @@ def check_loader_pixels(images: np.ndarray, where: str, given_dtype: str | None 
                             f"(each pixel a number near [0, 1])")
         high = float(np.abs(images).max())
         if high > UNSCALED_PIXELS:
-            raise DataError(f"{where} yields {given_dtype or images.dtype} images with values "
-                            f"up to {high:g}; "
+            dtype = given_dtype or images.dtype.name
+            # 16-bit pixels divided by 255 would still be refused here: name their divisor.
+            if dtype == "uint16":
+                scaling = "divide them by 65535, the largest 16-bit value"
+            elif high <= 255:
+                scaling = "divide them by 255"
+            elif high <= 65535:
+                scaling = ("divide them by 65535 if they are 16-bit values, else by their "
+                           "largest possible one")
+            else:
+                scaling = "divide them by their largest possible value"
+            raise DataError(f"{where} yields {dtype} images with values up to {high:g}; "
                             f"non-uint8 pixels are taken as they are and must lie near [0, 1]: "
-                            f"divide them by 255 (or yield uint8 images, which are scaled once)")
+                            f"{scaling} (or yield uint8 images, which are scaled once)")
 
 
 def format_epoch(record: Mapping[str, Any], max_epochs: int) -> str:

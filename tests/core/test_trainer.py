@@ -460,6 +460,25 @@ def test_unscaled_float_pixels_from_a_loader_are_refused_before_a_step():
     assert np.isfinite(trainer.fit(SoftmaxRegression(), normalized)[0]["train_loss"])
 
 
+@pytest.mark.parametrize("dtype, high, advice, divisor", [
+    (np.uint16, 65535, "divide them by 65535, the largest 16-bit value", 65535),
+    (np.uint16, 200, "divide them by 65535, the largest 16-bit value", 65535),  # a dark picture
+    (np.float32, 255, "divide them by 255 (", 255),
+    (np.float32, 65535, "divide them by 65535 if they are 16-bit values", 65535),
+    (np.float64, 1e6, "divide them by their largest possible value", 1e6),
+])
+def test_unscaled_pixels_are_told_the_divisor_of_their_kind_which_then_passes(dtype, high,
+                                                                                advice, divisor):
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    images = pixels(4, high=high, dtype=dtype)
+    message = one_line_error(D2LAlexNetError, lambda: trainer.fit(
+        SoftmaxRegression(), book_style([(images, np.arange(4))])))
+    assert advice in message
+    scaled = (images / divisor).astype(np.float32)  # the advice followed: no refusal
+    history = trainer.fit(SoftmaxRegression(), book_style([(scaled, np.arange(4))]))
+    assert np.isfinite(history[0]["train_loss"])
+
+
 def test_a_finite_loss_that_explodes_stops_training_with_advice_for_the_caller(data):
     class Exploding(NumpyTrainer):
         def train_step(self, batch):
