@@ -170,7 +170,7 @@ def resolve_recipe(args):
     if args.epochs is None:
         args.epochs = epochs
     check_counts(("--epochs", args.epochs))
-    problems = args.recipe.problems(args.epochs)
+    problems = args.recipe.problems(args.epochs, flags=True)
     if problems:
         # The values the bundle gave rather than the person (--recipe fast's --max-lr...).
         inherited = [f"--{flag.replace('_', '-')}" for flag in RECIPE_FLAGS

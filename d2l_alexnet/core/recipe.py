@@ -37,7 +37,33 @@ ONECYCLE_WARMUP_FRACTION = 0.3  # of the run, when --warmup-epochs is not given 
 
 
 class RecipeError(D2LAlexNetError, ValueError):
-    """A recipe that cannot train (a negative momentum, say); the message names the flag."""
+    """A recipe that cannot train (a negative momentum, say). The message names the setting as
+    a Python caller gives it (``max_lr``); :meth:`for_command_line`, as the CLI's flag
+    (``--max-lr``)."""
+
+    def __init__(self, message: str, command_line: str | None = None) -> None:
+        super().__init__(message)
+        self.command_line = command_line
+
+    def for_command_line(self) -> str:
+        return self.command_line if self.command_line is not None else str(self)
+
+
+def setting_name(setting: str, flags: bool = False) -> str:
+    """A recipe setting as its caller names it: the ``AlexNet`` argument (``max_lr``; the run's
+    length is the Trainer's ``max_epochs``), or with ``flags`` the CLI's flag (``--max-lr``)."""
+    if flags:
+        return "--" + setting.replace("_", "-")
+    return "max_epochs" if setting == "epochs" else setting
+
+
+def setting_given(setting: str, value: Any, flags: bool = False) -> str:
+    """A setting with its value as its caller writes it: ``schedule="onecycle"`` in Python,
+    ``--schedule onecycle`` on the command line (a switch such as ``--nesterov`` alone)."""
+    if flags:
+        return setting_name(setting, True) + ("" if value is True else f" {value}")
+    shown = f'"{value}"' if isinstance(value, str) else value
+    return f"{setting_name(setting)}={shown}"
 
 
 @dataclass(frozen=True)
@@ -75,60 +101,69 @@ class TrainingRecipe:
             return self.warmup_epochs
         return ONECYCLE_WARMUP_FRACTION * max_epochs if self.schedule == "onecycle" else 0.0
 
-    def problems(self, max_epochs: int | None = None) -> list[str]:
-        """What is wrong with the recipe, one line per flag (empty when it can train)."""
+    def problems(self, max_epochs: int | None = None, flags: bool = False) -> list[str]:
+        """What is wrong with the recipe, one line per setting (empty when it can train). Each
+        setting is named as a Python caller gives it (``max_lr``), or with ``flags`` as the
+        CLI's flag (``--max-lr``): see :func:`setting_name`."""
+        lr, momentum, max_lr, warmup, epochs = (setting_name(setting, flags) for setting in (
+            "lr", "momentum", "max_lr", "warmup_epochs", "epochs"))
         found = []
-        for flag, value in (("--lr", self.lr), ("--weight-decay", self.weight_decay),
-                            ("--max-lr", self.max_lr), ("--warmup-epochs", self.warmup_epochs)):
+        for setting, value in (("lr", self.lr), ("weight_decay", self.weight_decay),
+                               ("max_lr", self.max_lr), ("warmup_epochs", self.warmup_epochs)):
             if value is not None and math.isinf(value):  # (NaN fails the checks below)
-                found.append(f"{flag} must be a finite number, got {value}")
+                found.append(f"{setting_name(setting, flags)} must be a finite number, got "
+                             f"{value}")
         if not self.lr > 0:
-            found.append(f"--lr must be positive, got {self.lr} (the chapter uses 0.01)")
+            found.append(f"{lr} must be positive, got {self.lr} (the chapter uses 0.01)")
         if not 0 <= self.momentum < 1:
-            found.append(f"--momentum must be at least 0 and below 1, got {self.momentum} "
+            found.append(f"{momentum} must be at least 0 and below 1, got {self.momentum} "
                          "(0.9 is usual)")
         if self.nesterov and self.momentum == 0:
-            found.append("--nesterov needs --momentum above 0 (Nesterov's method is a kind of "
-                         "momentum)")
+            found.append(f"{setting_given('nesterov', True, flags)} needs {momentum} above 0 "
+                         "(Nesterov's method is a kind of momentum)")
         if not self.weight_decay >= 0:
-            found.append(f"--weight-decay must be at least 0, got {self.weight_decay}")
+            found.append(f"{setting_name('weight_decay', flags)} must be at least 0, got "
+                         f"{self.weight_decay}")
         if not 0 <= self.label_smoothing < 1:
-            found.append(f"--label-smoothing must be at least 0 and below 1, got "
-                         f"{self.label_smoothing} (0.1 is usual)")
+            found.append(f"{setting_name('label_smoothing', flags)} must be at least 0 and "
+                         f"below 1, got {self.label_smoothing} (0.1 is usual)")
         if self.schedule not in SCHEDULES:
-            found.append(f"--schedule must be one of {', '.join(SCHEDULES)}, got "
-                         f"{self.schedule!r}")
+            found.append(f"{setting_name('schedule', flags)} must be one of "
+                         f"{', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.max_lr is not None and not self.max_lr >= self.lr:
-            found.append(f"--max-lr ({self.max_lr}) must be at least --lr ({self.lr}): the "
-                         "schedule rises from --lr to --max-lr")
+            found.append(f"{max_lr} ({self.max_lr}) must be at least {lr} ({self.lr}): the "
+                         f"schedule rises from {lr} to {max_lr}")
         no_warmup = self.warmup_epochs == 0 or (self.warmup_epochs is None
                                                  and self.schedule != "onecycle")
         if self.max_lr is not None and self.max_lr > self.lr and no_warmup:
-            found.append(f"--max-lr ({self.max_lr}) with no warmup is the rate from the first "
-                         f"step, so --lr ({self.lr}) would go unused: give --warmup-epochs E to "
-                         "rise from --lr to --max-lr, or give the rate as --lr alone")
+            some_warmup = f"{warmup} E" if flags else f"{warmup}=E"
+            found.append(f"{max_lr} ({self.max_lr}) with no warmup is the rate from the first "
+                         f"step, so {lr} ({self.lr}) would go unused: give {some_warmup} to "
+                         f"rise from {lr} to {max_lr}, or give the rate as {lr} alone")
         if self.schedule == "onecycle" and self.max_lr is None:
-            found.append("--schedule onecycle needs --max-lr, the peak it rises to from --lr")
+            found.append(f"{setting_given('schedule', 'onecycle', flags)} needs {max_lr}, the "
+                         f"peak it rises to from {lr}")
         if self.warmup_epochs is not None:
             if not self.warmup_epochs >= 0:
-                found.append(f"--warmup-epochs must be at least 0, got {self.warmup_epochs}")
+                found.append(f"{warmup} must be at least 0, got {self.warmup_epochs}")
             elif self.warmup_epochs > 0 and self.peak_lr == self.lr:
-                found.append("--warmup-epochs needs --max-lr above --lr: the warmup rises from "
-                             "--lr to --max-lr")
+                found.append(f"{warmup} needs {max_lr} above {lr}: the warmup rises from {lr} "
+                             f"to {max_lr}")
         if max_epochs is not None and self.schedule != "constant" \
                 and self.warmup(max_epochs) >= max_epochs:
-            found.append(f"--warmup-epochs ({self.warmup(max_epochs):g}) must be shorter than "
-                         f"--epochs ({max_epochs}): the {self.schedule} schedule falls after it")
+            found.append(f"{warmup} ({self.warmup(max_epochs):g}) must be shorter than "
+                         f"{epochs} ({max_epochs}): the {self.schedule} schedule falls after it")
         elif max_epochs is not None and self.warmup(max_epochs) > max_epochs:
-            found.append(f"--warmup-epochs ({self.warmup(max_epochs):g}) is longer than "
-                         f"--epochs ({max_epochs})")
+            found.append(f"{warmup} ({self.warmup(max_epochs):g}) is longer than "
+                         f"{epochs} ({max_epochs})")
         return found
 
     def check(self, max_epochs: int | None = None) -> TrainingRecipe:
-        """Raise :class:`RecipeError` with the first problem, if any; returns the recipe."""
+        """Raise :class:`RecipeError` with the first problem, if any, in the Python caller's
+        names (its ``for_command_line()`` in the CLI's flags); returns the recipe."""
         found = self.problems(max_epochs)
         if found:
-            raise RecipeError(found[0])
+            raise RecipeError(found[0], self.problems(max_epochs, flags=True)[0])
         return self
 
     def plan(self, steps_per_epoch: int, max_epochs: int) -> LearningRatePlan:

@@ -47,36 +47,59 @@ def test_a_constant_rate_may_have_a_warmup():
     assert not plan.is_constant
 
 
-@pytest.mark.parametrize("changes, flag", [
-    ({"lr": 0}, "--lr must be positive"),
-    ({"momentum": 1.0}, "--momentum must be at least 0 and below 1"),
-    ({"momentum": -0.1}, "--momentum"),
-    ({"nesterov": True}, "--nesterov needs --momentum above 0"),
-    ({"weight_decay": -1e-4}, "--weight-decay must be at least 0"),
-    ({"label_smoothing": 1.0}, "--label-smoothing must be at least 0 and below 1"),
-    ({"schedule": "step"}, "--schedule must be one of constant, onecycle, cosine"),
-    ({"schedule": "onecycle"}, "--schedule onecycle needs --max-lr"),
-    ({"max_lr": 0.001}, "--max-lr (0.001) must be at least --lr (0.01)"),
-    ({"warmup_epochs": 1}, "--warmup-epochs needs --max-lr above --lr"),
-    ({"warmup_epochs": -1, "max_lr": 0.1}, "--warmup-epochs must be at least 0"),
-    ({"lr": float("inf")}, "--lr must be a finite number, got inf"),
-    ({"weight_decay": float("inf")}, "--weight-decay must be a finite number, got inf"),
-    ({"max_lr": float("inf"), "warmup_epochs": 1}, "--max-lr must be a finite number"),
+@pytest.mark.parametrize("changes, flag, argument", [
+    ({"lr": 0}, "--lr must be positive", "lr must be positive"),
+    ({"momentum": 1.0}, "--momentum must be at least 0 and below 1",
+     "momentum must be at least 0 and below 1"),
+    ({"momentum": -0.1}, "--momentum", "momentum must"),
+    ({"nesterov": True}, "--nesterov needs --momentum above 0",
+     "nesterov=True needs momentum above 0"),
+    ({"weight_decay": -1e-4}, "--weight-decay must be at least 0",
+     "weight_decay must be at least 0"),
+    ({"label_smoothing": 1.0}, "--label-smoothing must be at least 0 and below 1",
+     "label_smoothing must be at least 0 and below 1"),
+    ({"schedule": "step"}, "--schedule must be one of constant, onecycle, cosine",
+     "schedule must be one of constant, onecycle, cosine"),
+    ({"schedule": "onecycle"}, "--schedule onecycle needs --max-lr, the peak it rises to from "
+                               "--lr", 'schedule="onecycle" needs max_lr, the peak it rises to '
+                                       "from lr"),
+    ({"max_lr": 0.001}, "--max-lr (0.001) must be at least --lr (0.01)",
+     "max_lr (0.001) must be at least lr (0.01): the schedule rises from lr to max_lr"),
+    ({"warmup_epochs": 1}, "--warmup-epochs needs --max-lr above --lr",
+     "warmup_epochs needs max_lr above lr"),
+    ({"warmup_epochs": -1, "max_lr": 0.1}, "--warmup-epochs must be at least 0",
+     "warmup_epochs must be at least 0"),
+    ({"lr": float("inf")}, "--lr must be a finite number, got inf",
+     "lr must be a finite number, got inf"),
+    ({"weight_decay": float("inf")}, "--weight-decay must be a finite number, got inf",
+     "weight_decay must be a finite number, got inf"),
+    ({"max_lr": float("inf"), "warmup_epochs": 1}, "--max-lr must be a finite number",
+     "max_lr must be a finite number"),
     ({"max_lr": 0.1}, "--max-lr (0.1) with no warmup is the rate from the first step, so --lr "
-                      "(0.01) would go unused"),
-    ({"schedule": "cosine", "max_lr": 0.1}, "give --warmup-epochs E to rise from --lr"),
-    ({"schedule": "onecycle", "max_lr": 0.1, "warmup_epochs": 0}, "--lr (0.01) would go unused"),
+                      "(0.01) would go unused", "max_lr (0.1) with no warmup is the rate from "
+                                                "the first step, so lr (0.01) would go unused"),
+    ({"schedule": "cosine", "max_lr": 0.1}, "give --warmup-epochs E to rise from --lr",
+     "give warmup_epochs=E to rise from lr to max_lr, or give the rate as lr alone"),
+    ({"schedule": "onecycle", "max_lr": 0.1, "warmup_epochs": 0}, "--lr (0.01) would go unused",
+     "lr (0.01) would go unused"),
 ])
-def test_a_recipe_that_cannot_train_is_refused_naming_the_flag(changes, flag):
+def test_a_recipe_that_cannot_train_is_refused_naming_the_callers_setting(changes, flag,
+                                                                          argument):
+    """A Python caller reads its arguments' names (lr, max_lr), the CLI's user the flags."""
     with pytest.raises(RecipeError) as refusal:
         CHAPTER.updated(**changes).check()
-    assert flag in str(refusal.value)
+    assert str(refusal.value).startswith(argument) or f" {argument}" in str(refusal.value)
+    assert "--" not in str(refusal.value)
+    assert flag in refusal.value.for_command_line()
+    assert refusal.value.for_command_line() == CHAPTER.updated(**changes).problems(flags=True)[0]
 
 
 def test_a_warmup_must_leave_room_for_the_fall():
     recipe = TrainingRecipe(schedule="cosine", max_lr=0.1, warmup_epochs=2)
     assert recipe.problems(max_epochs=3) == []
-    assert "must be shorter than --epochs (2)" in recipe.problems(max_epochs=2)[0]
+    assert "must be shorter than --epochs (2)" in recipe.problems(max_epochs=2, flags=True)[0]
+    assert recipe.problems(max_epochs=2)[0].startswith(
+        "warmup_epochs (2) must be shorter than max_epochs (2)")  # the Trainer's argument
     assert "needs the number of steps" in str(pytest.raises(
         RecipeError, recipe.plan, 0, 3).value)
 
