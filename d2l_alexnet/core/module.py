@@ -20,7 +20,7 @@ from .arrays import dtype_name, host_array
 from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size
 from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
-from .images import channels_last
+from .images import CHANNEL_COUNTS, channels_last
 from .progress import ProgressBoard
 from .recipe import TrainingRecipe
 from .types import Log, PathLike
@@ -339,12 +339,36 @@ class ModuleContract(HyperParameters):
                     "as it is")
             X = self.to_host(X)
             self.check_not_one_image(X.shape, method)
-            X = channels_last(X, owner=method)
+            X = channels_last(X, self.images_layout(X.shape, method), owner=method)
         for start in range(0, len(X), batch_size):
             part = X[start:start + batch_size]
             batch = self.images_to_input(part) if host else part
             self.check_input_shape(tuple(batch.shape))
             yield np.asarray(self.evaluate_batch(batch, features), dtype=np.float32)
+
+    def images_layout(self, shape: tuple[int, ...], method: str = "predict") -> str | None:
+        """The layout of numpy images of ``shape`` whose channel axis the data modules' guess
+        cannot tell (1, 3 or 4 at both ends): the end that holds this model's channels. None
+        (the guess) for any other shape; one line when neither end or both ends hold them
+        (``predict`` has no ``layout=`` to say which, as ``ArrayData`` has)."""
+        if len(shape) != 4 or not (shape[1] in CHANNEL_COUNTS and shape[-1] in CHANNEL_COUNTS):
+            return None
+        channels = self.input_channels
+        if shape[1] == channels != shape[-1]:
+            return "NCHW"
+        if shape[-1] == channels != shape[1]:
+            return "NHWC"
+        if shape[1] != channels:
+            raise InputShapeError(
+                f"{method}: images of shape {shape} have {shape[1]} or {shape[-1]} channels "
+                f"(the first or last axis after the batch), and {type(self).__name__} takes "
+                f"{channels} (in_channels={channels}): give images of {channels} channel(s)")
+        as_tensor = TENSOR_FROM_NUMPY.get(self.BACKEND or "", "a framework tensor")
+        raise InputShapeError(
+            f"{method} cannot tell which axis of the images of shape {shape} holds their "
+            f"{channels} channel(s): both ends could; give the model's input itself, a float32 "
+            f"{self.LAYOUT} tensor of shape {self.input_batch_shape(shape[0])} scaled to "
+            f"[0, 1] ({as_tensor}), which is taken as it is")
 
     def check_not_one_image(self, shape: Shape, method: str = "predict") -> None:
         """Refuse, in one line, numpy input that is one image rather than a batch of them: 2-d,

@@ -1,4 +1,5 @@
-"""ArrayData and ImageFolder: a lesson author's own images as data modules."""
+"""ArrayData and ImageFolder: a lesson author's own images as data modules (and predict's numpy
+images, read as ArrayData reads them)."""
 
 import unicodedata
 
@@ -10,6 +11,7 @@ from d2l_alexnet.core.data import DataError
 from d2l_alexnet.core.datamodule import epoch_order
 from d2l_alexnet.core.images import (ArrayData, ImageFolder, _has_transparency, folder_classes,
                                      folder_color_mode, folder_images, read_image)
+from d2l_alexnet.core.module import InputShapeError, ModuleContract
 
 RNG = np.random.default_rng(0)
 
@@ -679,3 +681,49 @@ def test_a_large_photo_reads_quietly_and_one_beyond_pillows_limit_is_told_to_shr
                 if issubclass(warning.category, Image.DecompressionBombWarning)]
     message = refusal(read_image, huge, "grayscale", 8)
     assert "is larger than Pillow decodes" in message and "downscale it" in message
+
+
+# ---- predict's numpy images: the layout settled by the model's channels ----------------------
+
+class TinyModel(ModuleContract):
+    """A backend's model as far as predict goes: NCHW, built for 4×4 inputs; it keeps the
+    channels-last images predict hands it."""
+
+    LAYOUT, BACKEND = "NCHW", "pytorch"
+
+    def __init__(self, in_channels):
+        self.in_channels, self.resize, self.num_classes = in_channels, 4, 2
+        self.inputs = []
+
+    def images_to_input(self, images):  # (channels-last, as predict hands them over)
+        self.inputs.append(images)
+        return np.zeros((len(images), self.in_channels, 4, 4), np.float32)
+
+    def evaluate_batch(self, X, features):
+        return np.zeros((len(X), 2), np.float32)
+
+
+@pytest.mark.parametrize("in_channels, shape, channels_last_shape", [
+    (3, (2, 1, 1, 3), (2, 1, 1, 3)),  # an RGB model: the last axis holds its 3 channels
+    (1, (2, 1, 1, 3), (2, 1, 3, 1)),  # a greyscale one: the first
+    (3, (2, 3, 5, 3), None),          # both ends could: no layout= to say which
+    (4, (2, 1, 1, 3), None),          # neither end holds the model's channels
+])
+def test_predict_reads_an_ambiguous_shape_by_the_models_channels_or_says_what_to_do(
+        in_channels, shape, channels_last_shape):
+    model = TinyModel(in_channels)
+    images = pixels(shape)
+    if channels_last_shape is not None:
+        assert model.predict(images).tolist() == [0, 0]
+        assert model.inputs[0].shape == channels_last_shape
+        return
+    with pytest.raises(InputShapeError) as caught:
+        model.predict(images)
+    message = str(caught.value)
+    assert "\n" not in message and "layout=" not in message  # predict takes no layout=
+    if in_channels == 3:
+        assert "both ends could" in message
+        assert "a float32 NCHW tensor of shape (2, 3, 4, 4)" in message
+        assert "torch.as_tensor(X)" in message
+    else:
+        assert "takes 4 (in_channels=4): give images of 4 channel(s)" in message
