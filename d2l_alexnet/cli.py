@@ -69,7 +69,7 @@ class CommandParser(argparse.ArgumentParser):
     ends the command as any failed write to stdout does (:func:`stdout_failed`): argparse
     drops the error, so the text was lost with exit status 0."""
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: Any = None) -> None:
         if not message or (file or sys.stderr) is not sys.stdout:
             super()._print_message(message, file)
             return
