@@ -300,8 +300,9 @@ TEXT = {
         "api": "Python API reference",
         "title": "Measured runs",
         "intro": "The outputs above come from the notebooks as this page's build ran them; "
-                 "each training cell's first line says which run that was (the quick run, "
-                 "the smoke run or the chapter's full run) and why. The full runs below were "
+                 "the cell that chooses the training settings, just before training starts, "
+                 "prints which run that was (the quick run, the smoke run or the chapter's "
+                 "full run) and why. The full runs below were "
                  "measured with the package's own commands and are kept in `results/` with "
                  "the commands that made them. "
                  "Accuracy is the share of the 10,000 validation images whose predicted class "
@@ -348,9 +349,10 @@ TEXT = {
         "api": "Referensi API Python (dalam bahasa Inggris, dari docstring kode)",
         "title": "Hasil pelatihan penuh yang terukur",
         "intro": "Output di atas berasal dari notebook sebagaimana build halaman ini "
-                 "menjalankannya; baris pertama setiap sel pelatihan menyebutkan jenis "
-                 "pelatihannya (pelatihan cepat, pelatihan uji singkat, atau pelatihan penuh "
-                 "seperti di bab) dan alasannya. Pelatihan penuh di bawah ini diukur "
+                 "menjalankannya; sel yang memilih pengaturan pelatihan, tepat sebelum pelatihan "
+                 "dimulai, mencetak jenis pelatihannya (pelatihan cepat, pelatihan uji singkat, "
+                 "atau pelatihan penuh seperti di bab) dan alasannya. Pelatihan penuh di bawah "
+                 "ini diukur "
                  "dengan perintah paket ini sendiri dan disimpan di `results/` bersama "
                  "perintah yang membuatnya. Akurasi adalah bagian dari 10.000 gambar validasi "
                  "yang kelas prediksinya sama dengan kelas sebenarnya:",
