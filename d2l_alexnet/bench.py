@@ -16,7 +16,7 @@ Training): it trains the chapter's network on the full Fashion-MNIST with the gi
 (``--recipe``, or its flags), evaluates on the full validation set every ``--eval-every`` epochs,
 stops at the first evaluation at or above the target, and reports the wall-clock seconds from
 the start of the command (framework import, data loading, compilation and the evaluations
-included; only a dataset download would not be), the images seen and the epochs, with the curve
+included; only a dataset download is left out), the images seen and the epochs, with the curve
 (``time-to-accuracy.json`` and ``time-to-accuracy.png`` in ``--out``). With ``--checkpoint-dir``
 a long run can be stopped and continued with ``--resume``: the checkpoints carry the curve and
 the clock, so the resumed run reports the seconds of all its parts (each part's start-up
@@ -27,6 +27,7 @@ one uninterrupted run.
 import argparse
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import random
@@ -45,11 +46,12 @@ from .backends import canonical_name, load_backend, load_bench_hooks
 from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
-                  check_output_path, check_seed, command_parser, compile_options,
+                  check_data_dir, check_output_path, check_seed, command_parser, compile_options,
                   exit_status_of, failure_reason)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible, list_checkpoints
+from .core.data import HOW_TO_GET
 from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
 from .core.hardware import cpu_description
 from .core.lock import FolderLocks
@@ -98,9 +100,10 @@ def host_peak_memory_bytes():
 
 def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="auto",
             resize=CHAPTER_RESIZE, warmup=3, end_to_end=True, seed=0, log=print,
-            data_on_device=None, compile=False):
+            data_on_device=None, compile=False, data_dir=None):
     """Run every measurement for one configuration; returns a JSON-ready dict.
-    ``data_on_device``: the end-to-end run's (``Trainer(data_on_device=...)``). The first
+    ``data_on_device``: the end-to-end run's (``Trainer(data_on_device=...)``); ``data_dir``:
+    where it finds Fashion-MNIST (as ``FashionMNIST``'s; ``None``: the usual search). The first
     training and inference steps are timed on their own (``first_step_seconds``,
     ``first_inference_seconds``): with ``compile`` they hold the compilation."""
     d2l = load_backend(backend_name)
@@ -123,7 +126,11 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         # Loaded before any timing, so that missing data fails in seconds rather than after the
         # measurements (a compilation, on a GPU) it would throw away.
         data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
-                                limit_train=steps * batch_size, limit_val=batch_size, log=None)
+                                data_dir=data_dir, limit_train=steps * batch_size,
+                                limit_val=batch_size, log=None)
+        if data.is_subset:
+            log(f"{backend_name}: the full Fashion-MNIST was not found: the end-to-end run "
+                "reads the subset the package ships")
 
     log(f"{backend_name}: measuring the {precision} matmul peak on {trainer.device_name()}")
     matmul, matmul_flops = hooks.matmul_benchmark(precision, trainer.device)
@@ -144,6 +151,7 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
     result = {
         "backend": backend_name, "device": trainer.device_name(), "precision": precision,
         "compile": compile, "batch_size": batch_size, "resize": resize, "steps": steps,
+        "warmup": warmup,
         "first_step_seconds": first_step_seconds,
         "first_inference_seconds": first_inference_seconds,
         "gemm_peak_gflops": gemm_peak_gflops,
@@ -164,9 +172,10 @@ def measure(backend_name, batch_size=128, steps=10, precision="fp32", device="au
         result["end_to_end_images_per_sec"] = history[-1]["images_per_sec"]
         result["end_to_end_first_epoch_images_per_sec"] = history[0]["images_per_sec"]
         result["data_on_device"] = fit_trainer.data_is_on_device
+        result["data_source"], result["data_is_subset"] = data.source, data.is_subset
         result["end_to_end_of_step_ratio"] = (result["end_to_end_images_per_sec"]
                                               / step_images_per_sec)
-    result["machine"] = machine()
+    result["versions"], result["machine"] = versions(backend_name), machine()
     device_peak = hooks.peak_memory_bytes(trainer.device)
     result["peak_memory_bytes"] = device_peak if device_peak is not None else \
         host_peak_memory_bytes()
@@ -214,6 +223,9 @@ def evaluation_steps(steps_per_epoch, epochs, every):
     return points
 
 
+GET_THE_FULL_SET = HOW_TO_GET[0].lower() + HOW_TO_GET[1:]  # (the middle of a sentence)
+
+
 def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, precision="fp32",
                      device="auto", resize=CHAPTER_RESIZE, eval_every=0.5, seed=0,
                      limit_train=None, limit_val=None, data_dir=None, log=print,
@@ -253,6 +265,17 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     data = d2l.FashionMNIST(batch_size=batch_size, resize=(resize, resize), seed=seed,
                             data_dir=data_dir, limit_train=limit_train, limit_val=limit_val,
                             log=None)
+    if data.is_subset:
+        if limit_train is None and limit_val is None:
+            raise UsageError(f"the full Fashion-MNIST was not found, and a time to accuracy on "
+                             f"the {data.num_examples(True):,}-image subset the package ships "
+                             f"is no measure of the chapter's: {GET_THE_FULL_SET}; or pass "
+                             "--limit-train N for a quick check on the subset")
+        log("note: the full Fashion-MNIST was not found: training on the subset the package "
+            "ships, a quick check, not a result")
+    # A download is the network's time, not the recipe's: the clock skips it.
+    started += data.download_seconds
+    startup.last += data.download_seconds
     startup.lap("data")
     model = d2l.AlexNet(num_classes=NUM_CLASSES, resize=resize, **recipe.as_dict())
     trainer = d2l.Trainer(max_epochs=epochs, device=device, precision=precision,
@@ -354,6 +377,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
               "recipe_description": recipe.describe(), "max_epochs": epochs,
               "batch_size": batch_size, "resize": resize, "seed": seed,
               "train_examples": train_examples, "data_on_device": on_device,
+              "data_source": data.source, "data_is_subset": data.is_subset,
               "val_examples": data.num_examples(train=False), "eval_every": eval_every,
               "curve": curve, "best_val_acc": max(point["val_acc"] for point in curve),
               "seconds_total": (time.perf_counter() - started if ended is None
@@ -718,12 +742,18 @@ def run(args):
         raise UsageError("--recipe and --epochs go with --time-to-accuracy ACC")
     # The time to accuracy's flags: a throughput measurement would ignore them without a word.
     ignored = [f"--{name.replace('_', '-')}" for name in (*RECIPE_FLAGS, "eval_every", "seed",
-                                                          "limit_train", "limit_val", "data_dir")
+                                                          "limit_train", "limit_val")
                if getattr(args, name) is not None]
     if ignored:
         raise UsageError(f"{', '.join(ignored)} {'goes' if len(ignored) == 1 else 'go'} with "
                          "--time-to-accuracy ACC: a throughput measurement times the chapter's "
                          "step on the images it draws itself")
+    if args.data_dir is not None and (args.batch_sizes or not args.end_to_end):
+        raise UsageError("--data-dir is where the end-to-end run finds Fashion-MNIST, and "
+                         + ("a sweep" if args.batch_sizes else "--no-end-to-end")
+                         + " times the step alone, on images it draws itself: leave out "
+                           "--data-dir")
+    check_data_dir(args.data_dir)
     for flag, used in (("--checkpoint-dir", args.checkpoint_dir is not None),
                        ("--checkpoint-every", args.checkpoint_every is not None),
                        ("--resume", args.resume)):
@@ -763,7 +793,7 @@ def run(args):
                              args.device, args.resize, args.warmup, args.end_to_end,
                              log=lambda message: print(message, file=sys.stderr),
                              data_on_device=DATA_ON_DEVICE[args.data_on_device],
-                             compile=args.compile)
+                             compile=args.compile, data_dir=args.data_dir)
             print(format_result(output))
     except BaseException:  # refused (no GPU, say), failed or interrupted: no folder of ours left
         remove_directories(created)
@@ -889,8 +919,9 @@ def run_time_to_accuracy(args):
     if not 0 < args.time_to_accuracy <= 1:
         raise UsageError(f"--time-to-accuracy is a validation accuracy between 0 and 1, got "
                          f"{args.time_to_accuracy} (the chapter's is 0.88)")
-    if not args.eval_every > 0:
-        raise UsageError(f"--eval-every must be positive, got {args.eval_every}")
+    if not 0 < args.eval_every < math.inf:
+        raise UsageError(f"--eval-every must be a positive number of epochs, got "
+                         f"{args.eval_every}")
     check_counts(("--limit-train", args.limit_train), ("--limit-val", args.limit_val))
     for flag, used in (("--json", args.json), ("--plot", args.plot)):
         if used is not None:

@@ -30,8 +30,9 @@ import logging
 import os
 import socket
 import sys
+import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Sequence
 
@@ -232,7 +233,8 @@ class FashionMNISTArrays:
     Images are ``(N, 28, 28)`` uint8, labels ``(N,)`` int64 in ``0..9``
     (names in :data:`TEXT_LABELS`).  ``val_*`` is the official t10k split,
     the book's validation set.  ``source`` says where the data came from;
-    ``is_subset`` is true for the small embedded subset.
+    ``is_subset`` is true for the small embedded subset; ``download_seconds`` is the time
+    this call spent downloading (0 when nothing was fetched).
     """
 
     train_images: np.ndarray
@@ -241,6 +243,7 @@ class FashionMNISTArrays:
     val_labels: np.ndarray
     source: str
     is_subset: bool
+    download_seconds: float = 0.0
 
 
 # Verified arrays keyed by (resolved path, mtime, size, expected hash): a
@@ -620,12 +623,13 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
 
     if download:
         urls = _resolve_mirrors(mirrors)
+        download_started = time.perf_counter()
         failed = _download_missing(cache, urls, timeout=timeout, retries=retries, log=log)
         if failed is None:
             result = try_dir(cache, "user cache")
             if result is not None:
                 log(f"Fashion-MNIST downloaded and verified into {cache}")
-                return result
+                return replace(result, download_seconds=time.perf_counter() - download_started)
         else:
             looked.append(f"download from {', '.join(urls) or '(no mirrors)'}: {failed}")
     else:

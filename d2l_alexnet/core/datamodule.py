@@ -213,6 +213,7 @@ class FashionMNISTBase(InMemoryData, DataModule):
                 raise ValueError(f"{name} must be at least 1, got {limit}")
         arrays = load_fashion_mnist(data_dir, download=download, log=log)
         self.source, self.is_subset = arrays.source, arrays.is_subset
+        self.download_seconds = arrays.download_seconds  # 0 unless this call fetched the files
         self.train_images = arrays.train_images[:limit_train]
         self.train_labels = arrays.train_labels[:limit_train]
         self.val_images = arrays.val_images[:limit_val]

@@ -95,6 +95,9 @@ class NumpyTrainer(TrainerBase):
                 os.kill(os.getpid(), self.signal_at_step[1])
         return losses.mean()
 
+    def learning_rate(self):
+        return self.model.lr  # its steps apply the model's rate, unscheduled
+
     def eval_step(self, batch):
         X, y = batch
         probs, losses = self.forward(X, y)

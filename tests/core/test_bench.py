@@ -140,8 +140,14 @@ def test_outputs_in_a_missing_folder_are_written_there(no_measurement, capsys, t
     (["--time-to-accuracy", "0.88", "--plot", "p.png"],
      "--plot does not go with --time-to-accuracy"),
     (["--momentum", "5"], "--momentum goes with --time-to-accuracy ACC: a throughput"),
-    (["--lr", "-1", "--seed", "3", "--data-dir", "/nonexistent"],
-     "--lr, --seed, --data-dir go with --time-to-accuracy ACC"),
+    (["--lr", "-1", "--seed", "3"], "--lr, --seed go with --time-to-accuracy ACC"),
+    (["--data-dir", "/nonexistent"], "--data-dir /nonexistent is not a readable directory"),
+    (["--data-dir", ".", "--no-end-to-end"], "--data-dir is where the end-to-end run finds "
+                                             "Fashion-MNIST, and --no-end-to-end times"),
+    (["--data-dir", ".", "--batch-sizes", "8", "16"], "--data-dir is where the end-to-end run "
+                                                      "finds Fashion-MNIST, and a sweep times"),
+    (["--time-to-accuracy", "0.88", "--eval-every", "inf"],
+     "--eval-every must be a positive number of epochs, got inf"),
     (["--eval-every", "-3", "--limit-val", "-1"], "--eval-every, --limit-val go with"),
     (["--warmup", "-1"], "--warmup must be at least 0 (steps left untimed), got -1"),
     (["--time-to-accuracy", "0.88", "--seed", "-1"],
@@ -345,3 +351,60 @@ def test_a_json_holds_the_result_of_a_checkpoint_only_with_its_very_curve(tmp_pa
     path.write_text(json.dumps({"curve": curve}))
     assert bench.holds_result_of(path, checkpoint_of(curve, 1))
     assert not bench.holds_result_of(path, checkpoint_of([dict(curve[0], seconds=10.1)], 1))
+
+
+# ---- the time to accuracy on the core's numpy backend ----------------------------------------
+
+@pytest.fixture
+def numpy_bench(monkeypatch, tmp_path):
+    """``bench.time_to_accuracy`` on the core's numpy backend, where no full Fashion-MNIST is to
+    be found (no cache, system copy or mirror): the package's subset is what loads."""
+    import numpy_backend
+    from d2l_alexnet.core import data
+
+    monkeypatch.delenv(data.ENV_DATA_DIR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "DEFAULT_MIRRORS", ())
+    monkeypatch.setattr(data, "DEFAULT_SYSTEM_DIRS", (str(tmp_path / "no-system"),))
+    monkeypatch.setattr(bench, "load_backend", lambda name: numpy_backend)
+    return numpy_backend
+
+
+def test_a_time_to_accuracy_on_the_shipped_subset_is_refused_unless_limited(numpy_bench):
+    """Trained on the 3,000-image subset, a time to accuracy measures nothing of the chapter's:
+    without a limit (a quick check) it is refused naming how to get the full set; with one
+    it says so and its JSON records where the data came from."""
+    from d2l_alexnet.cli import UsageError
+    from d2l_alexnet.core.recipe import CHAPTER
+
+    lines = []
+    with pytest.raises(UsageError, match="the full Fashion-MNIST was not found, and a time to "
+                                         "accuracy on the 3,000-image subset .* allow the "
+                                         "download .* --limit-train N for a quick check"):
+        bench.time_to_accuracy("pytorch", 0.99, CHAPTER, 1, batch_size=100, resize=28,
+                               log=lines.append)
+    result = bench.time_to_accuracy("pytorch", 0.99, CHAPTER, 1, batch_size=100, resize=28,
+                                    eval_every=1, limit_train=200, limit_val=100,
+                                    log=lines.append)
+    assert result["data_is_subset"] and result["data_source"] == "embedded subset"
+    assert any("a quick check, not a result" in line for line in lines)
+
+
+def test_a_download_is_left_out_of_the_time_to_accuracy(numpy_bench, monkeypatch):
+    """The clock skips what the data's download took (the network's time, not the recipe's),
+    in the total, the curve and the start-up's data lap."""
+    from d2l_alexnet.core.recipe import CHAPTER
+
+    class Downloaded(numpy_bench.FashionMNIST):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            time.sleep(0.5)  # as a download would take, and report
+            self.download_seconds = 0.5
+
+    monkeypatch.setattr(numpy_bench, "FashionMNIST", Downloaded)
+    result = bench.time_to_accuracy("pytorch", 0.99, CHAPTER, 1, batch_size=100, resize=28,
+                                    eval_every=1, limit_train=200, limit_val=100,
+                                    log=lambda line: None)
+    assert result["startup_seconds"]["data"] < 0.4
+    assert result["curve"][0]["seconds"] < result["seconds_total"] < 0.5 + 5
+    assert result["seconds_total"] < sum(result["startup_seconds"].values()) + 5

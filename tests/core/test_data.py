@@ -452,11 +452,12 @@ def test_download_good(tmp_path, fake, server):
     assert result.source == str(cache)
     assert listing(cache) == sorted(n + ".gz" for n in NAMES)  # no temporaries
     assert sorted(server.hits("good")) == sorted(f"/good/{n}.gz" for n in NAMES)
-    assert "downloaded" in log[-1]
+    assert "downloaded" in log[-1] and result.download_seconds > 0
     # Next time the cache answers; no network.
     data.clear_cache()
     result, _ = load(cache_dir=cache, system_dirs=[], mirrors=[server.url("good")])
     assert result.source == str(cache) and len(server.requests) == 4
+    assert result.download_seconds == 0
 
 
 def test_mirrors_env_var_honoured(tmp_path, fake, server, monkeypatch):
