@@ -628,6 +628,7 @@ def plot_sweep(results, path):
 
     figure = Figure(figsize=(8, 3.2))
     FigureCanvasAgg(figure)
+    results = sorted(results, key=lambda result: result["batch_size"])  # a curve, left to right
     sizes = [result["batch_size"] for result in results]
     left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     left.plot(sizes, [r["step_images_per_sec"] for r in results], "o-", label="training step")
@@ -641,7 +642,10 @@ def plot_sweep(results, path):
         axes.set_xticks(sizes, [str(size) for size in sizes])
         axes.minorticks_off()  # the log axis' own labels (2×10¹...) would print over ours
     first = results[0]
-    figure.suptitle(f"AlexNet {first['backend']}, {first['precision']}, {first['device']}")
+    compiled = {True: ", compiled", False: ""}.get(first.get("compile", False),
+                                                  f", compiled ({first.get('compile')})")
+    figure.suptitle(f"AlexNet {first['backend']}, {first['precision']}{compiled}, "
+                    f"{first['device']}")
     figure.tight_layout()
     atomic_write_bytes(path, figure_png(figure))
 

@@ -16,6 +16,7 @@ import sys
 
 from .cli import check_output_path, command_parser, failure_reason, main_of
 from .core.errors import RunFailed, UsageError
+from .core.files import atomic_write_bytes
 from .core.filters import (kernel_change, read_kernel, read_kernel_and_metadata,
                            save_filters_png, write_kernel)
 
@@ -63,13 +64,18 @@ def run(args):
     writes = [(path, write) for path, write in (
         (args.save_kernel, lambda: write_kernel(args.save_kernel, kernel, metadata, args.weights)),
         (args.out, lambda: save_filters_png(drawn, args.out, args.title))) if path is not None]
+    # Files these writes replace (a kernel kept before, say), put back if a later write fails.
+    earlier = {path: read_bytes(path) for path, _ in writes}
     written = []
     for path, write in writes:
         try:
             write()
         except BaseException as error:  # a full disk, or a Ctrl-C: leave no half output
             for done in written:
-                os.remove(done)
+                if earlier[done] is None:
+                    os.remove(done)
+                else:
+                    atomic_write_bytes(done, earlier[done])
             if not isinstance(error, OSError):
                 raise
             fix = ("free some space" if error.errno == errno.ENOSPC
@@ -83,6 +89,15 @@ def run(args):
         change = f" minus those of {args.minus}" if args.minus is not None else ""
         print(f"drew {kernel.shape[0]} filters{change} in {args.out}")
     return 0
+
+
+def read_bytes(path):
+    """The bytes of the file at ``path``, or ``None`` where there is none."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read()
+    except FileNotFoundError:
+        return None
 
 
 class FiltersWriteError(RunFailed):

@@ -6,7 +6,7 @@ versus dense layers. Memory is fp32 (4 bytes per number); activation memory is f
 
 from typing import Any
 
-from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, IN_CHANNELS, layer_table
+from .architecture import CHAPTER_RESIZE, FLOAT32_BYTES, IN_CHANNELS, format_size, layer_table
 from .language import byte_size, check_language, number, say
 from .types import Size
 
@@ -66,7 +66,7 @@ def format_cost_report(report: dict[str, Any], language: str | None = None) -> s
         "layer", "shape", "params", "param_memory", "forward_flops", "activation_memory"))
     header = (f"{'#':>2}  {layer:<8} {shape_word:<16} {params:>12} {param_mem:>11} "
               f"{flops:>11} {act_mem:>11}")
-    lines = [words("title", batch=report["batch_size"], side=report["resize"],
+    lines = [words("title", batch=report["batch_size"], size=format_size(report["resize"]),
                    channels=report.get("in_channels", IN_CHANNELS),
                    classes=report["num_classes"]), header, "-" * len(header)]
     for entry in report["layers"]:

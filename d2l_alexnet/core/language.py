@@ -38,7 +38,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "conv1_summed": "summed over its {saved} input channels",
         "conv1_repeated": "repeated over {channels} input channels and divided by {channels}",
         # The cost report (core/cost.py): the chapter's terms (lapisan fully connected).
-        "cost_title": "AlexNet cost for {batch} image(s) of {channels}×{side}×{side}, "
+        "cost_title": "AlexNet cost for {batch} image(s) of {channels}×{size}, "
                       "{classes} classes (fp32)",
         "cost_layer": "layer", "cost_shape": "output shape", "cost_params": "params",
         "cost_param_memory": "param mem", "cost_forward_flops": "fwd MFLOPs",
@@ -74,7 +74,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "{channels}: kernelnya {rule}",
         "conv1_summed": "dijumlahkan atas {saved} saluran inputnya",
         "conv1_repeated": "diulang untuk {channels} saluran input lalu dibagi {channels}",
-        "cost_title": "Biaya AlexNet untuk {batch} gambar {channels}×{side}×{side}, "
+        "cost_title": "Biaya AlexNet untuk {batch} gambar {channels}×{size}, "
                       "{classes} kelas (fp32)",
         "cost_layer": "lapisan", "cost_shape": "bentuk output", "cost_params": "parameter",
         "cost_param_memory": "memori par", "cost_forward_flops": "MFLOP maju",

@@ -55,6 +55,22 @@ def test_sweep_plot_is_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_sweep_in_any_order_is_drawn_as_a_curve_and_titled_with_its_compilation(
+        monkeypatch, tmp_path):
+    """Sizes given as 8 2 4 are drawn left to right (they zig-zagged), and a compiled sweep's
+    title says so (it read as an eager one's)."""
+    drawn = []
+    monkeypatch.setattr(bench, "figure_png", lambda figure: drawn.append(figure) or b"png")
+    results = [dict(RESULT, batch_size=size, compile="max-autotune") for size in (8, 2, 4)]
+    bench.plot_sweep(results, str(tmp_path / "sweep.png"))
+    (figure,) = drawn
+    for line in (*figure.axes[0].lines, *figure.axes[1].lines):
+        assert list(line.get_xdata()) == [2, 4, 8]
+    assert figure._suptitle.get_text() == ("AlexNet pytorch, fp32, compiled (max-autotune), "
+                                           "cpu")
+    assert [result["batch_size"] for result in results] == [8, 2, 4]  # the caller's, as given
+
+
 def test_a_peak_is_the_fastest_call_and_an_average_is_the_mean(monkeypatch):
     # Calls that take 3, 1 and 2 seconds (after one warm-up of 10) on a fake clock.
     durations, clock = iter([10, 3, 1, 2]), [0.0]

@@ -57,6 +57,15 @@ def test_table_mentions_every_layer():
     assert "46,764,746" in text and "5.63 GFLOP per image" in text
 
 
+def test_the_title_names_a_non_square_input_as_height_by_width():
+    """``cost_report((96, 128))`` was titled "1×(96, 128)×(96, 128)"; read back from JSON too."""
+    import json
+
+    for report in (cost_report((96, 128)), json.loads(json.dumps(cost_report((96, 128))))):
+        assert format_cost_report(report).splitlines()[0].startswith(
+            "AlexNet cost for 1 image(s) of 1×96×128, 10 classes")
+
+
 def test_cli_json_and_bad_input(capsys):
     assert cost_cli.main(["--json", "--batch-size", "2"]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -229,6 +229,11 @@ def test_cli_a_figure_that_fails_or_is_interrupted_leaves_no_kept_kernel(
                              "--out", str(png)]) == status
     assert capsys.readouterr().err == line.format(png=png)
     assert sorted(os.listdir(tmp_path)) == ["weights.safetensors"]
+    # A kernel kept there before is put back as it was, not removed with this run's.
+    kept.write_bytes(b"an earlier kernel")
+    assert filters_cli.main(["--weights", str(weights), "--save-kernel", str(kept),
+                             "--out", str(png)]) == status
+    assert kept.read_bytes() == b"an earlier kernel" and not png.exists()
 
 
 def test_cli_an_out_inside_a_file_is_named_a_file(tmp_path, capsys):
