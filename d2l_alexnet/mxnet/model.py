@@ -212,8 +212,9 @@ class BookAlexNet(Classifier):
     Gluon ``nn.Sequential``, the ReLUs as the layers' activations, no flatten (Gluon's ``Dense``
     flattens), input sizes inferred at the first forward pass, the first convolution unpadded.
     It computes exactly :class:`AlexNet`'s function; ours states every input size, so no
-    initialization waits for a first batch, and is hybridized into one graph. It is the
-    chapter's classic-mode code (``mx.nd``): in NumPy mode (``npx.set_np()``) use AlexNet."""
+    initialization waits for a first batch, and is hybridized into one graph. It runs in both
+    of MXNet's modes, classic (``mx.nd``) and NumPy (after the book's ``npx.set_np()``): the
+    forward pass that makes its parameters is given zeros of the mode in force."""
 
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
@@ -233,7 +234,8 @@ class BookAlexNet(Classifier):
                 nn.Dense(4096, activation="relu"), nn.Dropout(0.5),
                 nn.Dense(num_classes))
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
-        self.net(mx.nd.zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
+        zeros = mx.np.zeros if mx.npx.is_np_array() else mx.nd.zeros  # npx.set_np() or not
+        self.net(zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
 
 
 def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,

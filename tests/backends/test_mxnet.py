@@ -508,3 +508,42 @@ def test_a_model_used_in_the_other_mode_than_it_was_built_in_is_refused_in_one_l
     with pytest.raises(NumpyModeError, match=r"built in MXNet's NumPy mode .*now off.*npx\.set_np"):
         numpy_model.predict(np.zeros((1, SMALL, SMALL), np.uint8))
     assert classic_model.predict(np.zeros((1, SMALL, SMALL), np.uint8)).shape == (1,)
+
+
+def test_the_books_alexnet_trains_evaluates_and_predicts_in_both_modes(tmp_path):
+    """The book's MXNet code starts with npx.set_np(); BookAlexNet made its parameters with a
+    forward pass on classic zeros, so there MXNet refused it ("received a legacy ndarray ...
+    call npx.set_np()"). From one weights file it now gives both modes the same outputs, summary
+    and training (the same seed: the same dropout masks)."""
+    from mxnet import np as mxnp, npx
+
+    from d2l_alexnet.core import weights
+
+    d2l.set_seed(0)
+    d2l.AlexNet().save_weights(tmp_path / "chapter.safetensors")  # the book sizes it for 224
+    arrays = weights.load_weights(tmp_path / "chapter.safetensors", d2l.LAYOUT, 224, 10)
+    data = d2l.FashionMNIST(batch_size=4, resize=224, limit_train=4, limit_val=4, log=None)
+    images = np.random.default_rng(0).integers(0, 256, (2, 28, 28), dtype=np.uint8)
+
+    def run():
+        model = d2l.BookAlexNet(lr=0.01)
+        d2l.assign_parameter_arrays(model, arrays)
+        X = d2l.resize_images(images, (224, 224))
+        summary = [(name, shape) for name, shape in model.layer_outputs((1, 1, 224, 224))]
+        outputs = model.probabilities(X), model.predict(X), summary
+        d2l.set_seed(0)
+        history = d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+        return model, outputs, history
+
+    _, classic_outputs, classic_history = run()
+    npx.set_np()
+    try:
+        model, outputs, history = run()
+        assert isinstance(model.net[0].weight.data(), mxnp.ndarray)
+    finally:
+        npx.reset_np()
+    np.testing.assert_array_equal(outputs[0], classic_outputs[0])
+    np.testing.assert_array_equal(outputs[1], classic_outputs[1])
+    assert outputs[2] == classic_outputs[2] and outputs[2][-1] == ("Dense", (1, 10))
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert history[-1][key] == pytest.approx(classic_history[-1][key], rel=1e-6), key
