@@ -8,8 +8,9 @@ from typing import Any
 import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
+from mxnet.gluon import nn
 
-from ..core.trainer import ReplicaError, TrainerBase, validation_sums
+from ..core.trainer import ReplicaError, TrainerBase, batch_pair, validation_sums
 from . import runtime
 from .data import resize_images
 from .runtime import (_step_seed, add_all, check_numpy_mode, classic, device_array, num_gpus,
@@ -21,7 +22,13 @@ class Trainer(TrainerBase):
 
     ``num_gpus=N > 1``: the parameters live on N contexts (``gpu(0)``..., or ``cpu(0)``... with
     ``device="cpu"``), each global batch is split over them by ``gluon.utils.split_and_load``,
-    and the Gluon trainer's ``device`` kvstore sums the gradients before every update.
+    and the Gluon trainer's ``device`` kvstore sums the gradients before every update. Each
+    replica's forward runs under its context, so that a block's ``param.data()`` (the book's
+    from-scratch layers) is that replica's copy, and normalizes the replica's share on its own.
+    Moving statistics (Gluon ``BatchNorm``'s, and the arrays a block keeps as attributes, such as
+    the book's from-scratch ``BatchNorm``'s) are updated by every replica from the same values
+    and then averaged, each replica weighted by its share of the batch: one value on every
+    context, which checkpoints keep.
     """
 
     backend, framework = "mxnet", "MXNet"
@@ -47,9 +54,37 @@ class Trainer(TrainerBase):
             raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "
                                "train on one, or without clipping")
         model.collect_params().reset_ctx(self.contexts if self.num_replicas > 1 else self.device)
+        self._finish_deferred_initialization(model)
+        #: Arrays the model's blocks keep as attributes (state their forward updates).
+        self.array_attributes = array_attributes(model)
+        self.running_statistics = [param for block in blocks_of(model)
+                                   if isinstance(block, nn.BatchNorm)
+                                   for param in (block.running_mean, block.running_var)]
         model.trainer = self
         self.optim = model.configure_optimizers()  # Gluon's default kvstore: "device"
         self.parameters = [p for p in model.collect_params().values() if p.grad_req != "null"]
+
+    def _finish_deferred_initialization(self, model: Any) -> None:
+        """A lesson's layers that say not their input sizes (the book's Gluon code) get their
+        parameters at their first forward pass: make them now, by one in predict mode on zeros
+        shaped as an image of the first training batch, so that a checkpoint can be written or
+        restored before the first step (Gluon draws them as that step would have)."""
+        if not any(param._deferred_init for param in model.collect_params().values()):
+            return
+        if self.position_aware:
+            images = getattr(self.data, "train_images", None)
+            if images is None:
+                images = next(iter(self.data.raw_batches(True, epoch=0)), (None,))[0]
+        else:
+            batch = next(iter(self.setup_loaders[True]), None)
+            where = f"{type(self.data).__name__}.train_dataloader()"
+            images = None if batch is None else self.loader_images(batch_pair(batch, where)[0])
+        if images is None or not len(images):
+            return  # no batch to size them from: fit refuses the empty data in its own words
+        zeros = np.zeros_like(np.asarray(images[:1]))
+        X = resize_images(zeros, self.input_size or zeros.shape[1:3], ctx=self.device)
+        with self.device, autograd.predict_mode():
+            model(X)
 
     def prepare_precision(self, model: Any) -> None:
         """bf16: MXNet's AMP, on from here for the whole process (runtime.start_bf16_amp). fp32
@@ -104,21 +139,53 @@ class Trainer(TrainerBase):
         return loss
 
     def _replica_train_step(self, images, labels, _):
-        total = sum(len(part) for part in labels)
+        sizes = [len(part) for part in labels]
+        total = sum(sizes)
+        before = [getattr(block, name) for block, name in self.array_attributes]
+        losses, updated = [], []
         with autograd.record(train_mode=True):
-            # Each context's share of the global batch's mean loss: the kvstore sums the
-            # contexts' gradients, which is then the mean's gradient (so step(1), as above).
-            losses = [self.model.loss(self.model(X), y, averaged=False).sum() / total
-                      for X, y in zip(images, labels)]
+            for context, X, y in zip(self.contexts, images, labels):
+                given = [array.as_in_context(context) for array in before]
+                for (block, name), array in zip(self.array_attributes, given):
+                    setattr(block, name, array)  # every replica updates from the same values
+                with context:  # param.data() without a context: this replica's copy
+                    # Each context's share of the global batch's mean loss: the kvstore sums
+                    # the contexts' gradients, which is then the mean's (so step(1), as above).
+                    losses.append(self.model.loss(self.model(X), y, averaged=False).sum() / total)
+                updated.append([None if getattr(block, name) is array else getattr(block, name)
+                                for (block, name), array in zip(self.array_attributes, given)])
         autograd.backward(losses)
         self.optim.step(1)
+        self._average_moving_statistics(before, updated, sizes)
         for context in self.contexts:
             mx.random.seed(_step_seed(runtime._seed, self.step + 1), ctx=context)
         return add_all([loss.as_in_context(self.device) for loss in losses])
 
+    def _average_moving_statistics(self, before: list[Any], updated: list[list[Any]],
+                                   sizes: list[int]) -> None:
+        """One value of each moving statistic on every context after a step on several: the
+        replicas' values averaged, each weighted by its share of the batch (as one device's
+        moving mean, from the whole batch's mean); an attribute no replica changed stays."""
+        total = sum(sizes)
+        for index, (block, name) in enumerate(self.array_attributes):
+            values = [replica[index] for replica in updated]
+            if all(value is None for value in values):
+                setattr(block, name, before[index])
+                continue
+            setattr(block, name, add_all([
+                (before[index] if value is None else value).as_in_context(self.device)
+                * (size / total) for value, size in zip(values, sizes)]))
+        for param in self.running_statistics:  # a context with no share (a short batch): 0
+            copies = param.list_data()[:len(sizes)]
+            param.set_data(add_all([copy.as_in_context(self.device) * (size / total)
+                                    for copy, size in zip(copies, sizes)]))
+
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         if self.num_replicas > 1:
-            sums = [self._eval_sums(X, y) for X, y in zip(*batch[:2])]
+            sums = []
+            for context, X, y in zip(self.contexts, *batch[:2]):
+                with context:  # param.data() without a context: this replica's copy
+                    sums.append(self._eval_sums(X, y))
             return tuple(add_all([part[index].as_in_context(self.device) for part in sums])
                          for index in range(2))
         return self._eval_sums(*batch)
@@ -148,6 +215,8 @@ class Trainer(TrainerBase):
                     raise TypeError(f"cannot checkpoint optimizer state of type {type(slot)}")
                 arrays[f"optimizer.state.{index}"] = to_numpy(slot)
         arrays["rng.step"] = np.array([self.step], dtype=np.int64)
+        for index, (block, name) in enumerate(self.array_attributes):
+            arrays[f"state.{index:02d}.{name}"] = to_numpy(getattr(block, name))
         return arrays
 
     def _optimizer_updater(self) -> Any:
@@ -177,6 +246,25 @@ class Trainer(TrainerBase):
                 index = int(name.rsplit(".", 1)[1])
                 updater.states[index] = mx.nd.array(array, ctx=self.device, dtype=array.dtype)
                 updater.states_synced[index] = True
+        for index, (block, name) in enumerate(self.array_attributes):
+            array = arrays[f"state.{index:02d}.{name}"]
+            setattr(block, name, device_array(array, self.device, array.dtype))
         step = int(arrays["rng.step"][0]) if "rng.step" in arrays else 0
         if step:  # at step 0 the RNG is as set_seed and the model's initialization left it
             mx.random.seed(_step_seed(runtime._seed, step), ctx=self.device)
+
+
+def blocks_of(model: gluon.Block) -> list[gluon.Block]:
+    """``model`` and every block inside it, each once, in Gluon's order (children first)."""
+    blocks: list[gluon.Block] = []
+    model.apply(lambda block: None if any(block is seen for seen in blocks)
+                else blocks.append(block))
+    return blocks
+
+
+def array_attributes(model: gluon.Block) -> list[tuple[gluon.Block, str]]:
+    """``(block, name)`` of every MXNet array that a block of ``model`` keeps as an attribute
+    rather than a Parameter: state its forward updates, such as the moving mean and variance of
+    the book's from-scratch ``BatchNorm`` (d2l, sec_batch_norm)."""
+    return [(block, name) for block in blocks_of(model)
+            for name, value in vars(block).items() if isinstance(value, mx.nd.NDArray)]

@@ -286,7 +286,7 @@ def test_a_checkpoint_on_two_contexts_keeps_the_momentum_and_resumes_exactly(tmp
         assert np.array_equal(ours, theirs)
 
 
-def residual_lesson_model(relu, concatenate=None):
+def residual_lesson_model(relu, concatenate=None, num_classes=4):
     """A tiny model in the style of the book's ResNet lesson: Gluon layers, and a residual
     block whose forward applies ``relu`` (the book writes ``npx.relu``), and with
     ``concatenate`` joins its input to it along the channels as GoogLeNet's Inception does
@@ -313,7 +313,7 @@ def residual_lesson_model(relu, concatenate=None):
                          nn.GlobalAvgPool2D(), nn.Dense(num_classes))
             self.net.initialize(init.Xavier())
 
-    return TinyResNet()
+    return TinyResNet(num_classes=num_classes)
 
 
 def tiny_lesson_data(resize=28):
@@ -547,3 +547,139 @@ def test_the_books_alexnet_trains_evaluates_and_predicts_in_both_modes(tmp_path)
     assert outputs[2] == classic_outputs[2] and outputs[2][-1] == ("Dense", (1, 10))
     for key in ("train_loss", "val_loss", "val_acc"):
         assert history[-1][key] == pytest.approx(classic_history[-1][key], rel=1e-6), key
+
+
+def book_batch_norm_lenet():
+    """The book's LeNet with its from-scratch BatchNorm (d2l, sec_batch_norm, MXNet edition, in
+    NumPy mode): the moving mean and variance are attributes its forward replaces, and it reads
+    its scale and shift with ``param.data()``, naming no context."""
+    from mxnet import init, np as mxnp
+    from mxnet.gluon import nn
+
+    def batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
+        if not autograd.is_training():
+            X_hat = (X - moving_mean) / mxnp.sqrt(moving_var + eps)
+        else:
+            axes = 0 if len(X.shape) == 2 else (0, 2, 3)
+            mean = X.mean(axis=axes, keepdims=len(X.shape) == 4)
+            var = ((X - mean) ** 2).mean(axis=axes, keepdims=len(X.shape) == 4)
+            X_hat = (X - mean) / mxnp.sqrt(var + eps)
+            moving_mean = (1.0 - momentum) * moving_mean + momentum * mean
+            moving_var = (1.0 - momentum) * moving_var + momentum * var
+        return gamma * X_hat + beta, moving_mean, moving_var
+
+    class BatchNorm(nn.Block):
+        def __init__(self, num_features, num_dims):
+            super().__init__()
+            shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
+            self.gamma = self.params.get("gamma", shape=shape, init=init.One())
+            self.beta = self.params.get("beta", shape=shape, init=init.Zero())
+            self.moving_mean = mxnp.zeros(shape)
+            self.moving_var = mxnp.ones(shape)
+
+        def forward(self, X):
+            if self.moving_mean.ctx != X.ctx:
+                self.moving_mean = self.moving_mean.copyto(X.ctx)
+                self.moving_var = self.moving_var.copyto(X.ctx)
+            Y, self.moving_mean, self.moving_var = batch_norm(
+                X, self.gamma.data(), self.beta.data(), self.moving_mean, self.moving_var,
+                eps=1e-12, momentum=0.1)
+            return Y
+
+    class BNLeNetScratch(d2l.Classifier):
+        def __init__(self, lr=0.1, num_classes=10):
+            super().__init__()
+            self.save_hyperparameters()
+            self.net = nn.Sequential()
+            self.net.add(nn.Conv2D(6, kernel_size=5), BatchNorm(6, num_dims=4),
+                         nn.Activation("sigmoid"), nn.AvgPool2D(pool_size=2, strides=2),
+                         nn.Dense(84), BatchNorm(84, num_dims=2), nn.Activation("sigmoid"),
+                         nn.Dense(num_classes))
+            self.net.initialize(init.Xavier())
+
+    return BNLeNetScratch()
+
+
+def run_with_checkpoints(make_model, directory=None, epochs=2, resume=None, limit_train=48,
+                         **settings):
+    from d2l_alexnet.core.checkpoint import Checkpointer
+    from d2l_alexnet.core.progress import ProgressBoard
+
+    data = d2l.FashionMNIST(batch_size=16, resize=28, limit_train=limit_train, limit_val=16,
+                            log=None)
+    d2l.set_seed(0)
+    model = make_model()
+    trainer = d2l.Trainer(max_epochs=epochs, progress=False, log=None,
+                          board=ProgressBoard(live=False), **settings)
+    if directory is not None:
+        Checkpointer(directory, log=None).attach(trainer)
+    return model, trainer.fit(model, data, resume=resume)
+
+
+def moving_statistics(model):
+    return [d2l.to_numpy(getattr(block, name)) for block in model.net
+            for name in ("moving_mean", "moving_var") if hasattr(block, name)]
+
+
+TWO_CONTEXTS = {"num_gpus": 2, "device": "cpu"}
+
+
+def test_the_books_batch_norm_trains_on_two_contexts_and_resumes_exactly(tmp_path, numpy_mode):
+    """The book's from-scratch BatchNorm on two contexts stopped at the first step with MXNet's
+    'Gradient of Parameter ... on context cpu(1) has not been updated' (its gamma.data() was
+    the first context's on both), and its moving statistics, attributes, were in no checkpoint
+    (nor, on one context, where a resumed run's evaluation then used the initial ones); a model
+    whose layers size themselves at their first batch could not be resumed at all. Each replica
+    now normalizes its share, and the moving statistics are the replicas' average, weighted by
+    their shares: the moving mean is one device's (the whole batch's mean)."""
+    from d2l_alexnet.core.checkpoint import latest_checkpoint
+
+    # One step from the same weights: the first layer's moving mean is one device's.
+    one, _ = run_with_checkpoints(book_batch_norm_lenet, epochs=1, limit_train=16)
+    two, _ = run_with_checkpoints(book_batch_norm_lenet, epochs=1, limit_train=16,
+                                  **TWO_CONTEXTS)
+    np.testing.assert_allclose(moving_statistics(two)[0], moving_statistics(one)[0],
+                               rtol=1e-5, atol=1e-7)
+    for settings in ({}, TWO_CONTEXTS):
+        directory = tmp_path / str(len(settings))
+        straight_model, straight = run_with_checkpoints(book_batch_norm_lenet, **settings)
+        run_with_checkpoints(book_batch_norm_lenet, directory, epochs=1, **settings)
+        saved = latest_checkpoint(directory)
+        assert {"state.00.moving_mean", "state.03.moving_var"} <= set(saved.arrays), settings
+        model, resumed = run_with_checkpoints(book_batch_norm_lenet, resume=saved, **settings)
+        assert metrics(resumed) == metrics(straight), settings
+        for ours, theirs in zip(model_state(model), model_state(straight_model), strict=True):
+            assert np.array_equal(ours, theirs), settings
+
+
+def metrics(history):
+    return [(record["train_loss"], record["val_loss"], record["val_acc"]) for record in history]
+
+
+def model_state(model):
+    """The parameters (each context's copy) and the moving statistics that are attributes."""
+    return [d2l.to_numpy(copy) for param in model.collect_params().values()
+            for copy in param.list_data()] + moving_statistics(model)
+
+
+def test_gluons_batch_norm_keeps_one_running_mean_on_two_contexts_and_resumes_exactly(
+        tmp_path):
+    """Gluon's BatchNorm updated each context's running statistics from its own share only, so
+    the copies drifted apart, a checkpoint kept the first's and a resumed run evaluated the
+    second context's share with other statistics than the uninterrupted run. After every step
+    they are now the replicas' average, weighted by their shares, on every context."""
+    from d2l_alexnet.core.checkpoint import latest_checkpoint
+
+    def make_model():
+        return residual_lesson_model(mx.nd.relu, num_classes=10)
+
+    straight_model, straight = run_with_checkpoints(make_model, **TWO_CONTEXTS)
+    first, second = (d2l.to_numpy(copy) for copy in
+                     straight_model.net[1].bn.running_mean.list_data())
+    assert np.array_equal(first, second) and np.abs(first).max() > 0
+    run_with_checkpoints(make_model, tmp_path, epochs=1, **TWO_CONTEXTS)
+    model, resumed = run_with_checkpoints(make_model, resume=latest_checkpoint(tmp_path),
+                                          **TWO_CONTEXTS)
+    assert metrics(resumed) == metrics(straight)
+    for ours, theirs in zip(model_state(model), model_state(straight_model), strict=True):
+        assert np.array_equal(ours, theirs)
