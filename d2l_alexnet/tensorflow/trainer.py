@@ -228,16 +228,18 @@ class Trainer(TrainerBase):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             loss = self.model.training_step((X, y))
-        grads = self.with_weight_decay(tape.gradient(loss, variables), variables)
-        if self.gradient_clip_val > 0:
+        grads = tape.gradient(loss, variables)
+        if self.gradient_clip_val > 0:  # the loss's gradient alone, before the decay term
             grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
-        self.optim.apply_gradients(zip(grads, variables))
+        self.optim.apply_gradients(zip(self.with_weight_decay(grads, variables), variables))
         return loss
 
     def with_weight_decay(self, grads: Sequence[Any], variables: Sequence[Any],
                           share: float = 1.0) -> Sequence[Any]:
         """The coupled L2 term ``weight_decay × w`` added to each gradient (``share`` of it on
-        each replica, whose gradients the optimizer sums)."""
+        each replica, whose gradients the optimizer sums), after any clipping: as PyTorch's
+        ``clip_grad_norm_`` before its SGD's ``weight_decay``, and optax's chain, clip the
+        loss's gradient alone."""
         if not self.weight_decay:
             return grads
         return [grad + (share * self.weight_decay) * variable
@@ -250,13 +252,13 @@ class Trainer(TrainerBase):
             # then the gradient of the global batch's mean loss.
             loss = tf.reduce_sum(self.model.loss(self.model(X, training=True), y,
                                                  averaged=False)) / total
-        grads = self.with_weight_decay(tape.gradient(loss, variables), variables,
-                                       share=1.0 / self.num_replicas)
-        if self.gradient_clip_val > 0:
+        grads = tape.gradient(loss, variables)
+        if self.gradient_clip_val > 0:  # the global batch's gradient, before the decay term
             context = tf.distribute.get_replica_context()
             grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
             grads, _ = tf.clip_by_global_norm(grads, self.gradient_clip_val)
             grads = [grad / self.num_replicas for grad in grads]  # summed again when applied
+        grads = self.with_weight_decay(grads, variables, share=1.0 / self.num_replicas)
         self.optim.apply_gradients(zip(grads, variables))
         return loss
 

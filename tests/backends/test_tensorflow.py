@@ -140,6 +140,86 @@ def test_gradient_clipping_bounds_the_update(model, batch):
     assert norm == pytest.approx(0.1 * 1e-3, rel=1e-3)
 
 
+def raw_gradients(model, batch):
+    """The mean loss's gradient alone (no decay term), in float64, with dropout off."""
+    with tf.GradientTape() as tape:
+        loss = model.loss(model(batch[0], training=False), batch[1])
+    return [grad.numpy().astype(np.float64)
+            for grad in tape.gradient(loss, model.trainable_variables)]
+
+
+def clipped_then_decayed(grads, weights, clip, weight_decay):
+    """The documented order, as PyTorch's clip_grad_norm_ before its SGD's weight_decay and
+    optax's chain: the raw gradient's global norm clipped, then weight_decay × w added."""
+    norm = np.sqrt(sum(float(np.sum(grad ** 2)) for grad in grads))
+    scale = min(1.0, clip / norm)
+    return [grad * scale + weight_decay * weight for grad, weight in zip(grads, weights)]
+
+
+def test_gradient_clipping_clips_the_gradient_before_weight_decay_is_added(batch):
+    """Two momentum steps with clipping and weight decay follow numpy's computation of
+    clip(g) + wd·w (Keras' momentum: v ← m·v − lr·g, w ← w + v). The decay term was clipped
+    with the gradient, so one step moved the weights 0.05 where the other backends moved
+    them 0.76."""
+    lr, momentum, weight_decay, clip = 0.1, 0.9, 0.1, 0.05
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=lr, resize=SMALL, dropout=0, momentum=momentum,
+                        weight_decay=weight_decay)
+    trainer = make_trainer(model, gradient_clip_val=clip)
+    weights = [variable.numpy().astype(np.float64) for variable in model.trainable_variables]
+    velocity = [np.zeros_like(weight) for weight in weights]
+    for _ in range(2):
+        grads = raw_gradients(model, batch)
+        assert np.sqrt(sum(float(np.sum(grad ** 2)) for grad in grads)) > clip  # it clips
+        steps = clipped_then_decayed(grads, weights, clip, weight_decay)
+        velocity = [momentum * v - lr * step for v, step in zip(velocity, steps)]
+        weights = [weight + v for weight, v in zip(weights, velocity)]
+        trainer.train_step(batch)
+        for variable, expected in zip(model.trainable_variables, weights, strict=True):
+            np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+REPLICAS_CLIP_WITH_DECAY = """
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from d2l_alexnet import tensorflow as d2l
+d2l.set_seed(0)
+model = d2l.AlexNet(lr=0.1, resize=67, dropout=0, weight_decay=0.1)
+data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8, log=None)
+X = d2l.resize_images(data.train_images, (67, 67))
+y = tf.constant(data.train_labels.astype(np.int32))
+with tf.GradientTape() as tape:
+    loss = model.loss(model(X, training=False), y)
+variables = model.trainable_variables
+grads = [grad.numpy().astype(np.float64) for grad in tape.gradient(loss, variables)]
+start = [variable.numpy().astype(np.float64) for variable in variables]
+d2l.Trainer(max_epochs=1, num_gpus=2, device="cpu", gradient_clip_val=0.5, progress=False,
+            log=None).fit(model, data)
+print(json.dumps({"grads": [grad.tolist() for grad in grads[-2:]],
+                  "start": [weight.tolist() for weight in start[-2:]],
+                  "norm": float(np.sqrt(sum(np.sum(grad ** 2) for grad in grads))),
+                  "after": [variable.numpy().tolist()
+                            for variable in model.trainable_variables[-2:]]}))
+"""
+
+
+def test_gradient_clipping_on_two_replicas_clips_the_gradient_before_weight_decay():
+    """On two CPU replicas, one step of the 8 images is lr × (clip(g) + wd·w), g the global
+    batch's gradient (the last layer's kernel and bias checked, the global norm from all)."""
+    result = subprocess.run([sys.executable, "-c", REPLICAS_CLIP_WITH_DECAY], env=child_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = json.loads(result.stdout.splitlines()[-1])
+    assert run["norm"] > 0.5  # it clips
+    scale = 0.5 / run["norm"]
+    for grad, weight, after in zip(run["grads"], run["start"], run["after"], strict=True):
+        expected = np.array(weight) - 0.1 * (np.array(grad) * scale + 0.1 * np.array(weight))
+        np.testing.assert_allclose(after, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_bf16_computes_in_bfloat16_with_fp32_weights_and_logits(model, batch):
     trainer = make_trainer(model, precision="bf16")
     assert all(variable.dtype == "float32" for variable in model.weights)
