@@ -299,8 +299,13 @@ class Trainer(TrainerBase):
         for key, variable in self._state_variables():
             if key in arrays:  # (the core checked that only seed states may be missing)
                 variable.assign(arrays[key])
+        # By position alone: a slot's name carries its layer's per-process counter, so the
+        # second model a process builds names its momentum sequential_1_conv2d_5_kernel_momentum
+        # where the checkpoint, from a fresh process, says sequential_conv2d_kernel_momentum.
+        saved = {key.split(".")[1]: array for key, array in arrays.items()
+                 if key.startswith("optimizer.")}
         for index, variable in enumerate(self._optimizer_state()):
-            variable.assign(arrays[f"optimizer.{index:02d}.{variable.name}"])
+            variable.assign(saved[f"{index:02d}"])  # (the recipe, checked, made the same slots)
 
     def _state_variables(self):
         """``(key, variable)`` for every variable of the model. Seed states are named by their

@@ -179,6 +179,29 @@ def test_gradient_clipping_clips_the_gradient_before_weight_decay_is_added(batch
             np.testing.assert_allclose(variable.numpy(), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_a_momentum_run_resumes_exactly_in_the_process_that_wrote_its_checkpoint(tmp_path):
+    """Resumed beside the run it continues (a notebook's second model), with momentum,
+    clipping and weight decay: the momentum slots are named after their layers with a
+    per-process counter (sequential_1_conv2d_5_kernel_momentum), and resuming raised KeyError
+    where the checkpoint's names were the first model's. Read by position, it ends exactly."""
+    from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+
+    def alexnet(seed):
+        d2l.set_seed(seed)
+        return d2l.AlexNet(lr=0.1, resize=SMALL, momentum=0.9, weight_decay=0.1)
+
+    data = fashion(batch_size=8, limit_train=16, limit_val=8, resize=SMALL)
+    straight = alexnet(seed=0)
+    trainer = d2l.Trainer(max_epochs=2, gradient_clip_val=0.05, progress=False, log=None)
+    Checkpointer(tmp_path, log=None, keep=5).attach(trainer)
+    trainer.fit(straight, data)
+    resumed = alexnet(seed=1)  # other weights and seeds: restored from the checkpoint
+    d2l.Trainer(max_epochs=2, gradient_clip_val=0.05, progress=False, log=None).fit(
+        resumed, data, resume=read_checkpoint(tmp_path / "checkpoint-2.ckpt"))
+    for ours, theirs in zip(resumed.variables, straight.variables, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
+
+
 REPLICAS_CLIP_WITH_DECAY = """
 import json
 import numpy as np
