@@ -188,11 +188,16 @@ class PlannedSchedule(keras.optimizers.schedules.LearningRateSchedule):
         plan = self.plan
         step = tf.cast(step, tf.float32)
         warmup = plan.lr + (plan.peak_lr - plan.lr) * step / max(plan.warmup_steps, 1)
-        progress = tf.clip_by_value((step - plan.warmup_steps)
-                                    / (plan.total_steps - plan.warmup_steps), 0.0, 1.0)
-        after = {"constant": plan.peak_lr + 0.0 * progress,
-                 "onecycle": plan.peak_lr * (1.0 - progress),
-                 "cosine": plan.peak_lr * 0.5 * (1.0 + tf.cos(np.pi * progress))}[plan.schedule]
+        if plan.schedule == "constant":  # the peak after the warmup, however long the run
+            after = tf.constant(plan.peak_lr, tf.float32)
+        else:
+            # Never a division by 0 (tf.where computes both branches: a warmup as long as the
+            # run made the rate after it NaN); a falling schedule's recipe check already leaves
+            # it steps after its warmup, so the values are the plan's.
+            falling = max(plan.total_steps - plan.warmup_steps, 1)
+            progress = tf.clip_by_value((step - plan.warmup_steps) / falling, 0.0, 1.0)
+            after = (plan.peak_lr * (1.0 - progress) if plan.schedule == "onecycle"
+                     else plan.peak_lr * 0.5 * (1.0 + tf.cos(np.pi * progress)))
         return tf.where(step < plan.warmup_steps, warmup, after)
 
     def get_config(self) -> dict[str, Any]:

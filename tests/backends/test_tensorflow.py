@@ -19,6 +19,8 @@ from d2l_alexnet import tensorflow as d2l  # noqa: E402
 from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.callbacks import Callback  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
+from d2l_alexnet.core.recipe import LearningRatePlan  # noqa: E402
+from d2l_alexnet.tensorflow.model import PlannedSchedule  # noqa: E402
 from repository import child_env  # noqa: E402
 
 tf, keras = d2l.tf, d2l.keras
@@ -241,6 +243,33 @@ def test_gradient_clipping_on_two_replicas_clips_the_gradient_before_weight_deca
     for grad, weight, after in zip(run["grads"], run["start"], run["after"], strict=True):
         expected = np.array(weight) - 0.1 * (np.array(grad) * scale + 0.1 * np.array(weight))
         np.testing.assert_allclose(after, expected, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("plan", [
+    LearningRatePlan("constant", lr=0.01, peak_lr=0.02, warmup_steps=3, total_steps=3),
+    LearningRatePlan("constant", lr=0.01, peak_lr=0.01, warmup_steps=0, total_steps=4),
+    LearningRatePlan("constant", lr=0.01, peak_lr=0.02, warmup_steps=2, total_steps=6),
+    LearningRatePlan("onecycle", lr=0.01, peak_lr=0.05, warmup_steps=2, total_steps=6),
+    LearningRatePlan("cosine", lr=0.01, peak_lr=0.03, warmup_steps=0, total_steps=5),
+    LearningRatePlan("cosine", lr=0.01, peak_lr=0.03, warmup_steps=4, total_steps=5)],
+    ids=["warmup-fills-the-run", "constant", "warmup", "onecycle", "cosine", "cosine-warmup"])
+def test_the_keras_schedule_gives_the_plans_rate_at_every_step_and_after_the_run(plan):
+    """A constant rate whose warmup fills the run divided 0 by 0 after its last step: its
+    rate was NaN there, and bench --time-to-accuracy wrote "learning_rate": NaN."""
+    schedule = PlannedSchedule(plan)
+    steps = range(plan.total_steps + 3)
+    rates = [float(schedule(tf.constant(step, tf.int64))) for step in steps]
+    np.testing.assert_allclose(rates, [plan(step) for step in steps], rtol=1e-6, atol=1e-9)
+
+
+def test_a_run_whose_warmup_fills_it_ends_at_the_peak_rate():
+    """As trainer.learning_rate() in the other backends (and time-to-accuracy.json) says."""
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.01, max_lr=0.02, warmup_epochs=1, resize=SMALL)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    trainer.fit(model, fashion(batch_size=8, limit_train=16, limit_val=8, resize=SMALL))
+    assert trainer.lr_plan.warmup_steps == trainer.lr_plan.total_steps == 2
+    assert trainer.learning_rate() == pytest.approx(0.02, rel=1e-6)
 
 
 def test_bf16_computes_in_bfloat16_with_fp32_weights_and_logits(model, batch):
