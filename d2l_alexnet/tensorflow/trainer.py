@@ -26,7 +26,9 @@ class Trainer(TrainerBase):
     """The shared fit loop with TensorFlow steps (d2l, sec_oo-design).
 
     ``precision="bf16"`` switches this model's layers to Keras' ``mixed_bfloat16`` policy
-    (fp32 weights, bf16 compute; the last layer stays fp32 so the logits are fp32).
+    (fp32 weights, bf16 compute; the last layer stays fp32 so the logits are fp32) while
+    ``fit`` or ``evaluate`` runs; when it ends they are back in fp32, so ``predict``,
+    ``probabilities`` and ``features`` compute in fp32 afterwards, as in the other backends.
 
     ``num_gpus=N > 1``: ``tf.distribute.MirroredStrategy`` over N local devices, or
     ``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` describes several machines (N is then
@@ -182,13 +184,26 @@ class Trainer(TrainerBase):
         model._layers.remove(net)
         model.net = mirrored
 
-    def _set_precision(self, model):
-        """Every layer of ``model.net``, nested blocks' too, in bf16 compute but the output
-        layer (fp32 logits). Per layer, not keras.config.set_dtype_policy: a global policy
-        would leak into every model built later. Set both ways, so the last fit's precision
-        is the model's."""
-        if getattr(model, "net", None) is None:
+    def fit_finished(self) -> None:
+        if self.precision == "bf16":  # inference after a bf16 fit: fp32, as in every backend
+            self._set_precision(self.model, "fp32")
+
+    def evaluate(self, model: Any, data: Any) -> dict[str, float]:
+        try:
+            return super().evaluate(model, data)
+        finally:
             if self.precision == "bf16":
+                self._set_precision(model, "fp32")
+
+    def _set_precision(self, model, precision=None):
+        """Every layer of ``model.net``, nested blocks' too, in bf16 compute but the output
+        layer (fp32 logits), for ``precision="bf16"`` (this trainer's unless given). Per
+        layer, not keras.config.set_dtype_policy: a global policy would leak into every model
+        built later. Set both ways: ``fit`` and ``evaluate`` put the layers back in fp32 when
+        they end (their compiled steps keep the precision they were traced in)."""
+        precision = precision or self.precision
+        if getattr(model, "net", None) is None:
+            if precision == "bf16":
                 raise TypeError(f"precision='bf16' (Keras' mixed_bfloat16 policy, set per "
                                 f"layer) needs the layers of self.net, and "
                                 f"{type(model).__name__} has none (it computes in forward): "
@@ -197,7 +212,7 @@ class Trainer(TrainerBase):
             return
         layers = list(sublayers(model.net))
         output = [layer for layer in layers if not list(sublayers(layer))][-1:]
-        policy = "mixed_bfloat16" if self.precision == "bf16" else "float32"
+        policy = "mixed_bfloat16" if precision == "bf16" else "float32"
         for layer in layers:
             layer.dtype_policy = "float32" if layer in output else policy
 

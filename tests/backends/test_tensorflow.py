@@ -2,8 +2,9 @@
 
 Dropout really active in training (the book's TF code never passes ``training=``), ReLU folded
 into the layers as the book prints them, Keras' layouts, resizing that matches PyTorch's, one
-trace for every batch size, gradient clipping, bf16 kept to the model, a real allocation
-failure read as out of memory, and a quiet import.
+trace for every batch size, gradient clipping (before weight decay), the Keras schedule, bf16
+kept to the model and to its fit (fp32 inference after), a real allocation failure read as out
+of memory, and a quiet import.
 """
 
 import json
@@ -286,6 +287,57 @@ def test_bf16_computes_in_bfloat16_with_fp32_weights_and_logits(model, batch):
     assert d2l.AlexNet(resize=SMALL)(batch[0]).dtype == tf.float32
     make_trainer(model, precision="fp32")  # the next fit's precision wins
     assert model.net.layers[0](batch[0]).dtype == tf.float32
+
+
+class ComputeDtypes(Callback):
+    """The first layer's compute dtype as each fit starts."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_fit_start(self, trainer, state):
+        self.seen.append(trainer.model.net.layers[0].compute_dtype)
+
+
+def test_after_a_bf16_fit_predictions_and_features_are_fp32_and_bf16_trains_again(tmp_path):
+    """After fit or evaluate in bf16, predict, probabilities and features compute in fp32, as
+    in the other backends: those of a fresh fp32 model with the same weights (they kept
+    computing in bf16: features 1e-4 off, probabilities up to 1e-3). A second bf16 fit
+    computes in bf16 again, and a bf16 run resumed from its checkpoint ends exactly as the
+    straight one."""
+    from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+
+    data = fashion(batch_size=8, limit_train=8, limit_val=8, resize=SMALL)
+    X = data.val_images
+
+    def bf16_trainer(*callbacks):
+        return d2l.Trainer(max_epochs=2, precision="bf16", progress=False, log=None,
+                           callbacks=list(callbacks))
+
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.1, resize=SMALL, momentum=0.9)
+    dtypes = ComputeDtypes()
+    bf16_trainer(dtypes).fit(model, data)
+    model.save_weights(tmp_path / "trained.safetensors")
+    fresh = d2l.AlexNet(resize=SMALL).load_weights(tmp_path / "trained.safetensors", log=None)
+    assert all(layer.compute_dtype == "float32" for layer in model.net.layers)
+    np.testing.assert_allclose(model.probabilities(X), fresh.probabilities(X), rtol=1e-6,
+                               atol=1e-9)
+    np.testing.assert_allclose(model.features(X), fresh.features(X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(model.predict(X), fresh.predict(X))
+    bf16_trainer().evaluate(model, data)
+    assert model.net.layers[0](d2l.resize_images(X[:1], (SMALL, SMALL))).dtype == tf.float32
+
+    trainer = bf16_trainer(dtypes)  # a second bf16 fit, checkpointed, computes in bf16 again
+    Checkpointer(tmp_path / "ckpt", log=None, keep=5).attach(trainer)
+    trainer.fit(model, data)
+    assert dtypes.seen == ["bfloat16", "bfloat16"]
+    d2l.set_seed(1)
+    resumed = d2l.AlexNet(lr=0.1, resize=SMALL, momentum=0.9)
+    bf16_trainer().fit(resumed, data, resume=read_checkpoint(tmp_path / "ckpt" /
+                                                             "checkpoint-1.ckpt"))
+    for ours, theirs in zip(resumed.variables, model.variables, strict=True):
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=ours.path)
 
 
 def test_a_real_allocation_failure_is_called_out_of_memory():
