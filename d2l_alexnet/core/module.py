@@ -88,6 +88,9 @@ def sequential_net_refusal(model: Any, method: str) -> TypeError:
                      f"{found}: build self.net as one, or print the model itself")
 
 
+RECIPE_SETTINGS = frozenset(field.name for field in fields(TrainingRecipe))
+
+
 class ModuleContract(HyperParameters):
     """Framework-free half of ``Module``: the book's steps, written once, and the summary.
 
@@ -192,13 +195,15 @@ class ModuleContract(HyperParameters):
         (``model.lr = 0.05``, read as the book's ``configure_optimizers`` reads ``self.lr``)
         wins over the value it was built with, so that the rate trained with is the one the
         metrics record."""
-        names = {field.name for field in fields(TrainingRecipe)}
         return {name: getattr(self, name, value) for name, value in self.hparams.items()
-                if name in names}
+                if name in RECIPE_SETTINGS}
 
     def smoothing(self) -> float:
-        """The label smoothing ``loss`` applies (0: plain cross-entropy)."""
-        return (self.recipe_values().get("label_smoothing") or 0.0) if self.TAKES_RECIPE else 0.0
+        """The label smoothing ``loss`` applies (0: plain cross-entropy), as the model holds it
+        now. (Read in the loss, so kept simple enough for torch.compile to trace.)"""
+        if not self.TAKES_RECIPE or "label_smoothing" not in self.hparams:
+            return 0.0
+        return getattr(self, "label_smoothing", self.hparams["label_smoothing"]) or 0.0
 
     # ---- inputs ----------------------------------------------------------------------------
     @property
