@@ -280,11 +280,14 @@ class Trainer(TrainerBase):
         return iterator
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Parameters, SGD's per-parameter state (none without momentum) and the RNG dropout
-        draws from (the CPU generator, and the GPU's when training on one). Arrays may share
-        memory with the tensors: use them before the next step."""
+        """Parameters, the model's buffers (BatchNorm's running statistics; none in AlexNet),
+        SGD's per-parameter state (none without momentum) and the RNG dropout draws from (the
+        CPU generator, and the GPU's when training on one). Arrays may share memory with the
+        tensors: use them before the next step."""
         arrays = {f"params.{name}": to_numpy(tensor)
                   for name, tensor in self.model.named_parameters()}
+        arrays.update((f"buffers.{name}", to_numpy(tensor))
+                      for name, tensor in persistent_buffers(self.model))
         for index, slots in self.optim.state_dict()["state"].items():
             for key, value in slots.items():
                 if torch.is_tensor(value):
@@ -298,6 +301,8 @@ class Trainer(TrainerBase):
         with torch.no_grad():
             for name, tensor in self.model.named_parameters():
                 tensor.copy_(torch.from_numpy(np.array(arrays[f"params.{name}"])))
+            for name, tensor in persistent_buffers(self.model):  # in place: device and dtype stay
+                tensor.copy_(torch.from_numpy(np.array(arrays[f"buffers.{name}"])))
         slots: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> its optimizer state
         for name, array in arrays.items():
             if name.startswith("optimizer."):
@@ -315,6 +320,17 @@ class Trainer(TrainerBase):
         if "rng.torch_cuda" in arrays and self.device.type == "cuda":
             torch.cuda.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cuda"])),
                                      self.device)
+
+
+def persistent_buffers(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """``(name, tensor)`` of every buffer of ``model`` that its ``state_dict`` holds (BatchNorm's
+    running mean, variance and batch count): state its forward updates, which a resumed run
+    needs. Buffers registered with ``persistent=False`` (constants) are left out, as PyTorch's
+    own ``state_dict`` leaves them."""
+    for module_name, module in model.named_modules():
+        for name, tensor in module.named_buffers(recurse=False):
+            if name not in module._non_persistent_buffers_set:
+                yield (f"{module_name}.{name}" if module_name else name), tensor
 
 
 def optimizer_and_scheduler(configured: Any) -> tuple[Any, Any]:
