@@ -280,7 +280,8 @@ class Trainer(TrainerBase):
         return iterator
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        """Parameters, the model's buffers (BatchNorm's running statistics; none in AlexNet),
+        """Parameters, the model's buffers (BatchNorm's running statistics) and the tensors its
+        modules keep as attributes (the book's from-scratch BatchNorm's; AlexNet has neither),
         SGD's per-parameter state (none without momentum) and the RNG dropout draws from (the
         CPU generator, and the GPU's when training on one). Arrays may share memory with the
         tensors: use them before the next step."""
@@ -288,6 +289,8 @@ class Trainer(TrainerBase):
                   for name, tensor in self.model.named_parameters()}
         arrays.update((f"buffers.{name}", to_numpy(tensor))
                       for name, tensor in persistent_buffers(self.model))
+        arrays.update((key, to_numpy(getattr(module, name)))
+                      for key, module, name in tensor_attributes(self.model))
         for index, slots in self.optim.state_dict()["state"].items():
             for key, value in slots.items():
                 if torch.is_tensor(value):
@@ -301,8 +304,12 @@ class Trainer(TrainerBase):
         with torch.no_grad():
             for name, tensor in self.model.named_parameters():
                 tensor.copy_(torch.from_numpy(np.array(arrays[f"params.{name}"])))
-            for name, tensor in persistent_buffers(self.model):  # in place: device and dtype stay
+            # In place, so device and dtype stay, and an optimizer given such a tensor (the
+            # book's from-scratch models train tensor attributes) still holds the one it steps.
+            for name, tensor in persistent_buffers(self.model):
                 tensor.copy_(torch.from_numpy(np.array(arrays[f"buffers.{name}"])))
+            for key, module, name in tensor_attributes(self.model):
+                getattr(module, name).copy_(torch.from_numpy(np.array(arrays[key])))
         slots: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> its optimizer state
         for name, array in arrays.items():
             if name.startswith("optimizer."):
@@ -331,6 +338,16 @@ def persistent_buffers(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
         for name, tensor in module.named_buffers(recurse=False):
             if name not in module._non_persistent_buffers_set:
                 yield (f"{module_name}.{name}" if module_name else name), tensor
+
+
+def tensor_attributes(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
+    """``(checkpoint key, module, attribute name)`` of every tensor a module of ``model`` keeps
+    as a plain attribute, neither parameter nor buffer: state its forward replaces, such as the
+    moving mean and variance of the book's from-scratch ``BatchNorm`` (d2l, sec_batch_norm),
+    which ``state_dict`` and ``model.to`` never see. Keys: ``state.<module path>.<name>``."""
+    return [(f"state.{path}.{name}" if path else f"state.{name}", module, name)
+            for path, module in model.named_modules()
+            for name, value in vars(module).items() if torch.is_tensor(value)]
 
 
 def optimizer_and_scheduler(configured: Any) -> tuple[Any, Any]:

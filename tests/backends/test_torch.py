@@ -535,6 +535,62 @@ class BookBNLeNet(d2l.Classifier):
             nn.LazyLinear(num_classes))
 
 
+def book_batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
+    """The book's from-scratch ``batch_norm`` (sec_batch_norm, PyTorch edition), as printed."""
+    if not torch.is_grad_enabled():  # prediction mode: the moving statistics
+        X_hat = (X - moving_mean) / torch.sqrt(moving_var + eps)
+    else:
+        assert len(X.shape) in (2, 4)
+        if len(X.shape) == 2:
+            mean = X.mean(dim=0)
+            var = ((X - mean) ** 2).mean(dim=0)
+        else:
+            mean = X.mean(dim=(0, 2, 3), keepdim=True)
+            var = ((X - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+        X_hat = (X - mean) / torch.sqrt(var + eps)
+        moving_mean = (1.0 - momentum) * moving_mean + momentum * mean
+        moving_var = (1.0 - momentum) * moving_var + momentum * var
+    Y = gamma * X_hat + beta
+    return Y, moving_mean.data, moving_var.data
+
+
+class BookBatchNorm(torch.nn.Module):
+    """The book's from-scratch ``BatchNorm``: its moving statistics are plain attributes."""
+
+    def __init__(self, num_features, num_dims):
+        super().__init__()
+        shape = (1, num_features) if num_dims == 2 else (1, num_features, 1, 1)
+        self.gamma = torch.nn.Parameter(torch.ones(shape))
+        self.beta = torch.nn.Parameter(torch.zeros(shape))
+        self.moving_mean = torch.zeros(shape)
+        self.moving_var = torch.ones(shape)
+
+    def forward(self, X):
+        if self.moving_mean.device != X.device:
+            self.moving_mean = self.moving_mean.to(X.device)
+            self.moving_var = self.moving_var.to(X.device)
+        Y, self.moving_mean, self.moving_var = book_batch_norm(
+            X, self.gamma, self.beta, self.moving_mean, self.moving_var, eps=1e-5, momentum=0.1)
+        return Y
+
+
+class BookBNLeNetScratch(d2l.Classifier):
+    """The book's ``BNLeNetScratch`` (sec_batch_norm)."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        nn = torch.nn
+        self.net = nn.Sequential(
+            nn.LazyConv2d(6, kernel_size=5), BookBatchNorm(6, num_dims=4), nn.Sigmoid(),
+            nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.LazyConv2d(16, kernel_size=5), BookBatchNorm(16, num_dims=4), nn.Sigmoid(),
+            nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
+            nn.LazyLinear(120), BookBatchNorm(120, num_dims=2), nn.Sigmoid(),
+            nn.LazyLinear(84), BookBatchNorm(84, num_dims=2), nn.Sigmoid(),
+            nn.LazyLinear(num_classes))
+
+
 def moving_statistics(model):
     """Every BatchNorm's running (or moving) mean and variance, by name, as numpy arrays."""
     return {f"{path}.{name}": d2l.to_numpy(getattr(module, name))
@@ -561,16 +617,18 @@ def fit_batch_norm_lesson(make_model, directory=None, resume=None):
                    for record in history]
 
 
-@pytest.mark.parametrize("make_model", [BookBNLeNet])
+@pytest.mark.parametrize("make_model", [BookBNLeNet, BookBNLeNetScratch])
 def test_a_batch_norm_lesson_resumes_exactly_moving_statistics_and_all(tmp_path, make_model):
     """A checkpoint held the parameters only: a resumed BatchNorm lesson evaluated with the
     running statistics it started from, not the ones it had reached (val_loss 2.3935 against
     the straight run's 2.3926 here), and ended with others. Now they are kept (a Module's
-    buffers) and restored in place."""
+    buffers, and the tensors the book's from-scratch BatchNorm keeps as attributes) and
+    restored in place."""
     from d2l_alexnet.core.checkpoint import read_checkpoint
 
     straight_model, straight = fit_batch_norm_lesson(make_model, tmp_path)
     saved = read_checkpoint(tmp_path / "checkpoint-1.ckpt")  # mid-epoch
+    assert {"buffers.net.1.running_mean", "state.net.1.moving_mean"} & set(saved.arrays)
     model, resumed = fit_batch_norm_lesson(make_model, resume=saved)
     assert resumed == straight
     expected = moving_statistics(straight_model)
