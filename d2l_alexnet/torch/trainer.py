@@ -219,6 +219,8 @@ class Trainer(TrainerBase):
 
     def _replica_train_step(self, X, labels, total):
         self.network.train()
+        statistics = moving_statistics(self.model)
+        before = [getattr(module, name).detach().clone() for module, name in statistics]
         with self.autocasting():
             loss_sum = self.model.loss(self.network(X), labels, averaged=False).sum()
         # DDP averages the replicas' gradients: scaled so, they are the global batch mean's
@@ -228,9 +230,31 @@ class Trainer(TrainerBase):
         if self.gradient_clip_val > 0:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.gradient_clip_val)
         self.optimizer_step()
+        self._average_moving_statistics(statistics, before, len(labels) / total)
         loss_sum = loss_sum.detach().float()
         dist.all_reduce(loss_sum)
         return loss_sum / total
+
+    def _average_moving_statistics(self, statistics: list[tuple[nn.Module, str]],
+                                   before: list[torch.Tensor], share: float) -> None:
+        """One value of each moving statistic in every process after a step: each process's
+        change weighted by its ``share`` of the global batch and summed over the processes,
+        as MXNet's replicas do. Each process normalized its own slice, so its statistics
+        drifted from the others' (DDP broadcasts rank 0's buffers at the next forward pass,
+        dropping the others' updates, and attributes not at all): evaluation then mixed
+        them and a resumed run had rank 0's everywhere. The moving mean now follows the whole
+        batch's mean, as on one device; a statistic no step changed stays bit for bit."""
+        with torch.no_grad():
+            for (module, name), old in zip(statistics, before):
+                new = getattr(module, name)
+                old = old.to(new.device)
+                if old.shape != new.shape:  # made anew at this forward pass: average the values
+                    old = torch.zeros_like(new)
+                # A process with no examples in a short last batch has nothing to add (its
+                # statistics of no values may be NaN).
+                change = (new - old) * share if share else torch.zeros_like(new)
+                dist.all_reduce(change)
+                new.copy_(old + change)
 
     def optimizer_step(self) -> None:
         self.optim.step()
@@ -348,6 +372,18 @@ def tensor_attributes(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
     return [(f"state.{path}.{name}" if path else f"state.{name}", module, name)
             for path, module in model.named_modules()
             for name, value in vars(module).items() if torch.is_tensor(value)]
+
+
+def moving_statistics(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """``(module, name)`` of the floating-point state a forward pass updates from its batch:
+    BatchNorm's running mean and variance (buffers) and the tensors a module keeps as
+    attributes (the book's from-scratch BatchNorm's moving mean and variance)."""
+    running = [(module, name) for module in model.modules()
+               if isinstance(module, nn.modules.batchnorm._NormBase)
+               for name in ("running_mean", "running_var")
+               if torch.is_tensor(getattr(module, name, None))]
+    return running + [(module, name) for _, module, name in tensor_attributes(model)
+                      if getattr(module, name).is_floating_point()]
 
 
 def optimizer_and_scheduler(configured: Any) -> tuple[Any, Any]:

@@ -599,9 +599,24 @@ def moving_statistics(model):
             if torch.is_tensor(getattr(module, name, None))}
 
 
-def fit_batch_norm_lesson(make_model, directory=None, resume=None):
+class MixedBNLeNet(d2l.Classifier):
+    """A small LeNet with both BatchNorms: the book's from-scratch one, then PyTorch's."""
+
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        nn = torch.nn
+        self.net = nn.Sequential(
+            nn.LazyConv2d(6, kernel_size=5), BookBatchNorm(6, num_dims=4), nn.Sigmoid(),
+            nn.AvgPool2d(kernel_size=2, stride=2),
+            nn.LazyConv2d(16, kernel_size=5), nn.LazyBatchNorm2d(), nn.Sigmoid(),
+            nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(), nn.LazyLinear(num_classes))
+
+
+def fit_batch_norm_lesson(make_model, directory=None, resume=None, **settings):
     """One epoch of two steps, as the book trains a BatchNorm lesson (``apply_init`` on a batch
-    first); with ``directory``, a checkpoint after every step. The model and its history."""
+    first); with ``directory``, a checkpoint after every step; ``settings``: the Trainer's.
+    The trainer, the model and its history."""
     from d2l_alexnet.core.checkpoint import Checkpointer
 
     data = d2l.FashionMNIST(batch_size=16, resize=(28, 28), limit_train=32, limit_val=16,
@@ -609,12 +624,12 @@ def fit_batch_norm_lesson(make_model, directory=None, resume=None):
     d2l.set_seed(0)
     model = make_model()
     model.apply_init([next(iter(data.get_dataloader(True)))[0]], d2l.init_cnn)
-    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, **settings)
     if directory is not None:
         Checkpointer(directory, every=1, log=None).attach(trainer)
     history = trainer.fit(model, data, resume=resume)
-    return model, [(record["train_loss"], record["val_loss"], record["val_acc"])
-                   for record in history]
+    return trainer, model, [(record["train_loss"], record["val_loss"], record["val_acc"])
+                            for record in history]
 
 
 @pytest.mark.parametrize("make_model", [BookBNLeNet, BookBNLeNetScratch])
@@ -626,10 +641,10 @@ def test_a_batch_norm_lesson_resumes_exactly_moving_statistics_and_all(tmp_path,
     restored in place."""
     from d2l_alexnet.core.checkpoint import read_checkpoint
 
-    straight_model, straight = fit_batch_norm_lesson(make_model, tmp_path)
+    _, straight_model, straight = fit_batch_norm_lesson(make_model, tmp_path)
     saved = read_checkpoint(tmp_path / "checkpoint-1.ckpt")  # mid-epoch
     assert {"buffers.net.1.running_mean", "state.net.1.moving_mean"} & set(saved.arrays)
-    model, resumed = fit_batch_norm_lesson(make_model, resume=saved)
+    _, model, resumed = fit_batch_norm_lesson(make_model, resume=saved)
     assert resumed == straight
     expected = moving_statistics(straight_model)
     assert len(expected) == 8 and moving_statistics(model).keys() == expected.keys()
@@ -638,3 +653,63 @@ def test_a_batch_norm_lesson_resumes_exactly_moving_statistics_and_all(tmp_path,
     for (name, ours), (_, theirs) in zip(d2l.parameter_arrays(model),
                                          d2l.parameter_arrays(straight_model), strict=True):
         assert np.array_equal(ours, theirs), name
+
+
+def two_process_batch_norm_run(tmp_path, name, *arguments):
+    """This file's ``__main__`` under torchrun, 2 Gloo processes: each rank's history and
+    moving statistics."""
+    import subprocess
+    import sys
+
+    from repository import child_env
+
+    out = tmp_path / name
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", __file__, str(out), *map(str, arguments)]
+    # TMPDIR: torchrun leaves a torchelastic_* folder there.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env=child_env(OMP_NUM_THREADS="1", TMPDIR=str(tmp_path)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return [json.loads(out.with_suffix(f".{rank}.json").read_text()) for rank in (0, 1)]
+
+
+def test_batch_norm_statistics_are_one_value_in_every_process_and_resume_exactly(tmp_path):
+    """On 2 torchrun processes each normalized its own half of the batch and updated its own
+    moving statistics: the book's from-scratch BatchNorm's attributes drifted apart (0.024 in
+    the first layer's moving mean after 8 steps), and PyTorch's BatchNorm's buffers too
+    between a step and the next forward pass (DDP then broadcasts rank 0's), so each process
+    evaluated its share of the validation batch with other statistics, and a resumed run,
+    given rank 0's everywhere, evaluated differently. They are now averaged after every step,
+    each process weighted by its share: one value everywhere, the whole batch's mean (as on
+    one device, after one step from the same weights), and an exact resume."""
+    from d2l_alexnet.core.checkpoint import read_checkpoint
+
+    one_device = tmp_path / "one"
+    fit_batch_norm_lesson(MixedBNLeNet, one_device)
+    first = read_checkpoint(one_device / "checkpoint-1.ckpt").arrays["state.net.1.moving_mean"]
+    straight = two_process_batch_norm_run(tmp_path, "straight", tmp_path / "two")
+    saved = read_checkpoint(tmp_path / "two" / "checkpoint-1.ckpt")
+    np.testing.assert_allclose(saved.arrays["state.net.1.moving_mean"], first, rtol=1e-5,
+                               atol=1e-7)
+    assert straight[0] == straight[1]  # the same history and statistics in both processes
+    assert len(straight[0]["statistics"]) == 4
+    resumed = two_process_batch_norm_run(tmp_path, "resumed", "-", saved.path)
+    assert resumed == straight
+
+
+if __name__ == "__main__":  # a process of two_process_batch_norm_run's, under torchrun
+    import sys
+
+    from d2l_alexnet.core.checkpoint import read_checkpoint
+
+    def main(out, checkpoints, resume=None):
+        d2l.initialize_distributed()
+        trainer, model, history = fit_batch_norm_lesson(
+            MixedBNLeNet, None if checkpoints == "-" else checkpoints,
+            read_checkpoint(resume) if resume else None, num_gpus=2, device="cpu")
+        statistics = {name: array.tolist() for name, array in moving_statistics(model).items()}
+        with open(f"{out}.{trainer.replica_rank}.json", "w") as file:
+            json.dump({"history": history, "statistics": statistics}, file)
+        trainer.close()
+
+    main(*sys.argv[1:])
