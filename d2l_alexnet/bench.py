@@ -283,6 +283,8 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
                           **compile_options(compile))
     startup.lap("model")
     trainer.device = trainer.select_device(device)  # (counted in the setup)
+    if stop_signals is not None:
+        stop_signals.reclaim()  # a framework joining its cluster may have taken SIGTERM
     on_device = trainer.decide_data_on_device(data)  # one that cannot be: refused before writing
     steps_per_epoch = data.num_batches(train=True)
     due = evaluation_steps(steps_per_epoch, epochs, eval_every)

@@ -414,6 +414,7 @@ def run(args):
     validate(args)
     backend = load_backend(args.backend)  # a BackendError (exit 2) says how to install it
     trainer = make_trainer(backend, args)
+    args.stop_signals.reclaim()  # (joining a cluster may have taken SIGTERM)
     data, model = build_data_and_model(backend, args)
     trainer.decide_data_on_device(data)  # --data-on-device on that cannot be: exit 2 here
     checkpointer = prepare_outputs(args, trainer)
@@ -759,6 +760,14 @@ class StopSignals:
     def __exit__(self, *exc_info):
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+
+    def reclaim(self):
+        """Install the handlers again, after a framework has joined its cluster: JAX's
+        distributed runtime and TensorFlow's multi-worker strategy put their own SIGTERM
+        handler in place below Python's, which then never sees the signal (the run trained on
+        to its end, or a scheduler's SIGKILL)."""
+        for signum in self.previous:
+            signal.signal(signum, self.handle)
 
     def handle(self, signum, frame):
         name = signal.Signals(signum).name

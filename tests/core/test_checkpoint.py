@@ -577,6 +577,25 @@ def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
     assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
 
 
+def test_a_sigterm_handler_a_framework_put_below_pythons_does_not_take_the_signal(
+        cli, tmp_path, capsys, monkeypatch):
+    """JAX's distributed runtime and TensorFlow's multi-worker strategy install their own
+    SIGTERM handler in C when they join a cluster, under Python's, which never saw the signal
+    again: the run trained on to its end. Stood in for here by the C library's signal(), as
+    such a framework calls it, at the backend's initialize_distributed."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.signal.restype = ctypes.c_void_p
+    libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    monkeypatch.setattr(fake_backend, "initialize_distributed",
+                        lambda: libc.signal(signal.SIGTERM, 1))  # SIG_IGN, below Python
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGTERM))
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 143
+    assert "interrupted by SIGTERM: saved" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
+
+
 def test_a_signal_as_the_last_epoch_ends_lets_the_run_finish_and_says_so(cli, tmp_path, capsys,
                                                                     monkeypatch):
     """Ctrl-C as the last epoch ends (its best weights or checkpoint being written) leaves no
