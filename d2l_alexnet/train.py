@@ -7,6 +7,7 @@ and the weights file records the class names, so ``predict`` can name what it se
 """
 
 import argparse
+import contextlib
 import errno
 import os
 import re
@@ -415,13 +416,25 @@ def run(args):
     backend = load_backend(args.backend)  # a BackendError (exit 2) says how to install it
     trainer = make_trainer(backend, args)
     args.stop_signals.reclaim()  # (joining a cluster may have taken SIGTERM)
-    data, model = build_data_and_model(backend, args)
+    with printing_if(trainer.is_first_replica):  # one introduction per run, not per process
+        data, model = build_data_and_model(backend, args)
     trainer.decide_data_on_device(data)  # --data-on-device on that cannot be: exit 2 here
     checkpointer = prepare_outputs(args, trainer)
     history = train_model(args, trainer, model, data, checkpointer)
     if trainer.is_first_replica:
         write_outputs(args, model, trainer.board, history, checkpointer)
     return 0
+
+
+@contextlib.contextmanager
+def printing_if(printing):
+    """Within it, stdout is this process's only if ``printing``: on several processes (torchrun,
+    several hosts), the first one alone says what the run is."""
+    if printing:
+        yield
+        return
+    with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+        yield
 
 
 def make_trainer(backend, args):

@@ -577,6 +577,19 @@ def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
     assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
 
 
+def test_only_the_first_process_of_a_run_says_what_the_run_is(cli, tmp_path, capsys,
+                                                                 monkeypatch):
+    """On several processes (torchrun, several hosts) the introduction (data, recipe, layer
+    summary) came once per process into the shared log; now from the first alone."""
+    assert cli("--out", str(tmp_path / "first")) == 0
+    first = capsys.readouterr().out
+    assert "AlexNet (pytorch) on 30 training" in first and "recipe (" in first
+    monkeypatch.setattr(NumpyTrainer, "is_first_replica", property(lambda trainer: False))
+    assert cli("--out", str(tmp_path / "second")) == 0
+    second = capsys.readouterr().out
+    assert "AlexNet (pytorch)" not in second and "recipe (" not in second
+
+
 def test_a_sigterm_handler_a_framework_put_below_pythons_does_not_take_the_signal(
         cli, tmp_path, capsys, monkeypatch):
     """JAX's distributed runtime and TensorFlow's multi-worker strategy install their own
