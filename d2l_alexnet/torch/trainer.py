@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -218,6 +219,29 @@ class Trainer(TrainerBase):
         return value.clone()
 
     def _replica_train_step(self, X, labels, total):
+        with self.own_random_stream():
+            return self._replica_step(X, labels, total)
+
+    @contextlib.contextmanager
+    def own_random_stream(self) -> Iterator[None]:
+        """This process's own random stream for one step (its dropout masks), seeded from
+        the stream all processes share, which then goes on as if nothing else had drawn from
+        it. Each process drew from the shared stream itself: all drew the same masks (image
+        ``i`` of every slice got the same), and processes with slices of other sizes (batch 5
+        on 2: 3 and 2 images) drew other amounts, so their streams drifted apart and a
+        checkpoint, which holds the first process's, resumed the others on another one. Now
+        every process holds the same shared stream at each step boundary, so the first
+        process's state is every process's, and a resumed run goes on bit for bit."""
+        step_seed = int(torch.randint(2**48, (1,)))  # the same draw in every process
+        cuda = self.device.type == "cuda"
+        with torch.random.fork_rng(devices=[self.device] if cuda else []):
+            seed = step_seed * self.num_replicas + self.replica_rank
+            torch.default_generator.manual_seed(seed)
+            if cuda:
+                torch.cuda.manual_seed(seed)  # this process's device (open_device set it)
+            yield
+
+    def _replica_step(self, X, labels, total):
         self.network.train()
         statistics = moving_statistics(self.model)
         before = [getattr(module, name).detach().clone() for module, name in statistics]
@@ -307,8 +331,9 @@ class Trainer(TrainerBase):
         """Parameters, the model's buffers (BatchNorm's running statistics) and the tensors its
         modules keep as attributes (the book's from-scratch BatchNorm's; AlexNet has neither),
         SGD's per-parameter state (none without momentum) and the RNG dropout draws from (the
-        CPU generator, and the GPU's when training on one). Arrays may share memory with the
-        tensors: use them before the next step."""
+        CPU generator, and the GPU's when training on one: with several processes, the stream
+        they share, the same in each at a step boundary, :meth:`own_random_stream`). Arrays
+        may share memory with the tensors: use them before the next step."""
         arrays = {f"params.{name}": to_numpy(tensor)
                   for name, tensor in self.model.named_parameters()}
         arrays.update((f"buffers.{name}", to_numpy(tensor))

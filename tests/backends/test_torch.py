@@ -697,6 +697,88 @@ def test_batch_norm_statistics_are_one_value_in_every_process_and_resume_exactly
     assert resumed == straight
 
 
+# 2 torchrun processes of the CLI, batch 5 (slices of 3 and 2 images), dropout on (the
+# chapter's 0.5): 4 steps per epoch.
+TWO_PROCESS_FLAGS = ["--backend", "pytorch", "--resize", "67", "--limit-train", "20",
+                     "--limit-val", "10", "--batch-size", "5", "--epochs", "2"]
+
+
+def two_process_cli(tmp_path, *flags):
+    """``python -m d2l_alexnet.train`` under torchrun, 2 Gloo processes; its result."""
+    import subprocess
+    import sys
+
+    from repository import child_env
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", "-m", "d2l_alexnet.train", *TWO_PROCESS_FLAGS, *flags]
+    # TMPDIR: torchrun leaves a torchelastic_* folder there.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env=child_env(OMP_NUM_THREADS="1", TMPDIR=str(tmp_path)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def straight_two_process_run(tmp_path_factory):
+    """The 2-process run left alone, with a checkpoint every 3 steps: its folder."""
+    folder = tmp_path_factory.mktemp("straight")
+    two_process_cli(folder, "--out", str(folder / "out"), "--checkpoint-dir",
+                    str(folder / "ckpt"), "--checkpoint-every", "3")
+    return folder
+
+
+def assert_same_run(out, expected_out):
+    """The same epochs (the clock's aside) and bit for bit the same weights."""
+    from safetensors.numpy import load_file
+
+    measured = ("epoch", "step", "train_loss", "val_loss", "val_acc", "lr")
+    runs = [[[record[key] for key in measured] for record in json.loads(
+        (folder / "metrics.json").read_text())] for folder in (out, expected_out)]
+    assert runs[0] == runs[1]
+    weights, expected = (load_file(folder / "weights.safetensors")
+                         for folder in (out, expected_out))
+    assert weights.keys() == expected.keys()
+    for key, value in expected.items():
+        assert np.array_equal(weights[key], value), key
+
+
+def test_two_processes_with_uneven_slices_and_dropout_resume_bit_for_bit(
+        tmp_path, straight_two_process_run):
+    """Each process drew its dropout masks from the stream they all share, so at batch 5 the
+    process with 3 images drew more than the one with 2 and their streams drifted apart; a
+    checkpoint held the first process's, which a resumed run gave to both: the second then
+    dropped other units, and the resumed run ended elsewhere. Now each step draws from a
+    stream of each process's own, seeded from the shared one, which stays the same in every
+    process at each step boundary."""
+    import shutil
+
+    straight = straight_two_process_run
+    (tmp_path / "ckpt").mkdir()
+    shutil.copy(straight / "ckpt" / "checkpoint-6.ckpt", tmp_path / "ckpt")  # mid-epoch 2
+    result = two_process_cli(tmp_path, "--out", str(tmp_path / "out"), "--checkpoint-dir",
+                             str(tmp_path / "ckpt"), "--resume")
+    assert "resuming from" in result.stdout and "checkpoint-6.ckpt" in result.stdout
+    assert_same_run(tmp_path / "out", straight / "out")
+
+
+def test_each_process_draws_its_own_dropout_masks():
+    """Every process seeded the same stream, so image i of every slice got the same mask; now
+    each draws from its own, and the stream they share ends the step alike in each."""
+    torch.manual_seed(0)
+    torch.randint(2**48, (1,))  # a step's one draw from the shared stream: its seed
+    shared_after_a_step = torch.get_rng_state()
+    masks = []
+    for rank in (0, 1):
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+        trainer.device, trainer.num_replicas, trainer.replica_rank = torch.device("cpu"), 2, rank
+        d2l.set_seed(0)
+        with trainer.own_random_stream():
+            masks.append(torch.nn.functional.dropout(torch.ones(64), 0.5))
+        assert torch.equal(torch.get_rng_state(), shared_after_a_step)
+    assert not torch.equal(masks[0], masks[1])
+
+
 if __name__ == "__main__":  # a process of two_process_batch_norm_run's, under torchrun
     import sys
 
