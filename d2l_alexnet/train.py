@@ -818,11 +818,29 @@ def describe_position(trainer):
 
 def resume_command(args, module="d2l_alexnet.train"):
     """The exact command line that continues this run (of ``python -m module``: ``bench
-    --time-to-accuracy``'s too)."""
+    --time-to-accuracy``'s too). A run of several torchrun processes resumes under torchrun,
+    with as many processes: one process would resume it on one device, on another trajectory
+    (each device's slice of the batch draws its own dropout masks)."""
     argv = list(args.argv)
     if "--resume" not in argv:
         argv.append("--resume")
-    return shlex.join([sys.executable, "-m", module, *argv])
+    command = [sys.executable, "-m", module, *argv]
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's
+    if processes <= 1 or getattr(args, "backend", None) != "pytorch":
+        return shlex.join(command)
+    if "TORCHELASTIC_RUN_ID" not in os.environ:  # another launcher set up the processes
+        return (f"{shlex.join(command)}, launched as this run was ({processes} processes, "
+                "each with its RANK and WORLD_SIZE)")
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", processes))
+    nodes = max(1, processes // max(1, per_node))
+    torchrun = [sys.executable, "-m", "torch.distributed.run"]
+    if nodes == 1:
+        return shlex.join([*torchrun, "--standalone", f"--nproc-per-node={per_node}",
+                           *command[1:]])
+    # The rendezvous (--rdzv-endpoint, --rdzv-id) is torchrun's own, not known in this process.
+    launcher = shlex.join([*torchrun, f"--nnodes={nodes}", f"--nproc-per-node={per_node}"])
+    return (f"{launcher} <this run's --rdzv-* flags> {shlex.join(command[1:])}, on each of "
+            f"the {nodes} machines")
 
 
 def file_stamps(folder, names):

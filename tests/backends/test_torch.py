@@ -779,6 +779,34 @@ def test_each_process_draws_its_own_dropout_masks():
     assert not torch.equal(masks[0], masks[1])
 
 
+@pytest.mark.parametrize("environment, expected", [
+    ({}, "{python} -m d2l_alexnet.train --backend pytorch --resume"),
+    ({"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "x"},
+     "{python} -m torch.distributed.run --standalone --nproc-per-node=2 -m d2l_alexnet.train "
+     "--backend pytorch --resume"),
+    ({"WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4", "TORCHELASTIC_RUN_ID": "x"},
+     "{python} -m torch.distributed.run --nnodes=2 --nproc-per-node=4 <this run's --rdzv-* "
+     "flags> -m d2l_alexnet.train --backend pytorch --resume, on each of the 2 machines"),
+    ({"WORLD_SIZE": "2"}, "{python} -m d2l_alexnet.train --backend pytorch --resume, launched "
+                          "as this run was (2 processes, each with its RANK and WORLD_SIZE)"),
+])
+def test_the_resume_command_launches_as_many_processes_as_the_run(monkeypatch, environment,
+                                                                   expected):
+    """Under torchrun the printed command was one process's, which resumed a 2-process run on
+    one device, on another trajectory."""
+    import argparse
+    import sys
+
+    from d2l_alexnet.train import resume_command
+
+    for name in ("WORLD_SIZE", "LOCAL_WORLD_SIZE", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    args = argparse.Namespace(argv=["--backend", "pytorch"], backend="pytorch")
+    assert resume_command(args) == expected.format(python=sys.executable)
+
+
 if __name__ == "__main__":  # a process of two_process_batch_norm_run's, under torchrun
     import sys
 
