@@ -561,7 +561,11 @@ def train_model(args, trainer, model, data, checkpointer):
     if args.resume_from is not None and args.resume_from.metadata["epoch"] >= args.epochs:
         print(f"{args.resume_from.name} has finished {args.resume_from.metadata['epoch']} "
               f"epoch(s), --epochs is {args.epochs}: nothing left to train")
-    args.stop_signals.trainer = trainer if checkpointer is not None else None
+    # Processes that agree on the step boundary to stop at (PyTorch's, under torchrun) take a
+    # first signal there, checkpoints or not: one that stopped at once would leave the others
+    # stuck in the next step's all-reduce.
+    together = getattr(trainer, "stops_together", False) and trainer.num_replicas > 1
+    args.stop_signals.trainer = trainer if checkpointer is not None or together else None
     failed = True
     try:
         history = trainer.fit(model, data, resume=args.resume_from)
@@ -570,9 +574,18 @@ def train_model(args, trainer, model, data, checkpointer):
             warn(f"{trainer.stop_requested} came after the last training step: the run "
                  "finished, and writes its outputs")
     except TrainingInterrupted as interrupt:  # a first signal, at a step boundary
+        if together and not trainer.is_first_replica:
+            failed = False  # all stopped at this boundary: they leave together (close waits)
+            saved = ("the first process says what was saved" if args.checkpoint_dir is not None
+                     else "no checkpoint was saved (no --checkpoint-dir)")
+            raise Interrupted(interrupt.reason, f"process {trainer.replica_rank} of "
+                              f"{trainer.num_replicas} stopped with the others at step "
+                              f"{trainer.step}; {saved}") from None
         if checkpointer is None:
+            failed = False
             raise
-        path = checkpointer.save(trainer)
+        path = checkpointer.save(trainer)  # should it fail, the others are not waited for
+        failed = False
         raise Interrupted(interrupt.reason, f"saved {path} ({describe_position(trainer)}); "
                           f"resume with: {resume_command(args)}") from None
     except ValidationDiverged as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -12,8 +13,8 @@ import torch
 from torch import distributed as dist
 from torch import nn
 
-from ..core.trainer import (COMPILE_MODES, ReplicaError, TrainerBase, replica_slices,
-                            validation_sums)
+from ..core.trainer import (COMPILE_MODES, ReplicaError, TrainerBase, TrainingInterrupted,
+                            replica_slices, validation_sums)
 from .data import resize_images
 from .runtime import mps_available, to_numpy
 
@@ -36,6 +37,9 @@ class Trainer(TrainerBase):
 
     backend, framework = "pytorch", "PyTorch"
     supports_data_on_device = True
+    # Its processes stop at one step boundary, whichever got the signal (check_stop): the CLI
+    # then takes a first signal at a boundary in every process, checkpoints or not.
+    stops_together = True
 
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
                  compile: bool | str = False, **options: Any) -> None:
@@ -48,6 +52,10 @@ class Trainer(TrainerBase):
                                "DistributedDataParallel is not tested here; drop it, or train "
                                "on one device")
         self.compile = compile
+        # Several processes: a Gloo group of their own for the stop votes (open_device), and
+        # the vote each process cast at the last step boundary, still on its way.
+        self.vote_group: Any = None
+        self.pending_vote: tuple[torch.Tensor, Any] | None = None
 
     def replicas(self, requested: int) -> tuple[int, int]:
         """One process per replica: torchrun's ``WORLD_SIZE`` and ``RANK`` say how many and
@@ -84,6 +92,9 @@ class Trainer(TrainerBase):
                 torch.cuda.set_device(device)
             # env:// rendezvous: torchrun sets MASTER_ADDR/MASTER_PORT, RANK and WORLD_SIZE.
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if self.num_replicas > 1 and self.vote_group is None:
+            # On the host even beside NCCL: a vote never waits for the GPU.
+            self.vote_group = dist.new_group(backend="gloo")
         return device
 
     def prepare_model(self, model: Any) -> None:
@@ -280,6 +291,37 @@ class Trainer(TrainerBase):
                 dist.all_reduce(change)
                 new.copy_(old + change)
 
+    def check_stop(self) -> None:
+        """Between two steps: stop if a stop was requested, in every process at the same
+        boundary. A signal may reach one process only, or each at another moment: a process
+        that stopped alone would leave the others waiting in the next step's all-reduce (they
+        died with Gloo's "Connection closed by peer", and nothing was saved). So at each
+        boundary every process casts its vote (the largest signal number wins), and all stop
+        at the next boundary when any voted to: the first process then saves the checkpoint."""
+        if self.num_replicas == 1:
+            super().check_stop()
+            return
+        agreed = self.agreed_stop()
+        if agreed is not None:  # this process's own reason, if the signal reached it too
+            raise TrainingInterrupted(self.stop_requested or agreed)
+
+    def agreed_stop(self) -> str | None:
+        """The stop the processes agreed on at the last boundary (``None``: go on), after
+        casting this boundary's vote: on its way while the next step runs, so that no step
+        waits for it (a stop takes one step more to be agreed)."""
+        vote = torch.tensor([stop_code(self.stop_requested)], dtype=torch.int64)
+        work = dist.all_reduce(vote, op=dist.ReduceOp.MAX, group=self.vote_group, async_op=True)
+        counted, self.pending_vote = self.pending_vote, (vote, work)
+        if counted is None:
+            return None
+        counted[1].wait()
+        code = int(counted[0])
+        if code == 0:
+            return None
+        self.pending_vote[1].wait()  # every process cast it: none is left in flight
+        self.pending_vote = None
+        return signal.Signals(code).name if code in STOP_SIGNALS else OTHER_STOP
+
     def optimizer_step(self) -> None:
         self.optim.step()
         if self.scheduler is not None:
@@ -313,7 +355,10 @@ class Trainer(TrainerBase):
         others may never arrive."""
         if self.num_replicas > 1 and dist.is_initialized():
             if not failed:
+                if self.pending_vote is not None:  # the last boundary's, cast by every process
+                    self.pending_vote[1].wait()
                 dist.barrier()
+            self.pending_vote = self.vote_group = None
             dist.destroy_process_group()
 
     def pass_iterator(self, loader: Iterable[Any], resumed: bool) -> Iterator[Any]:
@@ -376,6 +421,21 @@ class Trainer(TrainerBase):
         if "rng.torch_cuda" in arrays and self.device.type == "cuda":
             torch.cuda.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cuda"])),
                                      self.device)
+
+
+#: The signals a stop vote names (``stop_code``); the largest number wins the vote.
+STOP_SIGNALS = {signal.SIGINT.value, signal.SIGTERM.value}
+#: A stop requested in another process for a reason other than a signal (Python code's own).
+OTHER_STOP = "a stop requested in another process"
+
+
+def stop_code(reason: str | None) -> int:
+    """A process's stop vote: 0 to go on, the signal's number for SIGINT or SIGTERM, 1 for a
+    stop of another kind (``trainer.stop_requested`` set by code)."""
+    if reason is None:
+        return 0
+    number = signal.Signals.__members__.get(reason) if isinstance(reason, str) else None
+    return number.value if number is not None and number.value in STOP_SIGNALS else 1
 
 
 def persistent_buffers(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:

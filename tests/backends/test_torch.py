@@ -779,6 +779,69 @@ def test_each_process_draws_its_own_dropout_masks():
     assert not torch.equal(masks[0], masks[1])
 
 
+def torchrun_environments(port):
+    """What torchrun sets in each of its 2 processes on one machine (``--standalone``)."""
+    shared = {"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "1",
+              "GROUP_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+              "TORCHELASTIC_RUN_ID": "test", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return [dict(shared, RANK=str(rank), LOCAL_RANK=str(rank)) for rank in (0, 1)]
+
+
+def test_a_signal_to_one_process_stops_all_at_one_boundary_and_the_first_saves(
+        tmp_path, straight_two_process_run):
+    """SIGTERM to the second of 2 torchrun processes mid-epoch 2: it stopped at once (it had
+    no checkpointer, so it took the signal as one to stop without saving), and the first died
+    in its next all-reduce ("Connection closed by peer"), saving nothing. Now both stop at the
+    same step boundary, the first saves a checkpoint there, each exits 143 with one line, the
+    first's naming the checkpoint and the command that resumes under torchrun, and that
+    command ends the run as if it had not stopped."""
+    import shlex
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from repository import child_env
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "d2l_alexnet.train", *TWO_PROCESS_FLAGS, "--out",
+               str(tmp_path / "out"), "--checkpoint-dir", str(tmp_path / "ckpt")]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=child_env(TMPDIR=str(tmp_path), **environment))
+                 for environment in torchrun_environments(port)]
+    first, second = processes
+    try:
+        for line in first.stdout:
+            if line.startswith("epoch 1/2"):  # the first process is saving epoch 1's
+                second.send_signal(signal.SIGTERM)
+                break
+        results = [process.communicate(timeout=120) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    statuses = [process.returncode for process in processes]
+    lasts = [stderr.strip().splitlines()[-1] for _, stderr in results]
+    assert statuses == [143, 143], [stderr[-2000:] for _, stderr in results]
+    saved = sorted(os.listdir(tmp_path / "ckpt"))
+    assert len(saved) == 2 and "checkpoint-4.ckpt" in saved, saved  # epoch 1's, the stop's
+    stopped_at = int(saved[-1].removeprefix("checkpoint-").removesuffix(".ckpt"))
+    assert 4 < stopped_at < 8  # mid-epoch 2
+    assert lasts[1] == (f"interrupted by SIGTERM: process 1 of 2 stopped with the others at "
+                        f"step {stopped_at}; the first process says what was saved")
+    assert lasts[0].startswith(f"interrupted by SIGTERM: saved {tmp_path / 'ckpt' / saved[-1]} "
+                               f"(epoch 2, batch {stopped_at - 4}, step {stopped_at}); resume "
+                               "with: ")
+    resume = shlex.split(lasts[0].split("resume with: ", 1)[1])
+    assert resume[:6] == [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc-per-node=2", "-m"] and resume[-1] == "--resume"
+    result = subprocess.run(resume, capture_output=True, text=True, timeout=300,
+                            env=child_env(OMP_NUM_THREADS="1", TMPDIR=str(tmp_path)))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert_same_run(tmp_path / "out", straight_two_process_run / "out")
+
+
 @pytest.mark.parametrize("environment, expected", [
     ({}, "{python} -m d2l_alexnet.train --backend pytorch --resume"),
     ({"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "x"},
