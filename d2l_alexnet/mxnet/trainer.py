@@ -155,11 +155,23 @@ class Trainer(TrainerBase):
                 updated.append([None if getattr(block, name) is array else getattr(block, name)
                                 for (block, name), array in zip(self.array_attributes, given)])
         autograd.backward(losses)
+        self._clear_idle_gradients(len(sizes))
         self.optim.step(1)
         self._average_moving_statistics(before, updated, sizes)
         for context in self.contexts:
             mx.random.seed(_step_seed(runtime._seed, self.step + 1), ctx=context)
         return add_all([loss.as_in_context(self.device) for loss in losses])
+
+    def _clear_idle_gradients(self, used: int) -> None:
+        """Zero gradients on the contexts past the first ``used`` (a short batch with fewer
+        images than contexts ran no backward there): the kvstore sums every context's, and
+        would add the previous step's there, or refuse them as stale on the first step."""
+        if used == len(self.contexts):
+            return
+        for param in self.parameters:
+            for data, grad in list(zip(param.list_data(), param.list_grad()))[used:]:
+                grad[:] = 0
+                data._fresh_grad = True  # (a zero share of the batch's gradient, not stale)
 
     def _average_moving_statistics(self, before: list[Any], updated: list[list[Any]],
                                    sizes: list[int]) -> None:

@@ -683,3 +683,42 @@ def test_gluons_batch_norm_keeps_one_running_mean_on_two_contexts_and_resumes_ex
     assert metrics(resumed) == metrics(straight)
     for ours, theirs in zip(model_state(model), model_state(straight_model), strict=True):
         assert np.array_equal(ours, theirs)
+
+
+def fit_history(make_model, data, **settings):
+    d2l.set_seed(0)
+    model = make_model()
+    history = d2l.Trainer(max_epochs=settings.pop("epochs", 1), progress=False, log=None,
+                          **settings).fit(model, data)
+    return model, metrics(history)
+
+
+def test_a_batch_smaller_than_the_contexts_trains_as_on_one_device():
+    """A batch with fewer images than contexts (an epoch's last, of 1 image on 2) ran no
+    backward on the idle context, and the kvstore summed its previous step's gradient into
+    this one (val_loss 2.5e-4 off one device's), or on the first step refused it as stale
+    ('... on context cpu(1) has not been updated by backward'). The idle contexts now give a
+    zero gradient: the step is one device's, and so are Gluon BatchNorm's running statistics,
+    the same on every context."""
+    data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=9, limit_val=9, log=None)
+
+    def alexnet():
+        return d2l.AlexNet(lr=0.05, momentum=0.9, dropout=0, resize=SMALL)
+
+    _, one = fit_history(alexnet, data, epochs=2)
+    _, two = fit_history(alexnet, data, epochs=2, **TWO_CONTEXTS)
+    np.testing.assert_allclose(two, one, rtol=1e-5)
+    # Batches of 1: every step runs on the first context alone, as on one device.
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    tiny = d2l.ArrayData(train=(images[:3], np.arange(3)), val=(images[3:], np.arange(2)),
+                         batch_size=1, resize=28)
+
+    def resnet():
+        return residual_lesson_model(mx.nd.relu, num_classes=10)
+
+    one_model, one = fit_history(resnet, tiny)
+    two_model, two = fit_history(resnet, tiny, **TWO_CONTEXTS)
+    np.testing.assert_allclose(two, one, rtol=1e-5)
+    expected = d2l.to_numpy(one_model.net[1].bn.running_mean.data())
+    for copy in two_model.net[1].bn.running_mean.list_data():
+        np.testing.assert_allclose(d2l.to_numpy(copy), expected, rtol=1e-5, atol=1e-7)
