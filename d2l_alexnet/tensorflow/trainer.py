@@ -225,19 +225,24 @@ class Trainer(TrainerBase):
 
     def _distribute(self, images, labels):
         """Each replica's slice of the global batch (by its global replica id, so every worker
-        of a multi-worker run, holding the same global batch, takes its own)."""
-        slices = replica_slices(len(labels), self.num_replicas)
+        of a multi-worker run, holding the same global batch, takes its own), the global
+        batch's size, and each replica's weight. A batch with fewer examples than replicas (an
+        epoch's last) cannot give each one a share, and a replica given none failed: every
+        replica takes the whole batch, the first with weight 1 and the others 0, so the step
+        is one device's (and so are the moving statistics the replicas average)."""
+        short = len(labels) < self.num_replicas
+        slices = ([slice(None)] * self.num_replicas if short
+                  else replica_slices(len(labels), self.num_replicas))
 
-        def replica_value(context):
-            mine = slices[context.replica_id_in_sync_group]
-            return (resize_images(tf.constant(images[mine]), self.input_size),
-                    tf.constant(labels[mine].astype(np.int32)))
+        def distributed(value_of_rank):
+            return self.strategy.experimental_distribute_values_from_function(
+                lambda context: value_of_rank(context.replica_id_in_sync_group))
 
-        X, y = self.strategy.experimental_distribute_values_from_function(
-            lambda context: replica_value(context)[0]), \
-            self.strategy.experimental_distribute_values_from_function(
-                lambda context: replica_value(context)[1])
-        return X, y, tf.constant(float(len(labels)))
+        X = distributed(lambda rank: resize_images(tf.constant(images[slices[rank]]),
+                                                   self.input_size))
+        y = distributed(lambda rank: tf.constant(labels[slices[rank]].astype(np.int32)))
+        weight = distributed(lambda rank: tf.constant(0.0 if short and rank else 1.0))
+        return X, y, tf.constant(float(len(labels))), weight
 
     def _train_step(self, X, y):
         variables = self.model.trainable_variables
@@ -260,13 +265,13 @@ class Trainer(TrainerBase):
         return [grad + (share * self.weight_decay) * variable
                 for grad, variable in zip(grads, variables)]
 
-    def _replica_train_step(self, X, y, total):
+    def _replica_train_step(self, X, y, total, weight):
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             # Scaled by the global batch: the optimizer sums the replicas' gradients, which is
-            # then the gradient of the global batch's mean loss.
+            # then the gradient of the global batch's mean loss (0 from a replica weighing 0).
             loss = tf.reduce_sum(self.model.loss(self.model(X, training=True), y,
-                                                 averaged=False)) / total
+                                                 averaged=False)) * (weight / total)
         grads = tape.gradient(loss, variables)
         if self.gradient_clip_val > 0:  # the global batch's gradient, before the decay term
             context = tf.distribute.get_replica_context()
@@ -277,15 +282,18 @@ class Trainer(TrainerBase):
         self.optim.apply_gradients(zip(grads, variables))
         return loss
 
-    def _distributed_train_step(self, X, y, total):
-        losses = self.strategy.run(self._replica_train_step, args=(X, y, total))
+    def _distributed_train_step(self, X, y, total, weight):
+        losses = self.strategy.run(self._replica_train_step, args=(X, y, total, weight))
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
     def _eval_step(self, X, y):
         return validation_sums(self.model, self.model(X, training=False), y, total=tf.reduce_sum)
 
-    def _distributed_eval_step(self, X, y, total):
-        sums = self.strategy.run(self._eval_step, args=(X, y))
+    def _replica_eval_step(self, X, y, weight):
+        return tuple(value * tf.cast(weight, value.dtype) for value in self._eval_step(X, y))
+
+    def _distributed_eval_step(self, X, y, total, weight):
+        sums = self.strategy.run(self._replica_eval_step, args=(X, y, weight))
         return tuple(self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                      for value in sums)
 

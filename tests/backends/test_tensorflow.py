@@ -726,3 +726,59 @@ def test_a_model_compiled_for_keras_fit_is_refused_in_one_line(batch):
     del model.loss  # the fix it names: the model's own loss method again
     assert np.isfinite(d2l.Trainer(max_epochs=1, progress=False, log=None).fit(
         model, data)[-1]["val_loss"])
+
+
+SHORT_BATCHES_ON_REPLICAS = """
+import json
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from d2l_alexnet import tensorflow as d2l
+keras = d2l.keras
+
+class BNLeNet(d2l.Classifier):  # the book's LeNet with Keras' BatchNormalization, in brief
+    def __init__(self, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = keras.Sequential([
+            keras.layers.Conv2D(6, kernel_size=5), keras.layers.BatchNormalization(),
+            keras.layers.Activation("sigmoid"), keras.layers.AvgPool2D(pool_size=2, strides=2),
+            keras.layers.Flatten(), keras.layers.Dense(num_classes)])
+
+def run(make_model, replicas, epochs=1, **sizes):
+    d2l.set_seed(0)
+    model = make_model()
+    data = d2l.FashionMNIST(log=None, **sizes)
+    history = d2l.Trainer(max_epochs=epochs, num_gpus=replicas, device="cpu", progress=False,
+                          log=None).fit(model, data)
+    moving = [variable.numpy().tolist() for variable in model.non_trainable_variables
+              if "moving" in variable.path]
+    return [[record[key] for key in ("train_loss", "val_loss", "val_acc")]
+            for record in history], moving
+
+def alexnet():
+    return d2l.AlexNet(lr=0.05, momentum=0.9, dropout=0, resize=67)
+
+lasts = dict(batch_size=8, resize=(67, 67), limit_train=9, limit_val=9)
+ones = dict(batch_size=1, resize=(28, 28), limit_train=3, limit_val=2)
+print(json.dumps([[run(alexnet, replicas, epochs=2, **lasts)[0] for replicas in (1, 2)],
+                  [run(BNLeNet, replicas, **ones) for replicas in (1, 2)]]))
+"""
+
+
+def test_a_batch_smaller_than_the_replicas_trains_and_evaluates_as_on_one_device():
+    """A batch with fewer images than replicas (an epoch's last, of 1 image on 2, or every
+    batch of 1) gave a replica an empty slice, and the step stopped with 'input depth must
+    be evenly divisible by filter depth: 1 vs 96'. Every replica now takes such a batch, the
+    first weighing 1 and the others 0: AlexNet's losses follow one device's, and so do
+    BatchNormalization's moving statistics."""
+    result = subprocess.run([sys.executable, "-c", SHORT_BATCHES_ON_REPLICAS], env=child_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (one, two), ((bn_one, moving_one), (bn_two, moving_two)) = json.loads(
+        result.stdout.splitlines()[-1])
+    np.testing.assert_allclose(two, one, rtol=1e-5)
+    np.testing.assert_allclose(bn_two, bn_one, rtol=1e-5)
+    assert len(moving_one) == 2
+    for ours, theirs in zip(moving_two, moving_one, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
