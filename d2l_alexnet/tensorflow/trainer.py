@@ -22,6 +22,23 @@ from .runtime import keras, tf, to_numpy
 MIRRORED_STRATEGIES: dict[tuple[str, ...], Any] = {}
 
 
+class CPUReplicaError(ReplicaError):
+    """Fewer CPU devices than replicas: a Python caller can split the CPU into logical devices
+    before TensorFlow's first op, and the command line cannot (TensorFlow has run ops by the
+    time it reads its flags), so there it names what works instead."""
+
+    def __init__(self, replicas: int, seen: int) -> None:
+        self.shortage = (f"{replicas} replicas need {replicas} CPU devices but TensorFlow sees "
+                         f"{seen}")
+        super().__init__(f"{self.shortage}: split the CPU into logical devices with "
+                         "tf.config.set_logical_device_configuration before any op")
+
+    def for_command_line(self) -> str:
+        return (f"{self.shortage}, and the command line cannot split the CPU: give each replica "
+                "a GPU (--device gpu), or run one process per replica with TF_CONFIG naming "
+                "them as a cluster of workers (README, Scaling out)")
+
+
 class Trainer(TrainerBase):
     """The shared fit loop with TensorFlow steps (d2l, sec_oo-design).
 
@@ -56,12 +73,12 @@ class Trainer(TrainerBase):
             self.replica_rank = strategy.cluster_resolver.task_id
         else:
             devices = [device.name for device in tf.config.list_logical_devices(kind)]
+            if len(devices) < self.num_replicas and kind == "CPU":
+                raise CPUReplicaError(self.num_replicas, len(devices))
             if len(devices) < self.num_replicas:
-                hint = ("split the CPU into logical devices with "
-                        "tf.config.set_logical_device_configuration before any op"
-                        if kind == "CPU" else f"use --devices {len(devices)} or fewer")
                 raise ReplicaError(f"{self.num_replicas} replicas need {self.num_replicas} "
-                                   f"{kind} devices but TensorFlow sees {len(devices)}: {hint}")
+                                   f"{kind} devices but TensorFlow sees {len(devices)}: use "
+                                   f"--devices {len(devices)} or fewer")
             devices = tuple(devices[:self.num_replicas])
             if devices not in MIRRORED_STRATEGIES:  # one per device set, for every Trainer
                 MIRRORED_STRATEGIES[devices] = tf.distribute.MirroredStrategy(list(devices))

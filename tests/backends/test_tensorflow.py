@@ -21,6 +21,7 @@ from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.callbacks import Callback  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 from d2l_alexnet.core.recipe import LearningRatePlan  # noqa: E402
+from d2l_alexnet.core.trainer import ReplicaError  # noqa: E402
 from d2l_alexnet.tensorflow.model import PlannedSchedule  # noqa: E402
 from repository import child_env  # noqa: E402
 
@@ -782,3 +783,20 @@ def test_a_batch_smaller_than_the_replicas_trains_and_evaluates_as_on_one_device
     assert len(moving_one) == 2
     for ours, theirs in zip(moving_two, moving_one, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+
+
+def test_too_few_cpu_devices_are_refused_with_a_fix_for_python_and_one_for_the_command_line():
+    """Two replicas on a CPU that is not split into logical devices: a Python caller is told to
+    split it, and the command line, where that cannot be done ('before any op'), was told the
+    same; it now names what works there, a GPU per replica or a TF_CONFIG cluster."""
+    trainer = d2l.Trainer(max_epochs=1, num_gpus=2, device="cpu", progress=False, log=None)
+    with pytest.raises(ReplicaError) as refusal:
+        trainer.fit(d2l.AlexNet(resize=SMALL), fashion(batch_size=8, limit_train=8,
+                                                        limit_val=8, resize=SMALL))
+    in_python, on_the_command_line = str(refusal.value), refusal.value.for_command_line()
+    assert in_python.startswith("2 replicas need 2 CPU devices but TensorFlow sees 1: ")
+    assert "tf.config.set_logical_device_configuration before any op" in in_python
+    assert on_the_command_line.startswith("2 replicas need 2 CPU devices but TensorFlow sees 1")
+    assert "--device gpu" in on_the_command_line and "TF_CONFIG" in on_the_command_line
+    assert "tf.config" not in on_the_command_line
+    assert "\n" not in in_python + on_the_command_line

@@ -101,8 +101,9 @@ REPLICA_REFUSALS = {
     "jax": (["--devices", "2", "--device", "cpu"],
             "2 replicas need 2 cpu devices but JAX sees 1: set XLA_FLAGS="),
     "tensorflow": (["--devices", "2", "--device", "cpu"],
-                   "2 replicas need 2 CPU devices but TensorFlow sees 1: split the CPU into "
-                   "logical devices"),
+                   "2 replicas need 2 CPU devices but TensorFlow sees 1, and the command line "
+                   "cannot split the CPU: give each replica a GPU (--device gpu), or run one "
+                   "process per replica with TF_CONFIG"),
     "pytorch": (["--devices", "2"], "launch with torchrun --nproc-per-node 2"),
 }
 
