@@ -599,12 +599,11 @@ def moving_statistics(model):
             if torch.is_tensor(getattr(module, name, None))}
 
 
-class MixedBNLeNet(d2l.Classifier):
+class MixedBNLeNet(BookBNLeNetScratch):
     """A small LeNet with both BatchNorms: the book's from-scratch one, then PyTorch's."""
 
     def __init__(self, lr=0.1, num_classes=10):
-        super().__init__()
-        self.save_hyperparameters()
+        super().__init__(lr, num_classes)
         nn = torch.nn
         self.net = nn.Sequential(
             nn.LazyConv2d(6, kernel_size=5), BookBatchNorm(6, num_dims=4), nn.Sigmoid(),
