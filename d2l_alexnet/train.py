@@ -566,6 +566,7 @@ def train_model(args, trainer, model, data, checkpointer):
     # stuck in the next step's all-reduce.
     together = getattr(trainer, "stops_together", False) and trainer.num_replicas > 1
     args.stop_signals.trainer = trainer if checkpointer is not None or together else None
+    args.stop_signals.saves = checkpointer is not None
     failed = True
     try:
         history = trainer.fit(model, data, resume=args.resume_from)
@@ -776,6 +777,7 @@ class StopSignals:
 
     def __init__(self):
         self.trainer, self.previous = None, {}
+        self.saves = True  # a stop at a step boundary saves a checkpoint there
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -799,8 +801,9 @@ class StopSignals:
         name = signal.Signals(signum).name
         if self.trainer is not None and self.trainer.stop_requested is None:
             self.trainer.stop_requested = name
-            warn(f"\n{name}: stopping after this step to save a checkpoint ({name} again stops "
-                 "at once)")
+            purpose = ("to save a checkpoint" if self.saves else
+                       "with the other processes (no --checkpoint-dir: nothing is saved)")
+            warn(f"\n{name}: stopping after this step {purpose} ({name} again stops at once)")
             return
         if self.trainer is not None:  # the second: mid-step, no consistent state to save
             raise StoppedAtOnce(name)

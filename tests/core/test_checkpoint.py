@@ -577,6 +577,20 @@ def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
     assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
 
 
+def test_a_first_signal_says_a_checkpoint_is_saved_only_where_one_is(capsys):
+    """Processes that stop together (torchrun's) take a first signal at a step boundary even
+    without --checkpoint-dir: the line then says nothing is saved, not that a checkpoint is."""
+    for saves, purpose in ((True, "to save a checkpoint"),
+                           (False, "with the other processes (no --checkpoint-dir: nothing is "
+                                   "saved)")):
+        stops = train.StopSignals()
+        stops.trainer, stops.saves = types.SimpleNamespace(stop_requested=None), saves
+        stops.handle(signal.SIGTERM, None)
+        assert stops.trainer.stop_requested == "SIGTERM"
+        assert capsys.readouterr().err == (f"\nSIGTERM: stopping after this step {purpose} "
+                                           "(SIGTERM again stops at once)\n")
+
+
 def test_only_the_first_process_of_a_run_says_what_the_run_is(cli, tmp_path, capsys,
                                                                  monkeypatch):
     """On several processes (torchrun, several hosts) the introduction (data, recipe, layer
