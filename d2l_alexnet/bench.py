@@ -779,7 +779,8 @@ def run(args):
     for flag, path in (("--json", args.json), ("--plot", args.plot)):
         if path is not None and not path.strip():
             raise UsageError(f"{flag} needs a file name, got an empty one")
-    plot_path = (args.plot or f"bench-{args.backend}-{args.precision}.png"
+    compiled = "" if not args.compile else "-compiled"  # beside an eager sweep's, not over it
+    plot_path = (args.plot or f"bench-{args.backend}-{args.precision}{compiled}.png"
                  if args.batch_sizes else None)
     check_output_names(args.json, plot_path)
     backend = load_backend(args.backend, "bench")

@@ -228,6 +228,9 @@ def test_a_disk_that_fills_while_measuring_loses_no_results(no_measurement, monk
      "--json same.png and the plot same.png are one file"),
     (["--batch-sizes", "2", "--json", "bench-pytorch-fp32.png"],
      "--json bench-pytorch-fp32.png and the plot bench-pytorch-fp32.png are one file"),
+    (["--batch-sizes", "2", "--compile", "--json", "bench-pytorch-fp32-compiled.png"],
+     "--json bench-pytorch-fp32-compiled.png and the plot bench-pytorch-fp32-compiled.png are "
+     "one file"),
     (["--batch-sizes", "2", "4", "--batch-size", "8"],
      "--batch-size goes with one measurement: a sweep measures the sizes --batch-sizes names"),
     (["--json", ""], "--json needs a file name"),
