@@ -225,7 +225,8 @@ def test_evaluations_fall_every_half_epoch_and_at_every_epoch_end():
 
 @pytest.mark.parametrize("arguments, message", [
     (["--time-to-accuracy", "88"], "between 0 and 1, got 88.0"),
-    (["--time-to-accuracy", "0.88", "--eval-every", "0"], "--eval-every must be a positive number of epochs"),
+    (["--time-to-accuracy", "0.88", "--eval-every", "0"],
+     "--eval-every must be a positive number of epochs"),
     (["--time-to-accuracy", "0.88", "--schedule", "onecycle"], "needs --max-lr"),
     (["--time-to-accuracy", "0.88", "--limit-train", "0"], "--limit-train must be at least 1"),
     (["--recipe", "fast"], "--recipe and --epochs go with --time-to-accuracy"),
