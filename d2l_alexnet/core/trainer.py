@@ -671,6 +671,32 @@ class TrainerBase(HyperParameters):
             images = images.astype(np.float32, copy=False)
         return images
 
+    def first_training_images(self) -> np.ndarray | None:
+        """The first training batch's images as ``fit`` will read them, channels last and not
+        yet resized, or ``None`` when there is no batch: what a backend sizes a model's deferred
+        weights from before the first step. A position-aware module's stored images (or its
+        first epoch's first batch) are read without drawing from any RNG; a book-style loader's
+        first batch comes from the loaders ``attach_data`` kept, since another call could draw a
+        shuffle's seed again."""
+        if self.position_aware:
+            images = getattr(self.data, "train_images", None)
+            if images is None:
+                images = next(iter(self.data.raw_batches(True, epoch=0)), (None,))[0]
+            return None if images is None or not len(images) else np.asarray(images)
+        return self.first_loader_images(self.setup_loaders[True])
+
+    def first_loader_images(self, loader: Iterable[Any]) -> np.ndarray | None:
+        """A book-style loader's first batch of images, its labels checked as ``fit`` checks
+        them (a backend that can tell the shape unread overrides this)."""
+        batch = next(iter(loader), None)
+        if batch is None:
+            return None
+        where = f"{type(self.data).__name__}.train_dataloader()"
+        X, y = batch_pair(batch, where)
+        loader_labels(self.host_array(y), where)
+        images = self.loader_images(X)
+        return images if len(images) else None
+
     def fit_epoch(self) -> Record:
         epoch = self.epoch
         started = time.perf_counter()

@@ -16,8 +16,7 @@ from flax.training import train_state
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..core.data import DataError
-from ..core.trainer import (ReplicaError, TrainerBase, batch_pair, replica_slices,
-                            validation_sums)
+from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
 from . import runtime
 from .data import resize_images
 from .model import _bare, optax_schedule
@@ -159,18 +158,14 @@ class Trainer(TrainerBase):
         for a model that says not its size, the data's first training image."""
         if model.input_size is not None:
             return model.input_batch_shape()
-        images = getattr(self.data, "train_images", None)
-        if images is None and self.position_aware:
-            images = next(iter(self.data.raw_batches(True, epoch=0)))[0]
-        elif images is None:  # the loader setup checked (another call could shuffle anew)
-            where = f"{type(self.data).__name__}.train_dataloader()"
-            batch = next(iter(self.setup_loaders[True]), None)
-            if batch is None:
-                raise DataError(f"{type(model).__name__} has no parameters yet and {where} "
-                                "yielded no batch to make them from: give it data, or give "
-                                "the model its parameters (set_params, or the Trainer's "
-                                "init_params)")
-            images = self.loader_images(batch_pair(batch, where)[0])
+        images = self.first_training_images()
+        if images is None:
+            where = (f"{type(self.data).__name__}" if self.position_aware
+                     else f"{type(self.data).__name__}.train_dataloader()")
+            raise DataError(f"{type(model).__name__} has no parameters yet and {where} "
+                            "yielded no batch to make them from: give it data, or give "
+                            "the model its parameters (set_params, or the Trainer's "
+                            "init_params)")
         images = np.asarray(images[:1])
         return tuple(resize_images(images, self.input_size or images.shape[1:3]).shape)
 

@@ -10,7 +10,7 @@ import numpy as np
 from mxnet import autograd, gluon
 from mxnet.gluon import nn
 
-from ..core.trainer import ReplicaError, TrainerBase, batch_pair, validation_sums
+from ..core.trainer import ReplicaError, TrainerBase, validation_sums
 from . import runtime
 from .data import resize_images
 from .runtime import (_step_seed, add_all, check_numpy_mode, classic, device_array, num_gpus,
@@ -71,15 +71,8 @@ class Trainer(TrainerBase):
         restored before the first step (Gluon draws them as that step would have)."""
         if not any(param._deferred_init for param in model.collect_params().values()):
             return
-        if self.position_aware:
-            images = getattr(self.data, "train_images", None)
-            if images is None:
-                images = next(iter(self.data.raw_batches(True, epoch=0)), (None,))[0]
-        else:
-            batch = next(iter(self.setup_loaders[True]), None)
-            where = f"{type(self.data).__name__}.train_dataloader()"
-            images = None if batch is None else self.loader_images(batch_pair(batch, where)[0])
-        if images is None or not len(images):
+        images = self.first_training_images()
+        if images is None:
             return  # no batch to size them from: fit refuses the empty data in its own words
         zeros = np.zeros_like(np.asarray(images[:1]))
         X = resize_images(zeros, self.input_size or zeros.shape[1:3], ctx=self.device)

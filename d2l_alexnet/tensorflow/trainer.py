@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..core.data import DataError
-from ..core.trainer import (ReplicaError, TrainerBase, batch_pair, loader_labels,
-                            replica_slices, validation_sums)
+from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation_sums
 from . import runtime
 from .data import resize_images
 from .runtime import keras, tf, to_numpy
@@ -142,13 +141,8 @@ class Trainer(TrainerBase):
         the data's stored images, the first batch of a position-aware module's first epoch,
         or a ``tf.data.Dataset``'s element spec; else the first batch of the loader ``setup``
         already made."""
-        if self.position_aware:
-            images = getattr(self.data, "train_images", None)
-            if images is None:
-                images = next(iter(self.data.raw_batches(True, epoch=0)), (None,))[0]
-        else:
-            images = self._first_loader_images()
-        if images is None or not len(images):
+        images = self.first_training_images()
+        if images is None:
             raise DataError(f"{type(model).__name__} has no weights yet (Keras makes a layer's "
                             f"weights on its first call), and {type(self.data).__name__} gave "
                             "no training image to make them from: give it data, or call the "
@@ -156,21 +150,14 @@ class Trainer(TrainerBase):
         images = np.asarray(images[:1])
         return tuple(resize_images(images, self.input_size or images.shape[1:3]).shape)
 
-    def _first_loader_images(self):
-        loader = self.setup_loaders[True]
+    def first_loader_images(self, loader: Any) -> np.ndarray | None:
         spec = getattr(loader, "element_spec", None)  # a tf.data.Dataset's: known unread
         if (isinstance(spec, tuple) and len(spec) == 2
                 and all(isinstance(part, tf.TensorSpec) for part in spec)
                 and spec[-1].shape.rank == 1 and spec[0].shape[1:].is_fully_defined()):
-            X = np.zeros((1, *spec[0].shape[1:]), spec[0].dtype.as_numpy_dtype)
-        else:  # read, and refused in one line as fit would refuse it (not (X, y), not batched)
-            batch = next(iter(loader), None)
-            if batch is None:
-                return None
-            where = f"{type(self.data).__name__}.train_dataloader()"
-            X, y = batch_pair(batch, where)
-            loader_labels(self.host_array(y), where)
-        return self.loader_images(X)
+            return self.loader_images(
+                np.zeros((1, *spec[0].shape[1:]), spec[0].dtype.as_numpy_dtype))
+        return super().first_loader_images(loader)
 
     def _mirror_network(self, model):
         """Rebuild ``model.net`` under the strategy's scope (mirrored variables) with its
