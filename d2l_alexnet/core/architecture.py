@@ -153,7 +153,10 @@ def layer_table(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
     shape: tuple[int, ...] = (check_in_channels(in_channels), *as_size(resize))
     check_num_classes(num_classes)
     rows = []
-    for layer in layers:
+    for number, layer in enumerate(layers, 1):
+        problem = row_problem(layer, shape)
+        if problem is not None:
+            raise ValueError(f"row {number} of the table, {layer}: {problem}")
         parameters = flops = 0
         if layer.kind in WINDOWED:
             channels, height, width = shape
@@ -183,19 +186,48 @@ def layer_table(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
             parameters = weights + units
             flops = 2 * weights
             shape = (units,)
-        elif layer.kind not in ELEMENTWISE:
-            raise ValueError(f"unknown layer kind {layer.kind!r}: choose one of "
-                             f"{', '.join(KINDS)}")
         rows.append(LayerInfo(layer, shape, parameters, flops))
+    if shape != (num_classes,):
+        raise ValueError(f"the table ends in {'nothing' if not rows else rows[-1].layer.kind}, "
+                         f"whose output is {shape}, not the {num_classes} classes' scores: end "
+                         f"it with Layer(\"dense\") (units None: one per class)")
     return rows
+
+
+def row_problem(layer: Layer, shape: tuple[int, ...]) -> str | None:
+    """What is wrong with ``layer`` as a row that takes ``shape`` (channels-first, no batch
+    axis), said so that its fix is plain; ``None`` when it can be built. Each framework would
+    refuse these rows in words of its own, if at all: a dense row on a feature map went through
+    in some, and classified every pixel."""
+    if layer.kind not in KINDS:
+        return f"unknown layer kind {layer.kind!r}: choose one of {', '.join(KINDS)}"
+    if layer.kind in WINDOWED:
+        if len(shape) != 3:
+            return (f"a {layer.kind} slides over a feature map, and it comes after the "
+                    "flatten row: put the windowed rows before Layer(\"flatten\")")
+        if layer.kernel < 1 or layer.stride < 1 or layer.padding < 0:
+            return "give it kernel >= 1, stride >= 1 and padding >= 0"
+        if layer.kind != "conv" and 2 * layer.padding > layer.kernel:
+            return "a pooling window may be padded by at most half its kernel"
+    if layer.kind == "conv" and not (isinstance(layer.units, int) and layer.units >= 1):
+        return "name its output channels, e.g. Layer(\"conv\", 64, kernel=3)"
+    if layer.kind == "dense":
+        if len(shape) != 1:
+            return (f"a dense row takes features, and it gets a {len(shape)}-axis feature "
+                    "map: put Layer(\"flatten\") before the first dense row")
+        if layer.units is not None and not (isinstance(layer.units, int) and layer.units >= 1):
+            return "give it units >= 1 (None: one per class)"
+    if layer.kind == "dropout" and not 0.0 <= layer.rate < 1.0:
+        return f"a dropout rate must be in [0, 1), got {layer.rate}"
+    return None
 
 
 def minimum_resize(layers: Sequence[Layer] = ALEXNET) -> int:
     """The smallest square input on which every feature map keeps at least one pixel."""
     size = 1
     for layer in reversed(layers):
-        if layer.kind in WINDOWED:
-            size = (size - 1) * layer.stride + layer.kernel - 2 * layer.padding
+        if layer.kind in WINDOWED:  # each layer's input needs a pixel too, padded or not
+            size = max(1, (size - 1) * layer.stride + layer.kernel - 2 * layer.padding)
     return size
 
 

@@ -208,13 +208,29 @@ ACTIVATIONS = ("relu", "sigmoid")  # rows folded into the layer before them, as 
 
 
 def _keras_padding(layer):
-    """Keras pads only "valid" (none) or "same" (kernel - 1 in all, at stride 1)."""
+    """Keras' own padding for a row: "valid" (none) or "same" (kernel - 1 in all, at stride
+    1); ``None`` where the row's zeros must come first, from a ``ZeroPadding2D``. Keras' "same"
+    average pooling leaves its padding out of each mean, where the other backends count the
+    zeros, so a padded average pool always takes the explicit zeros."""
     if layer.padding == 0:
         return "valid"
-    if layer.stride == 1 and 2 * layer.padding == layer.kernel - 1:
+    if (layer.stride == 1 and 2 * layer.padding == layer.kernel - 1
+            and layer.kind != "avgpool"):
         return "same"
-    raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
-                     f"stride-{layer.stride} {layer.kind} has no Keras equivalent")
+    if layer.kind == "maxpool":  # zeros would win over negative inputs: the others pad -inf
+        raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
+                         f"stride-{layer.stride} maxpool has no Keras equivalent: pad by "
+                         f"(kernel - 1) / 2 at stride 1, or not at all")
+    return None
+
+
+def _padded(layer, make):
+    """``make(padding)``'s Keras layer, after a ``ZeroPadding2D`` where Keras has no padding
+    of the row's own."""
+    padding = _keras_padding(layer)
+    if padding is not None:
+        return [make(padding)]
+    return [keras.layers.ZeroPadding2D(layer.padding), make("valid")]
 
 
 def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
@@ -234,9 +250,8 @@ def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
         following = rows[index + 1].layer.kind if index + 1 < len(rows) else None
         activation = following if following in ACTIVATIONS else None
         if layer.kind == "conv":
-            modules.append(keras.layers.Conv2D(layer.units, layer.kernel, layer.stride,
-                                               _keras_padding(layer), activation=activation,
-                                               **init))
+            modules += _padded(layer, lambda padding: keras.layers.Conv2D(
+                layer.units, layer.kernel, layer.stride, padding, activation=activation, **init))
         elif layer.kind == "dense":
             modules.append(keras.layers.Dense(row.output_shape[0], activation=activation, **init))
         elif layer.kind in ACTIVATIONS:
@@ -245,7 +260,7 @@ def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
         elif layer.kind in ("maxpool", "avgpool"):
             pool = (keras.layers.MaxPooling2D if layer.kind == "maxpool"
                     else keras.layers.AveragePooling2D)
-            modules.append(pool(layer.kernel, layer.stride, _keras_padding(layer)))
+            modules += _padded(layer, lambda padding: pool(layer.kernel, layer.stride, padding))
         elif layer.kind == "flatten":
             modules.append(keras.layers.Flatten())
         elif layer.kind == "dropout":

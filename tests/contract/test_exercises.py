@@ -38,3 +38,33 @@ def test_an_exercise_table_learns_one_batch_at_28(d2l, one_batch, name):
     # From chance (ln 10 = 2.30) every backend reaches 2.20 or less in 20 steps; 0.05 is margin.
     assert after["val_loss"] < before["val_loss"] - 0.05, (before, after)
     assert model.predict(one_batch[0]).shape == (BATCH,)
+
+
+def test_padded_rows_compute_as_in_every_backend(d2l):
+    """Exercise 5(b)'s downsampling rows: a stride-2 convolution padded by 1 (Keras has no
+    padding of its own for it) and a padded average pool, whose padding zeros count in each
+    mean (Keras' "same" leaves them out). With every weight 1 and every bias 0, the scores
+    are the same whatever a framework's layout: the sum of the last feature map."""
+    import numpy as np
+
+    from d2l_alexnet.core.architecture import Layer
+
+    rows = (Layer("conv", 2, kernel=3, stride=2, padding=1),
+            Layer("avgpool", kernel=3, stride=1, padding=1), Layer("flatten"), Layer("dense", None))
+    model = d2l.AlexNet(num_classes=2, resize=6, layers=rows)
+    d2l.assign_parameter_arrays(model, [
+        (name, np.ones_like(array) if array.ndim > 1 else np.zeros_like(array))
+        for name, array in d2l.parameter_arrays(model)])
+    images = np.arange(36, dtype=np.uint8).reshape(1, 6, 6) * 7
+
+    pixels = np.pad(images[0] / 255.0, 1)
+    convolved = np.array([[pixels[2 * i:2 * i + 3, 2 * j:2 * j + 3].sum() for j in range(3)]
+                          for i in range(3)])
+    padded = np.pad(convolved, 1)
+    pooled = np.array([[padded[i:i + 3, j:j + 3].sum() / 9 for j in range(3)] for i in range(3)])
+    expected = 2 * pooled.sum()  # the dense layer sums both channels' maps
+
+    scores = d2l.to_numpy(model.evaluate_batch(d2l.resize_images(images, (6, 6)),
+                                               features=False))
+    assert scores.shape == (1, 2)
+    np.testing.assert_allclose(scores, expected, rtol=1e-5)

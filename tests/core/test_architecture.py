@@ -69,3 +69,51 @@ def test_the_table_takes_lenets_rows_as_they_are():
     assert minimum_resize(LENET) == 12
     with pytest.raises(ValueError, match="unknown layer kind 'tanh': choose one of conv"):
         layer_table(28, layers=(architecture.Layer("tanh"),))
+
+
+SLIM = (architecture.Layer("conv", 8, kernel=3, padding=1), architecture.Layer("relu"),
+        architecture.Layer("maxpool", kernel=2, stride=2))
+
+
+@pytest.mark.parametrize("rows, row, problem", [
+    # The likeliest slip of exercise 5: without it, some frameworks classified every pixel.
+    ((*SLIM, architecture.Layer("dense", None)), 4, 'put Layer\\("flatten"\\) before the first'),
+    ((*SLIM, architecture.Layer("flatten"), architecture.Layer("conv", 4, kernel=1)),
+     5, "put the windowed rows before"),
+    ((architecture.Layer("maxpool", stride=2), architecture.Layer("flatten"),
+      architecture.Layer("dense", None)), 1, "kernel >= 1"),
+    ((architecture.Layer("conv", kernel=3), architecture.Layer("flatten"),
+      architecture.Layer("dense", None)), 1, "name its output channels"),
+    ((architecture.Layer("conv", 4, kernel=3, stride=0),), 1, "stride >= 1"),
+    ((architecture.Layer("avgpool", kernel=2, padding=2),), 1, "at most half its kernel"),
+    ((*SLIM, architecture.Layer("flatten"), architecture.Layer("dropout", rate=1.0),
+      architecture.Layer("dense", None)), 5, r"in \[0, 1\), got 1.0"),
+    ((*SLIM, architecture.Layer("flatten"), architecture.Layer("dense", 0)), 5,
+     "units >= 1"),
+])
+def test_a_row_that_cannot_be_built_is_named_with_its_fix(rows, row, problem):
+    with pytest.raises(ValueError, match=f"row {row} of the table, Layer.*{problem}"):
+        layer_table(28, layers=rows)
+
+
+@pytest.mark.parametrize("rows, output", [
+    (SLIM, r"\(8, 14, 14\)"),
+    ((*SLIM, architecture.Layer("flatten"), architecture.Layer("dense", 32)), r"\(32,\)"),
+    ((), r"\(1, 28, 28\)"),
+])
+def test_a_table_must_end_in_one_score_per_class(rows, output):
+    with pytest.raises(ValueError, match=f"output is {output}, not the 10 classes' scores"):
+        layer_table(28, layers=rows)
+
+
+def test_minimum_resize_keeps_a_pixel_at_every_layers_input():
+    """Padding more than half a kernel lets a layer's output outgrow its input: working back
+    from the output alone asked for 3 pixels here (the first conv then had none) or for -1."""
+    head = (architecture.Layer("flatten"), architecture.Layer("dense", None))
+    rows = (architecture.Layer("conv", 4, kernel=5), architecture.Layer("conv", 4, kernel=3,
+                                                                         padding=2), *head)
+    assert minimum_resize(rows) == 5
+    layer_table(5, layers=rows)
+    with pytest.raises(ValueError, match="use a resize of at least 5"):
+        layer_table(4, layers=rows)
+    assert minimum_resize((architecture.Layer("conv", 4, kernel=1, padding=1), *head)) == 1
