@@ -265,5 +265,23 @@ def with_dropout(rate: float | None, layers: Sequence[Layer] = ALEXNET) -> Seque
         return layers
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"a dropout rate must be in [0, 1), got {rate}")
+    if rate and not any(layer.kind == "dropout" for layer in layers):  # it would set nothing
+        raise ValueError(f"this table has no dropout rows for dropout={rate} to set: add "
+                         f"Layer(\"dropout\", rate={rate}) rows where it should act (AlexNet "
+                         f"has one after each hidden dense layer)")
     return tuple(replace(layer, rate=rate) if layer.kind == "dropout" else layer
                  for layer in layers)
+
+
+def row_label(layer: Layer) -> str:
+    """A row in a few characters, as a checkpoint records its network: ``conv96/11s4p0``,
+    ``maxpool3s2``, ``dense4096``, ``dense`` (one per class), ``dropout0.5``, ``relu``."""
+    if layer.kind == "conv":
+        return f"conv{layer.units}/{layer.kernel}s{layer.stride}p{layer.padding}"
+    if layer.kind in WINDOWED:
+        return f"{layer.kind}{layer.kernel}s{layer.stride}p{layer.padding}"
+    if layer.kind == "dense":
+        return f"dense{'' if layer.units is None else layer.units}"
+    if layer.kind == "dropout":
+        return f"dropout{layer.rate:g}"
+    return layer.kind

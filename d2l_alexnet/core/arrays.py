@@ -8,6 +8,8 @@ import numpy as np
 
 def host_array(value: Any) -> np.ndarray:
     """Any framework's CPU tensor, or anything array-like, as a numpy array."""
+    if hasattr(value, "requires_grad") and callable(getattr(value, "detach", None)):
+        value = value.detach().cpu()  # a PyTorch parameter (its numpy() refuses a graph's)
     for method in ("asnumpy", "numpy"):  # MXNet's NDArray; TensorFlow's and PyTorch's tensors
         if hasattr(value, method) and not isinstance(value, np.ndarray):
             return np.asarray(getattr(value, method)())

@@ -40,6 +40,15 @@ class RecordWriteError(RunFailed):
     (a full disk, say): training stops; the message says how to go on (exit 1)."""
 
 
+WRITE_FIXES = {  # what to do when a record cannot be written, by the error's errno
+    errno.ENOSPC: "free some space",
+    errno.ENOENT: "make its folder again",
+    errno.ENOTDIR: "a file stands where one of its folders should be: choose another path",
+    errno.EEXIST: "a file stands where one of its folders should be: choose another path",
+    errno.EISDIR: "it is a folder: name a file",
+}
+
+
 @contextmanager
 def writing(path: PathLike) -> Iterator[None]:
     """Turn a failed write of ``path`` into a one-line :class:`RecordWriteError`."""
@@ -50,8 +59,7 @@ def writing(path: PathLike) -> Iterator[None]:
     except OSError as error:
         full = error.errno == errno.ENOSPC
         reason = "the disk is full" if full else error.strerror or str(error)
-        fix = ("free some space" if full else "make its folder again"
-               if error.errno == errno.ENOENT else "make its folder writable again")
+        fix = WRITE_FIXES.get(error.errno or 0, "make its folder writable again")
         raise RecordWriteError(f"cannot write {path} ({reason}): {fix}; a run with "
                                "--checkpoint-dir continues with --resume") from None
 
@@ -98,12 +106,13 @@ class MetricsLog(Callback):
         if not trainer.is_first_replica:
             return
         done = "".join(metrics_line(record) for record in trainer.history).encode("utf-8")
-        try:
-            with open(self.path, "rb") as stream:
-                if stream.read() == done:
-                    return
-        except FileNotFoundError:
-            pass
+        with writing(self.path):  # (a file where its folder should be: one line too)
+            try:
+                with open(self.path, "rb") as stream:
+                    if stream.read() == done:
+                        return
+            except FileNotFoundError:
+                pass
         with writing(self.path):
             make_parent_folder(self.path)
             atomic_write_bytes(self.path, done)
@@ -172,16 +181,23 @@ class KeepBest(BestAccuracy):
     """Writes the weights of the best validation accuracy so far to ``path``
     (``best.safetensors``) whenever it improves, atomically, with ``epoch`` and ``val_acc`` in
     the file's metadata (``ModelCheckpoint(save_best_only=True, monitor="val_accuracy")``).
-    It loads as any weights file: ``model.load_weights(path)``."""
+    It loads as any weights file: ``model.load_weights(path)``. As Keras' callback does, it
+    keeps its best across fits: a later ``fit`` (a notebook cell run again) replaces the file
+    only with a higher accuracy than the one it holds."""
 
     key = "keep_best"
 
     def __init__(self, path: PathLike) -> None:
         super().__init__()
         self.path = path
+        #: The accuracy of the weights an earlier fit of this callback left in ``path``: a new
+        #: fit's epochs must beat it to replace them (``None``: no earlier fit's are there).
+        self.kept_before: float | None = None
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        kept = self.kept_val_acc() if os.path.exists(self.path) else None
         super().on_fit_start(trainer, state)
+        self.kept_before = kept if state is None and not trainer.history else None
         try:
             trainer.check_saves_weights()
         except WeightsError as error:
@@ -197,11 +213,25 @@ class KeepBest(BestAccuracy):
                 f"{self.best_epoch}, val_acc {self.best_val_acc:.4f}): its weights were not kept, "
                 f"or were kept in another folder; the file is written when a later epoch does "
                 f"better")
+        if self.kept_before is not None and log is not None:
+            log(f"note: {self.path} holds the weights of an earlier fit (val_acc "
+                f"{self.kept_before:.4f}): an epoch of this one replaces them only if it does "
+                f"better (a new KeepBest starts afresh)")
+
+    def kept_val_acc(self) -> float | None:
+        """The accuracy of the weights this callback last wrote to ``path`` in any fit."""
+        earlier = [value for value in (self.kept_before, self.best_val_acc) if value is not None]
+        return max(earlier) if earlier else None
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
-        if self.track(record) and trainer.is_first_replica:
+        improved = self.track(record)
+        if self.kept_before is not None and improved and record["val_acc"] > self.kept_before:
+            self.kept_before = None  # this fit's best is the file's from here on
+        elif self.kept_before is not None:
+            return
+        if improved and trainer.is_first_replica:
             with writing(self.path):
-                    trainer.save_weights(self.path, {"epoch": record["epoch"],
+                trainer.save_weights(self.path, {"epoch": record["epoch"],
                                                  "val_acc": repr(record["val_acc"])})
 
 

@@ -65,7 +65,8 @@ FINAL_NAME = "checkpoint-[0-9]*.ckpt"  # NAME as a shell pattern (files.remove_u
 # What a resumed run must share with the checkpoint, and the flag that sets each. Anything else
 # (--lr, --epochs, --precision, --limit-val) may change on resume: lowering --lr after a NaN is
 # the point of keeping the last good checkpoint.
-MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--resize"),
+MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("network", None),
+              ("resize", "--resize"),
               ("num_classes", None), ("in_channels", None), ("batch_size", "--batch-size"),
               ("seed", "--seed"), ("train_examples", "--limit-train"), ("augment", "--augment"),
               ("train_data", None))
@@ -73,7 +74,7 @@ MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("resize", "--re
 MISSING_MEANS = {"in_channels": 1, "augment": False}
 # Checked only where recorded: older checkpoints, and runs on a loader, hold no training data's
 # digest (InMemoryData.training_digest).
-CHECKED_WHEN_RECORDED = ("train_data",)
+CHECKED_WHEN_RECORDED = ("train_data", "network")  # (network: a model with a table of rows)
 
 
 class CheckpointError(D2LAlexNetError):
@@ -316,6 +317,15 @@ def check_compatible(checkpoint: Checkpoint, expected: Mapping[str, Any]) -> Non
                 f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved "
                 f"on other training images or labels than this run's (as many, but not the "
                 f"same): resume on the data it was trained on, or choose another "
+                f"--checkpoint-dir")
+        elif key == "network":  # the same shapes, maybe, but not the same function
+            differ = next((f"row {number}: {old} there, {new} here" for number, (old, new)
+                           in enumerate(zip(saved.split(), (wanted or "").split()), 1)
+                           if old != new), "another number of rows")
+            raise CheckpointError(
+                f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved "
+                f"from a network of other rows than this model's ({differ}): resume with "
+                f"the layers= and dropout= it was made with, or choose another "
                 f"--checkpoint-dir")
         elif key == "augment":
             fix = "resume with --augment" if saved else "resume without --augment"

@@ -238,17 +238,24 @@ class FashionMNISTBase(InMemoryData, DataModule):
     def text_labels(self, indices: Iterable[int]) -> list[str]:
         """Class names of label indices (the book's ``text_labels``)."""
         # host_array: a framework tensor of labels (MXNet's NDArray yields NDArrays, not ints)
-        return [TEXT_LABELS[int(index)] for index in host_array(indices).reshape(-1)]
+        indices = host_array(indices).reshape(-1)
+        outside = [int(index) for index in indices if not 0 <= int(index) < len(TEXT_LABELS)]
+        if outside:  # -1 would name the last class, and 11 raise a bare IndexError
+            raise IndexError(f"label {outside[0]} names no class: Fashion-MNIST's are 0 to "
+                             f"{len(TEXT_LABELS) - 1}")
+        return [TEXT_LABELS[int(index)] for index in indices]
 
     def visualize(self, batch: tuple[Any, Any], nrows: int = 1, ncols: int = 8,
-                  labels: Iterable[str] = ()) -> Figure:
-        """Show a batch of images with their labels as a grid; returns the matplotlib figure."""
+                  labels: Iterable[str] = ()) -> None:
+        """Show a batch of images with their labels as a grid (inline in a notebook). Like the
+        book's, it returns nothing: a figure returned as a cell's last value is shown twice
+        (``show_images`` returns it, to be saved)."""
         images, classes = batch
         images = host_array(images).astype(np.float32)
         if images.ndim == 4:  # (B, 1, H, W) or (B, H, W, 1): drop the channel axis
             images = images.squeeze(1) if images.shape[1] == 1 else images.squeeze(-1)
         titles = list(labels) or self.text_labels(classes)
-        return show_images(images[:nrows * ncols], nrows, ncols, titles=titles)
+        show_images(images[:nrows * ncols], nrows, ncols, titles=titles)
 
 
 def show_images(images: Iterable[Any], num_rows: int, num_cols: int,

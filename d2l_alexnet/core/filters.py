@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .arrays import host_array
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
 from .progress import figure_png
@@ -36,11 +37,15 @@ class FiltersError(D2LAlexNetError):
 
 
 def check_kernel(kernel: ArrayLike, source: str = "the kernel") -> np.ndarray:
-    """``kernel`` as float32 OIHW with 1 or 3 input channels, or a :class:`FiltersError`."""
-    kernel = np.asarray(kernel, dtype=np.float32)
+    """``kernel`` (numpy, or any framework's tensor: a model's own parameter) as float32 OIHW
+    with 1 or 3 input channels and finite values, or a :class:`FiltersError`."""
+    kernel = host_array(kernel).astype(np.float32, copy=False)
     if kernel.ndim != 4 or kernel.shape[1] not in (1, 3) or 0 in kernel.shape:
         raise FiltersError(f"{source} has shape {tuple(kernel.shape)}: a first-layer kernel is "
                            "(filters, 1 or 3 channels, height, width), as conv1.weight is")
+    if not np.isfinite(kernel).all():  # it would be drawn as blank tiles, without a word
+        raise FiltersError(f"{source} holds NaN or infinite values: training diverged; draw "
+                           "the kernel of an earlier checkpoint")
     return kernel
 
 
@@ -49,6 +54,8 @@ def filter_mosaic(kernel: ArrayLike, columns: int = COLUMNS, gap: int = 1) -> np
     row by row, ``gap`` white pixels apart; each filter scaled to its own minimum and maximum
     (a constant filter is mid-grey)."""
     kernel = check_kernel(kernel)
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise FiltersError(f"columns must be a whole number of at least 1, got {columns!r}")
     count, channels, height, width = kernel.shape
     low = kernel.min(axis=(1, 2, 3), keepdims=True)
     span = kernel.max(axis=(1, 2, 3), keepdims=True) - low

@@ -81,6 +81,11 @@ class ProgressBoard:
         if self.live:
             self.show()
 
+    def clear(self) -> None:
+        """Forget every curve, and draw the next points in a new figure (the cell running
+        then, in a notebook) rather than over the last one's."""
+        self.series, self._waiting, self._display_handle = {}, {}, None
+
     def figure(self) -> Figure:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure

@@ -41,7 +41,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from .architecture import IN_CHANNELS, as_size, check_num_classes, format_size
+from .architecture import (IN_CHANNELS, as_size, check_num_classes, format_size, row_label,
+                           with_dropout)
 from .arrays import dtype_name, host_array
 from .checkpoint import ARCHITECTURE, Checkpoint, CheckpointError, check_compatible
 from .data import DataError
@@ -360,29 +361,14 @@ class TrainerBase(HyperParameters):
         configuration to continue from exactly where it was saved (a ``CheckpointError`` says
         what differs otherwise); its history counts towards ``max_epochs``.
         """
-        self.setup(model, data)
-        self.history, self.step, self.epoch_progress = [], 0, None
-        callback_states: dict[str | None, Any]  # a callback's key -> its saved state
-        self.stop_reason, callback_states = None, {}
-        self.resumed_from = resume  # (a checkpoint of step 0 is a resume too)
-        if resume is not None:
-            self.restore(resume)
-            callback_states = resume.metadata.get("callbacks") or {}
-        if self.log is not None:
-            per_epoch = (say("images_per_epoch",
-                             images=number(self.epoch_examples(train=True)),
-                             batch=data.batch_size)
-                         if self.position_aware else
-                         say("loader_batches",
-                             loader=f"{type(data).__name__}.train_dataloader()"))
-            self.log(say("training_on", device=self.device_name(), precision=self.precision,
-                         placement=say("data_on_device") if self.data_is_on_device else "",
-                         per_epoch=per_epoch, epochs=self.max_epochs))
-            if resume is not None:
-                self.log(f"resuming from {resume.path}: {resume.describe()}")
-        for callback in self.callbacks:
-            if hasattr(callback, "on_fit_start"):
-                callback.on_fit_start(self, callback_states.get(getattr(callback, "key", None)))
+        try:
+            self.start_fit(model, data, resume)
+        except BaseException:
+            # Refused before the first step (a checkpoint folder of another run, say): what
+            # setup changed in the model for training is undone, where it can be.
+            with contextlib.suppress(Exception):
+                self.fit_abandoned(model)
+            raise
         try:
             for self.epoch in range(len(self.history), self.max_epochs):
                 if self.stop_reason is not None:
@@ -411,6 +397,33 @@ class TrainerBase(HyperParameters):
             raise
         self.fit_finished()
         return self.history
+
+    def start_fit(self, model: Any, data: Any, resume: Checkpoint | None) -> None:
+        """``fit`` up to its first step: set up, restore ``resume``, start the callbacks."""
+        self.setup(model, data)
+        self.history, self.step, self.epoch_progress = [], 0, None
+        self.board.clear()  # each fit draws its own curves, in its own cell
+        callback_states: dict[str | None, Any]  # a callback's key -> its saved state
+        self.stop_reason, callback_states = None, {}
+        self.resumed_from = resume  # (a checkpoint of step 0 is a resume too)
+        if resume is not None:
+            self.restore(resume)
+            callback_states = resume.metadata.get("callbacks") or {}
+        if self.log is not None:
+            per_epoch = (say("images_per_epoch",
+                             images=number(self.epoch_examples(train=True)),
+                             batch=data.batch_size)
+                         if self.position_aware else
+                         say("loader_batches",
+                             loader=f"{type(data).__name__}.train_dataloader()"))
+            self.log(say("training_on", device=self.device_name(), precision=self.precision,
+                         placement=say("data_on_device") if self.data_is_on_device else "",
+                         per_epoch=per_epoch, epochs=self.max_epochs))
+            if resume is not None:
+                self.log(f"resuming from {resume.path}: {resume.describe()}")
+        for callback in self.callbacks:
+            if hasattr(callback, "on_fit_start"):
+                callback.on_fit_start(self, callback_states.get(getattr(callback, "key", None)))
 
     def setup(self, model: Any, data: Any) -> TrainerBase:
         """What ``fit`` and ``evaluate`` do before the first step: check that ``data`` fits
@@ -458,6 +471,10 @@ class TrainerBase(HyperParameters):
     def fit_finished(self) -> None:
         """After ``fit``: a backend whose trainer holds the parameters outside the model (JAX)
         hands them back to it here."""
+
+    def fit_abandoned(self, model: Any) -> None:
+        """After ``fit`` was refused before its first step: a backend that set up ``model`` for
+        training in a way that outlives the fit (TensorFlow's bf16 layers) undoes it here."""
 
     # ---- data ---------------------------------------------------------------------------------
     def data_on_device_problem(self, data: Any) -> str | None:
@@ -711,28 +728,33 @@ class TrainerBase(HyperParameters):
         state.seen_at_start = state.seen
         bar = (ProgressBar(total, f"epoch {epoch + 1}/{self.max_epochs}", initial=state.seen)
                if self.progress else None)
-        for batch, count in self.batches(True, epoch=epoch, start_batch=state.batch):
-            self.check_stop()
-            loss = self.train_step(batch)
-            state.pending.append((loss, count))
-            if len(state.pending) > STEPS_IN_FLIGHT:
-                self.flush_losses(keep=STEPS_IN_FLIGHT)
-            state.batch += 1
-            self.step += 1
-            state.seen += count
-            state.segment_seen += count
-            # (next_point is infinite while total is None: here total is known)
-            if state.seen >= state.next_point or state.seen == total:
-                self.flush_losses()
-                self.board.draw(epoch + state.seen / total,  # type: ignore[operator]
-                                state.segment_sum / state.segment_seen, "train_loss")
-                state.segment_sum, state.segment_seen = 0.0, 0
-                state.next_point += total / points_per_epoch  # type: ignore[operator]
-            if bar is not None and bar.due():
-                self.flush_losses()
-                bar.update(state.seen, loss=state.loss_sum / state.seen)
-            for callback in self.step_callbacks:
-                callback(self)
+        try:
+            for batch, count in self.batches(True, epoch=epoch, start_batch=state.batch):
+                self.check_stop()
+                loss = self.train_step(batch)
+                state.pending.append((loss, count))
+                if len(state.pending) > STEPS_IN_FLIGHT:
+                    self.flush_losses(keep=STEPS_IN_FLIGHT)
+                state.batch += 1
+                self.step += 1
+                state.seen += count
+                state.segment_seen += count
+                # (next_point is infinite while total is None: here total is known)
+                if state.seen >= state.next_point or state.seen == total:
+                    self.flush_losses()
+                    self.board.draw(epoch + state.seen / total,  # type: ignore[operator]
+                                    state.segment_sum / state.segment_seen, "train_loss")
+                    state.segment_sum, state.segment_seen = 0.0, 0
+                    state.next_point += total / points_per_epoch  # type: ignore[operator]
+                if bar is not None and bar.due():
+                    self.flush_losses()
+                    bar.update(state.seen, loss=state.loss_sum / state.seen)
+                for callback in self.step_callbacks:
+                    callback(self)
+        except BaseException:  # Ctrl-C in a notebook: an open bar would stay, and every
+            if bar is not None:  # later one in the kernel would print a line per update
+                bar.close()
+            raise
         self.flush_losses()
         if total is None and state.segment_seen:  # the loader's length was unknown: one point
             self.board.draw(epoch + 1, state.segment_sum / state.segment_seen, "train_loss")
@@ -867,7 +889,11 @@ class TrainerBase(HyperParameters):
         """What a resumed run must share with its checkpoint: the backend, the network, and
         everything that fixes the data order."""
         height, width = self.input_size or (None, None)
-        return {"backend": self.backend, "architecture": ARCHITECTURE,
+        table = getattr(self.model, "table", None)  # (a model of another lesson has none)
+        network = (None if table is None else
+                   " ".join(map(row_label, with_dropout(getattr(self.model, "dropout", None),
+                                                        table))))
+        return {"backend": self.backend, "architecture": ARCHITECTURE, "network": network,
                 "resize": height if height == width else [height, width],
                 "num_classes": getattr(self.model, "num_classes", None),
                 "in_channels": getattr(self.model, "in_channels", None),

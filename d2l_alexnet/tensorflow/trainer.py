@@ -192,6 +192,10 @@ class Trainer(TrainerBase):
         if self.precision == "bf16":  # inference after a bf16 fit: fp32, as in every backend
             self._set_precision(self.model, "fp32")
 
+    def fit_abandoned(self, model: Any) -> None:
+        if self.precision == "bf16":
+            self._set_precision(model, "fp32")
+
     def evaluate(self, model: Any, data: Any) -> dict[str, float]:
         try:
             return super().evaluate(model, data)

@@ -300,6 +300,24 @@ class ComputeDtypes(Callback):
         self.seen.append(trainer.model.net.layers[0].compute_dtype)
 
 
+class RefusingAtStart:
+    def on_fit_start(self, trainer, state):
+        raise ValueError("refused at the start")
+
+
+def test_a_bf16_fit_refused_at_its_start_leaves_the_model_in_fp32():
+    """A notebook cell run again into a used checkpoint folder is refused before a step: the
+    layers had been left computing in bf16 (features 0.5% off)."""
+    data = fashion(batch_size=8, limit_train=8, limit_val=8, resize=SMALL)
+    model = d2l.AlexNet(resize=SMALL)
+    trainer = d2l.Trainer(max_epochs=1, precision="bf16", progress=False, log=None,
+                          callbacks=[RefusingAtStart()])
+    with pytest.raises(ValueError, match="refused at the start"):
+        trainer.fit(model, data)
+    assert [layer.dtype_policy.name for layer in model.net.layers
+            if layer.dtype_policy.name != "float32"] == []
+
+
 def test_after_a_bf16_fit_predictions_and_features_are_fp32_and_bf16_trains_again(tmp_path):
     """After fit or evaluate in bf16, predict, probabilities and features compute in fp32, as
     in the other backends: those of a fresh fp32 model with the same weights (they kept

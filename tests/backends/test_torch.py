@@ -869,6 +869,18 @@ def test_the_resume_command_launches_as_many_processes_as_the_run(monkeypatch, e
     assert resume_command(args) == expected.format(python=sys.executable)
 
 
+def test_the_first_layers_own_parameter_is_drawn_as_it_is():
+    """The chapter draws a trained model's filters: its parameter, in the autograd graph, was
+    refused by numpy() with PyTorch's own error."""
+    from d2l_alexnet.core.filters import draw_filters, filter_mosaic
+
+    model = d2l.AlexNet(resize=67)
+    weight = model.net[0].weight
+    assert weight.requires_grad
+    assert len(draw_filters(weight).axes) == 1
+    np.testing.assert_array_equal(filter_mosaic(weight), filter_mosaic(d2l.to_numpy(weight)))
+
+
 if __name__ == "__main__":  # a process of two_process_batch_norm_run's, under torchrun
     import sys
 

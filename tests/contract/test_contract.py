@@ -254,7 +254,7 @@ def test_resize_images_is_bilinear_to_unit_range(d2l):
     assert 0.0 < column[SMALL // 2] < 1.0
 
 
-def test_dataloader_yields_resized_framework_batches(d2l):
+def test_dataloader_yields_resized_framework_batches(d2l, monkeypatch):
     data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=20, limit_val=8)
     loader = data.train_dataloader()
     assert len(loader) == 3
@@ -266,7 +266,12 @@ def test_dataloader_yields_resized_framework_batches(d2l):
     assert data.text_labels([0, 9]) == ["t-shirt", "ankle boot"]
     # The book's calls on a batch as the loader yields it, in the framework's tensors.
     assert data.text_labels(batch[1]) == data.text_labels(y.tolist())
-    assert len(data.visualize(batch, nrows=2, ncols=4).axes) == 8
+    shown = []
+    monkeypatch.setattr("d2l_alexnet.core.progress.show_figure", shown.append)
+    assert data.visualize(batch, nrows=2, ncols=4) is None  # the book's: shown, not returned
+    assert [len(figure.axes) for figure in shown] == [8]
+    with pytest.raises(IndexError, match="label -1 names no class: Fashion-MNIST's are 0 to 9"):
+        data.text_labels([3, -1])
 
 
 def test_the_books_splits_are_there_as_each_edition_holds_them(d2l, backend_name):

@@ -68,3 +68,30 @@ def test_padded_rows_compute_as_in_every_backend(d2l):
                                                features=False))
     assert scores.shape == (1, 2)
     np.testing.assert_allclose(scores, expected, rtol=1e-5)
+
+
+def test_a_checkpoint_resumes_only_into_the_network_it_was_saved_from(d2l, one_batch, tmp_path):
+    """Exercise 8's sigmoid for ReLU keeps every shape: resumed from the ReLU run's folder,
+    it trained on as neither network. The checkpoint records its rows and refuses others."""
+    from d2l_alexnet.core.architecture import Layer
+    from d2l_alexnet.core.checkpoint import CheckpointError, Checkpointer, latest_checkpoint
+    from d2l_alexnet.core.exercises import SLIM_28
+
+    data = d2l.ArrayData(one_batch, one_batch, batch_size=BATCH)
+
+    def fit(layers, epochs, resume=None, dropout=None):
+        trainer = d2l.Trainer(max_epochs=epochs, progress=False, log=None)
+        Checkpointer(tmp_path, log=None).attach(trainer)
+        model = d2l.AlexNet(lr=ONE_BATCH_LR, resize=EXERCISE_RESIZE, layers=layers,
+                            dropout=dropout)
+        return trainer.fit(model, data, resume=resume)
+
+    fit(SLIM_28, 1)
+    saved = latest_checkpoint(tmp_path, log=None)
+    assert saved.metadata["network"].startswith("conv32/3s1p1 relu maxpool2s2p0 conv64/3s1p1")
+    sigmoid = tuple(Layer("sigmoid") if layer.kind == "relu" else layer for layer in SLIM_28)
+    with pytest.raises(CheckpointError, match="row 2: relu there, sigmoid here"):
+        fit(sigmoid, 2, resume=saved)
+    with pytest.raises(CheckpointError, match="dropout0.5 there, dropout0.2 here"):
+        fit(SLIM_28, 2, resume=saved, dropout=0.2)
+    assert len(fit(SLIM_28, 2, resume=saved)) == 2

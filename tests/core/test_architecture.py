@@ -117,3 +117,14 @@ def test_minimum_resize_keeps_a_pixel_at_every_layers_input():
     with pytest.raises(ValueError, match="use a resize of at least 5"):
         layer_table(4, layers=rows)
     assert minimum_resize((architecture.Layer("conv", 4, kernel=1, padding=1), *head)) == 1
+
+
+def test_a_dropout_rate_for_a_table_without_dropout_is_refused():
+    """AlexNet(layers=..., dropout=0.5) on LeNet's rows set nothing, without a word."""
+    from d2l_alexnet.core.architecture import with_dropout
+    from d2l_alexnet.core.notebook import LENET
+
+    with pytest.raises(ValueError, match=r"no dropout rows for dropout=0.5 to set: add "
+                                         r"Layer\(\"dropout\", rate=0.5\) rows"):
+        with_dropout(0.5, LENET)
+    assert with_dropout(0, LENET) == LENET and with_dropout(None, LENET) == LENET

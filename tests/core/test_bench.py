@@ -157,7 +157,8 @@ def test_outputs_in_a_missing_folder_are_written_there(no_measurement, capsys, t
      "--plot does not go with --time-to-accuracy"),
     (["--momentum", "5"], "--momentum goes with --time-to-accuracy ACC: a throughput"),
     (["--lr", "-1", "--seed", "3"], "--lr, --seed go with --time-to-accuracy ACC"),
-    (["--data-dir", "/nonexistent/fashion"], "--data-dir /nonexistent/fashion is not a readable directory"),
+    (["--data-dir", "/nonexistent/fashion"],
+     "--data-dir /nonexistent/fashion is not a readable directory"),
     (["--data-dir", ".", "--no-end-to-end"], "--data-dir is where the end-to-end run finds "
                                              "Fashion-MNIST, and --no-end-to-end times"),
     (["--data-dir", ".", "--batch-sizes", "8", "16"], "--data-dir is where the end-to-end run "

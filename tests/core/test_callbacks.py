@@ -142,6 +142,18 @@ def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_pat
     assert error.value.exit_status == 1
 
 
+@pytest.mark.parametrize("make_record", [MetricsLog, PlotCurves, KeepBest])
+def test_a_record_under_a_file_is_refused_in_one_line_at_the_start(data, tmp_path, make_record):
+    (tmp_path / "afile").write_text("")
+    path = tmp_path / "afile" / "record"
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[make_record(path)])
+    with pytest.raises(RecordWriteError, match="a file stands where one of its folders should "
+                                               "be: choose another path"):
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert trainer.step == 0
+
+
 def test_the_records_make_their_folders_when_fit_starts(data, tmp_path):
     """MetricsLog and PlotCurves into folders that do not exist yet make them, as KeepBest
     and TensorBoardLog do (and Keras' CSVLogger): MetricsLog failed with advice to make a
@@ -254,3 +266,32 @@ def test_without_tensorboardx_the_log_is_refused_in_one_line(monkeypatch):
     assert str(error.value) == ("writing TensorBoard logs needs tensorboardX, which is not "
                                 "installed: pip install tensorboardX")
     assert error.value.exit_status == 2
+
+
+def keep_best_fit(keep, path_log, accuracies):
+    """A fit of ``keep`` (a KeepBest) whose epochs score ``accuracies``; the epochs it wrote."""
+    written = []
+    trainer = stub_trainer([])
+    trainer.log, trainer.check_saves_weights = path_log.append, lambda: None
+    trainer.save_weights = lambda path, metadata: (written.append(metadata["epoch"]),
+                                                   open(path, "wb").close())
+    keep.on_fit_start(trainer, None)
+    for epoch, acc in enumerate(accuracies, 1):
+        keep.on_evaluation(trainer, {"epoch": epoch, "val_acc": acc})
+    return written
+
+
+def test_keep_best_keeps_its_best_across_fits_as_keras_does(tmp_path):
+    """A notebook cell run again fits anew: its worse epochs no longer replace the best
+    weights of the cell's earlier run (Keras' ModelCheckpoint keeps its best across fits)."""
+    keep, lines = KeepBest(tmp_path / "best.safetensors"), []
+    assert keep_best_fit(keep, lines, [0.5, 0.7, 0.6]) == [1, 2]
+    assert keep_best_fit(keep, lines, [0.4, 0.65]) == []  # worse than 0.7: the file stays
+    assert lines == [f"note: {keep.path} holds the weights of an earlier fit (val_acc 0.7000): "
+                     "an epoch of this one replaces them only if it does better (a new KeepBest "
+                     "starts afresh)"]
+    assert keep_best_fit(keep, [], [0.6, 0.72, 0.71, 0.75]) == [2, 4]  # 0.72 beats 0.7
+    assert keep_best_fit(keep, [], [0.74]) == []
+    (tmp_path / "best.safetensors").unlink()  # gone: nothing to keep
+    assert keep_best_fit(keep, [], [0.1]) == [1]
+    assert keep_best_fit(KeepBest(tmp_path / "best.safetensors"), [], [0.05]) == [1]

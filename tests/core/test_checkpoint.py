@@ -1063,3 +1063,25 @@ def test_a_new_run_without_keep_best_removes_an_earlier_runs_best_weights(cli, t
     assert not (out / "best.safetensors").exists()
     assert f"removed {out / 'best.safetensors'}, an earlier run's best weights" in \
         capsys.readouterr().err
+
+
+def test_a_network_of_other_rows_is_refused_naming_the_row():
+    """A student's exercise 8: the same table with sigmoid for ReLU (every shape the same)
+    resumed from the ReLU run's folder, and trained on as neither network."""
+    from d2l_alexnet.core.architecture import ALEXNET, Layer, row_label, with_dropout
+    from d2l_alexnet.core.checkpoint import Checkpoint, check_compatible
+
+    def network(layers):
+        return " ".join(map(row_label, layers))
+
+    saved = Checkpoint("run/checkpoint-3.ckpt", {"network": network(ALEXNET)}, {})
+    check_compatible(saved, {"network": network(ALEXNET)})
+    check_compatible(Checkpoint("old.ckpt", {}, {}), {"network": network(ALEXNET)})  # older
+    sigmoid = tuple(Layer("sigmoid") if layer.kind == "relu" else layer for layer in ALEXNET)
+    with pytest.raises(CheckpointError, match=r"checkpoint-3.ckpt in run was saved from a "
+                       r"network of other rows than this model's \(row 2: relu there, sigmoid "
+                       r"here\): resume with the layers= and dropout= it was made with"):
+        check_compatible(saved, {"network": network(sigmoid)})
+    with pytest.raises(CheckpointError, match=r"row 17: dropout0.5 there, dropout0.2 here"):
+        check_compatible(saved, {"network": network(with_dropout(0.2))})
+    assert network(ALEXNET).split()[:3] == ["conv96/11s4p0", "relu", "maxpool3s2p0"]

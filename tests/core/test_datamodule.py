@@ -78,10 +78,13 @@ def test_loader_iterates_like_a_dataloader(data):
     assert X.dtype == np.float32 and 0.0 <= X.min() and X.max() <= 1.0
 
 
-def test_text_labels_and_visualize(data):
+def test_text_labels_and_visualize(data, monkeypatch):
     assert data.text_labels([0, 1, 9]) == ["t-shirt", "trouser", "ankle boot"]
     images, labels = next(data.raw_batches(False))
-    figure = data.visualize((images / 255.0, labels), nrows=2, ncols=4)
+    shown = []
+    monkeypatch.setattr("d2l_alexnet.core.progress.show_figure", shown.append)
+    assert data.visualize((images / 255.0, labels), nrows=2, ncols=4) is None
+    (figure,) = shown
     axes = figure.get_axes()
     assert len(axes) == 8
     assert axes[0].get_title() == data.text_labels(labels[:1])[0]

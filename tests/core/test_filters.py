@@ -59,6 +59,17 @@ def test_kernels_that_are_not_a_first_layer_are_refused(shape):
         filter_mosaic(np.zeros(shape))
 
 
+def test_a_kernel_with_nan_or_a_grid_of_no_columns_is_refused():
+    """A diverged kernel was drawn as blank tiles; columns=0 divided by zero."""
+    kernel = synthetic_kernel()
+    kernel[1, 0, 2, 2] = np.nan
+    with pytest.raises(FiltersError, match="holds NaN or infinite values: training diverged"):
+        draw_filters(kernel)
+    for columns in (0, 2.5):
+        with pytest.raises(FiltersError, match="columns must be a whole number of at least 1"):
+            filter_mosaic(synthetic_kernel(), columns=columns)
+
+
 def test_draw_filters_makes_a_figure_of_the_mosaic():
     figure = draw_filters(synthetic_kernel(count=96, side=11), title="conv1")
     width, height = figure.get_size_inches()

@@ -492,3 +492,51 @@ def test_a_finite_loss_that_explodes_stops_training_with_advice_for_the_caller(d
                                 "rate (now lr=0.02)")
     assert error.value.for_command_line() == ("the training loss became 1e+11 in epoch 1: lower "
                                               "the learning rate (now --lr 0.02)")
+
+
+def test_each_fit_draws_its_own_curves(data):
+    """A notebook cell run again: the second fit's curves start afresh, in a new figure, where
+    they had been drawn over the first's, into the first cell's output."""
+    board = ProgressBoard(live=False)
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None, board=board)
+    trainer.fit(SoftmaxRegression(lr=0.05), data)
+    board._display_handle = object()  # as a live board's first fit leaves it
+    trainer.fit(SoftmaxRegression(lr=0.05), data)
+    assert board.series["train_loss"][0] == [0.5, 1.0] and board.series["val_acc"][0] == [1.0]
+    assert board._display_handle is None
+
+
+def test_an_interrupted_epoch_closes_its_bar(data):
+    """Ctrl-C in a notebook: the bar left open made every later bar of the kernel print a line
+    per update (tqdm placed them below it)."""
+    from tqdm.std import tqdm
+
+    trainer = NumpyTrainer(max_epochs=1, progress=True, log=None,
+                           board=ProgressBoard(live=False))
+
+    def interrupt(trainer):
+        raise KeyboardInterrupt
+
+    trainer.step_callbacks.append(interrupt)
+    before = len(tqdm._instances)
+    # Held, as Jupyter holds the last traceback: its frames would keep an unclosed bar alive.
+    with pytest.raises(KeyboardInterrupt) as interrupted:
+        trainer.fit(SoftmaxRegression(lr=0.05), data)
+    assert len(tqdm._instances) == before, interrupted.traceback
+
+
+def test_a_fit_refused_before_its_first_step_undoes_its_setup(data):
+    """A callback refusing at the start (a checkpoint folder of another run, say): what the
+    backend set up in the model for training is undone (TensorFlow's bf16 layers)."""
+    class Refusing:
+        def on_fit_start(self, trainer, state):
+            raise ValueError("refused")
+
+    abandoned = []
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None, callbacks=[Refusing()],
+                           board=ProgressBoard(live=False))
+    trainer.fit_abandoned = abandoned.append
+    model = SoftmaxRegression(lr=0.05)
+    with pytest.raises(ValueError, match="refused"):
+        trainer.fit(model, data)
+    assert abandoned == [model] and trainer.step == 0
