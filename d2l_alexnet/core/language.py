@@ -38,21 +38,23 @@ MESSAGES: dict[str, dict[str, str]] = {
         "conv1_summed": "summed over its {saved} input channels",
         "conv1_repeated": "repeated over {channels} input channels and divided by {channels}",
         # The cost report (core/cost.py): the chapter's terms (lapisan fully connected).
-        "cost_title": "AlexNet cost for {batch} image(s) of {channels}×{size}, "
+        "cost_title": "{model} cost for {batch} image(s) of {channels}×{size}, "
                       "{classes} classes (fp32)",
+        "cost_unnamed": "Table",  # the title's name for rows of your own
         "cost_layer": "layer", "cost_shape": "output shape", "cost_params": "params",
         "cost_param_memory": "param mem", "cost_forward_flops": "fwd MFLOPs",
         "cost_activation_memory": "act mem",
         "cost_conv": "convolutions", "cost_dense": "dense layers", "cost_totals": "all layers",
         "cost_forward": "forward",
         "cost_memory": "Memory for {batch} image(s): {weights} of weights ({dense}% of them in "
-                       "the dense layers) and {activations} of activations: {verdict}.",
+                       "{the_dense}) and {activations} of activations: {verdict}.",
+        "cost_the_dense_layers": "the dense layers", "cost_the_dense_layer": "the dense layer",
         "cost_weights_lead": "the weights dominate",
         "cost_activations_lead": "the activations dominate (they grow with the batch, the "
                                  "weights do not)",
-        "cost_compute": "Compute: the convolutions do {conv}% of the forward FLOPs, the dense "
-                        "layers {dense}%. A training step costs about 3× the forward pass: "
-                        "{step} GFLOP per image.",
+        "cost_compute": "Compute: the convolutions do {conv}% of the forward FLOPs, {the_dense} "
+                        "{dense}%. A training step costs about 3× the forward pass: "
+                        "{step} per image.",
         # The notebooks' comparison table and run modes (core/notebook.py).
         "table_input": "input", "table_output": "output", "table_parameters": "parameters",
         "table_image": "image", "table_total": "total",
@@ -74,21 +76,25 @@ MESSAGES: dict[str, dict[str, str]] = {
                          "{channels}: kernelnya {rule}",
         "conv1_summed": "dijumlahkan atas {saved} saluran inputnya",
         "conv1_repeated": "diulang untuk {channels} saluran input lalu dibagi {channels}",
-        "cost_title": "Biaya AlexNet untuk {batch} gambar {channels}×{size}, "
+        "cost_title": "Biaya {model} untuk {batch} gambar {channels}×{size}, "
                       "{classes} kelas (fp32)",
+        "cost_unnamed": "tabel",
         "cost_layer": "lapisan", "cost_shape": "bentuk output", "cost_params": "parameter",
         "cost_param_memory": "memori par", "cost_forward_flops": "MFLOP maju",
         "cost_activation_memory": "memori akt",
         "cost_conv": "konvolusi", "cost_dense": "fully connected", "cost_totals": "semua lapisan",
         "cost_forward": "maju",
-        "cost_memory": "Memori untuk {batch} gambar: parameter {weights} ({dense}% di lapisan "
-                       "fully connected) dan aktivasi {activations}: {verdict}.",
+        "cost_memory": "Memori untuk {batch} gambar: parameter {weights} ({dense}% di "
+                       "{the_dense}) dan aktivasi {activations}: {verdict}.",
+        # Indonesian nouns take no plural: one fully connected layer or several read the same.
+        "cost_the_dense_layers": "lapisan fully connected",
+        "cost_the_dense_layer": "lapisan fully connected",
         "cost_weights_lead": "parameter yang mendominasi",
         "cost_activations_lead": "aktivasi yang mendominasi (aktivasi tumbuh dengan ukuran "
                                  "batch, parameter tidak)",
-        "cost_compute": "Komputasi: konvolusi mengerjakan {conv}% FLOP lintasan maju, lapisan "
-                        "fully connected {dense}%. Satu langkah pelatihan sekitar 3× lintasan "
-                        "maju: {step} GFLOP per gambar.",
+        "cost_compute": "Komputasi: konvolusi mengerjakan {conv}% FLOP lintasan maju, "
+                        "{the_dense} {dense}%. Satu langkah pelatihan sekitar 3× lintasan "
+                        "maju: {step} per gambar.",
         "table_input": "input", "table_output": "output", "table_parameters": "parameter",
         "table_image": "gambar", "table_total": "total",
         "mode_quick": "pelatihan cepat", "mode_smoke": "pelatihan uji singkat",

@@ -133,3 +133,65 @@ def test_a_full_disk_under_stdout_is_one_line():
                                 stderr=subprocess.PIPE, text=True)
     assert result.returncode == 1
     assert result.stderr == "error: cannot write the report to stdout (the disk is full)\n"
+
+
+# ---- other tables than the chapter's AlexNet: LeNet-5 and the exercises' (5 and 7) -----------
+
+def test_a_lenet_table_is_costed_row_by_row():
+    """LeNet-5's sigmoid and average-pool rows were a KeyError; counted by hand at 28×28:
+    conv1 6×(1×5×5)+6 = 156 parameters and 2×150×28×28 = 235,200 FLOPs, 61,706 parameters and
+    833,040 forward FLOPs in all, 15,002 activations (60,008 bytes)."""
+    from d2l_alexnet.core.notebook import LENET
+
+    report = cost_report(28, 10, layers=LENET)
+    assert report["model"] == "lenet"
+    assert [entry["layer"] for entry in report["layers"]] == [
+        "Conv", "Sigmoid", "AvgPool", "Conv", "Sigmoid", "AvgPool", "Flatten",
+        "Dense", "Sigmoid", "Dense", "Sigmoid", "Dense"]
+    conv1 = report["layers"][0]
+    assert (conv1["parameters"], conv1["forward_flops"], conv1["activation_bytes"]) == (
+        156, 235_200, 4 * 6 * 28 * 28)
+    assert report["conv"]["parameters"] == 156 + 2_416
+    assert report["dense"]["forward_flops"] == 2 * (400 * 120 + 120 * 84 + 84 * 10)
+    assert report["totals"] == {"parameters": 61_706, "parameter_bytes": 246_824,
+                                "forward_flops": 833_040, "activation_bytes": 60_008}
+    lines = format_cost_report(report, language="en").splitlines()
+    assert lines[0] == "lenet cost for 1 image(s) of 1×28×28, 10 classes (fp32)"
+    # Under a GFLOP the FLOPs are MFLOP, to three decimals: the last layer's 1,680 is not 0.0.
+    assert lines[-7].endswith("      850     3.3 KiB       0.002        40 B")
+    assert lines[-3].endswith("forward   0.833 MFLOP (100.0%)")
+    assert lines[-2] == ("Memory for 1 image(s): 241.0 KiB of weights (95.8% of them in the "
+                         "dense layers) and 58.6 KiB of activations: the weights dominate.")
+    assert lines[-1] == ("Compute: the convolutions do 85.9% of the forward FLOPs, the dense "
+                         "layers 14.1%. A training step costs about 3× the forward pass: "
+                         "2.50 MFLOP per image.")
+    indonesian = format_cost_report(report, language="id")
+    assert indonesian.startswith("Biaya lenet untuk 1 gambar 1×28×28, 10 kelas (fp32)")
+    assert indonesian.endswith("maju: 2,50 MFLOP per gambar.")
+
+
+def test_every_layer_kind_has_a_name_in_the_report():
+    from d2l_alexnet.core.architecture import KINDS
+    from d2l_alexnet.core.notebook import LENET
+
+    names = {entry["layer"] for report in (cost_report(), cost_report(28, layers=LENET))
+             for entry in report["layers"]}
+    assert len(names) == len(KINDS)
+
+
+def test_a_table_whose_only_dense_layer_is_the_head_is_said_so():
+    """Rows of one's own: titled as a table, and "the dense layer", not "the dense layers"."""
+    from d2l_alexnet.core.architecture import ALEXNET, Layer
+
+    rows = (Layer("conv", 8, kernel=3), Layer("relu"), Layer("flatten"), Layer("dense"))
+    report = cost_report(28, layers=rows)
+    assert report["model"] is None and report["dense"]["parameters"] == 8 * 26 * 26 * 10 + 10
+    text = format_cost_report(report, language="en")
+    assert text.startswith("Table cost for 1 image(s) of 1×28×28, 10 classes (fp32)")
+    assert "% of them in the dense layer) and " in text and ", the dense layer " in text
+    assert format_cost_report(report, language="id").startswith("Biaya tabel untuk 1 gambar")
+    # The chapter's table by name, and a report saved before reports named their table.
+    assert cost_report(layers=ALEXNET) == cost_report()
+    saved = cost_report()
+    del saved["model"]
+    assert format_cost_report(saved) == format_cost_report(cost_report())
