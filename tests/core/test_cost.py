@@ -195,3 +195,31 @@ def test_a_table_whose_only_dense_layer_is_the_head_is_said_so():
     saved = cost_report()
     del saved["model"]
     assert format_cost_report(saved) == format_cost_report(cost_report())
+
+
+def test_cli_costs_an_exercise_table_at_its_own_size(capsys):
+    assert cost_cli.main(["--model", "slim-28", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["model"], report["resize"]) == ("slim-28", 28)
+    assert report["totals"]["parameters"] == 390_410
+    assert report["totals"]["forward_flops"] == 15_497_216
+    assert cost_cli.main(["--model", "slim-28", "--batch-size", "2"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "slim-28 cost for 2 image(s) of 1×28×28, 10 classes (fp32)\n")
+    assert cost_cli.main(["--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "alexnet"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--model", "vgg"], "error: unknown --model 'vgg': choose one of alexnet, lenet, "
+                         "lenet-relu-dropout, slim-28\n"),
+    (["--model", "lenet", "--resize", "11"],
+     "error: --resize must be at least 12 for lenet (the exercises use 28)\n"),
+    (["--resize", "66"],
+     "error: --resize must be at least 67 for AlexNet (the chapter uses 224)\n"),
+])
+def test_cli_refuses_an_unknown_model_or_a_resize_too_small_for_it(capsys, arguments, message):
+    with pytest.raises(SystemExit) as exit_status:
+        cost_cli.main(arguments)
+    assert exit_status.value.code == 2
+    assert capsys.readouterr() == ("", message)
