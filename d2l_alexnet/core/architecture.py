@@ -163,10 +163,10 @@ def layer_table(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
             out_h = _window_output(height, layer.kernel, layer.stride, layer.padding)
             out_w = _window_output(width, layer.kernel, layer.stride, layer.padding)
             if out_h < 1 or out_w < 1:
+                chapter = f" (the chapter uses {CHAPTER_RESIZE})" if layers == ALEXNET else ""
                 raise ValueError(
                     f"images of {format_size(resize)} are too small for this network: use a "
-                    f"resize of at least {minimum_resize(layers)} (the chapter uses "
-                    f"{CHAPTER_RESIZE})")
+                    f"resize of at least {minimum_resize(layers)}{chapter}")
             if layer.kind == "conv":
                 out_channels = cast(int, layer.units)  # a convolution's row always names them
                 weights = out_channels * channels * layer.kernel ** 2

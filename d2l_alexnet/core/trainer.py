@@ -360,6 +360,10 @@ class TrainerBase(HyperParameters):
         ``resume``: a :class:`~d2l_alexnet.core.checkpoint.Checkpoint` of the same
         configuration to continue from exactly where it was saved (a ``CheckpointError`` says
         what differs otherwise); its history counts towards ``max_epochs``.
+
+        A second ``fit`` trains on from the model's weights with a fresh history and plot; its
+        epochs draw the data's orders from the first again (each a pure function of the data's
+        ``seed`` and the epoch, so that a resumed run goes on bit for bit).
         """
         try:
             self.start_fit(model, data, resume)
