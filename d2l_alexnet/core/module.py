@@ -23,7 +23,7 @@ from .hyperparameters import HyperParameters
 from .images import CHANNEL_COUNTS, channels_last
 from .progress import ProgressBoard
 from .recipe import TrainingRecipe
-from .types import Log, PathLike
+from .types import Log, PathLike, Size
 
 # A batch's shape as a framework gives it (a side may be unknown: None).
 Shape = Sequence["int | None"]
@@ -206,11 +206,17 @@ class ModuleContract(HyperParameters):
         return getattr(self, "label_smoothing", self.hparams["label_smoothing"]) or 0.0
 
     # ---- inputs ----------------------------------------------------------------------------
+    #: The input side a model that takes no ``resize`` is built for, if it is built for one
+    #: (the book's listing of AlexNet: its dense layer is sized at 224).
+    BUILT_FOR: ClassVar[Size | None] = None
+
     @property
     def input_size(self) -> tuple[int, int] | None:
         """``(height, width)`` of the inputs the model is built for, or ``None`` if it says not
         (a model of another lesson, say)."""
         resize = getattr(self, "resize", None)
+        if resize is None:
+            resize = self.BUILT_FOR
         return None if resize is None else as_size(resize)
 
     @property
@@ -286,8 +292,8 @@ class ModuleContract(HyperParameters):
         if getattr(self, "resize", None) is None and type(self).__name__ == "BookAlexNet":
             raise weights.WeightsError(
                 "BookAlexNet is the book's listing of the chapter's network, kept to compare "
-                "with; it records no input size, which a weights file holds: save and load "
-                "weights with d2l.AlexNet(), which builds the same network from the table")
+                "with, and weights files hold the table-built one: save and load weights "
+                "with d2l.AlexNet(), which builds the same network from the table")
         if getattr(self, "resize", None) is None:
             raise weights.WeightsError(
                 f"{type(self).__name__} is not the chapter's AlexNet: weights files hold that "

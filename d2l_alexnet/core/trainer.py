@@ -1196,9 +1196,12 @@ def check_sizes(model: Any, data: Any) -> None:
         model_size = as_size(model.resize)
     # (A size too small for AlexNet is refused when the AlexNet is built, by its table.)
     if model_size is not None and data_size != tuple(model_size):
+        fix = ("pass the same resize to both (AlexNet(resize=...) and the data module's "
+               "resize=)" if getattr(model, "resize", None) is not None else
+               f"resize the data to {format_size(model_size)} (the data module's resize=), or "
+               f"build d2l.AlexNet(resize=...) for another size")
         raise ValueError(f"the model was built for {format_size(model_size)} images but the "
-                         f"data is resized to {format_size(data_size)}: pass the same resize "
-                         f"to both (AlexNet(resize=...) and the data module's resize=)")
+                         f"data is resized to {format_size(data_size)}: {fix}")
     model_channels = getattr(model, "in_channels", None)
     data_channels = getattr(data, "in_channels", None)
     if None not in (model_channels, data_channels) and model_channels != data_channels:

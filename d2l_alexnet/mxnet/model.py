@@ -216,6 +216,8 @@ class BookAlexNet(Classifier):
     of MXNet's modes, classic (``mx.nd``) and NumPy (after the book's ``npx.set_np()``): the
     forward pass that makes its parameters is given zeros of the mode in force."""
 
+    BUILT_FOR = CHAPTER_RESIZE  # its dense layer is sized for 224×224 inputs
+
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()

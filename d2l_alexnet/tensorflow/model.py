@@ -315,6 +315,8 @@ class BookAlexNet(Classifier):
     and zero biases), and the book never passes ``training=``, so its dropout never acts in
     training; ours always says which."""
 
+    BUILT_FOR = CHAPTER_RESIZE  # its dense layer is sized for 224×224 inputs
+
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()

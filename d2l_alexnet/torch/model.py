@@ -229,6 +229,8 @@ class BookAlexNet(Classifier):
     applies ``init_cnn`` to layers that do not exist yet, which does nothing, so here one forward
     pass at 224×224 makes them first and Xavier initialization really happens."""
 
+    BUILT_FOR = CHAPTER_RESIZE  # its dense layer is sized for 224×224 inputs
+
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()

@@ -625,6 +625,21 @@ def book_summary(backend_name):
             (line.split(" output shape:") for line in EXPECTED_SUMMARY[backend_name])]
 
 
+def test_the_books_alexnet_takes_only_the_chapters_size(d2l, backend_name):
+    """Its dense layer is sized at 224: data of another size failed at the first step with
+    the framework's shape error; it is refused before, in one line, and a book-style loader's
+    28×28 batches are resized to 224 as for our AlexNet."""
+    if not hasattr(d2l, "BookAlexNet"):
+        pytest.skip(f"the {backend_name} edition's AlexNet is the book's own")
+    book = d2l.BookAlexNet(lr=0.01)
+    assert book.input_size == (224, 224)
+    data = d2l.FashionMNIST(batch_size=4, resize=(SMALL, SMALL), limit_train=4, limit_val=4,
+                            log=None)
+    with pytest.raises(ValueError, match=f"built for 224×224 images but the data is resized to "
+                                         f"{SMALL}×{SMALL}: "):
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(book, data)
+
+
 def test_the_books_alexnet_matches_ours(d2l, backend_name, capsys, tmp_path):
     """``BookAlexNet`` (the book's own code for this framework) prints the same summary, has
     the same parameters, and given the same weights file computes the same logits as our
