@@ -216,8 +216,6 @@ class BookAlexNet(Classifier):
     of MXNet's modes, classic (``mx.nd``) and NumPy (after the book's ``npx.set_np()``): the
     forward pass that makes its parameters is given zeros of the mode in force."""
 
-    BUILT_FOR = CHAPTER_RESIZE  # its dense layer is sized for 224×224 inputs
-
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()
@@ -238,6 +236,11 @@ class BookAlexNet(Classifier):
         self.net.initialize(init.Xavier(rnd_type="uniform", factor_type="avg", magnitude=3))
         zeros = mx.np.zeros if mx.npx.is_np_array() else mx.nd.zeros  # npx.set_np() or not
         self.net(zeros((1, IN_CHANNELS, CHAPTER_RESIZE, CHAPTER_RESIZE)))  # the sizes
+
+
+# Outside the class, which stays the book's listing (the chapter shows its source): its dense
+# layer is sized for 224×224 inputs, which the Trainer checks data against.
+BookAlexNet.BUILT_FOR = CHAPTER_RESIZE
 
 
 def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,

@@ -229,8 +229,6 @@ class BookAlexNet(Classifier):
     applies ``init_cnn`` to layers that do not exist yet, which does nothing, so here one forward
     pass at 224×224 makes them first and Xavier initialization really happens."""
 
-    BUILT_FOR = CHAPTER_RESIZE  # its dense layer is sized for 224×224 inputs
-
     def __init__(self, lr=0.1, num_classes=10):
         super().__init__()
         self.save_hyperparameters()
@@ -248,6 +246,11 @@ class BookAlexNet(Classifier):
             nn.LazyLinear(num_classes))
         self.apply_init([torch.zeros(1, 1, CHAPTER_RESIZE, CHAPTER_RESIZE)], init_cnn)
 
+
+
+# Outside the class, which stays the book's listing (the chapter shows its source): its dense
+# layer is sized for 224×224 inputs, which the Trainer checks data against.
+BookAlexNet.BUILT_FOR = CHAPTER_RESIZE
 
 
 def example_input_shape(resize: Size = CHAPTER_RESIZE, batch_size: int = 1,
