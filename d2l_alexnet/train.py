@@ -32,8 +32,8 @@ from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
                          remove_directories, remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
-from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
-                             TensorBoardLog, event_files)
+from .core.callbacks import (EVENT_FILE_MARK, Callback, EarlyStopping, KeepBest, MetricsLog,
+                             PlotCurves, RecordWriteError, TensorBoardLog, event_files)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints,
                               set_aside_after)
@@ -457,7 +457,8 @@ def make_trainer(backend, args):
 def run_callbacks(args):
     """What the run writes as it goes (metrics.jsonl, curves.png, with --tensorboard its event
     files, with --keep-best best.safetensors) and --early-stopping, in the order they act after
-    each evaluation."""
+    each evaluation; each holds back a record it cannot write (``args.held_failures``) until
+    the epoch's checkpoint is saved (:class:`RaiseHeldFailure`, added after the Checkpointer)."""
     callbacks = [MetricsLog(os.path.join(args.out, "metrics.jsonl")),
                  PlotCurves(os.path.join(args.out, "curves.png"))]
     if args.tensorboard_log is not None:
@@ -466,7 +467,44 @@ def run_callbacks(args):
         callbacks.append(KeepBest(os.path.join(args.out, "best.safetensors")))
     if args.early_stopping is not None:
         callbacks.append(EarlyStopping(args.early_stopping))
-    return callbacks
+    args.held_failures = []
+    return [HoldingRecordFailures(callback, args.held_failures) for callback in callbacks]
+
+
+class HoldingRecordFailures(Callback):
+    """``callback``, whose :class:`RecordWriteError` after an evaluation is kept in ``held``
+    rather than raised: the callbacks after it still act (their state is the checkpoint's), and
+    the epoch's checkpoint is saved before :class:`RaiseHeldFailure` stops the run; a full
+    --out disk then loses no epoch. The checkpoint holds each callback's state as it is."""
+
+    def __init__(self, callback, held):
+        self.callback, self.held = callback, held
+        self.key = callback.key
+
+    def on_fit_start(self, trainer, state):
+        self.callback.on_fit_start(trainer, state)
+
+    def on_evaluation(self, trainer, record):
+        try:
+            self.callback.on_evaluation(trainer, record)
+        except RecordWriteError as error:
+            self.held.append(error)
+
+    def state(self):
+        return self.callback.state()
+
+
+class RaiseHeldFailure(Callback):
+    """The last callback: raises the first record failure held back this evaluation."""
+
+    def __init__(self, held):
+        self.held = held
+
+    def on_evaluation(self, trainer, record):
+        if self.held:
+            first = self.held[0]
+            self.held.clear()
+            raise first
 
 
 def build_data_and_model(backend, args):
@@ -533,12 +571,14 @@ def prepare_outputs(args, trainer):
         args.out, ("metrics.json", "curves.png", "weights.safetensors"))
     if args.tensorboard is not None:
         remove_unfinished_writes(args.tensorboard, (f"*{EVENT_FILE_MARK}*",), log=warn)
-    if args.checkpoint_dir is None:
-        return None
-    checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
-    checkpointer.attach(trainer)
-    if args.resume_from is not None:
-        checkpointer.last_path = args.resume_from.path
+    checkpointer = None
+    if args.checkpoint_dir is not None:
+        checkpointer = Checkpointer(args.checkpoint_dir, every=args.checkpoint_every, log=warn)
+        checkpointer.attach(trainer)
+        if args.resume_from is not None:
+            checkpointer.last_path = args.resume_from.path
+    # A record that could not be written stops the run only now, after the checkpoint.
+    trainer.callbacks.append(RaiseHeldFailure(args.held_failures))
     return checkpointer
 
 
@@ -594,6 +634,10 @@ def train_model(args, trainer, model, data, checkpointer):
             raise
         raise TrainingError(f"{error.for_command_line()}; "
                             f"{checkpoints_before_divergence(checkpointer, error)}") from None
+    except RecordWriteError as error:  # (only the first replica writes records)
+        where = where_the_weights_are(model, [], checkpointer, args,
+                                      then=f"resume with: {resume_command(args)}")
+        raise RecordWriteError(f"{error.what}; {where}", error.what) from None
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
             raise TrainingError(f"{error.for_command_line()}; the last good checkpoint is "
@@ -739,13 +783,16 @@ def write_outputs(args, model, board, history, checkpointer):
     print(f"wrote {', '.join(written[1:])} and {written[0]}")
 
 
-def where_the_weights_are(model, written, checkpointer, args):
-    """The end of the message of a failed final write: where the trained weights survive."""
+def where_the_weights_are(model, written, checkpointer, args, then=None):
+    """The end of the message of a failed write (final, or a record's mid-run): where the
+    trained weights survive; ``then``: what to do once there is room (by default the command
+    that writes the outputs)."""
     if written:
         return "the trained weights are safe in weights.safetensors"
     if checkpointer is not None and checkpointer.last_path is not None:
+        then = then or f"{resume_command(args)} writes the outputs"
         return (f"the trained weights are in the last checkpoint, {checkpointer.last_path}: "
-                f"free some space, then {resume_command(args)} writes the outputs")
+                f"free some space, then {then}")
     fallback = os.path.join(tempfile.gettempdir(), f"d2l_alexnet-weights-{os.getpid()}"
                                                    ".safetensors")
     try:

@@ -37,7 +37,12 @@ METRICS_KEYS = ("epoch", "step", "images_seen", "train_loss", "val_loss", "val_a
 
 class RecordWriteError(RunFailed):
     """A record of the run (metrics.jsonl, curves.png, best.safetensors) could not be written
-    (a full disk, say): training stops; the message says how to go on (exit 1)."""
+    (a full disk, say): training stops; the message says how to go on (exit 1). ``what`` is
+    its first part, the file, why and the fix, for a caller that says where the weights are."""
+
+    def __init__(self, message: str, what: str | None = None) -> None:
+        super().__init__(message)
+        self.what = message if what is None else what
 
 
 WRITE_FIXES = {  # what to do when a record cannot be written, by the error's errno
@@ -60,8 +65,9 @@ def writing(path: PathLike) -> Iterator[None]:
         full = error.errno == errno.ENOSPC
         reason = "the disk is full" if full else error.strerror or str(error)
         fix = WRITE_FIXES.get(error.errno or 0, "make its folder writable again")
-        raise RecordWriteError(f"cannot write {path} ({reason}): {fix}; a run with "
-                               "--checkpoint-dir continues with --resume") from None
+        what = f"cannot write {path} ({reason}): {fix}"
+        raise RecordWriteError(f"{what}; a run with --checkpoint-dir continues with --resume",
+                               what) from None
 
 
 def make_parent_folder(path: PathLike) -> None:

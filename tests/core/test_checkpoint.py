@@ -1007,6 +1007,50 @@ def test_a_full_disk_at_the_end_without_checkpoints_saves_the_weights_elsewhere(
                                                       "weights.safetensors"]
 
 
+def fail_appending(monkeypatch, name):
+    """Make an append to the file called ``name`` (metrics.jsonl) find the disk full."""
+    from d2l_alexnet.core import callbacks
+
+    def append(path, mode="r", *rest, **options):
+        if os.path.basename(path) == name and "a" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(path, mode, *rest, **options)
+    monkeypatch.setattr(callbacks, "open", append, raising=False)
+
+
+def test_a_full_disk_at_an_epochs_records_keeps_its_checkpoint(cli, tmp_path, capsys,
+                                                               monkeypatch):
+    # The checkpoints' disk has room, --out's is full: the epoch's checkpoint is saved anyway.
+    with monkeypatch.context() as patch:
+        fail_appending(patch, "metrics.jsonl")
+        argv = ["--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")]
+        assert cli(*argv) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("epoch ")]
+    assert len(err) == 1, err
+    assert err[0].startswith(f"error: cannot write {tmp_path / 'run' / 'metrics.jsonl'} (the "
+                             "disk is full): free some space; the trained weights are in the "
+                             f"last checkpoint, {tmp_path / 'ckpt' / 'checkpoint-3.ckpt'}: "
+                             "free some space, then resume with: "), err[0]
+    assert err[0].endswith("--resume")
+    assert cli(*argv, "--resume") == 0  # room again: the run goes on from that epoch
+
+
+def test_a_full_disk_at_an_epochs_records_without_checkpoints_saves_the_weights_elsewhere(
+        cli, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(train.tempfile, "gettempdir", lambda: str(tmp_path / "elsewhere"))
+    (tmp_path / "elsewhere").mkdir()
+    with monkeypatch.context() as patch:
+        fail_appending(patch, "metrics.jsonl")
+        assert cli("--out", str(tmp_path / "run")) == 1
+    (saved,) = os.listdir(tmp_path / "elsewhere")
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: cannot write {tmp_path / 'run' / 'metrics.jsonl'} (the "
+                          "disk is full): free some space; "), err
+    assert err.endswith(f"the trained weights were saved to {tmp_path / 'elsewhere' / saved} "
+                        "instead")
+
+
 @pytest.mark.parametrize("error", [
     RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total)"),
     RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
