@@ -56,7 +56,7 @@ from .core.files import atomic_write_bytes, atomic_write_json, remove_directorie
 from .core.hardware import cpu_description
 from .core.lock import FolderLocks
 from .core.images import ArrayData
-from .core.progress import figure_png
+from .core.progress import FigureError, check_can_draw, figure_classes, figure_png
 from .core.trainer import TrainingInterrupted
 from .train import (OUTPUT_MARGIN_BYTES, RECIPE_FLAGS, Interrupted, OutputWriteError,
                     StopSignals, StoppedAtOnce, add_checkpoint_arguments, add_recipe_arguments,
@@ -491,8 +491,7 @@ def describe_time_to_accuracy(result):
 
 def plot_time_to_accuracy(result, path):
     """Validation accuracy against minutes and against epochs, with the target."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    Figure, FigureCanvasAgg = figure_classes()
 
     figure = Figure(figsize=(8, 3.2))
     FigureCanvasAgg(figure)
@@ -625,8 +624,7 @@ def stop_child(child, signum):
 
 
 def plot_sweep(results, path):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    Figure, FigureCanvasAgg = figure_classes()
 
     figure = Figure(figsize=(8, 3.2))
     FigureCanvasAgg(figure)
@@ -783,6 +781,8 @@ def run(args):
     plot_path = (args.plot or f"bench-{args.backend}-{args.precision}{compiled}.png"
                  if args.batch_sizes else None)
     check_output_names(args.json, plot_path)
+    if plot_path is not None:
+        check_plots()
     backend = load_backend(args.backend, "bench")
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
@@ -869,6 +869,14 @@ def same_file(path, other):
         return os.path.realpath(path) == os.path.realpath(other)
 
 
+def check_plots():
+    """Exit 2 in one line, before measuring, where matplotlib cannot draw the plot."""
+    try:
+        check_can_draw()
+    except FigureError as error:
+        raise UsageError(str(error)) from None
+
+
 def write_results(results, outputs):
     """Write each ``(path, write)`` of ``outputs``, the JSON first. A failure (the disk filled
     while measuring, say) must not lose the measurement: it raises :class:`OutputWriteError`
@@ -878,13 +886,13 @@ def write_results(results, outputs):
     for path, write in outputs:
         try:
             write()
-        except OSError as error:
+        except (OSError, FigureError) as error:
             if any(done.endswith(".json") for done in written):
                 safe = f"the results are safe in {written[0]}"
             else:
                 safe = save_elsewhere(results)
-            raise OutputWriteError(f"cannot write {path} ({failure_reason(error)}); {safe}"
-                                   ) from None
+            reason = failure_reason(error) if isinstance(error, OSError) else str(error)
+            raise OutputWriteError(f"cannot write {path} ({reason}); {safe}") from None
         written.append(path)
         print(f"wrote {path}")
 
@@ -949,6 +957,7 @@ def run_time_to_accuracy(args):
         "bench-time-to-accuracy", f"{args.backend}-{args.precision}-{args.recipe_name}")
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {out} is a file: name a directory")
+    check_plots()  # time-to-accuracy.png, drawn after all the training
     validate_checkpoint_flags(args)  # train's rules; reads the checkpoint to resume from
     if args.resume_from is not None:
         check_resumable(args.resume_from, {"target": args.time_to_accuracy,

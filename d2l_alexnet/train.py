@@ -38,6 +38,7 @@ from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, chec
                               estimated_bytes, latest_checkpoint, list_checkpoints,
                               set_aside_after)
 from .core.data import TEXT_LABELS, DataError
+from .core.progress import FigureError, check_can_draw
 from .core.images import VALIDATION_SPLIT, folder_classes, folder_color_mode
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import (TrainingError, TrainingInterrupted, ValidationDiverged,
@@ -214,6 +215,10 @@ def validate(args):
             raise UsageError(f"--init-from: {error}") from None
     validate_checkpoint_flags(args)
     args.tensorboard_log = check_tensorboard(args)
+    try:  # curves.png is drawn at the first epoch's end: a matplotlib that cannot is told now
+        check_can_draw()
+    except FigureError as error:
+        raise UsageError(str(error)) from None
 
 
 def check_tensorboard(args):
@@ -770,8 +775,8 @@ def write_outputs(args, model, board, history, checkpointer):
     for path, write in outputs:
         try:
             write()
-        except OSError as error:
-            reason = failure_reason(error)
+        except (OSError, FigureError) as error:
+            reason = failure_reason(error) if isinstance(error, OSError) else str(error)
             missing = ", ".join(os.path.basename(other) for other, _ in outputs
                                 if other not in written)
             done = (f"wrote {', '.join(os.path.basename(other) for other in written)}, not "

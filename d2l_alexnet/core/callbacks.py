@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes
+from .progress import FigureError
 from .types import PathLike, Record
 from .weights import WeightsError
 
@@ -146,8 +147,13 @@ class PlotCurves(Callback):
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if trainer.is_first_replica:
-            with writing(self.path):
-                trainer.board.save(self.path)
+            try:
+                with writing(self.path):
+                    trainer.board.save(self.path)
+            except FigureError as error:  # (matplotlib gone or broken since the run began)
+                what = f"cannot draw {self.path} ({error})"
+                raise RecordWriteError(f"{what}; a run with --checkpoint-dir continues with "
+                                       "--resume", what) from None
 
 
 class BestAccuracy(Callback):

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
 from .language import number, say
 from .types import PathLike
@@ -27,6 +29,49 @@ def in_notebook() -> bool:
     # for kernels whose shell subclasses ipykernel's (Google Colab's google.colab._shell.Shell).
     return shell is not None and any(cls.__name__ == "ZMQInteractiveShell"
                                      for cls in type(shell).__mro__)
+
+
+class FigureError(D2LAlexNetError):
+    """matplotlib cannot draw a figure here (not installed, broken, or ``MPLBACKEND`` naming
+    no backend); the message names the fix. The CLIs check it before training (exit 2)."""
+
+
+def figure_classes() -> tuple[Any, Any]:
+    """matplotlib's ``Figure`` and its Agg canvas (no display needed), imported only when a
+    figure is drawn; :class:`FigureError` naming the fix when they cannot be had."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except Exception as error:
+        raise figure_error(error) from None
+    return Figure, FigureCanvasAgg
+
+
+def figure_error(error: Exception) -> FigureError:
+    """The :class:`FigureError` for what importing or drawing with matplotlib raised."""
+    backend = os.environ.get("MPLBACKEND")
+    if isinstance(error, ImportError) and (error.name or "").split(".")[0] == "matplotlib":
+        return FigureError("matplotlib, which draws the plots, is not installed: "
+                           "pip install matplotlib")
+    if backend and "backend" in str(error).lower():
+        return FigureError(f"MPLBACKEND={backend} names no matplotlib backend, so no plot "
+                           "can be drawn: unset MPLBACKEND (or set it to agg)")
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return FigureError(f"matplotlib cannot draw a figure ({type(error).__name__}: "
+                       f"{first_line}): reinstall it (pip install --force-reinstall matplotlib)")
+
+
+def check_can_draw() -> None:
+    """Draw a tiny figure to PNG, before a run that will need one: :class:`FigureError` naming
+    the fix otherwise, rather than a traceback after the hours of training."""
+    Figure, FigureCanvasAgg = figure_classes()
+    try:
+        figure = Figure(figsize=(1, 1))
+        FigureCanvasAgg(figure)
+        figure.add_subplot().plot([0, 1], [0, 1])
+        figure_png(figure, dpi=10)
+    except Exception as error:
+        raise figure_error(error) from None
 
 
 def figure_png(figure: Figure, dpi: float = 110) -> bytes:
@@ -87,9 +132,7 @@ class ProgressBoard:
         self.series, self._waiting, self._display_handle = {}, {}, None
 
     def figure(self) -> Figure:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
+        Figure, FigureCanvasAgg = figure_classes()
         figure = Figure(figsize=self.figsize)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()

@@ -137,6 +137,19 @@ def test_an_output_that_cannot_be_written_is_refused_before_measuring(
     assert sorted(os.listdir(tmp_path)) == ["file", "read-only"]  # not even ok.json's folder
 
 
+def test_a_plot_matplotlib_cannot_draw_is_refused_before_measuring(no_measurement, capsys,
+                                                                    tmp_path, monkeypatch):
+    import sys
+
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    assert bench.main(["--backend", "pytorch", "--batch-sizes", "8", "16", "--plot",
+                       str(tmp_path / "s.png")]) == 2
+    assert capsys.readouterr().err == ("error: matplotlib, which draws the plots, is not "
+                                       "installed: pip install matplotlib\n")
+    assert os.listdir(tmp_path) == []
+
+
 def test_outputs_in_a_missing_folder_are_written_there(no_measurement, capsys, tmp_path):
     no_measurement()
     single, sweep = tmp_path / "new" / "single.json", tmp_path / "other" / "sweep"

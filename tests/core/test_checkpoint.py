@@ -1051,6 +1051,57 @@ def test_a_full_disk_at_an_epochs_records_without_checkpoints_saves_the_weights_
                         "instead")
 
 
+MATPLOTLIB_MODULES = ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg")
+
+
+def test_a_matplotlib_that_cannot_draw_is_refused_before_training(cli, tmp_path, capsys,
+                                                                  monkeypatch):
+    for name in MATPLOTLIB_MODULES:  # None in sys.modules: an import fails, as if not installed
+        monkeypatch.setitem(sys.modules, name, None)
+    fit = []
+    monkeypatch.setattr(NumpyTrainer, "fit", lambda *args, **kwargs: fit.append(1))
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")) == 2
+    assert capsys.readouterr().err == ("error: matplotlib, which draws the plots, is not "
+                                       "installed: pip install matplotlib\n")
+    assert not fit and os.listdir(tmp_path) == []
+
+
+def test_an_mplbackend_naming_no_backend_is_refused_before_training(tmp_path):
+    # matplotlib reads MPLBACKEND when first imported: a process of its own.
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import numpy_backend\n"
+              "from d2l_alexnet import train\n"
+              "train.load_backend = lambda name: numpy_backend\n"
+              "sys.exit(train.main(sys.argv[2:]))\n")
+    result = subprocess.run(
+        [sys.executable, "-c", script, os.path.dirname(__file__), "--resize", str(RESIZE),
+         "--batch-size", "10", "--limit-train", "30", "--limit-val", "20", "--epochs", "1",
+         "--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")],
+        capture_output=True, text=True, timeout=120, env=child_env(MPLBACKEND="bogus"))
+    assert (result.returncode, result.stderr) == (2, (
+        "error: MPLBACKEND=bogus names no matplotlib backend, so no plot can be drawn: unset "
+        "MPLBACKEND (or set it to agg)\n"))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_figure_that_fails_mid_run_stops_it_in_one_line_keeping_its_checkpoint(
+        cli, tmp_path, capsys, monkeypatch):
+    from d2l_alexnet.core.progress import FigureError
+
+    def fail(board, path):
+        raise FigureError("matplotlib, which draws the plots, is not installed: pip install "
+                          "matplotlib")
+    monkeypatch.setattr(ProgressBoard, "save", fail)
+    argv = ["--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")]
+    assert cli(*argv) == 1
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("epoch ")]
+    assert len(err) == 1, err
+    assert err[0].startswith(f"error: cannot draw {tmp_path / 'run' / 'curves.png'} (matplotlib, "
+                             "which draws the plots, is not installed: pip install matplotlib); "
+                             "the trained weights are in the last checkpoint, "
+                             f"{tmp_path / 'ckpt' / 'checkpoint-3.ckpt'}: "), err[0]
+
+
 @pytest.mark.parametrize("error", [
     RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 79.15 GiB total)"),
     RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate "
