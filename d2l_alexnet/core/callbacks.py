@@ -11,7 +11,6 @@ Only the first replica writes files.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import socket
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .errors import D2LAlexNetError, RunFailed
-from .files import atomic_write_bytes
+from .files import atomic_write_bytes, write_fix, write_reason
 from .progress import FigureError
 from .types import PathLike, Record
 from .weights import WeightsError
@@ -46,15 +45,6 @@ class RecordWriteError(RunFailed):
         self.what = message if what is None else what
 
 
-WRITE_FIXES = {  # what to do when a record cannot be written, by the error's errno
-    errno.ENOSPC: "free some space",
-    errno.ENOENT: "make its folder again",
-    errno.ENOTDIR: "a file stands where one of its folders should be: choose another path",
-    errno.EEXIST: "a file stands where one of its folders should be: choose another path",
-    errno.EISDIR: "it is a folder: name a file",
-}
-
-
 @contextmanager
 def writing(path: PathLike) -> Iterator[None]:
     """Turn a failed write of ``path`` into a one-line :class:`RecordWriteError`."""
@@ -63,10 +53,7 @@ def writing(path: PathLike) -> Iterator[None]:
     except RecordWriteError:
         raise
     except OSError as error:
-        full = error.errno == errno.ENOSPC
-        reason = "the disk is full" if full else error.strerror or str(error)
-        fix = WRITE_FIXES.get(error.errno or 0, "make its folder writable again")
-        what = f"cannot write {path} ({reason}): {fix}"
+        what = f"cannot write {path} ({write_reason(error)}): {write_fix(error)}"
         raise RecordWriteError(f"{what}; a run with --checkpoint-dir continues with --resume",
                                what) from None
 

@@ -43,7 +43,8 @@ import safetensors
 from .architecture import IN_CHANNELS, parameter_count
 from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
-                    remove_unfinished_writes, safetensors_bytes, safetensors_metadata)
+                    remove_unfinished_writes, safetensors_bytes, safetensors_metadata, write_fix,
+                    write_reason)
 from .types import Log, PathLike, Size
 
 if TYPE_CHECKING:  # both import this module
@@ -436,14 +437,17 @@ class Checkpointer:
             write_checkpoint(path, metadata, arrays)
             _fsync_directory(self.directory)
         except OSError as error:
-            reason = error.strerror or str(error)
-            if error.errno == errno.ENOSPC:
-                reason = "the disk is full"
-            then = (f"the last good checkpoint is {self.last_path}: free some space, then "
-                    "resume with --resume" if self.last_path else
-                    "no checkpoint was saved yet: free some space and start again")
-            raise CheckpointWriteError(f"cannot write checkpoint {path} ({reason}); {then}"
-                                       ) from None
+            fix = write_fix(error)  # not always space: a removed folder, a file size limit
+            if self.last_path is not None and os.path.isfile(self.last_path):
+                then = (f"the last good checkpoint is {self.last_path}: {fix}, then resume "
+                        "with --resume")
+            elif self.last_path is not None:  # removed with its folder, say
+                then = (f"no checkpoint is left (the last, {self.last_path}, is gone): {fix} "
+                        "and start again")
+            else:
+                then = f"no checkpoint was saved yet: {fix} and start again"
+            raise CheckpointWriteError(f"cannot write checkpoint {path} "
+                                       f"({write_reason(error)}); {then}") from None
         self.last_path = path
         self.prune()
         return path

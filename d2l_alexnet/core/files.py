@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
@@ -23,6 +24,29 @@ WRITE_PROBE = ".write-test"  # check_writable_directory's probe, with its PID: p
 UNFINISHED_WRITE = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 # The one __metadata__ entry of the safetensors files written here (weights and checkpoints).
 METADATA_KEY = "d2l_alexnet"
+
+
+WRITE_FIXES = {  # what to do when a file cannot be written, by the error's errno
+    errno.ENOSPC: "free some space",
+    errno.ENOENT: "make its folder again",
+    errno.ENOTDIR: "a file stands where one of its folders should be: choose another path",
+    errno.EEXIST: "a file stands where one of its folders should be: choose another path",
+    errno.EISDIR: "it is a folder: name a file",
+    errno.EFBIG: "the file is larger than this process may write (ulimit -f): raise the limit "
+                 "(ulimit -f unlimited)",
+}
+
+
+def write_reason(error: OSError) -> str:
+    """Why a write failed, in a few words (a full disk said as such)."""
+    if error.errno == errno.ENOSPC:
+        return "the disk is full"
+    return error.strerror or str(error)
+
+
+def write_fix(error: OSError) -> str:
+    """What to do about a failed write, by its errno (:data:`WRITE_FIXES`)."""
+    return WRITE_FIXES.get(error.errno or 0, "make its folder writable again")
 
 
 def atomic_write_bytes(path: PathLike, payload: bytes,

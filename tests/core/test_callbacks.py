@@ -295,3 +295,15 @@ def test_keep_best_keeps_its_best_across_fits_as_keras_does(tmp_path):
     (tmp_path / "best.safetensors").unlink()  # gone: nothing to keep
     assert keep_best_fit(keep, [], [0.1]) == [1]
     assert keep_best_fit(KeepBest(tmp_path / "best.safetensors"), [], [0.05]) == [1]
+
+
+def test_a_record_too_large_for_the_process_names_the_file_size_limit():
+    import errno
+
+    from d2l_alexnet.core.callbacks import RecordWriteError, writing
+
+    with pytest.raises(RecordWriteError) as raised, writing("runs/metrics.jsonl"):
+        raise OSError(errno.EFBIG, "File too large")
+    assert str(raised.value).startswith(
+        "cannot write runs/metrics.jsonl (File too large): the file is larger than this "
+        "process may write (ulimit -f): raise the limit (ulimit -f unlimited); ")

@@ -357,6 +357,30 @@ def test_a_full_disk_mid_run_stops_with_the_last_good_checkpoint_intact(data, tm
     read_checkpoint(tmp_path / "checkpoint-2.ckpt")
 
 
+def test_a_checkpoint_write_that_fails_not_for_space_names_its_own_fix(data, tmp_path,
+                                                                        monkeypatch):
+    # The folder removed with its checkpoints: make it again, and no "last good" one is named.
+    checkpointer = Checkpointer(tmp_path / "ckpt", every=1, log=None)
+    trainer = make_trainer(epochs=1, checkpointer=checkpointer)
+    trainer.step_callbacks.append(
+        lambda trainer: trainer.step == 1 and shutil.rmtree(tmp_path / "ckpt"))
+    with pytest.raises(CheckpointWriteError) as raised:
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert str(raised.value) == (
+        f"cannot write checkpoint {tmp_path / 'ckpt' / 'checkpoint-2.ckpt'} (No such file or "
+        f"directory); no checkpoint is left (the last, {tmp_path / 'ckpt' / 'checkpoint-1.ckpt'}"
+        ", is gone): make its folder again and start again")
+    # A file larger than the process may write: the limit, not the space.
+    checkpointer = Checkpointer(tmp_path / "big", log=None)
+    monkeypatch.setattr(ckpt, "write_checkpoint", lambda *args: (_ for _ in ()).throw(
+        OSError(errno.EFBIG, "File too large")))
+    with pytest.raises(CheckpointWriteError) as raised:
+        fit(data, checkpointer=checkpointer)
+    assert str(raised.value).endswith(
+        "(File too large); no checkpoint was saved yet: the file is larger than this process "
+        "may write (ulimit -f): raise the limit (ulimit -f unlimited) and start again")
+
+
 # ---- exact resume in the fit loop -------------------------------------------------------------
 
 @pytest.mark.parametrize("stop_at", [1, 3, 4])  # mid-epoch, an epoch end, the next epoch's start
