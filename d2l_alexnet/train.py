@@ -200,6 +200,7 @@ def validate(args):
     check_compile(args.compile, args.backend)
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
+    check_out_contents(args.out)
     args.init_tensors = None
     if args.new_head and args.init_from is None:
         raise UsageError("--new-head needs --init-from PATH, the weights file whose layers "
@@ -219,6 +220,18 @@ def validate(args):
         check_can_draw()
     except FigureError as error:
         raise UsageError(str(error)) from None
+
+
+def check_out_contents(out):
+    """Refuse, before anything is done, an --out that is a link to nowhere, or one holding a
+    folder where the run writes a file (found otherwise after training, or as a traceback)."""
+    if os.path.islink(out) and not os.path.exists(out):
+        raise UsageError(f"--out {out} is a symbolic link to {os.readlink(out)}, which does not "
+                         "exist: create that folder, or choose another --out")
+    for name in OUTPUT_FILES:
+        if os.path.isdir(os.path.join(out, name)):
+            raise UsageError(f"--out {out} holds a folder named {name}, where the run writes "
+                             "that file: move or remove the folder, or choose another --out")
 
 
 def check_tensorboard(args):

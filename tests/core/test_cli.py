@@ -152,6 +152,28 @@ def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     assert os.listdir(tmp_path) == ["file"] and blocker.read_text() == "not a directory"
 
 
+@pytest.mark.parametrize("name", ["metrics.jsonl", "weights.safetensors", "curves.png",
+                                  "metrics.json", "best.safetensors"])
+def test_an_out_holding_a_folder_named_as_an_output_is_refused_before_training(
+        monkeypatch, capsys, tmp_path, name):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    (tmp_path / "run" / name).mkdir(parents=True)
+    assert train.main(["--backend", "pytorch", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr() == ("", f"error: --out {tmp_path / 'run'} holds a folder named "
+                                       f"{name}, where the run writes that file: move or remove "
+                                       "the folder, or choose another --out\n")
+
+
+def test_an_out_that_is_a_dangling_link_is_named_as_one(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    os.symlink(tmp_path / "gone", tmp_path / "run")
+    assert train.main(["--backend", "pytorch", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (f"error: --out {tmp_path / 'run'} is a symbolic link to "
+                                       f"{tmp_path / 'gone'}, which does not exist: create that "
+                                       "folder, or choose another --out\n")
+    assert os.listdir(tmp_path) == ["run"]
+
+
 def test_a_nearly_full_read_only_out_is_named_read_only_not_full(monkeypatch, capsys, tmpfs):
     monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
     read_only = tmpfs("read-only", "ro,size=1m")  # too small for the weights as well
