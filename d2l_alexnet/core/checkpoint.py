@@ -43,7 +43,7 @@ import safetensors
 from .architecture import IN_CHANNELS, parameter_count
 from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
-                    remove_unfinished_writes, safetensors_bytes, safetensors_metadata, write_fix,
+                    nearest_existing, remove_unfinished_writes, safetensors_bytes, safetensors_metadata, write_fix,
                     write_reason)
 from .types import Log, PathLike, Size
 
@@ -360,6 +360,8 @@ def check_directory(directory: PathLike, needed_bytes: int, keep: int = 2,
     exists = os.path.isdir(directory)
     if exists:
         check_writable_directory(directory)
+    else:  # the folder it would be made in must be writable: else a small disk says "full"
+        refuse_unwritable(nearest_existing(directory))
     existing = sum(os.path.getsize(path) for _, path in list_checkpoints(directory))
     free = free_bytes(directory)
     wanted = (keep + 1) * needed_bytes - existing + also_needed
@@ -368,6 +370,14 @@ def check_directory(directory: PathLike, needed_bytes: int, keep: int = 2,
         raise OSError(errno.ENOSPC, f"{free / 1e6:,.0f} MB free, {what} about "
                                     f"{wanted / 1e6:,.0f} MB")
     return [] if exists else check_writable_directory(directory)
+
+
+def refuse_unwritable(folder: PathLike) -> None:
+    """``OSError`` (EROFS, EACCES) where nothing can be made in the existing ``folder``."""
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
 
 
 class Checkpointer:

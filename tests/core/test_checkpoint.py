@@ -301,6 +301,17 @@ def test_cli_resume_from_a_read_only_folder_exits_2_in_one_line_each(cli, tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+def test_a_new_checkpoint_dir_on_a_small_read_only_disk_is_named_read_only(cli, tmp_path,
+                                                                            capsys, tmpfs):
+    read_only = tmpfs("read-only", "ro,size=1m")  # too small for the checkpoints as well
+    folder = read_only / "ckpt"  # not there yet
+    assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(folder)) == 2
+    assert capsys.readouterr().err == (f"error: cannot write checkpoints to --checkpoint-dir "
+                                       f"{folder} (Read-only file system): choose a writable "
+                                       "directory\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_latest_falls_back_past_damaged_files_in_one_line_each(tmp_path):
     for step in (3, 5, 8):
         write_checkpoint(tmp_path / f"checkpoint-{step}.ckpt", dict(METADATA, step=step), ARRAYS)
