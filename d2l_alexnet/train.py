@@ -390,11 +390,12 @@ def validate_checkpoint_flags(args):
         return
     if os.path.exists(args.checkpoint_dir) and not os.path.isdir(args.checkpoint_dir):
         raise UsageError(f"--checkpoint-dir {args.checkpoint_dir} is a file: choose a directory")
+    # Still being written? Then neither "add --resume" nor what a resume from it would need:
+    # that run is going on.
+    check_not_in_use(args.checkpoint_dir, "--checkpoint-dir")
     if not args.resume:
         found = list_checkpoints(args.checkpoint_dir)
         if found:
-            # Still being written? Then not "add --resume": that run is going on.
-            check_not_in_use(args.checkpoint_dir, "--checkpoint-dir")
             raise UsageError(f"--checkpoint-dir {args.checkpoint_dir} already holds checkpoints "
                              f"(newest {os.path.basename(found[0][1])}): add --resume to "
                              "continue that run, or choose an empty directory")

@@ -312,6 +312,22 @@ def test_a_new_checkpoint_dir_on_a_small_read_only_disk_is_named_read_only(cli, 
     assert not (tmp_path / "run").exists()
 
 
+def test_a_resume_into_a_folder_a_running_run_holds_is_refused_as_in_use_first(cli, tmp_path,
+                                                                               capsys):
+    from d2l_alexnet.core.lock import FolderLocks
+
+    argv = ["--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt")]
+    assert cli(*argv, "--epochs", "1") == 0
+    capsys.readouterr()
+    with FolderLocks() as running:  # another open of the lock file: as another process's
+        running.take(str(tmp_path / "ckpt"), "--checkpoint-dir", "PID 1: the first run")
+        # Its settings differ too (batch size): "in use" is what to hear first.
+        assert cli(*argv, "--resume", "--batch-size", "15") == 2
+    assert capsys.readouterr().err == (
+        f"error: --checkpoint-dir {tmp_path / 'ckpt'} is in use by another run (PID 1: the "
+        "first run): wait for it to end, or choose another --checkpoint-dir\n")
+
+
 def test_latest_falls_back_past_damaged_files_in_one_line_each(tmp_path):
     for step in (3, 5, 8):
         write_checkpoint(tmp_path / f"checkpoint-{step}.ckpt", dict(METADATA, step=step), ARRAYS)
