@@ -221,16 +221,25 @@ def _read_version_1(path, name):
 
 def is_checkpoint(path: PathLike) -> bool:
     """Whether ``path`` is a file that says it is a checkpoint (either format; damaged or not),
-    rather than a weights file. Reads the first bytes and the header only; ``False`` for
-    anything unreadable (the caller's own reading names the problem)."""
+    rather than a weights file. Reads the first bytes and the header only. A file too damaged
+    for safetensors to open (truncated) is one still where its header's first bytes name our
+    format, or its name is a checkpoint's (``checkpoint-<step>.ckpt``); ``False`` for anything
+    else unreadable (the caller's own reading names the problem)."""
     try:
         with open(path, "rb") as stream:
-            if stream.read(len(VERSION_1_MAGIC)) == VERSION_1_MAGIC:
-                return True
+            start = stream.read(HEADER_PEEK_BYTES)
+    except OSError:
+        return False
+    if start.startswith(VERSION_1_MAGIC):
+        return True
+    try:
         with safetensors.safe_open(os.fspath(path), framework="numpy") as handle:
             return safetensors_metadata(handle.metadata()).get("format") == FORMAT
-    except Exception:  # unreadable or not safetensors: not a checkpoint we can name
-        return False
+    except Exception:  # damaged, or not safetensors: what is left of it may still tell
+        return FORMAT.encode() in start or NAME.match(os.path.basename(path)) is not None
+
+
+HEADER_PEEK_BYTES = 1 << 16  # a damaged file's first bytes searched for FORMAT
 
 
 def list_checkpoints(directory: PathLike) -> list[tuple[int, str]]:

@@ -520,6 +520,16 @@ def test_a_corrupt_checkpoint_is_named_as_one(tmp_path, canonical):
         weights.load_weights(path, "NCHW", SMALL, 10)
 
 
+@pytest.mark.parametrize("name, cut", [("checkpoint-12.ckpt", 40), ("run.ckpt", -100)])
+def test_a_truncated_checkpoint_is_named_as_one(tmp_path, canonical, name, cut):
+    # By its name (cut inside the header), or by the format its header names (cut in the data).
+    path = as_checkpoint(tmp_path / name, canonical, "pytorch")
+    path.write_bytes(path.read_bytes()[:cut])
+    with pytest.raises(WeightsError) as raised:
+        weights.load_weights(path, "NCHW", SMALL, 10)
+    assert str(raised.value).startswith(f"{name} is truncated or corrupt"), raised.value
+
+
 SAVE_TWICE = """\
 import sys
 import numpy as np
