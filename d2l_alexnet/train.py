@@ -665,6 +665,8 @@ def train_model(args, trainer, model, data, checkpointer):
         raise
     finally:
         args.stop_signals.trainer = None
+        if args.tensorboard_log is not None:  # its event file, open while the fit ran
+            args.tensorboard_log.close()
         if hasattr(trainer, "close"):
             trainer.close(failed=failed)
     return history

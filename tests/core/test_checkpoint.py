@@ -1102,6 +1102,28 @@ def test_a_full_disk_at_an_epochs_records_without_checkpoints_saves_the_weights_
                         "instead")
 
 
+def test_the_tensorboard_event_file_is_closed_when_the_run_ends_or_fails(cli, tmp_path,
+                                                                         monkeypatch):
+    pytest.importorskip("tensorboardX")
+    logs = []
+
+    class Log(train.TensorBoardLog):
+        def __init__(self, log_dir):
+            super().__init__(log_dir)
+            logs.append(self)
+    monkeypatch.setattr(train, "TensorBoardLog", Log)
+    argv = ["--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+            "--tensorboard", str(tmp_path / "tb")]
+    with monkeypatch.context() as patch:  # the epoch's metrics line fails: the run stops
+        fail_appending(patch, "metrics.jsonl")
+        assert cli(*argv, "--epochs", "1") == 1
+    assert cli(*argv, "--resume") == 0  # the resumed fit appends its own file
+    assert len(logs) == 2 and all(log.writer is None for log in logs)
+    from tensorboard_events import scalars
+
+    assert [step for step, _ in scalars(tmp_path / "tb")["val_acc"]] == [3, 6]
+
+
 MATPLOTLIB_MODULES = ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg")
 
 
