@@ -435,6 +435,8 @@ def run(args):
     backend = load_backend(args.backend)  # a BackendError (exit 2) says how to install it
     trainer = make_trainer(backend, args)
     args.stop_signals.reclaim()  # (joining a cluster may have taken SIGTERM)
+    if trainer.is_first_replica:  # (the one that writes) one line, before the introduction
+        refuse_read_only("--out", args.out)
     with printing_if(trainer.is_first_replica):  # one introduction per run, not per process
         data, model = build_data_and_model(backend, args)
     trainer.decide_data_on_device(data)  # --data-on-device on that cannot be: exit 2 here

@@ -183,6 +183,15 @@ def test_a_nearly_full_read_only_out_is_named_read_only_not_full(monkeypatch, ca
                                            "file system): choose a writable directory\n")
 
 
+def test_a_default_out_under_a_read_only_folder_is_refused_before_the_introduction(
+        monkeypatch, capsys, tmpfs):
+    monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
+    monkeypatch.chdir(tmpfs("read-only", "ro,size=1m"))
+    assert train.main(["--backend", "pytorch"]) == 2
+    assert capsys.readouterr() == ("", "error: cannot write to --out runs/pytorch (Read-only "
+                                       "file system): choose a writable directory\n")
+
+
 def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monkeypatch, capsys,
                                                                            tmp_path):
     monkeypatch.setattr(train, "load_backend", lambda name: stub_backend())
