@@ -511,6 +511,9 @@ class HoldingRecordFailures(Callback):
         except RecordWriteError as error:
             self.held.append(error)
 
+    def on_fit_end(self, trainer):
+        self.callback.on_fit_end(trainer)
+
     def state(self):
         return self.callback.state()
 
@@ -667,8 +670,6 @@ def train_model(args, trainer, model, data, checkpointer):
         raise
     finally:
         args.stop_signals.trainer = None
-        if args.tensorboard_log is not None:  # its event file, open while the fit ran
-            args.tensorboard_log.close()
         if hasattr(trainer, "close"):
             trainer.close(failed=failed)
     return history

@@ -77,6 +77,9 @@ class Callback:
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         """An epoch ended and was validated: ``record`` is its entry of the history."""
 
+    def on_fit_end(self, trainer: TrainerBase) -> None:
+        """``fit`` ended, finished, stopped or failed: release what the fit held open."""
+
     def state(self) -> Any:
         """What a checkpoint must carry for a resumed run to continue exactly (JSON-ready)."""
         return None
@@ -374,6 +377,9 @@ class TensorBoardLog(Callback):
                 self.writer.write_event(self.event_pb2.Event(
                     wall_time=wall_time, step=record["step"],
                     summary=self.summary.scalar(key, float(record[key]))))
+
+    def on_fit_end(self, trainer: TrainerBase) -> None:
+        self.close()  # a later fit (a resumed one) opens a file of its own
 
     def close(self) -> None:
         """Close the event file of the last ``fit`` (a next ``fit`` starts another)."""

@@ -372,6 +372,7 @@ class TrainerBase(HyperParameters):
             # setup changed in the model for training is undone, where it can be.
             with contextlib.suppress(Exception):
                 self.fit_abandoned(model)
+            self.end_callbacks(failed=True)  # (those that started may hold a file open)
             raise
         try:
             for self.epoch in range(len(self.history), self.max_epochs):
@@ -391,6 +392,7 @@ class TrainerBase(HyperParameters):
                 self.log(self.stop_reason)
         except TrainingInterrupted:  # stopped between two steps: the state is consistent
             self.fit_finished()
+            self.end_callbacks(failed=True)
             raise
         except BaseException:
             # Ctrl-C in a notebook, or an error: the model still holds what training reached,
@@ -398,9 +400,23 @@ class TrainerBase(HyperParameters):
             # that state cannot be had; the interruption is what the caller hears of.
             with contextlib.suppress(Exception):
                 self.fit_finished()
+            self.end_callbacks(failed=True)
             raise
         self.fit_finished()
+        self.end_callbacks(failed=False)
         return self.history
+
+    def end_callbacks(self, failed: bool) -> None:
+        """Tell the callbacks that ``fit`` ended (``on_fit_end``: a TensorBoard log closes its
+        file, as Keras' does at the end of training); after a failure their own errors give way
+        to the one that ended it."""
+        for callback in self.callbacks:
+            if hasattr(callback, "on_fit_end"):
+                if not failed:
+                    callback.on_fit_end(self)
+                    continue
+                with contextlib.suppress(Exception):
+                    callback.on_fit_end(self)
 
     def start_fit(self, model: Any, data: Any, resume: Checkpoint | None) -> None:
         """``fit`` up to its first step: set up, restore ``resume``, start the callbacks."""

@@ -212,6 +212,20 @@ def test_tensorboard_log_writes_every_evaluation_at_its_step(data, tmp_path):
     assert name.startswith("events.out.tfevents.") and name.endswith(".step-0")
 
 
+def test_a_fit_closes_its_tensorboard_file_however_it_ends(data, tmp_path):
+    """In a notebook the event file stayed open until a later fit (a ResourceWarning under
+    -W error); Keras' TensorBoard closes its writers when training ends."""
+    log = TensorBoardLog(tmp_path / "logs")
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[log])
+    trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert log.writer is None
+    trainer.step_callbacks.append(lambda trainer: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    assert log.writer is None
+
+
 def test_a_resumed_tensorboard_log_holds_every_step_once(data, tmp_path):
     straight, checkpointer = tensorboard_fit(data, tmp_path, epochs=3)
     first_epoch = read_checkpoint(sorted((tmp_path / "checkpoints").glob("*.ckpt"),
