@@ -32,8 +32,8 @@ from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
                          remove_directories, remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
-from .core.callbacks import (EVENT_FILE_MARK, Callback, EarlyStopping, KeepBest, MetricsLog,
-                             PlotCurves, RecordWriteError, TensorBoardLog, event_files)
+from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
+                             RecordWriteError, TensorBoardLog, event_files)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints,
                               set_aside_after)
@@ -478,8 +478,8 @@ def make_trainer(backend, args):
 def run_callbacks(args):
     """What the run writes as it goes (metrics.jsonl, curves.png, with --tensorboard its event
     files, with --keep-best best.safetensors) and --early-stopping, in the order they act after
-    each evaluation; each holds back a record it cannot write (``args.held_failures``) until
-    the epoch's checkpoint is saved (:class:`RaiseHeldFailure`, added after the Checkpointer)."""
+    each evaluation (a record that cannot be written stops the run once the Checkpointer,
+    added after them, has saved the epoch)."""
     callbacks = [MetricsLog(os.path.join(args.out, "metrics.jsonl")),
                  PlotCurves(os.path.join(args.out, "curves.png"))]
     if args.tensorboard_log is not None:
@@ -488,47 +488,7 @@ def run_callbacks(args):
         callbacks.append(KeepBest(os.path.join(args.out, "best.safetensors")))
     if args.early_stopping is not None:
         callbacks.append(EarlyStopping(args.early_stopping))
-    args.held_failures = []
-    return [HoldingRecordFailures(callback, args.held_failures) for callback in callbacks]
-
-
-class HoldingRecordFailures(Callback):
-    """``callback``, whose :class:`RecordWriteError` after an evaluation is kept in ``held``
-    rather than raised: the callbacks after it still act (their state is the checkpoint's), and
-    the epoch's checkpoint is saved before :class:`RaiseHeldFailure` stops the run; a full
-    --out disk then loses no epoch. The checkpoint holds each callback's state as it is."""
-
-    def __init__(self, callback, held):
-        self.callback, self.held = callback, held
-        self.key = callback.key
-
-    def on_fit_start(self, trainer, state):
-        self.callback.on_fit_start(trainer, state)
-
-    def on_evaluation(self, trainer, record):
-        try:
-            self.callback.on_evaluation(trainer, record)
-        except RecordWriteError as error:
-            self.held.append(error)
-
-    def on_fit_end(self, trainer):
-        self.callback.on_fit_end(trainer)
-
-    def state(self):
-        return self.callback.state()
-
-
-class RaiseHeldFailure(Callback):
-    """The last callback: raises the first record failure held back this evaluation."""
-
-    def __init__(self, held):
-        self.held = held
-
-    def on_evaluation(self, trainer, record):
-        if self.held:
-            first = self.held[0]
-            self.held.clear()
-            raise first
+    return callbacks
 
 
 def build_data_and_model(backend, args):
@@ -601,8 +561,6 @@ def prepare_outputs(args, trainer):
         checkpointer.attach(trainer)
         if args.resume_from is not None:
             checkpointer.last_path = args.resume_from.path
-    # A record that could not be written stops the run only now, after the checkpoint.
-    trainer.callbacks.append(RaiseHeldFailure(args.held_failures))
     return checkpointer
 
 

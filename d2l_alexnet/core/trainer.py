@@ -44,6 +44,7 @@ import numpy as np
 from .architecture import (IN_CHANNELS, as_size, check_num_classes, format_size, row_label,
                            with_dropout)
 from .arrays import dtype_name, host_array
+from .callbacks import RecordWriteError
 from .checkpoint import ARCHITECTURE, Checkpoint, CheckpointError, check_compatible
 from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
@@ -383,11 +384,7 @@ class TrainerBase(HyperParameters):
                 self.epoch_progress = None
                 if self.log is not None:
                     self.log(format_epoch(record, self.max_epochs))
-                for callback in self.callbacks:
-                    if hasattr(callback, "on_evaluation"):
-                        callback.on_evaluation(self, record)
-                    else:
-                        callback(self, record)
+                self.evaluation_callbacks(record)
             if self.stop_reason is not None and self.log is not None:
                 self.log(self.stop_reason)
         except TrainingInterrupted:  # stopped between two steps: the state is consistent
@@ -405,6 +402,22 @@ class TrainerBase(HyperParameters):
         self.fit_finished()
         self.end_callbacks(failed=False)
         return self.history
+
+    def evaluation_callbacks(self, record: Record) -> None:
+        """Give each callback the epoch's ``record``. A record that cannot be written (a full
+        disk) stops the run only once every callback has acted: a Checkpointer after it still
+        saves the epoch, and the state it saves is every callback's, so no epoch is lost."""
+        held: RecordWriteError | None = None
+        for callback in self.callbacks:
+            try:
+                if hasattr(callback, "on_evaluation"):
+                    callback.on_evaluation(self, record)
+                else:
+                    callback(self, record)
+            except RecordWriteError as error:
+                held = held or error
+        if held is not None:
+            raise held
 
     def end_callbacks(self, failed: bool) -> None:
         """Tell the callbacks that ``fit`` ended (``on_fit_end``: a TensorBoard log closes its

@@ -154,6 +154,23 @@ def test_a_record_under_a_file_is_refused_in_one_line_at_the_start(data, tmp_pat
     assert trainer.step == 0
 
 
+def test_a_record_that_cannot_be_written_stops_the_run_after_the_epochs_checkpoint(
+        data, tmp_path):
+    """A full disk for metrics.jsonl lost the epoch: the error came before the Checkpointer
+    (attached after the records) had saved it. It now stops the run once every callback has
+    acted, and the checkpoint holds the epoch."""
+    missing = tmp_path / "gone" / "metrics.jsonl"
+    trainer = NumpyTrainer(max_epochs=2, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[MetricsLog(missing)])
+    checkpointer = Checkpointer(tmp_path / "checkpoints", log=None).attach(trainer)
+    trainer.step_callbacks.append(lambda trainer: shutil.rmtree(missing.parent,
+                                                                ignore_errors=True))
+    with pytest.raises(RecordWriteError, match="No such file or directory"):
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    saved = read_checkpoint(checkpointer.last_path)
+    assert (saved.metadata["epoch"], saved.metadata["batch"]) == (1, 0)
+
+
 def test_the_records_make_their_folders_when_fit_starts(data, tmp_path):
     """MetricsLog and PlotCurves into folders that do not exist yet make them, as KeepBest
     and TensorBoardLog do (and Keras' CSVLogger): MetricsLog failed with advice to make a
