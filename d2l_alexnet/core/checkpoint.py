@@ -80,7 +80,35 @@ CHECKED_WHEN_RECORDED = ("train_data", "network")  # (network: a model with a ta
 
 class CheckpointError(D2LAlexNetError):
     """A checkpoint is unreadable, corrupt or does not fit this run; the message names the file
-    and says what to do."""
+    and says what to do, in Python's words (``batch_size=128``) or the command line's
+    (``--batch-size 128``)."""
+
+    @staticmethod
+    def in_python(name: str, value: object) -> str:
+        if name == "backend":
+            return f"in the {value} edition of d2l_alexnet"
+        if name == "checkpoint_dir":
+            return "another directory for the Checkpointer"
+        if name == "same_data":
+            return "limit_train=, or the same folder and validation_split="
+        if name == "without_augment":
+            return "with augment=False"
+        return f"{name}={value}"
+
+    def for_command_line(self) -> str:
+        def spelled(name: str, value: object) -> str:
+            if name == "checkpoint_dir":
+                return "another --checkpoint-dir"
+            if name == "without_augment":
+                return "without --augment"
+            if name == "augment":
+                return "--augment"
+            if name == "backend":
+                return f"with --backend {value}"
+            if name == "same_data":
+                return "--limit-train, or the same --image-folder and --validation-split"
+            return f"--{name.replace('_', '-')} {value}"
+        return self.spelled(spelled)
 
 
 class CheckpointWriteError(CheckpointError, RunFailed):
@@ -315,39 +343,42 @@ def mismatches(metadata: Mapping[str, Any], expected: Mapping[str, Any],
 
 
 def check_compatible(checkpoint: Checkpoint, expected: Mapping[str, Any]) -> None:
-    """Raise :class:`CheckpointError` naming the first value that differs from ``expected``."""
+    """Raise :class:`CheckpointError` naming the first value that differs from ``expected``,
+    and the setting that resumes it, in Python's words or (``for_command_line``) the flags'."""
+    where = f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'}"
     for key, saved, wanted, flag in mismatches(checkpoint.metadata, expected):
+        settings: dict[str, Any] = {"checkpoint_dir": None}
         if key == "backend":
-            fix = f"resume with --backend {saved}"
+            fix, settings["backend"] = "resume {backend}", saved
         elif key == "train_examples":
             fix = (f"resume with the same data (it had {saved:,} training images: the same "
-                   f"--limit-train, or the same --image-folder and --validation-split)")
+                   "{same_data})")
+            settings["same_data"] = None
         elif key == "train_data":  # as many images as before, but not the same ones
             raise CheckpointError(
-                f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved "
-                f"on other training images or labels than this run's (as many, but not the "
-                f"same): resume on the data it was trained on, or choose another "
-                f"--checkpoint-dir")
+                f"{where} was saved on other training images or labels than this run's (as "
+                "many, but not the same): resume on the data it was trained on, or choose "
+                "{checkpoint_dir}", **settings)
         elif key == "network":  # the same shapes, maybe, but not the same function
             differ = next((f"row {number}: {old} there, {new} here" for number, (old, new)
                            in enumerate(zip(saved.split(), (wanted or "").split()), 1)
                            if old != new), "another number of rows")
             raise CheckpointError(
-                f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved "
-                f"from a network of other rows than this model's ({differ}): resume with "
-                f"the layers= and dropout= it was made with, or choose another "
-                f"--checkpoint-dir")
+                f"{where} was saved from a network of other rows than this model's ({differ}): "
+                "resume with the layers= and dropout= it was made with, or choose "
+                "{checkpoint_dir}", **settings)
+        elif key == "augment" and saved:
+            fix, settings["augment"] = "resume with {augment}", True
         elif key == "augment":
-            fix = "resume with --augment" if saved else "resume without --augment"
+            fix, settings["without_augment"] = "resume {without_augment}", False
         elif flag is not None:
-            fix = f"resume with {flag} {saved}"
+            setting = flag.lstrip("-").replace("-", "_")
+            fix, settings[setting] = f"resume with {{{setting}}}", saved
         else:
             fix = "resume with the settings it was made with"
-        what = key.replace("_", " ")
         raise CheckpointError(
-            f"{checkpoint.name} in {os.path.dirname(checkpoint.path) or '.'} was saved with "
-            f"{what} {saved!r}, this run has {wanted!r}: {fix}, or choose another "
-            "--checkpoint-dir")
+            f"{where} was saved with {key.replace('_', ' ')} {saved!r}, this run has "
+            f"{wanted!r}: {fix}, or choose {{checkpoint_dir}}", **settings)
 
 
 def estimated_bytes(resize: Size, num_classes: int, recipe: TrainingRecipe | None = None,

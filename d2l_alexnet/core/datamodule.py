@@ -9,6 +9,7 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -17,7 +18,7 @@ import numpy as np
 from .architecture import as_size
 from .arrays import host_array
 from .augment import augment_batch
-from .data import TEXT_LABELS, load_fashion_mnist
+from .data import TEXT_LABELS, DataError, load_fashion_mnist
 from .hyperparameters import HyperParameters
 from .types import Log, PathLike, Size
 
@@ -52,6 +53,16 @@ class DataModule(HyperParameters):
         return self.get_dataloader(train=False)
 
 
+def check_seed(owner: str, seed: Any) -> int:
+    """``seed`` as an int, or a one-line ``DataError``: numpy's seed sequences take whole
+    numbers of at least 0 only (and said so at the first batch, in a traceback)."""
+    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)) \
+            or seed < 0:
+        raise DataError(f"{owner}: seed must be a whole number of at least 0, got {seed!r}; "
+                        f"pass e.g. seed=0")
+    return int(seed)
+
+
 def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
     """The training order of one epoch: a permutation of all examples from ``(seed, epoch)``."""
     return np.random.default_rng([seed, epoch]).permutation(num_examples)
@@ -60,22 +71,31 @@ def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 class BatchLoader:
     """An iterable over one split with a length, like a framework's DataLoader.
 
-    Each pass over a training loader starts the next epoch's order, so iterating it again
-    reshuffles, as PyTorch's ``DataLoader(shuffle=True)`` does.
+    Each pass over a module's training loaders starts the next epoch's order (and augmentation),
+    whether the same loader is iterated again or ``train_dataloader()`` makes a new one each
+    epoch, as PyTorch's ``DataLoader(shuffle=True)`` reshuffles. :meth:`set_epoch` (called by
+    the Trainer, as on a ``DistributedSampler``) names the epoch of the next pass instead, so
+    that a resumed run draws what the straight one did.
     """
 
     def __init__(self, data: InMemoryData, train: bool,
                  convert: Callable[[np.ndarray, np.ndarray], Any]) -> None:
         self.data, self.train, self.convert = data, train, convert
-        self.epoch = 0
+        self.next_epoch: int | None = None  # set_epoch's; None: the module's next pass
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass over a training loader epoch ``epoch``'s."""
+        self.next_epoch = epoch
 
     def __len__(self) -> int:
         return self.data.num_batches(self.train)
 
     def __iter__(self) -> Iterator[Any]:
-        epoch = self.epoch
-        if self.train:
-            self.epoch += 1
+        epoch = 0
+        if self.train:  # the module counts its passes: a new loader must not start again at 0
+            epoch = (self.next_epoch if self.next_epoch is not None
+                     else getattr(self.data, "train_passes", 0))
+            self.next_epoch, self.data.train_passes = None, epoch + 1
         for images, labels in self.data.raw_batches(self.train, epoch=epoch):
             yield self.convert(images, labels)
 
@@ -122,6 +142,11 @@ class InMemoryData:
 
     def num_examples(self, train: bool) -> int:
         return len(self.train_labels if train else self.val_labels)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass over any of this module's training loaders epoch ``epoch``'s
+        (the Trainer says so before each epoch; see :class:`BatchLoader`)."""
+        self.train_passes = epoch
 
     def training_digest(self) -> str:
         """The SHA-256 of the training split's images and labels as stored, in order: what a
@@ -207,6 +232,7 @@ class FashionMNISTBase(InMemoryData, DataModule):
         self.save_hyperparameters(ignore=["log"])
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.seed = check_seed(type(self).__name__, seed)
         self.resize = as_size(resize)
         for name, limit in (("limit_train", limit_train), ("limit_val", limit_val)):
             if limit is not None and limit < 1:

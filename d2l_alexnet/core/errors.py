@@ -30,8 +30,13 @@ class D2LAlexNetError(Exception):
         self.settings = settings
         if settings:
             self.template, *rest = args
-            args = (self.spelled(python_spelling), *rest)
+            args = (self.spelled(self.in_python), *rest)
         super().__init__(*args)
+
+    @staticmethod
+    def in_python(name: str, value: object) -> str:
+        """How ``str(error)`` spells a setting (an error type may say some otherwise)."""
+        return python_spelling(name, value)
 
     def spelled(self, spelling: Callable[[str, object], str]) -> str:
         """The message with each setting written by ``spelling(name, value)``."""

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from .architecture import as_size
 from .data import DataError
-from .datamodule import DataModule, InMemoryData
+from .datamodule import DataModule, InMemoryData, check_seed
 from .language import byte_size, number, say
 from .types import Log, PathLike, Size
 
@@ -71,13 +71,6 @@ def _check_batch_size(owner, batch_size):
         raise DataError(f"{owner}: batch_size must be a whole number of at least 1, got "
                         f"{batch_size!r}; pass e.g. batch_size=64")
     return int(batch_size)
-
-
-def _check_seed(owner, seed):
-    if not _is_whole(seed) or seed < 0:  # numpy's seed sequences take no negative entries
-        raise DataError(f"{owner}: seed must be a whole number of at least 0, got {seed!r}; "
-                        f"pass e.g. seed=0")
-    return int(seed)
 
 
 def _as_size(owner, resize):
@@ -234,7 +227,7 @@ class ArrayData(InMemoryData, DataModule):
         """Check and store both splits; uses ``self.batch_size``, ``resize`` and ``seed``."""
         owner = type(self).__name__
         self.batch_size = _check_batch_size(owner, self.batch_size)
-        self.seed = _check_seed(owner, self.seed)
+        self.seed = check_seed(owner, self.seed)
         if layout is not None and layout not in LAYOUTS:
             raise DataError(f"{owner}: layout must be None (guess), \"NCHW\" or \"NHWC\", got "
                             f"{layout!r}")
@@ -662,7 +655,7 @@ class ImageFolder(ArrayData):
                             f"{color_mode!r}")
         mode, channels = COLOR_MODES[color_mode]
         _check_batch_size(owner, batch_size)
-        _check_seed(owner, seed)
+        check_seed(owner, seed)
         size = _as_size(owner, resize)
         if (isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real)
                 or not 0 <= validation_split < 1):

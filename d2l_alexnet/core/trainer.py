@@ -631,6 +631,10 @@ class TrainerBase(HyperParameters):
                                 f"no images in epoch {epoch + 1}: every pass over a split must "
                                 f"yield its batches again")
             return
+        if train and callable(getattr(self.data, "set_epoch", None)):
+            # A lesson's loader made from an in-memory module's (its get_dataloader wrapping
+            # super()'s): the module's next pass is this epoch's, in a resumed run too.
+            self.data.set_epoch(epoch)
         loader, where = self.book_loader(train), f"{type(self.data).__name__}.{split}_dataloader()"
         owner: Any
         for owner in (loader, getattr(loader, "sampler", None)):

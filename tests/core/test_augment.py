@@ -79,7 +79,11 @@ def test_a_checkpoint_resumes_only_with_the_same_augmentation():
     check_compatible(Saved({"augment": True}), {"augment": True})
     check_compatible(Saved({}), {"augment": False})  # written before the key existed
     with pytest.raises(CheckpointError, match="augment True, this run has False: resume with "
-                                              "--augment"):
+                                              "augment=True, or choose another directory for "
+                                              "the Checkpointer") as refused:
         check_compatible(Saved({"augment": True}), {"augment": False})
-    with pytest.raises(CheckpointError, match="resume without --augment"):
+    assert refused.value.for_command_line().endswith(
+        "resume with --augment, or choose another --checkpoint-dir")
+    with pytest.raises(CheckpointError, match="resume with augment=False") as refused:
         check_compatible(Saved({}), {"augment": True})
+    assert "resume without --augment" in refused.value.for_command_line()

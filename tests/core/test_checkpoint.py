@@ -474,9 +474,13 @@ def test_resume_restores_the_plot_and_host_rngs(data, tmp_path):
 def test_resume_refuses_another_configuration(data, tmp_path):
     fit(data, epochs=1, checkpointer=Checkpointer(tmp_path, log=None))
     other = FashionMNIST(batch_size=5, resize=RESIZE, limit_train=30, limit_val=20, log=None)
+    # In Python's words here; the command line's for a run of train (for_command_line).
     with pytest.raises(CheckpointError, match="was saved with batch size 10, this run has 5: "
-                                              "resume with --batch-size 10"):
+                                              "resume with batch_size=10, or choose another "
+                                              "directory for the Checkpointer") as refused:
         fit(other, resume=latest_checkpoint(tmp_path))
+    assert refused.value.for_command_line().endswith(
+        "resume with --batch-size 10, or choose another --checkpoint-dir")
 
 
 def test_resume_refuses_other_training_images_of_the_same_count(data, tmp_path):

@@ -96,3 +96,39 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="limit_train"):
         FashionMNISTBase(limit_train=0, log=None)
     assert as_size(224) == (224, 224) and as_size((32, 48)) == (32, 48)
+
+
+def test_a_bad_seed_is_refused_when_the_module_is_made():
+    """It was kept, and refused by numpy at the first training batch, in a traceback."""
+    from d2l_alexnet.core.data import DataError
+
+    for seed in (-1, 1.5, True):
+        with pytest.raises(DataError, match="seed must be a whole number of at least 0"):
+            FashionMNISTBase(batch_size=8, limit_train=8, limit_val=8, seed=seed, log=None)
+
+
+def test_each_pass_over_new_training_loaders_draws_the_next_epoch():
+    """A hand-written loop that asks train_dataloader() for a new loader each epoch got epoch
+    0's order and augmentation every time; now the module counts its passes, and set_epoch
+    (the Trainer's) names the next one."""
+    data = FashionMNISTBase(batch_size=8, limit_train=32, limit_val=8, seed=3, augment=True,
+                            log=None)
+
+    def first_batch(loader):
+        return next(iter(loader))
+
+    def expected(epoch):
+        return next(data.raw_batches(True, epoch=epoch))
+
+    for epoch in range(3):
+        images, labels = first_batch(data.train_dataloader())
+        np.testing.assert_array_equal(labels, expected(epoch)[1])
+        np.testing.assert_allclose(images, expected(epoch)[0] / 255.0, rtol=1e-6)  # augmented
+    data.set_epoch(1)
+    np.testing.assert_array_equal(first_batch(data.train_dataloader())[1], expected(1)[1])
+    loader = data.train_dataloader()
+    loader.set_epoch(7)
+    np.testing.assert_array_equal(first_batch(loader)[1], expected(7)[1])
+    np.testing.assert_array_equal(first_batch(loader)[1], expected(8)[1])
+    # Validation is never shuffled.
+    np.testing.assert_array_equal(first_batch(data.val_dataloader())[1], data.val_labels[:8])

@@ -540,3 +540,34 @@ def test_a_fit_refused_before_its_first_step_undoes_its_setup(data):
     with pytest.raises(ValueError, match="refused"):
         trainer.fit(model, data)
     assert abandoned == [model] and trainer.step == 0
+
+
+def test_a_lessons_loader_made_from_ours_draws_each_epochs_order(tmp_path):
+    """A subclass whose get_dataloader wraps super()'s got epoch 0's order in every epoch (a
+    new loader each epoch started again); the Trainer now names each pass's epoch, so a run
+    resumed at epoch 2 draws what the straight one did."""
+    from d2l_alexnet.core.checkpoint import Checkpointer, latest_checkpoint
+
+    seen = []
+
+    class Inverted(FashionMNISTBase):
+        def get_dataloader(self, train):
+            for images, labels in super().get_dataloader(train):
+                if train:
+                    seen.append(labels.copy())
+                yield 1.0 - images, labels
+
+    options = dict(batch_size=25, resize=28, limit_train=50, limit_val=25, log=None)
+    straight = NumpyTrainer(max_epochs=2, progress=False, log=None).fit(
+        SoftmaxRegression(lr=0.05), Inverted(**options))
+    plain = FashionMNISTBase(**options)
+    assert [labels.tolist() for labels in seen] == [
+        labels.tolist() for epoch in (0, 1) for _, labels in plain.raw_batches(True, epoch=epoch)]
+    first = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    Checkpointer(tmp_path, log=None).attach(first)
+    first.fit(SoftmaxRegression(lr=0.05), Inverted(**options))
+    resumed = NumpyTrainer(max_epochs=2, progress=False, log=None)
+    Checkpointer(tmp_path, log=None).attach(resumed)
+    history = resumed.fit(SoftmaxRegression(lr=0.05), Inverted(**options),
+                          resume=latest_checkpoint(tmp_path, log=None))
+    assert history[-1]["train_loss"] == straight[-1]["train_loss"]
