@@ -43,8 +43,8 @@ import safetensors
 from .architecture import IN_CHANNELS, parameter_count
 from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
-                    nearest_existing, remove_unfinished_writes, safetensors_bytes, safetensors_metadata, write_fix,
-                    write_reason)
+                    nearest_existing, remove_unfinished_writes, safetensors_bytes,
+                    safetensors_metadata, write_fix, write_reason)
 from .types import Log, PathLike, Size
 
 if TYPE_CHECKING:  # both import this module
