@@ -87,3 +87,27 @@ def test_a_checkpoint_resumes_only_with_the_same_augmentation():
     with pytest.raises(CheckpointError, match="resume with augment=False") as refused:
         check_compatible(Saved({}), {"augment": True})
     assert "resume without --augment" in refused.value.for_command_line()
+
+
+def test_recolouring_is_the_three_steps_one_after_another():
+    """Brightness, then contrast about the mean grey, then saturation about each pixel's grey,
+    done in float64 as the docstring says them: one affine map computes the same (within a
+    rounding level of uint8, 1e-5 of floats)."""
+    from d2l_alexnet.core.augment import _GREY, _recolour
+
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (6, 9, 7, 3), dtype=np.uint8)
+    factors = rng.uniform(0.6, 1.4, (6, 3))
+    grey = _GREY.astype(np.float64)
+    brightness, contrast, saturation = (factors[:, column, None, None, None] for column in range(3))
+    pixels = images.astype(np.float64) * brightness
+    mean_grey = (pixels @ grey).mean(axis=(1, 2))[:, None, None, None]
+    pixels = (pixels - mean_grey) * contrast + mean_grey
+    pixel_grey = (pixels @ grey)[..., None]
+    expected = np.clip((pixels - pixel_grey) * saturation + pixel_grey, 0, 255)
+    got = _recolour(images, factors)
+    assert got.dtype == np.uint8 and got.shape == images.shape
+    assert np.abs(got.astype(np.float64) - expected).max() <= 0.5 + 1e-3
+    floats = _recolour(images / np.float32(255), factors)
+    assert floats.dtype == np.float32
+    np.testing.assert_allclose(floats, expected / 255, atol=1e-5)
