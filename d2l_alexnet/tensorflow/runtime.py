@@ -1,5 +1,5 @@
-"""TensorFlow imported quietly (Keras 3 required), the cluster strategy of a ``TF_CONFIG`` run,
-devices, seeds and host arrays: what the backend's other files need."""
+"""TensorFlow imported quietly (Keras 3 on its TensorFlow backend required), the cluster strategy
+of a ``TF_CONFIG`` run, devices, seeds and host arrays: what the backend's other files need."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 import numpy as np
+from ..backends import BackendError
 from ..core.contract import device_choosers
 
 
@@ -43,11 +44,42 @@ def _import_tensorflow():
     return tensorflow
 
 
-tf = _import_tensorflow()
-keras = tf.keras
-if not keras.__version__.startswith("3."):  # variable paths, dtype policies per layer...
-    raise ImportError(f"the tensorflow backend needs Keras 3 (TensorFlow >= 2.16); found "
-                      f"TensorFlow {tf.__version__} with Keras {keras.__version__}")
+def _import_keras_on_tensorflow():
+    """TensorFlow and its Keras 3, on Keras' TensorFlow backend whatever the user's settings
+    name, when Keras is not imported yet; a :class:`BackendError` when it is, on another.
+
+    Keras 3 fixes its backend once, when it is first imported (``keras/src/backend/config.py``
+    reads ``keras.json``'s ``"backend"``, then lets ``KERAS_BACKEND`` override it), and TensorFlow
+    imports Keras itself. On the JAX backend, say, our Keras layers met TensorFlow's symbolic
+    tensors in ``tf.function`` and failed deep inside JAX. So ``KERAS_BACKEND`` names TensorFlow
+    for that first import, then is put back as it was, for the processes the user starts.
+    """
+    keras_imported_before = "keras" in sys.modules
+    saved = os.environ.get("KERAS_BACKEND")
+    if not keras_imported_before:
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+    try:
+        tensorflow = _import_tensorflow()
+        keras = tensorflow.keras
+    finally:
+        if saved is None:
+            os.environ.pop("KERAS_BACKEND", None)
+        else:
+            os.environ["KERAS_BACKEND"] = saved
+    if not keras.__version__.startswith("3."):  # variable paths, dtype policies per layer...
+        raise ImportError(f"the tensorflow backend needs Keras 3 (TensorFlow >= 2.16); found "
+                          f"TensorFlow {tensorflow.__version__} with Keras {keras.__version__}")
+    backend = keras.config.backend()
+    if backend != "tensorflow":
+        raise BackendError(
+            f"Keras was imported on its {backend} backend before the tensorflow edition "
+            f"(KERAS_BACKEND or keras.json's \"backend\"), and a process keeps the backend "
+            f"Keras started with: restart Python (the notebook's kernel) and import "
+            f"d2l_alexnet.tensorflow before keras, or start it with KERAS_BACKEND=tensorflow")
+    return tensorflow, keras
+
+
+tf, keras = _import_keras_on_tensorflow()
 
 # Several machines (TF_CONFIG names the cluster): TensorFlow configures the collectives only
 # before its first op ("Collective ops must be configured at program startup"), so the strategy

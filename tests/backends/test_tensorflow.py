@@ -397,6 +397,60 @@ def test_importing_the_backend_and_looking_for_gpus_is_quiet():
     assert result.returncode == 0 and result.stderr == ""
 
 
+# A tiny fit and the Keras backend it ran on, printed by a child Python.
+FIT_ON_KERAS_SETTINGS = """
+import os
+from d2l_alexnet import tensorflow as d2l
+data = d2l.FashionMNIST(batch_size=8, resize=(67, 67), limit_train=8, limit_val=8, log=None)
+d2l.Trainer(max_epochs=1, progress=False, log=None).fit(d2l.AlexNet(resize=67), data)
+print(d2l.keras.config.backend(), os.environ.get("KERAS_BACKEND"))
+"""
+
+
+@pytest.mark.parametrize("setting", ["variable", "keras.json"])
+def test_the_edition_runs_keras_on_tensorflow_whatever_keras_is_set_to(tmp_path, setting):
+    """KERAS_BACKEND=jax, or keras.json naming JAX, once failed the first step deep inside JAX
+    ("Cannot convert a symbolic tf.Tensor"); Keras imported first by the edition now runs on
+    TensorFlow, and the variable is left as the user set it."""
+    env = child_env(HOME=str(tmp_path))
+    env.pop("KERAS_HOME", None)
+    env.pop("KERAS_BACKEND", None)
+    if setting == "variable":
+        env["KERAS_BACKEND"] = "jax"
+    else:
+        (tmp_path / ".keras").mkdir()
+        (tmp_path / ".keras" / "keras.json").write_text(json.dumps({"backend": "jax"}))
+    result = subprocess.run([sys.executable, "-c", FIT_ON_KERAS_SETTINGS], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    expected = "tensorflow jax" if setting == "variable" else "tensorflow None"
+    assert result.stdout.strip().splitlines()[-1] == expected
+
+
+def test_keras_imported_on_another_backend_first_is_refused_in_one_line(tmp_path):
+    """Keras already running on JAX cannot be moved: a BackendError naming the fix in Python,
+    one line and exit 2 from the command line, before any folder is made."""
+    code = """
+import sys, keras
+from d2l_alexnet.backends import BackendError
+try:
+    import d2l_alexnet.tensorflow
+except BackendError as error:
+    print("refused:", error)
+from d2l_alexnet.train import main
+sys.exit(main(["--backend", "tensorflow", "--limit-train", "8", "--limit-val", "8",
+               "--resize", "67", "--epochs", "1", "--batch-size", "8", "--out", "run"]))
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=child_env(KERAS_BACKEND="jax"),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "refused: Keras was imported on its jax backend" in result.stdout
+    assert "restart Python" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "KERAS_BACKEND=tensorflow" in errors[0]
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
 class BookVGG(d2l.Classifier):
     """A lesson's model as the book writes VGG and its successors for TensorFlow: a
     keras.Sequential that says not its input shape (Keras makes its weights on the first call)."""
