@@ -105,6 +105,7 @@ class Trainer(TrainerBase):
                 "cpu or auto")
 
     def open_device(self, platform: str) -> Any:
+        runtime.check_platforms()  # one line when JAX_PLATFORMS names none JAX can start
         devices = jax.devices(platform)  # every host's, after jax.distributed.initialize
         if self.num_replicas > 1:
             if len(devices) < self.num_replicas:

@@ -232,6 +232,65 @@ def test_gpu_request_without_a_gpu_says_how_to_fix_it():
     assert "--device cpu" in str(error.value)
 
 
+@pytest.mark.parametrize("command, platforms", [("train", "cuda"), ("train", "tpu"),
+                                                 ("evaluate", "cuda"), ("predict", "cuda"),
+                                                 ("python", "cuda")])
+def test_jax_platforms_naming_none_this_jax_can_start_is_refused_in_one_line(tmp_path, command,
+                                                                              platforms):
+    """JAX_PLATFORMS=cuda where this jaxlib or machine has no CUDA (or tpu without libtpu)
+    once gave JAX's bare AssertionError even with --device cpu; now one line naming the fix,
+    exit 2 from each command (under python -O too), a DeviceError in Python."""
+    if platforms == "cuda" and d2l.num_gpus():
+        pytest.skip("this machine's JAX has CUDA")
+    weights = tmp_path / "weights.safetensors"
+    d2l.AlexNet(resize=SMALL).save_weights(str(weights))
+    image = tmp_path / "shirt.png"
+    from PIL import Image
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(image)
+    arguments = {
+        "train": ["--limit-train", "8", "--limit-val", "8", "--resize", "67", "--epochs", "1",
+                  "--batch-size", "8", "--device", "cpu", "--out", str(tmp_path / "run")],
+        "evaluate": ["--weights", str(weights), "--limit-val", "8", "--device", "cpu"],
+        "predict": ["--weights", str(weights), str(image)],
+    }
+    if command == "python":
+        code = ("from d2l_alexnet.core.errors import DeviceError\ntry:\n"
+                "    import d2l_alexnet.jax as d2l\n    d2l.cpu()\n"
+                "except DeviceError as error:\n    raise SystemExit(f'error: {error}')")
+        argv = [sys.executable, "-c", code]
+    else:
+        argv = [sys.executable, "-O", "-m", f"d2l_alexnet.{command}", "--backend", "jax",
+                *arguments[command]]
+    result = subprocess.run(argv, env=child_env(JAX_PLATFORMS=platforms), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
+    assert result.returncode == (1 if command == "python" else 2), result.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: JAX_PLATFORMS={platforms} "
+                                                   "names no platform"), result.stderr
+    assert "unset JAX_PLATFORMS" in lines[0] and "install the JAX build" in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_platforms_named_after_the_import_are_checked_where_a_device_is_chosen():
+    """jax_platforms set in Python after the edition's import: the device choice refuses."""
+    code = """
+import jax
+import d2l_alexnet.jax as d2l
+from d2l_alexnet.core.errors import DeviceError
+jax.config.update("jax_platforms", "tpu")
+for choose in (d2l.cpu, d2l.num_gpus, lambda: d2l.Trainer(max_epochs=1).select_device("cpu")):
+    try:
+        choose()
+    except DeviceError as error:
+        print("refused:", str(error).split(" (")[0])
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["refused: JAX_PLATFORMS=tpu names no platform JAX "
+                                          "can start here"] * 3
+
+
 def test_model_and_data_sizes_must_agree(data):
     trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
     with pytest.raises(ValueError, match="pass the same resize to both"):
