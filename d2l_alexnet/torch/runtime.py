@@ -10,6 +10,7 @@ import torch
 
 from ..core.arrays import host_array
 from ..core.contract import device_choosers
+from ..core.errors import D2LAlexNetError
 
 #: Precisions this backend trains in (bf16: torch.autocast).
 PRECISIONS = ("fp32", "bf16")
@@ -46,6 +47,32 @@ def mps_available() -> bool:
     """Whether Apple's Metal GPU backend is usable (never on the machines that test this)."""
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+class CompilerMissing(D2LAlexNetError, RuntimeError):
+    """``torch.compile`` cannot build its CPU kernels here: no working C++ compiler."""
+
+
+def check_cpu_compiler() -> None:
+    """A :class:`CompilerMissing` in one line unless inductor, ``torch.compile``'s code
+    generator, finds the C++ compiler it builds its CPU kernels with.
+
+    Inductor looks for it only at the first compiled step (``cpp_builder.get_cpp_compiler``:
+    each of ``torch._inductor.config.cpp.cxx``, ``$CXX`` or else ``g++``, must answer
+    ``--version``), so a slim image without one failed there, after the run had begun and made
+    its folder; this asks the same function before anything is written.
+    """
+    from torch._inductor import config, cpp_builder, exc
+    try:
+        cpp_builder.get_cpp_compiler()
+    except exc.InvalidCxxCompiler as error:
+        searched = config.cpp.cxx if isinstance(config.cpp.cxx, (list, tuple)) \
+            else (config.cpp.cxx,)
+        tried = ", ".join(str(name) for name in searched if name)  # None: conda's, if allowed
+        raise CompilerMissing(
+            f"torch.compile (--compile, compile=True) builds its CPU kernels with a C++ "
+            f"compiler and found no working one (tried {tried}): install one (apt-get install "
+            f"g++, or set CXX to one), or drop --compile (compile=False)") from error
 
 
 def to_numpy(tensor: Any) -> np.ndarray:

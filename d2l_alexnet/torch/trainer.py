@@ -16,7 +16,7 @@ from torch import nn
 from ..core.trainer import (COMPILE_MODES, ReplicaError, TrainerBase, TrainingInterrupted,
                             replica_slices, validation_sums)
 from .data import resize_images
-from .runtime import mps_available, to_numpy
+from .runtime import check_cpu_compiler, mps_available, to_numpy
 
 
 class Trainer(TrainerBase):
@@ -95,6 +95,8 @@ class Trainer(TrainerBase):
         if self.num_replicas > 1 and self.vote_group is None:
             # On the host even beside NCCL: a vote never waits for the GPU.
             self.vote_group = dist.new_group(backend="gloo")
+        if self.compile and device.type == "cpu":
+            check_cpu_compiler()  # before the run writes anything, not at its first step
         return device
 
     def prepare_model(self, model: Any) -> None:

@@ -18,6 +18,7 @@ from d2l_alexnet.cli import out_of_memory_message  # noqa: E402
 from d2l_alexnet.core.architecture import Layer  # noqa: E402
 from d2l_alexnet.core.errors import DeviceError  # noqa: E402
 from d2l_alexnet.core.trainer import ReplicaError  # noqa: E402
+from d2l_alexnet.torch.runtime import CompilerMissing  # noqa: E402
 
 
 def book_vgg_block(num_convs, out_channels):
@@ -379,6 +380,33 @@ def test_compile_takes_a_mode_and_one_device(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it for two processes
     with pytest.raises(ReplicaError, match=r"compile \(--compile\) trains on one device"):
         d2l.Trainer(max_epochs=1, num_gpus=2, log=None, compile=True)
+
+
+def test_compile_on_a_cpu_without_a_cpp_compiler_is_refused_before_the_run(tmp_path):
+    """Without a C++ compiler (a slim image), --compile once failed at the first step with
+    inductor's InvalidCxxCompiler, after the introduction and the run's folder; now one line
+    naming both fixes, exit 2, no folder. In Python, the device's choice refuses."""
+    import subprocess
+    import sys
+
+    from repository import child_env
+    command = [sys.executable, "-m", "d2l_alexnet.train", "--limit-train", "8", "--limit-val",
+               "8", "--resize", "67", "--epochs", "1", "--batch-size", "8", "--compile",
+               "--out", str(tmp_path / "run")]
+    for missing in ({"CXX": "/nonexistent/g++"}, {"PATH": os.path.dirname(sys.executable)}):
+        result = subprocess.run(command, env=child_env(**missing), cwd=tmp_path,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: torch.compile (--compile, compile=True) builds "
+                                        "its CPU kernels with a C++ compiler"), result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "install one" in result.stderr
+        assert "drop --compile (compile=False)" in result.stderr
+        assert result.stdout == "" and not (tmp_path / "run").exists()
+    from torch._inductor import config
+    with config.patch({"cpp.cxx": (None, str(tmp_path / "no-such-g++"))}), \
+            pytest.raises(CompilerMissing, match=r"tried .*no-such-g\+\+\): install one"):
+        d2l.Trainer(max_epochs=1, log=None, compile=True).select_device("cpu")
+    d2l.Trainer(max_epochs=1, log=None).select_device("cpu")  # eager needs no compiler
 
 
 def test_device_gpu_without_one_is_refused():
