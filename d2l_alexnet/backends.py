@@ -1,12 +1,15 @@
 """The backend registry: names, and importing only the framework in use.
 
 Frameworks are imported lazily, one per process: they are heavy, may be missing, and PyTorch,
-TensorFlow and JAX in one process can clash over OpenMP and oneDNN runtimes.
+TensorFlow and JAX in one process can clash over OpenMP and oneDNN runtimes. An edition imported
+where another already is says so once (:class:`FrameworkClashWarning`).
 """
 
 import importlib
 import importlib.util
+import os
 import sys
+import warnings
 from dataclasses import dataclass
 
 from .core.errors import D2LAlexNetError
@@ -14,6 +17,10 @@ from .core.errors import D2LAlexNetError
 
 class BackendError(D2LAlexNetError):
     """The backend cannot be used here; the message says how to fix it."""
+
+
+class FrameworkClashWarning(UserWarning):
+    """Editions of two frameworks imported into one process, whose runtimes may clash."""
 
 
 @dataclass(frozen=True)
@@ -90,3 +97,46 @@ def load_bench_hooks(backend):
     """The ``bench`` module of the imported ``backend`` (``core.contract.BENCH_HOOKS``): what
     only the benchmark needs, kept out of what a lesson imports."""
     return importlib.import_module(f"{backend.__name__}.bench")
+
+
+# Our editions and the framework each runs on. Editions, not frameworks, are what is looked
+# for: a framework imported beside another can be legitimate (the book's d2l.jax reads its
+# data with TensorFlow; TensorFlow's Keras may import JAX).
+EDITION_FRAMEWORKS = {"d2l_alexnet.torch": "PyTorch", "d2l_alexnet.tensorflow": "TensorFlow",
+                      "d2l_alexnet.jax": "JAX", "d2l_alexnet.mxnet": "MXNet"}
+_clash_told = False  # once a process: the advice does not change with a third edition
+
+
+def warn_if_another_edition_is_imported(edition: str) -> None:
+    """Warn once (:class:`FrameworkClashWarning`) when ``edition`` (a module of
+    :data:`EDITION_FRAMEWORKS`) is imported into a process that has imported another, as a
+    notebook whose ``BACKEND`` is changed and re-run does; each edition calls this first."""
+    global _clash_told
+    others = [name for name in EDITION_FRAMEWORKS if name != edition and name in sys.modules]
+    if _clash_told or not others:
+        return
+    _clash_told = True
+    frameworks = " and ".join(EDITION_FRAMEWORKS[name] for name in [*others, edition])
+    warnings.warn(f"{edition} imported into a process that has imported {', '.join(others)}: "
+                  f"{frameworks} in one process can clash over their OpenMP and oneDNN "
+                  f"runtimes (a crash, a hang, slow or wrong steps); to change editions, "
+                  f"restart the kernel (or Python) and import one only",
+                  FrameworkClashWarning, stacklevel=_first_frame_outside_the_import())
+
+
+def _first_frame_outside_the_import() -> int:
+    """The ``stacklevel`` of the code that asked for the import (a notebook's cell, a script),
+    past our package and importlib: the line a warning should name. ``warnings`` itself skips
+    importlib's frozen ``_bootstrap`` frames when it counts, so they are not counted here."""
+    ours = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    machinery = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
+    frame, level = sys._getframe(1), 1  # level 1: this function's caller, which warns
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if "importlib" in filename and "_bootstrap" in filename:
+            frame = frame.f_back  # not counted by warnings
+            continue
+        if not filename.startswith((ours, machinery)):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1

@@ -14,6 +14,10 @@ learning-rate schedule; ``trainer.py``, the ``Trainer``; ``bench.py``, the bench
 (not imported here).
 """
 
+# First, before the framework: two frameworks' editions in one process may clash.
+from ..backends import warn_if_another_edition_is_imported
+warn_if_another_edition_is_imported(__name__)
+
 from ..core.hyperparameters import add_to_class
 from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
                       to_numpy, try_all_gpus, try_gpu)

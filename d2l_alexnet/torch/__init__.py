@@ -11,6 +11,10 @@ and the data modules; ``weights.py``, the parameters as numpy arrays; ``model.py
 benchmark's hooks (not imported here).
 """
 
+# First, before the framework: two frameworks' editions in one process may clash.
+from ..backends import warn_if_another_edition_is_imported
+warn_if_another_edition_is_imported(__name__)
+
 from .data import ArrayData, DataModule, FashionMNIST, ImageFolder, resize_images
 from .model import AlexNet, BookAlexNet, Classifier, Module, build_network, example_input_shape
 from ..core.hyperparameters import add_to_class

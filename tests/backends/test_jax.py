@@ -291,6 +291,21 @@ for choose in (d2l.cpu, d2l.num_gpus, lambda: d2l.Trainer(max_epochs=1).select_d
                                           "can start here"] * 3
 
 
+def test_the_jax_edition_beside_other_frameworks_but_no_other_edition_says_nothing():
+    """TensorFlow and PyTorch themselves imported first (the book's d2l.jax reads its data with
+    TensorFlow): no FrameworkClashWarning, which is for two of our editions only."""
+    code = """
+import warnings
+warnings.simplefilter("error")
+import tensorflow, torch
+import d2l_alexnet.jax
+print("quiet")
+"""
+    result = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout == "quiet\n", result.stderr
+
+
 def test_model_and_data_sizes_must_agree(data):
     trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
     with pytest.raises(ValueError, match="pass the same resize to both"):

@@ -409,6 +409,50 @@ def test_compile_on_a_cpu_without_a_cpp_compiler_is_refused_before_the_run(tmp_p
     d2l.Trainer(max_epochs=1, log=None).select_device("cpu")  # eager needs no compiler
 
 
+# A notebook's kernel that switches BACKEND and re-runs: each import in its own line.
+EDITIONS_IN_ONE_PROCESS = """
+import warnings
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as caught:
+    from d2l_alexnet import torch
+    from d2l_alexnet.backends import FrameworkClashWarning, load_backend
+    alone = len(caught)
+    load_backend("tensorflow")
+    from d2l_alexnet import jax
+clashes = [w for w in caught if issubclass(w.category, FrameworkClashWarning)]
+print(alone, len(clashes), issubclass(FrameworkClashWarning, UserWarning))
+for w in clashes:
+    print(w.filename, w.lineno, w.message)
+"""
+
+
+def test_a_second_editions_import_warns_once_of_the_clash_naming_the_callers_line(tmp_path):
+    """The PyTorch edition, then the TensorFlow one (as a notebook's load_backend(BACKEND)
+    re-run), then JAX's: one FrameworkClashWarning, at the line that asked for the second, saying
+    what may clash and to restart the kernel. Before, nothing was said."""
+    import subprocess
+    import sys
+
+    from repository import child_env
+    for framework in ("tensorflow", "flax"):
+        if importlib.util.find_spec(framework) is None:
+            pytest.skip(f"{framework} is not installed")
+    script = tmp_path / "lesson.py"
+    script.write_text(EDITIONS_IN_ONE_PROCESS)
+    result = subprocess.run([sys.executable, str(script)], env=child_env(), cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    counts, where_and_what = result.stdout.splitlines()
+    assert counts == "0 1 True"
+    filename, line, message = where_and_what.split(" ", 2)
+    asking = EDITIONS_IN_ONE_PROCESS.splitlines().index('    load_backend("tensorflow")') + 1
+    assert (filename, line) == (str(script), str(asking))
+    assert message.startswith("d2l_alexnet.tensorflow imported into a process that has "
+                              "imported d2l_alexnet.torch: PyTorch and TensorFlow in one process "
+                              "can clash over their OpenMP and oneDNN runtimes")
+    assert "restart the kernel" in message
+
+
 def test_device_gpu_without_one_is_refused():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
