@@ -17,7 +17,11 @@ The files (``core/contract.py`` says what each backend's hold):
 - ``bench.py``: the benchmark's hooks, not imported here.
 """
 
-# runtime first: it sets the variables MXNet reads when it loads, before any file imports it.
+# First, before the framework: two frameworks' editions in one process may clash.
+from ..backends import warn_if_another_edition_is_imported
+warn_if_another_edition_is_imported(__name__)
+
+# runtime next: it sets the variables MXNet reads when it loads, before any file imports it.
 from ..core.hyperparameters import add_to_class
 from .runtime import (LAYOUT, PRECISIONS, cpu, gpu, initialize_distributed, num_gpus, set_seed,
                       to_numpy, try_all_gpus, try_gpu)

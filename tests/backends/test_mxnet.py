@@ -722,3 +722,22 @@ def test_a_batch_smaller_than_the_contexts_trains_as_on_one_device():
     expected = d2l.to_numpy(one_model.net[1].bn.running_mean.data())
     for copy in two_model.net[1].bn.running_mean.list_data():
         np.testing.assert_allclose(d2l.to_numpy(copy), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_the_mxnet_edition_beside_another_edition_warns_once():
+    """A notebook that changed BACKEND and ran again: MXNet's edition said nothing."""
+    import subprocess
+    import sys
+
+    code = ("import sys, types, warnings\n"
+            "sys.modules['d2l_alexnet.torch'] = types.ModuleType('d2l_alexnet.torch')\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    from d2l_alexnet import mxnet\n"
+            "print([str(w.message) for w in caught if w.category.__name__ == "
+            "'FrameworkClashWarning'])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("d2l_alexnet.mxnet imported into a process that has imported "
+                               "d2l_alexnet.torch") == 1, result.stdout
