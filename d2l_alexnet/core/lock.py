@@ -29,6 +29,12 @@ class FolderInUse(UsageError):
     """Another running process holds the folder's lock (exit 2)."""
 
 
+class LockFileUnusable(FolderInUse):
+    """The folder's lock file cannot be opened at all (another user's, mode 0600; a folder of
+    that name): refused as a folder in use is (exit 2, the caller's cleanup the same), naming
+    the fix."""
+
+
 def lock_path(folder: PathLike) -> str:
     return os.path.join(folder, LOCK_NAME)
 
@@ -95,7 +101,7 @@ class FolderLocks:
             return
         path = lock_path(folder)
         while True:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            descriptor, writable = open_lock_file(folder, flag)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -118,8 +124,13 @@ class FolderLocks:
             if same:
                 break
             os.close(descriptor)
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, (description + "\n").encode("utf-8"))
+        if writable:
+            os.ftruncate(descriptor, 0)
+            os.write(descriptor, (description + "\n").encode("utf-8"))
+        elif self.log is not None:
+            self.log(f"warning: {flag} {folder}'s lock file {LOCK_NAME} is read-only to this "
+                     "user: this run holds its lock all the same, but a second run there would "
+                     "be told of the run that wrote the file, not of this one")
         self.held[key] = (path, descriptor)
 
     def release(self) -> None:
@@ -132,6 +143,34 @@ class FolderLocks:
                 pass  # gone already, or a read-only folder: closing unlocks it all the same
             os.close(descriptor)
         self.held.clear()
+
+
+def open_lock_file(folder: PathLike, flag: str) -> tuple[int, bool]:
+    """A descriptor of ``folder``'s lock file, created if missing, and whether it can be
+    written. A file left by another user (root's run, mode 0644) or made immutable cannot be
+    opened for writing, but ``flock`` locks a read-only descriptor just as well; one that
+    cannot even be read, or a folder of that name, is refused in one line."""
+    path = lock_path(folder)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666), True
+    except PermissionError:  # EACCES (another user's file) or EPERM (chattr +i)
+        pass
+    except IsADirectoryError:
+        raise LockFileUnusable(f"{flag} {folder} holds a folder named {LOCK_NAME}, the name of "
+                               "the file a run locks there: remove or rename it, or choose "
+                               f"another {flag}") from None
+    except OSError as error:
+        raise unusable(folder, flag, error) from None
+    try:
+        return os.open(path, os.O_RDONLY), False
+    except OSError as error:
+        raise unusable(folder, flag, error) from None
+
+
+def unusable(folder: PathLike, flag: str, error: OSError) -> LockFileUnusable:
+    return LockFileUnusable(f"cannot open {flag} {folder}'s lock file {LOCK_NAME} "
+                            f"({error.strerror or error}): if no run is using the folder, have "
+                            f"its owner remove the file, or choose another {flag}")
 
 
 def describe_process(command: str) -> str:
