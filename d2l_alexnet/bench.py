@@ -47,7 +47,7 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_compile_argument, add_data_arguments, add_data_on_device_argument,
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_data_dir, check_output_path, check_seed, command_parser, compile_options,
-                  exit_status_of, failure_reason)
+                  exit_status_of, failure_reason, path_argument)
 from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible, list_checkpoints
@@ -667,8 +667,10 @@ def main(argv=None):
     parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE)
     parser.add_argument("--batch-sizes", type=int, nargs="+", metavar="B",
                         help="sweep these batch sizes (each in its own process)")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    parser.add_argument("--plot", metavar="FILE", help="with --batch-sizes: the PNG (default: "
+    parser.add_argument("--json", type=path_argument, metavar="FILE",
+                        help="also write the results as JSON")
+    parser.add_argument("--plot", type=path_argument, metavar="FILE",
+                        help="with --batch-sizes: the PNG (default: "
                         "bench-<backend>-<precision>.png)")
     parser.add_argument("--no-end-to-end", dest="end_to_end", action="store_false",
                         default=None, help="skip the real-data measurement")
@@ -683,7 +685,7 @@ def main(argv=None):
                           help="evaluate every E epochs (default 0.5)")
     accuracy.add_argument("--seed", type=int, default=None, help="default 0")
     add_data_arguments(accuracy)
-    accuracy.add_argument("--out", default=None, metavar="DIR",
+    accuracy.add_argument("--out", type=path_argument, default=None, metavar="DIR",
                           help="where time-to-accuracy.json and .png go (default "
                                "bench-time-to-accuracy/<backend>-<precision>-<recipe>)")
     add_checkpoint_arguments(accuracy)

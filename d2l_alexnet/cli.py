@@ -47,7 +47,8 @@ __all__ = ["UsageError", "command_parser", "add_backend_argument", "add_batch_si
            "add_precision_argument", "check_compile", "check_counts", "check_data_dir",
            "check_output_path", "check_resize", "check_seed", "compile_options",
            "exit_status_of", "failure_reason", "main_of", "normalized_names",
-           "out_of_memory_message", "reordered_class_names", "report", "same_class_names",
+           "out_of_memory_message", "path_argument", "reordered_class_names", "report",
+           "same_class_names",
            "shown_names", "stdout_failed", "stdout_watched"]
 
 
@@ -106,6 +107,20 @@ def print_anywhere() -> None:
             reconfigure(line_buffering=True)
 
 
+def path_argument(text: str) -> str:
+    """The ``type=`` of every flag that names a file or folder: ``~`` and ``~/...`` expanded to
+    the home folder. The shell leaves a ``~`` after ``--flag=`` as it is, so ``--out=~/runs``
+    would otherwise write into a folder named ``~`` here (which ``rm -rf ~`` then mistakes for
+    home). Where no home is known (``HOME`` unset, no passwd entry), refused rather than taken
+    literally; ``~name`` of no such user stays a name, as the shell leaves it."""
+    expanded = os.path.expanduser(text)
+    if expanded == text and (text == "~" or text.startswith("~" + os.sep)):
+        raise argparse.ArgumentTypeError(
+            f"cannot expand ~ in {text}: HOME is not set and this user has no home folder; "
+            "give the full path (./~ for a folder named ~ here)")
+    return expanded
+
+
 def add_backend_argument(parser: Arguments) -> None:
     parser.add_argument("--backend", default="pytorch",
                         help=f"one of {', '.join(BACKENDS)} (aliases: {', '.join(ALIASES)})")
@@ -151,7 +166,8 @@ def add_data_arguments(parser: Arguments, limit_train: bool = True) -> None:
     command without ``limit_train`` reads the validation (t10k) files only."""
     files = ("the four Fashion-MNIST IDX files" if limit_train else
              "Fashion-MNIST's validation (t10k) IDX files, the training ones too or not")
-    parser.add_argument("--data-dir", default=None, help=f"directory with {files} (.gz or raw)")
+    parser.add_argument("--data-dir", type=path_argument, default=None,
+                        help=f"directory with {files} (.gz or raw)")
     if limit_train:
         parser.add_argument("--limit-train", type=int, default=None, metavar="N",
                             help="use only the first N training images")

@@ -18,7 +18,7 @@ import numpy as np
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add_data_arguments,
                   add_device_argument, check_counts, check_data_dir, check_resize, command_parser,
-                  main_of, normalized_names, reordered_class_names, same_class_names,
+                  main_of, normalized_names, path_argument, reordered_class_names, same_class_names,
                   shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError, load_fashion_mnist
@@ -34,7 +34,7 @@ def build_parser():
                     "plain cross-entropy: a run trained with --label-smoothing reported its "
                     "smoothed loss, higher for the same weights.")
     add_backend_argument(parser)
-    parser.add_argument("--weights", default=None, metavar="PATH",
+    parser.add_argument("--weights", type=path_argument, default=None, metavar="PATH",
                         help="a weights.safetensors written by training in any backend (or a "
                              "checkpoint, whose weights are taken)")
     add_batch_size_argument(parser)
@@ -42,7 +42,7 @@ def build_parser():
                         help="image side (default: the one the weights were saved for)")
     add_device_argument(parser)
     add_data_arguments(parser, limit_train=False)
-    parser.add_argument("--image-folder", default=None, metavar="DIR",
+    parser.add_argument("--image-folder", type=path_argument, default=None, metavar="DIR",
                         help="measure on every image of DIR (one subfolder per class, named "
                              "as classes the weights were trained on, all or some of them) "
                              "instead of Fashion-MNIST")

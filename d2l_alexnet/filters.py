@@ -14,7 +14,7 @@ import errno
 import os
 import sys
 
-from .cli import check_output_path, command_parser, failure_reason, main_of
+from .cli import check_output_path, command_parser, failure_reason, main_of, path_argument
 from .core.errors import RunFailed, UsageError
 from .core.files import atomic_write_bytes
 from .core.filters import (kernel_change, read_kernel, read_kernel_and_metadata,
@@ -107,13 +107,14 @@ class FiltersWriteError(RunFailed):
 def main(argv=None):
     parser = command_parser(
         "filters", "Draw AlexNet's first-layer filters; keep that layer's kernel.")
-    parser.add_argument("--weights", required=True,
+    parser.add_argument("--weights", type=path_argument, required=True,
                         help="a weights.safetensors that training wrote, a checkpoint, or a kept "
                              "kernel file")
-    parser.add_argument("--out", default=None, metavar="PNG", help="draw the filters here")
-    parser.add_argument("--save-kernel", default=None, metavar="FILE",
+    parser.add_argument("--out", type=path_argument, default=None, metavar="PNG",
+                        help="draw the filters here")
+    parser.add_argument("--save-kernel", type=path_argument, default=None, metavar="FILE",
                         help="keep conv1.weight alone in this .safetensors file")
-    parser.add_argument("--minus", default=None, metavar="WEIGHTS",
+    parser.add_argument("--minus", type=path_argument, default=None, metavar="WEIGHTS",
                         help="draw what training changed: the filters of --weights minus those "
                              "of WEIGHTS (the run's initial weights, or an earlier checkpoint); "
                              "--save-kernel still keeps --weights' own kernel")

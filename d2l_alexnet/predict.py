@@ -13,7 +13,7 @@ import numpy as np
 
 from .backends import canonical_name, load_backend
 from .cli import (UsageError, add_backend_argument, add_batch_size_argument, check_counts,
-                  check_resize, command_parser, main_of)
+                  check_resize, command_parser, main_of, path_argument)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, minimum_resize
 from .core.data import TEXT_LABELS
 from .core.images import read_image, shown_path
@@ -26,14 +26,14 @@ def build_parser():
         "predict", "Classify image files with an AlexNet weights file: each file's likeliest "
                    "class and its probability.")
     add_backend_argument(parser)
-    parser.add_argument("--weights", default=None, metavar="PATH",
+    parser.add_argument("--weights", type=path_argument, default=None, metavar="PATH",
                         help="a weights.safetensors written by train in any backend")
     parser.add_argument("--top-k", type=int, default=1, metavar="K",
                         help="print the K likeliest classes of each image (default 1)")
     parser.add_argument("--resize", type=int, default=None,
                         help="image side (default: the one the weights were saved for)")
     add_batch_size_argument(parser, default=32)
-    parser.add_argument("images", nargs="+", metavar="IMAGE",
+    parser.add_argument("images", nargs="+", type=path_argument, metavar="IMAGE",
                         help="image files (PNG, JPEG...), read as ImageFolder reads them")
     return parser
 

@@ -26,7 +26,7 @@ from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_si
                   add_device_argument, add_precision_argument, check_compile, check_counts,
                   check_data_dir, check_output_path, check_resize, check_seed, command_parser,
                   compile_options, exit_status_of, failure_reason, normalized_names,
-                  reordered_class_names, same_class_names, shown_names)
+                  path_argument, reordered_class_names, same_class_names, shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
@@ -75,7 +75,7 @@ def build_parser():
                              "changes for RGB), new in every epoch, drawn from --seed")
     add_data_arguments(parser)
     add_image_folder_arguments(parser)
-    parser.add_argument("--out", default=None, metavar="DIR",
+    parser.add_argument("--out", type=path_argument, default=None, metavar="DIR",
                         help="where metrics.json, metrics.jsonl, curves.png and "
                              "weights.safetensors go (default runs/<backend>)")
     parser.add_argument("--keep-best", action="store_true",
@@ -83,10 +83,10 @@ def build_parser():
                              "val_acc so far, rewritten whenever it improves")
     parser.add_argument("--early-stopping", type=int, default=None, metavar="N",
                         help="stop after N epochs without a higher val_acc")
-    parser.add_argument("--tensorboard", default=None, metavar="DIR",
+    parser.add_argument("--tensorboard", type=path_argument, default=None, metavar="DIR",
                         help="also write metrics.jsonl's scalars as TensorBoard event files "
                              "in DIR (needs tensorboardX)")
-    parser.add_argument("--init-from", default=None, metavar="PATH",
+    parser.add_argument("--init-from", type=path_argument, default=None, metavar="PATH",
                         help="start from this weights file (a weights.safetensors saved by any "
                              "backend, or a checkpoint's weights) instead of fresh Xavier "
                              "weights")
@@ -100,11 +100,11 @@ def build_parser():
 def add_image_folder_arguments(parser):
     """``--image-folder`` and what goes with it: a lesson's own images instead of Fashion-MNIST."""
     group = parser.add_argument_group("your own images (instead of Fashion-MNIST)")
-    group.add_argument("--image-folder", default=None, metavar="DIR",
+    group.add_argument("--image-folder", type=path_argument, default=None, metavar="DIR",
                        help="train on DIR's images (PNG, JPEG...), one subfolder per class: the "
                             "classes are the subfolders' names, greyscale or RGB as the images "
                             "are; the weights file records the class names")
-    group.add_argument("--val-folder", default=None, metavar="DIR",
+    group.add_argument("--val-folder", type=path_argument, default=None, metavar="DIR",
                        help="validation images, in the same class subfolders (default: a "
                             "seeded share of --image-folder)")
     group.add_argument("--validation-split", type=float, default=None, metavar="SHARE",
@@ -117,7 +117,7 @@ def add_image_folder_arguments(parser):
 
 def add_checkpoint_arguments(parser):
     """``--checkpoint-dir``, ``--checkpoint-every`` and ``--resume`` (train's and bench's)."""
-    parser.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+    parser.add_argument("--checkpoint-dir", type=path_argument, default=None, metavar="DIR",
                         help="save a checkpoint here at every epoch end (the last two are kept)")
     parser.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
                         help="also save one every N training steps")

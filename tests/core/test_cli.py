@@ -1,5 +1,6 @@
 """Command-line refusals that need no framework, and the test runner's MXNet requirement."""
 
+import importlib
 import importlib.util
 import os
 import subprocess
@@ -756,3 +757,58 @@ def test_predict_says_in_one_line_that_it_took_a_checkpoints_weights(tmp_path):
     predict.validate(args)
     assert [note for note in args.notes if note.startswith(
         f"{path} is a checkpoint: took the model weights it holds")]
+
+
+# Each command's flags that name a file or folder, as a user types them after --flag=.
+PATH_FLAGS = {
+    "train": ["--out", "--tensorboard", "--init-from", "--image-folder", "--val-folder",
+              "--checkpoint-dir", "--data-dir"],
+    "evaluate": ["--weights", "--image-folder", "--data-dir"],
+    "predict": ["--weights"],
+    "bench": ["--json", "--plot", "--out", "--checkpoint-dir", "--data-dir"],
+    "filters": ["--weights", "--out", "--save-kernel", "--minus"],
+}
+
+
+class Parsed(Exception):
+    """Raised by a command's parse_args with what it parsed, to stop the command there."""
+
+
+@pytest.mark.parametrize("command", sorted(PATH_FLAGS))
+def test_a_tilde_after_flag_equals_is_the_home_folder_in_every_command(command, monkeypatch,
+                                                                        tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    real_parse = cli.CommandParser.parse_args
+
+    def parse_and_stop(self, argv=None, namespace=None):
+        raise Parsed(real_parse(self, argv, namespace))
+
+    monkeypatch.setattr(cli.CommandParser, "parse_args", parse_and_stop)
+    flags = PATH_FLAGS[command]
+    argv = [f"{flag}=~/{flag[2:]}" for flag in flags] + (["~/a.png"] if command == "predict"
+                                                          else [])
+    module = importlib.import_module(f"d2l_alexnet.{command}")
+    with pytest.raises(Parsed) as parsed:
+        module.main(argv)
+    args = vars(parsed.value.args[0])
+    for flag in flags:  # bash leaves these as typed: no ./~ folder, no file not found
+        assert args[flag[2:].replace("-", "_")] == str(tmp_path / "home" / flag[2:]), flag
+    if command == "predict":
+        assert args["images"] == [str(tmp_path / "home" / "a.png")]
+
+
+def test_a_tilde_with_no_home_to_expand_is_refused_not_made_a_folder(monkeypatch, capsys):
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no passwd entry either
+    with pytest.raises(SystemExit) as refused:
+        train.build_parser().parse_args(["--out=~/runs"])
+    assert refused.value.code == 2
+    assert "cannot expand ~ in ~/runs: HOME is not set" in capsys.readouterr().err
+    assert cli.path_argument("~nobody-here/x") == "~nobody-here/x"  # a name, as bash leaves it
+
+
+def test_predict_finds_a_weights_file_given_with_a_tilde(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert predict.main(["--weights=~/absent.safetensors", str(tmp_path / "a.png")]) == 2
+    error = capsys.readouterr().err
+    assert str(tmp_path / "absent.safetensors") in error and "~" not in error, error
