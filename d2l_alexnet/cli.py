@@ -19,6 +19,7 @@ Exit statuses, the same in every command:
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import os
@@ -93,7 +94,8 @@ def printed(text: str) -> int:
 
 def print_anywhere() -> None:
     """Let stdout and stderr write what their encoding lacks as escapes (``\\xd7`` for ×)
-    rather than fail: a terminal or log set to ASCII would otherwise stop a command with a
+    rather than fail: a terminal or log set to ASCII (the C locale with UTF-8 mode off, whose
+    streams fail on any character beyond ASCII) would otherwise stop a command with a
     ``UnicodeEncodeError`` at its first ``67×67``. And flush stdout at every line, as a
     terminal does: a log file or a pipe (``| tee``) then shows each epoch as it ends, in order
     with stderr's lines, rather than all of them when the command exits."""
@@ -101,10 +103,33 @@ def print_anywhere() -> None:
         reconfigure = getattr(stream, "reconfigure", None)  # a replaced stream may lack it
         if reconfigure is None:
             continue
-        if getattr(stream, "errors", None) == "strict":
-            reconfigure(errors="backslashreplace")
+        if getattr(stream, "errors", None) in ("strict", "surrogateescape", "backslashreplace"):
+            reconfigure(errors=ESCAPE_ERRORS)
         if stream is sys.stdout:
             reconfigure(line_buffering=True)
+
+
+# The error handler print_anywhere gives the streams (registered below, under this name).
+ESCAPE_ERRORS = "d2l_alexnet.escape"
+
+
+def escaped(error: UnicodeError) -> tuple[bytes, int]:
+    """What a stream writes for the characters its encoding lacks: a file name's bytes that
+    Python read as surrogates (``surrogateescape``: undecodable in the C locale) as those
+    bytes again, so ``ünï code.png`` prints as it is named; any other character as its escape
+    (``\\xd7``, as ``backslashreplace`` writes it)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    written = bytearray()
+    for character in error.object[error.start:error.end]:
+        if 0xDC80 <= ord(character) <= 0xDCFF:
+            written.append(ord(character) - 0xDC00)
+        else:
+            written += character.encode("ascii", "backslashreplace")
+    return bytes(written), error.end
+
+
+codecs.register_error(ESCAPE_ERRORS, escaped)
 
 
 def path_argument(text: str) -> str:

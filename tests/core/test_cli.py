@@ -19,7 +19,7 @@ from d2l_alexnet.core import weights
 from d2l_alexnet.core.data import TEXT_LABELS
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
 from d2l_alexnet.core.lock import LOCK_NAME, FolderLocks
-from repository import REPO
+from repository import REPO, child_env
 
 
 def test_names_and_aliases():
@@ -812,3 +812,56 @@ def test_predict_finds_a_weights_file_given_with_a_tilde(monkeypatch, tmp_path, 
     assert predict.main(["--weights=~/absent.safetensors", str(tmp_path / "a.png")]) == 2
     error = capsys.readouterr().err
     assert str(tmp_path / "absent.safetensors") in error and "~" not in error, error
+
+
+# A command run in a child with no framework (tests/core runs without one): train on the numpy
+# backend, predict with a model that finds every class alike.
+WITHOUT_A_FRAMEWORK = """import importlib, sys, types
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+import numpy_backend
+from d2l_alexnet import predict, train
+
+
+class Alike:
+    def __init__(self, num_classes, **settings):
+        self.num_classes = num_classes
+
+    def probabilities(self, images, batch_size):
+        return np.full((len(images), self.num_classes), 1 / self.num_classes)
+
+
+train.load_backend = lambda name: numpy_backend
+predict.load_backend = lambda name, command: types.SimpleNamespace(
+    AlexNet=Alike, LAYOUT="NCHW", assign_parameter_arrays=lambda model, arrays: None)
+sys.exit(importlib.import_module("d2l_alexnet." + sys.argv[2]).main(sys.argv[3:]))
+"""
+
+
+def without_a_framework(command, *args):
+    """The child's command line: ``python -m d2l_alexnet.<command> args``, framework-free."""
+    return [sys.executable, "-c", WITHOUT_A_FRAMEWORK, os.path.dirname(__file__), command, *args]
+
+
+def test_every_command_prints_in_the_c_locale_without_utf8_mode(tmp_path):
+    """An ASCII terminal (LC_ALL=C, PYTHONUTF8=0: stdout's errors are surrogateescape there,
+    not strict) gets escapes for ×, ü and a class's name, on stdout and stderr alike."""
+    ascii_only = child_env(LC_ALL="C", PYTHONUTF8="0")
+    ascii_only.pop("PYTHONIOENCODING", None)
+    weights_file = named_weights(tmp_path / "w.safetensors", ["ä cat", "dog"], 1)
+    Image.new("L", (8, 8)).save(tmp_path / "ünï code.png")
+
+    def run(*command):
+        result = subprocess.run(without_a_framework(*command), capture_output=True,
+                                env=ascii_only, cwd=tmp_path, timeout=120)
+        assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
+        return result.stdout.decode("ascii")  # nothing beyond ASCII was written
+
+    assert "1\\xd7224\\xd7224" in run("cost")
+    assert "224\\xd7224" in run("bench", "--help")
+    assert run("predict", "--weights", str(weights_file), "ünï code.png").startswith(
+        "\\xfcn\\xef code.png\t\\xe4 cat\t0.5000")
+    assert "resized to 67\\xd767" in run("train", "--resize", "67", "--epochs", "1",
+                                          "--limit-train", "8", "--limit-val", "8",
+                                          "--batch-size", "8", "--out", str(tmp_path / "run"))
+
