@@ -505,21 +505,35 @@ def _resolve_mirrors(mirrors) -> list:
 # The loader
 # ---------------------------------------------------------------------------
 
+# Why a place under ``~`` is not there: pathlib's RuntimeError, which says only that it failed.
+NO_HOME = "no home folder (HOME is not set and this user has no passwd entry)"
+
+
 def _explicit_dir(data_dir) -> tuple[Path | None, str]:
     if data_dir is not None and str(data_dir) != "":
-        return Path(data_dir).expanduser(), "data directory (data_dir / --data-dir)"
-    env = os.environ.get(ENV_DATA_DIR, "")
-    if env:
-        return Path(env).expanduser(), f"data directory ({ENV_DATA_DIR})"
-    return None, ""
+        directory, origin = data_dir, "data directory (data_dir / --data-dir)"
+    elif os.environ.get(ENV_DATA_DIR, ""):
+        directory, origin = os.environ[ENV_DATA_DIR], f"data directory ({ENV_DATA_DIR})"
+    else:
+        return None, ""
+    try:
+        return Path(directory).expanduser(), origin
+    except RuntimeError:
+        raise DataError(f"{origin} {directory}: cannot expand ~, {NO_HOME}: give the full "
+                        "path") from None
 
 
-def _cache_dir(cache_dir) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec says to ignore relative values.
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+def _cache_dir(cache_dir) -> Path | None:
+    """The user cache; ``None`` where it would be under a home folder that cannot be found
+    (a container's UID without a passwd entry, ``HOME`` unset): skipped, not fatal."""
+    try:
+        if cache_dir is not None:
+            return Path(cache_dir).expanduser()
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        # The XDG spec says to ignore relative values.
+        base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    except RuntimeError:
+        return None
     return base / "d2l_alexnet" / "fashion-mnist"
 
 
@@ -531,7 +545,7 @@ def describe_sources(data_dir: PathLike | None = None, *, download: bool = True,
     explicit, origin = _explicit_dir(data_dir)
     if explicit is not None:
         return [f"{origin}: {explicit}"]
-    places = [f"user cache: {_cache_dir(cache_dir)}"]
+    places = [f"user cache: {_cache_dir(cache_dir) or 'none, ' + NO_HOME}"]
     dirs = DEFAULT_SYSTEM_DIRS if system_dirs is None else system_dirs
     places += [f"system copy: {d}" for d in dirs]
     if download:
@@ -612,20 +626,34 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
         return result
 
     cache = _cache_dir(cache_dir)
-    result = try_dir(cache, "user cache")
-    if result is not None:
-        return result
+    if cache is None:
+        looked.append(f"user cache: none, {NO_HOME}")
+    else:
+        result = try_dir(cache, "user cache")
+        if result is not None:
+            return result
 
     for directory in DEFAULT_SYSTEM_DIRS if system_dirs is None else system_dirs:
-        result = try_dir(Path(directory).expanduser(), "system copy")
+        try:
+            expanded = Path(directory).expanduser()
+        except RuntimeError:
+            looked.append(f"system copy {directory}: cannot expand ~, {NO_HOME}")
+            continue
+        result = try_dir(expanded, "system copy")
         if result is not None:
             return result
 
     if download:
         urls = _resolve_mirrors(mirrors)
         download_started = time.perf_counter()
-        failed = _download_missing(cache, urls, timeout=timeout, retries=retries, log=log)
-        if failed is None:
+        failed: str | None
+        if cache is None:  # nowhere to keep the files: the subset rather than a failure
+            failed = (f"no user cache to download into, {NO_HOME}: set HOME or "
+                      "XDG_CACHE_HOME, or pass cache_dir")
+            log(f"Warning: not downloading Fashion-MNIST: {failed}")
+        else:
+            failed = _download_missing(cache, urls, timeout=timeout, retries=retries, log=log)
+        if failed is None and cache is not None:
             result = try_dir(cache, "user cache")
             if result is not None:
                 log(f"Fashion-MNIST downloaded and verified into {cache}")

@@ -656,6 +656,24 @@ def test_in_process_cache_reads_each_file_once(tmp_path, fake, monkeypatch):
     assert len(reads) == 5
 
 
+def test_no_home_folder_skips_the_user_cache_for_the_system_copy(tmp_path, fake, monkeypatch):
+    # A UID without a passwd entry and HOME unset: Path.home() raises RuntimeError.
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)
+    with pytest.raises(RuntimeError):
+        Path.home()
+    system = fake.write(tmp_path / "system")
+    result, log = load(system_dirs=[system], download=False)
+    assert result.source == str(system) and list(log) == []
+    result, log = load(system_dirs=["~/nowhere"], mirrors=["http://127.0.0.1:9/"])
+    assert result.is_subset
+    assert "not downloading Fashion-MNIST: no user cache to download into" in log.text()
+    assert data.describe_sources(system_dirs=[])[0].startswith("user cache: none, no home")
+    with pytest.raises(DataError, match="--data-dir\\) ~/fm: cannot expand ~, no home folder"):
+        load(data_dir="~/fm")
+
+
 # ---------------------------------------------------------------------------
 # the real thing (Debian's dataset-fashion-mnist), where installed
 # ---------------------------------------------------------------------------
