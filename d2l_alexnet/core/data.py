@@ -25,6 +25,7 @@ is accepted, while truncated or altered data is not.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -681,6 +682,14 @@ def _download_missing(cache: Path, urls: list, *, timeout, retries, log) -> str 
     """Fetch each file the cache lacks (or holds corrupt); None on success, else why not."""
     if not urls:
         return "no mirrors configured"
+    try:  # pooch and requests are dependencies, but an environment may lack them all the same
+        for module in ("pooch", "requests"):
+            importlib.import_module(module)
+    except ImportError as error:
+        missing = error.name or "pooch"
+        log(f"Warning: cannot download Fashion-MNIST: {missing} is not installed (pip install "
+            f"{missing}); not downloading")
+        return f"{missing} is not installed (pip install {missing})"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import struct
+import sys
 import threading
 from pathlib import Path
 
@@ -672,6 +673,18 @@ def test_no_home_folder_skips_the_user_cache_for_the_system_copy(tmp_path, fake,
     assert data.describe_sources(system_dirs=[])[0].startswith("user cache: none, no home")
     with pytest.raises(DataError, match="--data-dir\\) ~/fm: cannot expand ~, no home folder"):
         load(data_dir="~/fm")
+
+
+def test_without_pooch_the_download_is_skipped_for_the_subset(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pooch", None)  # import pooch: ModuleNotFoundError
+    result, log = load(system_dirs=[], cache_dir=tmp_path / "cache",
+                       mirrors=["http://127.0.0.1:9/"])
+    assert result.is_subset
+    assert ("Warning: cannot download Fashion-MNIST: pooch is not installed (pip install "
+            "pooch); not downloading") in log
+    monkeypatch.setattr(data, "SUBSET_DIR", tmp_path / "no-subset")
+    with pytest.raises(DataError, match="pooch is not installed"):  # said among the places
+        load(system_dirs=[], cache_dir=tmp_path / "cache", mirrors=["http://127.0.0.1:9/"])
 
 
 # ---------------------------------------------------------------------------
