@@ -107,6 +107,76 @@ def print_anywhere() -> None:
             reconfigure(errors=ESCAPE_ERRORS)
         if stream is sys.stdout:
             reconfigure(line_buffering=True)
+    keep_streams_usable()
+
+
+def keep_streams_usable() -> None:
+    """Streams started closed (``>&-``, ``2>&-``) or on a full disk (``2>/dev/full``): their
+    file descriptors are pointed at /dev/null, so no file the run opens takes descriptor 1 or
+    2, where a framework's C code writes its messages; a closed stdout fails at its first
+    write (:class:`ClosedStdout`), as one on a full disk does; and a stderr that cannot be
+    written loses its messages without ending the command (:class:`QuietStderr`)."""
+    for descriptor in (1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:  # closed
+            nowhere = os.open(os.devnull, os.O_WRONLY)  # takes the lowest free descriptor
+            if nowhere != descriptor:
+                os.dup2(nowhere, descriptor)
+                os.close(nowhere)
+    if sys.stdout is None:  # what Python makes of a closed stdout, where print prints nothing
+        sys.stdout = ClosedStdout()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    if not isinstance(sys.stderr, QuietStderr):
+        sys.stderr = QuietStderr(sys.stderr)
+
+
+class ClosedStdout:
+    """``sys.stdout`` of a command started with stdout closed: its writes fail as on a full
+    disk (so the command ends in :func:`stdout_failed`'s one line, exit 1, rather than with an
+    ``AttributeError`` of ``None``, or exit 0 having printed nothing), until that is said."""
+
+    encoding, errors = "utf-8", "strict"
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def write(self, text: str) -> int:
+        if self.said:
+            return len(text)
+        raise OSError(errno.EBADF, "it is closed")
+
+    def flush(self) -> None:
+        pass  # nothing is held to flush, and Python flushes stdout once more at its exit
+
+    def isatty(self) -> bool:
+        return False
+
+
+class QuietStderr:
+    """``sys.stderr``, with a write or flush that fails (closed under the command, or on a full
+    disk, ``2>/dev/full``) dropped: there is no other place to say so, and the exit status
+    still tells how the command ended (``--epochs 0 2>/dev/full``: 2, not a traceback's 1)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            self.stream.write(text)
+        except (OSError, ValueError):  # ValueError: a closed file
+            pass
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 # The error handler print_anywhere gives the streams (registered below, under this name).
@@ -413,6 +483,8 @@ def stdout_failed(error: OSError, what: str = "") -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
     except (OSError, ValueError, AttributeError):  # a stream without a file: nothing to flush
         pass
+    if isinstance(stream, ClosedStdout):
+        stream.said = True
     if isinstance(error, BrokenPipeError):
         return 128 + signal.SIGPIPE
     print(f"error: cannot write {what + ' ' if what else ''}to stdout "

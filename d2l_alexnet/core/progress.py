@@ -170,22 +170,54 @@ class ProgressBoard:
         atomic_write_bytes(path, self.png_bytes())
 
 
-class _OneLinePerUpdate:
+class _BarStream:
+    """The bar's stream: a write that fails (stderr closed, or on a full disk, ``2>/dev/full``)
+    stops the bar's drawing, not the run, as the bar is not the run's output. Else the stream
+    itself (``isatty``, ``fileno`` and the rest, which tqdm asks of it)."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream
+        self.failed = stream is None  # no stderr at all (fd 2 closed): nothing to draw on
+
+    def write(self, text: str) -> int:
+        self._write(text)
+        return len(text)
+
+    def _write(self, text: str) -> None:
+        if self.failed or self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+        except (OSError, ValueError):  # ValueError: a stream closed under the bar
+            self.failed = True
+
+    def flush(self) -> None:
+        if self.failed or self.stream is None:
+            return
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.failed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+class _OneLinePerUpdate(_BarStream):
     """A stream for tqdm in a log (CI, a pipe): each redraw becomes one line, not a ``\r``
     overwrite that a log keeps as one endless line; a repeat of the last line is dropped."""
 
-    def __init__(self, stream):
-        self.stream, self.last = stream, None
+    def __init__(self, stream: IO[str] | None) -> None:
+        super().__init__(stream)
+        self.last: str | None = None
 
-    def write(self, text):
+    def write(self, text: str) -> int:
         for line in text.replace("\r", "\n").split("\n"):
             line = line.rstrip()
             if line and line != self.last:
-                self.stream.write(line + "\n")
+                self._write(line + "\n")
                 self.last = line
-
-    def flush(self):
-        self.stream.flush()
+        return len(text)
 
 
 def _bar_class():
@@ -202,6 +234,13 @@ def _bar_class():
     return tqdm
 
 
+def _is_a_terminal(stream: IO[str] | None) -> bool:
+    try:
+        return bool(getattr(stream, "isatty", lambda: False)())
+    except ValueError:  # a closed stream
+        return False
+
+
 class ProgressBar:
     """An epoch's bar (tqdm): images done of the epoch's, img/s, ETA and the running loss.
 
@@ -216,7 +255,7 @@ class ProgressBar:
         """``total``: images in the epoch, or ``None`` when unknown (a loader without a length);
         ``initial``: images already done (a resumed epoch)."""
         stream = stream if stream is not None else sys.stderr
-        self.interactive = in_notebook() or getattr(stream, "isatty", lambda: False)()
+        self.interactive = in_notebook() or _is_a_terminal(stream)
         self.interval = 0.2 if self.interactive else log_interval
         self.last_update = time.perf_counter()
         self.drawn: int | None = None  # the images done that the bar last showed
@@ -230,7 +269,8 @@ class ProgressBar:
         self.bar = _bar_class()(total=total, initial=initial, desc=description,
                                 unit=say("image_unit"), delay=self.interval, leave=False,
                                 smoothing=0, bar_format=bar_format,
-                                file=stream if self.interactive else _OneLinePerUpdate(stream),
+                                file=(_BarStream(stream) if self.interactive
+                                      else _OneLinePerUpdate(stream)),
                                 dynamic_ncols=self.interactive)
 
     def due(self) -> bool:

@@ -865,3 +865,39 @@ def test_every_command_prints_in_the_c_locale_without_utf8_mode(tmp_path):
                                           "--limit-train", "8", "--limit-val", "8",
                                           "--batch-size", "8", "--out", str(tmp_path / "run"))
 
+
+def test_a_closed_stdout_ends_every_command_in_one_line(tmp_path):
+    """``>&-``: Python's stdout is None, where print printed nothing and flush raised an
+    AttributeError; now a closed stdout ends a command as a full disk under it does."""
+    weights_file = named_weights(tmp_path / "w.safetensors", ["cat", "dog"], 1)
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    for command in (["cost"], ["predict", "--weights", str(weights_file), "a.png"],
+                    ["filters", "--weights", str(weights_file), "--out", "f.png"],
+                    ["train", "--resize", "67", "--limit-train", "8", "--limit-val", "8",
+                     "--out", "run"]):
+        result = subprocess.run(without_a_framework(*command), cwd=tmp_path, text=True,
+                                stderr=subprocess.PIPE, env=child_env(), timeout=60,
+                                preexec_fn=lambda: os.close(1))
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("error: cannot write ") and result.stderr.endswith(
+            " to stdout (it is closed)\n") and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "run").exists()  # train stopped at its first line, before its folder
+    result = subprocess.run([sys.executable, "-m", "d2l_alexnet", "--version"], text=True,
+                            stderr=subprocess.PIPE, env=child_env(), timeout=60,
+                            preexec_fn=lambda: os.close(1))
+    assert (result.returncode, result.stderr) == (1, "error: cannot write to stdout (it is "
+                                                     "closed)\n")
+
+
+def test_a_stderr_that_cannot_be_written_leaves_the_exit_status_to_the_command(tmp_path):
+    """``2>/dev/full`` or ``2>&-``: the refusal's line is lost, its status is not (a traceback
+    of the failed line made it 1); a command that succeeds still ends 0."""
+    def run(command, **streams):
+        return subprocess.run([sys.executable, "-m", *command], cwd=tmp_path, env=child_env(),
+                              stdout=subprocess.DEVNULL, timeout=60, **streams).returncode
+
+    with open("/dev/full", "w") as full:
+        assert run(["d2l_alexnet.train", "--epochs", "0"], stderr=full) == 2
+        assert run(["d2l_alexnet.cost"], stderr=full) == 0
+    assert run(["d2l_alexnet.train", "--epochs", "0"], preexec_fn=lambda: os.close(2)) == 2
+    assert run(["d2l_alexnet.cost"], preexec_fn=lambda: os.close(2)) == 0

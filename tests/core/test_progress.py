@@ -1,8 +1,12 @@
 """Where the progress is shown: a notebook is told from a terminal by its kernel's shell."""
 
+import errno
+import io
+import sys
+
 import pytest
 
-from d2l_alexnet.core.progress import in_notebook
+from d2l_alexnet.core.progress import ProgressBar, in_notebook
 
 
 def test_a_notebook_is_any_kernel_whose_shell_is_or_extends_ipykernels(monkeypatch):
@@ -21,3 +25,30 @@ def test_a_notebook_is_any_kernel_whose_shell_is_or_extends_ipykernels(monkeypat
                             (ZMQInteractiveShell(), True), (Shell(), True)):
         monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
         assert in_notebook() is expected, type(shell).__name__
+
+
+class FullStream(io.StringIO):
+    """A stderr on a full disk (``2>/dev/full``), as a terminal or as a log."""
+
+    def __init__(self, terminal):
+        super().__init__()
+        self.terminal = terminal
+
+    def isatty(self):
+        return self.terminal
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_bar_whose_stream_cannot_be_written_stops_drawing_not_training(terminal,
+                                                                         monkeypatch):
+    bar = ProgressBar(16, "epoch 1/1", stream=FullStream(terminal))
+    bar.update(8, loss=2.3, force=True)  # raised the disk's OSError, ending the run
+    bar.update(16, loss=2.2, force=True)
+    bar.close()
+    monkeypatch.setattr(sys, "stderr", None)  # what Python makes of a closed stderr (2>&-)
+    bar = ProgressBar(16, "epoch 1/1")
+    bar.update(16, loss=2.2, force=True)
+    bar.close()
