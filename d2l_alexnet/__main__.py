@@ -34,8 +34,8 @@ def usage():
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    print_anywhere()  # (its refusal below too: a full stderr loses it, not the exit status)
     if not argv or argv[0] in ("-h", "--help", "--version"):
-        print_anywhere()
         return printed(f"d2l-alexnet {__version__}" if argv[:1] == ["--version"] else usage())
     command, *rest = argv
     if command not in COMMANDS:

@@ -901,3 +901,15 @@ def test_a_stderr_that_cannot_be_written_leaves_the_exit_status_to_the_command(t
         assert run(["d2l_alexnet.cost"], stderr=full) == 0
     assert run(["d2l_alexnet.train", "--epochs", "0"], preexec_fn=lambda: os.close(2)) == 2
     assert run(["d2l_alexnet.cost"], preexec_fn=lambda: os.close(2)) == 0
+
+
+def test_an_unknown_command_keeps_exit_2_when_stderr_is_full():
+    """The command list's refusal printed before the streams were guarded: a full stderr
+    turned its exit 2 into 1."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "d2l_alexnet", "nocommand"],
+                                stdout=subprocess.DEVNULL, stderr=full, timeout=60)
+    assert result.returncode == 2
