@@ -11,6 +11,7 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
+from types import FrameType
 
 from .core.errors import D2LAlexNetError
 
@@ -130,7 +131,8 @@ def _first_frame_outside_the_import() -> int:
     importlib's frozen ``_bootstrap`` frames when it counts, so they are not counted here."""
     ours = os.path.dirname(os.path.abspath(__file__)) + os.sep
     machinery = os.path.dirname(os.path.abspath(importlib.__file__)) + os.sep
-    frame, level = sys._getframe(1), 1  # level 1: this function's caller, which warns
+    frame: FrameType | None = sys._getframe(1)
+    level = 1  # this function's caller, which warns
     while frame is not None:
         filename = frame.f_code.co_filename
         if "importlib" in filename and "_bootstrap" in filename:

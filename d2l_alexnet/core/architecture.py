@@ -23,6 +23,10 @@ from .types import Size
 FLOAT32_BYTES = 4
 
 
+def _is_whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Layer:
     """One row of the architecture table.
@@ -39,6 +43,14 @@ class Layer:
     stride: int = 1
     padding: int = 0
     rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        # numpy's integers (a size computed with numpy) as Python's, which every framework
+        # takes; anything else that is not a whole number is refused by row_problem.
+        for name in ("units", "kernel", "stride", "padding"):
+            value = getattr(self, name)
+            if _is_whole(value) and not isinstance(value, int):
+                object.__setattr__(self, name, int(value))
 
 
 ALEXNET: Tuple[Layer, ...] = (
@@ -187,7 +199,8 @@ def layer_table(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
             flops = 2 * weights
             shape = (units,)
         rows.append(LayerInfo(layer, shape, parameters, flops))
-    if shape != (num_classes,):
+    if shape != (num_classes,) or rows[-1].layer.kind != "dense":
+        # (An activation after the scores would be taken for the features by some backends.)
         raise ValueError(f"the table ends in {'nothing' if not rows else rows[-1].layer.kind}, "
                          f"whose output is {shape}, not the {num_classes} classes' scores: end "
                          f"it with Layer(\"dense\") (units None: one per class)")
@@ -201,6 +214,12 @@ def row_problem(layer: Layer, shape: tuple[int, ...]) -> str | None:
     in some, and classified every pixel."""
     if layer.kind not in KINDS:
         return f"unknown layer kind {layer.kind!r}: choose one of {', '.join(KINDS)}"
+    sizes = {"kernel": layer.kernel, "stride": layer.stride, "padding": layer.padding}
+    if layer.units is not None:
+        sizes["units"] = layer.units
+    fractional = [f"{name}={value!r}" for name, value in sizes.items() if not _is_whole(value)]
+    if fractional:  # a frameworks took some (padding=1.0 in Keras), refused others its own way
+        return f"{', '.join(fractional)}: give whole numbers"
     if layer.kind in WINDOWED:
         if len(shape) != 3:
             return (f"a {layer.kind} slides over a feature map, and it comes after the "
@@ -209,13 +228,13 @@ def row_problem(layer: Layer, shape: tuple[int, ...]) -> str | None:
             return "give it kernel >= 1, stride >= 1 and padding >= 0"
         if layer.kind != "conv" and 2 * layer.padding > layer.kernel:
             return "a pooling window may be padded by at most half its kernel"
-    if layer.kind == "conv" and not (isinstance(layer.units, int) and layer.units >= 1):
+    if layer.kind == "conv" and not (layer.units is not None and layer.units >= 1):
         return "name its output channels, e.g. Layer(\"conv\", 64, kernel=3)"
     if layer.kind == "dense":
         if len(shape) != 1:
             return (f"a dense row takes features, and it gets a {len(shape)}-axis feature "
                     "map: put Layer(\"flatten\") before the first dense row")
-        if layer.units is not None and not (isinstance(layer.units, int) and layer.units >= 1):
+        if layer.units is not None and layer.units < 1:
             return "give it units >= 1 (None: one per class)"
     if layer.kind == "dropout" and not 0.0 <= layer.rate < 1.0:
         return f"a dropout rate must be in [0, 1), got {layer.rate}"

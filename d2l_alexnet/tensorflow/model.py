@@ -209,7 +209,7 @@ ACTIVATIONS = ("relu", "sigmoid")  # rows folded into the layer before them, as 
 
 def _keras_padding(layer):
     """Keras' own padding for a row: "valid" (none) or "same" (kernel - 1 in all, at stride
-    1); ``None`` where the row's zeros must come first, from a ``ZeroPadding2D``. Keras' "same"
+    1); ``None`` where the row's padding must come first, from a layer of its own. Keras' "same"
     average pooling leaves its padding out of each mean, where the other backends count the
     zeros, so a padded average pool always takes the explicit zeros."""
     if layer.padding == 0:
@@ -217,20 +217,37 @@ def _keras_padding(layer):
     if (layer.stride == 1 and 2 * layer.padding == layer.kernel - 1
             and layer.kind != "avgpool"):
         return "same"
-    if layer.kind == "maxpool":  # zeros would win over negative inputs: the others pad -inf
-        raise ValueError(f"padding {layer.padding} for a {layer.kernel}×{layer.kernel} "
-                         f"stride-{layer.stride} maxpool has no Keras equivalent: pad by "
-                         f"(kernel - 1) / 2 at stride 1, or not at all")
     return None
 
 
+class LowestPadding2D(keras.layers.Layer):
+    """Pads the height and width by ``padding`` on each side with -inf: a max pool's padding,
+    which no window's maximum takes (zeros would win over negative inputs), as PyTorch, JAX
+    and MXNet pad theirs."""
+
+    def __init__(self, padding: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.padding = padding
+
+    def call(self, inputs: Any) -> Any:
+        side = [self.padding, self.padding]
+        return tf.pad(inputs, [[0, 0], side, side, [0, 0]], constant_values=float("-inf"))
+
+    def compute_output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        batch, height, width, channels = input_shape
+        grow = 2 * self.padding
+        return (batch, None if height is None else height + grow,
+                None if width is None else width + grow, channels)
+
+
 def _padded(layer, make):
-    """``make(padding)``'s Keras layer, after a ``ZeroPadding2D`` where Keras has no padding
-    of the row's own."""
+    """``make(padding)``'s Keras layer, after a padding layer where Keras has no padding of the
+    row's own (zeros for a convolution or an average pool, -inf for a max pool)."""
     padding = _keras_padding(layer)
     if padding is not None:
         return [make(padding)]
-    return [keras.layers.ZeroPadding2D(layer.padding), make("valid")]
+    pad = LowestPadding2D if layer.kind == "maxpool" else keras.layers.ZeroPadding2D
+    return [pad(layer.padding), make("valid")]
 
 
 def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,

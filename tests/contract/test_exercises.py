@@ -95,3 +95,26 @@ def test_a_checkpoint_resumes_only_into_the_network_it_was_saved_from(d2l, one_b
     with pytest.raises(CheckpointError, match="dropout0.5 there, dropout0.2 here"):
         fit(SLIM_28, 2, resume=saved, dropout=0.2)
     assert len(fit(SLIM_28, 2, resume=saved)) == 2
+
+
+def test_a_padded_max_pool_never_takes_its_padding(d2l):
+    """ResNet's stem pool (3×3, stride 2, padded by 1) on negative maps: the padding is -inf
+    in every backend (TensorFlow refused the row; zeros would have won every edge window)."""
+    import numpy as np
+
+    from d2l_alexnet.core.architecture import Layer
+
+    rows = (Layer("conv", 1, kernel=1), Layer("maxpool", kernel=3, stride=2, padding=1),
+            Layer("flatten"), Layer("dense", None))
+    model = d2l.AlexNet(num_classes=2, resize=5, layers=rows)
+    weights = [(name, np.full_like(array, -1.0 if index == 0 else 1.0) if array.ndim > 1
+                else np.zeros_like(array))
+               for index, (name, array) in enumerate(d2l.parameter_arrays(model))]
+    d2l.assign_parameter_arrays(model, weights)
+    images = (np.arange(25, dtype=np.uint8).reshape(1, 5, 5) * 9 + 10)
+    negative = np.pad(-(images[0] / 255.0), 1, constant_values=-np.inf)
+    pooled = np.array([[negative[2 * i:2 * i + 3, 2 * j:2 * j + 3].max() for j in range(3)]
+                       for i in range(3)])
+    scores = d2l.to_numpy(model.evaluate_batch(d2l.resize_images(images, (5, 5)),
+                                               features=False))
+    np.testing.assert_allclose(scores, pooled.sum(), rtol=1e-5)

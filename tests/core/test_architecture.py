@@ -90,9 +90,33 @@ SLIM = (architecture.Layer("conv", 8, kernel=3, padding=1), architecture.Layer("
       architecture.Layer("dense", None)), 5, r"in \[0, 1\), got 1.0"),
     ((*SLIM, architecture.Layer("flatten"), architecture.Layer("dense", 0)), 5,
      "units >= 1"),
+    # Keras took padding=1.0 and units=True (a 1-channel conv); the others refused in their way.
+    ((architecture.Layer("conv", 4, kernel=3, padding=1.0),), 1, "padding=1.0: give whole"),
+    ((architecture.Layer("conv", True, kernel=3),), 1, "units=True: give whole numbers"),
+    ((architecture.Layer("maxpool", kernel=2, stride=2.5),), 1, "stride=2.5: give whole"),
 ])
 def test_a_row_that_cannot_be_built_is_named_with_its_fix(rows, row, problem):
     with pytest.raises(ValueError, match=f"row {row} of the table, Layer.*{problem}"):
+        layer_table(28, layers=rows)
+
+
+def test_numpy_integers_are_whole_numbers_of_a_row():
+    """A size computed with numpy (np.int64) was refused as "name its output channels"."""
+    import numpy as np
+
+    layer = architecture.Layer("conv", np.int64(4), kernel=np.int64(3))
+    assert (layer.units, layer.kernel) == (4, 3) and type(layer.units) is int
+    rows = (layer, architecture.Layer("flatten"), architecture.Layer("dense", np.int32(8)),
+            architecture.Layer("dense", None))
+    assert [row.output_shape for row in layer_table(10, layers=rows)][-2:] == [(8,), (10,)]
+
+
+def test_a_table_that_ends_after_its_scores_is_refused():
+    """A sigmoid after the last dense row: some backends took the scores for the features."""
+    rows = (*SLIM, architecture.Layer("flatten"), architecture.Layer("dense", None),
+            architecture.Layer("sigmoid"))
+    with pytest.raises(ValueError, match=r"the table ends in sigmoid, .*end it with "
+                                         r'Layer\("dense"\)'):
         layer_table(28, layers=rows)
 
 
