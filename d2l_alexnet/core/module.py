@@ -17,7 +17,7 @@ import numpy as np
 
 from . import weights
 from .arrays import dtype_name, host_array
-from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size
+from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size, layer_table
 from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
 from .images import CHANNEL_COUNTS, channels_last
@@ -329,7 +329,28 @@ class ModuleContract(HyperParameters):
         """The penultimate activations (numpy float32, ``(N, 4096)`` for AlexNet: the second
         dense layer after its ReLU), in evaluation mode; ``X`` as for :meth:`predict`. What a
         lesson feeds to another classifier, or compares between images."""
-        return np.concatenate(list(self._evaluate(X, batch_size, features=True)))
+        return self.canonical_features(
+            np.concatenate(list(self._evaluate(X, batch_size, features=True))))
+
+    def canonical_features(self, values: np.ndarray) -> np.ndarray:
+        """``values`` of a table whose features are a flattened feature map (no dense layer
+        between the flatten and the head), as every backend gives them: flat, channels first
+        (the weights files' order). Channels-last backends flatten channels last, and MXNet's
+        dense layer flattens for itself (its table leaves the flatten row out)."""
+        values = values.reshape(len(values), -1)
+        table, size = getattr(self, "table", None), self.input_size
+        num_classes = getattr(self, "num_classes", None)
+        if self.LAYOUT != "NHWC" or None in (table, size, num_classes):
+            return values
+        rows = layer_table(size, num_classes, self.input_channels, layers=table)
+        for row in reversed(rows[:-1]):  # back from the head, to a dense layer or the flatten
+            if row.layer.kind == "dense":
+                return values
+            if row.layer.kind == "flatten":
+                channels, height, width = rows[rows.index(row) - 1].output_shape
+                return np.ascontiguousarray(values.reshape(-1, height, width, channels)
+                                            .transpose(0, 3, 1, 2)).reshape(len(values), -1)
+        return values
 
     def _evaluate(self, X, batch_size, features):
         if batch_size < 1:

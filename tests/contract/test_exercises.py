@@ -118,3 +118,26 @@ def test_a_padded_max_pool_never_takes_its_padding(d2l):
     scores = d2l.to_numpy(model.evaluate_batch(d2l.resize_images(images, (5, 5)),
                                                features=False))
     np.testing.assert_allclose(scores, pooled.sum(), rtol=1e-5)
+
+
+def test_features_of_a_flattened_map_are_alike_in_every_backend(d2l):
+    """A linear head on a conv map: its features are the flattened map, which TensorFlow and
+    JAX gave channels last and MXNet as a 4-D map. All give it flat, channels first now."""
+    import numpy as np
+
+    from d2l_alexnet.core.architecture import Layer
+
+    rows = (Layer("conv", 2, kernel=3, stride=3), Layer("relu"), Layer("flatten"),
+            Layer("dense", None))
+    model = d2l.AlexNet(num_classes=3, resize=(6, 9), layers=rows)
+    d2l.assign_parameter_arrays(model, [
+        (name, np.ones_like(array) if index == 0 else np.zeros_like(array))
+        for index, (name, array) in enumerate(d2l.parameter_arrays(model))])
+    images = np.arange(54, dtype=np.uint8).reshape(1, 6, 9) * 4
+    pixels = images[0] / 255.0
+    window_sums = np.array([[pixels[3 * i:3 * i + 3, 3 * j:3 * j + 3].sum() for j in range(3)]
+                            for i in range(2)])
+    expected = np.stack([window_sums, window_sums]).reshape(1, -1)  # (channel, row, column)
+    features = model.features(images)
+    assert features.shape == (1, 12)
+    np.testing.assert_allclose(features, expected, rtol=1e-5)
