@@ -340,7 +340,7 @@ class ModuleContract(HyperParameters):
         values = values.reshape(len(values), -1)
         table, size = getattr(self, "table", None), self.input_size
         num_classes = getattr(self, "num_classes", None)
-        if self.LAYOUT != "NHWC" or None in (table, size, num_classes):
+        if self.LAYOUT != "NHWC" or table is None or size is None or num_classes is None:
             return values
         rows = layer_table(size, num_classes, self.input_channels, layers=table)
         for row in reversed(rows[:-1]):  # back from the head, to a dense layer or the flatten
