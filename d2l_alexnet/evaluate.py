@@ -24,7 +24,8 @@ from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError, load_fashion_mnist
 from .core.images import folder_classes, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights
-from .predict import check_image_channels, class_names, described_file, input_size
+from .predict import (check_image_channels, class_names, described_file, fitting_side, input_size,
+                      python_lines)
 from .train import NUM_CLASSES, in_flags
 
 def build_parser():
@@ -163,11 +164,16 @@ def fine_tuning_fix(args, saved):
     """What to do with a file for other classes than --image-folder's: measure it on its own,
     or the command that fine-tunes it onto the folder's, as it would run (the file's input
     size, train's default being the chapter's; the paths quoted for a shell)."""
-    height, width = as_size(saved["resize"] or CHAPTER_RESIZE)
-    size = f" --resize {height}" if height == width != CHAPTER_RESIZE else ""
-    return ("measure it on a folder of the classes it was trained on, or fine-tune it onto "
-            f"these: train --image-folder {shlex.quote(str(args.image_folder))} --init-from "
-            f"{shlex.quote(str(args.weights))} --new-head{size}")
+    measure = "measure it on a folder of the classes it was trained on, or fine-tune it onto "
+    sides = saved.get("resizes")
+    resize = saved["resize"] or (fitting_side(sides) if sides else CHAPTER_RESIZE)
+    height, width = as_size(resize)
+    if height != width:  # --resize gives square inputs only
+        return (f"{measure}these in Python: "
+                f"{python_lines(saved, len(args.classes), skip_head=True)}")
+    size = f" --resize {height}" if height != CHAPTER_RESIZE else ""
+    return (f"{measure}these: train --image-folder {shlex.quote(str(args.image_folder))} "
+            f"--init-from {shlex.quote(str(args.weights))} --new-head{size}")
 
 
 def run(args):

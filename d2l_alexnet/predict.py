@@ -106,6 +106,20 @@ def check_image_channels(path, in_channels):
                          "use this file from Python, or a file trained on images")
 
 
+def fitting_side(sides):
+    """The side to read images at for a file whose ``dense1`` fits the square ``sides``
+    ``(first, last)``: the chapter's where it fits, else the smallest."""
+    return CHAPTER_RESIZE if sides[0] <= CHAPTER_RESIZE <= sides[1] else sides[0]
+
+
+def python_lines(saved, num_classes, skip_head):
+    """The Python that loads a weights file of non-square inputs (``--resize`` gives square
+    ones only), ``saved`` its metadata: a model of the file's size, channels and classes."""
+    skip = ", skip_head=True" if skip_head else ""
+    return (f"model = d2l.AlexNet(num_classes={num_classes}, resize={tuple(saved['resize'])!r}, "
+            f"in_channels={saved['in_channels'] or 1}); model.load_weights(PATH{skip})")
+
+
 def input_size(args, saved):
     """The side to read images at: ``--resize``, the file's, or for a file that records none,
     the chapter's when its ``dense1`` fits that, else the smallest side that fits, said in
@@ -127,7 +141,7 @@ def input_size(args, saved):
         return saved["resize"]
     if sides is None:
         return CHAPTER_RESIZE  # no dense1: reading it says what is missing
-    side = CHAPTER_RESIZE if sides[0] <= CHAPTER_RESIZE <= sides[1] else sides[0]
+    side = fitting_side(sides)
     args.notes.append(f"{args.weights} records no input size: its dense1 fits inputs of "
                       f"{sides[0]} to {sides[1]} pixels a side; reading images at "
                       f"{side}×{side} (--resize to choose another)")
@@ -163,8 +177,9 @@ def validate(args):
     args.pixels = [read_image(path, color_mode, args.resize) for path in args.images]
 
 
-# A tab or a line break inside a field would split it: they are written as escapes.
-FIELD_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# A tab or a line break inside a field would split it: they are written as escapes, and so is
+# a backslash, so that a reader can undo them (a name "a\tb" is not one with a tab).
+FIELD_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def tab_field(text):

@@ -39,6 +39,7 @@ from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, chec
                               set_aside_after)
 from .core.data import TEXT_LABELS, DataError
 from .core.progress import FigureError, check_can_draw
+from .predict import described_file, fitting_side, python_lines
 from .core.images import VALIDATION_SPLIT, folder_classes, folder_color_mode
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import (TrainingError, TrainingInterrupted, ValidationDiverged,
@@ -208,7 +209,7 @@ def validate(args):
     validate_image_folder(args)
     if args.init_from is not None:
         try:  # read and checked once, here, before any framework is imported
-            check_init_from_size(args.init_from, args.resize)
+            check_init_from_size(args)
             check_init_from_classes(args)
             args.init_tensors = read_weights(args.init_from, args.resize, args.num_classes,
                                              args.in_channels, skip_head=args.new_head)
@@ -332,15 +333,26 @@ def in_flags(error):
     return DataError(message)
 
 
-def check_init_from_size(path, resize):
+def check_init_from_size(args):
     """Refuse a weights file saved for another input size with train's fix, ``--resize``
-    (the library's own message names ``AlexNet``'s ``resize=``)."""
-    saved = saved_metadata(path)["resize"]
-    if saved is None or as_size(saved) == as_size(resize):
+    (the library's own message names ``AlexNet``'s ``resize=``); for a file that records no
+    size, the sides its ``dense1`` fits."""
+    path, resize = args.init_from, args.resize
+    described = described_file(path)
+    saved, sides = described["resize"], described["resizes"]
+    if saved is None:
+        if sides is not None and not sides[0] <= as_size(resize)[0] <= sides[1]:
+            raise WeightsError(f"{path} records no input size, and its dense1 fits inputs of "
+                               f"{sides[0]} to {sides[1]} pixels a side (the model: "
+                               f"{format_size(resize)}): train with --resize "
+                               f"{fitting_side(sides)}, or another side in that range")
         return
+    if as_size(saved) == as_size(resize):
+        return
+    classes = args.num_classes if args.new_head else described["num_classes"]
     fix = (f"train with --resize {saved}, the size it was saved for" if isinstance(saved, int)
-           else "--resize gives square inputs only: train from it in Python: model = "
-                f"d2l.AlexNet(resize={saved!r}); model.load_weights(PATH)")
+           else "--resize gives square inputs only: train from it in Python: "
+                f"{python_lines(described, classes, skip_head=args.new_head)}")
     raise WeightsError(f"{path} holds weights for {format_size(saved)} inputs (the model: "
                        f"{format_size(resize)}): {fix}")
 

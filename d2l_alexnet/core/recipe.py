@@ -190,8 +190,12 @@ class TrainingRecipe:
             parts.append(f"{'Nesterov ' if self.nesterov else ''}momentum {self.momentum:g}")
         if self.weight_decay:
             parts.append(f"weight decay {self.weight_decay:g}")
-        if self.schedule != "constant" or self.max_lr is not None:
-            parts.append(f"{self.schedule} to {self.peak_lr:g}")
+        rises = self.peak_lr > self.lr  # over a warmup
+        if self.schedule == "constant" and rises:
+            parts.append(f"warmup to {self.peak_lr:g}")
+        elif self.schedule != "constant":  # both fall to 0 at the end of the run
+            rise = f"up to {self.peak_lr:g}, then " if rises else ""
+            parts.append(f"{self.schedule} {rise}down to 0")
         if self.label_smoothing:
             parts.append(f"label smoothing {self.label_smoothing:g}")
         return ", ".join(parts)

@@ -158,7 +158,7 @@ def test_a_run_stopped_mid_schedule_resumes_exactly(d2l, backend_name, tmp_path)
                                  str(straight / "ckpt")])
     assert result.returncode == 0, result.stderr
     assert ("recipe (custom): SGD lr 0.01, Nesterov momentum 0.9, weight decay 0.0005, "
-            "onecycle to 0.03, label smoothing 0.1, 2 epoch(s)") in result.stdout
+            "onecycle up to 0.03, then down to 0, label smoothing 0.1, 2 epoch(s)") in result.stdout
 
     resumed = tmp_path / "resumed"
     argv = common + ["--out", str(resumed), "--checkpoint-dir", str(resumed / "ckpt")]

@@ -322,8 +322,44 @@ def test_train_init_from_another_size_suggests_its_resize_flag(capsys, tmp_path)
                        "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.endswith(
         "(the model: 67×67): --resize gives square inputs only: train from it in Python: "
-        "model = d2l.AlexNet(resize=(67, 80)); model.load_weights(PATH)\n")
+        "model = d2l.AlexNet(num_classes=10, resize=(67, 80), in_channels=1); "
+        "model.load_weights(PATH)\n")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_files_own_classes_and_channels_are_in_the_python_that_loads_it(capsys, tmp_path):
+    """The lines for a non-square file left out its classes and channels (and skip_head with
+    --new-head): following them failed for any file but a 10-class greyscale one."""
+    wide = lesson_weights(tmp_path / "wide.safetensors", resize="67x90", num_classes=2)
+    folder = picture_folder(tmp_path / "pictures", classes=("bird", "fish", "frog"))
+    assert train.main(["--init-from", str(wide), "--image-folder", str(folder), "--new-head",
+                       "--resize", "67", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.endswith(
+        "model = d2l.AlexNet(num_classes=3, resize=(67, 90), in_channels=3); "
+        "model.load_weights(PATH, skip_head=True)\n")
+    assert evaluate.main(["--weights", str(wide), "--image-folder", str(folder)]) == 2
+    assert capsys.readouterr().err.endswith(
+        "or fine-tune it onto these in Python: model = d2l.AlexNet(num_classes=3, "
+        "resize=(67, 90), in_channels=3); model.load_weights(PATH, skip_head=True)\n")
+
+
+def test_a_file_without_its_size_is_given_the_resize_its_dense1_fits(capsys, tmp_path):
+    """A file of tensors only (saved by another tool): train said no size and no flag, and
+    evaluate's fine-tuning command left out the --resize it had worked out (67 to 98 here)."""
+    shapes, _ = weights.canonical_shapes((67, 67), 10, 1)
+    bare = tmp_path / "bare.safetensors"
+    weights.save_safetensors(bare, {name: np.zeros(shape, np.float32)
+                                    for name, shape in shapes.items()}, {})
+    assert train.main(["--init-from", str(bare), "--limit-train", "64",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --init-from: {bare} records no input size, and its dense1 fits inputs of 67 "
+        "to 98 pixels a side (the model: 224×224): train with --resize 67, or another side in "
+        "that range\n")
+    folder = picture_folder(tmp_path / "pictures", classes=("bird", "fish"))
+    assert evaluate.main(["--weights", str(bare), "--image-folder", str(folder)]) == 2
+    assert capsys.readouterr().err.endswith(
+        f"--init-from {bare} --new-head --resize 67\n")
 
 
 # ---- your own images: the refusals, before any framework ------------------------------------
@@ -616,6 +652,7 @@ def test_predict_writes_a_tab_or_line_break_in_a_field_as_an_escape():
     # One image per line stays one line of three fields, whatever its file is called.
     assert predict.tab_field("my\tcat\nphoto\r.png") == "my\\tcat\\nphoto\\r.png"
     assert predict.tab_field("ankle boot") == "ankle boot"
+    assert predict.tab_field("e\\tf") == "e\\\\tf"  # a backslash of its own: not a tab
 
 
 def tensors_only(path, num_classes, in_channels, resize=67):

@@ -16,6 +16,13 @@ from d2l_alexnet.core.trainer import check_resumed_recipe, saved_recipe
 def test_the_chapter_recipe_is_plain_sgd_at_a_constant_rate():
     assert CHAPTER == TrainingRecipe(lr=0.01)
     assert CHAPTER.describe() == "SGD lr 0.01"
+    # A schedule says where the rate goes: cosine fell to 0 where "cosine to 0.01" was printed.
+    assert TrainingRecipe(lr=0.01, schedule="cosine").describe() == (
+        "SGD lr 0.01, cosine down to 0")
+    assert TrainingRecipe(lr=0.01, schedule="onecycle", max_lr=0.05).describe() == (
+        "SGD lr 0.01, onecycle up to 0.05, then down to 0")
+    assert TrainingRecipe(lr=0.01, max_lr=0.05, warmup_epochs=1).describe() == (
+        "SGD lr 0.01, warmup to 0.05")
     plan = CHAPTER.plan(steps_per_epoch=10, max_epochs=2)
     assert plan.is_constant and [plan(step) for step in (0, 7, 19)] == [0.01] * 3
 
