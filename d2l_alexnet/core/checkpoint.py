@@ -85,30 +85,26 @@ class CheckpointError(D2LAlexNetError):
 
     @staticmethod
     def in_python(name: str, value: object) -> str:
-        if name == "backend":
-            return f"in the {value} edition of d2l_alexnet"
-        if name == "checkpoint_dir":
-            return "another directory for the Checkpointer"
-        if name == "same_data":
-            return "limit_train=, or the same folder and validation_split="
-        if name == "without_augment":
-            return "with augment=False"
-        return f"{name}={value}"
+        words = SETTING_WORDS.get(name)
+        return words[0].format(value) if words else f"{name}={value}"
 
     def for_command_line(self) -> str:
         def spelled(name: str, value: object) -> str:
-            if name == "checkpoint_dir":
-                return "another --checkpoint-dir"
-            if name == "without_augment":
-                return "without --augment"
-            if name == "augment":
-                return "--augment"
-            if name == "backend":
-                return f"with --backend {value}"
-            if name == "same_data":
-                return "--limit-train, or the same --image-folder and --validation-split"
-            return f"--{name.replace('_', '-')} {value}"
+            words = SETTING_WORDS.get(name)
+            return words[1].format(value) if words else f"--{name.replace('_', '-')} {value}"
         return self.spelled(spelled)
+
+
+# The settings a refusal says in words of their own: (in Python, on the command line); the
+# others are name=value and --name value.
+SETTING_WORDS = {
+    "backend": ("in the {} edition of d2l_alexnet", "with --backend {}"),
+    "checkpoint_dir": ("another directory for the Checkpointer", "another --checkpoint-dir"),
+    "same_data": ("limit_train=, or the same folder and validation_split=",
+                  "--limit-train, or the same --image-folder and --validation-split"),
+    "augment": ("augment=True", "--augment"),
+    "without_augment": ("with augment=False", "without --augment"),
+}
 
 
 class CheckpointWriteError(CheckpointError, RunFailed):
