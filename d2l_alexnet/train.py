@@ -44,7 +44,7 @@ from .core.images import VALIDATION_SPLIT, folder_classes, folder_color_mode
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import (TrainingError, TrainingInterrupted, ValidationDiverged,
                            check_resumed_recipe)
-from .core.weights import WeightsError, from_canonical, read_weights, saved_metadata
+from .core.weights import WeightsError, from_canonical, read_weights
 
 NUM_CLASSES = 10  # Fashion-MNIST's
 # ImageFolder's Python arguments, as train's flags say them (in the messages it raises).
@@ -209,8 +209,9 @@ def validate(args):
     validate_image_folder(args)
     if args.init_from is not None:
         try:  # read and checked once, here, before any framework is imported
-            check_init_from_size(args)
-            check_init_from_classes(args)
+            described = described_file(args.init_from)  # the header; tensors if it lacks one
+            check_init_from_size(args, described)
+            check_init_from_classes(args, described)
             args.init_tensors = read_weights(args.init_from, args.resize, args.num_classes,
                                              args.in_channels, skip_head=args.new_head)
         except WeightsError as error:
@@ -333,12 +334,11 @@ def in_flags(error):
     return DataError(message)
 
 
-def check_init_from_size(args):
+def check_init_from_size(args, described):
     """Refuse a weights file saved for another input size with train's fix, ``--resize``
     (the library's own message names ``AlexNet``'s ``resize=``); for a file that records no
-    size, the sides its ``dense1`` fits."""
+    size, the sides its ``dense1`` fits. ``described``: the file's :func:`described_file`."""
     path, resize = args.init_from, args.resize
-    described = described_file(path)
     saved, sides = described["resize"], described["resizes"]
     if saved is None:
         if sides is not None and not sides[0] <= as_size(resize)[0] <= sides[1]:
@@ -357,14 +357,13 @@ def check_init_from_size(args):
                        f"{format_size(resize)}): {fix}")
 
 
-def check_init_from_classes(args):
+def check_init_from_classes(args, described):
     """Refuse a weights file for other classes than the run's without --new-head, with train's
     fix (the library's own message names ``skip_head=``): another number of them than
     --image-folder's, or other names than the run's (the folder's, or Fashion-MNIST's),
     compared Unicode-normalised. Names that match in another order are refused too: the last
     layer's rows are in the file's order, so they would be read as the wrong classes."""
-    saved = saved_metadata(args.init_from)
-    count, names = saved["num_classes"], saved["classes"]
+    count, names = described["num_classes"], described["classes"]
     if args.new_head:
         return
     data = ("Fashion-MNIST" if args.image_folder is None

@@ -18,13 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Optional, Tuple, cast
 
-from .types import Size
+from .types import Size, is_whole
 
 FLOAT32_BYTES = 4
-
-
-def _is_whole(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class Layer:
         # takes; anything else that is not a whole number is refused by row_problem.
         for name in ("units", "kernel", "stride", "padding"):
             value = getattr(self, name)
-            if _is_whole(value) and not isinstance(value, int):
+            if is_whole(value) and not isinstance(value, int):
                 object.__setattr__(self, name, int(value))
 
 
@@ -94,8 +90,7 @@ def as_size(resize: Size) -> tuple[int, int]:
         return int(resize), int(resize)
     try:
         height, width = resize  # type: ignore[misc]  # an int returned above
-        if not all(isinstance(side, numbers.Integral) and not isinstance(side, bool)
-                   for side in (height, width)):
+        if not all(is_whole(side) for side in (height, width)):
             raise TypeError
     except (TypeError, ValueError):
         raise ValueError(f"resize must be an int or a (height, width) pair of ints, got "
@@ -111,8 +106,7 @@ def format_size(resize: Size) -> str:
 
 def check_in_channels(in_channels: int) -> int:
     """Refuse a channel count that is not a positive int."""
-    if (isinstance(in_channels, bool) or not isinstance(in_channels, numbers.Integral)
-            or in_channels < 1):
+    if not is_whole(in_channels) or in_channels < 1:
         raise ValueError(f"in_channels must be a positive int (1 for greyscale, 3 for RGB), "
                          f"got {in_channels!r}")
     return int(in_channels)
@@ -217,7 +211,7 @@ def row_problem(layer: Layer, shape: tuple[int, ...]) -> str | None:
     sizes = {"kernel": layer.kernel, "stride": layer.stride, "padding": layer.padding}
     if layer.units is not None:
         sizes["units"] = layer.units
-    fractional = [f"{name}={value!r}" for name, value in sizes.items() if not _is_whole(value)]
+    fractional = [f"{name}={value!r}" for name, value in sizes.items() if not is_whole(value)]
     if fractional:  # a frameworks took some (padding=1.0 in Keras), refused others its own way
         return f"{', '.join(fractional)}: give whole numbers"
     if layer.kind in WINDOWED:

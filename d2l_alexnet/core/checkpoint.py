@@ -73,9 +73,10 @@ MUST_MATCH = (("backend", "--backend"), ("architecture", None), ("network", None
               ("train_data", None))
 # Written before the key existed: checkpoints of greyscale AlexNets, without augmentation.
 MISSING_MEANS = {"in_channels": 1, "augment": False}
-# Checked only where recorded: older checkpoints, and runs on a loader, hold no training data's
-# digest (InMemoryData.training_digest).
-CHECKED_WHEN_RECORDED = ("train_data", "network")  # (network: a model with a table of rows)
+# Checked only where the checkpoint and the run both record them: older checkpoints, and runs on
+# a loader, hold no training data's digest (InMemoryData.training_digest); a model of another
+# lesson, built without a table of rows, has no network to name.
+CHECKED_WHEN_RECORDED = ("train_data", "network")
 
 
 class CheckpointError(D2LAlexNetError):
@@ -330,7 +331,7 @@ def mismatches(metadata: Mapping[str, Any], expected: Mapping[str, Any],
     """``[(key, saved, wanted, flag)]`` for each value a resumed run must share with the file."""
     found = []
     for key, flag in MUST_MATCH:
-        if key in CHECKED_WHEN_RECORDED and metadata.get(key) is None:
+        if key in CHECKED_WHEN_RECORDED and None in (metadata.get(key), expected.get(key)):
             continue
         saved = metadata.get(key, MISSING_MEANS.get(key))
         if key in expected and saved != expected[key]:

@@ -9,7 +9,6 @@ Examples, not batches, are reshuffled every epoch, and the order is a pure funct
 from __future__ import annotations
 
 import hashlib
-import numbers
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,7 +19,7 @@ from .arrays import host_array
 from .augment import augment_batch
 from .data import TEXT_LABELS, DataError, load_fashion_mnist
 from .hyperparameters import HyperParameters
-from .types import Log, PathLike, Size
+from .types import Log, PathLike, Size, is_whole
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
     from matplotlib.figure import Figure
@@ -56,8 +55,7 @@ class DataModule(HyperParameters):
 def check_seed(owner: str, seed: Any) -> int:
     """``seed`` as an int, or a one-line ``DataError``: numpy's seed sequences take whole
     numbers of at least 0 only (and said so at the first batch, in a traceback)."""
-    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)) \
-            or seed < 0:
+    if not is_whole(seed) or seed < 0:
         raise DataError(f"{owner}: seed must be a whole number of at least 0, got {seed!r}; "
                         f"pass e.g. seed=0")
     return int(seed)

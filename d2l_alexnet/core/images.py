@@ -29,7 +29,7 @@ from .architecture import as_size
 from .data import DataError
 from .datamodule import DataModule, InMemoryData, check_seed
 from .language import byte_size, number, say
-from .types import Log, PathLike, Size
+from .types import Log, PathLike, Size, is_whole
 
 # A split as ArrayData takes it: ``(images, labels)``.
 Split = tuple[ArrayLike, ArrayLike]
@@ -52,10 +52,6 @@ VALIDATION_SPLIT = 0.2  # ImageFolder's share of each class for validation, by d
 TRANSPARENT_BACKGROUND = (255, 255, 255, 255)  # transparent pixels show white, as on a page
 
 
-def _is_whole(value):
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
-
-
 def _one_line(text):
     return " ".join(str(text).split())
 
@@ -67,7 +63,7 @@ def shown_path(path: PathLike) -> str:
 
 
 def _check_batch_size(owner, batch_size):
-    if not _is_whole(batch_size) or batch_size < 1:
+    if not is_whole(batch_size) or batch_size < 1:
         raise DataError(f"{owner}: batch_size must be a whole number of at least 1, got "
                         f"{batch_size!r}; pass e.g. batch_size=64")
     return int(batch_size)

@@ -926,7 +926,10 @@ class TrainerBase(HyperParameters):
         """What a resumed run must share with its checkpoint: the backend, the network, and
         everything that fixes the data order."""
         height, width = self.input_size or (None, None)
-        table = getattr(self.model, "table", None)  # (a model of another lesson has none)
+        # Rows name a network built from a table, for a size; a model of another lesson is
+        # built from neither (Module.table would say the chapter's rows for it).
+        table = (getattr(self.model, "table", None)
+                 if getattr(self.model, "input_size", None) is not None else None)
         network = (None if table is None else
                    " ".join(map(row_label, with_dropout(getattr(self.model, "dropout", None),
                                                         table))))

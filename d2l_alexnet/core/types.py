@@ -1,9 +1,10 @@
 """Names for the types the public API's annotations share."""
 
+import numbers
 import os
 from typing import Any, Callable, Union
 
-__all__ = ["PathLike", "Log", "Size", "Record"]
+__all__ = ["PathLike", "Log", "Size", "Record", "is_whole"]
 
 # A file or folder as every function here takes it: a string or a path object.
 PathLike = Union[str, "os.PathLike[str]"]
@@ -13,3 +14,9 @@ Log = Callable[[str], object]
 Size = Union[int, "tuple[int, int]"]
 # An epoch's entry in ``trainer.history`` (``epoch``, ``step``, ``train_loss``, ``val_acc``...).
 Record = dict[str, Any]
+
+
+def is_whole(value: object) -> bool:
+    """Whether ``value`` is a whole number: a Python or numpy integer, but not a bool (which
+    Python counts as one, so ``True`` would pass as a size of 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -189,19 +189,21 @@ class Trainer(TrainerBase):
         model.net = mirrored
 
     def fit_finished(self) -> None:
-        if self.precision == "bf16":  # inference after a bf16 fit: fp32, as in every backend
-            self._set_precision(self.model, "fp32")
+        self._back_to_fp32(self.model)
 
     def fit_abandoned(self, model: Any) -> None:
-        if self.precision == "bf16":
-            self._set_precision(model, "fp32")
+        self._back_to_fp32(model)
 
     def evaluate(self, model: Any, data: Any) -> dict[str, float]:
         try:
             return super().evaluate(model, data)
         finally:
-            if self.precision == "bf16":
-                self._set_precision(model, "fp32")
+            self._back_to_fp32(model)
+
+    def _back_to_fp32(self, model):
+        """Inference after a bf16 fit or evaluation, ended or not: fp32, as in every backend."""
+        if self.precision == "bf16":
+            self._set_precision(model, "fp32")
 
     def _set_precision(self, model, precision=None):
         """Every layer of ``model.net``, nested blocks' too, in bf16 compute but the output

@@ -607,6 +607,16 @@ class BookBNLeNet(d2l.Classifier):
             nn.LazyLinear(num_classes))
 
 
+def test_a_lessons_model_names_no_rows_in_its_checkpoints():
+    """A lesson's model is built from no table of rows: its checkpoints had named the chapter's
+    AlexNet rows for it (``Module.table``'s default), which a resume then compared."""
+    data = d2l.FashionMNIST(batch_size=8, resize=(28, 28), limit_train=16, limit_val=8, log=None)
+    model = BookBNLeNet()
+    model(torch.zeros(2, 1, 28, 28))  # its lazy layers made
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(model, data)
+    assert trainer.run_identity()["network"] is None
+
+
 def book_batch_norm(X, gamma, beta, moving_mean, moving_var, eps, momentum):
     """The book's from-scratch ``batch_norm`` (sec_batch_norm, PyTorch edition), as printed."""
     if not torch.is_grad_enabled():  # prediction mode: the moving statistics

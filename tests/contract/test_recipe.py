@@ -75,6 +75,17 @@ def test_a_lessons_arguments_named_like_the_recipes_leave_plain_sgd(d2l, backend
     assert model.recipe.momentum == 0.9 and model.smoothing() == 0.1
 
 
+def test_a_checkpoint_names_the_rows_the_model_is_built_from(d2l):
+    """A resumed run must be of the same rows (test_torch has a lesson's model, which names
+    none)."""
+    from d2l_alexnet.core.architecture import row_label
+    from d2l_alexnet.core.notebook import LENET
+
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None).setup(
+        d2l.AlexNet(resize=SMALL, layers=LENET), tiny_data(d2l))
+    assert trainer.run_identity()["network"] == " ".join(map(row_label, LENET))
+
+
 def test_a_rate_set_after_the_model_was_built_is_the_one_trained_with(d2l):
     """``model.lr = ...`` after construction (the book's configure_optimizers reads self.lr
     at fit): the run is that of a model built with it, and the metrics record the rate the

@@ -1249,6 +1249,7 @@ def test_a_network_of_other_rows_is_refused_naming_the_row():
     saved = Checkpoint("run/checkpoint-3.ckpt", {"network": network(ALEXNET)}, {})
     check_compatible(saved, {"network": network(ALEXNET)})
     check_compatible(Checkpoint("old.ckpt", {}, {}), {"network": network(ALEXNET)})  # older
+    check_compatible(saved, {"network": None})  # a lesson's model: built from no rows
     sigmoid = tuple(Layer("sigmoid") if layer.kind == "relu" else layer for layer in ALEXNET)
     with pytest.raises(CheckpointError, match=r"checkpoint-3.ckpt in run was saved from a "
                        r"network of other rows than this model's \(row 2: relu there, sigmoid "
