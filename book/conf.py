@@ -9,6 +9,7 @@ into _static/mathjax/) rather than from a CDN.
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -78,6 +79,56 @@ def no_type_docstring(app, what, name, obj, options, lines):
         lines.clear()
 
 
+# The theme's own words, which Furo writes in English whatever the language (labels in its
+# templates, and strings its translations lack), in each edition's language: (pattern, words).
+# Each pattern holds the markup around the words, so the chapter's text never matches one.
+THEME_WORDS = {"id": [
+    (r'(href="#furo-main-content">)Skip to content<', r"\1Langsung ke isi<"),
+    (r'aria-label="Toggle site navigation sidebar"',
+     'aria-label="Tampilkan atau sembunyikan navigasi situs"'),
+    (r'aria-label="Toggle table of contents sidebar"',
+     'aria-label="Tampilkan atau sembunyikan daftar isi"'),
+    (r'aria-label="Toggle Light / Dark / Auto color theme"',
+     'aria-label="Ganti tema warna: terang, gelap, atau otomatis"'),
+    (r"<title>Expand</title>", "<title>Bentangkan</title>"),
+    (r"<title>Light mode</title>", "<title>Mode terang</title>"),
+    (r"<title>Dark mode</title>", "<title>Mode gelap</title>"),
+    (r"<title>Auto light/dark, in light mode</title>",
+     "<title>Terang atau gelap otomatis, kini terang</title>"),
+    (r"<title>Auto light/dark, in dark mode</title>",
+     "<title>Terang atau gelap otomatis, kini gelap</title>"),
+    (r'(class="headerlink" href="[^"]*" title=")Link to this heading"', r'\1Tautan ke judul ini"'),
+    (r'(class="headerlink" href="[^"]*" title=")Link to this image"', r'\1Tautan ke gambar ini"'),
+    (r"<span>Back to top</span>", "<span>Kembali ke atas</span>"),
+    (r'(<div class="context">\s*<span>)Previous<', r"\1Sebelumnya<"),
+    (r'(<div class="context">\s*<span>)Next<', r"\1Berikutnya<"),
+    (r'<div class="title">Home</div>', '<div class="title">Beranda</div>'),
+    (r'(<div class="copyright">\s*)Copyright &#169;', r"\1Hak cipta &#169;"),
+    (r'(<span class="toc-title">\s*)On this page', r"\1Di halaman ini"),
+    (r"Made with (<a [^>]*>Sphinx</a>) and (<a [^>]*>@pradyunsg</a>)'s\s*(<a [^>]*>Furo</a>)",
+     r"Dibuat dengan \1 dan \3 karya \2"),
+]}
+
+
+def in_the_editions_words(html, language):
+    """``html``, a page of the edition in ``language``, with the theme's English words in
+    that language's (see THEME_WORDS)."""
+    for pattern, words in THEME_WORDS.get(language, ()):
+        html = re.sub(pattern, words, html)
+    return html
+
+
+def translate_theme_words(app, exception):
+    if exception is not None or app.builder.format != "html" or language not in THEME_WORDS:
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        translated = in_the_editions_words(html, language)
+        if translated != html:
+            page.write_text(translated, encoding="utf-8")
+
+
 def setup(app):
     app.connect("autodoc-process-signature", own_signature)
     app.connect("autodoc-process-docstring", no_type_docstring)
+    app.connect("build-finished", translate_theme_words)

@@ -204,6 +204,20 @@ def test_lesson_page_loads_offline(site, browser, language):
     check_loaded_and_quiet(browser, site)
 
 
+def test_the_indonesian_edition_says_the_themes_words_in_indonesian(site):
+    """Furo writes its labels in English whatever the language (its translations have no
+    Indonesian): the build says them in Indonesian, so no English is left around the text."""
+    english = ("Skip to content", "Back to top", "On this page", "Made with", "Toggle ",
+               "Link to this", "Light mode", "Dark mode", "<title>Expand", "Copyright &#169;",
+               "<span>Previous</span>", "<span>Next</span>", '"title">Home<')
+    pages = sorted((BUILD / "test" / "html" / "id").glob("*.html"))
+    assert len(pages) >= 4
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert [words for words in english if words in html] == [], page.name
+    assert "Back to top" in (BUILD / "test" / "html" / "en" / "index.html").read_text("utf-8")
+
+
 def test_the_api_reference_documents_every_backends_public_names(site, browser):
     """book/api.md, built by autodoc: each backend's public names with their docstrings (the
     frameworks this environment lacks stood in for), linked from both editions."""

@@ -551,3 +551,19 @@ def test_the_helpers_print_in_the_notebooks_language():
     assert "| gambar | 1×28×28 |" in table and "**total**" in table and "image" not in table
     with pytest.raises(ValueError, match="language must be one of en, id"):
         comparison_table(language="fr")
+
+
+@pytest.mark.parametrize("source", sorted((ROOT / "chapter").rglob("*.md")),
+                         ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_paragraph_closes_its_emphasis(source):
+    """An italic or bold span left open shows its ``*`` as text on the page and in Jupyter (the
+    Indonesian exercise 7's answer once did): each paragraph's asterisks, outside code, math
+    and list markers, come in pairs."""
+    text = re.sub(r"(```|~~~).*?\1", "", source.read_text(encoding="utf-8"), flags=re.S)
+    unclosed = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        prose = re.sub(r"`[^`]*`|\$[^$]*\$", "", paragraph)
+        prose = re.sub(r"^\s*[*-] ", "", prose, flags=re.MULTILINE)
+        if prose.count("*") % 2:
+            unclosed.append(paragraph.strip()[:80])
+    assert unclosed == []
