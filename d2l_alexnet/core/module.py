@@ -9,6 +9,7 @@ and ``predict``/``features`` batching over numpy images or framework tensors.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any, ClassVar, TYPE_CHECKING
@@ -195,8 +196,14 @@ class ModuleContract(HyperParameters):
         (``model.lr = 0.05``, read as the book's ``configure_optimizers`` reads ``self.lr``)
         wins over the value it was built with, so that the rate trained with is the one the
         metrics record."""
-        return {name: getattr(self, name, value) for name, value in self.hparams.items()
-                if name in RECIPE_SETTINGS}
+        values = {name: getattr(self, name, value) for name, value in self.hparams.items()
+                  if name in RECIPE_SETTINGS}
+        # A lesson's model may set ``self.lr = lr`` without save_hyperparameters(): the book's
+        # configure_optimizers reads self.lr all the same.
+        lr = getattr(self, "lr", None)
+        if "lr" not in values and isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+            values["lr"] = lr
+        return values
 
     def smoothing(self) -> float:
         """The label smoothing ``loss`` applies (0: plain cross-entropy), as the model holds it

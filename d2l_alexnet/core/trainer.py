@@ -248,7 +248,9 @@ class TrainerBase(HyperParameters):
         # The model's learning-rate schedule over this run (setup).
         self.lr_plan: LearningRatePlan | None = None
         self.data_is_on_device = False  # what data_on_device came to (setup)
-        # With the data on the device: split -> (epoch, that pass's order there).
+        # With the data on the device: split -> (images, labels) there, and split -> (epoch,
+        # that pass's order there); held from setup to the end of fit or evaluate.
+        self.device_splits: dict[bool, Any] = {}
         self.device_orders: dict[bool, tuple[int, Any]] = {}
 
     # ---- devices and replicas: the choice written once, the devices each backend's ----------
@@ -366,6 +368,13 @@ class TrainerBase(HyperParameters):
         epochs draw the data's orders from the first again (each a pure function of the data's
         ``seed`` and the epoch, so that a resumed run goes on bit for bit).
         """
+        try:
+            return self.fit_to_the_end(model, data, resume)
+        finally:
+            self.release_data_on_device()
+
+    def fit_to_the_end(self, model: Any, data: Any, resume: Checkpoint | None) -> list[Record]:
+        """:meth:`fit`'s epochs, and what ends them however they end."""
         try:
             self.start_fit(model, data, resume)
         except BaseException:
@@ -544,6 +553,13 @@ class TrainerBase(HyperParameters):
         stored (uint8 images stay uint8: a quarter of the bytes of floats)."""
         raise NotImplementedError
 
+    def release_data_on_device(self) -> None:
+        """Let go of the splits :meth:`setup` put on the device: the model keeps its trainer
+        (``model.trainer``, as the book's does), which would hold them, on a GPU, for as long
+        as the model. The next ``fit`` or ``evaluate`` puts them there again
+        (:attr:`data_is_on_device` still says where the last one's batches came from)."""
+        self.device_splits, self.device_orders = {}, {}
+
     def device_order(self, indices: np.ndarray) -> Any:
         """One pass's example indices (its batches' ``batch_indices``, one after another) on
         the device."""
@@ -612,7 +628,7 @@ class TrainerBase(HyperParameters):
     def batches(self, train: bool, epoch: int = 0, start_batch: int = 0,
                 ) -> Iterator[tuple[Any, int]]:
         """``(prepared batch, number of examples)`` for one pass over a split."""
-        if self.data_is_on_device:
+        if self.device_splits:  # (from setup until fit or evaluate ends: then the host's)
             yield from self.device_batches(train, epoch, start_batch)
             return
         split = "train" if train else "val"
@@ -1065,7 +1081,10 @@ class TrainerBase(HyperParameters):
         ``{"val_loss", "val_acc"}`` over ``data``'s validation split (what ``fit`` reports after
         each epoch, by the same loop)."""
         self.setup(model, data)
-        return self.validate()
+        try:
+            return self.validate()
+        finally:
+            self.release_data_on_device()
 
 
 HOST_RNG = "host."

@@ -5,6 +5,7 @@ The package imports this file first: it sets the two variables MXNet reads when 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -201,7 +202,15 @@ def start_bf16_amp() -> None:
     global _bf16_amp_on
     if not _bf16_amp_on:
         from mxnet.contrib import amp
-        amp.init(target_dtype="bfloat16")
+
+        # amp.init logs through logging.info, which on a root logger without handlers sets
+        # one up (basicConfig): a lesson's own logging.basicConfig would then do nothing.
+        handlers, level = list(logging.root.handlers), logging.root.level
+        try:
+            amp.init(target_dtype="bfloat16")
+        finally:
+            logging.root.handlers[:] = handlers
+            logging.root.setLevel(level)
         _bf16_amp_on = True
 
 

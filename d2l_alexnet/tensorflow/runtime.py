@@ -20,9 +20,10 @@ def _import_tensorflow():
     the variable alone does not silence it; and its CUDA build logs a "failed call to cuInit"
     error the first time it looks for devices on a machine without a GPU, so it looks here.
     Stderr goes to a temporary file for the import only; if the import fails, what TF wrote is
-    replayed before the error, so nothing useful is lost.
+    replayed before the error, so nothing useful is lost. Later, only TF's INFO lines are left
+    out (level 1): its warnings (a tf.data cache read in part, say) still reach the user.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     if "tensorflow" in sys.modules or os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("", "0"):
         import tensorflow
         return tensorflow

@@ -6,6 +6,7 @@ Run from the MXNet environment: ``pytest tests/backends/test_mxnet.py``.
 """
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -138,6 +139,7 @@ def test_configure_optimizers_is_gluon_sgd_at_lr(model):
 # Run in a process of its own: MXNet's AMP, once on, is on for every later test of the process.
 BF16_SCRIPT = """
 import json
+import logging
 import numpy as np
 from d2l_alexnet import mxnet as d2l
 import mxnet as mx
@@ -156,6 +158,7 @@ report = {"fp32_output": str(model(batch[0]).dtype),  # a graph traced in fp32 f
 trainer = d2l.Trainer(max_epochs=1, precision="bf16", progress=False, log=None)
 trainer.setup(model, data)
 report["bf16_output"] = str(model(batch[0]).dtype)
+report["root_logging"] = [len(logging.root.handlers), logging.root.level]
 with autograd.predict_mode():
     report["bf16_loss"] = float(model.loss(model(batch[0]), batch[1]).asscalar())
 report["losses"] = [float(trainer.train_step(batch).asscalar()) for _ in range(12)]
@@ -209,6 +212,9 @@ def test_bf16_is_mxnet_amp_with_float32_parameters_and_no_way_back():
     assert report["parameters"] == ["<class 'numpy.float32'>"]
     assert report["features"] == report["to_numpy"] == "float32"
     assert "cannot be turned off" in report["fp32_after"]
+    # AMP's start logs through the root logger, which set itself up: a lesson's own
+    # logging.basicConfig afterwards did nothing.
+    assert report["root_logging"] == [0, logging.WARNING]
 
 
 def address_space_bytes():

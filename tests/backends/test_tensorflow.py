@@ -397,6 +397,20 @@ def test_importing_the_backend_and_looking_for_gpus_is_quiet():
     assert result.returncode == 0 and result.stderr == ""
 
 
+def test_tensorflows_own_warnings_still_reach_the_user_after_the_import():
+    """Only the start-up lines and INFO are left out: a warning of TF's C++ runtime (a cached
+    tf.data pipeline read in part) is still printed, as without the library (level 2 had hidden
+    every warning for the rest of the process and its children)."""
+    env = child_env()
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    code = ("import d2l_alexnet.tensorflow as d2l; tf = d2l.tf\n"
+            "list(tf.data.Dataset.range(10).cache().take(2).as_numpy_iterator())")
+    result = subprocess.run([sys.executable, "-c", code], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "did not fully read the dataset being cached" in result.stderr
+
+
 # A tiny fit and the Keras backend it ran on, printed by a child Python.
 FIT_ON_KERAS_SETTINGS = """
 import os

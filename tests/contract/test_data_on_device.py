@@ -68,6 +68,9 @@ def from_the_host(d2l, backend_name):
 def test_batches_gathered_on_the_device_train_bitwise_as_copied_ones(d2l, from_the_host):
     trainer, history, _ = train(d2l, data_on_device=True)
     assert trainer.data_is_on_device and not from_the_host[0].data_is_on_device
+    # Let go when fit ends: the model keeps its trainer (model.trainer), which would hold the
+    # device's copy of the data for as long as the model.
+    assert trainer.device_splits == {} and trainer.device_orders == {}
     assert_same_state(trainer, from_the_host[0])
     for record, expected in zip(history, from_the_host[1], strict=True):
         for key in ("train_loss", "val_loss", "val_acc"):
