@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes, write_fix, write_reason
 from .progress import FigureError
-from .types import PathLike, Record
+from .types import PathLike, Record, is_whole
 from .weights import WeightsError
 
 if TYPE_CHECKING:  # the trainer imports this module
@@ -244,10 +244,10 @@ class EarlyStopping(BestAccuracy):
     key = "early_stopping"
 
     def __init__(self, patience: int) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        if not is_whole(patience) or patience < 1:  # numpy's integers too, never a bool
             raise ValueError(f"patience must be a whole number of at least 1, got {patience!r}")
         super().__init__()
-        self.patience = patience
+        self.patience = int(patience)
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         super().on_fit_start(trainer, state)

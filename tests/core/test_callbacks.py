@@ -6,6 +6,7 @@ import shutil
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from d2l_alexnet.core.callbacks import (METRICS_KEYS, TENSORBOARD_KEYS, EarlyStopping, KeepBest,
@@ -56,10 +57,16 @@ def test_a_resumed_state_or_history_continues_the_count():
     assert stopped.stop_reason.startswith("early stopping: val_acc has not improved on 0.7000")
 
 
-@pytest.mark.parametrize("patience", [0, -1, 1.5, True])
+@pytest.mark.parametrize("patience", [0, -1, 1.5, True, np.int64(0), np.float64(2.0)])
 def test_a_patience_below_one_is_refused(patience):
     with pytest.raises(ValueError, match="patience must be a whole number of at least 1"):
         EarlyStopping(patience)
+
+
+def test_a_numpy_integer_patience_is_a_whole_number():
+    """np.int64(2) (a count read from an array, say) was refused as no whole number."""
+    stopping = EarlyStopping(patience=np.int64(2))
+    assert stopping.patience == 2 and type(stopping.patience) is int
 
 
 def fit(data, folder, epochs=3, stop_at=None, resume=None, patience=1):
