@@ -33,7 +33,7 @@ from .core.files import (atomic_write_json, free_bytes, missing_directories, nea
                          remove_directories, remove_unfinished_writes)
 from .core.lock import FolderInUse, FolderLocks, check_not_in_use, describe_process
 from .core.callbacks import (EVENT_FILE_MARK, EarlyStopping, KeepBest, MetricsLog, PlotCurves,
-                             RecordWriteError, TensorBoardLog, event_files)
+                             RecordWriteError, TensorBoardLog, event_files, saved_run)
 from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, check_directory,
                               estimated_bytes, latest_checkpoint, list_checkpoints,
                               set_aside_after)
@@ -239,13 +239,23 @@ def check_out_contents(out):
 def check_tensorboard(args):
     """The :class:`TensorBoardLog` of ``--tensorboard DIR`` (``None`` without it), made before
     any framework is imported: without tensorboardX it refuses in one line (exit 2), as does a
-    DIR holding another run's event files unless it is resumed (they would be overwritten)."""
+    DIR holding another run's event files (TensorBoard would show both runs as one): any, for a
+    new run; for a resumed one, those not of the run its checkpoint names."""
     if args.tensorboard is None:
         return None
     log = TensorBoardLog(args.tensorboard)
     # Files without a scalar (a run stopped before its first evaluation) are no run's record.
     found = [path for path in event_files(args.tensorboard) if log.holds_scalars(path)]
-    if found and args.resume_from is None:  # a new run: they are another run's
+    if args.resume_from is not None:
+        state = (args.resume_from.metadata.get("callbacks") or {}).get(TensorBoardLog.key)
+        own = log.run_files(saved_run(state))
+        others = [path for path in found if path not in own]
+        if others:
+            raise UsageError(f"--tensorboard {args.tensorboard} holds event files "
+                             f"({os.path.basename(others[0])}) of another run than the one "
+                             f"{args.resume_from.name} continues: choose an empty "
+                             "directory")
+    elif found:  # a new run: they are another run's
         if args.resume:
             raise UsageError(f"--tensorboard {args.tensorboard} already holds a run's event "
                              f"files ({os.path.basename(found[0])}), and --resume found no "

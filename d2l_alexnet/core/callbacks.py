@@ -307,6 +307,18 @@ def event_files(log_dir: PathLike) -> list[str]:
             if EVENT_FILE_MARK in name and not name.startswith(".")]
 
 
+def run_mark(run: str | None) -> str:
+    """What the name of every event file of the run named ``run`` holds."""
+    return f".run-{run}."
+
+
+def saved_run(state: Any) -> str | None:
+    """The run named in a :class:`TensorBoardLog`'s checkpoint state (``None``: no state, or
+    one without a run's name). A name is letters and digits: it goes into file names."""
+    run = state.get("run") if isinstance(state, dict) else None
+    return run if isinstance(run, str) and run.isascii() and run.isalnum() else None
+
+
 class TensorBoardLog(Callback):
     """Writes the scalars of every evaluation (:data:`TENSORBOARD_KEYS`, the names of
     ``metrics.jsonl``; the trainer's step as TensorBoard's global step) as TensorBoard event
@@ -314,20 +326,32 @@ class TensorBoardLog(Callback):
     ``tensorboard --logdir log_dir`` shows them while the run goes on. The same in every backend:
     the scalars are the plain floats of the epoch record.
 
-    Each ``fit`` starts a new event file (``...step-N``: it holds the steps after N); a new run
-    leaves the folder's other files alone. At a resumed run's start the folder's event files
-    are made to hold exactly the evaluations already done: the events of later steps (a killed
-    run's, after its checkpoint) are dropped, so every step is there once; a file left holding
-    no scalars is removed; and the resumed run's epochs that no file holds (a log added at the
-    resume) are written from its history."""
+    Each ``fit`` starts a new event file (``...run-R.step-N``: it holds the steps after N of
+    run R, a name drawn when a new run starts and kept in its checkpoints); a new run leaves the
+    folder's other files alone, as Keras' TensorBoard does. At a resumed run's start its own
+    event files (those of its run's name, whichever of its fits wrote them) are made to hold
+    exactly the evaluations already done: the events of later steps (a killed fit's, after its
+    checkpoint) are dropped, so every step is there once; a file left holding no scalars is
+    removed; and the resumed run's epochs that none of them holds (a log added at the resume)
+    are written from its history. Other runs' files in the folder are neither changed nor read.
+    A checkpoint that names no run of this log (saved without it, or before runs were named)
+    has no files of its own there: it changes none, and writes its whole history to a new
+    file of a new run."""
+
+    key = "tensorboard"
 
     def __init__(self, log_dir: PathLike) -> None:
         self.log_dir = os.fspath(log_dir)
         (self.event_file_writer, self.event_pb2, self.summary,
          self.masked_crc32c) = import_tensorboardx()
         self.writer: Any = None  # tensorboardX's EventsWriter while a fit runs
+        #: The name in the event files of the run the last ``fit`` continued or began.
+        self.run: str | None = None
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        resumed_run = saved_run(state) if trainer.resumed_from is not None else None
+        # os.urandom, not the seeded generators: a run's data order must not depend on its log.
+        self.run = resumed_run or os.urandom(6).hex()
         if not trainer.is_first_replica:
             return
         self.close()
@@ -335,9 +359,9 @@ class TensorBoardLog(Callback):
         with writing(self.log_dir):
             os.makedirs(self.log_dir, exist_ok=True)
             logged = set()
-            # Only a resumed run's own files are pruned; a new run leaves what the folder holds
-            # (an earlier run's events, as Keras' TensorBoard does) and writes a file of its own.
-            for path in event_files(self.log_dir) if trainer.resumed_from is not None else ():
+            # Only a resumed run's own files are pruned and read; the folder's others (earlier
+            # runs', as Keras' TensorBoard leaves them) are not this run's to change or count.
+            for path in self.run_files(resumed_run):
                 logged |= self.keep_steps_up_to(path, done)
             self.writer = self.event_file_writer.EventsWriter(
                 os.path.join(self.log_dir, "events"), filename_suffix=self.new_suffix(done))
@@ -352,16 +376,26 @@ class TensorBoardLog(Callback):
                     session_log=self.event_pb2.SessionLog(status=self.event_pb2.SessionLog.START)))
             self.writer.flush()
 
+    def run_files(self, run: str | None) -> list[str]:
+        """The event files in ``log_dir`` that the run named ``run`` wrote (none for ``None``)."""
+        if run is None:
+            return []
+        return [path for path in event_files(self.log_dir)
+                if run_mark(run) in os.path.basename(path)]
+
     def new_suffix(self, done: int) -> str:
-        """The new event file's suffix: ``.step-N``, with a count before it where tensorboardX's
-        name (its second and host) would be that of a file already there, which it would
-        overwrite (a second fit within the same second)."""
+        """The new event file's suffix: ``.run-R.step-N``, with a count before the step where
+        tensorboardX's name (its second and host) would be that of a file already there, which
+        it would overwrite (a second fit within the same second)."""
         stem = os.path.join(self.log_dir, f"events.out.tfevents.{str(time.time())[:10]}."
                                           f"{socket.gethostname()}")
-        suffix, count = f".step-{done}", 1
+        suffix, count = f"{run_mark(self.run)}step-{done}", 1
         while os.path.exists(stem + suffix):
-            suffix, count = f".{count}.step-{done}", count + 1
+            suffix, count = f"{run_mark(self.run)}{count}.step-{done}", count + 1
         return suffix
+
+    def state(self) -> Record:
+        return {"run": self.run}
 
     def on_evaluation(self, trainer: TrainerBase, record: Record) -> None:
         if not trainer.is_first_replica:

@@ -212,14 +212,15 @@ def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_
         "another folder; the file is written when a later epoch does better"]
 
 
-def tensorboard_fit(data, folder, epochs, resume=None):
-    """A run writing TensorBoard logs into ``folder``, a checkpoint at every epoch's end kept."""
+def tensorboard_fit(data, folder, epochs, resume=None, logs=None, lr=0.5):
+    """A run writing TensorBoard logs into ``logs`` (``folder / "logs"`` by default), a
+    checkpoint at every epoch's end kept."""
     set_seed(0)
     trainer = NumpyTrainer(max_epochs=epochs, progress=False, log=None,
                            board=ProgressBoard(live=False),
-                           callbacks=[TensorBoardLog(folder / "logs")])
+                           callbacks=[TensorBoardLog(logs or folder / "logs")])
     checkpointer = Checkpointer(folder / "checkpoints", keep=epochs, log=None).attach(trainer)
-    return trainer.fit(SoftmaxRegression(lr=0.5), data, resume=resume), checkpointer
+    return trainer.fit(SoftmaxRegression(lr=lr), data, resume=resume), checkpointer
 
 
 def expected_scalars(history):
@@ -261,6 +262,29 @@ def test_a_resumed_tensorboard_log_holds_every_step_once(data, tmp_path):
     assert scalars(tmp_path / "logs") == expected_scalars(resumed)
     assert sorted(path.name[-7:] for path in (tmp_path / "logs").iterdir()) == [".step-0",
                                                                                  ".step-3"]
+    # Resumed from the same checkpoint again (the first resume killed before it saved one):
+    # the file that resume began, which no checkpoint named, is still the run's to prune.
+    again, _ = tensorboard_fit(data, tmp_path, epochs=3, resume=first_epoch)
+    assert scalars(tmp_path / "logs") == expected_scalars(again)
+    assert sorted(path.name[-7:] for path in (tmp_path / "logs").iterdir()) == [".step-0",
+                                                                                 ".step-3"]
+
+
+def test_a_resumed_log_changes_and_reads_only_its_own_runs_files(data, tmp_path):
+    """Two runs in one folder: the second's resume cut the first's file down to its own
+    checkpoint's step (deleting the first's later steps) and counted the first's steps as its
+    own, leaving its own epoch unwritten."""
+    logs = tmp_path / "logs"
+    tensorboard_fit(data, tmp_path / "first", epochs=3, logs=logs)
+    (first_file,) = logs.iterdir()
+    first_bytes = first_file.read_bytes()
+    _, checkpointer = tensorboard_fit(data, tmp_path / "second", epochs=1, logs=logs, lr=0.1)
+    saved = read_checkpoint(checkpointer.last_path)
+    resumed, _ = tensorboard_fit(data, tmp_path / "second", epochs=2, logs=logs, lr=0.1,
+                                 resume=saved)
+    assert first_file.read_bytes() == first_bytes  # steps 3, 6 and 9, as the first run wrote
+    first_file.unlink()
+    assert scalars(logs) == expected_scalars(resumed)  # the second run's steps 3 and 6
 
 
 def test_a_log_added_at_the_resume_holds_the_epochs_before_it_too(data, tmp_path):
@@ -268,19 +292,31 @@ def test_a_log_added_at_the_resume_holds_the_epochs_before_it_too(data, tmp_path
     first = NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False))
     checkpointer = Checkpointer(tmp_path / "checkpoints", log=None).attach(first)
     first.fit(SoftmaxRegression(lr=0.5), data)
+    # Its checkpoint names no run of the log: the folder's files are another run's.
+    other = tmp_path / "other"
+    tensorboard_fit(data, other, epochs=2, lr=0.1)
+    (other_file,) = (other / "logs").iterdir()
+    other_bytes = other_file.read_bytes()
+    (tmp_path / "logs").mkdir()
+    shutil.copy(other_file, tmp_path / "logs")
     history, _ = tensorboard_fit(data, tmp_path, epochs=2,
                                  resume=read_checkpoint(checkpointer.last_path))
     assert [record["step"] for record in history] == [3, 6]
+    assert (tmp_path / "logs" / other_file.name).read_bytes() == other_bytes
+    (tmp_path / "logs" / other_file.name).unlink()
     assert scalars(tmp_path / "logs") == expected_scalars(history)
 
 
 def test_a_torn_last_record_is_dropped_when_a_run_resumes(data, tmp_path):
-    history, _ = tensorboard_fit(data, tmp_path, epochs=1)
+    history, checkpointer = tensorboard_fit(data, tmp_path, epochs=1)
     (path,) = (tmp_path / "logs").iterdir()
     with open(path, "ab") as stream:  # a kill in the middle of writing a record
         stream.write(b"\x10\x00\x00")
-    trainer = SimpleNamespace(history=history, is_first_replica=True, resumed_from="a checkpoint")
-    TensorBoardLog(tmp_path / "logs").on_fit_start(trainer, None)
+    saved = read_checkpoint(checkpointer.last_path)
+    trainer = SimpleNamespace(history=history, is_first_replica=True, resumed_from=saved)
+    log = TensorBoardLog(tmp_path / "logs")
+    log.on_fit_start(trainer, saved.metadata["callbacks"]["tensorboard"])
+    log.close()
     assert scalars(tmp_path / "logs") == expected_scalars(history)
 
 

@@ -1128,6 +1128,37 @@ def test_the_tensorboard_event_file_is_closed_when_the_run_ends_or_fails(cli, tm
     assert [step for step, _ in scalars(tmp_path / "tb")["val_acc"]] == [3, 6]
 
 
+def test_a_resume_into_another_runs_tensorboard_dir_is_refused_and_changes_nothing(
+        cli, tmp_path, capsys):
+    """A resumed run with --tensorboard DIR of another run's events went on (exit 0), deleted
+    that run's later steps and left its own first epoch unwritten."""
+    pytest.importorskip("tensorboardX")
+    from tensorboard_events import scalars
+
+    logs, first = tmp_path / "tbA", tmp_path / "ckA"
+    assert cli("--out", str(tmp_path / "outA"), "--epochs", "3", "--tensorboard", str(logs),
+               "--checkpoint-dir", str(first)) == 0
+    before = {path.name: path.read_bytes() for path in logs.iterdir()}
+    second = ("--out", str(tmp_path / "outB"), "--checkpoint-dir", str(tmp_path / "ckB"),
+              "--seed", "5")
+    assert cli(*second, "--epochs", "1") == 0
+    capsys.readouterr()
+    assert cli(*second, "--resume", "--tensorboard", str(logs)) == 2
+    (name,) = before
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --tensorboard {logs} holds event files ({name}) of another "
+                          "run than the one checkpoint-"), err
+    assert err.endswith(" continues: choose an empty directory\n"), err
+    assert {path.name: path.read_bytes() for path in logs.iterdir()} == before
+    # The run that wrote them resumes there, from an earlier checkpoint (its last removed):
+    # its own file's later step is dropped and written again.
+    for later in sorted(first.glob("*.ckpt"))[1:]:
+        later.unlink()
+    assert cli("--out", str(tmp_path / "outA"), "--epochs", "3", "--tensorboard", str(logs),
+               "--checkpoint-dir", str(first), "--resume") == 0
+    assert [step for step, _ in scalars(logs)["val_acc"]] == [3, 6, 9]
+
+
 MATPLOTLIB_MODULES = ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg")
 
 
