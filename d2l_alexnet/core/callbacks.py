@@ -25,7 +25,7 @@ from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes, write_fix, write_reason
 from .progress import FigureError
 from .types import PathLike, Record, is_whole
-from .weights import WeightsError
+from .weights import WeightsError, weights_metadata
 
 if TYPE_CHECKING:  # the trainer imports this module
     from .trainer import TrainerBase
@@ -181,11 +181,13 @@ class BestAccuracy(Callback):
 
 class KeepBest(BestAccuracy):
     """Writes the weights of the best validation accuracy so far to ``path``
-    (``best.safetensors``) whenever it improves, atomically, with ``epoch`` and ``val_acc`` in
-    the file's metadata (``ModelCheckpoint(save_best_only=True, monitor="val_accuracy")``).
-    It loads as any weights file: ``model.load_weights(path)``. As Keras' callback does, it
-    keeps its best across fits: a later ``fit`` (a notebook cell run again) replaces the file
-    only with a higher accuracy than the one it holds."""
+    (``best.safetensors``) whenever it improves, atomically, with ``epoch``, ``val_acc`` and
+    ``val_loss`` in the file's metadata (``ModelCheckpoint(save_best_only=True,
+    monitor="val_accuracy")``). It loads as any weights file: ``model.load_weights(path)``. As
+    Keras' callback does, it keeps its best across fits: a later ``fit`` (a notebook cell run
+    again) replaces the file only with a higher accuracy than the one it holds. A resumed fit
+    whose ``path`` does not hold its best epoch so far says so in one line; a file there of
+    other weights (another run's) is removed first."""
 
     key = "keep_best"
 
@@ -209,16 +211,40 @@ class KeepBest(BestAccuracy):
         with writing(self.path):
             make_parent_folder(self.path)
         log = getattr(trainer, "log", None)
-        if self.best_epoch is not None and not os.path.exists(self.path) and log is not None:
-            # A resumed run that kept no best weights before (or wrote them elsewhere).
+        held = self.held_instead(trainer) if self.best_epoch is not None else None
+        if held is not None and log is not None:
             log(f"note: {self.path} does not hold the best epoch so far (epoch "
-                f"{self.best_epoch}, val_acc {self.best_val_acc:.4f}): its weights were not kept, "
-                f"or were kept in another folder; the file is written when a later epoch does "
-                f"better")
+                f"{self.best_epoch}, val_acc {self.best_val_acc:.4f}): {held}; the file is "
+                "written when a later epoch does better")
         if self.kept_before is not None and log is not None:
             log(f"note: {self.path} holds the weights of an earlier fit (val_acc "
                 f"{self.kept_before:.4f}): an epoch of this one replaces them only if it does "
                 f"better (a new KeepBest starts afresh)")
+
+    def held_instead(self, trainer: TrainerBase) -> str | None:
+        """At a resumed run's start: ``None`` when ``path`` holds its best epoch so far (the
+        file's ``epoch``, ``val_acc`` and, where it has one, ``val_loss`` those of the run's),
+        else why not. A file of other weights (another run's, in an ``--out`` the resume
+        shares; a later epoch's, which this run writes again when it gets there with the same
+        accuracy) is removed, so that no other weights pass for this run's best."""
+        if not os.path.exists(self.path):
+            return "its weights were not kept, or were kept in another folder"
+        best = next((record for record in trainer.history
+                     if record["epoch"] == self.best_epoch), {})
+        try:
+            metadata = weights_metadata(self.path)
+            epoch, val_acc = str(metadata["epoch"]), float(metadata["val_acc"])
+            # Two runs' epochs of one accuracy (a small validation set) differ in their loss.
+            same_loss = ("val_loss" not in metadata or best.get("val_loss") is None
+                         or float(metadata["val_loss"]) == best["val_loss"])
+        except (WeightsError, KeyError, ValueError):  # not a file KeepBest wrote
+            epoch, val_acc, same_loss = None, None, False
+        if epoch == str(self.best_epoch) and val_acc == self.best_val_acc and same_loss:
+            return None
+        with writing(self.path):
+            os.remove(self.path)
+        held = ("" if val_acc is None else f" (epoch {epoch}, val_acc {val_acc:.4f})")
+        return f"it held other weights{held}, now removed"
 
     def kept_val_acc(self) -> float | None:
         """The accuracy of the weights this callback last wrote to ``path`` in any fit."""
@@ -232,9 +258,11 @@ class KeepBest(BestAccuracy):
         elif self.kept_before is not None:
             return
         if improved and trainer.is_first_replica:
+            said = {"epoch": record["epoch"], "val_acc": repr(record["val_acc"])}
+            if record.get("val_loss") is not None:
+                said["val_loss"] = repr(record["val_loss"])
             with writing(self.path):
-                trainer.save_weights(self.path, {"epoch": record["epoch"],
-                                                 "val_acc": repr(record["val_acc"])})
+                trainer.save_weights(self.path, said)
 
 
 class EarlyStopping(BestAccuracy):

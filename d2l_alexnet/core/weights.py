@@ -533,15 +533,19 @@ def load_weights(path: PathLike, layout: str, resize: Size, num_classes: int,
     return from_canonical(tensors, layout, resize, num_classes, in_channels, skip_head)
 
 
+def weights_metadata(path: PathLike) -> dict[str, Any]:
+    """The metadata of a safetensors weights file (``epoch`` and ``val_acc`` of a
+    ``best.safetensors``, say), read from its header only; :class:`WeightsError` otherwise."""
+    with _open(path) as handle:
+        return _metadata(path, handle)
+
+
 def saved_metadata(path: PathLike) -> dict[str, Any]:
     """``{"resize", "num_classes", "in_channels", "classes"}`` recorded in a weights file's
     header, or a checkpoint's (``None`` where absent; ``classes`` a list of names). Reads only
     the header of a weights file, so it is cheap on any file size."""
-    if is_checkpoint(path):
-        metadata = read_tensors(path, log=None)[1]
-    else:
-        with _open(path) as handle:
-            metadata = _metadata(path, handle)
+    metadata = (read_tensors(path, log=None)[1] if is_checkpoint(path)
+                else weights_metadata(path))
     saved = dict(zip(("resize", "num_classes", "in_channels"), _saved_for(path, metadata)))
     saved["classes"] = decode_classes(path, metadata.get("classes"), saved["num_classes"])
     return saved

@@ -212,6 +212,41 @@ def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_
         "another folder; the file is written when a later epoch does better"]
 
 
+@pytest.mark.parametrize("other_lr, other_epochs", [(0.1, 2), (0.5, 1)])
+def test_a_resume_says_when_the_file_holds_another_runs_best_and_removes_it(
+        data, tmp_path, other_lr, other_epochs):
+    """A resume with KeepBest into a folder holding another run's best.safetensors said
+    nothing and left that run's weights there, as if they were its own best."""
+    path = tmp_path / "a" / "best.safetensors"
+    set_seed(0)
+    NumpyTrainer(max_epochs=other_epochs, progress=False, log=None,
+                 board=ProgressBoard(live=False), callbacks=[KeepBest(path)]).fit(
+        SoftmaxRegression(lr=other_lr), data)
+    other = load_safetensors(str(path))[1]
+    set_seed(0)
+    second = NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False))
+    checkpointer = Checkpointer(tmp_path / "checkpoints", log=None).attach(second)
+    second.fit(SoftmaxRegression(lr=0.05), data)
+    best = second.history[0]
+    if other_epochs == 1:  # the same epoch and accuracy (20 images): the loss tells them apart
+        assert (other["epoch"], float(other["val_acc"])) == ("1", best["val_acc"]) == ("1", 0.1)
+        assert float(other["val_loss"]) != best["val_loss"]
+    lines = []
+    resumed = NumpyTrainer(max_epochs=2, progress=False, log=lines.append,
+                           board=ProgressBoard(live=False), callbacks=[KeepBest(path)])
+    resumed.fit(SoftmaxRegression(lr=0.05), data,
+                resume=read_checkpoint(checkpointer.last_path))
+    assert [line for line in lines if line.startswith("note: ")] == [
+        f"note: {path} does not hold the best epoch so far (epoch 1, val_acc "
+        f"{best['val_acc']:.4f}): it held other weights (epoch {other['epoch']}, val_acc "
+        f"{float(other['val_acc']):.4f}), now removed; the file is written when a later epoch "
+        "does better"]
+    if resumed.history[1]["val_acc"] > best["val_acc"]:  # its own epoch 2, or nothing
+        assert load_safetensors(str(path))[1]["epoch"] == "2"
+    else:
+        assert not path.exists()
+
+
 def tensorboard_fit(data, folder, epochs, resume=None, logs=None, lr=0.5):
     """A run writing TensorBoard logs into ``logs`` (``folder / "logs"`` by default), a
     checkpoint at every epoch's end kept."""
