@@ -258,9 +258,10 @@ class KeepBest(BestAccuracy):
         elif self.kept_before is not None:
             return
         if improved and trainer.is_first_replica:
-            said = {"epoch": record["epoch"], "val_acc": repr(record["val_acc"])}
+            # repr of a Python float: every digit, and no numpy wrapper (np.float64(...))
+            said = {"epoch": record["epoch"], "val_acc": repr(float(record["val_acc"]))}
             if record.get("val_loss") is not None:
-                said["val_loss"] = repr(record["val_loss"])
+                said["val_loss"] = repr(float(record["val_loss"]))
             with writing(self.path):
                 trainer.save_weights(self.path, said)
 
