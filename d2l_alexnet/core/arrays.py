@@ -1,6 +1,8 @@
 """Any framework's arrays, seen from numpy: what the framework-free core needs to read a
-tensor without importing the framework that made it."""
+tensor without importing the framework that made it, and the book's aliases that call a
+tensor's own method, which need no framework either."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,3 +27,14 @@ def dtype_name(value: Any) -> str:
         return np.dtype(dtype).name  # numpy, JAX, MXNet (a numpy type)
     except TypeError:
         return str(dtype).rpartition(".")[2]  # PyTorch's torch.float32
+
+
+def calls_method(method: str) -> Callable[..., Any]:
+    """A function of a tensor that calls the tensor's own ``method`` with the other arguments:
+    the book's method-style aliases (``d2l.reshape(X, shape)`` is ``X.reshape(shape)``,
+    ``d2l.reduce_sum(X)`` is ``X.sum()``), one line in each backend's ``tensors.py``."""
+    def call(x: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(x, method)(*args, **kwargs)
+
+    call.__doc__ = f"``x.{method}(*args, **kwargs)``, as the book's d2l writes it."
+    return call

@@ -9,6 +9,9 @@ d2l_alexnet/mxnet/trainer.py`` compares like with like:
 - ``data.py``: ``resize_images`` and the data modules in the framework's tensors;
 - ``weights.py``: the parameters as named numpy arrays, both ways;
 - ``trainer.py``: the ``Trainer``, the framework steps under :class:`TrainerBase`;
+- ``tensors.py``: the book's tensor aliases for that framework (its ``config.ini``: ``ones``,
+  ``reshape``, ``randn`` where the book's module has it...), outside ``__all__``, as each of the
+  book's modules names its own;
 - ``bench.py``: hooks for ``python -m d2l_alexnet.bench`` only (:data:`BENCH_HOOKS`), never
   imported by a lesson.
 

@@ -20,12 +20,14 @@ is padded to the batch size, its padding masked out of the loss, gradients and m
 
 The files (``core/contract.py`` says what each backend's hold):
 
-- ``runtime.py``: devices, the seed (``set_seed``), ``initialize_distributed``, ``to_numpy``;
+- ``runtime.py``: devices, the seed (``set_seed``) and the book's ``get_key``,
+  ``initialize_distributed``, ``to_numpy``;
 - ``data.py``: ``resize_images`` and the data modules, batching JAX arrays;
 - ``weights.py``: ``init_params`` and the parameters as named numpy arrays, both ways;
 - ``model.py``: ``Module``, ``Classifier``, ``AlexNet``, ``BookAlexNet``, ``build_network``,
   the optimizer's schedules;
 - ``trainer.py``: the ``Trainer`` and its :class:`TrainState`;
+- ``tensors.py``: the book's tensor aliases (``d2l.ones``, ``d2l.reshape``, ...);
 - ``bench.py``: the benchmark's matmul and memory probes (not imported here).
 """
 
@@ -53,6 +55,14 @@ from .data import JaxBatches  # noqa: F401
 from .model import Dropout, flatten, optax_schedule  # noqa: F401
 from .trainer import TrainState  # noqa: F401
 from .weights import init_params  # noqa: F401
+
+# The book's tensor aliases (d2l.ones, d2l.reshape, ...), as its later chapters call them.
+from .tensors import (abs, arange, argmax, astype, concat, cos, cosh, exp, expand_dims, eye,
+                      float32, int32, int64, linspace, log, matmul, meshgrid, nn_Module, numpy,
+                      ones, ones_like, reduce_mean, reduce_sum, repeat, reshape, sigmoid, sin,
+                      sinh, stack, swapaxes, tanh, tensor, to, transpose, zeros,
+                      zeros_like)  # noqa: F401
+from .runtime import get_key  # noqa: F401
 
 # core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
 __all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",

@@ -1,4 +1,5 @@
-"""Devices, the seed, processes and host arrays: what the other files of the JAX backend need."""
+"""Devices, the seed (and the keys ``get_key`` splits from it), processes and host arrays: what
+the other files of the JAX backend need."""
 
 from __future__ import annotations
 
@@ -86,9 +87,27 @@ def initialize_distributed() -> None:
 
 
 def set_seed(seed: int) -> None:
-    """Set the seed the ``Trainer`` derives its initialization and dropout keys from."""
-    global _seed
+    """Set the seed the ``Trainer`` derives its initialization and dropout keys from, and
+    :func:`get_key` its keys."""
+    global _seed, _lesson_key
     _seed = int(seed)
+    _lesson_key = None
+
+
+# The key get_key splits: made from the seed at the first call after set_seed (or import).
+_lesson_key: jax.Array | None = None
+
+
+def get_key() -> jax.Array:
+    """A fresh random key at every call (the book's ``d2l.get_key()``, which its JAX cells pass
+    to ``jax.random.normal`` and ``model.init``): split from one key kept here, made from the
+    seed (``set_seed``), so that a lesson's cells draw the same numbers again after
+    ``set_seed(n)``. Its keys are apart from those the ``Trainer`` derives from the seed."""
+    global _lesson_key
+    if _lesson_key is None:
+        _lesson_key = jax.random.fold_in(jax.random.key(_seed), 1)
+    _lesson_key, key = jax.random.split(_lesson_key)
+    return key
 
 
 def _keys(seed):

@@ -14,6 +14,8 @@ The files (``core/contract.py`` says what each backend's hold):
 - ``weights.py``: the parameters as named numpy arrays, both ways;
 - ``model.py``: ``Module``, ``Classifier``, ``build_network``, ``AlexNet``, ``BookAlexNet``;
 - ``trainer.py``: the ``Trainer``'s Gluon steps, on one context or several;
+- ``tensors.py``: the book's tensor aliases (``d2l.ones``, ``d2l.randn``, ``d2l.reshape``, ...),
+  in ``mx.np`` arrays, as after ``npx.set_np()``;
 - ``bench.py``: the benchmark's hooks, not imported here.
 """
 
@@ -39,6 +41,13 @@ from mxnet.gluon import nn  # noqa: F401
 
 from .data import NDArrayBatches  # noqa: F401
 from .model import PlannedSchedule  # noqa: F401
+
+# The book's tensor aliases (d2l.ones, d2l.reshape, ...), as its later chapters call them.
+from .tensors import (abs, arange, argmax, astype, batch_matmul, concat, cos, cosh, exp,
+                      expand_dims, eye, float32, int32, int64, linspace, log, matmul, meshgrid,
+                      nn_Module, normal, numpy, ones, ones_like, rand, randn, reduce_mean,
+                      reduce_sum, repeat, reshape, sigmoid, sin, sinh, size, stack, swapaxes, tanh,
+                      tensor, to, transpose, zeros, zeros_like)  # noqa: F401
 
 # core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
 __all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",

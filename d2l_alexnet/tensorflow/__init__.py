@@ -10,7 +10,8 @@ The files (``core/contract.py`` says what each backend's hold): ``runtime.py``, 
 imported quietly, the ``TF_CONFIG`` cluster strategy (nothing else to join), devices, seeds and
 ``to_numpy``; ``data.py``, ``resize_images`` and the data modules; ``weights.py``, the
 parameters as numpy arrays; ``model.py``, the models, ``build_network``, ``init_cnn`` and the
-learning-rate schedule; ``trainer.py``, the ``Trainer``; ``bench.py``, the benchmark's hooks
+learning-rate schedule; ``trainer.py``, the ``Trainer``; ``tensors.py``, the book's tensor
+aliases (``d2l.ones``, ``d2l.normal``, ``d2l.reshape``, ...); ``bench.py``, the benchmark's hooks
 (not imported here).
 """
 
@@ -33,6 +34,13 @@ import numpy as np  # noqa: F401
 from .data import TensorBatches  # noqa: F401
 from .model import PlannedSchedule, init_cnn  # noqa: F401
 from .runtime import CLUSTER_STRATEGY, keras, tf  # noqa: F401
+
+# The book's tensor aliases (d2l.ones, d2l.reshape, ...), as its later chapters call them.
+from .tensors import (abs, arange, argmax, astype, batch_matmul, concat, cos, cosh, exp,
+                      expand_dims, eye, float32, int32, int64, linspace, log, matmul, meshgrid,
+                      nn_Module, normal, numpy, ones, ones_like, rand, reduce_mean, reduce_sum,
+                      repeat, reshape, sigmoid, sin, sinh, size, stack, tanh, tensor, transpose,
+                      zeros, zeros_like)  # noqa: F401
 
 # core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
 __all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",

@@ -7,7 +7,8 @@
 The files (``core/contract.py`` says what each backend's hold): ``runtime.py``, devices, seeds,
 processes (nothing to join: the Trainer does) and ``to_numpy``; ``data.py``, ``resize_images``
 and the data modules; ``weights.py``, the parameters as numpy arrays; ``model.py``, the models,
-``build_network`` and ``init_cnn``; ``trainer.py``, the ``Trainer``; ``bench.py``, the
+``build_network`` and ``init_cnn``; ``trainer.py``, the ``Trainer``; ``tensors.py``, the book's
+tensor aliases (``d2l.ones``, ``d2l.randn``, ``d2l.reshape``, ...); ``bench.py``, the
 benchmark's hooks (not imported here).
 """
 
@@ -34,6 +35,13 @@ from .data import TensorBatches  # noqa: F401
 from .model import init_cnn  # noqa: F401
 from .runtime import mps_available  # noqa: F401
 from .trainer import optimizer_and_scheduler  # noqa: F401
+
+# The book's tensor aliases (d2l.ones, d2l.reshape, ...), as its later chapters call them.
+from .tensors import (abs, arange, argmax, astype, batch_matmul, concat, cos, cosh, exp,
+                      expand_dims, eye, float32, int32, int64, linspace, log, matmul, meshgrid,
+                      nn_Module, normal, numpy, ones, ones_like, rand, randn, reduce_mean,
+                      reduce_sum, repeat, reshape, sigmoid, sin, sinh, size, stack, swapaxes, tanh,
+                      tensor, to, transpose, zeros, zeros_like)  # noqa: F401
 
 # core/contract.py's PUBLIC_NAMES, the same list in every backend (tests/contract checks it).
 __all__ = ["Module", "Classifier", "AlexNet", "BookAlexNet", "DataModule", "FashionMNIST",

@@ -130,8 +130,8 @@ def test_the_backend_meets_the_written_contract(d2l):
         assert all(name in parameters for name in arguments), (method, parameters)
 
 
-BACKEND_FILES = ["__init__.py", "bench.py", "data.py", "model.py", "runtime.py", "trainer.py",
-                 "weights.py"]
+BACKEND_FILES = ["__init__.py", "bench.py", "data.py", "model.py", "runtime.py", "tensors.py",
+                 "trainer.py", "weights.py"]
 
 
 def test_the_books_helpers_for_later_lessons(d2l, backend_name):

@@ -94,7 +94,7 @@ def test_mypy_accepts_the_package():
 
 # Read as source, not imported: the core's tests load no framework.
 BACKENDS = ("torch", "tensorflow", "jax", "mxnet")
-BACKEND_FILES = ("runtime.py", "data.py", "model.py", "weights.py", "trainer.py")
+BACKEND_FILES = ("runtime.py", "data.py", "model.py", "weights.py", "trainer.py", "tensors.py")
 # BookAlexNet is the book's code as the book writes it, unannotated: the chapter shows its source.
 AS_THE_BOOK_WRITES_IT = {"BookAlexNet"}
 
