@@ -3,6 +3,7 @@ device or a mesh of replicas, under the shared fit loop of ``core.trainer``."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -68,6 +69,29 @@ def _compiled_steps(model: Any, precision: str, gradient_clip_val: float, plan: 
     return model.apply, tx, jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
 
 
+def _refuse_the_books_state_loss(model: Any) -> None:
+    """A ``TypeError`` in one line for a ``loss`` that asks for more than predictions and labels,
+    as the book's JAX ``Classifier.loss(self, params, X, Y, state, averaged=True)`` does: its
+    BatchNorm chapter's ``#@save`` cell puts that one on ``d2l.Classifier`` with
+    ``@d2l.add_to_class``, and every Classifier (AlexNet too) then failed inside the compiled
+    step, ``loss() missing 2 required positional arguments``."""
+    try:
+        parameters = inspect.signature(model.loss).parameters.values()
+    except (TypeError, ValueError):  # a callable inspect cannot read: let the step try it
+        return
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [parameter.name for parameter in parameters
+                if parameter.kind in positional and parameter.default is parameter.empty]
+    if len(required) > 2:
+        raise TypeError(
+            f"{type(model).__name__}.loss takes ({', '.join(required)}), as the book's JAX "
+            "Classifier.loss that its BatchNorm chapter's cell (@d2l.add_to_class(d2l."
+            "Classifier) above def loss(self, params, X, Y, state, averaged=True)) puts on "
+            "every Classifier, but this Trainer calls loss(Y_hat, Y, averaged=True) and carries "
+            "BatchNorm's batch_stats itself, so that cell is not needed: restart the kernel and "
+            "leave it out (it changed d2l.Classifier in place: importing d2l again keeps it)")
+
+
 @partial(jax.jit, static_argnums=5)
 def _gather(images: jax.Array, labels: jax.Array, order: jax.Array, start: int, count: int,
             size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -131,6 +155,7 @@ class Trainer(TrainerBase):
         return NamedSharding(self.mesh, PartitionSpec() if spec is None else spec)
 
     def prepare_model(self, model: Any) -> None:
+        _refuse_the_books_state_loss(model)  # before any step is traced
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
             _bare(model), self.precision, self.gradient_clip_val, self.lr_plan)
         self.learning_rates = (optax_schedule(self.lr_plan) if self.lr_plan is not None

@@ -875,3 +875,40 @@ def test_a_model_made_from_the_first_batch_reads_the_loader_setup_checked():
     with pytest.raises(DataError, match="yielded no batch to make them from"):
         d2l.Trainer(max_epochs=1, progress=False, log=None).fit(
             Softmax(), GlobalShuffleData(images=np.zeros((0, 28, 28, 1), np.float32)))
+
+
+def test_the_books_batchnorm_loss_cell_is_refused_in_one_line_before_any_step_is_traced():
+    """The book's BatchNorm chapter (sec_batch_norm) has a ``#@save`` cell that puts on
+    ``d2l.Classifier`` a ``loss(self, params, X, Y, state, averaged=True)``: every Classifier,
+    AlexNet too, then failed inside the compiled step (``loss() missing 2 required positional
+    arguments: 'Y' and 'state'``). Refused at fit start in one line that says to leave it out."""
+    from functools import partial
+
+    import optax
+
+    ours = d2l.Classifier.__dict__["loss"]
+    try:
+        # The book's cell, as it writes it (its body shortened: it is never called).
+        @d2l.add_to_class(d2l.Classifier)
+        @partial(jax.jit, static_argnums=(0, 5))
+        def loss(self, params, X, Y, state, averaged=True):
+            Y_hat, updates = state.apply_fn({'params': params,
+                                             'batch_stats': state.batch_stats},
+                                            *X, mutable=['batch_stats'],
+                                            rngs={'dropout': state.dropout_rng})
+            Y_hat = d2l.reshape(Y_hat, (-1, Y_hat.shape[-1]))
+            Y = d2l.reshape(Y, (-1,))
+            fn = optax.softmax_cross_entropy_with_integer_labels
+            return (fn(Y_hat, Y).mean(), updates) if averaged else (fn(Y_hat, Y), updates)
+
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+        with pytest.raises(TypeError) as error:
+            trainer.fit(d2l.AlexNet(lr=0.01, resize=SMALL), small_data())
+    finally:
+        d2l.Classifier.loss = ours
+    message = str(error.value)
+    assert message.startswith("AlexNet.loss takes (params, X, Y, state), as the book's JAX "
+                              "Classifier.loss that its BatchNorm chapter's cell")
+    assert "carries BatchNorm's batch_stats itself" in message
+    assert "restart the kernel and leave it out" in message and "\n" not in message
+    assert not hasattr(trainer, "state"), "a step was prepared before the refusal"
