@@ -102,9 +102,14 @@ class Trainer(TrainerBase):
     def prepare_model(self, model: Any) -> None:
         if any(isinstance(parameter, nn.parameter.UninitializedParameter)
                for parameter in model.parameters()):
+            # The book's Trainer lets the first batch make them; this one places, counts and
+            # checkpoints the parameters before its first step.
             raise ValueError(f"{type(model).__name__} has parameters that do not exist yet "
-                             "(lazy layers): run model.apply_init([X], d2l.init_cnn) with a "
-                             "batch X first, as the book does")
+                             "(lazy layers), which this Trainer needs before its first step "
+                             "(the book's makes them at its first batch): run "
+                             "model.apply_init([X], d2l.init_cnn) first, X a batch of the "
+                             "data (next(iter(data.train_dataloader()))[0]), as the book's "
+                             "ResNet cell does")
         # Channels-last (NHWC in memory) lets oneDNN and cuDNN pick their fastest convolutions
         # (the figures: BENCHMARKS.md).
         model.to(self.device, memory_format=torch.channels_last)
