@@ -463,6 +463,10 @@ class TrainerBase(HyperParameters):
                          per_epoch=per_epoch, epochs=self.max_epochs))
             if resume is not None:
                 self.log(f"resuming from {resume.path}: {resume.describe()}")
+                saved = resume.metadata.get("precision")
+                if saved not in (None, self.precision):  # allowed: the weights are fp32 in both
+                    self.log(f"note: {resume.name} was trained in {saved} so far; the run goes "
+                             f"on in {self.precision}")
         for callback in self.callbacks:
             if hasattr(callback, "on_fit_start"):
                 callback.on_fit_start(self, callback_states.get(getattr(callback, "key", None)))

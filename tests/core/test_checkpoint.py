@@ -457,6 +457,24 @@ def test_a_loader_only_module_resumes_exactly_when_its_loader_repeats(data, tmp_
     assert trainer.board.series == straight_trainer.board.series
 
 
+def test_a_resume_in_another_precision_says_so_in_one_line(data, tmp_path):
+    """Going on in bf16 from an fp32 run is allowed (the weights are float32 in both), and the
+    log says the precision changed, where it had named only the new one."""
+    checkpointer = Checkpointer(tmp_path, every=1, log=None)
+    make_trainer(epochs=1, checkpointer=checkpointer).fit(SoftmaxRegression(lr=0.5), data)
+    said = []
+    trainer = NumpyTrainer(max_epochs=2, precision="bf16", progress=False, log=said.append,
+                           board=ProgressBoard(live=False))
+    trainer.fit(SoftmaxRegression(lr=0.5), data, resume=latest_checkpoint(tmp_path))
+    assert [line for line in said if line.startswith("note:")] == [
+        "note: checkpoint-3.ckpt was trained in fp32 so far; the run goes on in bf16"]
+    said.clear()
+    trainer = NumpyTrainer(max_epochs=3, progress=False, log=said.append,
+                           board=ProgressBoard(live=False))
+    trainer.fit(SoftmaxRegression(lr=0.5), data, resume=latest_checkpoint(tmp_path))
+    assert not [line for line in said if "precision" in line or line.startswith("note:")]
+
+
 def test_resume_restores_the_plot_and_host_rngs(data, tmp_path):
     straight_trainer, _, _ = fit(data)
     np.random.seed(5)
