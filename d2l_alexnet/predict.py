@@ -112,12 +112,15 @@ def fitting_side(sides):
     return CHAPTER_RESIZE if sides[0] <= CHAPTER_RESIZE <= sides[1] else sides[0]
 
 
-def python_lines(saved, num_classes, skip_head):
+def python_lines(saved, num_classes, skip_head, in_channels=None):
     """The Python that loads a weights file of non-square inputs (``--resize`` gives square
-    ones only), ``saved`` its metadata: a model of the file's size, channels and classes."""
+    ones only), ``saved`` its metadata: a model of the file's size, for ``num_classes`` and
+    the images' ``in_channels`` (the file's where not given; ``load_weights`` adapts the
+    first layer of a file for other channels)."""
     skip = ", skip_head=True" if skip_head else ""
+    channels = in_channels or saved["in_channels"] or 1
     return (f"model = d2l.AlexNet(num_classes={num_classes}, resize={tuple(saved['resize'])!r}, "
-            f"in_channels={saved['in_channels'] or 1}); model.load_weights(PATH{skip})")
+            f"in_channels={channels}); model.load_weights(PATH{skip})")
 
 
 def input_size(args, saved):

@@ -360,9 +360,14 @@ def check_init_from_size(args, described):
     if as_size(saved) == as_size(resize):
         return
     classes = args.num_classes if args.new_head else described["num_classes"]
-    fix = (f"train with --resize {saved}, the size it was saved for" if isinstance(saved, int)
+    count = described["num_classes"]
+    also = ("" if args.new_head or count in (None, args.num_classes) else
+            f", and add --new-head: it holds weights for {count} classes, the run has "
+            f"{args.num_classes}")
+    fix = (f"train with --resize {saved}, the size it was saved for{also}"
+           if isinstance(saved, int)
            else "--resize gives square inputs only: train from it in Python: "
-                f"{python_lines(described, classes, skip_head=args.new_head)}")
+                f"{python_lines(described, classes, args.new_head, args.in_channels)}")
     raise WeightsError(f"{path} holds weights for {format_size(saved)} inputs (the model: "
                        f"{format_size(resize)}): {fix}")
 
@@ -381,8 +386,6 @@ def check_init_from_classes(args, described):
     fix = ("add --new-head to fine-tune it onto the run's classes (all but its last layer are "
            "loaded)")
     if count not in (None, args.num_classes):
-        if args.image_folder is None:  # read_weights says it, naming --new-head
-            return
         raise WeightsError(f"{args.init_from} holds weights for {count} classes, and {data} "
                            f"has {args.num_classes}: {fix}")
     if names is None or same_class_names(names, args.class_names):

@@ -558,6 +558,36 @@ def describe_sources(data_dir: PathLike | None = None, *, download: bool = True,
     return places
 
 
+def _load_explicit_dir(directory: Path, origin: str, splits: tuple[str, ...],
+                       ) -> FashionMNISTArrays:
+    """The arrays in the directory the user named, or a :class:`DataError` whose fix works
+    there: a file deleted from it is not fetched again, as from the cache, and the library's
+    own search (the system's copy, the cache, a download) runs only without it."""
+    without = (f"unset {ENV_DATA_DIR}" if ENV_DATA_DIR in origin
+               else "leave out --data-dir (data_dir= in Python)")
+    search = (f"or {without} and the library finds them itself (Debian's "
+              "dataset-fashion-mnist, its cache, a download)")
+    if not directory.is_dir():
+        raise DataError(f"{origin} {directory} does not exist or is not a directory: name the "
+                        f"directory that holds the four official files, .gz or not, {search}")
+    try:
+        result = _load_full_dir(directory, origin, splits)
+        if result is None:
+            # The layout torchvision (and so the book's PyTorch code) leaves behind.
+            nested = directory / "FashionMNIST" / "raw"
+            if nested.is_dir():
+                result = _load_full_dir(nested, origin, splits)
+    except DataError as error:
+        message = str(error).replace("; replace or delete it", "")
+        raise DataError(f"{message}: put a good copy there, {search}") from None
+    if result is None:
+        names = ", ".join(name + "[.gz]" for key, name in FILE_NAMES.items()
+                          if key.split("_")[0] in splits)
+        raise DataError(f"{origin} {directory}: none of the Fashion-MNIST files found "
+                        f"(expected {names}): put them there, .gz or not, {search}")
+    return result
+
+
 def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = True,
                        mirrors: Sequence[str] | str | None = None,
                        cache_dir: PathLike | None = None, system_dirs: Iterable | None = None,
@@ -597,21 +627,7 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
     if explicit is not None:
         # Used or refused: a user who names a directory must not silently get
         # other data.
-        if not explicit.is_dir():
-            raise DataError(f"{origin} {explicit} does not exist or is not a "
-                            f"directory. {HOW_TO_GET}.")
-        result = _load_full_dir(explicit, origin, splits)
-        if result is None:
-            # The layout torchvision (and so the book's PyTorch code) leaves behind.
-            nested = explicit / "FashionMNIST" / "raw"
-            if nested.is_dir():
-                result = _load_full_dir(nested, origin, splits)
-        if result is None:
-            names = ", ".join(name + "[.gz]" for key, name in FILE_NAMES.items()
-                              if key.split("_")[0] in splits)
-            raise DataError(f"{origin} {explicit}: none of the Fashion-MNIST files "
-                            f"found (expected {names}). {HOW_TO_GET}.")
-        return result
+        return _load_explicit_dir(explicit, origin, splits)
 
     looked = []  # "place: outcome", for the final error message
 

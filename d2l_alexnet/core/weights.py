@@ -395,9 +395,24 @@ def save_weights(path: PathLike, arrays: NamedArrays, layout: str, resize: Size,
                  classes: Sequence[str] | None = None) -> None:
     """Save a backend's ``parameter_arrays`` (its own layout) in the canonical layout, with the
     architecture (and ``classes``, the class names, when given) in the metadata so that loading
-    can name a mismatch."""
+    can name a mismatch. A path that names a folder, or a file in a folder that does not exist,
+    is refused in one line (the OS's error named the temporary file written first)."""
+    check_file_to_write(path)
     save_canonical(path, to_canonical(arrays, layout, resize, num_classes, in_channels),
                    resize, num_classes, backend, in_channels, classes=classes)
+
+
+def check_file_to_write(path: PathLike) -> None:
+    """Refuse, in one line that says what to do, a weights file's ``path`` that is a folder or
+    lies in a folder that does not exist."""
+    if os.path.isdir(path):
+        example = os.path.join(os.fspath(path), "weights.safetensors")
+        raise WeightsError(f"cannot write weights file {path}: it is a folder: name a file, "
+                           f"{example} say")
+    folder = os.path.dirname(os.fspath(path)) or "."
+    if not os.path.isdir(folder):
+        raise WeightsError(f"cannot write weights file {path}: there is no folder {folder}: "
+                           f"make it first (os.makedirs({folder!r}, exist_ok=True))")
 
 
 def save_canonical(path: PathLike, tensors: Mapping[str, np.ndarray], resize: Size,

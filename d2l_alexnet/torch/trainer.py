@@ -62,8 +62,11 @@ class Trainer(TrainerBase):
         which; ``num_gpus`` above 1 must agree."""
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         if requested > 1 and requested != world_size:
+            launcher = f"torch.distributed.run --nproc-per-node {requested}"
             raise ReplicaError(f"PyTorch trains on {requested} devices as {requested} processes: "
-                               f"launch with torchrun --nproc-per-node {requested} (WORLD_SIZE "
+                               f"launch with torchrun --nproc-per-node {requested} (python -m "
+                               f"{launcher}, where torchrun is not on PATH) followed by the "
+                               f"script, or -m d2l_alexnet.train, and its arguments (WORLD_SIZE "
                                f"is {world_size})")
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
         return world_size, int(os.environ.get("RANK", "0"))

@@ -104,7 +104,10 @@ REPLICA_REFUSALS = {
                    "2 replicas need 2 CPU devices but TensorFlow sees 1, and the command line "
                    "cannot split the CPU: give each replica a GPU (--device gpu), or run one "
                    "process per replica with TF_CONFIG"),
-    "pytorch": (["--devices", "2"], "launch with torchrun --nproc-per-node 2"),
+    "pytorch": (["--devices", "2"], "launch with torchrun --nproc-per-node 2 (python -m "
+                                    "torch.distributed.run --nproc-per-node 2, where torchrun "
+                                    "is not on PATH) followed by the script, or -m "
+                                    "d2l_alexnet.train, and its arguments"),
 }
 
 

@@ -303,10 +303,21 @@ def test_evaluate_suggests_what_evaluate_can_do_with_another_datas_weights(capsy
     assert capsys.readouterr().err == (f"error: --weights: {path} holds weights for 67×67 inputs "
                                        "(the model: 71×71): leave out --resize, which defaults "
                                        "to the size the file was saved for\n")
-    # train keeps its own advice, which it can follow (--new-head).
-    assert train.main(["--init-from", str(tmp_path / "cats.safetensors"), "--resize", "67",
+    # train keeps its own advice, which it can follow (--new-head), not the Python's.
+    cats = tmp_path / "cats.safetensors"
+    assert train.main(["--init-from", str(cats), "--resize", "67",
                        "--out", str(tmp_path / "run")]) == 2
-    assert "(the CLI's --new-head)" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"error: --init-from: {cats} holds weights for 4 classes, and Fashion-MNIST has 10: add "
+        "--new-head to fine-tune it onto the run's classes (all but its last layer are "
+        "loaded)\n")
+    # At another size too, the first refusal names both fixes.
+    assert train.main(["--init-from", str(cats), "--resize", "71",
+                       "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.endswith(
+        "train with --resize 67, the size it was saved for, and add --new-head: it holds "
+        "weights for 4 classes, the run has 10\n")
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_init_from_another_size_suggests_its_resize_flag(capsys, tmp_path):
@@ -340,6 +351,18 @@ def test_a_files_own_classes_and_channels_are_in_the_python_that_loads_it(capsys
     assert evaluate.main(["--weights", str(wide), "--image-folder", str(folder)]) == 2
     assert capsys.readouterr().err.endswith(
         "or fine-tune it onto these in Python: model = d2l.AlexNet(num_classes=3, "
+        "resize=(67, 90), in_channels=3); model.load_weights(PATH, skip_head=True)\n")
+    # A greyscale file fine-tuned onto RGB pictures: the model takes the pictures' channels
+    # (load_weights adapts the first layer), where the file's made one that fit refused.
+    grey = lesson_weights(tmp_path / "grey.safetensors", resize="67x90", num_classes=10,
+                          in_channels=1)
+    assert train.main(["--init-from", str(grey), "--image-folder", str(folder), "--new-head",
+                       "--resize", "67", "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.endswith(
+        "model = d2l.AlexNet(num_classes=3, resize=(67, 90), in_channels=3); "
+        "model.load_weights(PATH, skip_head=True)\n")
+    assert evaluate.main(["--weights", str(grey), "--image-folder", str(folder)]) == 2
+    assert capsys.readouterr().err.endswith(
         "resize=(67, 90), in_channels=3); model.load_weights(PATH, skip_head=True)\n")
 
 

@@ -333,6 +333,12 @@ def test_explicit_dir_bad_file_refused_not_skipped(tmp_path, fake, server, damag
              system_dirs=[tmp_path / "system"], mirrors=[server.url("good")])
     assert str(victim.with_suffix("")) in str(info.value)  # names the file
     assert server.requests == []
+    # A file deleted from a directory the user named is not fetched again (the cache's is):
+    # the fix is a good copy there, or leaving the directory out.
+    assert "delete" not in str(info.value)
+    assert str(info.value).endswith(": put a good copy there, or leave out --data-dir "
+                                    "(data_dir= in Python) and the library finds them itself "
+                                    "(Debian's dataset-fashion-mnist, its cache, a download)")
 
 
 def test_explicit_dir_empty_or_absent_refused(tmp_path, fake):
@@ -340,9 +346,21 @@ def test_explicit_dir_empty_or_absent_refused(tmp_path, fake):
     with pytest.raises(DataError, match="none of the Fashion-MNIST files") as info:
         load(data_dir=tmp_path / "empty")
     assert "train-images-idx3-ubyte" in str(info.value)
+    # Not "allow the download" or "apt-get install": neither helps while the directory is
+    # named, which is all the library reads then.
+    assert "allow the download" not in str(info.value)
+    assert "put them there, .gz or not, or leave out --data-dir" in str(info.value)
     with pytest.raises(DataError, match="does not exist") as info:
         load(data_dir=tmp_path / "absent")
     assert str(tmp_path / "absent") in str(info.value)
+
+
+def test_an_empty_env_var_data_dir_says_to_unset_it(tmp_path, fake, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("D2L_ALEXNET_DATA", str(tmp_path / "empty"))
+    with pytest.raises(DataError, match=r"put them there, .gz or not, or unset "
+                                        r"D2L_ALEXNET_DATA and the library finds them itself"):
+        load()
 
 
 def test_env_var_data_dir_honoured(tmp_path, fake, monkeypatch):

@@ -316,6 +316,23 @@ def test_a_failed_save_leaves_no_file(tmp_path, canonical, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_saving_to_a_folder_or_into_a_missing_one_is_refused_in_one_line(tmp_path, canonical):
+    """``model.save_weights(path)`` where ``path`` is a folder, or in a folder not made yet:
+    the OS's IsADirectoryError or FileNotFoundError named the hidden temporary file."""
+    arrays = weights.from_canonical(canonical, "NCHW", SMALL, 10)
+    with pytest.raises(WeightsError) as error:
+        weights.save_weights(tmp_path, arrays, "NCHW", SMALL, 10, "test")
+    assert str(error.value) == (f"cannot write weights file {tmp_path}: it is a folder: name a "
+                                f"file, {tmp_path / 'weights.safetensors'} say")
+    missing = tmp_path / "not-yet" / "weights.safetensors"
+    with pytest.raises(WeightsError) as error:
+        weights.save_weights(missing, arrays, "NCHW", SMALL, 10, "test")
+    assert str(error.value) == (f"cannot write weights file {missing}: there is no folder "
+                                f"{missing.parent}: make it first (os.makedirs("
+                                f"{str(missing.parent)!r}, exist_ok=True))")
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---- files written by the safetensors library alone, and read by it -------------------------
 
 def test_the_safetensors_library_reads_our_file(saved, canonical):
