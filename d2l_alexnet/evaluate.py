@@ -74,8 +74,9 @@ def validate(args):
                     else folder_classes(args.image_folder, "--image-folder", test_set=True))
     try:
         saved = described_file(args.weights)
-        if args.image_folder is not None:  # Fashion-MNIST is greyscale: conv1 is adapted
-            check_image_channels(args.weights, saved["in_channels"])
+        # First: neither Fashion-MNIST nor a folder gives other channels than 1 or 3, so the
+        # class refusal's --image-folder would not help (a file of 1 or 3 is adapted).
+        check_image_channels(args.weights, saved["in_channels"])
         check_fits_evaluate(args, saved)
         args.resize = input_size(args, saved)
         check_resize(args.resize)

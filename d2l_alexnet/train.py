@@ -322,6 +322,9 @@ def refuse_outputs_in_data(args):
     data = [(flag, folder) for flag, folder in (("--image-folder", args.image_folder),
                                                 ("--val-folder", args.val_folder))
             if folder is not None]
+    # What the next run would then take for a class, or for images in one.
+    written = {"--out": "a run's curves.png as its image", "--checkpoint-dir": "its checkpoints",
+               "--tensorboard": "its event files"}
     for flag, path in (("--out", args.out), ("--checkpoint-dir", args.checkpoint_dir),
                        ("--tensorboard", args.tensorboard)):
         if path is None:
@@ -332,8 +335,8 @@ def refuse_outputs_in_data(args):
             if (real_path != real_folder
                     and os.path.commonpath([real_path, real_folder]) == real_folder):
                 raise UsageError(f"{flag} {path} is inside {data_flag} {folder}, whose every "
-                                 f"subfolder is read as a class (a run's curves.png as its "
-                                 f"image): choose {flag} outside it")
+                                 f"subfolder is read as a class ({written[flag]}): choose "
+                                 f"{flag} outside it")
 
 
 def in_flags(error):

@@ -120,7 +120,8 @@ class TrainingRecipe:
                          "(0.9 is usual)")
         if self.nesterov and self.momentum == 0:
             found.append(f"{setting_given('nesterov', True, flags)} needs {momentum} above 0 "
-                         "(Nesterov's method is a kind of momentum)")
+                         "(Nesterov's method is a kind of momentum): give it one, or "
+                         f"{'--no-nesterov' if flags else 'nesterov=False'}")
         if not self.weight_decay >= 0:
             found.append(f"{setting_name('weight_decay', flags)} must be at least 0, got "
                          f"{self.weight_decay}")
@@ -137,9 +138,12 @@ class TrainingRecipe:
                                                  and self.schedule != "onecycle")
         if self.max_lr is not None and self.max_lr > self.lr and no_warmup:
             some_warmup = f"{warmup} E" if flags else f"{warmup}=E"
+            # (Not "lr alone": a named recipe gives max_lr whatever lr is.)
+            one_rate = setting_given("max_lr", self.lr, flags)
             found.append(f"{max_lr} ({self.max_lr}) with no warmup is the rate from the first "
                          f"step, so {lr} ({self.lr}) would go unused: give {some_warmup} to "
-                         f"rise from {lr} to {max_lr}, or give the rate as {lr} alone")
+                         f"rise from {lr} to {max_lr}, or {one_rate} (as {lr}) to start at "
+                         f"{lr}")
         if self.schedule == "onecycle" and self.max_lr is None:
             found.append(f"{setting_given('schedule', 'onecycle', flags)} needs {max_lr}, the "
                          f"peak it rises to from {lr}")
@@ -155,7 +159,7 @@ class TrainingRecipe:
                          f"{epochs} ({max_epochs}): the {self.schedule} schedule falls after it")
         elif max_epochs is not None and self.warmup(max_epochs) > max_epochs:
             found.append(f"{warmup} ({self.warmup(max_epochs):g}) is longer than "
-                         f"{epochs} ({max_epochs})")
+                         f"{epochs} ({max_epochs}): give a shorter warmup or more epochs")
         return found
 
     def check(self, max_epochs: int | None = None) -> TrainingRecipe:

@@ -450,6 +450,9 @@ def test_train_refuses_an_output_inside_its_image_folders(capsys, tmp_path, flag
     err = refused(train.main, [*data, flag, str(inside)], capsys)
     assert f"{flag} {inside} is inside {data_flag} {folders[data_flag]}" in err
     assert f"choose {flag} outside it" in err
+    # What would be read as a class is the flag's own (TensorBoard writes no curves.png).
+    assert {"--out": "curves.png", "--checkpoint-dir": "its checkpoints",
+            "--tensorboard": "its event files"}[flag] in err
     assert not inside.exists() and sorted(path.name for path in folders[data_flag].iterdir()) \
         == ["cat", "dog"]
     # The folder itself holds no class of a run's files (files directly in it are no class's).
@@ -714,8 +717,10 @@ def test_a_file_without_metadata_is_read_at_the_size_and_channels_its_tensors_ha
 def test_a_file_for_images_of_four_channels_is_refused_before_any_framework(capsys, tmp_path):
     folder = picture_folder(tmp_path / "pictures")
     four = str(named_weights(tmp_path / "four.safetensors", ["cat", "dog"], in_channels=4))
+    # evaluate on Fashion-MNIST too: its class refusal had sent the user to --image-folder,
+    # which then refused the channels.
     for main, argv in ((predict.main, [str(folder / "cat" / "0.png")]),
-                       (evaluate.main, ["--image-folder", str(folder)])):
+                       (evaluate.main, ["--image-folder", str(folder)]), (evaluate.main, [])):
         err = refused(main, ["--weights", four, *argv], capsys)
         assert ("is for 4-channel inputs, and the command line reads images as greyscale "
                 "(1 channel) or RGB (3)") in err

@@ -59,8 +59,10 @@ def test_a_constant_rate_may_have_a_warmup():
     ({"momentum": 1.0}, "--momentum must be at least 0 and below 1",
      "momentum must be at least 0 and below 1"),
     ({"momentum": -0.1}, "--momentum", "momentum must"),
-    ({"nesterov": True}, "--nesterov needs --momentum above 0",
-     "nesterov=True needs momentum above 0"),
+    ({"nesterov": True}, "--nesterov needs --momentum above 0 (Nesterov's method is a kind "
+                         "of momentum): give it one, or --no-nesterov",
+     "nesterov=True needs momentum above 0 (Nesterov's method is a kind of momentum): give it "
+     "one, or nesterov=False"),
     ({"weight_decay": -1e-4}, "--weight-decay must be at least 0",
      "weight_decay must be at least 0"),
     ({"label_smoothing": 1.0}, "--label-smoothing must be at least 0 and below 1",
@@ -85,8 +87,10 @@ def test_a_constant_rate_may_have_a_warmup():
     ({"max_lr": 0.1}, "--max-lr (0.1) with no warmup is the rate from the first step, so --lr "
                       "(0.01) would go unused", "max_lr (0.1) with no warmup is the rate from "
                                                 "the first step, so lr (0.01) would go unused"),
-    ({"schedule": "cosine", "max_lr": 0.1}, "give --warmup-epochs E to rise from --lr",
-     "give warmup_epochs=E to rise from lr to max_lr, or give the rate as lr alone"),
+    ({"schedule": "cosine", "max_lr": 0.1}, "give --warmup-epochs E to rise from --lr to "
+                                            "--max-lr, or --max-lr 0.01 (as --lr) to start at "
+                                            "--lr",
+     "give warmup_epochs=E to rise from lr to max_lr, or max_lr=0.01 (as lr) to start at lr"),
     ({"schedule": "onecycle", "max_lr": 0.1, "warmup_epochs": 0}, "--lr (0.01) would go unused",
      "lr (0.01) would go unused"),
 ])
@@ -197,7 +201,7 @@ def test_the_plan_is_saved_as_plain_values():
     (["--max-lr", "0.1"], "--lr (0.01) would go unused"),
     # A value the bundle gave, not the person, is said to come from it.
     (["--recipe", "fast", "--schedule", "constant"],
-     "or give the rate as --lr alone (--max-lr comes from --recipe fast)"),
+     "or --max-lr 0.01 (as --lr) to start at --lr (--max-lr comes from --recipe fast)"),
     (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
     (["--seed", str(2**32)], "--seed must be a whole number from 0 to 4294967295"),
 ])
