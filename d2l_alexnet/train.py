@@ -202,6 +202,7 @@ def validate(args):
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
     check_out_contents(args.out)
+    check_output_folders_early(args)
     args.init_tensors = None
     if args.new_head and args.init_from is None:
         raise UsageError("--new-head needs --init-from PATH, the weights file whose layers "
@@ -234,6 +235,20 @@ def check_out_contents(out):
         if os.path.isdir(os.path.join(out, name)):
             raise UsageError(f"--out {out} holds a folder named {name}, where the run writes "
                              "that file: move or remove the folder, or choose another --out")
+
+
+def check_output_folders_early(args):
+    """Refuse now, before the introduction is printed and the framework and data are loaded, an
+    --out or --tensorboard that is a file or lies under one, or that a running run holds:
+    ``claim_directories``, which makes and locks them, comes only after that."""
+    for flag, path in (("--out", args.out), ("--tensorboard", args.tensorboard)):
+        if path is None:
+            continue
+        existing = nearest_existing(path)
+        if not os.path.isdir(existing):
+            raise UsageError(f"cannot write to {flag} {path} ({existing} is a file, not a "
+                             "folder): choose a writable directory")
+        check_not_in_use(path, flag)
 
 
 def check_tensorboard(args):

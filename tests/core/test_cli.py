@@ -145,8 +145,8 @@ def test_unwritable_out_exits_2(monkeypatch, capsys, tmp_path):
     out = blocker / "run"
     code = train.main(["--backend", "pytorch", "--out", str(out)])
     assert code == 2
-    assert capsys.readouterr().err == (f"error: cannot write to --out {out} (Not a directory): "
-                                       "choose a writable directory\n")
+    assert capsys.readouterr() == ("", f"error: cannot write to --out {out} ({blocker} is a "
+                                       "file, not a folder): choose a writable directory\n")
     assert train.main(["--backend", "pytorch", "--out", str(blocker)]) == 2
     assert capsys.readouterr().err == (f"error: cannot write to --out {blocker} ({blocker} is a "
                                        "file, not a folder): choose a writable directory\n")
@@ -202,9 +202,10 @@ def test_a_folder_in_use_by_a_running_run_is_refused_and_no_folder_is_left(monke
         running.take(str(busy), "--out", "PID 1, started then: the first run")
         # Its --out taken: refused before training (the stub's fit would fail the test).
         assert train.main(["--out", str(busy)]) == 2
-        assert capsys.readouterr().err == (
+        # Before the introduction and the layer table (and the framework's start-up).
+        assert capsys.readouterr() == ("", (
             f"error: --out {busy} is in use by another run (PID 1, started then: the first "
-            f"run): wait for it to end, or choose another --out\n")
+            f"run): wait for it to end, or choose another --out\n"))
         # Its --checkpoint-dir taken, with an --out of its own: that --out is not left behind.
         out = tmp_path / "new" / "run"
         assert train.main(["--out", str(out), "--checkpoint-dir", str(busy), "--resume"]) == 2
@@ -225,7 +226,11 @@ def test_a_tensorboard_dir_that_cannot_be_used_exits_2_and_leaves_no_folder(monk
     out, blocker, logs = tmp_path / "run", tmp_path / "file", tmp_path / "logs"
     blocker.write_text("not a directory")
     assert train.main(["--out", str(out), "--tensorboard", str(blocker)]) == 2
-    assert capsys.readouterr().err == (f"error: cannot write to --tensorboard {blocker} "
+    assert capsys.readouterr() == ("", f"error: cannot write to --tensorboard {blocker} "
+                                       f"({blocker} is a file, not a folder): choose a writable "
+                                       "directory\n")
+    assert train.main(["--out", str(out), "--tensorboard", str(blocker / "under")]) == 2
+    assert capsys.readouterr() == ("", f"error: cannot write to --tensorboard {blocker / 'under'} "
                                        f"({blocker} is a file, not a folder): choose a writable "
                                        "directory\n")
     logs.mkdir()
