@@ -509,10 +509,18 @@ def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, l
         count = f"{len(failures)} unreadable image file{'s' if len(failures) > 1 else ''}"
         if not skip_unreadable:
             first_path, first_error = failures[0]
+            # Skipping (or removing) them leaves a training class without images, which is
+            # refused in turn: then only a repair helps, and the first refusal says so.
+            _, train_entries, _ = splits[0]
+            read = set(decoded[0][1].tolist())
+            emptied = sorted({Path(path).parts[0] for path, label in train_entries
+                              if label not in read})
+            fix = (f"repair or replace them: the class folder(s) {', '.join(emptied)} would "
+                   f"have no training image left without them" if emptied else
+                   "remove or repair them, or pass skip_unreadable=True")
             raise DataError(f"{owner} {shown_root}: {count}: {_name_paths(skipped)} "
                             f"({shown_path(first_path)}: {type(first_error).__name__}: "
-                            f"{_one_line(first_error)}); remove or repair them, or pass "
-                            f"skip_unreadable=True")
+                            f"{_one_line(first_error)}); {fix}")
         if log is not None:
             log(f"{owner} {shown_root}: skipped {count}: {_name_paths(skipped)}")
     return decoded, skipped

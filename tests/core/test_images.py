@@ -432,6 +432,11 @@ def test_a_class_that_skipping_leaves_without_training_images_is_refused(tmp_pat
     message = refusal(ImageFolder, root, resize=16, skip_unreadable=True, log=None)
     assert message.endswith("no training images left in class folder(s) broken after skipping "
                             "3 unreadable; repair or replace their files"), message
+    # Without skip_unreadable the first refusal says it already: skipping them (or removing
+    # them) is no way out; it had offered both, each refused in turn.
+    message = refusal(ImageFolder, root, resize=16, log=None)
+    assert message.endswith("; repair or replace them: the class folder(s) broken would have "
+                            "no training image left without them"), message
 
 
 def test_an_empty_class_folder_is_refused(tmp_path):
