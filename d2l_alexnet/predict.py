@@ -129,12 +129,14 @@ def input_size(args, saved):
     ``args.notes``; refuses a ``--resize`` that ``dense1`` does not fit, naming those that do."""
     sides = saved["resizes"]
     if args.resize is not None:
-        check_resize(args.resize)
+        # The file's own size first: the fix is then to leave --resize out, whatever it was
+        # (a --resize below the smallest had been told to grow, and then to go).
         if saved["resize"] is not None and as_size(args.resize) != as_size(saved["resize"]):
             raise UsageError(f"--weights: {args.weights} holds weights for "
                              f"{format_size(saved['resize'])} inputs (the model: "
                              f"{format_size(args.resize)}): leave out --resize, which defaults "
                              "to the size the file was saved for")
+        check_resize(args.resize)
         if sides is not None and not sides[0] <= args.resize <= sides[1]:
             raise UsageError(f"--resize {args.resize} does not fit {args.weights}, which records "
                              f"no input size: its dense1 fits inputs of {sides[0]} to "

@@ -308,6 +308,11 @@ def test_evaluate_suggests_what_evaluate_can_do_with_another_datas_weights(capsy
     assert capsys.readouterr().err == (f"error: --weights: {path} holds weights for 67×67 inputs "
                                        "(the model: 71×71): leave out --resize, which defaults "
                                        "to the size the file was saved for\n")
+    # Below the smallest side too: leaving --resize out is the one fix (it had been told to
+    # use at least 67 first, and then to leave it out).
+    assert evaluate.main(["--weights", str(path), "--resize", "50"]) == 2
+    assert capsys.readouterr().err.endswith("(the model: 50×50): leave out --resize, which "
+                                            "defaults to the size the file was saved for\n")
     # train keeps its own advice, which it can follow (--new-head), not the Python's.
     cats = tmp_path / "cats.safetensors"
     assert train.main(["--init-from", str(cats), "--resize", "67",
