@@ -52,7 +52,8 @@ from .core.architecture import CHAPTER_RESIZE, minimum_resize, training_flops
 from .core.callbacks import Callback
 from .core.checkpoint import Checkpointer, CheckpointError, check_compatible, list_checkpoints
 from .core.data import HOW_TO_GET
-from .core.files import atomic_write_bytes, atomic_write_json, remove_directories
+from .core.files import (atomic_write_bytes, atomic_write_json, missing_directories,
+                         remove_directories)
 from .core.hardware import cpu_description
 from .core.lock import FolderLocks
 from .core.images import ArrayData
@@ -706,6 +707,10 @@ def main(argv=None):
     except KeyboardInterrupt:  # (a Ctrl-C before the handlers were in place)
         warn(f"interrupted{what_is_kept(args)}")
         return 130
+    finally:
+        # The locks released: a time to accuracy stopped before it wrote anything (a Ctrl-C in
+        # its first epoch) leaves no folder it made; one that wrote keeps it (only empty ones go).
+        remove_directories(getattr(args, "made_folders", []))
 
 
 def what_is_kept(args):
@@ -973,6 +978,8 @@ def run_time_to_accuracy(args):
         print(f"{args.resume_from.name} in {args.checkpoint_dir}: the run has ended ({ended}): "
               f"nothing left to train; its result stays in {json_path}")
         return 0
+    args.made_folders = [folder for path in (out, args.checkpoint_dir) if path is not None
+                         for folder in missing_directories(path)]
     result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
                               args.epochs, args.batch_size, args.precision, args.device,
                               args.resize, args.eval_every, args.seed, args.limit_train,

@@ -441,3 +441,16 @@ def test_a_download_is_left_out_of_the_time_to_accuracy(numpy_bench, monkeypatch
     assert result["startup_seconds"]["data"] < 0.4
     assert result["curve"][0]["seconds"] < result["seconds_total"] < 0.5 + 5
     assert result["seconds_total"] < sum(result["startup_seconds"].values()) + 5
+
+
+def test_a_time_to_accuracy_stopped_before_it_wrote_leaves_no_folder(numpy_bench, monkeypatch,
+                                                                      tmp_path, capsys):
+    """A Ctrl-C in the first epoch, before any result or checkpoint: the folders the run made
+    for them are gone (only empty ones; a run that wrote keeps its folder)."""
+    monkeypatch.setattr(numpy_bench.NumpyTrainer, "signal_at_step", (1, signal.SIGINT))
+    out = tmp_path / "made" / "here"
+    assert bench.main(["--time-to-accuracy", "0.99", "--epochs", "1", "--batch-size", "100",
+                       "--resize", "67", "--limit-train", "200", "--limit-val", "100",
+                       "--out", str(out)]) == 130
+    assert "interrupted by SIGINT" in capsys.readouterr().err
+    assert not (tmp_path / "made").exists()
