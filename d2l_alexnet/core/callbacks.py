@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import struct
 import sys
@@ -179,6 +180,14 @@ class BestAccuracy(Callback):
                 "evaluations_without_improvement": self.evaluations_without_improvement}
 
 
+def saved_float(text: str) -> float:
+    """A number ``KeepBest`` wrote into a file's metadata: ``repr`` of a float, or, in a file
+    of a version that wrote a numpy scalar's ``repr`` where the record held one,
+    ``np.float64(0.9)`` (a ``ValueError`` for anything else)."""
+    match = re.fullmatch(r"np\.float(?:32|64)\((.*)\)", text.strip())
+    return float(match.group(1) if match else text)
+
+
 class KeepBest(BestAccuracy):
     """Writes the weights of the best validation accuracy so far to ``path``
     (``best.safetensors``) whenever it improves, atomically, with ``epoch``, ``val_acc`` and
@@ -233,10 +242,10 @@ class KeepBest(BestAccuracy):
                      if record["epoch"] == self.best_epoch), {})
         try:
             metadata = weights_metadata(self.path)
-            epoch, val_acc = str(metadata["epoch"]), float(metadata["val_acc"])
+            epoch, val_acc = str(metadata["epoch"]), saved_float(metadata["val_acc"])
             # Two runs' epochs of one accuracy (a small validation set) differ in their loss.
             same_loss = ("val_loss" not in metadata or best.get("val_loss") is None
-                         or float(metadata["val_loss"]) == best["val_loss"])
+                         or saved_float(metadata["val_loss"]) == best["val_loss"])
         except (WeightsError, KeyError, ValueError):  # not a file KeepBest wrote
             epoch, val_acc, same_loss = None, None, False
         if epoch == str(self.best_epoch) and val_acc == self.best_val_acc and same_loss:

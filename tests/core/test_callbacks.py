@@ -247,6 +247,35 @@ def test_a_resume_says_when_the_file_holds_another_runs_best_and_removes_it(
         assert not path.exists()
 
 
+def test_a_resume_keeps_its_own_best_file_written_with_a_numpy_scalars_repr(data, tmp_path):
+    """A best.safetensors of a version that wrote ``np.float64(0.1)`` for val_acc (and no
+    val_loss) is the run's own best all the same: a resume with the new comparison had read it
+    as no file of KeepBest's and removed it."""
+    from d2l_alexnet.core.callbacks import saved_float
+    from d2l_alexnet.core.weights import save_safetensors
+
+    assert saved_float("np.float64(0.1)") == saved_float("0.1") == 0.1
+    assert saved_float(" np.float32(1e-3) ") == 1e-3
+    with pytest.raises(ValueError):
+        saved_float("np.int64(1)")
+    path = tmp_path / "best.safetensors"
+    set_seed(0)
+    first = NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False),
+                         callbacks=[KeepBest(path)])
+    checkpointer = Checkpointer(tmp_path / "checkpoints", log=None).attach(first)
+    first.fit(SoftmaxRegression(lr=0.05), data)
+    tensors, metadata = load_safetensors(str(path))
+    old = {key: value for key, value in metadata.items() if key != "val_loss"}
+    old["val_acc"] = f"np.float64({metadata['val_acc']})"
+    save_safetensors(path, tensors, old)
+    lines = []
+    NumpyTrainer(max_epochs=2, progress=False, log=lines.append, board=ProgressBoard(live=False),
+                 callbacks=[KeepBest(path)]).fit(SoftmaxRegression(lr=0.05), data,
+                                                 resume=read_checkpoint(checkpointer.last_path))
+    assert not [line for line in lines if line.startswith("note: ")]
+    assert path.exists()
+
+
 def tensorboard_fit(data, folder, epochs, resume=None, logs=None, lr=0.5):
     """A run writing TensorBoard logs into ``logs`` (``folder / "logs"`` by default), a
     checkpoint at every epoch's end kept."""
