@@ -372,9 +372,10 @@ class TensorBoardLog(Callback):
     checkpoint) are dropped, so every step is there once; a file left holding no scalars is
     removed; and the resumed run's epochs that none of them holds (a log added at the resume)
     are written from its history. Other runs' files in the folder are neither changed nor read.
-    A checkpoint that names no run of this log (saved without it, or before runs were named)
-    has no files of its own there: it changes none, and writes its whole history to a new
-    file of a new run."""
+    A checkpoint that names no run of this log (saved by a version before runs were named, or
+    without the log) takes the files such a version wrote, ``...step-N`` with no run's name,
+    as its own: they are pruned as above and renamed into the new run's name; it writes the
+    epochs none of them holds to a new file of that run."""
 
     key = "tensorboard"
 
@@ -399,8 +400,10 @@ class TensorBoardLog(Callback):
             logged = set()
             # Only a resumed run's own files are pruned and read; the folder's others (earlier
             # runs', as Keras' TensorBoard leaves them) are not this run's to change or count.
-            for path in self.run_files(resumed_run):
+            for path in self.run_files(resumed_run) if trainer.resumed_from is not None else ():
                 logged |= self.keep_steps_up_to(path, done)
+                if resumed_run is None and os.path.exists(path):
+                    self.adopt(path)
             self.writer = self.event_file_writer.EventsWriter(
                 os.path.join(self.log_dir, "events"), filename_suffix=self.new_suffix(done))
             # Epochs of the resumed run that no file holds (--tensorboard added at --resume):
@@ -415,11 +418,21 @@ class TensorBoardLog(Callback):
             self.writer.flush()
 
     def run_files(self, run: str | None) -> list[str]:
-        """The event files in ``log_dir`` that the run named ``run`` wrote (none for ``None``)."""
+        """The event files in ``log_dir`` that the run named ``run`` wrote; for ``None`` (a
+        checkpoint of an older version, which named no run), those its files' names had,
+        ``...step-N`` with no run's name."""
         if run is None:
-            return []
+            return [path for path in event_files(self.log_dir)
+                    if re.search(r"\.step-\d+$", path) and ".run-" not in os.path.basename(path)]
         return [path for path in event_files(self.log_dir)
                 if run_mark(run) in os.path.basename(path)]
+
+    def adopt(self, path: str) -> None:
+        """Rename an older version's event file of the run being resumed to carry the run's new
+        name (``...step-N`` -> ``...run-R.step-N``), so that the next resume finds it as its own."""
+        folder, name = os.path.split(path)
+        stem, _, step = name.rpartition(".step-")
+        os.replace(path, os.path.join(folder, f"{stem}{run_mark(self.run)}step-{step}"))
 
     def new_suffix(self, done: int) -> str:
         """The new event file's suffix: ``.run-R.step-N``, with a count before the step where

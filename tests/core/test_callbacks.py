@@ -2,6 +2,7 @@
 weights, early stopping and the TensorBoard log, and how each survives a resumed run."""
 
 import json
+import re
 import shutil
 import sys
 from types import SimpleNamespace
@@ -332,6 +333,33 @@ def test_a_resumed_tensorboard_log_holds_every_step_once(data, tmp_path):
     assert scalars(tmp_path / "logs") == expected_scalars(again)
     assert sorted(path.name[-7:] for path in (tmp_path / "logs").iterdir()) == [".step-0",
                                                                                  ".step-3"]
+
+
+def test_a_resume_from_a_checkpoint_that_names_no_run_takes_the_older_files_as_its_own(
+        data, tmp_path):
+    """Upgraded mid-run: the checkpoint of a version before runs were named, and its event
+    files named ``...step-N``. Its resume prunes them and renames them into the run's new name,
+    so that every step is there once, now and at the next resume."""
+    tensorboard_fit(data, tmp_path, epochs=3)
+    logs = tmp_path / "logs"
+    for path in logs.iterdir():  # as the older version named its file
+        path.rename(logs / re.sub(r"\.run-[0-9a-f]+\.", ".", path.name))
+    checkpoints = sorted((tmp_path / "checkpoints").glob("*.ckpt"),
+                         key=lambda path: path.stat().st_mtime)
+    first_epoch = read_checkpoint(checkpoints[0])
+    del first_epoch.metadata["callbacks"][TensorBoardLog.key]  # it kept no run's name
+    for path in checkpoints[1:]:
+        path.unlink()
+    resumed, _ = tensorboard_fit(data, tmp_path, epochs=3, resume=first_epoch)
+    assert scalars(logs) == expected_scalars(resumed)
+    names = sorted(path.name for path in logs.iterdir())
+    assert len(names) == 2 and all(".run-" in name for name in names), names
+    assert len({re.search(r"\.run-(\w+)\.", name).group(1) for name in names}) == 1
+    # The next resume, from the resumed run's own checkpoint, finds both files as its own.
+    second_epoch = read_checkpoint(sorted((tmp_path / "checkpoints").glob("*.ckpt"),
+                                          key=lambda path: path.stat().st_mtime)[1])
+    again, _ = tensorboard_fit(data, tmp_path, epochs=3, resume=second_epoch)
+    assert scalars(logs) == expected_scalars(again)
 
 
 def test_a_resumed_log_changes_and_reads_only_its_own_runs_files(data, tmp_path):
