@@ -263,7 +263,7 @@ def check_tensorboard(args):
     found = [path for path in event_files(args.tensorboard) if log.holds_scalars(path)]
     if args.resume_from is not None:
         state = (args.resume_from.metadata.get("callbacks") or {}).get(TensorBoardLog.key)
-        own = log.run_files(saved_run(state))
+        own = log.run_files(saved_run(state), args.resume_from.metadata.get("history", []))
         others = [path for path in found if path not in own]
         if others:
             raise UsageError(f"--tensorboard {args.tensorboard} holds event files "

@@ -249,6 +249,10 @@ class KeepBest(BestAccuracy):
         except (WeightsError, KeyError, ValueError):  # not a file KeepBest wrote
             epoch, val_acc, same_loss = None, None, False
         if epoch == str(self.best_epoch) and val_acc == self.best_val_acc and same_loss:
+            log = getattr(trainer, "log", None)
+            if "val_loss" not in metadata and log is not None:  # nothing more to tell them by
+                log(f"note: {self.path} records no val_loss (an earlier version wrote it): it "
+                    f"is taken as this run's best by its epoch and val_acc alone")
             return None
         with writing(self.path):
             os.remove(self.path)
@@ -400,7 +404,8 @@ class TensorBoardLog(Callback):
             logged = set()
             # Only a resumed run's own files are pruned and read; the folder's others (earlier
             # runs', as Keras' TensorBoard leaves them) are not this run's to change or count.
-            for path in self.run_files(resumed_run) if trainer.resumed_from is not None else ():
+            resumed = trainer.resumed_from is not None
+            for path in self.run_files(resumed_run, trainer.history) if resumed else ():
                 logged |= self.keep_steps_up_to(path, done)
                 if resumed_run is None and os.path.exists(path):
                     self.adopt(path)
@@ -417,15 +422,39 @@ class TensorBoardLog(Callback):
                     session_log=self.event_pb2.SessionLog(status=self.event_pb2.SessionLog.START)))
             self.writer.flush()
 
-    def run_files(self, run: str | None) -> list[str]:
+    def run_files(self, run: str | None, history: list[Record]) -> list[str]:
         """The event files in ``log_dir`` that the run named ``run`` wrote; for ``None`` (a
-        checkpoint of an older version, which named no run), those its files' names had,
-        ``...step-N`` with no run's name."""
+        checkpoint of an older version, which named no run), those named as that version named
+        them, ``...step-N`` with no run's name, that hold the epochs of ``history`` (the
+        checkpoint's): another run's file of that version holds other numbers."""
         if run is None:
             return [path for path in event_files(self.log_dir)
-                    if re.search(r"\.step-\d+$", path) and ".run-" not in os.path.basename(path)]
+                    if re.search(r"\.step-\d+$", path) and ".run-" not in os.path.basename(path)
+                    and self.holds_history(path, history)]
         return [path for path in event_files(self.log_dir)
                 if run_mark(run) in os.path.basename(path)]
+
+    def holds_history(self, path: PathLike, history: list[Record]) -> bool:
+        """Whether the event file at ``path`` has scalars up to the last step of ``history``,
+        and each is its record's value there (as float32) and at one of its steps."""
+        records = {record["step"]: record for record in history}
+        last, found = max(records, default=0), False
+        try:
+            with open(path, "rb") as stream:
+                payload = stream.read()
+        except OSError:
+            return False
+        for _, event in self.records(payload):
+            if not event.HasField("summary") or event.step > last:
+                continue
+            record = records.get(event.step, {})
+            for value in event.summary.value:
+                expected = record.get(value.tag)
+                if expected is None or value.simple_value != struct.unpack(
+                        "<f", struct.pack("<f", expected))[0]:
+                    return False
+                found = True
+        return found
 
     def adopt(self, path: str) -> None:
         """Rename an older version's event file of the run being resumed to carry the run's new
