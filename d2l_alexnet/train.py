@@ -202,7 +202,6 @@ def validate(args):
     if args.out is None:
         args.out = os.path.join("runs", args.backend)
     check_out_contents(args.out)
-    check_output_folders_early(args)
     args.init_tensors = None
     if args.new_head and args.init_from is None:
         raise UsageError("--new-head needs --init-from PATH, the weights file whose layers "
@@ -217,7 +216,8 @@ def validate(args):
                                              args.in_channels, skip_head=args.new_head)
         except WeightsError as error:
             raise UsageError(f"--init-from: {error}") from None
-    validate_checkpoint_flags(args)
+    validate_checkpoint_flags(args)  # (a --checkpoint-dir in use is said first)
+    check_output_folders_early(args)
     args.tensorboard_log = check_tensorboard(args)
     try:  # curves.png is drawn at the first epoch's end: a matplotlib that cannot is told now
         check_can_draw()

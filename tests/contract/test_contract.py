@@ -756,8 +756,10 @@ def test_evaluate_cli_refuses_bad_input_with_exit_2(d2l, backend_name, tmp_path,
                "--limit-val must be at least 1"),
               (["--weights", str(canonical_weights), "--batch-size", "0"],
                "--batch-size must be at least 1"),
+              # The file's own size is the fix, whatever --resize was (too small here).
               (["--weights", str(canonical_weights), "--resize", "32"],
-               "--resize 32 is too small for AlexNet"),
+               "(the model: 32×32): leave out --resize, which defaults to the size the file was "
+               "saved for"),
               (["--weights", str(canonical_weights), "--data-dir", "/nonexistent/fashion"],
                "--data-dir /nonexistent/fashion is not a readable directory")]
     for arguments, message in cases:

@@ -258,7 +258,7 @@ def test_a_second_run_in_a_running_runs_folders_is_refused_and_the_first_resumes
         assert again.stderr.startswith(f"error: --checkpoint-dir {ckpt} {in_use}"), again.stderr
         assert len(again.stderr.splitlines()) == 1 and " --checkpoint-dir " in again.stderr
         # One on A's --out with a --checkpoint-dir of its own, which it must not leave behind:
-        # refused once its framework, data and model are ready, before writing anything.
+        # refused by its first checks too, before its introduction and writing anything.
         other = tmp_path / "other-ckpt"
         second = start(["--backend", backend_name, *RUN, "--limit-val", "8", "--out", str(out),
                         "--checkpoint-dir", str(other)])
