@@ -22,7 +22,7 @@ from .cli import (UsageError, add_backend_argument, add_batch_size_argument, add
                   shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size
 from .core.data import TEXT_LABELS, DataError, load_fashion_mnist
-from .core.images import folder_classes, folder_color_mode, folder_images
+from .core.images import COLOR_MODES, folder_classes, folder_color_mode, folder_images
 from .core.weights import WeightsError, from_canonical, read_weights
 from .predict import (check_image_channels, class_names, described_file, fitting_side, input_size,
                       python_lines)
@@ -171,7 +171,7 @@ def fine_tuning_fix(args, saved):
     height, width = as_size(resize)
     if height != width:  # --resize gives square inputs only
         # Fine-tuned on the folder's images: their channels, not the file's.
-        channels = 1 if folder_color_mode(args.image_folder) == "grayscale" else 3
+        channels = COLOR_MODES[folder_color_mode(args.image_folder)][1]
         return (f"{measure}these in Python: "
                 f"{python_lines(saved, len(args.classes), True, channels)}")
     size = f" --resize {height}" if height != CHAPTER_RESIZE else ""

@@ -40,7 +40,8 @@ from .core.checkpoint import (ARCHITECTURE, Checkpointer, check_compatible, chec
 from .core.data import TEXT_LABELS, DataError
 from .core.progress import FigureError, check_can_draw
 from .predict import described_file, fitting_side, python_lines
-from .core.images import VALIDATION_SPLIT, folder_classes, folder_color_mode
+from .core.images import (COLOR_MODES, VALIDATION_SPLIT, folder_classes,
+                          folder_color_mode)
 from .core.recipe import NAMED_RECIPES, SCHEDULES
 from .core.trainer import (TrainingError, TrainingInterrupted, ValidationDiverged,
                            check_resumed_recipe)
@@ -327,7 +328,7 @@ def validate_image_folder(args):
                              "subfolders")
     args.num_classes = len(args.class_names)
     args.color_mode = folder_color_mode(*filter(None, (args.image_folder, args.val_folder)))
-    args.in_channels = 1 if args.color_mode == "grayscale" else 3
+    args.in_channels = COLOR_MODES[args.color_mode][1]
 
 
 def refuse_outputs_in_data(args):
