@@ -1,6 +1,7 @@
 """Any framework's arrays, seen from numpy: what the framework-free core needs to read a
 tensor without importing the framework that made it, and the book's aliases that call a
-tensor's own method, which need no framework either."""
+tensor's own method, which need no framework either (each backend's ``tensors.py`` takes those
+its framework's arrays answer to)."""
 
 from collections.abc import Callable
 from typing import Any
@@ -38,3 +39,14 @@ def calls_method(method: str) -> Callable[..., Any]:
 
     call.__doc__ = f"``x.{method}(*args, **kwargs)``, as the book's d2l writes it."
     return call
+
+
+# The book's method-style aliases that mean the same method in every framework whose arrays have
+# numpy's methods (JAX, MXNet, PyTorch); TensorFlow's tensors have none, so its ``tensors.py``
+# names TensorFlow's functions instead.
+reshape = calls_method("reshape")
+reduce_sum = calls_method("sum")
+reduce_mean = calls_method("mean")
+argmax = calls_method("argmax")
+swapaxes = calls_method("swapaxes")
+repeat = calls_method("repeat")

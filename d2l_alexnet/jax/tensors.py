@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
+from ..core import arrays
 from ..core.arrays import calls_method
 
 # The base class of the book's Flax models.
@@ -32,13 +33,9 @@ matmul = jnp.matmul
 concat, stack, expand_dims = jnp.concatenate, jnp.stack, jnp.expand_dims
 
 # An array's own methods, under the book's names.
-reshape = calls_method("reshape")
-reduce_sum = calls_method("sum")
-reduce_mean = calls_method("mean")
-argmax = calls_method("argmax")
+reshape, reduce_sum, reduce_mean = arrays.reshape, arrays.reduce_sum, arrays.reduce_mean
+argmax, swapaxes, repeat = arrays.argmax, arrays.swapaxes, arrays.repeat
 astype = calls_method("astype")
-swapaxes = calls_method("swapaxes")
-repeat = calls_method("repeat")
 transpose = calls_method("transpose")  # no axes: reversed, as the book's a.T
 
 # To a device, and to the host.

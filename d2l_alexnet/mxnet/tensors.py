@@ -11,6 +11,7 @@ from typing import Any
 from mxnet import np, npx
 from mxnet.gluon import nn
 
+from ..core import arrays
 from ..core.arrays import calls_method
 
 # The base class of the book's Gluon models.
@@ -33,13 +34,9 @@ matmul, batch_matmul = np.dot, npx.batch_dot
 concat, stack, expand_dims = np.concatenate, np.stack, np.expand_dims
 
 # An array's own methods, under the book's names.
-reshape = calls_method("reshape")
-reduce_sum = calls_method("sum")
-reduce_mean = calls_method("mean")
-argmax = calls_method("argmax")
+reshape, reduce_sum, reduce_mean = arrays.reshape, arrays.reduce_sum, arrays.reduce_mean
+argmax, swapaxes, repeat = arrays.argmax, arrays.swapaxes, arrays.repeat
 astype = calls_method("astype")
-swapaxes = calls_method("swapaxes")
-repeat = calls_method("repeat")
 transpose = calls_method("transpose")  # no axes: reversed, as the book's a.T
 to = calls_method("as_in_context")
 numpy = calls_method("asnumpy")

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core import arrays
 from ..core.arrays import calls_method
 
 # The base class of the book's PyTorch models.
@@ -31,16 +32,13 @@ exp, log, abs, sigmoid = torch.exp, torch.log, torch.abs, torch.sigmoid
 matmul, batch_matmul = torch.matmul, torch.bmm
 concat, stack = torch.cat, torch.stack
 
-# A tensor's own methods, under the book's names.
-reshape = calls_method("reshape")
-reduce_sum = calls_method("sum")
-reduce_mean = calls_method("mean")
-argmax = calls_method("argmax")
+# A tensor's own methods, under the book's names (PyTorch's repeat tiles: x.repeat(2, 1)
+# stacks x twice).
+reshape, reduce_sum, reduce_mean = arrays.reshape, arrays.reduce_sum, arrays.reduce_mean
+argmax, swapaxes, repeat = arrays.argmax, arrays.swapaxes, arrays.repeat
 astype = calls_method("type")  # PyTorch converts with .type(dtype)
 transpose = calls_method("t")  # a matrix's transpose
 expand_dims = calls_method("unsqueeze")
-swapaxes = calls_method("swapaxes")
-repeat = calls_method("repeat")  # PyTorch's repeat tiles: x.repeat(2, 1) stacks x twice
 to = calls_method("to")
 size = calls_method("numel")
 
