@@ -421,6 +421,7 @@ def exit_status_of(run: Run, args: argparse.Namespace) -> int:
     a stop (``train``'s signals) is the caller's to report."""
     with stdout_watched():
         try:
+            check_current_folder()
             return run(args)
         except Exception as error:
             if isinstance(error, OSError) and getattr(error, STDOUT_MARK, False):
@@ -429,6 +430,16 @@ def exit_status_of(run: Run, args: argparse.Namespace) -> int:
             if status is None:
                 raise
             return status
+
+
+def check_current_folder() -> None:
+    """Refuse in one line to start in a folder removed under the shell: each relative path (the
+    default ``--out`` too) would fail on its own, in a traceback, and PyTorch's oneMKL aborts."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise UsageError("the current folder no longer exists (it was removed while the shell "
+                         "was in it): cd into one that does, and run the command again") from None
 
 
 # Set on an OSError raised by a write to stdout, so that it is told from any other.

@@ -877,9 +877,9 @@ class StopSignals:
                        "with the other processes (no --checkpoint-dir: nothing is saved)")
             warn(f"\n{name}: stopping after this step {purpose} ({name} again stops at once)")
             return
-        if self.trainer is not None:  # the second: mid-step, no consistent state to save
-            raise StoppedAtOnce(name)
-        raise TrainingInterrupted(name)
+        # The second signal (mid-step, no consistent state to save), or one before fit runs:
+        # a BaseException, which no loader's "except Exception" takes for a damaged file.
+        raise StoppedAtOnce(name)
 
 
 class StoppedAtOnce(BaseException):

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes, write_fix, write_reason
 from .progress import FigureError
-from .types import PathLike, Record, is_whole
+from .types import PathLike, Record, is_whole, user_path
 from .weights import WeightsError, weights_metadata
 
 if TYPE_CHECKING:  # the trainer imports this module
@@ -98,7 +98,7 @@ class MetricsLog(Callback):
     atomically when it holds others, so a resumed run never repeats a line."""
 
     def __init__(self, path: PathLike) -> None:
-        self.path = path
+        self.path = user_path(path)
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if not trainer.is_first_replica:
@@ -129,7 +129,7 @@ class PlotCurves(Callback):
     atomically, so the plot of a long run can be looked at while it goes on."""
 
     def __init__(self, path: PathLike) -> None:
-        self.path = path
+        self.path = user_path(path)
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if trainer.is_first_replica:
@@ -202,7 +202,7 @@ class KeepBest(BestAccuracy):
 
     def __init__(self, path: PathLike) -> None:
         super().__init__()
-        self.path = path
+        self.path = user_path(path)
         #: The accuracy of the weights an earlier fit of this callback left in ``path``: a new
         #: fit's epochs must beat it to replace them (``None``: no earlier fit's are there).
         self.kept_before: float | None = None
@@ -384,7 +384,7 @@ class TensorBoardLog(Callback):
     key = "tensorboard"
 
     def __init__(self, log_dir: PathLike) -> None:
-        self.log_dir = os.fspath(log_dir)
+        self.log_dir = os.fspath(user_path(log_dir))
         (self.event_file_writer, self.event_pb2, self.summary,
          self.masked_crc32c) = import_tensorboardx()
         self.writer: Any = None  # tensorboardX's EventsWriter while a fit runs

@@ -45,7 +45,7 @@ from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
                     nearest_existing, remove_unfinished_writes, safetensors_bytes,
                     safetensors_metadata, write_fix, write_reason)
-from .types import Log, PathLike, Size
+from .types import Log, PathLike, Size, user_path
 
 if TYPE_CHECKING:  # both import this module
     from .recipe import TrainingRecipe
@@ -433,6 +433,7 @@ class Checkpointer:
             raise ValueError(f"every must be at least 1, got {every}")
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
+        directory = user_path(directory)
         self.directory, self.every, self.keep, self.log = directory, every, keep, log
         # A caller's own state, saved with the trainer's: a function returning a JSON-ready dict.
         self.extra_metadata = extra_metadata

@@ -669,7 +669,8 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
                       "XDG_CACHE_HOME, or pass cache_dir")
             log(f"Warning: not downloading Fashion-MNIST: {failed}")
         else:
-            failed = _download_missing(cache, urls, timeout=timeout, retries=retries, log=log)
+            failed = _download_missing(cache, urls, splits, timeout=timeout, retries=retries,
+                                       log=log)
         if failed is None and cache is not None:
             result = try_dir(cache, "user cache")
             if result is not None:
@@ -694,8 +695,11 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
     return subset
 
 
-def _download_missing(cache: Path, urls: list, *, timeout, retries, log) -> str | None:
-    """Fetch each file the cache lacks (or holds corrupt); None on success, else why not."""
+def _download_missing(cache: Path, urls: list, splits: Collection[str], *, timeout, retries,
+                      log) -> str | None:
+    """Fetch each file of ``splits`` the cache lacks (or holds corrupt): ``evaluate`` needs the
+    two t10k files alone, a tenth of the bytes, and a mirror or a network that fails on the
+    training images must not cost it the full test set. None on success, else why not."""
     if not urls:
         return "no mirrors configured"
     try:  # pooch and requests are dependencies, but an environment may lack them all the same
@@ -712,16 +716,23 @@ def _download_missing(cache: Path, urls: list, *, timeout, retries, log) -> str 
         log(f"Warning: cannot create the cache directory {cache} ({e}); not downloading")
         return f"cannot create {cache}: {e}"
     dead: set = set()
-    for name in FILE_NAMES.values():
+    for key, name in FILE_NAMES.items():
+        if key.split("_")[0] not in splits:
+            continue
         existing = _find_file(cache, name)
         if existing is not None:
             try:
                 _load_verified(existing, *FULL_SET_HASHES[name])
                 continue  # already good, e.g. left by an earlier partial download
             except DataError:
-                existing.unlink()  # corrupt: pooch would take it for the file and keep it
-                if (cache / (name + ".gz")).exists():
-                    (cache / (name + ".gz")).unlink()
+                # Corrupt: pooch would take it for the file and keep it.
+                try:
+                    existing.unlink()
+                    (cache / (name + ".gz")).unlink(missing_ok=True)
+                except OSError as e:  # a read-only cache: no download can replace it either
+                    log(f"Warning: cannot remove the corrupt {existing} ({e.strerror or e}); "
+                        "not downloading")
+                    return f"cannot remove the corrupt {existing}: {e.strerror or e}"
         if _download_one(name, cache, urls, dead, timeout=timeout, retries=retries,
                          log=log) is None:
             log(f"Warning: could not download {name}.gz from any mirror")

@@ -29,7 +29,7 @@ from .architecture import as_size
 from .data import DataError
 from .datamodule import DataModule, InMemoryData, check_seed
 from .language import byte_size, number, say
-from .types import Log, PathLike, Size, is_whole
+from .types import Log, PathLike, Size, is_whole, user_path
 
 # A split as ArrayData takes it: ``(images, labels)``.
 Split = tuple[ArrayLike, ArrayLike]
@@ -299,8 +299,16 @@ def _image_files(folder, name):
     return sorted(found)
 
 
+def _readable(folder_name):
+    """A folder's name as text every file format can hold: a name that is not UTF-8 (a Latin-1
+    folder from an old disk, held by Python with surrogate escapes) shows its odd bytes as
+    ``\\xe9``, where it made a weights file or a checkpoint fail to save."""
+    return os.fsencode(folder_name).decode("utf-8", "backslashreplace")
+
+
 def _list_classes(owner, folder, what):
-    """``(sorted class names, {name: sorted relative image paths})`` of one folder."""
+    """``(sorted class names, {name: sorted relative image paths})`` of one folder; the names
+    are the subfolders' as text (:func:`_readable`), the paths as the file system has them."""
     if not folder.exists():
         raise DataError(f"{owner}: {what} {folder} does not exist; pass the folder that holds "
                         f"one subfolder of images per class")
@@ -308,11 +316,12 @@ def _list_classes(owner, folder, what):
         raise DataError(f"{owner}: {what} {folder} is not a directory; pass the folder that "
                         f"holds one subfolder of images per class")
     try:
-        classes = sorted(entry.name for entry in folder.iterdir()
+        folders = sorted(entry.name for entry in folder.iterdir()
                          if entry.is_dir() and not entry.name.startswith("."))
-        files = {name: _image_files(folder, name) for name in classes}
+        files = {_readable(name): _image_files(folder, name) for name in folders}
     except OSError as error:
         raise DataError(f"{owner}: cannot list {what} {folder} ({_one_line(error)})") from None
+    classes = sorted(files)
     if not classes:
         raise DataError(f"{owner}: {what} {folder} has no class subfolders; put each class's "
                         f"images in a subfolder named after the class, e.g. "
@@ -377,7 +386,7 @@ def folder_classes(root: PathLike, what: str = "root", owner: str = "ImageFolder
     reading it. A folder with fewer than two classes, or a class without images, raises
     :class:`DataError` (``what`` names the folder in it: ``"--image-folder"``, say), unless it
     is a ``test_set``, which may hold some of a model's classes only."""
-    return _classes_and_files(owner, Path(root), what, test_set)[0]
+    return _classes_and_files(owner, Path(user_path(root)), what, test_set)[0]
 
 
 def _stratified_split(classes, files, validation_split, seed):
@@ -539,6 +548,7 @@ def read_image(path: PathLike, color_mode: str = "rgb", resize: Size = 224) -> n
     mode, channels = COLOR_MODES[color_mode]
     size = _as_size(owner, resize)
     image_module = _pillow_image()
+    path = user_path(path)
     if os.path.isdir(path):
         raise DataError(f"{shown_path(path)} is a directory, not an image file; name the image "
                         f"files themselves")
@@ -572,9 +582,9 @@ def folder_color_mode(*folders: PathLike) -> str:
     greyscale, else ``"rgb"``: the ``color_mode`` that loses nothing. Reads only each file's
     header; a file Pillow cannot open is left for :class:`ImageFolder` to name."""
     image_module = _pillow_image()
-    for folder in map(Path, folders):
-        for name in _list_classes("ImageFolder", folder, "root")[0]:
-            for path in _image_files(folder, name):
+    for folder in (Path(user_path(folder)) for folder in folders):
+        for paths in _list_classes("ImageFolder", folder, "root")[1].values():
+            for path in paths:
                 try:
                     with image_module.open(folder / path) as image:
                         greyscale = _is_greyscale(image)
@@ -599,7 +609,7 @@ def folder_images(root: PathLike, color_mode: str = "rgb", resize: Size = 224, *
                         f"{color_mode!r}")
     mode, channels = COLOR_MODES[color_mode]
     size = _as_size(owner, resize)
-    root = Path(root)
+    root = Path(user_path(root))
     classes, files = _classes_and_files(owner, root, "root", test_set=True)
     entries = [(path, label) for label, name in enumerate(classes) for path in files[name]]
     ((images, labels, paths),), skipped = _decode_splits(
@@ -671,8 +681,8 @@ class ImageFolder(ArrayData):
                             f"images; pass val_root=FOLDER or a validation_split above 0 "
                             f"(e.g. 0.2)")
 
-        self.root = Path(root)
-        self.val_root = None if val_root is None else Path(val_root)
+        self.root = Path(user_path(root))
+        self.val_root = None if val_root is None else Path(user_path(val_root))
         classes, files = _classes_and_files(owner, self.root, "root")
         if self.val_root is None:
             train_entries, val_entries = _stratified_split(classes, files, validation_split,

@@ -126,7 +126,7 @@ class FolderLocks:
             os.close(descriptor)
         if writable:
             os.ftruncate(descriptor, 0)
-            os.write(descriptor, (description + "\n").encode("utf-8"))
+            os.write(descriptor, (description + "\n").encode("utf-8", "surrogateescape"))
         elif self.log is not None:
             self.log(f"warning: {flag} {folder}'s lock file {LOCK_NAME} is read-only to this "
                      "user: this run holds its lock all the same, but a second run there would "

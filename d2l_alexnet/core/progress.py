@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
 from .language import number, say
-from .types import PathLike
+from .types import PathLike, user_path
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
     from matplotlib.figure import Figure
@@ -167,7 +167,7 @@ class ProgressBoard:
 
     def save(self, path: PathLike) -> None:
         """Write the figure as a PNG atomically: a crash never leaves half an image behind."""
-        atomic_write_bytes(path, self.png_bytes())
+        atomic_write_bytes(user_path(path), self.png_bytes())
 
 
 class _BarStream:

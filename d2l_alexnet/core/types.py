@@ -4,7 +4,7 @@ import numbers
 import os
 from typing import Any, Callable, Union
 
-__all__ = ["PathLike", "Log", "Size", "Record", "is_whole"]
+__all__ = ["PathLike", "Log", "Size", "Record", "is_whole", "user_path"]
 
 # A file or folder as every function here takes it: a string or a path object.
 PathLike = Union[str, "os.PathLike[str]"]
@@ -20,3 +20,14 @@ def is_whole(value: object) -> bool:
     """Whether ``value`` is a whole number: a Python or numpy integer, but not a bool (which
     Python counts as one, so ``True`` would pass as a size of 1)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def user_path(path: PathLike) -> PathLike:
+    """A path given in Python with ``~`` expanded to the home folder, as the shell and the CLI's
+    path flags expand it (and torchvision's datasets and Lightning's checkpoints): taken as it
+    is, ``Checkpointer("~/ck")`` made a folder named ``~`` in the current one. A path object
+    stays one."""
+    if isinstance(path, str):
+        return os.path.expanduser(path)
+    expanduser = getattr(path, "expanduser", None)
+    return expanduser() if callable(expanduser) else os.path.expanduser(os.fspath(path))

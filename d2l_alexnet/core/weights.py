@@ -47,7 +47,7 @@ from .checkpoint import CheckpointError, is_checkpoint, read_checkpoint
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes, canonical_json, safetensors_bytes, safetensors_metadata
 from .language import say
-from .types import Log, PathLike, Size
+from .types import Log, PathLike, Size, user_path
 
 # Arrays by name: ``[(name, array), ...]`` in a backend's layout and the table's order.
 NamedArrays = Sequence[tuple[str, np.ndarray]]
@@ -349,6 +349,7 @@ def read_tensors(path: PathLike, log: Log | None = print,
                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``(tensors, metadata)`` of a weights file (:func:`load_safetensors`), or the model
     weights of a checkpoint (:func:`checkpoint_weights`, said through ``log``)."""
+    path = user_path(path)
     if is_checkpoint(path):
         return checkpoint_weights(path, log)
     return load_safetensors(path)
@@ -397,6 +398,7 @@ def save_weights(path: PathLike, arrays: NamedArrays, layout: str, resize: Size,
     architecture (and ``classes``, the class names, when given) in the metadata so that loading
     can name a mismatch. A path that names a folder, or a file in a folder that does not exist,
     is refused in one line (the OS's error named the temporary file written first)."""
+    path = user_path(path)
     check_file_to_write(path)
     save_canonical(path, to_canonical(arrays, layout, resize, num_classes, in_channels),
                    resize, num_classes, backend, in_channels, classes=classes)
@@ -422,6 +424,7 @@ def save_canonical(path: PathLike, tensors: Mapping[str, np.ndarray], resize: Si
     """Save canonical ``tensors`` as a weights file (what :func:`save_weights` writes), with
     ``extra_metadata`` besides (``KeepBest``'s epoch and accuracy) and ``classes``, the names
     of the ``num_classes`` labels in order (``None``: unnamed)."""
+    path = user_path(path)
     named = {} if classes is None else {"classes": encode_classes(classes, num_classes)}
     save_safetensors(path, tensors, {**(extra_metadata or {}), **named,
                                      "format": FORMAT, "architecture": ARCHITECTURE,

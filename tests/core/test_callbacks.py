@@ -191,6 +191,41 @@ def test_the_records_make_their_folders_when_fit_starts(data, tmp_path):
     assert curves.read_bytes().startswith(b"\x89PNG")
 
 
+def test_every_file_and_folder_given_with_a_tilde_is_in_the_home_folder(data, tmp_path,
+                                                                        monkeypatch):
+    """The README says the Python API expands ``~`` as the CLI's flags do; the callbacks, the
+    Checkpointer, the weights files and ImageFolder wrote into (or looked in) a folder named
+    ``~`` in the current one, which ``rm -rf ~`` then takes for home."""
+    from PIL import Image
+
+    from d2l_alexnet.core.images import ImageFolder, read_image
+    from d2l_alexnet.core.weights import read_tensors, save_canonical
+
+    home, here = tmp_path / "home", tmp_path / "here"
+    here.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(here)
+    NumpyTrainer(max_epochs=1, progress=False, log=None, board=ProgressBoard(live=False),
+                 callbacks=[MetricsLog("~/run/metrics.jsonl"), PlotCurves("~/run/curves.png"),
+                            KeepBest("~/run/best.safetensors")]).fit(
+        SoftmaxRegression(lr=0.5), data)
+    Checkpointer("~/ck", log=None)
+    tensors = {"w": np.ones((2, 2), np.float32)}
+    save_canonical("~/w.safetensors", tensors, 67, 10, "test")
+    assert read_tensors("~/w.safetensors")[0]["w"].tolist() == tensors["w"].tolist()
+    for name in ("a", "b"):
+        (home / "images" / name).mkdir(parents=True)
+        for index in range(2):
+            Image.new("L", (4, 4), 0).save(home / "images" / name / f"{index}.png")
+    assert ImageFolder("~/images", resize=4, log=None).classes == ["a", "b"]
+    assert read_image("~/images/a/0.png", resize=4).shape == (4, 4, 3)
+    assert sorted(path.name for path in home.iterdir() if not path.name.startswith(".")) == [
+        "ck", "images", "run", "w.safetensors"]  # (.cache: matplotlib's)
+    assert sorted(path.name for path in (home / "run").iterdir()) == [
+        "best.safetensors", "curves.png", "metrics.jsonl"]
+    assert list(here.iterdir()) == []  # no folder named ~
+
+
 def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_kept(
         data, tmp_path):
     path = tmp_path / "new" / "folder" / "best.safetensors"

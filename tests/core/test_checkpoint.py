@@ -1325,3 +1325,24 @@ def test_a_network_of_other_rows_is_refused_naming_the_row():
     with pytest.raises(CheckpointError, match=r"row 17: dropout0.5 there, dropout0.2 here"):
         check_compatible(saved, {"network": network(with_dropout(0.2))})
     assert network(ALEXNET).split()[:3] == ["conv96/11s4p0", "relu", "maxpool3s2p0"]
+
+
+def test_a_signal_while_a_checkpoint_is_read_stops_the_run_and_keeps_the_checkpoint(
+        cli, tmp_path, capsys, monkeypatch):
+    """Before fit runs, a Ctrl-C raised an Exception, which the reader's "except Exception"
+    took for a damaged file: a good newest checkpoint was renamed .corrupt and the run went
+    back to an older one, training on as if no Ctrl-C had come."""
+    argv = ("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
+    assert cli(*argv, "--epochs", "1") == 0
+    capsys.readouterr()
+    saved = sorted(os.listdir(tmp_path / "ckpt"))
+    safe_open = safetensors.safe_open
+
+    def open_after_a_ctrl_c(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return safe_open(*args, **kwargs)
+
+    monkeypatch.setattr(safetensors, "safe_open", open_after_a_ctrl_c)
+    assert cli(*argv, "--resume") == 130
+    assert "interrupted by SIGINT" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert sorted(os.listdir(tmp_path / "ckpt")) == saved

@@ -802,6 +802,22 @@ def test_every_command_ends_a_stdout_it_cannot_write_in_one_line(monkeypatch, ca
         cli.exit_status_of(fails, types.SimpleNamespace())
 
 
+def test_a_command_started_in_a_removed_folder_is_refused_in_one_line(monkeypatch, tmp_path,
+                                                                     capsys):
+    """``train`` in a folder removed under the shell raised FileNotFoundError from its default
+    --out's check (PyTorch's oneMKL aborted where it got further)."""
+    ran = []
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert cli.exit_status_of(ran.append, types.SimpleNamespace()) == 2
+    assert capsys.readouterr().err == (
+        "error: the current folder no longer exists (it was removed while the shell was in "
+        "it): cd into one that does, and run the command again\n")
+    assert ran == []
+
+
 @pytest.mark.parametrize("command", [
     ["d2l_alexnet"], ["d2l_alexnet", "--version"],
     *[[f"d2l_alexnet.{name}", flag] for name in ("train", "evaluate", "predict", "bench", "cost",

@@ -12,6 +12,7 @@ redirected, so nothing here touches ~/.cache or the internet.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import http.server
@@ -552,6 +553,38 @@ def test_download_fills_gaps_and_replaces_corrupt(tmp_path, fake, server):
     # Only the missing and corrupt files were fetched; the bad raw copy is gone.
     assert sorted(server.hits("good")) == sorted(f"/good/{n}.gz" for n in (NAMES[0], *NAMES[2:]))
     assert listing(cache) == sorted(n + ".gz" for n in NAMES)
+
+
+def test_the_validation_split_alone_downloads_the_two_t10k_files_only(tmp_path, fake, server):
+    """evaluate's load fetched all four files (the training images are nine tenths of the
+    bytes), and a failure on a training file gave it the embedded subset, not the test set."""
+    cache = tmp_path / "cache"
+    result, _ = load(cache_dir=cache, system_dirs=[], mirrors=[server.url("good")],
+                     splits=("val",))
+    np.testing.assert_array_equal(result.val_images, fake.arrays["val_images"])
+    assert sorted(server.hits("good")) == sorted(f"/good/{name}.gz" for name in NAMES[2:])
+    assert listing(cache) == sorted(name + ".gz" for name in NAMES[2:])
+
+
+def test_a_corrupt_file_in_a_read_only_cache_falls_back_with_a_warning(tmp_path, fake, server,
+                                                                       monkeypatch):
+    """A cache on a read-only mount (or another user's) holding a corrupt file: removing it
+    raised PermissionError through the loader, where a missing file gave the subset."""
+    cache = fake.write(tmp_path / "cache")
+    (cache / (NAMES[0] + ".gz")).write_bytes(gz(b"\x00\x00\x08\x01garbage"))
+    unlink = Path.unlink
+
+    def read_only(path, *args, **kwargs):
+        if Path(path).parent == cache:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(path))
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    result, log = load(cache_dir=cache, system_dirs=[], mirrors=[server.url("good")])
+    assert result.is_subset
+    assert f"cannot remove the corrupt {cache / (NAMES[0] + '.gz')} (Operation not " \
+           "permitted); not downloading" in log.text()
+    assert server.requests == []
 
 
 def test_interrupted_download_leaves_no_temporary(tmp_path, fake, monkeypatch):

@@ -1,6 +1,7 @@
 """ArrayData and ImageFolder: a lesson author's own images as data modules (and predict's numpy
 images, read as ArrayData reads them)."""
 
+import os
 import unicodedata
 
 import numpy as np
@@ -391,6 +392,26 @@ def test_a_validation_folder_copied_from_macos_matches_by_name_with_the_same_lab
     message = refusal(ImageFolder, tmp_path / "train", resize=4, val_root=tmp_path / "val",
                       log=None)
     assert "other classes than root" in message and "extra \u00e9cru;" in message
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_named_by_text_a_weights_file_can_hold(
+        tmp_path):
+    """A Latin-1 folder name (from an old disk) came through as Python's surrogate escapes,
+    which no weights file or checkpoint can hold as text: saving them failed after training."""
+    root = tmp_path / "train"
+    for name, shade in ((b"caf\xe9", 40), (b"tea", 200)):
+        folder = os.path.join(os.fsencode(root), name)
+        os.makedirs(folder)
+        Image.new("L", (4, 4), shade).save(os.path.join(folder, b"1.png"), format="PNG")
+        Image.new("L", (4, 4), shade).save(os.path.join(folder, b"2.png"), format="PNG")
+    data = ImageFolder(root, resize=4, validation_split=0.5, log=None)
+    assert data.classes == ["caf\\xe9", "tea"]
+    "".join(data.classes).encode("utf-8")  # raised UnicodeEncodeError
+    means = {data.classes[label]: data.train_images[data.train_labels == label].mean()
+             for label in (0, 1)}
+    assert means == {"caf\\xe9": 40, "tea": 200}
+    assert folder_color_mode(root) == "grayscale"
+    assert os.path.exists(root / data.files(True)[0])  # the files by their names on disk
 
 
 def write_unreadable(folder):

@@ -80,6 +80,19 @@ def test_one_folder_under_two_flags_is_locked_once_and_released_without_a_trace(
     check_not_in_use(str(tmp_path / "absent"), "--out")  # no folder, no lock: nothing to say
 
 
+def test_a_command_line_with_a_name_that_is_not_utf8_is_written_as_the_bytes_it_was(tmp_path):
+    """An argument in Latin-1 (a folder from an old disk) reaches Python as surrogate escapes:
+    writing the command line into the lock file raised UnicodeEncodeError, and train crashed
+    after reading its images, leaving an empty lock file."""
+    command = "python -m d2l_alexnet.train --out " + os.fsdecode(b"ou\xfft")
+    with FolderLocks() as locks:
+        locks.take(str(tmp_path), "--out", command)
+        assert (tmp_path / LOCK_NAME).read_bytes() == os.fsencode(command) + b"\n"
+        with pytest.raises(FolderInUse, match=r"--out ou\ufffdt\)"):
+            FolderLocks().take(str(tmp_path), "--out", "another")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_lock_file_this_user_cannot_write_is_locked_read_only(tmp_path, monkeypatch):
     (tmp_path / LOCK_NAME).write_text("PID 1, started long ago: root's killed run\n")
     real_open = os.open
