@@ -665,7 +665,8 @@ def main(argv=None):
     add_compile_argument(parser)
     add_device_argument(parser)
     add_data_on_device_argument(parser)
-    parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE)
+    parser.add_argument("--resize", type=int, default=CHAPTER_RESIZE,
+                        help=f"side of the images measured on (default {CHAPTER_RESIZE})")
     parser.add_argument("--batch-sizes", type=int, nargs="+", metavar="B",
                         help="sweep these batch sizes (each in its own process)")
     parser.add_argument("--json", type=path_argument, metavar="FILE",

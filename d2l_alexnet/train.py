@@ -462,6 +462,11 @@ def validate_checkpoint_flags(args):
                              f"{finished + 1}, past --epochs {args.epochs}: its weights are not "
                              f"those of the end of epoch {finished}; resume with --epochs "
                              f"{finished + 1} or more to finish that epoch")
+        if not batch and finished > args.epochs:  # it would end at once, with more epochs
+            raise UsageError(f"{args.resume_from.name} is at the end of epoch {finished}, past "
+                             f"--epochs {args.epochs}: the run has trained beyond epoch "
+                             f"{args.epochs}, and its outputs would describe epoch {finished}; "
+                             f"resume with --epochs {finished} or more")
     if args.resume_from is None:
         print(f"no checkpoint in {args.checkpoint_dir} yet: starting from the beginning")
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import D2LAlexNetError, RunFailed
 from .files import atomic_write_bytes, write_fix, write_reason
+from .language import number, say
 from .progress import FigureError
 from .types import PathLike, Record, is_whole, user_path
 from .weights import WeightsError, weights_metadata
@@ -300,10 +301,12 @@ class EarlyStopping(BestAccuracy):
         self.stop_if_due(trainer)
 
     def stop_if_due(self, trainer: TrainerBase) -> None:
-        if self.best_epoch is not None and self.evaluations_without_improvement >= self.patience:
-            trainer.request_stop(
-                f"early stopping: val_acc has not improved on {self.best_val_acc:.4f} (epoch "
-                f"{self.best_epoch}) for {self.evaluations_without_improvement} epochs")
+        best = self.best_val_acc
+        if (best is not None and self.best_epoch is not None
+                and self.evaluations_without_improvement >= self.patience):
+            trainer.request_stop(say("early_stopping", best=number(best, 4),
+                                     epoch=self.best_epoch,
+                                     count=self.evaluations_without_improvement))
 
 
 # The scalars TensorBoardLog writes: each a key of the trainer's epoch record, and its tag.

@@ -40,6 +40,7 @@ from typing import Callable, Collection, Iterable, Sequence
 import numpy as np
 
 from .errors import D2LAlexNetError
+from .language import number, say
 from .types import PathLike
 
 __all__ = [
@@ -105,12 +106,8 @@ ENV_DATA_DIR = "D2L_ALEXNET_DATA"
 ENV_MIRRORS = "D2L_ALEXNET_MIRRORS"
 
 # Said wherever the user is told how to get the full set.
-HOW_TO_GET = (
-    "To get the full set, allow the download (needs internet), run "
-    "`apt-get install dataset-fashion-mnist`, or pass --data-dir DIR (or set "
-    f"{ENV_DATA_DIR}=DIR) naming a directory with the four official files, "
-    ".gz or not"
-)
+# (In English, as every error says it; the notice of the subset says it in the run's language.)
+HOW_TO_GET = say("how_to_get", "en", variable=ENV_DATA_DIR)
 
 _IDX_DTYPE_CODES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16",
                     0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
@@ -689,9 +686,8 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
         raise DataError(f"Fashion-MNIST not found. Looked in: {places}. "
                         f"{HOW_TO_GET}.") from None
     n_train, n_val = len(subset.train_labels), len(subset.val_labels)
-    log(f"Full Fashion-MNIST not found; using the embedded {n_train + n_val}-image "
-        f"subset ({n_train} train, {n_val} validation; accuracies will not match the "
-        f"book). {HOW_TO_GET}.")
+    log(say("subset_notice", total=number(n_train + n_val), train=number(n_train),
+            val=number(n_val), how=say("how_to_get", variable=ENV_DATA_DIR)))
     return subset
 
 

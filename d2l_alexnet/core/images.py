@@ -408,6 +408,23 @@ def _stratified_split(classes, files, validation_split, seed):
     return train, val
 
 
+def _split_readable(classes, files, decoded, validation_split, seed):
+    """The stratified split drawn again over the files that could be read, from the decoded
+    ``(images, labels, paths)`` of a split drawn over all of them: skipping unreadable files
+    afterwards left a class with fewer validation images than ``validation_split`` of it, or
+    none. Returns the two splits' ``(images, labels, paths)``."""
+    rows = {path: (images, row) for images, _, paths in decoded for row, path in enumerate(paths)}
+    readable = {name: [path for path in files[name] if path in rows] for name in classes}
+    splits = []
+    for entries in _stratified_split(classes, readable, validation_split, seed):
+        images = decoded[0][0]
+        stacked = (np.stack([rows[path][0][rows[path][1]] for path, _ in entries]) if entries
+                   else np.empty((0, *images.shape[1:]), dtype=images.dtype))
+        splits.append((stacked, np.array([label for _, label in entries], dtype=np.int64),
+                       [path for path, _ in entries]))
+    return splits
+
+
 def _eight_bit_greyscale(image, image_module):
     """A 16-bit, 32-bit integer or float greyscale image as 8-bit ``L``, scaled by its range
     (Pillow's own ``convert`` clips such pixels at 255: a 16-bit picture would come out white).
@@ -520,8 +537,10 @@ def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, l
             first_path, first_error = failures[0]
             # Skipping (or removing) them leaves a training class without images, which is
             # refused in turn: then only a repair helps, and the first refusal says so.
+            # (A split of root is drawn again over the files read: its validation files count.)
             _, train_entries, _ = splits[0]
-            read = set(decoded[0][1].tolist())
+            read = {int(label) for (_, _, shown_in), (_, labels, _) in zip(splits, decoded)
+                    if shown_in is None for label in labels}
             emptied = sorted({Path(path).parts[0] for path, label in train_entries
                               if label not in read})
             fix = (f"repair or replace them: the class folder(s) {', '.join(emptied)} would "
@@ -531,7 +550,8 @@ def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, l
                             f"({shown_path(first_path)}: {type(first_error).__name__}: "
                             f"{_one_line(first_error)}); {fix}")
         if log is not None:
-            log(f"{owner} {shown_root}: skipped {count}: {_name_paths(skipped)}")
+            log(say("skipped_one" if len(failures) == 1 else "skipped_many", owner=owner,
+                    root=shown_root, count=number(len(failures)), paths=_name_paths(skipped)))
     return decoded, skipped
 
 
@@ -708,6 +728,12 @@ class ImageFolder(ArrayData):
             owner, self.root, [(self.root, train_entries, None),
                                (val_folder, val_entries, self.val_root)],
             mode, channels, size, skip_unreadable, log)
+        if self.skipped and self.val_root is None:
+            ((train_images, train_labels, self.train_files),
+             (val_images, val_labels, self.val_files)) = _split_readable(
+                classes, files, [(train_images, train_labels, self.train_files),
+                                 (val_images, val_labels, self.val_files)],
+                validation_split, seed)
         after_skipping = (f" after skipping {len(self.skipped)} unreadable" if self.skipped
                           else "")
         if not len(train_labels):

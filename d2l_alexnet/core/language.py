@@ -60,6 +60,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "table_image": "image", "table_total": "total",
         "mode_quick": "quick run", "mode_smoke": "smoke run", "mode_full": "full run",
         "gpu_found": "a GPU is available", "gpu_missing": "no GPU found",
+        # Notices a notebook may print: data found elsewhere, files skipped, an early stop.
+        "subset_notice": "Full Fashion-MNIST not found; using the embedded {total}-image subset "
+                         "({train} train, {val} validation; accuracies will not match the "
+                         "book). {how}.",
+        "how_to_get": "To get the full set, allow the download (needs internet), run "
+                      "`apt-get install dataset-fashion-mnist`, or pass --data-dir DIR (or set "
+                      "{variable}=DIR) naming a directory with the four official files, .gz or "
+                      "not",
+        "skipped_one": "{owner} {root}: skipped 1 unreadable image file: {paths}",
+        "skipped_many": "{owner} {root}: skipped {count} unreadable image files: {paths}",
+        "early_stopping": "early stopping: val_acc has not improved on {best} (epoch {epoch}) "
+                          "for {count} epochs",
+        "gpus_missing": "num_gpus={num_gpus}: no GPU is visible to {framework}, so this trains "
+                        "on the CPU as one device, as the book's Trainer does (device=\"cpu\" "
+                        "makes {requested} CPU replicas)",
     },
     "id": {
         "training_on": "pelatihan di {device} ({precision}{placement}): {per_epoch}, "
@@ -100,6 +115,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mode_quick": "pelatihan cepat", "mode_smoke": "pelatihan uji singkat",
         "mode_full": "pelatihan penuh",
         "gpu_found": "ada GPU", "gpu_missing": "tidak ada GPU",
+        "subset_notice": "Fashion-MNIST lengkap tidak ditemukan; memakai subset bawaan berisi "
+                         "{total} gambar ({train} latih, {val} validasi; akurasinya tidak akan "
+                         "sama dengan buku). {how}.",
+        "how_to_get": "Untuk mendapatkan set lengkapnya, izinkan pengunduhan (perlu internet), "
+                      "jalankan `apt-get install dataset-fashion-mnist`, atau berikan "
+                      "--data-dir DIR (atau atur {variable}=DIR) yang menunjuk direktori berisi "
+                      "keempat file resmi, .gz atau bukan",
+        "skipped_one": "{owner} {root}: 1 file gambar yang tidak terbaca dilewati: {paths}",
+        "skipped_many": "{owner} {root}: {count} file gambar yang tidak terbaca dilewati: "
+                        "{paths}",
+        "early_stopping": "penghentian dini: val_acc tidak membaik dari {best} (epoch {epoch}) "
+                          "selama {count} epoch",
+        "gpus_missing": "num_gpus={num_gpus}: tidak ada GPU yang terlihat oleh {framework}, "
+                        "jadi pelatihan berjalan di CPU sebagai satu perangkat, seperti Trainer "
+                        "buku ini (device=\"cpu\" membuat {requested} replika CPU)",
     },
 }
 

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import D2LAlexNetError
 from .files import atomic_write_bytes
-from .language import number, say
+from .language import get_language, number, say
 from .types import PathLike, user_path
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
@@ -150,6 +150,13 @@ class ProgressBoard:
         if self.series:
             axes.legend()
         axes.grid(alpha=0.3)
+        if get_language() != "en":  # the ticks' numbers as the lines printed beside them: 0,5
+            from matplotlib.ticker import FuncFormatter
+
+            for axis in (axes.xaxis, axes.yaxis):
+                axis.set_major_formatter(FuncFormatter(
+                    # (rounded: a tick at 0 may lie at 2.8e-17)
+                    lambda value, _: number(round(value, 12), None, grouped=False)))
         figure.tight_layout()
         return figure
 

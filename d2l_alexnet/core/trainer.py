@@ -221,9 +221,8 @@ class TrainerBase(HyperParameters):
                 # The book's Trainer takes as many GPUs as there are, up to num_gpus: with none,
                 # the CPU, as one device. (device="cpu" asks for CPU replicas instead.)
                 if log is not None:
-                    log(f"num_gpus={num_gpus}: no GPU is visible to {self.framework}, so this "
-                        f"trains on the CPU as one device, as the book's Trainer does "
-                        f"(device=\"cpu\" makes {requested} CPU replicas)")
+                    log(say("gpus_missing", num_gpus=num_gpus, framework=self.framework,
+                            requested=requested))
                 requested = 1
         check_device(device)
         self.num_replicas, self.replica_rank = self.replicas(requested)

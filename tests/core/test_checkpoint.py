@@ -854,6 +854,22 @@ def test_cli_refuses_to_end_a_run_at_an_epoch_its_checkpoint_is_past(cli, tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+def test_cli_refuses_to_end_a_run_at_an_epoch_its_checkpoint_has_ended_past(cli, tmp_path,
+                                                                             capsys):
+    """A checkpoint at the end of epoch 2, resumed with --epochs 1: the run ended at once and
+    wrote the outputs of its 2 epochs, exit 0, without a word of the --epochs asked for."""
+    history = [{"epoch": epoch, "step": 3 * epoch, "train_loss": 2.0, "val_loss": 2.0,
+                "val_acc": 0.1} for epoch in (1, 2)]
+    fake_checkpoint(tmp_path / "ckpt", epoch=2, batch=0, step=6, history=history)
+    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+               "--resume", "--epochs", "1")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [
+        "error: checkpoint-3.ckpt is at the end of epoch 2, past --epochs 1: the run has trained "
+        "beyond epoch 1, and its outputs would describe epoch 2; resume with --epochs 2 or more"]
+    assert not (tmp_path / "run").exists()
+
+
 def test_cli_refuses_a_corrupt_only_checkpoint_with_exit_2(cli, tmp_path, capsys):
     fake_checkpoint(tmp_path / "ckpt")
     damage(tmp_path / "ckpt" / "checkpoint-3.ckpt", "flip a weight bit")

@@ -642,7 +642,7 @@ def test_fallback_to_subset_logs_one_line(tmp_path):
     assert len(log) == 1
     line = log[0]
     assert "\n" not in line
-    assert "subset" in line and "4000" in line
+    assert "subset" in line and "4,000-image subset (3,000 train, 1,000 validation" in line
     assert "apt-get install dataset-fashion-mnist" in line and "--data-dir" in line
 
 

@@ -445,6 +445,31 @@ def test_skipping_unreadable_files_says_so_once_and_loads_the_rest(tmp_path):
     assert "dark/bad.png" not in data.files(True) + data.files(False)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_skipping_unreadable_files_splits_as_removing_them_would(tmp_path, seed):
+    """The split was drawn over every file, then the unreadable ones dropped: a class of 3 good
+    and 7 bad files could keep no validation image (the README promises each class's
+    validation_split, and at least one from two images)."""
+    shades = np.random.default_rng(seed).integers(0, 256, 13)
+    for name, good, bad in (("cat", 3, 7), ("dog", 10, 0)):
+        for folder in ("skipped", "removed"):
+            (tmp_path / folder / name).mkdir(parents=True)
+            for index in range(good):
+                shade = int(shades[index + (3 if name == "dog" else 0)])
+                save(tmp_path / folder / name / f"good{index}.png", shade, "L", (4, 4))
+        for index in range(bad):
+            (tmp_path / "skipped" / name / f"bad{index}.png").write_text("not a PNG")
+    skipped = ImageFolder(tmp_path / "skipped", resize=4, seed=seed, skip_unreadable=True,
+                          log=None)
+    removed = ImageFolder(tmp_path / "removed", resize=4, seed=seed, log=None)
+    assert np.bincount(skipped.val_labels).tolist() == [1, 2]  # round(0.2 * 3), 0.2 * 10
+    for train in (True, False):
+        assert skipped.files(train) == removed.files(train)
+    np.testing.assert_array_equal(skipped.train_images, removed.train_images)
+    np.testing.assert_array_equal(skipped.val_images, removed.val_images)
+    np.testing.assert_array_equal(skipped.train_labels, removed.train_labels)
+
+
 def test_a_class_that_skipping_leaves_without_training_images_is_refused(tmp_path):
     root = make_tree(tmp_path / "root")
     (root / "broken").mkdir()
@@ -458,6 +483,19 @@ def test_a_class_that_skipping_leaves_without_training_images_is_refused(tmp_pat
     message = refusal(ImageFolder, root, resize=16, log=None)
     assert message.endswith("; repair or replace them: the class folder(s) broken would have "
                             "no training image left without them"), message
+
+
+def test_a_class_with_one_readable_image_is_not_said_to_lose_its_training_images(tmp_path):
+    """Where the split had put the readable one into validation, the refusal said skipping
+    would leave the class no training image; the split is drawn again over the files read."""
+    root = make_tree(tmp_path / "root")
+    save(root / "few" / "a.png", 128)
+    (root / "few" / "b.png").write_text("not a PNG")
+    for seed in range(6):  # b.png to training for some seeds, to validation for others
+        message = refusal(ImageFolder, root, resize=16, seed=seed, log=None)
+        assert message.endswith("remove or repair them, or pass skip_unreadable=True"), message
+        data = ImageFolder(root, resize=16, seed=seed, skip_unreadable=True, log=None)
+        assert data.files(True).count("few/a.png") == 1
 
 
 def test_an_empty_class_folder_is_refused(tmp_path):

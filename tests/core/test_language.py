@@ -107,6 +107,59 @@ def test_an_image_folders_summary_and_a_weights_files_note_in_indonesian(indones
                      f"kernelnya diulang untuk 3 saluran input lalu dibagi 3"]
 
 
+def test_the_notices_a_notebook_may_print_are_in_indonesian(indonesian, tmp_path, monkeypatch):
+    """The subset's notice, which the Indonesian chapter promises, an image folder's skipped
+    files, an early stop and num_gpus without a GPU printed English between Indonesian lines."""
+    from d2l_alexnet.core import data
+    from d2l_alexnet.core.callbacks import EarlyStopping
+
+    monkeypatch.delenv(data.ENV_DATA_DIR, raising=False)
+    lines = []
+    data.load_fashion_mnist(data_dir=None, cache_dir=tmp_path / "empty", system_dirs=[],
+                            download=False, log=lines.append)
+    assert lines == [
+        "Fashion-MNIST lengkap tidak ditemukan; memakai subset bawaan berisi 4.000 gambar (3.000 "
+        "latih, 1.000 validasi; akurasinya tidak akan sama dengan buku). Untuk mendapatkan set "
+        "lengkapnya, izinkan pengunduhan (perlu internet), jalankan `apt-get install "
+        "dataset-fashion-mnist`, atau berikan --data-dir DIR (atau atur D2L_ALEXNET_DATA=DIR) "
+        "yang menunjuk direktori berisi keempat file resmi, .gz atau bukan."]
+    for name in ("a", "b"):
+        (tmp_path / "folder" / name).mkdir(parents=True)
+        for index in range(2):
+            Image.new("L", (4, 4), 9).save(tmp_path / "folder" / name / f"{index}.png")
+    (tmp_path / "folder" / "b" / "bad.png").write_text("not a PNG")
+    lines = []
+    ImageFolder(tmp_path / "folder", resize=4, skip_unreadable=True, log=lines.append)
+    assert lines[0] == (f"ImageFolder {tmp_path / 'folder'}: 1 file gambar yang tidak terbaca "
+                        f"dilewati: b/bad.png")
+    stopped = []
+    stopping = EarlyStopping(patience=1)
+    trainer = type("Stub", (), {"history": [], "is_first_replica": True,
+                                "request_stop": lambda self, reason: stopped.append(reason)})()
+    stopping.on_fit_start(trainer, None)
+    for epoch, accuracy in ((1, 0.25), (2, 0.2)):
+        stopping.on_evaluation(trainer, {"epoch": epoch, "val_acc": accuracy})
+    assert stopped == ["penghentian dini: val_acc tidak membaik dari 0,2500 (epoch 1) selama 1 "
+                       "epoch"]
+    monkeypatch.setattr(NumpyTrainer, "gpu_available", lambda trainer: False)
+    lines = []
+    NumpyTrainer(max_epochs=1, num_gpus=2, log=lines.append)
+    assert lines[0].startswith("num_gpus=2: tidak ada GPU yang terlihat oleh numpy, jadi "
+                               "pelatihan berjalan di CPU sebagai satu perangkat")
+
+
+def test_the_boards_ticks_are_numbered_as_the_language_writes_numbers(indonesian):
+    board = ProgressBoard(live=False)
+    for x, y in ((0.5, 2.25), (1.0, 1.5), (1.5, 0.75)):
+        board.draw(x, y, "train_loss")
+    axes = board.figure().axes[0]
+    ticks = [axes.yaxis.get_major_formatter()(value) for value in (0.5, 1.0, 1.25)]
+    assert ticks == ["0,5", "1", "1,25"]
+    language.set_language("en")
+    assert ProgressBoard(live=False).figure().axes[0].yaxis.get_major_formatter()(
+        1.25) != "1,25"
+
+
 def test_errors_stay_in_english(indonesian, tmp_path):
     with pytest.raises(weights.WeightsError, match="cannot read weights file"):
         weights.load_weights(tmp_path / "missing.safetensors", "NCHW", SMALL, 10)
