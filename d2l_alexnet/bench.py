@@ -795,26 +795,24 @@ def run(args):
     check = precision_problem(backend, args.backend, args.precision)
     if check is not None:
         raise UsageError(check)
-    created = check_output_files(("--json", args.json), ("--plot", plot_path))
+    # Proven writable, the folders made for it go at once and are made again as the results are
+    # written: one kept empty through a long measurement may become another bench's, which a
+    # stop or refusal of this one (no folder of ours left) would then have removed.
+    remove_directories(check_output_files(("--json", args.json), ("--plot", plot_path)))
     stopped = None
-    try:
-        if args.batch_sizes:
-            try:
-                output = sweep(args)
-            except SweepStopped as stop:
-                stopped, output = stop, stop.results
-        else:
-            output = measure(args.backend, args.batch_size, args.steps, args.precision,
-                             args.device, args.resize, args.warmup, args.end_to_end,
-                             log=lambda message: print(message, file=sys.stderr),
-                             data_on_device=DATA_ON_DEVICE[args.data_on_device],
-                             compile=args.compile, data_dir=args.data_dir)
-            print(format_result(output))
-    except BaseException:  # refused (no GPU, say), failed or interrupted: no folder of ours left
-        remove_directories(created)
-        raise
+    if args.batch_sizes:
+        try:
+            output = sweep(args)
+        except SweepStopped as stop:
+            stopped, output = stop, stop.results
+    else:
+        output = measure(args.backend, args.batch_size, args.steps, args.precision,
+                         args.device, args.resize, args.warmup, args.end_to_end,
+                         log=lambda message: print(message, file=sys.stderr),
+                         data_on_device=DATA_ON_DEVICE[args.data_on_device],
+                         compile=args.compile, data_dir=args.data_dir)
+        print(format_result(output))
     if stopped is not None and not output:
-        remove_directories(created)
         return end_of_sweep(stopped, [])
     outputs = [] if args.json is None else [(args.json,
                                              lambda: atomic_write_json(args.json, output))]
@@ -893,6 +891,7 @@ def write_results(results, outputs):
     written = []
     for path, write in outputs:
         try:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             write()
         except (OSError, FigureError) as error:
             if any(done.endswith(".json") for done in written):

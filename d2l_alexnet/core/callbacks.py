@@ -72,6 +72,10 @@ class Callback:
     # The name of its state in a checkpoint's metadata (None: it keeps none).
     key: str | None = None
 
+    def check_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        """Before any callback starts: raise if this one cannot serve the fit, so that a refused
+        fit leaves every callback's files as they were (a notebook cell run again, say)."""
+
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         """``fit`` begins: ``trainer.history`` holds the epochs already done (a resumed run's),
         ``state`` what :meth:`state` returned when the checkpoint was saved (``None`` if none)."""
@@ -208,14 +212,16 @@ class KeepBest(BestAccuracy):
         #: fit's epochs must beat it to replace them (``None``: no earlier fit's are there).
         self.kept_before: float | None = None
 
-    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
-        kept = self.kept_val_acc() if os.path.exists(self.path) else None
-        super().on_fit_start(trainer, state)
-        self.kept_before = kept if state is None and not trainer.history else None
+    def check_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         try:
             trainer.check_saves_weights()
         except WeightsError as error:
             raise WeightsError(f"KeepBest cannot keep the best epoch: {error}") from None
+
+    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+        kept = self.kept_val_acc() if os.path.exists(self.path) else None
+        super().on_fit_start(trainer, state)
+        self.kept_before = kept if state is None and not trainer.history else None
         if not trainer.is_first_replica:
             return
         with writing(self.path):

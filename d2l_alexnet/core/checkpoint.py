@@ -444,10 +444,10 @@ class Checkpointer:
 
     def attach(self, trainer: TrainerBase) -> Checkpointer:
         trainer.step_callbacks.append(self.on_step)
-        trainer.callbacks.append(self)  # on_fit_start, then on_evaluation after each epoch
+        trainer.callbacks.append(self)  # check_fit_start, then on_evaluation after each epoch
         return self
 
-    def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
+    def check_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         """A new run (not resumed) refuses a directory of another run's checkpoints: pruning
         keeps the highest steps, so its own would go first, without a word. A run resumed from
         a checkpoint of step 0 (a signal before the first step) is no new run."""

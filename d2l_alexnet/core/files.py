@@ -85,8 +85,10 @@ def remove_unfinished_writes(directory: PathLike, final_names: Iterable[str],
     file may still be growing."""
     def ours(name):
         match = UNFINISHED_WRITE.fullmatch(name)
-        return match is not None and any(fnmatch.fnmatchcase(match.group(1), pattern)
-                                         for pattern in (*final_names, f"{WRITE_PROBE}*"))
+        if match is None or probe_of_a_live_process(match.group(1)):
+            return False
+        return any(fnmatch.fnmatchcase(match.group(1), pattern)
+                   for pattern in (*final_names, f"{WRITE_PROBE}*"))
     try:
         found = sorted(name for name in os.listdir(directory) if ours(name))
     except FileNotFoundError:
@@ -97,6 +99,22 @@ def remove_unfinished_writes(directory: PathLike, final_names: Iterable[str],
         log(f"removed {', '.join(found)} in {directory}: unfinished write(s) of a run that was "
             "killed while writing (the files they were to replace are as they were)")
     return found
+
+
+def probe_of_a_live_process(name: str) -> bool:
+    """Whether ``name`` is the writability probe of a process still running: another run
+    proving the folder writable before it asks for the lock (which this run holds), which a
+    removal of its probe would refuse as if the folder could not be written."""
+    pid = name[len(WRITE_PROBE) + 1:] if name.startswith(f"{WRITE_PROBE}-") else ""
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # (PermissionError: alive, another user's)
+        return True
+    return True
 
 
 def current_umask() -> int:

@@ -240,6 +240,9 @@ class TrainerBase(HyperParameters):
         # Called as callback(trainer) after every training step.
         self.step_callbacks: list[Callable[[TrainerBase], object]] = []
         self.stop_requested = None  # set it (a signal handler does) to stop at the next step
+        # Whether a fit or evaluate has stopped at stop_requested: the next one starts without it
+        # (a notebook's trainer after a stop), while the stopped run's caller still sees it.
+        self.stop_spent = False
         self.resumed_from: Checkpoint | None = None  # the checkpoint fit continues, if any
         self.step = 0  # training steps done, over all epochs
         self.epoch_progress: EpochProgress | None = None  # while an epoch is under way
@@ -367,10 +370,16 @@ class TrainerBase(HyperParameters):
         epochs draw the data's orders from the first again (each a pure function of the data's
         ``seed`` and the epoch, so that a resumed run goes on bit for bit).
         """
+        self.clear_a_spent_stop()
         try:
             return self.fit_to_the_end(model, data, resume)
         finally:
             self.release_data_on_device()
+
+    def clear_a_spent_stop(self) -> None:
+        """Forget a stop an earlier fit or evaluate has already stopped at."""
+        if self.stop_spent:
+            self.stop_requested, self.stop_spent = None, False
 
     def fit_to_the_end(self, model: Any, data: Any, resume: Checkpoint | None) -> list[Record]:
         """:meth:`fit`'s epochs, and what ends them however they end."""
@@ -396,6 +405,7 @@ class TrainerBase(HyperParameters):
             if self.stop_reason is not None and self.log is not None:
                 self.log(self.stop_reason)
         except TrainingInterrupted:  # stopped between two steps: the state is consistent
+            self.stop_spent = True
             self.fit_finished()
             self.end_callbacks(failed=True)
             raise
@@ -450,6 +460,10 @@ class TrainerBase(HyperParameters):
         if resume is not None:
             self.restore(resume)
             callback_states = resume.metadata.get("callbacks") or {}
+        # Every callback's refusal first: a refused fit changes none of their files.
+        for callback in self.callbacks:
+            if hasattr(callback, "check_fit_start"):
+                callback.check_fit_start(self, callback_states.get(getattr(callback, "key", None)))
         if self.log is not None:
             per_epoch = (say("images_per_epoch",
                              images=number(self.epoch_examples(train=True)),
@@ -1083,9 +1097,13 @@ class TrainerBase(HyperParameters):
         """Validation loss and accuracy of ``model`` as it is, without training:
         ``{"val_loss", "val_acc"}`` over ``data``'s validation split (what ``fit`` reports after
         each epoch, by the same loop)."""
+        self.clear_a_spent_stop()
         self.setup(model, data)
         try:
             return self.validate()
+        except TrainingInterrupted:
+            self.stop_spent = True
+            raise
         finally:
             self.release_data_on_device()
 

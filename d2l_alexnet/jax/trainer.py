@@ -109,7 +109,8 @@ class Trainer(TrainerBase):
 
     ``self.state`` (a :class:`TrainState`) holds the parameters while training; ``fit`` ends by
     handing them to the model (``model.params``). Training starts from the parameters the model
-    carries, or from ``init_params`` when given; the dropout key comes from the seed.
+    carries, or from ``init_params`` when given (the first fit; later ones train on from where
+    it ended, as the model carries it); the dropout key comes from the seed.
     """
 
     backend, framework = "jax", "JAX"
@@ -312,6 +313,9 @@ class Trainer(TrainerBase):
                 getattr(leaf, "is_deleted", lambda: False)()
                 for leaf in jax.tree.leaves((self.state.params, self.state.batch_stats))):
             self.model.set_params(self.state.params, batch_stats=self.state.batch_stats)
+            # The model carries this fit's end now: a second fit trains on from it, as in every
+            # backend, rather than from init_params again (which dropped the first fit).
+            self.init_params = None
 
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         if self.state.batch_stats:

@@ -3,6 +3,7 @@ compiled steps, on one device or under a ``tf.distribute`` strategy."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -13,6 +14,20 @@ from ..core.trainer import ReplicaError, TrainerBase, replica_slices, validation
 from . import runtime
 from .data import resize_images
 from .runtime import keras, tf, to_numpy
+
+
+class _OwnRetracingFilter(logging.Filter):
+    """Drops TensorFlow's retracing warning about this Trainer's own steps: each fit and
+    evaluate makes them anew (a fit's optimizer is a new one), so a notebook's sixth such cell
+    traced once more, as meant, and the warning blamed the reader's code for it. Its warnings
+    about any other function still pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("tf.function retracing" in message and f"{__name__}.Trainer " in message)
+
+
+logging.getLogger("tensorflow").addFilter(_OwnRetracingFilter())
 
 
 # Two MirroredStrategy objects over the same devices number their all-reduces alike, so a

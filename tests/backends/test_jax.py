@@ -387,6 +387,22 @@ def test_fit_hands_the_trained_parameters_to_the_model(data):
     assert not np.array_equal(before, d2l.to_numpy(after))
 
 
+def test_a_second_fit_with_init_params_trains_on_from_the_first(data):
+    """init_params were the start of every fit on that trainer: a second fit replayed the
+    first, dropping it, where every backend's second fit trains on from the weights held."""
+    model = d2l.AlexNet(lr=0.05, resize=SMALL)
+    start = d2l.init_params(model, seed=3)
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None, init_params=start)
+    first = trainer.fit(model, data)[0]["train_loss"]
+    after_first = d2l.to_numpy(model.params["net"]["layers_0"]["kernel"])
+    second = trainer.fit(model, data)[0]["train_loss"]
+    assert second != first
+    assert not np.array_equal(d2l.to_numpy(model.params["net"]["layers_0"]["kernel"]),
+                              after_first)
+    replay = d2l.Trainer(max_epochs=1, progress=False, log=None, init_params=start)
+    assert replay.fit(d2l.AlexNet(lr=0.05, resize=SMALL), data)[0]["train_loss"] == first
+
+
 def test_applying_without_a_dropout_key_is_evaluation():
     model = d2l.AlexNet(resize=SMALL)
     X = jax.numpy.ones((2, SMALL, SMALL, 1))

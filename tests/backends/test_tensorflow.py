@@ -49,6 +49,32 @@ def make_trainer(model, **kwargs):
     return d2l.Trainer(max_epochs=1, progress=False, log=None, **kwargs).setup(model, data)
 
 
+def test_a_notebooks_sixth_evaluate_or_fit_prints_no_retracing_warning(model):
+    """Each fit and evaluate makes its step functions anew; from the sixth, TensorFlow's
+    detector warned of retracing, blaming the reader's code. Its warning about a function of
+    the reader's own still passes."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=8, limit_val=8,
+                                log=None)
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+        for _ in range(7):
+            trainer.evaluate(model, data)
+        assert [record.getMessage() for record in records
+                if "retracing" in record.getMessage()] == []
+        logger.warning("5 out of the last 5 calls to <function mine at 0x1> triggered "
+                       "tf.function retracing.")
+        assert len(records) == 1
+    finally:
+        logger.removeHandler(handler)
+
+
 def test_dropout_is_active_in_training_and_off_in_evaluation(model, batch):
     X, _ = batch
     assert not np.array_equal(model(X, training=True), model(X, training=True))

@@ -278,6 +278,28 @@ def test_a_measurement_refused_or_stopped_leaves_no_folder_and_one_line(
     assert os.listdir(tmp_path) == []
 
 
+def test_a_stopped_measurement_leaves_the_folder_another_bench_writes_into(
+        no_measurement, monkeypatch, capsys, tmp_path):
+    """Two benches with --json in one new folder: the first, stopped or refused, removed the
+    folder it had made, which the second (still measuring) then could not write into (its
+    results went to a temporary file, exit 1)."""
+    shared = tmp_path / "shared"
+
+    def measure(*args, **kwargs):
+        assert not shared.exists()  # proven writable, not held empty through the measurement
+        shared.mkdir()  # another bench, measuring into it too
+        raise DeviceError("--device gpu: no GPU is visible; use --device cpu or auto")
+
+    monkeypatch.setattr(bench, "measure", measure)
+    assert bench.main(["--json", str(shared / "a.json")]) == 2
+    assert shared.is_dir()
+    capsys.readouterr()
+    monkeypatch.setattr(bench, "measure", lambda *args, **kwargs: {"fake": 1})
+    monkeypatch.setattr(bench, "format_result", lambda output: "measured")
+    assert bench.main(["--json", str(tmp_path / "new" / "deeper" / "b.json")]) == 0
+    assert json.loads((tmp_path / "new" / "deeper" / "b.json").read_text()) == {"fake": 1}
+
+
 FAKE_CHILD = """
 import json, os, signal, sys, time
 argv = sys.argv[1:]

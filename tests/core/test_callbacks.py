@@ -226,6 +226,26 @@ def test_every_file_and_folder_given_with_a_tilde_is_in_the_home_folder(data, tm
     assert list(here.iterdir()) == []  # no folder named ~
 
 
+def test_a_fit_its_checkpointer_refuses_leaves_the_records_of_the_fit_before(data, tmp_path):
+    """A notebook cell run again: the Checkpointer refuses the second fit (its folder holds the
+    first's checkpoints), but MetricsLog, started before it, had already emptied the first
+    fit's metrics.jsonl and PlotCurves redrawn its curves."""
+    from d2l_alexnet.core.checkpoint import CheckpointError
+
+    metrics, curves = tmp_path / "metrics.jsonl", tmp_path / "curves.png"
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False),
+                           callbacks=[MetricsLog(metrics), PlotCurves(curves)])
+    Checkpointer(tmp_path / "ckpt", log=None).attach(trainer)
+    model = SoftmaxRegression(lr=0.5)
+    trainer.fit(model, data)
+    before = metrics.read_bytes(), curves.read_bytes()
+    with pytest.raises(CheckpointError, match="already holds checkpoints"):
+        trainer.fit(model, data)
+    assert (metrics.read_bytes(), curves.read_bytes()) == before
+    assert len(before[0].splitlines()) == 1
+
+
 def test_keep_best_makes_its_folder_first_and_says_when_the_best_so_far_was_not_kept(
         data, tmp_path):
     path = tmp_path / "new" / "folder" / "best.safetensors"

@@ -55,3 +55,22 @@ def test_a_write_killed_before_its_rename_leaves_a_temporary_that_the_next_run_r
     assert files.remove_unfinished_writes(tmp_path, ("weights.safetensors",),
                                           log=lines.append) == [] and len(lines) == 1
     assert files.remove_unfinished_writes(tmp_path / "missing", ("x",)) == []
+
+
+def test_a_live_processs_writability_probe_is_not_taken_for_an_unfinished_write(tmp_path):
+    """A second run proves a folder writable before it asks for its lock: the run holding the
+    folder swept that probe away as a killed run's, and the second was told the folder could
+    not be written instead of that it is in use."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    try:
+        live = f".{files.WRITE_PROBE}-{alive.pid}.q1w2e3r4.tmp"
+        killed = f".{files.WRITE_PROBE}-{dead}.a1s2d3f4.tmp"
+        for name in (live, killed):
+            (tmp_path / name).write_bytes(b"ok")
+        assert files.remove_unfinished_writes(tmp_path, (), log=None) == [killed]
+        assert os.listdir(tmp_path) == [live]
+    finally:
+        alive.kill()
+        alive.wait()

@@ -571,3 +571,24 @@ def test_a_lessons_loader_made_from_ours_draws_each_epochs_order(tmp_path):
     history = resumed.fit(SoftmaxRegression(lr=0.05), Inverted(**options),
                           resume=latest_checkpoint(tmp_path, log=None))
     assert history[-1]["train_loss"] == straight[-1]["train_loss"]
+
+
+def test_a_stop_a_fit_has_stopped_at_does_not_stop_the_next_fit_or_evaluate(data):
+    """stop_requested (a signal handler's, or code's) stayed set: every later fit and evaluate
+    on that trainer (a notebook's, after a Ctrl-C) stopped at once. A stop set before a fit
+    still stops it, as the CLI's first Ctrl-C during start-up does."""
+    from d2l_alexnet.core.trainer import TrainingInterrupted
+
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    stops = ["SIGINT"]  # one, at the first fit's first step
+    trainer.step_callbacks.append(lambda trainer: setattr(trainer, "stop_requested", stops.pop())
+                                  if stops else None)
+    model = SoftmaxRegression(lr=0.1)
+    with pytest.raises(TrainingInterrupted):
+        trainer.fit(model, data)
+    assert trainer.stop_requested == "SIGINT"  # what stopped it, for its caller
+    assert set(trainer.evaluate(model, data)) == {"val_loss", "val_acc"}
+    assert len(trainer.fit(model, data)) == 1
+    trainer.stop_requested = "SIGTERM"
+    with pytest.raises(TrainingInterrupted, match="SIGTERM"):
+        trainer.fit(model, data)
