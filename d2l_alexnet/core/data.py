@@ -316,6 +316,12 @@ def _assemble(arrays: dict, where: str, source: str, is_subset: bool) -> Fashion
     )
 
 
+def _split_files(splits: Collection[str]) -> dict[str, str]:
+    """The entries of :data:`FILE_NAMES` that hold ``splits`` (``("val",)``: the two t10k
+    files), in its order."""
+    return {key: name for key, name in FILE_NAMES.items() if key.split("_")[0] in splits}
+
+
 def _load_full_dir(directory: Path, where: str,
                    splits: Collection[str] = SPLITS) -> FashionMNISTArrays | None:
     """Load the full set's ``splits`` from ``directory`` (a split left out is empty).
@@ -327,7 +333,7 @@ def _load_full_dir(directory: Path, where: str,
     found = {key: _find_file(directory, name) for key, name in FILE_NAMES.items()}
     if not any(found.values()):
         return None
-    wanted = {key: path for key, path in found.items() if key.split("_")[0] in splits}
+    wanted = {key: found[key] for key in _split_files(splits)}
     missing = [str(directory / FILE_NAMES[k]) + "[.gz]"
                for k, p in wanted.items() if p is None]
     if missing:
@@ -578,8 +584,7 @@ def _load_explicit_dir(directory: Path, origin: str, splits: tuple[str, ...],
         message = str(error).replace("; replace or delete it", "")
         raise DataError(f"{message}: put a good copy there, {search}") from None
     if result is None:
-        names = ", ".join(name + "[.gz]" for key, name in FILE_NAMES.items()
-                          if key.split("_")[0] in splits)
+        names = ", ".join(name + "[.gz]" for name in _split_files(splits).values())
         raise DataError(f"{origin} {directory}: none of the Fashion-MNIST files found "
                         f"(expected {names}): put them there, .gz or not, {search}")
     return result
@@ -712,9 +717,7 @@ def _download_missing(cache: Path, urls: list, splits: Collection[str], *, timeo
         log(f"Warning: cannot create the cache directory {cache} ({e}); not downloading")
         return f"cannot create {cache}: {e}"
     dead: set = set()
-    for key, name in FILE_NAMES.items():
-        if key.split("_")[0] not in splits:
-            continue
+    for name in _split_files(splits).values():
         existing = _find_file(cache, name)
         if existing is not None:
             try:

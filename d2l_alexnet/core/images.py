@@ -415,9 +415,8 @@ def _split_readable(classes, files, decoded, validation_split, seed):
     none. Returns the two splits' ``(images, labels, paths)``."""
     rows = {path: (images, row) for images, _, paths in decoded for row, path in enumerate(paths)}
     readable = {name: [path for path in files[name] if path in rows] for name in classes}
-    splits = []
+    images, splits = decoded[0][0], []  # (the shape and type of an empty split)
     for entries in _stratified_split(classes, readable, validation_split, seed):
-        images = decoded[0][0]
         stacked = (np.stack([rows[path][0][rows[path][1]] for path, _ in entries]) if entries
                    else np.empty((0, *images.shape[1:]), dtype=images.dtype))
         splits.append((stacked, np.array([label for _, label in entries], dtype=np.int64),
