@@ -321,6 +321,15 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
             result = trainer.validate()
             record(trainer, result["val_loss"], result["val_acc"], time.perf_counter() - began)
 
+    class EvaluationLeftUndone(Callback):
+        """A run stopped in a mid-epoch evaluation resumes at that evaluation's step, after
+        which mid_epoch never runs: the evaluation is done as the resumed fit starts, or its
+        point would be missing from the curve (one at an epoch's end, fit does again)."""
+
+        def on_fit_start(self, trainer, state):
+            if all(point["step"] != trainer.step for point in curve):
+                mid_epoch(trainer)
+
     def epoch_end(trainer, epoch_record):  # fit has just evaluated: no second evaluation
         record(trainer, epoch_record["val_loss"], epoch_record["val_acc"],
                epoch_record["val_seconds"])
@@ -336,6 +345,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     trainer.step_callbacks.append(startup.after_first_step)
     trainer.step_callbacks.append(mid_epoch)
     trainer.callbacks.append(startup)
+    trainer.callbacks.append(EvaluationLeftUndone())
     trainer.callbacks.append(epoch_end)
     if resume_from is not None:
         check_resumable(resume_from, progress()[PROGRESS_KEY], {"train_examples": train_examples})
@@ -564,9 +574,31 @@ class SweepStopped(Exception):
 CHILD_EXIT_SECONDS = 5
 
 
-def sweep(args):
-    """Each batch size in a fresh process, its table printed as it finishes; returns the list
-    of results, or raises :class:`SweepStopped` holding those that finished."""
+class HeldStdout:
+    """stdout for the lines a measurement prints on its way to its files. A write that fails
+    (a reader that quit, a full disk) is held, and the lines after it dropped, so that the
+    results still reach their files; :meth:`raise_held` then ends the command as any stdout
+    that cannot be written does."""
+
+    def __init__(self) -> None:
+        self.error: OSError | None = None
+
+    def print(self, text: str) -> None:
+        if self.error is None:
+            try:
+                print(text, flush=True)
+            except OSError as error:
+                self.error = error
+
+    def raise_held(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def sweep(args, shown):
+    """Each batch size in a fresh process, its table printed (through ``shown``, a
+    :class:`HeldStdout`) as it finishes; returns the list of results, or raises
+    :class:`SweepStopped` holding those that finished."""
     results = []
     for batch_size in args.batch_sizes:
         with tempfile.TemporaryDirectory() as scratch:
@@ -583,7 +615,7 @@ def sweep(args):
                 raise SweepStopped(results, batch_size, reason, status)
             with open(path) as handle:
                 results.append(json.load(handle))
-        print(format_result(results[-1]))  # the parent's table: the child's went nowhere
+        shown.print(format_result(results[-1]))  # the parent's table: the child's went nowhere
     return results
 
 
@@ -799,10 +831,10 @@ def run(args):
     # written: one kept empty through a long measurement may become another bench's, which a
     # stop or refusal of this one (no folder of ours left) would then have removed.
     remove_directories(check_output_files(("--json", args.json), ("--plot", plot_path)))
-    stopped = None
+    stopped, shown = None, HeldStdout()
     if args.batch_sizes:
         try:
-            output = sweep(args)
+            output = sweep(args, shown)
         except SweepStopped as stop:
             stopped, output = stop, stop.results
     else:
@@ -811,14 +843,15 @@ def run(args):
                          log=lambda message: print(message, file=sys.stderr),
                          data_on_device=DATA_ON_DEVICE[args.data_on_device],
                          compile=args.compile, data_dir=args.data_dir)
-        print(format_result(output))
+        shown.print(format_result(output))
     if stopped is not None and not output:
         return end_of_sweep(stopped, [])
     outputs = [] if args.json is None else [(args.json,
                                              lambda: atomic_write_json(args.json, output))]
     if plot_path is not None:
         outputs.append((plot_path, lambda: plot_sweep(output, plot_path)))
-    write_results(output, outputs)
+    write_results(output, outputs, shown)
+    shown.raise_held()
     if stopped is not None:
         return end_of_sweep(stopped, [path for path, _ in outputs])
     return 0
@@ -883,11 +916,11 @@ def check_plots():
         raise UsageError(str(error)) from None
 
 
-def write_results(results, outputs):
-    """Write each ``(path, write)`` of ``outputs``, the JSON first. A failure (the disk filled
-    while measuring, say) must not lose the measurement: it raises :class:`OutputWriteError`
-    (exit 1) saying where the results are: a JSON written already, or else a temporary file
-    (or, failing that, stdout)."""
+def write_results(results, outputs, shown):
+    """Write each ``(path, write)`` of ``outputs``, the JSON first, saying so through ``shown``
+    (a :class:`HeldStdout`). A failure (the disk filled while measuring, say) must not lose the
+    measurement: it raises :class:`OutputWriteError` (exit 1) saying where the results are: a
+    JSON written already, or else a temporary file (or, failing that, stdout)."""
     written = []
     for path, write in outputs:
         try:
@@ -901,7 +934,7 @@ def write_results(results, outputs):
             reason = failure_reason(error) if isinstance(error, OSError) else str(error)
             raise OutputWriteError(f"cannot write {path} ({reason}); {safe}") from None
         written.append(path)
-        print(f"wrote {path}")
+        shown.print(f"wrote {path}")
 
 
 def save_elsewhere(results):
@@ -980,11 +1013,12 @@ def run_time_to_accuracy(args):
         return 0
     args.made_folders = [folder for path in (out, args.checkpoint_dir) if path is not None
                          for folder in missing_directories(path)]
+    shown = HeldStdout()
     result = time_to_accuracy(args.backend, args.time_to_accuracy, args.recipe,
                               args.epochs, args.batch_size, args.precision, args.device,
                               args.resize, args.eval_every, args.seed, args.limit_train,
                               args.limit_val, args.data_dir,
-                              log=lambda message: print(message, flush=True),
+                              log=shown.print,  # (a held stdout error: the run goes on)
                               checkpoint_dir=args.checkpoint_dir,
                               checkpoint_every=args.checkpoint_every,
                               resume_from=args.resume_from, started=started,
@@ -996,9 +1030,10 @@ def run_time_to_accuracy(args):
                                   "time-to-accuracy.json and .png"))
     result["recipe_name"] = args.recipe_name
     result["command"] = shlex.join(["python", "-m", "d2l_alexnet.bench", *args.argv])
-    print(describe_time_to_accuracy(result))
+    shown.print(describe_time_to_accuracy(result))
     write_results(result, [(json_path, lambda: atomic_write_json(json_path, result)),
-                           (plot_path, lambda: plot_time_to_accuracy(result, plot_path))])
+                           (plot_path, lambda: plot_time_to_accuracy(result, plot_path))], shown)
+    shown.raise_held()
     return 0
 
 

@@ -21,12 +21,13 @@ import threading
 import numpy as np
 
 from .backends import canonical_name, load_backend
-from .cli import (DATA_ON_DEVICE, UsageError, add_backend_argument, add_batch_size_argument,
-                  add_compile_argument, add_data_arguments, add_data_on_device_argument,
-                  add_device_argument, add_precision_argument, check_compile, check_counts,
-                  check_data_dir, check_output_path, check_resize, check_seed, command_parser,
-                  compile_options, exit_status_of, failure_reason, normalized_names,
-                  path_argument, reordered_class_names, same_class_names, shown_names)
+from .cli import (DATA_ON_DEVICE, STDOUT_MARK, UsageError, add_backend_argument,
+                  add_batch_size_argument, add_compile_argument, add_data_arguments,
+                  add_data_on_device_argument, add_device_argument, add_precision_argument,
+                  check_compile, check_counts, check_data_dir, check_output_path, check_resize,
+                  check_seed, command_parser, compile_options, exit_status_of, failure_reason,
+                  normalized_names, path_argument, reordered_class_names, same_class_names,
+                  shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
@@ -668,6 +669,15 @@ def train_model(args, trainer, model, data, checkpointer):
         where = where_the_weights_are(model, [], checkpointer, args,
                                       then=f"resume with: {resume_command(args)}")
         raise RecordWriteError(f"{error.what}; {where}", error.what) from None
+    except OSError as error:
+        # stdout gone mid-run (a reader that quit, a full disk): the epoch its line told of was
+        # saved first; where, on stderr, which may still be read.
+        if getattr(error, STDOUT_MARK, False) and checkpointer is not None and (
+                checkpointer.last_path is not None):
+            with contextlib.suppress(OSError, ValueError):
+                warn(f"note: stdout could not be written; the last checkpoint is "
+                     f"{checkpointer.last_path}: resume with: {resume_command(args)}")
+        raise
     except TrainingError as error:
         if checkpointer is not None and checkpointer.last_path is not None:
             raise TrainingError(f"{error.for_command_line()}; the last good checkpoint is "

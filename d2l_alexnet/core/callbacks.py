@@ -163,12 +163,12 @@ class BestAccuracy(Callback):
         self.evaluations_without_improvement = 0
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
-        if state is not None:
-            self.best_val_acc, self.best_epoch = state["best_val_acc"], state["best_epoch"]
-            self.evaluations_without_improvement = state["evaluations_without_improvement"]
-            return
-        BestAccuracy.__init__(self)  # a new run, or a checkpoint saved without this callback:
-        for record in trainer.history:  # its history tells the same
+        # Counted again from the resumed run's history rather than taken from ``state``: the
+        # history is the run's own record of every epoch, while a state may lag behind it
+        # (saved by a Checkpointer that acted before this callback had seen the epoch, or
+        # carried over a resume this callback sat out).
+        BestAccuracy.__init__(self)
+        for record in trainer.history:
             self.track(record)
 
     def track(self, record: Record) -> bool:
@@ -399,6 +399,20 @@ class TensorBoardLog(Callback):
         self.writer: Any = None  # tensorboardX's EventsWriter while a fit runs
         #: The name in the event files of the run the last ``fit`` continued or began.
         self.run: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy or a pickle (a trainer or a trained model that holds this log) without the
+        tensorboardX modules, which do not pickle, or a fit's open file, which stays the
+        original's: both are had again on unpickling and at the copy's next fit."""
+        state = dict(self.__dict__, writer=None)
+        for name in ("event_file_writer", "event_pb2", "summary", "masked_crc32c"):
+            del state[name]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        (self.event_file_writer, self.event_pb2, self.summary,
+         self.masked_crc32c) = import_tensorboardx()
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         resumed_run = saved_run(state) if trainer.resumed_from is not None else None

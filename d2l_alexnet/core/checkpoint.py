@@ -169,9 +169,13 @@ class Checkpoint:
         return self.metadata["step"]
 
     def describe(self) -> str:
-        """``epoch 2, batch 1 (step 5)``: where training continues from this checkpoint."""
-        return (f"epoch {self.metadata['epoch'] + 1}, batch {self.metadata['batch']} "
-                f"(step {self.step})")
+        """Where this checkpoint stands: ``epoch 2, batch 1 (step 5)``, where training goes on
+        within an epoch, or ``the end of epoch 1 (step 4)``, which a run ending there (nothing
+        left to train) may be resumed from too."""
+        epoch, batch = self.metadata["epoch"], self.metadata["batch"]
+        if batch == 0 and epoch > 0:
+            return f"the end of epoch {epoch} (step {self.step})"
+        return f"epoch {epoch + 1}, batch {batch} (step {self.step})"
 
 
 def read_checkpoint(path: PathLike) -> Checkpoint:
@@ -425,6 +429,9 @@ class Checkpointer:
     when given, is called at each save and its dict joins the checkpoint's metadata (``bench
     --time-to-accuracy`` keeps its curve and clock there).
     """
+
+    # It saves every callback's state of the epoch: the trainer gives it the epoch after them.
+    runs_last = True
 
     def __init__(self, directory: PathLike, every: int | None = None, keep: int = 2,
                  log: Log | None = print,

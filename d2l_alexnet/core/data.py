@@ -456,7 +456,7 @@ def _download_one(name: str, cache: Path, mirrors: list, dead: set, *,
         fetcher = pooch.create(path=cache, base_url=base.rstrip("/") + "/",
                                registry={name + ".gz": None},
                                retry_if_failed=max(1, retries) - 1)
-        log(f"Downloading {url}")
+        log(say("downloading", url=url))
         # pooch logs each download at INFO on its own handler: said once here, in our log.
         pooch_log = pooch.get_logger()
         level = pooch_log.level
@@ -676,7 +676,7 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
         if failed is None and cache is not None:
             result = try_dir(cache, "user cache")
             if result is not None:
-                log(f"Fashion-MNIST downloaded and verified into {cache}")
+                log(say("downloaded", cache=cache))
                 return replace(result, download_seconds=time.perf_counter() - download_started)
         else:
             looked.append(f"download from {', '.join(urls) or '(no mirrors)'}: {failed}")

@@ -39,6 +39,12 @@ class DataModule(HyperParameters):
     data contract").
     """
 
+    # The book's defaults, for the modules here that take neither (Fashion-MNIST is found, not
+    # downloaded to root, and read in memory): a lesson's get_dataloader written as the book's,
+    # DataLoader(..., num_workers=self.num_workers), works on them as on the book's.
+    root: PathLike = "../data"
+    num_workers = 4
+
     def __init__(self, root: PathLike = "../data", num_workers: int = 4) -> None:
         self.save_hyperparameters()
 

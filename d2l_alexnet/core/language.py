@@ -2,10 +2,11 @@
 number format (a dot between thousands and a decimal comma: 42.999.808 parameters, 0,8824).
 
 The chapter's Indonesian notebooks call ``set_language("id")`` once, so that the Trainer's lines,
-a data module's summary, a weights file's adaptation note, the cost report and the comparison
-table print as their own cells do; read "4,096 gambar", an Indonesian reader sees about four.
-Errors stay in English in every language: people search for them, quote them in issues, and the
-tests match them. The command line never changes the language.
+``layer_summary``, a data module's summary and download, a weights file's adaptation note, the
+cost report and the comparison table print as their own cells do; read "4,096 gambar", an
+Indonesian reader sees about four. Errors stay in English in every language: people search for
+them, quote them in issues, and the tests match them. The command line never changes the
+language.
 """
 
 from __future__ import annotations
@@ -60,7 +61,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "table_image": "image", "table_total": "total",
         "mode_quick": "quick run", "mode_smoke": "smoke run", "mode_full": "full run",
         "gpu_found": "a GPU is available", "gpu_missing": "no GPU found",
-        # Notices a notebook may print: data found elsewhere, files skipped, an early stop.
+        # layer_summary's lines, in the book's own format.
+        "layer_output": "{layer} output shape:\t {shape}",
+        # Notices a notebook may print: data downloaded or found elsewhere, files skipped, an early
+        # stop.
         "subset_notice": "Full Fashion-MNIST not found; using the embedded {total}-image subset "
                          "({train} train, {val} validation; accuracies will not match the "
                          "book). {how}.",
@@ -68,13 +72,15 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "`apt-get install dataset-fashion-mnist`, or pass --data-dir DIR (or set "
                       "{variable}=DIR) naming a directory with the four official files, .gz or "
                       "not",
+        "downloading": "Downloading {url}",
+        "downloaded": "Fashion-MNIST downloaded and verified into {cache}",
         "skipped_one": "{owner} {root}: skipped 1 unreadable image file: {paths}",
         "skipped_many": "{owner} {root}: skipped {count} unreadable image files: {paths}",
         "early_stopping": "early stopping: val_acc has not improved on {best} (epoch {epoch}) "
                           "for {count} epochs",
         "gpus_missing": "num_gpus={num_gpus}: no GPU is visible to {framework}, so this trains "
-                        "on the CPU as one device, as the book's Trainer does (device=\"cpu\" "
-                        "makes {requested} CPU replicas)",
+                        "on the CPU as one device, as the book's Trainer does ({how} makes "
+                        "{requested} CPU replicas)",
     },
     "id": {
         "training_on": "pelatihan di {device} ({precision}{placement}): {per_epoch}, "
@@ -115,6 +121,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mode_quick": "pelatihan cepat", "mode_smoke": "pelatihan uji singkat",
         "mode_full": "pelatihan penuh",
         "gpu_found": "ada GPU", "gpu_missing": "tidak ada GPU",
+        "layer_output": "{layer} bentuk output:\t {shape}",
         "subset_notice": "Fashion-MNIST lengkap tidak ditemukan; memakai subset bawaan berisi "
                          "{total} gambar ({train} latih, {val} validasi; akurasinya tidak akan "
                          "sama dengan buku). {how}.",
@@ -122,6 +129,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "jalankan `apt-get install dataset-fashion-mnist`, atau berikan "
                       "--data-dir DIR (atau atur {variable}=DIR) yang menunjuk direktori berisi "
                       "keempat file resmi, .gz atau bukan",
+        "downloading": "Mengunduh {url}",
+        "downloaded": "Fashion-MNIST telah diunduh dan diverifikasi ke {cache}",
         "skipped_one": "{owner} {root}: 1 file gambar yang tidak terbaca dilewati: {paths}",
         "skipped_many": "{owner} {root}: {count} file gambar yang tidak terbaca dilewati: "
                         "{paths}",
@@ -129,7 +138,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                           "selama {count} epoch",
         "gpus_missing": "num_gpus={num_gpus}: tidak ada GPU yang terlihat oleh {framework}, "
                         "jadi pelatihan berjalan di CPU sebagai satu perangkat, seperti Trainer "
-                        "buku ini (device=\"cpu\" membuat {requested} replika CPU)",
+                        "buku ini ({how} membuat {requested} replika CPU)",
     },
 }
 

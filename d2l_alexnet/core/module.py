@@ -9,7 +9,9 @@ and ``predict``/``features`` batching over numpy images or framework tensors.
 
 from __future__ import annotations
 
+import inspect
 import numbers
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any, ClassVar, TYPE_CHECKING
@@ -22,6 +24,7 @@ from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size, lay
 from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
 from .images import CHANNEL_COUNTS, channels_last
+from .language import say
 from .progress import ProgressBoard
 from .recipe import TrainingRecipe
 from .types import Log, PathLike, Size
@@ -90,6 +93,44 @@ def sequential_net_refusal(model: Any, method: str) -> TypeError:
 
 
 RECIPE_SETTINGS = frozenset(field.name for field in fields(TrainingRecipe))
+
+
+def constructor_arguments(cls: type, hparams: dict[str, Any]) -> dict[str, Any]:
+    """The arguments that make a model of ``cls`` again: those of its ``hparams`` (what
+    ``save_hyperparameters`` kept) that its ``__init__`` takes; a ``TypeError`` in one line when
+    they are not enough (a lesson's model that keeps none of its own)."""
+    signature = inspect.signature(getattr(cls, "__init__"))  # (mypy: cls.__init__ is unsound)
+    parameters = list(signature.parameters.values())[1:]  # not self
+    takes_any = any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters)
+    names = {parameter.name for parameter in parameters}
+    arguments = {name: value for name, value in hparams.items() if takes_any or name in names}
+    try:
+        signature.bind(None, **arguments)
+    except TypeError as error:
+        raise TypeError(f"{cls.__name__} cannot be copied or pickled: it is made again from the "
+                        "arguments its save_hyperparameters() kept "
+                        f"({', '.join(hparams) or 'none'}), and {error}: call "
+                        "self.save_hyperparameters() in its __init__, or keep its weights with "
+                        "save_weights and load_weights") from None
+    return arguments
+
+
+def rebuilt_model(cls: type, arguments: dict[str, Any], changed: dict[str, Any],
+                  state: Any) -> Any:
+    """A copy or an unpickled model (:meth:`ModuleContract.rebuilding_reduce`): ``cls`` made
+    again from its constructor's ``arguments``, its recipe's values set since (``changed``),
+    then given ``state``. Python's RNG, from which Keras' initializers draw their seeds, is left
+    as it was, so a copy changes no model made after it. (MXNet's RNG cannot be read: there,
+    the weights the copy draws before they are replaced move its stream.)"""
+    python_rng = random.getstate()
+    try:
+        model = cls(**arguments)
+    finally:
+        random.setstate(python_rng)
+    for name, value in changed.items():
+        setattr(model, name, value)
+    model.restore_copy_state(state)
+    return model
 
 
 class ModuleContract(HyperParameters):
@@ -172,9 +213,11 @@ class ModuleContract(HyperParameters):
         raise NotImplementedError
 
     def summary_lines(self, X_shape: Sequence[int]) -> list[str]:
-        """The book's ``layer_summary`` lines: ``'<Layer> output shape:\\t <shape>'``."""
+        """The book's ``layer_summary`` lines: ``'<Layer> output shape:\\t <shape>'`` (in the
+        language of :func:`~d2l_alexnet.core.language.set_language`)."""
         self.check_input_shape(tuple(X_shape))  # one line, not a framework's shape error
-        return [f"{name} output shape:\t {shape}" for name, shape in self.layer_outputs(X_shape)]
+        return [say("layer_output", layer=name, shape=shape)
+                for name, shape in self.layer_outputs(X_shape)]
 
     def layer_summary(self, X_shape: Sequence[int]) -> None:
         """Print each layer's output shape for an input of ``X_shape`` (d2l, sec_lenet)."""
@@ -237,8 +280,15 @@ class ModuleContract(HyperParameters):
         return getattr(self, "in_channels", IN_CHANNELS)
 
     def input_batch_shape(self, batch_size: int = 1) -> tuple[int, int, int, int]:
-        """The shape of a batch this model takes, in its backend's layout."""
-        height, width = self.input_size  # type: ignore[misc]  # (a model built for a size)
+        """The shape of a batch this model takes, in its backend's layout; a model that says
+        not its input size (a lesson's, without ``resize=``) raises :class:`InputShapeError`."""
+        if self.input_size is None:
+            raise InputShapeError(
+                f"{type(self).__name__}.input_batch_shape needs the model's input size, and "
+                f"{type(self).__name__} says not which it takes (it has no resize=): write the "
+                "batch's shape yourself, in the layout of its backend "
+                f"({self.LAYOUT})")
+        height, width = self.input_size
         if self.LAYOUT == "NCHW":
             return (batch_size, self.input_channels, height, width)
         return (batch_size, height, width, self.input_channels)
@@ -282,10 +332,11 @@ class ModuleContract(HyperParameters):
     def load_weights(self, path: PathLike, *, skip_head: bool = False,
                      log: Log | None = print) -> ModuleContract:
         """Set the parameters from a canonical weights file (saved by any backend). A file for
-        another input size or number of classes raises ``WeightsError``, unless ``skip_head``:
-        then everything but the last layer is loaded (fine-tuning to other classes). A file for
-        another channel count adapts the first convolution (``core/weights.py``), said through
-        ``log``. Returns the model."""
+        another number of classes raises ``WeightsError``, unless ``skip_head``: then everything
+        but the last layer is loaded (fine-tuning to other classes). A file for another input
+        size raises ``WeightsError`` either way, naming the ``resize=`` to build the model with.
+        A file for another channel count adapts the first convolution (``core/weights.py``),
+        said through ``log``. Returns the model."""
         self.check_chapter_table()
         self.assign_weight_arrays(weights.load_weights(
             path, self.LAYOUT,  # type: ignore[arg-type]  # (set by every backend's Module)
@@ -311,6 +362,34 @@ class ModuleContract(HyperParameters):
                 f"{type(self).__name__} is built from its own layers=: weights files hold the "
                 "chapter's AlexNet only; keep this model's parameters with "
                 "parameter_arrays(model) (or a checkpoint) instead")
+
+    # ---- copies and pickles ------------------------------------------------------------------
+    def rebuilding_reduce(self) -> tuple[Any, ...]:
+        """``__reduce__`` for a backend whose models cannot be pickled as they are (Keras pickles
+        a model through its registry of classes; MXNet's compiled graph holds C pointers): the
+        model made again from its class and the arguments ``save_hyperparameters`` kept, then
+        given :meth:`copy_state` (its weights), so ``copy.deepcopy``, ``pickle`` and a process
+        pool give an independent model of the same class, hyperparameters and weights."""
+        cls = type(self)
+        arguments = constructor_arguments(cls, self.hparams)
+        changed = {name: getattr(self, name) for name, value in self.hparams.items()
+                   if name in RECIPE_SETTINGS and getattr(self, name, value) is not value}
+        return (rebuilt_model, (cls, arguments, changed, self.copy_state()))
+
+    def shallow_copy(self) -> Any:
+        """``copy.copy``, as PyTorch's and Flax's modules give it: a new model of the same
+        class whose attributes are the original's (the same layers and weights)."""
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
+    def copy_state(self) -> Any:
+        """Backends: what a copy needs beside the constructor's arguments (the weights)."""
+        raise NotImplementedError
+
+    def restore_copy_state(self, state: Any) -> None:
+        """Backends: take :meth:`copy_state`'s ``state`` into a freshly made model."""
+        raise NotImplementedError
 
     # ---- inference ---------------------------------------------------------------------------
     def predict(self, X: Any, batch_size: int = 256) -> np.ndarray:

@@ -302,4 +302,9 @@ class ProgressBar:
         self.bar.refresh()
 
     def close(self) -> None:
+        """Remove the bar from a terminal, so the epoch's line starts where it stood."""
+        if self.drawn is not None and hasattr(self.bar, "start_t"):
+            # tqdm clears a bar only once its own update() has printed it (and not within its
+            # delay of the start): this one draws through refresh(), which tqdm does not count.
+            self.bar.last_print_t = max(self.bar.last_print_t, self.bar.start_t + self.bar.delay)
         self.bar.close()

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import numbers
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -126,12 +127,19 @@ class EpochProgress:
     segment_sum: float = 0.0  # since the last train_loss point on the board
     segment_seen: int = 0
     next_point: float = 0.0  # images seen at which the next train_loss point is drawn
+    # Seconds of training the epoch took before this process's pass (None: a checkpoint of a
+    # version that kept none), so that a resumed epoch's seconds and images_per_sec are the
+    # whole epoch's: a run stopped in its validation resumes with no training step left.
+    train_seconds: float | None = 0.0
     seen_at_start: int = 0  # images seen when this process took over (for images_per_sec)
+    pass_started: float | None = None  # when this process's training pass began (perf_counter)
     pending: list = field(default_factory=list, repr=False)  # losses not yet on the host
 
     def as_dict(self) -> dict[str, Any]:
         state = asdict(self)
-        del state["pending"], state["seen_at_start"]
+        if self.train_seconds is not None and self.pass_started is not None:
+            state["train_seconds"] += time.perf_counter() - self.pass_started
+        del state["pending"], state["seen_at_start"], state["pass_started"]
         return state
 
 
@@ -178,6 +186,10 @@ class TrainerBase(HyperParameters):
     # The CLI's name of the backend (``"pytorch"``...), set by each Trainer.
     backend: str | None = None
     framework: str | None = None  # the framework's own name, for messages (``"PyTorch"``...)
+    # What makes ``{count}`` CPU replicas in this backend, for the line that says there is no
+    # GPU (each backend's way: README, "Several devices").
+    CPU_REPLICAS = 'device="cpu"'
+
     draws_its_own_board = True  # so our models' plot() leaves the drawing to this trainer
     model_methods = ("configure_optimizers", "training_step", "loss", "accuracy")  # it calls
     val_batch_idx = 0  # the book's counters, for a model written for the book's Trainer
@@ -222,7 +234,8 @@ class TrainerBase(HyperParameters):
                 # the CPU, as one device. (device="cpu" asks for CPU replicas instead.)
                 if log is not None:
                     log(say("gpus_missing", num_gpus=num_gpus, framework=self.framework,
-                            requested=requested))
+                            requested=requested,
+                            how=self.CPU_REPLICAS.format(count=requested)))
                 requested = 1
         check_device(device)
         self.num_replicas, self.replica_rank = self.replicas(requested)
@@ -399,11 +412,9 @@ class TrainerBase(HyperParameters):
                 record = self.fit_epoch()
                 self.history.append(record)
                 self.epoch_progress = None
-                if self.log is not None:
-                    self.log(format_epoch(record, self.max_epochs))
-                self.evaluation_callbacks(record)
-            if self.stop_reason is not None and self.log is not None:
-                self.log(self.stop_reason)
+                self.log_epoch_and_call_back(record)
+            if self.stop_reason is not None:
+                self.log_line(self.stop_reason)
         except TrainingInterrupted:  # stopped between two steps: the state is consistent
             self.stop_spent = True
             self.fit_finished()
@@ -424,9 +435,12 @@ class TrainerBase(HyperParameters):
     def evaluation_callbacks(self, record: Record) -> None:
         """Give each callback the epoch's ``record``. A record that cannot be written (a full
         disk) stops the run only once every callback has acted: a Checkpointer after it still
-        saves the epoch, and the state it saves is every callback's, so no epoch is lost."""
+        saves the epoch, and the state it saves is every callback's, so no epoch is lost. The
+        callbacks that save the others' state (``runs_last``: a Checkpointer) act after all the
+        others, wherever the list puts them, as Lightning runs its checkpoint callbacks last:
+        before them, an early stop's count or the best epoch would be saved one epoch late."""
         held: RecordWriteError | None = None
-        for callback in self.callbacks:
+        for callback in sorted(self.callbacks, key=lambda one: getattr(one, "runs_last", False)):
             try:
                 if hasattr(callback, "on_evaluation"):
                     callback.on_evaluation(self, record)
@@ -436,6 +450,21 @@ class TrainerBase(HyperParameters):
                 held = held or error
         if held is not None:
             raise held
+
+    def log_line(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def log_epoch_and_call_back(self, record: Record) -> None:
+        """Log the epoch's line, then give the callbacks its ``record``. A line that cannot be
+        written (stdout a reader quit, or on a full disk) ends the run only after them: the
+        epoch it tells of is checkpointed and recorded first, as when a record fails."""
+        try:
+            self.log_line(format_epoch(record, self.max_epochs))
+        except OSError:
+            self.evaluation_callbacks(record)
+            raise
+        self.evaluation_callbacks(record)
 
     def end_callbacks(self, failed: bool) -> None:
         """Tell the callbacks that ``fit`` ended (``on_fit_end``: a TensorBoard log closes its
@@ -795,7 +824,8 @@ class TrainerBase(HyperParameters):
             self.epoch_progress = EpochProgress(
                 next_point=math.inf if total is None else total / points_per_epoch)
         state = self.epoch_progress  # a resumed epoch starts from the checkpoint's sums
-        state.seen_at_start = state.seen
+        state.seen_at_start, state.pass_started = state.seen, started
+        earlier_seconds = state.train_seconds
         bar = (ProgressBar(total, f"epoch {epoch + 1}/{self.max_epochs}", initial=state.seen)
                if self.progress else None)
         try:
@@ -826,11 +856,15 @@ class TrainerBase(HyperParameters):
                 bar.close()
             raise
         self.flush_losses()
+        self.training_pass_ended()
         if total is None and state.segment_seen:  # the loader's length was unknown: one point
             self.board.draw(epoch + 1, state.segment_sum / state.segment_seen, "train_loss")
             state.segment_sum, state.segment_seen = 0.0, 0
         seen, loss_sum = state.seen, state.loss_sum
         train_seconds = time.perf_counter() - started
+        state.pass_started = None  # its time is counted: a stop in the validation keeps it
+        if earlier_seconds is not None:
+            state.train_seconds = earlier_seconds + train_seconds
         if bar is not None:
             bar.update(seen, loss=loss_sum / max(seen, 1), force=True)
             bar.close()
@@ -838,7 +872,12 @@ class TrainerBase(HyperParameters):
         validation_started = time.perf_counter()
         validation = self.validate()
         self.check_validation_loss(validation["val_loss"])
-        seconds = time.perf_counter() - started
+        ended = time.perf_counter()
+        seconds = ended - started + (earlier_seconds or 0.0)
+        if earlier_seconds is not None:  # the whole epoch's rate
+            rate_images, rate_seconds = seen, state.train_seconds
+        else:  # (earlier time unknown: this process's part)
+            rate_images, rate_seconds = seen - state.seen_at_start, train_seconds
         # None: a checkpoint's history from before images_seen was recorded.
         earlier_images = self.history[-1].get("images_seen") if self.history else 0
         record: Record = {
@@ -850,13 +889,17 @@ class TrainerBase(HyperParameters):
             "val_loss": validation["val_loss"],
             "val_acc": validation["val_acc"],
             "seconds": seconds,
-            "val_seconds": seconds - (validation_started - started),
-            "images_per_sec": ((seen - state.seen_at_start) / train_seconds
-                               if train_seconds > 0 else 0.0),
+            "val_seconds": ended - validation_started,
+            "images_per_sec": rate_images / rate_seconds if rate_seconds else 0.0,
         }
         self.board.draw(epoch + 1, record["val_loss"], "val_loss")
         self.board.draw(epoch + 1, record["val_acc"], "val_acc")
         return record
+
+    def training_pass_ended(self) -> None:
+        """Once per epoch, after its last training step (its losses added up) and before its
+        validation, an epoch resumed with no step left included: a backend steps a schedule of
+        the epoch here (PyTorch's ``"interval": "epoch"`` schedulers)."""
 
     def diverged_loss_limit(self) -> float:
         """A loss above this has diverged: 10⁴ times chance's, ln(num_classes)."""
@@ -902,10 +945,20 @@ class TrainerBase(HyperParameters):
 
     def planned_learning_rate(self) -> float | None:
         """The learning rate the next step applies, by the recipe's schedule (:attr:`lr_plan`),
-        or the model's constant ``lr`` (``None`` for a model without one)."""
+        else as the optimizer holds it (a model's own schedule, as Keras and Lightning log
+        it), written as the model's ``lr`` where the optimizer applies that: float32 holds
+        0.01 as 0.0099999998. ``None`` for a rate unknown (a JAX model's own optimizer, whose
+        rate optax keeps to itself, and no ``lr``)."""
         if self.lr_plan is not None:
             return self.lr_plan(self.step)
-        return getattr(self.model, "lr", None)
+        stated = getattr(self.model, "lr", None)
+        try:
+            applied = self.learning_rate()
+        except NotImplementedError:
+            return stated
+        if isinstance(stated, numbers.Real) and np.float32(applied) == np.float32(stated):
+            return float(stated)
+        return applied
 
     def request_stop(self, reason: str) -> None:
         """End ``fit`` once the epoch in progress is done and its callbacks have run (a
@@ -1006,12 +1059,22 @@ class TrainerBase(HyperParameters):
             "step": self.step,
             "epoch_progress": None if state is None else state.as_dict(),
             "history": self.history,
-            "callbacks": {callback.key: callback.state() for callback in self.callbacks
-                          if getattr(callback, "key", None) is not None},
+            "callbacks": self.callback_states(),
             "board": {label: [xs, ys] for label, (xs, ys) in self.board.series.items()},
             "classes": self.class_names(),
         })
         return metadata, arrays
+
+    def callback_states(self) -> dict[str, Any]:
+        """Each callback's :meth:`~d2l_alexnet.core.callbacks.Callback.state` by its ``key``, for
+        a checkpoint. The saved states of the callbacks a resumed fit goes without are kept as
+        they were: a run resumed once without its TensorBoard log (``--tensorboard`` left out)
+        and then with it again finds its log's files as its own."""
+        states = dict((self.resumed_from.metadata.get("callbacks") or {})
+                      if self.resumed_from is not None else {})
+        states.update({callback.key: callback.state() for callback in self.callbacks
+                       if getattr(callback, "key", None) is not None})
+        return states
 
     def class_names(self) -> list[str] | None:
         """The data's class names in label order (``classes``: Fashion-MNIST's, an image

@@ -360,11 +360,15 @@ class Dropout(nn.Dropout):
         return super().__call__(inputs, deterministic, rng)
 
 
-def build_network(num_classes: int = 10, training: bool | None = None,
-                  layers: Sequence[Layer] = ALEXNET) -> nn.Sequential:
+def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
+                  layers: Sequence[Layer] = ALEXNET, in_channels: int = IN_CHANNELS, *,
+                  training: bool | None = None) -> nn.Sequential:
     """``nn.Sequential`` from the shared architecture table: Xavier-uniform kernels (HWIO, or
-    ``(in, out)``) and zero biases; input sizes are inferred at ``init``. ``training``: dropout
-    on (True), off (False), or when the call has a ``"dropout"`` RNG (None)."""
+    ``(in, out)``) and zero biases. The arguments are the other backends' (the table is checked
+    for ``resize`` and ``in_channels`` as theirs is: too small an input is refused), though
+    Flax infers the input sizes at ``init``. ``training``: dropout on (True), off (False), or
+    when the call has a ``"dropout"`` RNG (None)."""
+    layer_table(resize, num_classes, in_channels, layers=layers)
     init = dict(kernel_init=nn.initializers.xavier_uniform(), bias_init=nn.initializers.zeros)
     modules = []
     for layer in layers:
@@ -435,8 +439,9 @@ class AlexNet(Classifier):
         super().__post_init__()
 
     def setup(self) -> None:
-        self.net = build_network(self.num_classes, self.training,
-                                 with_dropout(self.dropout, self.table))
+        self.net = build_network(self.num_classes, self.resize,
+                                 with_dropout(self.dropout, self.table), self.in_channels,
+                                 training=self.training)
 
     @nn.nowrap
     def save_weights(self, path: PathLike, *, params: dict[str, Any] | None = None,

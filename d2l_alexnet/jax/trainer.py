@@ -114,6 +114,8 @@ class Trainer(TrainerBase):
     """
 
     backend, framework = "jax", "JAX"
+    CPU_REPLICAS = ('device="cpu" with XLA_FLAGS=--xla_force_host_platform_device_count={count} '
+                    "set before JAX starts")
     supports_data_on_device = True
 
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,

@@ -42,6 +42,31 @@ class Module(nn.Block, ModuleContract):
         with naming_numpy_operators():  # a lesson's npx.relu on our arrays: say what to write
             return super().__call__(*inputs)
 
+    # Copies and pickles: the model made again from its class, its hyperparameters and its
+    # weights, hybridized again (a hybridized block's cached graph holds C pointers, and a
+    # trained parameter its Gluon Trainer, neither of which pickles).
+    __reduce__ = ModuleContract.rebuilding_reduce
+    __copy__ = ModuleContract.shallow_copy
+
+    def copy_state(self) -> dict[str, Any]:
+        """The parameters (BatchNorm's statistics too), the devices they live on, and which
+        blocks are hybridized (with their options)."""
+        hybridized = [(index, dict(block._flags)) for index, block in enumerate(_blocks(self))
+                      if isinstance(block, nn.HybridBlock) and block._active]
+        contexts = next(iter(self.collect_params().values())).list_ctx()
+        return {"weights": self.weight_arrays(), "contexts": contexts, "hybridized": hybridized}
+
+    def restore_copy_state(self, state: dict[str, Any]) -> None:
+        contexts = state["contexts"]
+        gpus = mx.context.num_gpus()
+        if contexts != [mx.cpu()] and all(context.device_type == "cpu"
+                                          or context.device_id < gpus for context in contexts):
+            self.collect_params().reset_ctx(contexts)  # where the original is, if there is one
+        self.assign_weight_arrays(state["weights"])
+        blocks = _blocks(self)
+        for index, flags in state["hybridized"]:
+            blocks[index].hybridize(True, **flags)
+
     def forward(self, X: mx.nd.NDArray) -> mx.nd.NDArray:
         self.check_input_shape(X.shape)
         return self.net(X)
@@ -98,6 +123,13 @@ class Module(nn.Block, ModuleContract):
             with naming_numpy_operators():
                 X = layer(X)
             yield type(layer).__name__, X.shape
+
+
+def _blocks(model: nn.Block) -> list[nn.Block]:
+    """Every block of ``model`` (itself last), in the order Gluon's ``apply`` walks them."""
+    blocks: list[nn.Block] = []
+    model.apply(blocks.append)
+    return blocks
 
 
 class Classifier(Module):

@@ -13,11 +13,11 @@ import numpy as np
 
 from ..core.architecture import (ALEXNET, CHAPTER_RESIZE, IN_CHANNELS, Layer, as_size,
                                  check_in_channels, layer_table, with_dropout)
-from ..core.module import ModuleContract
+from ..core.module import ModuleContract, constructor_arguments
 from ..core.recipe import LearningRatePlan
 from ..core.types import Log, PathLike, Size
 from .data import resize_images
-from .runtime import LAYOUT, keras, tf
+from .runtime import LAYOUT, keras, tf, to_numpy
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
@@ -111,6 +111,43 @@ class Module(keras.Model, ModuleContract):
             return super().load_weights(filepath, *args, **kwargs)
         _refuse_keras_options("load_weights", filepath, args, kwargs, "skip_head= and log=")
         return ModuleContract.load_weights(self, filepath, skip_head=skip_head, log=log)
+
+    # Copies and pickles: the model made again from its class, its hyperparameters and its
+    # variables (Keras' own __reduce__ rebuilds from a config of registered classes).
+    __reduce__ = ModuleContract.rebuilding_reduce
+    __copy__ = ModuleContract.shallow_copy
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's arguments, as ``save_hyperparameters`` kept them (Keras' own
+        config of a subclassed model holds the defaults, not the values given)."""
+        return constructor_arguments(type(self), self.hparams)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Module:
+        """A model made from :meth:`get_config`'s arguments (its own docstring: Keras' does not
+        read as reStructuredText on the API page)."""
+        return cls(**config)
+
+    def copy_state(self) -> dict[str, Any]:
+        """Every variable's value in order (the weights, hand-made ``tf.Variable``s, the dropout
+        layers' seed states) and the input shape ``self.net`` was built for."""
+        net = getattr(self, "net", None)
+        built = net is not None and net.built and net.get_build_config()
+        return {"variables": [to_numpy(variable) for variable in self.variables],
+                "net_build_config": built or None}
+
+    def restore_copy_state(self, state: dict[str, Any]) -> None:
+        arrays, build_config = state["variables"], state["net_build_config"]
+        if len(self.variables) != len(arrays) and build_config is not None:
+            self.net.build_from_config(build_config)  # a lesson's, built by its first batch
+        variables = self.variables
+        if [tuple(variable.shape) for variable in variables] != [array.shape for array in arrays]:
+            raise TypeError(f"{type(self).__name__} made again from its hyperparameters has "
+                            f"{len(variables)} variables of other shapes than the "
+                            f"{len(arrays)} it is copied from: keep its weights with "
+                            "save_weights and load_weights")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
 
     # Class indices, as in every backend, not Keras' outputs (those are model(X, training=False)).
     predict = ModuleContract.predict

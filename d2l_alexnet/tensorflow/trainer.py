@@ -68,6 +68,8 @@ class Trainer(TrainerBase):
     """
 
     backend, framework = "tensorflow", "TensorFlow"
+    CPU_REPLICAS = ('device="cpu", after tf.config.set_logical_device_configuration has split '
+                    "the CPU in {count} before TensorFlow's first op,")
     strategy = None  # a tf.distribute strategy, for several replicas
 
     def gpu_available(self) -> bool:
@@ -331,8 +333,10 @@ class Trainer(TrainerBase):
             return self.compiled_eval_step(*batch)
 
     def learning_rate(self) -> float:
-        """The rate the next step applies (Keras evaluates its schedule at the step count)."""
-        return float(self.optim.learning_rate)
+        """The rate the next step applies (Keras evaluates its schedule at the step count);
+        through numpy, as on several replicas the variable holds a ``MirroredVariable``, which
+        ``float()`` does not take."""
+        return float(to_numpy(self.optim.learning_rate))
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Every variable of the model (weights; other state, such as batch normalization's

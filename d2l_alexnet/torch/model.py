@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -64,6 +66,9 @@ def _init_cnn_when_materialized(module: nn.Module, args: tuple[Any, ...],
     del module._init_cnn_hook
 
 
+_MAKING_LOCKS = threading.Lock()  # so two threads make one model's lock once
+
+
 class Module(nn.Module, ModuleContract):
     """Base of all models (d2l, sec_oo-design): a network, its loss and its optimizer."""
 
@@ -93,14 +98,31 @@ class Module(nn.Module, ModuleContract):
 
     def evaluate_batch(self, X: Any, features: bool) -> np.ndarray:
         network = self._feature_layers() if features else self  # its forward, as fit runs it
-        was_training = self.training
-        self.eval()  # dropout off
-        try:
-            with torch.no_grad():
-                X = torch.as_tensor(X).to(self.parameter_device())
-                return to_numpy(network(X).float())
-        finally:
-            self.train(was_training)
+        # The mode is one flag of the shared model: another thread's predict between this
+        # eval() and its train() would run with dropout on, and then leave the model in eval.
+        with self._evaluation_lock():
+            was_training = self.training
+            self.eval()  # dropout off
+            try:
+                with torch.no_grad():
+                    X = torch.as_tensor(X).to(self.parameter_device())
+                    return to_numpy(network(X).float())
+            finally:
+                self.train(was_training)
+
+    def _evaluation_lock(self) -> threading.RLock:
+        """This model's lock around a batch's evaluation, made on first use (a lock cannot be
+        pickled or copied: :meth:`__getstate__` leaves it out, and a copy makes its own)."""
+        lock = self.__dict__.get("_evaluation_lock_")
+        if lock is None:
+            with _MAKING_LOCKS:
+                lock = self.__dict__.setdefault("_evaluation_lock_", threading.RLock())
+        return lock
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_evaluation_lock_", None)
+        return state
 
     def _feature_layers(self) -> nn.Sequential:
         """``self.net`` but its last layer, whose output ``features`` gives; refused in one line
@@ -113,16 +135,20 @@ class Module(nn.Module, ModuleContract):
 
     def configure_optimizers(self) -> torch.optim.SGD | dict[str, Any]:
         """SGD with the model's recipe; with a schedule (the trainer's plan over its run), also
-        a ``LambdaLR`` that the trainer steps after every optimizer step."""
+        a ``LambdaLR`` that the trainer steps after every optimizer step (Lightning's config,
+        ``"interval": "step"``: its default is once per epoch)."""
         recipe = self.recipe
         optimizer = torch.optim.SGD(self.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
         plan = getattr(getattr(self, "trainer", None), "lr_plan", None)
         if plan is None:
             return optimizer
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer,
-                                                      lambda step: plan(step) / recipe.lr)
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        # A partial of a module's function, not a lambda: the model holds its trainer, and so
+        # this scheduler, which must pickle with it (torch.save(model), a process pool).
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, functools.partial(factor_of_the_plan, plan, recipe.lr))
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def apply_init(self, inputs: Sequence[torch.Tensor],
                    init: Callable[[nn.Module], object] | None = None) -> None:
@@ -189,6 +215,11 @@ def build_network(num_classes: int = 10, resize: Size = CHAPTER_RESIZE,
             modules.append(nn.Dropout(layer.rate))
         in_shape = row.output_shape
     return nn.Sequential(*modules)
+
+
+def factor_of_the_plan(plan: Any, lr: float, step: int) -> float:
+    """The planned rate at ``step`` as ``LambdaLR``'s factor of the optimizer's ``lr``."""
+    return plan(step) / lr
 
 
 class AlexNet(Classifier):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,8 @@ import torch
 from torch import distributed as dist
 from torch import nn
 
+from ..core.checkpoint import Checkpoint
+from ..core.errors import D2LAlexNetError
 from ..core.trainer import (COMPILE_MODES, ReplicaError, TrainerBase, TrainingInterrupted,
                             replica_slices, validation_sums)
 from .data import resize_images
@@ -36,6 +40,7 @@ class Trainer(TrainerBase):
     """
 
     backend, framework = "pytorch", "PyTorch"
+    CPU_REPLICAS = 'device="cpu" under torchrun --nproc-per-node {count}'
     supports_data_on_device = True
     # Its processes stop at one step boundary, whichever got the signal (check_stop): the CLI
     # then takes a first signal at a boundary in every process, checkpoints or not.
@@ -122,7 +127,7 @@ class Trainer(TrainerBase):
             # DDP broadcasts rank 0's weights and averages the gradients in backward().
             self.network = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        self.optim, self.scheduler = optimizer_and_scheduler(model.configure_optimizers())
+        self.optim, self.scheduler_config = optimizer_and_scheduler(model.configure_optimizers())
         # The state each replica step averages, listed once its first forward pass has made
         # what a lesson's module makes lazily (listing it took 0.8 ms, at every step).
         self.known_statistics: list[tuple[nn.Module, str]] | None = None
@@ -340,8 +345,28 @@ class Trainer(TrainerBase):
 
     def optimizer_step(self) -> None:
         self.optim.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
+        config = self.scheduler_config
+        # self.step counts the steps before this one (the loop adds it once the step is done).
+        if (config is not None and config.interval == "step"
+                and (self.step + 1) % config.frequency == 0):
+            config.scheduler.step()
+
+    def training_pass_ended(self) -> None:
+        """Step an ``"interval": "epoch"`` scheduler at the end of every ``frequency``-th
+        epoch's training steps, before its validation."""
+        config = self.scheduler_config
+        if (config is not None and config.interval == "epoch"
+                and (self.epoch + 1) % config.frequency == 0):
+            config.scheduler.step()
+
+    def scheduler_steps_taken(self) -> int:
+        """How many times the run has stepped its scheduler so far (at a step boundary): once
+        per ``frequency`` optimizer steps, or per ``frequency`` epochs whose training ended."""
+        config = self.scheduler_config
+        if config is None:
+            return 0
+        done = self.step if config.interval == "step" else len(self.history)
+        return done // config.frequency
 
     def eval_step(self, batch: tuple[Any, ...]) -> tuple[Any, Any]:
         self.model.eval()
@@ -410,6 +435,27 @@ class Trainer(TrainerBase):
             arrays["rng.torch_cuda"] = torch.cuda.get_rng_state(self.device).numpy()
         return arrays
 
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """The core's restore, then the scheduler brought to the checkpoint's position."""
+        super().restore(checkpoint)
+        self.replay_schedule(self.scheduler_steps_taken())
+
+    def replay_schedule(self, steps: int) -> None:
+        """Step the scheduler ``configure_optimizers`` has just made ``steps`` times, as the
+        checkpoint's run stepped it: nothing is rebuilt, so any scheduler whose rates follow
+        from its steps alone (not ``ReduceLROnPlateau``, refused) is where that run had it, bit
+        for bit, the rate it set on the optimizer included. (It had rebuilt every scheduler as
+        a ``LambdaLR``, our AlexNet's, and failed on any other.) No optimizer step comes
+        between them, which PyTorch warns of at a scheduler's first step: that warning is
+        silenced here, and only here."""
+        if self.scheduler_config is None or steps == 0:
+            return
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, message=(
+                r"Detected call of `lr_scheduler\.step\(\)` before `optimizer\.step\(\)`"))
+            for _ in range(steps):
+                self.scheduler_config.scheduler.step()
+
     def load_state_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         with torch.no_grad():
             for name, tensor in self.model.named_parameters():
@@ -429,9 +475,6 @@ class Trainer(TrainerBase):
             # param_groups (the learning rate) stay this run's: --lr may change on resume.
             self.optim.load_state_dict({"state": slots,
                                         "param_groups": self.optim.state_dict()["param_groups"]})
-        if self.scheduler is not None:  # the schedule continues at the checkpoint's step
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-                self.optim, self.scheduler.lr_lambdas, last_epoch=self.step - 1)
         if "rng.torch_cpu" in arrays:
             torch.set_rng_state(torch.from_numpy(np.array(arrays["rng.torch_cpu"])))
         if "rng.torch_cuda" in arrays and self.device.type == "cuda":
@@ -487,11 +530,118 @@ def moving_statistics(model: nn.Module) -> list[tuple[nn.Module, str]]:
                       if getattr(module, name).is_floating_point()]
 
 
-def optimizer_and_scheduler(configured: Any) -> tuple[Any, Any]:
-    """``configure_optimizers()``'s result as ``(optimizer, scheduler or None)``: an optimizer
-    (the book's models), or Lightning's ``{"optimizer": ..., "lr_scheduler": ...}``, the
-    scheduler stepped after every optimizer step."""
-    if isinstance(configured, dict):
-        return configured["optimizer"], configured.get("lr_scheduler")
-    return configured, None
+class OptimizerConfigError(D2LAlexNetError, ValueError):
+    """What a model's ``configure_optimizers()`` returned cannot be trained here; the message
+    says what to return instead."""
 
+
+#: The keys of Lightning's ``lr_scheduler`` config. ``name`` (a logger's), ``monitor`` and
+#: ``strict`` (a ReduceLROnPlateau's metric, refused) change nothing here.
+SCHEDULER_CONFIG_KEYS = ("scheduler", "interval", "frequency", "name", "monitor", "strict",
+                         "reduce_on_plateau")
+SCHEDULER_INTERVALS = ("epoch", "step")
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """A learning-rate scheduler and when the Trainer steps it, as Lightning's ``lr_scheduler``
+    config says: every ``frequency`` epochs (``interval="epoch"``, Lightning's default) or
+    every ``frequency`` optimizer steps (``"step"``)."""
+
+    scheduler: Any
+    interval: str = "epoch"
+    frequency: int = 1
+
+
+def optimizer_and_scheduler(configured: Any) -> tuple[Any, SchedulerConfig | None]:
+    """``configure_optimizers()``'s result as ``(optimizer, SchedulerConfig or None)``, in the
+    forms Lightning's ``LightningModule.configure_optimizers`` takes for one optimizer:
+
+    - an optimizer (the book's models), or a list or tuple of one;
+    - ``{"optimizer": optimizer, "lr_scheduler": scheduler}``, the scheduler bare or as
+      Lightning's config ``{"scheduler": scheduler, "interval": "epoch", "frequency": 1}``,
+      whose ``interval`` (``"epoch"`` or ``"step"``) and ``frequency`` default, as Lightning's
+      do, to ``"epoch"`` and 1;
+    - ``([optimizer], [scheduler])``, the scheduler bare or as a config.
+
+    The Trainer steps an ``"epoch"`` scheduler at the end of every ``frequency``-th epoch's
+    training steps, before its validation (so an epoch's record holds the rate the next epoch
+    starts at), and a ``"step"`` scheduler after every ``frequency``-th optimizer step of the
+    run (Lightning counts a step's batch within its epoch: the same where an epoch's steps are
+    a multiple of ``frequency``). A resumed run steps it again to where the checkpoint's run
+    had it. Refused in one line (:class:`OptimizerConfigError`): several optimizers or
+    schedulers, a config without ``scheduler`` or with a key Lightning does not know, another
+    interval, a frequency below 1, a ``ReduceLROnPlateau`` (it steps on a monitored metric),
+    something without a ``step`` method as the scheduler, a scheduler of another optimizer.
+    """
+    schedulers: Any = ()
+    if isinstance(configured, (list, tuple)):
+        if len(configured) == 2 and all(isinstance(part, (list, tuple)) for part in configured):
+            configured, schedulers = configured
+        configured = only_one(configured, "optimizers")
+        if isinstance(configured, Mapping) and schedulers:
+            raise OptimizerConfigError("configure_optimizers() returned a dict in a list beside "
+                                       "schedulers: return the dict alone, its scheduler under "
+                                       "\"lr_scheduler\"")
+    scheduler = only_one(schedulers, "schedulers") if schedulers else None
+    optimizer = configured
+    if isinstance(configured, Mapping):
+        unknown = sorted(map(str, set(configured) - {"optimizer", "lr_scheduler", "monitor"}))
+        if "optimizer" not in configured or unknown:
+            raise OptimizerConfigError(
+                f"configure_optimizers() returned a dict with the keys "
+                f"{', '.join(map(repr, configured))}: Lightning's are \"optimizer\" (needed) "
+                f"and \"lr_scheduler\"")
+        optimizer, scheduler = configured["optimizer"], configured.get("lr_scheduler")
+    return optimizer, None if scheduler is None else scheduler_config(scheduler, optimizer)
+
+
+def only_one(items: Any, what: str) -> Any:
+    """The one optimizer (or scheduler, ``what``) of a Lightning list, refused otherwise."""
+    if len(items) == 1:
+        return items[0]
+    fix = ("return one optimizer, with a parameter group for each part that trains otherwise "
+           "(Lightning's several optimizers need its manual optimization, which this Trainer "
+           "does not do)" if what == "optimizers" else
+           "chain them into one (torch.optim.lr_scheduler.ChainedScheduler or SequentialLR)")
+    raise OptimizerConfigError(f"configure_optimizers() returned {len(items)} {what}, and this "
+                               f"Trainer steps one: {fix}")
+
+
+def scheduler_config(scheduler: Any, optimizer: Any) -> SchedulerConfig:
+    """The ``lr_scheduler`` that ``configure_optimizers()`` returned with ``optimizer``, a
+    scheduler or Lightning's config of one, as a checked :class:`SchedulerConfig`."""
+    settings: dict[str, Any] = {}
+    plateau = False
+    if isinstance(scheduler, Mapping):
+        unknown = sorted(map(str, set(scheduler) - set(SCHEDULER_CONFIG_KEYS)))
+        if "scheduler" not in scheduler or unknown:
+            raise OptimizerConfigError(
+                f"the lr_scheduler config has the keys {', '.join(map(repr, scheduler))}: "
+                f"Lightning's are {', '.join(map(repr, SCHEDULER_CONFIG_KEYS))}, "
+                f"\"scheduler\" needed")
+        settings = {key: scheduler[key] for key in ("interval", "frequency") if key in scheduler}
+        plateau = bool(scheduler.get("reduce_on_plateau", False))
+        scheduler = scheduler["scheduler"]
+    config = SchedulerConfig(scheduler, **settings)
+    if config.interval not in SCHEDULER_INTERVALS:
+        raise OptimizerConfigError(f"the lr_scheduler's interval must be \"epoch\" (Lightning's "
+                                   f"default) or \"step\", got {config.interval!r}")
+    if (not isinstance(config.frequency, int) or isinstance(config.frequency, bool)
+            or config.frequency < 1):
+        raise OptimizerConfigError(f"the lr_scheduler's frequency must be a whole number of "
+                                   f"{config.interval}s, 1 or more, got {config.frequency!r}")
+    if plateau or isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise OptimizerConfigError(
+            "ReduceLROnPlateau is not supported: it steps on a monitored metric, which this "
+            "Trainer does not give schedulers; lower the rate at set epochs instead (StepLR, "
+            "MultiStepLR), or end a run that stops improving with EarlyStopping "
+            "(d2l_alexnet.core.callbacks)")
+    if not callable(getattr(scheduler, "step", None)):
+        raise OptimizerConfigError(f"the lr_scheduler is a {type(scheduler).__name__}: return a "
+                                   f"torch.optim.lr_scheduler scheduler, or Lightning's config "
+                                   f"{{\"scheduler\": scheduler, \"interval\": \"epoch\"}}")
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise OptimizerConfigError("the lr_scheduler was made for another optimizer than the one "
+                                   "configure_optimizers() returned: make it with that one")
+    return config

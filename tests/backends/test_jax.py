@@ -928,3 +928,59 @@ def test_the_books_batchnorm_loss_cell_is_refused_in_one_line_before_any_step_is
     assert "carries BatchNorm's batch_stats itself" in message
     assert "restart the kernel and leave it out" in message and "\n" not in message
     assert not hasattr(trainer, "state"), "a step was prepared before the refusal"
+
+
+def test_a_method_changed_after_a_fit_is_what_the_next_fit_and_predict_run():
+    """The compile caches key on the model's class and fields: a lesson that redefined a method
+    with ``@d2l.add_to_class`` (or ``AlexNet.loss = f``) after a first fit got the old compiled
+    code, bit for bit. Now the key holds the class's methods too; unchanged code still hits.
+    (The slim table at 28×28: the same caches, compiled in a fraction of the time.)"""
+    import optax
+
+    from d2l_alexnet.jax.trainer import _compiled_steps
+
+    def slim():
+        return d2l.AlexNet(lr=0.01, resize=28, layers=SLIM_28)
+
+    data = tiny_fashion(limit_train=16)
+
+    def fit(model):
+        model.set_params(start)
+        return d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)[-1]
+
+    def steps():
+        return _compiled_steps(slim(), "fp32", 0.0, None)[2]
+
+    start = slim().params
+    first, compiled = fit(slim()), steps()
+    X = data.val_images[:4]
+    predicted = slim().set_params(start).probabilities(X)
+    ours = {name: d2l.AlexNet.__dict__.get(name)
+            for name in ("loss", "configure_optimizers", "forward")}
+    try:
+        @d2l.add_to_class(d2l.AlexNet)
+        @d2l.nn.nowrap
+        def loss(self, Y_hat, Y, averaged=True):  # the same gradients, the loss shifted by 1
+            return d2l.Classifier.loss(self, Y_hat, Y, averaged) + 1.0
+
+        shifted = fit(slim())
+        for key in ("train_loss", "val_loss"):
+            assert shifted[key] == pytest.approx(first[key] + 1.0, rel=1e-5)
+        made = []  # a plain assignment, as a lesson may write it
+        d2l.AlexNet.configure_optimizers = d2l.nn.nowrap(
+            lambda self, plan=None: made.append(optax.sgd(0.0)) or made[-1])
+        assert _compiled_steps(slim(), "fp32", 0.0, None)[1] is made[0]
+
+        @d2l.add_to_class(d2l.AlexNet)
+        def forward(self, X, features=False):
+            return -d2l.Classifier.forward(self, X, features)
+
+        flipped = slim().set_params(start).probabilities(X)
+        assert not np.allclose(flipped, predicted)
+    finally:
+        for name, method in ours.items():
+            if method is None:
+                delattr(d2l.AlexNet, name)
+            else:
+                setattr(d2l.AlexNet, name, method)
+    assert steps() is compiled  # the original code again: compiled once, found again

@@ -747,3 +747,31 @@ def test_the_mxnet_edition_beside_another_edition_warns_once():
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("d2l_alexnet.mxnet imported into a process that has imported "
                                "d2l_alexnet.torch") == 1, result.stdout
+
+
+def test_a_trained_hybridized_model_copies_and_pickles_as_itself():
+    """After its first forward pass an AlexNet's hybridized graph holds C pointers, and after a
+    fit its parameters hold their Gluon Trainer: copy.deepcopy and pickle raised "ctypes objects
+    containing pointers cannot be pickled". A copy is the model made again from its arguments
+    and weights, hybridized again; the book's listing still copies too."""
+    import copy
+    import pickle
+
+    d2l.set_seed(0)
+    data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=8, limit_val=8, log=None)
+    model = d2l.AlexNet(lr=0.01, resize=SMALL)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    X = data.val_images[:4]
+    expected = model.probabilities(X)
+    for made in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert type(made) is d2l.AlexNet and made.hparams == model.hparams
+        assert made.net._active  # hybridized again
+        assert all(np.array_equal(mine, theirs) for (_, mine), (_, theirs)
+                   in zip(model.weight_arrays(), made.weight_arrays(), strict=True))
+        np.testing.assert_array_equal(made.probabilities(X), expected)
+        made.net[0].weight.set_data(mx.nd.zeros(made.net[0].weight.shape))
+        np.testing.assert_array_equal(model.probabilities(X), expected)  # independent
+    shallow = copy.copy(model)
+    assert type(shallow) is d2l.AlexNet and shallow.net is model.net  # as PyTorch's copy.copy
+    book = d2l.BookAlexNet(lr=0.02)
+    assert copy.deepcopy(book).hparams == book.hparams

@@ -912,3 +912,52 @@ def test_too_few_cpu_devices_are_refused_with_a_fix_for_python_and_one_for_the_c
     assert "--device gpu" in on_the_command_line and "TF_CONFIG" in on_the_command_line
     assert "tf.config" not in on_the_command_line
     assert "\n" not in in_python + on_the_command_line
+
+
+def test_a_trained_model_copies_and_pickles_as_itself_and_says_its_arguments():
+    """Keras pickles a model by its config through Keras' registry of classes: copy.copy,
+    copy.deepcopy and pickle of an AlexNet raised "Could not locate class 'AlexNet'", and
+    get_config gave the defaults (lr 0.1, resize 224) rather than the arguments given. A copy
+    is the model made again from its arguments, with every variable's value (dropout seeds too),
+    and left Python's RNG, which Keras' initializers draw from, as it was."""
+    import copy
+    import pickle
+    import random
+
+    d2l.set_seed(0)
+    data = d2l.FashionMNIST(batch_size=8, resize=SMALL, limit_train=8, limit_val=8, log=None)
+    model = d2l.AlexNet(lr=0.01, resize=SMALL)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    model.lr = 0.05  # set after it was built, as the book's configure_optimizers reads it
+    X = data.val_images[:4]
+    expected = model.probabilities(X)
+    assert model.get_config()["lr"] == 0.01 and model.get_config()["resize"] == SMALL
+    assert type(d2l.AlexNet.from_config(model.get_config())) is d2l.AlexNet
+    python_rng = random.getstate()
+    for made in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert random.getstate() == python_rng
+        assert type(made) is d2l.AlexNet and made.hparams == model.hparams and made.lr == 0.05
+        assert all(np.array_equal(mine, theirs) for mine, theirs
+                   in zip(model.variables, made.variables, strict=True))
+        np.testing.assert_array_equal(made.probabilities(X), expected)
+        made.net.layers[0].kernel.assign(tf.zeros_like(made.net.layers[0].kernel))
+        np.testing.assert_array_equal(model.probabilities(X), expected)  # independent
+    shallow = copy.copy(model)
+    assert type(shallow) is d2l.AlexNet and shallow.net is model.net  # as PyTorch's copy.copy
+    np.testing.assert_array_equal(shallow.probabilities(X), expected)
+
+
+def test_a_lesson_model_keeping_no_arguments_of_its_own_is_refused_a_copy_in_one_line():
+    import copy
+
+    class Slim(d2l.Classifier):
+        def __init__(self, width):  # no save_hyperparameters(): width is not kept
+            super().__init__()
+            self.net = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(width)])
+
+    with pytest.raises(TypeError) as error:
+        copy.deepcopy(Slim(4))
+    message = str(error.value)
+    assert message.startswith("Slim cannot be copied or pickled: it is made again from the "
+                              "arguments its save_hyperparameters() kept")
+    assert "self.save_hyperparameters() in its __init__" in message and "\n" not in message

@@ -319,6 +319,22 @@ def fit_tiny(compile, data=None):
     return trainer, trainer.fit(model, data)
 
 
+def test_a_model_trained_on_a_schedule_pickles_with_its_trainer():
+    """torch.save(model) and pickle failed after a fit on a schedule: the model holds its
+    trainer, whose LambdaLR held a lambda local to configure_optimizers."""
+    import io
+    import pickle
+
+    d2l.set_seed(0)
+    model = d2l.AlexNet(lr=0.1, resize=28, layers=TINY, dropout=0.0, schedule="cosine",
+                        momentum=0.9)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, tiny_data())
+    X = torch.rand(4, 1, 28, 28)
+    twin = pickle.loads(pickle.dumps(model))
+    torch.testing.assert_close(twin(X), model(X))
+    torch.save(model, io.BytesIO())
+
+
 def assert_same_history(got, expected):
     """Losses and accuracies of two runs' histories, close but not bitwise."""
     for key in ("train_loss", "val_loss", "val_acc"):
@@ -951,6 +967,147 @@ def test_the_resume_command_launches_as_many_processes_as_the_run(monkeypatch, e
     assert resume_command(args) == expected.format(python=sys.executable)
 
 
+# ---- a lesson's own learning-rate scheduler, as Lightning's configure_optimizers returns it ----
+StepLR = torch.optim.lr_scheduler.StepLR
+
+
+class ScheduledLesson(d2l.Classifier):
+    """A lesson's tiny softmax regression (sec_softmax_concise) whose ``configure_optimizers``
+    returns what ``schedule(optimizer)`` makes of its SGD: Lightning's forms."""
+
+    def __init__(self, schedule, lr=0.1, num_classes=10):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, num_classes))
+
+    def configure_optimizers(self):
+        return self.schedule(torch.optim.SGD(self.parameters(), lr=self.lr))
+
+
+def scheduled_data():
+    """12 training images of 8×8 (3 steps of 4 per epoch) and 4 validation images."""
+    generator = np.random.default_rng(0)
+    images = generator.random((16, 8, 8), dtype=np.float32)
+    labels = generator.integers(0, 10, 16)
+    return d2l.ArrayData((images[:12], labels[:12]), (images[12:], labels[12:]), batch_size=4)
+
+
+def fit_scheduled(schedule, directory=None, resume=None, every=None):
+    """Three epochs of :func:`scheduled_data` (9 steps); with ``directory``, a checkpoint at
+    every epoch end and every ``every`` steps, all kept. The model, its history and the rate
+    the optimizer held after each step."""
+    from d2l_alexnet.core.checkpoint import Checkpointer
+
+    torch.manual_seed(0)
+    model = ScheduledLesson(schedule)
+    trainer = d2l.Trainer(max_epochs=3, progress=False, log=None)
+    if directory is not None:
+        Checkpointer(directory, every=every, keep=100, log=None).attach(trainer)
+    rates = []
+    trainer.step_callbacks.append(lambda trainer: rates.append(trainer.learning_rate()))
+    history = trainer.fit(model, scheduled_data(), resume=resume)
+    return model, history, rates
+
+
+def test_a_bare_scheduler_steps_once_per_epoch_as_lightnings_default():
+    """A Lightning user's ``{"lr_scheduler": StepLR(step_size=1)}`` halved the rate after every
+    step (9 times in 3 epochs) instead of every epoch (3 times); each epoch's record held the
+    model's ``lr`` rather than the scheduled rate."""
+    model, history, rates = fit_scheduled(lambda optimizer: {
+        "optimizer": optimizer, "lr_scheduler": StepLR(optimizer, step_size=1, gamma=0.5)})
+    assert rates == [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025]
+    assert [record["lr"] for record in history] == [0.05, 0.025, 0.0125]  # the next epoch's
+
+
+@pytest.mark.parametrize("lists", [False, True])
+def test_lightnings_scheduler_config_steps_at_its_interval_and_frequency(lists):
+    """Lightning's config ``{"scheduler": ..., "interval": ..., "frequency": ...}`` failed at
+    the first step (``'dict' object has no attribute 'step'``). Also in Lightning's two lists,
+    ``([optimizer], [config])``."""
+    def every_second_step(optimizer):
+        config = {"scheduler": StepLR(optimizer, step_size=1, gamma=0.5), "interval": "step",
+                  "frequency": 2}
+        return ([optimizer], [config]) if lists else {"optimizer": optimizer,
+                                                       "lr_scheduler": config}
+
+    _, _, rates = fit_scheduled(every_second_step)
+    assert rates == [0.1, 0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125, 0.00625, 0.00625]
+    _, history, rates = fit_scheduled(lambda optimizer: {"optimizer": optimizer, "lr_scheduler": {
+        "scheduler": StepLR(optimizer, step_size=1, gamma=0.5), "frequency": 2}})
+    assert rates[-1] == 0.05 and [record["lr"] for record in history] == [0.1, 0.05, 0.05]
+
+
+def step_lr_each_epoch(optimizer):
+    return {"optimizer": optimizer, "lr_scheduler": StepLR(optimizer, step_size=1, gamma=0.5)}
+
+
+def exponential_lr_each_step(optimizer):
+    return {"optimizer": optimizer, "lr_scheduler": {
+        "scheduler": torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9),
+        "interval": "step"}}
+
+
+@pytest.mark.parametrize("schedule", [step_lr_each_epoch, exponential_lr_each_step])
+def test_a_lessons_scheduler_resumes_bit_for_bit_at_an_epoch_end_and_mid_epoch(tmp_path,
+                                                                               schedule):
+    """A resume rebuilt every scheduler as a ``LambdaLR`` (``'StepLR' object has no attribute
+    'lr_lambdas'``). Now the scheduler is stepped again as the checkpoint's run stepped it:
+    resumed after epoch 1 (step 3) or in epoch 2 (step 4), a run ends with the weights, rates
+    and history of one that ran straight through, without PyTorch's warning of a scheduler
+    stepped before its optimizer."""
+    import warnings
+
+    from d2l_alexnet.core.checkpoint import read_checkpoint
+
+    straight_model, straight, straight_rates = fit_scheduled(schedule, tmp_path, every=2)
+    for step in (3, 4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model, history, rates = fit_scheduled(
+                schedule, resume=read_checkpoint(tmp_path / f"checkpoint-{step}.ckpt"))
+        assert rates == straight_rates[step:]
+        timed = ("seconds", "val_seconds", "images_per_sec")  # the clock's, not the run's
+        for ours, theirs in zip(history, straight, strict=True):
+            assert {key: value for key, value in ours.items() if key not in timed} == {
+                key: value for key, value in theirs.items() if key not in timed}
+        for (name, ours), (_, theirs) in zip(d2l.parameter_arrays(model),
+                                             d2l.parameter_arrays(straight_model), strict=True):
+            assert np.array_equal(ours, theirs), name
+
+
+@pytest.mark.parametrize("configured, refusal", [
+    (lambda optimizer: {"optimizer": optimizer, "lr_scheduler": {
+        "scheduler": StepLR(optimizer, 1), "interval": "batch"}},
+     "interval must be \"epoch\" .* or \"step\", got 'batch'"),
+    (lambda optimizer: {"optimizer": optimizer, "lr_scheduler": {
+        "scheduler": StepLR(optimizer, 1), "frequency": 0}},
+     "frequency must be a whole number of epochs, 1 or more, got 0"),
+    (lambda optimizer: {"optimizer": optimizer, "lr_scheduler": {
+        "scheduler": StepLR(optimizer, 1), "intervall": "step"}},
+     "Lightning's are 'scheduler', 'interval', 'frequency'"),
+    (lambda optimizer: {"optimizer": optimizer, "monitor": "val_loss", "lr_scheduler":
+                        torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)},
+     "ReduceLROnPlateau is not supported: it steps on a monitored metric.*StepLR"),
+    (lambda optimizer: [optimizer, torch.optim.SGD(optimizer.param_groups[0]["params"], 0.1)],
+     "returned 2 optimizers, and this Trainer steps one: return one optimizer"),
+    (lambda optimizer: ([optimizer], [StepLR(optimizer, 1), StepLR(optimizer, 2)]),
+     "returned 2 schedulers.*ChainedScheduler or SequentialLR"),
+    (lambda optimizer: {"optimizer": optimizer, "lr_scheduler": StepLR(
+        torch.optim.SGD(optimizer.param_groups[0]["params"], 0.1), 1)},
+     "made for another optimizer"),
+    (lambda optimizer: {"optimizer": optimizer, "lr_scheduler": lambda step: 0.1},
+     "the lr_scheduler is a function: return a torch.optim.lr_scheduler scheduler"),
+], ids=["interval", "frequency", "key", "plateau", "optimizers", "schedulers", "another",
+        "function"])
+def test_a_schedule_this_trainer_cannot_step_is_refused_in_one_line(configured, refusal):
+    """Each had failed at the first step, with PyTorch's or Python's error (or trained with
+    one optimizer of two); now ``fit`` refuses it before anything runs, saying what to do."""
+    trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+    with pytest.raises(torch_trainer.OptimizerConfigError, match=refusal) as refused:
+        trainer.fit(ScheduledLesson(configured), scheduled_data())
+    assert "\n" not in str(refused.value) and trainer.step == 0
+
+
 def test_the_first_layers_own_parameter_is_drawn_as_it_is():
     """The chapter draws a trained model's filters: its parameter, in the autograd graph, was
     refused by numpy() with PyTorch's own error."""
@@ -961,6 +1118,52 @@ def test_the_first_layers_own_parameter_is_drawn_as_it_is():
     assert weight.requires_grad
     assert len(draw_filters(weight).axes) == 1
     np.testing.assert_array_equal(filter_mosaic(weight), filter_mosaic(d2l.to_numpy(weight)))
+
+
+def test_predictions_from_two_threads_are_the_sequential_ones_and_leave_the_mode_alone():
+    """predict/probabilities/features flip the model's one training flag for a batch: a second
+    thread that started while the first held it in eval mode ran with dropout switched back on
+    halfway, and left the model in eval mode. A hook on the first layer makes that interleaving
+    certain (the first thread waits there for the second, which now waits for the first)."""
+    import copy
+    import pickle
+    import threading
+
+    torch.manual_seed(0)
+    model = d2l.AlexNet(lr=0.01, resize=67)  # a fresh model is in training mode
+    X = np.random.default_rng(0).integers(0, 256, size=(4, 28, 28), dtype=np.uint8)
+    expected = model.probabilities(X)
+    first_inside, second_inside, first_done = (threading.Event() for _ in range(3))
+
+    def hold_the_first_batch(module, args):
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            second_inside.wait(1.0)  # (only until the second is inside, or a second's time)
+        elif threading.current_thread().name == "second":
+            second_inside.set()
+            first_done.wait(1.0)
+
+    hook = model.net[0].register_forward_pre_hook(hold_the_first_batch)
+    results = {}
+
+    def run(name):
+        results[name] = model.probabilities(X)
+        if name == "first":
+            first_done.set()
+
+    first = threading.Thread(target=run, args=("first",), name="first")
+    second = threading.Thread(target=run, args=("second",), name="second")
+    first.start()
+    first_inside.wait(5.0)
+    second.start()
+    first.join()
+    second.join()
+    hook.remove()
+    np.testing.assert_array_equal(results["first"], expected)
+    np.testing.assert_array_equal(results["second"], expected)
+    assert model.training
+    for made in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):  # its lock stays
+        np.testing.assert_array_equal(made.probabilities(X), expected)
 
 
 if __name__ == "__main__":  # a process of two_process_batch_norm_run's, under torchrun

@@ -184,6 +184,55 @@ def test_layer_summary_prints_the_books_lines(d2l, backend_name, capsys):
     assert printed == EXPECTED_SUMMARY[backend_name]
 
 
+def test_layer_summary_speaks_the_indonesian_editions_words(d2l, backend_name, capsys):
+    """The Indonesian notebooks' summary cell printed "output shape" under prose that says
+    "bentuk output"; the layers and shapes are the book's, only the words change."""
+    from d2l_alexnet.core.language import set_language
+
+    model = make_model(d2l)
+    set_language("id")
+    try:
+        model.layer_summary(d2l.example_input_shape(224))
+    finally:
+        set_language("en")
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [line.replace(" output shape:", " bentuk output:")
+                       for line in EXPECTED_SUMMARY[backend_name]]
+
+
+def test_build_network_takes_the_contracts_arguments_in_every_backend(d2l):
+    """JAX's took (num_classes, training, layers): a call written for another backend,
+    build_network(10, 67), switched its dropout on for good, and in_channels= raised."""
+    import inspect
+
+    assert list(inspect.signature(d2l.build_network).parameters)[:4] == [
+        "num_classes", "resize", "layers", "in_channels"]
+    assert d2l.build_network(4, SMALL, in_channels=3) is not None
+    with pytest.raises(ValueError):
+        d2l.build_network(10, 40)  # too small for the chapter's network, as the table says
+
+
+# What makes CPU replicas in each backend (README, "Several devices").
+CPU_REPLICAS = {
+    "pytorch": 'device="cpu" under torchrun --nproc-per-node 2 makes 2 CPU replicas',
+    "mxnet": 'device="cpu" makes 2 CPU replicas',
+    "jax": 'device="cpu" with XLA_FLAGS=--xla_force_host_platform_device_count=2 set before '
+           "JAX starts makes 2 CPU replicas",
+    "tensorflow": 'device="cpu", after tf.config.set_logical_device_configuration has split the '
+                  "CPU in 2 before TensorFlow's first op, makes 2 CPU replicas",
+}
+
+
+def test_num_gpus_without_a_gpu_names_what_makes_cpu_replicas_here(d2l, backend_name):
+    """The line advised device="cpu" in every backend: in PyTorch that raises, as its
+    replicas are torchrun's processes."""
+    lines = []
+    trainer = d2l.Trainer(max_epochs=1, num_gpus=2, log=lines.append)
+    if trainer.gpu_available():
+        pytest.skip("a GPU is visible: the book's num_gpus=2 takes it")
+    assert lines[0].endswith(f"({CPU_REPLICAS[backend_name]})"), lines
+
+
 def test_parameter_count_is_the_chapters(d2l):
     arrays = d2l.parameter_arrays(make_model(d2l, num_classes=10))
     assert sum(array.size for _, array in arrays) == CHAPTER_PARAMETERS == parameter_count()

@@ -1,8 +1,11 @@
 """The benchmark's framework-free parts: refusals, the table and the sweep plot."""
 
+import errno
+import io
 import json
 import os
 import signal
+import sys
 import time
 import types
 
@@ -98,7 +101,7 @@ def no_measurement(monkeypatch):
         assert allowed, "measured before checking where the results go"
         return dict(RESULT)
 
-    def sweep(args):
+    def sweep(args, shown):
         assert allowed, "swept before checking where the plot goes"
         return [dict(RESULT, batch_size=size) for size in args.batch_sizes]
 
@@ -218,12 +221,36 @@ def test_a_disk_that_fills_while_measuring_loses_no_results(no_measurement, monk
     # A sweep whose JSON was written before its plot failed: the JSON has the numbers.
     os.remove(small_disk / "filler")
     sweep = bench.sweep
-    monkeypatch.setattr(bench, "sweep", lambda args: (fill(small_disk), sweep(args))[1])
+    monkeypatch.setattr(bench, "sweep",
+                        lambda args, shown: (fill(small_disk), sweep(args, shown))[1])
     plot = small_disk / "sweep.png"
     assert bench.main(["--backend", "pytorch", "--batch-sizes", "8", "--json",
                        str(tmp_path / "sweep.json"), "--plot", str(plot)]) == 1
     assert capsys.readouterr().err == (f"error: cannot write {plot} (the disk is full); the "
                                        f"results are safe in {tmp_path / 'sweep.json'}\n")
+
+
+class FullStdout(io.StringIO):
+    """A stdout on a full disk (a log that filled while the bench measured)."""
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_stdout_that_fails_loses_no_measurement(no_measurement, monkeypatch, capsys,
+                                                  tmp_path):
+    """The table was printed before the results were written: a stdout that failed there (a
+    log on a full disk, a reader that quit) lost a finished measurement, sweep or single."""
+    no_measurement()
+    monkeypatch.chdir(tmp_path)  # where the sweep draws its default plot
+    monkeypatch.setattr(sys, "stdout", FullStdout())
+    for flags in (["--json", str(tmp_path / "one.json")],
+                  ["--batch-sizes", "8", "16", "--json", str(tmp_path / "sweep.json")]):
+        assert bench.main(["--backend", "pytorch", *flags]) == 1
+        assert capsys.readouterr().err == "error: cannot write to stdout (the disk is full)\n"
+    assert json.loads((tmp_path / "one.json").read_text()) == RESULT
+    assert [result["batch_size"] for result in json.loads(
+        (tmp_path / "sweep.json").read_text())] == [8, 16]
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -465,6 +492,21 @@ def test_a_download_is_left_out_of_the_time_to_accuracy(numpy_bench, monkeypatch
     assert result["seconds_total"] < sum(result["startup_seconds"].values()) + 5
 
 
+def test_a_time_to_accuracy_whose_stdout_fails_writes_its_result_and_checkpoint(
+        numpy_bench, monkeypatch, tmp_path, capsys):
+    """Its evaluation line was printed before the target was checked: a stdout that failed
+    there ended the run at its target with neither its result nor its checkpoint."""
+    monkeypatch.setattr(sys, "stdout", FullStdout())
+    out, checkpoints = tmp_path / "out", tmp_path / "ckpt"
+    assert bench.main(["--time-to-accuracy", "0.05", "--epochs", "1", "--batch-size", "100",
+                       "--resize", "67", "--limit-train", "200", "--limit-val", "100",
+                       "--out", str(out), "--checkpoint-dir", str(checkpoints)]) == 1
+    assert capsys.readouterr().err.endswith("error: cannot write to stdout (the disk is "
+                                            "full)\n")
+    assert json.loads((out / "time-to-accuracy.json").read_text())["reached"]
+    assert list(checkpoints.glob("*.ckpt"))
+
+
 def test_a_time_to_accuracy_stopped_before_it_wrote_leaves_no_folder(numpy_bench, monkeypatch,
                                                                       tmp_path, capsys):
     """A Ctrl-C in the first epoch, before any result or checkpoint: the folders the run made
@@ -476,3 +518,35 @@ def test_a_time_to_accuracy_stopped_before_it_wrote_leaves_no_folder(numpy_bench
                        "--out", str(out)]) == 130
     assert "interrupted by SIGINT" in capsys.readouterr().err
     assert not (tmp_path / "made").exists()
+
+
+def test_a_time_to_accuracy_stopped_in_a_mid_epoch_evaluation_does_it_on_resuming(
+        numpy_bench, monkeypatch, tmp_path):
+    """Saved at the step whose evaluation the stop cut short, the resumed run went on from the
+    next step, and that evaluation never came: the curve lacked a point an unbroken run has."""
+    from d2l_alexnet.core.checkpoint import latest_checkpoint
+    from d2l_alexnet.core.recipe import CHAPTER
+    from d2l_alexnet.train import Interrupted
+
+    def run(folder, resume_from=None):
+        return bench.time_to_accuracy("pytorch", 0.99, CHAPTER, 2, batch_size=100, resize=28,
+                                      eval_every=0.5, limit_train=200, limit_val=300,
+                                      log=lambda line: None, checkpoint_dir=folder,
+                                      resume_from=resume_from)
+
+    straight = run(tmp_path / "straight")
+    assert [point["step"] for point in straight["curve"]] == [1, 2, 3, 4]
+    evaluate = numpy_bench.NumpyTrainer.eval_step
+
+    def stopped_in_the_first(trainer, batch):
+        if trainer.step == 1 and not trainer.stop_spent and trainer.stop_requested is None:
+            trainer.stop_requested = "SIGTERM"
+        return evaluate(trainer, batch)
+
+    monkeypatch.setattr(numpy_bench.NumpyTrainer, "eval_step", stopped_in_the_first)
+    with pytest.raises(Interrupted):
+        run(tmp_path / "stopped")
+    monkeypatch.setattr(numpy_bench.NumpyTrainer, "eval_step", evaluate)
+    resumed = run(tmp_path / "stopped", latest_checkpoint(tmp_path / "stopped", log=None))
+    assert [(point["step"], point["val_acc"]) for point in resumed["curve"]] == [
+        (point["step"], point["val_acc"]) for point in straight["curve"]]

@@ -13,7 +13,7 @@ import pytest
 from d2l_alexnet.core.callbacks import (METRICS_KEYS, TENSORBOARD_KEYS, EarlyStopping, KeepBest,
                                         MetricsLog, PlotCurves, RecordWriteError,
                                         TensorBoardError, TensorBoardLog)
-from d2l_alexnet.core.checkpoint import Checkpointer, read_checkpoint
+from d2l_alexnet.core.checkpoint import Checkpointer, latest_checkpoint, read_checkpoint
 from d2l_alexnet.core.progress import ProgressBoard
 from d2l_alexnet.core.trainer import TrainingInterrupted
 from d2l_alexnet.core.weights import load_safetensors
@@ -133,6 +133,49 @@ def test_a_resumed_run_writes_what_an_uninterrupted_one_does(data, tmp_path, sto
     _, metadata = load_safetensors(str(tmp_path / "straight" / "best.safetensors"))
     assert (metadata["epoch"], float(metadata["val_acc"])) == (str(best["epoch"]),
                                                                best["val_acc"])
+
+
+def test_an_early_stop_resumed_from_a_lagging_state_counts_from_the_history(data, tmp_path):
+    """A checkpoint whose early-stopping state is an epoch behind its history (a Checkpointer
+    listed before the callback, in a version that saved it first) resumed a stopped run, which
+    trained an epoch more than the run it continued."""
+    straight_trainer, straight = fit(data, tmp_path / "straight", epochs=4, patience=1)
+    assert len(straight) == 3 and straight_trainer.stop_reason is not None
+    saved = latest_checkpoint(tmp_path / "straight" / "checkpoints", log=None)
+    saved.metadata["callbacks"]["early_stopping"] = {
+        "best_val_acc": 0.3, "best_epoch": 2, "evaluations_without_improvement": 0}
+    trainer, resumed = fit(data, tmp_path / "straight", epochs=4, resume=saved, patience=1)
+    assert without_timing(resumed) == without_timing(straight)
+    assert trainer.stop_reason == straight_trainer.stop_reason
+
+
+class CountEvaluations:
+    """A lesson's own callback with a state: the evaluations it has seen."""
+    key = "count"
+
+    def __init__(self):
+        self.count = 0
+
+    def on_evaluation(self, trainer, record):
+        self.count += 1
+
+    def state(self):
+        return self.count
+
+
+def test_a_checkpointer_listed_first_saves_the_state_the_others_reach_at_the_epoch(
+        data, tmp_path):
+    """callbacks=[Checkpointer(d), ...], Keras' order, saved the state of the callbacks after it
+    as they were an epoch before: Lightning runs its checkpoint callbacks last, and so does
+    the trainer now."""
+    counter = CountEvaluations()
+    trainer = NumpyTrainer(max_epochs=2, progress=False, log=None,
+                           board=ProgressBoard(live=False),
+                           callbacks=[Checkpointer(tmp_path, keep=5, log=None), counter])
+    trainer.fit(SoftmaxRegression(lr=0.5), data)
+    saved = [read_checkpoint(path) for path in sorted(tmp_path.glob("*.ckpt"))]
+    assert [(one.metadata["epoch"], one.metadata["callbacks"]["count"]) for one in saved] == [
+        (1, 1), (2, 2)]
 
 
 def test_a_record_that_cannot_be_written_stops_the_run_in_one_line(data, tmp_path):
@@ -374,6 +417,23 @@ def test_a_fit_closes_its_tensorboard_file_however_it_ends(data, tmp_path):
     assert log.writer is None
 
 
+def test_a_tensorboard_log_and_a_trainer_holding_it_copy_and_pickle(data, tmp_path):
+    """copy.deepcopy(model) of a model trained with the log (it holds its trainer) failed:
+    the log kept tensorboardX's modules, which do not pickle."""
+    import copy
+    import pickle
+
+    log = TensorBoardLog(tmp_path / "logs")
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None,
+                           board=ProgressBoard(live=False), callbacks=[log])
+    trainer.fit(SoftmaxRegression(lr=0.5), data)
+    for copied in (copy.deepcopy(trainer), pickle.loads(pickle.dumps(trainer))):
+        (twin,) = copied.callbacks
+        assert twin.log_dir == log.log_dir and twin.run == log.run and twin.writer is None
+        copied.fit(SoftmaxRegression(lr=0.5), data)  # it writes a file of its own
+    assert len(list((tmp_path / "logs").iterdir())) == 3
+
+
 def test_a_resumed_tensorboard_log_holds_every_step_once(data, tmp_path):
     straight, checkpointer = tensorboard_fit(data, tmp_path, epochs=3)
     first_epoch = read_checkpoint(sorted((tmp_path / "checkpoints").glob("*.ckpt"),
@@ -462,6 +522,25 @@ def test_a_log_added_at_the_resume_holds_the_epochs_before_it_too(data, tmp_path
     assert (tmp_path / "logs" / other_file.name).read_bytes() == other_bytes
     (tmp_path / "logs" / other_file.name).unlink()
     assert scalars(tmp_path / "logs") == expected_scalars(history)
+
+
+def test_a_log_left_out_for_one_resume_and_given_again_is_still_the_runs_own(data, tmp_path):
+    """--tensorboard left out of one resume and given at the next: the middle checkpoint lost
+    the log's run name, so the last resume began a new run, which wrote the first epoch's step
+    a second time beside the file that held it (and the CLI refused the run's own files as
+    another run's)."""
+    tensorboard_fit(data, tmp_path, epochs=1)
+    set_seed(0)
+    middle = NumpyTrainer(max_epochs=2, progress=False, log=None,
+                          board=ProgressBoard(live=False))
+    Checkpointer(tmp_path / "checkpoints", log=None).attach(middle)
+    middle.fit(SoftmaxRegression(lr=0.5), data,
+               resume=latest_checkpoint(tmp_path / "checkpoints", log=None))
+    saved = latest_checkpoint(tmp_path / "checkpoints", log=None)
+    assert saved.metadata["callbacks"][TensorBoardLog.key]["run"]  # carried over the resume
+    history, _ = tensorboard_fit(data, tmp_path, epochs=3, resume=saved)
+    assert scalars(tmp_path / "logs") == expected_scalars(history)
+    assert [record["step"] for record in history] == [3, 6, 9]
 
 
 def test_a_torn_last_record_is_dropped_when_a_run_resumes(data, tmp_path):

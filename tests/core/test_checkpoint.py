@@ -6,6 +6,7 @@ The same faults with every real backend: ``tests/contract/test_contract.py`` (it
 """
 
 import errno
+import io
 import json
 import math
 import os
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import types
 
 import numpy as np
@@ -1362,3 +1364,72 @@ def test_a_signal_while_a_checkpoint_is_read_stops_the_run_and_keeps_the_checkpo
     assert cli(*argv, "--resume") == 130
     assert "interrupted by SIGINT" in capsys.readouterr().err.strip().splitlines()[-1]
     assert sorted(os.listdir(tmp_path / "ckpt")) == saved
+
+
+class FailsAtTheLastEpochsLine(io.StringIO):
+    """A stdout on a disk that fills as the run prints its last epoch's line."""
+
+    def write(self, text):
+        if text.startswith("epoch 2/2:"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(text)
+
+
+def test_a_stdout_that_fails_at_an_epochs_line_loses_no_epoch(cli, tmp_path, monkeypatch,
+                                                               capsys):
+    """The trainer printed an epoch's line before its callbacks saved the epoch: a stdout that
+    failed there (a log on a full disk, a `| tee` that died) lost the epoch just trained."""
+    folders = ("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
+    monkeypatch.setattr(sys, "stdout", FailsAtTheLastEpochsLine())
+    assert cli(*folders) == 1
+    err = capsys.readouterr().err
+    (newest, *_), = [list_checkpoints(tmp_path / "ckpt")]
+    assert read_checkpoint(newest[1]).metadata["epoch"] == 2
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert f"note: stdout could not be written; the last checkpoint is {newest[1]}" in err
+    assert err.endswith("error: cannot write to stdout (the disk is full)\n")
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert cli(*folders, "--resume") == 0  # it writes the run's outputs
+    assert (tmp_path / "run" / "weights.safetensors").exists()
+
+
+class StopsInTheSecondValidation(NumpyTrainer):
+    """A stop that comes while epoch 2 is validated (a SIGTERM in a long validation)."""
+
+    def train_step(self, batch):
+        time.sleep(0.01)  # a training time to be counted
+        return super().train_step(batch)
+
+    def eval_step(self, batch):
+        if self.epoch == 1 and self.stop_requested is None and not self.stop_spent:
+            self.stop_requested = "test"
+        return super().eval_step(batch)
+
+
+def test_an_epoch_resumed_after_its_training_pass_keeps_its_time_and_rate(data, tmp_path):
+    """Stopped in its validation, an epoch resumes with no training step left: it recorded
+    images_per_sec 0.0 and the validation's seconds alone."""
+    set_seed(0)
+    trainer = StopsInTheSecondValidation(max_epochs=2, progress=False, log=None,
+                                         board=ProgressBoard(live=False))
+    checkpointer = Checkpointer(tmp_path, log=None).attach(trainer)
+    with pytest.raises(TrainingInterrupted):
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+    saved = read_checkpoint(checkpointer.save(trainer))
+    progress = saved.metadata["epoch_progress"]
+    assert progress["batch"] == 3 and progress["train_seconds"] >= 0.03
+    resumed = make_trainer(epochs=2)
+    record = resumed.fit(SoftmaxRegression(lr=0.5), data, resume=saved)[-1]
+    assert record["seconds"] >= progress["train_seconds"]
+    assert record["images_per_sec"] == pytest.approx(30 / progress["train_seconds"], rel=0.05)
+
+
+def test_a_checkpoint_says_where_it_stands(data, tmp_path):
+    """A finished run resumed said "nothing left to train", then "resuming from ...: epoch 13,
+    batch 0", an epoch that never comes."""
+    checkpointer = Checkpointer(tmp_path, every=1, keep=10, log=None)
+    fit(data, epochs=1, checkpointer=checkpointer)
+    saved = sorted((read_checkpoint(path) for path in tmp_path.glob("*.ckpt")),
+                   key=lambda checkpoint: checkpoint.step)
+    assert [checkpoint.describe() for checkpoint in saved] == [
+        "epoch 1, batch 1 (step 1)", "epoch 1, batch 2 (step 2)", "the end of epoch 1 (step 3)"]

@@ -480,6 +480,20 @@ def test_download_good(tmp_path, fake, server):
     assert result.download_seconds == 0
 
 
+def test_a_download_is_told_in_the_language_set(tmp_path, fake, server):
+    """An Indonesian notebook run where the data is not yet on disk printed its two download
+    lines in English between Indonesian ones."""
+    from d2l_alexnet.core.language import set_language
+
+    set_language("id")
+    try:
+        _, log = load(cache_dir=tmp_path / "cache", system_dirs=[], mirrors=[server.url("good")])
+    finally:
+        set_language("en")
+    assert log[0] == f"Mengunduh {server.url('good').rstrip('/')}/{NAMES[0]}.gz"
+    assert log[-1] == f"Fashion-MNIST telah diunduh dan diverifikasi ke {tmp_path / 'cache'}"
+
+
 def test_mirrors_env_var_honoured(tmp_path, fake, server, monkeypatch):
     monkeypatch.setenv("D2L_ALEXNET_MIRRORS", f"  {server.url('missing')}\n{server.url('good')} ")
     result, _ = load(cache_dir=tmp_path / "cache", system_dirs=[])

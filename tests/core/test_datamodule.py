@@ -132,3 +132,22 @@ def test_each_pass_over_new_training_loaders_draws_the_next_epoch():
     np.testing.assert_array_equal(first_batch(loader)[1], expected(8)[1])
     # Validation is never shuffled.
     np.testing.assert_array_equal(first_batch(data.val_dataloader())[1], data.val_labels[:8])
+
+
+def test_every_data_module_has_the_books_root_and_num_workers(data, tmp_path):
+    """A lesson's get_dataloader written as the book's reads self.num_workers (and its
+    FashionMNIST self.root): on our Fashion-MNIST, ArrayData and ImageFolder it failed with
+    AttributeError at fit, as they do not take them."""
+    from PIL import Image
+
+    from d2l_alexnet.core.images import ArrayData, ImageFolder
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for index in range(2):
+            Image.new("L", (4, 4), index).save(tmp_path / name / f"{index}.png")
+    split = (np.zeros((4, 4, 4), np.uint8), np.array([0, 1, 0, 1]))
+    for module in (data, ArrayData(split, split, batch_size=2)):
+        assert (module.root, module.num_workers) == ("../data", 4)
+    folder = ImageFolder(tmp_path, resize=4, log=None)
+    assert (folder.root, folder.num_workers) == (tmp_path, 4)  # its root is its own

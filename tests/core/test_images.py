@@ -791,3 +791,14 @@ def test_predict_reads_an_ambiguous_shape_by_the_models_channels_or_says_what_to
         assert "torch.as_tensor(X)" in message
     else:
         assert "takes 4 (in_channels=4): give images of 4 channel(s)" in message
+
+
+def test_the_batch_shape_of_a_model_without_a_size_is_refused_in_one_line():
+    """A lesson's model with no resize= raised "cannot unpack non-iterable NoneType"."""
+    model = TinyModel(3)
+    assert model.input_batch_shape(2) == (2, 3, 4, 4)
+    model.resize = None
+    with pytest.raises(InputShapeError, match=r"^TinyModel.input_batch_shape needs the model's "
+                                              r"input size, .*\(it has no resize=\): write the "
+                                              r"batch's shape yourself, .*\(NCHW\)$"):
+        model.input_batch_shape()

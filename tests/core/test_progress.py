@@ -52,3 +52,21 @@ def test_a_bar_whose_stream_cannot_be_written_stops_drawing_not_training(termina
     bar = ProgressBar(16, "epoch 1/1")
     bar.update(16, loss=2.2, force=True)
     bar.close()
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminals_bar_is_cleared_before_the_epochs_line():
+    """The bar, drawn through refresh(), which tqdm does not count as printed, was never
+    cleared: the epoch's line began after it, in the terminal's last column."""
+    terminal = Terminal()
+    bar = ProgressBar(16, "epoch 1/1", stream=terminal)
+    bar.update(16, loss=2.2, force=True)  # a short epoch: within tqdm's delay of its start
+    drawn = terminal.getvalue()
+    assert "epoch 1/1" in drawn and "16/16" in drawn
+    bar.close()
+    cleared = terminal.getvalue()[len(drawn):]
+    assert cleared.strip() == "" and cleared.endswith("\r") and len(cleared) > 2

@@ -592,3 +592,24 @@ def test_a_stop_a_fit_has_stopped_at_does_not_stop_the_next_fit_or_evaluate(data
     trainer.stop_requested = "SIGTERM"
     with pytest.raises(TrainingInterrupted, match="SIGTERM"):
         trainer.fit(model, data)
+
+
+class OwnSchedule(NumpyTrainer):
+    """A trainer whose optimizer applies a rate of its own, as a lesson's scheduler sets it."""
+    applied = 0.125
+
+    def learning_rate(self):
+        return self.applied
+
+
+def test_the_record_holds_the_rate_the_optimizer_applies(data, monkeypatch):
+    """A model's own schedule (a StepLR, a Keras ExponentialDecay) was logged as its constant
+    lr in the history, metrics.jsonl and TensorBoard: Keras and Lightning log the rate applied."""
+    history = OwnSchedule(max_epochs=1, progress=False, log=None,
+                          board=ProgressBoard(live=False)).fit(SoftmaxRegression(lr=0.5), data)
+    assert history[-1]["lr"] == 0.125
+    # The model's own constant where the optimizer applies it, held in float32 as it is.
+    monkeypatch.setattr(OwnSchedule, "applied", float(np.float32(0.01)))
+    history = OwnSchedule(max_epochs=1, progress=False, log=None,
+                          board=ProgressBoard(live=False)).fit(SoftmaxRegression(lr=0.01), data)
+    assert history[-1]["lr"] == 0.01
