@@ -11,7 +11,8 @@ Exit statuses, the same in every command:
       (one line naming a smaller batch)
 2     input to change (any other :class:`~d2l_alexnet.core.errors.D2LAlexNetError`: a flag,
       a data, weights or checkpoint file, a device that is not there); nothing is written
-130   interrupted by Ctrl-C (SIGINT); 143 by SIGTERM (``train`` saves a checkpoint first)
+130   interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP, the terminal closing
+      (``train`` saves a checkpoint first; under ``nohup`` SIGHUP is ignored)
 141   the reader of stdout stopped reading (``cost | head``): a quiet end, as by SIGPIPE
 ====  ===================================================================================
 """
@@ -130,6 +131,26 @@ def keep_streams_usable() -> None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
     if not isinstance(sys.stderr, QuietStderr):
         sys.stderr = QuietStderr(sys.stderr)
+
+
+def forget_a_closed_terminal() -> None:
+    """Point stdout and stderr at /dev/null where they were on a terminal that has hung up
+    (closed: a lost SSH connection, whose SIGHUP is on its way to the command). Each write to
+    it fails (EIO), and a failed stdout would end the run as a failure (exit 1) before it
+    reached the step where the SIGHUP stops it with a checkpoint (exit 129). A stream sent to
+    a file or a pipe, or to a terminal still open (``kill -HUP`` by hand), is kept."""
+    import termios  # (POSIX only, as SIGHUP is)
+
+    for descriptor in (1, 2):
+        try:
+            termios.tcgetattr(descriptor)
+            continue  # a terminal still open
+        except termios.error as error:
+            if error.args[0] != errno.EIO:  # ENOTTY: a file or a pipe
+                continue
+        nowhere = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nowhere, descriptor)
+        os.close(nowhere)
 
 
 class ClosedStdout:

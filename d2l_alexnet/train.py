@@ -26,8 +26,8 @@ from .cli import (DATA_ON_DEVICE, STDOUT_MARK, UsageError, add_backend_argument,
                   add_data_on_device_argument, add_device_argument, add_precision_argument,
                   check_compile, check_counts, check_data_dir, check_output_path, check_resize,
                   check_seed, command_parser, compile_options, exit_status_of, failure_reason,
-                  normalized_names, path_argument, reordered_class_names, same_class_names,
-                  shown_names)
+                  forget_a_closed_terminal, normalized_names, path_argument,
+                  reordered_class_names, same_class_names, shown_names)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, parameter_count
 from .core.errors import RunFailed
 from .core.files import (atomic_write_json, free_bytes, missing_directories, nearest_existing,
@@ -852,15 +852,21 @@ class Interrupted(Exception):
 
 
 class StopSignals:
-    """SIGINT (Ctrl-C) and SIGTERM while the CLI runs.
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP (the terminal closed: a lost SSH connection) while
+    the CLI runs.
 
     While a checkpointed ``fit`` runs (``trainer`` set), the first signal asks it to stop at the
     next step boundary, where the state is consistent and a checkpoint is saved. Otherwise, or
     on a second signal, the run stops at once (every file is written atomically, so nothing is
-    left half-written).
+    left half-written). A SIGHUP that was ignored when the command started (``nohup``) stays
+    ignored: the run was asked to outlive its terminal.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                    if hasattr(signal, name))  # (Windows has no SIGHUP)
+    # Taken even where ignored at the start: a script's background job (``&``) starts with
+    # SIGINT ignored, and a ``kill -INT`` sent to it still means "stop and save".
+    ALWAYS_TAKEN = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.trainer, self.previous = None, {}
@@ -869,6 +875,9 @@ class StopSignals:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
+                ignored = signal.getsignal(signum) == signal.SIG_IGN
+                if ignored and signum not in self.ALWAYS_TAKEN:
+                    continue  # nohup's SIGHUP
                 self.previous[signum] = signal.signal(signum, self.handle)
         return self
 
@@ -886,6 +895,8 @@ class StopSignals:
 
     def handle(self, signum, frame):
         name = signal.Signals(signum).name
+        if name == "SIGHUP":
+            forget_a_closed_terminal()
         if self.trainer is not None and self.trainer.stop_requested is None:
             self.trainer.stop_requested = name
             purpose = ("to save a checkpoint" if self.saves else
@@ -908,7 +919,7 @@ class StoppedAtOnce(BaseException):
 
 
 def exit_status(signal_name):
-    """130 for SIGINT, 143 for SIGTERM: the shell's 128 + signal number."""
+    """130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP: the shell's 128 + signal number."""
     return 128 + int(getattr(signal, signal_name))
 
 

@@ -483,14 +483,15 @@ class Trainer(TrainerBase):
 
 
 #: The signals a stop vote names (``stop_code``); the largest number wins the vote.
-STOP_SIGNALS = {signal.SIGINT.value, signal.SIGTERM.value}
+STOP_SIGNALS = {getattr(signal, name).value for name in ("SIGHUP", "SIGINT", "SIGTERM")
+                if hasattr(signal, name)}
 #: A stop requested in another process for a reason other than a signal (Python code's own).
 OTHER_STOP = "a stop requested in another process"
 
 
 def stop_code(reason: str | None) -> int:
-    """A process's stop vote: 0 to go on, the signal's number for SIGINT or SIGTERM, 1 for a
-    stop of another kind (``trainer.stop_requested`` set by code)."""
+    """A process's stop vote: 0 to go on, the signal's number for SIGINT, SIGTERM or SIGHUP, 1
+    for a stop of another kind (``trainer.stop_requested`` set by code)."""
     if reason is None:
         return 0
     number = signal.Signals.__members__.get(reason) if isinstance(reason, str) else None

@@ -652,6 +652,38 @@ def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
     assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
 
 
+def test_cli_sighup_saves_and_exits_129(cli, tmp_path, capsys, monkeypatch):
+    """The terminal closing (a lost SSH connection) sends SIGHUP: it ended the run where it
+    was, losing the epoch; now it stops as SIGTERM does, at a step boundary with a checkpoint."""
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGHUP))
+    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
+    assert code == 129
+    assert "interrupted by SIGHUP: saved" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
+
+
+def test_under_nohup_a_sighup_is_still_ignored(cli, tmp_path, capsys, monkeypatch):
+    """``nohup`` starts the command with SIGHUP ignored, to outlive its terminal: the CLI leaves
+    it so (the run ends as if no signal came), and puts back what it found as it ends."""
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGHUP, signal.SIGTERM)}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGHUP))
+        assert cli("--out", str(tmp_path / "run"), "--checkpoint-dir",
+                   str(tmp_path / "ckpt")) == 0
+        assert "SIGHUP" not in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        # SIGINT and SIGTERM ignored at the start (a script's ``&`` job) are taken all the same.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGTERM))
+        assert cli("--out", str(tmp_path / "run2"), "--checkpoint-dir",
+                   str(tmp_path / "ckpt2")) == 143
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def test_a_first_signal_says_a_checkpoint_is_saved_only_where_one_is(capsys):
     """Processes that stop together (torchrun's) take a first signal at a step boundary even
     without --checkpoint-dir: the line then says nothing is saved, not that a checkpoint is."""
@@ -720,7 +752,8 @@ def test_a_signal_as_the_last_epoch_ends_lets_the_run_finish_and_says_so(cli, tm
     assert (tmp_path / "run" / "weights.safetensors").exists()
 
 
-@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                            (signal.SIGHUP, 129)])
 def test_cli_without_checkpoints_still_exits_cleanly_on_a_signal(cli, tmp_path, capsys,
                                                                  monkeypatch, signum, status):
     monkeypatch.setattr(NumpyTrainer, "signal_at_step", (2, signum))

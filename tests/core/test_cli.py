@@ -1004,3 +1004,46 @@ def test_an_unknown_command_keeps_exit_2_when_stderr_is_full():
         result = subprocess.run([sys.executable, "-m", "d2l_alexnet", "nocommand"],
                                 stdout=subprocess.DEVNULL, stderr=full, timeout=60)
     assert result.returncode == 2
+
+
+def test_a_terminal_that_closes_under_train_leaves_a_checkpoint_to_resume(tmp_path):
+    """A real hangup: train runs in a pseudo-terminal of its own (as in an SSH session), which
+    is closed after its first epoch. The kernel's SIGHUP ended the run on the spot, checkpoint
+    of the epoch lost; now the run stops at the next step boundary, saves, and exits 129, its
+    last lines lost with the terminal but none of its files."""
+    import fcntl
+    import pty
+    import select
+    import termios
+
+    from d2l_alexnet.core.checkpoint import latest_checkpoint
+
+    main_end, terminal = pty.openpty()
+
+    def take_the_terminal():  # after start_new_session's setsid: a session led by train
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    command = without_a_framework("train", "--resize", "67", "--epochs", "100000",
+                                  "--limit-train", "64", "--limit-val", "8", "--batch-size", "8",
+                                  "--out", "run", "--checkpoint-dir", "ckpt")
+    child = subprocess.Popen(command, cwd=tmp_path, env=child_env(), stdin=terminal,
+                             stdout=terminal, stderr=terminal, start_new_session=True,
+                             preexec_fn=take_the_terminal)
+    os.close(terminal)
+    shown, deadline = b"", time.monotonic() + 120
+    try:
+        while b"epoch 2" not in shown.lower() and time.monotonic() < deadline:
+            if select.select([main_end], [], [], 1)[0]:
+                shown += os.read(main_end, 65536)
+        assert b"epoch 2" in shown.lower(), shown[-2000:]
+    finally:
+        os.close(main_end)  # the hangup
+    assert child.wait(timeout=60) == 129
+    stopped_in = latest_checkpoint(tmp_path / "ckpt", log=None).metadata["epoch"]
+    epochs = str(stopped_in + 2)  # the epoch it stopped in, and one more
+    resumed = subprocess.run(without_a_framework(
+        "train", "--resize", "67", "--epochs", epochs, "--limit-train", "64", "--limit-val",
+        "8", "--batch-size", "8", "--out", "run", "--checkpoint-dir", "ckpt", "--resume"),
+        cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"epoch {epochs}/{epochs}:" in resumed.stdout, resumed.stdout
