@@ -7,6 +7,7 @@ the channels and at the size the weights file records; the class names are the o
 saved in it. Bad input exits with status 2 and one line that says what to change.
 """
 
+import os
 import sys
 
 import numpy as np
@@ -16,7 +17,7 @@ from .cli import (UsageError, add_backend_argument, add_batch_size_argument, che
                   check_resize, command_parser, main_of, path_argument)
 from .core.architecture import CHAPTER_RESIZE, as_size, format_size, minimum_resize
 from .core.data import TEXT_LABELS
-from .core.images import read_image, shown_path
+from .core.images import read_image
 from .core.weights import (WeightsError, canonical_shapes, from_canonical, read_tensors,
                            read_weights, saved_metadata)
 
@@ -205,7 +206,9 @@ def run(args):
     probabilities = model.probabilities(np.stack(args.pixels), batch_size=args.batch_size)
     for path, row in zip(args.images, probabilities):
         for index in np.argsort(-row, kind="stable")[:args.top_k]:
-            print(f"{tab_field(shown_path(path))}\t{tab_field(args.classes[index])}\t"
+            # The path as given, its bytes that are not UTF-8 written back as they are
+            # (print_anywhere's stream): a line names the file it was read from, byte for byte.
+            print(f"{tab_field(os.fspath(path))}\t{tab_field(args.classes[index])}\t"
                   f"{row[index]:.4f}")
     return 0
 

@@ -691,6 +691,22 @@ def test_predict_writes_a_tab_or_line_break_in_a_field_as_an_escape():
     assert predict.tab_field("e\\tf") == "e\\\\tf"  # a backslash of its own: not a tab
 
 
+def test_predict_names_a_file_whose_name_is_not_utf8_by_its_own_bytes(tmp_path):
+    """A name with a byte that is not UTF-8 (a Latin-1 "café"): its line gave the escape
+    ``caf\\xe9.png``, its backslash escaped again as a field's, so the line named a file
+    ``caf\\xe9.png`` that may be another; now the name's own bytes, as ``ls`` gives them."""
+    weights_file = named_weights(tmp_path / "w.safetensors", ["cat", "dog"], 1)
+    latin1 = os.fsdecode(b"caf\xe9.png")
+    Image.new("L", (8, 8)).save(os.path.join(os.fsencode(tmp_path), b"caf\xe9.png"))
+    Image.new("L", (8, 8)).save(tmp_path / "caf\\xe9.png")  # the escape, as a real name
+    result = subprocess.run(without_a_framework("predict", "--weights", str(weights_file),
+                                                latin1, "caf\\xe9.png"),
+                            capture_output=True, env=child_env(), cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [b"caf\xe9.png\tcat\t0.5000",
+                                          b"caf\\\\xe9.png\tcat\t0.5000"]
+
+
 def tensors_only(path, num_classes, in_channels, resize=67):
     """A weights file of another tool: AlexNet's tensors, no metadata."""
     shapes, _ = weights.canonical_shapes(resize, num_classes, in_channels)
@@ -936,22 +952,24 @@ def without_a_framework(command, *args):
 
 def test_every_command_prints_in_the_c_locale_without_utf8_mode(tmp_path):
     """An ASCII terminal (LC_ALL=C, PYTHONUTF8=0: stdout's errors are surrogateescape there,
-    not strict) gets escapes for ×, ü and a class's name, on stdout and stderr alike."""
+    not strict) gets escapes for × and a class's name, on stdout and stderr alike; predict's
+    lines give a file's name as its bytes, as the file system holds it."""
     ascii_only = child_env(LC_ALL="C", PYTHONUTF8="0")
     ascii_only.pop("PYTHONIOENCODING", None)
     weights_file = named_weights(tmp_path / "w.safetensors", ["ä cat", "dog"], 1)
     Image.new("L", (8, 8)).save(tmp_path / "ünï code.png")
 
-    def run(*command):
+    def run(*command, name_bytes=b""):
         result = subprocess.run(without_a_framework(*command), capture_output=True,
                                 env=ascii_only, cwd=tmp_path, timeout=120)
         assert result.returncode == 0 and b"Traceback" not in result.stderr, result.stderr
-        return result.stdout.decode("ascii")  # nothing beyond ASCII was written
+        assert result.stdout.startswith(name_bytes)
+        return result.stdout[len(name_bytes):].decode("ascii")  # the rest is ASCII
 
     assert "1\\xd7224\\xd7224" in run("cost")
     assert "224\\xd7224" in run("bench", "--help")
-    assert run("predict", "--weights", str(weights_file), "ünï code.png").startswith(
-        "\\xfcn\\xef code.png\t\\xe4 cat\t0.5000")
+    assert run("predict", "--weights", str(weights_file), "ünï code.png",
+               name_bytes="ünï code.png".encode()).startswith("\t\\xe4 cat\t0.5000")
     assert "resized to 67\\xd767" in run("train", "--resize", "67", "--epochs", "1",
                                           "--limit-train", "8", "--limit-val", "8",
                                           "--batch-size", "8", "--out", str(tmp_path / "run"))
