@@ -586,8 +586,27 @@ def _load_explicit_dir(directory: Path, origin: str, splits: tuple[str, ...],
     if result is None:
         names = ", ".join(name + "[.gz]" for name in _split_files(splits).values())
         raise DataError(f"{origin} {directory}: none of the Fashion-MNIST files found "
-                        f"(expected {names}): put them there, .gz or not, {search}")
+                        f"(expected {names}): put them there, .gz or not, {search}"
+                        f"{_own_images_hint(directory)}")
     return result
+
+
+def _own_images_hint(directory: Path) -> str:
+    """Where ``directory`` looks like a folder of one's own images (class subfolders holding
+    image files), the words that say where such a folder goes; else nothing."""
+    from .images import IMAGE_EXTENSIONS  # (images imports this module)
+
+    try:
+        subfolders = [entry for entry in os.scandir(directory)
+                      if entry.is_dir() and not entry.name.startswith(".")]
+        holds_images = any(os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+                           for folder in subfolders[:100] for name in os.listdir(folder))
+    except OSError:
+        return ""
+    if not holds_images:
+        return ""
+    return (f". {directory} holds class folders of images: for your own images, pass it as "
+            f"--image-folder (ImageFolder in Python)")
 
 
 def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = True,

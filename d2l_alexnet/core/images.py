@@ -37,8 +37,11 @@ Split = tuple[ArrayLike, ArrayLike]
 __all__ = ["ArrayData", "ImageFolder", "IMAGE_EXTENSIONS", "channels_last", "folder_classes",
            "folder_color_mode", "folder_images", "read_image", "VALIDATION_SPLIT"]
 
-# What ImageFolder reads, compared case-insensitively (Pillow decodes each of these).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# What ImageFolder reads, compared case-insensitively (Pillow decodes each of these): with
+# JPEG's other names (.jfif: Windows' browsers save photos so) and the Netpbm files
+# torchvision's ImageFolder reads too.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".gif", ".webp", ".tif",
+                    ".tiff", ".ppm", ".pgm", ".pbm")
 
 LAYOUTS = ("NCHW", "NHWC")
 CHANNEL_COUNTS = (1, 3, 4)  # greyscale, RGB, RGBA: what a layout guess may take as channels
@@ -50,6 +53,14 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")  # Pillow's 16-bit greys
 GREYSCALE_MODES = ("1", "L", "LA", "La", "I", "F", *SIXTEEN_BIT_MODES)
 VALIDATION_SPLIT = 0.2  # ImageFolder's share of each class for validation, by default
 TRANSPARENT_BACKGROUND = (255, 255, 255, 255)  # transparent pixels show white, as on a page
+# How far above 1 the brightest float pixel of a [0, 1] image may lie: an overshoot of
+# rounding or resampling, under one step of 8 bits (1.0000001 is white, not 1 of 255).
+FLOAT_ROUNDING = 1 / 255
+
+
+class PixelRangeError(ValueError):
+    """An image Pillow reads whose pixel values cannot be read as an 8-bit picture without a
+    guess (floats below 0 or beyond [0, 1] and 0..255's reach, integers beyond 16 bits)."""
 
 
 def _one_line(text):
@@ -427,23 +438,39 @@ def _split_readable(classes, files, decoded, validation_split, seed):
 def _eight_bit_greyscale(image, image_module):
     """A 16-bit, 32-bit integer or float greyscale image as 8-bit ``L``, scaled by its range
     (Pillow's own ``convert`` clips such pixels at 255: a 16-bit picture would come out white).
-    16-bit pixels are divided by 257 (0..65535 onto 0..255); 32-bit integer ones must hold
-    16-bit values (what Pillow reads some 16-bit files as); floats are taken as [0, 1] when they
-    lie there, else as 0..255."""
+    16-bit pixels are divided by 257 (0..65535 onto 0..255), and a value the file marks
+    transparent (PNG's tRNS) becomes transparent; 32-bit integer ones must hold 16-bit values
+    (what Pillow reads some 16-bit files as). Floats are taken as [0, 1] when they lie there
+    (up to :data:`FLOAT_ROUNDING` above 1), as 0..255 from 2 up; between, a picture that dark in
+    0..255 is far likelier one of [0, 1] gone beyond it, and either guess could be wrong: it is
+    refused (:class:`PixelRangeError`), as are negative or non-finite floats."""
     pixels = np.asarray(image)
+    transparent = None
     if image.mode in SIXTEEN_BIT_MODES or image.mode == "I":
         low, high = int(pixels.min()), int(pixels.max())
         if low < 0 or high > 65535:
-            raise ValueError(f"32-bit integer pixels from {low} to {high} are beyond 16 bits; "
-                             f"save the image with 8 or 16 bits per pixel")
+            raise PixelRangeError(f"32-bit integer pixels from {low} to {high} are beyond 16 "
+                                  f"bits; save the image with 8 or 16 bits per pixel")
         scaled = pixels.astype(np.float32) / 257
+        marked = image.info.get("transparency")
+        if isinstance(marked, int):  # matched before scaling: several values share 8 bits
+            transparent = pixels == marked
     else:  # "F"
         low, high = float(pixels.min()), float(pixels.max())
         if not (np.isfinite(pixels).all() and 0 <= low and high <= 255):
-            raise ValueError(f"float pixels from {low} to {high} are neither in [0, 1] nor in "
-                             f"0..255; save the image scaled to one of them")
-        scaled = pixels * 255 if high <= 1 else pixels
-    return image_module.fromarray(np.rint(scaled).astype(np.uint8), "L")
+            raise PixelRangeError(f"float pixels from {low:g} to {high:g} are neither in "
+                                  f"[0, 1] nor in 0..255; save the image scaled to one of them")
+        if 1 + FLOAT_ROUNDING < high < 2:
+            raise PixelRangeError(f"float pixels from {low:g} to {high:g} lie beyond [0, 1], "
+                                  f"yet would be almost black read as 0..255; save the image "
+                                  f"scaled to [0, 1] or to 0..255")
+        scaled = np.minimum(pixels * 255, 255) if high <= 1 + FLOAT_ROUNDING else pixels
+    grey = image_module.fromarray(np.rint(scaled).astype(np.uint8), "L")
+    if transparent is None or not transparent.any():
+        return grey
+    alpha = image_module.fromarray(np.where(transparent, 0, 255).astype(np.uint8), "L")
+    grey.putalpha(alpha)  # now LA: laid over white as any transparency is
+    return grey
 
 
 def _has_transparency(image):
@@ -495,7 +522,8 @@ def _load_image(image_module, path, mode, channels, size):
 
 def _read_images(folder, entries, mode, channels, size):
     """Decode ``entries`` (``(path, label)``) -> ``(images uint8 (N, H, W, C), labels, paths,
-    failures)``, where ``failures`` lists ``(path, error)`` of the files Pillow cannot read."""
+    failures)``, where ``failures`` lists ``(path, why)`` of the files that cannot be read,
+    ``why`` in words (:func:`_why_unreadable`)."""
     image_module = _pillow_image()
     height, width = size
     images = np.empty((len(entries), height, width, channels), dtype=np.uint8)
@@ -506,7 +534,7 @@ def _read_images(folder, entries, mode, channels, size):
         # Pillow's decoders raise many types for a bad file (OSError, SyntaxError, ValueError,
         # EOFError, struct.error, DecompressionBombError...): all mean "this file is unreadable".
         except Exception as error:  # noqa: BLE001
-            failures.append((path, error))
+            failures.append((path, _why_unreadable(folder / path, error, size, image_module)[0]))
             continue
         images[len(paths)] = pixels
         labels.append(label)
@@ -514,6 +542,28 @@ def _read_images(folder, entries, mode, channels, size):
     if len(paths) < len(entries):
         images = images[:len(paths)].copy()  # don't keep the unused rows' memory alive
     return images, np.array(labels, dtype=np.int64), paths, failures
+
+
+def _why_unreadable(path, error, size, image_module):
+    """``(why, known)``: why the image file at ``path`` could not be read, in words, from the
+    ``error`` its decoding raised. ``known`` where the words say what is wrong and what to do (a
+    missing file, a link to nothing, an empty file, a picture too large, pixel values that need
+    a guess); otherwise they are the error's type and message."""
+    if isinstance(error, FileNotFoundError):
+        if os.path.islink(path):
+            return f"a link to {shown_path(os.readlink(path))}, which does not exist", True
+        return "no such file", True
+    if isinstance(error, image_module.DecompressionBombError):
+        return (f"larger than Pillow decodes ({_one_line(error)}): downscale it (a few thousand "
+                f"pixels a side is plenty: it is resized to {size[0]}×{size[1]})"), True
+    if isinstance(error, PixelRangeError):
+        return str(error), True
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty (0 bytes): copy the image again", True
+    except OSError:
+        pass
+    return f"{type(error).__name__}: {_one_line(error)}", False
 
 
 def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, log):
@@ -525,15 +575,15 @@ def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, l
     for folder, entries, shown_in in splits:
         images, labels, paths, failed = _read_images(folder, entries, mode, channels, size)
         decoded.append((images, labels, paths))
-        failures += [(path if shown_in is None else (shown_in / path).as_posix(), error)
-                     for path, error in failed]
+        failures += [(path if shown_in is None else (shown_in / path).as_posix(), why)
+                     for path, why in failed]
     failures.sort(key=lambda failure: failure[0])
     skipped = [path for path, _ in failures]
     if failures:
         shown_root = shown_path(root)
         count = f"{len(failures)} unreadable image file{'s' if len(failures) > 1 else ''}"
         if not skip_unreadable:
-            first_path, first_error = failures[0]
+            first_path, first_why = failures[0]
             # Skipping (or removing) them leaves a training class without images, which is
             # refused in turn: then only a repair helps, and the first refusal says so.
             # (A split of root is drawn again over the files read: its validation files count.)
@@ -546,8 +596,7 @@ def _decode_splits(owner, root, splits, mode, channels, size, skip_unreadable, l
                    f"have no training image left without them" if emptied else
                    "remove or repair them, or pass skip_unreadable=True")
             raise DataError(f"{owner} {shown_root}: {count}: {_name_paths(skipped)} "
-                            f"({shown_path(first_path)}: {type(first_error).__name__}: "
-                            f"{_one_line(first_error)}); {fix}")
+                            f"({shown_path(first_path)}: {first_why}); {fix}")
         if log is not None:
             log(say("skipped_one" if len(failures) == 1 else "skipped_many", owner=owner,
                     root=shown_root, count=number(len(failures)), paths=_name_paths(skipped)))
@@ -573,16 +622,12 @@ def read_image(path: PathLike, color_mode: str = "rgb", resize: Size = 224) -> n
                         f"files themselves")
     try:
         return _load_image(image_module, path, mode, channels, size)
-    except FileNotFoundError:
-        raise DataError(f"{shown_path(path)}: no such file") from None
-    except image_module.DecompressionBombError as error:
-        raise DataError(f"{shown_path(path)} is larger than Pillow decodes ({_one_line(error)}): "
-                        f"downscale it (a few thousand pixels a side is plenty: it is resized "
-                        f"to {size[0]}×{size[1]})") from None
     except Exception as error:  # noqa: BLE001 (as in _read_images: any failure to decode)
-        raise DataError(f"{shown_path(path)} is not an image Pillow can read "
-                        f"({type(error).__name__}: {_one_line(error)}); pass PNG, JPEG or "
-                        f"another of {' '.join(IMAGE_EXTENSIONS)}") from None
+        why, known = _why_unreadable(path, error, size, image_module)
+        if known:
+            raise DataError(f"{shown_path(path)}: {why}") from None
+        raise DataError(f"{shown_path(path)} is not an image Pillow can read ({why}); pass "
+                        f"PNG, JPEG or another of {' '.join(IMAGE_EXTENSIONS)}") from None
 
 
 def _is_greyscale(image):

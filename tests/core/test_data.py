@@ -356,6 +356,26 @@ def test_explicit_dir_empty_or_absent_refused(tmp_path, fake):
     assert str(tmp_path / "absent") in str(info.value)
 
 
+def test_a_folder_of_ones_own_images_as_data_dir_is_sent_to_image_folder(tmp_path, fake):
+    """A folder of class subfolders given as --data-dir (Fashion-MNIST's folder) was told only
+    that Fashion-MNIST's files were not there; --image-folder is what reads it."""
+    from PIL import Image
+
+    for name in ("cats", "dogs"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        Image.new("L", (4, 4)).save(tmp_path / "pets" / name / "1.JPG", "JPEG")
+    with pytest.raises(DataError) as info:
+        load(data_dir=tmp_path / "pets")
+    assert str(info.value).endswith(f". {tmp_path / 'pets'} holds class folders of images: for "
+                                    "your own images, pass it as --image-folder (ImageFolder "
+                                    "in Python)")
+    (tmp_path / "other" / "notes").mkdir(parents=True)  # subfolders, but no images in them
+    (tmp_path / "other" / "notes" / "a.txt").write_text("text")
+    with pytest.raises(DataError) as info:
+        load(data_dir=tmp_path / "other")
+    assert "--image-folder" not in str(info.value)
+
+
 def test_an_empty_env_var_data_dir_says_to_unset_it(tmp_path, fake, monkeypatch):
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("D2L_ALEXNET_DATA", str(tmp_path / "empty"))

@@ -573,6 +573,10 @@ PICTURES = {
         path.with_suffix(".tif")), (128, 128, 128)),
     "F in 0..255": (lambda path: image_of("F", np.full((4, 4), 77.0, np.float32)).save(
         path.with_suffix(".tif")), (77, 77, 77)),
+    # A [0, 1] picture whose white a rounding took past 1: white, not 1 of 255 (near black).
+    "F in [0, 1], white a rounding above 1": (lambda path: image_of(
+        "F", np.full((4, 4), 1.0000001, np.float32)).save(path.with_suffix(".tif")),
+        (255, 255, 255)),
     "palette with a transparent entry": (lambda path: Image.new("P", (4, 4), 0).save(
         path, transparency=0), (255, 255, 255)),
     "LA, transparent": (lambda path: Image.new("LA", (4, 4), (0, 0)).save(path),
@@ -649,17 +653,83 @@ def test_read_image_reads_a_file_as_imagefolder_does(tmp_path, case):
                                       read_one(root, color_mode=color_mode))
 
 
-@pytest.mark.parametrize("problem, words", [("text", "not an image Pillow can read"),
-                                            ("missing", "no such file"),
-                                            ("folder", "is a directory")])
+@pytest.mark.parametrize("problem, words", [
+    ("text", "not an image Pillow can read"), ("missing", "no such file"),
+    ("folder", "is a directory"), ("empty", "picture.png: empty (0 bytes)"),
+    ("link to nothing", "picture.png: a link to gone.png, which does not exist"),
+    ("floats beyond 1", "picture.tif: float pixels from 0 to 1.25 lie beyond [0, 1]")])
 def test_read_image_refuses_what_is_not_an_image_in_one_line(tmp_path, problem, words):
+    """What is wrong, where it is known: an empty file was "not an image Pillow can read", a
+    link to nothing "no such file" (ls lists it), pixel values Pillow had read "not an image
+    Pillow can read" with advice to pass another format."""
     path = tmp_path / "picture.png"
     if problem == "text":
         path.write_text("not a picture")
     elif problem == "folder":
         path.mkdir()
+    elif problem == "empty":
+        path.write_bytes(b"")
+    elif problem == "link to nothing":
+        path.symlink_to("gone.png")
+    elif problem == "floats beyond 1":
+        path = path.with_suffix(".tif")
+        image_of("F", np.linspace(0, 1.25, 16, dtype=np.float32).reshape(4, 4)).save(path)
     message = refusal(read_image, path)
     assert str(path) in message and words in message
+    if problem not in ("text", "folder"):
+        assert "Pillow can read" not in message and "pass PNG" not in message
+
+
+def test_float_pixels_a_little_beyond_1_are_neither_guessed_dark_nor_bright(tmp_path):
+    """A float picture whose brightest pixel lies between 1 and 2 is [0, 1] gone beyond it or
+    a nearly black 0..255: it was read as 0..255, every pixel 0 or 1 of 255; now refused."""
+    root = two_class_folder(tmp_path, "ramp.tif", lambda path: image_of(
+        "F", np.linspace(0, 1.02, 16, dtype=np.float32).reshape(4, 4)).save(path))
+    message = refusal(ImageFolder, root, resize=4, val_root=root, log=None)
+    assert "a/ramp.tif: float pixels from 0 to 1.02 lie beyond [0, 1]" in message
+    bright = two_class_folder(tmp_path / "two", "ramp.tif", lambda path: image_of(
+        "F", np.linspace(0, 2, 16, dtype=np.float32).reshape(4, 4)).save(path))
+    assert read_one(bright, color_mode="grayscale")[3, 3, 0] == 2  # 0..255 from 2 up
+
+
+def test_a_16_bit_grey_png_shows_white_where_its_file_marks_a_value_transparent(tmp_path):
+    """PNG's tRNS for 16-bit grey names one 16-bit value: scaling to 8 bits dropped it, and the
+    transparent pixels showed the grey they store. 1001, beside the transparent 1000, is
+    the same 8-bit grey, and stays opaque."""
+    values = np.full((4, 4), 1000, np.uint16)
+    values[:, 2:] = 1001
+
+    def write(path):
+        Image.fromarray(values).save(path, transparency=1000)
+
+    root = two_class_folder(tmp_path, "marked.png", write)
+    assert Image.open(root / "a" / "marked.png").info["transparency"] == 1000
+    grey = read_one(root, color_mode="grayscale")[..., 0]
+    assert (grey[:, :2] == 255).all() and (grey[:, 2:] == 4).all(), grey
+
+
+def test_imagefolder_reads_jpegs_and_netpbm_files_by_every_usual_name(tmp_path):
+    """.jfif (how Windows' browsers save photos), .jpe, and the Netpbm .ppm, .pgm and .pbm
+    (which torchvision's ImageFolder reads) were passed over without a word: a class of five
+    such files was refused as having too few images."""
+    for name in ("cats", "dogs"):
+        for index, (suffix, format_name) in enumerate(((".jfif", "JPEG"), (".JPE", "JPEG"),
+                                                       (".ppm", "PPM"), (".pgm", "PPM"),
+                                                       (".pbm", "PPM"))):
+            mode = {".pgm": "L", ".pbm": "1"}.get(suffix, "RGB")
+            path = tmp_path / name / f"{index}{suffix}"
+            path.parent.mkdir(exist_ok=True)
+            Image.new(mode, (6, 6), 1 if mode == "1" else 0).save(path, format_name)
+    data = ImageFolder(tmp_path, resize=4, validation_split=0.2, log=None)
+    assert sorted(data.files(True) + data.files(False)) == sorted(
+        f"{name}/{index}{suffix}" for name in ("cats", "dogs")
+        for index, suffix in enumerate((".jfif", ".JPE", ".ppm", ".pgm", ".pbm")))
+
+
+def test_an_image_folders_refusal_says_what_is_wrong_with_the_first_file(tmp_path):
+    root = two_class_folder(tmp_path, "empty.png", lambda path: path.write_bytes(b""))
+    message = refusal(ImageFolder, root, resize=4, val_root=root, log=None)
+    assert "a/empty.png: empty (0 bytes): copy the image again)" in message
 
 
 def test_folder_images_reads_every_image_of_every_class(tree):
@@ -744,7 +814,7 @@ def test_a_large_photo_reads_quietly_and_one_beyond_pillows_limit_is_told_to_shr
     assert not [warning for warning in recwarn
                 if issubclass(warning.category, Image.DecompressionBombWarning)]
     message = refusal(read_image, huge, "grayscale", 8)
-    assert "is larger than Pillow decodes" in message and "downscale it" in message
+    assert ": larger than Pillow decodes" in message and "downscale it" in message
 
 
 # ---- predict's numpy images: the layout settled by the model's channels ----------------------
