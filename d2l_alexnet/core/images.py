@@ -510,11 +510,16 @@ def _load_image(image_module, path, mode, channels, size):
     says, resized bilinearly to ``size`` when it is another size. Pillow's errors propagate."""
     height, width = size
     # Pillow warns of an image above 89 million pixels (and refuses one above twice that, with
-    # DecompressionBombError): below its limit a large photo is read without a word.
-    with warnings.catch_warnings():
+    # DecompressionBombError): below its limit a large photo is read without a word. Its other
+    # warnings ("Corrupt EXIF data", a truncated file) name no file: they are given again with
+    # the file's name, which in a folder of thousands is the one thing to know.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
         with image_module.open(path) as source:
             image = _decoded(source, mode, image_module)  # inside the `with`
+    for warning in caught:
+        warnings.warn(f"{shown_path(path)}: {warning.message}", warning.category, stacklevel=2)
     if image.size != (width, height):
         image = image.resize((width, height), image_module.BILINEAR)
     return np.asarray(image, dtype=np.uint8).reshape(height, width, channels)

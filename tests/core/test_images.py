@@ -726,6 +726,19 @@ def test_imagefolder_reads_jpegs_and_netpbm_files_by_every_usual_name(tmp_path):
         for index, suffix in enumerate((".jfif", ".JPE", ".ppm", ".pgm", ".pbm")))
 
 
+def test_pillows_warning_about_a_file_names_the_file(tmp_path):
+    """"Corrupt EXIF data" came from Pillow naming no file: in a folder of thousands, which?"""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    root = two_class_folder(tmp_path, "cut.jpg", lambda path: Image.new("RGB", (4, 4)).save(
+        path, exif=exif.tobytes()[:-4]))  # its EXIF block cut short
+    with pytest.warns(UserWarning) as caught:
+        read_one(root)
+    assert {str(warning.message).split(": ", 1)[0] for warning in caught} == {
+        str(root / "a" / "cut.jpg")}
+    assert "Corrupt EXIF data" in str(caught[0].message)
+
+
 def test_an_image_folders_refusal_says_what_is_wrong_with_the_first_file(tmp_path):
     root = two_class_folder(tmp_path, "empty.png", lambda path: path.write_bytes(b""))
     message = refusal(ImageFolder, root, resize=4, val_root=root, log=None)
