@@ -516,7 +516,10 @@ def _load_image(image_module, path, mode, channels, size):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", image_module.DecompressionBombWarning)
-        with image_module.open(path) as source:
+        # From an open file, not its name: Pillow then never memory-maps the pixels, which
+        # for an uncompressed TIFF turned by its orientation tag (5-8) laid them out at the
+        # turned width (Pillow 13: a scramble of stripes).
+        with open(path, "rb") as stream, image_module.open(stream) as source:
             image = _decoded(source, mode, image_module)  # inside the `with`
     for warning in caught:
         warnings.warn(f"{shown_path(path)}: {warning.message}", warning.category, stacklevel=2)
@@ -568,6 +571,8 @@ def _why_unreadable(path, error, size, image_module):
             return "empty (0 bytes): copy the image again", True
     except OSError:
         pass
+    if isinstance(error, image_module.UnidentifiedImageError):  # (its message: the stream's repr)
+        return "UnidentifiedImageError: no image format Pillow knows", False
     return f"{type(error).__name__}: {_one_line(error)}", False
 
 

@@ -635,6 +635,20 @@ def test_a_photo_is_turned_upright_by_its_exif_orientation(tmp_path):
     assert grey[:, :2].min() == 255 and grey[:, 2:].max() == 0
 
 
+@pytest.mark.parametrize("compression", [None, "tiff_lzw"])
+def test_a_tiff_turned_by_its_orientation_tag_is_upright_compressed_or_not(tmp_path,
+                                                                            compression):
+    """Pillow turns a TIFF by its orientation tag as it loads it; an uncompressed one opened by
+    its name was memory-mapped at the turned width, a scramble of stripes."""
+    stored = np.zeros((4, 6), np.uint8)
+    stored[:, :2] = 255  # light left third, as stored; orientation 6 shows it on top
+
+    path = tmp_path / "turned.tif"
+    Image.fromarray(stored).save(path, tiffinfo={0x0112: 6}, compression=compression)
+    shown = read_image(path, "grayscale", resize=(6, 4))[..., 0]  # 6 high, 4 wide: no resize
+    np.testing.assert_array_equal(shown, np.rot90(stored, -1))  # turned clockwise
+
+
 def test_pixels_beyond_16_bits_are_an_unreadable_file_with_the_reason(tmp_path):
     root = two_class_folder(tmp_path, "wide.tif", lambda path: image_of(
         "I", np.full((4, 4), 1 << 20, np.int32)).save(path))
