@@ -493,6 +493,12 @@ class TrainerBase(HyperParameters):
         for callback in self.callbacks:
             if hasattr(callback, "check_fit_start"):
                 callback.check_fit_start(self, callback_states.get(getattr(callback, "key", None)))
+        # A callback's step hook (the Checkpointer's saves every N steps), whether it came in
+        # callbacks= or through attach(), which registers it itself.
+        for callback in self.callbacks:
+            on_step = getattr(callback, "on_step", None)
+            if on_step is not None and on_step not in self.step_callbacks:
+                self.step_callbacks.append(on_step)
         if self.log is not None:
             per_epoch = (say("images_per_epoch",
                              images=number(self.epoch_examples(train=True)),

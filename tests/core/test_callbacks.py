@@ -617,3 +617,22 @@ def test_a_record_too_large_for_the_process_names_the_file_size_limit():
     assert str(raised.value).startswith(
         "cannot write runs/metrics.jsonl (File too large): the file is larger than this "
         "process may write (ulimit -f): raise the limit (ulimit -f unlimited); ")
+
+
+def test_a_checkpointer_in_callbacks_saves_every_n_steps_as_one_attached_does(data, tmp_path):
+    """Listed in callbacks= (where the README says it acts last), it saved at epoch ends only:
+    its every-N-steps hook came with attach() alone."""
+    def checkpoint_names(folder, attach):
+        checkpointer = Checkpointer(folder, every=1, keep=100, log=None)
+        trainer = NumpyTrainer(max_epochs=2, progress=False, log=None,
+                               board=ProgressBoard(live=False),
+                               callbacks=[] if attach else [checkpointer])
+        if attach:
+            checkpointer.attach(trainer)
+        set_seed(0)
+        trainer.fit(SoftmaxRegression(lr=0.5), data)
+        return sorted(path.name for path in folder.iterdir())
+
+    listed = checkpoint_names(tmp_path / "listed", attach=False)
+    assert listed == checkpoint_names(tmp_path / "attached", attach=True)
+    assert listed == [f"checkpoint-{step}.ckpt" for step in range(1, 7)]  # 3 steps an epoch
