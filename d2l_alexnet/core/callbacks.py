@@ -60,6 +60,24 @@ def writing(path: PathLike) -> Iterator[None]:
                                what) from None
 
 
+def file_to_write(owner: str, path: PathLike, example: str) -> PathLike:
+    """``path`` (``~`` expanded) for a callback that writes one file there, refused at once
+    where it names no file: empty, None, or a folder (one that exists, or a name ending in a
+    separator), which failed only at the first write, after an epoch of training, with advice
+    that fitted another fault."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{owner}: the path must be a file name such as {example!r}, got "
+                        f"{path!r}")
+    text = os.fsdecode(os.fspath(path))
+    if not text:
+        raise ValueError(f"{owner}: the path is empty: name the file, e.g. {example!r}")
+    path = user_path(path)
+    if text.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise ValueError(f"{owner}: {text} is a folder: name a file in it, e.g. "
+                         f"{os.path.join(text, example)!r}")
+    return path
+
+
 def make_parent_folder(path: PathLike) -> None:
     """Make the folder ``path`` goes into, when a fit starts (as Keras' ModelCheckpoint and
     CSVLogger do), rather than fail at the first write after an epoch of training."""
@@ -103,7 +121,7 @@ class MetricsLog(Callback):
     atomically when it holds others, so a resumed run never repeats a line."""
 
     def __init__(self, path: PathLike) -> None:
-        self.path = user_path(path)
+        self.path = file_to_write("MetricsLog", path, "metrics.jsonl")
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if not trainer.is_first_replica:
@@ -134,7 +152,7 @@ class PlotCurves(Callback):
     atomically, so the plot of a long run can be looked at while it goes on."""
 
     def __init__(self, path: PathLike) -> None:
-        self.path = user_path(path)
+        self.path = file_to_write("PlotCurves", path, "curves.png")
 
     def on_fit_start(self, trainer: TrainerBase, state: Any) -> None:
         if trainer.is_first_replica:
@@ -207,7 +225,7 @@ class KeepBest(BestAccuracy):
 
     def __init__(self, path: PathLike) -> None:
         super().__init__()
-        self.path = user_path(path)
+        self.path = file_to_write("KeepBest", path, "best.safetensors")
         #: The accuracy of the weights an earlier fit of this callback left in ``path``: a new
         #: fit's epochs must beat it to replace them (``None``: no earlier fit's are there).
         self.kept_before: float | None = None

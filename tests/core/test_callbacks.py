@@ -636,3 +636,24 @@ def test_a_checkpointer_in_callbacks_saves_every_n_steps_as_one_attached_does(da
     listed = checkpoint_names(tmp_path / "listed", attach=False)
     assert listed == checkpoint_names(tmp_path / "attached", attach=True)
     assert listed == [f"checkpoint-{step}.ckpt" for step in range(1, 7)]  # 3 steps an epoch
+
+
+@pytest.mark.parametrize("make, example", [(KeepBest, "best.safetensors"),
+                                           (MetricsLog, "metrics.jsonl"),
+                                           (PlotCurves, "curves.png")])
+def test_a_callbacks_path_that_names_no_file_is_refused_when_it_is_made(tmp_path, make,
+                                                                         example):
+    """KeepBest("runs") (a folder), KeepBest("new/") or KeepBest("") failed after the first
+    epoch, saying a file stood where a folder should be, or to make its folder again."""
+    owner = make.__name__
+    (tmp_path / "runs").mkdir()
+    for path, words in ((tmp_path / "runs", f"{tmp_path / 'runs'} is a folder: name a file in "
+                                            f"it, e.g. '{tmp_path / 'runs' / example}'"),
+                        (f"{tmp_path}/new/", f"{tmp_path}/new/ is a folder"),
+                        ("", f"the path is empty: name the file, e.g. '{example}'")):
+        with pytest.raises(ValueError) as caught:
+            make(path)
+        assert str(caught.value).startswith(f"{owner}: {words}"), caught.value
+    with pytest.raises(TypeError, match=f"{owner}: the path must be a file name"):
+        make(None)
+    assert make(tmp_path / "runs" / example).path == tmp_path / "runs" / example
