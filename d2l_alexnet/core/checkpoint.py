@@ -45,7 +45,7 @@ from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
                     nearest_existing, remove_unfinished_writes, safetensors_bytes,
                     safetensors_metadata, write_fix, write_reason)
-from .types import Log, PathLike, Size, user_path
+from .types import Log, PathLike, Size, log_or_none, user_path
 
 if TYPE_CHECKING:  # both import this module
     from .recipe import TrainingRecipe
@@ -305,6 +305,7 @@ def latest_checkpoint(directory: PathLike, log: Log | None = print) -> Checkpoin
     folder) it is left as it is, and the line says so. If every file is damaged,
     :class:`CheckpointError` lists them.
     """
+    log = log_or_none("latest_checkpoint", log)
     damaged = []
     for _, path in list_checkpoints(directory):
         try:
@@ -441,7 +442,8 @@ class Checkpointer:
         if keep < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         directory = user_path(directory)
-        self.directory, self.every, self.keep, self.log = directory, every, keep, log
+        self.directory, self.every, self.keep = directory, every, keep
+        self.log = log_or_none("Checkpointer", log)
         # A caller's own state, saved with the trainer's: a function returning a JSON-ready dict.
         self.extra_metadata = extra_metadata
         # The newest checkpoint known good (written or resumed from).

@@ -41,7 +41,7 @@ import numpy as np
 
 from .errors import D2LAlexNetError
 from .language import number, say
-from .types import PathLike
+from .types import PathLike, log_or_none
 
 __all__ = [
     "DataError",
@@ -639,6 +639,7 @@ def load_fashion_mnist(data_dir: PathLike | None = None, *, download: bool = Tru
     ``log=None`` silences the messages.  If nothing works (even the embedded
     subset is damaged), :class:`DataError` lists every place looked.
     """
+    log = log_or_none("load_fashion_mnist", log)
     if log is None:  # `log or ...` would drop an empty list-like logger
         log = lambda message: None  # noqa: E731
     splits = tuple(splits)

@@ -19,7 +19,7 @@ from .arrays import host_array
 from .augment import augment_batch
 from .data import TEXT_LABELS, DataError, load_fashion_mnist
 from .hyperparameters import HyperParameters
-from .types import Log, PathLike, Size, is_whole
+from .types import Log, PathLike, Size, is_whole, log_or_none
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
     from matplotlib.figure import Figure
@@ -241,7 +241,8 @@ class FashionMNISTBase(InMemoryData, DataModule):
         for name, limit in (("limit_train", limit_train), ("limit_val", limit_val)):
             if limit is not None and limit < 1:
                 raise ValueError(f"{name} must be at least 1, got {limit}")
-        arrays = load_fashion_mnist(data_dir, download=download, log=log)
+        arrays = load_fashion_mnist(data_dir, download=download,
+                                    log=log_or_none(type(self).__name__, log))
         self.source, self.is_subset = arrays.source, arrays.is_subset
         self.download_seconds = arrays.download_seconds  # 0 unless this call fetched the files
         self.train_images = arrays.train_images[:limit_train]

@@ -29,7 +29,7 @@ from .architecture import as_size
 from .data import DataError
 from .datamodule import DataModule, InMemoryData, check_seed
 from .language import byte_size, number, say
-from .types import Log, PathLike, Size, is_whole, user_path
+from .types import Log, PathLike, Size, is_whole, log_or_none, user_path
 
 # A split as ArrayData takes it: ``(images, labels)``.
 Split = tuple[ArrayLike, ArrayLike]
@@ -683,6 +683,7 @@ def folder_images(root: PathLike, color_mode: str = "rgb", resize: Size = 224, *
                         f"{color_mode!r}")
     mode, channels = COLOR_MODES[color_mode]
     size = _as_size(owner, resize)
+    log = log_or_none(owner, log)
     root = Path(user_path(root))
     classes, files = _classes_and_files(owner, root, "root", test_set=True)
     entries = [(path, label) for label, name in enumerate(classes) for path in files[name]]
@@ -737,6 +738,7 @@ class ImageFolder(ArrayData):
                  augment: bool = False, log: Log | None = print) -> None:
         self.save_hyperparameters(ignore=["log"])
         owner = type(self).__name__
+        log = log_or_none(owner, log)
         # The cheap checks first: a typo should not wait for thousands of images to decode.
         if color_mode not in COLOR_MODES:
             raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "

@@ -27,7 +27,7 @@ from .images import CHANNEL_COUNTS, channels_last
 from .language import say
 from .progress import ProgressBoard
 from .recipe import TrainingRecipe
-from .types import Log, PathLike, Size
+from .types import Log, PathLike, Size, log_or_none
 
 # A batch's shape as a framework gives it (a side may be unknown: None).
 Shape = Sequence["int | None"]
@@ -338,6 +338,7 @@ class ModuleContract(HyperParameters):
         A file for another channel count adapts the first convolution (``core/weights.py``),
         said through ``log``. Returns the model."""
         self.check_chapter_table()
+        log = log_or_none("load_weights", log)
         self.assign_weight_arrays(weights.load_weights(
             path, self.LAYOUT,  # type: ignore[arg-type]  # (set by every backend's Module)
             self.resize, self.num_classes, self.input_channels, skip_head, log),

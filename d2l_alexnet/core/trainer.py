@@ -54,7 +54,7 @@ from .language import number, say
 from .module import InputShapeError, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
-from .types import Log, PathLike, Record
+from .types import Log, PathLike, Record, log_or_none
 from .weights import BACKEND_LAYOUTS, WeightsError, save_canonical, state_to_canonical
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -218,6 +218,7 @@ class TrainerBase(HyperParameters):
                  log: Log | None = print, board: ProgressBoard | None = None,
                  callbacks: Iterable[Any] = (), data_on_device: bool | None = None,
                  compile: bool | str = False) -> None:
+        log = log_or_none("Trainer", log)  # (before save_hyperparameters keeps it as self.log)
         if compile:  # (PyTorch's Trainer takes it before this point)
             raise ValueError(f"compile= runs PyTorch's steps through torch.compile: the "
                              f"{self.framework} Trainer has no such option"

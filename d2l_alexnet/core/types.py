@@ -4,7 +4,7 @@ import numbers
 import os
 from typing import Any, Callable, Union
 
-__all__ = ["PathLike", "Log", "Size", "Record", "is_whole", "user_path"]
+__all__ = ["PathLike", "Log", "Size", "Record", "is_whole", "log_or_none", "user_path"]
 
 # A file or folder as every function here takes it: a string or a path object.
 PathLike = Union[str, "os.PathLike[str]"]
@@ -20,6 +20,19 @@ def is_whole(value: object) -> bool:
     """Whether ``value`` is a whole number: a Python or numpy integer, but not a bool (which
     Python counts as one, so ``True`` would pass as a size of 1)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def log_or_none(owner: str, log: Any) -> Log | None:
+    """``log`` as the library calls it: a function of one line (``print``, a logger's
+    ``info``), or ``None`` for silence, which ``False`` means too (the word people reach for);
+    anything else that cannot be called is refused at once, where it failed at the first line
+    to say (after every image of a folder was decoded, or a setup)."""
+    if log is None or log is False:
+        return None
+    if not callable(log) or isinstance(log, type):
+        raise TypeError(f"{owner}: log must be a function that takes one line (print, say) or "
+                        f"None for silence, got {log!r}")
+    return log
 
 
 def user_path(path: PathLike) -> PathLike:

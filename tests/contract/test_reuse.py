@@ -262,6 +262,10 @@ def test_an_rgb_file_starts_a_greyscale_model_by_summing_the_channels(d2l, rgb_m
     lines = []
     grey = d2l.AlexNet(num_classes=CLASSES, resize=SMALL).load_weights(path, log=lines.append)
     assert "summed over its 3 input channels" in lines[0]
+    # log=False is silence (it failed: "'bool' object is not callable"); a string is refused.
+    d2l.AlexNet(num_classes=CLASSES, resize=SMALL).load_weights(path, log=False)
+    with pytest.raises(TypeError, match="load_weights: log must be a function"):
+        d2l.AlexNet(num_classes=CLASSES, resize=SMALL).load_weights(path, log="quiet")
     image = np.random.default_rng(1).integers(0, 256, (2, SMALL, SMALL), dtype=np.uint8)
     np.testing.assert_allclose(grey.features(image),
                                rgb_model.features(np.stack([image] * 3, axis=-1)), rtol=1e-4,

@@ -613,3 +613,33 @@ def test_the_record_holds_the_rate_the_optimizer_applies(data, monkeypatch):
     history = OwnSchedule(max_epochs=1, progress=False, log=None,
                           board=ProgressBoard(live=False)).fit(SoftmaxRegression(lr=0.01), data)
     assert history[-1]["lr"] == 0.01
+
+
+def test_log_false_is_silence_and_a_log_that_cannot_be_called_is_refused_at_once(tmp_path,
+                                                                                  capsys):
+    """log=False (the word people reach for) failed with "'bool' object is not callable" at
+    the first line to say: after every image of a folder was decoded, or a fit's setup."""
+    from PIL import Image
+
+    from d2l_alexnet.core.checkpoint import Checkpointer, latest_checkpoint
+    from d2l_alexnet.core.images import ImageFolder
+    from numpy_backend import FashionMNIST
+
+    for name in ("cats", "dogs"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for index in range(2):
+            Image.new("L", (4, 4), 60 * index).save(tmp_path / "pets" / name / f"{index}.png")
+    quiet_data = FashionMNIST(batch_size=10, resize=67, limit_train=30, limit_val=20, log=False)
+    trainer = NumpyTrainer(max_epochs=1, log=False, board=ProgressBoard(live=False))
+    Checkpointer(tmp_path / "ckpt", log=False).attach(trainer)
+    trainer.fit(SoftmaxRegression(lr=0.5), quiet_data)
+    ImageFolder(tmp_path / "pets", resize=4, validation_split=0.5, log=False)
+    assert latest_checkpoint(tmp_path / "ckpt", log=False) is not None
+    assert capsys.readouterr().out == ""
+    for make in (lambda: NumpyTrainer(max_epochs=1, log="quiet"),
+                 lambda: ImageFolder(tmp_path / "pets", log=0),
+                 lambda: FashionMNIST(batch_size=10, resize=67, log="no"),
+                 lambda: Checkpointer(tmp_path / "other", log=True),
+                 lambda: latest_checkpoint(tmp_path / "ckpt", log="off")):
+        with pytest.raises(TypeError, match=r"log must be a function that takes one line"):
+            make()
