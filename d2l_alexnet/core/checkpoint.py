@@ -297,6 +297,27 @@ def set_aside_after(directory: PathLike, step: int, suffix: str = ".diverged") -
     return moved
 
 
+def checkpoint_to_resume(resume: Checkpoint | PathLike | None,
+                         log: Log | None = print) -> Checkpoint | None:
+    """``fit``'s ``resume=`` as a :class:`Checkpoint`: one given as such, or read from a path,
+    a checkpoint file or a :class:`Checkpointer`'s folder (its newest checkpoint that verifies,
+    as :func:`latest_checkpoint` finds it: Lightning's ``ckpt_path``). A folder without one is
+    refused, as is any other value (a step number, say)."""
+    if resume is None or isinstance(resume, Checkpoint):
+        return resume
+    if not isinstance(resume, (str, os.PathLike)):
+        raise TypeError(f"resume must be a Checkpoint (latest_checkpoint(folder)) or the path "
+                        f"of a checkpoint file or of a Checkpointer's folder, got {resume!r}")
+    path = user_path(resume)
+    if not os.path.isdir(path):
+        return read_checkpoint(path)
+    found = latest_checkpoint(path, log=log)
+    if found is None:
+        raise CheckpointError(f"resume={os.fspath(path)!r}: that folder holds no checkpoint; "
+                              f"fit without resume= to start the run")
+    return found
+
+
 def latest_checkpoint(directory: PathLike, log: Log | None = print) -> Checkpoint | None:
     """The newest checkpoint in ``directory`` that verifies, or ``None`` when there is none.
 

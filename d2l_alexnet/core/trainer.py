@@ -46,7 +46,8 @@ from .architecture import (IN_CHANNELS, as_size, check_num_classes, format_size,
                            with_dropout)
 from .arrays import dtype_name, host_array
 from .callbacks import RecordWriteError
-from .checkpoint import ARCHITECTURE, Checkpoint, CheckpointError, check_compatible
+from .checkpoint import (ARCHITECTURE, Checkpoint, CheckpointError, check_compatible,
+                         checkpoint_to_resume)
 from .data import DataError
 from .errors import D2LAlexNetError, DeviceError, RunFailed
 from .hyperparameters import HyperParameters
@@ -373,18 +374,21 @@ class TrainerBase(HyperParameters):
         raise NotImplementedError(f"{type(self).__name__} cannot load checkpoints")
 
     # ---- the loop -----------------------------------------------------------------------------
-    def fit(self, model: Any, data: Any, resume: Checkpoint | None = None) -> list[Record]:
+    def fit(self, model: Any, data: Any,
+            resume: Checkpoint | PathLike | None = None) -> list[Record]:
         """Train ``model`` on ``data`` for ``max_epochs``; returns the metrics history.
 
         ``resume``: a :class:`~d2l_alexnet.core.checkpoint.Checkpoint` of the same
         configuration to continue from exactly where it was saved (a ``CheckpointError`` says
-        what differs otherwise); its history counts towards ``max_epochs``.
+        what differs otherwise), or the path of a checkpoint file or of a ``Checkpointer``'s
+        folder (its newest checkpoint); its history counts towards ``max_epochs``.
 
         A second ``fit`` trains on from the model's weights with a fresh history and plot; its
         epochs draw the data's orders from the first again (each a pure function of the data's
         ``seed`` and the epoch, so that a resumed run goes on bit for bit).
         """
         self.clear_a_spent_stop()
+        resume = checkpoint_to_resume(resume, self.log)
         try:
             return self.fit_to_the_end(model, data, resume)
         finally:

@@ -426,6 +426,32 @@ def test_resume_ends_exactly_like_an_uninterrupted_run(data, tmp_path, stop_at):
     assert without_timing(history) == without_timing(straight)  # train_loss too, bit for bit
 
 
+def test_resume_takes_a_checkpoint_file_or_folder_path_and_refuses_anything_else(data,
+                                                                                  tmp_path):
+    """resume="ck/checkpoint-3.ckpt" gave "'str' object has no attribute 'name'": a path now
+    resumes as Lightning's ckpt_path does, a file or a Checkpointer's folder (its newest)."""
+    _, straight_model, straight = fit(data, epochs=2)
+    checkpointer = Checkpointer(tmp_path / "ck", log=None)
+    interrupted = make_trainer(checkpointer=checkpointer, stop_at=4)
+    with pytest.raises(TrainingInterrupted):
+        interrupted.fit(SoftmaxRegression(lr=0.5), data)
+    saved = checkpointer.save(interrupted)
+    for resume in (saved, str(tmp_path / "ck"), tmp_path / "ck"):
+        _, model, history = fit(data, resume=resume)
+        assert np.array_equal(model.W, straight_model.W), resume
+        assert without_timing(history) == without_timing(straight)
+    for wrong in (3, ["ck"]):
+        with pytest.raises(TypeError, match="resume must be a Checkpoint .* or the path of a "
+                                            "checkpoint file or of a Checkpointer's folder"):
+            fit(data, resume=wrong)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="that folder holds no checkpoint; fit without "
+                                              "resume= to start the run"):
+        fit(data, resume=tmp_path / "empty")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        fit(data, resume=tmp_path / "absent.ckpt")
+
+
 class BookStyleData:
     """The same examples through the book's loaders only (no position-aware interface), in the
     same order on every pass: the case in which a loader-only resume is exact."""
