@@ -114,6 +114,7 @@ def _channels_last(owner, split, images, layout):
     elif images.ndim == 4:
         if layout is None:
             layout = _guess_layout(owner, split, shape)
+        _check_layout_fits(owner, split, shape, layout)
         if layout == "NCHW":
             images = images.transpose(0, 2, 3, 1)
     else:
@@ -126,6 +127,18 @@ def _channels_last(owner, split, images, layout):
         raise DataError(f"{owner}: {split} images have shape {shape}, with an empty axis; "
                         f"every image needs at least one pixel and one channel")
     return images
+
+
+def _check_layout_fits(owner, split, shape, layout):
+    """Refuse a ``layout`` that reads a side as the channels where the other end holds 1, 3 or
+    4 (NHWC images passed as NCHW, say): it was taken as given, and the fit then asked for
+    a model of 67 input channels."""
+    channels, other = (shape[1], shape[3]) if layout == "NCHW" else (shape[3], shape[1])
+    if channels not in CHANNEL_COUNTS and other in CHANNEL_COUNTS:
+        right = "NHWC" if layout == "NCHW" else "NCHW"
+        raise DataError(f"{owner}: layout={layout!r} reads {channels} channels in the {split} "
+                        f"images of shape {shape}, whose other end holds {other}, as {right} "
+                        f"images do: pass layout={right!r}, or leave layout out")
 
 
 def _check_pixels(owner, split, images):

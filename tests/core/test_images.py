@@ -127,6 +127,11 @@ REFUSALS = {
     "unknown layout": (good(), {"layout": "CHW"}, ["'CHW'", "NCHW", "NHWC"]),
     "layout for 3-d": ((split(shape=(5, 7)), split(shape=(5, 7))), {"layout": "NHWC"},
                        ["4-d", "(6, 5, 7)"]),
+    # NHWC images said to be NCHW: the fit then asked for a model of 5 input channels.
+    "the other layout": (good(), {"layout": "NCHW"},
+                         ["layout='NCHW' reads 5 channels in the train images of shape "
+                          "(6, 5, 7, 3), whose other end holds 3, as NHWC images do: pass "
+                          "layout='NHWC'"]),
     "resize 0": (good(), {"resize": 0}, ["resize", "0"]),
     "negative seed": (good(), {"seed": -1}, ["seed", "-1"]),
     "one string of classes": (good(), {"classes": "abc"}, ["list of names", "'abc'"]),
