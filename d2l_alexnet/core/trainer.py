@@ -387,6 +387,10 @@ class TrainerBase(HyperParameters):
         epochs draw the data's orders from the first again (each a pure function of the data's
         ``seed`` and the epoch, so that a resumed run goes on bit for bit).
         """
+        for name, given in (("model", model), ("data", data)):
+            if isinstance(given, type):  # fit(AlexNet, data): an error from deep inside, else
+                raise TypeError(f"fit: {name} is the class {given.__name__}, not one made of "
+                                f"it: pass {given.__name__}(...)")
         self.clear_a_spent_stop()
         resume = checkpoint_to_resume(resume, self.log)
         try:

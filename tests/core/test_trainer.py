@@ -643,3 +643,13 @@ def test_log_false_is_silence_and_a_log_that_cannot_be_called_is_refused_at_once
                  lambda: latest_checkpoint(tmp_path / "ckpt", log="off")):
         with pytest.raises(TypeError, match=r"log must be a function that takes one line"):
             make()
+
+
+def test_fit_refuses_a_class_where_a_model_or_data_made_of_it_goes(data):
+    """fit(AlexNet, data) failed with "'property' object is not iterable"."""
+    trainer = NumpyTrainer(max_epochs=1, progress=False, log=None)
+    with pytest.raises(TypeError, match=r"fit: model is the class SoftmaxRegression, not one "
+                                        r"made of it: pass SoftmaxRegression\(...\)"):
+        trainer.fit(SoftmaxRegression, data)
+    with pytest.raises(TypeError, match="fit: data is the class FashionMNISTBase"):
+        trainer.fit(SoftmaxRegression(lr=0.5), FashionMNISTBase)
