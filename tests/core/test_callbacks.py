@@ -331,7 +331,8 @@ def test_a_resume_says_when_the_file_holds_another_runs_best_and_removes_it(
         assert (other["epoch"], float(other["val_acc"])) == ("1", best["val_acc"]) == ("1", 0.1)
         assert float(other["val_loss"]) != best["val_loss"]
     lines = []
-    resumed = NumpyTrainer(max_epochs=2, progress=False, log=lines.append,
+    # The resume of a finished run: no later epoch writes the file, so the removal shows.
+    resumed = NumpyTrainer(max_epochs=1, progress=False, log=lines.append,
                            board=ProgressBoard(live=False), callbacks=[KeepBest(path)])
     resumed.fit(SoftmaxRegression(lr=0.05), data,
                 resume=read_checkpoint(checkpointer.last_path))
@@ -340,10 +341,7 @@ def test_a_resume_says_when_the_file_holds_another_runs_best_and_removes_it(
         f"{best['val_acc']:.4f}): it held other weights (epoch {other['epoch']}, val_acc "
         f"{float(other['val_acc']):.4f}), now removed; the file is written when a later epoch "
         "does better"]
-    if resumed.history[1]["val_acc"] > best["val_acc"]:  # its own epoch 2, or nothing
-        assert load_safetensors(str(path))[1]["epoch"] == "2"
-    else:
-        assert not path.exists()
+    assert len(resumed.history) == 1 and not path.exists()
 
 
 def test_a_resume_keeps_its_own_best_file_written_with_a_numpy_scalars_repr(data, tmp_path):
