@@ -1363,6 +1363,18 @@ def test_a_new_run_without_keep_best_removes_an_earlier_runs_best_weights(cli, t
         capsys.readouterr().err
 
 
+def test_a_resumed_run_without_keep_best_leaves_the_best_weights(cli, tmp_path, capsys):
+    """A resume continues the run that may have kept them (README: "a resumed run leaves
+    it"): only a new run removes an earlier run's best.safetensors."""
+    out, ckpt = tmp_path / "run", ("--checkpoint-dir", str(tmp_path / "ckpt"))
+    assert cli("--out", str(out), *ckpt, "--epochs", "1", "--keep-best") == 0
+    kept = (out / "best.safetensors").read_bytes()
+    capsys.readouterr()
+    assert cli("--out", str(out), *ckpt, "--resume") == 0
+    assert (out / "best.safetensors").read_bytes() == kept
+    assert "removed" not in capsys.readouterr().err
+
+
 def test_keep_best_added_at_a_resume_into_another_runs_out_says_so_and_removes_its_file(
         cli, tmp_path, capsys):
     """--keep-best added at a resume into another run's --out kept that run's best.safetensors
