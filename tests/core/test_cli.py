@@ -471,6 +471,18 @@ def test_train_refuses_an_output_inside_its_image_folders(capsys, tmp_path, flag
     assert args.class_names == ["cat", "dog"]
 
 
+def test_train_refuses_an_output_inside_an_image_folder_given_through_a_link(capsys,
+                                                                             tmp_path):
+    """The other side of the links: --image-folder a link, --out the real path inside it."""
+    folder = picture_folder(tmp_path / "pictures")
+    (tmp_path / "link").symlink_to(folder)
+    inside = folder / "run"
+    err = refused(train.main, ["--image-folder", str(tmp_path / "link"), "--resize", "67",
+                               "--out", str(inside)], capsys)
+    assert f"--out {inside} is inside --image-folder {tmp_path / 'link'}" in err
+    assert not inside.exists()
+
+
 def test_train_takes_a_val_folder_copied_from_macos_as_the_same_classes(capsys, tmp_path):
     folder = picture_folder(tmp_path / "pictures", ("eclair", "\u00e9cru", "fig"))
     copied = picture_folder(tmp_path / "copied", ("eclair", "e\u0301cru", "fig"))  # NFD
