@@ -494,6 +494,32 @@ def test_a_finite_loss_that_explodes_stops_training_with_advice_for_the_caller(d
                                               "the learning rate (now --lr 0.02)")
 
 
+@pytest.mark.parametrize("num_classes", [2, 10])
+@pytest.mark.parametrize("factor, stops", [(1.001, True), (0.999, False)])
+def test_the_divergence_limit_is_ten_thousand_times_ln_num_classes(num_classes, factor, stops):
+    """README: a training loss above 10⁴ × ln(num_classes) stops the run, one below it does
+    not (2 classes' limit, 6931, is below 10's, 23026: the limit follows num_classes)."""
+    loss = factor * 1e4 * math.log(num_classes)
+
+    class Steady(NumpyTrainer):
+        def train_step(self, batch):
+            super().train_step(batch)
+            return loss
+
+    trainer = Steady(max_epochs=1, progress=False, log=None)
+    images = (pixels(4) / 255).astype(np.float32)
+
+    def fit():
+        return trainer.fit(SoftmaxRegression(lr=0.02, num_classes=num_classes),
+                           book_style([(images, np.arange(4) % num_classes)]))
+
+    if stops:
+        assert one_line_error(TrainingError, fit).startswith(
+            f"the training loss became {loss:.4g} in epoch 1: lower the learning rate")
+    else:
+        assert fit()[0]["train_loss"] == pytest.approx(loss)
+
+
 def test_each_fit_draws_its_own_curves(data):
     """A notebook cell run again: the second fit's curves start afresh, in a new figure, where
     they had been drawn over the first's, into the first cell's output."""
