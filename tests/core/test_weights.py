@@ -574,6 +574,18 @@ def test_the_same_weights_are_the_same_bytes_in_every_process(tmp_path, canonica
     assert set(written.values()) == {saved.read_bytes()}, "the same weights, other bytes"
 
 
+def test_the_same_metadata_in_another_key_order_is_the_same_bytes(tmp_path):
+    """A dict's order is how it was built (KeepBest's epoch, val_acc, val_loss; a caller's
+    own): the keys are sorted, so the same content gives the same bytes."""
+    tensors = {"dense.bias": np.arange(3, dtype=np.float32)}
+    said = {"epoch": "2", "val_acc": "0.5", "val_loss": "1.25"}
+    first, second = tmp_path / "first.safetensors", tmp_path / "second.safetensors"
+    weights.save_safetensors(first, tensors, said)
+    weights.save_safetensors(second, tensors, dict(reversed(said.items())))
+    assert first.read_bytes() == second.read_bytes()
+    assert weights.load_safetensors(str(second))[1] == said
+
+
 def test_a_file_with_the_metadata_as_separate_keys_still_loads(tmp_path, canonical):
     """How the safetensors library wrote our files before the metadata became one entry."""
     path = tmp_path / "separate-keys.safetensors"
