@@ -201,7 +201,15 @@ def test_a_lesson_models_forward_is_what_predict_and_evaluate_run():
     d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
     X = torch.rand(4, 1, 28, 28)
     np.testing.assert_array_equal(model.predict(X), model(X).argmax(dim=1).numpy())
-    assert d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(model, data)["val_acc"] >= 0
+    evaluated = d2l.Trainer(max_epochs=1, progress=False, log=None).evaluate(model, data)
+    with torch.no_grad():  # the model's forward over the validation split, by hand
+        batches = [(model(X), y) for X, y in data.val_dataloader()]
+    total = sum(len(y) for _, y in batches)
+    assert evaluated["val_acc"] == pytest.approx(
+        sum((Y_hat.argmax(dim=1) == y).sum().item() for Y_hat, y in batches) / total)
+    assert evaluated["val_loss"] == pytest.approx(sum(
+        torch.nn.functional.cross_entropy(Y_hat, y, reduction="sum").item()
+        for Y_hat, y in batches) / total, rel=1e-5)
     with pytest.raises(TypeError, match="Scratch.features needs self.net to be an "
                                         "nn.Sequential .* and it has none: use predict"):
         model.features(X)
