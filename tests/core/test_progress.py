@@ -32,22 +32,26 @@ class FullStream(io.StringIO):
 
     def __init__(self, terminal):
         super().__init__()
-        self.terminal = terminal
+        self.terminal, self.writes = terminal, 0
 
     def isatty(self):
         return self.terminal
 
     def write(self, text):
+        self.writes += 1
         raise OSError(errno.ENOSPC, "No space left on device")
 
 
 @pytest.mark.parametrize("terminal", [False, True])
 def test_a_bar_whose_stream_cannot_be_written_stops_drawing_not_training(terminal,
                                                                          monkeypatch):
-    bar = ProgressBar(16, "epoch 1/1", stream=FullStream(terminal))
+    stream = FullStream(terminal)
+    bar = ProgressBar(16, "epoch 1/1", stream=stream)
     bar.update(8, loss=2.3, force=True)  # raised the disk's OSError, ending the run
+    assert stream.writes == 1
     bar.update(16, loss=2.2, force=True)
     bar.close()
+    assert stream.writes == 1  # the failed write was the last it tried: it stopped drawing
     monkeypatch.setattr(sys, "stderr", None)  # what Python makes of a closed stderr (2>&-)
     bar = ProgressBar(16, "epoch 1/1")
     bar.update(16, loss=2.2, force=True)
