@@ -241,8 +241,9 @@ def test_time_to_accuracy_stops_at_the_target_and_says_when_it_never_gets_there(
     assert list(startup) == ["import", "data", "model", "setup", "first step",
                              "to the first evaluation"]
     assert all(seconds > 0 for seconds in startup.values()), startup  # each phase took time
-    # ...and together they are the whole wait: the clock's first point is read just after.
-    assert curve[0]["seconds"] - 0.5 <= sum(startup.values()) <= curve[0]["seconds"]
+    # ...and together they are the wait: the clock's first point is read just after (half
+    # of it at least, not a time bound: a loaded machine may print slowly between the two).
+    assert curve[0]["seconds"] / 2 <= sum(startup.values()) <= curve[0]["seconds"]
     assert "start-up: import " in printed
 
     # The same run (same seed) with the best accuracy it saw as the target stops there.
