@@ -19,7 +19,7 @@ from .arrays import host_array
 from .augment import augment_batch
 from .data import TEXT_LABELS, DataError, load_fashion_mnist
 from .hyperparameters import HyperParameters
-from .types import Log, PathLike, Size, is_whole, log_or_none
+from .types import Log, PathLike, Size, is_flag, is_whole, log_or_none
 
 if TYPE_CHECKING:  # matplotlib is imported only where a figure is drawn
     from matplotlib.figure import Figure
@@ -65,6 +65,34 @@ def check_seed(owner: str, seed: Any) -> int:
         raise DataError(f"{owner}: seed must be a whole number of at least 0, got {seed!r}; "
                         f"pass e.g. seed=0")
     return int(seed)
+
+
+def check_batch_size(owner: str, batch_size: Any) -> int:
+    """``batch_size`` as an int, or a one-line ``DataError`` (``True`` would pass as 1)."""
+    if not is_whole(batch_size) or batch_size < 1:
+        raise DataError(f"{owner}: batch_size must be a whole number of at least 1, got "
+                        f"{batch_size!r}; pass e.g. batch_size=64")
+    return int(batch_size)
+
+
+def check_resize(owner: str, resize: Any) -> tuple[int, int]:
+    """``224`` or ``(224, 224)`` -> ``(224, 224)``, refusing anything else in one line."""
+    try:
+        height, width = as_size(resize)
+    except ValueError:
+        height = width = 0
+    if height < 1 or width < 1:
+        raise DataError(f"{owner}: resize must be a positive int or a (height, width) pair of "
+                        f"them, got {resize!r}; pass e.g. resize=224 or resize=(224, 224)")
+    return height, width
+
+
+def check_flag(owner: str, name: str, value: Any) -> bool:
+    """``value`` as a bool, or a one-line ``DataError``: a string such as ``"False"`` is true
+    to Python, and would turn the flag on."""
+    if not is_flag(value):
+        raise DataError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def epoch_order(num_examples: int, seed: int, epoch: int) -> np.ndarray:
@@ -234,15 +262,20 @@ class FashionMNISTBase(InMemoryData, DataModule):
                  download: bool = True, augment: bool = False, log: Log | None = print,
                  ) -> None:
         self.save_hyperparameters(ignore=["log"])
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.seed = check_seed(type(self).__name__, seed)
-        self.resize = as_size(resize)
+        owner = type(self).__name__
+        # Checked as ArrayData checks them, before the files are read: True passed as a batch
+        # of 1, 8.0 failed in fit and 0 was taken until then.
+        self.batch_size = check_batch_size(owner, batch_size)
+        self.seed = check_seed(owner, seed)
+        self.resize = check_resize(owner, resize)
         for name, limit in (("limit_train", limit_train), ("limit_val", limit_val)):
-            if limit is not None and limit < 1:
-                raise ValueError(f"{name} must be at least 1, got {limit}")
+            if limit is not None and (not is_whole(limit) or limit < 1):
+                raise DataError(f"{owner}: {name} must be None (all) or a whole number of at "
+                                f"least 1, got {limit!r}; pass e.g. {name}=1000")
+        self.augment = check_flag(owner, "augment", augment)
+        check_flag(owner, "download", download)
         arrays = load_fashion_mnist(data_dir, download=download,
-                                    log=log_or_none(type(self).__name__, log))
+                                    log=log_or_none(owner, log))
         self.source, self.is_subset = arrays.source, arrays.is_subset
         self.download_seconds = arrays.download_seconds  # 0 unless this call fetched the files
         self.train_images = arrays.train_images[:limit_train]

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .architecture import as_size
 from .data import DataError
-from .datamodule import DataModule, InMemoryData, check_seed
+from .datamodule import (DataModule, InMemoryData, check_batch_size, check_flag, check_resize,
+                         check_seed)
 from .language import byte_size, number, say
-from .types import Log, PathLike, Size, is_whole, log_or_none, user_path
+from .types import Log, PathLike, Size, log_or_none, user_path
 
 # A split as ArrayData takes it: ``(images, labels)``.
 Split = tuple[ArrayLike, ArrayLike]
@@ -71,25 +71,6 @@ def shown_path(path: PathLike) -> str:
     """A file name as text that any terminal prints: bytes that are not UTF-8 (kept by Python as
     surrogates) become ``\\xNN`` escapes, so a log line or message never fails to print."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def _check_batch_size(owner, batch_size):
-    if not is_whole(batch_size) or batch_size < 1:
-        raise DataError(f"{owner}: batch_size must be a whole number of at least 1, got "
-                        f"{batch_size!r}; pass e.g. batch_size=64")
-    return int(batch_size)
-
-
-def _as_size(owner, resize):
-    """``224`` or ``(224, 224)`` -> ``(224, 224)``, refusing anything else in one line."""
-    try:
-        height, width = as_size(resize)
-    except ValueError:
-        height = width = 0
-    if height < 1 or width < 1:
-        raise DataError(f"{owner}: resize must be a positive int or a (height, width) pair of "
-                        f"them, got {resize!r}; pass e.g. resize=224 or resize=(224, 224)")
-    return height, width
 
 
 def _guess_layout(owner, split, shape):
@@ -246,8 +227,9 @@ class ArrayData(InMemoryData, DataModule):
     def _set_arrays(self, train, val, *, layout, classes):
         """Check and store both splits; uses ``self.batch_size``, ``resize`` and ``seed``."""
         owner = type(self).__name__
-        self.batch_size = _check_batch_size(owner, self.batch_size)
+        self.batch_size = check_batch_size(owner, self.batch_size)
         self.seed = check_seed(owner, self.seed)
+        self.augment = check_flag(owner, "augment", self.augment)
         if layout is not None and layout not in LAYOUTS:
             raise DataError(f"{owner}: layout must be None (guess), \"NCHW\" or \"NHWC\", got "
                             f"{layout!r}")
@@ -263,7 +245,7 @@ class ArrayData(InMemoryData, DataModule):
                             f"(both RGB or both greyscale)")
         self.in_channels = int(train_channels)
         height, width = self.train_images.shape[1:3]
-        self.resize = (int(height), int(width)) if self.resize is None else _as_size(
+        self.resize = (int(height), int(width)) if self.resize is None else check_resize(
             owner, self.resize)
         self.classes = None if classes is None else _class_names(owner, classes)
         if self.classes is None:
@@ -637,7 +619,7 @@ def read_image(path: PathLike, color_mode: str = "rgb", resize: Size = 224) -> n
         raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
                         f"{color_mode!r}")
     mode, channels = COLOR_MODES[color_mode]
-    size = _as_size(owner, resize)
+    size = check_resize(owner, resize)
     image_module = _pillow_image()
     path = user_path(path)
     if os.path.isdir(path):
@@ -695,7 +677,8 @@ def folder_images(root: PathLike, color_mode: str = "rgb", resize: Size = 224, *
         raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
                         f"{color_mode!r}")
     mode, channels = COLOR_MODES[color_mode]
-    size = _as_size(owner, resize)
+    size = check_resize(owner, resize)
+    check_flag(owner, "skip_unreadable", skip_unreadable)
     log = log_or_none(owner, log)
     root = Path(user_path(root))
     classes, files = _classes_and_files(owner, root, "root", test_set=True)
@@ -757,9 +740,11 @@ class ImageFolder(ArrayData):
             raise DataError(f"{owner}: color_mode must be \"rgb\" or \"grayscale\", got "
                             f"{color_mode!r}")
         mode, channels = COLOR_MODES[color_mode]
-        _check_batch_size(owner, batch_size)
+        check_batch_size(owner, batch_size)
         check_seed(owner, seed)
-        size = _as_size(owner, resize)
+        size = check_resize(owner, resize)
+        check_flag(owner, "skip_unreadable", skip_unreadable)
+        check_flag(owner, "augment", augment)
         if (isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real)
                 or not 0 <= validation_split < 1):
             raise DataError(f"{owner}: validation_split must be a number in [0, 1), got "

@@ -4,7 +4,10 @@ import numbers
 import os
 from typing import Any, Callable, Union
 
-__all__ = ["PathLike", "Log", "Size", "Record", "is_whole", "log_or_none", "user_path"]
+import numpy as np
+
+__all__ = ["PathLike", "Log", "Size", "Record", "is_whole", "is_flag", "is_number",
+           "log_or_none", "user_path"]
 
 # A file or folder as every function here takes it: a string or a path object.
 PathLike = Union[str, "os.PathLike[str]"]
@@ -33,6 +36,19 @@ def log_or_none(owner: str, log: Any) -> Log | None:
         raise TypeError(f"{owner}: log must be a function that takes one line (print, say) or "
                         f"None for silence, got {log!r}")
     return log
+
+
+def is_flag(value: object) -> bool:
+    """Whether ``value`` is ``True`` or ``False``: a Python or numpy bool. Anything else is
+    refused where a flag is taken, as Python would read it as one: ``augment="False"`` and
+    ``progress="no"`` are true."""
+    return isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a real number (Python's or numpy's, whole or not), but not a bool
+    nor a string of digits (``lr="0.01"`` failed deep in the arithmetic)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def user_path(path: PathLike) -> PathLike:

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -91,11 +93,38 @@ def test_text_labels_and_visualize(data, monkeypatch):
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(ValueError, match="batch_size"):
+    from d2l_alexnet.core.data import DataError
+
+    with pytest.raises(DataError, match="batch_size"):
         FashionMNISTBase(batch_size=0, log=None)
-    with pytest.raises(ValueError, match="limit_train"):
+    with pytest.raises(DataError, match="limit_train"):
         FashionMNISTBase(limit_train=0, log=None)
     assert as_size(224) == (224, 224) and as_size((32, 48)) == (32, 48)
+
+
+@pytest.mark.parametrize("argument, value, expected", [
+    ("batch_size", True, "batch_size must be a whole number of at least 1, got True"),
+    ("batch_size", 8.0, "batch_size must be a whole number"),
+    ("batch_size", "64", "batch_size must be a whole number"),
+    ("batch_size", None, "batch_size must be a whole number"),
+    ("limit_train", True, "limit_train must be None (all) or a whole number of at least 1"),
+    ("limit_train", 32.0, "limit_train must be None (all) or a whole number"),
+    ("limit_val", "8", "limit_val must be None (all) or a whole number"),
+    ("resize", 0, "resize must be a positive int"),
+    ("resize", -4, "resize must be a positive int"),
+    ("augment", "False", "augment must be True or False, got 'False'"),
+    ("download", "no", "download must be True or False"),
+])
+def test_fashion_mnist_checks_its_arguments_as_array_data_does(argument, value, expected):
+    """True trained with batches of 1 and kept 1 image; 8.0, 32.0 and "64" failed in fit or
+    with a raw TypeError; resize=0 was taken until fit; augment="False" augmented."""
+    from d2l_alexnet.core.data import DataError
+
+    with pytest.raises(DataError, match=re.escape(f"FashionMNISTBase: {expected}")):
+        FashionMNISTBase(**{"batch_size": 8, "limit_train": 8, "limit_val": 8, "log": None,
+                            argument: value})
+    FashionMNISTBase(batch_size=np.int64(8), limit_train=np.int64(8), limit_val=8,
+                     augment=np.bool_(True), log=None)  # numpy's own kinds are taken
 
 
 def test_a_bad_seed_is_refused_when_the_module_is_made():

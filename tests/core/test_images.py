@@ -134,6 +134,8 @@ REFUSALS = {
                           "layout='NHWC'"]),
     "resize 0": (good(), {"resize": 0}, ["resize", "0"]),
     "negative seed": (good(), {"seed": -1}, ["seed", "-1"]),
+    "augment as a string": (good(), {"augment": "False"},  # (it augmented: the string is true)
+                            ["augment must be True or False, got 'False'"]),
     "one string of classes": (good(), {"classes": "abc"}, ["list of names", "'abc'"]),
     "class indices for names": (good(), {"classes": np.arange(3)}, ["names (text)", "0 (",
                                                                    "str(name)"]),
@@ -530,6 +532,8 @@ def test_a_root_without_class_folders_is_refused(tmp_path, problem):
     ({"validation_split": 1.0}, ["[0, 1)", "1.0"]),
     ({"batch_size": 0}, ["batch_size"]),
     ({"resize": (16,)}, ["resize", "(16,)"]),
+    ({"skip_unreadable": "no"}, ["skip_unreadable must be True or False, got 'no'"]),
+    ({"augment": "False"}, ["augment must be True or False, got 'False'"]),
 ])
 def test_bad_arguments_are_refused_before_reading(tmp_path, kwargs, key_words):
     # The root does not exist: a refusal about the arguments shows they are checked first.
