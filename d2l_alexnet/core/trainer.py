@@ -55,7 +55,7 @@ from .language import number, say
 from .module import InputShapeError, input_shape_problem
 from .progress import ProgressBar, ProgressBoard
 from .recipe import CHAPTER, LearningRatePlan, RecipeError, TrainingRecipe, resume_problem
-from .types import Log, PathLike, Record, log_or_none
+from .types import Log, PathLike, Record, is_flag, is_number, is_whole, log_or_none
 from .weights import BACKEND_LAYOUTS, WeightsError, save_canonical, state_to_canonical
 
 DEVICES = ("auto", "cpu", "gpu")
@@ -225,8 +225,7 @@ class TrainerBase(HyperParameters):
                              f"{self.framework} Trainer has no such option"
                              f"{COMPILED_ALREADY.get(self.backend or '', '')}; drop compile=")
         self.save_hyperparameters(ignore=["board", "callbacks", "compile"])
-        if max_epochs < 1:
-            raise ValueError(f"max_epochs must be at least 1, got {max_epochs}")
+        check_arguments(max_epochs, gradient_clip_val, progress, data_on_device)
         requested = replica_count(num_gpus)
         if device is None:
             device = "auto" if num_gpus > 0 else "cpu"
@@ -249,7 +248,7 @@ class TrainerBase(HyperParameters):
         self.history: list[Record] = []
         # Callback objects, and plain functions called as callback(trainer, record), after
         # every epoch in this order (a Checkpointer attaches last, so it saves their state).
-        self.callbacks = list(callbacks)
+        self.callbacks = checked_callbacks(callbacks)
         # Set by request_stop (early stopping): fit ends after the epoch.
         self.stop_reason: str | None = None
         # Called as callback(trainer) after every training step.
@@ -1294,9 +1293,83 @@ def check_device(request: str) -> None:
 def replica_count(num_gpus: int) -> int:
     """How many data-parallel replicas ``Trainer(num_gpus=...)`` asks for (the book's 0 and 1
     both mean one)."""
-    if num_gpus < 0:
-        raise ValueError(f"num_gpus must be at least 0, got {num_gpus}")
+    if not is_whole(num_gpus) or num_gpus < 0:
+        raise ValueError(f"num_gpus must be a whole number of at least 0, got {num_gpus!r}; "
+                         f"pass e.g. num_gpus=1")
     return max(1, int(num_gpus))
+
+
+def check_arguments(max_epochs: Any, gradient_clip_val: Any, progress: Any,
+                    data_on_device: Any) -> None:
+    """Refuse, in one line naming it, a ``Trainer`` argument of the wrong kind, before any
+    work: ``max_epochs=2.0`` failed in fit, ``gradient_clip_val="1"`` at the first step, and
+    a string read as a flag is true (``data_on_device="off"`` turned it on)."""
+    if not is_whole(max_epochs) or max_epochs < 1:
+        raise ValueError(f"max_epochs must be a whole number of at least 1, got "
+                         f"{max_epochs!r}; pass e.g. max_epochs=10")
+    if not is_number(gradient_clip_val) or not gradient_clip_val >= 0:  # (NaN too)
+        raise ValueError(f"gradient_clip_val must be a number of at least 0 (0: no clipping), "
+                         f"got {gradient_clip_val!r}; pass e.g. gradient_clip_val=1.0")
+    if not is_flag(progress):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    if data_on_device is not None and not is_flag(data_on_device):
+        raise ValueError(f"data_on_device must be None (automatic), True or False, got "
+                         f"{data_on_device!r}; leave it out for automatic")
+
+
+# The hooks the trainer calls on a callback object (core/callbacks.py's Callback); an entry
+# without any is called as a function, callback(trainer, record), after every epoch.
+CALLBACK_HOOKS = ("check_fit_start", "on_fit_start", "on_evaluation", "on_fit_end")
+
+
+def checked_callbacks(callbacks: Any) -> list[Any]:
+    """``Trainer(callbacks=...)`` as a list, each entry one the trainer can call: an object
+    with the hooks of a :class:`~d2l_alexnet.core.callbacks.Callback` or a function taking
+    ``(trainer, record)``. Anything else failed only after the first epoch's work (a string:
+    "'str' object is not callable"), or as it was listed ("object is not iterable")."""
+    if isinstance(callbacks, type) or is_callback(callbacks):
+        name = callbacks.__name__ if isinstance(callbacks, type) else type(callbacks).__name__
+        raise ValueError(f"callbacks takes a list, got a single {name}; pass a list: "
+                         f"callbacks=[...]")
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise ValueError(f"callbacks must be a list of callbacks, got {callbacks!r}; pass a "
+                         f"list: callbacks=[...]")
+    checked = list(callbacks)
+    for callback in checked:
+        if isinstance(callback, type):  # (a class is callable: it failed as a missing argument)
+            raise ValueError(f"callbacks holds the class {callback.__name__}, not a callback: "
+                             f"create it: {callback.__name__}(...)")
+        if callable(callback) and not is_callback(callback):
+            name = getattr(callback, "__qualname__", None) or repr(callback)
+            raise ValueError(f"callbacks holds the function {name}, which the trainer cannot "
+                             f"call as callback(trainer, record) after each epoch: give it "
+                             f"those two arguments")
+        if not is_callback(callback):
+            raise ValueError(f"callbacks holds {callback!r}, which is not a callback: give "
+                             f"objects with an on_evaluation(trainer, record) method (a "
+                             f"Callback) or functions taking (trainer, record)")
+    return checked
+
+
+def is_callback(entry: Any) -> bool:
+    """Whether the trainer can call ``entry`` as a callback (see :func:`checked_callbacks`)."""
+    if any(hasattr(entry, hook) for hook in CALLBACK_HOOKS):
+        return True
+    return callable(entry) and takes_trainer_and_record(entry)
+
+
+def takes_trainer_and_record(function: Callable[..., Any]) -> bool:
+    """Whether ``function`` can be called as ``function(trainer, record)`` (a function whose
+    signature cannot be read is given the benefit of the doubt)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return True
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        return False
+    return True
 
 
 def is_position_aware(data: Any) -> bool:

@@ -170,6 +170,52 @@ def test_arguments_checked():
     assert NumpyTrainer(max_epochs=1).device_request == "cpu"
 
 
+@pytest.mark.parametrize("arguments, expected", [
+    ({"max_epochs": "10"}, "max_epochs must be a whole number of at least 1, got '10'"),
+    ({"max_epochs": None}, "max_epochs must be a whole number of at least 1, got None"),
+    ({"max_epochs": 2.0}, "max_epochs must be a whole number of at least 1, got 2.0"),
+    ({"num_gpus": "1"}, "num_gpus must be a whole number of at least 0, got '1'"),
+    ({"num_gpus": None}, "num_gpus must be a whole number of at least 0, got None"),
+    ({"gradient_clip_val": "1"}, "gradient_clip_val must be a number of at least 0"),
+    ({"gradient_clip_val": -1.0}, "gradient_clip_val must be a number of at least 0"),
+    ({"progress": "no"}, "progress must be True or False, got 'no'"),
+    ({"data_on_device": "off"}, "data_on_device must be None (automatic), True or False, got "
+                                "'off'"),
+    ({"data_on_device": "auto"}, "data_on_device must be None (automatic), True or False"),
+])
+def test_arguments_of_the_wrong_kind_are_refused_when_the_trainer_is_made(arguments, expected):
+    """2.0 epochs failed in fit, gradient_clip_val="1" at the first step, and a string read as
+    a flag was true: data_on_device="off" put the data on the device."""
+    with pytest.raises(ValueError) as error:
+        NumpyTrainer(**{"max_epochs": 1, **arguments})
+    assert str(error.value).startswith(expected)
+    trainer = NumpyTrainer(max_epochs=np.int64(2), num_gpus=np.int64(0), gradient_clip_val=1,
+                           progress=np.bool_(False), data_on_device=np.bool_(False))
+    assert trainer.max_epochs == 2  # numpy's numbers and bools are taken
+
+
+class Hooks:  # an object with a callback's hooks, not a Callback subclass
+    def on_evaluation(self, trainer, record):
+        pass
+
+
+@pytest.mark.parametrize("callbacks, expected", [
+    ("metrics.jsonl", "callbacks must be a list of callbacks, got 'metrics.jsonl'; pass a list"),
+    (Hooks(), "callbacks takes a list, got a single Hooks; pass a list: callbacks=[...]"),
+    ([1], "callbacks holds 1, which is not a callback"),
+    ([lambda: None], "callbacks holds the function "),
+    ([Hooks], "callbacks holds the class Hooks, not a callback: create it: Hooks(...)"),
+])
+def test_callbacks_the_trainer_cannot_call_are_refused_when_it_is_made(callbacks, expected):
+    """They were refused only after the first epoch ("'str' object is not callable"), or as
+    "object is not iterable", or (a class) as a missing argument."""
+    with pytest.raises(ValueError) as error:
+        NumpyTrainer(max_epochs=1, callbacks=callbacks)
+    assert str(error.value).startswith(expected)
+    taken = [Hooks(), lambda trainer, record: None, print]
+    assert NumpyTrainer(max_epochs=1, callbacks=tuple(taken)).callbacks == taken
+
+
 def test_a_model_without_a_size_trains_on_any_size():
     """Only a model that says its input size (AlexNet's resize) constrains the data's: the
     book's other models, at 28×28, train too (AlexNet refuses a small size when it is built)."""
