@@ -45,7 +45,7 @@ from .errors import D2LAlexNetError, RunFailed
 from .files import (atomic_write_bytes, canonical_json, check_writable_directory, free_bytes,
                     nearest_existing, remove_unfinished_writes, safetensors_bytes,
                     safetensors_metadata, write_fix, write_reason)
-from .types import Log, PathLike, Size, log_or_none, user_path
+from .types import Log, PathLike, Size, is_whole, log_or_none, user_path
 
 if TYPE_CHECKING:  # both import this module
     from .recipe import TrainingRecipe
@@ -458,10 +458,13 @@ class Checkpointer:
     def __init__(self, directory: PathLike, every: int | None = None, keep: int = 2,
                  log: Log | None = print,
                  extra_metadata: Callable[[], Mapping[str, Any]] | None = None) -> None:
-        if every is not None and every < 1:
-            raise ValueError(f"every must be at least 1, got {every}")
-        if keep < 1:
-            raise ValueError(f"keep must be at least 1, got {keep}")
+        # Whole numbers only: every=1.5 saved at steps 3, 6..., and keep=1.5 failed at a save.
+        if every is not None and (not is_whole(every) or every < 1):
+            raise ValueError(f"every must be None (epoch ends only) or a whole number of steps "
+                             f"of at least 1, got {every!r}; pass e.g. every=100")
+        if not is_whole(keep) or keep < 1:
+            raise ValueError(f"keep must be a whole number of at least 1, got {keep!r}; pass "
+                             f"e.g. keep=2")
         directory = user_path(directory)
         self.directory, self.every, self.keep = directory, every, keep
         self.log = log_or_none("Checkpointer", log)

@@ -362,6 +362,21 @@ def test_newest_two_are_kept_and_named_by_step(data, tmp_path):
     assert [step for step, _ in list_checkpoints(tmp_path)] == [6, 4]
 
 
+@pytest.mark.parametrize("arguments, expected", [
+    ({"keep": 1.5}, "keep must be a whole number of at least 1, got 1.5"),
+    ({"keep": True}, "keep must be a whole number of at least 1, got True"),
+    ({"every": 1.5}, "every must be None (epoch ends only) or a whole number of steps of at "
+                     "least 1, got 1.5"),
+    ({"every": "100"}, "every must be None (epoch ends only) or a whole number"),
+])
+def test_a_checkpointer_refuses_counts_that_are_not_whole_numbers(tmp_path, arguments, expected):
+    """keep=1.5 failed with a slice TypeError after the first save, every=1.5 saved at steps
+    3, 6... without a word, and every="100" failed at a comparison."""
+    with pytest.raises(ValueError) as error:
+        Checkpointer(tmp_path, log=None, **arguments)
+    assert str(error.value).startswith(expected)
+
+
 def test_a_full_disk_mid_run_stops_with_the_last_good_checkpoint_intact(data, tmp_path,
                                                                        monkeypatch):
     checkpointer = Checkpointer(tmp_path, every=1, log=None)
