@@ -16,9 +16,9 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Optional, Tuple, cast
+from typing import Any, Optional, Tuple, cast
 
-from .types import Size, is_whole
+from .types import Size, is_number, is_whole
 
 FLOAT32_BYTES = 4
 
@@ -115,6 +115,9 @@ def check_in_channels(in_channels: int) -> int:
 def check_num_classes(num_classes: int, owner: str = "AlexNet") -> int:
     """Refuse fewer than two classes: one class is a question with one answer, learnt perfectly
     and meaning nothing."""
+    if not is_whole(num_classes):  # (True too: it would pass as 1 below, or build one class)
+        raise ValueError(f"{owner}: num_classes must be a whole number of at least 2, got "
+                         f"{num_classes!r}; pass e.g. num_classes=10")
     if num_classes < 2:
         raise ValueError(f"{owner} has num_classes={num_classes}, but a classifier needs at "
                          f"least 2 classes: build it with the number of classes in the data")
@@ -159,7 +162,7 @@ def layer_table(resize: Size = CHAPTER_RESIZE, num_classes: int = 10,
     shape: tuple[int, ...] = (check_in_channels(in_channels), *as_size(resize))
     check_num_classes(num_classes)
     rows = []
-    for number, layer in enumerate(layers, 1):
+    for number, layer in enumerate(check_layers(layers), 1):
         problem = row_problem(layer, shape)
         if problem is not None:
             raise ValueError(f"row {number} of the table, {layer}: {problem}")
@@ -275,15 +278,29 @@ def with_dropout(rate: float | None, layers: Sequence[Layer] = ALEXNET) -> Seque
     """The table with every dropout layer's rate set to ``rate`` (``None``: as it is). A rate of
     0 turns dropout off: the cross-backend parity test compares one SGD step that way."""
     if rate is None:
-        return layers
+        return check_layers(layers)
+    if not is_number(rate):
+        raise ValueError(f"dropout must be None (the table's rates) or a number in [0, 1), "
+                         f"got {rate!r}; pass e.g. dropout=0.5")
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"a dropout rate must be in [0, 1), got {rate}")
-    if rate and not any(layer.kind == "dropout" for layer in layers):  # it would set nothing
+    if rate and not any(layer.kind == "dropout" for layer in check_layers(layers)):  # it would set nothing
         raise ValueError(f"this table has no dropout rows for dropout={rate} to set: add "
                          f"Layer(\"dropout\", rate={rate}) rows where it should act (AlexNet "
                          f"has one after each hidden dense layer)")
     return tuple(replace(layer, rate=rate) if layer.kind == "dropout" else layer
                  for layer in layers)
+
+
+def check_layers(layers: Any) -> Sequence[Layer]:
+    """``layers`` if it is a table of :class:`Layer` rows; else a one-line ``ValueError``
+    (``layers="alexnet"`` was taken as seven rows, and failed on the first's missing kind)."""
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not all(
+            isinstance(layer, Layer) for layer in layers):
+        raise ValueError(f"layers must be None (the chapter's AlexNet) or a sequence of "
+                         f"Layer rows, got {layers!r}; pass e.g. layers=[Layer(\"conv\", 96, "
+                         f"kernel=11, stride=4), ...] (see core/architecture.py)")
+    return layers
 
 
 def row_label(layer: Layer) -> str:

@@ -20,14 +20,15 @@ import numpy as np
 
 from . import weights
 from .arrays import dtype_name, host_array
-from .architecture import ALEXNET, IN_CHANNELS, Layer, as_size, format_size, layer_table
+from .architecture import (ALEXNET, IN_CHANNELS, Layer, as_size, check_layers, format_size,
+                           layer_table)
 from .errors import D2LAlexNetError
 from .hyperparameters import HyperParameters
 from .images import CHANNEL_COUNTS, channels_last
 from .language import say
 from .progress import ProgressBoard
 from .recipe import TrainingRecipe
-from .types import Log, PathLike, Size, log_or_none
+from .types import Log, PathLike, Size, is_whole, log_or_none
 
 # A batch's shape as a framework gives it (a side may be unknown: None).
 Shape = Sequence["int | None"]
@@ -273,7 +274,7 @@ class ModuleContract(HyperParameters):
     def table(self) -> tuple[Layer, ...]:
         """The architecture table this model is built from: its ``layers``, or the chapter's."""
         layers = self.hparams.get("layers")  # not self.layers: Keras reserves that name
-        return ALEXNET if layers is None else tuple(layers)
+        return ALEXNET if layers is None else tuple(check_layers(layers))
 
     @property
     def input_channels(self) -> int:
@@ -440,8 +441,9 @@ class ModuleContract(HyperParameters):
         return values
 
     def _evaluate(self, X, batch_size, features):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not is_whole(batch_size) or batch_size < 1:  # ("8" and None failed at a comparison)
+            raise ValueError(f"batch_size must be a whole number of at least 1, got "
+                             f"{batch_size!r}; pass e.g. batch_size=256")
         # A framework tensor in float32 (or 16-bit float) is taken as the model's input as it
         # is; one of integers or float64 goes the numpy images' way: uint8 scaled once, float64
         # cast, in every backend alike.

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional
 
 from .errors import D2LAlexNetError
+from .types import is_flag, is_number
 
 SCHEDULES = ("constant", "onecycle", "cosine")
 ONECYCLE_WARMUP_FRACTION = 0.3  # of the run, when --warmup-epochs is not given (as OneCycleLR)
@@ -107,7 +108,9 @@ class TrainingRecipe:
         CLI's flag (``--max-lr``): see :func:`setting_name`."""
         lr, momentum, max_lr, warmup, epochs = (setting_name(setting, flags) for setting in (
             "lr", "momentum", "max_lr", "warmup_epochs", "epochs"))
-        found = []
+        found = self.type_problems(flags)
+        if found:  # the checks below compare numbers: lr="0.01" failed among them
+            return found
         for setting, value in (("lr", self.lr), ("weight_decay", self.weight_decay),
                                ("max_lr", self.max_lr), ("warmup_epochs", self.warmup_epochs)):
             if value is not None and math.isinf(value):  # (NaN fails the checks below)
@@ -160,6 +163,23 @@ class TrainingRecipe:
         elif max_epochs is not None and self.warmup(max_epochs) > max_epochs:
             found.append(f"{warmup} ({self.warmup(max_epochs):g}) is longer than "
                          f"{epochs} ({max_epochs}): give a shorter warmup or more epochs")
+        return found
+
+    def type_problems(self, flags: bool = False) -> list[str]:
+        """The settings that are not of their kind: a number (a bool or a string of digits
+        is not one), ``nesterov`` True or False."""
+        found = []
+        for setting in ("lr", "momentum", "weight_decay", "label_smoothing", "warmup_epochs",
+                        "max_lr"):
+            value = getattr(self, setting)
+            optional = setting in ("warmup_epochs", "max_lr")
+            if not is_number(value) and not (optional and value is None):
+                default = "None or " if optional else ""
+                found.append(f"{setting_name(setting, flags)} must be {default}a number, got "
+                             f"{value!r}")
+        if not is_flag(self.nesterov):
+            found.append(f"{setting_name('nesterov', flags)} must be True or False, got "
+                         f"{self.nesterov!r}")
         return found
 
     def check(self, max_epochs: int | None = None) -> TrainingRecipe:

@@ -435,6 +435,7 @@ class AlexNet(Classifier):
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         layer_table(self.resize, self.num_classes, self.in_channels, self.table)  # refuses now
+        with_dropout(self.dropout, self.table)  # (setup would refuse it only at the first init)
         self.recipe.check()  # a bad momentum, say, refused now rather than at fit
         super().__post_init__()
 

@@ -483,6 +483,38 @@ def test_labels_beyond_the_models_classes_are_refused_before_a_step(d2l, backend
     assert "a classifier needs at least 2 classes" in one_line(error)
 
 
+@pytest.mark.parametrize("arguments, expected", [
+    ({"num_classes": "10"}, "AlexNet: num_classes must be a whole number of at least 2, got '10'"),
+    ({"num_classes": None}, "AlexNet: num_classes must be a whole number of at least 2"),
+    ({"num_classes": (4,)}, "AlexNet: num_classes must be a whole number of at least 2"),
+    ({"num_classes": 10.0}, "AlexNet: num_classes must be a whole number of at least 2"),
+    ({"num_classes": True}, "AlexNet: num_classes must be a whole number of at least 2"),
+    ({"lr": "0.01"}, "lr must be a number, got '0.01'"),
+    ({"lr": None}, "lr must be a number, got None"),
+    ({"momentum": "0.9"}, "momentum must be a number, got '0.9'"),
+    ({"momentum": 0.9, "nesterov": "yes"}, "nesterov must be True or False, got 'yes'"),
+    ({"dropout": "0.5"}, "dropout must be None (the table's rates) or a number in [0, 1)"),
+    ({"layers": "alexnet"}, "layers must be None (the chapter's AlexNet) or a sequence of Layer "
+                            "rows, got 'alexnet'"),
+])
+def test_model_arguments_of_the_wrong_kind_are_refused_in_one_line(d2l, arguments, expected):
+    """Each failed with a raw error naming no argument ("'<' not supported", "'str' object has
+    no attribute 'kind'"), in every backend."""
+    with pytest.raises(ValueError) as error:
+        d2l.AlexNet(**{"resize": SMALL, **arguments})
+    assert one_line(error).startswith(expected)
+
+
+@pytest.mark.parametrize("batch_size", ["8", 8.0, None, True, 0])
+def test_inference_refuses_a_batch_size_that_is_not_a_whole_number(d2l, rgb_model, batch_size):
+    images, _ = colour_images(2)
+    for method in (rgb_model.predict, rgb_model.probabilities, rgb_model.features):
+        with pytest.raises(ValueError) as error:
+            method(images, batch_size=batch_size)
+        assert one_line(error) == (f"batch_size must be a whole number of at least 1, got "
+                                   f"{batch_size!r}; pass e.g. batch_size=256")
+
+
 def test_a_used_up_loader_is_refused_rather_than_reported_perfect(d2l, backend_name, rgb_model):
     images, labels = colour_images(8)
     lesson = native_loader_module(d2l, backend_name, images, labels, batch_size=4)
