@@ -284,7 +284,8 @@ def with_dropout(rate: float | None, layers: Sequence[Layer] = ALEXNET) -> Seque
                          f"got {rate!r}; pass e.g. dropout=0.5")
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"a dropout rate must be in [0, 1), got {rate}")
-    if rate and not any(layer.kind == "dropout" for layer in check_layers(layers)):  # it would set nothing
+    layers = check_layers(layers)
+    if rate and not any(layer.kind == "dropout" for layer in layers):  # it would set nothing
         raise ValueError(f"this table has no dropout rows for dropout={rate} to set: add "
                          f"Layer(\"dropout\", rate={rate}) rows where it should act (AlexNet "
                          f"has one after each hidden dense layer)")
