@@ -685,21 +685,15 @@ def test_a_second_signal_stops_at_once_and_saves_nothing_of_that_moment(cli, tmp
         straight.metadata["history"])
 
 
-def test_cli_sigterm_saves_and_exits_143(cli, tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGTERM))
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_cli_sigterm_and_sighup_save_and_exit_143_and_129(cli, tmp_path, capsys, monkeypatch,
+                                                         signum, status):
+    """SIGHUP is the terminal closing (a lost SSH connection): it ended the run where it was,
+    losing the epoch; now it stops as SIGTERM does, at a step boundary with a checkpoint."""
+    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signum))
     code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
-    assert code == 143
-    assert "interrupted by SIGTERM: saved" in capsys.readouterr().err
-    assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
-
-
-def test_cli_sighup_saves_and_exits_129(cli, tmp_path, capsys, monkeypatch):
-    """The terminal closing (a lost SSH connection) sends SIGHUP: it ended the run where it
-    was, losing the epoch; now it stops as SIGTERM does, at a step boundary with a checkpoint."""
-    monkeypatch.setattr(NumpyTrainer, "signal_at_step", (4, signal.SIGHUP))
-    code = cli("--out", str(tmp_path / "run"), "--checkpoint-dir", str(tmp_path / "ckpt"))
-    assert code == 129
-    assert "interrupted by SIGHUP: saved" in capsys.readouterr().err
+    assert code == status
+    assert f"interrupted by {signum.name}: saved" in capsys.readouterr().err
     assert read_checkpoint(tmp_path / "ckpt" / "checkpoint-4.ckpt").metadata["batch"] == 1
 
 
