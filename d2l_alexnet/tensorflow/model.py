@@ -98,6 +98,7 @@ class Module(keras.Model, ModuleContract):
         with ``classes`` by keyword, as in every backend); ``*.weights.h5``: Keras' own format,
         with Keras' options."""
         if str(filepath).endswith(".weights.h5"):
+            _refuse_our_options("save_weights", filepath, {"classes": classes is not None})
             return super().save_weights(filepath, *args, **kwargs)
         _refuse_keras_options("save_weights", filepath, args, kwargs, "classes=")
         return ModuleContract.save_weights(self, filepath, classes=classes)
@@ -108,6 +109,8 @@ class Module(keras.Model, ModuleContract):
         ``log`` by keyword, the channel rule); returns the model. ``*.weights.h5``: Keras' own
         format, with Keras' options."""
         if str(filepath).endswith(".weights.h5"):
+            _refuse_our_options("load_weights", filepath,
+                                {"skip_head": skip_head is not False, "log": log is not print})
             return super().load_weights(filepath, *args, **kwargs)
         _refuse_keras_options("load_weights", filepath, args, kwargs, "skip_head= and log=")
         return ModuleContract.load_weights(self, filepath, skip_head=skip_head, log=log)
@@ -409,3 +412,13 @@ def _refuse_keras_options(method: str, filepath: PathLike, args: tuple[Any, ...]
         raise TypeError(f"{method}({str(filepath)!r}, ...) got {', '.join(given)}: a .safetensors "
                         f"file takes only {ours} by keyword, as in every backend (Keras' own "
                         f"options are for a .weights.h5 file)")
+
+
+def _refuse_our_options(method: str, filepath: PathLike, given: dict[str, bool]) -> None:
+    """A Keras ``.weights.h5`` file takes only Keras' options: ours (``classes``, ``skip_head``,
+    ``log``) would be dropped without a word, as Keras has nowhere to put them."""
+    names = [f"{name}=" for name, is_given in given.items() if is_given]
+    if names:
+        raise TypeError(f"{method}({str(filepath)!r}, ...) got {', '.join(names)}: a Keras "
+                        ".weights.h5 file takes only Keras' options; ours are for a "
+                        ".safetensors path, as in every backend")

@@ -961,3 +961,21 @@ def test_a_lesson_model_keeping_no_arguments_of_its_own_is_refused_a_copy_in_one
     assert message.startswith("Slim cannot be copied or pickled: it is made again from the "
                               "arguments its save_hyperparameters() kept")
     assert "self.save_hyperparameters() in its __init__" in message and "\n" not in message
+
+
+def test_our_weights_options_with_a_keras_weights_h5_path_are_refused_in_one_line(model,
+                                                                                   tmp_path):
+    """Keras' own format has nowhere for them: skip_head= was ignored (the head overwritten),
+    classes= dropped without a word."""
+    path = tmp_path / "a.weights.h5"
+    with pytest.raises(TypeError) as error:
+        model.save_weights(path, classes=["a", "b"])
+    assert str(error.value).endswith("got classes=: a Keras .weights.h5 file takes only Keras' "
+                                     "options; ours are for a .safetensors path, as in every "
+                                     "backend")
+    assert not path.exists()
+    model(np.zeros((1, SMALL, SMALL, 1), np.float32))
+    model.save_weights(path)  # Keras' own format, with Keras' options, still
+    with pytest.raises(TypeError) as error:
+        d2l.AlexNet(resize=SMALL).load_weights(path, skip_head=True, log=None)
+    assert "got skip_head=, log=: a Keras .weights.h5" in str(error.value)
