@@ -18,8 +18,8 @@ from ..core.module import ModuleContract, sequential_net_refusal
 from ..core.recipe import LearningRatePlan
 from ..core.types import Size
 from .data import resize_images
-from .runtime import (LAYOUT, check_numpy_mode, device_array, in_mode, naming_numpy_operators,
-                      numpy_mode, to_numpy)
+from .runtime import (LAYOUT, NumpyModeError, check_numpy_mode, device_array, in_mode,
+                      naming_numpy_operators, numpy_mode, to_numpy)
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
@@ -39,8 +39,17 @@ class Module(nn.Block, ModuleContract):
     weight_arrays, assign_weight_arrays = parameter_arrays, assign_parameter_arrays
 
     def __call__(self, *inputs: Any) -> Any:
-        with naming_numpy_operators():  # a lesson's npx.relu on our arrays: say what to write
-            return super().__call__(*inputs)
+        try:
+            with naming_numpy_operators():  # a lesson's npx.relu on our arrays: say what to write
+                return super().__call__(*inputs)
+        except Exception:
+            # Checked only on failure (collect_params would cost each step): a model called in
+            # the other NumPy mode than it was built in fails deep in Gluon; say which and why.
+            try:
+                check_numpy_mode(self)
+            except NumpyModeError as mismatch:
+                raise mismatch from None
+            raise
 
     # Copies and pickles: the model made again from its class, its hyperparameters and its
     # weights, hybridized again (a hybridized block's cached graph holds C pointers, and a

@@ -775,3 +775,21 @@ def test_a_trained_hybridized_model_copies_and_pickles_as_itself():
     assert type(shallow) is d2l.AlexNet and shallow.net is model.net  # as PyTorch's copy.copy
     book = d2l.BookAlexNet(lr=0.02)
     assert copy.deepcopy(book).hparams == book.hparams
+
+
+def test_a_model_called_directly_in_the_other_mode_is_refused_in_one_line():
+    """fit and predict said so; a direct call, model(X), failed 14 frames deep in Gluon with
+    "module 'mxnet.symbol.numpy_extension' has no attribute 'Convolution'"."""
+    from mxnet import np as mnp
+    from mxnet import npx
+
+    from d2l_alexnet.mxnet.runtime import NumpyModeError
+
+    classic_model = d2l.AlexNet(num_classes=4, resize=SMALL)
+    npx.set_np()
+    try:
+        with pytest.raises(NumpyModeError, match="built before it was turned on") as error:
+            classic_model(mnp.zeros((1, 1, SMALL, SMALL)))
+        assert error.value.__suppress_context__
+    finally:
+        npx.reset_np()
