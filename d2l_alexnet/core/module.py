@@ -451,6 +451,11 @@ class ModuleContract(HyperParameters):
                 or dtype_name(X) not in ("float32", "bfloat16", "float16"))
         if host:
             method = f"{type(self).__name__}.{'features' if features else 'predict'}"
+            given, X = X, self.to_host(X)
+            if X.ndim == 0 and X.dtype == object:  # a Dataset, a loader, a generator, a dict
+                raise TypeError(f"{method} takes an array or a framework tensor of images, got "
+                                f"{type(given).__name__}: for a dataset, iterate its batches "
+                                "and pass each batch's images")
             if self.input_size is None:
                 as_tensor = TENSOR_FROM_NUMPY.get(self.BACKEND or "", "a framework tensor")
                 raise InputShapeError(
@@ -458,7 +463,6 @@ class ModuleContract(HyperParameters):
                     f"{type(self).__name__} says not which it takes (it has no resize=): give "
                     f"it the model's input as a float32 tensor ({as_tensor}), which is taken "
                     "as it is")
-            X = self.to_host(X)
             self.check_not_one_image(X.shape, method)
             X = channels_last(X, self.images_layout(X.shape, method), owner=method)
         for start in range(0, len(X), batch_size):

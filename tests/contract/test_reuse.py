@@ -515,6 +515,24 @@ def test_inference_refuses_a_batch_size_that_is_not_a_whole_number(d2l, rgb_mode
                                    f"{batch_size!r}; pass e.g. batch_size=256")
 
 
+def test_inference_refuses_a_dataset_or_generator_naming_what_to_pass(d2l, backend_name,
+                                                                      rgb_model):
+    """What a Keras user passes (a tf.data.Dataset) ended in "input images have shape ()"."""
+    images, labels = colour_images(4)
+    loader = native_loader_module(d2l, backend_name, images, labels).get_dataloader(False)
+    givens = [(image for image in images)] + ([] if backend_name == "jax" else [loader])
+    for given in givens:
+        for method, name in ((rgb_model.predict, "predict"),
+                             (rgb_model.probabilities, "predict"),
+                             (rgb_model.features, "features")):
+            with pytest.raises(TypeError) as error:
+                method(given)
+            assert one_line(error) == (
+                f"{type(rgb_model).__name__}.{name} takes an array or a framework tensor of "
+                f"images, got {type(given).__name__}: for a dataset, iterate its batches and "
+                "pass each batch's images")
+
+
 def test_a_used_up_loader_is_refused_rather_than_reported_perfect(d2l, backend_name, rgb_model):
     images, labels = colour_images(8)
     lesson = native_loader_module(d2l, backend_name, images, labels, batch_size=4)
