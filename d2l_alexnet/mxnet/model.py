@@ -18,8 +18,8 @@ from ..core.module import ModuleContract, sequential_net_refusal
 from ..core.recipe import LearningRatePlan
 from ..core.types import Size
 from .data import resize_images
-from .runtime import (LAYOUT, NumpyModeError, check_numpy_mode, device_array, in_mode,
-                      naming_numpy_operators, numpy_mode, to_numpy)
+from .runtime import (LAYOUT, NumpyModeError, check_float32_parameters, check_numpy_mode,
+                      device_array, in_mode, naming_numpy_operators, numpy_mode, to_numpy)
 from .weights import assign_parameter_arrays, parameter_arrays
 
 
@@ -96,10 +96,17 @@ class Module(nn.Block, ModuleContract):
             X = device_array(to_numpy(X), self.parameter_context())
         X = X.as_in_context(self.parameter_context())
         layers = self._feature_layers() if features else [self]  # its forward, as fit runs
-        with naming_numpy_operators():
-            for layer in layers:  # outside autograd.record: predict mode, dropout is off
-                X = layer(X)
-        return X.astype("float32").asnumpy()
+        try:
+            with naming_numpy_operators():
+                for layer in layers:  # outside autograd.record: predict mode, dropout is off
+                    X = layer(X)
+            return X.astype("float32").asnumpy()  # (MXNet raises its errors at the copy)
+        except mx.base.MXNetError:
+            try:  # checked on failure only: it walks every parameter
+                check_float32_parameters(self)
+            except TypeError as refusal:
+                raise refusal from None
+            raise
 
     def _feature_layers(self) -> list[Any]:
         """``self.net``'s layers but its last, whose input ``features`` gives; refused in one

@@ -158,6 +158,18 @@ def check_numpy_mode(model: Any) -> None:
         "(npx.reset_np()): turn it on again with npx.set_np(), or build the model anew")
 
 
+def check_float32_parameters(model: Any) -> None:
+    """Refuse, in one line, a model whose parameters Gluon's ``model.cast("float16")`` (or
+    another dtype) changed: its layers take float32 input, so fit and predict failed deep in
+    MXNet ("This layer requires uniform type")."""
+    cast = sorted({np.dtype(param.dtype).name for param in model.collect_params().values()}
+                  - {"float32"})
+    if cast:
+        raise TypeError(f"the model's parameters are {', '.join(cast)} (Gluon's model.cast), "
+                        "which its float32 input cannot meet: keep the weights in float32 "
+                        "(model.cast('float32')); for mixed precision use precision='bf16'")
+
+
 def add_all(arrays: Sequence[Any]) -> Any:
     """The sum of same-shaped arrays of the mode in force (``mx.nd.add_n`` for classic ones)."""
     if numpy_mode():

@@ -13,8 +13,8 @@ from mxnet.gluon import nn
 from ..core.trainer import ReplicaError, TrainerBase, validation_sums
 from . import runtime
 from .data import resize_images
-from .runtime import (_step_seed, add_all, check_numpy_mode, classic, device_array, num_gpus,
-                      numpy_mode, to_numpy)
+from .runtime import (_step_seed, add_all, check_float32_parameters, check_numpy_mode, classic,
+                      device_array, num_gpus, numpy_mode, to_numpy)
 
 
 class Trainer(TrainerBase):
@@ -49,6 +49,7 @@ class Trainer(TrainerBase):
 
     def prepare_model(self, model: Any) -> None:
         check_numpy_mode(model)  # (NumPy mode turned on or off after the model was built)
+        check_float32_parameters(model)  # (a Gluon model.cast("float16"))
         self.prepare_precision(model)
         if self.num_replicas > 1 and self.gradient_clip_val > 0:
             raise ReplicaError("gradient_clip_val is not supported on several MXNet contexts: "

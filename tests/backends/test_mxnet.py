@@ -793,3 +793,22 @@ def test_a_model_called_directly_in_the_other_mode_is_refused_in_one_line():
         assert error.value.__suppress_context__
     finally:
         npx.reset_np()
+
+
+def test_a_model_cast_to_float16_is_refused_in_one_line_by_fit_and_predict():
+    """Gluon's model.cast("float16") left the float32 input to MXNet's "This layer requires
+    uniform type", raw, in fit and predict."""
+    model = d2l.AlexNet(num_classes=4, resize=SMALL)
+    model.cast("float16")
+    expected = ("the model's parameters are float16 (Gluon's model.cast), which its float32 "
+                "input cannot meet: keep the weights in float32 (model.cast('float32')); for "
+                "mixed precision use precision='bf16'")
+    with pytest.raises(TypeError) as error:
+        model.predict(np.zeros((1, SMALL, SMALL), np.uint8))
+    assert str(error.value) == expected and error.value.__suppress_context__
+    with pytest.raises(TypeError) as error:
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model,
+                                                               tiny_lesson_data(resize=SMALL))
+    assert str(error.value) == expected
+    model.cast("float32")
+    assert model.predict(np.zeros((1, SMALL, SMALL), np.uint8)).shape == (1,)
