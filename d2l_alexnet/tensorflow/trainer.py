@@ -148,6 +148,12 @@ class Trainer(TrainerBase):
         shape = self.first_input_shape(model)
         model(tf.zeros(shape), training=False)
         if not model.trainable_variables:  # the optimizer is made for the weights there are
+            frozen = sum(int(np.prod(variable.shape)) for variable in model.variables
+                         if "float" in str(variable.dtype))
+            if frozen:
+                raise ValueError(f"{type(model).__name__}'s {frozen:,} weights are all frozen "
+                                 "(trainable=False), so fit has none to train: set "
+                                 "model.trainable = True, or unfreeze the layers to fine-tune")
             raise ValueError(f"{type(model).__name__} has no weights to train, even after a "
                              f"call on a batch of shape {shape}: give it layers with weights "
                              "(in self.net) or tf.Variables")

@@ -979,3 +979,17 @@ def test_our_weights_options_with_a_keras_weights_h5_path_are_refused_in_one_lin
     with pytest.raises(TypeError) as error:
         d2l.AlexNet(resize=SMALL).load_weights(path, skip_head=True, log=None)
     assert "got skip_head=, log=: a Keras .weights.h5" in str(error.value)
+
+
+def test_a_fully_frozen_model_is_told_its_weights_are_frozen_not_missing(model):
+    """fit said "no weights to train ... give it layers with weights" to a model whose 21.6M
+    weights were frozen with trainable=False."""
+    model.trainable = False
+    data = d2l.FashionMNIST(batch_size=8, resize=(SMALL, SMALL), limit_train=16, limit_val=8,
+                            log=None)
+    with pytest.raises(ValueError) as error:
+        d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    assert str(error.value).startswith("AlexNet's ")
+    assert str(error.value).endswith(" weights are all frozen (trainable=False), so fit has none "
+                                     "to train: set model.trainable = True, or unfreeze the "
+                                     "layers to fine-tune")
