@@ -215,7 +215,10 @@ class TargetReached(TrainingInterrupted):
 
 def evaluation_steps(steps_per_epoch, epochs, every):
     """The global steps after which the run is evaluated: every ``every`` epochs (rounded to
-    a step), the end of each epoch included."""
+    a step), the end of each epoch included. An interval of a step or less is every step, said
+    without counting its intervals (``--eval-every 1e-9`` counted a billion of them)."""
+    if every * steps_per_epoch <= 1:
+        return set(range(1, epochs * steps_per_epoch + 1))
     points, count = set(), 1
     while count * every <= epochs + 1e-9:
         points.add(max(1, round(count * every * steps_per_epoch)))
@@ -255,7 +258,7 @@ def time_to_accuracy(backend_name, target, recipe, epochs, batch_size=128, preci
     saved = None if resume_from is None else resume_from.metadata[PROGRESS_KEY]
     if saved is not None:
         started -= saved["seconds"]
-    d2l = load_backend(backend_name)
+    d2l = load_backend(backend_name, "bench")
     startup.lap("import")
     problem = precision_problem(d2l, backend_name, precision)
     if problem is not None:
@@ -993,6 +996,8 @@ def run_time_to_accuracy(args):
                          "the target or --epochs and times all of it; drop "
                          f"{'it' if len(throughput) == 1 else 'them'}")
     resolve_recipe(args)
+    if args.out is not None and not args.out.strip():  # (not the default folder, silently)
+        raise UsageError("--out needs a folder name, got an empty one")
     out = args.out = args.out or os.path.join(
         "bench-time-to-accuracy", f"{args.backend}-{args.precision}-{args.recipe_name}")
     if os.path.exists(out) and not os.path.isdir(out):

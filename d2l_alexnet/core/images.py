@@ -367,6 +367,15 @@ def _matching_classes(owner, root, val_root, classes, val_classes):
     return dict(zip(ours, theirs))
 
 
+def _folder_path(owner, folder, what):
+    """A folder argument as a ``Path``, ``~`` expanded; an empty name refused: ``Path("")`` is
+    the current folder, whose subfolders an empty ``--image-folder ""`` took for classes."""
+    if not os.fspath(folder):
+        raise DataError(f"{owner}: {what} is an empty path: name the folder of class "
+                        f"subfolders")
+    return Path(user_path(folder))
+
+
 def _classes_and_files(owner, folder, what, test_set=False):
     """:func:`_list_classes`, refusing a folder with fewer than two classes or a class without
     images; a ``test_set`` needs neither (it may hold some of a model's classes only), only an
@@ -392,7 +401,7 @@ def folder_classes(root: PathLike, what: str = "root", owner: str = "ImageFolder
     reading it. A folder with fewer than two classes, or a class without images, raises
     :class:`DataError` (``what`` names the folder in it: ``"--image-folder"``, say), unless it
     is a ``test_set``, which may hold some of a model's classes only."""
-    return _classes_and_files(owner, Path(user_path(root)), what, test_set)[0]
+    return _classes_and_files(owner, _folder_path(owner, root, what), what, test_set)[0]
 
 
 def _stratified_split(classes, files, validation_split, seed):
@@ -680,7 +689,7 @@ def folder_images(root: PathLike, color_mode: str = "rgb", resize: Size = 224, *
     size = check_resize(owner, resize)
     check_flag(owner, "skip_unreadable", skip_unreadable)
     log = log_or_none(owner, log)
-    root = Path(user_path(root))
+    root = _folder_path(owner, root, "root")
     classes, files = _classes_and_files(owner, root, "root", test_set=True)
     entries = [(path, label) for label, name in enumerate(classes) for path in files[name]]
     ((images, labels, paths),), skipped = _decode_splits(
@@ -755,8 +764,8 @@ class ImageFolder(ArrayData):
                             f"images; pass val_root=FOLDER or a validation_split above 0 "
                             f"(e.g. 0.2)")
 
-        self.root = Path(user_path(root))
-        self.val_root = None if val_root is None else Path(user_path(val_root))
+        self.root = _folder_path(owner, root, "root")
+        self.val_root = None if val_root is None else _folder_path(owner, val_root, "val_root")
         classes, files = _classes_and_files(owner, self.root, "root")
         if self.val_root is None:
             train_entries, val_entries = _stratified_split(classes, files, validation_split,

@@ -448,7 +448,7 @@ def numpy_bench(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(data, "DEFAULT_MIRRORS", ())
     monkeypatch.setattr(data, "DEFAULT_SYSTEM_DIRS", (str(tmp_path / "no-system"),))
-    monkeypatch.setattr(bench, "load_backend", lambda name: numpy_backend)
+    monkeypatch.setattr(bench, "load_backend", lambda name, command: numpy_backend)
     return numpy_backend
 
 

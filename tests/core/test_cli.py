@@ -14,7 +14,7 @@ import pytest
 
 from PIL import Image
 
-from d2l_alexnet import backends, cli, evaluate, predict, train
+from d2l_alexnet import backends, bench, cli, evaluate, predict, train
 from d2l_alexnet.core import weights
 from d2l_alexnet.core.data import TEXT_LABELS
 from d2l_alexnet.backends import BackendError, canonical_name, load_backend
@@ -78,6 +78,11 @@ def test_the_mxnet_hint_names_the_command_that_asked(monkeypatch, capsys, tmp_pa
                                           for name, shape in shapes.items()}, 67, 10, "test")
     assert evaluate.main(["--backend", "mxnet", "--weights", str(weights_file)]) == 2
     assert ".venv-mxnet/bin/python -m d2l_alexnet.evaluate --backend mxnet" in \
+        capsys.readouterr().err
+    # bench --time-to-accuracy named train's command.
+    monkeypatch.chdir(tmp_path)
+    assert bench.main(["--time-to-accuracy", "0.5", "--backend", "mxnet"]) == 2
+    assert ".venv-mxnet/bin/python -m d2l_alexnet.bench --backend mxnet" in \
         capsys.readouterr().err
 
 

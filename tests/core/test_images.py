@@ -762,6 +762,17 @@ def test_pillows_warning_about_a_file_names_the_file(tmp_path):
     assert "Corrupt EXIF data" in str(caught[0].message)
 
 
+def test_an_empty_folder_name_is_refused_not_taken_for_the_current_folder(tmp_path,
+                                                                            monkeypatch):
+    """``--image-folder ""`` listed the current folder's subfolders as classes."""
+    make_tree(tmp_path)  # classes here, where "" would find them
+    monkeypatch.chdir(tmp_path)
+    assert "--image-folder is an empty path" in refusal(folder_classes, "", "--image-folder")
+    assert "root is an empty path" in refusal(ImageFolder, "", log=None)
+    assert "val_root is an empty path" in refusal(ImageFolder, tmp_path, val_root="", log=None)
+    assert "root is an empty path" in refusal(folder_images, "", log=None)
+
+
 def test_an_image_folders_refusal_says_what_is_wrong_with_the_first_file(tmp_path):
     root = two_class_folder(tmp_path, "empty.png", lambda path: path.write_bytes(b""))
     message = refusal(ImageFolder, root, resize=4, val_root=root, log=None)

@@ -232,6 +232,10 @@ def test_evaluations_fall_every_half_epoch_and_at_every_epoch_end():
     assert sorted(bench.evaluation_steps(10, 2, 0.5)) == [5, 10, 15, 20]
     assert sorted(bench.evaluation_steps(7, 1, 0.5)) == [4, 7]  # 3.5 rounds to 4
     assert sorted(bench.evaluation_steps(10, 2, 1.5)) == [10, 15, 20]
+    # An interval of a step or less is every step: --eval-every 1e-9 counted a billion
+    # intervals in the set-up, minutes on the time-to-accuracy clock.
+    assert sorted(bench.evaluation_steps(4, 2, 1e-9)) == list(range(1, 9))
+    assert sorted(bench.evaluation_steps(4, 2, 0.25)) == list(range(1, 9))
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -241,6 +245,8 @@ def test_evaluations_fall_every_half_epoch_and_at_every_epoch_end():
     (["--time-to-accuracy", "0.88", "--schedule", "onecycle"], "needs --max-lr"),
     (["--time-to-accuracy", "0.88", "--limit-train", "0"], "--limit-train must be at least 1"),
     (["--recipe", "fast"], "--recipe and --epochs go with --time-to-accuracy"),
+    # "" wrote into the default folder, without a word.
+    (["--time-to-accuracy", "0.88", "--out", ""], "--out needs a folder name, got an empty one"),
 ])
 def test_time_to_accuracy_refuses_bad_flags_with_exit_2(arguments, message, capsys):
     assert bench.main(arguments) == 2
