@@ -122,7 +122,8 @@ class Module(nn.Module, ModuleContract):
     @nn.nowrap
     def logits(self, params: dict[str, Any], X: jax.Array, dropout_key: jax.Array | None = None,
                dtype: Any = None, batch_stats: dict[str, Any] | None = None) -> jax.Array:
-        """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given. With
+        """fp32 logits; training mode (dropout) only when a ``dropout_key`` is given (and the
+        model is not made with ``training=False``). With
         ``dtype=jnp.bfloat16`` parameters and inputs are cast, so the math runs in bf16 while
         the gradients flow back to the fp32 master parameters. ``batch_stats``: BatchNorm's
         running statistics, for a model that has them."""
@@ -138,6 +139,10 @@ class Module(nn.Module, ModuleContract):
         if dtype is not None:
             params = jax.tree.map(lambda p: p.astype(dtype), params)
             X = X.astype(dtype)
+        # A model made with training=False keeps dropout off even given a key, as the book's
+        # does; the Trainer switches it on for its steps (prepare_model), as the book's does.
+        if getattr(self, "training", None) is False:
+            dropout_key = None
         rngs = {} if dropout_key is None else {"dropout": dropout_key}
         model, variables = _in_mode(self, training=bool(rngs)), {"params": params}
         if not batch_stats:
@@ -402,8 +407,12 @@ class AlexNet(Classifier):
     the parameters are initialized for (224 in the chapter); ``in_channels``: 1 for greyscale
     (Fashion-MNIST), 3 for RGB; ``dropout`` overrides the table's rate (0.5) when given (0 turns
     dropout off); ``layers``: another table of rows (a tuple of ``core.architecture.Layer``) to
-    build instead of the chapter's; ``training``: dropout always on (True), off (False), or, by
-    default (None), on exactly when the call has a ``"dropout"`` RNG. ``momentum``, ``nesterov``,
+    build instead of the chapter's; ``training``: the mode, which, as in the book, ``Trainer.fit``
+    switches itself (dropout on in its training steps, off in validation, whatever the model was
+    made with; ``dropout=0`` trains without it); outside the Trainer, for ``model.apply`` and
+    :meth:`training_step`, dropout on (True, which needs a ``"dropout"`` RNG), off (False, even
+    given a key), or, by default (None), on exactly when the call has a ``"dropout"`` RNG;
+    ``predict`` and ``evaluate`` always run without it. ``momentum``, ``nesterov``,
     ``weight_decay``, ``label_smoothing``, ``schedule``, ``warmup_epochs`` and ``max_lr`` are the
     training recipe (:class:`~d2l_alexnet.core.recipe.TrainingRecipe`); their defaults, with
     ``lr=0.01``, are the chapter's plain SGD.

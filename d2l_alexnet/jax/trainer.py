@@ -22,7 +22,7 @@ from . import runtime
 from .data import resize_images
 from .model import _bare, optax_schedule
 from .runtime import _keys, num_gpus, to_numpy
-from .weights import _check_params, _path_name, per_model
+from .weights import _check_params, _in_mode, _path_name, per_model
 
 
 class TrainState(train_state.TrainState):
@@ -159,8 +159,11 @@ class Trainer(TrainerBase):
 
     def prepare_model(self, model: Any) -> None:
         _refuse_the_books_state_loss(model)  # before any step is traced
+        # In training mode, as the book's Trainer sets it (model.training = True) whatever the
+        # model was made with; its evaluation step runs without dropout all the same.
         apply_fn, tx, self.jitted_train_step, self.jitted_eval_step = _compiled_steps(
-            _bare(model), self.precision, self.gradient_clip_val, self.lr_plan)
+            _in_mode(_bare(model), training=True), self.precision, self.gradient_clip_val,
+            self.lr_plan)
         self.learning_rates = (optax_schedule(self.lr_plan) if self.lr_plan is not None
                                else optax.constant_schedule(model.recipe.lr)
                                if hasattr(model, "recipe") else None)

@@ -414,6 +414,26 @@ def test_applying_without_a_dropout_key_is_evaluation():
         d2l.AlexNet(resize=SMALL, training=True).apply({"params": model.params}, X)
 
 
+def test_training_false_keeps_dropout_off_outside_the_trainer_which_switches_it_on(data):
+    """training=False, documented as dropout off, was overridden by any dropout key: a direct
+    training_step used dropout. Now it keeps dropout off there, and the Trainer switches it on
+    for its steps whatever the model was made with, as the book's Trainer sets the mode."""
+    batch = (jnp.ones((2, SMALL, SMALL, 1)), jnp.array([1, 2]))
+    model = d2l.AlexNet(lr=0.01, resize=SMALL, training=False)
+    key = jax.random.key(1)
+    evaluation = model.validation_step(model.params, batch)[0]
+    assert model.training_step(model.params, batch, key) == evaluation
+    default = d2l.AlexNet(lr=0.01, resize=SMALL)
+    assert default.training_step(model.params, batch, key) != evaluation
+    losses = []
+    for training in (False, True):
+        d2l.set_seed(0)
+        trainer = d2l.Trainer(max_epochs=1, progress=False, log=None)
+        losses.append(trainer.fit(d2l.AlexNet(lr=0.01, resize=SMALL, training=training),
+                                  data)[0]["train_loss"])
+    assert losses[0] == losses[1]
+
+
 def test_the_books_jax_trainer_fails_upstream():
     """What the README says of the book's JAX Trainer, checked: on current JAX it stops at
     ``jax.random.PRNGKeyArray`` (removed from JAX), whatever model it is given."""
