@@ -23,7 +23,7 @@ from ..core.types import PathLike, Size
 from . import runtime
 from .data import resize_images
 from .runtime import LAYOUT, to_numpy
-from .weights import (_check_params, _in_mode, _param_arrays, assign_parameter_arrays,
+from .weights import (_bare, _check_params, _in_mode, _param_arrays, assign_parameter_arrays,
                       init_params, init_variables, per_model)
 
 
@@ -53,6 +53,20 @@ class Module(nn.Module, ModuleContract):
         # while not yet known, made fresh when first needed).
         object.__setattr__(self, "_carried", {"seed": runtime._seed, "params": None,
                                               "batch_stats": None})
+
+    def clone(self, *, parent: Any = None, _deep_clone: Any = False, _reset_names: bool = False,
+              **updates: Any) -> Any:
+        """Flax's ``clone``, carrying the parameters (and BatchNorm's statistics) and the seed
+        as ``copy.deepcopy`` does; a clone whose new fields no longer fit the parameters
+        (``num_classes=5``) makes fresh ones from that seed instead."""
+        copy = super().clone(parent=parent, _deep_clone=_deep_clone,
+                             _reset_names=_reset_names, **updates)
+        carried = dict(self._carried)
+        if (carried["params"] is not None and set(updates) - {"training", "name"}
+                and not _fits(copy, carried["params"])):
+            carried.update(params=None, batch_stats=None)
+        object.__setattr__(copy, "_carried", carried)
+        return copy
 
     @property
     def params(self) -> dict[str, Any]:
@@ -294,10 +308,13 @@ def _gives_features(model):
     return "features" in inspect.signature(own).parameters
 
 
-def _bare(model):
-    """``model`` without the parameters it carries: a key for the compile caches, which would
-    otherwise keep every model's parameters alive."""
-    return model.clone()
+def _fits(model, params):
+    """Whether ``params`` have ``model``'s shapes (taken as fitting where it says no input size)."""
+    try:
+        _check_params(model, params)
+    except ValueError:
+        return False
+    return True
 
 
 class Classifier(Module):

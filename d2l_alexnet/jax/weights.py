@@ -20,6 +20,16 @@ def _in_mode(model, training):
     return model.clone(training=training) if "training" in model.hparams else model
 
 
+def _bare(model):
+    """``model`` without the parameters it carries (a clone carries them): a key for the
+    compile caches, which would otherwise keep every model's parameters alive."""
+    bare = model.clone()
+    if hasattr(bare, "_carried"):
+        object.__setattr__(bare, "_carried", {**bare._carried, "params": None,
+                                              "batch_stats": None})
+    return bare
+
+
 class _ModelKey:
     """A model as the key of a compile cache. Flax modules compare and hash by their fields, so
     an equal model finds the code compiled for it; one with a list field (``MLP(hiddens=[32,
@@ -104,7 +114,7 @@ def init_variables(model: Any, seed: int, X_shape: Sequence[int]) -> dict[str, A
     """Every collection ``model.init`` makes for inputs of ``X_shape`` from ``seed`` (the
     parameters, and BatchNorm's running statistics where the model has them), in evaluation
     mode."""
-    model, rng = _in_mode(model, training=False), _keys(seed)[0]
+    model, rng = _in_mode(_bare(model), training=False), _keys(seed)[0]
     key = _ModelKey.of(model)
     if key is None:
         return jax.jit(model.init)(rng, jnp.zeros(tuple(X_shape)))

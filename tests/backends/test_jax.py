@@ -387,6 +387,22 @@ def test_fit_hands_the_trained_parameters_to_the_model(data):
     assert not np.array_equal(before, d2l.to_numpy(after))
 
 
+def test_a_clone_carries_the_trained_parameters_as_a_deepcopy_does(data):
+    """clone() made fresh parameters: model.clone(training=False).predict(X) predicted from
+    untrained weights. A clone now carries them, unless its new fields no longer fit them."""
+    model = d2l.AlexNet(lr=0.05, resize=SMALL)
+    d2l.Trainer(max_epochs=1, progress=False, log=None).fit(model, data)
+    X = data.val_images[:4]
+    for clone in (model.clone(), model.clone(training=False)):
+        assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()),
+                                         clone.params, model.params))
+        np.testing.assert_array_equal(clone.probabilities(X), model.probabilities(X))
+    other = model.clone(num_classes=5)  # another head: fresh parameters that fit it
+    assert other.weight_arrays()[-1][1].shape == (5,)
+    assert not np.array_equal(d2l.to_numpy(other.params["net"]["layers_0"]["kernel"]),
+                              d2l.to_numpy(model.params["net"]["layers_0"]["kernel"]))
+
+
 def test_a_second_fit_with_init_params_trains_on_from_the_first(data):
     """init_params were the start of every fit on that trainer: a second fit replayed the
     first, dropping it, where every backend's second fit trains on from the weights held."""
