@@ -100,7 +100,7 @@ class Module(nn.Module, ModuleContract):
                    batch_stats: dict[str, Any] | None = None) -> "Module":
         """Carry ``params`` from now on (checked against this model's shapes first), and with
         them ``batch_stats``, BatchNorm's running statistics (fresh ones when not given)."""
-        _check_params(self, params)
+        _check_params(self, params, "set_params(params)")
         self._carried["params"] = params
         self._carried["batch_stats"] = batch_stats
         return self
@@ -477,6 +477,7 @@ class AlexNet(Classifier):
         with ``classes``) of the parameters the model carries, or of ``params``."""
         if params is None:
             return ModuleContract.save_weights(self, path, classes=classes)
+        _check_params(self, params, "save_weights(params=...)")
         core_weights.save_weights(path, _param_arrays(params), LAYOUT, self.resize,
                                   self.num_classes, backend=self.BACKEND,
                                   in_channels=self.in_channels, classes=classes)

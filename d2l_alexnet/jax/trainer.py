@@ -22,7 +22,7 @@ from . import runtime
 from .data import resize_images
 from .model import _bare, optax_schedule
 from .runtime import _keys, num_gpus, to_numpy
-from .weights import _check_params, _in_mode, _path_name, per_model
+from .weights import _check_params, _in_mode, _path_name, check_params_kind, per_model
 
 
 class TrainState(train_state.TrainState):
@@ -121,6 +121,8 @@ class Trainer(TrainerBase):
     def __init__(self, max_epochs: int, num_gpus: int = 0, gradient_clip_val: float = 0, *,
                  init_params: Any = None, **kwargs: Any) -> None:
         super().__init__(max_epochs, num_gpus, gradient_clip_val, **kwargs)
+        if init_params is not None:
+            check_params_kind(init_params, "Trainer(init_params=...)")
         self.init_params = init_params
         self.mesh: Mesh | None = None
 
@@ -172,7 +174,7 @@ class Trainer(TrainerBase):
             # initialized from the first batch's shape (with the seed it was made with).
             model.initialize(self.sample_input_shape(model))
         start = model.params if self.init_params is None else self.init_params
-        _check_params(model, start)
+        _check_params(model, start, "Trainer(init_params=...)")
         carried = model._carried["batch_stats"]
         batch_stats = model.batch_stats_for(
             () if carried is not None else self.sample_input_shape(model))

@@ -3,7 +3,8 @@ HWIO kernels, ``(in, out)`` dense kernels)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache, partial, wraps
 from typing import Any
 
@@ -176,11 +177,27 @@ def _path_name(path):
                     for key in path)
 
 
-def _check_params(model, params):
+def check_params_kind(params: Any, argument: str = "params") -> None:
+    """Refuse in one line, naming ``argument``, what is not a params pytree: a path, another
+    kind of object, or Flax's whole variables dict (``{"params": ...}``) instead of its
+    ``"params"``."""
+    if isinstance(params, (str, bytes, os.PathLike)):
+        raise ValueError(f"{argument} takes parameters, not a file ({params!r}): read it with "
+                         "model.load_weights(path) first, then pass model.params")
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{argument} takes parameters (a dict such as model.params or "
+                         f"init_params(model)), not {type(params).__name__}")
+    if "params" in params and "net" not in params:
+        raise ValueError(f"{argument} was given Flax's whole variables dict (keys "
+                         f"{sorted(params)}): pass its parameters, variables[\"params\"]")
+
+
+def _check_params(model, params, argument="params"):
     """Refuse parameters that do not fit ``model`` before anything is compiled with them,
     naming the first leaf that differs. A model that says not its input size (one of another
     lesson, with no ``resize``) has no shapes to check against before a batch: its parameters
     are taken as given, and its first call says whether they fit."""
+    check_params_kind(params, argument)
     if model.input_size is None:
         return
 

@@ -419,6 +419,30 @@ def test_a_second_fit_with_init_params_trains_on_from_the_first(data):
     assert replay.fit(d2l.AlexNet(lr=0.05, resize=SMALL), data)[0]["train_loss"] == first
 
 
+def test_params_of_the_wrong_kind_are_refused_in_one_line_naming_the_argument(data, tmp_path):
+    """Flax's whole variables dict got "net.layers_0.bias is missing"; a path, a list or None
+    got Python's internals ("dictionary update sequence element #0 ...", KeyError: 'net')."""
+    model = d2l.AlexNet(lr=0.01, resize=SMALL)
+    variables = {"params": model.params}
+    cases = [(lambda p: d2l.Trainer(max_epochs=1, init_params=p), r"Trainer\(init_params"),
+             (model.set_params, r"set_params\(params\)"),
+             (lambda p: model.save_weights(tmp_path / "w.safetensors", params=p),
+              r"save_weights\(params=")]
+    for call, argument in cases:
+        with pytest.raises(ValueError, match=argument + r'.*variables\["params"\]'):
+            call(variables)
+        with pytest.raises(ValueError, match=argument + r".*model.load_weights\(path\) first"):
+            call("w.safetensors")
+        for wrong in ([1, 2], None):
+            if wrong is None and call is not model.set_params:
+                continue  # None is the default there: no parameters given
+            with pytest.raises(ValueError, match=argument + f".*not {type(wrong).__name__}"):
+                call(wrong)
+    assert not (tmp_path / "w.safetensors").exists()
+    d2l.Trainer(max_epochs=1, progress=False, log=None,
+                init_params=variables["params"]).fit(model, data)  # its "params" are taken
+
+
 def test_applying_without_a_dropout_key_is_evaluation():
     model = d2l.AlexNet(resize=SMALL)
     X = jax.numpy.ones((2, SMALL, SMALL, 1))
